@@ -1,0 +1,166 @@
+import type { Box, Space } from './spaces.js';
+
+/**
+ * The contract every environment in roborl fulfils — the Rapier simulator and real robots
+ * (ROS, serial) alike. Learners see only this interface.
+ *
+ * Time model: `step(action)` applies the action for one control period (1 / `controlHz`
+ * seconds) and resolves with the observation at the start of the next period. A simulator
+ * resolves at once; a robot env resolves when the next sensor sample of the next control tick
+ * arrives. That is why both calls are async.
+ */
+export interface EnvSpec {
+  /** Registry id, e.g. `Pendulum-v1`. */
+  readonly id: string;
+  readonly observationSpace: Box;
+  readonly actionSpace: Space;
+  /** Control (decision) rate in Hz: one `step` lasts 1 / controlHz seconds of env time. */
+  readonly controlHz: number;
+  /** Episode length after which the time-limit wrapper truncates; `null` for none. */
+  readonly maxEpisodeSteps: number | null;
+  /**
+   * Names of the per-step constraint costs this env reports, in the order of
+   * `StepResult.costs` (e.g. `joint_velocity`, `keep_out`). Empty when there are none.
+   */
+  readonly constraints: readonly string[];
+  /** Simulated (no hardware) or real; lets tools refuse e.g. unbounded random policies on a robot. */
+  readonly kind: 'sim' | 'real';
+}
+
+export interface ResetOptions {
+  /**
+   * Seeds the env's RNG for this and all following episodes (Gymnasium semantics). Without a
+   * seed, the env continues its current random stream.
+   */
+  readonly seed?: number;
+}
+
+/** Extra per-step facts. All optional; real-robot envs fill the timestamps. */
+export interface StepInfo {
+  /** The task's success predicate at this step (e.g. end effector within 5 cm of the target). */
+  readonly success?: boolean;
+  /** Wall-clock time (ms since epoch) of the sensor sample behind `obs` (real robots). */
+  readonly obsTimestampMs?: number;
+  /** Age of that sample when `step` resolved, in ms (real robots). */
+  readonly obsAgeMs?: number;
+  /** Task-specific numbers (distances, contact forces) for logging; never used for control. */
+  readonly metrics?: Readonly<Record<string, number>>;
+  /** Set by the episode-statistics wrapper on the step that ends an episode. */
+  readonly episode?: EpisodeSummary;
+}
+
+/** What one finished episode amounted to (see `EpisodeStatistics`). */
+export interface EpisodeSummary {
+  readonly return: number;
+  readonly length: number;
+  /** Summed cost per constraint name. */
+  readonly costs: Readonly<Record<string, number>>;
+  /** Whether `info.success` was true at any step of the episode. */
+  readonly success: boolean;
+  readonly terminated: boolean;
+  readonly truncated: boolean;
+}
+
+export interface ResetResult {
+  readonly obs: Float32Array;
+  readonly info: StepInfo;
+}
+
+export interface StepResult {
+  readonly obs: Float32Array;
+  readonly reward: number;
+  /** One cost per entry of `spec.constraints`, same order; ≥ 0, 0 means satisfied. */
+  readonly costs: Float32Array;
+  /** A true terminal state (success, failure): do NOT bootstrap from `obs`. */
+  readonly terminated: boolean;
+  /** Cut short for a reason outside the MDP (time limit, stale robot link): DO bootstrap. */
+  readonly truncated: boolean;
+  readonly info: StepInfo;
+}
+
+export interface Env {
+  readonly spec: EnvSpec;
+  reset(options?: ResetOptions): Promise<ResetResult>;
+  /**
+   * Applies `action` for one control period. Throws {@link InvalidActionError} for a
+   * wrong-length or non-finite action, leaving the env unchanged. Finite out-of-range
+   * values are clipped to the action box (documented per task).
+   */
+  step(action: Float32Array): Promise<StepResult>;
+  /** Releases sockets, ports and wasm memory. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A simulator fast path: the same semantics as {@link Env} without promises, for vector envs
+ * and benchmarks. `reset`/`step` of such an env must be thin async wrappers over these.
+ */
+export interface SyncEnv extends Env {
+  resetSync(options?: ResetOptions): ResetResult;
+  stepSync(action: Float32Array): StepResult;
+}
+
+export function isSyncEnv(env: Env): env is SyncEnv {
+  return typeof (env as Partial<SyncEnv>).stepSync === 'function' && typeof (env as Partial<SyncEnv>).resetSync === 'function';
+}
+
+/** A malformed action. Names the env and the offending index. */
+export class InvalidActionError extends Error {
+  override readonly name = 'InvalidActionError';
+  constructor(
+    readonly envId: string,
+    message: string,
+    readonly index: number | null,
+  ) {
+    super(`${envId}: ${message}`);
+  }
+}
+
+/** step() called in the wrong state (before reset, after the episode ended, after close). */
+export class EnvStateError extends Error {
+  override readonly name = 'EnvStateError';
+}
+
+/**
+ * Validates an action against the spec without touching the env: length, finiteness and,
+ * for discrete spaces, integrality and range. Called first thing in every `step`.
+ */
+export function validateAction(spec: EnvSpec, action: Float32Array): void {
+  if (!(action instanceof Float32Array)) {
+    throw new InvalidActionError(spec.id, `action must be a Float32Array, got ${describeValue(action)}`, null);
+  }
+  const space = spec.actionSpace;
+  const expected = space.kind === 'box' ? space.low.length : 1;
+  if (action.length !== expected) {
+    throw new InvalidActionError(spec.id, `action has length ${action.length}, expected ${expected}`, null);
+  }
+  for (let i = 0; i < action.length; i++) {
+    const v = action[i] as number;
+    if (!Number.isFinite(v)) throw new InvalidActionError(spec.id, `action[${i}] is ${v}; actions must be finite`, i);
+  }
+  if (space.kind === 'discrete') {
+    const v = action[0] as number;
+    if (!Number.isInteger(v) || v < 0 || v >= space.n) {
+      throw new InvalidActionError(spec.id, `action[0] = ${v} is not a valid index in Discrete(${space.n})`, 0);
+    }
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v !== 'object') return typeof v;
+  return (v as object).constructor?.name ?? 'object';
+}
+
+/** Clips `action` into the box in place and returns it (the env-side clip of finite actions). */
+export function clipToBox(action: Float32Array, space: Box): Float32Array {
+  for (let i = 0; i < action.length; i++) {
+    const lo = space.low[i] as number;
+    const hi = space.high[i] as number;
+    const v = action[i] as number;
+    action[i] = v < lo ? lo : v > hi ? hi : v;
+  }
+  return action;
+}
+
+export const NO_COSTS: Float32Array = new Float32Array(0);

@@ -1,0 +1,57 @@
+import { clipToBox, type Env, validateAction } from '../env.js';
+import { box, isBounded, type Box } from '../spaces.js';
+import { Wrapper } from './wrapper.js';
+import type { StepResult } from '../env.js';
+
+function requireBox(env: Env, wrapper: string): Box {
+  const space = env.spec.actionSpace;
+  if (space.kind !== 'box') throw new TypeError(`${wrapper} needs a Box action space; ${env.spec.id} has ${space.kind}`);
+  return space;
+}
+
+/** Clips finite actions into the action box before they reach the env. Non-finite actions still throw. */
+export class ClipAction extends Wrapper {
+  private readonly space: Box;
+
+  constructor(env: Env) {
+    super(env);
+    this.space = requireBox(env, 'ClipAction');
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    validateAction(this.spec, action);
+    return this.env.step(clipToBox(Float32Array.from(action), this.space));
+  }
+}
+
+/**
+ * Affinely maps actions from [low, high] (default [−1, 1], what squashed policies emit) onto
+ * the env's action box. The inner box must be bounded.
+ */
+export class RescaleAction extends Wrapper {
+  private readonly inner: Box;
+  private readonly outer: Box;
+
+  constructor(env: Env, low = -1, high = 1) {
+    const inner = requireBox(env, 'RescaleAction');
+    if (!isBounded(inner)) throw new RangeError(`RescaleAction needs a bounded action box; ${env.spec.id}'s is unbounded`);
+    if (!(low < high)) throw new RangeError(`Expected low < high, got low=${low}, high=${high}`);
+    const outer = box(low, high, inner.shape);
+    super(env, { ...env.spec, actionSpace: outer });
+    this.inner = inner;
+    this.outer = outer;
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    validateAction(this.spec, action);
+    const mapped = new Float32Array(action.length);
+    for (let i = 0; i < action.length; i++) {
+      const lo = this.outer.low[i] as number;
+      const hi = this.outer.high[i] as number;
+      const t = ((action[i] as number) - lo) / (hi - lo);
+      const ilo = this.inner.low[i] as number;
+      mapped[i] = ilo + t * ((this.inner.high[i] as number) - ilo);
+    }
+    return this.env.step(mapped);
+  }
+}

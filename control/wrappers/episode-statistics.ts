@@ -1,0 +1,50 @@
+import type { Env, EpisodeSummary, ResetOptions, ResetResult, StepResult } from '../env.js';
+import { Wrapper } from './wrapper.js';
+
+/**
+ * Accumulates return, length, per-constraint cost and success over each episode and attaches
+ * the summary as `info.episode` on the step that ends it (Gymnasium's RecordEpisodeStatistics).
+ * Finished episodes are also kept in {@link history} (bounded) for progress displays.
+ */
+export class EpisodeStatistics extends Wrapper {
+  private ret = 0;
+  private length = 0;
+  private success = false;
+  private readonly costSums: Float64Array;
+  readonly history: EpisodeSummary[] = [];
+
+  constructor(env: Env, readonly historySize = 100) {
+    super(env);
+    this.costSums = new Float64Array(env.spec.constraints.length);
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    this.ret = 0;
+    this.length = 0;
+    this.success = false;
+    this.costSums.fill(0);
+    return this.env.reset(options);
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    const r = await this.env.step(action);
+    this.ret += r.reward;
+    this.length += 1;
+    this.success ||= r.info.success === true;
+    for (let i = 0; i < this.costSums.length; i++) this.costSums[i] = (this.costSums[i] as number) + (r.costs[i] as number);
+    if (!r.terminated && !r.truncated) return r;
+    const costs: Record<string, number> = {};
+    this.spec.constraints.forEach((name, i) => (costs[name] = this.costSums[i] as number));
+    const episode: EpisodeSummary = {
+      return: this.ret,
+      length: this.length,
+      costs,
+      success: this.success,
+      terminated: r.terminated,
+      truncated: r.truncated,
+    };
+    this.history.push(episode);
+    if (this.history.length > this.historySize) this.history.shift();
+    return { ...r, info: { ...r.info, episode } };
+  }
+}

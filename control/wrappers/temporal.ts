@@ -1,0 +1,109 @@
+import { validateAction, type Env, type ResetOptions, type ResetResult, type StepResult } from '../env.js';
+import { box } from '../spaces.js';
+import { Wrapper } from './wrapper.js';
+
+/**
+ * Steps `env` with `actionAt(j)` for j = 0 … k−1, summing rewards and costs, and stops early
+ * when the episode ends. The returned result carries the last observation and info.
+ */
+async function stepSequence(env: Env, k: number, actionAt: (j: number) => Float32Array): Promise<StepResult> {
+  let reward = 0;
+  const costs = new Float32Array(env.spec.constraints.length);
+  let last: StepResult | undefined;
+  for (let j = 0; j < k; j++) {
+    last = await env.step(actionAt(j));
+    reward += last.reward;
+    for (let c = 0; c < costs.length; c++) costs[c] = (costs[c] as number) + (last.costs[c] as number);
+    if (last.terminated || last.truncated) break;
+  }
+  if (!last) throw new Error('stepSequence: k must be ≥ 1');
+  return { ...last, reward, costs };
+}
+
+function requirePositiveInt(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`Expected \`${name}\` to be a positive integer, got \`${v}\``);
+}
+
+/**
+ * Repeats each action `repeat` times (lower decision frequency). Rewards and costs are summed;
+ * `controlHz` and `maxEpisodeSteps` of the spec are divided accordingly.
+ */
+export class ActionRepeat extends Wrapper {
+  constructor(env: Env, readonly repeat: number) {
+    requirePositiveInt('repeat', repeat);
+    const max = env.spec.maxEpisodeSteps;
+    super(env, { ...env.spec, controlHz: env.spec.controlHz / repeat, maxEpisodeSteps: max === null ? null : Math.ceil(max / repeat) });
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    validateAction(this.spec, action);
+    return stepSequence(this.env, this.repeat, () => action);
+  }
+}
+
+/**
+ * Action chunking: the policy emits `chunk` consecutive actions at once (flattened, first action
+ * first), executed over `chunk` inner steps (as in ACT / diffusion-policy style controllers).
+ */
+export class ActionChunk extends Wrapper {
+  private readonly dim: number;
+
+  constructor(env: Env, readonly chunk: number) {
+    requirePositiveInt('chunk', chunk);
+    const space = env.spec.actionSpace;
+    if (space.kind !== 'box') throw new TypeError(`ActionChunk needs a Box action space; ${env.spec.id} has ${space.kind}`);
+    const tile = (a: Float32Array): Float32Array => {
+      const out = new Float32Array(a.length * chunk);
+      for (let j = 0; j < chunk; j++) out.set(a, j * a.length);
+      return out;
+    };
+    const max = env.spec.maxEpisodeSteps;
+    super(env, {
+      ...env.spec,
+      actionSpace: box(tile(space.low), tile(space.high), [chunk, ...space.shape]),
+      controlHz: env.spec.controlHz / chunk,
+      maxEpisodeSteps: max === null ? null : Math.ceil(max / chunk),
+    });
+    this.dim = space.low.length;
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    validateAction(this.spec, action);
+    return stepSequence(this.env, this.chunk, (j) => action.subarray(j * this.dim, (j + 1) * this.dim));
+  }
+}
+
+/**
+ * Stacks the last `length` observations, oldest first, into one flat vector. After reset the
+ * history is filled with copies of the first observation (so the shape is constant).
+ */
+export class ObservationHistory extends Wrapper {
+  private readonly frames: Float32Array;
+  private readonly dim: number;
+
+  constructor(env: Env, readonly length: number) {
+    requirePositiveInt('length', length);
+    const o = env.spec.observationSpace;
+    const tile = (a: Float32Array): Float32Array => {
+      const out = new Float32Array(a.length * length);
+      for (let j = 0; j < length; j++) out.set(a, j * a.length);
+      return out;
+    };
+    super(env, { ...env.spec, observationSpace: box(tile(o.low), tile(o.high), [length, ...o.shape]) });
+    this.dim = o.low.length;
+    this.frames = new Float32Array(this.dim * length);
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    const r = await this.env.reset(options);
+    for (let j = 0; j < this.length; j++) this.frames.set(r.obs, j * this.dim);
+    return { ...r, obs: this.frames.slice() };
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    const r = await this.env.step(action);
+    this.frames.copyWithin(0, this.dim);
+    this.frames.set(r.obs, (this.length - 1) * this.dim);
+    return { ...r, obs: this.frames.slice() };
+  }
+}

@@ -1,0 +1,34 @@
+import { EnvStateError, type Env, type ResetOptions, type ResetResult, type StepResult } from '../env.js';
+import { Wrapper } from './wrapper.js';
+
+/**
+ * Truncates episodes after `maxSteps` steps (Gymnasium's TimeLimit). Truncation is not a
+ * terminal state: learners bootstrap from the last observation.
+ */
+export class TimeLimit extends Wrapper {
+  private elapsed = 0;
+
+  constructor(env: Env, readonly maxSteps: number) {
+    if (!Number.isInteger(maxSteps) || maxSteps < 1) {
+      throw new RangeError(`Expected \`maxSteps\` to be a positive integer, got \`${maxSteps}\``);
+    }
+    super(env, { ...env.spec, maxEpisodeSteps: maxSteps });
+  }
+
+  get elapsedSteps(): number {
+    return this.elapsed;
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    this.elapsed = 0;
+    return this.env.reset(options);
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    if (this.elapsed >= this.maxSteps) throw new EnvStateError(`${this.spec.id}: step() after the time limit; call reset()`);
+    const r = await this.env.step(action);
+    this.elapsed += 1;
+    if (this.elapsed >= this.maxSteps && !r.terminated && !r.truncated) return { ...r, truncated: true };
+    return r;
+  }
+}

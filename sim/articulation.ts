@@ -1,0 +1,389 @@
+import type { ImpulseJoint, RigidBody, World } from '@dimforge/rapier3d-compat';
+import {
+  add, compose, cross, dot, IDENTITY_POSE, quatConj, quatMul, quatToMat3, rotate, rotateSymmetric, scale, sub,
+  symmetricEigen, transformPoint, wrapAngle, type Mat3, type Pose, type Quat, type Vec3,
+} from './math3d.js';
+import { rapier } from './rapier.js';
+import { forwardKinematics, movableJoints } from './urdf/kinematics.js';
+import type { Geometry, UrdfJoint, UrdfRobot } from './urdf/types.js';
+
+/** How joint commands are interpreted. */
+export type ControlMode = 'torque' | 'position' | 'velocity';
+
+export interface ArticulationOptions {
+  /** World pose of the root link. Default: identity. */
+  readonly base?: Pose;
+  /** Whether the root link is welded to the world. Default: true. */
+  readonly fixedBase?: boolean;
+  readonly mode: ControlMode;
+  /**
+   * Position-mode motor gains (Rapier's acceleration-based motor model, so they act like
+   * ω² and 2ζω whatever the link inertia). Defaults: 400 and 40 (ω = 20 rad/s, critically damped).
+   */
+  readonly stiffness?: number;
+  readonly damping?: number;
+  /** Velocity-mode motor gain. Default: 50. */
+  readonly velocityGain?: number;
+  /** Collider friction. Default: 0.8. */
+  readonly friction?: number;
+  /**
+   * Rapier collision groups for the robot's colliders (membership << 16 | filter). Default:
+   * member of group 0, collides with everything except group 0 — no self-collision.
+   */
+  readonly collisionGroups?: number;
+}
+
+/** A link's place on a Rapier body: links joined by fixed joints share one body. */
+interface LinkPlacement {
+  readonly body: number;
+  /** The link frame in the body frame. */
+  readonly offset: Pose;
+}
+
+interface JointBinding {
+  readonly joint: UrdfJoint;
+  readonly parentBody: number;
+  readonly childBody: number;
+  /** Joint axis in both body frames (bodies are axis-aligned with the world at q = 0). */
+  readonly axis: Vec3;
+  readonly anchor1: Vec3;
+  readonly anchor2: Vec3;
+  readonly handle: number;
+}
+
+const DEFAULT_GROUPS = (0x0001 << 16) | 0xfffe;
+
+/**
+ * A URDF robot built from Rapier rigid bodies and impulse joints.
+ *
+ * Rapier's JS bindings expose no joint-coordinate getters for impulse joints, so joint
+ * positions and velocities are computed from the two bodies' states: every body frame is
+ * aligned with the world when q = 0, which makes the joint axis the same vector in both body
+ * frames, Rapier's internal joint angle equal to the URDF q, and q the twist of the relative
+ * rotation about that axis. Handles, not objects, are kept: after `World.restoreSnapshot` call
+ * {@link bind} with the new world.
+ */
+export class Articulation {
+  readonly robot: UrdfRobot;
+  readonly joints: readonly UrdfJoint[];
+  readonly dof: number;
+  readonly mode: ControlMode;
+  /** Handles of every collider the robot owns (for contact queries). */
+  readonly colliderHandles: ReadonlySet<number>;
+  private world: World;
+  private readonly bodyHandles: number[] = [];
+  private readonly placements = new Map<string, LinkPlacement>();
+  private readonly bindings: JointBinding[] = [];
+  private readonly lastQ: Float64Array;
+  private readonly base: Pose;
+  private readonly homeRotation = new Map<string, Quat>();
+  /** For each body, the link whose frame is the body frame. */
+  private readonly bodyRootLink: string[] = [];
+  private stiffness: number;
+  private dampingGain: number;
+  private velocityGain: number;
+
+  constructor(world: World, robot: UrdfRobot, options: ArticulationOptions) {
+    const R = rapier();
+    this.world = world;
+    this.robot = robot;
+    this.joints = movableJoints(robot);
+    this.dof = this.joints.length;
+    this.mode = options.mode;
+    this.base = options.base ?? IDENTITY_POSE;
+    this.lastQ = new Float64Array(this.dof);
+    this.stiffness = options.stiffness ?? 400;
+    this.dampingGain = options.damping ?? 40;
+    this.velocityGain = options.velocityGain ?? 50;
+    const home = forwardKinematics(robot, new Float64Array(this.dof), this.base);
+    for (const [name, pose] of home) this.homeRotation.set(name, pose.q);
+
+    // 1. Placements: one body per root or movable-joint child; fixed-joint children ride on
+    //    their parent's body.
+    const bodyRootLink = this.bodyRootLink;
+    bodyRootLink.push(robot.root);
+    this.placements.set(robot.root, { body: 0, offset: { p: [0, 0, 0], q: home.get(robot.root)!.q } });
+    for (const j of robot.joints) {
+      const childHome = home.get(j.child) as Pose;
+      if (j.type === 'fixed') {
+        const parent = this.placements.get(j.parent) as LinkPlacement;
+        const bodyPos = home.get(bodyRootLink[parent.body] as string)!.p;
+        this.placements.set(j.child, { body: parent.body, offset: { p: sub(childHome.p, bodyPos), q: childHome.q } });
+      } else {
+        bodyRootLink.push(j.child);
+        this.placements.set(j.child, { body: bodyRootLink.length - 1, offset: { p: [0, 0, 0], q: childHome.q } });
+      }
+    }
+
+    // 2. Bodies with their combined mass properties (on the descriptor: mass set on a live body
+    //    is only applied at the next step, and a snapshot taken before that step loses it), then
+    //    colliders (density 0: the URDF inertials are the mass model).
+    const handles = new Set<number>();
+    const friction = options.friction ?? 0.8;
+    const groups = options.collisionGroups ?? DEFAULT_GROUPS;
+    bodyRootLink.forEach((rootLink, b) => {
+      const links = robot.links.filter((l) => this.placements.get(l.name)?.body === b);
+      const offsets = links.map((l) => (this.placements.get(l.name) as LinkPlacement).offset);
+      const fixed = b === 0 && (options.fixedBase ?? true);
+      const m = combineInertials(links.map((l, i) => ({ inertial: l.inertial, offset: offsets[i] as Pose })));
+      const desc = (fixed ? R.RigidBodyDesc.fixed() : R.RigidBodyDesc.dynamic())
+        .setTranslation(...(home.get(rootLink) as Pose).p)
+        .setCanSleep(false)
+        .setAdditionalMassProperties(m.mass, vec(m.com), vec(m.principal), quat(m.frame));
+      const body = world.createRigidBody(desc);
+      this.bodyHandles.push(body.handle);
+      links.forEach((link, i) => {
+        for (const c of link.collisions) {
+          const local = compose(compose(offsets[i] as Pose, c.origin), geometryFrame(c.geometry));
+          const cd = colliderDesc(c.geometry)
+            .setTranslation(...local.p)
+            .setRotation(quat(local.q))
+            .setDensity(0)
+            .setFriction(friction)
+            .setCollisionGroups(groups);
+          handles.add(world.createCollider(cd, body).handle);
+        }
+      });
+    });
+    this.colliderHandles = handles;
+
+    // 3. Impulse joints with motors.
+    for (const j of this.joints) {
+      const parentBody = (this.placements.get(j.parent) as LinkPlacement).body;
+      const childBody = (this.placements.get(j.child) as LinkPlacement).body;
+      const jointHome = home.get(j.child) as Pose;
+      const axis = rotate(jointHome.q, j.axis);
+      const anchor1 = sub(jointHome.p, home.get(bodyRootLink[parentBody] as string)!.p);
+      const anchor2: Vec3 = [0, 0, 0];
+      const data = j.type === 'prismatic' ? R.JointData.prismatic(vec(anchor1), vec(anchor2), vec(axis)) : R.JointData.revolute(vec(anchor1), vec(anchor2), vec(axis));
+      if (j.limit && Number.isFinite(j.limit.lower)) {
+        data.limitsEnabled = true;
+        data.limits = [j.limit.lower, j.limit.upper];
+      }
+      const joint = world.createImpulseJoint(data, world.getRigidBody(this.bodyHandles[parentBody] as number), world.getRigidBody(this.bodyHandles[childBody] as number), true);
+      joint.setContactsEnabled(false);
+      this.bindings.push({ joint: j, parentBody, childBody, axis, anchor1, anchor2, handle: joint.handle });
+      this.configureMotor(joint, j, options);
+    }
+  }
+
+  private configureMotor(joint: ImpulseJoint, j: UrdfJoint, options: ArticulationOptions): void {
+    const R = rapier();
+    const unit = joint as unknown as { configureMotorModel(m: number): void; setMotorMaxForce(f: number): void; configureMotorPosition(t: number, k: number, d: number): void; configureMotorVelocity(v: number, f: number): void };
+    if (this.mode === 'torque') {
+      // URDF viscous damping as a zero-velocity motor with a physical (force-based) gain.
+      // Only when positive: Rapier treats a velocity motor with factor 0 as a rigid lock.
+      if (j.damping > 0) {
+        unit.configureMotorModel(R.MotorModel.ForceBased);
+        unit.configureMotorVelocity(0, j.damping);
+      }
+      return;
+    }
+    unit.configureMotorModel(R.MotorModel.AccelerationBased);
+    if (j.limit) unit.setMotorMaxForce(j.limit.effort);
+    if (this.mode === 'position') unit.configureMotorPosition(0, this.stiffness, this.dampingGain);
+    else unit.configureMotorVelocity(0, this.velocityGain);
+  }
+
+  /** Points the articulation at a new world (after a snapshot restore); handles stay valid. */
+  bind(world: World): void {
+    this.world = world;
+  }
+
+  /** Rapier body of a link (a link joined by fixed joints shares its parent's body). */
+  bodyOf(link: string): RigidBody {
+    const p = this.placements.get(link);
+    if (!p) throw new RangeError(`Articulation "${this.robot.name}": unknown link "${link}"`);
+    return this.world.getRigidBody(this.bodyHandles[p.body] as number);
+  }
+
+  /** World pose of a link frame, from the simulated bodies. */
+  linkPose(link: string): Pose {
+    const p = this.placements.get(link);
+    if (!p) throw new RangeError(`Articulation "${this.robot.name}": unknown link "${link}"`);
+    return compose(bodyPose(this.world.getRigidBody(this.bodyHandles[p.body] as number)), p.offset);
+  }
+
+  /**
+   * Writes joint positions and velocities into `q` and `qd`. Revolute angles are unwrapped
+   * against the previous reading, so continuous joints do not jump at ±π.
+   */
+  readState(q: Float64Array, qd: Float64Array): void {
+    for (let k = 0; k < this.bindings.length; k++) {
+      const b = this.bindings[k] as JointBinding;
+      const parent = this.world.getRigidBody(this.bodyHandles[b.parentBody] as number);
+      const child = this.world.getRigidBody(this.bodyHandles[b.childBody] as number);
+      const rp = quat4(parent.rotation());
+      const rc = quat4(child.rotation());
+      const axisWorld = rotate(rp, b.axis);
+      if (b.joint.type === 'prismatic') {
+        const xp = add(vec3(parent.translation()), rotate(rp, b.anchor1));
+        const xc = add(vec3(child.translation()), rotate(rc, b.anchor2));
+        const r = sub(xc, xp);
+        q[k] = dot(rotate(quatConj(rp), r), b.axis);
+        const wp = vec3(parent.angvel());
+        const relVel = sub(sub(pointVelocity(child, xc), pointVelocity(parent, xp)), cross(wp, r));
+        qd[k] = dot(relVel, axisWorld);
+      } else {
+        const rel = quatMul(quatConj(rp), rc);
+        const twist = 2 * Math.atan2(rel[0] * b.axis[0] + rel[1] * b.axis[1] + rel[2] * b.axis[2], rel[3]);
+        const prev = this.lastQ[k] as number;
+        const value = prev + wrapAngle(twist - prev);
+        q[k] = value;
+        this.lastQ[k] = value;
+        qd[k] = dot(sub(vec3(child.angvel()), vec3(parent.angvel())), axisWorld);
+      }
+    }
+  }
+
+  /**
+   * Applies one command per joint, per the control mode: joint torques / forces (held until
+   * the next command), position targets or velocity targets.
+   */
+  command(values: ArrayLike<number>): void {
+    for (let k = 0; k < this.bindings.length; k++) {
+      const b = this.bindings[k] as JointBinding;
+      const v = values[k] as number;
+      if (this.mode === 'torque') {
+        const parent = this.world.getRigidBody(this.bodyHandles[b.parentBody] as number);
+        const child = this.world.getRigidBody(this.bodyHandles[b.childBody] as number);
+        const axisWorld = rotate(quat4(parent.rotation()), b.axis);
+        child.resetForces(false);
+        child.resetTorques(false);
+        if (b.joint.type === 'prismatic') {
+          const at = vec(add(vec3(child.translation()), rotate(quat4(child.rotation()), b.anchor2)));
+          child.addForceAtPoint(vec(scale(axisWorld, v)), at, true);
+          if (parent.isDynamic()) parent.addForceAtPoint(vec(scale(axisWorld, -v)), at, true);
+        } else {
+          child.addTorque(vec(scale(axisWorld, v)), true);
+          if (parent.isDynamic()) parent.addTorque(vec(scale(axisWorld, -v)), true);
+        }
+      } else {
+        const joint = this.world.getImpulseJoint(b.handle) as unknown as { configureMotorPosition(t: number, k: number, d: number): void; configureMotorVelocity(t: number, f: number): void };
+        if (this.mode === 'position') joint.configureMotorPosition(v, this.stiffness, this.dampingGain);
+        else joint.configureMotorVelocity(v, this.velocityGain);
+      }
+    }
+  }
+
+  /**
+   * Teleports the robot to joint positions `q` with joint velocities `qd` (default zero),
+   * consistently for every body: used by reset. Motor targets are set to hold `q`.
+   */
+  setState(q: ArrayLike<number>, qd?: ArrayLike<number>): void {
+    const poses = forwardKinematics(this.robot, q, this.base);
+    const bodyVel: { v: Vec3; w: Vec3; x: Vec3 }[] = [];
+    const rootBody = this.world.getRigidBody(this.bodyHandles[0] as number);
+    bodyVel[0] = { v: [0, 0, 0], w: [0, 0, 0], x: vec3(rootBody.translation()) };
+    this.bodyHandles.forEach((h, b) => {
+      if (b === 0) return;
+      const link = this.bodyRootLink[b] as string;
+      const pose = poses.get(link) as Pose;
+      const body = this.world.getRigidBody(h);
+      body.setTranslation(vec(pose.p), false);
+      body.setRotation(quat(quatMul(pose.q, quatConj(this.homeRotation.get(link) as Quat))), false);
+    });
+    this.bindings.forEach((b, k) => {
+      const parentVel = bodyVel[b.parentBody] as { v: Vec3; w: Vec3; x: Vec3 };
+      const child = this.world.getRigidBody(this.bodyHandles[b.childBody] as number);
+      const parent = this.world.getRigidBody(this.bodyHandles[b.parentBody] as number);
+      const axisWorld = rotate(quat4(parent.rotation()), b.axis);
+      const x = vec3(child.translation());
+      const rate = qd ? (qd[k] as number) : 0;
+      const vAtX = add(parentVel.v, cross(parentVel.w, sub(x, parentVel.x)));
+      bodyVel[b.childBody] = b.joint.type === 'prismatic' ? { v: add(vAtX, scale(axisWorld, rate)), w: parentVel.w, x } : { v: vAtX, w: add(parentVel.w, scale(axisWorld, rate)), x };
+      this.lastQ[k] = q[k] as number;
+    });
+    this.bodyHandles.forEach((h, b) => {
+      const body = this.world.getRigidBody(h);
+      if (!body.isDynamic()) return;
+      const s = bodyVel[b] as { v: Vec3; w: Vec3; x: Vec3 };
+      const com = transformPoint(bodyPose(body), vec3(body.localCom()));
+      body.setLinvel(vec(add(s.v, cross(s.w, sub(com, s.x)))), false);
+      body.setAngvel(vec(s.w), false);
+      body.resetForces(false);
+      body.resetTorques(false);
+    });
+    if (this.mode === 'position') this.command(q);
+    else if (this.mode === 'velocity') this.command(new Float64Array(this.dof));
+  }
+
+  /** Sets position-mode gains (for tasks that tune them). */
+  setGains(stiffness: number, damping: number, velocityGain = this.velocityGain): void {
+    this.stiffness = stiffness;
+    this.dampingGain = damping;
+    this.velocityGain = velocityGain;
+  }
+}
+
+function combineInertials(parts: { inertial: UrdfRobot['links'][number]['inertial']; offset: Pose }[]): { mass: number; com: Vec3; principal: Vec3; frame: Quat } {
+  let mass = 0;
+  let com: Vec3 = [0, 0, 0];
+  const items: { m: number; c: Vec3; I: Mat3 }[] = [];
+  for (const { inertial, offset } of parts) {
+    if (!inertial) continue;
+    const frame = compose(offset, inertial.origin);
+    const { ixx, ixy, ixz, iyy, iyz, izz } = inertial.inertia;
+    const I = rotateSymmetric(quatToMat3(frame.q), [ixx, ixy, ixz, ixy, iyy, iyz, ixz, iyz, izz]);
+    items.push({ m: inertial.mass, c: frame.p, I });
+    mass += inertial.mass;
+    com = add(com, scale(frame.p, inertial.mass));
+  }
+  if (mass === 0) return { mass: 1e-3, com: [0, 0, 0], principal: [1e-6, 1e-6, 1e-6], frame: [0, 0, 0, 1] };
+  com = scale(com, 1 / mass);
+  const total = new Array<number>(9).fill(0);
+  for (const { m, c, I } of items) {
+    // Parallel-axis theorem: I + m(|d|²·E − d·dᵀ).
+    const d = sub(c, com);
+    const dd = dot(d, d);
+    for (let i = 0; i < 3; i++) {
+      for (let j = 0; j < 3; j++) total[i * 3 + j] = (total[i * 3 + j] as number) + (I[i * 3 + j] as number) + m * ((i === j ? dd : 0) - (d[i] as number) * (d[j] as number));
+    }
+  }
+  const { values, rotation } = symmetricEigen(total as Mat3);
+  const floor = 1e-9;
+  return { mass, com, principal: [Math.max(values[0], floor), Math.max(values[1], floor), Math.max(values[2], floor)], frame: rotation };
+}
+
+/** Rapier builds cylinders and capsules along local Y; URDF's are along Z. */
+function geometryFrame(g: Geometry): Pose {
+  return g.type === 'cylinder' || g.type === 'capsule' ? { p: [0, 0, 0], q: [Math.SQRT1_2, 0, 0, Math.SQRT1_2] } : IDENTITY_POSE;
+}
+
+function colliderDesc(g: Geometry): ReturnType<typeof rapier>['ColliderDesc']['prototype'] {
+  const R = rapier();
+  switch (g.type) {
+    case 'box':
+      return R.ColliderDesc.cuboid(g.size[0] / 2, g.size[1] / 2, g.size[2] / 2);
+    case 'cylinder':
+      return R.ColliderDesc.cylinder(g.length / 2, g.radius);
+    case 'capsule':
+      return R.ColliderDesc.capsule(g.length / 2, g.radius);
+    case 'sphere':
+      return R.ColliderDesc.ball(g.radius);
+    case 'mesh':
+      throw new Error('mesh colliders are not supported');
+  }
+}
+
+export function bodyPose(body: RigidBody): Pose {
+  return { p: vec3(body.translation()), q: quat4(body.rotation()) };
+}
+
+function pointVelocity(body: RigidBody, x: Vec3): Vec3 {
+  const com = vec3(body.worldCom());
+  return add(vec3(body.linvel()), cross(vec3(body.angvel()), sub(x, com)));
+}
+
+export function vec3(v: { x: number; y: number; z: number }): Vec3 {
+  return [v.x, v.y, v.z];
+}
+export function quat4(r: { x: number; y: number; z: number; w: number }): Quat {
+  return [r.x, r.y, r.z, r.w];
+}
+export function vec(v: Vec3): { x: number; y: number; z: number } {
+  return { x: v[0], y: v[1], z: v[2] };
+}
+export function quat(q: Quat): { x: number; y: number; z: number; w: number } {
+  return { x: q[0], y: q[1], z: q[2], w: q[3] };
+}
