@@ -17,13 +17,26 @@ export interface ArticulationOptions {
   readonly fixedBase?: boolean;
   readonly mode: ControlMode;
   /**
-   * Position-mode motor gains (Rapier's acceleration-based motor model, so they act like
-   * ω² and 2ζω whatever the link inertia). Defaults: 400 and 40 (ω = 20 rad/s, critically damped).
+   * Position-mode joint stiffness, N·m/rad (N/m for prismatic joints), per joint or one for all.
+   * Physical (force-based) gains: Rapier's acceleration-based motors scale by the child link's
+   * inertia alone and cannot hold an arm against the gravity load of the links beyond it.
+   * Default: 50 × the joint's effort limit (Panda shoulder: 4350 N·m/rad), so a full-effort
+   * load deflects a joint by 0.02 rad.
    */
-  readonly stiffness?: number;
-  readonly damping?: number;
-  /** Velocity-mode motor gain. Default: 50. */
-  readonly velocityGain?: number;
+  readonly stiffness?: number | readonly number[];
+  /**
+   * Position-mode joint damping, N·m·s/rad. Default: 5 × the effort limit with gravity
+   * compensation, 1 × without (under a gravity load, high damping with few solver iterations
+   * fights Rapier's soft motor constraint and the arm sags).
+   */
+  readonly damping?: number | readonly number[];
+  /** Velocity-mode gain, N·m·s/rad. Default: 5 × the effort limit. */
+  readonly velocityGain?: number | readonly number[];
+  /**
+   * Ideal gravity compensation (robot bodies feel no gravity), as the torque controllers of
+   * arms like the Panda provide internally. Payloads and objects still feel gravity. Default: false.
+   */
+  readonly gravityCompensation?: boolean;
   /** Collider friction. Default: 0.8. */
   readonly friction?: number;
   /**
@@ -70,6 +83,8 @@ export class Articulation {
   readonly mode: ControlMode;
   /** Handles of every collider the robot owns (for contact queries). */
   readonly colliderHandles: ReadonlySet<number>;
+  /** Collider handles per link name. */
+  readonly linkColliders: ReadonlyMap<string, readonly number[]>;
   private world: World;
   private readonly bodyHandles: number[] = [];
   private readonly placements = new Map<string, LinkPlacement>();
@@ -79,9 +94,9 @@ export class Articulation {
   private readonly homeRotation = new Map<string, Quat>();
   /** For each body, the link whose frame is the body frame. */
   private readonly bodyRootLink: string[] = [];
-  private stiffness: number;
-  private dampingGain: number;
-  private velocityGain: number;
+  private readonly stiffness: Float64Array;
+  private readonly dampingGain: Float64Array;
+  private readonly velocityGain: Float64Array;
 
   constructor(world: World, robot: UrdfRobot, options: ArticulationOptions) {
     const R = rapier();
@@ -92,9 +107,10 @@ export class Articulation {
     this.mode = options.mode;
     this.base = options.base ?? IDENTITY_POSE;
     this.lastQ = new Float64Array(this.dof);
-    this.stiffness = options.stiffness ?? 400;
-    this.dampingGain = options.damping ?? 40;
-    this.velocityGain = options.velocityGain ?? 50;
+    const effort = this.joints.map((j) => j.limit?.effort ?? 1);
+    this.stiffness = perJoint(options.stiffness, effort.map((e) => 50 * e), 'stiffness');
+    this.dampingGain = perJoint(options.damping, effort.map((e) => (options.gravityCompensation ? 5 * e : e)), 'damping');
+    this.velocityGain = perJoint(options.velocityGain, effort.map((e) => 5 * e), 'velocityGain');
     const home = forwardKinematics(robot, new Float64Array(this.dof), this.base);
     for (const [name, pose] of home) this.homeRotation.set(name, pose.q);
 
@@ -119,6 +135,7 @@ export class Articulation {
     //    is only applied at the next step, and a snapshot taken before that step loses it), then
     //    colliders (density 0: the URDF inertials are the mass model).
     const handles = new Set<number>();
+    const perLink = new Map<string, number[]>();
     const friction = options.friction ?? 0.8;
     const groups = options.collisionGroups ?? DEFAULT_GROUPS;
     bodyRootLink.forEach((rootLink, b) => {
@@ -129,10 +146,13 @@ export class Articulation {
       const desc = (fixed ? R.RigidBodyDesc.fixed() : R.RigidBodyDesc.dynamic())
         .setTranslation(...(home.get(rootLink) as Pose).p)
         .setCanSleep(false)
+        .setGravityScale(options.gravityCompensation ? 0 : 1)
         .setAdditionalMassProperties(m.mass, vec(m.com), vec(m.principal), quat(m.frame));
       const body = world.createRigidBody(desc);
       this.bodyHandles.push(body.handle);
       links.forEach((link, i) => {
+        const own: number[] = [];
+        perLink.set(link.name, own);
         for (const c of link.collisions) {
           const local = compose(compose(offsets[i] as Pose, c.origin), geometryFrame(c.geometry));
           const cd = colliderDesc(c.geometry)
@@ -141,11 +161,14 @@ export class Articulation {
             .setDensity(0)
             .setFriction(friction)
             .setCollisionGroups(groups);
-          handles.add(world.createCollider(cd, body).handle);
+          const handle = world.createCollider(cd, body).handle;
+          handles.add(handle);
+          own.push(handle);
         }
       });
     });
     this.colliderHandles = handles;
+    this.linkColliders = perLink;
 
     // 3. Impulse joints with motors.
     for (const j of this.joints) {
@@ -163,11 +186,11 @@ export class Articulation {
       const joint = world.createImpulseJoint(data, world.getRigidBody(this.bodyHandles[parentBody] as number), world.getRigidBody(this.bodyHandles[childBody] as number), true);
       joint.setContactsEnabled(false);
       this.bindings.push({ joint: j, parentBody, childBody, axis, anchor1, anchor2, handle: joint.handle });
-      this.configureMotor(joint, j, options);
+      this.configureMotor(joint, j, this.bindings.length - 1);
     }
   }
 
-  private configureMotor(joint: ImpulseJoint, j: UrdfJoint, options: ArticulationOptions): void {
+  private configureMotor(joint: ImpulseJoint, j: UrdfJoint, k: number): void {
     const R = rapier();
     const unit = joint as unknown as { configureMotorModel(m: number): void; setMotorMaxForce(f: number): void; configureMotorPosition(t: number, k: number, d: number): void; configureMotorVelocity(v: number, f: number): void };
     if (this.mode === 'torque') {
@@ -179,10 +202,10 @@ export class Articulation {
       }
       return;
     }
-    unit.configureMotorModel(R.MotorModel.AccelerationBased);
+    unit.configureMotorModel(R.MotorModel.ForceBased);
     if (j.limit) unit.setMotorMaxForce(j.limit.effort);
-    if (this.mode === 'position') unit.configureMotorPosition(0, this.stiffness, this.dampingGain);
-    else unit.configureMotorVelocity(0, this.velocityGain);
+    if (this.mode === 'position') unit.configureMotorPosition(0, this.stiffness[k] as number, this.dampingGain[k] as number);
+    else unit.configureMotorVelocity(0, this.velocityGain[k] as number);
   }
 
   /** Points the articulation at a new world (after a snapshot restore); handles stay valid. */
@@ -260,8 +283,8 @@ export class Articulation {
         }
       } else {
         const joint = this.world.getImpulseJoint(b.handle) as unknown as { configureMotorPosition(t: number, k: number, d: number): void; configureMotorVelocity(t: number, f: number): void };
-        if (this.mode === 'position') joint.configureMotorPosition(v, this.stiffness, this.dampingGain);
-        else joint.configureMotorVelocity(v, this.velocityGain);
+        if (this.mode === 'position') joint.configureMotorPosition(v, this.stiffness[k] as number, this.dampingGain[k] as number);
+        else joint.configureMotorVelocity(v, this.velocityGain[k] as number);
       }
     }
   }
@@ -307,13 +330,14 @@ export class Articulation {
     if (this.mode === 'position') this.command(q);
     else if (this.mode === 'velocity') this.command(new Float64Array(this.dof));
   }
+}
 
-  /** Sets position-mode gains (for tasks that tune them). */
-  setGains(stiffness: number, damping: number, velocityGain = this.velocityGain): void {
-    this.stiffness = stiffness;
-    this.dampingGain = damping;
-    this.velocityGain = velocityGain;
+function perJoint(v: number | readonly number[] | undefined, dflt: number[], name: string): Float64Array {
+  const out = Float64Array.from(v === undefined ? dflt : typeof v === 'number' ? dflt.map(() => v) : v);
+  if (out.length !== dflt.length || out.some((x) => !(x >= 0) || !Number.isFinite(x))) {
+    throw new RangeError(`Expected \`${name}\` to be a non-negative number or ${dflt.length} of them, got ${JSON.stringify(v)}`);
   }
+  return out;
 }
 
 function combineInertials(parts: { inertial: UrdfRobot['links'][number]['inertial']; offset: Pose }[]): { mass: number; com: Vec3; principal: Vec3; frame: Quat } {

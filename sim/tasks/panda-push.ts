@@ -1,0 +1,130 @@
+import type { World } from '@dimforge/rapier3d-compat';
+import type { EnvSpec } from '../../control/env.js';
+import type { Rng } from '../../control/rng.js';
+import { box } from '../../control/spaces.js';
+import { vec3 } from '../articulation.js';
+import { loadDescription } from '../descriptions.js';
+import { sub, type Vec3 } from '../math3d.js';
+import { rapier } from '../rapier.js';
+import type { TaskStep } from '../sim-env.js';
+import { clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
+
+const CUBE_HALF = 0.025;
+
+/**
+ * `PandaPush-v0`: push a 5 cm, 0.1 kg cube across the table to a goal, through contacts (the
+ * gripper is closed; there is no grasping).
+ *
+ * - Observation (30): q (7), q̇ (7), TCP (3), cube position (3), cube velocity (3), goal xy (2),
+ *   cube − TCP (3), goal − cube xy (2).
+ * - Action: as PandaReach-v0 (joint-target deltas, ≤ 0.08 rad per step).
+ * - Reward: −‖cube − goal‖_xy − 0.2·‖TCP − cube‖ (m). The second, smaller term shapes the
+ *   approach (panda-gym's dense push reward has only the first and needs ~1M steps).
+ * - Success: cube within 5 cm of the goal (xy); terminates. Also terminates (failure) if the cube
+ *   leaves the table. 100 steps (4 s).
+ * - Reset: READY + U(±0.02) rad; cube at x ∈ [0.4, 0.6], y ∈ [−0.15, 0.15]; goal in
+ *   x ∈ [0.4, 0.65], y ∈ [−0.2, 0.2] at least 10 cm from the cube.
+ * - Constraints: `joint_velocity`, `table_contact` (see PandaTask).
+ */
+export class PandaPush extends PandaTask {
+  static readonly ID = 'PandaPush-v0';
+  readonly spec: EnvSpec = {
+    id: PandaPush.ID,
+    observationSpace: box(-Infinity, Infinity, [30]),
+    actionSpace: box(-1, 1, [7]),
+    controlHz: 25,
+    maxEpisodeSteps: 100,
+    constraints: ['joint_velocity', 'table_contact'],
+    kind: 'sim',
+  };
+  private readonly cubeHandle: number;
+  private goal: [number, number] = [0.55, 0];
+
+  constructor() {
+    let cube = -1;
+    super((world: World) => {
+      const R = rapier();
+      const body = world.createRigidBody(R.RigidBodyDesc.dynamic().setTranslation(0.5, 0, CUBE_HALF).setCanSleep(false));
+      world.createCollider(R.ColliderDesc.cuboid(CUBE_HALF, CUBE_HALF, CUBE_HALF).setMass(0.1).setFriction(0.5), body);
+      cube = body.handle;
+    });
+    this.cubeHandle = cube;
+  }
+
+  protected resetTask(rng: Rng): { obs: Float32Array } {
+    this.resetArm(rng, 0.02);
+    const cx = rng.uniform(0.4, 0.6);
+    const cy = rng.uniform(-0.15, 0.15);
+    do {
+      this.goal = [rng.uniform(0.4, 0.65), rng.uniform(-0.2, 0.2)];
+    } while (Math.hypot(this.goal[0] - cx, this.goal[1] - cy) < 0.1);
+    this.world.getRigidBody(this.cubeHandle).setTranslation({ x: cx, y: cy, z: CUBE_HALF }, true);
+    return { obs: this.observe(this.tcp()) };
+  }
+
+  protected stepTask(action: Float32Array): TaskStep {
+    this.actAndSimulate(action);
+    const tcp = this.tcp();
+    const cube = this.cubePosition();
+    const toGoal = Math.hypot(cube[0] - this.goal[0], cube[1] - this.goal[1]);
+    const reach = Math.hypot(...sub(cube, tcp));
+    const success = toGoal < 0.05;
+    const fellOff = cube[2] < -0.1;
+    return {
+      obs: this.observe(tcp),
+      reward: -toGoal - 0.2 * reach,
+      costs: Float32Array.from(this.armCosts()),
+      terminated: success || fellOff,
+      success,
+      metrics: { cubeToGoal: toGoal, tcpToCube: reach },
+    };
+  }
+
+  private cubePosition(): Vec3 {
+    return vec3(this.world.getRigidBody(this.cubeHandle).translation());
+  }
+
+  private observe(tcp: Vec3): Float32Array {
+    const cube = this.cubePosition();
+    const o = new Float32Array(30);
+    o.set(this.q, 0);
+    o.set(this.qd, 7);
+    o.set(tcp, 14);
+    o.set(cube, 17);
+    o.set(vec3(this.world.getRigidBody(this.cubeHandle).linvel()), 20);
+    o.set(this.goal, 23);
+    o.set(sub(cube, tcp), 25);
+    o.set([this.goal[0] - cube[0], this.goal[1] - cube[1]], 28);
+    return o;
+  }
+}
+
+/**
+ * Scripted expert for PandaPush-v0, a function of the observation only: travel high to a point
+ * behind the cube on the cube→goal line, descend, then push along the line; re-align (rise and
+ * come round) whenever the cube drifts sideways.
+ */
+export function pandaPushExpert(): (obs: Float32Array) => Float32Array {
+  const robot = loadDescription('panda');
+  return (obs) => {
+    const tcp: Vec3 = [obs[14] as number, obs[15] as number, obs[16] as number];
+    const cube: Vec3 = [obs[17] as number, obs[18] as number, obs[19] as number];
+    const gx = obs[23] as number;
+    const gy = obs[24] as number;
+    const len = Math.hypot(gx - cube[0], gy - cube[1]) || 1;
+    const dx = (gx - cube[0]) / len;
+    const dy = (gy - cube[1]) / len;
+    const rx = tcp[0] - cube[0];
+    const ry = tcp[1] - cube[1];
+    const along = rx * dx + ry * dy;
+    const lateral = Math.abs(rx * dy - ry * dx);
+    const pre: Vec3 = [cube[0] - 0.06 * dx, cube[1] - 0.06 * dy, 0.1];
+    const low = 0.035;
+    let goal: Vec3;
+    if (along < -0.03 && lateral < 0.02 && tcp[2] < low + 0.02) goal = [cube[0] + 0.05 * dx, cube[1] + 0.05 * dy, low];
+    else if (Math.hypot(tcp[0] - pre[0], tcp[1] - pre[1]) < 0.015) goal = [pre[0], pre[1], low];
+    else goal = pre;
+    const dq = pandaIkStep(robot, obs.subarray(0, 7), goal, 0.03);
+    return Float32Array.from(dq, (d) => clamp(d / PANDA_MAX_DELTA, -1, 1));
+  };
+}

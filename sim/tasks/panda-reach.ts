@@ -1,0 +1,66 @@
+import type { EnvSpec } from '../../control/env.js';
+import type { Rng } from '../../control/rng.js';
+import { box } from '../../control/spaces.js';
+import { loadDescription } from '../descriptions.js';
+import { sub, type Vec3 } from '../math3d.js';
+import type { TaskStep } from '../sim-env.js';
+import { clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
+
+/**
+ * `PandaReach-v0`: bring the Panda's tool centre point to a random target.
+ *
+ * - Observation (23): q (7), q̇ (7), TCP position (3), target (3), target − TCP (3); metres, rad.
+ * - Action: a ∈ [−1, 1]⁷, joint targets q + 0.08·a rad (≤ 2 rad/s at 25 Hz), clipped to the limits.
+ * - Reward: −‖TCP − target‖ (m).
+ * - Success: TCP within 5 cm of the target; terminates the episode. 50 steps (2 s).
+ * - Reset: READY pose + U(±0.1) rad per joint; target uniform in x ∈ [0.3, 0.6],
+ *   y ∈ [−0.3, 0.3], z ∈ [0.1, 0.5] m (in front of the robot, above the table).
+ * - Constraints: `joint_velocity`, `table_contact` (see PandaTask).
+ */
+export class PandaReach extends PandaTask {
+  static readonly ID = 'PandaReach-v0';
+  readonly spec: EnvSpec = {
+    id: PandaReach.ID,
+    observationSpace: box(-Infinity, Infinity, [23]),
+    actionSpace: box(-1, 1, [7]),
+    controlHz: 25,
+    maxEpisodeSteps: 50,
+    constraints: ['joint_velocity', 'table_contact'],
+    kind: 'sim',
+  };
+  private goal: Vec3 = [0.45, 0, 0.3];
+
+  protected resetTask(rng: Rng): { obs: Float32Array } {
+    this.resetArm(rng, 0.1);
+    this.goal = [rng.uniform(0.3, 0.6), rng.uniform(-0.3, 0.3), rng.uniform(0.1, 0.5)];
+    return { obs: this.observe(this.tcp()) };
+  }
+
+  protected stepTask(action: Float32Array): TaskStep {
+    this.actAndSimulate(action);
+    const tcp = this.tcp();
+    const dist = Math.hypot(...sub(tcp, this.goal));
+    const success = dist < 0.05;
+    return { obs: this.observe(tcp), reward: -dist, costs: Float32Array.from(this.armCosts()), terminated: success, success, metrics: { distance: dist } };
+  }
+
+  private observe(tcp: Vec3): Float32Array {
+    const o = new Float32Array(23);
+    o.set(this.q, 0);
+    o.set(this.qd, 7);
+    o.set(tcp, 14);
+    o.set(this.goal, 17);
+    o.set(sub(this.goal, tcp), 20);
+    return o;
+  }
+}
+
+/** Scripted expert for PandaReach-v0: damped-least-squares IK toward the target, hand kept pointing down. */
+export function pandaReachExpert(): (obs: Float32Array) => Float32Array {
+  const robot = loadDescription('panda');
+  return (obs) => {
+    const goal: Vec3 = [obs[17] as number, obs[18] as number, obs[19] as number];
+    const dq = pandaIkStep(robot, obs.subarray(0, 7), goal);
+    return Float32Array.from(dq, (d) => clamp(d / PANDA_MAX_DELTA, -1, 1));
+  };
+}

@@ -1,0 +1,170 @@
+import type { Collider, World } from '@dimforge/rapier3d-compat';
+import type { Rng } from '../../control/rng.js';
+import { loadDescription } from '../descriptions.js';
+import { quatConj, quatMul, sub, type Pose, type Quat, type Vec3 } from '../math3d.js';
+import { rapier } from '../rapier.js';
+import { RapierTask } from '../rapier-task.js';
+import { forwardKinematics } from '../urdf/kinematics.js';
+import type { UrdfRobot } from '../urdf/types.js';
+
+/** Franka's "ready" configuration: hand pointing down, TCP at (0.307, 0, 0.487). */
+export const PANDA_READY: readonly number[] = [0, -Math.PI / 4, 0, (-3 * Math.PI) / 4, 0, Math.PI / 2, Math.PI / 4];
+/** Largest joint-target change per control step, rad (0.08 rad at 25 Hz = 2 rad/s). */
+export const PANDA_MAX_DELTA = 0.08;
+export const PANDA_TCP = 'panda_tcp';
+const TABLE_HALF = 0.025;
+
+/**
+ * Shared plumbing of the Panda tasks: the arm from robots/descriptions/panda.urdf on a table
+ * (top at z = 0), joint-position control with gravity compensation at 250 Hz physics and 25 Hz
+ * control, actions as joint-target deltas, and the two constraint costs both tasks report:
+ * `joint_velocity` (any |q̇ᵢ| above its URDF limit) and `table_contact` (any arm link but the
+ * bolted base touching the table).
+ */
+export abstract class PandaTask extends RapierTask {
+  protected readonly tableHandle: number;
+  protected readonly lower: Float64Array;
+  protected readonly upper: Float64Array;
+  protected readonly velocityLimit: Float64Array;
+  private readonly target = new Float64Array(7);
+  private readonly armColliders: number[];
+
+  constructor(buildScene?: (world: World) => void) {
+    let table = -1;
+    super(
+      loadDescription('panda'),
+      { mode: 'position', gravityCompensation: true },
+      { dt: 0.004, substeps: 10, gravity: [0, 0, -9.81] },
+      (world) => {
+        const R = rapier();
+        table = world.createCollider(R.ColliderDesc.cuboid(1, 1, TABLE_HALF).setTranslation(0.3, 0, -TABLE_HALF).setFriction(0.5)).handle;
+        buildScene?.(world);
+      },
+    );
+    this.tableHandle = table;
+    const joints = this.robot.joints;
+    this.lower = Float64Array.from(joints, (j) => j.limit?.lower ?? -Math.PI);
+    this.upper = Float64Array.from(joints, (j) => j.limit?.upper ?? Math.PI);
+    this.velocityLimit = Float64Array.from(joints, (j) => j.limit?.velocity ?? Infinity);
+    this.armColliders = [...this.robot.linkColliders].filter(([link]) => link !== 'panda_link0').flatMap(([, h]) => h);
+  }
+
+  /** Restores the world and places the arm at READY + U(±noise) per joint (within limits). */
+  protected resetArm(rng: Rng, noise: number): void {
+    this.restoreWorld();
+    const q0 = PANDA_READY.map((v, i) => clamp(v + rng.uniform(-noise, noise), this.lower[i] as number, this.upper[i] as number));
+    this.robot.setState(q0);
+    this.robot.readState(this.q, this.qd);
+  }
+
+  /** Applies a ∈ [−1, 1]⁷ as joint targets q + 0.08·a (clipped to the joint limits) and simulates one control period. */
+  protected actAndSimulate(action: Float32Array): void {
+    for (let i = 0; i < 7; i++) {
+      this.target[i] = clamp((this.q[i] as number) + PANDA_MAX_DELTA * (action[i] as number), this.lower[i] as number, this.upper[i] as number);
+    }
+    this.robot.command(this.target);
+    this.simulate();
+  }
+
+  /** Tool centre point, from the simulated bodies. */
+  protected tcp(): Vec3 {
+    return this.robot.linkPose(PANDA_TCP).p;
+  }
+
+  protected armCosts(): [number, number] {
+    let fast = 0;
+    for (let i = 0; i < 7; i++) if (Math.abs(this.qd[i] as number) > (this.velocityLimit[i] as number)) fast = 1;
+    return [fast, this.touchesTable() ? 1 : 0];
+  }
+
+  private touchesTable(): boolean {
+    const table = this.world.getCollider(this.tableHandle);
+    let touching = false;
+    for (const h of this.armColliders) {
+      this.world.contactPair(table, this.world.getCollider(h) as Collider, (manifold) => {
+        // Manifolds also hold speculative contacts (within the prediction distance): count
+        // only actual touching.
+        for (let i = 0; i < manifold.numContacts(); i++) if (manifold.contactDist(i) <= 1e-3) touching = true;
+      });
+      if (touching) return true;
+    }
+    return false;
+  }
+}
+
+export function clamp(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/**
+ * One damped-least-squares IK step for the Panda TCP: the joint change that moves the TCP
+ * toward `goal` (at most `maxStep` m) while keeping the hand orientation of the READY pose
+ * (pointing down). Numeric 6×7 Jacobian from the URDF kinematics. Used by scripted experts.
+ */
+export function pandaIkStep(robot: UrdfRobot, q: ArrayLike<number>, goal: Vec3, maxStep = 0.04, damping = 0.05): Float64Array {
+  const base = Array.from({ length: 7 }, (_, i) => q[i] as number);
+  const pose = tcpPose(robot, base);
+  const want = readyTcpRotation(robot);
+  let dp = sub(goal, pose.p);
+  const n = Math.hypot(...dp);
+  if (n > maxStep) dp = [dp[0] * (maxStep / n), dp[1] * (maxStep / n), dp[2] * (maxStep / n)];
+  const e = [...dp, ...rotationError(want, pose.q)];
+  const eps = 1e-5;
+  const J: number[][] = Array.from({ length: 6 }, () => new Array<number>(7).fill(0));
+  for (let i = 0; i < 7; i++) {
+    const qi = [...base];
+    qi[i] = (qi[i] as number) + eps;
+    const p = tcpPose(robot, qi);
+    const dr = rotationError(p.q, pose.q);
+    for (let r = 0; r < 3; r++) {
+      (J[r] as number[])[i] = ((p.p[r] as number) - (pose.p[r] as number)) / eps;
+      (J[r + 3] as number[])[i] = (dr[r] as number) / eps;
+    }
+  }
+  // Δq = Jᵀ (J Jᵀ + λ² I)⁻¹ e
+  const A = J.map((row, r) => J.map((other, c) => row.reduce((s, v, k) => s + v * (other[k] as number), 0) + (r === c ? damping * damping : 0)));
+  const y = solve(A, e);
+  return Float64Array.from({ length: 7 }, (_, k) => J.reduce((s, row, r) => s + (row[k] as number) * (y[r] as number), 0));
+}
+
+let readyRotation: Quat | null = null;
+function readyTcpRotation(robot: UrdfRobot): Quat {
+  readyRotation ??= tcpPose(robot, PANDA_READY).q;
+  return readyRotation;
+}
+
+function tcpPose(robot: UrdfRobot, q: readonly number[]): Pose {
+  return forwardKinematics(robot, q).get(PANDA_TCP) as Pose;
+}
+
+/** Small-angle rotation vector taking `from` to `to` (world frame). */
+function rotationError(to: Quat, from: Quat): Vec3 {
+  let d = quatMul(to, quatConj(from));
+  if (d[3] < 0) d = [-d[0], -d[1], -d[2], -d[3]];
+  return [2 * d[0], 2 * d[1], 2 * d[2]];
+}
+
+/** Gaussian elimination with partial pivoting for a small dense system. */
+function solve(A: number[][], b: number[]): number[] {
+  const n = b.length;
+  const M = A.map((row, i) => [...row, b[i] as number]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs((M[r] as number[])[c] as number) > Math.abs((M[p] as number[])[c] as number)) p = r;
+    [M[c], M[p]] = [M[p] as number[], M[c] as number[]];
+    const pivot = (M[c] as number[])[c] as number;
+    for (let r = c + 1; r < n; r++) {
+      const f = ((M[r] as number[])[c] as number) / pivot;
+      for (let k = c; k <= n; k++) (M[r] as number[])[k] = ((M[r] as number[])[k] as number) - f * ((M[c] as number[])[k] as number);
+    }
+  }
+  const x = new Array<number>(n).fill(0);
+  for (let r = n - 1; r >= 0; r--) {
+    let s = (M[r] as number[])[n] as number;
+    for (let k = r + 1; k < n; k++) s -= ((M[r] as number[])[k] as number) * (x[k] as number);
+    x[r] = s / ((M[r] as number[])[r] as number);
+  }
+  return x;
+}
+
+
