@@ -81,3 +81,15 @@ export class CartPole extends RapierTask {
     return Float32Array.of(this.q[0] as number, this.qd[0] as number, this.q[1] as number, this.qd[1] as number);
   }
 }
+
+/**
+ * Scripted balance controller (a hand-tuned linear state feedback) for both cart-pole
+ * variants: continuous force in [−1, 1], or the sign of it as a discrete action.
+ */
+export function cartPoleExpert(discreteActions: boolean): (obs: Float32Array) => Float32Array {
+  return (obs) => {
+    const f = 0.1 * (obs[0] as number) + 0.15 * (obs[1] as number) + 3 * (obs[2] as number) + 0.5 * (obs[3] as number);
+    if (discreteActions) return Float32Array.of(f > 0 ? 1 : 0);
+    return Float32Array.of(Math.max(-1, Math.min(1, f)));
+  };
+}

@@ -86,3 +86,23 @@ export class Pendulum extends SimEnv {
 function pythonMod(a: number, b: number): number {
   return ((a % b) + b) % b;
 }
+
+/**
+ * Scripted swing-up for Pendulum-v1 and RapierPendulum-v0 (same physical parameters):
+ * energy pumping u = k·(E* − E)·sign(θ̇) far from the top, a PD balance near it.
+ * E = ½·(ml²/3)·θ̇² + mg(l/2)·cos θ, E* = mg·l/2 (upright at rest); m = l = 1, g = 10.
+ */
+export function pendulumExpert(): (obs: Float32Array) => Float32Array {
+  return (obs) => {
+    const th = Math.atan2(obs[1] as number, obs[0] as number);
+    const thDot = obs[2] as number;
+    if (Math.abs(th) < 0.6) return Float32Array.of(clip(-(10 * th + 2 * thDot), 2));
+    const energy = (0.5 / 3) * thDot * thDot + 5 * Math.cos(th);
+    const pump = (5 - energy) * (thDot >= 0 ? 1 : -1);
+    return Float32Array.of(clip(2 * pump + (thDot === 0 ? 1 : 0), 2));
+  };
+}
+
+function clip(v: number, limit: number): number {
+  return Math.max(-limit, Math.min(limit, v));
+}

@@ -99,3 +99,22 @@ export class Reacher extends RapierTask {
     return Float32Array.of(Math.cos(q1), Math.cos(q2), Math.sin(q1), Math.sin(q2), this.targetX, this.targetY, this.qd[0] as number, this.qd[1] as number, fx - this.targetX, fy - this.targetY);
   }
 }
+
+/**
+ * Scripted expert for Reacher2D-v0: Jacobian-transpose PD control of the fingertip,
+ * τ = Jᵀ·(−kp·(fingertip − target)) − kd·q̇, computed from the observation alone.
+ */
+export function reacherExpert(): (obs: Float32Array) => Float32Array {
+  const l1 = 0.1;
+  const l2 = 0.11;
+  return (obs) => {
+    const [c1, c2, s1, s2] = [obs[0] as number, obs[1] as number, obs[2] as number, obs[3] as number];
+    const c12 = c1 * c2 - s1 * s2;
+    const s12 = s1 * c2 + c1 * s2;
+    const fx = -20 * (obs[8] as number);
+    const fy = -20 * (obs[9] as number);
+    const t1 = (-l1 * s1 - l2 * s12) * fx + (l1 * c1 + l2 * c12) * fy - 0.01 * (obs[6] as number);
+    const t2 = -l2 * s12 * fx + l2 * c12 * fy - 0.01 * (obs[7] as number);
+    return Float32Array.of(Math.max(-1, Math.min(1, t1 / MAX_TORQUE)), Math.max(-1, Math.min(1, t2 / MAX_TORQUE)));
+  };
+}

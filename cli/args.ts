@@ -1,0 +1,53 @@
+/** Parsed command line: positionals and `--flag value` / `--flag` options. */
+export interface Args {
+  readonly positionals: string[];
+  readonly flags: Map<string, string | true>;
+}
+
+/** Splits argv into positionals and flags; `--flag=value` and `--flag value` both work. */
+export function parseArgs(argv: readonly string[], booleanFlags: readonly string[] = []): Args {
+  const positionals: string[] = [];
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (!a.startsWith('--')) {
+      positionals.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    if (eq > 0) {
+      flags.set(a.slice(2, eq), a.slice(eq + 1));
+    } else if (booleanFlags.includes(a.slice(2)) || i + 1 >= argv.length || (argv[i + 1] as string).startsWith('--')) {
+      flags.set(a.slice(2), true);
+    } else {
+      flags.set(a.slice(2), argv[++i] as string);
+    }
+  }
+  return { positionals, flags };
+}
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Rejects flags a command does not know (typos would otherwise be silently ignored). */
+export function allowFlags(args: Args, command: string, allowed: readonly string[]): void {
+  for (const k of args.flags.keys()) {
+    if (!allowed.includes(k)) throw new UsageError(`roborl ${command}: unknown option --${k} (options: ${allowed.map((x) => `--${x}`).join(', ')})`);
+  }
+}
+
+/** A positive-integer flag with a default; a bad value is a clear error. */
+export function intFlag(args: Args, name: string, dflt: number, min = 1): number {
+  const v = args.flags.get(name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (v === true || !Number.isInteger(n) || n < min) throw new UsageError(`Expected --${name} to be an integer ≥ ${min}, got \`${v === true ? '(nothing)' : v}\``);
+  return n;
+}
+
+export function stringFlag(args: Args, name: string): string | undefined {
+  const v = args.flags.get(name);
+  if (v === true) throw new UsageError(`--${name} needs a value`);
+  return v;
+}

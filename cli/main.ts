@@ -1,0 +1,40 @@
+import { parseArgs, UsageError } from './args.js';
+import { envsCommand } from './commands/envs.js';
+import { runCommand } from './commands/run.js';
+
+const HELP = `roborl — reinforcement learning for robot control
+(set ROBORL_DEBUG=1 to print stack traces with errors)
+
+usage:
+  roborl envs [--json]                       list the registered environments
+  roborl run <env-id> [options]              run episodes with a random or scripted policy
+      --policy random|scripted   (default random)
+      --episodes N               (default 10)
+      --seed S                   (default 0; episode i uses seed S + i)
+      --json                     print the summary as JSON on stdout
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'envs':
+      return envsCommand(parseArgs(rest, ['json']));
+    case 'run':
+      return runCommand(parseArgs(rest, ['json']));
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return;
+    default:
+      throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const e = err as Error;
+  // Messages are written to be read on their own; the stack only helps when debugging roborl.
+  process.stderr.write(`roborl: ${process.env['ROBORL_DEBUG'] ? (e.stack ?? e.message) : e.message}\n`);
+  process.exitCode = e instanceof UsageError ? 2 : 1;
+});

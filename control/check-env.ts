@@ -1,0 +1,143 @@
+import { InvalidActionError, type Env, type StepResult } from './env.js';
+import { Rng } from './rng.js';
+import { contains, isBounded, sample } from './spaces.js';
+
+export interface CheckEnvOptions {
+  /** Seed for the episodes the checker runs. Default 7. */
+  readonly seed?: number;
+  /** Steps per rollout in the determinism check. Default 30. */
+  readonly steps?: number;
+  /** Upper bound on steps while looking for an episode end. Default 2000. */
+  readonly maxEpisodeSteps?: number;
+}
+
+/** Thrown by {@link checkEnv} with every failed check listed. */
+export class EnvCheckError extends Error {
+  override readonly name = 'EnvCheckError';
+  constructor(
+    readonly envId: string,
+    readonly failures: readonly string[],
+  ) {
+    super(`${envId} failed ${failures.length} check(s):\n- ${failures.join('\n- ')}`);
+  }
+}
+
+/**
+ * Checks that an env honours the roborl contract (as SB3's env checker does for Gym):
+ * spec sanity; observations inside the observation box; finite rewards and one non-negative
+ * cost per named constraint; same seed and actions → bit-identical rollouts; bad actions
+ * (wrong length, NaN, ±Infinity) rejected with an {@link InvalidActionError} naming the env
+ * (and the index) while the env stays unchanged; reset after an episode ends.
+ *
+ * Runs real episodes on `env` (do not use it on a robot without limits). Throws
+ * {@link EnvCheckError} listing all failures; resolves with the number of steps taken.
+ */
+export async function checkEnv(env: Env, options: CheckEnvOptions = {}): Promise<{ steps: number }> {
+  const seed = options.seed ?? 7;
+  const n = options.steps ?? 30;
+  const failures: string[] = [];
+  const fail = (msg: string): void => void failures.push(msg);
+  const spec = env.spec;
+  let steps = 0;
+
+  // 1. Spec.
+  if (!spec.id) fail('spec.id is empty');
+  if (!(spec.controlHz > 0)) fail(`spec.controlHz must be positive, got ${spec.controlHz}`);
+  if (spec.actionSpace.kind === 'box' && !isBounded(spec.actionSpace)) fail('the action box must have finite bounds');
+  if (new Set(spec.constraints).size !== spec.constraints.length) fail(`constraint names must be unique: ${spec.constraints.join(', ')}`);
+  if (spec.maxEpisodeSteps !== null && !(Number.isInteger(spec.maxEpisodeSteps) && spec.maxEpisodeSteps > 0)) fail(`spec.maxEpisodeSteps must be a positive integer or null`);
+
+  const checkResult = (r: StepResult, where: string): void => {
+    if (!(r.obs instanceof Float32Array) || !contains(spec.observationSpace, r.obs, 1e-5)) fail(`${where}: observation outside the observation space: [${Array.from(r.obs ?? []).slice(0, 8).join(', ')}…]`);
+    for (const v of r.obs ?? []) if (!Number.isFinite(v)) return fail(`${where}: observation is not finite`);
+    if (!Number.isFinite(r.reward)) fail(`${where}: reward ${r.reward} is not finite`);
+    if (!(r.costs instanceof Float32Array) || r.costs.length !== spec.constraints.length) fail(`${where}: expected ${spec.constraints.length} costs, got ${r.costs?.length}`);
+    else if (r.costs.some((c) => !(c >= 0) || !Number.isFinite(c))) fail(`${where}: costs must be finite and ≥ 0, got [${Array.from(r.costs).join(', ')}]`);
+    if (typeof r.terminated !== 'boolean' || typeof r.truncated !== 'boolean') fail(`${where}: terminated/truncated must be booleans`);
+  };
+
+  // 2. Determinism: two rollouts from the same seed with the same actions.
+  const rng = new Rng(seed);
+  const actions = Array.from({ length: n }, () => sample(spec.actionSpace, rng));
+  const rollout = async (): Promise<{ obs: Float32Array[]; rewards: number[] }> => {
+    const first = await env.reset({ seed });
+    if (!contains(spec.observationSpace, first.obs, 1e-5)) fail('reset: observation outside the observation space');
+    const obs = [first.obs];
+    const rewards: number[] = [];
+    for (let t = 0; t < n; t++) {
+      const r = await env.step(actions[t] as Float32Array);
+      steps++;
+      checkResult(r, `step ${t}`);
+      obs.push(r.obs);
+      rewards.push(r.reward);
+      if (r.terminated || r.truncated) break;
+    }
+    return { obs, rewards };
+  };
+  const a = await rollout();
+  const b = await rollout();
+  if (a.obs.length !== b.obs.length || a.obs.some((o, i) => !bitEqual(o, b.obs[i] as Float32Array)) || a.rewards.some((r, i) => !Object.is(r, b.rewards[i]))) {
+    fail('same seed and same actions gave different observations or rewards (not deterministic)');
+  }
+
+  // 3. Bad actions are rejected and leave the env unchanged.
+  const good = actions[0] as Float32Array;
+  await env.reset({ seed });
+  const reference = await env.step(good);
+  steps++;
+  const bad: [string, Float32Array, number | null][] = [];
+  if (spec.actionSpace.kind === 'box') {
+    const len = good.length;
+    bad.push(['too long', new Float32Array(len + 1), null], ['empty', new Float32Array(0), null]);
+    for (const v of [Number.NaN, Infinity, -Infinity]) {
+      const x = Float32Array.from(good);
+      x[len - 1] = v;
+      bad.push([`${v} at the last index`, x, len - 1]);
+    }
+  } else {
+    bad.push(['out of range', Float32Array.of(spec.actionSpace.n), 0], ['fractional', Float32Array.of(0.5), 0], ['NaN', Float32Array.of(Number.NaN), 0]);
+  }
+  await env.reset({ seed });
+  for (const [label, action, index] of bad) {
+    try {
+      await env.step(action);
+      fail(`a bad action (${label}) was accepted`);
+    } catch (err) {
+      if (!(err instanceof InvalidActionError)) fail(`a bad action (${label}) threw ${(err as Error).name}, expected InvalidActionError`);
+      else {
+        if (!err.message.includes(spec.id)) fail(`the error for a bad action (${label}) does not name the env: "${err.message}"`);
+        if (index !== null && err.index !== index) fail(`the error for a bad action (${label}) names index ${err.index}, expected ${index}`);
+      }
+    }
+  }
+  const after = await env.step(good);
+  steps++;
+  if (!bitEqual(after.obs, reference.obs) || !Object.is(after.reward, reference.reward)) fail('bad actions changed the env (the next good step differs from a clean run)');
+
+  // 4. Run to the end of an episode, then reset and step again.
+  await env.reset({ seed: seed + 1 });
+  const limit = options.maxEpisodeSteps ?? 2000;
+  let ended = false;
+  for (let t = 0; t < limit && !ended; t++) {
+    const r = await env.step(sample(spec.actionSpace, rng));
+    steps++;
+    ended = r.terminated || r.truncated;
+  }
+  if (!ended && spec.maxEpisodeSteps !== null) fail(`no episode end within ${limit} steps although maxEpisodeSteps is ${spec.maxEpisodeSteps}`);
+  try {
+    await env.reset();
+    checkResult(await env.step(good), 'step after reset following an episode end');
+    steps++;
+  } catch (err) {
+    fail(`reset/step after an episode end threw: ${(err as Error).message}`);
+  }
+
+  if (failures.length) throw new EnvCheckError(spec.id, failures);
+  return { steps };
+}
+
+function bitEqual(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}

@@ -1,0 +1,166 @@
+import type { Env } from '../control/env.js';
+import type { Policy } from '../control/policy.js';
+import { TimeLimit } from '../control/wrappers/time-limit.js';
+import { loadRapier } from './rapier.js';
+import { CartPole, cartPoleExpert } from './tasks/cartpole.js';
+import { PandaPush, pandaPushExpert } from './tasks/panda-push.js';
+import { PandaReach, pandaReachExpert } from './tasks/panda-reach.js';
+import { Pendulum, pendulumExpert } from './tasks/pendulum.js';
+import { RapierPendulum } from './tasks/rapier-pendulum.js';
+import { Reacher, reacherExpert } from './tasks/reacher.js';
+
+/** One registered environment. */
+export interface EnvEntry {
+  readonly id: string;
+  /** One line for `roborl envs`. */
+  readonly summary: string;
+  /** Option names the constructor accepts (anything else is rejected by `make`). */
+  readonly optionKeys: readonly string[];
+  /** Whether the env needs the Rapier wasm module. */
+  readonly rapier: boolean;
+  /** Builds the raw env (no wrappers). Rapier is loaded when this runs. */
+  create(options: Record<string, unknown>): Env;
+  /** A scripted expert for demos and `roborl run --policy scripted`, if the task has one. */
+  readonly scripted?: () => Policy;
+}
+
+export interface MakeOptions {
+  /**
+   * Time limit: `true` (default) applies the spec's `maxEpisodeSteps`, a number overrides it,
+   * `false` leaves episodes unbounded.
+   */
+  readonly timeLimit?: boolean | number;
+  /** Task options (see each task's documentation), validated by name here and by value in the task. */
+  readonly options?: Record<string, unknown>;
+}
+
+const registry = new Map<string, EnvEntry>();
+
+/** Adds an env to the registry. Ids must be unique. */
+export function register(entry: EnvEntry): void {
+  if (registry.has(entry.id)) throw new Error(`Env id "${entry.id}" is already registered`);
+  registry.set(entry.id, entry);
+}
+
+/** Registered ids, sorted. */
+export function listEnvs(): string[] {
+  return [...registry.keys()].sort();
+}
+
+export function envEntry(id: string): EnvEntry {
+  const entry = registry.get(id);
+  if (!entry) {
+    const close = suggest(id, [...registry.keys()]);
+    throw new Error(`Unknown env id "${id}".${close.length ? ` Did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : ''} Known ids: ${listEnvs().join(', ')}`);
+  }
+  return entry;
+}
+
+/** Creates an env by id, with a time limit (see {@link MakeOptions}). */
+export async function make(id: string, makeOptions: MakeOptions = {}): Promise<Env> {
+  const entry = envEntry(id);
+  const options = makeOptions.options ?? {};
+  for (const key of Object.keys(options)) {
+    if (!entry.optionKeys.includes(key)) {
+      throw new Error(`${id}: unknown option "${key}"${entry.optionKeys.length ? ` (accepted: ${entry.optionKeys.join(', ')})` : ' (this env takes no options)'}`);
+    }
+  }
+  if (entry.rapier) await loadRapier();
+  let env: Env;
+  try {
+    env = entry.create(options);
+  } catch (err) {
+    throw new Error(`${id}: ${(err as Error).message}`, { cause: err });
+  }
+  const limit = makeOptions.timeLimit ?? true;
+  if (limit === false) return env;
+  const steps = limit === true ? env.spec.maxEpisodeSteps : limit;
+  return steps === null ? env : new TimeLimit(env, steps);
+}
+
+/** Ids within edit distance 3 (or sharing a case-insensitive prefix), closest first. */
+function suggest(id: string, ids: string[]): string[] {
+  const lower = id.toLowerCase();
+  return ids
+    .map((c) => ({ c, d: editDistance(lower, c.toLowerCase()) }))
+    .filter(({ c, d }) => d <= 3 || c.toLowerCase().startsWith(lower.split('-')[0] ?? lower))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map(({ c }) => c);
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
+const num = (o: Record<string, unknown>, k: string): number | undefined => {
+  const v = o[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`Expected option \`${k}\` to be a finite number, got \`${String(v)}\``);
+  return v;
+};
+
+register({
+  id: Pendulum.ID,
+  summary: "Gymnasium's Pendulum-v1, analytic and exact (for comparing with published curves)",
+  optionKeys: ['g', 'velocityLimit'],
+  rapier: false,
+  create: (o) => new Pendulum({ g: num(o, 'g'), velocityLimit: num(o, 'velocityLimit') }),
+  scripted: pendulumExpert,
+});
+register({
+  id: RapierPendulum.ID,
+  summary: 'Pendulum swing-up of a physical rod on a torque-controlled hinge (Rapier)',
+  optionKeys: ['velocityLimit'],
+  rapier: true,
+  create: (o) => new RapierPendulum({ velocityLimit: num(o, 'velocityLimit') }),
+  scripted: pendulumExpert,
+});
+register({
+  id: CartPole.CONTINUOUS_ID,
+  summary: 'Cart-pole balancing, continuous force (Rapier)',
+  optionKeys: ['edgeMargin'],
+  rapier: true,
+  create: (o) => new CartPole({ actions: 'continuous', edgeMargin: num(o, 'edgeMargin') }),
+  scripted: () => cartPoleExpert(false),
+});
+register({
+  id: CartPole.DISCRETE_ID,
+  summary: 'Cart-pole balancing, two discrete pushes (Rapier)',
+  optionKeys: ['edgeMargin'],
+  rapier: true,
+  create: (o) => new CartPole({ actions: 'discrete', edgeMargin: num(o, 'edgeMargin') }),
+  scripted: () => cartPoleExpert(true),
+});
+register({
+  id: Reacher.ID,
+  summary: 'Two-link planar arm reaching random targets (Rapier)',
+  optionKeys: ['velocityLimit', 'successRadius'],
+  rapier: true,
+  create: (o) => new Reacher({ velocityLimit: num(o, 'velocityLimit'), successRadius: num(o, 'successRadius') }),
+  scripted: reacherExpert,
+});
+register({
+  id: PandaReach.ID,
+  summary: 'Franka Panda (7-DoF) moves its tool centre point to a random target (Rapier)',
+  optionKeys: [],
+  rapier: true,
+  create: () => new PandaReach(),
+  scripted: pandaReachExpert,
+});
+register({
+  id: PandaPush.ID,
+  summary: 'Franka Panda pushes a cube to a goal on a table, through contacts (Rapier)',
+  optionKeys: [],
+  rapier: true,
+  create: () => new PandaPush(),
+  scripted: pandaPushExpert,
+});
