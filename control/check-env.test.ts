@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { checkEnv, EnvCheckError } from './check-env.js';
+import { NO_COSTS, validateAction, type Env, type EnvSpec, type ResetOptions, type ResetResult, type StepResult } from './env.js';
+import { box } from './spaces.js';
+
+/** A tiny 1-D env whose faults can be switched on, to show each check can fail. */
+class ToyEnv implements Env {
+  readonly spec: EnvSpec;
+  private x = 0;
+  private t = 0;
+  private calls = 0;
+
+  constructor(private readonly fault: 'none' | 'ignores-seed' | 'accepts-nan' | 'obs-out-of-space' | 'wrong-costs' | 'mutates-on-bad-action') {
+    this.spec = { id: `Toy-${fault}`, observationSpace: box([-10], [10]), actionSpace: box([-1], [1]), controlHz: 10, maxEpisodeSteps: 20, constraints: ['c'], kind: 'sim' };
+  }
+
+  async reset(options?: ResetOptions): Promise<ResetResult> {
+    this.calls++;
+    const seed = this.fault === 'ignores-seed' ? this.calls : (options?.seed ?? 0);
+    this.x = ((seed * 7919) % 10) / 10;
+    this.t = 0;
+    return { obs: Float32Array.of(this.x), info: {} };
+  }
+
+  async step(action: Float32Array): Promise<StepResult> {
+    if (this.fault === 'mutates-on-bad-action') this.x += 0.5;
+    if (this.fault !== 'accepts-nan') validateAction(this.spec, action);
+    this.x += 0.1 * (action[0] as number);
+    this.t++;
+    const obs = Float32Array.of(this.fault === 'obs-out-of-space' ? 100 : this.x);
+    const costs = this.fault === 'wrong-costs' ? NO_COSTS : Float32Array.of(0);
+    return { obs, reward: -Math.abs(this.x), costs, terminated: false, truncated: this.t >= 20, info: {} };
+  }
+
+  async close(): Promise<void> {}
+}
+
+describe('checkEnv', () => {
+  it('passes a correct env', async () => {
+    await expect(checkEnv(new ToyEnv('none'))).resolves.toMatchObject({ steps: expect.any(Number) });
+  });
+
+  it.each([
+    ['ignores-seed', /not deterministic/],
+    ['accepts-nan', /bad action .* was accepted/],
+    ['obs-out-of-space', /outside the observation space/],
+    ['wrong-costs', /expected 1 costs, got 0/],
+    ['mutates-on-bad-action', /bad actions changed the env/],
+  ] as const)('catches an env that %s', async (fault, message) => {
+    const err = await checkEnv(new ToyEnv(fault)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EnvCheckError);
+    expect((err as EnvCheckError).message).toMatch(message);
+    expect((err as EnvCheckError).envId).toBe(`Toy-${fault}`);
+  });
+});

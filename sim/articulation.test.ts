@@ -1,0 +1,101 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../control/rng.js';
+import { Articulation } from './articulation.js';
+import { loadDescription } from './descriptions.js';
+import { loadRapier, type Rapier } from './rapier.js';
+import { CartPole } from './tasks/cartpole.js';
+import { PANDA_READY } from './tasks/panda.js';
+import { RapierPendulum } from './tasks/rapier-pendulum.js';
+
+let R: Rapier;
+beforeAll(async () => {
+  R = await loadRapier();
+});
+
+describe('Articulation joint state from body poses', () => {
+  it.each(['panda', 'cartpole', 'reacher2d'] as const)('%s: setState then readState returns the same q and q̇', (name) => {
+    const robot = loadDescription(name);
+    const world = new R.World({ x: 0, y: 0, z: -9.81 });
+    const art = new Articulation(world, robot, { mode: 'torque' });
+    const rng = new Rng(3);
+    const q = new Float64Array(art.dof);
+    const qd = new Float64Array(art.dof);
+    for (let trial = 0; trial < 10; trial++) {
+      const q0 = art.joints.map((j) => rng.uniform(Math.max(j.limit?.lower ?? -3, -3), Math.min(j.limit?.upper ?? 3, 3)));
+      const qd0 = art.joints.map(() => rng.uniform(-1, 1));
+      art.setState(q0, qd0);
+      art.readState(q, qd);
+      q0.forEach((v, i) => expect(q[i]).toBeCloseTo(v, 5));
+      qd0.forEach((v, i) => expect(qd[i]).toBeCloseTo(v, 5));
+    }
+    world.free();
+  });
+
+  it('unwraps continuous joints across ±π', () => {
+    const env = new RapierPendulum();
+    env.resetSync({ seed: 0 });
+    env.setState(3.0, 6);
+    const angles: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      env.stepSync(Float32Array.of(2));
+      angles.push((env as unknown as { q: Float64Array }).q[0] as number);
+    }
+    expect(angles[4]).toBeGreaterThan(Math.PI); // kept increasing past π instead of jumping to −π
+    angles.slice(1).forEach((a, i) => expect(a).toBeGreaterThan(angles[i] as number));
+    void env.close();
+  });
+});
+
+describe('Rapier dynamics against analytic references', () => {
+  it('the physical pendulum follows θ̈ = (3g/2l)·sin θ + 3u/(ml²) (RK4 reference) for 1 s', () => {
+    const env = new RapierPendulum();
+    env.resetSync({ seed: 0 });
+    env.setState(0.3, 0);
+    const u = 0.5;
+    let th = 0.3;
+    let w = 0;
+    const f = (x: number): number => 15 * Math.sin(x) + 3 * u;
+    for (let step = 0; step < 20; step++) {
+      const obs = env.stepSync(Float32Array.of(u)).obs;
+      for (let k = 0; k < 500; k++) {
+        const h = 1e-4;
+        const k1 = [w, f(th)];
+        const k2 = [w + (h / 2) * k1[1]!, f(th + (h / 2) * k1[0]!)];
+        const k3 = [w + (h / 2) * k2[1]!, f(th + (h / 2) * k2[0]!)];
+        const k4 = [w + h * k3[1]!, f(th + h * k3[0]!)];
+        th += (h / 6) * (k1[0]! + 2 * k2[0]! + 2 * k3[0]! + k4[0]!);
+        w += (h / 6) * (k1[1]! + 2 * k2[1]! + 2 * k3[1]! + k4[1]!);
+      }
+      const simTh = Math.atan2(obs[1] as number, obs[0] as number);
+      expect(Math.abs(simTh - Math.atan2(Math.sin(th), Math.cos(th)))).toBeLessThan(0.03);
+    }
+    void env.close();
+  });
+
+  it('the cart-pole responds to a push as the classic cart-pole equations predict', () => {
+    // From rest upright, F = 10 N: ẍ = 9.756 m/s², θ̈ = −14.63 rad/s² (Barto, Sutton & Anderson 1983).
+    const env = new CartPole();
+    env.resetSync({ seed: 0 });
+    (env as unknown as { robot: Articulation }).robot.setState([0, 0], [0, 0]);
+    (env as unknown as { robot: Articulation }).robot.readState((env as unknown as { q: Float64Array }).q, (env as unknown as { qd: Float64Array }).qd);
+    const obs = env.stepSync(Float32Array.of(1)).obs;
+    expect(obs[1]! / 0.02).toBeCloseTo(9.756, 0);
+    expect(obs[3]! / 0.02).toBeGreaterThan(-14.63 * 1.1);
+    expect(obs[3]! / 0.02).toBeLessThan(-14.63 * 0.9);
+    void env.close();
+  });
+
+  it('a position-controlled Panda with gravity compensation settles on its joint targets', () => {
+    const world = new R.World({ x: 0, y: 0, z: -9.81 });
+    world.timestep = 0.004;
+    const art = new Articulation(world, loadDescription('panda'), { mode: 'position', gravityCompensation: true });
+    art.setState(PANDA_READY);
+    const target = PANDA_READY.map((v, i) => v + (i % 2 === 0 ? 0.2 : -0.2));
+    art.command(target);
+    for (let i = 0; i < 750; i++) world.step(); // 3 s
+    const q = new Float64Array(7);
+    art.readState(q, new Float64Array(7));
+    target.forEach((v, i) => expect(Math.abs((q[i] as number) - v)).toBeLessThan(0.02));
+    world.free();
+  });
+});

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { randomPolicy, type Policy } from '../../control/policy.js';
+import { Rng } from '../../control/rng.js';
+import type { Env } from '../../control/env.js';
+import { envEntry, make } from '../registry.js';
+
+async function rollouts(env: Env, policy: Policy, episodes: number): Promise<{ successRate: number; meanReturn: number }> {
+  let successes = 0;
+  let total = 0;
+  for (let ep = 0; ep < episodes; ep++) {
+    let { obs } = await env.reset({ seed: 100 + ep });
+    for (;;) {
+      const r = await env.step(policy(obs));
+      total += r.reward;
+      obs = r.obs;
+      if (r.terminated || r.truncated) {
+        if (r.info.success) successes++;
+        break;
+      }
+    }
+  }
+  return { successRate: successes / episodes, meanReturn: total / episodes };
+}
+
+/** Scripted experts are what demos are recorded with: each must solve its task most of the time. */
+describe.each([
+  ['Pendulum-v1', 5, 0.8],
+  ['RapierPendulum-v0', 5, 0.8],
+  ['CartPoleContinuous-v0', 3, 1],
+  ['CartPoleDiscrete-v0', 3, 1],
+  ['Reacher2D-v0', 5, 0.8],
+  ['PandaReach-v0', 10, 0.7],
+  ['PandaPush-v0', 10, 0.5],
+] as const)('scripted expert for %s', (id, episodes, minSuccess) => {
+  it(`succeeds in at least ${minSuccess * 100}% of ${episodes} seeded episodes and beats random actions`, async () => {
+    const env = await make(id);
+    const expert = await rollouts(env, envEntry(id).scripted!(), episodes);
+    const random = await rollouts(env, randomPolicy(env.spec.actionSpace, new Rng(1)), episodes);
+    expect(expert.successRate).toBeGreaterThanOrEqual(minSuccess);
+    expect(expert.meanReturn).toBeGreaterThan(random.meanReturn);
+    await env.close();
+  });
+});
