@@ -73,8 +73,7 @@ const DEFAULT_GROUPS = (0x0001 << 16) | 0xfffe;
  * positions and velocities are computed from the two bodies' states: every body frame is
  * aligned with the world when q = 0, which makes the joint axis the same vector in both body
  * frames, Rapier's internal joint angle equal to the URDF q, and q the twist of the relative
- * rotation about that axis. Handles, not objects, are kept: after `World.restoreSnapshot` call
- * {@link bind} with the new world.
+ * rotation about that axis.
  */
 export class Articulation {
   readonly robot: UrdfRobot;
@@ -85,7 +84,7 @@ export class Articulation {
   readonly colliderHandles: ReadonlySet<number>;
   /** Collider handles per link name. */
   readonly linkColliders: ReadonlyMap<string, readonly number[]>;
-  private world: World;
+  private readonly world: World;
   private readonly bodyHandles: number[] = [];
   private readonly placements = new Map<string, LinkPlacement>();
   private readonly bindings: JointBinding[] = [];
@@ -206,11 +205,6 @@ export class Articulation {
     if (j.limit) unit.setMotorMaxForce(j.limit.effort);
     if (this.mode === 'position') unit.configureMotorPosition(0, this.stiffness[k] as number, this.dampingGain[k] as number);
     else unit.configureMotorVelocity(0, this.velocityGain[k] as number);
-  }
-
-  /** Points the articulation at a new world (after a snapshot restore); handles stay valid. */
-  bind(world: World): void {
-    this.world = world;
   }
 
   /** Rapier body of a link (a link joined by fixed joints shares its parent's body). */

@@ -1,0 +1,21 @@
+/**
+ * Benchmark runner: `npm run bench -- <name> [--json]`. Each benchmark prints a human-readable
+ * table, or with --json one JSON object on stdout (progress goes to stderr).
+ */
+import os from 'node:os';
+import { simBenchmark } from './sim.js';
+
+const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
+  sim: simBenchmark,
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const json = rest.includes('--json');
+const unknown = rest.filter((a) => a !== '--json');
+if (!name || !(name in BENCHMARKS) || unknown.length) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHMARKS).join('|')}> [--json]${unknown.length ? `\nunknown arguments: ${unknown.join(' ')}` : ''}\n`);
+  process.exit(2);
+}
+const result = await (BENCHMARKS[name] as (json: boolean) => Promise<unknown>)(json);
+const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, date: new Date().toISOString() };
+if (json) process.stdout.write(`${JSON.stringify({ benchmark: name, machine, ...(result as object) })}\n`);
