@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // .ci/run sets ROBORL_TEST_RESULTS to get a machine-readable summary next to the usual output.
+    reporters: process.env['ROBORL_TEST_RESULTS'] ? ['default', 'json'] : ['default'],
+    outputFile: process.env['ROBORL_TEST_RESULTS'] ? { json: process.env['ROBORL_TEST_RESULTS'] } : undefined,
   },
 });

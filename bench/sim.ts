@@ -18,6 +18,8 @@ export interface SimTaskResult {
   readonly physicsStepUs: number | null;
   /** (envStepUs − physicsStepUs) / physicsStepUs, in %; null for analytic tasks. */
   readonly overheadPct: number | null;
+  /** µs per seeded reset (Rapier tasks rebuild their world). */
+  readonly resetUs: number;
 }
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 1.5);
@@ -105,6 +107,18 @@ async function envVsPhysics(id: string): Promise<{ envStepUs: number; physicsSte
   return { envStepUs: envNs / n / 1000, physicsStepUs: physics ? physNs / n / 1000 : null };
 }
 
+async function resetTime(id: string): Promise<number> {
+  const env = unwrap(await make(id));
+  if (!isSyncEnv(env)) throw new Error(`${id} has no synchronous fast path`);
+  for (let i = 0; i < 50; i++) env.resetSync({ seed: i });
+  const perSec = await rate(SECONDS / 2, async () => {
+    for (let i = 0; i < 20; i++) env.resetSync({ seed: i });
+    return 20;
+  });
+  await env.close();
+  return 1e6 / perSec;
+}
+
 export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResult[] }> {
   const tasks: SimTaskResult[] = [];
   for (const id of listEnvs()) {
@@ -112,11 +126,12 @@ export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResul
     const stepsPerSec = await singleEnvRate(id);
     const vecStepsPerSec = await vectorRate(id);
     const { envStepUs, physicsStepUs } = await envVsPhysics(id);
-    tasks.push({ id, stepsPerSec, vecStepsPerSec, envStepUs, physicsStepUs, overheadPct: physicsStepUs === null ? null : (100 * (envStepUs - physicsStepUs)) / physicsStepUs });
+    const resetUs = await resetTime(id);
+    tasks.push({ id, stepsPerSec, vecStepsPerSec, envStepUs, physicsStepUs, overheadPct: physicsStepUs === null ? null : (100 * (envStepUs - physicsStepUs)) / physicsStepUs, resetUs });
   }
   if (!json) {
-    const rows = tasks.map((t) => [t.id, t.stepsPerSec.toFixed(0), t.vecStepsPerSec.toFixed(0), t.envStepUs.toFixed(2), t.physicsStepUs?.toFixed(2) ?? '-', t.overheadPct === null ? '-' : `${t.overheadPct.toFixed(1)}%`]);
-    const header = ['task', 'steps/s', 'vec8 steps/s', 'env µs', 'physics µs', 'overhead'];
+    const rows = tasks.map((t) => [t.id, t.stepsPerSec.toFixed(0), t.vecStepsPerSec.toFixed(0), t.envStepUs.toFixed(2), t.physicsStepUs?.toFixed(2) ?? '-', t.overheadPct === null ? '-' : `${t.overheadPct.toFixed(1)}%`, t.resetUs.toFixed(1)]);
+    const header = ['task', 'steps/s', 'vec8 steps/s', 'env µs', 'physics µs', 'overhead', 'reset µs'];
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] as string).length)));
     for (const r of [header, ...rows]) process.stdout.write(`${r.map((cell, c) => cell.padStart(widths[c] as number)).join('  ')}\n`);
   }

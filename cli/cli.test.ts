@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
+
+async function roborl(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { timeout: 60_000 });
+    return { stdout, stderr, code: 0 };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+describe('roborl CLI', () => {
+  it('envs --json lists every env with sizes, rate and constraint names', async () => {
+    const { stdout, code } = await roborl('envs', '--json');
+    expect(code).toBe(0);
+    const rows = JSON.parse(stdout) as { id: string; observationSize: number; actionSize: number; controlHz: number; constraints: string[] }[];
+    expect(rows.find((r) => r.id === 'PandaReach-v0')).toMatchObject({ observationSize: 23, actionSize: 7, controlHz: 25, constraints: ['joint_velocity', 'table_contact'] });
+    expect(rows.find((r) => r.id === 'Pendulum-v1')).toMatchObject({ observationSize: 3, actionSize: 1, controlHz: 20, constraints: ['joint_velocity'] });
+    expect(rows).toHaveLength(7);
+  });
+
+  it('run prints episode statistics; scripted beats random on Pendulum-v1', async () => {
+    const scripted = await roborl('run', 'Pendulum-v1', '--policy', 'scripted', '--episodes', '3', '--json');
+    const random = await roborl('run', 'Pendulum-v1', '--policy', 'random', '--episodes', '3', '--json');
+    expect(scripted.code).toBe(0);
+    const s = JSON.parse(scripted.stdout) as { episodes: number; returnMean: number; lengthMean: number; costMeans: Record<string, number> };
+    const r = JSON.parse(random.stdout) as { returnMean: number };
+    expect(s.episodes).toBe(3);
+    expect(s.lengthMean).toBe(200);
+    expect(Object.keys(s.costMeans)).toEqual(['joint_velocity']);
+    expect(s.returnMean).toBeGreaterThan(r.returnMean + 300);
+    expect(scripted.stderr).toMatch(/3\/3 return/); // progress line
+  });
+
+  it('fails clearly on an unknown env, a bad flag value and a misspelt option', async () => {
+    const unknown = await roborl('run', 'PandaRaech-v0');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/Unknown env id "PandaRaech-v0"\. Did you mean "PandaReach-v0"/);
+    expect(unknown.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace for user errors
+    const bad = await roborl('run', 'Pendulum-v1', '--episodes', '-2');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/Expected --episodes to be an integer ≥ 1, got `-2`/);
+    const typo = await roborl('run', 'Pendulum-v1', '--epsiodes', '2');
+    expect(typo.stderr).toMatch(/unknown option --epsiodes/);
+  });
+});
