@@ -1,0 +1,25 @@
+/**
+ * One environment transition, as actors hand them to learners (the transition sink). The
+ * executed action is what the env ran; the proposed action is what the policy asked for (they
+ * differ when a safety shield or a human intervened).
+ */
+export interface Transition {
+  readonly obs: Float32Array;
+  readonly action: Float32Array;
+  readonly proposedAction?: Float32Array;
+  readonly reward: number;
+  readonly costs: Float32Array;
+  readonly nextObs: Float32Array;
+  /** True terminal: no bootstrap. */
+  readonly terminated: boolean;
+  /** Episode cut short (time limit): bootstrap from nextObs, but n-step sums stop here. */
+  readonly truncated: boolean;
+  readonly intervened?: boolean;
+  /** Version of the policy parameters that chose the action. */
+  readonly policyVersion?: number;
+}
+
+/** Where actors put transitions: a replay table, a network channel, a file. */
+export interface TransitionSink {
+  add(t: Transition): void;
+}

@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface AdamOptions {
+  readonly lr: number;
+  readonly beta1?: number;
+  readonly beta2?: number;
+  /** Default 1e-8 (PyTorch, optax); tf.train.adam uses 1e-7. */
+  readonly epsilon?: number;
+}
+
+/**
+ * Adam (Kingma & Ba 2015) applied on typed arrays, one pass per variable.
+ *
+ * Why not tf.train.adam: on the wasm backend its ~10 elementwise kernels per variable (plus the
+ * Polyak averaging of targets) made up ~500 of the ~780 kernel launches of one SAC update, each
+ * with ~8 µs of fixed cost (measured with tf.profile; docs/benchmarks.md). Here the gradients
+ * are read once, the update runs in one JS loop, and the result is written back once. The
+ * optimizer keeps the authoritative float32 copy of each parameter (`params`), which also makes
+ * Polyak averaging of target networks a cheap loop (see {@link polyakInto}).
+ * Equivalence with tf.train.adam is tested.
+ */
+export class Adam {
+  readonly params: Float32Array[];
+  readonly m: Float32Array[];
+  readonly v: Float32Array[];
+  step = 0;
+  private readonly lr: number;
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly epsilon: number;
+
+  constructor(
+    readonly variables: readonly tf.Variable[],
+    options: AdamOptions,
+  ) {
+    this.lr = options.lr;
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.epsilon = options.epsilon ?? 1e-8;
+    this.params = variables.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+    this.m = variables.map((v) => new Float32Array(v.size));
+    this.v = variables.map((v) => new Float32Array(v.size));
+  }
+
+  /** One Adam step from gradients keyed by variable name (as tf.variableGrads returns them). */
+  apply(grads: tf.NamedTensorMap): void {
+    this.step++;
+    const { beta1, beta2, epsilon } = this;
+    const stepSize = (this.lr * Math.sqrt(1 - beta2 ** this.step)) / (1 - beta1 ** this.step);
+    const epsHat = epsilon * Math.sqrt(1 - beta2 ** this.step);
+    this.variables.forEach((variable, k) => {
+      const grad = grads[variable.name];
+      if (!grad) throw new Error(`Adam: no gradient for ${variable.name}`);
+      const g = grad.dataSync() as Float32Array;
+      const p = this.params[k] as Float32Array;
+      const m = this.m[k] as Float32Array;
+      const v = this.v[k] as Float32Array;
+      for (let i = 0; i < p.length; i++) {
+        const gi = g[i] as number;
+        const mi = beta1 * (m[i] as number) + (1 - beta1) * gi;
+        const vi = beta2 * (v[i] as number) + (1 - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        // Equivalent to lr·m̂/(√v̂ + ε) with the bias corrections folded into stepSize and ε̂.
+        p[i] = (p[i] as number) - (stepSize * mi) / (Math.sqrt(vi) + epsHat);
+      }
+      writeVariable(variable, p);
+    });
+  }
+
+  /** Re-reads parameters from the variables (after they were assigned from outside). */
+  syncFromVariables(): void {
+    this.variables.forEach((v, k) => (this.params[k] as Float32Array).set(v.dataSync() as Float32Array));
+  }
+}
+
+/** Polyak averaging on arrays, target ← (1 − τ)·target + τ·source, then written to `variables`. */
+export function polyakInto(target: Float32Array[], source: readonly Float32Array[], tau: number, variables: readonly tf.Variable[]): void {
+  target.forEach((t, k) => {
+    const s = source[k] as Float32Array;
+    for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) + tau * ((s[i] as number) - (t[i] as number));
+    writeVariable(variables[k] as tf.Variable, t);
+  });
+}
+
+/** Overwrites a variable's values from an array of the same size. */
+export function writeVariable(variable: tf.Variable, values: Float32Array): void {
+  const t = tf.tensor(values, variable.shape, 'float32');
+  variable.assign(t);
+  t.dispose();
+}

@@ -1,0 +1,181 @@
+import type { Rng } from '../control/rng.js';
+import type { Transition, TransitionSink } from '../control/transition.js';
+import { asFloat32, encodeBinary, readBinaryFile, writeFileAtomic, CorruptFileError } from './binary-file.js';
+
+export interface ReplaySpec {
+  readonly capacity: number;
+  readonly obsDim: number;
+  readonly actDim: number;
+  /** Number of named constraint costs stored per transition. */
+  readonly costDim: number;
+}
+
+/** A training batch, row-major; `discount` already folds in γ^k and the terminal mask. */
+export interface Batch {
+  readonly size: number;
+  readonly obs: Float32Array;
+  readonly action: Float32Array;
+  /** n-step discounted reward sum Σ_{k<n} γ^k r_{t+k}, cut at the episode end. */
+  readonly reward: Float32Array;
+  /** n-step discounted cost sums, size × costDim. */
+  readonly costs: Float32Array;
+  /** γ^n' · (1 − terminated), where n' ≤ n is the number of steps summed. */
+  readonly discount: Float32Array;
+  readonly nextObs: Float32Array;
+}
+
+const MAGIC = 'RRLREPL1';
+
+/** Allocates an empty batch for `size` rows. */
+export function allocBatch(spec: ReplaySpec, size: number): Batch {
+  return {
+    size,
+    obs: new Float32Array(size * spec.obsDim),
+    action: new Float32Array(size * spec.actDim),
+    reward: new Float32Array(size),
+    costs: new Float32Array(size * spec.costDim),
+    discount: new Float32Array(size),
+    nextObs: new Float32Array(size * spec.obsDim),
+  };
+}
+
+/**
+ * A replay table: one preallocated Float32Array per field, a ring index, uniform sampling and
+ * optional n-step returns. Memory is fixed at construction: {@link byteSize}.
+ *
+ * Bootstrapping: `terminated` stops bootstrapping (discount 0); `truncated` does not, but an
+ * n-step sum never runs past the end of an episode nor past the newest stored transition.
+ */
+export class ReplayBuffer implements TransitionSink {
+  readonly spec: ReplaySpec;
+  private readonly obs: Float32Array;
+  private readonly action: Float32Array;
+  private readonly reward: Float32Array;
+  private readonly costs: Float32Array;
+  private readonly nextObs: Float32Array;
+  /** Bit 0: terminated; bit 1: episode ended here (terminated or truncated); bit 2: intervened. */
+  private readonly flags: Uint8Array;
+  private ptr = 0;
+  private count = 0;
+
+  constructor(spec: ReplaySpec) {
+    for (const k of ['capacity', 'obsDim', 'actDim'] as const) {
+      if (!Number.isInteger(spec[k]) || spec[k] < 1) throw new RangeError(`Expected replay \`${k}\` to be a positive integer, got \`${spec[k]}\``);
+    }
+    if (!Number.isInteger(spec.costDim) || spec.costDim < 0) throw new RangeError(`Expected replay \`costDim\` to be a non-negative integer, got \`${spec.costDim}\``);
+    this.spec = { ...spec };
+    const n = spec.capacity;
+    this.obs = new Float32Array(n * spec.obsDim);
+    this.action = new Float32Array(n * spec.actDim);
+    this.reward = new Float32Array(n);
+    this.costs = new Float32Array(n * spec.costDim);
+    this.nextObs = new Float32Array(n * spec.obsDim);
+    this.flags = new Uint8Array(n);
+  }
+
+  /** Bytes held by the table's arrays. */
+  static byteSize(spec: ReplaySpec): number {
+    return spec.capacity * (4 * (2 * spec.obsDim + spec.actDim + 1 + spec.costDim) + 1);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Appends one transition, overwriting the oldest when full. Rejects malformed input. */
+  add(t: Transition): void {
+    const { obsDim, actDim, costDim } = this.spec;
+    checkVector('obs', t.obs, obsDim);
+    checkVector('nextObs', t.nextObs, obsDim);
+    checkVector('action', t.action, actDim);
+    checkVector('costs', t.costs, costDim);
+    if (!Number.isFinite(t.reward)) throw new RangeError(`Replay: reward is ${t.reward}; transitions must be finite`);
+    const i = this.ptr;
+    this.obs.set(t.obs, i * obsDim);
+    this.nextObs.set(t.nextObs, i * obsDim);
+    this.action.set(t.action, i * actDim);
+    this.costs.set(t.costs, i * costDim);
+    this.reward[i] = t.reward;
+    this.flags[i] = (t.terminated ? 1 : 0) | (t.terminated || t.truncated ? 2 : 0) | (t.intervened ? 4 : 0);
+    this.ptr = (i + 1) % this.spec.capacity;
+    this.count = Math.min(this.count + 1, this.spec.capacity);
+  }
+
+  /**
+   * Fills rows [offset, offset + count) of `batch` with uniformly sampled n-step transitions.
+   * Throws if the table is empty.
+   */
+  sampleInto(batch: Batch, offset: number, count: number, rng: Rng, gamma: number, nStep = 1): void {
+    if (this.count === 0) throw new Error('Replay: cannot sample from an empty table');
+    for (let r = 0; r < count; r++) this.writeRow(batch, offset + r, rng.int(this.count), gamma, nStep);
+  }
+
+  /** Writes the n-step transition starting at logical index `start` (0 = oldest) into row `row`. */
+  writeRow(batch: Batch, row: number, start: number, gamma: number, nStep: number): void {
+    const { obsDim, actDim, costDim, capacity } = this.spec;
+    const oldest = (this.ptr - this.count + capacity) % capacity;
+    const first = (oldest + start) % capacity;
+    let reward = 0;
+    let scale = 1;
+    let last = first;
+    batch.costs.fill(0, row * costDim, (row + 1) * costDim);
+    for (let k = 0; k < nStep && start + k < this.count; k++) {
+      const j = (first + k) % capacity;
+      last = j;
+      reward += scale * (this.reward[j] as number);
+      for (let c = 0; c < costDim; c++) batch.costs[row * costDim + c] = (batch.costs[row * costDim + c] as number) + scale * (this.costs[j * costDim + c] as number);
+      scale *= gamma;
+      if ((this.flags[j] as number) & 2) break; // episode ended at j
+    }
+    batch.obs.set(this.obs.subarray(first * obsDim, (first + 1) * obsDim), row * obsDim);
+    batch.action.set(this.action.subarray(first * actDim, (first + 1) * actDim), row * actDim);
+    batch.nextObs.set(this.nextObs.subarray(last * obsDim, (last + 1) * obsDim), row * obsDim);
+    batch.reward[row] = reward;
+    batch.discount[row] = (this.flags[last] as number) & 1 ? 0 : scale;
+  }
+
+  /** Writes the table to `path` atomically, with a header and CRC-32. */
+  save(path: string): void {
+    writeFileAtomic(path, this.encode());
+  }
+
+  encode(): Uint8Array {
+    return encodeBinary(MAGIC, { spec: this.spec, ptr: this.ptr, count: this.count }, [this.obs, this.action, this.reward, this.costs, this.nextObs, this.flags]);
+  }
+
+  /** Loads a table saved by {@link save}; a corrupt or mismatched file throws before anything is built. */
+  static load(path: string, expected?: Omit<ReplaySpec, 'capacity'>): ReplayBuffer {
+    const file = readBinaryFile(path, MAGIC);
+    return ReplayBuffer.decode(file.header, file.sections, path, expected);
+  }
+
+  static decode(header: Record<string, unknown>, sections: Uint8Array[], what: string, expected?: Omit<ReplaySpec, 'capacity'>): ReplayBuffer {
+    const spec = header['spec'] as ReplaySpec | undefined;
+    const ptr = header['ptr'];
+    const count = header['count'];
+    if (!spec || typeof ptr !== 'number' || typeof count !== 'number' || sections.length !== 6) throw new CorruptFileError(`${what}: not a replay table header`);
+    if (expected && (expected.obsDim !== spec.obsDim || expected.actDim !== spec.actDim || expected.costDim !== spec.costDim)) {
+      throw new Error(`${what}: replay table has obs ${spec.obsDim}, action ${spec.actDim}, costs ${spec.costDim}; expected obs ${expected.obsDim}, action ${expected.actDim}, costs ${expected.costDim}`);
+    }
+    const buf = new ReplayBuffer(spec);
+    const sizes = [buf.obs.byteLength, buf.action.byteLength, buf.reward.byteLength, buf.costs.byteLength, buf.nextObs.byteLength, buf.flags.byteLength];
+    sections.forEach((s, i) => {
+      if (s.byteLength !== sizes[i]) throw new CorruptFileError(`${what}: section ${i} has ${s.byteLength} bytes, expected ${sizes[i]}`);
+    });
+    if (!(count >= 0 && count <= spec.capacity && ptr >= 0 && ptr < spec.capacity)) throw new CorruptFileError(`${what}: ptr/count out of range`);
+    buf.obs.set(asFloat32(sections[0] as Uint8Array));
+    buf.action.set(asFloat32(sections[1] as Uint8Array));
+    buf.reward.set(asFloat32(sections[2] as Uint8Array));
+    buf.costs.set(asFloat32(sections[3] as Uint8Array));
+    buf.nextObs.set(asFloat32(sections[4] as Uint8Array));
+    buf.flags.set(sections[5] as Uint8Array);
+    buf.ptr = ptr;
+    buf.count = count;
+    return buf;
+  }
+}
+
+function checkVector(name: string, v: Float32Array, n: number): void {
+  if (!(v instanceof Float32Array) || v.length !== n) throw new RangeError(`Replay: ${name} must be a Float32Array of length ${n}, got ${v instanceof Float32Array ? `length ${v.length}` : typeof v}`);
+  for (let i = 0; i < n; i++) if (!Number.isFinite(v[i] as number)) throw new RangeError(`Replay: ${name}[${i}] is ${v[i]}; transitions must be finite`);
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+/**
+ * SAC / RLPD hyper-parameters. Every field has a documented default; `preset: rlpd` switches the
+ * defaults to the SERL/RLPD recipe (shared/facts/off-policy-serl.md) and explicit fields still win.
+ */
+export const SacConfigSchema = z
+  .object({
+    kind: z.literal('sac'),
+    /** `sac`: Haarnoja et al. 2018 as in SB3/CleanRL. `rlpd`: LayerNorm, 10 critics (REDQ min over 2), no entropy backup, tanh, α₀ 0.01, target entropy −|A|/2, critic_actor_ratio 8. */
+    preset: z.enum(['sac', 'rlpd']).default('sac'),
+    /** Hidden layer sizes of actor and critics. Default [256, 256]. */
+    hidden: z.array(z.number().int().positive()).min(1).optional(),
+    /** LayerNorm before each hidden activation. sac: false, rlpd: true. */
+    layerNorm: z.boolean().optional(),
+    /** Hidden activation. sac: relu, rlpd: tanh. */
+    activation: z.enum(['relu', 'tanh', 'elu']).optional(),
+    /** Critic ensemble size E. sac: 2, rlpd: 10. */
+    critics: z.number().int().min(1).optional(),
+    /** M: the target is the min over a random subset of M target critics (REDQ). Default 2 (capped at E). */
+    criticSubset: z.number().int().min(1).optional(),
+    /** Actor loss uses the min (sac) or the mean (rlpd, as SERL) of the ensemble's Q. */
+    actorQ: z.enum(['min', 'mean']).optional(),
+    /** Subtract α·log π(a′|s′) in the critic target. sac: true, rlpd: false. */
+    backupEntropy: z.boolean().optional(),
+    /** Discount γ. Default 0.99. */
+    gamma: z.number().gt(0).lt(1).default(0.99),
+    /** Polyak τ for target critics. Default 0.005. */
+    tau: z.number().gt(0).max(1).default(0.005),
+    /** Adam learning rates. Default 3e-4 each. */
+    actorLr: z.number().positive().default(3e-4),
+    criticLr: z.number().positive().default(3e-4),
+    alphaLr: z.number().positive().default(3e-4),
+    /** Initial temperature α. sac: 1.0 (SB3 "auto"), rlpd: 0.01. */
+    initAlpha: z.number().positive().optional(),
+    /** Target entropy; `auto` is −|A| (sac) or −|A|/2 (rlpd). */
+    targetEntropy: z.union([z.literal('auto'), z.number()]).default('auto'),
+    /** Fixed α (no temperature learning) when false. Default true. */
+    learnAlpha: z.boolean().default(true),
+    /** Log-std bounds of the Gaussian before tanh. Default [−5, 2]. */
+    logStdMin: z.number().default(-5),
+    logStdMax: z.number().default(2),
+    /** Batch size. Default 256. */
+    batchSize: z.number().int().positive().default(256),
+    /** Critic updates per actor update. sac: 1, rlpd: 8. */
+    criticActorRatio: z.number().int().positive().optional(),
+    /** Update-to-data ratio: learner update rounds per env step. Default 1. */
+    utd: z.number().int().positive().default(1),
+    /** n-step returns. Default 1. */
+    nStep: z.number().int().positive().default(1),
+    /** Replay capacity (transitions). Default 1,000,000 (capped at the run's total steps). */
+    bufferSize: z.number().int().positive().default(1_000_000),
+    /** Env steps of uniform random actions before the policy acts and updates start. Default 1000. */
+    learningStarts: z.number().int().nonnegative().default(1000),
+    /** Demonstrations: a demo file and the fraction of each batch drawn from it (RLPD: 0.5). */
+    demos: z.object({ path: z.string().min(1), ratio: z.number().gt(0).lt(1).default(0.5) }).strict().optional(),
+  })
+  .strict();
+
+export type SacConfigInput = z.input<typeof SacConfigSchema>;
+
+/** The fully resolved SAC configuration (preset applied). */
+export interface SacConfig extends Required<Omit<z.output<typeof SacConfigSchema>, 'demos'>> {
+  readonly demos?: { readonly path: string; readonly ratio: number };
+  readonly hidden: number[];
+  readonly layerNorm: boolean;
+  readonly activation: 'relu' | 'tanh' | 'elu';
+  readonly critics: number;
+  readonly criticSubset: number;
+  readonly actorQ: 'min' | 'mean';
+  readonly backupEntropy: boolean;
+  readonly initAlpha: number;
+  readonly criticActorRatio: number;
+}
+
+/** Applies the preset defaults to a parsed config. */
+export function resolveSacConfig(c: z.output<typeof SacConfigSchema>): SacConfig {
+  const rlpd = c.preset === 'rlpd';
+  const critics = c.critics ?? (rlpd ? 10 : 2);
+  const criticSubset = c.criticSubset ?? 2;
+  if (criticSubset > critics) throw new Error(`algo.criticSubset (${criticSubset}) cannot exceed algo.critics (${critics})`);
+  return {
+    ...c,
+    hidden: c.hidden ?? [256, 256],
+    layerNorm: c.layerNorm ?? rlpd,
+    activation: c.activation ?? (rlpd ? 'tanh' : 'relu'),
+    critics,
+    criticSubset,
+    actorQ: c.actorQ ?? (rlpd ? 'mean' : 'min'),
+    backupEntropy: c.backupEntropy ?? !rlpd,
+    initAlpha: c.initAlpha ?? (rlpd ? 0.01 : 1.0),
+    criticActorRatio: c.criticActorRatio ?? (rlpd ? 8 : 1),
+  };
+}

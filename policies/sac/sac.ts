@@ -1,0 +1,251 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng, RngState } from '../../control/rng.js';
+import { asFloat32 } from '../binary-file.js';
+import { Adam, polyakInto, writeVariable } from '../nn/adam.js';
+import { copyMlp, createMlp, disposeMlp, mlpForward, mlpVariables, type Mlp, type MlpSpec } from '../nn/mlp.js';
+import type { MlpWeights } from '../nn/mlp-js.js';
+import type { Batch } from '../replay.js';
+import type { SacConfig } from './config.js';
+import { boundLogStd, squashedSample } from './squashed-gaussian.js';
+
+/** What one learner update reports. */
+export interface SacMetrics {
+  readonly criticLoss: number;
+  readonly actorLoss: number;
+  readonly alpha: number;
+  /** −E[log π(a|s)] on the batch. */
+  readonly entropy: number;
+  readonly qMean: number;
+}
+
+/** The actor's parameters at one version: what the learner publishes and actors run. */
+export interface PolicySnapshot {
+  readonly version: number;
+  readonly weights: MlpWeights;
+  readonly actDim: number;
+  readonly logStdMin: number;
+  readonly logStdMax: number;
+}
+
+/**
+ * Soft Actor-Critic (Haarnoja et al. 2018) with the RLPD/SERL extensions (Ball et al. 2023;
+ * Luo et al. 2024): a critic ensemble with REDQ target subsets, LayerNorm, several critic
+ * updates per actor update. Networks and updates run in TensorFlow.js; acting at batch 1 uses
+ * {@link snapshot}s in plain JS (see GaussianActor).
+ *
+ * One `update(batches)` = `batches.length` critic steps (critic_actor_ratio), then one actor
+ * step and one temperature step.
+ */
+export class SacLearner {
+  readonly actor: Mlp;
+  readonly critics: Mlp[];
+  private readonly targets: Mlp[];
+  private readonly logAlpha: tf.Variable<tf.Rank.R0>;
+  private readonly actorOpt: Adam;
+  private readonly criticOpt: Adam;
+  private readonly alphaOpt: Adam;
+  private readonly criticVars: tf.Variable[];
+  private readonly targetVars: tf.Variable[];
+  /** Float32 copies of the target critics' parameters (Polyak-averaged in place). */
+  private readonly targetParams: Float32Array[];
+  readonly targetEntropy: number;
+  /** Learner updates done (each: ratio critic steps + one actor step). */
+  updates = 0;
+
+  constructor(
+    readonly config: SacConfig,
+    readonly obsDim: number,
+    readonly actDim: number,
+    private readonly rng: Rng,
+  ) {
+    const trunk = { hidden: config.hidden, layerNorm: config.layerNorm, activation: config.activation };
+    const actorSpec: MlpSpec = { input: obsDim, output: 2 * actDim, ...trunk };
+    const criticSpec: MlpSpec = { input: obsDim + actDim, output: 1, ...trunk };
+    this.actor = createMlp(actorSpec, rng, 'actor', 0.1);
+    this.critics = Array.from({ length: config.critics }, (_, i) => createMlp(criticSpec, rng, `critic${i}`));
+    this.targets = Array.from({ length: config.critics }, (_, i) => {
+      const t = createMlp(criticSpec, rng, `target${i}`);
+      copyMlp(t, this.critics[i] as Mlp);
+      return t;
+    });
+    this.logAlpha = tf.variable(tf.scalar(Math.log(config.initAlpha)), true, 'log_alpha');
+    this.targetEntropy = config.targetEntropy === 'auto' ? (config.preset === 'rlpd' ? -actDim / 2 : -actDim) : config.targetEntropy;
+    this.criticVars = this.critics.flatMap(mlpVariables);
+    this.targetVars = this.targets.flatMap(mlpVariables);
+    this.targetParams = this.targetVars.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+    this.actorOpt = new Adam(mlpVariables(this.actor), { lr: config.actorLr });
+    this.criticOpt = new Adam(this.criticVars, { lr: config.criticLr });
+    this.alphaOpt = new Adam([this.logAlpha], { lr: config.alphaLr });
+  }
+
+  get alpha(): number {
+    return Math.exp(this.logAlpha.dataSync()[0] as number);
+  }
+
+  /** Critic steps on each batch, then one actor and one temperature step on the last. */
+  update(batches: readonly Batch[]): SacMetrics {
+    let criticLoss = 0;
+    let qMean = 0;
+    for (const batch of batches) ({ criticLoss, qMean } = this.criticStep(batch));
+    const { actorLoss, logProbMean } = this.actorStep(batches[batches.length - 1] as Batch);
+    if (this.config.learnAlpha) this.alphaStep(logProbMean);
+    this.updates++;
+    return { criticLoss, actorLoss, alpha: this.alpha, entropy: -logProbMean, qMean };
+  }
+
+  /**
+   * Critic: y = r + γⁿ·(1 − d)·(min_{i∈M} Q̄ᵢ(s′, a′) − [backup_entropy]·α·log π(a′|s′)), a′ ~ π(·|s′);
+   * loss = ½ Σᵢ mean (Qᵢ(s, a) − y)² (SB3 convention). Then Polyak-average the targets.
+   */
+  private criticStep(batch: Batch): { criticLoss: number; qMean: number } {
+    const { obs, action, reward, discount, nextObs } = this.tensors(batch);
+    const subset = this.rng.shuffle(Array.from({ length: this.config.critics }, (_, i) => i)).slice(0, this.config.criticSubset);
+    const eps = this.noise(batch.size);
+    const y = tf.tidy(() => {
+      const { action: a2, logProb: logp2 } = this.policy(nextObs, eps);
+      let qNext = subset.map((i) => this.q(this.targets[i] as Mlp, nextObs, a2)).reduce((m, q) => tf.minimum(m, q));
+      if (this.config.backupEntropy) qNext = tf.sub(qNext, tf.mul(tf.exp(this.logAlpha), logp2));
+      return tf.add(reward, tf.mul(discount, qNext));
+    });
+    let qSum: tf.Scalar | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const qs = this.critics.map((c) => this.q(c, obs, action));
+      qSum = tf.keep(tf.mean(qs[0] as tf.Tensor1D)) as tf.Scalar;
+      return tf.mul(0.5, tf.addN(qs.map((q) => tf.mean(tf.square(tf.sub(q, y)))))) as tf.Scalar;
+    }, this.criticVars);
+    this.criticOpt.apply(grads);
+    polyakInto(this.targetParams, this.criticOpt.params, this.config.tau, this.targetVars);
+    const criticLoss = value.dataSync()[0] as number;
+    const qMean = (qSum as tf.Scalar | null)?.dataSync()[0] ?? 0;
+    tf.dispose([value, grads, y, eps, obs, action, reward, discount, nextObs, qSum as tf.Scalar | null].filter((t) => t !== null) as tf.TensorContainer[]);
+    return { criticLoss, qMean };
+  }
+
+  /** Actor: loss = mean(α·log π(a|s) − Q(s, a)), a ~ π(·|s) reparameterised; Q = min or mean of the ensemble. */
+  private actorStep(batch: Batch): { actorLoss: number; logProbMean: number } {
+    const obs = tf.tensor2d(batch.obs, [batch.size, this.obsDim]);
+    const eps = this.noise(batch.size);
+    let logp: tf.Scalar | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const { action, logProb } = this.policy(obs, eps);
+      const qs = this.critics.map((c) => this.q(c, obs, action));
+      const q = this.config.actorQ === 'min' ? qs.reduce((m, x) => tf.minimum(m, x)) : tf.div(tf.addN(qs), qs.length);
+      logp = tf.keep(tf.mean(logProb)) as tf.Scalar;
+      return tf.mean(tf.sub(tf.mul(tf.exp(this.logAlpha), logProb), q)) as tf.Scalar;
+    }, mlpVariables(this.actor));
+    this.actorOpt.apply(grads);
+    const actorLoss = value.dataSync()[0] as number;
+    const logProbMean = (logp as tf.Scalar | null)?.dataSync()[0] ?? 0;
+    tf.dispose([value, grads, obs, eps, logp as tf.Scalar | null].filter((t) => t !== null) as tf.TensorContainer[]);
+    return { actorLoss, logProbMean };
+  }
+
+  /** Temperature: loss = −log α · (E[log π] + H̄); its gradient is −(E[log π] + H̄). */
+  private alphaStep(logProbMean: number): void {
+    const { value, grads } = tf.variableGrads(() => tf.mul(tf.neg(this.logAlpha), logProbMean + this.targetEntropy) as tf.Scalar, [this.logAlpha]);
+    this.alphaOpt.apply(grads);
+    tf.dispose([value, grads]);
+  }
+
+  /** Squashed-Gaussian sample and log-density for a batch of observations. */
+  private policy(obs: tf.Tensor2D, eps: tf.Tensor2D): { action: tf.Tensor2D; logProb: tf.Tensor1D } {
+    const out = mlpForward(this.actor, obs);
+    const [mean, raw] = tf.split(out, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
+    return squashedSample(mean, boundLogStd(raw, this.config.logStdMin, this.config.logStdMax), eps);
+  }
+
+  private q(critic: Mlp, obs: tf.Tensor2D, action: tf.Tensor2D): tf.Tensor1D {
+    return tf.reshape(mlpForward(critic, tf.concat([obs, action], 1)), [-1]);
+  }
+
+  /** ε ~ N(0, I) from the learner's seeded RNG (so updates are reproducible and resumable). */
+  private noise(batch: number): tf.Tensor2D {
+    const n = batch * this.actDim;
+    const e = new Float32Array(n);
+    for (let i = 0; i < n; i++) e[i] = this.rng.normal();
+    return tf.tensor2d(e, [batch, this.actDim]);
+  }
+
+  private tensors(b: Batch): { obs: tf.Tensor2D; action: tf.Tensor2D; reward: tf.Tensor1D; discount: tf.Tensor1D; nextObs: tf.Tensor2D } {
+    return {
+      obs: tf.tensor2d(b.obs, [b.size, this.obsDim]),
+      action: tf.tensor2d(b.action, [b.size, this.actDim]),
+      reward: tf.tensor1d(b.reward),
+      discount: tf.tensor1d(b.discount),
+      nextObs: tf.tensor2d(b.nextObs, [b.size, this.obsDim]),
+    };
+  }
+
+  /** Deterministic (mean) actions for a batch, in [−1, 1]. */
+  meanAction(obs: Float32Array, batch: number): Float32Array {
+    return tf.tidy(() => {
+      const out = mlpForward(this.actor, tf.tensor2d(obs, [batch, this.obsDim]));
+      return tf.tanh(tf.split(out, 2, 1)[0] as tf.Tensor2D).dataSync() as Float32Array;
+    });
+  }
+
+  /** The actor's current parameters as plain arrays, tagged with the update count as version. */
+  snapshot(): PolicySnapshot {
+    const a = this.actor;
+    const read = (vs: tf.Variable[]): Float32Array[] => vs.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+    return {
+      version: this.updates,
+      weights: { spec: a.spec, w: read(a.w), b: read(a.b), lnGain: read(a.lnGain), lnBias: read(a.lnBias) },
+      actDim: this.actDim,
+      logStdMin: this.config.logStdMin,
+      logStdMax: this.config.logStdMax,
+    };
+  }
+
+  /** Every variable in a fixed order: actor, critics, targets, log α. */
+  private allVariables(): tf.Variable[] {
+    return [...mlpVariables(this.actor), ...this.criticVars, ...this.targetVars, this.logAlpha];
+  }
+
+  /** Networks, Adam moments, counters and RNG state, as a header and binary sections. */
+  exportState(): { header: Record<string, unknown>; sections: Float32Array[] } {
+    const opts = [this.actorOpt, this.criticOpt, this.alphaOpt];
+    const vars = this.allVariables();
+    return {
+      header: {
+        updates: this.updates,
+        rng: this.rng.getState(),
+        variables: vars.map((v) => ({ name: v.name, shape: v.shape })),
+        adamSteps: opts.map((o) => o.step),
+      },
+      sections: [...vars.map((v) => Float32Array.from(v.dataSync() as Float32Array)), ...opts.flatMap((o) => [...o.m, ...o.v])],
+    };
+  }
+
+  /** Restores a state from {@link exportState}; shapes are checked before anything is assigned. */
+  importState(header: Record<string, unknown>, sections: Uint8Array[]): void {
+    const vars = this.allVariables();
+    const opts = [this.actorOpt, this.criticOpt, this.alphaOpt];
+    const declared = header['variables'] as { name: string; shape: number[] }[] | undefined;
+    const steps = header['adamSteps'] as number[] | undefined;
+    const expectedSections = vars.length + opts.reduce((a, o) => a + 2 * o.variables.length, 0);
+    if (!declared || !steps || declared.length !== vars.length || sections.length !== expectedSections) {
+      throw new Error(`checkpoint holds ${declared?.length ?? 0} variables and ${sections.length} sections; this learner needs ${vars.length} and ${expectedSections}: a different network config`);
+    }
+    const data = sections.map(asFloat32);
+    declared.forEach((d, i) => {
+      const v = vars[i] as tf.Variable;
+      if (d.shape.join('x') !== v.shape.join('x') || (data[i] as Float32Array).length !== v.size) throw new Error(`checkpoint variable ${d.name} has shape [${d.shape}], expected [${v.shape}]`);
+    });
+    vars.forEach((v, i) => writeVariable(v, data[i] as Float32Array));
+    let k = vars.length;
+    opts.forEach((o, n) => {
+      for (const arr of [...o.m, ...o.v]) arr.set(data[k++] as Float32Array);
+      o.step = steps[n] as number;
+      o.syncFromVariables();
+    });
+    this.targetVars.forEach((v, i) => (this.targetParams[i] as Float32Array).set(v.dataSync() as Float32Array));
+    this.updates = header['updates'] as number;
+    this.rng.setState(header['rng'] as RngState);
+  }
+
+  dispose(): void {
+    [this.actor, ...this.critics, ...this.targets].forEach(disposeMlp);
+    this.logAlpha.dispose();
+  }
+}
