@@ -42,15 +42,15 @@ export class Adam {
     this.v = variables.map((v) => new Float32Array(v.size));
   }
 
-  /** One Adam step from gradients keyed by variable name (as tf.variableGrads returns them). */
-  apply(grads: tf.NamedTensorMap): void {
+  /** One Adam step; `grads[k]` is the gradient of `variables[k]`. */
+  apply(grads: readonly tf.Tensor[]): void {
     this.step++;
     const { beta1, beta2, epsilon } = this;
     const stepSize = (this.lr * Math.sqrt(1 - beta2 ** this.step)) / (1 - beta1 ** this.step);
     const epsHat = epsilon * Math.sqrt(1 - beta2 ** this.step);
     this.variables.forEach((variable, k) => {
-      const grad = grads[variable.name];
-      if (!grad) throw new Error(`Adam: no gradient for ${variable.name}`);
+      const grad = grads[k];
+      if (!grad || grad.size !== variable.size) throw new Error(`Adam: missing or mis-shaped gradient for ${variable.name}`);
       const g = grad.dataSync() as Float32Array;
       const p = this.params[k] as Float32Array;
       const m = this.m[k] as Float32Array;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng, RngState } from '../../control/rng.js';
 import { asFloat32 } from '../binary-file.js';
 import { Adam, polyakInto, writeVariable } from '../nn/adam.js';
+import { mlpBackward, mlpForwardTape } from '../nn/mlp-backprop.js';
 import { copyMlp, createMlp, disposeMlp, mlpForward, mlpVariables, type Mlp, type MlpSpec } from '../nn/mlp.js';
 import type { MlpWeights } from '../nn/mlp-js.js';
 import type { Batch } from '../replay.js';
@@ -95,60 +96,114 @@ export class SacLearner {
 
   /**
    * Critic: y = r + γⁿ·(1 − d)·(min_{i∈M} Q̄ᵢ(s′, a′) − [backup_entropy]·α·log π(a′|s′)), a′ ~ π(·|s′);
-   * loss = ½ Σᵢ mean (Qᵢ(s, a) − y)² (SB3 convention). Then Polyak-average the targets.
+   * loss = ½ Σᵢ mean (Qᵢ(s, a) − y)² (SB3 convention), so dL/dQᵢ = (Qᵢ − y)/B.
+   * Then Polyak-average the targets.
    */
   private criticStep(batch: Batch): { criticLoss: number; qMean: number } {
-    const { obs, action, reward, discount, nextObs } = this.tensors(batch);
     const subset = this.rng.shuffle(Array.from({ length: this.config.critics }, (_, i) => i)).slice(0, this.config.criticSubset);
     const eps = this.noise(batch.size);
-    const y = tf.tidy(() => {
-      const { action: a2, logProb: logp2 } = this.policy(nextObs, eps);
-      let qNext = subset.map((i) => this.q(this.targets[i] as Mlp, nextObs, a2)).reduce((m, q) => tf.minimum(m, q));
-      if (this.config.backupEntropy) qNext = tf.sub(qNext, tf.mul(tf.exp(this.logAlpha), logp2));
-      return tf.add(reward, tf.mul(discount, qNext));
-    });
-    let qSum: tf.Scalar | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const qs = this.critics.map((c) => this.q(c, obs, action));
-      qSum = tf.keep(tf.mean(qs[0] as tf.Tensor1D)) as tf.Scalar;
-      return tf.mul(0.5, tf.addN(qs.map((q) => tf.mean(tf.square(tf.sub(q, y)))))) as tf.Scalar;
-    }, this.criticVars);
+    const { grads, loss, q0 } = this.criticGradients(batch, eps, subset, this.alpha);
     this.criticOpt.apply(grads);
     polyakInto(this.targetParams, this.criticOpt.params, this.config.tau, this.targetVars);
-    const criticLoss = value.dataSync()[0] as number;
-    const qMean = (qSum as tf.Scalar | null)?.dataSync()[0] ?? 0;
-    tf.dispose([value, grads, y, eps, obs, action, reward, discount, nextObs, qSum as tf.Scalar | null].filter((t) => t !== null) as tf.TensorContainer[]);
+    const criticLoss = loss.dataSync()[0] as number;
+    const qMean = q0.dataSync()[0] as number;
+    tf.dispose([...grads, loss, q0, eps]);
     return { criticLoss, qMean };
   }
 
-  /** Actor: loss = mean(α·log π(a|s) − Q(s, a)), a ~ π(·|s) reparameterised; Q = min or mean of the ensemble. */
+  /** Critic loss and its gradients (critics' variables, in order) for given noise, target subset and α. */
+  criticGradients(batch: Batch, eps: tf.Tensor2D, subset: readonly number[], alpha: number): { grads: tf.Tensor[]; loss: tf.Scalar; q0: tf.Scalar } {
+    return tf.tidy(() => {
+      const { obs, action, reward, discount, nextObs } = this.tensors(batch);
+      const { action: a2, logProb: logp2 } = this.policy(nextObs, eps);
+      const next = tf.concat([nextObs, a2], 1);
+      let qNext = subset.map((i) => tf.reshape(mlpForward(this.targets[i] as Mlp, next), [-1])).reduce((m, q) => tf.minimum(m, q));
+      if (this.config.backupEntropy) qNext = tf.sub(qNext, tf.mul(alpha, logp2));
+      const y = tf.reshape(tf.add(reward, tf.mul(discount, qNext)), [-1, 1]);
+      const input = tf.concat([obs, action], 1);
+      const grads: tf.Tensor[] = [];
+      let loss: tf.Tensor = tf.scalar(0);
+      let q0: tf.Tensor = tf.scalar(0);
+      this.critics.forEach((critic, i) => {
+        const { out: q, tape } = mlpForwardTape(critic, input);
+        const err = tf.sub(q, y);
+        loss = tf.add(loss, tf.mul(0.5, tf.mean(tf.square(err))));
+        if (i === 0) q0 = tf.mean(q);
+        grads.push(...mlpBackward(critic, tape, tf.div(err, batch.size) as tf.Tensor2D, { params: true, input: false }).grads);
+      });
+      return { grads, loss: loss as tf.Scalar, q0: q0 as tf.Scalar };
+    });
+  }
+
+  /**
+   * Actor: loss ℓ = mean(α·log π(a|s) − Q(s, a)), a = tanh(u), u = μ + σ·ε (reparameterised),
+   * Q = min or mean over the ensemble. Gradients by hand (checked against autodiff in tests):
+   *   ∂ℓ/∂u = (α·2a − ∂Q/∂a ⊙ (1 − a²))/B      (∂ log π/∂u = 2·tanh u, from −log(1 − tanh²u))
+   *   ∂ℓ/∂μ = ∂ℓ/∂u,   ∂ℓ/∂log σ = −α/B + ∂ℓ/∂u ⊙ σ ⊙ ε
+   * The critics are only differentiated with respect to their input (no weight gradients).
+   */
   private actorStep(batch: Batch): { actorLoss: number; logProbMean: number } {
-    const obs = tf.tensor2d(batch.obs, [batch.size, this.obsDim]);
     const eps = this.noise(batch.size);
-    let logp: tf.Scalar | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const { action, logProb } = this.policy(obs, eps);
-      const qs = this.critics.map((c) => this.q(c, obs, action));
-      const q = this.config.actorQ === 'min' ? qs.reduce((m, x) => tf.minimum(m, x)) : tf.div(tf.addN(qs), qs.length);
-      logp = tf.keep(tf.mean(logProb)) as tf.Scalar;
-      return tf.mean(tf.sub(tf.mul(tf.exp(this.logAlpha), logProb), q)) as tf.Scalar;
-    }, mlpVariables(this.actor));
+    const { grads, loss, logp } = this.actorGradients(batch, eps, this.alpha);
     this.actorOpt.apply(grads);
-    const actorLoss = value.dataSync()[0] as number;
-    const logProbMean = (logp as tf.Scalar | null)?.dataSync()[0] ?? 0;
-    tf.dispose([value, grads, obs, eps, logp as tf.Scalar | null].filter((t) => t !== null) as tf.TensorContainer[]);
+    const actorLoss = loss.dataSync()[0] as number;
+    const logProbMean = logp.dataSync()[0] as number;
+    tf.dispose([...grads, loss, logp, eps]);
     return { actorLoss, logProbMean };
+  }
+
+  /** Actor loss, mean log π and the actor's gradients (in `mlpVariables` order) for given noise and α. */
+  actorGradients(batch: Batch, eps: tf.Tensor2D, alpha: number): { grads: tf.Tensor[]; loss: tf.Scalar; logp: tf.Scalar } {
+    const B = batch.size;
+    const A = this.actDim;
+    return tf.tidy(() => {
+      const obs = tf.tensor2d(batch.obs, [B, this.obsDim]);
+      const { out, tape } = mlpForwardTape(this.actor, obs);
+      const [mean, raw] = tf.split(out, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
+      const logStd = boundLogStd(raw, this.config.logStdMin, this.config.logStdMax);
+      const { action, logProb } = squashedSample(mean, logStd, eps);
+      const input = tf.concat([obs, action], 1);
+      const forwards = this.critics.map((c) => mlpForwardTape(c, input));
+      const qs = forwards.map((f) => tf.reshape(f.out, [-1]));
+      // Weight of each critic in Q per sample: 1/E (mean) or the arg-min indicator (min).
+      let weights: tf.Tensor2D[];
+      let q: tf.Tensor;
+      if (this.config.actorQ === 'mean') {
+        q = tf.div(tf.addN(qs), qs.length);
+        weights = qs.map(() => tf.fill([B, 1], 1 / qs.length) as tf.Tensor2D);
+      } else {
+        const stacked = tf.stack(qs, 1);
+        q = tf.min(stacked, 1);
+        const onehot = tf.oneHot(tf.argMin(stacked, 1), qs.length);
+        weights = tf.split(onehot, qs.length, 1) as tf.Tensor2D[];
+      }
+      // ∂(−Q/B)/∂a, summed over the critics through their input gradients.
+      const dAction = tf.addN(
+        forwards.map((f, i) => {
+          const dq = tf.mul(weights[i] as tf.Tensor2D, -1 / B) as tf.Tensor2D;
+          const dIn = mlpBackward(this.critics[i] as Mlp, f.tape, dq, { params: false, input: true }).dInput as tf.Tensor2D;
+          return tf.slice(dIn, [0, this.obsDim], [B, A]);
+        }),
+      );
+      const du = tf.add(tf.mul(action, (2 * alpha) / B), tf.mul(dAction, tf.sub(1, tf.square(action))));
+      const dLogStd = tf.add(-alpha / B, tf.mul(du, tf.mul(tf.exp(logStd), eps)));
+      const span = 0.5 * (this.config.logStdMax - this.config.logStdMin);
+      const dRaw = tf.mul(dLogStd, tf.mul(span, tf.sub(1, tf.square(tf.tanh(raw)))));
+      const dOut = tf.concat([du, dRaw], 1) as tf.Tensor2D;
+      const grads = mlpBackward(this.actor, tape, dOut, { params: true, input: false }).grads;
+      return { grads, loss: tf.mean(tf.sub(tf.mul(alpha, logProb), q)) as tf.Scalar, logp: tf.mean(logProb) as tf.Scalar };
+    });
   }
 
   /** Temperature: loss = −log α · (E[log π] + H̄); its gradient is −(E[log π] + H̄). */
   private alphaStep(logProbMean: number): void {
-    const { value, grads } = tf.variableGrads(() => tf.mul(tf.neg(this.logAlpha), logProbMean + this.targetEntropy) as tf.Scalar, [this.logAlpha]);
-    this.alphaOpt.apply(grads);
-    tf.dispose([value, grads]);
+    const grad = tf.scalar(-(logProbMean + this.targetEntropy));
+    this.alphaOpt.apply([grad]);
+    grad.dispose();
   }
 
-  /** Squashed-Gaussian sample and log-density for a batch of observations. */
-  private policy(obs: tf.Tensor2D, eps: tf.Tensor2D): { action: tf.Tensor2D; logProb: tf.Tensor1D } {
+  /** Squashed-Gaussian sample and log-density for a batch of observations (forward only). */
+  policy(obs: tf.Tensor2D, eps: tf.Tensor2D): { action: tf.Tensor2D; logProb: tf.Tensor1D } {
     const out = mlpForward(this.actor, obs);
     const [mean, raw] = tf.split(out, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
     return squashedSample(mean, boundLogStd(raw, this.config.logStdMin, this.config.logStdMax), eps);
