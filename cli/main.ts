@@ -1,6 +1,9 @@
 import { parseArgs, UsageError } from './args.js';
 import { envsCommand } from './commands/envs.js';
+import { evalCommand } from './commands/eval.js';
+import { recordDemosCommand } from './commands/record-demos.js';
 import { runCommand } from './commands/run.js';
+import { trainCommand } from './commands/train.js';
 
 const HELP = `roborl — reinforcement learning for robot control
 (set ROBORL_DEBUG=1 to print stack traces with errors)
@@ -12,6 +15,13 @@ usage:
       --episodes N               (default 10)
       --seed S                   (default 0; episode i uses seed S + i)
       --json                     print the summary as JSON on stdout
+  roborl train <config.yaml> [--run-dir DIR] [--quiet]
+                                             train (configs/ has examples); writes the run folder
+  roborl train --resume <run-dir>            continue a run from its newest checkpoint
+  roborl eval <run-dir> [--episodes N] [--json]
+                                             deterministic evaluation of a run's newest checkpoint
+  roborl record-demos --env <id> --policy scripted --episodes N [--out FILE] [--keep-failures]
+                                             record expert demonstrations for RLPD configs
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -21,6 +31,12 @@ async function main(argv: string[]): Promise<void> {
       return envsCommand(parseArgs(rest, ['json']));
     case 'run':
       return runCommand(parseArgs(rest, ['json']));
+    case 'train':
+      return trainCommand(parseArgs(rest, ['quiet']));
+    case 'eval':
+      return evalCommand(parseArgs(rest, ['json']));
+    case 'record-demos':
+      return recordDemosCommand(parseArgs(rest, ['keep-failures']));
     case undefined:
     case 'help':
     case '--help':

@@ -1,6 +1,6 @@
 import type { Rng } from '../control/rng.js';
 import type { Transition, TransitionSink } from '../control/transition.js';
-import { asFloat32, encodeBinary, readBinaryFile, writeFileAtomic, CorruptFileError } from './binary-file.js';
+import { asFloat32, CorruptFileError, encodeBinary, readBinaryFile, writeFileAtomic } from './binary-file.js';
 
 export interface ReplaySpec {
   readonly capacity: number;
@@ -134,13 +134,40 @@ export class ReplayBuffer implements TransitionSink {
     batch.discount[row] = (this.flags[last] as number) & 1 ? 0 : scale;
   }
 
+  /** A copy with another capacity, holding the newest `min(size, capacity)` transitions in order. */
+  resized(capacity: number): ReplayBuffer {
+    const out = new ReplayBuffer({ ...this.spec, capacity });
+    const { obsDim, actDim, costDim } = this.spec;
+    const keep = Math.min(this.count, capacity);
+    const oldest = (this.ptr - this.count + this.spec.capacity) % this.spec.capacity;
+    for (let k = this.count - keep; k < this.count; k++) {
+      const j = (oldest + k) % this.spec.capacity;
+      const i = out.ptr;
+      out.obs.set(this.obs.subarray(j * obsDim, (j + 1) * obsDim), i * obsDim);
+      out.nextObs.set(this.nextObs.subarray(j * obsDim, (j + 1) * obsDim), i * obsDim);
+      out.action.set(this.action.subarray(j * actDim, (j + 1) * actDim), i * actDim);
+      out.costs.set(this.costs.subarray(j * costDim, (j + 1) * costDim), i * costDim);
+      out.reward[i] = this.reward[j] as number;
+      out.flags[i] = this.flags[j] as number;
+      out.ptr = (i + 1) % capacity;
+      out.count = Math.min(out.count + 1, capacity);
+    }
+    return out;
+  }
+
   /** Writes the table to `path` atomically, with a header and CRC-32. */
   save(path: string): void {
     writeFileAtomic(path, this.encode());
   }
 
   encode(): Uint8Array {
-    return encodeBinary(MAGIC, { spec: this.spec, ptr: this.ptr, count: this.count }, [this.obs, this.action, this.reward, this.costs, this.nextObs, this.flags]);
+    const { header, sections } = this.state();
+    return encodeBinary(MAGIC, header, sections);
+  }
+
+  /** Header and arrays (views, not copies) — what {@link decode} restores; used to embed the table in checkpoints. */
+  state(): { header: Record<string, unknown>; sections: ArrayBufferView[] } {
+    return { header: { spec: this.spec, ptr: this.ptr, count: this.count }, sections: [this.obs, this.action, this.reward, this.costs, this.nextObs, this.flags] };
   }
 
   /** Loads a table saved by {@link save}; a corrupt or mismatched file throws before anything is built. */

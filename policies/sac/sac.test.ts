@@ -77,7 +77,8 @@ describe.each<[string, Omit<MlpSpec, 'input' | 'output'>]>([
     const manual = tf.tidy(() => {
       const { out, tape } = mlpForwardTape(m, x);
       expect(maxRelErr(out.dataSync() as Float32Array, mlpForward(m, x).dataSync() as Float32Array)).toBeLessThan(1e-5);
-      return mlpBackward(m, tape, dOut, { params: true, input: true });
+      const r = mlpBackward(m, tape, dOut, { params: true, input: true });
+      return { grads: r.grads, dInput: r.dInput as tf.Tensor2D };
     });
     vars.forEach((v, i) => expect(maxRelErr(manual.grads[i]!.dataSync() as Float32Array, auto.grads[v.name]!.dataSync() as Float32Array)).toBeLessThan(1e-4));
     expect(maxRelErr(manual.dInput!.dataSync() as Float32Array, autoInput.dataSync() as Float32Array)).toBeLessThan(1e-4);
@@ -154,8 +155,8 @@ describe('typed-array Adam', () => {
     const theirs = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
     for (let step = 0; step < 10; step++) {
       const g = tf.tensor2d(Array.from({ length: 20 }, () => rng.normal()), [4, 5]);
-      ours.apply([g]);
-      theirs.applyGradients({ 'adam-b': g });
+      ours.apply([g as tf.Tensor]);
+      theirs.applyGradients([{ name: 'adam-b', tensor: g }]);
     }
     expect(maxRelErr(a.dataSync() as Float32Array, b.dataSync() as Float32Array)).toBeLessThan(1e-5);
   });

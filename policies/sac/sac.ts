@@ -9,6 +9,8 @@ import type { Batch } from '../replay.js';
 import type { SacConfig } from './config.js';
 import { boundLogStd, squashedSample } from './squashed-gaussian.js';
 
+let nextLearnerId = 0;
+
 /** What one learner update reports. */
 export interface SacMetrics {
   readonly criticLoss: number;
@@ -62,14 +64,16 @@ export class SacLearner {
     const trunk = { hidden: config.hidden, layerNorm: config.layerNorm, activation: config.activation };
     const actorSpec: MlpSpec = { input: obsDim, output: 2 * actDim, ...trunk };
     const criticSpec: MlpSpec = { input: obsDim + actDim, output: 1, ...trunk };
-    this.actor = createMlp(actorSpec, rng, 'actor', 0.1);
-    this.critics = Array.from({ length: config.critics }, (_, i) => createMlp(criticSpec, rng, `critic${i}`));
+    // tfjs variable names are global to the engine: prefix them so learners can coexist.
+    const prefix = `sac${nextLearnerId++}`;
+    this.actor = createMlp(actorSpec, rng, `${prefix}/actor`, 0.1);
+    this.critics = Array.from({ length: config.critics }, (_, i) => createMlp(criticSpec, rng, `${prefix}/critic${i}`));
     this.targets = Array.from({ length: config.critics }, (_, i) => {
-      const t = createMlp(criticSpec, rng, `target${i}`);
+      const t = createMlp(criticSpec, rng, `${prefix}/target${i}`);
       copyMlp(t, this.critics[i] as Mlp);
       return t;
     });
-    this.logAlpha = tf.variable(tf.scalar(Math.log(config.initAlpha)), true, 'log_alpha');
+    this.logAlpha = tf.variable(tf.scalar(Math.log(config.initAlpha)), true, `${prefix}/log_alpha`);
     this.targetEntropy = config.targetEntropy === 'auto' ? (config.preset === 'rlpd' ? -actDim / 2 : -actDim) : config.targetEntropy;
     this.criticVars = this.critics.flatMap(mlpVariables);
     this.targetVars = this.targets.flatMap(mlpVariables);

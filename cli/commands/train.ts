@@ -1,0 +1,54 @@
+import { join } from 'node:path';
+import { MetricsLog } from '../../policies/metrics-log.js';
+import { OffPolicyTrainer } from '../../policies/sac/trainer.js';
+import { allowFlags, stringFlag, UsageError, type Args } from '../args.js';
+import { loadConfig } from '../config.js';
+import { Progress } from '../progress.js';
+import { absolutizePaths, createRunDir, loadDemos, loadRunConfig, makeLearnerEnv, resolvedAlgo, useBackend } from '../run-setup.js';
+
+/**
+ * `roborl train <config.yaml> [--run-dir DIR]` starts a run; `roborl train --resume <run-dir>`
+ * continues one from its newest checkpoint. SIGINT/SIGTERM stop after the current step with a
+ * checkpoint; SIGKILL loses at most `train.checkpointEvery` steps.
+ */
+export async function trainCommand(args: Args): Promise<void> {
+  allowFlags(args, 'train', ['resume', 'run-dir', 'quiet']);
+  const resumeDir = stringFlag(args, 'resume');
+  const configPath = args.positionals[0];
+  if (!resumeDir && !configPath) throw new UsageError('usage: roborl train <config.yaml> [--run-dir DIR]  |  roborl train --resume <run-dir>');
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const config = resumeDir ? loadRunConfig(resumeDir) : absolutizePaths(loadConfig(configPath as string), configPath as string);
+  await useBackend(config, log);
+  const runDir = resumeDir ?? createRunDir(config, stringFlag(args, 'run-dir'));
+  const algo = resolvedAlgo(config);
+  const env = await makeLearnerEnv(config);
+  const evalEnv = await makeLearnerEnv(config);
+  const dims = { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length };
+  const demos = algo.demos ? loadDemos(algo.demos.path, config.env.id, dims) : undefined;
+  const progress = new Progress(config.train.steps, config.name, !args.flags.has('quiet'));
+  const trainer = new OffPolicyTrainer({
+    env,
+    evalEnv,
+    config: algo,
+    schedule: config.train,
+    seed: config.seed,
+    checkpointDir: join(runDir, 'checkpoints'),
+    metrics: new MetricsLog(join(runDir, 'metrics.jsonl')),
+    demos,
+    log,
+    onStep: (p) =>
+      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s`),
+  });
+  log(`run folder: ${runDir}${demos ? ` · ${demos.size} demo transitions` : ''}`);
+  if (resumeDir && trainer.resume() === null) log('no checkpoint found: starting from step 0');
+  const stop = (): void => trainer.requestStop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const final = await trainer.run();
+  progress.done();
+  process.stdout.write(
+    `${config.name}: ${trainer.step} env steps · final evaluation return ${final.returnMean.toFixed(2)} ± ${final.returnStd.toFixed(2)}, success ${(100 * final.successRate).toFixed(0)}%\nrun folder: ${runDir}\n`,
+  );
+  trainer.dispose();
+  await Promise.all([env.close(), evalEnv.close()]);
+}

@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { SacConfigSchema } from '../policies/sac/config.js';
+
+/** Training schedule and logging. Every field documented with its default. */
+export const TrainScheduleSchema = z
+  .object({
+    /** Total env steps. */
+    steps: z.number().int().positive(),
+    /** Env steps between deterministic evaluations (0: only at the end). Default 5000. */
+    evalEvery: z.number().int().nonnegative().default(5000),
+    /** Episodes per evaluation. Default 5. */
+    evalEpisodes: z.number().int().positive().default(5),
+    /** Env steps between checkpoints; a kill loses at most this many. Default 5000. */
+    checkpointEvery: z.number().int().positive().default(5000),
+    /** Env steps between training-metric lines. Default 1000. */
+    logEvery: z.number().int().positive().default(1000),
+    /** Learner updates between parameter snapshots sent to the actor. Default 1. */
+    publishEvery: z.number().int().positive().default(1),
+  })
+  .strict();
+
+export const ExperimentConfigSchema = z
+  .object({
+    /** Run name; the run folder is runs/<name>-<timestamp> unless --run-dir is given. */
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" and "-" only'),
+    env: z
+      .object({
+        id: z.string().min(1),
+        /** Task options (see the task's documentation). */
+        options: z.record(z.string(), z.unknown()).default({}),
+        /** Override of the spec's episode length. */
+        timeLimit: z.number().int().positive().optional(),
+      })
+      .strict(),
+    /** Seed of everything: networks, exploration, env resets. Default 0. */
+    seed: z.number().int().nonnegative().default(0),
+    /** Tensor backend: auto | tensorflow-gpu | tensorflow | wasm | cpu. Default auto. */
+    backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    algo: z.discriminatedUnion('kind', [SacConfigSchema]),
+    train: TrainScheduleSchema,
+  })
+  .strict();
+
+export type ExperimentConfig = z.output<typeof ExperimentConfigSchema>;
+export type TrainSchedule = z.output<typeof TrainScheduleSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Validates a parsed config; every problem is reported with its path and the bad value. */
+export function validateConfig(raw: unknown, source: string): ExperimentConfig {
+  const result = ExperimentConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const path = issue.path.length ? issue.path.join('.') : '(root)';
+    const value = issue.path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), raw);
+    return `  ${path}: ${issue.message}${value !== undefined && typeof value !== 'object' ? ` (got ${JSON.stringify(value)})` : ''}`;
+  });
+  throw new ConfigError(`Invalid config ${source}:\n${lines.join('\n')}`);
+}
+
+/** Reads and validates a YAML experiment config. */
+export function loadConfig(path: string): ExperimentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`Cannot read config ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`Config ${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  return validateConfig(raw, path);
+}

@@ -1,0 +1,83 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import type { Env } from '../control/env.js';
+import { RescaleAction } from '../control/wrappers/action-transforms.js';
+import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
+import { describeBackend, selectBackend } from '../policies/backend.js';
+import { loadLatestCheckpoint } from '../policies/checkpoint.js';
+import { ReplayBuffer } from '../policies/replay.js';
+import { GaussianActor } from '../policies/sac/actor.js';
+import { resolveSacConfig, type SacConfig } from '../policies/sac/config.js';
+import { SacLearner } from '../policies/sac/sac.js';
+import { Rng } from '../control/rng.js';
+import { make } from '../sim/registry.js';
+import { loadConfig, type ExperimentConfig } from './config.js';
+import { UsageError } from './args.js';
+
+/** The env a learner sees: the registered env, actions rescaled to [−1, 1], episode statistics outermost. */
+export async function makeLearnerEnv(config: ExperimentConfig): Promise<Env> {
+  const env = await make(config.env.id, { options: config.env.options, timeLimit: config.env.timeLimit ?? true });
+  return new EpisodeStatistics(env.spec.actionSpace.kind === 'box' ? new RescaleAction(env) : env);
+}
+
+export function resolvedAlgo(config: ExperimentConfig): SacConfig {
+  return resolveSacConfig(config.algo);
+}
+
+/**
+ * Makes the config's demo path absolute (relative paths are relative to the config file), so
+ * the run folder's copy of the config works from any working directory.
+ */
+export function absolutizePaths(config: ExperimentConfig, configPath: string): ExperimentConfig {
+  const demos = config.algo.demos;
+  if (!demos || isAbsolute(demos.path)) return config;
+  return { ...config, algo: { ...config.algo, demos: { ...demos, path: resolve(dirname(resolve(configPath)), demos.path) } } };
+}
+
+/** Creates a new run folder (refusing to reuse a non-empty one) and writes the resolved config. */
+export function createRunDir(config: ExperimentConfig, explicit: string | undefined): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const dir = resolve(explicit ?? join('runs', `${config.name}-${stamp}`));
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new UsageError(`run folder ${dir} already exists and is not empty: continue it with \`roborl train --resume ${dir}\`, or pick another --run-dir`);
+  }
+  mkdirSync(join(dir, 'checkpoints'), { recursive: true });
+  const resolvedConfig = { ...config, algo: resolvedAlgo(config) };
+  writeFileSync(join(dir, 'config.yaml'), `# resolved by roborl ${new Date().toISOString()}\n${stringify(resolvedConfig)}`);
+  return dir;
+}
+
+/** Loads the config a run was started with. */
+export function loadRunConfig(runDir: string): ExperimentConfig {
+  const path = join(runDir, 'config.yaml');
+  if (!existsSync(path)) throw new UsageError(`${runDir} is not a roborl run folder (no config.yaml)`);
+  return loadConfig(path);
+}
+
+/** Loads a demo file (an absolute path, see {@link absolutizePaths}). */
+export function loadDemos(path: string, envId: string, expected: { obsDim: number; actDim: number; costDim: number }): ReplayBuffer {
+  if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: record it with \`npx roborl record-demos --env ${envId} --policy scripted --episodes 20 --out ${path}\``);
+  return ReplayBuffer.load(path, expected);
+}
+
+export async function useBackend(config: ExperimentConfig, log: (s: string) => void): Promise<void> {
+  log(describeBackend(await selectBackend(config.backend)));
+}
+
+/** The deterministic policy of a run's newest checkpoint. */
+export async function loadRunPolicy(runDir: string): Promise<{ config: ExperimentConfig; actor: GaussianActor; step: number }> {
+  const config = loadRunConfig(runDir);
+  await selectBackend(config.backend);
+  const ckpt = loadLatestCheckpoint(join(runDir, 'checkpoints'));
+  if (!ckpt) throw new UsageError(`${runDir} has no checkpoint yet`);
+  const env = await makeLearnerEnv(config);
+  const space = env.spec.actionSpace;
+  if (space.kind !== 'box') throw new UsageError('SAC runs need a Box action space');
+  const learner = new SacLearner(resolvedAlgo(config), env.spec.observationSpace.low.length, space.low.length, new Rng(0));
+  learner.importState(ckpt.header['learner'] as Record<string, unknown>, ckpt.sections.slice(0, ckpt.header['learnerSections'] as number));
+  const actor = new GaussianActor(learner.snapshot(), new Rng(0));
+  learner.dispose();
+  await env.close();
+  return { config, actor, step: ckpt.step };
+}

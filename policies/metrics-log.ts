@@ -1,0 +1,46 @@
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+/** One line of metrics.jsonl. `step` is the env step the line describes. */
+export type MetricsRecord = { readonly type: 'episode' | 'train' | 'eval' | 'info'; readonly step: number } & Record<string, unknown>;
+
+/**
+ * Append-only JSON-lines metrics. Each record is one `appendFileSync` of a whole line, so a
+ * kill leaves at most one partial trailing line; {@link truncateAfter} drops it on resume along
+ * with any records newer than the checkpoint being resumed (they will be produced again).
+ */
+export class MetricsLog {
+  constructor(readonly path: string) {}
+
+  write(record: MetricsRecord): void {
+    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+  }
+
+  /** Keeps only well-formed records with `step ≤ step`. Returns how many were dropped. */
+  truncateAfter(step: number): number {
+    if (!existsSync(this.path)) return 0;
+    const lines = readFileSync(this.path, 'utf8').split('\n').filter((l) => l.length > 0);
+    const kept = lines.filter((l) => {
+      try {
+        return (JSON.parse(l) as MetricsRecord).step <= step;
+      } catch {
+        return false;
+      }
+    });
+    writeFileSync(this.path, kept.map((l) => `${l}\n`).join(''));
+    return lines.length - kept.length;
+  }
+
+  read(): MetricsRecord[] {
+    if (!existsSync(this.path)) return [];
+    return readFileSync(this.path, 'utf8')
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as MetricsRecord];
+        } catch {
+          return [];
+        }
+      });
+  }
+}

@@ -1,0 +1,258 @@
+import type { Env, EpisodeSummary } from '../../control/env.js';
+import { Rng, type RngState } from '../../control/rng.js';
+import { sample } from '../../control/spaces.js';
+import type { Batch } from '../replay.js';
+import { allocBatch, ReplayBuffer } from '../replay.js';
+import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import type { MetricsLog } from '../metrics-log.js';
+import { GaussianActor } from './actor.js';
+import type { SacConfig } from './config.js';
+import { SacLearner, type SacMetrics } from './sac.js';
+
+export interface TrainerSchedule {
+  readonly steps: number;
+  readonly evalEvery: number;
+  readonly evalEpisodes: number;
+  readonly checkpointEvery: number;
+  readonly logEvery: number;
+  readonly publishEvery: number;
+}
+
+export interface TrainerOptions {
+  /** Training env: actions in [−1, 1] (wrapped by RescaleAction), EpisodeStatistics outermost. */
+  readonly env: Env;
+  /** A separate env instance for deterministic evaluation (same wrappers). */
+  readonly evalEnv: Env;
+  readonly config: SacConfig;
+  readonly schedule: TrainerSchedule;
+  readonly seed: number;
+  readonly checkpointDir: string;
+  readonly metrics: MetricsLog;
+  /** Demonstrations mixed into every batch (`config.demos.ratio` of it). */
+  readonly demos?: ReplayBuffer;
+  /** Called after every env step (progress display). */
+  readonly onStep?: (p: TrainerProgress) => void;
+  readonly log?: (line: string) => void;
+}
+
+export interface TrainerProgress {
+  readonly step: number;
+  readonly episodes: number;
+  readonly updates: number;
+  readonly lastReturn: number | null;
+  readonly updatesPerSec: number;
+  readonly envStepsPerSec: number;
+}
+
+export interface EvalResult {
+  readonly returnMean: number;
+  readonly returnStd: number;
+  readonly successRate: number;
+  readonly lengthMean: number;
+  readonly returns: number[];
+}
+
+/**
+ * Off-policy training: an actor steps the env and writes transitions into the replay table
+ * (the transition sink); the learner samples batches (half from demos when given) and updates;
+ * the actor pulls versioned parameter snapshots every `publishEvery` updates. Both live in one
+ * process here, but they meet only at those two seams.
+ *
+ * Checkpoints hold the networks, Adam moments, replay table, every RNG state and the counters,
+ * so a resumed run continues the same experiment; only the episode in progress at the
+ * checkpoint is restarted.
+ */
+export class OffPolicyTrainer {
+  readonly learner: SacLearner;
+  readonly replay: ReplayBuffer;
+  private readonly actor: GaussianActor;
+  /** Exploration noise and warm-up actions. */
+  private readonly actorRng: Rng;
+  /** Batch sampling. */
+  private readonly sampleRng: Rng;
+  private readonly batches: Batch[];
+  private envSteps = 0;
+  private episodes = 0;
+  private lastReturn: number | null = null;
+  private lastMetrics: SacMetrics | null = null;
+  private stopping = false;
+
+  constructor(private readonly o: TrainerOptions) {
+    const space = o.env.spec.actionSpace;
+    if (space.kind !== 'box') throw new TypeError(`SAC needs a continuous (Box) action space; ${o.env.spec.id} has ${space.kind} actions`);
+    const obsDim = o.env.spec.observationSpace.low.length;
+    const actDim = space.low.length;
+    const root = new Rng(o.seed);
+    this.learner = new SacLearner(o.config, obsDim, actDim, root.fork());
+    this.actorRng = root.fork();
+    this.sampleRng = root.fork();
+    const spec = { capacity: Math.min(o.config.bufferSize, o.schedule.steps), obsDim, actDim, costDim: o.env.spec.constraints.length };
+    this.replay = new ReplayBuffer(spec);
+    if (o.demos && (o.demos.spec.obsDim !== obsDim || o.demos.spec.actDim !== actDim)) {
+      throw new Error(`demo file has obs ${o.demos.spec.obsDim}/action ${o.demos.spec.actDim}, the env ${obsDim}/${actDim}`);
+    }
+    this.batches = Array.from({ length: o.config.criticActorRatio }, () => allocBatch(spec, o.config.batchSize));
+    this.actor = new GaussianActor(this.learner.snapshot(), this.actorRng);
+  }
+
+  get step(): number {
+    return this.envSteps;
+  }
+
+  /** Asks {@link run} to checkpoint and return after the current step (SIGINT/SIGTERM). */
+  requestStop(): void {
+    this.stopping = true;
+  }
+
+  /** Loads the newest checkpoint in the checkpoint folder, if any. Returns its step or null. */
+  resume(): number | null {
+    const ckpt = loadLatestCheckpoint(this.o.checkpointDir, (m) => this.o.log?.(m));
+    if (!ckpt) return null;
+    const h = ckpt.header;
+    const nLearner = h['learnerSections'] as number;
+    this.learner.importState(h['learner'] as Record<string, unknown>, ckpt.sections.slice(0, nLearner));
+    const loaded = ReplayBuffer.decode(h['replay'] as Record<string, unknown>, ckpt.sections.slice(nLearner), ckpt.path, this.replay.spec);
+    // A run resumed with more total steps gets the larger table it is now configured for.
+    (this as { replay: ReplayBuffer }).replay = loaded.spec.capacity === this.replay.spec.capacity ? loaded : loaded.resized(this.replay.spec.capacity);
+    this.actorRng.setState(h['actorRng'] as RngState);
+    this.sampleRng.setState(h['sampleRng'] as RngState);
+    this.envSteps = ckpt.step;
+    this.episodes = h['episodes'] as number;
+    this.actor.update(this.learner.snapshot());
+    const dropped = this.o.metrics.truncateAfter(ckpt.step);
+    this.o.log?.(`resumed from ${ckpt.path} at step ${ckpt.step} (${dropped} newer metric lines dropped; they will be recomputed)`);
+    return ckpt.step;
+  }
+
+  checkpoint(): string {
+    const learner = this.learner.exportState();
+    const replayFile = this.replay.state();
+    return saveCheckpoint(
+      this.o.checkpointDir,
+      this.envSteps,
+      {
+        learner: learner.header,
+        learnerSections: learner.sections.length,
+        replay: replayFile.header,
+        actorRng: this.actorRng.getState(),
+        sampleRng: this.sampleRng.getState(),
+        episodes: this.episodes,
+      },
+      [...learner.sections, ...replayFile.sections],
+    );
+  }
+
+  /** Runs until `schedule.steps` env steps. */
+  async run(): Promise<EvalResult> {
+    const { env, schedule, config } = this.o;
+    let { obs } = await env.reset({ seed: this.episodeSeed() });
+    let updatesAtLog = this.learner.updates;
+    let stepsAtLog = this.envSteps;
+    let timeAtLog = performance.now();
+    let updatesPerSec = 0;
+    let envStepsPerSec = 0;
+    while (this.envSteps < schedule.steps && !this.stopping) {
+      const warmup = this.envSteps < config.learningStarts;
+      const action = warmup ? sample(env.spec.actionSpace, this.actorRng) : this.actor.act(obs, false);
+      const r = await env.step(action);
+      this.replay.add({ obs, action, reward: r.reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, policyVersion: this.actor.version });
+      obs = r.obs;
+      this.envSteps++;
+      if (r.terminated || r.truncated) {
+        this.episodes++;
+        if (r.info.episode) this.logEpisode(r.info.episode);
+        obs = (await env.reset({ seed: this.episodeSeed() })).obs;
+      }
+      if (!warmup) this.learn();
+      if (this.envSteps % schedule.logEvery === 0) {
+        const now = performance.now();
+        updatesPerSec = ((this.learner.updates - updatesAtLog) * 1000) / (now - timeAtLog);
+        envStepsPerSec = ((this.envSteps - stepsAtLog) * 1000) / (now - timeAtLog);
+        [updatesAtLog, stepsAtLog, timeAtLog] = [this.learner.updates, this.envSteps, now];
+        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, ...(this.lastMetrics ?? {}) });
+      }
+      if (schedule.evalEvery > 0 && this.envSteps % schedule.evalEvery === 0 && this.envSteps < schedule.steps) await this.evaluateAndLog();
+      if (this.envSteps % schedule.checkpointEvery === 0) this.checkpoint();
+      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec });
+    }
+    if (this.stopping) {
+      this.o.log?.(`stopping at step ${this.envSteps}: ${this.checkpoint()}`);
+      return this.evaluate();
+    }
+    const final = await this.evaluateAndLog();
+    if (this.envSteps % schedule.checkpointEvery !== 0) this.checkpoint();
+    return final;
+  }
+
+  /** `utd` learner updates, each on `criticActorRatio` fresh batches. */
+  private learn(): void {
+    const { config } = this.o;
+    for (let u = 0; u < config.utd; u++) {
+      for (const batch of this.batches) this.fillBatch(batch);
+      this.lastMetrics = this.learner.update(this.batches);
+      if (this.learner.updates % this.o.schedule.publishEvery === 0) this.actor.update(this.learner.snapshot());
+    }
+  }
+
+  /** Symmetric sampling (RLPD): a `demos.ratio` share of the rows from the demo table. */
+  private fillBatch(batch: Batch): void {
+    const { config, demos } = this.o;
+    const nDemo = demos && demos.size > 0 ? Math.round(batch.size * (config.demos?.ratio ?? 0)) : 0;
+    this.replay.sampleInto(batch, 0, batch.size - nDemo, this.sampleRng, config.gamma, config.nStep);
+    if (nDemo > 0) (demos as ReplayBuffer).sampleInto(batch, batch.size - nDemo, nDemo, this.sampleRng, config.gamma, config.nStep);
+  }
+
+  /** Deterministic evaluation (mean action) on the eval env. */
+  async evaluate(episodes = this.o.schedule.evalEpisodes): Promise<EvalResult> {
+    const actor = new GaussianActor(this.learner.snapshot(), new Rng(0));
+    return evaluatePolicy(this.o.evalEnv, (o) => actor.act(o, true), episodes, 1_000_000 + this.o.seed * 1000);
+  }
+
+  private async evaluateAndLog(): Promise<EvalResult> {
+    const e = await this.evaluate();
+    this.o.metrics.write({ type: 'eval', step: this.envSteps, returnMean: e.returnMean, returnStd: e.returnStd, successRate: e.successRate, lengthMean: e.lengthMean });
+    this.o.log?.(`eval @${this.envSteps}: return ${e.returnMean.toFixed(2)} ± ${e.returnStd.toFixed(2)}, success ${(100 * e.successRate).toFixed(0)}%`);
+    return e;
+  }
+
+  private logEpisode(ep: EpisodeSummary): void {
+    this.lastReturn = ep.return;
+    this.o.metrics.write({ type: 'episode', step: this.envSteps, episode: this.episodes, return: ep.return, length: ep.length, success: ep.success, costs: ep.costs });
+  }
+
+  /** Episode i of a run with seed s resets with seed s·1e6 + i (distinct from evaluation seeds). */
+  private episodeSeed(): number {
+    return this.o.seed * 1_000_000 + this.episodes;
+  }
+
+  dispose(): void {
+    this.learner.dispose();
+  }
+}
+
+/** Runs `episodes` episodes of `policy` with seeds `seed0 + i` and summarises them. */
+export async function evaluatePolicy(env: Env, policy: (obs: Float32Array) => Float32Array, episodes: number, seed0: number): Promise<EvalResult> {
+  const returns: number[] = [];
+  let successes = 0;
+  let lengths = 0;
+  for (let i = 0; i < episodes; i++) {
+    let { obs } = await env.reset({ seed: seed0 + i });
+    let ret = 0;
+    let success = false;
+    for (let t = 0; ; t++) {
+      const r = await env.step(policy(obs));
+      ret += r.reward;
+      success ||= r.info.success === true;
+      obs = r.obs;
+      if (r.terminated || r.truncated) {
+        lengths += t + 1;
+        break;
+      }
+    }
+    returns.push(ret);
+    if (success) successes++;
+  }
+  const mean = returns.reduce((a, b) => a + b, 0) / episodes;
+  const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / episodes);
+  return { returnMean: mean, returnStd: std, successRate: successes / episodes, lengthMean: lengths / episodes, returns };
+}
