@@ -1,0 +1,78 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from './config.js';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
+
+const tinyConfig = (steps: number): string => `
+name: tiny
+env: { id: Pendulum-v1 }
+seed: 1
+backend: wasm
+algo: { kind: sac, hidden: [16, 16], batchSize: 32, learningStarts: 100 }
+train: { steps: ${steps}, evalEvery: 0, evalEpisodes: 2, checkpointEvery: 200, logEvery: 100 }
+`;
+
+describe('experiment configs', () => {
+  it('name the path and the bad value of every problem', () => {
+    const bad = { name: 'has space', env: { id: 'Pendulum-v1' }, algo: { kind: 'sac', batchSize: 'big', critics: 0 }, train: { steps: 10, evalEvery: -1 }, extra: 1 };
+    let message = '';
+    try {
+      validateConfig(bad, 'bad.yaml');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/Invalid config bad\.yaml/);
+    expect(message).toMatch(/algo\.batchSize: .*\(got "big"\)/);
+    expect(message).toMatch(/algo\.critics: .*\(got 0\)/);
+    expect(message).toMatch(/train\.evalEvery: .*\(got -1\)/);
+    expect(message).toMatch(/name: use letters, digits/);
+    expect(message).toMatch(/extra/);
+  });
+  it('reject an unknown algorithm kind', () => {
+    expect(() => validateConfig({ name: 'x', env: { id: 'Pendulum-v1' }, algo: { kind: 'ppo' }, train: { steps: 10 } }, 'c.yaml')).toThrow(/algo\.kind/);
+  });
+});
+
+describe('roborl train', () => {
+  it('survives SIGKILL: --resume continues from the last checkpoint and the metrics stay consistent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-kill-'));
+    const cfg = join(dir, 'tiny.yaml');
+    writeFileSync(cfg, tinyConfig(1200));
+    const runDir = join(dir, 'run');
+    const child = spawn(process.execPath, [bin, 'train', cfg, '--run-dir', runDir, '--quiet'], { stdio: 'ignore' });
+    const ckptDir = join(runDir, 'checkpoints');
+    const started = Date.now();
+    // Kill it hard as soon as a checkpoint past step 400 exists.
+    while (!(existsSync(ckptDir) && readdirSync(ckptDir).some((f) => /^ckpt-\d+\.bin$/.test(f) && Number(f.slice(5, 15)) >= 400))) {
+      if (Date.now() - started > 60_000) throw new Error('no checkpoint within 60 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const killedAt = Math.max(...readdirSync(ckptDir).filter((f) => f.endsWith('.bin')).map((f) => Number(f.slice(5, 15))));
+    expect(killedAt).toBeLessThan(1200);
+
+    const resumed = await run(process.execPath, [bin, 'train', '--resume', runDir, '--quiet'], { timeout: 120_000 });
+    expect(resumed.stderr).toMatch(new RegExp(`resumed from .*ckpt-0*${killedAt}\\.bin at step ${killedAt}`));
+    expect(resumed.stdout).toMatch(/tiny: 1200 env steps/);
+    const records = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number });
+    const trainSteps = records.filter((r) => r.type === 'train').map((r) => r.step);
+    expect(trainSteps).toEqual(Array.from({ length: 12 }, (_, i) => 100 * (i + 1))); // each logged exactly once
+    expect(readdirSync(ckptDir).filter((f) => f.endsWith('.bin')).at(-1)).toBe('ckpt-0000001200.bin');
+    expect(readdirSync(ckptDir).some((f) => f.includes('.tmp'))).toBe(false);
+
+    const evaluated = await run(process.execPath, [bin, 'eval', runDir, '--episodes', '2', '--json'], { timeout: 60_000 });
+    expect(JSON.parse(evaluated.stdout)).toMatchObject({ checkpointStep: 1200, episodes: 2, env: 'Pendulum-v1' });
+
+    const again = await run(process.execPath, [bin, 'train', cfg, '--run-dir', runDir]).catch((e: { stderr: string; code: number }) => e);
+    expect((again as { code: number }).code).toBe(2);
+    expect((again as { stderr: string }).stderr).toMatch(/already exists and is not empty: continue it with `roborl train --resume/);
+  }, 180_000);
+});
