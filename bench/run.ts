@@ -3,10 +3,14 @@
  * table, or with --json one JSON object on stdout (progress goes to stderr).
  */
 import os from 'node:os';
+import { learnBenchmark } from './learn.js';
+import { learnerBenchmark } from './learner.js';
 import { simBenchmark } from './sim.js';
 
 const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
   sim: simBenchmark,
+  learner: learnerBenchmark,
+  learn: learnBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -12,17 +12,19 @@ export interface MlpWeights {
 /**
  * Batch-1 forward pass on typed arrays, for per-tick inference on the actor side.
  *
- * Why not tfjs: a batch-1 forward is ~10 tiny kernels whose fixed launch overhead (~8 µs each
- * on wasm) dominates ~70k multiply-adds; this loop needs no kernel launches or tensor
- * allocations (shared/facts/tfjs-perf.md). The learner trains in tfjs; this reads its weights.
- * Equality with the tfjs forward pass is tested.
+ * Trade-off, measured (docs/benchmarks.md): tfjs-wasm's SIMD matMul gives a lower median for a
+ * 256×256 MLP, but allocates tensors on every call (GC pauses in the tail) and ties the actor to
+ * the learner's backend; this loop allocates nothing, runs anywhere (a robot-side actor needs
+ * no tensor engine), and is exactly reproducible. Equality with the tfjs forward pass is tested.
  */
 export class MlpJs {
   private readonly buffers: Float32Array[];
+  private readonly activate: (x: Float32Array) => void;
 
   constructor(private weights: MlpWeights) {
     const sizes = [...weights.spec.hidden, weights.spec.output];
     this.buffers = sizes.map((n) => new Float32Array(n));
+    this.activate = ACTIVATIONS[weights.spec.activation];
   }
 
   /** Swaps in new weights of the same spec (a newer parameter version). */
@@ -34,27 +36,33 @@ export class MlpJs {
   forward(x: Float32Array): Float32Array {
     const { spec, w, b, lnGain, lnBias } = this.weights;
     let input = x;
-    let inDim = spec.input;
     const last = w.length - 1;
     for (let layer = 0; layer <= last; layer++) {
-      const W = w[layer] as Float32Array;
       const out = this.buffers[layer] as Float32Array;
-      const outDim = out.length;
-      out.set(b[layer] as Float32Array);
-      for (let i = 0; i < inDim; i++) {
-        const xi = input[i] as number;
-        if (xi === 0) continue;
-        const row = i * outDim;
-        for (let j = 0; j < outDim; j++) out[j] = (out[j] as number) + xi * (W[row + j] as number);
-      }
+      linear(input, w[layer] as Float32Array, b[layer] as Float32Array, out);
       if (layer < last) {
         if (spec.layerNorm) layerNormInPlace(out, lnGain[layer] as Float32Array, lnBias[layer] as Float32Array);
-        activateInPlace(out, spec.activation);
+        this.activate(out);
       }
       input = out;
-      inDim = outDim;
     }
     return input;
+  }
+}
+
+/**
+ * out = b + Σᵢ x[i]·W[i, :] with W row-major [in, out]: each input streams one contiguous row
+ * (cache-friendly), and zero inputs (after ReLU, about half) are skipped.
+ */
+function linear(x: Float32Array, W: Float32Array, b: Float32Array, out: Float32Array): void {
+  const outDim = out.length;
+  const inDim = x.length;
+  out.set(b);
+  for (let i = 0; i < inDim; i++) {
+    const xi = x[i] as number;
+    if (xi === 0) continue;
+    const row = i * outDim;
+    for (let j = 0; j < outDim; j++) out[j] = (out[j] as number) + xi * (W[row + j] as number);
   }
 }
 
@@ -68,9 +76,14 @@ function layerNormInPlace(x: Float32Array, g: Float32Array, b: Float32Array): vo
   for (let i = 0; i < x.length; i++) x[i] = ((x[i] as number) - mean) * inv * (g[i] as number) + (b[i] as number);
 }
 
-function activateInPlace(x: Float32Array, a: Activation): void {
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i] as number;
-    x[i] = a === 'relu' ? (v > 0 ? v : 0) : a === 'tanh' ? Math.tanh(v) : v > 0 ? v : Math.expm1(v);
-  }
-}
+const ACTIVATIONS: Record<Activation, (x: Float32Array) => void> = {
+  relu: (x) => {
+    for (let i = 0; i < x.length; i++) if ((x[i] as number) < 0) x[i] = 0;
+  },
+  tanh: (x) => {
+    for (let i = 0; i < x.length; i++) x[i] = Math.tanh(x[i] as number);
+  },
+  elu: (x) => {
+    for (let i = 0; i < x.length; i++) if ((x[i] as number) < 0) x[i] = Math.expm1(x[i] as number);
+  },
+};

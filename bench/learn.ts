@@ -1,0 +1,71 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { recordDemonstrations } from '../cli/commands/record-demos.js';
+import { loadConfig, type ExperimentConfig } from '../cli/config.js';
+import { makeLearnerEnv, resolvedAlgo } from '../cli/run-setup.js';
+import { selectBackend } from '../policies/backend.js';
+import { MetricsLog } from '../policies/metrics-log.js';
+import type { ReplayBuffer } from '../policies/replay.js';
+import { OffPolicyTrainer } from '../policies/sac/trainer.js';
+
+/** Options from the environment, so `npm run bench -- learn --json` stays a one-liner. */
+const SEEDS = Number(process.env['LEARN_SEEDS'] ?? 5);
+const REACH_SEEDS = Number(process.env['LEARN_REACH_SEEDS'] ?? 3);
+const ONLY = process.env['LEARN_ONLY'];
+
+interface Curve {
+  readonly seed: number;
+  readonly evals: { step: number; returnMean: number; successRate: number }[];
+  readonly seconds: number;
+}
+
+async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffer): Promise<Curve[]> {
+  const base = loadConfig(configPath);
+  const curves: Curve[] = [];
+  for (let seed = 0; seed < seeds; seed++) {
+    const config: ExperimentConfig = { ...base, seed };
+    const dir = mkdtempSync(join(tmpdir(), `roborl-learn-${base.name}-`));
+    const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
+    const t0 = performance.now();
+    const trainer = new OffPolicyTrainer({
+      env: await makeLearnerEnv(config),
+      evalEnv: await makeLearnerEnv(config),
+      config: resolvedAlgo(config),
+      schedule: { ...config.train, checkpointEvery: config.train.steps },
+      seed,
+      checkpointDir: join(dir, 'checkpoints'),
+      metrics,
+      demos,
+    });
+    await trainer.run();
+    trainer.dispose();
+    const evals = metrics.read().filter((r) => r.type === 'eval').map((r) => ({ step: r.step, returnMean: r['returnMean'] as number, successRate: r['successRate'] as number }));
+    curves.push({ seed, evals, seconds: (performance.now() - t0) / 1000 });
+    process.stderr.write(`bench learn: ${base.name} seed ${seed}: ${JSON.stringify(evals.at(-1))} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  }
+  return curves;
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const std = (xs: number[]): number => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+
+export async function learnBenchmark(json: boolean): Promise<unknown> {
+  const backend = await selectBackend('auto');
+  const out: Record<string, unknown> = { backend: backend.name };
+  if (!ONLY || ONLY === 'pendulum') {
+    const curves = await trainSeeds('configs/pendulum-sac.yaml', SEEDS);
+    const finals = curves.map((c) => (c.evals.at(-1) as { returnMean: number }).returnMean);
+    out['pendulum'] = { config: 'configs/pendulum-sac.yaml', steps: 20000, seeds: SEEDS, finalReturns: finals, mean: mean(finals), std: std(finals), published: { sac: -157, std: 89 }, target: -200, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
+    if (!json) process.stdout.write(`Pendulum-v1 SAC @20k: ${mean(finals).toFixed(1)} ± ${std(finals).toFixed(1)} over ${SEEDS} seeds (published −157 ± 89)\n`);
+  }
+  if (!ONLY || ONLY === 'reach') {
+    const { table } = await recordDemonstrations('PandaReach-v0', 20, 5_000_000, false);
+    const curves = await trainSeeds('configs/panda-reach-rlpd.yaml', REACH_SEEDS, table);
+    const steps = (curves[0] as Curve).evals.map((e) => e.step);
+    const successVsSteps = steps.map((step, i) => ({ step, successMean: mean(curves.map((c) => (c.evals[i] as { successRate: number }).successRate)), returnMean: mean(curves.map((c) => (c.evals[i] as { returnMean: number }).returnMean)) }));
+    out['pandaReachRlpd'] = { config: 'configs/panda-reach-rlpd.yaml', demos: 20, seeds: REACH_SEEDS, successVsSteps, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
+    if (!json) for (const p of successVsSteps) process.stdout.write(`PandaReach-v0 RLPD @${p.step}: success ${(100 * p.successMean).toFixed(0)}%\n`);
+  }
+  return out;
+}
