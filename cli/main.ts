@@ -15,7 +15,7 @@ usage:
       --episodes N               (default 10)
       --seed S                   (default 0; episode i uses seed S + i)
       --json                     print the summary as JSON on stdout
-  roborl train <config.yaml> [--run-dir DIR] [--quiet]
+  roborl train <config.yaml> [--run-dir DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--quiet]
                                              train (configs/ has examples); writes the run folder
   roborl train --resume <run-dir>            continue a run from its newest checkpoint
   roborl eval <run-dir> [--episodes N] [--json]

@@ -61,6 +61,15 @@ export function loadDemos(path: string, envId: string, expected: { obsDim: numbe
   return ReplayBuffer.load(path, expected);
 }
 
+const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+
+/** Applies `--backend NAME` over the config's `backend`. */
+export function withBackendFlag(config: ExperimentConfig, flag: string | undefined): ExperimentConfig {
+  if (flag === undefined) return config;
+  if (!(BACKENDS as readonly string[]).includes(flag)) throw new UsageError(`Expected --backend to be one of ${BACKENDS.join(', ')}, got \`${flag}\``);
+  return { ...config, backend: flag as ExperimentConfig['backend'] };
+}
+
 export async function useBackend(config: ExperimentConfig, log: (s: string) => void): Promise<void> {
   log(describeBackend(await selectBackend(config.backend)));
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from './config.js';
+import { loadConfig, validateConfig } from './config.js';
+import { resolvedAlgo } from './run-setup.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
@@ -20,6 +21,13 @@ train: { steps: ${steps}, evalEvery: 0, evalEpisodes: 2, checkpointEvery: 200, l
 `;
 
 describe('experiment configs', () => {
+  const shipped = readdirSync(fileURLToPath(new URL('../configs/', import.meta.url))).filter((f) => f.endsWith('.yaml'));
+  it.each(shipped)('configs/%s validates and resolves', (file) => {
+    const config = loadConfig(fileURLToPath(new URL(`../configs/${file}`, import.meta.url)));
+    expect(resolvedAlgo(config).hidden.length).toBeGreaterThan(0);
+    expect(config.train.steps).toBeGreaterThan(0);
+  });
+
   it('name the path and the bad value of every problem', () => {
     const bad = { name: 'has space', env: { id: 'Pendulum-v1' }, algo: { kind: 'sac', batchSize: 'big', critics: 0 }, train: { steps: 10, evalEvery: -1 }, extra: 1 };
     let message = '';

@@ -4,20 +4,21 @@ import { OffPolicyTrainer } from '../../policies/sac/trainer.js';
 import { allowFlags, stringFlag, UsageError, type Args } from '../args.js';
 import { loadConfig } from '../config.js';
 import { Progress } from '../progress.js';
-import { absolutizePaths, createRunDir, loadDemos, loadRunConfig, makeLearnerEnv, resolvedAlgo, useBackend } from '../run-setup.js';
+import { absolutizePaths, createRunDir, withBackendFlag, loadDemos, loadRunConfig, makeLearnerEnv, resolvedAlgo, useBackend } from '../run-setup.js';
 
 /**
- * `roborl train <config.yaml> [--run-dir DIR]` starts a run; `roborl train --resume <run-dir>`
+ * `roborl train <config.yaml> [--run-dir DIR] [--backend NAME]` starts a run; `roborl train --resume <run-dir>`
  * continues one from its newest checkpoint. SIGINT/SIGTERM stop after the current step with a
  * checkpoint; SIGKILL loses at most `train.checkpointEvery` steps.
  */
 export async function trainCommand(args: Args): Promise<void> {
-  allowFlags(args, 'train', ['resume', 'run-dir', 'quiet']);
+  allowFlags(args, 'train', ['resume', 'run-dir', 'quiet', 'backend']);
   const resumeDir = stringFlag(args, 'resume');
   const configPath = args.positionals[0];
   if (!resumeDir && !configPath) throw new UsageError('usage: roborl train <config.yaml> [--run-dir DIR]  |  roborl train --resume <run-dir>');
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
-  const config = resumeDir ? loadRunConfig(resumeDir) : absolutizePaths(loadConfig(configPath as string), configPath as string);
+  const loaded = resumeDir ? loadRunConfig(resumeDir) : absolutizePaths(loadConfig(configPath as string), configPath as string);
+  const config = withBackendFlag(loaded, stringFlag(args, 'backend'));
   await useBackend(config, log);
   const runDir = resumeDir ?? createRunDir(config, stringFlag(args, 'run-dir'));
   const algo = resolvedAlgo(config);

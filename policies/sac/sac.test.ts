@@ -1,14 +1,15 @@
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../control/rng.js';
-import { selectBackend } from '../backend.js';
+import { BackendUnavailableError, selectBackend } from '../backend.js';
 import { Adam } from '../nn/adam.js';
 import { mlpBackward, mlpForwardTape } from '../nn/mlp-backprop.js';
 import { createMlp, mlpForward, mlpVariables, type MlpSpec } from '../nn/mlp.js';
 import { MlpJs } from '../nn/mlp-js.js';
 import { allocBatch, type Batch } from '../replay.js';
 import { resolveSacConfig, SacConfigSchema } from './config.js';
-import { SacLearner } from './sac.js';
+import { SacLearner, sampleSubset } from './sac.js';
 import { boundLogStd, squashedLogProbReference, squashedSample } from './squashed-gaussian.js';
 
 beforeAll(async () => {
@@ -159,5 +160,63 @@ describe('typed-array Adam', () => {
       theirs.applyGradients([{ name: 'adam-b', tensor: g }]);
     }
     expect(maxRelErr(a.dataSync() as Float32Array, b.dataSync() as Float32Array)).toBeLessThan(1e-5);
+  });
+});
+
+describe('critic target and ensemble subsets', () => {
+  it('y = r on terminal rows and r + γ(min of the chosen target critics − α log π) otherwise', () => {
+    const rng = new Rng(6);
+    const config = resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', hidden: [8], critics: 3, criticSubset: 2 }));
+    const learner = new SacLearner(config, 3, 1, rng);
+    const batch = allocBatch({ capacity: 1, obsDim: 3, actDim: 1, costDim: 0 }, 2);
+    batch.nextObs.set([0.1, -0.2, 0.3, 0.5, 0.5, -0.5]);
+    batch.reward.set([1.5, -2]);
+    batch.discount.set([0, 0.9]);
+    const eps = tf.tensor2d([0.3, -1.2], [2, 1]);
+    const alpha = 0.2;
+    const y = learner.criticTarget(batch, eps, [2, 0], alpha).dataSync();
+    expect(y[0]).toBeCloseTo(1.5, 6); // terminal: no bootstrap at all
+    // Row 1 by hand from the same pieces: the policy's a′, log π(a′|s′) and each target critic's Q.
+    const { q, logp } = tf.tidy(() => {
+      const next = tf.tensor2d([0.5, 0.5, -0.5], [1, 3]);
+      const { action, logProb } = learner.policy(next, tf.tensor2d([-1.2], [1, 1]));
+      const targets = (learner as unknown as { targets: (typeof learner.critics)[number][] }).targets;
+      const qs = targets.map((t) => mlpForward(t, tf.concat([next, action], 1)).dataSync()[0] as number);
+      return { q: tf.tensor1d(qs), logp: logProb };
+    });
+    const qs = Array.from(q.dataSync());
+    expect(y[1]).toBeCloseTo(-2 + 0.9 * (Math.min(qs[2]!, qs[0]!) - alpha * (logp.dataSync()[0] as number)), 5);
+    learner.dispose();
+  });
+
+  it('REDQ subsets are distinct indices, cover the ensemble uniformly, and reject bad sizes', () => {
+    const rng = new Rng(7);
+    const counts = new Array<number>(10).fill(0);
+    for (let i = 0; i < 5000; i++) {
+      const s = sampleSubset(rng, 10, 2);
+      expect(new Set(s).size).toBe(2);
+      s.forEach((k) => counts[k]!++);
+    }
+    counts.forEach((c) => expect(Math.abs(c - 1000)).toBeLessThan(120));
+    expect(sampleSubset(rng, 2, 2).sort()).toEqual([0, 1]);
+    expect(() => sampleSubset(rng, 2, 3)).toThrow(/subset size in 1..2/);
+  });
+});
+
+const installed = (pkg: string): boolean => {
+  try {
+    createRequire(import.meta.url).resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('backend selection', () => {
+  it.skipIf(installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu'))('names the package to install when a requested backend is missing', async () => {
+    await expect(selectBackend('tensorflow')).rejects.toThrow(BackendUnavailableError);
+    await expect(selectBackend('tensorflow-gpu')).rejects.toThrow(/npm install @tensorflow\/tfjs-node-gpu@4\.22\.0/);
+    // The failed attempt leaves the working backend active.
+    expect(tf.getBackend()).toBe('wasm');
   });
 });

@@ -11,6 +11,15 @@ import { boundLogStd, squashedSample } from './squashed-gaussian.js';
 
 let nextLearnerId = 0;
 
+/**
+ * REDQ's target subset: `m` distinct critic indices out of `e`, uniformly at random
+ * (Chen et al. 2021). With m = e this is the plain min over the ensemble (clipped double Q).
+ */
+export function sampleSubset(rng: Rng, e: number, m: number): number[] {
+  if (!(Number.isInteger(m) && m >= 1 && m <= e)) throw new RangeError(`Expected a subset size in 1..${e}, got ${m}`);
+  return rng.shuffle(Array.from({ length: e }, (_, i) => i)).slice(0, m);
+}
+
 /** What one learner update reports. */
 export interface SacMetrics {
   readonly criticLoss: number;
@@ -104,7 +113,7 @@ export class SacLearner {
    * Then Polyak-average the targets.
    */
   private criticStep(batch: Batch): { criticLoss: number; qMean: number } {
-    const subset = this.rng.shuffle(Array.from({ length: this.config.critics }, (_, i) => i)).slice(0, this.config.criticSubset);
+    const subset = sampleSubset(this.rng, this.config.critics, this.config.criticSubset);
     const eps = this.noise(batch.size);
     const { grads, loss, q0 } = this.criticGradients(batch, eps, subset, this.alpha);
     this.criticOpt.apply(grads);
@@ -115,15 +124,24 @@ export class SacLearner {
     return { criticLoss, qMean };
   }
 
-  /** Critic loss and its gradients (critics' variables, in order) for given noise, target subset and α. */
-  criticGradients(batch: Batch, eps: tf.Tensor2D, subset: readonly number[], alpha: number): { grads: tf.Tensor[]; loss: tf.Scalar; q0: tf.Scalar } {
+  /** The critic target y (shape [B]) for given noise on s′, target subset and α. */
+  criticTarget(batch: Batch, eps: tf.Tensor2D, subset: readonly number[], alpha: number): tf.Tensor1D {
     return tf.tidy(() => {
-      const { obs, action, reward, discount, nextObs } = this.tensors(batch);
+      const nextObs = tf.tensor2d(batch.nextObs, [batch.size, this.obsDim]);
       const { action: a2, logProb: logp2 } = this.policy(nextObs, eps);
       const next = tf.concat([nextObs, a2], 1);
       let qNext = subset.map((i) => tf.reshape(mlpForward(this.targets[i] as Mlp, next), [-1])).reduce((m, q) => tf.minimum(m, q));
       if (this.config.backupEntropy) qNext = tf.sub(qNext, tf.mul(alpha, logp2));
-      const y = tf.reshape(tf.add(reward, tf.mul(discount, qNext)), [-1, 1]);
+      return tf.add(tf.tensor1d(batch.reward), tf.mul(tf.tensor1d(batch.discount), qNext)) as tf.Tensor1D;
+    });
+  }
+
+  /** Critic loss and its gradients (critics' variables, in order) for given noise, target subset and α. */
+  criticGradients(batch: Batch, eps: tf.Tensor2D, subset: readonly number[], alpha: number): { grads: tf.Tensor[]; loss: tf.Scalar; q0: tf.Scalar } {
+    return tf.tidy(() => {
+      const obs = tf.tensor2d(batch.obs, [batch.size, this.obsDim]);
+      const action = tf.tensor2d(batch.action, [batch.size, this.actDim]);
+      const y = tf.reshape(this.criticTarget(batch, eps, subset, alpha), [-1, 1]);
       const input = tf.concat([obs, action], 1);
       const grads: tf.Tensor[] = [];
       let loss: tf.Tensor = tf.scalar(0);
@@ -223,16 +241,6 @@ export class SacLearner {
     const e = new Float32Array(n);
     for (let i = 0; i < n; i++) e[i] = this.rng.normal();
     return tf.tensor2d(e, [batch, this.actDim]);
-  }
-
-  private tensors(b: Batch): { obs: tf.Tensor2D; action: tf.Tensor2D; reward: tf.Tensor1D; discount: tf.Tensor1D; nextObs: tf.Tensor2D } {
-    return {
-      obs: tf.tensor2d(b.obs, [b.size, this.obsDim]),
-      action: tf.tensor2d(b.action, [b.size, this.actDim]),
-      reward: tf.tensor1d(b.reward),
-      discount: tf.tensor1d(b.discount),
-      nextObs: tf.tensor2d(b.nextObs, [b.size, this.obsDim]),
-    };
   }
 
   /** Deterministic (mean) actions for a batch, in [−1, 1]. */
