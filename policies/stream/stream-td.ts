@@ -1,0 +1,44 @@
+import type { Rng } from '../../control/rng.js';
+import { ObGD } from './obgd.js';
+import { StreamNet } from './stream-net.js';
+
+export interface StreamTdOptions {
+  readonly obsDim: number;
+  readonly hidden?: readonly number[];
+  readonly gamma?: number;
+  readonly lambda?: number;
+  readonly lr?: number;
+  readonly kappa?: number;
+  readonly sparsity?: number;
+}
+
+/** Stream TD(λ): prediction of v(s) for a fixed policy, ObGD with κ = 2 (Elsayed et al. 2024). */
+export class StreamTD {
+  readonly net: StreamNet;
+  readonly opt: ObGD;
+  private readonly gamma: number;
+  private readonly grad: Float64Array;
+
+  constructor(readonly options: StreamTdOptions, rng: Rng) {
+    this.gamma = options.gamma ?? 0.99;
+    this.net = new StreamNet({ input: options.obsDim, hidden: options.hidden ?? [32, 32], output: 1 });
+    this.net.sparseInit(rng, options.sparsity ?? 0.9);
+    this.opt = new ObGD(this.net.params, options.lr ?? 1, this.gamma, options.lambda ?? 0.8, options.kappa ?? 2);
+    this.grad = new Float64Array(this.net.size);
+  }
+
+  value(s: ArrayLike<number>): number {
+    return this.net.forward(s)[0] as number;
+  }
+
+  /** δ = r + γ(1 − terminated)·v(s′) − v(s); z ← γλz + ∇v(s); ObGD step. Returns δ. */
+  update(s: ArrayLike<number>, r: number, sNext: ArrayLike<number>, terminated: boolean, episodeEnd: boolean): number {
+    const vNext = terminated ? 0 : this.value(sNext);
+    const delta = r + this.gamma * vNext - this.value(s);
+    this.net.backward([1], this.grad);
+    this.opt.accumulate(this.grad);
+    this.opt.step(delta);
+    if (episodeEnd) this.opt.resetTraces();
+    return delta;
+  }
+}
