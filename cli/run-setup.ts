@@ -10,6 +10,9 @@ import { ReplayBuffer } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 import { resolveSacConfig, type SacConfig } from '../policies/sac/config.js';
 import { SacLearner } from '../policies/sac/sac.js';
+import { episodic, type EpisodicPolicy } from '../policies/evaluate.js';
+import { MetricsLog } from '../policies/metrics-log.js';
+import { StreamTrainer } from '../policies/stream/trainer.js';
 import { Rng } from '../control/rng.js';
 import { make } from '../sim/registry.js';
 import { loadConfig, type ExperimentConfig } from './config.js';
@@ -21,8 +24,15 @@ export async function makeLearnerEnv(config: ExperimentConfig): Promise<Env> {
   return new EpisodeStatistics(env.spec.actionSpace.kind === 'box' ? new RescaleAction(env) : env);
 }
 
+/** The SAC config with its preset applied (SAC runs only). */
 export function resolvedAlgo(config: ExperimentConfig): SacConfig {
+  if (config.algo.kind !== 'sac') throw new Error(`resolvedAlgo: ${config.algo.kind} is not a SAC config`);
   return resolveSacConfig(config.algo);
+}
+
+/** The algo section as the run will use it (presets applied). */
+export function resolvedAlgoSection(config: ExperimentConfig): ExperimentConfig['algo'] | SacConfig {
+  return config.algo.kind === 'sac' ? resolveSacConfig(config.algo) : config.algo;
 }
 
 /**
@@ -30,8 +40,8 @@ export function resolvedAlgo(config: ExperimentConfig): SacConfig {
  * the run folder's copy of the config works from any working directory.
  */
 export function absolutizePaths(config: ExperimentConfig, configPath: string): ExperimentConfig {
-  const demos = config.algo.demos;
-  if (!demos || isAbsolute(demos.path)) return config;
+  const demos = config.algo.kind === 'sac' ? config.algo.demos : undefined;
+  if (config.algo.kind !== 'sac' || !demos || isAbsolute(demos.path)) return config;
   return { ...config, algo: { ...config.algo, demos: { ...demos, path: resolve(dirname(resolve(configPath)), demos.path) } } };
 }
 
@@ -43,7 +53,7 @@ export function createRunDir(config: ExperimentConfig, explicit: string | undefi
     throw new UsageError(`run folder ${dir} already exists and is not empty: continue it with \`roborl train --resume ${dir}\`, or pick another --run-dir`);
   }
   mkdirSync(join(dir, 'checkpoints'), { recursive: true });
-  const resolvedConfig = { ...config, algo: resolvedAlgo(config) };
+  const resolvedConfig = { ...config, algo: resolvedAlgoSection(config) };
   writeFileSync(join(dir, 'config.yaml'), `# resolved by roborl ${new Date().toISOString()}\n${stringify(resolvedConfig)}`);
   return dir;
 }
@@ -74,19 +84,28 @@ export async function useBackend(config: ExperimentConfig, log: (s: string) => v
   log(describeBackend(await selectBackend(config.backend)));
 }
 
-/** The deterministic policy of a run's newest checkpoint. */
-export async function loadRunPolicy(runDir: string): Promise<{ config: ExperimentConfig; actor: GaussianActor; step: number }> {
+/** The deterministic policy of a run's newest checkpoint (mean action / greedy, frozen normalisation). */
+export async function loadRunPolicy(runDir: string): Promise<{ config: ExperimentConfig; policy: EpisodicPolicy; step: number }> {
   const config = loadRunConfig(runDir);
   await selectBackend(config.backend);
-  const ckpt = loadLatestCheckpoint(join(runDir, 'checkpoints'));
+  const checkpointDir = join(runDir, 'checkpoints');
+  const ckpt = loadLatestCheckpoint(checkpointDir);
   if (!ckpt) throw new UsageError(`${runDir} has no checkpoint yet`);
   const env = await makeLearnerEnv(config);
-  const space = env.spec.actionSpace;
-  if (space.kind !== 'box') throw new UsageError('SAC runs need a Box action space');
-  const learner = new SacLearner(resolvedAlgo(config), env.spec.observationSpace.low.length, space.low.length, new Rng(0));
-  learner.importState(ckpt.header['learner'] as Record<string, unknown>, ckpt.sections.slice(0, ckpt.header['learnerSections'] as number));
-  const actor = new GaussianActor(learner.snapshot(), new Rng(0));
-  learner.dispose();
-  await env.close();
-  return { config, actor, step: ckpt.step };
+  try {
+    if (config.algo.kind !== 'sac') {
+      const trainer = new StreamTrainer({ env, evalEnv: env, config: config.algo, schedule: config.train, seed: config.seed, checkpointDir, metrics: new MetricsLog(join(runDir, 'metrics.jsonl')) });
+      trainer.resume({ truncateMetrics: false });
+      return { config, policy: trainer.policy(), step: ckpt.step };
+    }
+    const space = env.spec.actionSpace;
+    if (space.kind !== 'box') throw new UsageError('SAC runs need a Box action space');
+    const learner = new SacLearner(resolvedAlgo(config), env.spec.observationSpace.low.length, space.low.length, new Rng(0));
+    learner.importState(ckpt.header['learner'] as Record<string, unknown>, ckpt.sections.slice(0, ckpt.header['learnerSections'] as number));
+    const actor = new GaussianActor(learner.snapshot(), new Rng(0));
+    learner.dispose();
+    return { config, policy: episodic((o) => actor.act(o, true)), step: ckpt.step };
+  } finally {
+    await env.close();
+  }
 }

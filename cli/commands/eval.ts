@@ -1,4 +1,4 @@
-import { evaluatePolicy } from '../../policies/sac/trainer.js';
+import { evaluatePolicy } from '../../policies/evaluate.js';
 import { allowFlags, intFlag, UsageError, type Args } from '../args.js';
 import { loadRunPolicy, makeLearnerEnv } from '../run-setup.js';
 
@@ -9,9 +9,9 @@ export async function evalCommand(args: Args): Promise<void> {
   if (!runDir) throw new UsageError('usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json]');
   const episodes = intFlag(args, 'episodes', 10);
   const seed = intFlag(args, 'seed', 2_000_000, 0);
-  const { config, actor, step } = await loadRunPolicy(runDir);
+  const { config, policy, step } = await loadRunPolicy(runDir);
   const env = await makeLearnerEnv(config);
-  const r = await evaluatePolicy(env, (o) => actor.act(o, true), episodes, seed);
+  const r = await evaluatePolicy(env, policy, episodes, seed);
   await env.close();
   const summary = { run: runDir, env: config.env.id, checkpointStep: step, episodes, returnMean: r.returnMean, returnStd: r.returnStd, successRate: r.successRate, lengthMean: r.lengthMean };
   if (args.flags.has('json')) {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { MetricsLog } from '../../policies/metrics-log.js';
-import { OffPolicyTrainer } from '../../policies/sac/trainer.js';
+import { OffPolicyTrainer, type TrainerProgress } from '../../policies/sac/trainer.js';
+import { StreamTrainer } from '../../policies/stream/trainer.js';
 import { allowFlags, stringFlag, UsageError, type Args } from '../args.js';
 import { loadConfig } from '../config.js';
 import { Progress } from '../progress.js';
@@ -21,26 +22,31 @@ export async function trainCommand(args: Args): Promise<void> {
   const config = withBackendFlag(loaded, stringFlag(args, 'backend'));
   await useBackend(config, log);
   const runDir = resumeDir ?? createRunDir(config, stringFlag(args, 'run-dir'));
-  const algo = resolvedAlgo(config);
   const env = await makeLearnerEnv(config);
   const evalEnv = await makeLearnerEnv(config);
-  const dims = { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length };
-  const demos = algo.demos ? loadDemos(algo.demos.path, config.env.id, dims) : undefined;
   const progress = new Progress(config.train.steps, config.name, !args.flags.has('quiet'));
-  const trainer = new OffPolicyTrainer({
+  const common = {
     env,
     evalEnv,
-    config: algo,
     schedule: config.train,
     seed: config.seed,
     checkpointDir: join(runDir, 'checkpoints'),
     metrics: new MetricsLog(join(runDir, 'metrics.jsonl')),
-    demos,
     log,
-    onStep: (p) =>
+    onStep: (p: TrainerProgress) =>
       progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s`),
-  });
-  log(`run folder: ${runDir}${demos ? ` · ${demos.size} demo transitions` : ''}`);
+  };
+  let trainer: OffPolicyTrainer | StreamTrainer;
+  if (config.algo.kind === 'sac') {
+    const algo = resolvedAlgo(config);
+    const dims = { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length };
+    const demos = algo.demos ? loadDemos(algo.demos.path, config.env.id, dims) : undefined;
+    if (demos) log(`${demos.size} demo transitions from ${algo.demos?.path}`);
+    trainer = new OffPolicyTrainer({ ...common, config: algo, demos });
+  } else {
+    trainer = new StreamTrainer({ ...common, config: config.algo });
+  }
+  log(`run folder: ${runDir} · learner ${config.algo.kind}`);
   if (resumeDir && trainer.resume() === null) log('no checkpoint found: starting from step 0');
   const stop = (): void => trainer.requestStop();
   process.once('SIGINT', stop);

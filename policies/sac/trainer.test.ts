@@ -12,7 +12,8 @@ import { selectBackend } from '../backend.js';
 import { listCheckpoints } from '../checkpoint.js';
 import { MetricsLog } from '../metrics-log.js';
 import { resolveSacConfig, SacConfigSchema, type SacConfigInput } from './config.js';
-import { evaluatePolicy, OffPolicyTrainer, type TrainerSchedule } from './trainer.js';
+import { episodic, evaluatePolicy } from '../evaluate.js';
+import { OffPolicyTrainer, type TrainerSchedule } from './trainer.js';
 
 beforeAll(async () => {
   await selectBackend('wasm');
@@ -38,7 +39,7 @@ describe('OffPolicyTrainer', () => {
   it('learns Pendulum-v1 with small networks: clearly better than random after 4k steps', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-learn-'));
     const t = await trainer(dir, { hidden: [128, 128], batchSize: 128, actorLr: 1e-3, criticLr: 1e-3, alphaLr: 1e-3, learningStarts: 500 }, { steps: 4000, evalEpisodes: 5 });
-    const random = await evaluatePolicy(await pendulum(), randomPolicy((await pendulum()).spec.actionSpace, new Rng(0)), 5, 1_000_000 + 3000);
+    const random = await evaluatePolicy(await pendulum(), episodic(randomPolicy((await pendulum()).spec.actionSpace, new Rng(0))), 5, 1_000_000 + 3000);
     const final = await t.run();
     expect(random.returnMean).toBeLessThan(-900);
     expect(final.returnMean).toBeGreaterThan(random.returnMean + 500);

@@ -4,6 +4,7 @@ import { sample } from '../../control/spaces.js';
 import type { Batch } from '../replay.js';
 import { allocBatch, ReplayBuffer } from '../replay.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { episodic, evaluatePolicy, type EvalResult } from '../evaluate.js';
 import type { MetricsLog } from '../metrics-log.js';
 import { GaussianActor } from './actor.js';
 import type { SacConfig } from './config.js';
@@ -42,14 +43,6 @@ export interface TrainerProgress {
   readonly lastReturn: number | null;
   readonly updatesPerSec: number;
   readonly envStepsPerSec: number;
-}
-
-export interface EvalResult {
-  readonly returnMean: number;
-  readonly returnStd: number;
-  readonly successRate: number;
-  readonly lengthMean: number;
-  readonly returns: number[];
 }
 
 /**
@@ -205,7 +198,7 @@ export class OffPolicyTrainer {
   /** Deterministic evaluation (mean action) on the eval env. */
   async evaluate(episodes = this.o.schedule.evalEpisodes): Promise<EvalResult> {
     const actor = new GaussianActor(this.learner.snapshot(), new Rng(0));
-    return evaluatePolicy(this.o.evalEnv, (o) => actor.act(o, true), episodes, 1_000_000 + this.o.seed * 1000);
+    return evaluatePolicy(this.o.evalEnv, episodic((o) => actor.act(o, true)), episodes, 1_000_000 + this.o.seed * 1000);
   }
 
   private async evaluateAndLog(): Promise<EvalResult> {
@@ -228,31 +221,4 @@ export class OffPolicyTrainer {
   dispose(): void {
     this.learner.dispose();
   }
-}
-
-/** Runs `episodes` episodes of `policy` with seeds `seed0 + i` and summarises them. */
-export async function evaluatePolicy(env: Env, policy: (obs: Float32Array) => Float32Array, episodes: number, seed0: number): Promise<EvalResult> {
-  const returns: number[] = [];
-  let successes = 0;
-  let lengths = 0;
-  for (let i = 0; i < episodes; i++) {
-    let { obs } = await env.reset({ seed: seed0 + i });
-    let ret = 0;
-    let success = false;
-    for (let t = 0; ; t++) {
-      const r = await env.step(policy(obs));
-      ret += r.reward;
-      success ||= r.info.success === true;
-      obs = r.obs;
-      if (r.terminated || r.truncated) {
-        lengths += t + 1;
-        break;
-      }
-    }
-    returns.push(ret);
-    if (success) successes++;
-  }
-  const mean = returns.reduce((a, b) => a + b, 0) / episodes;
-  const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / episodes);
-  return { returnMean: mean, returnStd: std, successRate: successes / episodes, lengthMean: lengths / episodes, returns };
 }

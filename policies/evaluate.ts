@@ -1,0 +1,49 @@
+import type { Env } from '../control/env.js';
+import type { Policy } from '../control/policy.js';
+
+/** A policy that is told when each episode starts (e.g. one whose input has a time feature). */
+export interface EpisodicPolicy {
+  reset(): void;
+  act(obs: Float32Array): Float32Array;
+}
+
+export interface EvalResult {
+  readonly returnMean: number;
+  readonly returnStd: number;
+  readonly successRate: number;
+  readonly lengthMean: number;
+  readonly returns: number[];
+}
+
+/** A stateless policy as an episodic one. */
+export function episodic(policy: Policy): EpisodicPolicy {
+  return { reset: () => {}, act: policy };
+}
+
+/** Runs `episodes` episodes of `policy` with seeds `seed0 + i` and summarises them. */
+export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes: number, seed0: number): Promise<EvalResult> {
+  const returns: number[] = [];
+  let successes = 0;
+  let lengths = 0;
+  for (let i = 0; i < episodes; i++) {
+    policy.reset();
+    let { obs } = await env.reset({ seed: seed0 + i });
+    let ret = 0;
+    let success = false;
+    for (let t = 0; ; t++) {
+      const r = await env.step(policy.act(obs));
+      ret += r.reward;
+      success ||= r.info.success === true;
+      obs = r.obs;
+      if (r.terminated || r.truncated) {
+        lengths += t + 1;
+        break;
+      }
+    }
+    returns.push(ret);
+    if (success) successes++;
+  }
+  const mean = returns.reduce((a, b) => a + b, 0) / episodes;
+  const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / episodes);
+  return { returnMean: mean, returnStd: std, successRate: successes / episodes, lengthMean: lengths / episodes, returns };
+}

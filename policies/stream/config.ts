@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+/** Settings shared by the stream-x learners (Elsayed et al. 2024 defaults, one set for all tasks). */
+const common = {
+  /** Hidden layer sizes. Default [128, 128] for stream-ac, [32, 32] for stream-q. */
+  hidden: z.array(z.number().int().positive()).min(1).optional(),
+  /** Discount γ. Default 0.99. */
+  gamma: z.number().gt(0).max(1).default(0.99),
+  /** Trace decay λ. Default 0.8. */
+  lambda: z.number().min(0).max(1).default(0.8),
+  /** ObGD step size α. Default 1.0. */
+  lr: z.number().positive().default(1.0),
+  /** Fraction of each unit's inputs zeroed at initialisation. Default 0.9. */
+  sparsity: z.number().min(0).lt(1).default(0.9),
+  /** Normalise observations with running statistics. Default true. */
+  normalizeObservations: z.boolean().default(true),
+  /** Scale rewards by the running std of the discounted return. Default true. */
+  scaleRewards: z.boolean().default(true),
+  /** Append the time feature (−0.5 + t/T). Default true. */
+  timeFeature: z.boolean().default(true),
+};
+
+export const StreamAcConfigSchema = z
+  .object({
+    kind: z.literal('stream-ac'),
+    ...common,
+    /** ObGD κ of the policy. Default 3. */
+    kappaPolicy: z.number().positive().default(3),
+    /** ObGD κ of the value function. Default 2. */
+    kappaValue: z.number().positive().default(2),
+    /** Entropy coefficient η. Default 0.01. */
+    entropyCoef: z.number().min(0).default(0.01),
+  })
+  .strict();
+
+export const StreamQConfigSchema = z
+  .object({
+    kind: z.literal('stream-q'),
+    ...common,
+    /** ObGD κ. Default 2. */
+    kappa: z.number().positive().default(2),
+    /** ε decays linearly from epsilonStart to epsilonEnd over this fraction of the run. Default 0.05. */
+    explorationFraction: z.number().gt(0).max(1).default(0.05),
+    epsilonStart: z.number().min(0).max(1).default(1),
+    epsilonEnd: z.number().min(0).max(1).default(0.01),
+  })
+  .strict();
+
+export type StreamAcConfig = z.output<typeof StreamAcConfigSchema>;
+export type StreamQConfig = z.output<typeof StreamQConfigSchema>;
+export type StreamConfig = StreamAcConfig | StreamQConfig;
