@@ -6,11 +6,13 @@ import os from 'node:os';
 import { learnBenchmark } from './learn.js';
 import { learnerBenchmark } from './learner.js';
 import { simBenchmark } from './sim.js';
+import { streamBenchmark } from './stream.js';
 
 const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
   sim: simBenchmark,
   learner: learnerBenchmark,
   learn: learnBenchmark,
+  stream: streamBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -12,6 +12,8 @@
  */
 export class ObGD {
   readonly traces: Float64Array;
+  /** ‖e‖₁ after the last accumulation. */
+  private traceNorm = 0;
 
   constructor(
     readonly params: Float64Array,
@@ -27,14 +29,28 @@ export class ObGD {
   accumulate(grad: Float64Array): void {
     const decay = this.gamma * this.lambda;
     const e = this.traces;
-    for (let i = 0; i < e.length; i++) e[i] = decay * (e[i] as number) + (grad[i] as number);
+    let z = 0;
+    for (let i = 0; i < e.length; i++) {
+      const v = decay * (e[i] as number) + (grad[i] as number);
+      e[i] = v;
+      z += Math.abs(v);
+    }
+    this.traceNorm = z;
+  }
+
+  /**
+   * Decays the traces and adds ∇ of Σ dOut·net(x) in one fused backward pass (see
+   * StreamNet.backwardAccumulate); `net` must be the network these parameters belong to, after
+   * its forward pass on x.
+   */
+  accumulateBackward(net: { backwardAccumulate(dOut: ArrayLike<number>, trace: Float64Array, decay: number): number }, dOut: ArrayLike<number>): void {
+    this.traceNorm = net.backwardAccumulate(dOut, this.traces, this.gamma * this.lambda);
   }
 
   /** Applies the bounded step for TD error `delta`; returns the effective step size α′. */
   step(delta: number): number {
     const e = this.traces;
-    let z = 0;
-    for (let i = 0; i < e.length; i++) z += Math.abs(e[i] as number);
+    const z = this.traceNorm;
     const m = this.lr * this.kappa * Math.max(Math.abs(delta), 1) * z;
     const alpha = this.lr / Math.max(m, 1);
     const s = alpha * delta;
@@ -45,5 +61,6 @@ export class ObGD {
 
   resetTraces(): void {
     this.traces.fill(0);
+    this.traceNorm = 0;
   }
 }

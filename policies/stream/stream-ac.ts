@@ -19,6 +19,7 @@ export interface StreamAcOptions {
 }
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+const ONE = Float64Array.of(1);
 
 /**
  * Stream AC(λ) (Elsayed, Vasan & Mahmood 2024, Alg. 4): Gaussian policy a ~ N(μ(s), σ(s)),
@@ -39,7 +40,6 @@ export class StreamAC {
   private readonly gamma: number;
   private readonly entropyCoef: number;
   private readonly gradPi: Float64Array;
-  private readonly gradV: Float64Array;
   private readonly dOut: Float64Array;
   private readonly action: Float32Array;
 
@@ -56,7 +56,6 @@ export class StreamAC {
     this.policyOpt = new ObGD(this.actor.params, lr, this.gamma, lambda, options.kappaPolicy ?? 3);
     this.valueOpt = new ObGD(this.critic.params, lr, this.gamma, lambda, options.kappaValue ?? 2);
     this.gradPi = new Float64Array(this.actor.size);
-    this.gradV = new Float64Array(this.critic.size);
     this.dOut = new Float64Array(2 * options.actDim);
     this.action = new Float32Array(options.actDim);
   }
@@ -77,10 +76,8 @@ export class StreamAC {
     const vNext = terminated ? 0 : (this.critic.forward(sNext)[0] as number);
     const v = this.critic.forward(s)[0] as number;
     const delta = r + this.gamma * vNext - v;
-    this.critic.backward([1], this.gradV);
-    this.policyGradient(s, a, Math.sign(delta));
-    this.policyOpt.accumulate(this.gradPi);
-    this.valueOpt.accumulate(this.gradV);
+    this.valueOpt.accumulateBackward(this.critic, ONE);
+    this.policyOpt.accumulateBackward(this.actor, this.policyOutputGradient(s, a, Math.sign(delta)));
     this.policyOpt.step(delta);
     this.valueOpt.step(delta);
     if (episodeEnd) {
@@ -95,6 +92,11 @@ export class StreamAC {
    *   ∂/∂μ = (a − μ)/σ²,   ∂/∂σ = (a − μ)²/σ³ − 1/σ + η·sign(δ)/σ,   ∂σ/∂ρ = sigmoid(ρ).
    */
   policyGradient(s: ArrayLike<number>, a: ArrayLike<number>, signDelta: number): void {
+    this.actor.backward(this.policyOutputGradient(s, a, signDelta), this.gradPi);
+  }
+
+  /** ∂[log π + η·sign(δ)·H]/∂(actor output) at s (runs the actor forward on s). */
+  private policyOutputGradient(s: ArrayLike<number>, a: ArrayLike<number>, signDelta: number): Float64Array {
     const out = this.actor.forward(s);
     const A = this.options.actDim;
     for (let i = 0; i < A; i++) {
@@ -106,7 +108,7 @@ export class StreamAC {
       const dSigma = (diff * diff) / (sigma * sigma * sigma) - 1 / sigma + (this.entropyCoef * signDelta) / sigma;
       this.dOut[A + i] = dSigma * sigmoid(rho);
     }
-    this.actor.backward(this.dOut, this.gradPi);
+    return this.dOut;
   }
 
   /** log π(a|s) under the current policy (tests, diagnostics). */

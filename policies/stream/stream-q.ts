@@ -30,7 +30,6 @@ export class StreamQ {
   readonly net: StreamNet;
   readonly opt: ObGD;
   private readonly gamma: number;
-  private readonly grad: Float64Array;
   private readonly dOut: Float64Array;
 
   constructor(readonly options: StreamQOptions, rng: Rng) {
@@ -38,7 +37,6 @@ export class StreamQ {
     this.net = new StreamNet({ input: options.obsDim, hidden: options.hidden ?? [32, 32], output: options.actions });
     this.net.sparseInit(rng, options.sparsity ?? 0.9);
     this.opt = new ObGD(this.net.params, options.lr ?? 1, this.gamma, options.lambda ?? 0.8, options.kappa ?? 2);
-    this.grad = new Float64Array(this.net.size);
     this.dOut = new Float64Array(options.actions);
   }
 
@@ -60,8 +58,7 @@ export class StreamQ {
     const delta = r + this.gamma * qNext - q;
     this.dOut.fill(0);
     this.dOut[a] = 1;
-    this.net.backward(this.dOut, this.grad);
-    this.opt.accumulate(this.grad);
+    this.opt.accumulateBackward(this.net, this.dOut);
     this.opt.step(delta);
     if (episodeEnd) this.opt.resetTraces();
     return delta;

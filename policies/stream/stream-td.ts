@@ -17,14 +17,12 @@ export class StreamTD {
   readonly net: StreamNet;
   readonly opt: ObGD;
   private readonly gamma: number;
-  private readonly grad: Float64Array;
 
   constructor(readonly options: StreamTdOptions, rng: Rng) {
     this.gamma = options.gamma ?? 0.99;
     this.net = new StreamNet({ input: options.obsDim, hidden: options.hidden ?? [32, 32], output: 1 });
     this.net.sparseInit(rng, options.sparsity ?? 0.9);
     this.opt = new ObGD(this.net.params, options.lr ?? 1, this.gamma, options.lambda ?? 0.8, options.kappa ?? 2);
-    this.grad = new Float64Array(this.net.size);
   }
 
   value(s: ArrayLike<number>): number {
@@ -35,8 +33,7 @@ export class StreamTD {
   update(s: ArrayLike<number>, r: number, sNext: ArrayLike<number>, terminated: boolean, episodeEnd: boolean): number {
     const vNext = terminated ? 0 : this.value(sNext);
     const delta = r + this.gamma * vNext - this.value(s);
-    this.net.backward([1], this.grad);
-    this.opt.accumulate(this.grad);
+    this.opt.accumulateBackward(this.net, [1]);
     this.opt.step(delta);
     if (episodeEnd) this.opt.resetTraces();
     return delta;
