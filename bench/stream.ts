@@ -9,6 +9,12 @@ import { episodic, evaluatePolicy } from '../policies/evaluate.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import { StreamAC } from '../policies/stream/stream-ac.js';
 import { StreamTrainer } from '../policies/stream/trainer.js';
+import { StreamAgent } from '../policies/stream/agent.js';
+import { StreamAcConfigSchema } from '../policies/stream/config.js';
+import { runStreamingRealtime } from '../policies/stream/realtime.js';
+import { RealtimeEnv } from '../control/wrappers/realtime.js';
+import { RescaleAction } from '../control/wrappers/action-transforms.js';
+import { make } from '../sim/registry.js';
 
 const ONLY = process.env['STREAM_ONLY'];
 const SEEDS = Number(process.env['STREAM_SEEDS'] ?? 3);
@@ -52,6 +58,15 @@ async function trainRun(configPath: string, seed: number, steps?: number): Promi
   };
 }
 
+/** Stream AC(λ) learning inside a fixed-rate loop (Pendulum-v1 paced like a robot at `hz`). */
+async function realtime(hz: number, seconds: number): Promise<Record<string, number>> {
+  const env = new RealtimeEnv(new RescaleAction(await make('Pendulum-v1')), hz);
+  const agent = new StreamAgent(StreamAcConfigSchema.parse({ kind: 'stream-ac' }), env.spec, 0);
+  const report = await runStreamingRealtime(agent, env, { ticks: Math.round(hz * seconds) });
+  const rate = env.rateStats();
+  return { hz, ticks: report.ticks, updates: report.updates, skipped: report.skipped, overruns: report.overruns, updateUsP50: report.updateUsP50, updateUsP99: report.updateUsP99, periodErrorP50Ms: rate.errorP50Ms, periodErrorP99Ms: rate.errorP99Ms, periodErrorMaxMs: rate.errorMaxMs, missedDeadlines: rate.missedDeadlines };
+}
+
 async function randomBaseline(configPath: string): Promise<number> {
   const config = loadConfig(configPath);
   const env = await makeLearnerEnv(config);
@@ -64,7 +79,9 @@ export async function streamBenchmark(json: boolean): Promise<unknown> {
   if (!ONLY || ONLY === 'timing') {
     const cost = stepCost();
     const speed = await trainRun('configs/pendulum-stream-ac.yaml', 0, 30_000);
+    const loops = [await realtime(100, 10), await realtime(1000, 10)];
     Object.assign(out, {
+      realtimeLoops: loops,
       acStepP50Us: cost.p50,
       acStepP99Us: cost.p99,
       acStepMaxUs: cost.max,
@@ -73,6 +90,7 @@ export async function streamBenchmark(json: boolean): Promise<unknown> {
       trainStepsPerSec: speed.stepsPerSec,
       pytorchReferenceStepsPerSec: 1000,
     });
+    if (!json) for (const l of loops) process.stdout.write(`realtime ${l['hz']} Hz: ${l['updates']} updates, ${l['skipped']} skipped, ${l['overruns']} overruns; period error p99 ${l['periodErrorP99Ms']?.toFixed(3)} ms, missed ${l['missedDeadlines']}\n`);
     if (!json) process.stdout.write(`Stream AC 2×128 act+update: p50 ${cost.p50.toFixed(0)} µs, p99 ${cost.p99.toFixed(0)} µs, max ${cost.max.toFixed(0)} µs; training loop ${speed.stepsPerSec.toFixed(0)} steps/s on Pendulum-v1\n`);
   }
   if (!ONLY || ONLY === 'learning') {

@@ -1,0 +1,75 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Waits until `deadline` (performance.now() milliseconds): a timer for all but the last
+ * ~1.5 ms (timers fire up to ~1 ms late), then yields with setImmediate until the time comes,
+ * so I/O callbacks keep running while it waits. Returns how late it woke, ms (≥ 0).
+ */
+export async function sleepUntil(deadline: number): Promise<number> {
+  const coarse = deadline - performance.now() - 1.5;
+  if (coarse > 0) await sleep(coarse);
+  while (performance.now() < deadline) await new Promise<void>((resolve) => setImmediate(resolve));
+  return performance.now() - deadline;
+}
+
+/** Period-error statistics of a fixed-rate loop. */
+export interface RateStats {
+  readonly ticks: number;
+  /** Ticks that began more than one period after their deadline. */
+  readonly missedDeadlines: number;
+  /** |actual tick start − scheduled tick start|, ms. */
+  readonly errorP50Ms: number;
+  readonly errorP99Ms: number;
+  readonly errorMaxMs: number;
+}
+
+/**
+ * A fixed-rate schedule: tick k is due at start + k / hz. If the loop falls more than a period
+ * behind, the schedule skips ahead (never bursts to catch up) and the miss is counted.
+ */
+export class FixedRateClock {
+  readonly periodMs: number;
+  private start = 0;
+  private k = 0;
+  private readonly errors: number[] = [];
+  private missed = 0;
+
+  constructor(readonly hz: number) {
+    if (!(hz > 0) || !Number.isFinite(hz)) throw new RangeError(`Expected \`hz\` to be a positive finite number, got \`${hz}\``);
+    this.periodMs = 1000 / hz;
+  }
+
+  /** Starts the schedule now. */
+  begin(): void {
+    this.start = performance.now();
+    this.k = 0;
+  }
+
+  /** Deadline of the next tick, ms. */
+  get nextDeadline(): number {
+    return this.start + (this.k + 1) * this.periodMs;
+  }
+
+  /** Waits for the next tick; returns its deadline. */
+  async tick(): Promise<number> {
+    let deadline = this.nextDeadline;
+    const now = performance.now();
+    if (now > deadline + this.periodMs) {
+      // More than a period behind: skip the missed ticks instead of bursting.
+      const behind = Math.floor((now - deadline) / this.periodMs);
+      this.missed += behind;
+      this.k += behind;
+      deadline = this.nextDeadline;
+    }
+    const late = await sleepUntil(deadline);
+    this.errors.push(late);
+    this.k++;
+    return deadline;
+  }
+
+  stats(): RateStats {
+    const s = [...this.errors].sort((a, b) => a - b);
+    const at = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
+    return { ticks: this.errors.length, missedDeadlines: this.missed, errorP50Ms: at(0.5), errorP99Ms: at(0.99), errorMaxMs: s[s.length - 1] ?? 0 };
+  }
+}
