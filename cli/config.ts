@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { SacConfigSchema } from '../policies/sac/config.js';
-import { StreamAcConfigSchema, StreamQConfigSchema } from '../policies/stream/config.js';
+import { StreamAcConfigSchema, StreamQConfigSchema, StreamTdConfigSchema } from '../policies/stream/config.js';
 
 /** Training schedule and logging. Every field documented with its default. */
 export const TrainScheduleSchema = z
@@ -39,8 +39,8 @@ export const ExperimentConfigSchema = z
     seed: z.number().int().nonnegative().default(0),
     /** Tensor backend: auto | tensorflow-gpu | tensorflow | wasm | cpu. Default auto. */
     backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
-    /** The learner: `sac` (SAC / RLPD), `stream-ac` or `stream-q` (stream-x). */
-    algo: z.discriminatedUnion('kind', [SacConfigSchema, StreamAcConfigSchema, StreamQConfigSchema]),
+    /** The learner: `sac` (SAC / RLPD), `stream-ac`, `stream-q` or `stream-td` (stream-x). */
+    algo: z.discriminatedUnion('kind', [SacConfigSchema, StreamAcConfigSchema, StreamQConfigSchema, StreamTdConfigSchema]),
     train: TrainScheduleSchema,
   })
   .strict();

@@ -14,7 +14,10 @@ import { episodic, type EpisodicPolicy } from '../policies/evaluate.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import { StreamTrainer } from '../policies/stream/trainer.js';
 import { Rng } from '../control/rng.js';
-import { make } from '../sim/registry.js';
+import { envEntry, make } from '../sim/registry.js';
+import { randomPolicy, type Policy } from '../control/policy.js';
+import type { Box } from '../control/spaces.js';
+import { unwrap } from '../control/wrappers/wrapper.js';
 import { loadConfig, type ExperimentConfig } from './config.js';
 import { UsageError } from './args.js';
 
@@ -84,6 +87,33 @@ export async function useBackend(config: ExperimentConfig, log: (s: string) => v
   log(describeBackend(await selectBackend(config.backend)));
 }
 
+/**
+ * The fixed policy a stream-td config predicts values for: the task's scripted expert (seeing
+ * the learner env's observations; actions are rescaled to [−1, 1] like a learner's), or
+ * uniform random actions.
+ */
+export function fixedPolicyFor(config: ExperimentConfig, env: Env): Policy | undefined {
+  if (config.algo.kind !== 'stream-td') return undefined;
+  const space = env.spec.actionSpace;
+  if (config.algo.policy === 'random') return randomPolicy(space, new Rng(config.seed + 77));
+  const expert = envEntry(config.env.id).scripted;
+  if (!expert) throw new UsageError(`${config.env.id} has no scripted policy; use algo.policy: random`);
+  const raw = expert();
+  return (obs) => {
+    const a = raw(obs);
+    if (space.kind !== 'box') return a;
+    // The learner env rescales [−1, 1] to the task's box: express the expert's action there.
+    const inner = unwrapBox(env);
+    return Float32Array.from(a, (v, i) => (2 * (Math.min(inner.high[i] as number, Math.max(inner.low[i] as number, v)) - (inner.low[i] as number))) / ((inner.high[i] as number) - (inner.low[i] as number)) - 1);
+  };
+}
+
+function unwrapBox(env: Env): Box {
+  const space = unwrap(env).spec.actionSpace;
+  if (space.kind !== 'box') throw new Error('expected a Box action space');
+  return space;
+}
+
 /** The deterministic policy of a run's newest checkpoint (mean action / greedy, frozen normalisation). */
 export async function loadRunPolicy(runDir: string): Promise<{ config: ExperimentConfig; policy: EpisodicPolicy; step: number }> {
   const config = loadRunConfig(runDir);
@@ -94,7 +124,7 @@ export async function loadRunPolicy(runDir: string): Promise<{ config: Experimen
   const env = await makeLearnerEnv(config);
   try {
     if (config.algo.kind !== 'sac') {
-      const trainer = new StreamTrainer({ env, evalEnv: env, config: config.algo, schedule: config.train, seed: config.seed, checkpointDir, metrics: new MetricsLog(join(runDir, 'metrics.jsonl')) });
+      const trainer = new StreamTrainer({ env, evalEnv: env, config: config.algo, schedule: config.train, seed: config.seed, checkpointDir, metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), fixedPolicy: fixedPolicyFor(config, env) });
       trainer.resume({ truncateMetrics: false });
       return { config, policy: trainer.policy(), step: ckpt.step };
     }

@@ -5,7 +5,7 @@ import { StreamTrainer } from '../../policies/stream/trainer.js';
 import { allowFlags, stringFlag, UsageError, type Args } from '../args.js';
 import { loadConfig } from '../config.js';
 import { Progress } from '../progress.js';
-import { absolutizePaths, createRunDir, withBackendFlag, loadDemos, loadRunConfig, makeLearnerEnv, resolvedAlgo, useBackend } from '../run-setup.js';
+import { absolutizePaths, createRunDir, fixedPolicyFor, withBackendFlag, loadDemos, loadRunConfig, makeLearnerEnv, resolvedAlgo, useBackend } from '../run-setup.js';
 
 /**
  * `roborl train <config.yaml> [--run-dir DIR] [--backend NAME]` starts a run; `roborl train --resume <run-dir>`
@@ -44,7 +44,7 @@ export async function trainCommand(args: Args): Promise<void> {
     if (demos) log(`${demos.size} demo transitions from ${algo.demos?.path}`);
     trainer = new OffPolicyTrainer({ ...common, config: algo, demos });
   } else {
-    trainer = new StreamTrainer({ ...common, config: config.algo });
+    trainer = new StreamTrainer({ ...common, config: config.algo, fixedPolicy: fixedPolicyFor(config, env) });
   }
   log(`run folder: ${runDir} · learner ${config.algo.kind}`);
   if (resumeDir && trainer.resume() === null) log('no checkpoint found: starting from step 0');

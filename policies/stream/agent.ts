@@ -7,6 +7,8 @@ import type { ObGD } from './obgd.js';
 import { StreamAC } from './stream-ac.js';
 import type { StreamNet } from './stream-net.js';
 import { StreamQ } from './stream-q.js';
+import { StreamTD } from './stream-td.js';
+import type { Policy } from '../../control/policy.js';
 
 /** A chosen action; `greedy` is false for Stream Q(λ)'s exploratory actions. */
 export interface StreamAction {
@@ -27,18 +29,23 @@ export interface StreamAgentState {
  * simulation or inside a robot's control tick — drive it one transition at a time.
  */
 export class StreamAgent {
-  readonly ac: StreamAC | null;
-  readonly q: StreamQ | null;
+  readonly ac: StreamAC | null = null;
+  readonly q: StreamQ | null = null;
+  readonly td: StreamTD | null = null;
   private readonly normalizer: ObservationNormalizer;
   private readonly rewards: RewardScaler;
   private readonly rng: Rng;
   private readonly obsDim: number;
   private readonly horizon: number;
 
+  /**
+   * `fixedPolicy` (stream-td only) is the policy whose value is learned; it sees raw observations.
+   */
   constructor(
     readonly config: StreamConfig,
     spec: EnvSpec,
     seed: number,
+    private readonly fixedPolicy?: Policy,
   ) {
     this.obsDim = spec.observationSpace.low.length;
     this.horizon = spec.maxEpisodeSteps ?? 1000;
@@ -50,11 +57,12 @@ export class StreamAgent {
     if (config.kind === 'stream-ac') {
       if (spec.actionSpace.kind !== 'box') throw new TypeError(`stream-ac needs a continuous (Box) action space; ${spec.id} has discrete actions (use stream-q)`);
       this.ac = new StreamAC({ ...common, actDim: spec.actionSpace.low.length, hidden: config.hidden ?? [128, 128], kappaPolicy: config.kappaPolicy, kappaValue: config.kappaValue, entropyCoef: config.entropyCoef }, netRng);
-      this.q = null;
-    } else {
+    } else if (config.kind === 'stream-q') {
       if (spec.actionSpace.kind !== 'discrete') throw new TypeError(`stream-q needs a discrete action space; ${spec.id} has continuous actions (use stream-ac)`);
       this.q = new StreamQ({ ...common, actions: spec.actionSpace.n, hidden: config.hidden ?? [32, 32], kappa: config.kappa }, netRng);
-      this.ac = null;
+    } else {
+      if (!fixedPolicy) throw new TypeError('stream-td learns the value of a fixed policy: pass one');
+      this.td = new StreamTD({ ...common, hidden: config.hidden ?? [32, 32], kappa: config.kappa }, netRng);
     }
     this.normalizer = new ObservationNormalizer(this.obsDim);
     this.rewards = new RewardScaler(config.gamma);
@@ -68,9 +76,13 @@ export class StreamAgent {
     return out;
   }
 
-  /** Samples an action (ε-greedy with `epsilon` for Stream Q). */
-  act(s: Float64Array, epsilon = 0): StreamAction {
+  /** Samples an action (ε-greedy with `epsilon` for Stream Q; the fixed policy on the raw `obs` for Stream TD). */
+  act(s: Float64Array, epsilon = 0, obs?: Float32Array): StreamAction {
     if (this.ac) return { action: this.ac.act(s, this.rng), greedy: true };
+    if (this.td) {
+      if (!obs) throw new Error('stream-td acts with its fixed policy on the raw observation: pass obs');
+      return { action: (this.fixedPolicy as Policy)(obs), greedy: true };
+    }
     const choice = (this.q as StreamQ).act(s, epsilon, this.rng);
     return { action: Float32Array.of(choice.action), greedy: choice.greedy };
   }
@@ -79,11 +91,13 @@ export class StreamAgent {
   learn(s: Float64Array, a: StreamAction, reward: number, sNext: Float64Array, terminated: boolean, episodeEnd: boolean): number {
     const r = this.config.scaleRewards ? this.rewards.scale(reward, episodeEnd) : reward;
     if (this.ac) return this.ac.update(s, a.action, r, sNext, terminated, episodeEnd);
+    if (this.td) return this.td.update(s, r, sNext, terminated, episodeEnd);
     return (this.q as StreamQ).update(s, a.action[0] as number, r, sNext, terminated, episodeEnd, a.greedy);
   }
 
-  /** The mean-action / greedy policy with frozen normalisation. */
+  /** The mean-action / greedy policy with frozen normalisation (Stream TD: its fixed policy). */
   policy(): EpisodicPolicy {
+    if (this.td) return { reset: () => {}, act: this.fixedPolicy as Policy };
     let t = 0;
     const rng = new Rng(0);
     return {
@@ -96,8 +110,15 @@ export class StreamAgent {
     };
   }
 
+  /** Predicted value of observation `obs` at episode step `t` (Stream TD; frozen normalisation). */
+  value(obs: Float32Array, t: number): number {
+    if (!this.td) throw new Error('value() is for stream-td agents');
+    return this.td.value(this.features(obs, t, false));
+  }
+
   /** Networks and their optimizers, in a fixed order (checkpoint sections). */
   parts(): { net: StreamNet; opt: ObGD }[] {
+    if (this.td) return [{ net: this.td.net, opt: this.td.opt }];
     return this.ac
       ? [
           { net: this.ac.actor, opt: this.ac.policyOpt },

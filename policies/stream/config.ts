@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /** Settings shared by the stream-x learners (Elsayed et al. 2024 defaults, one set for all tasks). */
 const common = {
-  /** Hidden layer sizes. Default [128, 128] for stream-ac, [32, 32] for stream-q. */
+  /** Hidden layer sizes. Default [128, 128] for stream-ac, [32, 32] for stream-q and stream-td. */
   hidden: z.array(z.number().int().positive()).min(1).optional(),
   /** Discount γ. Default 0.99. */
   gamma: z.number().gt(0).max(1).default(0.99),
@@ -46,6 +46,23 @@ export const StreamQConfigSchema = z
   })
   .strict();
 
+/**
+ * Stream TD(λ): prediction of the value of a fixed policy (no control). Rewards are not scaled
+ * by default, so predictions are in the env's reward units and compare with Monte-Carlo returns.
+ */
+export const StreamTdConfigSchema = z
+  .object({
+    kind: z.literal('stream-td'),
+    ...common,
+    scaleRewards: z.boolean().default(false),
+    /** The policy whose value is learned: the task's scripted expert or uniform random actions. */
+    policy: z.enum(['scripted', 'random']).default('scripted'),
+    /** ObGD κ. Default 2. */
+    kappa: z.number().positive().default(2),
+  })
+  .strict();
+
 export type StreamAcConfig = z.output<typeof StreamAcConfigSchema>;
 export type StreamQConfig = z.output<typeof StreamQConfigSchema>;
-export type StreamConfig = StreamAcConfig | StreamQConfig;
+export type StreamTdConfig = z.output<typeof StreamTdConfigSchema>;
+export type StreamConfig = StreamAcConfig | StreamQConfig | StreamTdConfig;

@@ -56,10 +56,11 @@ export async function runStreamingRealtime(agent: StreamAgent, env: Env, options
   let t = 0;
   let episode = 0;
   let ret = 0;
-  let s = agent.features((await env.reset({ seed: options.seed ?? 0 })).obs, t);
+  let obs = (await env.reset({ seed: options.seed ?? 0 })).obs;
+  let s = agent.features(obs, t);
   let pending: Pending | null = null;
   for (let tick = 0; tick < options.ticks; tick++) {
-    const a = agent.act(s, epsilon);
+    const a = agent.act(s, epsilon, obs);
     const sent = performance.now();
     const result = env.step(a.action); // the command goes out now
     if (pending) {
@@ -83,12 +84,14 @@ export async function runStreamingRealtime(agent: StreamAgent, env: Env, options
     const sNext = agent.features(r.obs, t);
     pending = { s, a, reward: r.reward, sNext, terminated: r.terminated, episodeEnd: done };
     s = sNext;
+    obs = r.obs;
     if (done) {
       returns.push(ret);
       ret = 0;
       t = 0;
       episode++;
-      s = agent.features((await env.reset({ seed: (options.seed ?? 0) + episode })).obs, t);
+      obs = (await env.reset({ seed: (options.seed ?? 0) + episode })).obs;
+      s = agent.features(obs, t);
     }
   }
   return { ticks: options.ticks, updates: updateUs.length, skipped, overruns, updateUsP50: percentile(updateUs, 0.5), updateUsP99: percentile(updateUs, 0.99), episodeReturns: returns };

@@ -7,7 +7,9 @@ import { RescaleAction } from '../../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
 import { make } from '../../sim/registry.js';
 import { MetricsLog } from '../metrics-log.js';
-import { StreamAcConfigSchema, StreamQConfigSchema, type StreamConfig } from './config.js';
+import { StreamAcConfigSchema, StreamQConfigSchema, StreamTdConfigSchema, type StreamConfig } from './config.js';
+import { randomPolicy, type Policy } from '../../control/policy.js';
+import { Rng } from '../../control/rng.js';
 import { StreamTrainer } from './trainer.js';
 
 async function env(id: string): Promise<Env> {
@@ -15,8 +17,9 @@ async function env(id: string): Promise<Env> {
   return new EpisodeStatistics(e.spec.actionSpace.kind === 'box' ? new RescaleAction(e) : e);
 }
 
-async function trainer(id: string, dir: string, config: StreamConfig, steps: number, checkpointEvery = 1_000_000): Promise<StreamTrainer> {
+async function trainer(id: string, dir: string, config: StreamConfig, steps: number, checkpointEvery = 1_000_000, fixedPolicy?: Policy): Promise<StreamTrainer> {
   return new StreamTrainer({
+    fixedPolicy,
     env: await env(id),
     evalEnv: await env(id),
     config,
@@ -56,5 +59,21 @@ describe('StreamTrainer', () => {
     expect(train).toHaveLength(5);
     expect(train[0]!['updateUsP99']).toBeGreaterThan(0);
     expect(train[4]!['epsilon']).toBeCloseTo(0.01, 6);
+  });
+
+  it('Stream TD(λ) learns the value of a fixed policy from a config, with value error reported and resume', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-std-'));
+    const config = StreamTdConfigSchema.parse({ kind: 'stream-td', policy: 'random' });
+    const policy = randomPolicy((await env('Pendulum-v1')).spec.actionSpace, new Rng(3));
+    const t = await trainer('Pendulum-v1', dir, config, 400, 200, policy);
+    const before = await t.valueError();
+    await t.run();
+    const after = await t.valueError();
+    expect(after.valueRmse).toBeLessThan(before.valueRmse);
+    const evals = new MetricsLog(join(dir, 'metrics.jsonl')).read().filter((r) => r.type === 'eval');
+    expect(evals.at(-1)?.['valueRmse']).toBeGreaterThan(0);
+    const resumed = await trainer('Pendulum-v1', dir, config, 600, 200, policy);
+    expect(resumed.resume()).toBe(400);
+    await expect(trainer('Pendulum-v1', dir, config, 10)).rejects.toThrow(/stream-td learns the value of a fixed policy/);
   });
 });

@@ -4,6 +4,7 @@ import type { MetricsLog } from '../metrics-log.js';
 import type { StreamConfig } from './config.js';
 import { StreamAgent, type StreamAgentState } from './agent.js';
 import { linearEpsilon } from './stream-q.js';
+import type { Policy } from '../../control/policy.js';
 import { evaluatePolicy, type EpisodicPolicy, type EvalResult } from '../evaluate.js';
 import type { TrainerProgress, TrainerSchedule } from '../sac/trainer.js';
 
@@ -18,6 +19,8 @@ export interface StreamTrainerOptions {
   readonly metrics: MetricsLog;
   readonly onStep?: (p: TrainerProgress) => void;
   readonly log?: (line: string) => void;
+  /** stream-td: the policy whose value is learned. */
+  readonly fixedPolicy?: Policy;
 }
 
 /**
@@ -36,7 +39,7 @@ export class StreamTrainer {
   private updateUs: number[] = [];
 
   constructor(private readonly o: StreamTrainerOptions) {
-    this.agent = new StreamAgent(o.config, o.env.spec, o.seed);
+    this.agent = new StreamAgent(o.config, o.env.spec, o.seed, o.fixedPolicy);
   }
 
   get step(): number {
@@ -57,6 +60,7 @@ export class StreamTrainer {
     const agent = this.agent;
     let t = 0;
     let s: Float64Array = new Float64Array(0);
+    let obs: Float32Array = new Float32Array(0);
     // Episodes start lazily at the top of a step, so a checkpoint taken after an episode end
     // precedes the next reset (whose observation updates the normaliser) and resumes exactly.
     let needsReset = true;
@@ -65,10 +69,11 @@ export class StreamTrainer {
     while (this.envSteps < schedule.steps && !this.stopping) {
       if (needsReset) {
         t = 0;
-        s = agent.features((await env.reset({ seed: this.episodeSeed() })).obs, t, true);
+        obs = (await env.reset({ seed: this.episodeSeed() })).obs;
+        s = agent.features(obs, t, true);
         needsReset = false;
       }
-      const a = agent.act(s, this.epsilon());
+      const a = agent.act(s, this.epsilon(), obs);
       const r = await env.step(a.action);
       const done = r.terminated || r.truncated;
       t++;
@@ -78,6 +83,7 @@ export class StreamTrainer {
       this.updateUs.push(Number(process.hrtime.bigint() - t0) / 1000);
       this.envSteps++;
       s = sNext;
+      obs = r.obs;
       if (done) {
         this.episodes++;
         if (r.info.episode) this.logEpisode(r.info.episode);
@@ -115,9 +121,42 @@ export class StreamTrainer {
 
   private async evaluateAndLog(): Promise<EvalResult> {
     const e = await this.evaluate();
-    this.o.metrics.write({ type: 'eval', step: this.envSteps, returnMean: e.returnMean, returnStd: e.returnStd, successRate: e.successRate, lengthMean: e.lengthMean });
-    this.o.log?.(`eval @${this.envSteps}: return ${e.returnMean.toFixed(2)} ± ${e.returnStd.toFixed(2)}, success ${(100 * e.successRate).toFixed(0)}%`);
+    const value = this.agent.td ? await this.valueError() : null;
+    this.o.metrics.write({ type: 'eval', step: this.envSteps, returnMean: e.returnMean, returnStd: e.returnStd, successRate: e.successRate, lengthMean: e.lengthMean, ...(value ?? {}) });
+    this.o.log?.(`eval @${this.envSteps}: return ${e.returnMean.toFixed(2)} ± ${e.returnStd.toFixed(2)}, success ${(100 * e.successRate).toFixed(0)}%${value ? `, value RMSE ${value.valueRmse.toFixed(3)} (returns' std ${value.returnStd.toFixed(3)})` : ''}`);
     return e;
+  }
+
+  /**
+   * Stream TD(λ): RMSE between v̂(sₜ) and the discounted Monte-Carlo return Gₜ over every state
+   * of `evalEpisodes` episodes of the fixed policy, beside the std of Gₜ (the error of predicting
+   * a constant). Truncated episodes make late-episode Gₜ short, as for the learner.
+   */
+  async valueError(): Promise<{ valueRmse: number; returnStd: number }> {
+    const { evalEnv, config } = this.o;
+    const policy = this.agent.policy();
+    const errors: number[] = [];
+    const allReturns: number[] = [];
+    for (let ep = 0; ep < this.o.schedule.evalEpisodes; ep++) {
+      let { obs } = await evalEnv.reset({ seed: 2_000_000 + ep });
+      const predictions: number[] = [];
+      const rewards: number[] = [];
+      for (let t = 0; ; t++) {
+        predictions.push(this.agent.value(obs, t));
+        const r = await evalEnv.step(policy.act(obs));
+        rewards.push(r.reward);
+        obs = r.obs;
+        if (r.terminated || r.truncated) break;
+      }
+      let g = 0;
+      for (let t = rewards.length - 1; t >= 0; t--) {
+        g = (rewards[t] as number) + config.gamma * g;
+        allReturns.push(g);
+        errors.push(((predictions[t] as number) - g) ** 2);
+      }
+    }
+    const mean = allReturns.reduce((a, b) => a + b, 0) / allReturns.length;
+    return { valueRmse: Math.sqrt(errors.reduce((a, b) => a + b, 0) / errors.length), returnStd: Math.sqrt(allReturns.reduce((a, b) => a + (b - mean) ** 2, 0) / allReturns.length) };
   }
 
   private logEpisode(ep: EpisodeSummary): void {
