@@ -15,6 +15,17 @@ export interface EvalResult {
   readonly returns: number[];
 }
 
+/**
+ * Seed conventions of every trainer: training episode i of a run with seed s resets with
+ * s·1e6 + i; evaluation episodes use 1e6 + s·1000 + i (disjoint for s < 1000).
+ */
+export function trainingEpisodeSeed(runSeed: number, episode: number): number {
+  return runSeed * 1_000_000 + episode;
+}
+export function evaluationSeed(runSeed: number): number {
+  return 1_000_000 + runSeed * 1000;
+}
+
 /** A stateless policy as an episodic one. */
 export function episodic(policy: Policy): EpisodicPolicy {
   return { reset: () => {}, act: policy };

@@ -1,4 +1,6 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { EpisodeSummary } from '../control/env.js';
+import type { EvalResult } from './evaluate.js';
 
 /** One line of metrics.jsonl. `step` is the env step the line describes. */
 export type MetricsRecord = { readonly type: 'episode' | 'train' | 'eval' | 'info'; readonly step: number } & Record<string, unknown>;
@@ -43,4 +45,19 @@ export class MetricsLog {
         }
       });
   }
+}
+
+/** The `episode` record every trainer writes when a training episode ends. */
+export function episodeRecord(step: number, episode: number, ep: EpisodeSummary): MetricsRecord {
+  return { type: 'episode', step, episode, return: ep.return, length: ep.length, success: ep.success, costs: ep.costs };
+}
+
+/** The `eval` record every trainer writes after a deterministic evaluation. */
+export function evalRecord(step: number, e: EvalResult, extra: Record<string, number> = {}): MetricsRecord {
+  return { type: 'eval', step, returnMean: e.returnMean, returnStd: e.returnStd, successRate: e.successRate, lengthMean: e.lengthMean, ...extra };
+}
+
+/** One log line for an evaluation. */
+export function describeEval(step: number, e: EvalResult): string {
+  return `eval @${step}: return ${e.returnMean.toFixed(2)} ± ${e.returnStd.toFixed(2)}, success ${(100 * e.successRate).toFixed(0)}%`;
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { MetricsLog } from '../../policies/metrics-log.js';
-import { OffPolicyTrainer, type TrainerProgress } from '../../policies/sac/trainer.js';
+import { OffPolicyTrainer } from '../../policies/sac/trainer.js';
+import type { TrainerProgress } from '../../policies/run-loop.js';
 import { StreamTrainer } from '../../policies/stream/trainer.js';
 import { allowFlags, stringFlag, UsageError, type Args } from '../args.js';
 import { loadConfig } from '../config.js';

@@ -13,7 +13,8 @@ import { listCheckpoints } from '../checkpoint.js';
 import { MetricsLog } from '../metrics-log.js';
 import { resolveSacConfig, SacConfigSchema, type SacConfigInput } from './config.js';
 import { episodic, evaluatePolicy } from '../evaluate.js';
-import { OffPolicyTrainer, type TrainerSchedule } from './trainer.js';
+import { OffPolicyTrainer } from './trainer.js';
+import type { TrainerSchedule } from '../run-loop.js';
 
 beforeAll(async () => {
   await selectBackend('wasm');

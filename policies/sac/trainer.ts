@@ -1,23 +1,15 @@
-import type { Env, EpisodeSummary } from '../../control/env.js';
+import type { Env } from '../../control/env.js';
 import { Rng, type RngState } from '../../control/rng.js';
 import { sample } from '../../control/spaces.js';
 import type { Batch } from '../replay.js';
 import { allocBatch, ReplayBuffer } from '../replay.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
-import { episodic, evaluatePolicy, type EvalResult } from '../evaluate.js';
+import { episodic, evaluatePolicy, evaluationSeed, trainingEpisodeSeed, type EvalResult } from '../evaluate.js';
 import type { MetricsLog } from '../metrics-log.js';
+import { RunLoop, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
 import { GaussianActor } from './actor.js';
 import type { SacConfig } from './config.js';
 import { SacLearner, type SacMetrics } from './sac.js';
-
-export interface TrainerSchedule {
-  readonly steps: number;
-  readonly evalEvery: number;
-  readonly evalEpisodes: number;
-  readonly checkpointEvery: number;
-  readonly logEvery: number;
-  readonly publishEvery: number;
-}
 
 export interface TrainerOptions {
   /** Training env: actions in [−1, 1] (wrapped by RescaleAction), EpisodeStatistics outermost. */
@@ -36,15 +28,6 @@ export interface TrainerOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface TrainerProgress {
-  readonly step: number;
-  readonly episodes: number;
-  readonly updates: number;
-  readonly lastReturn: number | null;
-  readonly updatesPerSec: number;
-  readonly envStepsPerSec: number;
-}
-
 /**
  * Off-policy training: an actor steps the env and writes transitions into the replay table
  * (the transition sink); the learner samples batches (half from demos when given) and updates;
@@ -55,7 +38,7 @@ export interface TrainerProgress {
  * so a resumed run continues the same experiment; only the episode in progress at the
  * checkpoint is restarted.
  */
-export class OffPolicyTrainer {
+export class OffPolicyTrainer extends RunLoop {
   readonly learner: SacLearner;
   readonly replay: ReplayBuffer;
   private readonly actor: GaussianActor;
@@ -64,13 +47,10 @@ export class OffPolicyTrainer {
   /** Batch sampling. */
   private readonly sampleRng: Rng;
   private readonly batches: Batch[];
-  private envSteps = 0;
-  private episodes = 0;
-  private lastReturn: number | null = null;
   private lastMetrics: SacMetrics | null = null;
-  private stopping = false;
 
   constructor(private readonly o: TrainerOptions) {
+    super(o.schedule, o.metrics, o.log);
     const space = o.env.spec.actionSpace;
     if (space.kind !== 'box') throw new TypeError(`SAC needs a continuous (Box) action space; ${o.env.spec.id} has ${space.kind} actions`);
     const obsDim = o.env.spec.observationSpace.low.length;
@@ -86,15 +66,6 @@ export class OffPolicyTrainer {
     }
     this.batches = Array.from({ length: o.config.criticActorRatio }, () => allocBatch(spec, o.config.batchSize));
     this.actor = new GaussianActor(this.learner.snapshot(), this.actorRng);
-  }
-
-  get step(): number {
-    return this.envSteps;
-  }
-
-  /** Asks {@link run} to checkpoint and return after the current step (SIGINT/SIGTERM). */
-  requestStop(): void {
-    this.stopping = true;
   }
 
   /** Loads the newest checkpoint in the checkpoint folder, if any. Returns its step or null. */
@@ -117,7 +88,7 @@ export class OffPolicyTrainer {
     return ckpt.step;
   }
 
-  checkpoint(): string {
+  override checkpoint(): string {
     const learner = this.learner.exportState();
     const replayFile = this.replay.state();
     return saveCheckpoint(
@@ -137,14 +108,15 @@ export class OffPolicyTrainer {
 
   /** Runs until `schedule.steps` env steps. */
   async run(): Promise<EvalResult> {
-    const { env, schedule, config } = this.o;
-    let { obs } = await env.reset({ seed: this.episodeSeed() });
+    const { env, config } = this.o;
+    const schedule = this.schedule;
+    let { obs } = await env.reset({ seed: trainingEpisodeSeed(this.o.seed, this.episodes) });
     let updatesAtLog = this.learner.updates;
     let stepsAtLog = this.envSteps;
     let timeAtLog = performance.now();
     let updatesPerSec = 0;
     let envStepsPerSec = 0;
-    while (this.envSteps < schedule.steps && !this.stopping) {
+    while (this.running()) {
       const warmup = this.envSteps < config.learningStarts;
       const action = warmup ? sample(env.spec.actionSpace, this.actorRng) : this.actor.act(obs, false);
       const r = await env.step(action);
@@ -152,9 +124,8 @@ export class OffPolicyTrainer {
       obs = r.obs;
       this.envSteps++;
       if (r.terminated || r.truncated) {
-        this.episodes++;
-        if (r.info.episode) this.logEpisode(r.info.episode);
-        obs = (await env.reset({ seed: this.episodeSeed() })).obs;
+        this.endEpisode(r.info.episode);
+        obs = (await env.reset({ seed: trainingEpisodeSeed(this.o.seed, this.episodes) })).obs;
       }
       if (!warmup) this.learn();
       if (this.envSteps % schedule.logEvery === 0) {
@@ -164,17 +135,10 @@ export class OffPolicyTrainer {
         [updatesAtLog, stepsAtLog, timeAtLog] = [this.learner.updates, this.envSteps, now];
         this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, ...(this.lastMetrics ?? {}) });
       }
-      if (schedule.evalEvery > 0 && this.envSteps % schedule.evalEvery === 0 && this.envSteps < schedule.steps) await this.evaluateAndLog();
-      if (this.envSteps % schedule.checkpointEvery === 0) this.checkpoint();
+      await this.afterStep();
       this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec });
     }
-    if (this.stopping) {
-      this.o.log?.(`stopping at step ${this.envSteps}: ${this.checkpoint()}`);
-      return this.evaluate();
-    }
-    const final = await this.evaluateAndLog();
-    if (this.envSteps % schedule.checkpointEvery !== 0) this.checkpoint();
-    return final;
+    return this.finish();
   }
 
   /** `utd` learner updates, each on `criticActorRatio` fresh batches. */
@@ -196,26 +160,9 @@ export class OffPolicyTrainer {
   }
 
   /** Deterministic evaluation (mean action) on the eval env. */
-  async evaluate(episodes = this.o.schedule.evalEpisodes): Promise<EvalResult> {
+  override async evaluate(episodes = this.o.schedule.evalEpisodes): Promise<EvalResult> {
     const actor = new GaussianActor(this.learner.snapshot(), new Rng(0));
-    return evaluatePolicy(this.o.evalEnv, episodic((o) => actor.act(o, true)), episodes, 1_000_000 + this.o.seed * 1000);
-  }
-
-  private async evaluateAndLog(): Promise<EvalResult> {
-    const e = await this.evaluate();
-    this.o.metrics.write({ type: 'eval', step: this.envSteps, returnMean: e.returnMean, returnStd: e.returnStd, successRate: e.successRate, lengthMean: e.lengthMean });
-    this.o.log?.(`eval @${this.envSteps}: return ${e.returnMean.toFixed(2)} ± ${e.returnStd.toFixed(2)}, success ${(100 * e.successRate).toFixed(0)}%`);
-    return e;
-  }
-
-  private logEpisode(ep: EpisodeSummary): void {
-    this.lastReturn = ep.return;
-    this.o.metrics.write({ type: 'episode', step: this.envSteps, episode: this.episodes, return: ep.return, length: ep.length, success: ep.success, costs: ep.costs });
-  }
-
-  /** Episode i of a run with seed s resets with seed s·1e6 + i (distinct from evaluation seeds). */
-  private episodeSeed(): number {
-    return this.o.seed * 1_000_000 + this.episodes;
+    return evaluatePolicy(this.o.evalEnv, episodic((o) => actor.act(o, true)), episodes, evaluationSeed(this.o.seed));
   }
 
   dispose(): void {

@@ -1,21 +1,15 @@
 import type { Rng } from '../../control/rng.js';
 import { ObGD } from './obgd.js';
-import { StreamNet } from './stream-net.js';
+import { StreamNet, type StreamLearnerOptions } from './stream-net.js';
 
-export interface StreamAcOptions {
+export interface StreamAcOptions extends StreamLearnerOptions {
   readonly obsDim: number;
   readonly actDim: number;
-  /** Hidden sizes. Default [128, 128] (continuous control; 2×32 for classic control). */
-  readonly hidden?: readonly number[];
-  readonly gamma?: number;
-  readonly lambda?: number;
-  readonly lr?: number;
   /** ObGD κ for the policy (default 3) and the value function (default 2). */
   readonly kappaPolicy?: number;
   readonly kappaValue?: number;
   /** Entropy coefficient η. Default 0.01. */
   readonly entropyCoef?: number;
-  readonly sparsity?: number;
 }
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);

@@ -10,6 +10,19 @@ import type { Rng } from '../../control/rng.js';
  * (measured: ~2.9 ms p50, 12 ms p99 on wasm; shared/facts/tfjs-perf.md), far over a 1 kHz
  * control tick. Forward and gradients are tested against tfjs autodiff.
  */
+/** Options every stream-x learner takes (defaults: the paper's one set for all tasks). */
+export interface StreamLearnerOptions {
+  readonly hidden?: readonly number[];
+  /** Default 0.99. */
+  readonly gamma?: number;
+  /** Trace decay. Default 0.8. */
+  readonly lambda?: number;
+  /** ObGD step size α. Default 1. */
+  readonly lr?: number;
+  /** Fraction of inputs zeroed per unit at initialisation. Default 0.9. */
+  readonly sparsity?: number;
+}
+
 export interface StreamNetSpec {
   readonly input: number;
   readonly hidden: readonly number[];

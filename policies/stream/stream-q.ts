@@ -1,18 +1,12 @@
 import type { Rng } from '../../control/rng.js';
 import { ObGD } from './obgd.js';
-import { StreamNet } from './stream-net.js';
+import { StreamNet, type StreamLearnerOptions } from './stream-net.js';
 
-export interface StreamQOptions {
+export interface StreamQOptions extends StreamLearnerOptions {
   readonly obsDim: number;
   readonly actions: number;
-  /** Hidden sizes. Default [32, 32] (classic control). */
-  readonly hidden?: readonly number[];
-  readonly gamma?: number;
-  readonly lambda?: number;
-  readonly lr?: number;
   /** ObGD κ. Default 2. */
   readonly kappa?: number;
-  readonly sparsity?: number;
 }
 
 /**

@@ -1,15 +1,10 @@
 import type { Rng } from '../../control/rng.js';
 import { ObGD } from './obgd.js';
-import { StreamNet } from './stream-net.js';
+import { StreamNet, type StreamLearnerOptions } from './stream-net.js';
 
-export interface StreamTdOptions {
+export interface StreamTdOptions extends StreamLearnerOptions {
   readonly obsDim: number;
-  readonly hidden?: readonly number[];
-  readonly gamma?: number;
-  readonly lambda?: number;
-  readonly lr?: number;
   readonly kappa?: number;
-  readonly sparsity?: number;
 }
 
 /** Stream TD(λ): prediction of v(s) for a fixed policy, ObGD with κ = 2 (Elsayed et al. 2024). */

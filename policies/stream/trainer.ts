@@ -1,12 +1,12 @@
-import type { Env, EpisodeSummary } from '../../control/env.js';
+import type { Env } from '../../control/env.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import type { MetricsLog } from '../metrics-log.js';
+import { RunLoop, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
 import type { StreamConfig } from './config.js';
 import { StreamAgent, type StreamAgentState } from './agent.js';
 import { linearEpsilon } from './stream-q.js';
 import type { Policy } from '../../control/policy.js';
-import { evaluatePolicy, type EpisodicPolicy, type EvalResult } from '../evaluate.js';
-import type { TrainerProgress, TrainerSchedule } from '../sac/trainer.js';
+import { evaluatePolicy, evaluationSeed, trainingEpisodeSeed, type EpisodicPolicy, type EvalResult } from '../evaluate.js';
 
 export interface StreamTrainerOptions {
   /** Training env: Box actions in [−1, 1] (stream-ac) or Discrete (stream-q); EpisodeStatistics outermost. */
@@ -29,25 +29,14 @@ export interface StreamTrainerOptions {
  * feature), act, step the env, and let the {@link StreamAgent} scale the reward and update.
  * Per-update wall time is logged so the cost against a control-tick budget is visible.
  */
-export class StreamTrainer {
+export class StreamTrainer extends RunLoop {
   readonly agent: StreamAgent;
-  private envSteps = 0;
-  private episodes = 0;
-  private lastReturn: number | null = null;
-  private stopping = false;
   /** Wall time of recent updates, µs (reset at each log line). */
   private updateUs: number[] = [];
 
   constructor(private readonly o: StreamTrainerOptions) {
+    super(o.schedule, o.metrics, o.log);
     this.agent = new StreamAgent(o.config, o.env.spec, o.seed, o.fixedPolicy);
-  }
-
-  get step(): number {
-    return this.envSteps;
-  }
-
-  requestStop(): void {
-    this.stopping = true;
   }
 
   private epsilon(): number {
@@ -56,7 +45,8 @@ export class StreamTrainer {
   }
 
   async run(): Promise<EvalResult> {
-    const { env, schedule } = this.o;
+    const { env } = this.o;
+    const schedule = this.schedule;
     const agent = this.agent;
     let t = 0;
     let s: Float64Array = new Float64Array(0);
@@ -66,10 +56,10 @@ export class StreamTrainer {
     let needsReset = true;
     let [stepsAtLog, timeAtLog] = [this.envSteps, performance.now()];
     let envStepsPerSec = 0;
-    while (this.envSteps < schedule.steps && !this.stopping) {
+    while (this.running()) {
       if (needsReset) {
         t = 0;
-        obs = (await env.reset({ seed: this.episodeSeed() })).obs;
+        obs = (await env.reset({ seed: trainingEpisodeSeed(this.o.seed, this.episodes) })).obs;
         s = agent.features(obs, t, true);
         needsReset = false;
       }
@@ -85,8 +75,7 @@ export class StreamTrainer {
       s = sNext;
       obs = r.obs;
       if (done) {
-        this.episodes++;
-        if (r.info.episode) this.logEpisode(r.info.episode);
+        this.endEpisode(r.info.episode);
         needsReset = true;
       }
       if (this.envSteps % schedule.logEvery === 0) {
@@ -97,17 +86,10 @@ export class StreamTrainer {
         this.o.metrics.write({ type: 'train', step: this.envSteps, envStepsPerSec, updateUsP50: sorted[Math.floor(sorted.length / 2)] ?? 0, updateUsP99: sorted[Math.floor(sorted.length * 0.99)] ?? 0, epsilon: this.epsilon() });
         this.updateUs = [];
       }
-      if (schedule.evalEvery > 0 && this.envSteps % schedule.evalEvery === 0 && this.envSteps < schedule.steps) await this.evaluateAndLog();
-      if (this.envSteps % schedule.checkpointEvery === 0) this.checkpoint();
+      await this.afterStep();
       this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.envSteps, lastReturn: this.lastReturn, updatesPerSec: envStepsPerSec, envStepsPerSec });
     }
-    if (this.stopping) {
-      this.o.log?.(`stopping at step ${this.envSteps}: ${this.checkpoint()}`);
-      return this.evaluate();
-    }
-    const final = await this.evaluateAndLog();
-    if (this.envSteps % schedule.checkpointEvery !== 0) this.checkpoint();
-    return final;
+    return this.finish();
   }
 
   /** The greedy / mean-action policy with frozen normalisation. */
@@ -115,16 +97,12 @@ export class StreamTrainer {
     return this.agent.policy();
   }
 
-  async evaluate(episodes = this.o.schedule.evalEpisodes): Promise<EvalResult> {
-    return evaluatePolicy(this.o.evalEnv, this.policy(), episodes, 1_000_000 + this.o.seed * 1000);
+  override async evaluate(episodes = this.o.schedule.evalEpisodes): Promise<EvalResult> {
+    return evaluatePolicy(this.o.evalEnv, this.policy(), episodes, evaluationSeed(this.o.seed));
   }
 
-  private async evaluateAndLog(): Promise<EvalResult> {
-    const e = await this.evaluate();
-    const value = this.agent.td ? await this.valueError() : null;
-    this.o.metrics.write({ type: 'eval', step: this.envSteps, returnMean: e.returnMean, returnStd: e.returnStd, successRate: e.successRate, lengthMean: e.lengthMean, ...(value ?? {}) });
-    this.o.log?.(`eval @${this.envSteps}: return ${e.returnMean.toFixed(2)} ± ${e.returnStd.toFixed(2)}, success ${(100 * e.successRate).toFixed(0)}%${value ? `, value RMSE ${value.valueRmse.toFixed(3)} (returns' std ${value.returnStd.toFixed(3)})` : ''}`);
-    return e;
+  protected override async evalExtras(): Promise<Record<string, number>> {
+    return this.agent.td ? this.valueError() : {};
   }
 
   /**
@@ -159,16 +137,7 @@ export class StreamTrainer {
     return { valueRmse: Math.sqrt(errors.reduce((a, b) => a + b, 0) / errors.length), returnStd: Math.sqrt(allReturns.reduce((a, b) => a + (b - mean) ** 2, 0) / allReturns.length) };
   }
 
-  private logEpisode(ep: EpisodeSummary): void {
-    this.lastReturn = ep.return;
-    this.o.metrics.write({ type: 'episode', step: this.envSteps, episode: this.episodes, return: ep.return, length: ep.length, success: ep.success, costs: ep.costs });
-  }
-
-  private episodeSeed(): number {
-    return this.o.seed * 1_000_000 + this.episodes;
-  }
-
-  checkpoint(): string {
+  override checkpoint(): string {
     const sections = this.agent.parts().flatMap(({ net, opt }) => [net.params, opt.traces]);
     return saveCheckpoint(this.o.checkpointDir, this.envSteps, { kind: this.o.config.kind, agent: this.agent.getState(), episodes: this.episodes }, sections);
   }

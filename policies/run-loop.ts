@@ -1,0 +1,98 @@
+import type { EpisodeSummary } from '../control/env.js';
+import type { EvalResult } from './evaluate.js';
+import { describeEval, episodeRecord, evalRecord, type MetricsLog } from './metrics-log.js';
+
+/** When a trainer evaluates, checkpoints and logs (env steps). */
+export interface TrainerSchedule {
+  readonly steps: number;
+  readonly evalEvery: number;
+  readonly evalEpisodes: number;
+  readonly checkpointEvery: number;
+  readonly logEvery: number;
+  readonly publishEvery: number;
+}
+
+/** What a trainer reports after every env step (progress display). */
+export interface TrainerProgress {
+  readonly step: number;
+  readonly episodes: number;
+  readonly updates: number;
+  readonly lastReturn: number | null;
+  readonly updatesPerSec: number;
+  readonly envStepsPerSec: number;
+}
+
+/**
+ * The bookkeeping every trainer shares: step and episode counters, the stop request, episode
+ * and evaluation records, evaluation / checkpoint at schedule boundaries, and the end of a run
+ * (checkpoint and return on a stop request; otherwise a final evaluation and a last checkpoint).
+ * Algorithms implement the loop itself, `evaluate` and `checkpoint`.
+ */
+export abstract class RunLoop {
+  protected envSteps = 0;
+  protected episodes = 0;
+  protected lastReturn: number | null = null;
+  protected stopping = false;
+
+  constructor(
+    protected readonly schedule: TrainerSchedule,
+    protected readonly metrics: MetricsLog,
+    protected readonly log?: (line: string) => void,
+  ) {}
+
+  get step(): number {
+    return this.envSteps;
+  }
+
+  /** Asks the run to checkpoint and return after the current step (SIGINT/SIGTERM). */
+  requestStop(): void {
+    this.stopping = true;
+  }
+
+  abstract evaluate(episodes?: number): Promise<EvalResult>;
+  abstract checkpoint(): string;
+
+  /** Extra numbers for evaluation records (e.g. value error). */
+  protected async evalExtras(): Promise<Record<string, number>> {
+    return {};
+  }
+
+  protected endEpisode(ep: EpisodeSummary | undefined): void {
+    this.episodes++;
+    if (!ep) return;
+    this.lastReturn = ep.return;
+    this.metrics.write(episodeRecord(this.envSteps, this.episodes, ep));
+  }
+
+  protected async evaluateAndLog(): Promise<EvalResult> {
+    const e = await this.evaluate();
+    const extras = await this.evalExtras();
+    this.metrics.write(evalRecord(this.envSteps, e, extras));
+    const more = Object.entries(extras).map(([k, v]) => `, ${k} ${v.toFixed(3)}`).join('');
+    this.log?.(`${describeEval(this.envSteps, e)}${more}`);
+    return e;
+  }
+
+  /** Evaluation and checkpoint at the schedule's boundaries; call after every env step. */
+  protected async afterStep(): Promise<void> {
+    const { evalEvery, checkpointEvery, steps } = this.schedule;
+    if (evalEvery > 0 && this.envSteps % evalEvery === 0 && this.envSteps < steps) await this.evaluateAndLog();
+    if (this.envSteps % checkpointEvery === 0) this.checkpoint();
+  }
+
+  /** True while the run should go on. */
+  protected running(): boolean {
+    return this.envSteps < this.schedule.steps && !this.stopping;
+  }
+
+  /** Ends a run: on a stop request, checkpoint and return a silent evaluation; else a final evaluation and checkpoint. */
+  protected async finish(): Promise<EvalResult> {
+    if (this.stopping) {
+      this.log?.(`stopping at step ${this.envSteps}: ${this.checkpoint()}`);
+      return this.evaluate();
+    }
+    const final = await this.evaluateAndLog();
+    if (this.envSteps % this.schedule.checkpointEvery !== 0) this.checkpoint();
+    return final;
+  }
+}
