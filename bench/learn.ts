@@ -59,6 +59,12 @@ export async function learnBenchmark(json: boolean): Promise<unknown> {
     out['pendulum'] = { config: 'configs/pendulum-sac.yaml', steps: 20000, seeds: SEEDS, finalReturns: finals, mean: mean(finals), std: std(finals), published: { sac: -157, std: 89 }, target: -200, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
     if (!json) process.stdout.write(`Pendulum-v1 SAC @20k: ${mean(finals).toFixed(1)} ± ${std(finals).toFixed(1)} over ${SEEDS} seeds (published −157 ± 89)\n`);
   }
+  if (ONLY === 'reacher') {
+    // SAC beside Stream AC(λ) on the reacher (bench stream), compared at the same env steps.
+    const curves = await trainSeeds('configs/reacher-sac.yaml', SEEDS);
+    const steps = (curves[0] as Curve).evals.map((e) => e.step);
+    out['reacherSac'] = { config: 'configs/reacher-sac.yaml', seeds: SEEDS, curve: steps.map((step, i) => ({ step, returnMean: mean(curves.map((c) => (c.evals[i] as { returnMean: number }).returnMean)), successMean: mean(curves.map((c) => (c.evals[i] as { successRate: number }).successRate)) })), secondsPerSeed: mean(curves.map((c) => c.seconds)) };
+  }
   if (!ONLY || ONLY === 'reach') {
     const { table } = await recordDemonstrations('PandaReach-v0', 20, 5_000_000, false);
     const curves = await trainSeeds('configs/panda-reach-rlpd.yaml', REACH_SEEDS, table);
