@@ -1,0 +1,240 @@
+import { crc16 } from './crc16.js';
+
+/**
+ * Dynamixel Protocol 2.0 framing (ROBOTIS e-Manual, "Protocol 2.0"):
+ *
+ *   FF FF FD 00 | ID | LEN_L LEN_H | INST | params… | CRC_L CRC_H
+ *
+ * LEN counts INST, the (stuffed) parameters and the CRC. Status packets have INST 0x55 and an
+ * error byte before their parameters. Byte stuffing: inside INST and parameters, FF FF FD
+ * becomes FF FF FD FD; LEN and CRC cover the stuffed bytes.
+ */
+export const HEADER = Uint8Array.of(0xff, 0xff, 0xfd, 0x00);
+export const BROADCAST_ID = 0xfe;
+/** Largest LEN accepted by the decoder; longer claims are treated as corruption. */
+export const MAX_LENGTH = 1024;
+
+export const Instruction = {
+  Ping: 0x01,
+  Read: 0x02,
+  Write: 0x03,
+  RegWrite: 0x04,
+  Action: 0x05,
+  FactoryReset: 0x06,
+  Reboot: 0x08,
+  Clear: 0x10,
+  Status: 0x55,
+  SyncRead: 0x82,
+  SyncWrite: 0x83,
+  BulkRead: 0x92,
+  BulkWrite: 0x93,
+} as const;
+export type InstructionName = keyof typeof Instruction;
+
+/** A decoded packet (instruction or status); `params` are unstuffed. */
+export interface Packet {
+  readonly id: number;
+  readonly instruction: number;
+  /** Status packets only: the error byte. */
+  readonly error?: number;
+  readonly params: Uint8Array;
+}
+
+/** Stuffs FF FF FD → FF FF FD FD. */
+export function stuff(data: Uint8Array): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < data.length; i++) {
+    out.push(data[i] as number);
+    if (i >= 2 && data[i - 2] === 0xff && data[i - 1] === 0xff && data[i] === 0xfd) out.push(0xfd);
+  }
+  return Uint8Array.from(out);
+}
+
+/** Reverses {@link stuff}: FF FF FD FD → FF FF FD. */
+export function unstuff(data: Uint8Array): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < data.length; i++) {
+    out.push(data[i] as number);
+    if (i >= 2 && data[i - 2] === 0xff && data[i - 1] === 0xff && data[i] === 0xfd && data[i + 1] === 0xfd) i++;
+  }
+  return Uint8Array.from(out);
+}
+
+/** Encodes an instruction packet. */
+export function encodeInstruction(id: number, instruction: number, params: ArrayLike<number> = []): Uint8Array {
+  checkByte('id', id, 0, 0xfe);
+  return frame(id, Uint8Array.from([instruction, ...Array.from(params)]));
+}
+
+/** Encodes a status packet (what a servo, or our emulator, answers). */
+export function encodeStatus(id: number, error: number, params: ArrayLike<number> = []): Uint8Array {
+  checkByte('id', id, 0, 0xfd);
+  return frame(id, Uint8Array.from([Instruction.Status, error & 0xff, ...Array.from(params)]));
+}
+
+function frame(id: number, body: Uint8Array): Uint8Array {
+  // Stuffing applies to INST + params; for status packets the error byte is part of the params.
+  const stuffed = stuff(body);
+  const len = stuffed.length + 2;
+  const out = new Uint8Array(7 + len);
+  out.set(HEADER, 0);
+  out[4] = id;
+  out[5] = len & 0xff;
+  out[6] = len >> 8;
+  out.set(stuffed, 7);
+  const crc = crc16(out, 0, out.length - 2);
+  out[out.length - 2] = crc & 0xff;
+  out[out.length - 1] = crc >> 8;
+  return out;
+}
+
+/** Why the decoder dropped bytes. */
+export type DropReason = 'crc' | 'length' | 'short';
+
+/**
+ * A streaming decoder: feed it whatever the port delivers; it returns complete packets and
+ * counts what it dropped. It frames by the length field and checks the CRC over the bytes as
+ * received (so peers that do not stuff, like some SDK versions, still decode), resynchronising
+ * on the next header after any corrupt frame. Never throws on input.
+ */
+export class PacketDecoder {
+  private buffer: Uint8Array = new Uint8Array(0);
+  readonly dropped: Record<DropReason, number> = { crc: 0, length: 0, short: 0 };
+  /** Bytes discarded while searching for a header. */
+  skippedBytes = 0;
+
+  get badFrames(): number {
+    return this.dropped.crc + this.dropped.length + this.dropped.short;
+  }
+
+  push(chunk: Uint8Array): Packet[] {
+    this.buffer = concat(this.buffer, chunk);
+    const packets: Packet[] = [];
+    for (;;) {
+      const start = findHeader(this.buffer);
+      if (start < 0) {
+        // Keep a possible partial header (up to 3 bytes) at the end.
+        const keep = Math.min(3, this.buffer.length);
+        this.skippedBytes += this.buffer.length - keep;
+        this.buffer = this.buffer.slice(this.buffer.length - keep);
+        return packets;
+      }
+      this.skippedBytes += start;
+      this.buffer = this.buffer.slice(start);
+      if (this.buffer.length < 7) return packets;
+      const len = (this.buffer[5] as number) | ((this.buffer[6] as number) << 8);
+      if (len < 3 || len > MAX_LENGTH) {
+        this.drop('length');
+        continue;
+      }
+      if (this.buffer.length < 7 + len) return packets;
+      const total = 7 + len;
+      const crc = (this.buffer[total - 2] as number) | ((this.buffer[total - 1] as number) << 8);
+      if (crc !== crc16(this.buffer, 0, total - 2)) {
+        this.drop('crc');
+        continue;
+      }
+      const body = unstuff(this.buffer.slice(7, total - 2));
+      const instruction = body[0] as number;
+      const id = this.buffer[4] as number;
+      this.buffer = this.buffer.slice(total);
+      if (instruction === Instruction.Status) {
+        if (body.length < 2) {
+          this.dropped.short++;
+          continue;
+        }
+        packets.push({ id, instruction, error: body[1] as number, params: body.slice(2) });
+      } else {
+        packets.push({ id, instruction, params: body.slice(1) });
+      }
+    }
+  }
+
+  /** Discards the first byte of a bad frame so the search resumes inside it. */
+  private drop(reason: DropReason): void {
+    this.dropped[reason]++;
+    this.buffer = this.buffer.slice(1);
+  }
+}
+
+function findHeader(b: Uint8Array): number {
+  for (let i = 0; i + 3 < b.length; i++) {
+    if (b[i] === 0xff && b[i + 1] === 0xff && b[i + 2] === 0xfd && b[i + 3] === 0x00) return i;
+  }
+  return -1;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b.slice();
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+function checkByte(name: string, v: number, lo: number, hi: number): void {
+  if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`Expected \`${name}\` to be an integer in ${lo}..${hi}, got \`${v}\``);
+}
+
+/** Named errors of a status packet's error byte. */
+export interface StatusError {
+  /** Bit 7: hardware alert (read Hardware Error Status for details). */
+  readonly hardwareAlert: boolean;
+  readonly code: 'none' | 'result-fail' | 'instruction' | 'crc' | 'data-range' | 'data-length' | 'data-limit' | 'access' | 'unknown';
+}
+
+export function decodeStatusError(error: number): StatusError {
+  const codes: StatusError['code'][] = ['none', 'result-fail', 'instruction', 'crc', 'data-range', 'data-length', 'data-limit', 'access'];
+  return { hardwareAlert: (error & 0x80) !== 0, code: codes[error & 0x7f] ?? 'unknown' };
+}
+
+/** Little-endian parameter helpers. */
+export function u16(v: number): number[] {
+  return [v & 0xff, (v >> 8) & 0xff];
+}
+export function u32(v: number): number[] {
+  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+}
+export function readS32(b: Uint8Array, offset = 0): number {
+  return ((b[offset] as number) | ((b[offset + 1] as number) << 8) | ((b[offset + 2] as number) << 16) | ((b[offset + 3] as number) << 24)) | 0;
+}
+
+/** Instruction builders (parameters as in the e-Manual). */
+export const build = {
+  ping: (id: number): Uint8Array => encodeInstruction(id, Instruction.Ping),
+  read: (id: number, address: number, length: number): Uint8Array => encodeInstruction(id, Instruction.Read, [...u16(address), ...u16(length)]),
+  write: (id: number, address: number, data: ArrayLike<number>): Uint8Array => encodeInstruction(id, Instruction.Write, [...u16(address), ...Array.from(data)]),
+  reboot: (id: number): Uint8Array => encodeInstruction(id, Instruction.Reboot),
+  /** Sync Read: the same `length` bytes at `address` from every id (broadcast). */
+  syncRead: (address: number, length: number, ids: readonly number[]): Uint8Array => encodeInstruction(BROADCAST_ID, Instruction.SyncRead, [...u16(address), ...u16(length), ...ids]),
+  /** Sync Write: each id gets its own `length` bytes at `address` (broadcast). */
+  syncWrite: (address: number, length: number, items: readonly { id: number; data: ArrayLike<number> }[]): Uint8Array => {
+    const params = [...u16(address), ...u16(length)];
+    for (const { id, data } of items) {
+      if (data.length !== length) throw new RangeError(`syncWrite: data for id ${id} has ${data.length} bytes, expected ${length}`);
+      params.push(id, ...Array.from(data));
+    }
+    return encodeInstruction(BROADCAST_ID, Instruction.SyncWrite, params);
+  },
+  /** Bulk Read: a different address and length per id (broadcast). */
+  bulkRead: (items: readonly { id: number; address: number; length: number }[]): Uint8Array => encodeInstruction(BROADCAST_ID, Instruction.BulkRead, items.flatMap(({ id, address, length }) => [id, ...u16(address), ...u16(length)])),
+};
+
+/** X-series (XM/XH/XW) control table addresses used by roborl (e-Manual). */
+export const XControlTable = {
+  ModelNumber: { address: 0, size: 2 },
+  FirmwareVersion: { address: 6, size: 1 },
+  OperatingMode: { address: 11, size: 1 },
+  MaxPositionLimit: { address: 48, size: 4 },
+  MinPositionLimit: { address: 52, size: 4 },
+  TorqueEnable: { address: 64, size: 1 },
+  GoalCurrent: { address: 102, size: 2 },
+  GoalVelocity: { address: 104, size: 4 },
+  GoalPosition: { address: 116, size: 4 },
+  PresentCurrent: { address: 126, size: 2 },
+  PresentVelocity: { address: 128, size: 4 },
+  PresentPosition: { address: 132, size: 4 },
+} as const;
+
+/** Operating Mode (address 11) values. */
+export const OperatingMode = { Current: 0, Velocity: 1, Position: 3, ExtendedPosition: 4, CurrentBasedPosition: 5, Pwm: 16 } as const;
