@@ -1,0 +1,121 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../../control/rng.js';
+import { cobsDecode, cobsEncode } from './cobs.js';
+import { crc16Ccitt, encodeFrame, FrameDecoder, type Message } from './protocol.js';
+
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0').toUpperCase()).join(' ');
+
+describe('COBS', () => {
+  it.each([
+    ['00', '01 01'],
+    ['00 00', '01 01 01'],
+    ['11 22 00 33', '03 11 22 02 33'],
+    ['11 22 33 44', '05 11 22 33 44'],
+    ['11 00 00 00', '02 11 01 01 01'],
+  ])('encodes %s as %s (Cheshire & Baker examples)', (input, expected) => {
+    const data = Uint8Array.from(input.split(' ').map((h) => parseInt(h, 16)));
+    expect(hex(cobsEncode(data))).toBe(expected);
+    expect(hex(cobsDecode(cobsEncode(data))!)).toBe(input);
+  });
+
+  it('round-trips long runs (254-byte blocks) and random data', () => {
+    const rng = new Rng(1);
+    for (const n of [253, 254, 255, 508, 1000]) {
+      const data = Uint8Array.from({ length: n }, (_, i) => (i % 300 === 299 ? 0 : 1 + rng.int(255)));
+      const enc = cobsEncode(data);
+      expect(enc.includes(0)).toBe(false);
+      expect(Array.from(cobsDecode(enc)!)).toEqual(Array.from(data));
+    }
+  });
+
+  it('rejects malformed blocks', () => {
+    expect(cobsDecode(Uint8Array.of(0x05, 0x11, 0x22))).toBeNull(); // code runs past the end
+    expect(cobsDecode(Uint8Array.of(0x03, 0x00, 0x22))).toBeNull(); // a zero inside
+  });
+});
+
+describe('framed protocol v1', () => {
+  it('CRC-16/CCITT-FALSE check value', () => {
+    expect(crc16Ccitt(new TextEncoder().encode('123456789'))).toBe(0x29b1);
+  });
+
+  const messages: Message[] = [
+    { type: 'state', seq: 513, timestampUs: 123456789, q: Float32Array.of(0.5, -1.25, 3), qd: Float32Array.of(0, 2.5, -0.125) },
+    { type: 'command', seq: 7, mode: 1, values: Float32Array.of(0.25, -0.5) },
+    { type: 'reset', seq: 1 },
+    { type: 'ack', seq: 2, ackSeq: 7 },
+    { type: 'estop', seq: 3 },
+    { type: 'heartbeat', seq: 65535 },
+    { type: 'error', seq: 4, code: 3, message: 'overcurrent on joint 2' },
+  ];
+
+  it('round-trips every message type through frames split at random points', () => {
+    const rng = new Rng(2);
+    const stream = new Uint8Array(messages.flatMap((m) => [0, ...encodeFrame(m)]));
+    const d = new FrameDecoder();
+    const out: Message[] = [];
+    for (let i = 0; i < stream.length; ) {
+      const n = 1 + rng.int(9);
+      out.push(...d.push(stream.slice(i, i + n)));
+      i += n;
+    }
+    expect(out).toEqual(messages);
+    expect(d.badFrames).toBe(0);
+  });
+
+  it('refuses to encode a NaN command', () => {
+    expect(() => encodeFrame({ type: 'command', seq: 0, mode: 0, values: Float32Array.of(1, Number.NaN) })).toThrow(/values\[1\] is NaN/);
+  });
+
+  it('counts and drops corrupt frames of every kind', () => {
+    const d = new FrameDecoder();
+    const good = encodeFrame({ type: 'heartbeat', seq: 9 });
+    const badCrc = encodeFrame({ type: 'ack', seq: 1, ackSeq: 1 });
+    badCrc[2] = (badCrc[2] as number) ^ 0x10;
+    const badVersion = encodeFrame({ type: 'reset', seq: 1 });
+    badVersion[1] = 2; // version byte after the COBS code
+    // A flipped type byte (caught by the CRC), a wrong version, a COBS code running past the
+    // frame, and a frame too short to hold a header and CRC.
+    const out = d.push(new Uint8Array([...badCrc, ...badVersion, 0x03, 0x00, 0x02, 0x01, 0x00, ...good]));
+    expect(out).toEqual([{ type: 'heartbeat', seq: 9 }]);
+    expect(d.dropped).toMatchObject({ crc: 1, version: 1, cobs: 1, short: 1 });
+    expect(d.badFrames).toBe(4);
+  });
+
+  it('survives 1 MB of random bytes: never throws, nothing spurious, every valid frame found', () => {
+    const rng = new Rng(3);
+    const d = new FrameDecoder();
+    let sent = 0;
+    let found = 0;
+    let total = 0;
+    while (total < 1 << 20) {
+      const noise = Uint8Array.from({ length: rng.int(300) }, () => rng.int(256));
+      const frame = encodeFrame({ type: 'command', seq: sent & 0xffff, mode: 0, values: Float32Array.of(rng.normal(), rng.normal()) });
+      const chunk = new Uint8Array([...noise, 0, ...frame]);
+      total += chunk.length;
+      for (const m of d.push(chunk)) if (m.type === 'command') found++;
+      sent++;
+    }
+    // Noise can, very rarely, form a frame that passes the CRC (1 in 65536 per candidate).
+    expect(found).toBeGreaterThanOrEqual(sent);
+    expect(found - sent).toBeLessThanOrEqual(2);
+    expect(d.badFrames).toBeGreaterThan(0);
+  });
+
+  it('matches the reference C implementation byte for byte (gcc)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-c-'));
+    const exe = join(dir, 'reference-check');
+    execFileSync('gcc', ['-std=c99', '-Wall', '-Werror', '-O2', '-o', exe, fileURLToPath(new URL('./reference-check.c', import.meta.url))]);
+    const cState = execFileSync(exe, ['state'], { encoding: 'utf8' }).trim();
+    expect(cState).toBe(hex(encodeFrame(messages[0]!)));
+    const cmd = encodeFrame({ type: 'command', seq: 300, mode: 2, values: Float32Array.of(1.5, -0.25, 8) });
+    expect(execFileSync(exe, ['command', hex(cmd)], { encoding: 'utf8' }).trim()).toBe('300 2 1.5 -0.25 8');
+    cmd[3] = (cmd[3] as number) ^ 0x01;
+    expect(execFileSync(exe, ['command', hex(cmd)], { encoding: 'utf8' }).trim()).toBe('invalid');
+  });
+});
