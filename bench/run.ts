@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { learnBenchmark } from './learn.js';
 import { learnerBenchmark } from './learner.js';
+import { safetyBenchmark } from './safety.js';
 import { simBenchmark } from './sim.js';
 import { streamBenchmark } from './stream.js';
 
@@ -13,6 +14,7 @@ const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
   learner: learnerBenchmark,
   learn: learnBenchmark,
   stream: streamBenchmark,
+  safety: safetyBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -47,6 +47,20 @@ export interface StepInfo {
   readonly metrics?: Readonly<Record<string, number>>;
   /** Set by the episode-statistics wrapper on the step that ends an episode. */
   readonly episode?: EpisodeSummary;
+  /** Set by safety wrappers: what was asked, what ran, and why they differ. */
+  readonly safety?: SafetyInfo;
+}
+
+/** A safety layer's record of one step (Tier 0 limits, shields). */
+export interface SafetyInfo {
+  /** The action the policy proposed. */
+  readonly proposed: Float32Array;
+  /** The action the env executed. */
+  readonly executed: Float32Array;
+  /** Whether they differ. */
+  readonly intervened: boolean;
+  /** Limit hits on this step, by kind (position, velocity, rate, watchdog, estop). */
+  readonly hits: Readonly<Record<string, number>>;
 }
 
 /** What one finished episode amounted to (see `EpisodeStatistics`). */

@@ -114,4 +114,20 @@ describe('Rapier dynamics against analytic references', () => {
     expect(q[0]).toBeGreaterThan(0.5); // it actually moved: ~1.5 rad/s for 0.5 s
     world.free();
   });
+
+  it('enforces URDF joint limits physically (a joint pushed at full effort stops at its bound)', () => {
+    const world = new R.World({ x: 0, y: 0, z: -9.81 });
+    world.timestep = 0.002;
+    const art = new Articulation(world, loadDescription('reacher2d'), { mode: 'torque' });
+    art.setState([0, 2.5]);
+    const q = new Float64Array(2);
+    for (let i = 0; i < 1000; i++) {
+      art.command([0, 0.05]); // full elbow effort toward its +3.0 rad limit
+      world.step();
+    }
+    art.readState(q, new Float64Array(2));
+    expect(q[1]).toBeGreaterThan(2.9);
+    expect(q[1]).toBeLessThan(3.02);
+    world.free();
+  });
 });

@@ -178,12 +178,11 @@ export class Articulation {
       const anchor1 = sub(jointHome.p, home.get(bodyRootLink[parentBody] as string)!.p);
       const anchor2: Vec3 = [0, 0, 0];
       const data = j.type === 'prismatic' ? R.JointData.prismatic(vec(anchor1), vec(anchor2), vec(axis)) : R.JointData.revolute(vec(anchor1), vec(anchor2), vec(axis));
-      if (j.limit && Number.isFinite(j.limit.lower)) {
-        data.limitsEnabled = true;
-        data.limits = [j.limit.lower, j.limit.upper];
-      }
       const joint = world.createImpulseJoint(data, world.getRigidBody(this.bodyHandles[parentBody] as number), world.getRigidBody(this.bodyHandles[childBody] as number), true);
       joint.setContactsEnabled(false);
+      // Physical joint stops. Set on the joint: rapier 0.21 ignores JointData.limits/limitsEnabled
+      // (measured: a pushed joint sailed past ±0.5 rad to 1.54 rad).
+      if (j.limit && Number.isFinite(j.limit.lower)) (joint as unknown as { setLimits(lo: number, hi: number): void }).setLimits(j.limit.lower, j.limit.upper);
       this.bindings.push({ joint: j, parentBody, childBody, axis, anchor1, anchor2, handle: joint.handle });
       this.configureMotor(joint, j, this.bindings.length - 1);
     }

@@ -1,5 +1,7 @@
 import type { Collider, World } from '@dimforge/rapier3d-compat';
 import type { Rng } from '../../control/rng.js';
+import type { JointLimits } from '../../control/safety/joint-filter.js';
+import type { JointPositionControl } from '../../control/safety/safety-limits.js';
 import { loadDescription } from '../descriptions.js';
 import { quatConj, quatMul, sub, type Pose, type Quat, type Vec3 } from '../math3d.js';
 import { rapier } from '../rapier.js';
@@ -21,7 +23,7 @@ const TABLE_HALF = 0.025;
  * `joint_velocity` (any |q̇ᵢ| above its URDF limit) and `table_contact` (any arm link but the
  * bolted base touching the table).
  */
-export abstract class PandaTask extends RapierTask {
+export abstract class PandaTask extends RapierTask implements JointPositionControl {
   protected readonly tableHandle: number;
   protected readonly lower: Float64Array;
   protected readonly upper: Float64Array;
@@ -64,6 +66,28 @@ export abstract class PandaTask extends RapierTask {
     }
     this.robot.command(this.target);
     this.simulate();
+  }
+
+  /** Joint limits for the safety layer (from the URDF). */
+  get jointLimits(): JointLimits {
+    return { lower: this.lower, upper: this.upper, velocity: this.velocityLimit };
+  }
+
+  jointPositions(): ArrayLike<number> {
+    return this.q;
+  }
+
+  /** Actions command joint targets q + 0.08·a. */
+  actionToTargets(action: Float32Array, q: ArrayLike<number>): Float64Array {
+    return Float64Array.from({ length: 7 }, (_, i) => (q[i] as number) + PANDA_MAX_DELTA * (action[i] as number));
+  }
+
+  targetsToAction(targets: ArrayLike<number>, q: ArrayLike<number>): Float32Array {
+    return Float32Array.from({ length: 7 }, (_, i) => clamp(((targets[i] as number) - (q[i] as number)) / PANDA_MAX_DELTA, -1, 1));
+  }
+
+  holdAction(): Float32Array {
+    return new Float32Array(7);
   }
 
   /** Tool centre point, from the simulated bodies. */

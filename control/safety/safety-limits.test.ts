@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { checkEnv } from '../check-env.js';
+import { InvalidActionError } from '../env.js';
+import { Rng } from '../rng.js';
+import { make } from '../../sim/registry.js';
+import { PandaReach } from '../../sim/tasks/panda-reach.js';
+import { unwrap } from '../wrappers/wrapper.js';
+import { SafetyLimits } from './safety-limits.js';
+
+async function safePanda(options = {}): Promise<{ env: SafetyLimits; panda: PandaReach }> {
+  const inner = await make('PandaReach-v0', { timeLimit: 1000 });
+  const panda = unwrap(inner) as PandaReach;
+  return { env: new SafetyLimits(inner, panda, options), panda };
+}
+
+describe('SafetyLimits (Tier 0) on the Panda', () => {
+  it('still honours the env contract (determinism, bad actions rejected)', async () => {
+    const { env } = await safePanda();
+    await expect(checkEnv(env, { maxEpisodeSteps: 1100 })).resolves.toBeDefined();
+    await expect(env.step(Float32Array.of(0, 0, 0, 0, 0, 0, Number.NaN))).rejects.toThrow(InvalidActionError);
+  });
+
+  it('keeps every joint inside its limits under bang-bang actions (measured from the simulator), and counts the hits', async () => {
+    const { env, panda } = await safePanda();
+    await env.reset({ seed: 1 });
+    const { lower, upper } = panda.jointLimits;
+    let worst = 0;
+    let sawSafetyInfo = false;
+    // The impedance-controlled arm covers ~0.03 rad per step: 200-step sweeps reach every bound.
+    for (let t = 0; t < 600; t++) {
+      const sign = Math.floor(t / 200) % 2 === 0 ? 1 : -1;
+      const r = await env.step(new Float32Array(7).fill(sign));
+      sawSafetyInfo ||= r.info.safety?.intervened === true;
+      const q = panda.jointPositions();
+      for (let i = 0; i < 7; i++) worst = Math.max(worst, (lower[i] as number) - (q[i] as number), (q[i] as number) - (upper[i] as number));
+      if (r.terminated || r.truncated) await env.reset();
+    }
+    expect(worst).toBeLessThan(0.005); // never more than 5 mrad past a bound
+    expect(sawSafetyInfo).toBe(true);
+    expect(env.episodeCounts['velocity']! + env.episodeCounts['position']!).toBeGreaterThan(0);
+  });
+
+  it('passes small actions in the middle of the workspace unchanged', async () => {
+    const { env } = await safePanda();
+    await env.reset({ seed: 2 });
+    const rng = new Rng(3);
+    for (let t = 0; t < 10; t++) {
+      const a = Float32Array.from({ length: 7 }, () => rng.uniform(-0.2, 0.2));
+      const r = await env.step(a);
+      expect(r.info.safety?.intervened).toBe(false);
+      expect(Array.from(r.info.safety!.executed)).toEqual(Array.from(a).map((v) => expect.closeTo(v, 5)));
+    }
+  });
+
+  it('e-stop holds the arm and truncates every step until cleared', async () => {
+    const { env, panda } = await safePanda();
+    await env.reset({ seed: 4 });
+    await env.estop();
+    const before = Array.from(panda.jointPositions());
+    for (let t = 0; t < 10; t++) {
+      const r = await env.step(new Float32Array(7).fill(1));
+      expect(r.truncated).toBe(true);
+      expect(Array.from(r.info.safety!.executed)).toEqual(new Array(7).fill(0));
+    }
+    Array.from(panda.jointPositions()).forEach((q, i) => expect(Math.abs(q - before[i]!)).toBeLessThan(0.02));
+    env.clearEStop();
+    expect((await env.step(new Float32Array(7).fill(0.1))).truncated).toBe(false);
+  });
+
+  it('watchdog: when commands stop arriving, the hold action is sent', async () => {
+    const { env } = await safePanda({ watchdogMs: 20 });
+    await env.reset({ seed: 5 });
+    await env.step(new Float32Array(7).fill(0.5));
+    await new Promise((r) => setTimeout(r, 80));
+    expect(env.episodeCounts['watchdog']).toBe(1);
+    await env.close();
+  });
+});

@@ -1,0 +1,143 @@
+import { EnvStateError, validateAction, type Env, type ResetOptions, type ResetResult, type SafetyInfo, type StepResult } from '../env.js';
+import { Wrapper } from '../wrappers/wrapper.js';
+import { filterJointTargets, limitRate, type JointFilterReport, type JointLimits } from './joint-filter.js';
+
+/**
+ * What Tier 0 needs from an env that commands joint positions — a simulated task or a robot.
+ * Actions are mapped to joint targets and back, so the limits act on what the joints will do.
+ */
+export interface JointPositionControl {
+  readonly jointLimits: JointLimits;
+  /** Joint positions behind the latest observation. */
+  jointPositions(): ArrayLike<number>;
+  /** The joint targets `action` commands from positions `q`. */
+  actionToTargets(action: Float32Array, q: ArrayLike<number>): Float64Array;
+  /** The action commanding `targets` from positions `q` (inverse of actionToTargets inside the action box). */
+  targetsToAction(targets: ArrayLike<number>, q: ArrayLike<number>): Float32Array;
+  /** The action that holds the joints where they are (the safe stop). */
+  holdAction(): Float32Array;
+}
+
+/**
+ * Defaults measured on the simulated Panda under bang-bang commands on all joints at once (the
+ * worst case: the impedance-controlled arm keeps its momentum while its motors saturate at the
+ * effort limits). Margin 0.02 / zone 0.2 let the shoulder overshoot its bound by 73 mrad;
+ * 0.05 / 0.5 by 26 mrad; 0.05 / 0.8 by 3.4 mrad. Tune per robot; safe by default.
+ */
+export const DEFAULT_MARGIN = 0.05;
+export const DEFAULT_SOFT_ZONE = 0.8;
+
+export interface SafetyLimitsOptions {
+  /** Keep-away margin inside the position bounds. Default {@link DEFAULT_MARGIN}. */
+  readonly margin?: number;
+  /** Soft-limit zone near the bounds, where the allowed speed toward a bound scales down. Default {@link DEFAULT_SOFT_ZONE}. */
+  readonly softZone?: number;
+  /** Largest per-step change of each action element (rate limit); off by default. */
+  readonly maxActionRate?: number;
+  /** Watchdog: if no step arrives within this many ms after the last one, the hold action is sent. Off by default. */
+  readonly watchdogMs?: number;
+}
+
+/**
+ * Tier 0 safety, always on: every action is rate-limited, mapped to joint targets, filtered
+ * against position (with margin and soft zones) and speed limits, and mapped back before it
+ * reaches the env. Each step reports what was proposed and what ran (`info.safety`) and
+ * counts limit hits per episode. `estop()` latches a stop: from then on every step executes
+ * the hold action and is truncated, until `clearEStop()`. An optional watchdog sends the
+ * hold action when commands stop arriving.
+ */
+export class SafetyLimits extends Wrapper {
+  private previous: Float32Array | null = null;
+  private estopped = false;
+  private watchdog: NodeJS.Timeout | null = null;
+  private readonly counts: Record<string, number> = { position: 0, velocity: 0, rate: 0, watchdog: 0, estop: 0 };
+
+  constructor(
+    env: Env,
+    private readonly control: JointPositionControl,
+    private readonly options: SafetyLimitsOptions = {},
+  ) {
+    super(env);
+    if (env.spec.actionSpace.kind !== 'box') throw new TypeError(`SafetyLimits needs a Box action space; ${env.spec.id} has ${env.spec.actionSpace.kind}`);
+  }
+
+  /** Limit hits this episode, by kind. */
+  get episodeCounts(): Readonly<Record<string, number>> {
+    return { ...this.counts };
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    this.disarmWatchdog();
+    for (const k of Object.keys(this.counts)) this.counts[k] = 0;
+    this.previous = null;
+    return this.env.reset(options);
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    validateAction(this.spec, action);
+    this.disarmWatchdog();
+    const hits: Record<string, number> = { position: 0, velocity: 0, rate: 0, estop: 0 };
+    let executed: Float32Array;
+    if (this.estopped) {
+      executed = this.control.holdAction();
+      hits['estop'] = 1;
+    } else {
+      executed = Float32Array.from(action);
+      if (this.options.maxActionRate !== undefined && this.previous) hits['rate'] = limitRate(executed, this.previous, this.options.maxActionRate);
+      const q = this.control.jointPositions();
+      const report: JointFilterReport = { positionHits: 0, velocityHits: 0 };
+      const targets = filterJointTargets(this.control.actionToTargets(executed, q), q, this.control.jointLimits, { dt: 1 / this.spec.controlHz, margin: this.options.margin ?? DEFAULT_MARGIN, softZone: this.options.softZone ?? DEFAULT_SOFT_ZONE }, undefined, report);
+      hits['position'] = report.positionHits;
+      hits['velocity'] = report.velocityHits;
+      executed = this.control.targetsToAction(targets, q);
+    }
+    for (const [k, v] of Object.entries(hits)) this.counts[k] = (this.counts[k] ?? 0) + v;
+    this.previous = executed;
+    const r = await this.env.step(executed);
+    this.armWatchdog();
+    let intervened = false;
+    for (let i = 0; i < action.length; i++) if (Math.abs((action[i] as number) - (executed[i] as number)) > 1e-6) intervened = true;
+    const safety: SafetyInfo = { proposed: Float32Array.from(action), executed, intervened, hits };
+    return { ...r, truncated: r.truncated || this.estopped, info: { ...r.info, safety } };
+  }
+
+  /** Stops the robot now (hold action) and latches: later steps hold and truncate until {@link clearEStop}. */
+  async estop(): Promise<void> {
+    this.estopped = true;
+    this.disarmWatchdog();
+    this.counts['estop'] = (this.counts['estop'] ?? 0) + 1;
+    await this.env.step(this.control.holdAction()).catch(() => undefined);
+  }
+
+  clearEStop(): void {
+    this.estopped = false;
+  }
+
+  get estopLatched(): boolean {
+    return this.estopped;
+  }
+
+  override async close(): Promise<void> {
+    this.disarmWatchdog();
+    await this.env.close();
+  }
+
+  private armWatchdog(): void {
+    const ms = this.options.watchdogMs;
+    if (ms === undefined) return;
+    this.watchdog = setTimeout(() => {
+      this.watchdog = null;
+      this.counts['watchdog'] = (this.counts['watchdog'] ?? 0) + 1;
+      // The robot must not keep executing a stale command: send the safe stop.
+      void this.env.step(this.control.holdAction()).catch((err: unknown) => {
+        if (!(err instanceof EnvStateError)) throw err;
+      });
+    }, ms);
+    this.watchdog.unref?.();
+  }
+
+  private disarmWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = null;
+  }
+}
