@@ -68,10 +68,23 @@ describe('Tier 0 joint filter', () => {
     expect(filterJointTargets([-10, 0, 0, -1, 0, 1, 0], q, limits, opts)[0]).toBeCloseTo(2.8 - full, 12);
   });
 
-  it('lets a joint pushed past its bound move only back toward the range', () => {
-    const q = [3.0, 0, 0, -1, 0, 1, 0];
-    expect(filterJointTargets([3.5, 0, 0, -1, 0, 1, 0], q, limits, opts)[0]).toBe(3.0);
-    expect(filterJointTargets([0, 0, 0, -1, 0, 1, 0], q, limits, opts)[0]).toBeCloseTo(3.0 - 2.175 * 0.04, 12);
+  it('commands a joint pushed past its bound back toward the range, never further out or merely held', () => {
+    const q = [3.0, 0, 0, -1, 0, 1, 0]; // past the margin-shrunk bound 2.8773 (and the hard 2.8973)
+    const back = 3.0 - 2.175 * 0.04;
+    expect(filterJointTargets([3.5, 0, 0, -1, 0, 1, 0], q, limits, opts)[0]).toBeCloseTo(back, 12);
+    expect(filterJointTargets([3.0, 0, 0, -1, 0, 1, 0], q, limits, opts)[0]).toBeCloseTo(back, 12);
+    expect(filterJointTargets([0, 0, 0, -1, 0, 1, 0], q, limits, opts)[0]).toBeCloseTo(back, 12);
+    // Just past the bound: the target is the bound itself, or anywhere inside within reach.
+    const near = [2.9, 0, 0, -1, 0, 1, 0];
+    expect(filterJointTargets([3.5, 0, 0, -1, 0, 1, 0], near, limits, opts)[0]).toBeCloseTo(2.8773, 12);
+  });
+
+  it('brakes a joint too fast to stop before its bound', () => {
+    const q = [2.5, 0, 0, -1, 0, 1, 0]; // 0.38 rad from the shrunk bound
+    const qdFast = [2.0, 0, 0, 0, 0, 0, 0]; // v² = 4 > 2·2·0.38
+    expect(filterJointTargets([2.6, 0, 0, -1, 0, 1, 0], q, limits, opts, undefined, undefined, qdFast)[0]).toBe(2.5);
+    const qdSlow = [0.5, 0, 0, 0, 0, 0, 0];
+    expect(filterJointTargets([2.52, 0, 0, -1, 0, 1, 0], q, limits, opts, undefined, undefined, qdSlow)[0]).toBeCloseTo(2.52, 12);
   });
 
   it('counts position and speed hits and rejects NaN', () => {

@@ -15,6 +15,12 @@ export interface JointFilterOptions {
    * it scales linearly down to 0 at the bound (as ros2_control's soft joint limits). Default 0.2.
    */
   readonly softZone?: number;
+  /**
+   * Braking: with measured joint velocities `qd`, a joint moving toward a bound faster than it
+   * can stop within the remaining distance at this deceleration (v² > 2·a·d) is commanded no
+   * further, so its position controller brakes. rad/s² (m/s²). Default 2.
+   */
+  readonly brakingDecel?: number;
 }
 
 /** What the filter changed, for counting limit hits. */
@@ -30,14 +36,18 @@ export interface JointFilterReport {
  * (a) stays inside [lower + margin, upper − margin], and (b) is reachable from the current
  * position `q` within one control period at the speed limit, scaled down near a bound.
  *
+ * With measured velocities `qd`, (c) a joint too fast to stop before its bound is commanded no
+ * further (see `brakingDecel`).
+ *
  * Properties (tested with fast-check): the output always satisfies (a) and (b) when q is inside
- * the bounds; a target that already satisfies them passes unchanged; filtering twice equals
- * filtering once. If q itself is outside the bounds (after a disturbance), only motion back
+ * the bounds; a target that already satisfies them (and, with qd, (c)) passes unchanged;
+ * filtering twice equals filtering once. If q itself is outside the bounds (after a disturbance), only motion back
  * toward the allowed range is permitted.
  */
-export function filterJointTargets(target: ArrayLike<number>, q: ArrayLike<number>, limits: JointLimits, options: JointFilterOptions, out = new Float64Array(target.length), report?: JointFilterReport): Float64Array {
+export function filterJointTargets(target: ArrayLike<number>, q: ArrayLike<number>, limits: JointLimits, options: JointFilterOptions, out = new Float64Array(target.length), report?: JointFilterReport, qd?: ArrayLike<number>): Float64Array {
   const margin = options.margin ?? 0.02;
   const zone = options.softZone ?? 0.2;
+  const decel = options.brakingDecel ?? 2;
   for (let i = 0; i < target.length; i++) {
     const t = target[i] as number;
     if (!Number.isFinite(t)) throw new RangeError(`joint ${i}: target is ${t}`);
@@ -50,13 +60,21 @@ export function filterJointTargets(target: ArrayLike<number>, q: ArrayLike<numbe
     const downScale = zone > 0 ? clamp((qi - lo) / zone, 0, 1) : qi > lo ? 1 : 0;
     let maxT = Math.min(hi, qi + vmax * upScale * options.dt);
     let minT = Math.max(lo, qi - vmax * downScale * options.dt);
-    // q outside the bounds: allow only motion back toward the range (and not past it).
+    if (qd) {
+      const v = qd[i] as number;
+      if (v > 0 && v * v > 2 * decel * Math.max(hi - qi, 0)) maxT = Math.min(maxT, qi);
+      if (v < 0 && v * v > 2 * decel * Math.max(qi - lo, 0)) minT = Math.max(minT, qi);
+    }
+    // q outside the bounds (pushed there by a disturbance or the other joints' reaction
+    // torques): command it back toward the range, at up to full speed. Holding it where it is
+    // would leave the position controller with no error to push back with, and the joint would
+    // keep drifting (measured in the Tier 0 fuzz).
     if (qi > hi) {
-      maxT = qi;
       minT = Math.max(lo, qi - vmax * options.dt);
+      maxT = Math.max(hi, minT);
     } else if (qi < lo) {
-      minT = qi;
       maxT = Math.min(hi, qi + vmax * options.dt);
+      minT = Math.min(lo, maxT);
     }
     if (minT > maxT) minT = maxT = clamp(qi, lo, hi);
     const v = clamp(t, minT, maxT);

@@ -10,6 +10,8 @@ export interface JointPositionControl {
   readonly jointLimits: JointLimits;
   /** Joint positions behind the latest observation. */
   jointPositions(): ArrayLike<number>;
+  /** Joint velocities behind the latest observation (enables braking near bounds). */
+  jointVelocities?(): ArrayLike<number>;
   /** The joint targets `action` commands from positions `q`. */
   actionToTargets(action: Float32Array, q: ArrayLike<number>): Float64Array;
   /** The action commanding `targets` from positions `q` (inverse of actionToTargets inside the action box). */
@@ -32,6 +34,8 @@ export interface SafetyLimitsOptions {
   readonly margin?: number;
   /** Soft-limit zone near the bounds, where the allowed speed toward a bound scales down. Default {@link DEFAULT_SOFT_ZONE}. */
   readonly softZone?: number;
+  /** Braking deceleration near bounds, rad/s². Default 2 (see filterJointTargets). */
+  readonly brakingDecel?: number;
   /** Largest per-step change of each action element (rate limit); off by default. */
   readonly maxActionRate?: number;
   /** Watchdog: if no step arrives within this many ms after the last one, the hold action is sent. Off by default. */
@@ -86,7 +90,8 @@ export class SafetyLimits extends Wrapper {
       if (this.options.maxActionRate !== undefined && this.previous) hits['rate'] = limitRate(executed, this.previous, this.options.maxActionRate);
       const q = this.control.jointPositions();
       const report: JointFilterReport = { positionHits: 0, velocityHits: 0 };
-      const targets = filterJointTargets(this.control.actionToTargets(executed, q), q, this.control.jointLimits, { dt: 1 / this.spec.controlHz, margin: this.options.margin ?? DEFAULT_MARGIN, softZone: this.options.softZone ?? DEFAULT_SOFT_ZONE }, undefined, report);
+      const filterOptions = { dt: 1 / this.spec.controlHz, margin: this.options.margin ?? DEFAULT_MARGIN, softZone: this.options.softZone ?? DEFAULT_SOFT_ZONE, brakingDecel: this.options.brakingDecel };
+      const targets = filterJointTargets(this.control.actionToTargets(executed, q), q, this.control.jointLimits, filterOptions, undefined, report, this.control.jointVelocities?.());
       hits['position'] = report.positionHits;
       hits['velocity'] = report.velocityHits;
       executed = this.control.targetsToAction(targets, q);

@@ -77,6 +77,10 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
     return this.q;
   }
 
+  jointVelocities(): ArrayLike<number> {
+    return this.qd;
+  }
+
   /** Actions command joint targets q + 0.08·a. */
   actionToTargets(action: Float32Array, q: ArrayLike<number>): Float64Array {
     return Float64Array.from({ length: 7 }, (_, i) => (q[i] as number) + PANDA_MAX_DELTA * (action[i] as number));
