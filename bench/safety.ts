@@ -3,6 +3,7 @@ import { SafetyLimits } from '../control/safety/safety-limits.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { make } from '../sim/registry.js';
 import type { PandaReach } from '../sim/tasks/panda-reach.js';
+import { PANDA_TABLE_WORKSPACE } from '../sim/tasks/panda.js';
 
 const STEPS = Number(process.env['SAFETY_FUZZ_STEPS'] ?? 100_000);
 /** A joint counts as violating its limit when the simulator reports it this far past a bound (rad). */
@@ -11,13 +12,13 @@ const TOLERANCE = 0.005;
 /**
  * Tier 0 fuzz: STEPS actions on PandaReach-v0 — uniform random, bang-bang (±1 held for 25–250
  * steps on every joint), and random extremes (each element ±1) — through SafetyLimits with its
- * default settings. Violations are measured from the simulator's joint state, not from the
+ * default joint settings and the table-top workspace box (every link frame 8 cm above the table). Violations are measured from the simulator's joint state, not from the
  * filter's bookkeeping. The same stream without Tier 0 is reported for contrast.
  */
-async function fuzz(withTier0: boolean): Promise<{ steps: number; violations: number; worstRad: number; limitHits: number }> {
+async function fuzz(withTier0: boolean): Promise<{ steps: number; violations: number; worstRad: number; limitHits: number; tableContactSteps: number }> {
   const inner = await make('PandaReach-v0', { timeLimit: 1000 });
   const panda = unwrap(inner) as PandaReach;
-  const safe = new SafetyLimits(inner, panda);
+  const safe = new SafetyLimits(inner, panda, { workspace: PANDA_TABLE_WORKSPACE });
   const env = withTier0 ? safe : inner;
   const rng = new Rng(11);
   const { lower, upper } = panda.jointLimits;
@@ -25,6 +26,7 @@ async function fuzz(withTier0: boolean): Promise<{ steps: number; violations: nu
   let violations = 0;
   let worst = 0;
   let hits = 0;
+  let tableContacts = 0;
   let mode = 0;
   let hold = 0;
   let held = new Float32Array(7);
@@ -37,7 +39,8 @@ async function fuzz(withTier0: boolean): Promise<{ steps: number; violations: nu
     const action = mode === 0 ? Float32Array.from({ length: 7 }, () => rng.uniform(-1, 1)) : mode === 1 ? held : Float32Array.from({ length: 7 }, () => (rng.random() < 0.5 ? -1 : 1));
     const r = await env.step(action);
     const hit = r.info.safety?.hits;
-    if (hit) hits += (hit['position'] ?? 0) + (hit['velocity'] ?? 0);
+    if (hit) hits += (hit['position'] ?? 0) + (hit['velocity'] ?? 0) + (hit['workspace'] ?? 0);
+    if (r.costs[1]) tableContacts++;
     const q = panda.jointPositions();
     let stepWorst = 0;
     for (let i = 0; i < 7; i++) stepWorst = Math.max(stepWorst, (lower[i] as number) - (q[i] as number), (q[i] as number) - (upper[i] as number));
@@ -46,15 +49,15 @@ async function fuzz(withTier0: boolean): Promise<{ steps: number; violations: nu
     if (r.terminated || r.truncated) await env.reset();
   }
   await env.close();
-  return { steps: STEPS, violations, worstRad: worst, limitHits: hits };
+  return { steps: STEPS, violations, worstRad: worst, limitHits: hits, tableContactSteps: tableContacts };
 }
 
 export async function safetyBenchmark(json: boolean): Promise<unknown> {
   const tier0 = await fuzz(true);
   const raw = await fuzz(false);
   if (!json) {
-    process.stdout.write(`Tier 0 fuzz on PandaReach-v0, ${tier0.steps} steps: ${tier0.violations} steps with a joint > ${TOLERANCE} rad past a limit (worst ${tier0.worstRad.toFixed(4)} rad, ${tier0.limitHits} limit hits corrected)\n`);
-    process.stdout.write(`without Tier 0: ${raw.violations} violating steps (worst ${raw.worstRad.toFixed(4)} rad)\n`);
+    process.stdout.write(`Tier 0 fuzz on PandaReach-v0, ${tier0.steps} steps: ${tier0.violations} steps with a joint > ${TOLERANCE} rad past a limit (worst ${tier0.worstRad.toFixed(4)} rad, ${tier0.limitHits} limit hits corrected, ${tier0.tableContactSteps} steps touching the table)\n`);
+    process.stdout.write(`without Tier 0: ${raw.violations} violating steps (worst ${raw.worstRad.toFixed(4)} rad), ${raw.tableContactSteps} steps touching the table\n`);
   }
   return { fuzz: { ...tier0, toleranceRad: TOLERANCE }, fuzzWithoutTier0: raw, runs: [] };
 }

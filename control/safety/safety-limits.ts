@@ -1,6 +1,7 @@
 import { EnvStateError, validateAction, type Env, type ResetOptions, type ResetResult, type SafetyInfo, type StepResult } from '../env.js';
 import { Wrapper } from '../wrappers/wrapper.js';
 import { filterJointTargets, limitRate, type JointFilterReport, type JointLimits } from './joint-filter.js';
+import { limitStepToWorkspace, type WorkspaceBox } from './workspace.js';
 
 /**
  * What Tier 0 needs from an env that commands joint positions — a simulated task or a robot.
@@ -18,6 +19,11 @@ export interface JointPositionControl {
   targetsToAction(targets: ArrayLike<number>, q: ArrayLike<number>): Float32Array;
   /** The action that holds the joints where they are (the safe stop). */
   holdAction(): Float32Array;
+  /**
+   * Control points (flat x, y, z triples, metres) of the robot at joint positions `joints` — e.g.
+   * every link frame from forward kinematics — for the workspace box. Without it, no box check.
+   */
+  controlPoints?(joints: ArrayLike<number>): ArrayLike<number>;
 }
 
 /**
@@ -38,14 +44,19 @@ export interface SafetyLimitsOptions {
   readonly brakingDecel?: number;
   /** Largest per-step change of each action element (rate limit); off by default. */
   readonly maxActionRate?: number;
+  /**
+   * Workspace box every control point must stay inside (needs `controlPoints`). Steps that would
+   * leave it are shortened; a robot already outside may only move back. Off by default.
+   */
+  readonly workspace?: WorkspaceBox;
   /** Watchdog: if no step arrives within this many ms after the last one, the hold action is sent. Off by default. */
   readonly watchdogMs?: number;
 }
 
 /**
  * Tier 0 safety, always on: every action is rate-limited, mapped to joint targets, filtered
- * against position (with margin and soft zones) and speed limits, and mapped back before it
- * reaches the env. Each step reports what was proposed and what ran (`info.safety`) and
+ * against position (with margin and soft zones) and speed limits, optionally shortened to keep
+ * every control point in a workspace box, and mapped back before it reaches the env. Each step reports what was proposed and what ran (`info.safety`) and
  * counts limit hits per episode. `estop()` latches a stop: from then on every step executes
  * the hold action and is truncated, until `clearEStop()`. An optional watchdog sends the
  * hold action when commands stop arriving.
@@ -54,7 +65,7 @@ export class SafetyLimits extends Wrapper {
   private previous: Float32Array | null = null;
   private estopped = false;
   private watchdog: NodeJS.Timeout | null = null;
-  private readonly counts: Record<string, number> = { position: 0, velocity: 0, rate: 0, watchdog: 0, estop: 0 };
+  private readonly counts: Record<string, number> = { position: 0, velocity: 0, rate: 0, workspace: 0, watchdog: 0, estop: 0 };
 
   constructor(
     env: Env,
@@ -80,7 +91,7 @@ export class SafetyLimits extends Wrapper {
   override async step(action: Float32Array): Promise<StepResult> {
     validateAction(this.spec, action);
     this.disarmWatchdog();
-    const hits: Record<string, number> = { position: 0, velocity: 0, rate: 0, estop: 0 };
+    const hits: Record<string, number> = { position: 0, velocity: 0, rate: 0, workspace: 0, estop: 0 };
     let executed: Float32Array;
     if (this.estopped) {
       executed = this.control.holdAction();
@@ -91,9 +102,15 @@ export class SafetyLimits extends Wrapper {
       const q = this.control.jointPositions();
       const report: JointFilterReport = { positionHits: 0, velocityHits: 0 };
       const filterOptions = { dt: 1 / this.spec.controlHz, margin: this.options.margin ?? DEFAULT_MARGIN, softZone: this.options.softZone ?? DEFAULT_SOFT_ZONE, brakingDecel: this.options.brakingDecel };
-      const targets = filterJointTargets(this.control.actionToTargets(executed, q), q, this.control.jointLimits, filterOptions, undefined, report, this.control.jointVelocities?.());
+      let targets = filterJointTargets(this.control.actionToTargets(executed, q), q, this.control.jointLimits, filterOptions, undefined, report, this.control.jointVelocities?.());
       hits['position'] = report.positionHits;
       hits['velocity'] = report.velocityHits;
+      const points = this.control.controlPoints?.bind(this.control);
+      if (this.options.workspace && points) {
+        const limited = limitStepToWorkspace(q, targets, this.options.workspace, points);
+        targets = limited.target;
+        hits['workspace'] = limited.scaled ? 1 : 0;
+      }
       executed = this.control.targetsToAction(targets, q);
     }
     for (const [k, v] of Object.entries(hits)) this.counts[k] = (this.counts[k] ?? 0) + v;

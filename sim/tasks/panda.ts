@@ -15,6 +15,14 @@ export const PANDA_READY: readonly number[] = [0, -Math.PI / 4, 0, (-3 * Math.PI
 export const PANDA_MAX_DELTA = 0.08;
 export const PANDA_TCP = 'panda_tcp';
 const TABLE_HALF = 0.025;
+/** Links whose frames the workspace check keeps off the table (the base and shoulder cannot reach it). */
+const CONTROL_LINKS = ['panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_hand', 'panda_tcp'];
+/**
+ * The table-top workspace: every control point at least 8 cm above the table, within reach.
+ * The margin covers the arm's coasting past its commands (up to ~7 cm measured when driven
+ * down at full speed): with it no link frame reaches the table top.
+ */
+export const PANDA_TABLE_WORKSPACE = { min: [-0.9, -0.9, 0.08], max: [0.9, 0.9, 1.2] } as const;
 
 /**
  * Shared plumbing of the Panda tasks: the arm from robots/descriptions/panda.urdf on a table
@@ -92,6 +100,12 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
 
   holdAction(): Float32Array {
     return new Float32Array(7);
+  }
+
+  /** Origins of links 3–7, the hand and the TCP at `joints` (forward kinematics), for workspace checks. */
+  controlPoints(joints: ArrayLike<number>): Float64Array {
+    const poses = forwardKinematics(this.robot.robot, joints);
+    return Float64Array.from(CONTROL_LINKS.flatMap((l) => (poses.get(l) as Pose).p));
   }
 
   /** Tool centre point, from the simulated bodies. */
