@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkEnv, EnvCheckError } from './check-env.js';
-import { NO_COSTS, validateAction, type Env, type EnvSpec, type ResetOptions, type ResetResult, type StepResult } from './env.js';
+import { validateAction, type Env, type EnvSpec, type ResetOptions, type ResetResult, type StepResult } from './env.js';
 import { box } from './spaces.js';
 
 /** A tiny 1-D env whose faults can be switched on, to show each check can fail. */
@@ -28,7 +28,7 @@ class ToyEnv implements Env {
     this.x += 0.1 * (action[0] as number);
     this.t++;
     const obs = Float32Array.of(this.fault === 'obs-out-of-space' ? 100 : this.x);
-    const costs = this.fault === 'wrong-costs' ? NO_COSTS : Float32Array.of(0);
+    const costs = this.fault === 'wrong-costs' ? new Float32Array(0) : Float32Array.of(0);
     return { obs, reward: -Math.abs(this.x), costs, terminated: false, truncated: this.t >= 20, info: {} };
   }
 

@@ -176,5 +176,3 @@ export function clipToBox(action: Float32Array, space: Box): Float32Array {
   }
   return action;
 }
-
-export const NO_COSTS: Float32Array = new Float32Array(0);

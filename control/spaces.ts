@@ -95,8 +95,3 @@ export function isBounded(space: Box): boolean {
   }
   return true;
 }
-
-/** JSON-friendly description (Infinity written as a string). */
-export function describeSpace(space: Space): { kind: string; shape: number[]; n?: number } {
-  return space.kind === 'box' ? { kind: 'box', shape: [...space.shape] } : { kind: 'discrete', shape: [1], n: space.n };
-}

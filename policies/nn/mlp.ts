@@ -86,12 +86,6 @@ export function copyMlp(dst: Mlp, src: Mlp): void {
   mlpVariables(src).forEach((v, i) => (d[i] as tf.Variable).assign(v));
 }
 
-/** Polyak averaging, θ_target ← (1 − τ)·θ_target + τ·θ. */
-export function polyakUpdate(target: Mlp, source: Mlp, tau: number): void {
-  const t = mlpVariables(target);
-  tf.tidy(() => mlpVariables(source).forEach((v, i) => (t[i] as tf.Variable).assign(tf.add(tf.mul(t[i] as tf.Tensor, 1 - tau), tf.mul(v, tau)))));
-}
-
 export function disposeMlp(m: Mlp): void {
   mlpVariables(m).forEach((v) => v.dispose());
 }

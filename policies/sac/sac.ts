@@ -231,10 +231,6 @@ export class SacLearner {
     return squashedSample(mean, boundLogStd(raw, this.config.logStdMin, this.config.logStdMax), eps);
   }
 
-  private q(critic: Mlp, obs: tf.Tensor2D, action: tf.Tensor2D): tf.Tensor1D {
-    return tf.reshape(mlpForward(critic, tf.concat([obs, action], 1)), [-1]);
-  }
-
   /** ε ~ N(0, I) from the learner's seeded RNG (so updates are reproducible and resumable). */
   private noise(batch: number): tf.Tensor2D {
     const n = batch * this.actDim;
