@@ -52,15 +52,29 @@ export class MlpJs {
 
 /**
  * out = b + Σᵢ x[i]·W[i, :] with W row-major [in, out]: each input streams one contiguous row
- * (cache-friendly), and zero inputs (after ReLU, about half) are skipped.
+ * (cache-friendly). Four input rows per pass over `out`: the load and store of out[j] per
+ * multiply-add, not the arithmetic, bound a one-row loop in JS (measured ~2× slower).
  */
 function linear(x: Float32Array, W: Float32Array, b: Float32Array, out: Float32Array): void {
   const outDim = out.length;
   const inDim = x.length;
   out.set(b);
-  for (let i = 0; i < inDim; i++) {
+  let i = 0;
+  for (; i + 3 < inDim; i += 4) {
+    const x0 = x[i] as number;
+    const x1 = x[i + 1] as number;
+    const x2 = x[i + 2] as number;
+    const x3 = x[i + 3] as number;
+    const r0 = i * outDim;
+    const r1 = r0 + outDim;
+    const r2 = r1 + outDim;
+    const r3 = r2 + outDim;
+    for (let j = 0; j < outDim; j++) {
+      out[j] = (out[j] as number) + x0 * (W[r0 + j] as number) + x1 * (W[r1 + j] as number) + x2 * (W[r2 + j] as number) + x3 * (W[r3 + j] as number);
+    }
+  }
+  for (; i < inDim; i++) {
     const xi = x[i] as number;
-    if (xi === 0) continue;
     const row = i * outDim;
     for (let j = 0; j < outDim; j++) out[j] = (out[j] as number) + xi * (W[row + j] as number);
   }
