@@ -51,19 +51,8 @@ export class Adam {
     this.variables.forEach((variable, k) => {
       const grad = grads[k];
       if (!grad || grad.size !== variable.size) throw new Error(`Adam: missing or mis-shaped gradient for ${variable.name}`);
-      const g = grad.dataSync() as Float32Array;
       const p = this.params[k] as Float32Array;
-      const m = this.m[k] as Float32Array;
-      const v = this.v[k] as Float32Array;
-      for (let i = 0; i < p.length; i++) {
-        const gi = g[i] as number;
-        const mi = beta1 * (m[i] as number) + (1 - beta1) * gi;
-        const vi = beta2 * (v[i] as number) + (1 - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        // Equivalent to lr·m̂/(√v̂ + ε) with the bias corrections folded into stepSize and ε̂.
-        p[i] = (p[i] as number) - (stepSize * mi) / (Math.sqrt(vi) + epsHat);
-      }
+      adamUpdate(grad.dataSync() as Float32Array, p, this.m[k] as Float32Array, this.v[k] as Float32Array, beta1, beta2, stepSize, epsHat);
       writeVariable(variable, p);
     });
   }
@@ -74,13 +63,37 @@ export class Adam {
   }
 }
 
+/**
+ * The element-wise Adam step, m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − s·m/(√v + ε̂), with
+ * the bias corrections folded into s and ε̂. A standalone function: the same loop inside the
+ * per-variable closure ran ~2× slower (measured).
+ */
+function adamUpdate(g: Float32Array, p: Float32Array, m: Float32Array, v: Float32Array, beta1: number, beta2: number, stepSize: number, epsHat: number): void {
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i] as number;
+    const mi = beta1 * (m[i] as number) + c1 * gi;
+    const vi = beta2 * (v[i] as number) + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = (p[i] as number) - (stepSize * mi) / (Math.sqrt(vi) + epsHat);
+  }
+}
+
 /** Polyak averaging on arrays, target ← (1 − τ)·target + τ·source, then written to `variables`. */
 export function polyakInto(target: Float32Array[], source: readonly Float32Array[], tau: number, variables: readonly tf.Variable[]): void {
   target.forEach((t, k) => {
-    const s = source[k] as Float32Array;
-    for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) + tau * ((s[i] as number) - (t[i] as number));
+    lerpInPlace(t, source[k] as Float32Array, tau);
     writeVariable(variables[k] as tf.Variable, t);
   });
+}
+
+/** t ← t + τ·(s − t), as a standalone loop (see adamUpdate). */
+function lerpInPlace(t: Float32Array, s: Float32Array, tau: number): void {
+  const n = t.length;
+  for (let i = 0; i < n; i++) t[i] = (t[i] as number) + tau * ((s[i] as number) - (t[i] as number));
 }
 
 /** Overwrites a variable's values from an array of the same size. */
