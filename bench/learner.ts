@@ -1,3 +1,4 @@
+import { percentile } from '../control/running-stats.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../control/rng.js';
 import { selectBackend, type BackendName } from '../policies/backend.js';
@@ -21,10 +22,6 @@ export interface LearnerBackendResult {
   readonly kernelsPerUpdate: number;
 }
 
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))] as number;
-}
 
 async function measure(name: Exclude<BackendName, 'auto'>): Promise<LearnerBackendResult | null> {
   try {

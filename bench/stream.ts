@@ -1,3 +1,4 @@
+import { percentile } from '../control/running-stats.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,10 +20,6 @@ import { make } from '../sim/registry.js';
 const ONLY = process.env['STREAM_ONLY'];
 const SEEDS = Number(process.env['STREAM_SEEDS'] ?? 3);
 
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))] as number;
-}
 
 /** act + update of the 2×128 Stream AC at batch 1, on Pendulum-sized inputs (3 obs + time feature, 1 action). */
 function stepCost(): { p50: number; p99: number; max: number; over1ms: number; over10ms: number } {

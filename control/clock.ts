@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { percentile } from './running-stats.js';
 
 /**
  * Waits until `deadline` (performance.now() milliseconds): a timer for all but the last
@@ -68,8 +69,7 @@ export class FixedRateClock {
   }
 
   stats(): RateStats {
-    const s = [...this.errors].sort((a, b) => a - b);
-    const at = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
-    return { ticks: this.errors.length, missedDeadlines: this.missed, errorP50Ms: at(0.5), errorP99Ms: at(0.99), errorMaxMs: s[s.length - 1] ?? 0 };
+    const e = this.errors;
+    return { ticks: e.length, missedDeadlines: this.missed, errorP50Ms: percentile(e, 0.5), errorP99Ms: percentile(e, 0.99), errorMaxMs: percentile(e, 1) };
   }
 }

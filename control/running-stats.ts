@@ -39,6 +39,11 @@ export class RunningMeanStd {
     return this.n > 0 ? (this.m2[i] as number) / this.n : 0;
   }
 
+  /** Sample variance m2 / (n − 1) of dimension i; 1 until two samples were seen (stream-x's convention). */
+  sampleVariance(i: number): number {
+    return this.n < 2 ? 1 : (this.m2[i] as number) / (this.n - 1);
+  }
+
   /** Writes (x − mean) / sqrt(var + eps) into `out` (default: a new array) and returns it. */
   normalize(x: ArrayLike<number>, eps = 1e-8, out = new Float32Array(this.size)): Float32Array {
     for (let i = 0; i < this.size; i++) {
@@ -65,4 +70,11 @@ export interface RunningMeanStdState {
   readonly count: number;
   readonly mean: readonly number[];
   readonly m2: readonly number[];
+}
+
+/** The p-quantile (0 ≤ p ≤ 1, nearest rank) of `xs`; 0 for an empty list. Does not modify `xs`. */
+export function percentile(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return 0;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
 }

@@ -1,3 +1,4 @@
+import { percentile } from '../../control/running-stats.js';
 import type { Env } from '../../control/env.js';
 import type { StreamAction, StreamAgent } from './agent.js';
 
@@ -97,8 +98,3 @@ export async function runStreamingRealtime(agent: StreamAgent, env: Env, options
   return { ticks: options.ticks, updates: updateUs.length, skipped, overruns, updateUsP50: percentile(updateUs, 0.5), updateUsP99: percentile(updateUs, 0.99), episodeReturns: returns };
 }
 
-function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))] as number;
-}

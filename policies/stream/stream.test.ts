@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../control/rng.js';
 import { selectBackend } from '../backend.js';
-import { ObservationNormalizer, RewardScaler, SampleMeanStd } from './normalizers.js';
+import { ObservationNormalizer, RewardScaler } from './normalizers.js';
+import { RunningMeanStd } from '../../control/running-stats.js';
 import { ObGD } from './obgd.js';
 import { softplus, StreamAC } from './stream-ac.js';
 import { StreamNet } from './stream-net.js';
@@ -101,17 +102,17 @@ describe('StreamNet', () => {
 });
 
 describe('normalisers', () => {
-  it('SampleMeanStd matches a two-pass mean and sample variance', () => {
+  it('the running statistics match a two-pass mean and sample variance', () => {
     const rng = new Rng(3);
     const xs = Array.from({ length: 500 }, () => [rng.normal(5, 2), rng.uniform(-1, 3)]);
-    const s = new SampleMeanStd(2);
+    const s = new RunningMeanStd(2);
     xs.forEach((x) => s.update(x));
     for (let k = 0; k < 2; k++) {
       const col = xs.map((x) => x[k]!);
       const mean = col.reduce((a, b) => a + b, 0) / col.length;
       const variance = col.reduce((a, b) => a + (b - mean) ** 2, 0) / (col.length - 1);
       expect(s.mean[k]).toBeCloseTo(mean, 10);
-      expect(s.variance(k)).toBeCloseTo(variance, 8);
+      expect(s.sampleVariance(k)).toBeCloseTo(variance, 8);
     }
   });
 

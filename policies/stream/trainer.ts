@@ -1,3 +1,4 @@
+import { percentile } from '../../control/running-stats.js';
 import type { Env } from '../../control/env.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import type { MetricsLog } from '../metrics-log.js';
@@ -82,8 +83,7 @@ export class StreamTrainer extends RunLoop {
         const now = performance.now();
         envStepsPerSec = ((this.envSteps - stepsAtLog) * 1000) / (now - timeAtLog);
         [stepsAtLog, timeAtLog] = [this.envSteps, now];
-        const sorted = this.updateUs.sort((x, y) => x - y);
-        this.o.metrics.write({ type: 'train', step: this.envSteps, envStepsPerSec, updateUsP50: sorted[Math.floor(sorted.length / 2)] ?? 0, updateUsP99: sorted[Math.floor(sorted.length * 0.99)] ?? 0, epsilon: this.epsilon() });
+        this.o.metrics.write({ type: 'train', step: this.envSteps, envStepsPerSec, updateUsP50: percentile(this.updateUs, 0.5), updateUsP99: percentile(this.updateUs, 0.99), epsilon: this.epsilon() });
         this.updateUs = [];
       }
       await this.afterStep();
