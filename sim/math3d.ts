@@ -72,24 +72,9 @@ export function quatFromRpy(roll: number, pitch: number, yaw: number): Quat {
   const qz = quatFromAxisAngle([0, 0, 1], yaw);
   return quatMul(qz, quatMul(qy, qx));
 }
-/** Shortest rotation taking unit vector a onto unit vector b. */
-export function quatBetween(a: Vec3, b: Vec3): Quat {
-  const d = dot(a, b);
-  if (d < -1 + 1e-12) {
-    const ortho = Math.abs(a[0]) < 0.9 ? cross(a, [1, 0, 0]) : cross(a, [0, 1, 0]);
-    return quatFromAxisAngle(normalize(ortho), Math.PI);
-  }
-  const c = cross(a, b);
-  return quatNormalize([c[0], c[1], c[2], 1 + d]);
-}
-
 /** a ∘ b: apply b, then a. */
 export function compose(a: Pose, b: Pose): Pose {
   return { p: add(a.p, rotate(a.q, b.p)), q: quatNormalize(quatMul(a.q, b.q)) };
-}
-export function invert(a: Pose): Pose {
-  const qi = quatConj(a.q);
-  return { p: scale(rotate(qi, a.p), -1), q: qi };
 }
 export function transformPoint(a: Pose, v: Vec3): Vec3 {
   return add(a.p, rotate(a.q, v));
