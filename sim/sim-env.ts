@@ -21,7 +21,6 @@ export abstract class SimEnv implements SyncEnv {
   abstract readonly spec: EnvSpec;
   protected readonly rng = new Rng(0);
   private phase: 'new' | 'running' | 'ended' | 'closed' = 'new';
-  private seeded = false;
 
   protected abstract resetTask(rng: Rng): { obs: Float32Array; success?: boolean };
   /** `action` is validated, copied and clipped to the action box. */
@@ -31,13 +30,8 @@ export abstract class SimEnv implements SyncEnv {
 
   resetSync(options?: ResetOptions): ResetResult {
     if (this.phase === 'closed') throw new EnvStateError(`${this.spec.id}: reset() after close()`);
-    if (options?.seed !== undefined) {
-      this.rng.seed(options.seed);
-      this.seeded = true;
-    } else if (!this.seeded) {
-      // Unseeded first reset: still deterministic (seed 0), never Math.random.
-      this.seeded = true;
-    }
+    // Without a seed the env continues its stream (seed 0 before any seeding): never Math.random.
+    if (options?.seed !== undefined) this.rng.seed(options.seed);
     const r = this.resetTask(this.rng);
     this.phase = 'running';
     return { obs: r.obs, info: r.success === undefined ? {} : { success: r.success } };

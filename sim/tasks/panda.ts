@@ -36,7 +36,6 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
   protected readonly lower: Float64Array;
   protected readonly upper: Float64Array;
   protected readonly velocityLimit: Float64Array;
-  private readonly target = new Float64Array(7);
   private readonly armColliders: number[];
 
   constructor(buildScene?: (world: World) => void) {
@@ -69,10 +68,9 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
 
   /** Applies a ∈ [−1, 1]⁷ as joint targets q + 0.08·a (clipped to the joint limits) and simulates one control period. */
   protected actAndSimulate(action: Float32Array): void {
-    for (let i = 0; i < 7; i++) {
-      this.target[i] = clamp((this.q[i] as number) + PANDA_MAX_DELTA * (action[i] as number), this.lower[i] as number, this.upper[i] as number);
-    }
-    this.robot.command(this.target);
+    const targets = this.actionToTargets(action, this.q);
+    for (let i = 0; i < 7; i++) targets[i] = clamp(targets[i] as number, this.lower[i] as number, this.upper[i] as number);
+    this.robot.command(targets);
     this.simulate();
   }
 
