@@ -11,6 +11,13 @@ export interface PhysicsOptions {
   readonly substeps: number;
   readonly gravity?: readonly [number, number, number];
   readonly solverIterations?: number;
+  /**
+   * PGS iterations inside each solver iteration (rapier's default is 1). A long chain of impulse
+   * joints driven by effort-limited motors needs more: with 1, the Panda's shoulder motor
+   * delivered ~1/5 of its 87 N·m to the arm (measured accelerating and braking it), so braking
+   * failed and the joint stop gave way by up to 0.1 rad under bang-bang commands.
+   */
+  readonly pgsIterations?: number;
 }
 
 /**
@@ -42,6 +49,7 @@ export abstract class RapierTask extends SimEnv {
       const world = new R.World({ x: g[0], y: g[1], z: g[2] });
       world.timestep = physics.dt;
       if (physics.solverIterations !== undefined) world.numSolverIterations = physics.solverIterations;
+      if (physics.pgsIterations !== undefined) world.integrationParameters.numInternalPgsIterations = physics.pgsIterations;
       const robot = new Articulation(world, urdf, articulation);
       buildScene?.(world);
       return { world, robot };

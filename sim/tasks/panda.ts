@@ -43,7 +43,7 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
     super(
       loadDescription('panda'),
       { mode: 'position', gravityCompensation: true },
-      { dt: 0.004, substeps: 10, gravity: [0, 0, -9.81] },
+      { dt: 0.004, substeps: 10, gravity: [0, 0, -9.81], pgsIterations: 8 },
       (world) => {
         const R = rapier();
         table = world.createCollider(R.ColliderDesc.cuboid(1, 1, TABLE_HALF).setTranslation(0.3, 0, -TABLE_HALF).setFriction(0.5)).handle;
