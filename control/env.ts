@@ -73,6 +73,8 @@ export interface EpisodeSummary {
   readonly success: boolean;
   readonly terminated: boolean;
   readonly truncated: boolean;
+  /** With a safety layer: steps where it changed the action, and limit hits by kind. */
+  readonly safety?: { readonly interventions: number; readonly interventionRate: number; readonly hits: Readonly<Record<string, number>> };
 }
 
 export interface ResetResult {

@@ -13,6 +13,10 @@ export interface EvalResult {
   readonly successRate: number;
   readonly lengthMean: number;
   readonly returns: number[];
+  /** Mean episode cost per constraint name. */
+  readonly costMeans: Readonly<Record<string, number>>;
+  /** Per-episode costs per constraint name (in episode order). */
+  readonly costs: Readonly<Record<string, number[]>>;
 }
 
 /**
@@ -34,6 +38,7 @@ export function episodic(policy: Policy): EpisodicPolicy {
 /** Runs `episodes` episodes of `policy` with seeds `seed0 + i` and summarises them. */
 export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes: number, seed0: number): Promise<EvalResult> {
   const returns: number[] = [];
+  const costs: Record<string, number[]> = Object.fromEntries(env.spec.constraints.map((n) => [n, []]));
   let successes = 0;
   let lengths = 0;
   for (let i = 0; i < episodes; i++) {
@@ -41,9 +46,11 @@ export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes:
     let { obs } = await env.reset({ seed: seed0 + i });
     let ret = 0;
     let success = false;
+    const episodeCosts = new Float64Array(env.spec.constraints.length);
     for (let t = 0; ; t++) {
       const r = await env.step(policy.act(obs));
       ret += r.reward;
+      for (let k = 0; k < episodeCosts.length; k++) episodeCosts[k] = (episodeCosts[k] as number) + (r.costs[k] as number);
       success ||= r.info.success === true;
       obs = r.obs;
       if (r.terminated || r.truncated) {
@@ -52,9 +59,11 @@ export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes:
       }
     }
     returns.push(ret);
+    env.spec.constraints.forEach((n, k) => costs[n]?.push(episodeCosts[k] as number));
     if (success) successes++;
   }
   const mean = returns.reduce((a, b) => a + b, 0) / episodes;
   const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / episodes);
-  return { returnMean: mean, returnStd: std, successRate: successes / episodes, lengthMean: lengths / episodes, returns };
+  const costMeans = Object.fromEntries(Object.entries(costs).map(([n, c]) => [n, c.reduce((a, b) => a + b, 0) / episodes]));
+  return { returnMean: mean, returnStd: std, successRate: successes / episodes, lengthMean: lengths / episodes, returns, costMeans, costs };
 }

@@ -49,15 +49,16 @@ export class MetricsLog {
 
 /** The `episode` record every trainer writes when a training episode ends. */
 export function episodeRecord(step: number, episode: number, ep: EpisodeSummary): MetricsRecord {
-  return { type: 'episode', step, episode, return: ep.return, length: ep.length, success: ep.success, costs: ep.costs };
+  return { type: 'episode', step, episode, return: ep.return, length: ep.length, success: ep.success, costs: ep.costs, ...(ep.safety ? { safety: ep.safety } : {}) };
 }
 
 /** The `eval` record every trainer writes after a deterministic evaluation. */
 export function evalRecord(step: number, e: EvalResult, extra: Record<string, number> = {}): MetricsRecord {
-  return { type: 'eval', step, returnMean: e.returnMean, returnStd: e.returnStd, successRate: e.successRate, lengthMean: e.lengthMean, ...extra };
+  return { type: 'eval', step, returnMean: e.returnMean, returnStd: e.returnStd, successRate: e.successRate, lengthMean: e.lengthMean, costMeans: e.costMeans, ...extra };
 }
 
 /** One log line for an evaluation. */
 export function describeEval(step: number, e: EvalResult): string {
-  return `eval @${step}: return ${e.returnMean.toFixed(2)} ± ${e.returnStd.toFixed(2)}, success ${(100 * e.successRate).toFixed(0)}%`;
+  const costs = Object.entries(e.costMeans ?? {}).map(([n, c]) => `, cost ${n} ${c.toFixed(2)}`).join('');
+  return `eval @${step}: return ${e.returnMean.toFixed(2)} ± ${e.returnStd.toFixed(2)}, success ${(100 * e.successRate).toFixed(0)}%${costs}`;
 }

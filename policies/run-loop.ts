@@ -20,6 +20,10 @@ export interface TrainerProgress {
   readonly lastReturn: number | null;
   readonly updatesPerSec: number;
   readonly envStepsPerSec: number;
+  /** Last finished episode's cost per constraint (when the env has constraints). */
+  readonly lastCosts?: Readonly<Record<string, number>>;
+  /** Current Lagrange multiplier per constraint (constrained learners). */
+  readonly lambdas?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -32,6 +36,7 @@ export abstract class RunLoop {
   protected envSteps = 0;
   protected episodes = 0;
   protected lastReturn: number | null = null;
+  protected lastCosts: Readonly<Record<string, number>> | undefined;
   protected stopping = false;
 
   constructor(
@@ -61,7 +66,13 @@ export abstract class RunLoop {
     this.episodes++;
     if (!ep) return;
     this.lastReturn = ep.return;
-    this.metrics.write(episodeRecord(this.envSteps, this.episodes, ep));
+    this.lastCosts = Object.keys(ep.costs).length ? ep.costs : undefined;
+    this.metrics.write({ ...episodeRecord(this.envSteps, this.episodes, ep), ...this.episodeExtras(ep) });
+  }
+
+  /** Extra fields for an episode record (e.g. Lagrange multipliers updated from it). */
+  protected episodeExtras(_ep: EpisodeSummary): Record<string, unknown> {
+    return {};
   }
 
   protected async evaluateAndLog(): Promise<EvalResult> {

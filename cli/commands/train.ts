@@ -34,8 +34,10 @@ export async function trainCommand(args: Args): Promise<void> {
     checkpointDir: join(runDir, 'checkpoints'),
     metrics: new MetricsLog(join(runDir, 'metrics.jsonl')),
     log,
-    onStep: (p: TrainerProgress) =>
-      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s`),
+    onStep: (p: TrainerProgress) => {
+      const costs = Object.entries(p.lastCosts ?? {}).map(([n, c]) => ` · ${n} ${c.toFixed(1)}${p.lambdas?.[n] === undefined ? '' : ` (λ ${p.lambdas[n].toFixed(2)})`}`).join('');
+      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s`);
+    },
   };
   let trainer: OffPolicyTrainer | StreamTrainer;
   if (config.algo.kind === 'sac') {

@@ -11,6 +11,8 @@ export class EpisodeStatistics extends Wrapper {
   private length = 0;
   private success = false;
   private readonly costSums: Float64Array;
+  private interventions = 0;
+  private hits: Record<string, number> | null = null;
   readonly history: EpisodeSummary[] = [];
 
   constructor(env: Env, readonly historySize = 100) {
@@ -23,6 +25,8 @@ export class EpisodeStatistics extends Wrapper {
     this.length = 0;
     this.success = false;
     this.costSums.fill(0);
+    this.interventions = 0;
+    this.hits = null;
     return this.env.reset(options);
   }
 
@@ -32,6 +36,12 @@ export class EpisodeStatistics extends Wrapper {
     this.length += 1;
     this.success ||= r.info.success === true;
     for (let i = 0; i < this.costSums.length; i++) this.costSums[i] = (this.costSums[i] as number) + (r.costs[i] as number);
+    const safety = r.info.safety;
+    if (safety) {
+      if (safety.intervened) this.interventions++;
+      this.hits ??= {};
+      for (const [k, v] of Object.entries(safety.hits)) this.hits[k] = (this.hits[k] ?? 0) + v;
+    }
     if (!r.terminated && !r.truncated) return r;
     const costs: Record<string, number> = {};
     this.spec.constraints.forEach((name, i) => (costs[name] = this.costSums[i] as number));
@@ -42,6 +52,7 @@ export class EpisodeStatistics extends Wrapper {
       success: this.success,
       terminated: r.terminated,
       truncated: r.truncated,
+      ...(this.hits ? { safety: { interventions: this.interventions, interventionRate: this.interventions / this.length, hits: { ...this.hits } } } : {}),
     };
     this.history.push(episode);
     if (this.history.length > this.historySize) this.history.shift();

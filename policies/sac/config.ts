@@ -1,5 +1,35 @@
 import { z } from 'zod';
 
+/** SAC-Lagrangian settings: see policies/safe/lagrange.ts for the multiplier updates. */
+export const SafeConfigSchema = z
+  .object({
+    /** Constraint name (as the env's spec.constraints) → limit on its mean episode cost. */
+    constraints: z.record(z.string(), z.object({ limit: z.number().nonnegative() }).strict()).refine((r) => Object.keys(r).length > 0, 'at least one constraint'),
+    /** Multiplier update: plain projected gradient ascent, or PID (Stooke et al. 2020). */
+    method: z.enum(['lagrangian', 'pid']).default('lagrangian'),
+    /** Initial λ (every constraint). Default 0. */
+    init: z.number().nonnegative().default(0),
+    /** Largest λ. Default 100. */
+    max: z.number().positive().default(100),
+    /** Step size of the `lagrangian` update, per episode. Default 0.05. */
+    lr: z.number().positive().default(0.05),
+    /** PID gains (off-policy scale). Defaults 0.1 / 0.01 / 0.01 (OmniSafe's on-policy defaults). */
+    kp: z.number().nonnegative().default(0.1),
+    ki: z.number().nonnegative().default(0.01),
+    kd: z.number().nonnegative().default(0.01),
+    /** EMA weight of the newest episode in the PID's P and D terms. Default 0.1. */
+    ema: z.number().gt(0).max(1).default(0.1),
+    /** Episodes between the cost EMAs the D term compares. Default 10. */
+    delay: z.number().int().positive().default(10),
+    /** Episodes averaged into J_c for each multiplier update. Default 5. */
+    window: z.number().int().positive().default(5),
+    /** Cost critics' Adam learning rate. Default: the critics' rate. */
+    costLr: z.number().positive().optional(),
+  })
+  .strict();
+
+export type SafeConfig = z.output<typeof SafeConfigSchema>;
+
 /**
  * SAC / RLPD hyper-parameters. Every field has a documented default; `preset: rlpd` switches the
  * defaults to the SERL/RLPD recipe (shared/facts/off-policy-serl.md) and explicit fields still win.
@@ -54,14 +84,27 @@ export const SacConfigSchema = z
     learningStarts: z.number().int().nonnegative().default(1000),
     /** Demonstrations: a demo file and the fraction of each batch drawn from it (RLPD: 0.5). */
     demos: z.object({ path: z.string().min(1), ratio: z.number().gt(0).lt(1).default(0.5) }).strict().optional(),
+    /**
+     * Constrained learning (SAC-Lagrangian): a cost critic and a Lagrange multiplier for each
+     * named constraint of the env, each with its own limit on the episode cost.
+     */
+    safe: SafeConfigSchema.optional(),
+    /**
+     * When a shield or a safety limit changed the action: learn from the `executed` action (the
+     * filter is part of the policy's output) or the `proposed` one (the filter is part of the env).
+     */
+    learnFrom: z.enum(['executed', 'proposed']).default('executed'),
+    /** Reward penalty k·‖proposed − executed‖² on corrected steps, so the policy learns not to need the filter. Default 0. */
+    correctionPenalty: z.number().nonnegative().default(0),
   })
   .strict();
 
 export type SacConfigInput = z.input<typeof SacConfigSchema>;
 
 /** The fully resolved SAC configuration (preset applied). */
-export interface SacConfig extends Required<Omit<z.output<typeof SacConfigSchema>, 'demos'>> {
+export interface SacConfig extends Required<Omit<z.output<typeof SacConfigSchema>, 'demos' | 'safe'>> {
   readonly demos?: { readonly path: string; readonly ratio: number };
+  readonly safe?: SafeConfig;
   readonly hidden: number[];
   readonly layerNorm: boolean;
   readonly activation: 'relu' | 'tanh' | 'elu';

@@ -28,6 +28,8 @@ export interface SacMetrics {
   /** −E[log π(a|s)] on the batch. */
   readonly entropy: number;
   readonly qMean: number;
+  /** Cost critics' TD loss (SAC-Lagrangian only). */
+  readonly costCriticLoss?: number;
 }
 
 /** The actor's parameters at one version: what the learner publishes and actors run. */
@@ -63,13 +65,28 @@ export class SacLearner {
   readonly targetEntropy: number;
   /** Learner updates done (each: ratio critic steps + one actor step). */
   updates = 0;
+  /** SAC-Lagrangian: one cost critic (and its target) per constrained cost column. */
+  readonly costCritics: Mlp[];
+  private readonly costTargets: Mlp[];
+  private readonly costTargetVars: tf.Variable[];
+  private readonly costTargetParams: Float32Array[];
+  private readonly costOpt: Adam | null;
+  /** λ of each cost critic's constraint, set by the trainer's multipliers. */
+  readonly lambdas: Float64Array;
 
+  /**
+   * `costColumns`: for SAC-Lagrangian, the column in a batch's cost rows of each constrained
+   * cost (`costDim` columns in all); empty for plain SAC.
+   */
   constructor(
     readonly config: SacConfig,
     readonly obsDim: number,
     readonly actDim: number,
     private readonly rng: Rng,
+    private readonly costColumns: readonly number[] = [],
+    private readonly costDim = 0,
   ) {
+    if (costColumns.some((c) => !(c >= 0 && c < costDim))) throw new RangeError(`cost columns [${costColumns}] out of range for ${costDim} costs`);
     const trunk = { hidden: config.hidden, layerNorm: config.layerNorm, activation: config.activation };
     const actorSpec: MlpSpec = { input: obsDim, output: 2 * actDim, ...trunk };
     const criticSpec: MlpSpec = { input: obsDim + actDim, output: 1, ...trunk };
@@ -90,6 +107,16 @@ export class SacLearner {
     this.actorOpt = new Adam(mlpVariables(this.actor), { lr: config.actorLr });
     this.criticOpt = new Adam(this.criticVars, { lr: config.criticLr });
     this.alphaOpt = new Adam([this.logAlpha], { lr: config.alphaLr });
+    this.costCritics = costColumns.map((_, i) => createMlp(criticSpec, rng, `${prefix}/cost_critic${i}`));
+    this.costTargets = costColumns.map((_, i) => {
+      const t = createMlp(criticSpec, rng, `${prefix}/cost_target${i}`);
+      copyMlp(t, this.costCritics[i] as Mlp);
+      return t;
+    });
+    this.costTargetVars = this.costTargets.flatMap(mlpVariables);
+    this.costTargetParams = this.costTargetVars.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+    this.costOpt = costColumns.length ? new Adam(this.costCritics.flatMap(mlpVariables), { lr: config.safe?.costLr ?? config.criticLr }) : null;
+    this.lambdas = new Float64Array(costColumns.length);
   }
 
   get alpha(): number {
@@ -100,11 +127,61 @@ export class SacLearner {
   update(batches: readonly Batch[]): SacMetrics {
     let criticLoss = 0;
     let qMean = 0;
-    for (const batch of batches) ({ criticLoss, qMean } = this.criticStep(batch));
+    let costCriticLoss: number | undefined;
+    for (const batch of batches) {
+      ({ criticLoss, qMean } = this.criticStep(batch));
+      if (this.costOpt) costCriticLoss = this.costCriticStep(batch);
+    }
     const { actorLoss, logProbMean } = this.actorStep(batches[batches.length - 1] as Batch);
     if (this.config.learnAlpha) this.alphaStep(logProbMean);
     this.updates++;
-    return { criticLoss, actorLoss, alpha: this.alpha, entropy: -logProbMean, qMean };
+    return { criticLoss, actorLoss, alpha: this.alpha, entropy: -logProbMean, qMean, ...(costCriticLoss === undefined ? {} : { costCriticLoss }) };
+  }
+
+  /**
+   * Cost critics: y_c = c + γⁿ·(1 − d)·Q̄_c(s′, a′), a′ ~ π(·|s′) (no entropy term: costs are
+   * not soft); loss ½·mean (Q_c − y_c)² per constraint. Then Polyak-average their targets.
+   */
+  private costCriticStep(batch: Batch): number {
+    const eps = this.noise(batch.size);
+    const { grads, loss } = this.costCriticGradients(batch, eps);
+    (this.costOpt as Adam).apply(grads);
+    polyakInto(this.costTargetParams, (this.costOpt as Adam).params, this.config.tau, this.costTargetVars);
+    const value = loss.dataSync()[0] as number;
+    tf.dispose([...grads, loss, eps]);
+    return value;
+  }
+
+  /** Cost-critic loss and gradients (cost critics' variables, in order) for given noise on s′. */
+  costCriticGradients(batch: Batch, eps: tf.Tensor2D): { grads: tf.Tensor[]; loss: tf.Scalar } {
+    return tf.tidy(() => {
+      const B = batch.size;
+      const obs = tf.tensor2d(batch.obs, [B, this.obsDim]);
+      const nextObs = tf.tensor2d(batch.nextObs, [B, this.obsDim]);
+      const input = tf.concat([obs, tf.tensor2d(batch.action, [B, this.actDim])], 1);
+      const next = tf.concat([nextObs, this.policy(nextObs, eps).action], 1);
+      const costs = tf.tensor2d(batch.costs, [B, this.costDim]);
+      const discount = tf.tensor1d(batch.discount);
+      const grads: tf.Tensor[] = [];
+      let loss: tf.Tensor = tf.scalar(0);
+      this.costCritics.forEach((critic, i) => {
+        const column = tf.reshape(tf.slice(costs, [0, this.costColumns[i] as number], [B, 1]), [-1]);
+        const y = tf.reshape(tf.add(column, tf.mul(discount, tf.reshape(mlpForward(this.costTargets[i] as Mlp, next), [-1]))), [-1, 1]);
+        const { out: q, tape } = mlpForwardTape(critic, input);
+        const err = tf.sub(q, y);
+        loss = tf.add(loss, tf.mul(0.5, tf.mean(tf.square(err))));
+        grads.push(...mlpBackward(critic, tape, tf.div(err, B) as tf.Tensor2D, { params: true, input: false }).grads);
+      });
+      return { grads, loss: loss as tf.Scalar };
+    });
+  }
+
+  /** Mean cost-critic values Q_c(s, a) on a batch (for metrics), per constraint. */
+  costValues(batch: Batch): number[] {
+    return tf.tidy(() => {
+      const input = tf.concat([tf.tensor2d(batch.obs, [batch.size, this.obsDim]), tf.tensor2d(batch.action, [batch.size, this.actDim])], 1);
+      return this.costCritics.map((c) => tf.mean(mlpForward(c, input)).dataSync()[0] as number);
+    });
   }
 
   /**
@@ -199,21 +276,28 @@ export class SacLearner {
         const onehot = tf.oneHot(tf.argMin(stacked, 1), qs.length);
         weights = tf.split(onehot, qs.length, 1) as tf.Tensor2D[];
       }
-      // ∂(−Q/B)/∂a, summed over the critics through their input gradients.
-      const dAction = tf.addN(
-        forwards.map((f, i) => {
-          const dq = tf.mul(weights[i] as tf.Tensor2D, -1 / B) as tf.Tensor2D;
-          const dIn = mlpBackward(this.critics[i] as Mlp, f.tape, dq, { params: false, input: true }).dInput as tf.Tensor2D;
-          return tf.slice(dIn, [0, this.obsDim], [B, A]);
-        }),
-      );
-      const du = tf.add(tf.mul(action, (2 * alpha) / B), tf.mul(dAction, tf.sub(1, tf.square(action))));
-      const dLogStd = tf.add(-alpha / B, tf.mul(du, tf.mul(tf.exp(logStd), eps)));
+      // SAC-Lagrangian: ℓ = mean(α·log π − Q + Σᵢ λᵢ·Q_cᵢ) / (1 + Σᵢ λᵢ).
+      const lambdaSum = this.lambdas.reduce((a, l) => a + l, 0);
+      const scale = 1 / (1 + lambdaSum);
+      // ∂(−Q/B + Σ λᵢ·Q_cᵢ/B)/∂a, summed over the critics through their input gradients.
+      const actionGrad = (critic: Mlp, tape: ReturnType<typeof mlpForwardTape>['tape'], dq: tf.Tensor2D): tf.Tensor2D => tf.slice(mlpBackward(critic, tape, dq, { params: false, input: true }).dInput as tf.Tensor2D, [0, this.obsDim], [B, A]);
+      const parts = forwards.map((f, i) => actionGrad(this.critics[i] as Mlp, f.tape, tf.mul(weights[i] as tf.Tensor2D, -1 / B) as tf.Tensor2D));
+      let costQ: tf.Tensor = tf.zeros([B]);
+      this.costCritics.forEach((critic, i) => {
+        const lambda = this.lambdas[i] as number;
+        if (lambda === 0) return;
+        const f = mlpForwardTape(critic, input);
+        costQ = tf.add(costQ, tf.mul(lambda, tf.reshape(f.out, [-1])));
+        parts.push(actionGrad(critic, f.tape, tf.fill([B, 1], lambda / B) as tf.Tensor2D));
+      });
+      const dAction = tf.addN(parts);
+      const du = tf.mul(tf.add(tf.mul(action, (2 * alpha) / B), tf.mul(dAction, tf.sub(1, tf.square(action)))), scale);
+      const dLogStd = tf.add(-(alpha * scale) / B, tf.mul(du, tf.mul(tf.exp(logStd), eps)));
       const span = 0.5 * (this.config.logStdMax - this.config.logStdMin);
       const dRaw = tf.mul(dLogStd, tf.mul(span, tf.sub(1, tf.square(tf.tanh(raw)))));
       const dOut = tf.concat([du, dRaw], 1) as tf.Tensor2D;
       const grads = mlpBackward(this.actor, tape, dOut, { params: true, input: false }).grads;
-      return { grads, loss: tf.mean(tf.sub(tf.mul(alpha, logProb), q)) as tf.Scalar, logp: tf.mean(logProb) as tf.Scalar };
+      return { grads, loss: tf.mul(tf.mean(tf.add(tf.sub(tf.mul(alpha, logProb), q), costQ)), scale) as tf.Scalar, logp: tf.mean(logProb) as tf.Scalar };
     });
   }
 
@@ -260,14 +344,18 @@ export class SacLearner {
     };
   }
 
-  /** Every variable in a fixed order: actor, critics, targets, log α. */
+  /** Every variable in a fixed order: actor, critics, targets, log α, then cost critics and their targets. */
   private allVariables(): tf.Variable[] {
-    return [...mlpVariables(this.actor), ...this.criticVars, ...this.targetVars, this.logAlpha];
+    return [...mlpVariables(this.actor), ...this.criticVars, ...this.targetVars, this.logAlpha, ...this.costCritics.flatMap(mlpVariables), ...this.costTargetVars];
+  }
+
+  private optimizers(): Adam[] {
+    return this.costOpt ? [this.actorOpt, this.criticOpt, this.alphaOpt, this.costOpt] : [this.actorOpt, this.criticOpt, this.alphaOpt];
   }
 
   /** Networks, Adam moments, counters and RNG state, as a header and binary sections. */
   exportState(): { header: Record<string, unknown>; sections: Float32Array[] } {
-    const opts = [this.actorOpt, this.criticOpt, this.alphaOpt];
+    const opts = this.optimizers();
     const vars = this.allVariables();
     return {
       header: {
@@ -283,7 +371,7 @@ export class SacLearner {
   /** Restores a state from {@link exportState}; shapes are checked before anything is assigned. */
   importState(header: Record<string, unknown>, sections: Uint8Array[]): void {
     const vars = this.allVariables();
-    const opts = [this.actorOpt, this.criticOpt, this.alphaOpt];
+    const opts = this.optimizers();
     const declared = header['variables'] as { name: string; shape: number[] }[] | undefined;
     const steps = header['adamSteps'] as number[] | undefined;
     const expectedSections = vars.length + opts.reduce((a, o) => a + 2 * o.variables.length, 0);
@@ -303,12 +391,13 @@ export class SacLearner {
       o.syncFromVariables();
     });
     this.targetVars.forEach((v, i) => (this.targetParams[i] as Float32Array).set(v.dataSync() as Float32Array));
+    this.costTargetVars.forEach((v, i) => (this.costTargetParams[i] as Float32Array).set(v.dataSync() as Float32Array));
     this.updates = header['updates'] as number;
     this.rng.setState(header['rng'] as RngState);
   }
 
   dispose(): void {
-    [this.actor, ...this.critics, ...this.targets].forEach(disposeMlp);
+    [this.actor, ...this.critics, ...this.targets, ...this.costCritics, ...this.costTargets].forEach(disposeMlp);
     this.logAlpha.dispose();
   }
 }

@@ -1,4 +1,4 @@
-import type { Env } from '../../control/env.js';
+import type { Env, EpisodeSummary } from '../../control/env.js';
 import { Rng, type RngState } from '../../control/rng.js';
 import { sample } from '../../control/spaces.js';
 import type { Batch } from '../replay.js';
@@ -7,6 +7,7 @@ import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { episodic, evaluatePolicy, evaluationSeed, trainingEpisodeSeed, type EvalResult } from '../evaluate.js';
 import type { MetricsLog } from '../metrics-log.js';
 import { RunLoop, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
+import { LagrangeMultiplier, type MultiplierState } from '../safe/lagrange.js';
 import { GaussianActor } from './actor.js';
 import type { SacConfig } from './config.js';
 import { SacLearner, type SacMetrics } from './sac.js';
@@ -48,6 +49,10 @@ export class OffPolicyTrainer extends RunLoop {
   private readonly sampleRng: Rng;
   private readonly batches: Batch[];
   private lastMetrics: SacMetrics | null = null;
+  /** SAC-Lagrangian: one multiplier per constrained cost, in the learner's cost-critic order. */
+  readonly multipliers: LagrangeMultiplier[];
+  /** Recent training-episode costs per multiplier (the J_c window). */
+  private costWindows: number[][];
 
   constructor(private readonly o: TrainerOptions) {
     super(o.schedule, o.metrics, o.log);
@@ -56,7 +61,16 @@ export class OffPolicyTrainer extends RunLoop {
     const obsDim = o.env.spec.observationSpace.low.length;
     const actDim = space.low.length;
     const root = new Rng(o.seed);
-    this.learner = new SacLearner(o.config, obsDim, actDim, root.fork());
+    const names = o.env.spec.constraints;
+    const safe = o.config.safe;
+    const constrained = safe ? Object.entries(safe.constraints) : [];
+    for (const [name] of constrained) {
+      if (!names.includes(name)) throw new Error(`algo.safe.constraints.${name}: ${o.env.spec.id} has no constraint "${name}" (its constraints: ${names.join(', ') || 'none'})`);
+    }
+    this.multipliers = safe ? constrained.map(([name, c]) => new LagrangeMultiplier(name, c.limit, safe)) : [];
+    this.costWindows = this.multipliers.map(() => []);
+    this.learner = new SacLearner(o.config, obsDim, actDim, root.fork(), constrained.map(([name]) => names.indexOf(name)), names.length);
+    this.multipliers.forEach((m, i) => (this.learner.lambdas[i] = m.lambda));
     this.actorRng = root.fork();
     this.sampleRng = root.fork();
     const spec = { capacity: Math.min(o.config.bufferSize, o.schedule.steps), obsDim, actDim, costDim: o.env.spec.constraints.length };
@@ -82,6 +96,15 @@ export class OffPolicyTrainer extends RunLoop {
     this.sampleRng.setState(h['sampleRng'] as RngState);
     this.envSteps = ckpt.step;
     this.episodes = h['episodes'] as number;
+    const saved = (h['multipliers'] ?? []) as { name: string; state: MultiplierState; window: number[] }[];
+    if (saved.length !== this.multipliers.length || saved.some((s, i) => s.name !== this.multipliers[i]?.name)) {
+      throw new Error(`checkpoint has multipliers for [${saved.map((s) => s.name)}], this run constrains [${this.multipliers.map((m) => m.name)}]`);
+    }
+    saved.forEach((s, i) => {
+      (this.multipliers[i] as LagrangeMultiplier).restore(s.state);
+      this.costWindows[i] = [...s.window];
+      this.learner.lambdas[i] = (this.multipliers[i] as LagrangeMultiplier).lambda;
+    });
     this.actor.update(this.learner.snapshot());
     const dropped = this.o.metrics.truncateAfter(ckpt.step);
     this.o.log?.(`resumed from ${ckpt.path} at step ${ckpt.step} (${dropped} newer metric lines dropped; they will be recomputed)`);
@@ -101,6 +124,7 @@ export class OffPolicyTrainer extends RunLoop {
         actorRng: this.actorRng.getState(),
         sampleRng: this.sampleRng.getState(),
         episodes: this.episodes,
+        multipliers: this.multipliers.map((m, i) => ({ name: m.name, state: m.state(), window: this.costWindows[i] })),
       },
       [...learner.sections, ...replayFile.sections],
     );
@@ -120,7 +144,7 @@ export class OffPolicyTrainer extends RunLoop {
       const warmup = this.envSteps < config.learningStarts;
       const action = warmup ? sample(env.spec.actionSpace, this.actorRng) : this.actor.act(obs, false);
       const r = await env.step(action);
-      this.replay.add({ obs, action, reward: r.reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, policyVersion: this.actor.version });
+      this.replay.add(this.transition(obs, action, r));
       obs = r.obs;
       this.envSteps++;
       if (r.terminated || r.truncated) {
@@ -136,9 +160,46 @@ export class OffPolicyTrainer extends RunLoop {
         this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, ...(this.lastMetrics ?? {}) });
       }
       await this.afterStep();
-      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec });
+      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec, lastCosts: this.lastCosts, lambdas: this.multipliers.length ? this.lambdaRecord() : undefined });
     }
     return this.finish();
+  }
+
+  /**
+   * The transition to learn from. When a safety layer changed the action, `learnFrom` picks the
+   * executed or the proposed one, and `correctionPenalty`·‖proposed − executed‖² comes off the reward.
+   */
+  private transition(obs: Float32Array, action: Float32Array, r: Awaited<ReturnType<Env['step']>>): Parameters<ReplayBuffer['add']>[0] {
+    const { config } = this.o;
+    const safety = r.info.safety;
+    let stored = action;
+    let reward = r.reward;
+    if (safety) {
+      stored = config.learnFrom === 'proposed' ? safety.proposed : safety.executed;
+      if (config.correctionPenalty > 0 && safety.intervened) {
+        let sq = 0;
+        for (let i = 0; i < safety.proposed.length; i++) sq += ((safety.proposed[i] as number) - (safety.executed[i] as number)) ** 2;
+        reward -= config.correctionPenalty * sq;
+      }
+    }
+    return { obs, action: stored, proposedAction: action, reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: safety?.intervened ?? false, policyVersion: this.actor.version };
+  }
+
+  /** Multiplier updates from the finished episode's costs (mean over the last `window` episodes). */
+  protected override episodeExtras(ep: EpisodeSummary): Record<string, unknown> {
+    if (!this.multipliers.length) return {};
+    const window = this.o.config.safe?.window ?? 1;
+    this.multipliers.forEach((m, i) => {
+      const w = this.costWindows[i] as number[];
+      w.push(ep.costs[m.name] ?? 0);
+      if (w.length > window) w.shift();
+      this.learner.lambdas[i] = m.update(w.reduce((a, b) => a + b, 0) / w.length);
+    });
+    return { lambdas: this.lambdaRecord() };
+  }
+
+  private lambdaRecord(): Record<string, number> {
+    return Object.fromEntries(this.multipliers.map((m) => [m.name, m.lambda]));
   }
 
   /** `utd` learner updates, each on `criticActorRatio` fresh batches. */
