@@ -1,3 +1,11 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { recordDemonstrations } from '../cli/commands/record-demos.js';
+import { loadConfig, type ExperimentConfig } from '../cli/config.js';
+import { makeLearnerEnv, resolvedAlgo } from '../cli/run-setup.js';
+import { MetricsLog } from '../policies/metrics-log.js';
+import { OffPolicyTrainer } from '../policies/sac/trainer.js';
 import { Rng } from '../control/rng.js';
 import { SafetyLimits } from '../control/safety/safety-limits.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
@@ -6,6 +14,9 @@ import type { PandaReach } from '../sim/tasks/panda-reach.js';
 import { PANDA_TABLE_WORKSPACE } from '../sim/tasks/panda.js';
 
 const STEPS = Number(process.env['SAFETY_FUZZ_STEPS'] ?? 100_000);
+/** Seeds per method of the keep-out learning runs (0 skips them); SAFETY_ONLY=lagrangian,shield picks methods. */
+const SEEDS = Number(process.env['SAFETY_SEEDS'] ?? 3);
+const ONLY = process.env['SAFETY_ONLY'];
 /** A joint counts as violating its limit when the simulator reports it this far past a bound (rad). */
 const TOLERANCE = 0.005;
 
@@ -52,12 +63,75 @@ async function fuzz(withTier0: boolean): Promise<{ steps: number; violations: nu
   return { steps: STEPS, violations, worstRad: worst, limitHits: hits, tableContactSteps: tableContacts };
 }
 
+interface SafeRun {
+  readonly method: string;
+  readonly seed: number;
+  readonly return: number;
+  readonly success: number;
+  readonly cost: number;
+  readonly violationsDuringTraining: number;
+  readonly trainingEpisodes: number;
+  readonly finalLambda?: number;
+  readonly seconds: number;
+}
+
+const METHODS: Record<string, string> = { unconstrained: 'configs/panda-keep-out-sac.yaml', lagrangian: 'configs/panda-keep-out-lagrangian.yaml', shield: 'configs/panda-keep-out-shield.yaml' };
+
+/**
+ * The three methods on PandaKeepOut-v0, each seed with the same 20 scripted demos: final
+ * evaluation (20 episodes) return, success, mean keep_out cost per episode; and the keep_out
+ * steps summed over every training episode.
+ */
+async function learningRuns(seeds: number): Promise<SafeRun[]> {
+  const { table } = await recordDemonstrations('PandaKeepOut-v0', 20, 5_000_000, false);
+  const runs: SafeRun[] = [];
+  for (const [method, path] of Object.entries(METHODS)) {
+    if (ONLY && !ONLY.split(',').includes(method)) continue;
+    const base = loadConfig(path);
+    for (let seed = 0; seed < seeds; seed++) {
+      const config: ExperimentConfig = { ...base, seed };
+      const dir = mkdtempSync(join(tmpdir(), `roborl-safety-${method}-`));
+      const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
+      const t0 = performance.now();
+      const trainer = new OffPolicyTrainer({ env: await makeLearnerEnv(config), evalEnv: await makeLearnerEnv(config), config: resolvedAlgo(config), schedule: { ...config.train, checkpointEvery: config.train.steps }, seed, checkpointDir: join(dir, 'checkpoints'), metrics, demos: table });
+      const final = await trainer.run();
+      const episodes = metrics.read().filter((r) => r.type === 'episode');
+      const violations = episodes.reduce((a, r) => a + ((r['costs'] as Record<string, number>)['keep_out'] ?? 0), 0);
+      const run: SafeRun = {
+        method,
+        seed,
+        return: final.returnMean,
+        success: final.successRate,
+        cost: final.costMeans['keep_out'] ?? NaN,
+        violationsDuringTraining: violations,
+        trainingEpisodes: episodes.length,
+        ...(trainer.multipliers.length ? { finalLambda: (trainer.multipliers[0] as { lambda: number }).lambda } : {}),
+        seconds: (performance.now() - t0) / 1000,
+      };
+      trainer.dispose();
+      runs.push(run);
+      process.stderr.write(`bench safety: ${JSON.stringify(run)}\n`);
+    }
+  }
+  return runs;
+}
+
+function summarize(runs: SafeRun[]): Record<string, unknown>[] {
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return [...new Set(runs.map((r) => r.method))].map((method) => {
+    const rs = runs.filter((r) => r.method === method);
+    return { method, seeds: rs.length, return: mean(rs.map((r) => r.return)), success: mean(rs.map((r) => r.success)), cost: mean(rs.map((r) => r.cost)), violationsDuringTraining: rs.reduce((a, r) => a + r.violationsDuringTraining, 0), perSeed: rs };
+  });
+}
+
 export async function safetyBenchmark(json: boolean): Promise<unknown> {
   const tier0 = await fuzz(true);
   const raw = await fuzz(false);
+  const runs = SEEDS > 0 ? summarize(await learningRuns(SEEDS)) : [];
+  if (!json) for (const r of runs) process.stdout.write(`${String(r['method']).padEnd(14)} return ${(r['return'] as number).toFixed(2)} success ${(100 * (r['success'] as number)).toFixed(0)}% cost ${(r['cost'] as number).toFixed(2)} violations during training ${String(r['violationsDuringTraining'])}\n`);
   if (!json) {
     process.stdout.write(`Tier 0 fuzz on PandaReach-v0, ${tier0.steps} steps: ${tier0.violations} steps with a joint > ${TOLERANCE} rad past a limit (worst ${tier0.worstRad.toFixed(4)} rad, ${tier0.limitHits} limit hits corrected, ${tier0.tableContactSteps} steps touching the table)\n`);
     process.stdout.write(`without Tier 0: ${raw.violations} violating steps (worst ${raw.worstRad.toFixed(4)} rad), ${raw.tableContactSteps} steps touching the table\n`);
   }
-  return { fuzz: { ...tier0, toleranceRad: TOLERANCE }, fuzzWithoutTier0: raw, runs: [] };
+  return { fuzz: { ...tier0, toleranceRad: TOLERANCE }, fuzzWithoutTier0: raw, runs };
 }

@@ -22,6 +22,36 @@ export const TrainScheduleSchema = z
   })
   .strict();
 
+/** The safety layers the learner's env gets (control/safety). */
+export const SafetySectionSchema = z
+  .object({
+    /**
+     * Tier 0 hard limits (joint margin, speed, soft zones, braking, workspace box) on envs that
+     * command joint positions. On by default; `false` turns them off (logged loudly).
+     */
+    limits: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            margin: z.number().nonnegative().optional(),
+            softZone: z.number().nonnegative().optional(),
+            brakingDecel: z.number().positive().optional(),
+            maxActionRate: z.number().positive().optional(),
+            watchdogMs: z.number().positive().optional(),
+            /** `task`: the task's own workspace box (Panda: the table top). Default task. */
+            workspace: z.enum(['task', 'none']).default('task'),
+          })
+          .strict(),
+      ])
+      .default({ workspace: 'task' }),
+    /** Tier 1: the task's analytic shield (the safety-layer QP projection). Default off. */
+    shield: z.boolean().default(false),
+    /** Extra named constraints, each cost a mathjs expression over the task's state variables. */
+    constraints: z.array(z.object({ name: z.string().regex(/^[A-Za-z0-9_]+$/), cost: z.string().min(1) }).strict()).default([]),
+  })
+  .strict();
+
 export const ExperimentConfigSchema = z
   .object({
     /** Run name; the run folder is runs/<name>-<timestamp> unless --run-dir is given. */
@@ -41,6 +71,7 @@ export const ExperimentConfigSchema = z
     backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     /** The learner: `sac` (SAC / RLPD), `stream-ac`, `stream-q` or `stream-td` (stream-x). */
     algo: z.discriminatedUnion('kind', [SacConfigSchema, StreamAcConfigSchema, StreamQConfigSchema, StreamTdConfigSchema]),
+    safety: SafetySectionSchema.default({ limits: { workspace: 'task' }, shield: false, constraints: [] }),
     train: TrainScheduleSchema,
   })
   .strict();

@@ -14,17 +14,52 @@ import { episodic, type EpisodicPolicy } from '../policies/evaluate.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import { StreamTrainer } from '../policies/stream/trainer.js';
 import { Rng } from '../control/rng.js';
-import { envEntry, make } from '../sim/registry.js';
+import { envEntry, listEnvs, make } from '../sim/registry.js';
+import { ExpressionConstraints, type HasStateVariables } from '../control/safety/expressions.js';
+import { SafetyLimits, type JointPositionControl } from '../control/safety/safety-limits.js';
+import { SafetyShield } from '../control/safety/shield.js';
+import type { WorkspaceBox } from '../control/safety/workspace.js';
 import { randomPolicy, type Policy } from '../control/policy.js';
 import type { Box } from '../control/spaces.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { loadConfig, type ExperimentConfig } from './config.js';
 import { UsageError } from './args.js';
 
-/** The env a learner sees: the registered env, actions rescaled to [−1, 1], episode statistics outermost. */
-export async function makeLearnerEnv(config: ExperimentConfig): Promise<Env> {
-  const env = await make(config.env.id, { options: config.env.options, timeLimit: config.env.timeLimit ?? true });
+/**
+ * The env a learner sees: the registered env; declared expression constraints; Tier 0 limits
+ * (on by default wherever the task commands joint positions); the task's shield when asked;
+ * actions rescaled to [−1, 1]; episode statistics outermost.
+ */
+export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: string) => void): Promise<Env> {
+  let env = await make(config.env.id, { options: config.env.options, timeLimit: config.env.timeLimit ?? true });
+  const raw = unwrap(env);
+  const safety = config.safety;
+  if (safety.constraints.length) {
+    if (!hasStateVariables(raw)) throw new Error(`safety.constraints: ${config.env.id} exposes no state variables for cost expressions`);
+    env = new ExpressionConstraints(env, raw, safety.constraints);
+  }
+  if (isJointPositionControl(raw)) {
+    if (safety.limits === false) log?.(`WARNING: Tier 0 safety limits are OFF for ${config.env.id} (safety.limits: false)`);
+    else {
+      const { workspace, ...limits } = safety.limits;
+      env = new SafetyLimits(env, raw, { ...limits, workspace: workspace === 'task' ? raw.workspace : undefined });
+    }
+  }
+  if (safety.shield) {
+    const model = envEntry(config.env.id).shield;
+    if (!model) throw new Error(`safety.shield: ${config.env.id} has no shield model (tasks with one: ${listEnvs().filter((id) => envEntry(id).shield).join(', ') || 'none'})`);
+    env = new SafetyShield(env, model());
+  }
   return new EpisodeStatistics(env.spec.actionSpace.kind === 'box' ? new RescaleAction(env) : env);
+}
+
+function hasStateVariables(env: Env): env is Env & HasStateVariables {
+  return typeof (env as Partial<HasStateVariables>).stateVariables === 'function';
+}
+
+function isJointPositionControl(env: Env): env is Env & JointPositionControl & { workspace?: WorkspaceBox } {
+  const c = env as Partial<JointPositionControl>;
+  return typeof c.actionToTargets === 'function' && typeof c.holdAction === 'function' && c.jointLimits !== undefined;
 }
 
 /** The SAC config with its preset applied (SAC runs only). */

@@ -59,8 +59,14 @@ export interface SafetyInfo {
   readonly executed: Float32Array;
   /** Whether they differ. */
   readonly intervened: boolean;
-  /** Limit hits on this step, by kind (position, velocity, rate, watchdog, estop). */
+  /** Limit hits on this step, by kind (position, velocity, rate, watchdog, estop, shield). */
   readonly hits: Readonly<Record<string, number>>;
+  /** ‖executed − proposed‖ (Euclidean). */
+  readonly correction?: number;
+  /** Shield: the largest linearised constraint violation its projection left (0 when feasible). */
+  readonly slack?: number;
+  /** Shield: the linearised constraints and action bounds had no common point. */
+  readonly infeasible?: boolean;
 }
 
 /** What one finished episode amounted to (see `EpisodeStatistics`). */

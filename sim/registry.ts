@@ -1,10 +1,13 @@
 import type { Env } from '../control/env.js';
 import type { Policy } from '../control/policy.js';
+import { ExpressionConstraints } from '../control/safety/expressions.js';
+import type { ShieldModel } from '../control/safety/shield.js';
 import { TimeLimit } from '../control/wrappers/time-limit.js';
 import { loadRapier } from './rapier.js';
 import { CartPole, cartPoleExpert } from './tasks/cartpole.js';
 import { PandaPush, pandaPushExpert } from './tasks/panda-push.js';
 import { PandaReach, pandaReachExpert } from './tasks/panda-reach.js';
+import { keepOutShieldModel, PandaKeepOut, pandaKeepOutExpert } from './tasks/panda-keep-out.js';
 import { Pendulum, pendulumExpert } from './tasks/pendulum.js';
 import { RapierPendulum } from './tasks/rapier-pendulum.js';
 import { Reacher, reacherExpert } from './tasks/reacher.js';
@@ -22,6 +25,8 @@ export interface EnvEntry {
   create(options: Record<string, unknown>): Env;
   /** A scripted expert for demos and `roborl run --policy scripted`, if the task has one. */
   readonly scripted?: () => Policy;
+  /** The task's analytic shield model (Tier 1), if it has one. */
+  readonly shield?: () => ShieldModel;
 }
 
 export interface MakeOptions {
@@ -155,6 +160,26 @@ register({
   rapier: true,
   create: () => new PandaReach(),
   scripted: pandaReachExpert,
+});
+register({
+  id: PandaKeepOut.ID,
+  summary: 'Panda reach around a keep-out sphere on the straight path (safe RL: keep_out cost)',
+  optionKeys: [],
+  rapier: true,
+  create: () => new PandaKeepOut(),
+  scripted: pandaKeepOutExpert,
+  shield: () => keepOutShieldModel(),
+});
+register({
+  id: 'SafePendulum-v0',
+  summary: 'Pendulum-v1 with a `speed` cost (1 while |θ̇| > 4 rad/s), declared as a mathjs expression',
+  optionKeys: [],
+  rapier: false,
+  create: () => {
+    const inner = new Pendulum();
+    return new ExpressionConstraints(inner, inner, [{ name: 'speed', cost: 'abs(thdot) > 4' }], 'SafePendulum-v0');
+  },
+  scripted: pendulumExpert,
 });
 register({
   id: PandaPush.ID,

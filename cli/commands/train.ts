@@ -23,7 +23,7 @@ export async function trainCommand(args: Args): Promise<void> {
   const config = withBackendFlag(loaded, stringFlag(args, 'backend'));
   await useBackend(config, log);
   const runDir = resumeDir ?? createRunDir(config, stringFlag(args, 'run-dir'));
-  const env = await makeLearnerEnv(config);
+  const env = await makeLearnerEnv(config, log);
   const evalEnv = await makeLearnerEnv(config);
   const progress = new Progress(config.train.steps, config.name, !args.flags.has('quiet'));
   const common = {

@@ -106,6 +106,14 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
     return Float64Array.from(CONTROL_LINKS.flatMap((l) => (poses.get(l) as Pose).p));
   }
 
+  /** The Tier 0 workspace box for this task (the table top). */
+  readonly workspace = PANDA_TABLE_WORKSPACE;
+
+  /** Named state for cost expressions: `q`, `qd` (7 each) and `tcp` (x, y, z in m). */
+  stateVariables(): { q: number[]; qd: number[]; tcp: number[] } {
+    return { q: Array.from(this.q), qd: Array.from(this.qd), tcp: [...this.tcp()] };
+  }
+
   /** Tool centre point, from the simulated bodies. */
   protected tcp(): Vec3 {
     return this.robot.linkPose(PANDA_TCP).p;

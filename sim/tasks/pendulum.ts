@@ -77,6 +77,11 @@ export class Pendulum extends SimEnv {
     };
   }
 
+  /** Named state for cost expressions: `theta` (rad, 0 upright), `thdot` (rad/s). */
+  stateVariables(): { theta: number; thdot: number } {
+    return { theta: this.theta, thdot: this.thetaDot };
+  }
+
   private observe(): Float32Array {
     return Float32Array.of(Math.cos(this.theta), Math.sin(this.theta), this.thetaDot);
   }

@@ -86,6 +86,11 @@ export class Reacher extends RapierTask {
     };
   }
 
+  /** Named state for cost expressions: `q`, `qd` (2 each), `fingertip` and `target` (x, y in m). */
+  stateVariables(): { q: number[]; qd: number[]; fingertip: number[]; target: number[] } {
+    return { q: Array.from(this.q), qd: Array.from(this.qd), fingertip: this.fingertip(), target: [this.targetX, this.targetY] };
+  }
+
   /** Fingertip (x, y) from the simulated link bodies. */
   fingertip(): [number, number] {
     const p = this.robot.linkPose('fingertip').p;
