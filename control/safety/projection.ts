@@ -26,16 +26,26 @@ export interface Projection {
  */
 export function projectOntoPolytope(mu: ArrayLike<number>, halfSpaces: readonly HalfSpace[], lower: ArrayLike<number>, upper: ArrayLike<number>, options: { maxIterations?: number; tolerance?: number } = {}): Projection {
   const n = mu.length;
-  const maxIterations = options.maxIterations ?? 500;
+  const maxIterations = options.maxIterations ?? 5000;
   const tol = options.tolerance ?? 1e-7;
   for (const h of halfSpaces) {
     if (h.g.length !== n) throw new RangeError(`half-space has ${h.g.length} coefficients for a ${n}-dimensional action`);
     if (!Number.isFinite(h.b) || Array.from(h.g).some((v) => !Number.isFinite(v))) throw new RangeError('half-space with a non-finite coefficient');
   }
-  const rows: { g: Float64Array; b: number; norm2: number }[] = halfSpaces.map((h) => {
+  // Rows scaled to unit normals (so b is a distance): the iteration is then well conditioned,
+  // and a row with g ≈ 0 is a constant test — met (dropped) or unmeetable (infeasible).
+  const rows: { g: Float64Array; b: number; norm2: number }[] = [];
+  let constantViolation = 0;
+  for (const h of halfSpaces) {
     const g = Float64Array.from(h.g);
-    return { g, b: h.b, norm2: g.reduce((s, v) => s + v * v, 0) };
-  });
+    const norm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
+    if (norm < 1e-9) {
+      constantViolation = Math.max(constantViolation, -h.b);
+      rows.push({ g: new Float64Array(n), b: 0, norm2: 0 });
+      continue;
+    }
+    rows.push({ g: g.map((v) => v / norm), b: h.b / norm, norm2: 1 });
+  }
   for (let j = 0; j < n; j++) {
     const up = new Float64Array(n);
     up[j] = 1;
@@ -48,7 +58,10 @@ export function projectOntoPolytope(mu: ArrayLike<number>, halfSpaces: readonly 
   const lambda = new Float64Array(rows.length);
   let iterations = 0;
   let slack = violation(a, rows);
-  while (slack > tol && iterations < maxIterations) {
+  // Stop when the iterate is feasible and no longer moving (primal and dual converged).
+  let moved = Infinity;
+  while ((slack > tol || moved > tol * 1e-2) && iterations < maxIterations) {
+    moved = 0;
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i] as { g: Float64Array; b: number; norm2: number };
       if (r.norm2 === 0) continue;
@@ -58,16 +71,21 @@ export function projectOntoPolytope(mu: ArrayLike<number>, halfSpaces: readonly 
       const delta = next - (lambda[i] as number);
       if (delta === 0) continue;
       lambda[i] = next;
+      moved = Math.max(moved, Math.abs(delta) * Math.sqrt(r.norm2));
       for (let k = 0; k < n; k++) a[k] = (a[k] as number) - delta * (r.g[k] as number);
     }
     iterations++;
     slack = violation(a, rows);
   }
-  const infeasible = slack > Math.max(tol, 1e-6);
+  const infeasible = slack > Math.max(tol, 1e-6) || constantViolation > tol;
   if (infeasible) for (let k = 0; k < n; k++) a[k] = Math.min(upper[k] as number, Math.max(lower[k] as number, a[k] as number));
   const active: number[] = [];
   for (let i = 0; i < halfSpaces.length; i++) if ((lambda[i] as number) > 0) active.push(i);
-  return { action: a, active, slack: infeasible ? violation(a, rows) : slack, infeasible, iterations };
+  // Slack in the constraints' own units.
+  let remaining = constantViolation;
+  for (const h of halfSpaces) remaining = Math.max(remaining, Array.from(h.g).reduce((s, v, k) => s + v * (a[k] as number), 0) - h.b);
+  for (let k = 0; k < n; k++) remaining = Math.max(remaining, (a[k] as number) - (upper[k] as number), (lower[k] as number) - (a[k] as number));
+  return { action: a, active, slack: remaining, infeasible, iterations };
 }
 
 function violation(a: Float64Array, rows: readonly { g: Float64Array; b: number; norm2: number }[]): number {

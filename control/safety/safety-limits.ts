@@ -65,7 +65,9 @@ export class SafetyLimits extends Wrapper {
   private previous: Float32Array | null = null;
   private estopped = false;
   private watchdog: NodeJS.Timeout | null = null;
-  private readonly counts: Record<string, number> = { position: 0, velocity: 0, rate: 0, workspace: 0, watchdog: 0, estop: 0 };
+  private readonly counts: Record<string, number> = { position: 0, velocity: 0, rate: 0, workspace: 0, watchdog: 0, estop: 0, policyError: 0 };
+  /** Watchdog trips since the last step (reported in that step's hits). */
+  private tripsSinceStep = 0;
 
   constructor(
     env: Env,
@@ -84,6 +86,7 @@ export class SafetyLimits extends Wrapper {
   override async reset(options?: ResetOptions): Promise<ResetResult> {
     this.disarmWatchdog();
     for (const k of Object.keys(this.counts)) this.counts[k] = 0;
+    this.tripsSinceStep = 0;
     this.previous = null;
     return this.env.reset(options);
   }
@@ -91,7 +94,8 @@ export class SafetyLimits extends Wrapper {
   override async step(action: Float32Array): Promise<StepResult> {
     validateAction(this.spec, action);
     this.disarmWatchdog();
-    const hits: Record<string, number> = { position: 0, velocity: 0, rate: 0, workspace: 0, estop: 0 };
+    const hits: Record<string, number> = { position: 0, velocity: 0, rate: 0, workspace: 0, estop: 0, watchdog: this.tripsSinceStep };
+    this.tripsSinceStep = 0;
     let executed: Float32Array;
     if (this.estopped) {
       executed = this.control.holdAction();
@@ -113,7 +117,7 @@ export class SafetyLimits extends Wrapper {
       }
       executed = this.control.targetsToAction(targets, q);
     }
-    for (const [k, v] of Object.entries(hits)) this.counts[k] = (this.counts[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(hits)) if (k !== 'watchdog') this.counts[k] = (this.counts[k] ?? 0) + v;
     this.previous = executed;
     const r = await this.env.step(executed);
     this.armWatchdog();
@@ -121,6 +125,29 @@ export class SafetyLimits extends Wrapper {
     for (let i = 0; i < action.length; i++) if (Math.abs((action[i] as number) - (executed[i] as number)) > 1e-6) intervened = true;
     const safety: SafetyInfo = { proposed: Float32Array.from(action), executed, intervened, hits };
     return { ...r, truncated: r.truncated || this.estopped, info: { ...r.info, safety } };
+  }
+
+  /**
+   * Runs one tick of an actor loop: asks `policy` for an action and steps with it. If the
+   * policy throws, or returns a wrong-length or non-finite action, the env gets the hold
+   * action instead (the watchdog's safe stop), the step reports a `policyError` hit, and
+   * the error is passed to `onError` (default: stderr), so a crashing policy never leaves
+   * the robot on its last command.
+   */
+  async act(policy: (obs: Float32Array) => Float32Array, obs: Float32Array, onError: (err: unknown) => void = (e) => void process.stderr.write(`policy failed, holding: ${(e as Error)?.message ?? String(e)}\n`)): Promise<StepResult> {
+    let action: Float32Array;
+    try {
+      action = policy(obs);
+      validateAction(this.spec, action);
+    } catch (err) {
+      onError(err);
+      this.counts['policyError'] = (this.counts['policyError'] ?? 0) + 1;
+      const hold = this.control.holdAction();
+      const r = await this.step(hold);
+      const safety = r.info.safety as SafetyInfo;
+      return { ...r, info: { ...r.info, safety: { ...safety, intervened: true, hits: { ...safety.hits, policyError: 1 } } } };
+    }
+    return this.step(action);
   }
 
   /** Stops the robot now (hold action) and latches: later steps hold and truncate until {@link clearEStop}. */
@@ -150,6 +177,7 @@ export class SafetyLimits extends Wrapper {
     this.watchdog = setTimeout(() => {
       this.watchdog = null;
       this.counts['watchdog'] = (this.counts['watchdog'] ?? 0) + 1;
+      this.tripsSinceStep++;
       // The robot must not keep executing a stale command: send the safe stop.
       void this.env.step(this.control.holdAction()).catch((err: unknown) => {
         if (!(err instanceof EnvStateError)) throw err;

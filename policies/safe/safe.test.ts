@@ -1,0 +1,97 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../../control/rng.js';
+import { selectBackend } from '../backend.js';
+import { mlpForward, mlpVariables, type Mlp } from '../nn/mlp.js';
+import { allocBatch } from '../replay.js';
+import { resolveSacConfig, SacConfigSchema } from '../sac/config.js';
+import { SacLearner } from '../sac/sac.js';
+import { LagrangeMultiplier, type MultiplierConfig } from './lagrange.js';
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+});
+
+const BASE: MultiplierConfig = { method: 'lagrangian', init: 0, max: 10, lr: 0.1, kp: 0.1, ki: 0.01, kd: 0.01, ema: 0.5, delay: 2 };
+
+describe('Lagrange multipliers', () => {
+  it('lagrangian: λ rises while the cost exceeds its limit, falls back and never goes below 0 or above max', () => {
+    const m = new LagrangeMultiplier('keep_out', 2, BASE);
+    m.update(7);
+    expect(m.lambda).toBeCloseTo(0.5, 12);
+    m.update(7);
+    expect(m.lambda).toBeCloseTo(1.0, 12);
+    for (let i = 0; i < 100; i++) m.update(0);
+    expect(m.lambda).toBe(0);
+    for (let i = 0; i < 1000; i++) m.update(1000);
+    expect(m.lambda).toBe(10);
+    expect(() => m.update(Number.NaN)).toThrow(/episode cost is NaN/);
+  });
+
+  it('pid: the integral accumulates K_i·Δ, P follows the EMA of Δ, D reacts only to rising cost', () => {
+    const m = new LagrangeMultiplier('c', 1, { ...BASE, method: 'pid', kp: 1, ki: 0.5, kd: 2, ema: 1, delay: 1 });
+    // Δ = 2: I = 1, P = 2, D = 0 (first value) → λ = 3
+    expect(m.update(3)).toBeCloseTo(3, 12);
+    // Δ = 4: I = 3, P = 4, D = 5 − 3 = 2 → λ = 3 + 4 + 4 = 11 → clipped at max 10
+    expect(m.update(5)).toBe(10);
+    // Δ = −1: I = 2.5, P = −1, D = 0 (falling) → λ = 1.5
+    expect(m.update(0)).toBeCloseTo(1.5, 12);
+  });
+
+  it('state round-trips (what checkpoints hold) and a malformed state is refused', () => {
+    const a = new LagrangeMultiplier('c', 1, { ...BASE, method: 'pid' });
+    for (const c of [3, 0.5, 4, 2]) a.update(c);
+    const b = new LagrangeMultiplier('c', 1, { ...BASE, method: 'pid' });
+    b.restore(a.state());
+    expect(b.update(1.7)).toBe(a.update(1.7));
+    expect(() => b.restore({} as never)).toThrow(/malformed multiplier state/);
+  });
+});
+
+describe('SAC-Lagrangian learner', () => {
+  it('actor gradient with λ·Q_c terms matches autodiff of (α log π − Q + Σ λᵢ Q_cᵢ)/(1 + Σ λᵢ)', () => {
+    const rng = new Rng(8);
+    const config = resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', hidden: [16, 16], critics: 2, safe: { constraints: { a: { limit: 1 }, b: { limit: 2 } } } }));
+    const learner = new SacLearner(config, 4, 2, rng, [2, 0], 3);
+    learner.lambdas.set([0.7, 1.9]);
+    const B = 12;
+    const batch = allocBatch({ capacity: 1, obsDim: 4, actDim: 2, costDim: 3 }, B);
+    for (let i = 0; i < batch.obs.length; i++) batch.obs[i] = rng.normal();
+    const eps = tf.tensor2d(Array.from({ length: B * 2 }, () => rng.normal()), [B, 2]);
+    const alpha = 0.2;
+    const obs = tf.tensor2d(batch.obs, [B, 4]);
+    const q = (m: Mlp, a: tf.Tensor2D): tf.Tensor1D => tf.reshape(mlpForward(m, tf.concat([obs, a], 1)), [-1]);
+    const ref = tf.variableGrads(() => {
+      const { action, logProb } = learner.policy(obs, eps);
+      const qr = tf.minimum(q(learner.critics[0]!, action), q(learner.critics[1]!, action));
+      const qc = tf.add(tf.mul(0.7, q(learner.costCritics[0]!, action)), tf.mul(1.9, q(learner.costCritics[1]!, action)));
+      return tf.div(tf.mean(tf.add(tf.sub(tf.mul(alpha, logProb), qr), qc)), 1 + 0.7 + 1.9) as tf.Scalar;
+    }, mlpVariables(learner.actor));
+    const ours = learner.actorGradients(batch, eps, alpha);
+    expect(ours.loss.dataSync()[0]).toBeCloseTo(ref.value.dataSync()[0] as number, 4);
+    mlpVariables(learner.actor).forEach((v, i) => {
+      const a = ours.grads[i]!.dataSync() as Float32Array;
+      const b = ref.grads[v.name]!.dataSync() as Float32Array;
+      const scale = Math.max(1e-6, ...Array.from(b, Math.abs));
+      for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!) / scale).toBeLessThan(2e-4);
+    });
+    learner.dispose();
+  });
+
+  it('cost critics regress onto c + γ·Q̄_c(s′, a′), reading their own cost column', () => {
+    const rng = new Rng(9);
+    const config = resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', hidden: [8], critics: 2, safe: { constraints: { a: { limit: 1 } } } }));
+    const learner = new SacLearner(config, 2, 1, rng, [1], 2);
+    const B = 4;
+    const batch = allocBatch({ capacity: 1, obsDim: 2, actDim: 1, costDim: 2 }, B);
+    batch.costs.set([9, 1, 9, 0, 9, 1, 9, 0]); // column 1 is the constrained one; column 0 must be ignored
+    batch.discount.fill(0); // terminal rows: y_c = c exactly
+    const eps = tf.zeros([B, 1]) as tf.Tensor2D;
+    const { loss } = learner.costCriticGradients(batch, eps);
+    const qc = tf.reshape(mlpForward(learner.costCritics[0]!, tf.concat([tf.tensor2d(batch.obs, [B, 2]), tf.tensor2d(batch.action, [B, 1])], 1)), [-1]).dataSync();
+    const expected = 0.5 * [1, 0, 1, 0].reduce((s, c, i) => s + (qc[i]! - c) ** 2, 0) / B;
+    expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
+    expect(() => new SacLearner(config, 2, 1, rng, [2], 2)).toThrow(/out of range/);
+    learner.dispose();
+  });
+});
