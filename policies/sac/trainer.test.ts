@@ -14,20 +14,21 @@ import { MetricsLog } from '../metrics-log.js';
 import { resolveSacConfig, SacConfigSchema, type SacConfigInput } from './config.js';
 import { episodic, evaluatePolicy } from '../evaluate.js';
 import { OffPolicyTrainer } from './trainer.js';
+import { LagrangeMultiplier } from '../safe/lagrange.js';
 import type { TrainerSchedule } from '../run-loop.js';
 
 beforeAll(async () => {
   await selectBackend('wasm');
 });
 
-async function pendulum(): Promise<Env> {
-  return new EpisodeStatistics(new RescaleAction(await make('Pendulum-v1')));
+async function pendulum(id = 'Pendulum-v1'): Promise<Env> {
+  return new EpisodeStatistics(new RescaleAction(await make(id)));
 }
 
-async function trainer(dir: string, algo: Partial<SacConfigInput>, schedule: Partial<TrainerSchedule> & { steps: number }): Promise<OffPolicyTrainer> {
+async function trainer(dir: string, algo: Partial<SacConfigInput>, schedule: Partial<TrainerSchedule> & { steps: number }, id = 'Pendulum-v1'): Promise<OffPolicyTrainer> {
   return new OffPolicyTrainer({
-    env: await pendulum(),
-    evalEnv: await pendulum(),
+    env: await pendulum(id),
+    evalEnv: await pendulum(id),
     config: resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', ...algo })),
     schedule: { evalEvery: 0, evalEpisodes: 3, checkpointEvery: 1_000_000, logEvery: 100, publishEvery: 1, ...schedule },
     seed: 3,
@@ -71,6 +72,36 @@ describe('OffPolicyTrainer', () => {
     straight.dispose();
     resumed.dispose();
   }, 120_000);
+
+  it('SAC-Lagrangian: λ follows the episode costs, is logged per episode, and resumes exactly from a checkpoint', async () => {
+    const algo = { hidden: [16, 16], batchSize: 32, learningStarts: 100, safe: { constraints: { speed: { limit: 0.5 } }, method: 'pid' as const, window: 2, kp: 0.05, ki: 0.02 } };
+    const straight = await trainer(mkdtempSync(join(tmpdir(), 'roborl-lag-a-')), algo, { steps: 800 }, 'SafePendulum-v0');
+    await straight.run();
+    const dirB = mkdtempSync(join(tmpdir(), 'roborl-lag-b-'));
+    const first = await trainer(dirB, algo, { steps: 400, checkpointEvery: 400 }, 'SafePendulum-v0');
+    await first.run();
+    first.dispose();
+    const resumed = await trainer(dirB, algo, { steps: 800 }, 'SafePendulum-v0');
+    expect(resumed.resume()).toBe(400);
+    await resumed.run();
+    expect(resumed.multipliers[0]!.state()).toEqual(straight.multipliers[0]!.state());
+    const episodes = new MetricsLog(join(dirB, 'metrics.jsonl')).read().filter((r) => r.type === 'episode');
+    expect(episodes).toHaveLength(4);
+    // The logged λ sequence is the PID update fed with the logged costs (window of 2 episodes).
+    const costs = episodes.map((e) => (e['costs'] as Record<string, number>)['speed']!);
+    const lambdas = episodes.map((e) => (e['lambdas'] as Record<string, number>)['speed']!);
+    const replay = new LagrangeMultiplier('speed', 0.5, resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', ...algo })).safe!);
+    costs.forEach((c, i) => expect(replay.update(i === 0 ? c : (c + costs[i - 1]!) / 2)).toBeCloseTo(lambdas[i]!, 12));
+    expect(costs.some((c) => c > 0.5)).toBe(true);
+    expect(Math.max(...lambdas)).toBeGreaterThan(0);
+    expect(resumed.learner.lambdas[0]).toBe(lambdas.at(-1));
+    straight.dispose();
+    resumed.dispose();
+  }, 120_000);
+
+  it('refuses constraints the env does not have, naming the ones it has', async () => {
+    await expect(trainer(mkdtempSync(join(tmpdir(), 'roborl-lag-c-')), { safe: { constraints: { speeed: { limit: 1 } } } }, { steps: 10 }, 'SafePendulum-v0')).rejects.toThrow(/no constraint "speeed" \(its constraints: joint_velocity, speed\)/);
+  });
 
   it('refuses a discrete action space with a clear error', async () => {
     const env = await make('CartPoleDiscrete-v0');
