@@ -49,6 +49,8 @@ export interface StepInfo {
   readonly episode?: EpisodeSummary;
   /** Set by safety wrappers: what was asked, what ran, and why they differ. */
   readonly safety?: SafetyInfo;
+  /** Real robots: why the episode was cut (stale or missing sensor data, link down). */
+  readonly linkError?: string;
 }
 
 /** A safety layer's record of one step (Tier 0 limits, shields). */

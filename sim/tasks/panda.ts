@@ -74,6 +74,21 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
     this.simulate();
   }
 
+  /** Names of the seven arm joints, in action / observation order. */
+  get jointNames(): string[] {
+    return this.robot.joints.map((j) => j.name);
+  }
+
+  /**
+   * The arm as hardware exposes it, for robot emulators: one control period of physics toward
+   * joint position `targets` (clipped to the joint limits), no task logic.
+   */
+  driveJoints(targets: ArrayLike<number>): void {
+    const t = Float64Array.from({ length: 7 }, (_, i) => clamp(targets[i] as number, this.lower[i] as number, this.upper[i] as number));
+    this.robot.command(t);
+    this.simulate();
+  }
+
   /** Joint limits for the safety layer (from the URDF). */
   get jointLimits(): JointLimits {
     return { lower: this.lower, upper: this.upper, velocity: this.velocityLimit };

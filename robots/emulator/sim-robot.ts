@@ -1,0 +1,134 @@
+import type { Env } from '../../control/env.js';
+import { FixedRateClock } from '../../control/clock.js';
+import { unwrap } from '../../control/wrappers/wrapper.js';
+import { make } from '../../sim/registry.js';
+import type { PandaTask } from '../../sim/tasks/panda.js';
+
+/** A joint-state reading, as a robot driver publishes it. */
+export interface JointStateSample {
+  readonly names: readonly string[];
+  readonly position: Float64Array;
+  readonly velocity: Float64Array;
+  /** Wall-clock time of the measurement, ms since the epoch (ROS header stamps). */
+  readonly stampMs: number;
+  readonly seq: number;
+}
+
+export interface SimulatedRobotOptions {
+  /**
+   * `realtime`: physics advances one control period per wall-clock period, whatever the
+   * commands do (a real robot). `lockstep`: one control period per command received (for
+   * latency benchmarks and fast tests). Default realtime.
+   */
+  readonly mode?: 'realtime' | 'lockstep';
+  /** Robot-side command watchdog: with no command for this long, hold position. Default 500 ms. */
+  readonly watchdogMs?: number;
+}
+
+/**
+ * A simulated arm behind a robot-like interface, for the emulators (`roborl serve`): joint
+ * position targets in, joint states out, a reset. The Rapier task does the physics; its reward
+ * and success are not used — on a robot those are computed on the client (robots/task.ts).
+ * The robot-side watchdog holds position when commands stop (as real arm controllers do).
+ */
+export class SimulatedRobot {
+  readonly jointNames: readonly string[];
+  readonly controlHz: number;
+  private targets: Float64Array | null = null;
+  private lastCommandAt = 0;
+  private seq = 0;
+  private running = false;
+  private readonly listeners = new Set<(s: JointStateSample) => void>();
+  /** Commands applied, commands rejected, ticks where the watchdog held. */
+  readonly counters = { commands: 0, rejected: 0, watchdogHolds: 0, ticks: 0 };
+
+  private constructor(
+    private readonly env: Env,
+    private readonly arm: PandaTask,
+    private readonly options: SimulatedRobotOptions,
+  ) {
+    this.jointNames = arm.jointNames;
+    this.controlHz = env.spec.controlHz;
+  }
+
+  static async create(envId: string, options: SimulatedRobotOptions = {}): Promise<SimulatedRobot> {
+    const env = await make(envId, { timeLimit: false });
+    const arm = unwrap(env) as Partial<PandaTask>;
+    if (typeof arm.driveJoints !== 'function') throw new Error(`${envId} cannot be served as a robot: it is not a joint-position arm task (try PandaReach-v0)`);
+    await env.reset({ seed: 0 });
+    return new SimulatedRobot(env, arm as PandaTask, options);
+  }
+
+  get mode(): 'realtime' | 'lockstep' {
+    return this.options.mode ?? 'realtime';
+  }
+
+  onState(listener: (s: JointStateSample) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Sets joint position targets (one per joint, in `jointNames` order). Bad input is rejected with a reason. */
+  command(targets: ArrayLike<number>): void {
+    if (targets.length !== this.jointNames.length || Array.from(targets).some((v) => !Number.isFinite(v))) {
+      this.counters.rejected++;
+      throw new RangeError(`expected ${this.jointNames.length} finite joint targets, got [${Array.from(targets).join(', ')}]`);
+    }
+    this.targets = Float64Array.from(targets);
+    this.lastCommandAt = performance.now();
+    this.counters.commands++;
+    if (this.mode === 'lockstep') this.tick();
+  }
+
+  /** Moves the arm to the task's start state (the task's own random start) and clears targets. */
+  async reset(seed?: number): Promise<void> {
+    await this.env.reset(seed === undefined ? undefined : { seed });
+    this.targets = null;
+    this.publish();
+  }
+
+  /** One control period toward the targets (or holding, when none is fresh). */
+  tick(): void {
+    const q = this.arm.jointPositions();
+    const watchdog = this.options.watchdogMs ?? 500;
+    const fresh = this.targets && performance.now() - this.lastCommandAt <= watchdog;
+    if (this.targets && !fresh) {
+      this.counters.watchdogHolds++;
+      this.targets = null;
+    }
+    this.arm.driveJoints(fresh ? (this.targets as Float64Array) : Float64Array.from(q));
+    this.counters.ticks++;
+    this.publish();
+  }
+
+  state(): JointStateSample {
+    return { names: this.jointNames, position: Float64Array.from(this.arm.jointPositions()), velocity: Float64Array.from(this.arm.jointVelocities()), stampMs: Date.now(), seq: this.seq };
+  }
+
+  /** Realtime mode: ticks at the control rate until {@link stop}. */
+  async run(): Promise<void> {
+    if (this.mode !== 'realtime' || this.running) return;
+    this.running = true;
+    const clock = new FixedRateClock(this.controlHz);
+    clock.begin();
+    while (this.running) {
+      await clock.tick();
+      if (this.running) this.tick();
+    }
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    await this.env.close();
+  }
+
+  private publish(): void {
+    this.seq++;
+    const s = this.state();
+    for (const l of this.listeners) l(s);
+  }
+}

@@ -1,0 +1,186 @@
+import * as roslibRuntime from 'roslib';
+// roslib 2's published .d.ts re-exports './src/RosLib' without an extension, which NodeNext
+// cannot resolve; its inner declarations are fine, so tsconfig maps `roslib-types` to them
+// (types only: erased at run time, so tsx never loads that path).
+import type * as RosLib from 'roslib-types';
+
+const { Ros, Service, Topic } = roslibRuntime as unknown as typeof RosLib;
+type Ros = RosLib.Ros;
+type Topic<T> = RosLib.Topic<T>;
+type Service<Q, R> = RosLib.Service<Q, R>;
+import { RobotEnv, type RobotEnvOptions } from '../robot-env.js';
+import type { RobotTask } from '../task.js';
+import { matchJointState, type JointStateMsg } from './messages.js';
+
+export interface RosLinkConfig {
+  /** rosbridge WebSocket URL, e.g. ws://127.0.0.1:9090. */
+  readonly url: string;
+  readonly jointStateTopic: string;
+  readonly command: { readonly topic: string; readonly type: 'std_msgs/Float64MultiArray' | 'trajectory_msgs/JointTrajectory' };
+  /** std_srvs/Trigger service that moves the robot to its start pose; without one, the env drives there itself. */
+  readonly resetService?: string;
+  /** Failing a service call after this long (roslib never fails in-flight calls on disconnect). Default 5000 ms. */
+  readonly serviceTimeoutMs?: number;
+  /** Reconnect backoff: first delay and cap, ms. Defaults 100 and 5000. */
+  readonly reconnectMinMs?: number;
+  readonly reconnectMaxMs?: number;
+  /** How long `connect` waits for the first connection. Default 5000 ms. */
+  readonly connectTimeoutMs?: number;
+}
+
+/**
+ * A ROS robot behind rosbridge (roslib 2): joint states from a sensor_msgs/JointState topic
+ * (joints matched by name), joint position commands on a Float64MultiArray (ros_control group
+ * controller) or JointTrajectory topic, an optional std_srvs/Trigger reset service.
+ *
+ * The link is made robust where roslib is not: it reconnects with exponential backoff after a
+ * close (roslib does not), never publishes while disconnected (roslib would queue without bound;
+ * commands are dropped and counted instead — a stale command must not run later), attaches error
+ * listeners, and times out service calls. Every incoming JointState is validated (names, lengths,
+ * NaN); bad ones are counted and dropped with a log line.
+ */
+export class RosRobotEnv extends RobotEnv {
+  private readonly ros: Ros;
+  private readonly states: Topic<JointStateMsg>;
+  private readonly commands: Topic<Record<string, unknown>>;
+  private readonly resetter: Service<Record<string, unknown>, { success?: boolean; message?: string }> | null;
+  private closing = false;
+  private backoff: number;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    task: RobotTask,
+    private readonly link: RosLinkConfig,
+    options: RobotEnvOptions,
+  ) {
+    super(task, options);
+    this.backoff = link.reconnectMinMs ?? 100;
+    this.ros = new Ros({});
+    this.ros.on('error', (e) => this.options.log?.(`ros: ${link.url}: connection error ${describe(e)}`));
+    this.ros.on('close', () => this.scheduleReconnect());
+    this.ros.on('connection', () => {
+      this.backoff = link.reconnectMinMs ?? 100;
+    });
+    this.states = new Topic<JointStateMsg>({ ros: this.ros, name: link.jointStateTopic, messageType: 'sensor_msgs/JointState', queue_length: 1 });
+    this.states.on('warning', (w) => this.options.log?.(`ros: ${link.jointStateTopic}: ${w}`));
+    this.commands = new Topic({ ros: this.ros, name: link.command.topic, messageType: link.command.type, queue_size: 1 });
+    this.resetter = link.resetService ? new Service({ ros: this.ros, name: link.resetService, serviceType: 'std_srvs/Trigger' }) : null;
+  }
+
+  /** Connects (failing clearly if the bridge is not there) and subscribes. */
+  static async connect(task: RobotTask, link: RosLinkConfig, options: RobotEnvOptions = {}): Promise<RosRobotEnv> {
+    const env = new RosRobotEnv(task, link, options);
+    const timeout = link.connectTimeoutMs ?? 5000;
+    try {
+      await withTimeout(env.open(), timeout, `no rosbridge at ${link.url} within ${timeout} ms`);
+    } catch (err) {
+      env.closing = true;
+      env.ros.close();
+      throw new Error(`ROS robot: cannot connect to ${link.url}: ${(err as Error).message}`);
+    }
+    env.states.subscribe((m) => env.onJointState(m));
+    env.commands.advertise();
+    return env;
+  }
+
+  /**
+   * Opens the connection: resolves on `connection`, rejects on `close` / `error`. (roslib's
+   * `connect` resolves as soon as the socket object exists, before it is open or has failed.)
+   */
+  private open(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        this.ros.off('connection', onOpen);
+        this.ros.off('close', onClose);
+      };
+      const onOpen = (): void => (done(), resolve());
+      const onClose = (): void => (done(), reject(new Error('connection refused or closed')));
+      this.ros.on('connection', onOpen);
+      this.ros.on('close', onClose);
+      this.ros.connect(this.link.url).catch((e: unknown) => (done(), reject(e instanceof Error ? e : new Error(String(e)))));
+    });
+  }
+
+  get connected(): boolean {
+    return this.ros.isConnected;
+  }
+
+  private onJointState(m: JointStateMsg): void {
+    const r = matchJointState(m, this.task.jointNames);
+    if ('error' in r) return this.drop(r.error);
+    this.receive({ q: r.q, qd: r.qd, stampMs: r.stampMs, receivedAt: performance.now() });
+  }
+
+  protected sendTargets(targets: Float64Array): boolean {
+    if (!this.ros.isConnected) return false;
+    const data = Array.from(targets);
+    const msg =
+      this.link.command.type === 'std_msgs/Float64MultiArray'
+        ? { layout: { dim: [], data_offset: 0 }, data }
+        : { header: { seq: 0, stamp: { secs: 0, nsecs: 0 }, frame_id: '' }, joint_names: [...this.task.jointNames], points: [{ positions: data, velocities: [], accelerations: [], effort: [], time_from_start: { secs: 0, nsecs: Math.round(1e9 / this.task.spec.controlHz) } }] };
+    this.commands.publish(msg);
+    return true;
+  }
+
+  protected resetService(seed: number | undefined): Promise<void> | null {
+    const service = this.resetter;
+    if (!service) return null;
+    const timeout = this.link.serviceTimeoutMs ?? 5000;
+    return new Promise<void>((resolve, reject) => {
+      if (!this.ros.isConnected) return reject(new Error(`ROS robot: reset service ${service.name}: not connected to ${this.link.url}`));
+      const timer = setTimeout(() => reject(new Error(`ROS robot: reset service ${service.name} gave no answer within ${timeout} ms`)), timeout);
+      service.callService(
+        seed === undefined ? {} : { seed },
+        (res) => {
+          clearTimeout(timer);
+          if (res?.success === false) reject(new Error(`ROS robot: reset service ${service.name} failed: ${res.message ?? ''}`));
+          else resolve();
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(new Error(`ROS robot: reset service ${service.name} failed: ${err}`));
+        },
+      );
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closing || this.reconnectTimer) return;
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, this.link.reconnectMaxMs ?? 5000);
+    this.options.log?.(`ros: link to ${this.link.url} closed; reconnecting in ${delay} ms`);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.closing) return;
+      this.open()
+        .then(() => {
+          this.stats.reconnects++;
+          this.options.log?.(`ros: reconnected to ${this.link.url}`);
+        })
+        .catch(() => undefined); // the close event schedules the next attempt
+    }, delay);
+    this.reconnectTimer.unref?.();
+  }
+
+  protected async closeTransport(): Promise<void> {
+    this.closing = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.states.unsubscribe();
+    this.ros.close();
+  }
+}
+
+function describe(e: unknown): string {
+  if (e && typeof e === 'object' && 'message' in e) return String((e as { message: unknown }).message);
+  return '';
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(message)), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e: unknown) => (clearTimeout(t), reject(e instanceof Error ? e : new Error(String(e)))),
+    );
+  });
+}
