@@ -1,0 +1,95 @@
+import { SerialPort } from 'serialport';
+
+export interface SerialLinkOptions {
+  readonly path: string;
+  readonly baudRate?: number;
+  /** Reopen backoff after the port goes away (unplugged, pty closed): first delay and cap, ms. Defaults 100 and 2000. */
+  readonly reopenMinMs?: number;
+  readonly reopenMaxMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * A serial port that stays wanted: when the device disappears (USB unplugged, pty closed) it
+ * reports the loss, and keeps trying to reopen with exponential backoff until closed. Bytes
+ * go to `onData`; `write` returns false (and drops the bytes) while the port is down, so no
+ * stale command is sent when the link comes back.
+ */
+export class SerialLink {
+  private port: SerialPort | null = null;
+  private closing = false;
+  private timer: NodeJS.Timeout | null = null;
+  private backoff: number;
+  onData: (chunk: Buffer) => void = () => {};
+  onUp: () => void = () => {};
+  onDown: (reason: string) => void = () => {};
+  reopens = 0;
+
+  private constructor(private readonly options: SerialLinkOptions) {
+    this.backoff = options.reopenMinMs ?? 100;
+  }
+
+  /** Opens the port, failing with the OS's reason if it cannot (wrong path, permissions). */
+  static async open(options: SerialLinkOptions): Promise<SerialLink> {
+    const link = new SerialLink(options);
+    await link.openOnce();
+    return link;
+  }
+
+  get isOpen(): boolean {
+    return this.port?.isOpen === true;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (!this.port?.isOpen) return false;
+    this.port.write(Buffer.from(bytes));
+    return true;
+  }
+
+  private openOnce(): Promise<void> {
+    const port = new SerialPort({ path: this.options.path, baudRate: this.options.baudRate ?? 1_000_000, autoOpen: false });
+    return new Promise<void>((resolve, reject) => {
+      port.open((err) => {
+        if (err) return reject(new Error(`serial port ${this.options.path}: ${err.message}`));
+        this.port = port;
+        this.backoff = this.options.reopenMinMs ?? 100;
+        port.on('data', (d: Buffer) => this.onData(d));
+        port.on('error', (e: Error) => this.options.log?.(`serial ${this.options.path}: ${e.message}`));
+        port.on('close', () => {
+          if (this.port === port) this.port = null;
+          if (this.closing) return;
+          this.onDown(`serial port ${this.options.path} closed`);
+          this.scheduleReopen();
+        });
+        this.onUp();
+        resolve();
+      });
+    });
+  }
+
+  private scheduleReopen(): void {
+    if (this.closing || this.timer) return;
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, this.options.reopenMaxMs ?? 2000);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.closing) return;
+      this.openOnce().then(
+        () => {
+          this.reopens++;
+          this.options.log?.(`serial ${this.options.path}: reopened`);
+        },
+        () => this.scheduleReopen(),
+      );
+    }, delay);
+    this.timer.unref?.();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.timer) clearTimeout(this.timer);
+    const port = this.port;
+    this.port = null;
+    if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+  }
+}

@@ -1,0 +1,138 @@
+import { RobotEnv, type RobotEnvOptions } from '../robot-env.js';
+import type { RobotTask } from '../task.js';
+import { DynamixelBus, type BusOptions } from './dynamixel/bus.js';
+import { OperatingMode, readS32, u32, XControlTable } from './dynamixel/protocol.js';
+import { radToTicks, ticksToRad, velocityUnitsToRadS } from './dynamixel/units.js';
+import { CommandMode, encodeFrame, FrameDecoder } from './framed/protocol.js';
+import { SerialLink, type SerialLinkOptions } from './link.js';
+
+const POSITION_MODES: number[] = [OperatingMode.Position, OperatingMode.ExtendedPosition, OperatingMode.CurrentBasedPosition];
+
+/**
+ * A robot arm made of Dynamixel X-series servos (Protocol 2.0), one per task joint, IDs in
+ * joint order. Connecting pings every servo (a missing one is named), checks it is in a
+ * position mode and enables torque. A step sync-writes Goal Position and sync-reads Present
+ * Velocity + Present Position (8 contiguous bytes from address 128) for the fresh state.
+ * Timeouts and retries are the bus's; a read that fails after its retries leaves the step
+ * without a fresh state, so the episode ends with a safe stop (RobotEnv).
+ */
+export class DynamixelRobotEnv extends RobotEnv {
+  private seq = 0;
+  private constructor(
+    task: RobotTask,
+    private readonly link: SerialLink,
+    readonly bus: DynamixelBus,
+    readonly ids: readonly number[],
+    options: RobotEnvOptions,
+  ) {
+    super(task, options);
+    link.onDown = (reason) => this.options.log?.(`${task.spec.id}: ${reason}; servos hold their last goal`);
+  }
+
+  static async connect(task: RobotTask, link: SerialLinkOptions & { ids?: readonly number[] } & BusOptions, options: RobotEnvOptions = {}): Promise<DynamixelRobotEnv> {
+    const ids = link.ids ?? task.jointNames.map((_, i) => i + 1);
+    if (ids.length !== task.jointNames.length) throw new Error(`Dynamixel robot: ${ids.length} servo IDs for ${task.jointNames.length} joints (${task.jointNames.join(', ')})`);
+    const serial = await SerialLink.open({ ...link, log: link.log ?? options.log });
+    const bus = new DynamixelBus(serial, link);
+    try {
+      for (const id of ids) {
+        await bus.ping(id).catch((err: Error) => {
+          throw new Error(`Dynamixel robot on ${link.path}: servo ID ${id} (${task.jointNames[ids.indexOf(id)]}) does not answer: ${err.message}`);
+        });
+        const mode = (await bus.read(id, XControlTable.OperatingMode.address, 1))[0] as number;
+        if (!POSITION_MODES.includes(mode)) throw new Error(`Dynamixel robot: servo ID ${id} is in operating mode ${mode}; set a position mode (3, 4 or 5) with torque off first`);
+        await bus.write(id, XControlTable.TorqueEnable.address, [1]);
+      }
+    } catch (err) {
+      await serial.close();
+      throw err;
+    }
+    const env = new DynamixelRobotEnv(task, serial, bus, ids, options);
+    env.poll();
+    return env;
+  }
+
+  protected sendTargets(targets: Float64Array): boolean {
+    const ok = this.bus.syncWrite(XControlTable.GoalPosition.address, 4, this.ids.map((id, i) => ({ id, data: u32(radToTicks(targets[i] as number)) })));
+    if (ok) this.poll();
+    return ok;
+  }
+
+  /** Reads present velocity and position of every servo; a valid read becomes the fresh state. */
+  private poll(): void {
+    const seq = ++this.seq;
+    this.bus.syncRead(XControlTable.PresentVelocity.address, 8, this.ids).then(
+      (replies) => {
+        if (seq !== this.seq) return; // a newer command's read is on its way
+        const q = new Float64Array(this.ids.length);
+        const qd = new Float64Array(this.ids.length);
+        for (let i = 0; i < this.ids.length; i++) {
+          const b = replies.get(this.ids[i] as number);
+          if (!b || b.length !== 8) return this.drop(`servo ID ${this.ids[i]} returned ${b?.length ?? 0} bytes, expected 8`);
+          qd[i] = velocityUnitsToRadS(readS32(b, 0));
+          q[i] = ticksToRad(readS32(b, 4));
+        }
+        this.receive({ q, qd, stampMs: Date.now(), receivedAt: performance.now() });
+      },
+      (err: Error) => this.drop(err.message),
+    );
+  }
+
+  protected resetService(): null {
+    return null;
+  }
+
+  protected async closeTransport(): Promise<void> {
+    await this.link.close();
+  }
+}
+
+/**
+ * A microcontroller robot speaking the compact framed protocol (docs/serial-protocol.md):
+ * COMMAND frames in position mode, STATE frames back, RESET to go home. Corrupt frames are
+ * counted by the decoder and dropped.
+ */
+export class FramedRobotEnv extends RobotEnv {
+  private readonly decoder = new FrameDecoder();
+  private seq = 0;
+
+  private constructor(
+    task: RobotTask,
+    private readonly link: SerialLink,
+    options: RobotEnvOptions,
+  ) {
+    super(task, options);
+    link.onData = (chunk) => {
+      const before = this.decoder.badFrames;
+      for (const m of this.decoder.push(chunk)) {
+        if (m.type === 'state') {
+          if (m.q.length !== task.jointNames.length) this.drop(`STATE with ${m.q.length} joints, expected ${task.jointNames.length}`);
+          else this.receive({ q: Float64Array.from(m.q), qd: Float64Array.from(m.qd), stampMs: Date.now(), receivedAt: performance.now() });
+        } else if (m.type === 'error') this.options.log?.(`${task.spec.id}: robot error ${m.code}: ${m.message}`);
+      }
+      for (let i = before; i < this.decoder.badFrames; i++) this.drop('corrupt frame');
+    };
+    link.onDown = (reason) => this.options.log?.(`${task.spec.id}: ${reason}`);
+  }
+
+  get badFrames(): number {
+    return this.decoder.badFrames;
+  }
+
+  static async connect(task: RobotTask, link: SerialLinkOptions, options: RobotEnvOptions = {}): Promise<FramedRobotEnv> {
+    return new FramedRobotEnv(task, await SerialLink.open({ ...link, log: link.log ?? options.log }), options);
+  }
+
+  protected sendTargets(targets: Float64Array): boolean {
+    return this.link.write(encodeFrame({ type: 'command', seq: this.seq++ & 0xffff, mode: CommandMode.Position, values: Float32Array.from(targets) }));
+  }
+
+  protected resetService(): Promise<void> | null {
+    if (!this.link.write(encodeFrame({ type: 'reset', seq: this.seq++ & 0xffff }))) return Promise.reject(new Error(`${this.spec.id}: serial link down, cannot reset`));
+    return Promise.resolve();
+  }
+
+  protected async closeTransport(): Promise<void> {
+    await this.link.close();
+  }
+}
