@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { recordDemonstrations } from '../cli/commands/record-demos.js';
 import { loadConfig, type ExperimentConfig } from '../cli/config.js';
 import { makeLearnerEnv, resolvedAlgo } from '../cli/run-setup.js';
+import { selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
 import { Rng } from '../control/rng.js';
@@ -83,6 +84,7 @@ const METHODS: Record<string, string> = { unconstrained: 'configs/panda-keep-out
  * steps summed over every training episode.
  */
 async function learningRuns(seeds: number): Promise<SafeRun[]> {
+  await selectBackend('auto');
   const { table } = await recordDemonstrations('PandaKeepOut-v0', 20, 5_000_000, false);
   const runs: SafeRun[] = [];
   for (const [method, path] of Object.entries(METHODS)) {

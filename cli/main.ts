@@ -3,6 +3,7 @@ import { envsCommand } from './commands/envs.js';
 import { evalCommand } from './commands/eval.js';
 import { recordDemosCommand } from './commands/record-demos.js';
 import { runCommand } from './commands/run.js';
+import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
 
 const HELP = `roborl — reinforcement learning for robot control
@@ -18,8 +19,13 @@ usage:
   roborl train <config.yaml> [--run-dir DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--quiet]
                                              train (configs/ has examples); writes the run folder
   roborl train --resume <run-dir>            continue a run from its newest checkpoint
-  roborl eval <run-dir> [--episodes N] [--json]
-                                             deterministic evaluation of a run's newest checkpoint
+  roborl eval <run-dir> [--episodes N] [--json] [--robot ROBOT.yaml]
+                                             deterministic evaluation of a run's newest checkpoint,
+                                             on the simulator or on a robot (configs/robots/)
+  roborl serve ros --env <id> [--host H] [--port P] [--mode realtime|lockstep]
+                                             a simulated robot behind a rosbridge v2 server (127.0.0.1)
+  roborl serve serial --env <id> --protocol dynamixel|framed --port TTY [--mode realtime|lockstep]
+                                             a simulated robot behind a serial protocol
   roborl record-demos --env <id> --policy scripted --episodes N [--out FILE] [--keep-failures]
                                              record expert demonstrations for RLPD configs
 `;
@@ -37,6 +43,8 @@ async function main(argv: string[]): Promise<void> {
       return evalCommand(parseArgs(rest, ['json']));
     case 'record-demos':
       return recordDemosCommand(parseArgs(rest, ['keep-failures']));
+    case 'serve':
+      return serveCommand(parseArgs(rest, []));
     case undefined:
     case 'help':
     case '--help':

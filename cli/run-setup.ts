@@ -165,7 +165,10 @@ export async function loadRunPolicy(runDir: string): Promise<{ config: Experimen
     }
     const space = env.spec.actionSpace;
     if (space.kind !== 'box') throw new UsageError('SAC runs need a Box action space');
-    const learner = new SacLearner(resolvedAlgo(config), env.spec.observationSpace.low.length, space.low.length, new Rng(0));
+    const algo = resolvedAlgo(config);
+    // A SAC-Lagrangian checkpoint also holds its cost critics: build the same learner to read it.
+    const costColumns = Object.keys(algo.safe?.constraints ?? {}).map((n) => env.spec.constraints.indexOf(n));
+    const learner = new SacLearner(algo, env.spec.observationSpace.low.length, space.low.length, new Rng(0), costColumns, env.spec.constraints.length);
     learner.importState(ckpt.header['learner'] as Record<string, unknown>, ckpt.sections.slice(0, ckpt.header['learnerSections'] as number));
     const actor = new GaussianActor(learner.snapshot(), new Rng(0));
     learner.dispose();

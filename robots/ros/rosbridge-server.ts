@@ -137,16 +137,21 @@ export class RosbridgeServer {
   private targetsFrom(msg: Record<string, unknown> | null): Float64Array {
     if (!msg || typeof msg !== 'object') throw new Error('message is not an object');
     const names = this.robot.jointNames;
-    if (Array.isArray(msg['data'])) return Float64Array.from(msg['data'] as number[]);
+    const numbers = (v: unknown[], what: string): Float64Array => {
+      if (v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new Error(`${what} holds a non-number (NaN / null)`);
+      return Float64Array.from(v as number[]);
+    };
+    if (Array.isArray(msg['data'])) return numbers(msg['data'] as unknown[], 'data');
     if (Array.isArray(msg['joint_names']) && Array.isArray(msg['points'])) {
       const point = (msg['points'] as Record<string, unknown>[])[0];
       const positions = point?.['positions'];
       const jn = msg['joint_names'] as string[];
       if (!Array.isArray(positions) || positions.length !== jn.length) throw new Error('trajectory point has no positions matching joint_names');
+      const p = numbers(positions as unknown[], 'positions');
       return Float64Array.from(names, (n) => {
         const k = jn.indexOf(n);
         if (k < 0) throw new Error(`trajectory lacks joint "${n}"`);
-        return positions[k] as number;
+        return p[k] as number;
       });
     }
     throw new Error('expected std_msgs/Float64MultiArray {data} or trajectory_msgs/JointTrajectory {joint_names, points}');

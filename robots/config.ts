@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { Env } from '../control/env.js';
+import { SafetyLimits } from '../control/safety/safety-limits.js';
+import { TimeLimit } from '../control/wrappers/time-limit.js';
+import type { RobotEnv, RobotEnvOptions } from './robot-env.js';
+import { RosRobotEnv } from './ros/ros-env.js';
+import { DynamixelRobotEnv, FramedRobotEnv } from './serial/serial-env.js';
+import { robotTask } from './task.js';
+
+const Common = {
+  /** Task definition (reward, success, observation) — the id of the simulated task it mirrors. */
+  task: z.string().min(1),
+  /** Episode length override (default: the task's). */
+  timeLimit: z.number().int().positive().optional(),
+  /** A step with no fresh joint state within this long truncates the episode with a safe stop. Default 3 control periods. */
+  staleAfterMs: z.number().positive().optional(),
+  /** Joint speed when driving to the start pose (robots without a reset service), rad/s. Default 0.5. */
+  resetSpeed: z.number().positive().optional(),
+  /** Tier 0 limits (joint margin, speed, soft zones). On unless `false`. */
+  limits: z.boolean().default(true),
+};
+
+/** A robot, as configured in YAML (configs/robots/ has examples). */
+export const RobotConfigSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('ros'),
+      ...Common,
+      url: z.string().regex(/^wss?:\/\//, 'a ws:// or wss:// rosbridge URL'),
+      jointStateTopic: z.string().default('/joint_states'),
+      command: z.object({ topic: z.string().min(1), type: z.enum(['std_msgs/Float64MultiArray', 'trajectory_msgs/JointTrajectory']) }).strict(),
+      resetService: z.string().optional(),
+      serviceTimeoutMs: z.number().positive().optional(),
+      connectTimeoutMs: z.number().positive().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('dynamixel'),
+      ...Common,
+      port: z.string().min(1),
+      baudRate: z.number().int().positive().default(1_000_000),
+      /** Servo IDs in joint order. Default 1…n. */
+      ids: z.array(z.number().int().min(0).max(252)).optional(),
+      timeoutMs: z.number().positive().optional(),
+      retries: z.number().int().nonnegative().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('framed'),
+      ...Common,
+      port: z.string().min(1),
+      baudRate: z.number().int().positive().default(1_000_000),
+    })
+    .strict(),
+]);
+
+export type RobotConfig = z.output<typeof RobotConfigSchema>;
+
+export function loadRobotConfig(path: string): RobotConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`robot config ${path}: ${(err as Error).message}`);
+  }
+  const r = RobotConfigSchema.safeParse(raw);
+  if (!r.success) throw new Error(`Invalid robot config ${path}:\n${r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n')}`);
+  return r.data;
+}
+
+/**
+ * Connects to a configured robot and returns it as an env with the task's time limit and
+ * Tier 0 limits (unless `limits: false`); `robot` is the raw RobotEnv (link statistics).
+ */
+export async function connectRobot(config: RobotConfig, log?: (line: string) => void): Promise<{ env: Env; robot: RobotEnv }> {
+  const task = robotTask(config.task);
+  const options: RobotEnvOptions = { staleAfterMs: config.staleAfterMs, resetSpeed: config.resetSpeed, log };
+  let robot: RobotEnv;
+  if (config.kind === 'ros') {
+    robot = await RosRobotEnv.connect(task, { url: config.url, jointStateTopic: config.jointStateTopic, command: config.command, resetService: config.resetService, serviceTimeoutMs: config.serviceTimeoutMs, connectTimeoutMs: config.connectTimeoutMs }, options);
+  } else if (config.kind === 'dynamixel') {
+    robot = await DynamixelRobotEnv.connect(task, { path: config.port, baudRate: config.baudRate, ids: config.ids, timeoutMs: config.timeoutMs, retries: config.retries }, options);
+  } else {
+    robot = await FramedRobotEnv.connect(task, { path: config.port, baudRate: config.baudRate }, options);
+  }
+  const limit = config.timeLimit ?? task.spec.maxEpisodeSteps;
+  let env: Env = limit === null ? robot : new TimeLimit(robot, limit);
+  if (config.limits) env = new SafetyLimits(env, task);
+  else log?.(`WARNING: Tier 0 safety limits are OFF for the ${config.kind} robot (limits: false)`);
+  return { env, robot };
+}
