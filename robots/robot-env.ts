@@ -67,6 +67,8 @@ export abstract class RobotEnv implements Env {
   /** The robot's own reset (a ROS service), or null to drive to the task's start pose. */
   protected abstract resetService(seed: number | undefined): Promise<void> | null;
   protected abstract closeTransport(): Promise<void>;
+  /** Asks the robot for a joint state now, for transports that poll (Dynamixel); streaming ones need not. */
+  protected requestState(): void {}
 
   /** Transports call this with every valid joint state. */
   protected receive(s: MeasuredState): void {
@@ -109,6 +111,7 @@ export abstract class RobotEnv implements Env {
     if (service) await service;
     else await this.driveTo(start);
     // A state measured after the reset began (a robot publishes when its reset completes).
+    if (!service) this.requestState();
     const s = await this.waitFresh(service ? before : performance.now() - this.periodMs, Math.max(this.staleAfterMs, 1000));
     if (!s) throw new Error(`${this.spec.id}: no joint state from the robot after reset (link down?)`);
     const obs = this.task.beginEpisode(this.rng, s.q, s.qd);
@@ -156,7 +159,9 @@ export abstract class RobotEnv implements Env {
     const deadline = performance.now() + (this.options.resetTimeoutMs ?? 10_000);
     const step = (speed * this.periodMs) / 1000;
     for (;;) {
-      const s = await this.waitFresh(performance.now() - this.periodMs, Math.max(this.staleAfterMs, 1000));
+      const asked = performance.now();
+      this.requestState();
+      const s = await this.waitFresh(asked - this.periodMs, Math.max(this.staleAfterMs, 1000));
       if (!s) throw new Error(`${this.spec.id}: no joint state while moving to the start pose (link down?)`);
       let err = 0;
       const next = Float64Array.from(target, (t, i) => {

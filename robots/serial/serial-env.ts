@@ -58,6 +58,10 @@ export class DynamixelRobotEnv extends RobotEnv {
     return ok;
   }
 
+  protected override requestState(): void {
+    if (this.link.isOpen) this.poll();
+  }
+
   /** Reads present velocity and position of every servo; a valid read becomes the fresh state. */
   private poll(): void {
     const seq = ++this.seq;
