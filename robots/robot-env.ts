@@ -52,6 +52,8 @@ export abstract class RobotEnv implements Env {
   private inEpisode = false;
   private closed = false;
   private lastObs: Float32Array | null = null;
+  /** performance.now() of the last command that went out (−∞ before the first). */
+  private lastSentAt = -Infinity;
   protected readonly periodMs: number;
 
   constructor(
@@ -110,9 +112,10 @@ export abstract class RobotEnv implements Env {
     const service = this.resetService(options?.seed);
     if (service) await service;
     else await this.driveTo(start);
-    // A state measured after the reset began (a robot publishes when its reset completes).
+    // A state measured after the reset began (a robot publishes when its reset completes), or
+    // after the last command that drove it to the start pose.
     if (!service) this.requestState();
-    const s = await this.waitFresh(service ? before : performance.now() - this.periodMs, Math.max(this.staleAfterMs, 1000));
+    const s = await this.waitFresh(service ? before : this.lastSentAt, Math.max(this.staleAfterMs, 1000));
     if (!s) throw new Error(`${this.spec.id}: no joint state from the robot after reset (link down?)`);
     const obs = this.task.beginEpisode(this.rng, s.q, s.qd);
     this.inEpisode = true;
@@ -127,6 +130,7 @@ export abstract class RobotEnv implements Env {
     const q = (this.latest as MeasuredState).q;
     const sentAt = performance.now();
     const sent = this.sendTargets(this.task.actionToTargets(a, q));
+    if (sent) this.lastSentAt = sentAt;
     if (sent) this.stats.commandsSent++;
     else this.stats.commandsDropped++;
     const s = sent ? await this.waitFresh(sentAt, this.staleAfterMs) : null;
@@ -159,9 +163,13 @@ export abstract class RobotEnv implements Env {
     const deadline = performance.now() + (this.options.resetTimeoutMs ?? 10_000);
     const step = (speed * this.periodMs) / 1000;
     for (;;) {
-      const asked = performance.now();
-      this.requestState();
-      const s = await this.waitFresh(asked - this.periodMs, Math.max(this.staleAfterMs, 1000));
+      // The robot's answer to our last command (any state, before the first one); a lost
+      // reading is asked for again, twice, before giving up.
+      let s: MeasuredState | null = null;
+      for (let attempt = 0; attempt < 3 && !s; attempt++) {
+        this.requestState();
+        s = await this.waitFresh(this.lastSentAt, Math.max(this.staleAfterMs, 1000));
+      }
       if (!s) throw new Error(`${this.spec.id}: no joint state while moving to the start pose (link down?)`);
       let err = 0;
       const next = Float64Array.from(target, (t, i) => {
@@ -173,7 +181,7 @@ export abstract class RobotEnv implements Env {
       if (performance.now() > deadline) throw new Error(`${this.spec.id}: start pose not reached within ${this.options.resetTimeoutMs ?? 10_000} ms (off by ${err.toFixed(3)} rad)`);
       const sentAt = performance.now();
       if (!this.sendTargets(next)) throw new Error(`${this.spec.id}: link down while moving to the start pose`);
-      await this.waitFresh(sentAt, Math.max(this.staleAfterMs, 1000));
+      this.lastSentAt = sentAt;
     }
   }
 

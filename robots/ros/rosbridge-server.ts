@@ -104,6 +104,8 @@ export class RosbridgeServer {
       case 'subscribe':
         if (m['topic'] !== this.jointStateTopic) return this.reject(socket, id, `unknown topic ${String(m['topic'])} (this robot publishes ${this.jointStateTopic})`);
         this.subscribers.add(socket);
+        // Latched: a new subscriber gets the current state at once (a lockstep robot publishes only on commands).
+        this.sendState(socket, this.robot.state());
         return;
       case 'unsubscribe':
         if (m['topic'] === this.jointStateTopic) this.subscribers.delete(socket);
@@ -173,17 +175,22 @@ export class RosbridgeServer {
 
   private broadcast(s: JointStateSample): void {
     if (!this.subscribers.size) return;
-    const msg = JSON.stringify({
+    const msg = this.stateMessage(s);
+    for (const c of this.subscribers) this.sendState(c, msg);
+  }
+
+  private stateMessage(s: JointStateSample): string {
+    return JSON.stringify({
       op: 'publish',
       topic: this.jointStateTopic,
       msg: { header: { seq: s.seq, stamp: rosTime(s.stampMs), frame_id: '' }, name: s.names, position: Array.from(s.position), velocity: Array.from(s.velocity), effort: [] },
     });
-    for (const c of this.subscribers) {
-      if (c.readyState === c.OPEN) {
-        c.send(msg);
-        this.stats.published++;
-      }
-    }
+  }
+
+  private sendState(c: WebSocket, s: JointStateSample | string): void {
+    if (c.readyState !== c.OPEN) return;
+    c.send(typeof s === 'string' ? s : this.stateMessage(s));
+    this.stats.published++;
   }
 
   private reject(socket: WebSocket, id: string | undefined, reason: string): void {
