@@ -107,3 +107,39 @@ export class ObservationHistory extends Wrapper {
     return { ...r, obs: this.frames.slice() };
   }
 }
+
+/**
+ * Delays every action by `steps` control steps: the env executes the action chosen `steps`
+ * steps ago (the first `steps` steps of an episode execute `initial`, default all zeros —
+ * for position-delta tasks, hold). Trains policies in simulation on a robot's command latency
+ * (measure it with `obsAgeMs` and the bridges benchmark), usually together with
+ * ObservationHistory so the policy can see its actions in flight.
+ */
+export class ActionDelay extends Wrapper {
+  private queue: Float32Array[] = [];
+
+  constructor(
+    env: Env,
+    readonly steps: number,
+    private readonly initial?: Float32Array,
+  ) {
+    super(env);
+    if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`Expected \`steps\` to be a non-negative integer, got \`${steps}\``);
+    const space = env.spec.actionSpace;
+    const dim = space.kind === 'box' ? space.low.length : 1;
+    if (initial && initial.length !== dim) throw new RangeError(`initial action has ${initial.length} elements; the action space has ${dim}`);
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    const space = this.spec.actionSpace;
+    const fill = this.initial ?? new Float32Array(space.kind === 'box' ? space.low.length : 1);
+    this.queue = Array.from({ length: this.steps }, () => Float32Array.from(fill));
+    return this.env.reset(options);
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    validateAction(this.spec, action);
+    this.queue.push(Float32Array.from(action));
+    return this.env.step(this.queue.shift() as Float32Array);
+  }
+}

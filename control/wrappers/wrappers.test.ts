@@ -6,7 +6,7 @@ import { box } from '../spaces.js';
 import { ClipAction, RescaleAction } from './action-transforms.js';
 import { EpisodeStatistics } from './episode-statistics.js';
 import { NormalizeObservation } from './normalize-observation.js';
-import { ActionChunk, ActionRepeat, ObservationHistory } from './temporal.js';
+import { ActionChunk, ActionDelay, ActionRepeat, ObservationHistory } from './temporal.js';
 import { TimeLimit } from './time-limit.js';
 
 /** Records the actions it receives; obs = [step count, last action…]; reward = action[0]. */
@@ -134,5 +134,20 @@ describe('ActionRepeat, ActionChunk, ObservationHistory', () => {
     await env.step(Float32Array.of(5, 1));
     const o2 = (await env.step(Float32Array.of(6, 2))).obs;
     expect(Array.from(o2)).toEqual([0, 0, 0, 1, 5, 1, 2, 6, 2]);
+  });
+  it('ActionDelay executes each action k steps late, the initial action first, and restarts per episode', async () => {
+    const inner = new Recorder();
+    const env = new ActionDelay(inner, 2, Float32Array.of(1, 0));
+    await env.reset();
+    for (const a of [2, 3, 4]) await env.step(Float32Array.of(a, a));
+    expect(inner.seen.map((a) => Array.from(a))).toEqual([[1, 0], [1, 0], [2, 2]]);
+    await env.reset();
+    await env.step(Float32Array.of(5, 5));
+    expect(inner.seen.map((a) => Array.from(a))).toEqual([[1, 0]]);
+    await expect(env.step(Float32Array.of(Number.NaN, 0))).rejects.toThrow(InvalidActionError);
+    expect(() => new ActionDelay(inner, -1)).toThrow(/non-negative integer/);
+    const none = new ActionDelay(new Recorder(), 0);
+    await none.reset();
+    expect(Array.from((await none.step(Float32Array.of(7, 1))).obs)).toEqual([1, 7, 1]);
   });
 });
