@@ -3,6 +3,7 @@
  * table, or with --json one JSON object on stdout (progress goes to stderr).
  */
 import os from 'node:os';
+import { bridgesBenchmark } from './bridges.js';
 import { learnBenchmark } from './learn.js';
 import { learnerBenchmark } from './learner.js';
 import { safetyBenchmark } from './safety.js';
@@ -15,6 +16,7 @@ const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
   learn: learnBenchmark,
   stream: streamBenchmark,
   safety: safetyBenchmark,
+  bridges: bridgesBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);
