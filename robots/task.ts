@@ -6,6 +6,7 @@ import { box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
 import { PANDA_MAX_DELTA, PANDA_READY, PANDA_TCP } from '../sim/tasks/panda.js';
+import { pandaReachObservation } from '../sim/tasks/panda-reach.js';
 import { forwardKinematics } from '../sim/urdf/kinematics.js';
 
 /** One step of a task computed from measured joint state. */
@@ -58,15 +59,7 @@ export function pandaReachTask(): RobotTask {
   let goal: Vec3 = [0.45, 0, 0.3];
   let q = new Float64Array(7);
   const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
-  const observe = (qs: ArrayLike<number>, qd: ArrayLike<number>, tcp: Vec3): Float32Array => {
-    const o = new Float32Array(23);
-    o.set(Array.from(qs), 0);
-    o.set(Array.from(qd), 7);
-    o.set(tcp, 14);
-    o.set(goal, 17);
-    o.set(sub(goal, tcp), 20);
-    return o;
-  };
+  const observe = (qs: ArrayLike<number>, qd: ArrayLike<number>, tcp: Vec3): Float32Array => pandaReachObservation(qs, qd, tcp, goal);
   return {
     spec: {
       id: 'PandaReach-v0',

@@ -8,6 +8,7 @@ import type { TaskStep } from '../sim-env.js';
 import { forwardKinematics } from '../urdf/kinematics.js';
 import type { UrdfRobot } from '../urdf/types.js';
 import { clamp, PANDA_MAX_DELTA, PANDA_TCP, PandaTask, pandaIkStep } from './panda.js';
+import { pandaReachObservation } from './panda-reach.js';
 
 /** Nominal goal of the keep-out reach (each episode adds U(±3 cm) per axis). */
 export const KEEP_OUT_GOAL: Vec3 = [0.6, 0, 0.2];
@@ -58,14 +59,7 @@ export class PandaKeepOut extends PandaTask {
   }
 
   private observe(tcp: Vec3): Float32Array {
-    const o = new Float32Array(26);
-    o.set(this.q, 0);
-    o.set(this.qd, 7);
-    o.set(tcp, 14);
-    o.set(this.goal, 17);
-    o.set(sub(this.goal, tcp), 20);
-    o.set(sub(tcp, KEEP_OUT_CENTER), 23);
-    return o;
+    return pandaReachObservation(this.q, this.qd, tcp, this.goal, sub(tcp, KEEP_OUT_CENTER));
   }
 }
 

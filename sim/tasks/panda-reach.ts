@@ -45,14 +45,23 @@ export class PandaReach extends PandaTask {
   }
 
   private observe(tcp: Vec3): Float32Array {
-    const o = new Float32Array(23);
-    o.set(this.q, 0);
-    o.set(this.qd, 7);
-    o.set(tcp, 14);
-    o.set(this.goal, 17);
-    o.set(sub(this.goal, tcp), 20);
-    return o;
+    return pandaReachObservation(this.q, this.qd, tcp, this.goal);
   }
+}
+
+/**
+ * The reach observation (23, or more with `extra` appended): q, q̇, TCP, goal, goal − TCP. One
+ * function for the simulated task and the robot task (robots/task.ts), so their layouts agree.
+ */
+export function pandaReachObservation(q: ArrayLike<number>, qd: ArrayLike<number>, tcp: Vec3, goal: Vec3, extra: readonly number[] = []): Float32Array {
+  const o = new Float32Array(23 + extra.length);
+  o.set(Array.from(q), 0);
+  o.set(Array.from(qd), 7);
+  o.set(tcp, 14);
+  o.set(goal, 17);
+  o.set(sub(goal, tcp), 20);
+  o.set(extra, 23);
+  return o;
 }
 
 /** Scripted expert for PandaReach-v0: damped-least-squares IK toward the target, hand kept pointing down. */
