@@ -1,5 +1,5 @@
 import { all, create, type MathNode } from 'mathjs';
-import type { Env, StepResult } from '../env.js';
+import { validateAction, type Env, type StepResult } from '../env.js';
 import { Wrapper } from '../wrappers/wrapper.js';
 
 /** Values a cost expression may read: numbers and vectors of numbers. */
@@ -95,6 +95,7 @@ export class ExpressionConstraints extends Wrapper {
   }
 
   override async step(action: Float32Array): Promise<StepResult> {
+    validateAction(this.spec, action); // errors name this env's id, not the inner one's
     const r = await this.env.step(action);
     const vars = this.state.stateVariables();
     const costs = new Float32Array(this.spec.constraints.length);
