@@ -83,6 +83,7 @@ export abstract class RobotEnv implements Env {
 
   /** Transports call this for every unusable message (counted; the reason is logged). */
   protected drop(reason: string): void {
+    if (this.closed) return; // replies cut off by close() are not link faults
     this.stats.statesDropped++;
     if (this.stats.statesDropped <= 10 || this.stats.statesDropped % 1000 === 0) this.options.log?.(`${this.spec.id}: dropped joint state #${this.stats.statesDropped}: ${reason}`);
   }

@@ -98,7 +98,9 @@ export class DynamixelBus {
           this.waiting = null;
           throw new Error('Dynamixel: serial link is down');
         }
-        const ok = await Promise.race([done.then(() => true), sleep(this.options.timeoutMs ?? 20).then(() => false)]);
+        let timer: NodeJS.Timeout | undefined;
+        const ok = await Promise.race([done.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.options.timeoutMs ?? 20)))]);
+        clearTimeout(timer);
         this.waiting = null;
         if (!ok) continue;
         const out = ids.map((id) => got.get(id) as Packet);
@@ -120,8 +122,4 @@ export class DynamixelBus {
     w.got.set(p.id, p);
     if (w.got.size === w.ids.length) w.resolve();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
