@@ -44,14 +44,22 @@ export class RescaleAction extends Wrapper {
 
   override async step(action: Float32Array): Promise<StepResult> {
     validateAction(this.spec, action);
-    const mapped = new Float32Array(action.length);
+    const r = await this.env.step(this.map(action, this.outer, this.inner));
+    const safety = r.info.safety;
+    if (!safety) return r;
+    // A safety layer inside reports actions in the inner units: give them back in ours, so a
+    // learner storing the executed action stores it in the space it acts in.
+    return { ...r, info: { ...r.info, safety: { ...safety, proposed: Float32Array.from(action), executed: this.map(safety.executed, this.inner, this.outer) } } };
+  }
+
+  private map(action: Float32Array, from: Box, to: Box): Float32Array {
+    const out = new Float32Array(action.length);
     for (let i = 0; i < action.length; i++) {
-      const lo = this.outer.low[i] as number;
-      const hi = this.outer.high[i] as number;
-      const t = ((action[i] as number) - lo) / (hi - lo);
-      const ilo = this.inner.low[i] as number;
-      mapped[i] = ilo + t * ((this.inner.high[i] as number) - ilo);
+      const lo = from.low[i] as number;
+      const t = ((action[i] as number) - lo) / ((from.high[i] as number) - lo);
+      const tlo = to.low[i] as number;
+      out[i] = tlo + t * ((to.high[i] as number) - tlo);
     }
-    return this.env.step(mapped);
+    return out;
   }
 }

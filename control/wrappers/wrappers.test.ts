@@ -8,6 +8,7 @@ import { EpisodeStatistics } from './episode-statistics.js';
 import { NormalizeObservation } from './normalize-observation.js';
 import { ActionChunk, ActionDelay, ActionRepeat, ObservationHistory } from './temporal.js';
 import { TimeLimit } from './time-limit.js';
+import { Wrapper } from './wrapper.js';
 
 /** Records the actions it receives; obs = [step count, last action…]; reward = action[0]. */
 class Recorder implements Env {
@@ -52,6 +53,21 @@ describe('RescaleAction and ClipAction', () => {
     expect(Array.from(inner.seen[0]!)).toEqual([0, 4]);
     expect(Array.from(inner.seen[1]!)).toEqual([5, 2]);
     expect(Array.from(env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.high : [])).toEqual([1, 1]);
+  });
+  it('reports an inner safety layer\'s executed action back in the outer [−1, 1] units', async () => {
+    /** A stand-in safety layer (inner units): halves every action and says so. */
+    class Halver extends Wrapper {
+      override async step(action: Float32Array): Promise<StepResult> {
+        const executed = Float32Array.from(action, (v) => v / 2);
+        const r = await this.env.step(executed);
+        return { ...r, info: { ...r.info, safety: { proposed: action, executed, intervened: true, hits: {} } } };
+      }
+    }
+    const env = new RescaleAction(new Halver(new Recorder()));
+    await env.reset();
+    const r = await env.step(Float32Array.of(1, 1)); // inner (10, 4) → executed (5, 2) → outer (0, 0.5)
+    expect(Array.from(r.info.safety!.proposed)).toEqual([1, 1]);
+    expect(Array.from(r.info.safety!.executed)).toEqual([0, 0.5]);
   });
   it('clips finite actions but still rejects NaN', async () => {
     const inner = new Recorder();
