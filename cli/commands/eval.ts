@@ -35,6 +35,6 @@ export async function evalCommand(args: Args): Promise<void> {
     return;
   }
   process.stdout.write(
-    `${config.env.id} on ${where} · checkpoint @${step} · ${episodes} episodes (deterministic)\n  return   ${r.returnMean.toFixed(2)} ± ${r.returnStd.toFixed(2)}\n  success  ${(100 * r.successRate).toFixed(0)}%\n  length   ${r.lengthMean.toFixed(1)}\n`,
+    `${config.env.id} on ${where} · checkpoint @${step} · ${episodes} episodes (deterministic)\n  return   ${r.returnMean.toFixed(2)} ± ${r.returnStd.toFixed(2)}\n  success  ${(100 * r.successRate).toFixed(0)}%\n  length   ${r.lengthMean.toFixed(1)}\n${Object.keys(r.costMeans).length ? `  cost/ep  ${Object.entries(r.costMeans).map(([n, c]) => `${n} ${c.toFixed(2)}`).join(', ')}\n` : ''}`,
   );
 }
