@@ -67,7 +67,7 @@ export abstract class RobotEnv implements Env {
   /** Sends joint position targets; returns false if the link is down (the command is dropped, not queued). */
   protected abstract sendTargets(targets: Float64Array): boolean;
   /** The robot's own reset (a ROS service), or null to drive to the task's start pose. */
-  protected abstract resetService(seed: number | undefined): Promise<void> | null;
+  protected abstract resetService(): Promise<void> | null;
   protected abstract closeTransport(): Promise<void>;
   /** Asks the robot for a joint state now, for transports that poll (Dynamixel); streaming ones need not. */
   protected requestState(): void {}
@@ -110,7 +110,7 @@ export abstract class RobotEnv implements Env {
     if (options?.seed !== undefined) this.rng = new Rng(options.seed);
     const start = this.task.startPositions(this.rng);
     const before = performance.now();
-    const service = this.resetService(options?.seed);
+    const service = this.resetService();
     if (service) await service;
     else await this.driveTo(start);
     // A state measured after the reset began (a robot publishes when its reset completes), or

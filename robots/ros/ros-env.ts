@@ -122,15 +122,17 @@ export class RosRobotEnv extends RobotEnv {
     return true;
   }
 
-  protected resetService(seed: number | undefined): Promise<void> | null {
+  protected resetService(): Promise<void> | null {
     const service = this.resetter;
     if (!service) return null;
     const timeout = this.link.serviceTimeoutMs ?? 5000;
     return new Promise<void>((resolve, reject) => {
       if (!this.ros.isConnected) return reject(new Error(`ROS robot: reset service ${service.name}: not connected to ${this.link.url}`));
       const timer = setTimeout(() => reject(new Error(`ROS robot: reset service ${service.name} gave no answer within ${timeout} ms`)), timeout);
+      // std_srvs/Trigger has an empty request (rosbridge rejects unknown fields): the robot homes
+      // to its own start pose; the task's goal still follows the episode seed.
       service.callService(
-        seed === undefined ? {} : { seed },
+        {},
         (res) => {
           clearTimeout(timer);
           if (res?.success === false) reject(new Error(`ROS robot: reset service ${service.name} failed: ${res.message ?? ''}`));

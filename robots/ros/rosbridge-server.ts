@@ -164,9 +164,8 @@ export class RosbridgeServer {
     if (service !== this.resetService) {
       return this.send(socket, { op: 'service_response', id, service, result: false, values: `unknown service ${String(service)}` });
     }
-    const args = m['args'] as Record<string, unknown> | undefined;
     try {
-      await this.robot.reset(typeof args?.['seed'] === 'number' ? args['seed'] : undefined);
+      await this.robot.reset();
       this.send(socket, { op: 'service_response', id, service, result: true, values: { success: true, message: 'reset' } });
     } catch (err) {
       this.send(socket, { op: 'service_response', id, service, result: true, values: { success: false, message: (err as Error).message } });
