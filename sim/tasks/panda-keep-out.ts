@@ -7,7 +7,7 @@ import { sub, type Pose, type Vec3 } from '../math3d.js';
 import type { TaskStep } from '../sim-env.js';
 import { forwardKinematics } from '../urdf/kinematics.js';
 import type { UrdfRobot } from '../urdf/types.js';
-import { clamp, PANDA_MAX_DELTA, PANDA_TCP, PandaTask, pandaIkStep } from './panda.js';
+import { clamp, PANDA_MAX_DELTA, PANDA_TCP, PandaTask, pandaIkStep, pandaTcpJacobian } from './panda.js';
 import { pandaReachObservation } from './panda-reach.js';
 
 /** Nominal goal of the keep-out reach (each episode adds U(±3 cm) per axis). */
@@ -82,7 +82,7 @@ export function keepOutShieldModel(options: { margin?: number; lead?: number } =
       const d = sub(p, KEEP_OUT_CENTER);
       const norm = Math.max(Math.hypot(...d), 1e-9);
       const n: Vec3 = [d[0] / norm, d[1] / norm, d[2] / norm];
-      const J = tcpJacobian(robot, q, p);
+      const J = pandaTcpJacobian(robot, q); // rows 0–2: the TCP position
       const g = Float64Array.from({ length: 7 }, (_, k) => -PANDA_MAX_DELTA * (n[0] * (J[0]?.[k] as number) + n[1] * (J[1]?.[k] as number) + n[2] * (J[2]?.[k] as number)));
       return [{ name: 'keep_out', value: KEEP_OUT_RADIUS + margin - norm, gradient: g, limit: 0 }];
     },
@@ -91,19 +91,6 @@ export function keepOutShieldModel(options: { margin?: number; lead?: number } =
 
 function tcpAt(robot: UrdfRobot, q: readonly number[]): Vec3 {
   return (forwardKinematics(robot, q).get(PANDA_TCP) as Pose).p;
-}
-
-/** Positional 3×7 Jacobian of the TCP by forward differences. */
-function tcpJacobian(robot: UrdfRobot, q: readonly number[], p: Vec3): number[][] {
-  const J = [new Array<number>(7), new Array<number>(7), new Array<number>(7)];
-  const eps = 1e-6;
-  for (let k = 0; k < 7; k++) {
-    const qk = [...q];
-    qk[k] = (qk[k] as number) + eps;
-    const pk = tcpAt(robot, qk);
-    for (let r = 0; r < 3; r++) (J[r] as number[])[k] = ((pk[r] as number) - (p[r] as number)) / eps;
-  }
-  return J;
 }
 
 /**

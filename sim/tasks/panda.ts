@@ -165,13 +165,20 @@ export function clamp(v: number, lo: number, hi: number): number {
  * (pointing down). Numeric 6×7 Jacobian from the URDF kinematics. Used by scripted experts.
  */
 export function pandaIkStep(robot: UrdfRobot, q: ArrayLike<number>, goal: Vec3, maxStep = 0.04, damping = 0.05): Float64Array {
-  const base = Array.from({ length: 7 }, (_, i) => q[i] as number);
-  const pose = tcpPose(robot, base);
-  const want = readyTcpRotation(robot);
+  const pose = tcpPose(robot, Array.from({ length: 7 }, (_, i) => q[i] as number));
   let dp = sub(goal, pose.p);
   const n = Math.hypot(...dp);
   if (n > maxStep) dp = [dp[0] * (maxStep / n), dp[1] * (maxStep / n), dp[2] * (maxStep / n)];
-  const e = [...dp, ...rotationError(want, pose.q)];
+  return dampedLeastSquares(pandaTcpJacobian(robot, q), [...dp, ...rotationError(readyTcpRotation(robot), pose.q)], damping);
+}
+
+/**
+ * The TCP's 6×7 Jacobian at `q` by forward differences of the URDF kinematics: rows 0–2 the
+ * position (m/rad), rows 3–5 the rotation (rad/rad, as a rotation vector).
+ */
+export function pandaTcpJacobian(robot: UrdfRobot, q: ArrayLike<number>): number[][] {
+  const base = Array.from({ length: 7 }, (_, i) => q[i] as number);
+  const pose = tcpPose(robot, base);
   const eps = 1e-5;
   const J: number[][] = Array.from({ length: 6 }, () => new Array<number>(7).fill(0));
   for (let i = 0; i < 7; i++) {
@@ -184,10 +191,15 @@ export function pandaIkStep(robot: UrdfRobot, q: ArrayLike<number>, goal: Vec3, 
       (J[r + 3] as number[])[i] = (dr[r] as number) / eps;
     }
   }
-  // Δq = Jᵀ (J Jᵀ + λ² I)⁻¹ e
+  return J;
+}
+
+/** Δq = Jᵀ (J Jᵀ + λ² I)⁻¹ e: the damped least-squares joint change for a task-space change e. */
+export function dampedLeastSquares(J: number[][], e: readonly number[], damping: number): Float64Array {
   const A = J.map((row, r) => J.map((other, c) => row.reduce((s, v, k) => s + v * (other[k] as number), 0) + (r === c ? damping * damping : 0)));
-  const y = solve(A, e);
-  return Float64Array.from({ length: 7 }, (_, k) => J.reduce((s, row, r) => s + (row[k] as number) * (y[r] as number), 0));
+  const y = solve(A, [...e]);
+  const n = (J[0] as number[]).length;
+  return Float64Array.from({ length: n }, (_, k) => J.reduce((s, row, r) => s + (row[k] as number) * (y[r] as number), 0));
 }
 
 let readyRotation: Quat | null = null;
