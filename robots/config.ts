@@ -30,7 +30,7 @@ export const RobotConfigSchema = z.discriminatedUnion('kind', [
       ...Common,
       url: z.string().regex(/^wss?:\/\//, 'a ws:// or wss:// rosbridge URL'),
       jointStateTopic: z.string().default('/joint_states'),
-      command: z.object({ topic: z.string().min(1), type: z.enum(['std_msgs/Float64MultiArray', 'trajectory_msgs/JointTrajectory']) }).strict(),
+      command: z.object({ topic: z.string().min(1), type: z.enum(['std_msgs/Float64MultiArray', 'trajectory_msgs/JointTrajectory', 'geometry_msgs/Twist']) }).strict(),
       resetService: z.string().optional(),
       serviceTimeoutMs: z.number().positive().optional(),
       connectTimeoutMs: z.number().positive().optional(),

@@ -5,7 +5,7 @@ import type { JointPositionControl } from '../control/safety/safety-limits.js';
 import { box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
-import { PANDA_MAX_DELTA, PANDA_READY, PANDA_TCP } from '../sim/tasks/panda.js';
+import { PANDA_MAX_DELTA, PANDA_READY, PANDA_TCP, pandaTcpJacobian } from '../sim/tasks/panda.js';
 import { pandaReachObservation } from '../sim/tasks/panda-reach.js';
 import { forwardKinematics } from '../sim/urdf/kinematics.js';
 
@@ -38,6 +38,12 @@ export interface RobotTask extends JointPositionControl {
   beginEpisode(rng: Rng, q: ArrayLike<number>, qd: ArrayLike<number>): Float32Array;
   /** Reward, costs, success and the observation after a step, from the measured state. */
   outcome(action: Float32Array, q: ArrayLike<number>, qd: ArrayLike<number>): TaskOutcome;
+  /**
+   * For robots commanded in Cartesian velocity (geometry_msgs/Twist, e.g. MoveIt Servo): the
+   * end-effector twist [vx, vy, vz, ωx, ωy, ωz] (m/s, rad/s) that moves the joints from `q` to
+   * `targets` in one control period, through the TCP Jacobian.
+   */
+  twistFor?(targets: ArrayLike<number>, q: ArrayLike<number>): number[];
 }
 
 /**
@@ -55,6 +61,7 @@ export function pandaReachTask(): RobotTask {
   const upper = Float64Array.from(joints, (j) => j.limit?.upper ?? Math.PI);
   const velocity = Float64Array.from(joints, (j) => j.limit?.velocity ?? Infinity);
   const limits: JointLimits = { lower, upper, velocity };
+  const CONTROL_HZ = 25;
   const links = ['panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_hand', PANDA_TCP];
   let goal: Vec3 = [0.45, 0, 0.3];
   let q = new Float64Array(7);
@@ -65,7 +72,7 @@ export function pandaReachTask(): RobotTask {
       id: 'PandaReach-v0',
       observationSpace: box(-Infinity, Infinity, [23]),
       actionSpace: box(-1, 1, [7]),
-      controlHz: 25,
+      controlHz: CONTROL_HZ,
       maxEpisodeSteps: 50,
       constraints: ['joint_velocity', 'table_contact'],
       kind: 'real',
@@ -87,6 +94,10 @@ export function pandaReachTask(): RobotTask {
       goal = [rng.uniform(0.3, 0.6), rng.uniform(-0.3, 0.3), rng.uniform(0.1, 0.5)];
       q = Float64Array.from(qs);
       return observe(qs, qd, (forwardKinematics(robot, qs).get(PANDA_TCP) as Pose).p);
+    },
+    twistFor(targets, qs) {
+      const J = pandaTcpJacobian(robot, qs);
+      return J.map((row) => row.reduce((acc, v, k) => acc + v * ((targets[k] as number) - (qs[k] as number)) * CONTROL_HZ, 0));
     },
     outcome(_action, qs, qd) {
       q = Float64Array.from(qs);

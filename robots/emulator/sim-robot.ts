@@ -2,7 +2,8 @@ import type { Env } from '../../control/env.js';
 import { FixedRateClock } from '../../control/clock.js';
 import { unwrap } from '../../control/wrappers/wrapper.js';
 import { make } from '../../sim/registry.js';
-import type { PandaTask } from '../../sim/tasks/panda.js';
+import { loadDescription } from '../../sim/descriptions.js';
+import { dampedLeastSquares, pandaTcpJacobian, type PandaTask } from '../../sim/tasks/panda.js';
 
 /** A joint-state reading, as a robot driver publishes it. */
 export interface JointStateSample {
@@ -42,6 +43,8 @@ export class SimulatedRobot {
   /** Commands applied, commands rejected, ticks where the watchdog held. */
   readonly counters = { commands: 0, rejected: 0, watchdogHolds: 0, ticks: 0 };
 
+  private readonly description = loadDescription('panda');
+
   private constructor(
     private readonly env: Env,
     private readonly arm: PandaTask,
@@ -78,6 +81,22 @@ export class SimulatedRobot {
     this.lastCommandAt = performance.now();
     this.counters.commands++;
     if (this.mode === 'lockstep') this.tick();
+  }
+
+  /**
+   * A Cartesian velocity command (geometry_msgs/Twist: [vx, vy, vz, ωx, ωy, ωz], m/s and rad/s)
+   * held for one control period, turned into joint targets by damped least squares on the TCP
+   * Jacobian — what a servoing controller (MoveIt Servo) does on a real arm.
+   */
+  commandTwist(twist: readonly number[]): void {
+    if (twist.length !== 6 || twist.some((v) => !Number.isFinite(v))) {
+      this.counters.rejected++;
+      throw new RangeError(`expected a finite 6-element twist, got [${twist.join(', ')}]`);
+    }
+    const q = this.arm.jointPositions();
+    const dt = 1 / this.controlHz;
+    const dq = dampedLeastSquares(pandaTcpJacobian(this.description, q), twist.map((v) => v * dt), 0.01);
+    this.command(Float64Array.from(dq, (d, i) => (q[i] as number) + d));
   }
 
   /** Moves the arm to the task's start state (the task's own random start) and clears targets. */

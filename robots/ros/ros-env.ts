@@ -16,7 +16,7 @@ export interface RosLinkConfig {
   /** rosbridge WebSocket URL, e.g. ws://127.0.0.1:9090. */
   readonly url: string;
   readonly jointStateTopic: string;
-  readonly command: { readonly topic: string; readonly type: 'std_msgs/Float64MultiArray' | 'trajectory_msgs/JointTrajectory' };
+  readonly command: { readonly topic: string; readonly type: 'std_msgs/Float64MultiArray' | 'trajectory_msgs/JointTrajectory' | 'geometry_msgs/Twist' };
   /** std_srvs/Trigger service that moves the robot to its start pose; without one, the env drives there itself. */
   readonly resetService?: string;
   /** Failing a service call after this long (roslib never fails in-flight calls on disconnect). Default 5000 ms. */
@@ -30,8 +30,9 @@ export interface RosLinkConfig {
 
 /**
  * A ROS robot behind rosbridge (roslib 2): joint states from a sensor_msgs/JointState topic
- * (joints matched by name), joint position commands on a Float64MultiArray (ros_control group
- * controller) or JointTrajectory topic, an optional std_srvs/Trigger reset service.
+ * (joints matched by name), commands as joint positions on a Float64MultiArray (ros_control
+ * group controller) or JointTrajectory topic, or as the equivalent TCP velocity on a
+ * geometry_msgs/Twist topic (Cartesian servoing), an optional std_srvs/Trigger reset service.
  *
  * The link is made robust where roslib is not: it reconnects with exponential backoff after a
  * close (roslib does not), never publishes while disconnected (roslib would queue without bound;
@@ -69,6 +70,11 @@ export class RosRobotEnv extends RobotEnv {
 
   /** Connects (failing clearly if the bridge is not there) and subscribes. */
   static async connect(task: RobotTask, link: RosLinkConfig, options: RobotEnvOptions = {}): Promise<RosRobotEnv> {
+    if (link.command.type === 'geometry_msgs/Twist') {
+      if (!task.twistFor) throw new Error(`ROS robot: task ${task.spec.id} cannot be commanded with geometry_msgs/Twist`);
+      // A 6-D twist cannot steer a 7-joint arm to a joint-space start pose (the null space is free).
+      if (!link.resetService) throw new Error('ROS robot: a robot commanded with geometry_msgs/Twist needs a resetService to reach its start pose');
+    }
     const env = new RosRobotEnv(task, link, options);
     const timeout = link.connectTimeoutMs ?? 5000;
     try {
@@ -114,10 +120,16 @@ export class RosRobotEnv extends RobotEnv {
   protected sendTargets(targets: Float64Array): boolean {
     if (!this.ros.isConnected) return false;
     const data = Array.from(targets);
-    const msg =
-      this.link.command.type === 'std_msgs/Float64MultiArray'
-        ? { layout: { dim: [], data_offset: 0 }, data }
-        : { header: { seq: 0, stamp: { secs: 0, nsecs: 0 }, frame_id: '' }, joint_names: [...this.task.jointNames], points: [{ positions: data, velocities: [], accelerations: [], effort: [], time_from_start: { secs: 0, nsecs: Math.round(1e9 / this.task.spec.controlHz) } }] };
+    const type = this.link.command.type;
+    let msg: Record<string, unknown>;
+    if (type === 'geometry_msgs/Twist') {
+      const [vx, vy, vz, wx, wy, wz] = (this.task.twistFor as NonNullable<RobotTask['twistFor']>)(targets, (this.latest as { q: Float64Array }).q);
+      msg = { linear: { x: vx, y: vy, z: vz }, angular: { x: wx, y: wy, z: wz } };
+    } else
+      msg =
+        type === 'std_msgs/Float64MultiArray'
+          ? { layout: { dim: [], data_offset: 0 }, data }
+          : { header: { seq: 0, stamp: { secs: 0, nsecs: 0 }, frame_id: '' }, joint_names: [...this.task.jointNames], points: [{ positions: data, velocities: [], accelerations: [], effort: [], time_from_start: { secs: 0, nsecs: Math.round(1e9 / this.task.spec.controlHz) } }] };
     this.commands.publish(msg);
     return true;
   }

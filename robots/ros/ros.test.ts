@@ -107,6 +107,28 @@ describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
     expect(successes).toBe(3);
   });
 
+  it('commands as geometry_msgs/Twist (Cartesian servoing): the same expert still reaches its goals', async () => {
+    const { server, robot } = await served('lockstep');
+    await expect(rosEnv(server.url, { command: { topic: server.commandTopic, type: 'geometry_msgs/Twist' } })).rejects.toThrow(/needs a resetService/);
+    const env = new TimeLimit(await rosEnv(server.url, { command: { topic: server.commandTopic, type: 'geometry_msgs/Twist' }, resetService: '/reset' }), 50);
+    const policy = pandaReachExpert();
+    let successes = 0;
+    for (let ep = 0; ep < 3; ep++) {
+      let { obs } = await env.reset({ seed: ep });
+      for (;;) {
+        const r = await env.step(policy(obs));
+        obs = r.obs;
+        if (r.terminated || r.truncated) {
+          if (r.info.success) successes++;
+          break;
+        }
+      }
+    }
+    expect(successes).toBe(3);
+    expect(robot.counters.rejected).toBe(0);
+    expect(server.stats.badMessages).toBe(0);
+  });
+
   it('matches joints by name and drops joint states with missing joints, bad lengths or NaN (counted, logged)', async () => {
     const task = robotTask('PandaReach-v0');
     const names = [...task.jointNames];

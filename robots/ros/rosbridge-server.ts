@@ -9,7 +9,7 @@ export interface RosbridgeServerOptions {
   /** Port; 0 picks a free one. Default 9090 (rosbridge's). */
   readonly port?: number;
   readonly jointStateTopic?: string;
-  /** Command topic: std_msgs/Float64MultiArray (joint order) or trajectory_msgs/JointTrajectory (by name). */
+  /** Command topic: std_msgs/Float64MultiArray (joint order), trajectory_msgs/JointTrajectory (by name) or geometry_msgs/Twist (TCP velocity). */
   readonly commandTopic?: string;
   readonly resetService?: string;
   readonly log?: (line: string) => void;
@@ -127,8 +127,14 @@ export class RosbridgeServer {
   private command(socket: WebSocket, id: string | undefined, topic: unknown, msg: unknown): void {
     if (topic !== this.commandTopic) return this.reject(socket, id, `unknown topic ${String(topic)}`);
     try {
-      const targets = this.targetsFrom(msg as Record<string, unknown>);
-      this.robot.command(targets);
+      const m = msg as Record<string, unknown> | null;
+      const linear = m?.['linear'] as Record<string, unknown> | undefined;
+      const angular = m?.['angular'] as Record<string, unknown> | undefined;
+      if (linear && angular) {
+        const v = [linear['x'], linear['y'], linear['z'], angular['x'], angular['y'], angular['z']];
+        if (v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new Error('twist holds a non-number (NaN / null)');
+        this.robot.commandTwist(v as number[]);
+      } else this.robot.command(this.targetsFrom(m));
       this.stats.commands++;
     } catch (err) {
       this.reject(socket, id, `bad command on ${this.commandTopic}: ${(err as Error).message}`);
@@ -156,7 +162,7 @@ export class RosbridgeServer {
         return p[k] as number;
       });
     }
-    throw new Error('expected std_msgs/Float64MultiArray {data} or trajectory_msgs/JointTrajectory {joint_names, points}');
+    throw new Error('expected std_msgs/Float64MultiArray {data}, trajectory_msgs/JointTrajectory {joint_names, points} or geometry_msgs/Twist {linear, angular}');
   }
 
   private async callService(socket: WebSocket, id: string | undefined, m: Record<string, unknown>): Promise<void> {
