@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TimeLimit } from '../../control/wrappers/time-limit.js';
+import { countSuccesses } from '../../test/episodes.js';
 import { pandaReachExpert } from '../../sim/tasks/panda-reach.js';
 import { SimulatedRobot } from '../emulator/sim-robot.js';
 import { robotTask } from '../task.js';
@@ -89,42 +90,19 @@ describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
   it('runs the task end to end: the scripted expert reaches its goals, with observation ages reported', async () => {
     const { server } = await served('lockstep');
     const env = new TimeLimit(await rosEnv(server.url, { resetService: '/reset' }), 50);
-    const policy = pandaReachExpert();
-    let successes = 0;
-    for (let ep = 0; ep < 3; ep++) {
-      let { obs } = await env.reset({ seed: ep });
-      for (;;) {
-        const r = await env.step(policy(obs));
-        expect(r.info.obsAgeMs).toBeGreaterThanOrEqual(0);
-        expect(r.info.obsAgeMs).toBeLessThan(1000);
-        obs = r.obs;
-        if (r.terminated || r.truncated) {
-          if (r.info.success) successes++;
-          break;
-        }
-      }
+    const ages: number[] = [];
+    expect(await countSuccesses(env, pandaReachExpert(), [0, 1, 2], (r) => ages.push(r.info.obsAgeMs ?? Number.NaN))).toBe(3);
+    for (const age of ages) {
+      expect(age).toBeGreaterThanOrEqual(0);
+      expect(age).toBeLessThan(1000);
     }
-    expect(successes).toBe(3);
   });
 
   it('commands as geometry_msgs/Twist (Cartesian servoing): the same expert still reaches its goals', async () => {
     const { server, robot } = await served('lockstep');
     await expect(rosEnv(server.url, { command: { topic: server.commandTopic, type: 'geometry_msgs/Twist' } })).rejects.toThrow(/needs a resetService/);
     const env = new TimeLimit(await rosEnv(server.url, { command: { topic: server.commandTopic, type: 'geometry_msgs/Twist' }, resetService: '/reset' }), 50);
-    const policy = pandaReachExpert();
-    let successes = 0;
-    for (let ep = 0; ep < 3; ep++) {
-      let { obs } = await env.reset({ seed: ep });
-      for (;;) {
-        const r = await env.step(policy(obs));
-        obs = r.obs;
-        if (r.terminated || r.truncated) {
-          if (r.info.success) successes++;
-          break;
-        }
-      }
-    }
-    expect(successes).toBe(3);
+    expect(await countSuccesses(env, pandaReachExpert(), [0, 1, 2])).toBe(3);
     expect(robot.counters.rejected).toBe(0);
     expect(server.stats.badMessages).toBe(0);
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../control/rng.js';
 import { TimeLimit } from '../../control/wrappers/time-limit.js';
+import { countSuccesses } from '../../test/episodes.js';
 import { pandaReachExpert } from '../../sim/tasks/panda-reach.js';
 import { SimulatedRobot } from '../emulator/sim-robot.js';
 import { robotTask } from '../task.js';
@@ -111,20 +112,7 @@ describe('serial robot envs end to end (Dynamixel chain and framed protocol)', (
       const raw = protocol === 'dynamixel' ? await DynamixelRobotEnv.connect(task, { path: host }) : await FramedRobotEnv.connect(task, { path: host });
       cleanup.push(() => raw.close());
       const env = new TimeLimit(raw, 50);
-      const policy = pandaReachExpert();
-      let successes = 0;
-      for (let ep = 0; ep < 2; ep++) {
-        let { obs } = await env.reset({ seed: ep });
-        for (;;) {
-          const r = await env.step(policy(obs));
-          obs = r.obs;
-          if (r.terminated || r.truncated) {
-            if (r.info.success) successes++;
-            break;
-          }
-        }
-      }
-      expect(successes).toBe(2);
+      expect(await countSuccesses(env, pandaReachExpert(), [0, 1])).toBe(2);
       expect(raw.stats.staleSteps).toBe(0);
     }, 30_000);
   }
