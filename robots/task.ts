@@ -5,7 +5,7 @@ import type { JointPositionControl } from '../control/safety/safety-limits.js';
 import { box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
-import { PANDA_MAX_DELTA, PANDA_READY, PANDA_TCP, pandaTcpJacobian } from '../sim/tasks/panda.js';
+import { clamp, PANDA_CONTROL_LINKS, PANDA_MAX_DELTA, PANDA_READY, PANDA_TCP, pandaTcpJacobian, pandaTcpPose } from '../sim/tasks/panda.js';
 import { pandaReachObservation } from '../sim/tasks/panda-reach.js';
 import { forwardKinematics } from '../sim/urdf/kinematics.js';
 
@@ -62,10 +62,8 @@ export function pandaReachTask(): RobotTask {
   const velocity = Float64Array.from(joints, (j) => j.limit?.velocity ?? Infinity);
   const limits: JointLimits = { lower, upper, velocity };
   const CONTROL_HZ = 25;
-  const links = ['panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_hand', PANDA_TCP];
   let goal: Vec3 = [0.45, 0, 0.3];
   let q = new Float64Array(7);
-  const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
   const observe = (qs: ArrayLike<number>, qd: ArrayLike<number>, tcp: Vec3): Float32Array => pandaReachObservation(qs, qd, tcp, goal);
   return {
     spec: {
@@ -85,7 +83,7 @@ export function pandaReachTask(): RobotTask {
     holdAction: () => new Float32Array(7),
     controlPoints: (qs) => {
       const poses = forwardKinematics(robot, qs);
-      return Float64Array.from(links.flatMap((l) => (poses.get(l) as Pose).p));
+      return Float64Array.from(PANDA_CONTROL_LINKS.flatMap((l) => (poses.get(l) as Pose).p));
     },
     startPositions(rng) {
       return Float64Array.from(PANDA_READY, (v, i) => clamp(v + rng.uniform(-0.1, 0.1), lower[i] as number, upper[i] as number));
@@ -93,7 +91,7 @@ export function pandaReachTask(): RobotTask {
     beginEpisode(rng, qs, qd) {
       goal = [rng.uniform(0.3, 0.6), rng.uniform(-0.3, 0.3), rng.uniform(0.1, 0.5)];
       q = Float64Array.from(qs);
-      return observe(qs, qd, (forwardKinematics(robot, qs).get(PANDA_TCP) as Pose).p);
+      return observe(qs, qd, pandaTcpPose(robot, qs).p);
     },
     twistFor(targets, qs) {
       const J = pandaTcpJacobian(robot, qs);
@@ -106,7 +104,7 @@ export function pandaReachTask(): RobotTask {
       const dist = Math.hypot(...sub(tcp, goal));
       let fast = 0;
       for (let i = 0; i < 7; i++) if (Math.abs(qd[i] as number) > (velocity[i] as number)) fast = 1;
-      const low = links.some((l) => ((poses.get(l) as Pose).p[2] as number) < 0.02) ? 1 : 0;
+      const low = PANDA_CONTROL_LINKS.some((l) => ((poses.get(l) as Pose).p[2] as number) < 0.02) ? 1 : 0;
       const success = dist < 0.05;
       return { obs: observe(qs, qd, tcp), reward: -dist, costs: Float32Array.of(fast, low), terminated: success, success, metrics: { distance: dist } };
     },

@@ -31,8 +31,6 @@ export class SafetyShield extends Wrapper {
   private obs: Float32Array | null = null;
   private readonly lower: Float32Array;
   private readonly upper: Float32Array;
-  /** Steps corrected and infeasible steps since construction. */
-  readonly totals = { steps: 0, corrected: 0, infeasible: 0 };
 
   constructor(
     env: Env,
@@ -63,9 +61,6 @@ export class SafetyShield extends Wrapper {
     const executedByShield = corrected ? shielded : Float32Array.from(action);
     const r = await this.env.step(executedByShield);
     this.obs = r.obs;
-    this.totals.steps++;
-    if (corrected) this.totals.corrected++;
-    if (p.infeasible) this.totals.infeasible++;
     const inner = r.info.safety;
     const executed = inner?.executed ?? executedByShield;
     let sq = 0;

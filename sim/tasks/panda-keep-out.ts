@@ -3,11 +3,9 @@ import type { Rng } from '../../control/rng.js';
 import type { LinearizedConstraint, ShieldModel } from '../../control/safety/shield.js';
 import { box } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
-import { sub, type Pose, type Vec3 } from '../math3d.js';
+import { sub, type Vec3 } from '../math3d.js';
 import type { TaskStep } from '../sim-env.js';
-import { forwardKinematics } from '../urdf/kinematics.js';
-import type { UrdfRobot } from '../urdf/types.js';
-import { clamp, PANDA_MAX_DELTA, PANDA_TCP, PandaTask, pandaIkStep, pandaTcpJacobian } from './panda.js';
+import { clamp, PANDA_MAX_DELTA, PandaTask, pandaIkStep, pandaTcpJacobian, pandaTcpPose } from './panda.js';
 import { pandaReachObservation } from './panda-reach.js';
 
 /** Nominal goal of the keep-out reach (each episode adds U(±3 cm) per axis). */
@@ -78,7 +76,7 @@ export function keepOutShieldModel(options: { margin?: number; lead?: number } =
     constraints: ['keep_out'],
     linearize(obs: Float32Array): LinearizedConstraint[] {
       const q = Array.from({ length: 7 }, (_, i) => (obs[i] as number) + (obs[7 + i] as number) * lead);
-      const p = tcpAt(robot, q);
+      const p = pandaTcpPose(robot, q).p;
       const d = sub(p, KEEP_OUT_CENTER);
       const norm = Math.max(Math.hypot(...d), 1e-9);
       const n: Vec3 = [d[0] / norm, d[1] / norm, d[2] / norm];
@@ -87,10 +85,6 @@ export function keepOutShieldModel(options: { margin?: number; lead?: number } =
       return [{ name: 'keep_out', value: KEEP_OUT_RADIUS + margin - norm, gradient: g, limit: 0 }];
     },
   };
-}
-
-function tcpAt(robot: UrdfRobot, q: readonly number[]): Vec3 {
-  return (forwardKinematics(robot, q).get(PANDA_TCP) as Pose).p;
 }
 
 /**

@@ -16,7 +16,7 @@ export const PANDA_MAX_DELTA = 0.08;
 export const PANDA_TCP = 'panda_tcp';
 const TABLE_HALF = 0.025;
 /** Links whose frames the workspace check keeps off the table (the base and shoulder cannot reach it). */
-const CONTROL_LINKS = ['panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_hand', 'panda_tcp'];
+export const PANDA_CONTROL_LINKS: readonly string[] = ['panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_hand', 'panda_tcp'];
 /**
  * The table-top workspace: every control point at least 8 cm above the table, within reach.
  * The margin covers the arm's coasting past its commands (up to ~7 cm measured when driven
@@ -118,7 +118,7 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
   /** Origins of links 3–7, the hand and the TCP at `joints` (forward kinematics), for workspace checks. */
   controlPoints(joints: ArrayLike<number>): Float64Array {
     const poses = forwardKinematics(this.robot.robot, joints);
-    return Float64Array.from(CONTROL_LINKS.flatMap((l) => (poses.get(l) as Pose).p));
+    return Float64Array.from(PANDA_CONTROL_LINKS.flatMap((l) => (poses.get(l) as Pose).p));
   }
 
   /** The Tier 0 workspace box for this task (the table top). */
@@ -165,7 +165,7 @@ export function clamp(v: number, lo: number, hi: number): number {
  * (pointing down). Numeric 6×7 Jacobian from the URDF kinematics. Used by scripted experts.
  */
 export function pandaIkStep(robot: UrdfRobot, q: ArrayLike<number>, goal: Vec3, maxStep = 0.04, damping = 0.05): Float64Array {
-  const pose = tcpPose(robot, Array.from({ length: 7 }, (_, i) => q[i] as number));
+  const pose = pandaTcpPose(robot, Array.from({ length: 7 }, (_, i) => q[i] as number));
   let dp = sub(goal, pose.p);
   const n = Math.hypot(...dp);
   if (n > maxStep) dp = [dp[0] * (maxStep / n), dp[1] * (maxStep / n), dp[2] * (maxStep / n)];
@@ -178,13 +178,13 @@ export function pandaIkStep(robot: UrdfRobot, q: ArrayLike<number>, goal: Vec3, 
  */
 export function pandaTcpJacobian(robot: UrdfRobot, q: ArrayLike<number>): number[][] {
   const base = Array.from({ length: 7 }, (_, i) => q[i] as number);
-  const pose = tcpPose(robot, base);
+  const pose = pandaTcpPose(robot, base);
   const eps = 1e-5;
   const J: number[][] = Array.from({ length: 6 }, () => new Array<number>(7).fill(0));
   for (let i = 0; i < 7; i++) {
     const qi = [...base];
     qi[i] = (qi[i] as number) + eps;
-    const p = tcpPose(robot, qi);
+    const p = pandaTcpPose(robot, qi);
     const dr = rotationError(p.q, pose.q);
     for (let r = 0; r < 3; r++) {
       (J[r] as number[])[i] = ((p.p[r] as number) - (pose.p[r] as number)) / eps;
@@ -204,11 +204,12 @@ export function dampedLeastSquares(J: number[][], e: readonly number[], damping:
 
 let readyRotation: Quat | null = null;
 function readyTcpRotation(robot: UrdfRobot): Quat {
-  readyRotation ??= tcpPose(robot, PANDA_READY).q;
+  readyRotation ??= pandaTcpPose(robot, PANDA_READY).q;
   return readyRotation;
 }
 
-function tcpPose(robot: UrdfRobot, q: readonly number[]): Pose {
+/** The TCP pose at joint positions `q`, from the URDF kinematics. */
+export function pandaTcpPose(robot: UrdfRobot, q: ArrayLike<number>): Pose {
   return forwardKinematics(robot, q).get(PANDA_TCP) as Pose;
 }
 
