@@ -4,14 +4,16 @@ import { Rng } from '../../control/rng.js';
 import type { Env } from '../../control/env.js';
 import { envEntry, make } from '../registry.js';
 
-async function rollouts(env: Env, policy: Policy, episodes: number): Promise<{ successRate: number; meanReturn: number }> {
+async function rollouts(env: Env, policy: Policy, episodes: number): Promise<{ successRate: number; meanReturn: number; costs: number[] }> {
   let successes = 0;
   let total = 0;
+  const costs = env.spec.constraints.map(() => 0);
   for (let ep = 0; ep < episodes; ep++) {
     let { obs } = await env.reset({ seed: 100 + ep });
     for (;;) {
       const r = await env.step(policy(obs));
       total += r.reward;
+      r.costs.forEach((c, i) => (costs[i] = (costs[i] as number) + c));
       obs = r.obs;
       if (r.terminated || r.truncated) {
         if (r.info.success) successes++;
@@ -19,7 +21,7 @@ async function rollouts(env: Env, policy: Policy, episodes: number): Promise<{ s
       }
     }
   }
-  return { successRate: successes / episodes, meanReturn: total / episodes };
+  return { successRate: successes / episodes, meanReturn: total / episodes, costs };
 }
 
 /** Scripted experts are what demos are recorded with: each must solve its task most of the time. */
@@ -38,6 +40,17 @@ describe.each([
     const random = await rollouts(env, randomPolicy(env.spec.actionSpace, new Rng(1)), episodes);
     expect(expert.successRate).toBeGreaterThanOrEqual(minSuccess);
     expect(expert.meanReturn).toBeGreaterThan(random.meanReturn);
+    await env.close();
+  });
+});
+
+describe('scripted expert for PandaKeepOut-v0', () => {
+  // Its demos are the safe path a constrained learner should find: every goal, never inside.
+  it('reaches the goal in all of 30 seeded episodes without entering the keep-out sphere', async () => {
+    const env = await make('PandaKeepOut-v0');
+    const expert = await rollouts(env, envEntry('PandaKeepOut-v0').scripted!(), 30);
+    expect(expert.successRate).toBe(1);
+    expect(expert.costs[env.spec.constraints.indexOf('keep_out')]).toBe(0);
     await env.close();
   });
 });
