@@ -11,18 +11,29 @@ export const SafeConfigSchema = z
     init: z.number().nonnegative().default(0),
     /** Largest λ. Default 100. */
     max: z.number().positive().default(100),
-    /** Step size of the `lagrangian` update, per episode. Default 0.05. */
+    /** Step size of the `lagrangian` update (one update per `window` episodes). Default 0.05. */
     lr: z.number().positive().default(0.05),
     /** PID gains (off-policy scale). Defaults 0.1 / 0.01 / 0.01 (OmniSafe's on-policy defaults). */
     kp: z.number().nonnegative().default(0.1),
     ki: z.number().nonnegative().default(0.01),
     kd: z.number().nonnegative().default(0.01),
-    /** EMA weight of the newest episode in the PID's P and D terms. Default 0.1. */
+    /** EMA weight of the newest update in the PID's P and D terms. Default 0.1. */
     ema: z.number().gt(0).max(1).default(0.1),
-    /** Episodes between the cost EMAs the D term compares. Default 10. */
+    /** Multiplier updates between the cost EMAs the D term compares. Default 10. */
     delay: z.number().int().positive().default(10),
-    /** Episodes averaged into J_c for each multiplier update. Default 5. */
+    /** Training episodes per multiplier update; J_c is their mean episode cost. Default 5. */
     window: z.number().int().positive().default(5),
+    /**
+     * Cost critics per constraint. With more than one, the actor and the bootstrap use their
+     * maximum (a pessimistic cost, the mirror of clipped double-Q). Default 2.
+     */
+    costCritics: z.number().int().positive().default(2),
+    /**
+     * Discount of the cost critics. Below the reward's γ, Q_c measures nearer-term risk: the
+     * penalty gradient concentrates where a violation is a few steps away instead of spreading
+     * over the state space. Default: `gamma`. Needs `nStep: 1` when it differs from `gamma`.
+     */
+    costGamma: z.number().gt(0).lt(1).optional(),
     /** Cost critics' Adam learning rate. Default: the critics' rate. */
     costLr: z.number().positive().optional(),
   })
@@ -122,6 +133,7 @@ export function resolveSacConfig(c: z.output<typeof SacConfigSchema>): SacConfig
   const critics = c.critics ?? (rlpd ? 10 : 2);
   const criticSubset = c.criticSubset ?? 2;
   if (criticSubset > critics) throw new Error(`algo.criticSubset (${criticSubset}) cannot exceed algo.critics (${critics})`);
+  if (c.safe?.costGamma !== undefined && c.safe.costGamma !== c.gamma && c.nStep > 1) throw new Error(`algo.safe.costGamma (${c.safe.costGamma}) differs from algo.gamma (${c.gamma}): that needs algo.nStep 1 (n-step cost sums are discounted with gamma), got ${c.nStep}`);
   return {
     ...c,
     hidden: c.hidden ?? [256, 256],

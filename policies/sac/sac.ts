@@ -65,8 +65,13 @@ export class SacLearner {
   readonly targetEntropy: number;
   /** Learner updates done (each: ratio critic steps + one actor step). */
   updates = 0;
-  /** SAC-Lagrangian: one cost critic (and its target) per constrained cost column. */
+  /**
+   * SAC-Lagrangian: `safe.costCritics` cost critics (and targets) per constrained cost column,
+   * constraint-major: critic k of constraint i is at i·K + k.
+   */
   readonly costCritics: Mlp[];
+  /** Cost critics per constraint (K). */
+  readonly costEnsemble: number;
   private readonly costTargets: Mlp[];
   private readonly costTargetVars: tf.Variable[];
   private readonly costTargetParams: Float32Array[];
@@ -107,10 +112,12 @@ export class SacLearner {
     this.actorOpt = new Adam(mlpVariables(this.actor), { lr: config.actorLr });
     this.criticOpt = new Adam(this.criticVars, { lr: config.criticLr });
     this.alphaOpt = new Adam([this.logAlpha], { lr: config.alphaLr });
-    this.costCritics = costColumns.map((_, i) => createMlp(criticSpec, rng, `${prefix}/cost_critic${i}`));
-    this.costTargets = costColumns.map((_, i) => {
-      const t = createMlp(criticSpec, rng, `${prefix}/cost_target${i}`);
-      copyMlp(t, this.costCritics[i] as Mlp);
+    this.costEnsemble = config.safe?.costCritics ?? 1;
+    const K = this.costEnsemble;
+    this.costCritics = costColumns.flatMap((_, i) => Array.from({ length: K }, (_, k) => createMlp(criticSpec, rng, `${prefix}/cost_critic${i}${K > 1 ? `_${k}` : ''}`)));
+    this.costTargets = this.costCritics.map((c, j) => {
+      const t = createMlp(criticSpec, rng, `${prefix}/cost_target${Math.floor(j / K)}${K > 1 ? `_${j % K}` : ''}`);
+      copyMlp(t, c);
       return t;
     });
     this.costTargetVars = this.costTargets.flatMap(mlpVariables);
@@ -139,8 +146,11 @@ export class SacLearner {
   }
 
   /**
-   * Cost critics: y_c = c + γⁿ·(1 − d)·Q̄_c(s′, a′), a′ ~ π(·|s′) (no entropy term: costs are
-   * not soft); loss ½·mean (Q_c − y_c)² per constraint. Then Polyak-average their targets.
+   * Cost critics: y_c = c + γⁿ·(1 − d)·max_k Q̄_c,k(s′, a′), a′ ~ π(·|s′) (no entropy term:
+   * costs are not soft); loss ½·mean (Q_c,k − y_c)² per critic. Then Polyak-average their
+   * targets. The max over the K critics is clipped double-Q mirrored: the actor minimises
+   * λ·Q_c, so it seeks out actions whose cost is underestimated, and an upper estimate
+   * counters that (and keeps a margin where the critics disagree).
    */
   private costCriticStep(batch: Batch): number {
     const eps = this.noise(batch.size);
@@ -161,26 +171,42 @@ export class SacLearner {
       const input = tf.concat([obs, tf.tensor2d(batch.action, [B, this.actDim])], 1);
       const next = tf.concat([nextObs, this.policy(nextObs, eps).action], 1);
       const costs = tf.tensor2d(batch.costs, [B, this.costDim]);
-      const discount = tf.tensor1d(batch.discount);
+      const discount = tf.tensor1d(this.costDiscount(batch.discount));
       const grads: tf.Tensor[] = [];
       let loss: tf.Tensor = tf.scalar(0);
-      this.costCritics.forEach((critic, i) => {
-        const column = tf.reshape(tf.slice(costs, [0, this.costColumns[i] as number], [B, 1]), [-1]);
-        const y = tf.reshape(tf.add(column, tf.mul(discount, tf.reshape(mlpForward(this.costTargets[i] as Mlp, next), [-1]))), [-1, 1]);
-        const { out: q, tape } = mlpForwardTape(critic, input);
-        const err = tf.sub(q, y);
-        loss = tf.add(loss, tf.mul(0.5, tf.mean(tf.square(err))));
-        grads.push(...mlpBackward(critic, tape, tf.div(err, B) as tf.Tensor2D, { params: true, input: false }).grads);
+      const K = this.costEnsemble;
+      this.costColumns.forEach((col, i) => {
+        const column = tf.reshape(tf.slice(costs, [0, col], [B, 1]), [-1]);
+        const targets = this.costTargets.slice(i * K, (i + 1) * K).map((t) => tf.reshape(mlpForward(t, next), [-1]));
+        const bootstrap = K === 1 ? (targets[0] as tf.Tensor) : tf.max(tf.stack(targets, 1), 1);
+        const y = tf.reshape(tf.add(column, tf.mul(discount, bootstrap)), [-1, 1]);
+        for (const critic of this.costCritics.slice(i * K, (i + 1) * K)) {
+          const { out: q, tape } = mlpForwardTape(critic, input);
+          const err = tf.sub(q, y);
+          loss = tf.add(loss, tf.mul(0.5, tf.mean(tf.square(err))));
+          grads.push(...mlpBackward(critic, tape, tf.div(err, B) as tf.Tensor2D, { params: true, input: false }).grads);
+        }
       });
       return { grads, loss: loss as tf.Scalar };
     });
   }
 
-  /** Mean cost-critic values Q_c(s, a) on a batch (for metrics), per constraint. */
+  /**
+   * The batch's bootstrap discounts γᵏ·(1 − d) for the cost critics: with `costGamma` γ_c ≠ γ
+   * (1-step returns, so k = 1) γ becomes γ_c on non-terminal rows.
+   */
+  private costDiscount(discount: Float32Array): Float32Array {
+    const gc = this.config.safe?.costGamma;
+    if (gc === undefined || gc === this.config.gamma) return discount;
+    return discount.map((d) => (d > 0 ? gc : 0));
+  }
+
+  /** Mean cost-critic values Q_c(s, a) = max_k Q_c,k(s, a) on a batch (for metrics), per constraint. */
   costValues(batch: Batch): number[] {
     return tf.tidy(() => {
       const input = tf.concat([tf.tensor2d(batch.obs, [batch.size, this.obsDim]), tf.tensor2d(batch.action, [batch.size, this.actDim])], 1);
-      return this.costCritics.map((c) => tf.mean(mlpForward(c, input)).dataSync()[0] as number);
+      const K = this.costEnsemble;
+      return this.costColumns.map((_, i) => tf.mean(tf.max(tf.stack(this.costCritics.slice(i * K, (i + 1) * K).map((c) => tf.reshape(mlpForward(c, input), [-1])), 1), 1)).dataSync()[0] as number);
     });
   }
 
@@ -276,19 +302,25 @@ export class SacLearner {
         const onehot = tf.oneHot(tf.argMin(stacked, 1), qs.length);
         weights = tf.split(onehot, qs.length, 1) as tf.Tensor2D[];
       }
-      // SAC-Lagrangian: ℓ = mean(α·log π − Q + Σᵢ λᵢ·Q_cᵢ) / (1 + Σᵢ λᵢ).
+      // SAC-Lagrangian: ℓ = mean(α·log π − Q + Σᵢ λᵢ·Q_cᵢ) / (1 + Σᵢ λᵢ), Q_cᵢ = max_k Q_cᵢ,k.
       const lambdaSum = this.lambdas.reduce((a, l) => a + l, 0);
       const scale = 1 / (1 + lambdaSum);
       // ∂(−Q/B + Σ λᵢ·Q_cᵢ/B)/∂a, summed over the critics through their input gradients.
       const actionGrad = (critic: Mlp, tape: ReturnType<typeof mlpForwardTape>['tape'], dq: tf.Tensor2D): tf.Tensor2D => tf.slice(mlpBackward(critic, tape, dq, { params: false, input: true }).dInput as tf.Tensor2D, [0, this.obsDim], [B, A]);
       const parts = forwards.map((f, i) => actionGrad(this.critics[i] as Mlp, f.tape, tf.mul(weights[i] as tf.Tensor2D, -1 / B) as tf.Tensor2D));
       let costQ: tf.Tensor = tf.zeros([B]);
-      this.costCritics.forEach((critic, i) => {
+      const K = this.costEnsemble;
+      this.costColumns.forEach((_, i) => {
         const lambda = this.lambdas[i] as number;
         if (lambda === 0) return;
-        const f = mlpForwardTape(critic, input);
-        costQ = tf.add(costQ, tf.mul(lambda, tf.reshape(f.out, [-1])));
-        parts.push(actionGrad(critic, f.tape, tf.fill([B, 1], lambda / B) as tf.Tensor2D));
+        const ensemble = this.costCritics.slice(i * K, (i + 1) * K);
+        const fs = ensemble.map((c) => mlpForwardTape(c, input));
+        const values = fs.map((f) => tf.reshape(f.out, [-1]));
+        const stacked = tf.stack(values, 1);
+        costQ = tf.add(costQ, tf.mul(lambda, K === 1 ? (values[0] as tf.Tensor) : tf.max(stacked, 1)));
+        // The gradient flows through the arg-max critic of each sample.
+        const pick = K === 1 ? [tf.ones([B, 1])] : tf.split(tf.oneHot(tf.argMax(stacked, 1), K), K, 1);
+        fs.forEach((f, k) => parts.push(actionGrad(ensemble[k] as Mlp, f.tape, tf.mul(pick[k] as tf.Tensor2D, lambda / B) as tf.Tensor2D)));
       });
       const dAction = tf.addN(parts);
       const du = tf.mul(tf.add(tf.mul(action, (2 * alpha) / B), tf.mul(dAction, tf.sub(1, tf.square(action)))), scale);

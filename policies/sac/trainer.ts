@@ -51,7 +51,7 @@ export class OffPolicyTrainer extends RunLoop {
   private lastMetrics: SacMetrics | null = null;
   /** SAC-Lagrangian: one multiplier per constrained cost, in the learner's cost-critic order. */
   readonly multipliers: LagrangeMultiplier[];
-  /** Recent training-episode costs per multiplier (the J_c window). */
+  /** Training-episode costs per multiplier since its last update (the J_c window). */
   private costWindows: number[][];
 
   constructor(private readonly o: TrainerOptions) {
@@ -185,15 +185,20 @@ export class OffPolicyTrainer extends RunLoop {
     return { obs, action: stored, proposedAction: action, reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: safety?.intervened ?? false, policyVersion: this.actor.version };
   }
 
-  /** Multiplier updates from the finished episode's costs (mean over the last `window` episodes). */
+  /**
+   * Multiplier updates: one every `window` training episodes, from the mean cost of those
+   * episodes (an epoch, as in OmniSafe). Each episode counts once: a moving average updated
+   * every episode would add each episode's cost `window` times over and overshoot λ.
+   */
   protected override episodeExtras(ep: EpisodeSummary): Record<string, unknown> {
     if (!this.multipliers.length) return {};
     const window = this.o.config.safe?.window ?? 1;
     this.multipliers.forEach((m, i) => {
       const w = this.costWindows[i] as number[];
       w.push(ep.costs[m.name] ?? 0);
-      if (w.length > window) w.shift();
+      if (w.length < window) return;
       this.learner.lambdas[i] = m.update(w.reduce((a, b) => a + b, 0) / w.length);
+      w.length = 0;
     });
     return { lambdas: this.lambdaRecord() };
   }

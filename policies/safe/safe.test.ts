@@ -49,7 +49,7 @@ describe('Lagrange multipliers', () => {
 });
 
 describe('SAC-Lagrangian learner', () => {
-  it('actor gradient with λ·Q_c terms matches autodiff of (α log π − Q + Σ λᵢ Q_cᵢ)/(1 + Σ λᵢ)', () => {
+  it('actor gradient with λ·Q_c terms matches autodiff of (α log π − Q + Σ λᵢ max_k Q_cᵢ,k)/(1 + Σ λᵢ)', () => {
     const rng = new Rng(8);
     const config = resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', hidden: [16, 16], critics: 2, safe: { constraints: { a: { limit: 1 }, b: { limit: 2 } } } }));
     const learner = new SacLearner(config, 4, 2, rng, [2, 0], 3);
@@ -64,7 +64,10 @@ describe('SAC-Lagrangian learner', () => {
     const ref = tf.variableGrads(() => {
       const { action, logProb } = learner.policy(obs, eps);
       const qr = tf.minimum(q(learner.critics[0]!, action), q(learner.critics[1]!, action));
-      const qc = tf.add(tf.mul(0.7, q(learner.costCritics[0]!, action)), tf.mul(1.9, q(learner.costCritics[1]!, action)));
+      // Two cost critics per constraint (the default), constraint-major; the actor sees their max.
+      const c = learner.costCritics;
+      expect(c).toHaveLength(4);
+      const qc = tf.add(tf.mul(0.7, tf.maximum(q(c[0]!, action), q(c[1]!, action))), tf.mul(1.9, tf.maximum(q(c[2]!, action), q(c[3]!, action))));
       return tf.div(tf.mean(tf.add(tf.sub(tf.mul(alpha, logProb), qr), qc)), 1 + 0.7 + 1.9) as tf.Scalar;
     }, mlpVariables(learner.actor));
     const ours = learner.actorGradients(batch, eps, alpha);
@@ -78,20 +81,53 @@ describe('SAC-Lagrangian learner', () => {
     learner.dispose();
   });
 
-  it('cost critics regress onto c + γ·Q̄_c(s′, a′), reading their own cost column', () => {
+  it('cost critics regress onto c + γ·max_k Q̄_c,k(s′, a′), reading their own cost column', () => {
     const rng = new Rng(9);
     const config = resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', hidden: [8], critics: 2, safe: { constraints: { a: { limit: 1 } } } }));
     const learner = new SacLearner(config, 2, 1, rng, [1], 2);
     const B = 4;
     const batch = allocBatch({ capacity: 1, obsDim: 2, actDim: 1, costDim: 2 }, B);
+    for (let i = 0; i < 2 * B; i++) [batch.obs[i], batch.nextObs[i]] = [rng.normal(), rng.normal()];
     batch.costs.set([9, 1, 9, 0, 9, 1, 9, 0]); // column 1 is the constrained one; column 0 must be ignored
-    batch.discount.fill(0); // terminal rows: y_c = c exactly
+    batch.discount.set([0, 0.9, 0, 0.9]); // rows 0 and 2 terminal: y_c = c exactly
     const eps = tf.zeros([B, 1]) as tf.Tensor2D;
     const { loss } = learner.costCriticGradients(batch, eps);
-    const qc = tf.reshape(mlpForward(learner.costCritics[0]!, tf.concat([tf.tensor2d(batch.obs, [B, 2]), tf.tensor2d(batch.action, [B, 1])], 1)), [-1]).dataSync();
-    const expected = 0.5 * [1, 0, 1, 0].reduce((s, c, i) => s + (qc[i]! - c) ** 2, 0) / B;
+    // Before any update the targets equal the critics, so the bootstrap is the max of the critics at (s′, a′).
+    const [c0, c1] = learner.costCritics as [Mlp, Mlp];
+    const at = (m: Mlp, o: Float32Array, a: tf.Tensor2D): Float32Array => tf.reshape(mlpForward(m, tf.concat([tf.tensor2d(o, [B, 2]), a], 1)), [-1]).dataSync() as Float32Array;
+    const nextAction = learner.policy(tf.tensor2d(batch.nextObs, [B, 2]), eps).action as tf.Tensor2D;
+    const [n0, n1] = [at(c0, batch.nextObs, nextAction), at(c1, batch.nextObs, nextAction)];
+    expect(Array.from(n0).some((v, i) => v !== n1[i])).toBe(true); // the two critics differ, so the max matters
+    const y = [1, 0, 1, 0].map((c, i) => c + batch.discount[i]! * Math.max(n0[i]!, n1[i]!));
+    const action = tf.tensor2d(batch.action, [B, 1]);
+    const expected = [at(c0, batch.obs, action), at(c1, batch.obs, action)].reduce((sum, q) => sum + (0.5 * y.reduce((s, yi, i) => s + (q[i]! - yi) ** 2, 0)) / B, 0);
     expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
     expect(() => new SacLearner(config, 2, 1, rng, [2], 2)).toThrow(/out of range/);
     learner.dispose();
+  });
+
+  it('costGamma discounts the cost bootstrap on its own (non-terminal rows), and needs 1-step returns', () => {
+    const make = (costGamma: number): SacLearner => new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', hidden: [8], gamma: 0.99, safe: { constraints: { a: { limit: 1 } }, costCritics: 1, costGamma } })), 2, 1, new Rng(3), [0], 1);
+    const B = 3;
+    const batch = allocBatch({ capacity: 1, obsDim: 2, actDim: 1, costDim: 1 }, B);
+    batch.obs.set([0.1, 0.2, -0.3, 0.4, 0.5, -0.6]);
+    batch.nextObs.set([0.7, -0.8, 0.9, 0.1, -0.2, 0.3]);
+    batch.costs.set([1, 0, 1]);
+    batch.discount.set([0.99, 0, 0.99]); // row 1 terminal
+    const eps = tf.zeros([B, 1]) as tf.Tensor2D;
+    const loss = (learner: SacLearner): number => learner.costCriticGradients(batch, eps).loss.dataSync()[0] as number;
+    // Same seed, so the same networks: only the bootstrap's discount differs.
+    const [same, half] = [make(0.99), make(0.5)];
+    const critic = same.costCritics[0]!;
+    const at = (o: Float32Array, a: tf.Tensor2D): Float32Array => tf.reshape(mlpForward(critic, tf.concat([tf.tensor2d(o, [B, 2]), a], 1)), [-1]).dataSync() as Float32Array;
+    const q = at(batch.obs, tf.tensor2d(batch.action, [B, 1]));
+    const next = at(batch.nextObs, same.policy(tf.tensor2d(batch.nextObs, [B, 2]), eps).action as tf.Tensor2D);
+    const expected = (g: number): number => (0.5 * [0, 1, 2].reduce((sum, i) => sum + (q[i]! - (batch.costs[i]! + (batch.discount[i]! > 0 ? g : 0) * next[i]!)) ** 2, 0)) / B;
+    expect(loss(same)).toBeCloseTo(expected(0.99), 5);
+    expect(loss(half)).toBeCloseTo(expected(0.5), 5);
+    expect(Math.abs(expected(0.99) - expected(0.5))).toBeGreaterThan(1e-3);
+    same.dispose();
+    half.dispose();
+    expect(() => resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', nStep: 3, safe: { constraints: { a: { limit: 1 } }, costGamma: 0.9 } }))).toThrow(/costGamma \(0.9\) differs from algo.gamma \(0.99\): that needs algo.nStep 1/);
   });
 });
