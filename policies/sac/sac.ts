@@ -174,13 +174,11 @@ export class SacLearner {
       const discount = tf.tensor1d(this.costDiscount(batch.discount));
       const grads: tf.Tensor[] = [];
       let loss: tf.Tensor = tf.scalar(0);
-      const K = this.costEnsemble;
       this.costColumns.forEach((col, i) => {
         const column = tf.reshape(tf.slice(costs, [0, col], [B, 1]), [-1]);
-        const targets = this.costTargets.slice(i * K, (i + 1) * K).map((t) => tf.reshape(mlpForward(t, next), [-1]));
-        const bootstrap = K === 1 ? (targets[0] as tf.Tensor) : tf.max(tf.stack(targets, 1), 1);
+        const bootstrap = rowMax(this.costGroup(this.costTargets, i).map((t) => tf.reshape(mlpForward(t, next), [-1])));
         const y = tf.reshape(tf.add(column, tf.mul(discount, bootstrap)), [-1, 1]);
-        for (const critic of this.costCritics.slice(i * K, (i + 1) * K)) {
+        for (const critic of this.costGroup(this.costCritics, i)) {
           const { out: q, tape } = mlpForwardTape(critic, input);
           const err = tf.sub(q, y);
           loss = tf.add(loss, tf.mul(0.5, tf.mean(tf.square(err))));
@@ -189,6 +187,11 @@ export class SacLearner {
       });
       return { grads, loss: loss as tf.Scalar };
     });
+  }
+
+  /** Constraint i's cost critics (or their targets) in `nets`. */
+  private costGroup(nets: Mlp[], i: number): Mlp[] {
+    return nets.slice(i * this.costEnsemble, (i + 1) * this.costEnsemble);
   }
 
   /**
@@ -205,8 +208,7 @@ export class SacLearner {
   costValues(batch: Batch): number[] {
     return tf.tidy(() => {
       const input = tf.concat([tf.tensor2d(batch.obs, [batch.size, this.obsDim]), tf.tensor2d(batch.action, [batch.size, this.actDim])], 1);
-      const K = this.costEnsemble;
-      return this.costColumns.map((_, i) => tf.mean(tf.max(tf.stack(this.costCritics.slice(i * K, (i + 1) * K).map((c) => tf.reshape(mlpForward(c, input), [-1])), 1), 1)).dataSync()[0] as number);
+      return this.costColumns.map((_, i) => tf.mean(rowMax(this.costGroup(this.costCritics, i).map((c) => tf.reshape(mlpForward(c, input), [-1])))).dataSync()[0] as number);
     });
   }
 
@@ -313,13 +315,12 @@ export class SacLearner {
       this.costColumns.forEach((_, i) => {
         const lambda = this.lambdas[i] as number;
         if (lambda === 0) return;
-        const ensemble = this.costCritics.slice(i * K, (i + 1) * K);
+        const ensemble = this.costGroup(this.costCritics, i);
         const fs = ensemble.map((c) => mlpForwardTape(c, input));
         const values = fs.map((f) => tf.reshape(f.out, [-1]));
-        const stacked = tf.stack(values, 1);
-        costQ = tf.add(costQ, tf.mul(lambda, K === 1 ? (values[0] as tf.Tensor) : tf.max(stacked, 1)));
+        costQ = tf.add(costQ, tf.mul(lambda, rowMax(values)));
         // The gradient flows through the arg-max critic of each sample.
-        const pick = K === 1 ? [tf.ones([B, 1])] : tf.split(tf.oneHot(tf.argMax(stacked, 1), K), K, 1);
+        const pick = K === 1 ? [tf.ones([B, 1])] : tf.split(tf.oneHot(tf.argMax(tf.stack(values, 1), 1), K), K, 1);
         fs.forEach((f, k) => parts.push(actionGrad(ensemble[k] as Mlp, f.tape, tf.mul(pick[k] as tf.Tensor2D, lambda / B) as tf.Tensor2D)));
       });
       const dAction = tf.addN(parts);
@@ -432,4 +433,9 @@ export class SacLearner {
     [this.actor, ...this.critics, ...this.targets, ...this.costCritics, ...this.costTargets].forEach(disposeMlp);
     this.logAlpha.dispose();
   }
+}
+
+/** Per-row maximum of equally shaped [B] tensors (the tensor itself when there is one). */
+function rowMax(values: tf.Tensor[]): tf.Tensor {
+  return values.length === 1 ? (values[0] as tf.Tensor) : tf.max(tf.stack(values, 1), 1);
 }
