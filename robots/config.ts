@@ -22,6 +22,13 @@ const Common = {
   limits: z.boolean().default(true),
 };
 
+/** The serial link of `dynamixel` and `framed` robots. */
+const SerialPortFields = {
+  /** Device path, e.g. /dev/ttyUSB0. */
+  port: z.string().min(1),
+  baudRate: z.number().int().positive().default(1_000_000),
+};
+
 /** A robot, as configured in YAML (configs/robots/ has examples). */
 export const RobotConfigSchema = z.discriminatedUnion('kind', [
   z
@@ -40,8 +47,7 @@ export const RobotConfigSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('dynamixel'),
       ...Common,
-      port: z.string().min(1),
-      baudRate: z.number().int().positive().default(1_000_000),
+      ...SerialPortFields,
       /** Servo IDs in joint order. Default 1…n. */
       ids: z.array(z.number().int().min(0).max(252)).optional(),
       timeoutMs: z.number().positive().optional(),
@@ -52,8 +58,7 @@ export const RobotConfigSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('framed'),
       ...Common,
-      port: z.string().min(1),
-      baudRate: z.number().int().positive().default(1_000_000),
+      ...SerialPortFields,
     })
     .strict(),
 ]);
