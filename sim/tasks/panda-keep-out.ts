@@ -53,10 +53,11 @@ export class PandaKeepOut extends PandaTask {
     this.actAndSimulate(action);
     const tcp = this.tcp();
     const dist = Math.hypot(...sub(tcp, this.goal));
-    const inside = Math.hypot(...sub(tcp, KEEP_OUT_CENTER)) < KEEP_OUT_RADIUS;
+    const clearance = Math.hypot(...sub(tcp, KEEP_OUT_CENTER)) - KEEP_OUT_RADIUS;
+    const inside = clearance < 0;
     const success = dist < 0.05;
     const [fast, table] = this.armCosts();
-    return { obs: this.observe(tcp), reward: -dist, costs: Float32Array.of(inside ? 1 : 0, fast, table), terminated: false, success, metrics: { distance: dist, keepOutDistance: Math.hypot(...sub(tcp, KEEP_OUT_CENTER)) - KEEP_OUT_RADIUS } };
+    return { obs: this.observe(tcp), reward: -dist, costs: Float32Array.of(inside ? 1 : 0, fast, table), terminated: false, success, metrics: { distance: dist, keepOutDistance: clearance } };
   }
 
   private observe(tcp: Vec3): Float32Array {
