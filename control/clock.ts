@@ -1,15 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { percentile } from './running-stats.js';
 
+/** One turn of the event loop: pending I/O callbacks, timers and signal handlers run. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 /**
  * Waits until `deadline` (performance.now() milliseconds): a timer for all but the last
  * ~1.5 ms (timers fire up to ~1 ms late), then yields with setImmediate until the time comes,
- * so I/O callbacks keep running while it waits. Returns how late it woke, ms (≥ 0).
+ * so I/O callbacks keep running while it waits. Always yields at least once, also when the
+ * deadline has already passed: a loop that runs behind schedule must still let sockets and
+ * signals in (a late tick loop that returned at once starved them — issue 11). Returns how late
+ * it woke, ms (≥ 0).
  */
 export async function sleepUntil(deadline: number): Promise<number> {
   const coarse = deadline - performance.now() - 1.5;
   if (coarse > 0) await sleep(coarse);
-  while (performance.now() < deadline) await new Promise<void>((resolve) => setImmediate(resolve));
+  do await yieldToEventLoop();
+  while (performance.now() < deadline);
   return performance.now() - deadline;
 }
 

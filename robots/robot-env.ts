@@ -1,24 +1,40 @@
 import { clipToBox, EnvStateError, validateAction, type Env, type EnvSpec, type ResetOptions, type ResetResult, type StepResult } from '../control/env.js';
+import { sleepUntil } from '../control/clock.js';
 import { Rng } from '../control/rng.js';
+import { percentile } from '../control/running-stats.js';
 import type { RobotTask } from './task.js';
 
 /** A joint-state reading on the client side. */
 export interface MeasuredState {
   readonly q: Float64Array;
   readonly qd: Float64Array;
-  /** Sensor time, epoch ms. */
+  /** Sensor time, epoch ms (the message's stamp, or the arrival time where it has none). */
   readonly stampMs: number;
   /** performance.now() when it arrived. */
   readonly receivedAt: number;
+  /**
+   * When it was measured, in performance.now() time: from the sensor stamp where the transport
+   * has a trustworthy one (ROS headers), else the arrival time. Freshness is judged on this.
+   */
+  readonly measuredAt: number;
 }
 
 export interface RobotEnvOptions {
-  /** A step with no fresh joint state within this many ms truncates the episode with a safe stop. Default 3 control periods. */
+  /**
+   * A step whose joint state (measured after its command) has not arrived this long after the
+   * step's deadline truncates the episode with a safe stop. Default: 5× the measured p99 sensor
+   * interval, at least 3 control periods and at least 250 ms (a fixed 200 ms cut episodes off
+   * spontaneously on a busy machine — issue 11).
+   */
   readonly staleAfterMs?: number;
   /** Robots without a reset service are driven to the start pose at this joint speed, rad/s. Default 0.5. */
   readonly resetSpeed?: number;
-  /** Give up moving to the start pose after this long. Default 10 s. */
+  /** Give up moving to the start pose after this long. Default 20 s. */
   readonly resetTimeoutMs?: number;
+  /** How long a reset waits for a dropped link to come back before failing. Default 10 s. */
+  readonly linkWaitMs?: number;
+  /** Reset attempts (a reset interrupted by a link drop is tried again). Default 3. */
+  readonly resetAttempts?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -28,32 +44,54 @@ export interface LinkStats {
   statesDropped: number;
   commandsSent: number;
   commandsDropped: number;
+  /** Steps that found no fresh state in time: episodes cut off with a safe stop. */
   staleSteps: number;
   reconnects: number;
+  /** Steps whose command went out more than half a period late (the schedule re-anchored). */
+  lateCommands: number;
+  resetRetries: number;
 }
 
+/** The robot does not follow its commands (wrong topic or type, controller not running, torque off). */
+export class RobotNotMovingError extends Error {
+  override readonly name = 'RobotNotMovingError';
+}
+
+/** Commanded travel (rad, summed per step over the largest joint change) before a still robot is an error. */
+const NOT_MOVING_TRAVEL = 0.4;
+/** Largest joint displacement (rad) that still counts as "did not move". */
+const NOT_MOVING_EPS = 0.005;
+
 /**
- * The environment contract on a real robot, whatever the transport (ROS, serial): a step sends
- * joint targets from the action (through the task's action map) and waits for the next fresh
- * joint state; reward, costs and success come from the task definition on our side. When no
- * fresh state arrives in time (link cut, driver stalled) the robot gets the safe stop (hold
- * where it is) and the episode ends truncated with `info.linkError`; the next reset re-checks
- * the link. Each step reports the observation's sensor time and age.
+ * The environment contract on a real robot, whatever the transport (ROS, serial). A step lasts
+ * one control period: its command goes out at once, the step waits for its deadline (deadlines
+ * follow a fixed schedule, tick k at t₀ + k·T, so the work between steps does not stretch the
+ * period), and returns the freshest joint state measured after the command — judged by the
+ * sensor stamp where the transport has one, so a state stamped before the command is never
+ * taken as its result. Reward, costs and success come from the task definition on our side.
+ * When no fresh state arrives in time (link cut, driver stalled) the robot gets the safe stop
+ * (hold where it is) and the episode ends truncated with `info.linkError`. Resets without a
+ * reset service drive to the start pose at `resetSpeed`, one paced command per period.
  *
- * Transports implement: sending targets, and (optionally) a reset service; they call
- * {@link receive} with every valid joint state.
+ * Transports implement sending targets, the optional reset service and link waiting; they call
+ * {@link receive} with every valid joint state and {@link linkUp} when a dropped link returns.
  */
 export abstract class RobotEnv implements Env {
   readonly spec: EnvSpec;
-  readonly stats: LinkStats = { statesReceived: 0, statesDropped: 0, commandsSent: 0, commandsDropped: 0, staleSteps: 0, reconnects: 0 };
+  readonly stats: LinkStats = { statesReceived: 0, statesDropped: 0, commandsSent: 0, commandsDropped: 0, staleSteps: 0, reconnects: 0, lateCommands: 0, resetRetries: 0 };
   protected latest: MeasuredState | null = null;
   private waiters: { after: number; resolve: (s: MeasuredState) => void }[] = [];
   private rng = new Rng(0);
   private inEpisode = false;
   private closed = false;
   private lastObs: Float32Array | null = null;
-  /** performance.now() of the last command that went out (−∞ before the first). */
-  private lastSentAt = -Infinity;
+  /** Deadline (performance.now()) of the step in progress / just finished; null before the first step of an episode. */
+  private deadline: number | null = null;
+  /** Recent intervals between joint states, ms (the sensor period as measured). */
+  private readonly intervals: number[] = [];
+  private holdOnNextState = false;
+  private episodeStart: Float64Array | null = null;
+  private commandedTravel = 0;
   protected readonly periodMs: number;
 
   constructor(
@@ -69,58 +107,123 @@ export abstract class RobotEnv implements Env {
   /** The robot's own reset (a ROS service), or null to drive to the task's start pose. */
   protected abstract resetService(): Promise<void> | null;
   protected abstract closeTransport(): Promise<void>;
-  /** Asks the robot for a joint state now, for transports that poll (Dynamixel); streaming ones need not. */
+  /** Whether the link is up now. */
+  abstract get connected(): boolean;
+  /**
+   * Transports that poll (Dynamixel) read the state at each step's deadline; streaming ones
+   * (ROS, framed) take the freshest state that has arrived.
+   */
+  protected readonly polled: boolean = false;
+  /** Asks the robot for a joint state now (polling transports). */
   protected requestState(): void {}
 
   /** Transports call this with every valid joint state. */
   protected receive(s: MeasuredState): void {
     this.stats.statesReceived++;
+    if (this.latest) {
+      this.intervals.push(s.receivedAt - this.latest.receivedAt);
+      if (this.intervals.length > 200) this.intervals.shift();
+    }
     this.latest = s;
-    const ready = this.waiters.filter((w) => s.receivedAt > w.after);
-    this.waiters = this.waiters.filter((w) => s.receivedAt <= w.after);
+    if (this.holdOnNextState && !this.closed) {
+      // The link came back: hold where the arm is now (not where it was when the link dropped).
+      this.holdOnNextState = false;
+      this.sendTargets(Float64Array.from(s.q));
+    }
+    const ready = this.waiters.filter((w) => s.measuredAt > w.after);
+    if (!ready.length) return;
+    this.waiters = this.waiters.filter((w) => s.measuredAt <= w.after);
     for (const w of ready) w.resolve(s);
+  }
+
+  /** Transports call this when a dropped link is back: counted, and the next state gets a hold command. */
+  protected linkUp(): void {
+    if (this.closed) return;
+    this.stats.reconnects++;
+    this.holdOnNextState = true;
+    if (this.polled) this.requestState();
   }
 
   /** Transports call this for every unusable message (counted; the reason is logged). */
   protected drop(reason: string): void {
     if (this.closed) return; // replies cut off by close() are not link faults
     this.stats.statesDropped++;
-    if (this.stats.statesDropped <= 10 || this.stats.statesDropped % 1000 === 0) this.options.log?.(`${this.spec.id}: dropped joint state #${this.stats.statesDropped}: ${reason}`);
+    if (this.stats.statesDropped <= 10 || this.stats.statesDropped % 1000 === 0) this.options.log?.(`${this.spec.id}: dropped joint state #${this.stats.statesDropped}: ${reason.slice(0, 200)}`);
   }
 
-  /** The first joint state that arrives after time `after` (performance.now()), or null after `timeoutMs`. */
+  /** The first joint state measured after `after` (performance.now()), or null after `timeoutMs`. */
   protected waitFresh(after: number, timeoutMs: number): Promise<MeasuredState | null> {
-    if (this.latest && this.latest.receivedAt > after) return Promise.resolve(this.latest);
+    if (this.latest && this.latest.measuredAt > after) return Promise.resolve(this.latest);
     return new Promise((resolve) => {
       const waiter = { after, resolve: (s: MeasuredState) => (clearTimeout(timer), resolve(s)) };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve(null);
-      }, timeoutMs);
+      const timer = setTimeout(
+        () => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          resolve(null);
+        },
+        Math.max(0, timeoutMs),
+      );
       this.waiters.push(waiter);
     });
   }
 
-  private get staleAfterMs(): number {
-    return this.options.staleAfterMs ?? 3 * this.periodMs;
+  /** The sensor interval as measured: p50 and p99 over the last 200 states, ms (NaN before 20 states). */
+  sensorInterval(): { p50: number; p99: number } {
+    if (this.intervals.length < 20) return { p50: Number.NaN, p99: Number.NaN };
+    return { p50: percentile(this.intervals, 0.5), p99: percentile(this.intervals, 0.99) };
+  }
+
+  /** The stale limit in force: the configured one, or a multiple of the measured sensor period. */
+  get staleAfterMs(): number {
+    if (this.options.staleAfterMs !== undefined) return this.options.staleAfterMs;
+    const { p99 } = this.sensorInterval();
+    return Math.max(250, 3 * this.periodMs, Number.isFinite(p99) ? 5 * p99 : 0);
+  }
+
+  /** Waits up to `timeoutMs` for the link to be up; false if it is not. */
+  protected async waitConnected(timeoutMs: number): Promise<boolean> {
+    const end = performance.now() + timeoutMs;
+    while (!this.connected) {
+      if (this.closed || performance.now() > end) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
   }
 
   async reset(options?: ResetOptions): Promise<ResetResult> {
     if (this.closed) throw new EnvStateError(`${this.spec.id}: reset() after close()`);
     if (options?.seed !== undefined) this.rng = new Rng(options.seed);
     const start = this.task.startPositions(this.rng);
+    const attempts = this.options.resetAttempts ?? 3;
+    const linkWait = this.options.linkWaitMs ?? 10_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!(await this.waitConnected(linkWait))) throw new Error(`${this.spec.id}: link down for ${linkWait} ms`);
+        return await this.resetOnce(start);
+      } catch (err) {
+        if (this.closed || attempt >= attempts) throw err;
+        this.stats.resetRetries++;
+        this.options.log?.(`${this.spec.id}: reset failed (${(err as Error).message}); waiting for the link and trying again (${attempt}/${attempts - 1})`);
+      }
+    }
+  }
+
+  private async resetOnce(start: Float64Array): Promise<ResetResult> {
     const before = performance.now();
     const service = this.resetService();
     if (service) await service;
     else await this.driveTo(start);
+    if (this.polled) this.requestState();
     // A state measured after the reset began (a robot publishes when its reset completes), or
     // after the last command that drove it to the start pose.
-    if (!service) this.requestState();
-    const s = await this.waitFresh(service ? before : this.lastSentAt, Math.max(this.staleAfterMs, 1000));
+    const s = await this.waitFresh(before, Math.max(this.staleAfterMs, 1000));
     if (!s) throw new Error(`${this.spec.id}: no joint state from the robot after reset (link down?)`);
     const obs = this.task.beginEpisode(this.rng, s.q, s.qd);
     this.inEpisode = true;
     this.lastObs = obs;
+    this.deadline = null;
+    this.episodeStart = Float64Array.from(s.q);
+    this.commandedTravel = 0;
     return { obs, info: { obsTimestampMs: s.stampMs, obsAgeMs: Date.now() - s.stampMs } };
   }
 
@@ -129,25 +232,72 @@ export abstract class RobotEnv implements Env {
     validateAction(this.spec, action);
     const a = this.spec.actionSpace.kind === 'box' ? clipToBox(Float32Array.from(action), this.spec.actionSpace) : action;
     const q = (this.latest as MeasuredState).q;
+    const targets = this.task.actionToTargets(a, q);
     const sentAt = performance.now();
-    const sent = this.sendTargets(this.task.actionToTargets(a, q));
-    if (sent) this.lastSentAt = sentAt;
+    const sent = this.sendTargets(targets);
+    const deadline = this.schedule(sentAt);
     if (sent) this.stats.commandsSent++;
     else this.stats.commandsDropped++;
-    const s = sent ? await this.waitFresh(sentAt, this.staleAfterMs) : null;
-    if (!s) return this.linkLost(sent ? `no fresh joint state within ${this.staleAfterMs.toFixed(0)} ms` : 'link down: command not sent');
+    if (!sent) return this.linkLost('link down: command not sent');
+    await sleepUntil(deadline);
+    if (this.polled) this.requestState();
+    // The freshest state measured after the command (polled: after the read went out).
+    const s = await this.waitFresh(this.polled ? deadline : sentAt, deadline + this.staleAfterMs - performance.now());
+    if (!s) return this.linkLost(`no fresh joint state (measured after the command) within ${this.staleAfterMs.toFixed(0)} ms of the step's deadline`);
+    this.checkMoving(targets, q, s.q);
     const out = this.task.outcome(a, s.q, s.qd);
     this.lastObs = out.obs;
     if (out.terminated) this.inEpisode = false;
     return { obs: out.obs, reward: out.reward, costs: out.costs, terminated: out.terminated, truncated: false, info: { success: out.success, metrics: out.metrics, obsTimestampMs: s.stampMs, obsAgeMs: Date.now() - s.stampMs } };
   }
 
+  /**
+   * The deadline of the step whose command went out at `sentAt`: one period after the previous
+   * deadline, so the period holds whatever the caller does between steps. A command sent more
+   * than half a period after its slot (a slow policy) re-anchors the schedule: it still gets a
+   * whole period, and the late step is counted.
+   */
+  private schedule(sentAt: number): number {
+    let next = this.deadline === null ? sentAt + this.periodMs : this.deadline + this.periodMs;
+    if (this.deadline !== null && sentAt > this.deadline + this.periodMs / 2) {
+      this.stats.lateCommands++;
+      next = sentAt + this.periodMs;
+    }
+    this.deadline = next;
+    return next;
+  }
+
+  /**
+   * A robot that does not move while commanded to (commands that never arrive: a wrong topic
+   * type that rosbridge refuses silently, a controller not running, torque off) is an error,
+   * not an episode of numbers.
+   */
+  private checkMoving(targets: Float64Array, qBefore: Float64Array, qAfter: Float64Array): void {
+    const start = this.episodeStart as Float64Array;
+    let asked = 0;
+    let moved = 0;
+    for (let i = 0; i < targets.length; i++) {
+      asked = Math.max(asked, Math.abs((targets[i] as number) - (qBefore[i] as number)));
+      moved = Math.max(moved, Math.abs((qAfter[i] as number) - (start[i] as number)));
+    }
+    this.commandedTravel += asked;
+    if (moved > NOT_MOVING_EPS) this.commandedTravel = -Infinity; // it moves: stop checking this episode
+    if (this.commandedTravel < NOT_MOVING_TRAVEL) return;
+    this.inEpisode = false;
+    this.sendTargets(Float64Array.from(qAfter));
+    throw new RobotNotMovingError(
+      `${this.spec.id}: the robot did not move (≤ ${NOT_MOVING_EPS} rad) while commanded ${this.commandedTravel.toFixed(2)} rad: its commands do not arrive or are not executed (check the command topic and type, the controller, torque)`,
+    );
+  }
+
   /** Safe stop: hold at the last measured position (if the link takes it); end the episode truncated. */
-  private async linkLost(reason: string): Promise<StepResult> {
+  private linkLost(reason: string): StepResult {
     this.stats.staleSteps++;
     this.inEpisode = false;
     this.options.log?.(`${this.spec.id}: ${reason}; safe stop, episode truncated`);
     if (this.latest) this.sendTargets(Float64Array.from(this.latest.q));
+    // Whenever the link delivers again, hold there.
+    this.holdOnNextState = true;
     return {
       obs: this.lastObs ?? new Float32Array(this.spec.observationSpace.kind === 'box' ? this.spec.observationSpace.low.length : 1),
       reward: 0,
@@ -158,39 +308,54 @@ export abstract class RobotEnv implements Env {
     };
   }
 
-  /** Drives the joints to `target` at `resetSpeed`, one command per control period. */
+  /**
+   * Drives the joints to `target` along a straight joint-space line at `resetSpeed` (the
+   * fastest joint moves at that speed), one command per control period on a fixed schedule,
+   * then waits for the arm to settle there.
+   */
   private async driveTo(target: Float64Array): Promise<void> {
     const speed = this.options.resetSpeed ?? 0.5;
-    const deadline = performance.now() + (this.options.resetTimeoutMs ?? 10_000);
-    const step = (speed * this.periodMs) / 1000;
-    for (;;) {
-      // The robot's answer to our last command (any state, before the first one); a lost
-      // reading is asked for again, twice, before giving up.
-      let s: MeasuredState | null = null;
-      for (let attempt = 0; attempt < 3 && !s; attempt++) {
-        this.requestState();
-        s = await this.waitFresh(this.lastSentAt, Math.max(this.staleAfterMs, 1000));
-      }
-      if (!s) throw new Error(`${this.spec.id}: no joint state while moving to the start pose (link down?)`);
-      let err = 0;
-      const next = Float64Array.from(target, (t, i) => {
-        const d = t - (s.q[i] as number);
-        err = Math.max(err, Math.abs(d));
-        return (s.q[i] as number) + Math.max(-step, Math.min(step, d));
-      });
-      if (err < 0.01) return;
-      if (performance.now() > deadline) throw new Error(`${this.spec.id}: start pose not reached within ${this.options.resetTimeoutMs ?? 10_000} ms (off by ${err.toFixed(3)} rad)`);
-      const sentAt = performance.now();
-      if (!this.sendTargets(next)) throw new Error(`${this.spec.id}: link down while moving to the start pose`);
-      this.lastSentAt = sentAt;
+    const timeout = this.options.resetTimeoutMs ?? 20_000;
+    const end = performance.now() + timeout;
+    if (this.polled) this.requestState();
+    const s0 = await this.waitFresh(-Infinity, Math.max(this.staleAfterMs, 1000));
+    if (!s0) throw new Error(`${this.spec.id}: no joint state while moving to the start pose (link down?)`);
+    const from = Float64Array.from(s0.q);
+    const distance = Math.max(...Array.from(target, (t, i) => Math.abs(t - (from[i] as number))));
+    const steps = Math.ceil(distance / ((speed * this.periodMs) / 1000));
+    let deadline = performance.now();
+    for (let k = 1; k <= steps; k++) {
+      const f = k / steps;
+      if (!this.sendTargets(Float64Array.from(target, (t, i) => (from[i] as number) + f * (t - (from[i] as number))))) throw new Error(`${this.spec.id}: link down while moving to the start pose`);
+      deadline += this.periodMs;
+      await sleepUntil(deadline);
+      if (this.closed) throw new EnvStateError(`${this.spec.id}: closed while moving to the start pose`);
     }
+    // Settle: the arm lags its targets; wait until the measured position is there.
+    for (;;) {
+      const sentAt = performance.now();
+      if (!this.sendTargets(Float64Array.from(target))) throw new Error(`${this.spec.id}: link down while moving to the start pose`);
+      deadline = sentAt + this.periodMs;
+      await sleepUntil(deadline);
+      if (this.polled) this.requestState();
+      const s = await this.waitFresh(this.polled ? deadline : sentAt, Math.max(this.staleAfterMs, 1000));
+      if (!s) throw new Error(`${this.spec.id}: no joint state while moving to the start pose (link down?)`);
+      const err = Math.max(...Array.from(target, (t, i) => Math.abs(t - (s.q[i] as number))));
+      if (err < 0.01) return;
+      if (performance.now() > end) throw new Error(`${this.spec.id}: start pose not reached within ${timeout} ms (off by ${err.toFixed(3)} rad)`);
+    }
+  }
+
+  /** Sends the hold command (stay at the last measured position) if the link is up; true if sent. */
+  hold(): boolean {
+    return this.latest !== null && this.sendTargets(Float64Array.from(this.latest.q));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.inEpisode = false;
-    if (this.latest) this.sendTargets(Float64Array.from(this.latest.q));
+    this.hold();
     await this.closeTransport();
   }
 }

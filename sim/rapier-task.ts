@@ -71,9 +71,14 @@ export abstract class RapierTask extends SimEnv {
     ({ world: this.world, robot: this.robot } = this.build());
   }
 
-  /** Advances physics by one control period and refreshes `q`, `qd`. */
-  protected simulate(): void {
-    for (let i = 0; i < this.substeps; i++) this.world.step();
+  /** Physics time step, s. */
+  get physicsDt(): number {
+    return this.world.timestep;
+  }
+
+  /** Advances physics by `steps` physics steps (default one control period) and refreshes `q`, `qd`. */
+  protected simulate(steps = this.substeps): void {
+    for (let i = 0; i < steps; i++) this.world.step();
     this.robot.readState(this.q, this.qd);
   }
 

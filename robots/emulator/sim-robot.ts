@@ -17,14 +17,20 @@ export interface JointStateSample {
 
 export interface SimulatedRobotOptions {
   /**
-   * `realtime`: physics advances one control period per wall-clock period, whatever the
-   * commands do (a real robot). `lockstep`: one control period per command received (for
-   * latency benchmarks and fast tests). Default realtime.
+   * `realtime`: free-running like a real robot — physics follows the wall clock and a joint
+   * state is measured and published at `sensorHz`, whatever the commands do; commands change
+   * the targets whenever they arrive. `lockstep`: one control period per command received
+   * (latency benchmarks only: it hides every timing fault). Default realtime.
    */
   readonly mode?: 'realtime' | 'lockstep';
+  /** Realtime mode: joint states per second, on the robot's own clock. Default 100 (a typical ROS arm driver). */
+  readonly sensorHz?: number;
   /** Robot-side command watchdog: with no command for this long, hold position. Default 500 ms. */
   readonly watchdogMs?: number;
 }
+
+/** Physics steps one free-running tick may catch up at most (a stalled process does not burst for seconds). */
+const MAX_CATCH_UP_STEPS = 50;
 
 /**
  * A simulated arm behind a robot-like interface, for the emulators (`roborl serve`): joint
@@ -39,6 +45,9 @@ export class SimulatedRobot {
   private lastCommandAt = 0;
   private seq = 0;
   private running = false;
+  /** Realtime mode: wall-clock origin of the physics clock, and physics steps done since. */
+  private physicsStart = 0;
+  private physicsSteps = 0;
   private readonly listeners = new Set<(s: JointStateSample) => void>();
   /** Commands applied, commands rejected, ticks where the watchdog held. */
   readonly counters = { commands: 0, rejected: 0, watchdogHolds: 0, ticks: 0 };
@@ -64,6 +73,11 @@ export class SimulatedRobot {
 
   get mode(): 'realtime' | 'lockstep' {
     return this.options.mode ?? 'realtime';
+  }
+
+  /** Joint states per second in realtime mode. */
+  get sensorHz(): number {
+    return this.options.sensorHz ?? 100;
   }
 
   onState(listener: (s: JointStateSample) => void): () => void {
@@ -103,10 +117,13 @@ export class SimulatedRobot {
   async reset(seed?: number): Promise<void> {
     await this.env.reset(seed === undefined ? undefined : { seed });
     this.targets = null;
-    this.publish();
+    if (this.mode === 'lockstep') this.publish();
   }
 
-  /** One control period toward the targets (or holding, when none is fresh). */
+  /**
+   * Advances physics toward the targets (or holding, when none is fresh) and publishes the
+   * state: lockstep, one control period; realtime, up to the wall clock.
+   */
   tick(): void {
     const q = this.arm.jointPositions();
     const watchdog = this.options.watchdogMs ?? 500;
@@ -115,7 +132,14 @@ export class SimulatedRobot {
       this.counters.watchdogHolds++;
       this.targets = null;
     }
-    this.arm.driveJoints(fresh ? (this.targets as Float64Array) : Float64Array.from(q));
+    let steps: number | undefined;
+    if (this.mode === 'realtime') {
+      const due = Math.floor((performance.now() - this.physicsStart) / (1000 * this.arm.physicsDt));
+      steps = Math.min(due - this.physicsSteps, MAX_CATCH_UP_STEPS);
+      // After a stall, the physics clock skips ahead rather than bursting.
+      this.physicsSteps = Math.max(this.physicsSteps + steps, due - MAX_CATCH_UP_STEPS);
+    }
+    if (steps !== 0) this.arm.driveJoints(fresh ? (this.targets as Float64Array) : Float64Array.from(q), steps);
     this.counters.ticks++;
     this.publish();
   }
@@ -124,12 +148,14 @@ export class SimulatedRobot {
     return { names: this.jointNames, position: Float64Array.from(this.arm.jointPositions()), velocity: Float64Array.from(this.arm.jointVelocities()), stampMs: Date.now(), seq: this.seq };
   }
 
-  /** Realtime mode: ticks at the control rate until {@link stop}. */
+  /** Realtime mode: measures and publishes at `sensorHz`, physics following the wall clock, until {@link stop}. */
   async run(): Promise<void> {
     if (this.mode !== 'realtime' || this.running) return;
     this.running = true;
-    const clock = new FixedRateClock(this.controlHz);
+    const clock = new FixedRateClock(this.sensorHz);
     clock.begin();
+    this.physicsStart = performance.now();
+    this.physicsSteps = 0;
     while (this.running) {
       await clock.tick();
       if (this.running) this.tick();

@@ -27,7 +27,7 @@ export interface JointStateMsg {
  * often with extra ones such as gripper fingers). Returns positions and velocities in
  * `joints` order, or the reason the message is unusable.
  */
-export function matchJointState(msg: JointStateMsg, joints: readonly string[]): { q: Float64Array; qd: Float64Array; stampMs: number } | { error: string } {
+export function matchJointState(msg: JointStateMsg, joints: readonly string[]): { q: Float64Array; qd: Float64Array; stampMs: number; stamped: boolean } | { error: string } {
   const names = msg.name;
   const pos = msg.position;
   const vel = msg.velocity;
@@ -45,6 +45,8 @@ export function matchJointState(msg: JointStateMsg, joints: readonly string[]): 
     q[i] = p;
     qd[i] = v;
   }
+  // A zero stamp is ROS's "not set" (many drivers leave it so).
   const stamp = stampMs(msg.header?.stamp);
-  return { q, qd, stampMs: Number.isFinite(stamp) ? stamp : Date.now() };
+  const stamped = Number.isFinite(stamp) && stamp > 0;
+  return { q, qd, stampMs: stamped ? stamp : Date.now(), stamped };
 }

@@ -26,7 +26,18 @@ export interface RosLinkConfig {
   readonly reconnectMaxMs?: number;
   /** How long `connect` waits for the first connection. Default 5000 ms. */
   readonly connectTimeoutMs?: number;
+  /**
+   * How a joint state's measurement time is judged: `sensor` (default) by its header stamp —
+   * a state stamped before a command is never that command's result, whenever it arrives
+   * (needs the robot's clock synchronised with this machine's, e.g. chrony) — or `arrival`.
+   */
+  readonly stamps?: 'sensor' | 'arrival';
+  /** Check the topics' types through rosapi at connect. Default true (skipped with a warning when rosapi is not running). */
+  readonly checkTypes?: boolean;
 }
+
+/** Joint states must be this type. */
+const JOINT_STATE_TYPE = 'sensor_msgs/JointState';
 
 /**
  * A ROS robot behind rosbridge (roslib 2): joint states from a sensor_msgs/JointState topic
@@ -48,6 +59,8 @@ export class RosRobotEnv extends RobotEnv {
   private closing = false;
   private backoff: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private wasConnected = false;
+  private skewWarned = false;
 
   private constructor(
     task: RobotTask,
@@ -61,6 +74,10 @@ export class RosRobotEnv extends RobotEnv {
     this.ros.on('close', () => this.scheduleReconnect());
     this.ros.on('connection', () => {
       this.backoff = link.reconnectMinMs ?? 100;
+    });
+    this.ros.on('connection', () => {
+      if (this.wasConnected) this.linkUp();
+      this.wasConnected = true;
     });
     this.states = new Topic<JointStateMsg>({ ros: this.ros, name: link.jointStateTopic, messageType: 'sensor_msgs/JointState', queue_length: 1 });
     this.states.on('warning', (w) => this.options.log?.(`ros: ${link.jointStateTopic}: ${w}`));
@@ -84,9 +101,56 @@ export class RosRobotEnv extends RobotEnv {
       env.ros.close();
       throw new Error(`ROS robot: cannot connect to ${link.url}: ${(err as Error).message}`);
     }
+    try {
+      if (link.checkTypes !== false) await env.checkTopicTypes();
+    } catch (err) {
+      env.closing = true;
+      env.ros.close();
+      throw err;
+    }
     env.states.subscribe((m) => env.onJointState(m));
     env.commands.advertise();
     return env;
+  }
+
+  /**
+   * Asks rosapi for the types of the joint-state and command topics and fails, naming both
+   * types, when one differs from the configured type: ROS 1 rosbridge refuses the advertise and
+   * every publish of a mismatched type without telling the client, so the arm would never move.
+   * Without rosapi (not every launch file starts it) the check is skipped with a warning; the
+   * not-moving check in RobotEnv still catches commands that never arrive.
+   */
+  private async checkTopicTypes(): Promise<void> {
+    const checks: [string, string][] = [
+      [this.link.jointStateTopic, JOINT_STATE_TYPE],
+      [this.link.command.topic, this.link.command.type],
+    ];
+    for (const [topic, expected] of checks) {
+      let actual: string;
+      try {
+        actual = await this.topicType(topic);
+      } catch (err) {
+        this.options.log?.(`ros: WARNING: cannot check the type of ${topic} (${(err as Error).message}); is rosapi running?`);
+        return;
+      }
+      if (actual && actual !== expected) throw new Error(`ROS robot: topic ${topic} has type ${actual}, but the config says ${expected}: rosbridge would refuse every message (fix command.type or the topic)`);
+    }
+  }
+
+  /** rosapi's /rosapi/topic_type: the topic's type, or '' for a topic nobody publishes or subscribes. */
+  private topicType(topic: string): Promise<string> {
+    const service = new Service<{ topic: string }, { type?: unknown }>({ ros: this.ros, name: '/rosapi/topic_type', serviceType: 'rosapi/TopicType' });
+    return withTimeout(
+      new Promise<string>((resolve, reject) =>
+        service.callService(
+          { topic },
+          (res) => (typeof res?.type === 'string' ? resolve(res.type) : reject(new Error('malformed rosapi answer'))),
+          (err) => reject(new Error(String(err))),
+        ),
+      ),
+      this.link.serviceTimeoutMs ?? 2000,
+      'rosapi gave no answer',
+    );
   }
 
   /**
@@ -107,14 +171,25 @@ export class RosRobotEnv extends RobotEnv {
     });
   }
 
-  get connected(): boolean {
+  override get connected(): boolean {
     return this.ros.isConnected;
   }
 
   private onJointState(m: JointStateMsg): void {
     const r = matchJointState(m, this.task.jointNames);
     if ('error' in r) return this.drop(r.error);
-    this.receive({ q: r.q, qd: r.qd, stampMs: r.stampMs, receivedAt: performance.now() });
+    const receivedAt = performance.now();
+    let measuredAt = receivedAt;
+    if (r.stamped && this.link.stamps !== 'arrival') {
+      measuredAt = r.stampMs - performance.timeOrigin;
+      // Nothing is measured after it arrives: a stamp from the future is a clock offset.
+      if (measuredAt > receivedAt + 5) {
+        if (!this.skewWarned) this.options.log?.(`ros: WARNING: ${this.link.jointStateTopic} stamps are ${(measuredAt - receivedAt).toFixed(0)} ms ahead of this machine's clock; synchronise the clocks (chrony) or set stamps: arrival`);
+        this.skewWarned = true;
+        measuredAt = receivedAt;
+      }
+    }
+    this.receive({ q: r.q, qd: r.qd, stampMs: r.stampMs, receivedAt, measuredAt });
   }
 
   protected sendTargets(targets: Float64Array): boolean {

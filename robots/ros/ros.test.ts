@@ -1,30 +1,19 @@
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TimeLimit } from '../../control/wrappers/time-limit.js';
 import { countSuccesses } from '../../test/episodes.js';
+import { cleanup, servedRos } from '../../test/robot-fixtures.js';
 import { pandaReachExpert } from '../../sim/tasks/panda-reach.js';
-import { SimulatedRobot } from '../emulator/sim-robot.js';
+import type { SimulatedRobot } from '../emulator/sim-robot.js';
 import { robotTask } from '../task.js';
 import { matchJointState } from './messages.js';
 import { RosbridgeServer } from './rosbridge-server.js';
 import { RosRobotEnv, type RosLinkConfig } from './ros-env.js';
 
 const COMMAND = { topic: '/joint_group_position_controller/command', type: 'std_msgs/Float64MultiArray' } as const;
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
 async function served(mode: 'lockstep' | 'realtime', port = 0): Promise<{ robot: SimulatedRobot; server: RosbridgeServer }> {
-  const robot = await SimulatedRobot.create('PandaReach-v0', { mode });
-  void robot.run();
-  const server = await RosbridgeServer.start(robot, { port });
-  cleanup.push(async () => {
-    await server.close();
-    await robot.close();
-  });
-  return { robot, server };
+  return servedRos(mode, { port });
 }
 
 async function rosEnv(url: string, extra: Partial<RosLinkConfig> = {}, staleAfterMs?: number, log?: (l: string) => void): Promise<RosRobotEnv> {
@@ -88,7 +77,7 @@ describe('rosbridge v2 emulator (roborl serve ros)', () => {
 
 describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
   it('runs the task end to end: the scripted expert reaches its goals, with observation ages reported', async () => {
-    const { server } = await served('lockstep');
+    const { server } = await served('realtime');
     const env = new TimeLimit(await rosEnv(server.url, { resetService: '/reset' }), 50);
     const ages: number[] = [];
     expect(await countSuccesses(env, pandaReachExpert(), [0, 1, 2], (r) => ages.push(r.info.obsAgeMs ?? Number.NaN))).toBe(3);
@@ -99,7 +88,7 @@ describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
   });
 
   it('commands as geometry_msgs/Twist (Cartesian servoing): the same expert still reaches its goals', async () => {
-    const { server, robot } = await served('lockstep');
+    const { server, robot } = await served('realtime');
     await expect(rosEnv(server.url, { command: { topic: server.commandTopic, type: 'geometry_msgs/Twist' } })).rejects.toThrow(/needs a resetService/);
     const env = new TimeLimit(await rosEnv(server.url, { command: { topic: server.commandTopic, type: 'geometry_msgs/Twist' }, resetService: '/reset' }), 50);
     expect(await countSuccesses(env, pandaReachExpert(), [0, 1, 2])).toBe(3);

@@ -17,6 +17,7 @@ const POSITION_MODES: number[] = [OperatingMode.Position, OperatingMode.Extended
  * without a fresh state, so the episode ends with a safe stop (RobotEnv).
  */
 export class DynamixelRobotEnv extends RobotEnv {
+  protected override readonly polled = true;
   private seq = 0;
   private constructor(
     task: RobotTask,
@@ -27,6 +28,11 @@ export class DynamixelRobotEnv extends RobotEnv {
   ) {
     super(task, options);
     link.onDown = (reason) => this.options.log?.(`${task.spec.id}: ${reason}; servos hold their last goal`);
+    link.onUp = () => this.linkUp();
+  }
+
+  override get connected(): boolean {
+    return this.link.isOpen;
   }
 
   static async connect(task: RobotTask, link: SerialLinkOptions & { ids?: readonly number[] } & BusOptions, options: RobotEnvOptions = {}): Promise<DynamixelRobotEnv> {
@@ -47,15 +53,12 @@ export class DynamixelRobotEnv extends RobotEnv {
       await serial.close();
       throw err;
     }
-    const env = new DynamixelRobotEnv(task, serial, bus, ids, options);
-    env.poll();
-    return env;
+    return new DynamixelRobotEnv(task, serial, bus, ids, options);
   }
 
+  /** Goal positions for every servo in one sync write (no status packets come back). */
   protected sendTargets(targets: Float64Array): boolean {
-    const ok = this.bus.syncWrite(XControlTable.GoalPosition.address, 4, this.ids.map((id, i) => ({ id, data: u32(radToTicks(targets[i] as number)) })));
-    if (ok) this.poll();
-    return ok;
+    return this.bus.syncWrite(XControlTable.GoalPosition.address, 4, this.ids.map((id, i) => ({ id, data: u32(radToTicks(targets[i] as number)) })));
   }
 
   protected override requestState(): void {
@@ -76,7 +79,8 @@ export class DynamixelRobotEnv extends RobotEnv {
           qd[i] = velocityUnitsToRadS(readS32(b, 0));
           q[i] = ticksToRad(readS32(b, 4));
         }
-        this.receive({ q, qd, stampMs: Date.now(), receivedAt: performance.now() });
+        const now = performance.now();
+        this.receive({ q, qd, stampMs: Date.now(), receivedAt: now, measuredAt: now });
       },
       (err: Error) => this.drop(err.message),
     );
@@ -111,12 +115,20 @@ export class FramedRobotEnv extends RobotEnv {
       for (const m of this.decoder.push(chunk)) {
         if (m.type === 'state') {
           if (m.q.length !== task.jointNames.length) this.drop(`STATE with ${m.q.length} joints, expected ${task.jointNames.length}`);
-          else this.receive({ q: Float64Array.from(m.q), qd: Float64Array.from(m.qd), stampMs: Date.now(), receivedAt: performance.now() });
+          else {
+            const now = performance.now();
+            this.receive({ q: Float64Array.from(m.q), qd: Float64Array.from(m.qd), stampMs: Date.now(), receivedAt: now, measuredAt: now });
+          }
         } else if (m.type === 'error') this.options.log?.(`${task.spec.id}: robot error ${m.code}: ${m.message}`);
       }
       for (let i = before; i < this.decoder.badFrames; i++) this.drop('corrupt frame');
     };
     link.onDown = (reason) => this.options.log?.(`${task.spec.id}: ${reason}`);
+    link.onUp = () => this.linkUp();
+  }
+
+  override get connected(): boolean {
+    return this.link.isOpen;
   }
 
   get badFrames(): number {

@@ -1,53 +1,20 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../control/rng.js';
 import { TimeLimit } from '../../control/wrappers/time-limit.js';
 import { countSuccesses } from '../../test/episodes.js';
+import { cleanup, ptyPair, servedArm } from '../../test/robot-fixtures.js';
 import { pandaReachExpert } from '../../sim/tasks/panda-reach.js';
-import { SimulatedRobot } from '../emulator/sim-robot.js';
 import { robotTask } from '../task.js';
 import { DynamixelBus, DynamixelStatusError, DynamixelTimeoutError } from './dynamixel/bus.js';
 import { XControlTable } from './dynamixel/protocol.js';
-import { DynamixelEmulator, EMULATED_MODEL, FramedEmulator } from './emulators.js';
+import { DynamixelEmulator, EMULATED_MODEL } from './emulators.js';
 import { SerialLink } from './link.js';
 import { DynamixelRobotEnv, FramedRobotEnv } from './serial-env.js';
 
 beforeAll(() => {
   if (spawnSync('socat', ['-V']).status !== 0) throw new Error('these tests need socat (apt-get install socat); .ci/run installs it');
 });
-
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-/** A real pseudo-terminal pair from socat: `host` for the driver, `robot` for the emulator. */
-async function ptyPair(dir = mkdtempSync(join(tmpdir(), 'roborl-pty-'))): Promise<{ host: string; robot: string; socat: ChildProcess; dir: string }> {
-  const host = join(dir, 'host');
-  const robot = join(dir, 'robot');
-  const socat = spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${robot}`], { stdio: 'ignore' });
-  cleanup.push(() => void socat.kill());
-  const deadline = Date.now() + 3000;
-  while (!(existsSync(host) && existsSync(robot))) {
-    if (Date.now() > deadline) throw new Error('socat did not create the pty pair');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return { host, robot, socat, dir };
-}
-
-async function servedArm(protocol: 'dynamixel' | 'framed', robotPath: string): Promise<{ robot: SimulatedRobot; emulator: DynamixelEmulator | FramedEmulator; link: SerialLink }> {
-  const robot = await SimulatedRobot.create('PandaReach-v0', { mode: 'lockstep' });
-  const link = await SerialLink.open({ path: robotPath });
-  const emulator = protocol === 'dynamixel' ? new DynamixelEmulator(link, robot) : new FramedEmulator(link, robot);
-  cleanup.push(async () => {
-    await link.close();
-    await robot.close();
-  });
-  return { robot, emulator, link };
-}
 
 describe('Dynamixel 2.0 driver ↔ emulated servos over a socat pty', () => {
   it('ping, read, write, sync read/write and bulk read; status errors are named; a missing ID times out after its retries', async () => {

@@ -80,13 +80,14 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
   }
 
   /**
-   * The arm as hardware exposes it, for robot emulators: one control period of physics toward
-   * joint position `targets` (clipped to the joint limits), no task logic.
+   * The arm as hardware exposes it, for robot emulators: `physicsSteps` physics steps (default
+   * one control period) toward joint position `targets` (clipped to the joint limits), no task
+   * logic.
    */
-  driveJoints(targets: ArrayLike<number>): void {
+  driveJoints(targets: ArrayLike<number>, physicsSteps?: number): void {
     const t = Float64Array.from({ length: 7 }, (_, i) => clamp(targets[i] as number, this.lower[i] as number, this.upper[i] as number));
     this.robot.command(t);
-    this.simulate();
+    this.simulate(physicsSteps);
   }
 
   /** Joint limits for the safety layer (from the URDF). */
