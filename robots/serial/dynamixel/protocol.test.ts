@@ -116,4 +116,18 @@ describe('Dynamixel Protocol 2.0', () => {
     // either way it is counted and never delivered.
     expect(d.badFrames).toBeGreaterThanOrEqual(Math.floor(corrupted * 0.9));
   });
+
+  it('recovers from a partial packet: a header announcing LEN = 1024 and then silence does not swallow the next packets', () => {
+    const d = new PacketDecoder();
+    // A header claiming 1024 bytes, then nothing more (a servo reset mid-packet, a glitch).
+    expect(d.push(bytes('FF FF FD 00 01 00 04 55 00'), 0)).toEqual([]);
+    // 100 ms later the servo answers pings again: each is decoded at once.
+    const ping = encodeStatus(1, 0, [0x4c, 0x04, 0x2d]);
+    for (let k = 1; k <= 5; k++) expect(d.push(ping, 100 * k)).toHaveLength(1);
+    expect(d.dropped.timeout).toBe(1);
+    // Bytes of one packet arriving in chunks close together are still joined.
+    const split = new PacketDecoder();
+    expect(split.push(ping.subarray(0, 5), 1000)).toEqual([]);
+    expect(split.push(ping.subarray(5), 1016)).toHaveLength(1);
+  });
 });

@@ -89,7 +89,14 @@ function frame(id: number, body: Uint8Array): Uint8Array {
 }
 
 /** Why the decoder dropped bytes. */
-export type DropReason = 'crc' | 'length' | 'short';
+export type DropReason = 'crc' | 'length' | 'short' | 'timeout';
+
+/**
+ * Default gap (ms) after which an unfinished packet is abandoned: the bytes of one packet
+ * arrive back to back (USB adapters deliver them in chunks at most one latency timer, 16 ms,
+ * apart), so a longer silence means the rest is never coming.
+ */
+export const INTER_BYTE_TIMEOUT_MS = 50;
 
 /**
  * A streaming decoder: feed it whatever the port delivers; it returns complete packets and
@@ -99,15 +106,34 @@ export type DropReason = 'crc' | 'length' | 'short';
  */
 export class PacketDecoder {
   private buffer: Uint8Array = new Uint8Array(0);
-  readonly dropped: Record<DropReason, number> = { crc: 0, length: 0, short: 0 };
+  private lastByteAt = -Infinity;
+  readonly dropped: Record<DropReason, number> = { crc: 0, length: 0, short: 0, timeout: 0 };
   /** Bytes discarded while searching for a header. */
   skippedBytes = 0;
 
+  /**
+   * @param interByteTimeoutMs an unfinished packet followed by this much silence is dropped
+   * (a header announcing LEN = 1024 followed by nothing swallowed the next ~100 pings for 21 s).
+   */
+  constructor(readonly interByteTimeoutMs = INTER_BYTE_TIMEOUT_MS) {}
+
   get badFrames(): number {
-    return this.dropped.crc + this.dropped.length + this.dropped.short;
+    return this.dropped.crc + this.dropped.length + this.dropped.short + this.dropped.timeout;
   }
 
-  push(chunk: Uint8Array): Packet[] {
+  /** Discards buffered input (a master does this before each transaction: stale bytes are not its answer). */
+  clear(): void {
+    this.skippedBytes += this.buffer.length;
+    this.buffer = new Uint8Array(0);
+  }
+
+  /** Feeds received bytes (`now`: their arrival time, performance.now() ms); returns the complete packets. */
+  push(chunk: Uint8Array, now = performance.now()): Packet[] {
+    if (this.buffer.length > 0 && now - this.lastByteAt > this.interByteTimeoutMs) {
+      if (findHeader(this.buffer) >= 0) this.dropped.timeout++;
+      this.clear();
+    }
+    this.lastByteAt = now;
     this.buffer = concat(this.buffer, chunk);
     const packets: Packet[] = [];
     for (;;) {

@@ -118,4 +118,27 @@ describe('framed protocol v1', () => {
     cmd[3] = (cmd[3] as number) ^ 0x01;
     expect(execFileSync(exe, ['command', hex(cmd)], { encoding: 'utf8' }).trim()).toBe('invalid');
   });
+
+  it('the C header survives fuzzing under AddressSanitizer and UBSan: frames of every length up to and past its buffer (gcc)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-c-'));
+    const exe = join(dir, 'fuzz-check');
+    execFileSync('gcc', ['-std=c99', '-Wall', '-Werror', '-g', '-O1', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-o', exe, fileURLToPath(new URL('./fuzz-check.c', import.meta.url))]);
+    // The decode buffer holds 136 bytes; a 138-byte frame of 0x01 bytes wrote a 137th before the fix.
+    const out = execFileSync(exe, ['400'], { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
+    const m = out.match(/decoded (\d+) refused (\d+)/);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThanOrEqual(33); // every valid frame, 0–32 joints
+    expect(Number(m![2])).toBeGreaterThan(80_000);
+  });
+
+  it('recovers from a partial frame: bytes without their delimiter followed by silence do not spoil the next frame', () => {
+    const d = new FrameDecoder();
+    const good = encodeFrame({ type: 'heartbeat', seq: 9 });
+    expect(d.push(good.subarray(0, 4), 0)).toEqual([]); // the rest (and the 0x00) never comes
+    expect(d.push(good, 100)).toEqual([{ type: 'heartbeat', seq: 9 }]);
+    expect(d.dropped.timeout).toBe(1);
+    // A frame split into chunks 10 ms apart still decodes.
+    expect(d.push(good.subarray(0, 3), 200)).toEqual([]);
+    expect(d.push(good.subarray(3), 210)).toEqual([{ type: 'heartbeat', seq: 9 }]);
+  });
 });

@@ -97,7 +97,7 @@ function encodeBody(m: Message): Uint8Array {
   }
 }
 
-export type FrameDropReason = 'cobs' | 'short' | 'version' | 'crc' | 'type' | 'body' | 'overflow';
+export type FrameDropReason = 'cobs' | 'short' | 'version' | 'crc' | 'type' | 'body' | 'overflow' | 'timeout';
 
 /**
  * Splits a byte stream at 0x00 delimiters and decodes frames. Every malformed frame is
@@ -106,16 +106,31 @@ export type FrameDropReason = 'cobs' | 'short' | 'version' | 'crc' | 'type' | 'b
  */
 export class FrameDecoder {
   private pending: number[] = [];
-  readonly dropped: Record<FrameDropReason, number> = { cobs: 0, short: 0, version: 0, crc: 0, type: 0, body: 0, overflow: 0 };
+  private lastByteAt = -Infinity;
+  readonly dropped: Record<FrameDropReason, number> = { cobs: 0, short: 0, version: 0, crc: 0, type: 0, body: 0, overflow: 0, timeout: 0 };
 
-  constructor(readonly maxFrame = 512) {}
+  /**
+   * @param maxFrame longest frame kept, bytes
+   * @param interByteTimeoutMs a partial frame followed by this much silence is dropped, so it
+   *   cannot swallow the next good frame (default 50 ms; a frame's bytes arrive back to back)
+   */
+  constructor(
+    readonly maxFrame = 512,
+    readonly interByteTimeoutMs = 50,
+  ) {}
 
   get badFrames(): number {
     return Object.values(this.dropped).reduce((a, b) => a + b, 0);
   }
 
-  push(chunk: Uint8Array): Message[] {
+  /** Feeds received bytes (`now`: their arrival time, performance.now() ms); returns the decoded messages. */
+  push(chunk: Uint8Array, now = performance.now()): Message[] {
     const out: Message[] = [];
+    if (this.pending.length > 0 && now - this.lastByteAt > this.interByteTimeoutMs) {
+      this.dropped.timeout++;
+      this.pending = [];
+    }
+    this.lastByteAt = now;
     for (const b of chunk) {
       if (b !== 0) {
         if (this.pending.length >= this.maxFrame) {

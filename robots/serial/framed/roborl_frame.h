@@ -53,17 +53,22 @@ static inline size_t rrl_cobs_encode(const uint8_t *in, size_t n, uint8_t *out) 
   return o;
 }
 
-/* Decodes one COBS block (without the delimiter). Returns the decoded length, or -1. */
-static inline int rrl_cobs_decode(const uint8_t *in, size_t n, uint8_t *out) {
+/* Decodes one COBS block (without the delimiter) into out, which holds cap bytes. Returns the
+   decoded length, or -1 for a malformed block or one that would not fit in cap bytes (every
+   write is checked against cap: the decoded length of a block is only known once decoded). */
+static inline int rrl_cobs_decode(const uint8_t *in, size_t n, uint8_t *out, size_t cap) {
   size_t i = 0, o = 0;
   while (i < n) {
     uint8_t code = in[i++];
     if (code == 0 || i + code - 1 > n) return -1;
     for (uint8_t k = 1; k < code; k++) {
-      if (in[i] == 0) return -1;
+      if (in[i] == 0 || o >= cap) return -1;
       out[o++] = in[i++];
     }
-    if (code != 0xFF && i < n) out[o++] = 0;
+    if (code != 0xFF && i < n) {
+      if (o >= cap) return -1;
+      out[o++] = 0;
+    }
   }
   return (int)o;
 }
@@ -76,9 +81,11 @@ static inline float rrl_get_f32(const uint8_t *p) {
   float f; memcpy(&f, &v, 4); return f;
 }
 
-/* Frames a packet body: adds version, type, seq and CRC, then COBS. out needs len + 16 bytes. */
+/* Frames a packet body: adds version, type, seq and CRC, then COBS. out needs len + 16 bytes.
+   Returns the frame length, or 0 for a body longer than the largest message. */
 static inline size_t rrl_frame(uint8_t type, uint16_t seq, const uint8_t *body, size_t len, uint8_t *out) {
   uint8_t packet[4 + 5 + 8 * RRL_MAX_JOINTS + 2];
+  if (len > sizeof(packet) - 6) return 0;
   packet[0] = RRL_VERSION; packet[1] = type; rrl_put_u16(packet + 2, seq);
   memcpy(packet + 4, body, len);
   rrl_put_u16(packet + 4 + len, rrl_crc16(packet, 4 + len));
@@ -97,8 +104,7 @@ static inline size_t rrl_encode_state(uint16_t seq, uint32_t t_us, const float *
 /* Decodes a COMMAND frame (bytes before the 0x00). Returns n values, or -1 for anything else. */
 static inline int rrl_decode_command(const uint8_t *frame, size_t len, uint8_t *mode, float *values, uint16_t *seq) {
   uint8_t p[4 + 2 + 4 * RRL_MAX_JOINTS + 2];
-  if (len > sizeof(p) + 2) return -1;
-  int n = rrl_cobs_decode(frame, len, p);
+  int n = rrl_cobs_decode(frame, len, p, sizeof(p));
   if (n < 8 || p[0] != RRL_VERSION || p[1] != RRL_COMMAND) return -1;
   uint16_t crc = (uint16_t)(p[n - 2] | (p[n - 1] << 8));
   if (crc != rrl_crc16(p, (size_t)n - 2)) return -1;
