@@ -7,6 +7,17 @@ export function yieldToEventLoop(): Promise<void> {
 }
 
 /**
+ * Calls `f` once `ms` have passed AND the I/O that was ready by then has been handled. Node
+ * runs due timers before it polls for I/O, so after a stall longer than a timeout, a plain
+ * timer fires before the callback of the answer that arrived in time — a false timeout on a
+ * busy machine. Deferring the timeout's action by one setImmediate (which runs after the poll
+ * phase) lets that answer in first. Returns the timer, for clearTimeout.
+ */
+export function setIoTimeout(f: () => void, ms: number): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(f), ms);
+}
+
+/**
  * Waits until `deadline` (performance.now() milliseconds): a timer for all but the last
  * ~1.5 ms (timers fire up to ~1 ms late), then yields with setImmediate until the time comes,
  * so I/O callbacks keep running while it waits. Always yields at least once, also when the

@@ -1,5 +1,5 @@
 import { clipToBox, EnvStateError, validateAction, type Env, type EnvSpec, type ResetOptions, type ResetResult, type StepResult } from '../control/env.js';
-import { sleepUntil } from '../control/clock.js';
+import { setIoTimeout, sleepUntil } from '../control/clock.js';
 import { Rng } from '../control/rng.js';
 import { percentile } from '../control/running-stats.js';
 import type { RobotTask } from './task.js';
@@ -156,8 +156,9 @@ export abstract class RobotEnv implements Env {
     if (this.latest && this.latest.measuredAt > after) return Promise.resolve(this.latest);
     return new Promise((resolve) => {
       const waiter = { after, resolve: (s: MeasuredState) => (clearTimeout(timer), resolve(s)) };
-      const timer = setTimeout(
+      const timer = setIoTimeout(
         () => {
+          if (!this.waiters.includes(waiter)) return;
           this.waiters = this.waiters.filter((w) => w !== waiter);
           resolve(null);
         },

@@ -85,6 +85,11 @@ export class SimulatedRobot {
     return () => this.listeners.delete(listener);
   }
 
+  /** The arm's joint limits (from the URDF). */
+  get jointLimits(): { lower: ArrayLike<number>; upper: ArrayLike<number> } {
+    return this.arm.jointLimits;
+  }
+
   /** Sets joint position targets (one per joint, in `jointNames` order). Bad input is rejected with a reason. */
   command(targets: ArrayLike<number>): void {
     if (targets.length !== this.jointNames.length || Array.from(targets).some((v) => !Number.isFinite(v))) {

@@ -1,27 +1,35 @@
 import type { SimulatedRobot } from '../emulator/sim-robot.js';
 import type { SerialLink } from './link.js';
-import { encodeStatus, Instruction, OperatingMode, PacketDecoder, readS32, u32, XControlTable, type Packet } from './dynamixel/protocol.js';
+import { BROADCAST_ID, EEPROM_END, encodeStatus, Instruction, OperatingMode, PacketDecoder, readS32, u16, u32, XControlTable, type ControlItem, type Packet } from './dynamixel/protocol.js';
 import { radSToVelocityUnits, radToTicks, ticksToRad } from './dynamixel/units.js';
 import { CommandMode, encodeFrame, FrameDecoder, type Message } from './framed/protocol.js';
 
 /** Model number the emulated servos report (XM430-W350). */
 export const EMULATED_MODEL = 1020;
 const FIRMWARE = 45;
-/** Error byte values (low bits). */
-const ERR_INSTRUCTION = 2;
-const ERR_DATA_RANGE = 4;
+/** Protocol 2.0 error numbers (status ERR byte, low 7 bits) and the alert bit. */
+export const DxlError = { ResultFail: 1, Instruction: 2, Crc: 3, DataRange: 4, DataLength: 5, DataLimit: 6, Access: 7, Alert: 0x80 } as const;
+/** The X-series table runs to the indirect data at 661; reads past it are refused. */
+const TABLE_BYTES = 662;
+const ITEMS: readonly ControlItem[] = Object.values(XControlTable);
 
 /**
  * A chain of emulated X-series Dynamixel servos on a serial link, one per joint of a
- * {@link SimulatedRobot} (IDs 1…n): each has a control table (model, firmware, operating mode,
- * torque enable, position limits, goal / present position, present velocity). Supports ping,
- * read, write, sync read, sync write and bulk read. A (sync) write of Goal Position with torque
- * on commands the arm; present position and velocity are read from the simulation.
+ * {@link SimulatedRobot} (IDs 1…n). It answers as the firmware does (ROBOTIS e-Manual,
+ * Protocol 2.0) and refuses what the firmware refuses, with Protocol 2.0's error numbers:
+ * writes to read-only items (Access), EEPROM writes with torque on (Access), a write that
+ * covers part of an item (Data Length), values outside an item's range such as Torque Enable =
+ * 2 (Data Range), a goal outside the position limits in position mode (Data Limit), unknown
+ * instructions (Instruction). It supports ping (also broadcast), read, write, reboot, sync
+ * read / write and bulk read / write. A goal written with torque on commands the arm; present
+ * position and velocity are read from the simulation. Test hooks delay a servo's answers and
+ * raise a hardware error (alert bit on every answer, torque off, until rebooted).
  */
 export class DynamixelEmulator {
   private readonly decoder = new PacketDecoder();
   private readonly tables: Uint8Array[];
   private readonly ids: number[];
+  private readonly delays = new Map<number, number>();
   readonly stats = { instructions: 0, badFrames: 0, errors: 0 };
 
   constructor(
@@ -30,21 +38,41 @@ export class DynamixelEmulator {
     firstId = 1,
   ) {
     this.ids = robot.jointNames.map((_, i) => firstId + i);
-    this.tables = this.ids.map(() => {
-      const t = new Uint8Array(256);
-      t[0] = EMULATED_MODEL & 0xff;
-      t[1] = EMULATED_MODEL >> 8;
-      t[6] = FIRMWARE;
+    const limits = robot.jointLimits;
+    this.tables = this.ids.map((id, i) => {
+      const t = new Uint8Array(TABLE_BYTES);
+      t.set(u16(EMULATED_MODEL), XControlTable.ModelNumber.address);
+      t[XControlTable.FirmwareVersion.address] = FIRMWARE;
+      t[XControlTable.Id.address] = id;
       t[XControlTable.OperatingMode.address] = OperatingMode.Position;
-      t.set(u32(4095), XControlTable.MaxPositionLimit.address);
-      t.set(u32(0), XControlTable.MinPositionLimit.address);
-      t[XControlTable.TorqueEnable.address] = 1;
+      // Position limits set to the joint's (as one configures a servo for an arm).
+      t.set(u32(radToTicks(limits.upper[i] as number)), XControlTable.MaxPositionLimit.address);
+      t.set(u32(radToTicks(limits.lower[i] as number)), XControlTable.MinPositionLimit.address);
+      t[XControlTable.StatusReturnLevel.address] = 2;
       return t;
     });
     link.onData = (chunk) => {
       for (const p of this.decoder.push(chunk)) this.handle(p);
       this.stats.badFrames = this.decoder.badFrames;
     };
+  }
+
+  /** Test hook: servo `id` answers `ms` late (0: at once). */
+  setReplyDelay(id: number, ms: number): void {
+    this.delays.set(id, ms);
+  }
+
+  /** Test hook: servo `id` detects a hardware error (Hardware Error Status bits): torque off, alert on every answer until a reboot. */
+  raiseHardwareError(id: number, bits: number): void {
+    const t = this.table(id);
+    if (!t) throw new RangeError(`no emulated servo with ID ${id}`);
+    t[XControlTable.HardwareErrorStatus.address] = bits;
+    t[XControlTable.TorqueEnable.address] = 0;
+  }
+
+  private table(id: number): Uint8Array | undefined {
+    const k = this.ids.indexOf(id);
+    return k < 0 ? undefined : this.tables[k];
   }
 
   private refresh(): void {
@@ -57,62 +85,102 @@ export class DynamixelEmulator {
 
   private handle(p: Packet): void {
     this.stats.instructions++;
-    const k = this.ids.indexOf(p.id);
+    const t = this.table(p.id);
     const b = p.params;
-    const addrLen = (): [number, number] => [(b[0] as number) | ((b[1] as number) << 8), (b[2] as number) | ((b[3] as number) << 8)];
+    const u16At = (o: number): number => (b[o] as number) | ((b[o + 1] as number) << 8);
     switch (p.instruction) {
       case Instruction.Ping:
-        if (k >= 0) this.reply(p.id, 0, [EMULATED_MODEL & 0xff, EMULATED_MODEL >> 8, FIRMWARE]);
+        if (p.id === BROADCAST_ID) this.ids.forEach((id, k) => this.reply(id, 0, [...u16(EMULATED_MODEL), FIRMWARE], k * 0.3));
+        else if (t) this.reply(p.id, 0, [...u16(EMULATED_MODEL), FIRMWARE]);
         return;
       case Instruction.Read: {
-        if (k < 0) return;
-        const [address, length] = addrLen();
-        if (address + length > 256) return this.reply(p.id, ERR_DATA_RANGE);
+        if (!t) return;
+        if (b.length !== 4) return this.reply(p.id, DxlError.DataLength);
+        const [address, length] = [u16At(0), u16At(2)];
+        if (address + length > TABLE_BYTES) return this.reply(p.id, DxlError.DataRange);
         this.refresh();
-        return this.reply(p.id, 0, (this.tables[k] as Uint8Array).subarray(address, address + length));
+        return this.reply(p.id, 0, t.subarray(address, address + length));
       }
       case Instruction.Write: {
-        if (k < 0) return;
-        const address = (b[0] as number) | ((b[1] as number) << 8);
-        const data = b.subarray(2);
-        if (address + data.length > 256) return this.reply(p.id, ERR_DATA_RANGE);
-        (this.tables[k] as Uint8Array).set(data, address);
-        this.reply(p.id, 0);
-        if (address === XControlTable.GoalPosition.address) this.commandFromTables();
-        return;
+        if (!t) return;
+        if (b.length < 3) return this.reply(p.id, DxlError.DataLength);
+        const error = this.write(p.id, u16At(0), b.subarray(2));
+        return this.reply(p.id, error);
       }
-      case Instruction.SyncWrite: {
-        const [address, length] = addrLen();
-        for (let o = 4; o + 1 + length <= b.length; o += 1 + length) {
-          const j = this.ids.indexOf(b[o] as number);
-          if (j >= 0 && address + length <= 256) (this.tables[j] as Uint8Array).set(b.subarray(o + 1, o + 1 + length), address);
-        }
-        if (address === XControlTable.GoalPosition.address) this.commandFromTables();
+      case Instruction.Reboot:
+        if (!t) return;
+        this.reply(p.id, 0);
+        t[XControlTable.HardwareErrorStatus.address] = 0;
+        t[XControlTable.TorqueEnable.address] = 0;
         return;
+      case Instruction.SyncWrite: {
+        const [address, length] = [u16At(0), u16At(2)];
+        for (let o = 4; o + 1 + length <= b.length; o += 1 + length) this.write(b[o] as number, address, b.subarray(o + 1, o + 1 + length), false);
+        return this.commandFromTables();
+      }
+      case Instruction.BulkWrite: {
+        for (let o = 0; o + 5 <= b.length; ) {
+          const length = u16At(o + 3);
+          this.write(b[o] as number, u16At(o + 1), b.subarray(o + 5, o + 5 + length), false);
+          o += 5 + length;
+        }
+        return this.commandFromTables();
       }
       case Instruction.SyncRead: {
-        const [address, length] = addrLen();
+        const [address, length] = [u16At(0), u16At(2)];
         this.refresh();
-        for (const id of b.subarray(4)) {
-          const j = this.ids.indexOf(id);
-          if (j >= 0) this.reply(id, address + length > 256 ? ERR_DATA_RANGE : 0, address + length > 256 ? [] : (this.tables[j] as Uint8Array).subarray(address, address + length));
-        }
+        for (const id of b.subarray(4)) this.answerRead(id, address, length);
         return;
       }
       case Instruction.BulkRead: {
         this.refresh();
-        for (let o = 0; o + 5 <= b.length; o += 5) {
-          const id = b[o] as number;
-          const j = this.ids.indexOf(id);
-          const address = (b[o + 1] as number) | ((b[o + 2] as number) << 8);
-          const length = (b[o + 3] as number) | ((b[o + 4] as number) << 8);
-          if (j >= 0) this.reply(id, 0, (this.tables[j] as Uint8Array).subarray(address, address + length));
-        }
+        for (let o = 0; o + 5 <= b.length; o += 5) this.answerRead(b[o] as number, u16At(o + 1), u16At(o + 3));
         return;
       }
       default:
-        if (k >= 0) this.reply(p.id, ERR_INSTRUCTION);
+        if (t) this.reply(p.id, DxlError.Instruction);
     }
+  }
+
+  private answerRead(id: number, address: number, length: number): void {
+    const t = this.table(id);
+    if (!t) return;
+    if (address + length > TABLE_BYTES) this.reply(id, DxlError.DataRange);
+    else this.reply(id, 0, t.subarray(address, address + length));
+  }
+
+  /**
+   * Applies a write to servo `id` as the firmware does, all or nothing; returns the error
+   * number (0: written). Checks in the firmware's order: access, length, range, limit.
+   */
+  private write(id: number, address: number, data: Uint8Array, command = true): number {
+    const t = this.table(id);
+    if (!t) return 0;
+    const end = address + data.length;
+    if (end > TABLE_BYTES) return DxlError.DataRange;
+    const torqueOn = t[XControlTable.TorqueEnable.address] === 1;
+    const touched = ITEMS.filter((item) => item.address < end && item.address + item.size > address);
+    for (const item of touched) {
+      if (item.access === 'R') return DxlError.Access;
+      if (item.address < EEPROM_END && torqueOn) return DxlError.Access;
+    }
+    for (const item of touched) if (item.address < address || item.address + item.size > end) return DxlError.DataLength;
+    for (const item of touched) {
+      const o = item.address - address;
+      const v = item.size === 1 ? (data[o] as number) : item.size === 2 ? (((data[o] as number) | ((data[o + 1] as number) << 8)) << 16) >> 16 : readS32(data, o);
+      if (item.values && !item.values.includes(v)) return DxlError.DataRange;
+      if (item.range && (v < item.range[0] || v > item.range[1])) return DxlError.DataRange;
+      if (item.address === XControlTable.GoalPosition.address && this.positionLimited(t) && (v < readS32(t, XControlTable.MinPositionLimit.address) || v > readS32(t, XControlTable.MaxPositionLimit.address))) return DxlError.DataLimit;
+    }
+    if (t[XControlTable.HardwareErrorStatus.address] && touched.some((i) => i.address === XControlTable.TorqueEnable.address) && data[XControlTable.TorqueEnable.address - address] === 1) return DxlError.ResultFail;
+    t.set(data, address);
+    if (command && touched.some((i) => i.address === XControlTable.GoalPosition.address || i.address === XControlTable.TorqueEnable.address)) this.commandFromTables();
+    return 0;
+  }
+
+  /** Position mode (not extended / current-based multi-turn) clamps goals to the limits. */
+  private positionLimited(t: Uint8Array): boolean {
+    return t[XControlTable.OperatingMode.address] === OperatingMode.Position;
   }
 
   /** Goal positions of torque-enabled servos become the arm's targets (others hold). */
@@ -126,9 +194,14 @@ export class DynamixelEmulator {
     }
   }
 
-  private reply(id: number, error: number, params: ArrayLike<number> = []): void {
+  private reply(id: number, error: number, params: ArrayLike<number> = [], extraDelayMs = 0): void {
+    const t = this.table(id);
+    const alert = t && t[XControlTable.HardwareErrorStatus.address] ? DxlError.Alert : 0;
     if (error) this.stats.errors++;
-    this.link.write(encodeStatus(id, error, params));
+    const packet = encodeStatus(id, error | alert, error ? [] : params);
+    const delay = (this.delays.get(id) ?? 0) + extraDelayMs;
+    if (delay > 0) setTimeout(() => this.link.write(packet), delay);
+    else this.link.write(packet);
   }
 }
 

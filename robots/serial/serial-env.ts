@@ -1,6 +1,6 @@
 import { RobotEnv, type RobotEnvOptions } from '../robot-env.js';
 import type { RobotTask } from '../task.js';
-import { DynamixelBus, type BusOptions } from './dynamixel/bus.js';
+import { describeHardwareError, DynamixelBus, DynamixelStatusError, type BusOptions } from './dynamixel/bus.js';
 import { OperatingMode, readS32, u32, XControlTable } from './dynamixel/protocol.js';
 import { radToTicks, ticksToRad, velocityUnitsToRadS } from './dynamixel/units.js';
 import { CommandMode, encodeFrame, FrameDecoder } from './framed/protocol.js';
@@ -39,12 +39,14 @@ export class DynamixelRobotEnv extends RobotEnv {
     const ids = link.ids ?? task.jointNames.map((_, i) => i + 1);
     if (ids.length !== task.jointNames.length) throw new Error(`Dynamixel robot: ${ids.length} servo IDs for ${task.jointNames.length} joints (${task.jointNames.join(', ')})`);
     const serial = await SerialLink.open({ ...link, log: link.log ?? options.log });
-    const bus = new DynamixelBus(serial, link);
+    const bus = new DynamixelBus(serial, { baudRate: link.baudRate, ...link });
     try {
       for (const id of ids) {
         await bus.ping(id).catch((err: Error) => {
           throw new Error(`Dynamixel robot on ${link.path}: servo ID ${id} (${task.jointNames[ids.indexOf(id)]}) does not answer: ${err.message}`);
         });
+        const hw = await bus.hardwareErrorStatus(id);
+        if (hw) throw new Error(`Dynamixel robot: servo ID ${id} (${task.jointNames[ids.indexOf(id)]}) reports a hardware error (${describeHardwareError(hw).join(', ') || `0x${hw.toString(16)}`}); fix the cause, then reboot it (DynamixelRobotEnv.recover or the Dynamixel Wizard)`);
         const mode = (await bus.read(id, XControlTable.OperatingMode.address, 1))[0] as number;
         if (!POSITION_MODES.includes(mode)) throw new Error(`Dynamixel robot: servo ID ${id} is in operating mode ${mode}; set a position mode (3, 4 or 5) with torque off first`);
         await bus.write(id, XControlTable.TorqueEnable.address, [1]);
@@ -82,8 +84,36 @@ export class DynamixelRobotEnv extends RobotEnv {
         const now = performance.now();
         this.receive({ q, qd, stampMs: Date.now(), receivedAt: now, measuredAt: now });
       },
-      (err: Error) => this.drop(err.message),
+      (err: Error) => {
+        if (err instanceof DynamixelStatusError && err.status.hardwareAlert) {
+          this.hardwareFault = err.message;
+          this.options.log?.(`${this.spec.id}: ${err.message}`);
+        }
+        this.drop(err.message);
+      },
     );
+  }
+
+  /** The last hardware alert a servo reported (null: none since connect or the last recover()). */
+  hardwareFault: string | null = null;
+
+  /**
+   * Explicit recovery after a hardware alert (never automatic: the cause — overload, overheating,
+   * voltage — must be dealt with first): reboots every servo that reports a hardware error,
+   * waits for it to answer again, and enables its torque. Returns the IDs rebooted.
+   */
+  async recover(bootMs = 100): Promise<number[]> {
+    const rebooted: number[] = [];
+    for (const id of this.ids) {
+      if (!(await this.bus.hardwareErrorStatus(id))) continue;
+      await this.bus.reboot(id);
+      await new Promise((r) => setTimeout(r, bootMs));
+      await this.bus.ping(id);
+      await this.bus.write(id, XControlTable.TorqueEnable.address, [1]);
+      rebooted.push(id);
+    }
+    this.hardwareFault = null;
+    return rebooted;
   }
 
   protected resetService(): null {

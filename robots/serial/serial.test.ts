@@ -6,8 +6,9 @@ import { countSuccesses } from '../../test/episodes.js';
 import { cleanup, ptyPair, servedArm } from '../../test/robot-fixtures.js';
 import { pandaReachExpert } from '../../sim/tasks/panda-reach.js';
 import { robotTask } from '../task.js';
-import { DynamixelBus, DynamixelStatusError, DynamixelTimeoutError } from './dynamixel/bus.js';
-import { XControlTable } from './dynamixel/protocol.js';
+import { defaultTimeoutMs, DynamixelBus, DynamixelStatusError, DynamixelTimeoutError } from './dynamixel/bus.js';
+import { u32, XControlTable } from './dynamixel/protocol.js';
+import { radToTicks } from './dynamixel/units.js';
 import { DynamixelEmulator, EMULATED_MODEL } from './emulators.js';
 import { SerialLink } from './link.js';
 import { DynamixelRobotEnv, FramedRobotEnv } from './serial-env.js';
@@ -41,10 +42,11 @@ describe('Dynamixel 2.0 driver ↔ emulated servos over a socat pty', () => {
     expect(Array.from(bulk.get(2)!)).toEqual([EMULATED_MODEL & 0xff, EMULATED_MODEL >> 8]);
     await bus.write(2, XControlTable.TorqueEnable.address, [1]);
     // Reading past the end of the control table: the servo answers with its data-range error bit.
-    const err = await bus.read(1, 250, 10).catch((e: unknown) => e);
+    const err = await bus.read(1, 660, 10).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DynamixelStatusError);
     expect((err as DynamixelStatusError).status.code).toBe('data-range');
-    // An ID that is not on the bus: three attempts (timeout + 2 retries), then a named timeout.
+    // An ID that is not on the bus: three attempts (timeout + 2 retries, each retry after a
+    // guard wait for stragglers), then a named timeout.
     const t0 = performance.now();
     await expect(bus.ping(42)).rejects.toBeInstanceOf(DynamixelTimeoutError);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(85);
@@ -70,6 +72,111 @@ describe('Dynamixel 2.0 driver ↔ emulated servos over a socat pty', () => {
   }, 30_000);
 });
 
+describe('Dynamixel replies matched to their requests (a servo that answers late)', () => {
+  it('a late answer never stands in for the next instruction: no wrong data, no false success, the silent servo named', async () => {
+    const { host, robot: robotPath } = await ptyPair();
+    const { emulator } = await servedArm('dynamixel', robotPath);
+    const dxl = emulator as DynamixelEmulator;
+    const link = await SerialLink.open({ path: host });
+    cleanup.push(() => link.close());
+    const bus = new DynamixelBus(link, { timeoutMs: 15, retries: 1 });
+    dxl.setReplyDelay(3, 25);
+    // The model-number read times out; its answer arrives while the next read is waiting.
+    await expect(bus.read(3, XControlTable.ModelNumber.address, 2)).rejects.toThrow(/no status from ID 3/);
+    const position = await bus.read(3, XControlTable.PresentPosition.address, 4).then(
+      (b) => b,
+      (e: unknown) => e,
+    );
+    // Either the servo's real answer (4 bytes) or a timeout — never the 2-byte model number.
+    if (position instanceof Uint8Array) expect(position.length).toBe(4);
+    else expect(position).toBeInstanceOf(DynamixelTimeoutError);
+    // A write the servo refuses is reported as refused, even right after late answers.
+    await expect(bus.write(3, XControlTable.TorqueEnable.address, [2])).rejects.toThrow(/ID 3: data-range|no status from ID 3/);
+    dxl.setReplyDelay(3, 0);
+    await new Promise((r) => setTimeout(r, 60));
+    await expect(bus.write(3, XControlTable.TorqueEnable.address, [2])).rejects.toThrow(/ID 3: data-range/);
+    expect(bus.stats.unexpected).toBeGreaterThanOrEqual(1);
+    // A sync read with one silent servo names that servo, not the chain.
+    dxl.setReplyDelay(5, 1000);
+    const err = (await bus.syncRead(XControlTable.PresentPosition.address, 4, [1, 2, 3, 4, 5, 6, 7]).catch((e: unknown) => e)) as DynamixelTimeoutError;
+    expect(err).toBeInstanceOf(DynamixelTimeoutError);
+    expect(err.ids).toEqual([5]);
+    expect(err.message).toMatch(/no status from ID 5 \(of 1, 2, 3, 4, 5, 6, 7\)/);
+  }, 30_000);
+
+  it('the default timeout follows the baud rate and the USB adapter latency timer', () => {
+    // Ping at 1 Mbaud through an FTDI adapter (16 ms latency timer): ~26 ms.
+    expect(defaultTimeoutMs(10, 14, 1)).toBeGreaterThan(16);
+    expect(defaultTimeoutMs(10, 14, 1)).toBeLessThan(30);
+    // A 7-servo sync read of 8 bytes at 57 600 baud needs the wire time on top.
+    const slow = defaultTimeoutMs(21, 7 * 19, 7, 57_600);
+    expect(slow).toBeGreaterThan(defaultTimeoutMs(21, 7 * 19, 7, 1_000_000) + 20);
+    expect(defaultTimeoutMs(10, 14, 1, 1_000_000, 1)).toBeLessThan(15);
+  });
+
+  it('a hardware alert reports Hardware Error Status and stops the robot; recovery is an explicit call', async () => {
+    const { host, robot: robotPath } = await ptyPair();
+    const { emulator } = await servedArm('dynamixel', robotPath);
+    const dxl = emulator as DynamixelEmulator;
+    const logs: string[] = [];
+    const env = await DynamixelRobotEnv.connect(robotTask('PandaReach-v0'), { path: host, timeoutMs: 50 }, { staleAfterMs: 300, log: (l) => logs.push(l) });
+    cleanup.push(() => env.close());
+    await env.reset({ seed: 0 });
+    expect((await env.step(new Float32Array(7))).truncated).toBe(false);
+    dxl.raiseHardwareError(2, 0x20); // overload
+    const r = await env.step(new Float32Array(7));
+    expect(r.truncated).toBe(true);
+    expect(env.hardwareFault).toMatch(/ID 2: hardware alert: overload/);
+    // Not recovered behind the user's back: the bus still reports it.
+    expect(await env.bus.hardwareErrorStatus(2)).toBe(0x20);
+    expect(await env.recover()).toEqual([2]);
+    expect(await env.bus.hardwareErrorStatus(2)).toBe(0);
+    expect(env.hardwareFault).toBeNull();
+    await env.reset({ seed: 1 });
+    expect((await env.step(new Float32Array(7))).truncated).toBe(false);
+  }, 30_000);
+});
+
+describe('the servo emulator answers like an X-series servo (Protocol 2.0 error numbers)', () => {
+  it('broadcast ping, bulk write, and the firmware\'s refusals: data range, access, EEPROM with torque on, data limit, data length', async () => {
+    const { host, robot: robotPath } = await ptyPair();
+    await servedArm('dynamixel', robotPath);
+    const link = await SerialLink.open({ path: host });
+    cleanup.push(() => link.close());
+    const bus = new DynamixelBus(link, { timeoutMs: 50, retries: 0 });
+    const all = await bus.pingAll(100);
+    expect([...all.keys()]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(all.get(4)).toEqual({ model: EMULATED_MODEL, firmware: 45 });
+    const code = (p: Promise<unknown>): Promise<string> => p.then(
+      () => 'none',
+      (e: unknown) => (e instanceof DynamixelStatusError ? e.status.code : String(e)),
+    );
+    expect(await code(bus.write(1, XControlTable.TorqueEnable.address, [2]))).toBe('data-range');
+    expect(await code(bus.write(1, XControlTable.PresentPosition.address, u32(2048)))).toBe('access');
+    expect(await code(bus.write(1, XControlTable.OperatingMode.address, [9]))).toBe('data-range');
+    await bus.write(1, XControlTable.TorqueEnable.address, [1]);
+    // EEPROM (Operating Mode) with torque on: refused; with torque off: written.
+    expect(await code(bus.write(1, XControlTable.OperatingMode.address, [4]))).toBe('access');
+    // A goal outside the position limits (set to joint 1's ±2.8973 rad) in position mode.
+    expect(await code(bus.write(1, XControlTable.GoalPosition.address, u32(radToTicks(3.05))))).toBe('data-limit');
+    // Half of a 4-byte item.
+    expect(await code(bus.write(1, XControlTable.GoalPosition.address, [0, 8]))).toBe('data-length');
+    await bus.write(1, XControlTable.TorqueEnable.address, [0]);
+    expect(await code(bus.write(1, XControlTable.OperatingMode.address, [4]))).toBe('none');
+    expect(Array.from(await bus.read(1, XControlTable.OperatingMode.address, 1))).toEqual([4]);
+    // Bulk write: each servo its own item.
+    expect(bus.bulkWrite([
+      { id: 2, address: XControlTable.Led.address, data: [1] },
+      { id: 3, address: XControlTable.ProfileVelocity.address, data: u32(300) },
+    ])).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(Array.from(await bus.read(2, XControlTable.Led.address, 1))).toEqual([1]);
+    expect(Array.from(await bus.read(3, XControlTable.ProfileVelocity.address, 4))).toEqual(u32(300));
+    // Unknown instruction.
+    expect(await code(bus.transact(Uint8Array.from([0xff, 0xff, 0xfd, 0x00, 1, 3, 0, 0x77, 0, 0]), [{ id: 1, params: 0 }]))).not.toBe('none');
+  }, 30_000);
+});
+
 describe('serial robot envs end to end (Dynamixel chain and framed protocol)', () => {
   for (const protocol of ['dynamixel', 'framed'] as const) {
     it(`${protocol}: the scripted expert reaches its goals through the real pty`, async () => {
@@ -86,9 +193,9 @@ describe('serial robot envs end to end (Dynamixel chain and framed protocol)', (
 
   it('the pty closed mid-episode: safe stop, a clear error, and the link reopens when the device is back', async () => {
     const pair = await ptyPair();
-    const { robot } = await servedArm('dynamixel', pair.robot);
+    await servedArm('dynamixel', pair.robot);
     const logs: string[] = [];
-    const raw = await DynamixelRobotEnv.connect(robotTask('PandaReach-v0'), { path: pair.host, timeoutMs: 20, retries: 1, reopenMinMs: 50 }, { staleAfterMs: 150, log: (l) => logs.push(l) });
+    const raw = await DynamixelRobotEnv.connect(robotTask('PandaReach-v0'), { path: pair.host, retries: 1, reopenMinMs: 50 }, { staleAfterMs: 150, log: (l) => logs.push(l) });
     cleanup.push(() => raw.close());
     const env = new TimeLimit(raw, 50);
     await env.reset({ seed: 0 });
@@ -99,21 +206,12 @@ describe('serial robot envs end to end (Dynamixel chain and framed protocol)', (
     expect(r.truncated).toBe(true);
     expect(r.info.linkError).toMatch(/link down|no fresh joint state/);
     expect(logs.join('\n')).toMatch(/serial port .* closed/);
-    // The device comes back at the same path; the emulator side reopens too.
+    // The device comes back at the same path; the emulator's own serial link reopens too.
     const again = await ptyPair(pair.dir);
     expect(again.host).toBe(pair.host);
-    const link2 = await SerialLink.open({ path: again.robot });
-    new DynamixelEmulator(link2, robot);
-    cleanup.push(() => link2.close());
-    const deadline = performance.now() + 5000;
-    let reset = false;
-    while (!reset && performance.now() < deadline) {
-      reset = await env.reset({ seed: 1 }).then(
-        () => true,
-        async () => (await new Promise((res) => setTimeout(res, 100)), false),
-      );
-    }
-    expect(reset).toBe(true);
+    // reset() waits for the link (bounded) and tries again if the first attempt fails.
+    await env.reset({ seed: 1 });
     expect((await env.step(new Float32Array(7))).truncated).toBe(false);
+    expect(raw.stats.reconnects).toBeGreaterThanOrEqual(1);
   }, 30_000);
 });

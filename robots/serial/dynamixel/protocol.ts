@@ -242,25 +242,71 @@ export const build = {
     }
     return encodeInstruction(BROADCAST_ID, Instruction.SyncWrite, params);
   },
+  /** Bulk Write: a different address and data per id (broadcast, no status packets). */
+  bulkWrite: (items: readonly { id: number; address: number; data: ArrayLike<number> }[]): Uint8Array => encodeInstruction(BROADCAST_ID, Instruction.BulkWrite, items.flatMap(({ id, address, data }) => [id, ...u16(address), ...u16(data.length), ...Array.from(data)])),
   /** Bulk Read: a different address and length per id (broadcast). */
   bulkRead: (items: readonly { id: number; address: number; length: number }[]): Uint8Array => encodeInstruction(BROADCAST_ID, Instruction.BulkRead, items.flatMap(({ id, address, length }) => [id, ...u16(address), ...u16(length)])),
 };
 
-/** X-series (XM/XH/XW) control table addresses used by roborl (e-Manual). */
+/** One control-table item: where it is, how wide, who may write it, and the values it takes. */
+export interface ControlItem {
+  readonly address: number;
+  readonly size: 1 | 2 | 4;
+  /** `R`: read only. */
+  readonly access: 'R' | 'RW';
+  /** Values a write may hold (firmware answers Data Range outside them). */
+  readonly range?: readonly [number, number];
+  /** For enumerated items: the only values accepted. */
+  readonly values?: readonly number[];
+}
+
+/** Addresses below this are EEPROM: writable only with torque off (else Access error). */
+export const EEPROM_END = 64;
+
+/** X-series (XM430 / XM540 / XH / XW) control table, Protocol 2.0 (ROBOTIS e-Manual). */
 export const XControlTable = {
-  ModelNumber: { address: 0, size: 2 },
-  FirmwareVersion: { address: 6, size: 1 },
-  OperatingMode: { address: 11, size: 1 },
-  MaxPositionLimit: { address: 48, size: 4 },
-  MinPositionLimit: { address: 52, size: 4 },
-  TorqueEnable: { address: 64, size: 1 },
-  GoalCurrent: { address: 102, size: 2 },
-  GoalVelocity: { address: 104, size: 4 },
-  GoalPosition: { address: 116, size: 4 },
-  PresentCurrent: { address: 126, size: 2 },
-  PresentVelocity: { address: 128, size: 4 },
-  PresentPosition: { address: 132, size: 4 },
-} as const;
+  ModelNumber: { address: 0, size: 2, access: 'R' },
+  ModelInformation: { address: 2, size: 4, access: 'R' },
+  FirmwareVersion: { address: 6, size: 1, access: 'R' },
+  Id: { address: 7, size: 1, access: 'RW', range: [0, 252] },
+  BaudRate: { address: 8, size: 1, access: 'RW', values: [0, 1, 2, 3, 4, 5, 6, 7] },
+  ReturnDelayTime: { address: 9, size: 1, access: 'RW', range: [0, 254] },
+  DriveMode: { address: 10, size: 1, access: 'RW', range: [0, 13] },
+  OperatingMode: { address: 11, size: 1, access: 'RW', values: [0, 1, 3, 4, 5, 16] },
+  HomingOffset: { address: 20, size: 4, access: 'RW', range: [-1_044_479, 1_044_479] },
+  MovingThreshold: { address: 24, size: 4, access: 'RW', range: [0, 1023] },
+  TemperatureLimit: { address: 31, size: 1, access: 'RW', range: [0, 100] },
+  VelocityLimit: { address: 44, size: 4, access: 'RW', range: [0, 1023] },
+  MaxPositionLimit: { address: 48, size: 4, access: 'RW', range: [0, 4095] },
+  MinPositionLimit: { address: 52, size: 4, access: 'RW', range: [0, 4095] },
+  TorqueEnable: { address: 64, size: 1, access: 'RW', range: [0, 1] },
+  Led: { address: 65, size: 1, access: 'RW', range: [0, 1] },
+  StatusReturnLevel: { address: 68, size: 1, access: 'RW', range: [0, 2] },
+  RegisteredInstruction: { address: 69, size: 1, access: 'R' },
+  HardwareErrorStatus: { address: 70, size: 1, access: 'R' },
+  PositionDGain: { address: 80, size: 2, access: 'RW', range: [0, 16383] },
+  PositionIGain: { address: 82, size: 2, access: 'RW', range: [0, 16383] },
+  PositionPGain: { address: 84, size: 2, access: 'RW', range: [0, 16383] },
+  GoalCurrent: { address: 102, size: 2, access: 'RW', range: [-1193, 1193] },
+  GoalVelocity: { address: 104, size: 4, access: 'RW', range: [-1023, 1023] },
+  ProfileAcceleration: { address: 108, size: 4, access: 'RW', range: [0, 32767] },
+  ProfileVelocity: { address: 112, size: 4, access: 'RW', range: [0, 32767] },
+  GoalPosition: { address: 116, size: 4, access: 'RW', range: [-1_048_575, 1_048_575] },
+  RealtimeTick: { address: 120, size: 2, access: 'R' },
+  Moving: { address: 122, size: 1, access: 'R' },
+  MovingStatus: { address: 123, size: 1, access: 'R' },
+  PresentPwm: { address: 124, size: 2, access: 'R' },
+  PresentCurrent: { address: 126, size: 2, access: 'R' },
+  PresentVelocity: { address: 128, size: 4, access: 'R' },
+  PresentPosition: { address: 132, size: 4, access: 'R' },
+  VelocityTrajectory: { address: 136, size: 4, access: 'R' },
+  PositionTrajectory: { address: 140, size: 4, access: 'R' },
+  PresentInputVoltage: { address: 144, size: 2, access: 'R' },
+  PresentTemperature: { address: 146, size: 1, access: 'R' },
+} as const satisfies Record<string, ControlItem>;
+
+/** Size of the X-series control table up to Present Temperature (indirect addresses not modelled). */
+export const CONTROL_TABLE_SIZE = 147;
 
 /** Operating Mode (address 11) values. */
 export const OperatingMode = { Current: 0, Velocity: 1, Position: 3, ExtendedPosition: 4, CurrentBasedPosition: 5, Pwm: 16 } as const;
