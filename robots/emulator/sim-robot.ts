@@ -1,5 +1,6 @@
 import type { Env } from '../../control/env.js';
 import { FixedRateClock } from '../../control/clock.js';
+import { truncateEcho } from '../../control/log.js';
 import { unwrap } from '../../control/wrappers/wrapper.js';
 import { make } from '../../sim/registry.js';
 import { loadDescription } from '../../sim/descriptions.js';
@@ -28,6 +29,9 @@ export interface SimulatedRobotOptions {
   /** Robot-side command watchdog: with no command for this long, hold position. Default 500 ms. */
   readonly watchdogMs?: number;
 }
+
+/** How far outside a joint's range a target may be (rad) before it is refused as non-physical. */
+const TARGET_MARGIN = 0.2;
 
 /** Physics steps one free-running tick may catch up at most (a stalled process does not burst for seconds). */
 const MAX_CATCH_UP_STEPS = 50;
@@ -90,11 +94,24 @@ export class SimulatedRobot {
     return this.arm.jointLimits;
   }
 
-  /** Sets joint position targets (one per joint, in `jointNames` order). Bad input is rejected with a reason. */
+  /**
+   * Sets joint position targets (one per joint, in `jointNames` order). Bad input is rejected
+   * with a reason: a wrong count, a non-finite value, or a target more than 0.2 rad outside the
+   * joint's range (1e308 is not a position; an arm controller refuses it rather than drive
+   * into its stops).
+   */
   command(targets: ArrayLike<number>): void {
     if (targets.length !== this.jointNames.length || Array.from(targets).some((v) => !Number.isFinite(v))) {
       this.counters.rejected++;
-      throw new RangeError(`expected ${this.jointNames.length} finite joint targets, got [${Array.from(targets).join(', ')}]`);
+      throw new RangeError(`expected ${this.jointNames.length} finite joint targets, got [${truncateEcho(Array.from(targets).join(', '))}]`);
+    }
+    const { lower, upper } = this.jointLimits;
+    for (let i = 0; i < targets.length; i++) {
+      const v = targets[i] as number;
+      if (v < (lower[i] as number) - TARGET_MARGIN || v > (upper[i] as number) + TARGET_MARGIN) {
+        this.counters.rejected++;
+        throw new RangeError(`joint ${this.jointNames[i]} target ${v} rad is outside its range [${(lower[i] as number).toFixed(4)}, ${(upper[i] as number).toFixed(4)}]`);
+      }
     }
     this.targets = Float64Array.from(targets);
     this.lastCommandAt = performance.now();

@@ -50,3 +50,43 @@ export function matchJointState(msg: JointStateMsg, joints: readonly string[]): 
   const stamped = Number.isFinite(stamp) && stamp > 0;
   return { q, qd, stampMs: stamped ? stamp : Date.now(), stamped };
 }
+
+/** The command message types a robot's command topic may have. */
+export type CommandType = 'std_msgs/Float64MultiArray' | 'trajectory_msgs/JointTrajectory' | 'geometry_msgs/Twist';
+
+type Shape = 'number' | 'string' | 'number[]' | 'string[]' | 'array' | { readonly [field: string]: Shape };
+
+const TIME: Shape = { secs: 'number', nsecs: 'number' };
+const VECTOR3: Shape = { x: 'number', y: 'number', z: 'number' };
+/** Field layout of each command type (ROS 1 definitions), as rosbridge converts JSON to a message. */
+const SHAPES: Readonly<Record<CommandType, Shape>> = {
+  'std_msgs/Float64MultiArray': { layout: { dim: 'array', data_offset: 'number' }, data: 'number[]' },
+  'trajectory_msgs/JointTrajectory': { header: { seq: 'number', stamp: TIME, frame_id: 'string' }, joint_names: 'string[]', points: 'array' },
+  'geometry_msgs/Twist': { linear: VECTOR3, angular: VECTOR3 },
+};
+
+/**
+ * Checks a message against its type's fields, as rosbridge does when it converts JSON to a ROS
+ * message: a field that the type lacks, a field of the wrong kind, or a missing field is an
+ * error (returned as a reason); null when the message fits. Numbers must be finite.
+ */
+export function checkMessage(type: CommandType, msg: unknown): string | null {
+  return checkShape(SHAPES[type], msg, 'msg');
+}
+
+function checkShape(shape: Shape, v: unknown, path: string): string | null {
+  if (shape === 'number') return typeof v === 'number' && Number.isFinite(v) ? null : `${path} is not a finite number`;
+  if (shape === 'string') return typeof v === 'string' ? null : `${path} is not a string`;
+  if (shape === 'array') return Array.isArray(v) ? null : `${path} is not an array`;
+  if (shape === 'number[]') return Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x)) ? null : `${path} is not an array of finite numbers`;
+  if (shape === 'string[]') return Array.isArray(v) && v.every((x) => typeof x === 'string') ? null : `${path} is not an array of strings`;
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return `${path} is not an object`;
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(k in shape)) return `${path} has no field "${k.slice(0, 40)}" in this type`;
+  for (const [k, s] of Object.entries(shape)) {
+    if (!(k in o)) return `${path}.${k} is missing`;
+    const err = checkShape(s, o[k], `${path}.${k}`);
+    if (err) return err;
+  }
+  return null;
+}

@@ -8,12 +8,13 @@ import { pandaReachExpert } from '../../sim/tasks/panda-reach.js';
 import type { SimulatedRobot } from '../emulator/sim-robot.js';
 import { robotTask } from '../task.js';
 import { matchJointState } from './messages.js';
-import { RosbridgeServer } from './rosbridge-server.js';
+import { RosbridgeServer, type RosbridgeServerOptions } from './rosbridge-server.js';
 import { RosRobotEnv, type RosLinkConfig } from './ros-env.js';
+import { RobotNotMovingError } from '../robot-env.js';
 
 const COMMAND = { topic: '/joint_group_position_controller/command', type: 'std_msgs/Float64MultiArray' } as const;
-async function served(mode: 'lockstep' | 'realtime', port = 0): Promise<{ robot: SimulatedRobot; server: RosbridgeServer }> {
-  return servedRos(mode, { port });
+async function served(mode: 'lockstep' | 'realtime', port = 0, options: Partial<RosbridgeServerOptions> = {}): Promise<{ robot: SimulatedRobot; server: RosbridgeServer }> {
+  return servedRos(mode, { port, ...options });
 }
 
 async function rosEnv(url: string, extra: Partial<RosLinkConfig> = {}, staleAfterMs?: number, log?: (l: string) => void): Promise<RosRobotEnv> {
@@ -45,15 +46,15 @@ describe('rosbridge v2 emulator (roborl serve ros)', () => {
     expect(server.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  it('answers malformed and unsupported messages with a status error and never forwards them to the robot', async () => {
-    const { server, robot } = await served('lockstep');
+  it('as a ROS 2 rosbridge: answers malformed and unsupported messages with a status error and never forwards them to the robot', async () => {
+    const { server, robot } = await served('lockstep', 0, { flavor: 'ros2' });
     const { ws, next } = await rawClient(server.url);
     const bad = [
       'not json',
       JSON.stringify({ no: 'op' }),
       JSON.stringify({ op: 'fly' }),
-      JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { data: [0, 0, 0] } }),
-      JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { data: [0, 0, 0, 0, 0, 0, null] } }),
+      JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout: { dim: [], data_offset: 0 }, data: [0, 0, 0] } }),
+      JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout: { dim: [], data_offset: 0 }, data: [0, 0, 0, 0, 0, 0, null] } }),
       JSON.stringify({ op: 'publish', topic: '/cmd_vel', msg: { linear: {} } }),
       JSON.stringify({ op: 'subscribe', topic: '/camera' }),
     ];
@@ -65,14 +66,103 @@ describe('rosbridge v2 emulator (roborl serve ros)', () => {
     }
     expect(server.stats.badMessages).toBe(bad.length);
     expect(robot.counters.commands).toBe(0);
-    // A good command in trajectory form, matched by joint name (given in reverse order).
-    const names = [...robot.jointNames].reverse();
-    ws.send(JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { joint_names: names, points: [{ positions: names.map((_, i) => 0.01 * i) }] } }));
+    // A good command.
+    ws.send(JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout: { dim: [], data_offset: 0 }, data: Array.from(robot.state().position) } }));
     ws.send(JSON.stringify({ op: 'call_service', id: 'r1', service: '/reset', args: {} }));
     const resp = await next();
     expect(resp).toMatchObject({ op: 'service_response', id: 'r1', result: true, values: { success: true } });
     expect(robot.counters.commands).toBe(1);
   });
+});
+
+describe('the rosbridge emulator refuses what real rosbridge refuses', () => {
+  const layout = { dim: [], data_offset: 0 };
+  it('as ROS 1 rosbridge: a conflicting advertise, missing or extra fields and non-physical targets are refused silently (counted, logged)', async () => {
+    const logs: string[] = [];
+    const { server, robot } = await served('lockstep', 0, { log: (l) => logs.push(l) });
+    const { ws, next } = await rawClient(server.url);
+    const q = Array.from(robot.state().position);
+    const refused = [
+      { op: 'advertise', topic: COMMAND.topic, type: 'trajectory_msgs/JointTrajectory' },
+      { op: 'publish', topic: COMMAND.topic, msg: { joint_names: robot.jointNames, points: [{ positions: q }] } },
+      { op: 'publish', topic: COMMAND.topic, msg: { data: q } },
+      { op: 'publish', topic: COMMAND.topic, msg: { layout, data: q, extra: 1 } },
+      { op: 'publish', topic: COMMAND.topic, msg: { layout, data: q.map((v, i) => (i === 2 ? 1e308 : v)) } },
+      { op: 'publish', topic: COMMAND.topic, msg: { layout, data: q.map((v, i) => (i === 0 ? v + 5 : v)) } },
+    ];
+    for (const m of refused) ws.send(JSON.stringify(m));
+    ws.send(JSON.stringify({ op: 'call_service', id: 'tt', service: '/rosapi/topic_type', args: { topic: COMMAND.topic } }));
+    // The only answer is the service's: ROS 1 rosbridge tells the client nothing of a refusal.
+    expect(await next()).toMatchObject({ op: 'service_response', id: 'tt', values: { type: 'std_msgs/Float64MultiArray' } });
+    expect(server.stats.badMessages).toBe(refused.length);
+    expect(robot.counters.commands).toBe(0);
+    expect(robot.counters.rejected).toBe(2); // 1e308 and q + 5 rad reached the robot's own check
+    expect(logs.join('\n')).toMatch(/already has type std_msgs\/Float64MultiArray; cannot advertise it as trajectory_msgs\/JointTrajectory/);
+    expect(logs.join('\n')).toMatch(/msg.layout is missing/);
+    ws.send(JSON.stringify({ op: 'advertise', topic: COMMAND.topic, type: COMMAND.type }));
+    ws.send(JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout, data: q } }));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(robot.counters.commands).toBe(1);
+  });
+
+  it('a command type the topic does not have fails at connect, naming both types; without rosapi, a robot that does not move is an error', async () => {
+    const { server } = await served('realtime');
+    const trajectory = { topic: COMMAND.topic, type: 'trajectory_msgs/JointTrajectory' } as const;
+    await expect(rosEnv(server.url, { command: trajectory, resetService: '/reset' })).rejects.toThrow(/has type std_msgs\/Float64MultiArray, but the config says trajectory_msgs\/JointTrajectory/);
+    // No type check (as without rosapi): every command is refused, the arm never moves.
+    const env = await rosEnv(server.url, { command: trajectory, resetService: '/reset', checkTypes: false });
+    await env.reset({ seed: 0 });
+    const act = new Float32Array(7).fill(0.5);
+    let error: unknown = null;
+    for (let k = 0; k < 30 && !error; k++) error = await env.step(act).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(RobotNotMovingError);
+    expect(String(error)).toMatch(/did not move/);
+    expect(server.stats.badMessages).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('cannot be wedged: 200 clients flooding it, a 2 MB frame and a 10^6-element array; a good client keeps its states and new clients get in after', async () => {
+    const logs: string[] = [];
+    const { server } = await served('realtime', 0, { log: (l) => logs.push(l), maxClients: 32 });
+    const good = await rawClient(server.url);
+    good.ws.send(JSON.stringify({ op: 'subscribe', topic: '/joint_states', type: 'sensor_msgs/JointState' }));
+    await good.next();
+    let received = 0;
+    good.ws.on('message', () => received++);
+    // 200 more clients: those past the cap are refused at the handshake; the rest subscribe and
+    // send oversized and malformed traffic.
+    const flood: WebSocket[] = [];
+    const opened = await Promise.all(
+      Array.from({ length: 200 }, () => {
+        const ws = new WebSocket(server.url);
+        flood.push(ws);
+        ws.on('error', () => {});
+        return new Promise<boolean>((r) => (ws.once('open', () => r(true)), ws.once('close', () => r(false)), ws.once('unexpected-response', () => r(false))));
+      }),
+    );
+    expect(opened.filter(Boolean).length).toBeLessThanOrEqual(31);
+    expect(server.stats.refusedClients).toBeGreaterThanOrEqual(169);
+    const huge = JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout, data: new Array(1_000_000).fill(1) } });
+    const t0 = performance.now();
+    for (const ws of flood) {
+      if (ws.readyState !== ws.OPEN) continue;
+      ws.send(JSON.stringify({ op: 'subscribe', topic: '/joint_states' }));
+      ws.send('x'.repeat(2 << 20)); // 2 MB: over the 1 MiB cap, the connection is closed
+    }
+    const before = received;
+    await new Promise((r) => setTimeout(r, 500));
+    // The good client still gets the 100 Hz states (at least half of them while under attack).
+    expect(received - before).toBeGreaterThan(25);
+    for (const ws of flood) ws.terminate();
+    // A new client connects and gets states within a second.
+    const late = await rawClient(server.url);
+    late.ws.send(JSON.stringify({ op: 'subscribe', topic: '/joint_states' }));
+    expect((await late.next())['op']).toBe('publish');
+    late.ws.send(huge.slice(0, 900_000)); // under the cap but not JSON: refused, echo truncated
+    await new Promise((r) => setTimeout(r, 200));
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(Math.max(...logs.map((l) => l.length))).toBeLessThan(600);
+    expect(logs.length).toBeLessThan(100);
+  }, 30_000);
 });
 
 describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
@@ -88,7 +178,7 @@ describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
   });
 
   it('commands as geometry_msgs/Twist (Cartesian servoing): the same expert still reaches its goals', async () => {
-    const { server, robot } = await served('realtime');
+    const { server, robot } = await served('realtime', 0, { commandType: 'geometry_msgs/Twist' });
     await expect(rosEnv(server.url, { command: { topic: server.commandTopic, type: 'geometry_msgs/Twist' } })).rejects.toThrow(/needs a resetService/);
     const env = new TimeLimit(await rosEnv(server.url, { command: { topic: server.commandTopic, type: 'geometry_msgs/Twist' }, resetService: '/reset' }), 50);
     expect(await countSuccesses(env, pandaReachExpert(), [0, 1, 2])).toBe(3);
@@ -150,6 +240,7 @@ describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
     // The robot side holds on its own command watchdog (500 ms) once commands stop arriving.
     await new Promise((res) => setTimeout(res, 700));
     expect(robot.counters.watchdogHolds).toBeGreaterThanOrEqual(1);
+    const commandsWhileDown = robot.counters.commands;
     // A new server on the same port brings the link back.
     const again = await RosbridgeServer.start(robot, { port });
     cleanup.push(() => again.close());
@@ -157,6 +248,9 @@ describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
     while (!raw.connected && performance.now() < deadline) await new Promise((res) => setTimeout(res, 20));
     expect(raw.connected).toBe(true);
     expect(raw.stats.reconnects).toBeGreaterThanOrEqual(1);
+    // On reconnect the env sent the hold command (where the arm is now), and nothing else.
+    await new Promise((res) => setTimeout(res, 200));
+    expect(robot.counters.commands).toBe(commandsWhileDown + 1);
     await env.reset({ seed: 2 });
     r = await env.step(new Float32Array(7));
     expect(r.truncated).toBe(false);

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { rateLimitedLog, truncateEcho } from '../../control/log.js';
 import type { JointStateSample, SimulatedRobot } from '../emulator/sim-robot.js';
-import { rosTime } from './messages.js';
+import { checkMessage, rosTime, type CommandType } from './messages.js';
 
 export interface RosbridgeServerOptions {
   /** Listen address. Default 127.0.0.1: a robot must not be reachable from the network by accident. */
@@ -9,38 +10,68 @@ export interface RosbridgeServerOptions {
   /** Port; 0 picks a free one. Default 9090 (rosbridge's). */
   readonly port?: number;
   readonly jointStateTopic?: string;
-  /** Command topic: std_msgs/Float64MultiArray (joint order), trajectory_msgs/JointTrajectory (by name) or geometry_msgs/Twist (TCP velocity). */
+  /** Command topic. Default /joint_group_position_controller/command. */
   readonly commandTopic?: string;
+  /** The command topic's type, as the robot's controller subscribes it. Default std_msgs/Float64MultiArray. */
+  readonly commandType?: CommandType;
   readonly resetService?: string;
+  /**
+   * `ros1` (default): like ROS 1 rosbridge, refused messages are logged on the server and the
+   * client is told nothing. `ros2`: each refusal is answered with a `status` error message.
+   */
+  readonly flavor?: 'ros1' | 'ros2';
+  /** Largest incoming WebSocket message, bytes (the ws default is 100 MiB). Default 1 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Most clients at once; more are refused at the handshake. Default 32. */
+  readonly maxClients?: number;
+  /** Most subscriptions per client. Default 16. */
+  readonly maxSubscriptions?: number;
+  /** A client with more than this many bytes queued is skipped for a state message (a slow consumer must not hold memory). Default 1 MiB. */
+  readonly maxQueuedBytes?: number;
   readonly log?: (line: string) => void;
 }
 
 /** Counters the server keeps (for tests and `roborl serve` logs). */
 export interface RosbridgeStats {
   clients: number;
+  refusedClients: number;
   published: number;
+  skippedSlow: number;
   commands: number;
   badMessages: number;
 }
 
+/** Joint states are always this type. */
+const JOINT_STATE_TYPE = 'sensor_msgs/JointState';
+
+interface Client {
+  readonly subscriptions: Set<string>;
+  /** Topics this client advertised successfully → their type. */
+  readonly advertised: Map<string, string>;
+}
+
 /**
  * A rosbridge v2 WebSocket server in front of a {@link SimulatedRobot}: publishes
- * sensor_msgs/JointState on the joint-state topic after every control tick, takes joint
- * position commands on the command topic, and answers the reset service (std_srvs/Trigger).
- * It speaks the protocol roslib speaks (subscribe, unsubscribe, advertise, unadvertise,
- * publish, call_service → service_response, status), so the ROS env can be developed and
- * tested without ROS. Malformed or unsupported messages get a `status` error reply and are
- * counted; they never reach the robot.
+ * sensor_msgs/JointState on the joint-state topic whenever the robot measures one, takes
+ * commands on the command topic, answers the reset service (std_srvs/Trigger) and rosapi's
+ * topic_type. It refuses what real rosbridge refuses: advertising a topic with a type other
+ * than the one it has, and messages whose fields do not match their type (missing, extra or
+ * wrong kind) — silently, as ROS 1 rosbridge does, unless `flavor: 'ros2'`. Targets outside
+ * the arm's joint range are refused by the robot. It cannot be flooded: messages are capped
+ * in size, clients and subscriptions in number, slow clients skip states rather than queue
+ * them, and echoes of bad input and log lines are truncated and rate-limited.
  *
  * Binds 127.0.0.1 unless told otherwise (the reference rosbridge server ignores its address
  * option and listens on every interface).
  */
 export class RosbridgeServer {
-  readonly stats: RosbridgeStats = { clients: 0, published: 0, commands: 0, badMessages: 0 };
-  private readonly subscribers = new Set<WebSocket>();
+  readonly stats: RosbridgeStats = { clients: 0, refusedClients: 0, published: 0, skippedSlow: 0, commands: 0, badMessages: 0 };
+  private readonly clients = new Map<WebSocket, Client>();
   private readonly unsubscribeRobot: () => void;
+  private readonly log: (line: string) => void;
   readonly jointStateTopic: string;
   readonly commandTopic: string;
+  readonly commandType: CommandType;
   readonly resetService: string;
 
   private constructor(
@@ -50,18 +81,33 @@ export class RosbridgeServer {
   ) {
     this.jointStateTopic = options.jointStateTopic ?? '/joint_states';
     this.commandTopic = options.commandTopic ?? '/joint_group_position_controller/command';
+    this.commandType = options.commandType ?? 'std_msgs/Float64MultiArray';
     this.resetService = options.resetService ?? '/reset';
+    this.log = rateLimitedLog(options.log ?? (() => {}));
     this.unsubscribeRobot = robot.onState((s) => this.broadcast(s));
     wss.on('connection', (socket) => this.accept(socket));
   }
 
   static async start(robot: SimulatedRobot, options: RosbridgeServerOptions = {}): Promise<RosbridgeServer> {
-    const wss = new WebSocketServer({ host: options.host ?? '127.0.0.1', port: options.port ?? 9090 });
+    const maxClients = options.maxClients ?? 32;
+    let server: RosbridgeServer | null = null;
+    const wss = new WebSocketServer({
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 9090,
+      maxPayload: options.maxMessageBytes ?? 1 << 20,
+      // Refused at the handshake (HTTP 503), before a socket is kept.
+      verifyClient: (_info, done) => {
+        const full = server !== null && server.clients.size >= maxClients;
+        if (full && server) server.stats.refusedClients++;
+        done(!full, 503, `rosbridge: at most ${maxClients} clients`);
+      },
+    });
     await new Promise<void>((resolve, reject) => {
       wss.once('listening', resolve);
       wss.once('error', reject);
     });
-    return new RosbridgeServer(wss, robot, options);
+    server = new RosbridgeServer(wss, robot, options);
+    return server;
   }
 
   get address(): AddressInfo {
@@ -71,6 +117,11 @@ export class RosbridgeServer {
   get url(): string {
     const a = this.address;
     return `ws://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /** Clients connected now. */
+  get clientCount(): number {
+    return this.clients.size;
   }
 
   /** Drops every client connection (as a network cut does); the server keeps listening. */
@@ -86,102 +137,119 @@ export class RosbridgeServer {
 
   private accept(socket: WebSocket): void {
     this.stats.clients++;
-    socket.on('message', (data) => this.handle(socket, data.toString()));
-    socket.on('close', () => this.subscribers.delete(socket));
-    socket.on('error', () => this.subscribers.delete(socket));
+    this.clients.set(socket, { subscriptions: new Set(), advertised: new Map() });
+    socket.on('message', (data, isBinary) => this.handle(socket, isBinary ? '' : data.toString()));
+    socket.on('close', () => this.clients.delete(socket));
+    socket.on('error', (err) => {
+      // Oversized frames end the connection (close code 1009); the server goes on.
+      this.refuse(socket, undefined, `connection error: ${err.message}`);
+      this.clients.delete(socket);
+    });
   }
 
   private handle(socket: WebSocket, text: string): void {
+    const client = this.clients.get(socket);
+    if (!client) return;
     let m: Record<string, unknown>;
     try {
-      m = JSON.parse(text) as Record<string, unknown>;
-      if (typeof m !== 'object' || m === null || typeof m['op'] !== 'string') throw new Error('no "op" field');
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || typeof (parsed as Record<string, unknown>)['op'] !== 'string') throw new Error('no "op" field');
+      m = parsed as Record<string, unknown>;
     } catch (err) {
-      return this.reject(socket, undefined, `malformed message: ${(err as Error).message}`);
+      return this.refuse(socket, undefined, `malformed message (${(err as Error).message}): ${truncateEcho(text)}`);
     }
     const id = typeof m['id'] === 'string' ? m['id'] : undefined;
+    const topic = m['topic'];
     switch (m['op']) {
       case 'subscribe':
-        if (m['topic'] !== this.jointStateTopic) return this.reject(socket, id, `unknown topic ${String(m['topic'])} (this robot publishes ${this.jointStateTopic})`);
-        this.subscribers.add(socket);
-        // Latched: a new subscriber gets the current state at once (a lockstep robot publishes only on commands).
+        if (topic !== this.jointStateTopic) return this.refuse(socket, id, `subscribe: unknown topic ${truncateEcho(String(topic))} (this robot publishes ${this.jointStateTopic})`);
+        if (typeof m['type'] === 'string' && m['type'] !== JOINT_STATE_TYPE) return this.refuse(socket, id, `subscribe: ${topic} has type ${JOINT_STATE_TYPE}, not ${truncateEcho(m['type'])}`);
+        if (!client.subscriptions.has(topic) && client.subscriptions.size >= (this.options.maxSubscriptions ?? 16)) return this.refuse(socket, id, 'subscribe: too many subscriptions');
+        client.subscriptions.add(topic);
+        // Latched: a new subscriber gets the current state at once.
         this.sendState(socket, this.robot.state());
         return;
       case 'unsubscribe':
-        if (m['topic'] === this.jointStateTopic) this.subscribers.delete(socket);
+        if (typeof topic === 'string') client.subscriptions.delete(topic);
         return;
       case 'advertise':
-        if (m['topic'] !== this.commandTopic) return this.reject(socket, id, `unknown topic ${String(m['topic'])} (this robot listens on ${this.commandTopic})`);
-        return;
+        return this.advertise(socket, client, id, topic, m['type']);
       case 'unadvertise':
+        if (typeof topic === 'string') client.advertised.delete(topic);
         return;
       case 'publish':
-        return this.command(socket, id, m['topic'], m['msg']);
+        return this.command(socket, client, id, topic, m['msg']);
       case 'call_service':
         return void this.callService(socket, id, m);
       default:
-        return this.reject(socket, id, `unsupported op "${String(m['op'])}"`);
+        return this.refuse(socket, id, `unsupported op "${truncateEcho(String(m['op']), 40)}"`);
     }
   }
 
-  private command(socket: WebSocket, id: string | undefined, topic: unknown, msg: unknown): void {
-    if (topic !== this.commandTopic) return this.reject(socket, id, `unknown topic ${String(topic)}`);
+  /** An advertise must name this robot's command topic with the type it has (rosbridge refuses a conflicting type). */
+  private advertise(socket: WebSocket, client: Client, id: string | undefined, topic: unknown, type: unknown): void {
+    if (topic !== this.commandTopic) return this.refuse(socket, id, `advertise: unknown topic ${truncateEcho(String(topic))} (this robot listens on ${this.commandTopic})`);
+    if (type !== this.commandType) return this.refuse(socket, id, `advertise: ${topic} already has type ${this.commandType}; cannot advertise it as ${truncateEcho(String(type), 80)}`);
+    client.advertised.set(this.commandTopic, this.commandType);
+  }
+
+  private command(socket: WebSocket, client: Client, id: string | undefined, topic: unknown, msg: unknown): void {
+    if (topic !== this.commandTopic) return this.refuse(socket, id, `publish: unknown topic ${truncateEcho(String(topic))}`);
+    // A publish on a topic whose advertise was refused goes nowhere; an implicit one takes the topic's type.
+    if (client.advertised.size && !client.advertised.has(topic)) return this.refuse(socket, id, `publish: ${topic} is not advertised by this client`);
+    const problem = checkMessage(this.commandType, msg);
+    if (problem) return this.refuse(socket, id, `publish: bad ${this.commandType} on ${topic}: ${problem}`);
     try {
-      const m = msg as Record<string, unknown> | null;
-      const linear = m?.['linear'] as Record<string, unknown> | undefined;
-      const angular = m?.['angular'] as Record<string, unknown> | undefined;
-      if (linear && angular) {
-        const v = [linear['x'], linear['y'], linear['z'], angular['x'], angular['y'], angular['z']];
-        if (v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new Error('twist holds a non-number (NaN / null)');
-        this.robot.commandTwist(v as number[]);
+      const m = msg as Record<string, unknown>;
+      if (this.commandType === 'geometry_msgs/Twist') {
+        const lin = m['linear'] as Record<string, number>;
+        const ang = m['angular'] as Record<string, number>;
+        this.robot.commandTwist([lin['x'] as number, lin['y'] as number, lin['z'] as number, ang['x'] as number, ang['y'] as number, ang['z'] as number]);
       } else this.robot.command(this.targetsFrom(m));
       this.stats.commands++;
     } catch (err) {
-      this.reject(socket, id, `bad command on ${this.commandTopic}: ${(err as Error).message}`);
+      this.refuse(socket, id, `publish: command on ${this.commandTopic} refused: ${(err as Error).message}`);
     }
   }
 
   /** Float64MultiArray: data in joint order. JointTrajectory: first point's positions, matched by joint name. */
-  private targetsFrom(msg: Record<string, unknown> | null): Float64Array {
-    if (!msg || typeof msg !== 'object') throw new Error('message is not an object');
-    const names = this.robot.jointNames;
-    const numbers = (v: unknown[], what: string): Float64Array => {
-      if (v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new Error(`${what} holds a non-number (NaN / null)`);
-      return Float64Array.from(v as number[]);
-    };
-    if (Array.isArray(msg['data'])) return numbers(msg['data'] as unknown[], 'data');
-    if (Array.isArray(msg['joint_names']) && Array.isArray(msg['points'])) {
-      const point = (msg['points'] as Record<string, unknown>[])[0];
-      const positions = point?.['positions'];
-      const jn = msg['joint_names'] as string[];
-      if (!Array.isArray(positions) || positions.length !== jn.length) throw new Error('trajectory point has no positions matching joint_names');
-      const p = numbers(positions as unknown[], 'positions');
-      return Float64Array.from(names, (n) => {
-        const k = jn.indexOf(n);
-        if (k < 0) throw new Error(`trajectory lacks joint "${n}"`);
-        return p[k] as number;
-      });
-    }
-    throw new Error('expected std_msgs/Float64MultiArray {data}, trajectory_msgs/JointTrajectory {joint_names, points} or geometry_msgs/Twist {linear, angular}');
+  private targetsFrom(msg: Record<string, unknown>): Float64Array {
+    if (this.commandType === 'std_msgs/Float64MultiArray') return Float64Array.from(msg['data'] as number[]);
+    const point = (msg['points'] as unknown[])[0] as Record<string, unknown> | undefined;
+    const positions = point?.['positions'];
+    const jn = msg['joint_names'] as string[];
+    if (!Array.isArray(positions) || positions.length !== jn.length || positions.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new Error('the first trajectory point has no finite positions matching joint_names');
+    return Float64Array.from(this.robot.jointNames, (n) => {
+      const k = jn.indexOf(n);
+      if (k < 0) throw new Error(`trajectory lacks joint "${n}"`);
+      return positions[k] as number;
+    });
   }
 
   private async callService(socket: WebSocket, id: string | undefined, m: Record<string, unknown>): Promise<void> {
     const service = m['service'];
-    if (service !== this.resetService) {
-      return this.send(socket, { op: 'service_response', id, service, result: false, values: `unknown service ${String(service)}` });
+    if (service === '/rosapi/topic_type') {
+      const args = m['args'] as Record<string, unknown> | undefined;
+      const topic = args?.['topic'];
+      const type = topic === this.jointStateTopic ? JOINT_STATE_TYPE : topic === this.commandTopic ? this.commandType : '';
+      return this.send(socket, { op: 'service_response', id, service, result: true, values: { type } });
     }
+    if (service !== this.resetService) return this.send(socket, { op: 'service_response', id, service, result: false, values: `unknown service ${truncateEcho(String(service), 80)}` });
     try {
       await this.robot.reset();
       this.send(socket, { op: 'service_response', id, service, result: true, values: { success: true, message: 'reset' } });
     } catch (err) {
-      this.send(socket, { op: 'service_response', id, service, result: true, values: { success: false, message: (err as Error).message } });
+      this.send(socket, { op: 'service_response', id, service, result: true, values: { success: false, message: truncateEcho((err as Error).message) } });
     }
   }
 
   private broadcast(s: JointStateSample): void {
-    if (!this.subscribers.size) return;
-    const msg = this.stateMessage(s);
-    for (const c of this.subscribers) this.sendState(c, msg);
+    let msg: string | null = null;
+    for (const [socket, client] of this.clients) {
+      if (!client.subscriptions.has(this.jointStateTopic)) continue;
+      msg ??= this.stateMessage(s);
+      this.sendState(socket, msg);
+    }
   }
 
   private stateMessage(s: JointStateSample): string {
@@ -194,14 +262,20 @@ export class RosbridgeServer {
 
   private sendState(c: WebSocket, s: JointStateSample | string): void {
     if (c.readyState !== c.OPEN) return;
+    // A client that does not read its socket gets states dropped, not queued without bound.
+    if (c.bufferedAmount > (this.options.maxQueuedBytes ?? 1 << 20)) {
+      this.stats.skippedSlow++;
+      return;
+    }
     c.send(typeof s === 'string' ? s : this.stateMessage(s));
     this.stats.published++;
   }
 
-  private reject(socket: WebSocket, id: string | undefined, reason: string): void {
+  /** Counts and logs a refused message; a ROS 2 rosbridge also tells the client. */
+  private refuse(socket: WebSocket, id: string | undefined, reason: string): void {
     this.stats.badMessages++;
-    this.options.log?.(`rosbridge: ${reason}`);
-    this.send(socket, { op: 'status', level: 'error', id, msg: reason });
+    this.log(`rosbridge: ${reason}`);
+    if (this.options.flavor === 'ros2') this.send(socket, { op: 'status', level: 'error', id, msg: truncateEcho(reason) });
   }
 
   private send(socket: WebSocket, m: Record<string, unknown>): void {
