@@ -7,6 +7,21 @@ export function yieldToEventLoop(): Promise<void> {
 }
 
 /**
+ * A yield point for loops that may run on already-resolved promises (a simulator's steps): the
+ * returned function yields to the event loop when `everyMs` have passed since it last did, so
+ * Ctrl-C and sockets get in within that time, at almost no cost per call.
+ */
+export function yielder(everyMs = 20): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    const now = performance.now();
+    if (now - last < everyMs) return;
+    last = now;
+    await yieldToEventLoop();
+  };
+}
+
+/**
  * Calls `f` once `ms` have passed AND the I/O that was ready by then has been handled. Node
  * runs due timers before it polls for I/O, so after a stall longer than a timeout, a plain
  * timer fires before the callback of the answer that arrived in time — a false timeout on a

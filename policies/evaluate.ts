@@ -1,3 +1,4 @@
+import { yielder } from '../control/clock.js';
 import type { Env } from '../control/env.js';
 import type { Policy } from '../control/policy.js';
 
@@ -17,6 +18,15 @@ export interface EvalResult {
   readonly costMeans: Readonly<Record<string, number>>;
   /** Per-episode costs per constraint name (in episode order). */
   readonly costs: Readonly<Record<string, number[]>>;
+  /** Episodes cut off by a robot link (safe stop); each was run again with its seed and is not in the statistics. */
+  readonly lost: readonly { seed: number; step: number; reason: string }[];
+}
+
+export interface EvaluateOptions {
+  /** Stop between steps when this is aborted (Ctrl-C): the evaluation rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /** How many episodes cut off by the link may be run again. Default: as many as `episodes`. */
+  readonly maxLost?: number;
 }
 
 /**
@@ -35,10 +45,17 @@ export function episodic(policy: Policy): EpisodicPolicy {
   return { reset: () => {}, act: policy };
 }
 
-/** Runs `episodes` episodes of `policy` with seeds `seed0 + i` and summarises them. */
-export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes: number, seed0: number): Promise<EvalResult> {
+/**
+ * Runs `episodes` episodes of `policy` with seeds `seed0 + i` and summarises them. An episode
+ * that a robot link cuts off (`info.linkError`: the robot was stopped) is reported in `lost`
+ * and run again with the same seed, so the statistics hold only whole episodes.
+ */
+export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes: number, seed0: number, options: EvaluateOptions = {}): Promise<EvalResult> {
   const returns: number[] = [];
   const costs: Record<string, number[]> = Object.fromEntries(env.spec.constraints.map((n) => [n, []]));
+  const lost: { seed: number; step: number; reason: string }[] = [];
+  const maxLost = options.maxLost ?? episodes;
+  const pause = yielder();
   let successes = 0;
   let lengths = 0;
   for (let i = 0; i < episodes; i++) {
@@ -47,8 +64,17 @@ export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes:
     let ret = 0;
     let success = false;
     const episodeCosts = new Float64Array(env.spec.constraints.length);
+    let cutOff = false;
     for (let t = 0; ; t++) {
+      await pause();
+      options.signal?.throwIfAborted();
       const r = await env.step(policy.act(obs));
+      if (typeof r.info.linkError === 'string') {
+        lost.push({ seed: seed0 + i, step: t, reason: r.info.linkError });
+        if (lost.length > maxLost) throw new Error(`evaluation abandoned: ${lost.length} episodes cut off by the robot link (last: ${r.info.linkError})`);
+        cutOff = true;
+        break;
+      }
       ret += r.reward;
       for (let k = 0; k < episodeCosts.length; k++) episodeCosts[k] = (episodeCosts[k] as number) + (r.costs[k] as number);
       success ||= r.info.success === true;
@@ -58,6 +84,10 @@ export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes:
         break;
       }
     }
+    if (cutOff) {
+      i--; // the same seed again
+      continue;
+    }
     returns.push(ret);
     env.spec.constraints.forEach((n, k) => costs[n]?.push(episodeCosts[k] as number));
     if (success) successes++;
@@ -65,5 +95,5 @@ export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes:
   const mean = returns.reduce((a, b) => a + b, 0) / episodes;
   const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / episodes);
   const costMeans = Object.fromEntries(Object.entries(costs).map(([n, c]) => [n, c.reduce((a, b) => a + b, 0) / episodes]));
-  return { returnMean: mean, returnStd: std, successRate: successes / episodes, lengthMean: lengths / episodes, returns, costMeans, costs };
+  return { returnMean: mean, returnStd: std, successRate: successes / episodes, lengthMean: lengths / episodes, returns, costMeans, costs, lost };
 }

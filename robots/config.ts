@@ -14,10 +14,12 @@ const Common = {
   task: z.string().min(1),
   /** Episode length override (default: the task's). */
   timeLimit: z.number().int().positive().optional(),
-  /** A step with no fresh joint state within this long truncates the episode with a safe stop. Default 3 control periods. */
+  /** A step whose fresh joint state is this late past its deadline truncates the episode with a safe stop. Default: 5× the measured p99 sensor interval, at least 3 control periods and 250 ms. */
   staleAfterMs: z.number().positive().optional(),
   /** Joint speed when driving to the start pose (robots without a reset service), rad/s. Default 0.5. */
   resetSpeed: z.number().positive().optional(),
+  /** How long a reset waits for a dropped link to come back, ms. Default 10000. */
+  linkWaitMs: z.number().nonnegative().optional(),
   /** Tier 0 limits (joint margin, speed, soft zones). On unless `false`. */
   limits: z.boolean().default(true),
 };
@@ -41,6 +43,10 @@ export const RobotConfigSchema = z.discriminatedUnion('kind', [
       resetService: z.string().optional(),
       serviceTimeoutMs: z.number().positive().optional(),
       connectTimeoutMs: z.number().positive().optional(),
+      /** Judge a joint state's freshness by its header stamp (`sensor`, needs synchronised clocks) or its arrival. Default sensor. */
+      stamps: z.enum(['sensor', 'arrival']).optional(),
+      /** Check topic types through rosapi at connect. Default true. */
+      checkTypes: z.boolean().optional(),
     })
     .strict(),
   z
@@ -50,8 +56,11 @@ export const RobotConfigSchema = z.discriminatedUnion('kind', [
       ...SerialPortFields,
       /** Servo IDs in joint order. Default 1…n. */
       ids: z.array(z.number().int().min(0).max(252)).optional(),
+      /** Per-attempt bus timeout, ms. Default: from the baud rate and usbLatencyMs. */
       timeoutMs: z.number().positive().optional(),
       retries: z.number().int().nonnegative().optional(),
+      /** The USB adapter's latency timer, ms (FTDI default 16). */
+      usbLatencyMs: z.number().nonnegative().optional(),
     })
     .strict(),
   z
@@ -83,12 +92,12 @@ export function loadRobotConfig(path: string): RobotConfig {
  */
 export async function connectRobot(config: RobotConfig, log?: (line: string) => void): Promise<{ env: Env; robot: RobotEnv }> {
   const task = robotTask(config.task);
-  const options: RobotEnvOptions = { staleAfterMs: config.staleAfterMs, resetSpeed: config.resetSpeed, log };
+  const options: RobotEnvOptions = { staleAfterMs: config.staleAfterMs, resetSpeed: config.resetSpeed, linkWaitMs: config.linkWaitMs, log };
   let robot: RobotEnv;
   if (config.kind === 'ros') {
-    robot = await RosRobotEnv.connect(task, { url: config.url, jointStateTopic: config.jointStateTopic, command: config.command, resetService: config.resetService, serviceTimeoutMs: config.serviceTimeoutMs, connectTimeoutMs: config.connectTimeoutMs }, options);
+    robot = await RosRobotEnv.connect(task, { url: config.url, jointStateTopic: config.jointStateTopic, command: config.command, resetService: config.resetService, serviceTimeoutMs: config.serviceTimeoutMs, connectTimeoutMs: config.connectTimeoutMs, stamps: config.stamps, checkTypes: config.checkTypes }, options);
   } else if (config.kind === 'dynamixel') {
-    robot = await DynamixelRobotEnv.connect(task, { path: config.port, baudRate: config.baudRate, ids: config.ids, timeoutMs: config.timeoutMs, retries: config.retries }, options);
+    robot = await DynamixelRobotEnv.connect(task, { path: config.port, baudRate: config.baudRate, ids: config.ids, timeoutMs: config.timeoutMs, retries: config.retries, usbLatencyMs: config.usbLatencyMs }, options);
   } else {
     robot = await FramedRobotEnv.connect(task, { path: config.port, baudRate: config.baudRate }, options);
   }

@@ -1,7 +1,8 @@
 import type { Env } from '../../control/env.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
-import { evaluatePolicy } from '../../policies/evaluate.js';
+import { evaluatePolicy, type EvalResult } from '../../policies/evaluate.js';
 import { connectRobot, loadRobotConfig } from '../../robots/config.js';
+import type { RobotEnv } from '../../robots/robot-env.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { loadRunPolicy, makeLearnerEnv } from '../run-setup.js';
 
@@ -22,19 +23,61 @@ export async function evalCommand(args: Args): Promise<void> {
 `);
   let env: Env;
   let where = 'sim';
+  let robot: RobotEnv | null = null;
   if (robotPath) {
-    const robot = loadRobotConfig(robotPath);
-    if (robot.task !== config.env.id) throw new UsageError(`the run was trained on ${config.env.id}; ${robotPath} runs task ${robot.task}`);
-    env = new EpisodeStatistics((await connectRobot(robot, log)).env);
-    where = robot.kind;
+    const robotConfig = loadRobotConfig(robotPath);
+    if (robotConfig.task !== config.env.id) throw new UsageError(`the run was trained on ${config.env.id}; ${robotPath} runs task ${robotConfig.task}`);
+    const connected = await connectRobot(robotConfig, log);
+    env = new EpisodeStatistics(connected.env);
+    robot = connected.robot;
+    where = robotConfig.kind;
+    log(`connected to the ${robotConfig.kind} robot (${robotPath}); evaluating ${episodes} episodes — Ctrl-C stops it and holds the robot`);
   } else env = await makeLearnerEnv(config);
-  const r = await evaluatePolicy(env, policy, episodes, seed).finally(() => env.close());
-  const summary = { run: runDir, env: config.env.id, on: where, checkpointStep: step, episodes, returnMean: r.returnMean, returnStd: r.returnStd, successRate: r.successRate, lengthMean: r.lengthMean, costMeans: r.costMeans };
+  // Ctrl-C / SIGTERM: stop between steps; closing the env sends a robot its hold command.
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => abort.abort(new Interrupted(signal));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let r: EvalResult;
+  try {
+    r = await evaluatePolicy(env, policy, episodes, seed, { signal: abort.signal });
+  } catch (err) {
+    if (!(err instanceof Interrupted)) throw err;
+    await env.close(); // a robot gets its hold command
+    log(`interrupted (${err.signal})${robot ? ': the robot was sent its hold command' : ''}`);
+    process.exitCode = err.signal === 'SIGINT' ? 130 : 143;
+    return;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await env.close();
+  }
+  for (const l of r.lost) log(`episode with seed ${l.seed} lost at step ${l.step} (${l.reason}); run again`);
+  const summary = {
+    run: runDir,
+    env: config.env.id,
+    on: where,
+    checkpointStep: step,
+    episodes,
+    returnMean: r.returnMean,
+    returnStd: r.returnStd,
+    successRate: r.successRate,
+    lengthMean: r.lengthMean,
+    costMeans: r.costMeans,
+    ...(robot ? { lostEpisodes: r.lost.length, link: { ...robot.stats } } : {}),
+  };
   if (args.flags.has('json')) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
   }
   process.stdout.write(
-    `${config.env.id} on ${where} · checkpoint @${step} · ${episodes} episodes (deterministic)\n  return   ${r.returnMean.toFixed(2)} ± ${r.returnStd.toFixed(2)}\n  success  ${(100 * r.successRate).toFixed(0)}%\n  length   ${r.lengthMean.toFixed(1)}\n${Object.keys(r.costMeans).length ? `  cost/ep  ${Object.entries(r.costMeans).map(([n, c]) => `${n} ${c.toFixed(2)}`).join(', ')}\n` : ''}`,
+    `${config.env.id} on ${where} · checkpoint @${step} · ${episodes} episodes (deterministic)\n  return   ${r.returnMean.toFixed(2)} ± ${r.returnStd.toFixed(2)}\n  success  ${(100 * r.successRate).toFixed(0)}%\n  length   ${r.lengthMean.toFixed(1)}\n${Object.keys(r.costMeans).length ? `  cost/ep  ${Object.entries(r.costMeans).map(([n, c]) => `${n} ${c.toFixed(2)}`).join(', ')}\n` : ''}${robot ? `  link     ${r.lost.length} episode(s) lost and rerun · ${robot.stats.reconnects} reconnects · ${robot.stats.statesDropped} states dropped\n` : ''}`,
   );
+}
+
+/** The evaluation was stopped by a signal. */
+class Interrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
 }

@@ -5,8 +5,11 @@ import { SerialLink } from '../../robots/serial/link.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
 
 const USAGE = `usage:
-  roborl serve ros --env <sim-id> [--host 127.0.0.1] [--port 9090] [--mode realtime|lockstep]
-  roborl serve serial --env <sim-id> --protocol dynamixel|framed --port <tty> [--baud 1000000] [--mode realtime|lockstep]`;
+  roborl serve ros --env <sim-id> [--host 127.0.0.1] [--port 9090] [--mode realtime|lockstep] [--sensor-hz 100]
+                   [--command-type std_msgs/Float64MultiArray|trajectory_msgs/JointTrajectory|geometry_msgs/Twist] [--flavor ros1|ros2]
+  roborl serve serial --env <sim-id> --protocol dynamixel|framed --port <tty> [--baud 1000000] [--mode realtime|lockstep] [--sensor-hz 100]`;
+
+const COMMAND_TYPES = ['std_msgs/Float64MultiArray', 'trajectory_msgs/JointTrajectory', 'geometry_msgs/Twist'] as const;
 
 /**
  * `roborl serve ros|serial`: a simulated robot behind a real wire protocol — a rosbridge v2
@@ -17,17 +20,24 @@ const USAGE = `usage:
  */
 export async function serveCommand(args: Args): Promise<void> {
   const [transport] = args.positionals;
-  allowFlags(args, 'serve', transport === 'ros' ? ['env', 'host', 'port', 'mode'] : ['env', 'protocol', 'port', 'baud', 'mode']);
+  allowFlags(args, 'serve', transport === 'ros' ? ['env', 'host', 'port', 'mode', 'sensor-hz', 'command-type', 'flavor'] : ['env', 'protocol', 'port', 'baud', 'mode', 'sensor-hz']);
   const envId = stringFlag(args, 'env');
   if (!envId || (transport !== 'ros' && transport !== 'serial')) throw new UsageError(USAGE);
   const mode = stringFlag(args, 'mode') ?? 'realtime';
   if (mode !== 'realtime' && mode !== 'lockstep') throw new UsageError(`--mode must be realtime or lockstep, got "${mode}"`);
+  const sensorHz = intFlag(args, 'sensor-hz', 100);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
-  const robot = await SimulatedRobot.create(envId, { mode });
+  const robot = await SimulatedRobot.create(envId, { mode, sensorHz });
   let stop: () => Promise<void>;
   if (transport === 'ros') {
-    const server = await RosbridgeServer.start(robot, { host: stringFlag(args, 'host') ?? '127.0.0.1', port: intFlag(args, 'port', 9090, 0), log });
-    log(`serving ${envId} as a ROS robot on ${server.url} (rosbridge v2): ${server.jointStateTopic} (sensor_msgs/JointState) out, ${server.commandTopic} (Float64MultiArray or JointTrajectory) in, ${server.resetService} (std_srvs/Trigger); ${mode}`);
+    const commandType = stringFlag(args, 'command-type') ?? COMMAND_TYPES[0];
+    if (!(COMMAND_TYPES as readonly string[]).includes(commandType)) throw new UsageError(`--command-type must be one of ${COMMAND_TYPES.join(', ')}, got "${commandType}"`);
+    const flavor = stringFlag(args, 'flavor') ?? 'ros1';
+    if (flavor !== 'ros1' && flavor !== 'ros2') throw new UsageError(`--flavor must be ros1 or ros2, got "${flavor}"`);
+    const host = stringFlag(args, 'host') ?? '127.0.0.1';
+    if (!isLoopback(host)) log(`WARNING: --host ${host} makes this robot reachable from the network; anyone who can connect can move it (rosbridge has no authentication)`);
+    const server = await RosbridgeServer.start(robot, { host, port: intFlag(args, 'port', 9090, 0), commandType: commandType as (typeof COMMAND_TYPES)[number], flavor, log });
+    log(`serving ${envId} as a ROS robot on ${server.url} (rosbridge v2, ${flavor}): ${server.jointStateTopic} (sensor_msgs/JointState, ${mode === 'realtime' ? `${sensorHz} Hz` : 'lockstep'}) out, ${server.commandTopic} (${commandType}) in, ${server.resetService} (std_srvs/Trigger), /rosapi/topic_type`);
     stop = () => server.close();
   } else {
     const protocol = stringFlag(args, 'protocol');
@@ -42,12 +52,19 @@ export async function serveCommand(args: Args): Promise<void> {
     };
   }
   const running = robot.run();
-  await new Promise<void>((resolve) => {
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  // The arm holds where it is before the server goes away.
+  robot.command(robot.state().position);
+  log(`${signal}: robot holding; shutting down`);
   robot.stop();
   await running;
   await stop();
   await robot.close();
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
