@@ -74,6 +74,7 @@ export async function runStreamingRealtime(agent: StreamAgent, env: Env, options
         if (updateUs.length % 50 === 0) expectedUs = percentile(updateUs.slice(-500), 0.99);
       } else {
         skipped++;
+        agent.skip(pending.reward, pending.episodeEnd);
         // Let a stale estimate (one slow, cold-JIT update) recover instead of blocking learning for good.
         expectedUs *= 0.9;
       }
