@@ -69,7 +69,7 @@ export class SafetyShield extends Wrapper {
       proposed: Float32Array.from(action),
       executed,
       intervened: corrected || (inner?.intervened ?? false),
-      hits: { ...(inner?.hits ?? {}), shield: corrected ? 1 : 0, shieldInfeasible: p.infeasible ? 1 : 0 },
+      hits: { ...(inner?.hits ?? {}), shield: corrected ? 1 : 0, shieldInfeasible: p.infeasible ? 1 : 0, shieldNotConverged: p.converged ? 0 : 1 },
       correction: Math.sqrt(sq),
       slack: p.slack,
       infeasible: p.infeasible,

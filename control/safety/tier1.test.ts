@@ -92,6 +92,58 @@ describe('safety-layer projection (QP onto half-spaces and the action box)', () 
   });
 });
 
+describe('projection worst cases (issue 11): conflicting, nearly parallel and many constraints', () => {
+  const maxViolation = (a: ArrayLike<number>, hs: readonly HalfSpace[]): number => Math.max(0, ...hs.map((h) => (dot(h.g, a) - h.b) / Math.sqrt(dot(h.g, h.g))));
+  const box = { lower: new Array<number>(7).fill(-1), upper: new Array<number>(7).fill(1) };
+
+  it('conflicting constraints: the least-violation answer, the same whatever their order', () => {
+    const rng = new Rng(11);
+    for (let trial = 0; trial < 50; trial++) {
+      // Pairs of opposing half-spaces that cannot both hold: gᵀa ≤ −c and −gᵀa ≤ −c.
+      const hs: HalfSpace[] = [];
+      for (let k = 0; k < 4; k++) {
+        const g = Array.from({ length: 7 }, () => rng.normal());
+        const c = rng.uniform(0.05, 0.5);
+        hs.push({ g, b: -c }, { g: g.map((v) => -v), b: -c });
+      }
+      const mu = Array.from({ length: 7 }, () => rng.uniform(-1, 1));
+      const p = projectOntoPolytope(mu, hs, box.lower, box.upper);
+      expect(p.infeasible).toBe(true);
+      expect(p.converged).toBe(true);
+      const shuffled = [...hs].reverse();
+      const q = projectOntoPolytope(mu, shuffled, box.lower, box.upper);
+      for (let k = 0; k < 7; k++) expect(q.action[k]).toBeCloseTo(p.action[k] as number, 6);
+      // No point of the box violates less (probes: random points and the answer nudged).
+      const best = maxViolation(p.action, hs);
+      for (let probe = 0; probe < 200; probe++) {
+        const x = Array.from({ length: 7 }, (_, k) => Math.max(-1, Math.min(1, (p.action[k] as number) + rng.normal() * (probe < 100 ? 0.05 : 1))));
+        expect(maxViolation(x, hs)).toBeGreaterThanOrEqual(best - 1e-6);
+      }
+      for (const v of p.action) expect(Math.abs(v)).toBeLessThanOrEqual(1 + 1e-12);
+    }
+  });
+
+  it('nearly parallel constraints: solved exactly and flagged converged (they used to stop at the sweep limit unflagged)', () => {
+    const g = [1, 0.5, -0.25, 0, 0.3, 0.1, -0.2];
+    const hs: HalfSpace[] = [
+      { g, b: 0.1 },
+      { g: g.map((v, i) => v + (i === 0 ? 1e-7 : 0)), b: 0.1 + 1e-8 },
+      { g: g.map((v, i) => v - (i === 3 ? 1e-7 : 0)), b: 0.1 },
+    ];
+    const p = projectOntoPolytope([1, 1, -1, 0.5, 1, 1, -1], hs, box.lower, box.upper);
+    expect(p.converged).toBe(true);
+    expect(p.infeasible).toBe(false);
+    for (const h of hs) expect(dot(h.g, p.action)).toBeLessThanOrEqual(h.b + 1e-7);
+  });
+
+  it('an iteration cap that is too small is reported as not converged, with the action kept in the box', () => {
+    const hs: HalfSpace[] = Array.from({ length: 8 }, (_, i) => ({ g: Array.from({ length: 7 }, (_, k) => Math.cos(i * 7 + k)), b: -0.2 }));
+    const p = projectOntoPolytope(new Array(7).fill(0.9), hs, box.lower, box.upper, { maxIterations: 1 });
+    expect(p.converged).toBe(false);
+    for (const v of p.action) expect(Math.abs(v)).toBeLessThanOrEqual(1);
+  });
+});
+
 describe('SafetyShield on PandaKeepOut-v0 (analytic keep-out gradient)', () => {
   it('a straight-to-goal policy enters the keep-out sphere; behind the shield it never does, and still reaches the goal', async () => {
     const straight = pandaReachExpert(); // ignores the sphere: obs[0..22] has PandaReach's layout
