@@ -9,38 +9,105 @@ import { SimulatedRobot } from '../robots/emulator/sim-robot.js';
 import type { RobotEnv } from '../robots/robot-env.js';
 import { RosbridgeServer } from '../robots/ros/rosbridge-server.js';
 import { RosRobotEnv } from '../robots/ros/ros-env.js';
-import { DynamixelEmulator } from '../robots/serial/emulators.js';
+import { XControlTable } from '../robots/serial/dynamixel/protocol.js';
+import { DynamixelEmulator, FramedEmulator } from '../robots/serial/emulators.js';
 import { SerialLink } from '../robots/serial/link.js';
-import { DynamixelRobotEnv } from '../robots/serial/serial-env.js';
+import { DynamixelRobotEnv, FramedRobotEnv } from '../robots/serial/serial-env.js';
+import { qpWorstCase } from './qp.js';
 import { robotTask } from '../robots/task.js';
 import { make } from '../sim/registry.js';
 
 const STEPS = Number(process.env['BRIDGES_STEPS'] ?? 2000);
+/** Paced steps per link in the pacing measurement (25 Hz: 200 steps = 8 s). */
+const PACED_STEPS = Number(process.env['BRIDGES_PACED_STEPS'] ?? 200);
 const ms = (xs: number[], p: number): number => percentile(xs, p);
 
-/**
- * Times `STEPS` env steps (command out → fresh joint state in) through a robot env against an
- * emulator in lockstep mode, and separately the emulator's own physics per step, so the
- * transport + bridge share is step − physics.
- */
-async function stepTimes(env: RobotEnv, robot: SimulatedRobot): Promise<{ stepMs: number[]; physicsMs: number[] }> {
-  const physicsMs: number[] = [];
-  const tick = robot.tick.bind(robot);
-  robot.tick = () => {
-    const t0 = performance.now();
-    tick();
-    physicsMs.push(performance.now() - t0);
-  };
-  const stepMs: number[] = [];
+export interface Pacing {
+  readonly link: string;
+  /** The emulator's own rate (joint states / physics ticks per second), not the control rate. */
+  readonly sensorHz: number;
+  readonly controlPeriodMs: number;
+  readonly stepPeriodP50Ms: number;
+  readonly stepPeriodP99Ms: number;
+  /** Age of the observation a step returns (sensor stamp to return), p50, ms. */
+  readonly obsAgeP50Ms: number;
+  readonly truncated: number;
+}
+
+/** Step periods (return to return) of `PACED_STEPS` steps on a robot env against a free-running emulator. */
+async function pacing(link: string, sensorHz: number, env: RobotEnv): Promise<Pacing> {
   await env.reset({ seed: 0 });
+  const periods: number[] = [];
+  const ages: number[] = [];
+  let truncated = 0;
+  let last = performance.now();
   const hold = new Float32Array(7);
+  for (let i = 0; i < PACED_STEPS; i++) {
+    const r = await env.step(hold);
+    const now = performance.now();
+    periods.push(now - last);
+    last = now;
+    ages.push(r.info.obsAgeMs ?? Number.NaN);
+    if (r.truncated || r.terminated) {
+      truncated += r.truncated ? 1 : 0;
+      await env.reset();
+      last = performance.now();
+    }
+  }
+  const p = periods.slice(1);
+  return { link, sensorHz, controlPeriodMs: 1000 / env.spec.controlHz, stepPeriodP50Ms: ms(p, 0.5), stepPeriodP99Ms: ms(p, 0.99), obsAgeP50Ms: ms(ages, 0.5), truncated };
+}
+
+/** A socat pty pair: `host` for the driver, `robot` for the emulator. */
+async function ptyPair(): Promise<{ host: string; robot: string; kill: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-pty-'));
+  const socat = spawn('socat', [`pty,raw,echo=0,link=${dir}/host`, `pty,raw,echo=0,link=${dir}/robot`], { stdio: 'ignore' });
+  while (!existsSync(`${dir}/host`) || !existsSync(`${dir}/robot`)) await new Promise((r) => setTimeout(r, 10));
+  return { host: `${dir}/host`, robot: `${dir}/robot`, kill: () => void socat.kill() };
+}
+
+/** Pacing of the three links, each against its emulator free-running at a rate that is not the control rate. */
+async function pacingAll(): Promise<{ pacing: Pacing[]; serialSyncReadMs: number[] }> {
+  const task = robotTask('PandaReach-v0');
+  const out: Pacing[] = [];
+  // ROS: joint states at 100 Hz.
+  const rosRobot = await SimulatedRobot.create('PandaReach-v0', { sensorHz: 100 });
+  void rosRobot.run();
+  const server = await RosbridgeServer.start(rosRobot, { port: 0 });
+  const ros = await RosRobotEnv.connect(task, { url: server.url, jointStateTopic: '/joint_states', command: { topic: server.commandTopic, type: 'std_msgs/Float64MultiArray' }, resetService: server.resetService });
+  out.push(await pacing('ros', 100, ros));
+  await ros.close();
+  await server.close();
+  await rosRobot.close();
+  // Dynamixel and framed over socat ptys: servo physics ticks / STATE frames at 60 Hz.
+  let serialSyncReadMs: number[] = [];
+  for (const protocol of ['dynamixel', 'framed'] as const) {
+    const pty = await ptyPair();
+    const robot = await SimulatedRobot.create('PandaReach-v0', { sensorHz: 60 });
+    void robot.run();
+    const robotLink = await SerialLink.open({ path: pty.robot });
+    const emulator = protocol === 'dynamixel' ? new DynamixelEmulator(robotLink, robot) : new FramedEmulator(robotLink, robot);
+    const env = protocol === 'dynamixel' ? await DynamixelRobotEnv.connect(task, { path: pty.host }) : await FramedRobotEnv.connect(task, { path: pty.host });
+    out.push(await pacing(protocol, 60, env));
+    if (env instanceof DynamixelRobotEnv) serialSyncReadMs = await syncReadTimes(env);
+    await env.close();
+    if (emulator instanceof FramedEmulator) emulator.close();
+    await robotLink.close();
+    await robot.close();
+    pty.kill();
+  }
+  return { pacing: out, serialSyncReadMs };
+}
+
+/** The raw serial transaction: a sync read of present velocity + position from 7 servos, STEPS times. */
+async function syncReadTimes(env: DynamixelRobotEnv): Promise<number[]> {
+  const out: number[] = [];
   for (let i = 0; i < STEPS; i++) {
     const t0 = performance.now();
-    const r = await env.step(hold);
-    stepMs.push(performance.now() - t0);
-    if (r.truncated || r.terminated) await env.reset();
+    await env.bus.syncRead(XControlTable.PresentVelocity.address, 8, env.ids);
+    out.push(performance.now() - t0);
   }
-  return { stepMs, physicsMs };
+  return out;
 }
 
 /** Raw WebSocket round trip with a JointState-sized JSON message (the transport alone). */
@@ -100,54 +167,27 @@ async function loopP99(hz: number, ticks: number): Promise<{ p50: number; p99: n
 }
 
 export async function bridgesBenchmark(json: boolean): Promise<unknown> {
-  const task = robotTask('PandaReach-v0');
-  // ROS over loopback.
-  const rosRobot = await SimulatedRobot.create('PandaReach-v0', { mode: 'lockstep' });
-  const server = await RosbridgeServer.start(rosRobot, { port: 0 });
-  const ros = await RosRobotEnv.connect(task, { url: server.url, jointStateTopic: '/joint_states', command: { topic: server.commandTopic, type: 'std_msgs/Float64MultiArray' }, resetService: server.resetService });
-  const rosT = await stepTimes(ros, rosRobot);
-  await ros.close();
-  await server.close();
-  await rosRobot.close();
+  const { pacing: paced, serialSyncReadMs } = await pacingAll();
   const echo = await wsEchoMs();
-  // Serial: 7 Dynamixel servos, sync write + sync read, over a socat pty pair.
-  const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-pty-'));
-  const socat = spawn('socat', [`pty,raw,echo=0,link=${dir}/host`, `pty,raw,echo=0,link=${dir}/robot`], { stdio: 'ignore' });
-  while (!existsSync(`${dir}/host`) || !existsSync(`${dir}/robot`)) await new Promise((r) => setTimeout(r, 10));
-  const serialRobot = await SimulatedRobot.create('PandaReach-v0', { mode: 'lockstep' });
-  const robotLink = await SerialLink.open({ path: `${dir}/robot` });
-  new DynamixelEmulator(robotLink, serialRobot);
-  const serial = await DynamixelRobotEnv.connect(task, { path: `${dir}/host`, timeoutMs: 100 });
-  const serialT = await stepTimes(serial, serialRobot);
-  await serial.close();
-  await robotLink.close();
-  await serialRobot.close();
-  socat.kill();
   const throughput = await rosThroughput();
   const loop100 = await loopP99(100, 1000);
   const loop1k = await loopP99(1000, 5000);
+  const qp = qpWorstCase();
   const result = {
-    rosStepP50Ms: ms(rosT.stepMs, 0.5),
-    rosStepP99Ms: ms(rosT.stepMs, 0.99),
-    serialStepP50Ms: ms(serialT.stepMs, 0.5),
-    serialStepP99Ms: ms(serialT.stepMs, 0.99),
+    pacing: paced,
+    qpWorstMs: qp.qpWorstMs,
+    serialSyncReadP50Ms: ms(serialSyncReadMs, 0.5),
+    serialSyncReadP99Ms: ms(serialSyncReadMs, 0.99),
+    wsEchoP50Ms: ms(echo, 0.5),
+    wsEchoP99Ms: ms(echo, 0.99),
     loop100HzP99Ms: loop100.p99,
     loop1kHzP99Ms: loop1k.p99,
-    detail: {
-      steps: STEPS,
-      emulatorPhysicsP50Ms: { ros: ms(rosT.physicsMs, 0.5), serial: ms(serialT.physicsMs, 0.5) },
-      rosBridgeOverheadP50Ms: ms(rosT.stepMs, 0.5) - ms(rosT.physicsMs, 0.5) - ms(echo, 0.5),
-      wsEchoP50Ms: ms(echo, 0.5),
-      wsEchoP99Ms: ms(echo, 0.99),
-      serialLinkP50Ms: ms(serialT.stepMs, 0.5) - ms(serialT.physicsMs, 0.5),
-      rosMessagesPerSec: throughput,
-      loop100Hz: loop100,
-      loop1kHz: loop1k,
-    },
+    detail: { steps: STEPS, pacedSteps: PACED_STEPS, rosMessagesPerSec: throughput, loop100Hz: loop100, loop1kHz: loop1k, qpCases: qp.qpCases },
   };
   if (!json) {
-    process.stdout.write(`ROS step (loopback, lockstep emulator): p50 ${result.rosStepP50Ms.toFixed(3)} ms, p99 ${result.rosStepP99Ms.toFixed(3)} ms (physics p50 ${result.detail.emulatorPhysicsP50Ms.ros.toFixed(3)} ms, raw WebSocket echo p50 ${result.detail.wsEchoP50Ms.toFixed(3)} ms → bridge overhead ${result.detail.rosBridgeOverheadP50Ms.toFixed(3)} ms)\n`);
-    process.stdout.write(`serial step (7 Dynamixel servos, sync write + sync read, socat pty): p50 ${result.serialStepP50Ms.toFixed(3)} ms, p99 ${result.serialStepP99Ms.toFixed(3)} ms\n`);
+    for (const p of paced) process.stdout.write(`${p.link.padEnd(9)} (emulator ${p.sensorHz} Hz, control ${p.controlPeriodMs.toFixed(1)} ms): step period p50 ${p.stepPeriodP50Ms.toFixed(2)} ms, p99 ${p.stepPeriodP99Ms.toFixed(2)} ms, observation age p50 ${p.obsAgeP50Ms.toFixed(1)} ms, ${p.truncated} cut off\n`);
+    process.stdout.write(`shield QP worst case (7-D, 8 constraints, infeasible included): ${qp.qpWorstMs.toFixed(3)} ms\n`);
+    process.stdout.write(`serial sync read (7 servos, socat pty): p50 ${result.serialSyncReadP50Ms.toFixed(3)} ms, p99 ${result.serialSyncReadP99Ms.toFixed(3)} ms; WebSocket echo p50 ${result.wsEchoP50Ms.toFixed(3)} ms\n`);
     process.stdout.write(`ROS env intake: ${throughput.toFixed(0)} JointState messages/s\n`);
     process.stdout.write(`loop period error p99: ${loop100.p99.toFixed(3)} ms at 100 Hz, ${loop1k.p99.toFixed(3)} ms at 1 kHz\n`);
   }
