@@ -57,6 +57,9 @@ export class RobotNotMovingError extends Error {
   override readonly name = 'RobotNotMovingError';
 }
 
+/** A state measured this little before a step's deadline still counts as measured at it, ms. */
+const FRESH_SLACK_MS = 1;
+
 /** Commanded travel (rad, summed per step over the largest joint change) before a still robot is an error. */
 const NOT_MOVING_TRAVEL = 0.4;
 /** Largest joint displacement (rad) that still counts as "did not move". */
@@ -66,9 +69,9 @@ const NOT_MOVING_EPS = 0.005;
  * The environment contract on a real robot, whatever the transport (ROS, serial). A step lasts
  * one control period: its command goes out at once, the step waits for its deadline (deadlines
  * follow a fixed schedule, tick k at t₀ + k·T, so the work between steps does not stretch the
- * period), and returns the freshest joint state measured after the command — judged by the
- * sensor stamp where the transport has one, so a state stamped before the command is never
- * taken as its result. Reward, costs and success come from the task definition on our side.
+ * period), and returns the first joint state measured at the deadline or after — judged by
+ * the sensor stamp where the transport has one, so a state measured before the command is
+ * never taken as its result, however late it arrives. Reward, costs and success come from the task definition on our side.
  * When no fresh state arrives in time (link cut, driver stalled) the robot gets the safe stop
  * (hold where it is) and the episode ends truncated with `info.linkError`. Resets without a
  * reset service drive to the start pose at `resetSpeed`, one paced command per period.
@@ -134,6 +137,11 @@ export abstract class RobotEnv implements Env {
     if (!ready.length) return;
     this.waiters = this.waiters.filter((w) => s.measuredAt <= w.after);
     for (const w of ready) w.resolve(s);
+  }
+
+  /** Whether a step or reset is waiting for a fresh state (a polling transport asks again when a read fails). */
+  protected get awaitingState(): boolean {
+    return this.waiters.length > 0;
   }
 
   /** Transports call this when a dropped link is back: counted, and the next state gets a hold command. */
@@ -210,14 +218,14 @@ export abstract class RobotEnv implements Env {
   }
 
   private async resetOnce(start: Float64Array): Promise<ResetResult> {
-    const before = performance.now();
     const service = this.resetService();
     if (service) await service;
     else await this.driveTo(start);
+    // A state measured after the reset completed: a free-running robot publishes during its
+    // reset too, and a state from before the reset is not the episode's start.
+    const done = performance.now();
     if (this.polled) this.requestState();
-    // A state measured after the reset began (a robot publishes when its reset completes), or
-    // after the last command that drove it to the start pose.
-    const s = await this.waitFresh(before, Math.max(this.staleAfterMs, 1000));
+    const s = await this.waitFresh(done, Math.max(this.staleAfterMs, 1000));
     if (!s) throw new Error(`${this.spec.id}: no joint state from the robot after reset (link down?)`);
     const obs = this.task.beginEpisode(this.rng, s.q, s.qd);
     this.inEpisode = true;
@@ -242,8 +250,10 @@ export abstract class RobotEnv implements Env {
     if (!sent) return this.linkLost('link down: command not sent');
     await sleepUntil(deadline);
     if (this.polled) this.requestState();
-    // The freshest state measured after the command (polled: after the read went out).
-    const s = await this.waitFresh(this.polled ? deadline : sentAt, deadline + this.staleAfterMs - performance.now());
+    // The first state measured at the deadline or after (polled: the read sent now). Not the
+    // freshest one before it: the next command is computed from this state, and a state up to a
+    // sensor period old made a 60 Hz arm move ~30% less per step than the simulator does.
+    const s = await this.waitFresh(deadline - FRESH_SLACK_MS, deadline + this.staleAfterMs - performance.now());
     if (!s) return this.linkLost(`no fresh joint state (measured after the command) within ${this.staleAfterMs.toFixed(0)} ms of the step's deadline`);
     this.checkMoving(targets, q, s.q);
     const out = this.task.outcome(a, s.q, s.qd);

@@ -60,3 +60,13 @@ export async function servedRos(mode: 'lockstep' | 'realtime', options: Rosbridg
   });
   return { robot, server };
 }
+
+/** Waits until `condition()` holds (checked every 10 ms), at most `timeoutMs`; returns whether it did. */
+export async function until(condition: () => boolean, timeoutMs = 3000): Promise<boolean> {
+  const end = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}

@@ -143,8 +143,9 @@ export class SimulatedRobot {
   }
 
   /**
-   * Advances physics toward the targets (or holding, when none is fresh) and publishes the
-   * state: lockstep, one control period; realtime, up to the wall clock.
+   * Advances physics toward the targets (or holding, when none is fresh): lockstep, one control
+   * period, then publishes; realtime, up to the wall clock (the run loop publishes at its own
+   * sensor rate).
    */
   tick(): void {
     const q = this.arm.jointPositions();
@@ -163,24 +164,38 @@ export class SimulatedRobot {
     }
     if (steps !== 0) this.arm.driveJoints(fresh ? (this.targets as Float64Array) : Float64Array.from(q), steps);
     this.counters.ticks++;
-    this.publish();
+    if (this.mode === 'lockstep') this.publish();
   }
 
   state(): JointStateSample {
     return { names: this.jointNames, position: Float64Array.from(this.arm.jointPositions()), velocity: Float64Array.from(this.arm.jointVelocities()), stampMs: Date.now(), seq: this.seq };
   }
 
-  /** Realtime mode: measures and publishes at `sensorHz`, physics following the wall clock, until {@link stop}. */
+  /**
+   * Realtime mode, until {@link stop}: the controller's loop runs at the physics rate (every
+   * physics step, 250 Hz for the Panda — new targets take effect within one step, as on an arm
+   * whose joint controllers run far faster than its sensor stream), and a joint state is
+   * measured and published at `sensorHz`.
+   */
   async run(): Promise<void> {
     if (this.mode !== 'realtime' || this.running) return;
     this.running = true;
-    const clock = new FixedRateClock(this.sensorHz);
+    const clock = new FixedRateClock(1 / this.arm.physicsDt);
+    const sensorPeriod = 1000 / this.sensorHz;
     clock.begin();
     this.physicsStart = performance.now();
     this.physicsSteps = 0;
+    let nextPublish = this.physicsStart + sensorPeriod;
     while (this.running) {
       await clock.tick();
-      if (this.running) this.tick();
+      if (!this.running) break;
+      this.tick();
+      const now = performance.now();
+      if (now >= nextPublish) {
+        this.publish();
+        // The sensor's own schedule; after a stall it skips ahead rather than bursting.
+        nextPublish = Math.max(nextPublish + sensorPeriod, now);
+      }
     }
   }
 

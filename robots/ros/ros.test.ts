@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TimeLimit } from '../../control/wrappers/time-limit.js';
 import { countSuccesses } from '../../test/episodes.js';
-import { cleanup, servedRos } from '../../test/robot-fixtures.js';
+import { cleanup, servedRos, until } from '../../test/robot-fixtures.js';
 import { pandaReachExpert } from '../../sim/tasks/panda-reach.js';
 import type { SimulatedRobot } from '../emulator/sim-robot.js';
 import { robotTask } from '../task.js';
@@ -101,8 +101,7 @@ describe('the rosbridge emulator refuses what real rosbridge refuses', () => {
     expect(logs.join('\n')).toMatch(/msg.layout is missing/);
     ws.send(JSON.stringify({ op: 'advertise', topic: COMMAND.topic, type: COMMAND.type }));
     ws.send(JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout, data: q } }));
-    await new Promise((r) => setTimeout(r, 100));
-    expect(robot.counters.commands).toBe(1);
+    expect(await until(() => robot.counters.commands === 1)).toBe(true);
   });
 
   it('a command type the topic does not have fails at connect, naming both types; without rosapi, a robot that does not move is an error', async () => {
@@ -249,7 +248,8 @@ describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
     expect(raw.connected).toBe(true);
     expect(raw.stats.reconnects).toBeGreaterThanOrEqual(1);
     // On reconnect the env sent the hold command (where the arm is now), and nothing else.
-    await new Promise((res) => setTimeout(res, 200));
+    expect(await until(() => robot.counters.commands > commandsWhileDown)).toBe(true);
+    await new Promise((res) => setTimeout(res, 100));
     expect(robot.counters.commands).toBe(commandsWhileDown + 1);
     await env.reset({ seed: 2 });
     r = await env.step(new Float32Array(7));

@@ -90,6 +90,8 @@ export class DynamixelRobotEnv extends RobotEnv {
           this.options.log?.(`${this.spec.id}: ${err.message}`);
         }
         this.drop(err.message);
+        // Someone still waits for a state (until their own deadline): ask again, shortly.
+        if (seq === this.seq && this.awaitingState) setTimeout(() => this.awaitingState && this.requestState(), 5);
       },
     );
   }
