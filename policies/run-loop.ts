@@ -1,3 +1,4 @@
+import { yielder } from '../control/clock.js';
 import type { EpisodeSummary } from '../control/env.js';
 import type { EvalResult } from './evaluate.js';
 import { describeEval, episodeRecord, evalRecord, type MetricsLog } from './metrics-log.js';
@@ -38,6 +39,8 @@ export abstract class RunLoop {
   protected lastReturn: number | null = null;
   protected lastCosts: Readonly<Record<string, number>> | undefined;
   protected stopping = false;
+  /** Lets the event loop in (signals, sockets) at least every 20 ms: a simulator's steps resolve at once. */
+  private readonly pause = yielder(20);
 
   constructor(
     protected readonly schedule: TrainerSchedule,
@@ -84,11 +87,16 @@ export abstract class RunLoop {
     return e;
   }
 
-  /** Evaluation and checkpoint at the schedule's boundaries; call after every env step. */
+  /**
+   * Evaluation and checkpoint at the schedule's boundaries; call after every env step. Yields to
+   * the event loop when 20 ms have passed since it last did, so a SIGINT is handled within one
+   * update (a loop over resolved promises never lets a signal in).
+   */
   protected async afterStep(): Promise<void> {
     const { evalEvery, checkpointEvery, steps } = this.schedule;
     if (evalEvery > 0 && this.envSteps % evalEvery === 0 && this.envSteps < steps) await this.evaluateAndLog();
     if (this.envSteps % checkpointEvery === 0) this.checkpoint();
+    await this.pause();
   }
 
   /** True while the run should go on. */

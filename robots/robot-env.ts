@@ -57,9 +57,6 @@ export class RobotNotMovingError extends Error {
   override readonly name = 'RobotNotMovingError';
 }
 
-/** A state measured this little before a step's deadline still counts as measured at it, ms. */
-const FRESH_SLACK_MS = 1;
-
 /** Commanded travel (rad, summed per step over the largest joint change) before a still robot is an error. */
 const NOT_MOVING_TRAVEL = 0.4;
 /** Largest joint displacement (rad) that still counts as "did not move". */
@@ -69,9 +66,9 @@ const NOT_MOVING_EPS = 0.005;
  * The environment contract on a real robot, whatever the transport (ROS, serial). A step lasts
  * one control period: its command goes out at once, the step waits for its deadline (deadlines
  * follow a fixed schedule, tick k at t₀ + k·T, so the work between steps does not stretch the
- * period), and returns the first joint state measured at the deadline or after — judged by
- * the sensor stamp where the transport has one, so a state measured before the command is
- * never taken as its result, however late it arrives. Reward, costs and success come from the task definition on our side.
+ * period), and returns the freshest joint state measured after the command — judged by the
+ * sensor stamp where the transport has one, so a state measured before the command is never
+ * taken as its result, however late it arrives. Polling transports read at the deadline. Reward, costs and success come from the task definition on our side.
  * When no fresh state arrives in time (link cut, driver stalled) the robot gets the safe stop
  * (hold where it is) and the episode ends truncated with `info.linkError`. Resets without a
  * reset service drive to the start pose at `resetSpeed`, one paced command per period.
@@ -250,10 +247,11 @@ export abstract class RobotEnv implements Env {
     if (!sent) return this.linkLost('link down: command not sent');
     await sleepUntil(deadline);
     if (this.polled) this.requestState();
-    // The first state measured at the deadline or after (polled: the read sent now). Not the
-    // freshest one before it: the next command is computed from this state, and a state up to a
-    // sensor period old made a 60 Hz arm move ~30% less per step than the simulator does.
-    const s = await this.waitFresh(deadline - FRESH_SLACK_MS, deadline + this.staleAfterMs - performance.now());
+    // The freshest state measured after the command (polled: the read sent at the deadline).
+    // Not the first one after the deadline: waiting for it would shift each next command by up
+    // to a sensor period (measured with a 60 Hz sensor: command periods of 33–50 ms at 25 Hz).
+    // With a slow sensor the state is up to one sensor period old, as on the robot it is.
+    const s = await this.waitFresh(this.polled ? deadline : sentAt, deadline + this.staleAfterMs - performance.now());
     if (!s) return this.linkLost(`no fresh joint state (measured after the command) within ${this.staleAfterMs.toFixed(0)} ms of the step's deadline`);
     this.checkMoving(targets, q, s.q);
     const out = this.task.outcome(a, s.q, s.qd);

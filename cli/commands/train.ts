@@ -51,11 +51,22 @@ export async function trainCommand(args: Args): Promise<void> {
   }
   log(`run folder: ${runDir} · learner ${config.algo.kind}`);
   if (resumeDir && trainer.resume() === null) log('no checkpoint found: starting from step 0');
-  const stop = (): void => trainer.requestStop();
+  let signal: NodeJS.Signals | null = null;
+  const stop = (s: NodeJS.Signals): void => {
+    signal = s;
+    trainer.requestStop();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const final = await trainer.run();
   progress.done();
+  if (signal) {
+    trainer.dispose();
+    await Promise.all([env.close(), evalEnv.close()]);
+    log(`${signal}: stopped at step ${trainer.step} with a checkpoint; continue with: roborl train --resume ${runDir}`);
+    process.exitCode = signal === 'SIGINT' ? 130 : 143;
+    return;
+  }
   process.stdout.write(
     `${config.name}: ${trainer.step} env steps · final evaluation return ${final.returnMean.toFixed(2)} ± ${final.returnStd.toFixed(2)}, success ${(100 * final.successRate).toFixed(0)}%\nrun folder: ${runDir}\n`,
   );
