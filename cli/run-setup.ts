@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { writeFileAtomic } from '../policies/binary-file.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Env } from '../control/env.js';
@@ -83,17 +84,26 @@ export function absolutizePaths(config: ExperimentConfig, configPath: string): E
   return { ...config, algo: { ...config.algo, demos: { ...demos, path: resolve(dirname(resolve(configPath)), demos.path) } } };
 }
 
-/** Creates a new run folder (refusing to reuse a non-empty one) and writes the resolved config. */
-export function createRunDir(config: ExperimentConfig, explicit: string | undefined): string {
+/** The folder a new run will use: `explicit`, or runs/<name>-<time>. Refuses a folder that is not empty (checked before anything is written). */
+export function newRunDirPath(config: ExperimentConfig, explicit: string | undefined): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const dir = resolve(explicit ?? join('runs', `${config.name}-${stamp}`));
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     throw new UsageError(`run folder ${dir} already exists and is not empty: continue it with \`roborl train --resume ${dir}\`, or pick another --run-dir`);
   }
-  mkdirSync(join(dir, 'checkpoints'), { recursive: true });
-  const resolvedConfig = { ...config, algo: resolvedAlgoSection(config) };
-  writeFileSync(join(dir, 'config.yaml'), `# resolved by roborl ${new Date().toISOString()}\n${stringify(resolvedConfig)}`);
   return dir;
+}
+
+/** The run's config.yaml: every default filled in, presets applied. */
+export function resolvedConfigYaml(config: ExperimentConfig): string {
+  const resolvedConfig = { ...config, algo: resolvedAlgoSection(config) };
+  return `# resolved by roborl ${new Date().toISOString()}\n${stringify(resolvedConfig)}`;
+}
+
+/** Creates the run folder and writes the resolved config (atomically). */
+export function writeRunDir(dir: string, config: ExperimentConfig): void {
+  mkdirSync(join(dir, 'checkpoints'), { recursive: true });
+  writeFileAtomic(join(dir, 'config.yaml'), resolvedConfigYaml(config));
 }
 
 /** Loads the config a run was started with. */

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { crc32 } from './crc32.js';
 
 /**
@@ -66,17 +67,53 @@ export function decodeBinary(magic: string, bytes: Uint8Array, what: string): Bi
 }
 
 /** Writes atomically: to `path.tmp`, fsync, then rename over `path`. A crash leaves the old file or the new one, never a mix. */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+/**
+ * Writes `bytes` to `path` so that a kill at any moment leaves either the old file or the new
+ * one: a temp file beside it, fsync, rename, then an fsync of the directory (the rename itself
+ * is only durable once the directory entry is). A failure (disk full, permissions) is an error
+ * naming the file; the temp file is removed.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
+  const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
   try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    const fd = openSync(tmp, 'w');
+    try {
+      let off = 0;
+      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    fsyncDirectory(dirname(path));
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new Error(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** fsync of a directory (makes renames and new entries in it durable). */
+export function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, path);
+}
+
+/** Removes temp files that a killed writer left beside their targets (`*.tmp-<pid>`); returns their names. */
+export function removeStaleTempFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const stale = names.filter((n) => /\.tmp-\d+$/.test(n));
+  for (const n of stale) rmSync(join(dir, n), { force: true });
+  return stale;
 }
 
 export function readBinaryFile(path: string, magic: string): BinaryFile {

@@ -11,7 +11,11 @@ const MAGIC = 'RRLCKPT1';
 export function saveCheckpoint(dir: string, step: number, header: Record<string, unknown>, sections: readonly ArrayBufferView[], keep = 2): string {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `ckpt-${String(step).padStart(10, '0')}.bin`);
-  writeFileAtomic(path, encodeBinary(MAGIC, { ...header, step }, sections));
+  try {
+    writeFileAtomic(path, encodeBinary(MAGIC, { ...header, step }, sections));
+  } catch (err) {
+    throw new Error(`checkpoint at step ${step} failed: ${(err as Error).message}`, { cause: err });
+  }
   const all = listCheckpoints(dir);
   for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(join(dir, old));
   return path;
@@ -28,20 +32,35 @@ export function listCheckpoints(dir: string): string[] {
   return names.filter((n) => /^ckpt-\d{10}\.bin$/.test(n)).sort();
 }
 
+/** Every checkpoint in a run folder is unreadable: resuming would start over and overwrite them. */
+export class CorruptCheckpointsError extends Error {
+  override readonly name = 'CorruptCheckpointsError';
+}
+
 /**
- * The newest checkpoint that verifies; corrupt ones (which atomic writes should never produce,
- * but disks fail) are skipped with a warning. Null when there is none.
+ * The newest checkpoint that verifies; an older one is used when a newer one is corrupt (with
+ * a warning). Null only when the folder holds no checkpoint at all. When checkpoints exist but
+ * none verifies, this refuses ({@link CorruptCheckpointsError}, naming each file and why)
+ * rather than let a resume start from step 0 over them.
  */
 export function loadLatestCheckpoint(dir: string, warn: (msg: string) => void = () => {}): (BinaryFile & { path: string; step: number }) | null {
-  for (const name of listCheckpoints(dir).reverse()) {
+  const names = listCheckpoints(dir);
+  const problems: string[] = [];
+  for (const name of [...names].reverse()) {
     const path = join(dir, name);
     try {
       const file = readBinaryFile(path, MAGIC);
+      for (const p of problems) warn(`skipping ${p}`);
       return { ...file, path, step: file.header['step'] as number };
     } catch (err) {
       if (!(err instanceof CorruptFileError)) throw err;
-      warn(`skipping ${path}: ${err.message}`);
+      problems.push(`${path}: ${err.message}`);
     }
+  }
+  if (problems.length) {
+    throw new CorruptCheckpointsError(
+      `every checkpoint in ${dir} is corrupt, so this run cannot be resumed:\n${problems.map((p) => `  ${p}`).join('\n')}\nNothing was changed. Start a new run (roborl train <config> --run-dir <new folder>), or move the corrupt files away to resume from step 0.`,
+    );
   }
   return null;
 }

@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './binary-file.js';
 import type { EpisodeSummary } from '../control/env.js';
 import type { EvalResult } from './evaluate.js';
 
@@ -8,13 +9,18 @@ export type MetricsRecord = { readonly type: 'episode' | 'train' | 'eval' | 'inf
 /**
  * Append-only JSON-lines metrics. Each record is one `appendFileSync` of a whole line, so a
  * kill leaves at most one partial trailing line; {@link truncateAfter} drops it on resume along
- * with any records newer than the checkpoint being resumed (they will be produced again).
+ * with any records newer than the checkpoint being resumed (they will be produced again), and
+ * rewrites the file atomically (a kill during the rewrite leaves the old file, never an empty one).
  */
 export class MetricsLog {
   constructor(readonly path: string) {}
 
   write(record: MetricsRecord): void {
-    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    try {
+      appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    } catch (err) {
+      throw new Error(`cannot append to ${this.path} at step ${record.step}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** Keeps only well-formed records with `step ≤ step`. Returns how many were dropped. */
@@ -28,7 +34,7 @@ export class MetricsLog {
         return false;
       }
     });
-    writeFileSync(this.path, kept.map((l) => `${l}\n`).join(''));
+    writeFileAtomic(this.path, kept.map((l) => `${l}\n`).join(''));
     return lines.length - kept.length;
   }
 

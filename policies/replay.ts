@@ -102,6 +102,18 @@ export class ReplayBuffer implements TransitionSink {
   }
 
   /**
+   * Marks the newest transition as the end of its episode (truncated: it still bootstraps from
+   * its next observation). A run resumed mid-episode restarts that episode, so the interrupted
+   * episode's last transition must stop n-step sums (else they run into the next episode's
+   * rewards and bootstrap from its states).
+   */
+  markEpisodeEnd(): void {
+    if (this.count === 0) return;
+    const last = (this.ptr - 1 + this.spec.capacity) % this.spec.capacity;
+    this.flags[last] = (this.flags[last] as number) | 2;
+  }
+
+  /**
    * Fills rows [offset, offset + count) of `batch` with uniformly sampled n-step transitions.
    * Throws if the table is empty.
    */

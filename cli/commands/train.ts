@@ -1,42 +1,78 @@
 import { join } from 'node:path';
+import { listCheckpoints, loadLatestCheckpoint } from '../../policies/checkpoint.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../../policies/binary-file.js';
 import { MetricsLog } from '../../policies/metrics-log.js';
 import { OffPolicyTrainer } from '../../policies/sac/trainer.js';
 import type { TrainerProgress } from '../../policies/run-loop.js';
 import { StreamTrainer } from '../../policies/stream/trainer.js';
-import { allowFlags, stringFlag, UsageError, type Args } from '../args.js';
+import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { loadConfig } from '../config.js';
 import { Progress } from '../progress.js';
-import { absolutizePaths, createRunDir, fixedPolicyFor, withBackendFlag, loadDemos, loadRunConfig, makeLearnerEnv, resolvedAlgo, useBackend } from '../run-setup.js';
+import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../run-setup.js';
+
+export const TRAIN_USAGE = `usage:
+  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--quiet]
+  roborl train --resume <run-dir> [--steps N] [--backend …] [--quiet]
+
+  <config.yaml>     experiment config (configs/ has examples); every field is checked before
+                    anything is written
+  --run-dir DIR     run folder (default runs/<name>-<time>); must be new or empty
+  --resume DIR      continue a run from its newest checkpoint, with the run's own config.yaml
+  --steps N         total env steps (with --resume: extend a run to N)
+  --backend NAME    tensor backend (default: the config's, auto)
+  --quiet           no progress line
+Ctrl-C / SIGTERM checkpoint and exit 130 / 143; a kill loses at most train.checkpointEvery steps.`;
 
 /**
- * `roborl train <config.yaml> [--run-dir DIR] [--backend NAME]` starts a run; `roborl train --resume <run-dir>`
- * continues one from its newest checkpoint. SIGINT/SIGTERM stop after the current step with a
- * checkpoint; SIGKILL loses at most `train.checkpointEvery` steps.
+ * `roborl train <config.yaml>` starts a run; `roborl train --resume <run-dir>` continues one
+ * from its newest checkpoint. Everything that can be wrong with the input (config, env, options,
+ * constraints, demos, run folder) is checked before the run folder is written. SIGINT/SIGTERM
+ * stop after the current step with a checkpoint; SIGKILL loses at most `train.checkpointEvery`
+ * steps; a failure during the run checkpoints before the error is reported.
  */
 export async function trainCommand(args: Args): Promise<void> {
-  allowFlags(args, 'train', ['resume', 'run-dir', 'quiet', 'backend']);
+  allowFlags(args, 'train', ['resume', 'run-dir', 'quiet', 'backend', 'steps']);
   const resumeDir = stringFlag(args, 'resume');
   const configPath = args.positionals[0];
-  if (!resumeDir && !configPath) throw new UsageError('usage: roborl train <config.yaml> [--run-dir DIR]  |  roborl train --resume <run-dir>');
+  if (!resumeDir && !configPath) throw new UsageError(TRAIN_USAGE);
+  if (resumeDir && configPath) throw new UsageError(`--resume continues a run with the config it was started with (${join(resumeDir, 'config.yaml')}); drop ${configPath}, or start a new run with it`);
+  if (resumeDir && args.flags.has('run-dir')) throw new UsageError('--resume names the run folder; --run-dir is for new runs');
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
-  const loaded = resumeDir ? loadRunConfig(resumeDir) : absolutizePaths(loadConfig(configPath as string), configPath as string);
-  const config = withBackendFlag(loaded, stringFlag(args, 'backend'));
+  const started = performance.now();
+  let config = withBackendFlag(resumeDir ? loadRunConfig(resumeDir) : absolutizePaths(loadConfig(configPath as string), configPath as string), stringFlag(args, 'backend'));
+  const steps = args.flags.has('steps') ? intFlag(args, 'steps', config.train.steps) : null;
+  if (steps !== null) config = { ...config, train: { ...config.train, steps } };
+
+  let resumeFrom: number | null = null;
+  if (resumeDir) {
+    // Refuses (names the files) when every checkpoint is corrupt; nothing is written before this.
+    const ckpt = loadLatestCheckpoint(join(resumeDir, 'checkpoints'), log);
+    resumeFrom = ckpt?.step ?? null;
+    if (resumeFrom !== null && resumeFrom >= config.train.steps) {
+      log(`${resumeDir} finished at step ${resumeFrom} of ${config.train.steps}: nothing to do (extend it with --resume ${resumeDir} --steps N, N > ${resumeFrom})`);
+      return;
+    }
+  }
+  const runDir = resumeDir ?? newRunDirPath(config, stringFlag(args, 'run-dir'));
+
+  // Build everything from the config before writing anything: a bad env id, option, constraint
+  // or demo file fails here, and a retry with the same --run-dir works.
   await useBackend(config, log);
-  const runDir = resumeDir ?? createRunDir(config, stringFlag(args, 'run-dir'));
   const env = await makeLearnerEnv(config, log);
   const evalEnv = await makeLearnerEnv(config);
   const progress = new Progress(config.train.steps, config.name, !args.flags.has('quiet'));
+  const metrics = new MetricsLog(join(runDir, 'metrics.jsonl'));
   const common = {
     env,
     evalEnv,
     schedule: config.train,
     seed: config.seed,
     checkpointDir: join(runDir, 'checkpoints'),
-    metrics: new MetricsLog(join(runDir, 'metrics.jsonl')),
+    metrics,
     log,
     onStep: (p: TrainerProgress) => {
       const costs = Object.entries(p.lastCosts ?? {}).map(([n, c]) => ` · ${n} ${c.toFixed(1)}${p.lambdas?.[n] === undefined ? '' : ` (λ ${p.lambdas[n].toFixed(2)})`}`).join('');
-      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s`);
+      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s · ${elapsed(started)}`);
     },
   };
   let trainer: OffPolicyTrainer | StreamTrainer;
@@ -49,8 +85,18 @@ export async function trainCommand(args: Args): Promise<void> {
   } else {
     trainer = new StreamTrainer({ ...common, config: config.algo, fixedPolicy: fixedPolicyFor(config, env) });
   }
+
+  if (resumeDir) {
+    const stale = [...removeStaleTempFiles(resumeDir), ...removeStaleTempFiles(join(resumeDir, 'checkpoints'))];
+    if (stale.length) log(`removed ${stale.length} temp file(s) a killed run left behind: ${stale.join(', ')}`);
+    if (steps !== null) writeFileAtomic(join(resumeDir, 'config.yaml'), resolvedConfigYaml(config));
+    if (resumeFrom === null) {
+      const dropped = metrics.truncateAfter(-1);
+      log(`no checkpoint in ${resumeDir} yet: starting from step 0${dropped ? ` (${dropped} metric lines of the lost attempt dropped)` : ''}`);
+    } else trainer.resume();
+  } else writeRunDir(runDir, config);
   log(`run folder: ${runDir} · learner ${config.algo.kind}`);
-  if (resumeDir && trainer.resume() === null) log('no checkpoint found: starting from step 0');
+
   let signal: NodeJS.Signals | null = null;
   const stop = (s: NodeJS.Signals): void => {
     signal = s;
@@ -58,18 +104,45 @@ export async function trainCommand(args: Args): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const final = await trainer.run();
-  progress.done();
-  if (signal) {
+  try {
+    const final = await trainer.run().catch((err: unknown) => {
+      throw checkpointAfterFailure(trainer, err, runDir, log);
+    });
+    progress.done();
+    if (signal) {
+      log(`${signal}: stopped at step ${trainer.step} with a checkpoint after ${elapsed(started)}; continue with: roborl train --resume ${runDir}`);
+      process.exitCode = signal === 'SIGINT' ? 130 : 143;
+      return;
+    }
+    process.stdout.write(
+      `${config.name}: ${trainer.step} env steps in ${elapsed(started)} · final evaluation return ${final.returnMean.toFixed(2)} ± ${final.returnStd.toFixed(2)}, success ${(100 * final.successRate).toFixed(0)}%\nrun folder: ${runDir}\n`,
+    );
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     trainer.dispose();
     await Promise.all([env.close(), evalEnv.close()]);
-    log(`${signal}: stopped at step ${trainer.step} with a checkpoint; continue with: roborl train --resume ${runDir}`);
-    process.exitCode = signal === 'SIGINT' ? 130 : 143;
-    return;
   }
-  process.stdout.write(
-    `${config.name}: ${trainer.step} env steps · final evaluation return ${final.returnMean.toFixed(2)} ± ${final.returnStd.toFixed(2)}, success ${(100 * final.successRate).toFixed(0)}%\nrun folder: ${runDir}\n`,
-  );
-  trainer.dispose();
-  await Promise.all([env.close(), evalEnv.close()]);
 }
+
+/**
+ * A run that fails mid-way (a cost expression that goes non-finite, a disk that fills up) keeps
+ * what it learned: it checkpoints at the current step if it can, and the error says so.
+ */
+function checkpointAfterFailure(trainer: OffPolicyTrainer | StreamTrainer, err: unknown, runDir: string, log: (s: string) => void): Error {
+  const e = err instanceof Error ? err : new Error(String(err));
+  try {
+    const path = trainer.checkpoint();
+    log(`the run failed at step ${trainer.step}; checkpoint written: ${path}`);
+    return new Error(`${e.message}\n(step ${trainer.step}; fix the cause, then continue with: roborl train --resume ${runDir})`, { cause: e });
+  } catch (ckptErr) {
+    const listed = listCheckpoints(join(runDir, 'checkpoints'));
+    return new Error(`${e.message}\n(step ${trainer.step}; the checkpoint after the failure could not be written either: ${(ckptErr as Error).message}; newest existing: ${listed.at(-1) ?? 'none'})`, { cause: e });
+  }
+}
+
+function elapsed(since: number): string {
+  const s = (performance.now() - since) / 1000;
+  return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+

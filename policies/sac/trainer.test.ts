@@ -11,6 +11,7 @@ import { make } from '../../sim/registry.js';
 import { selectBackend } from '../backend.js';
 import { listCheckpoints } from '../checkpoint.js';
 import { MetricsLog } from '../metrics-log.js';
+import { allocBatch } from '../replay.js';
 import { resolveSacConfig, SacConfigSchema, type SacConfigInput } from './config.js';
 import { episodic, evaluatePolicy } from '../evaluate.js';
 import { OffPolicyTrainer } from './trainer.js';
@@ -87,18 +88,45 @@ describe('OffPolicyTrainer', () => {
     expect(resumed.multipliers[0]!.state()).toEqual(straight.multipliers[0]!.state());
     const episodes = new MetricsLog(join(dirB, 'metrics.jsonl')).read().filter((r) => r.type === 'episode');
     expect(episodes).toHaveLength(4);
-    // The logged λ sequence is the PID update fed with the logged costs: one update per window
-    // of 2 episodes, from their mean; λ holds in between.
+    // The logged λ sequence is the PID update fed with the logged costs: the first episode began
+    // in warm-up (random actions) and does not count; then one update per window of 2 episodes,
+    // from their mean; λ holds in between.
     const costs = episodes.map((e) => (e['costs'] as Record<string, number>)['speed']!);
     const lambdas = episodes.map((e) => (e['lambdas'] as Record<string, number>)['speed']!);
+    expect(episodes[0]!['warmup']).toBe(true);
     const replay = new LagrangeMultiplier('speed', 0.5, resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', ...algo })).safe!);
-    costs.forEach((c, i) => expect(i % 2 === 0 ? replay.lambda : replay.update((c + costs[i - 1]!) / 2)).toBeCloseTo(lambdas[i]!, 12));
+    costs.forEach((c, i) => expect(i % 2 === 1 || i === 0 ? replay.lambda : replay.update((c + costs[i - 1]!) / 2)).toBeCloseTo(lambdas[i]!, 12));
     expect(costs.some((c) => c > 0.5)).toBe(true);
     expect(Math.max(...lambdas)).toBeGreaterThan(0);
     expect(resumed.learner.lambdas[0]).toBe(lambdas.at(-1));
     straight.dispose();
     resumed.dispose();
   }, 600_000); // a hang guard only: the test is bounded by its step budget
+
+  it('resumed mid-episode: n-step returns stop at the interrupted episode, never run into the restarted one', async () => {
+    const algo = { hidden: [8, 8], batchSize: 16, learningStarts: 100, nStep: 3, gamma: 0.9 };
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-nstep-'));
+    // Pendulum episodes last 200 steps: the checkpoint at 250 is 50 steps into episode 2.
+    const first = await trainer(dir, algo, { steps: 250, checkpointEvery: 250 });
+    await first.run();
+    first.dispose();
+    const resumed = await trainer(dir, algo, { steps: 260 });
+    expect(resumed.resume()).toBe(250);
+    await resumed.run();
+    const row = (start: number, n: number): { reward: number; discount: number; next: number } => {
+      const b = allocBatch(resumed.replay.spec, 1);
+      resumed.replay.writeRow(b, 0, start, 0.9, n);
+      return { reward: b.reward[0]!, discount: b.discount[0]!, next: b.nextObs[0]! };
+    };
+    // Transition 249 was the last one before the kill; 250 opens the restarted episode.
+    const [r248, r249, r250] = [row(248, 1), row(249, 1), row(250, 1)];
+    const three = row(248, 3);
+    expect(three.reward).toBeCloseTo(r248.reward + 0.9 * r249.reward, 5);
+    expect(three.reward).not.toBeCloseTo(r248.reward + 0.9 * r249.reward + 0.81 * r250.reward, 3);
+    expect(three.discount).toBeCloseTo(0.81, 6); // truncated: it still bootstraps, from 249's next state
+    expect(three.next).toBe(r249.next);
+    resumed.dispose();
+  }, 600_000);
 
   it('refuses constraints the env does not have, naming the ones it has', async () => {
     await expect(trainer(mkdtempSync(join(tmpdir(), 'roborl-lag-c-')), { safe: { constraints: { speeed: { limit: 1 } } } }, { steps: 10 }, 'SafePendulum-v0')).rejects.toThrow(/no constraint "speeed" \(its constraints: joint_velocity, speed\)/);

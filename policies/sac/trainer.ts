@@ -92,6 +92,8 @@ export class OffPolicyTrainer extends RunLoop {
     const loaded = ReplayBuffer.decode(h['replay'] as Record<string, unknown>, ckpt.sections.slice(nLearner), ckpt.path, this.replay.spec);
     // A run resumed with more total steps gets the larger table it is now configured for.
     (this as { replay: ReplayBuffer }).replay = loaded.spec.capacity === this.replay.spec.capacity ? loaded : loaded.resized(this.replay.spec.capacity);
+    // The episode in progress at the checkpoint is restarted: its last stored transition ends it.
+    this.replay.markEpisodeEnd();
     this.actorRng.setState(h['actorRng'] as RngState);
     this.sampleRng.setState(h['sampleRng'] as RngState);
     this.envSteps = ckpt.step;
@@ -187,11 +189,13 @@ export class OffPolicyTrainer extends RunLoop {
 
   /**
    * Multiplier updates: one every `window` training episodes, from the mean cost of those
-   * episodes (an epoch, as in OmniSafe). Each episode counts once: a moving average updated
+   * episodes (an epoch, as in OmniSafe); episodes that began during warm-up do not count. Each episode counts once: a moving average updated
    * every episode would add each episode's cost `window` times over and overshoot λ.
    */
   protected override episodeExtras(ep: EpisodeSummary): Record<string, unknown> {
     if (!this.multipliers.length) return {};
+    // An episode with warm-up (uniform random) actions says nothing about the policy's cost.
+    if (this.envSteps - ep.length < this.o.config.learningStarts) return { lambdas: this.lambdaRecord(), warmup: true };
     const window = this.o.config.safe?.window ?? 1;
     this.multipliers.forEach((m, i) => {
       const w = this.costWindows[i] as number[];
