@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { asFloat32 } from './binary-file.js';
-import { listCheckpoints, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { asFloat32, removeStaleTempFiles, writeFileAtomic } from './binary-file.js';
+import { CorruptCheckpointsError, listCheckpoints, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { MetricsLog } from './metrics-log.js';
 
 describe('checkpoints', () => {
   it('keep the newest two, and load the newest', () => {
@@ -31,5 +32,20 @@ describe('checkpoints', () => {
 
   it('return null for an empty or missing folder', () => {
     expect(loadLatestCheckpoint(join(tmpdir(), 'roborl-no-such-dir'))).toBeNull();
+  });
+
+  it('refuse when every checkpoint is corrupt, naming each file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-ckpt-'));
+    const paths = [100, 200].map((step) => saveCheckpoint(dir, step, {}, [Float32Array.of(step)]));
+    for (const p of paths) writeFileSync(p, readFileSync(p).subarray(0, 20));
+    expect(() => loadLatestCheckpoint(dir)).toThrow(CorruptCheckpointsError);
+    expect(() => loadLatestCheckpoint(dir)).toThrow(/ckpt-0000000100\.bin[\s\S]*ckpt-0000000200\.bin|ckpt-0000000200\.bin[\s\S]*ckpt-0000000100\.bin/);
+  });
+
+  it('a full disk names the file and the step (ENOSPC through /dev/full)', () => {
+    expect(() => new MetricsLog('/dev/full').write({ type: 'train', step: 1234 })).toThrow(/cannot append to \/dev\/full at step 1234: ENOSPC/);
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-ckpt-'));
+    expect(() => writeFileAtomic(join(dir, 'nope', 'x.bin'), 'data')).toThrow(/cannot write .*nope\/x\.bin: ENOENT/);
+    expect(removeStaleTempFiles(dir)).toEqual([]);
   });
 });

@@ -1,13 +1,19 @@
 import { all, create, type MathNode } from 'mathjs';
 import { validateAction, type Env, type StepResult } from '../env.js';
+import { Rng } from '../rng.js';
 import { Wrapper } from '../wrappers/wrapper.js';
 
 /** Values a cost expression may read: numbers and vectors of numbers. */
 export type StateVariables = Readonly<Record<string, number | readonly number[]>>;
 
+/** The range each state variable can take: [low, high] for a number, per element for a vector. */
+export type StateBounds = Readonly<Record<string, readonly [number, number] | readonly [readonly number[], readonly number[]]>>;
+
 /** An env that exposes named state variables for cost expressions (joint positions, TCP, …). */
 export interface HasStateVariables {
   stateVariables(): StateVariables;
+  /** The variables' ranges, for checking expressions over every reachable state at load. */
+  stateBounds?(): StateBounds;
 }
 
 /** Pure functions an expression may call. Nothing else is reachable. */
@@ -61,8 +67,47 @@ export function compileCost(expression: string, variables: readonly string[]): (
     let out = code.evaluate(scope) as unknown;
     if (typeof out === 'boolean') out = out ? 1 : 0;
     if (typeof out !== 'number' || !Number.isFinite(out)) throw new Error(`cost expression "${expression}" gave ${String(out)}, expected a finite number`);
+    if (out < 0) throw new Error(`cost expression "${expression}" gave ${out}: costs must be ≥ 0`);
     return out;
   };
+}
+
+/**
+ * Evaluates a compiled cost over the states an env can reach — every corner-ish extreme and
+ * 256 random states within `bounds` (or, without bounds, within ±10× of the current values) —
+ * so an expression that can go complex, infinite or negative fails when the config is loaded,
+ * naming the state, not at step ~200 of a run.
+ */
+export function probeCost(cost: (vars: StateVariables) => number, current: StateVariables, bounds: StateBounds | undefined, rng: { uniform(lo: number, hi: number): number }): void {
+  const names = Object.keys(current);
+  const range = (name: string): [number[], number[]] => {
+    const v = current[name] as number | readonly number[];
+    const b = bounds?.[name];
+    const values = typeof v === 'number' ? [v] : [...v];
+    if (b) {
+      const [lo, hi] = b;
+      return [typeof lo === 'number' ? [lo] : [...lo], typeof hi === 'number' ? [hi as number] : [...(hi as readonly number[])]];
+    }
+    return [values.map((x) => x - 10 * Math.max(1, Math.abs(x))), values.map((x) => x + 10 * Math.max(1, Math.abs(x)))];
+  };
+  const ranges = Object.fromEntries(names.map((n) => [n, range(n)]));
+  const draw = (pick: (lo: number, hi: number) => number): StateVariables =>
+    Object.fromEntries(
+      names.map((n) => {
+        const [lo, hi] = ranges[n] as [number[], number[]];
+        const xs = lo.map((l, i) => pick(l, hi[i] as number));
+        return [n, typeof current[n] === 'number' ? (xs[0] as number) : xs];
+      }),
+    );
+  const states = [draw((l) => l), draw((_, h) => h), draw((l, h) => (l + h) / 2), draw(() => 0), ...Array.from({ length: 256 }, () => draw((l, h) => rng.uniform(l, h)))];
+  for (const state of states) {
+    try {
+      cost(state);
+    } catch (err) {
+      const where = names.map((n) => `${n} = ${JSON.stringify(state[n], (_k, x: unknown) => (typeof x === 'number' ? Number(x.toFixed(3)) : x))}`).join(', ');
+      throw new Error(`${(err as Error).message} at ${where} (a state within ${bounds ? "the task's state bounds" : 'the probed range'}): every reachable state must give a finite cost ≥ 0`);
+    }
+  }
 }
 
 /** One named constraint declared in a config: its per-step cost as an expression. */
@@ -90,8 +135,14 @@ export class ExpressionConstraints extends Wrapper {
     const names = declarations.map((d) => d.name);
     const clash = names.find((n, i) => env.spec.constraints.includes(n) || names.indexOf(n) !== i);
     if (clash) throw new Error(`constraint "${clash}" is declared twice (or already defined by ${env.spec.id})`);
-    const variables = Object.keys(state.stateVariables());
-    this.costs = declarations.map((d) => compileCost(d.cost, variables));
+    const current = state.stateVariables();
+    const variables = Object.keys(current);
+    const rng = new Rng(0);
+    this.costs = declarations.map((d) => {
+      const cost = compileCost(d.cost, variables);
+      probeCost(cost, current, state.stateBounds?.(), rng);
+      return cost;
+    });
   }
 
   override async step(action: Float32Array): Promise<StepResult> {

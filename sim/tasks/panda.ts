@@ -130,6 +130,15 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
     return { q: Array.from(this.q), qd: Array.from(this.qd), tcp: [...this.tcp()] };
   }
 
+  /** Ranges of the state variables: joint limits, ± velocity limits, and the reach of the TCP. */
+  stateBounds(): { q: [number[], number[]]; qd: [number[], number[]]; tcp: [number[], number[]] } {
+    return {
+      q: [Array.from(this.lower), Array.from(this.upper)],
+      qd: [Array.from(this.velocityLimit, (v) => -v), Array.from(this.velocityLimit)],
+      tcp: [[-1.2, -1.2, -0.1], [1.2, 1.2, 1.5]],
+    };
+  }
+
   /** Tool centre point, from the simulated bodies. */
   protected tcp(): Vec3 {
     return this.robot.linkPose(PANDA_TCP).p;

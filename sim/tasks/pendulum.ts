@@ -82,6 +82,11 @@ export class Pendulum extends SimEnv {
     return { theta: this.theta, thdot: this.thetaDot };
   }
 
+  /** The range of the state variables (θ wraps; θ̇ is clipped to ±8). */
+  stateBounds(): { theta: [number, number]; thdot: [number, number] } {
+    return { theta: [-Math.PI, Math.PI], thdot: [-8, 8] };
+  }
+
   private observe(): Float32Array {
     return Float32Array.of(Math.cos(this.theta), Math.sin(this.theta), this.thetaDot);
   }
