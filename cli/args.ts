@@ -37,13 +37,20 @@ export function allowFlags(args: Args, command: string, allowed: readonly string
   }
 }
 
-/** A positive-integer flag with a default; a bad value is a clear error. */
-export function intFlag(args: Args, name: string, dflt: number, min = 1): number {
+/** An integer flag in [min, max] with a default; a bad value is a clear error. */
+export function intFlag(args: Args, name: string, dflt: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   const v = args.flags.get(name);
   if (v === undefined) return dflt;
   const n = Number(v);
-  if (v === true || !Number.isInteger(n) || n < min) throw new UsageError(`Expected --${name} to be an integer ≥ ${min}, got \`${v === true ? '(nothing)' : v}\``);
+  if (v === true || !/^\s*[+-]?\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`Expected --${name} to be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in [${min}, ${max}]`}, got \`${v === true ? '(nothing)' : v}\``);
+  }
   return n;
+}
+
+/** A `--seed`: an integer in [0, 2³²) (seeds are 32-bit; larger ones would wrap onto small ones). */
+export function seedFlag(args: Args, dflt: number): number {
+  return intFlag(args, 'seed', dflt, 0, 0xffffffff);
 }
 
 export function stringFlag(args: Args, name: string): string | undefined {

@@ -66,7 +66,8 @@ export const ExperimentConfigSchema = z
       })
       .strict(),
     /** Seed of everything: networks, exploration, env resets. Default 0. */
-    seed: z.number().int().nonnegative().default(0),
+    /** Run seed: an integer in [0, 2³²). Default 0. */
+    seed: z.number().int().nonnegative().max(0xffffffff).default(0),
     /** Tensor backend: auto | tensorflow-gpu | tensorflow | wasm | cpu. Default auto. */
     backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     /** The learner: `sac` (SAC / RLPD), `stream-ac`, `stream-q` or `stream-td` (stream-x). */

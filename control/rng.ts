@@ -18,6 +18,9 @@ export class Rng {
     this.seed(seed);
   }
 
+  /** Largest seed accepted at the API boundary (seeds are 32-bit). */
+  static readonly MAX_SEED = 0xffffffff;
+
   /** Re-seeds in place. `seed` must be a finite number; it is reduced to 32 bits. */
   seed(seed: number): void {
     if (!Number.isFinite(seed)) throw new RangeError(`Expected \`seed\` to be a finite number, got \`${seed}\``);
@@ -141,4 +144,20 @@ export interface RngState {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
+}
+
+/**
+ * A seed from outside (an env reset, a CLI flag, a config): an integer in [0, 2³²). Anything
+ * else is refused rather than silently reduced (1.5 used to act as 1, −1 as 2³² − 1, 2³² as 0).
+ */
+export function checkSeed(seed: unknown, where = 'seed'): number {
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > Rng.MAX_SEED) {
+    throw new RangeError(`Expected ${where} to be an integer in [0, ${Rng.MAX_SEED}], got \`${String(seed)}\``);
+  }
+  return seed;
+}
+
+/** The i-th seed of a series that starts at `base` (wrapping at 2³², so it is always a valid seed). */
+export function seedAt(base: number, i: number): number {
+  return (base + i) % (Rng.MAX_SEED + 1);
 }

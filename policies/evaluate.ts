@@ -1,5 +1,6 @@
 import { yielder } from '../control/clock.js';
 import type { Env } from '../control/env.js';
+import { seedAt } from '../control/rng.js';
 import type { Policy } from '../control/policy.js';
 
 /** A policy that is told when each episode starts (e.g. one whose input has a time feature). */
@@ -18,6 +19,8 @@ export interface EvalResult {
   readonly costMeans: Readonly<Record<string, number>>;
   /** Per-episode costs per constraint name (in episode order). */
   readonly costs: Readonly<Record<string, number[]>>;
+  /** Seed of the first episode (episode i used firstSeed + i): the recorded set of start states. */
+  readonly firstSeed: number;
   /** Episodes cut off by a robot link (safe stop); each was run again with its seed and is not in the statistics. */
   readonly lost: readonly { seed: number; step: number; reason: string }[];
 }
@@ -31,13 +34,21 @@ export interface EvaluateOptions {
 
 /**
  * Seed conventions of every trainer: training episode i of a run with seed s resets with
- * s·1e6 + i; evaluation episodes use 1e6 + s·1000 + i (disjoint for s < 1000).
+ * s·1e6 + i (mod 2³²).
  */
 export function trainingEpisodeSeed(runSeed: number, episode: number): number {
-  return runSeed * 1_000_000 + episode;
+  return seedAt(runSeed * 1_000_000, episode);
 }
-export function evaluationSeed(runSeed: number): number {
-  return 1_000_000 + runSeed * 1000;
+
+/**
+ * Evaluation episode i of every run resets with EVALUATION_SEED + i, whatever the run's seed:
+ * all seeds of a comparison are evaluated on one common set of start states, so the spread
+ * between seeds is the learners', not the start states each drew (shared/facts/evaluation.md).
+ * Disjoint from the training episodes' seeds of run seeds below 4000.
+ */
+export const EVALUATION_SEED = 4_000_000_000;
+export function evaluationSeed(_runSeed?: number): number {
+  return EVALUATION_SEED;
 }
 
 /** A stateless policy as an episodic one. */
@@ -60,7 +71,7 @@ export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes:
   let lengths = 0;
   for (let i = 0; i < episodes; i++) {
     policy.reset();
-    let { obs } = await env.reset({ seed: seed0 + i });
+    let { obs } = await env.reset({ seed: seedAt(seed0, i) });
     let ret = 0;
     let success = false;
     const episodeCosts = new Float64Array(env.spec.constraints.length);
@@ -70,7 +81,7 @@ export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes:
       options.signal?.throwIfAborted();
       const r = await env.step(policy.act(obs));
       if (typeof r.info.linkError === 'string') {
-        lost.push({ seed: seed0 + i, step: t, reason: r.info.linkError });
+        lost.push({ seed: seedAt(seed0, i), step: t, reason: r.info.linkError });
         if (lost.length > maxLost) throw new Error(`evaluation abandoned: ${lost.length} episodes cut off by the robot link (last: ${r.info.linkError})`);
         cutOff = true;
         break;
@@ -95,5 +106,5 @@ export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes:
   const mean = returns.reduce((a, b) => a + b, 0) / episodes;
   const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / episodes);
   const costMeans = Object.fromEntries(Object.entries(costs).map(([n, c]) => [n, c.reduce((a, b) => a + b, 0) / episodes]));
-  return { returnMean: mean, returnStd: std, successRate: successes / episodes, lengthMean: lengths / episodes, returns, costMeans, costs, lost };
+  return { returnMean: mean, returnStd: std, successRate: successes / episodes, lengthMean: lengths / episodes, returns, costMeans, costs, lost, firstSeed: seed0 };
 }

@@ -60,7 +60,7 @@ export function episodeRecord(step: number, episode: number, ep: EpisodeSummary)
 
 /** The `eval` record every trainer writes after a deterministic evaluation. */
 export function evalRecord(step: number, e: EvalResult, extra: Record<string, number> = {}): MetricsRecord {
-  return { type: 'eval', step, returnMean: e.returnMean, returnStd: e.returnStd, successRate: e.successRate, lengthMean: e.lengthMean, costMeans: e.costMeans, ...extra };
+  return { type: 'eval', step, returnMean: e.returnMean, returnStd: e.returnStd, successRate: e.successRate, lengthMean: e.lengthMean, costMeans: e.costMeans, episodes: e.returns.length, firstSeed: e.firstSeed, ...extra };
 }
 
 /** One log line for an evaluation. */

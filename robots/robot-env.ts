@@ -1,6 +1,6 @@
 import { clipToBox, EnvStateError, validateAction, type Env, type EnvSpec, type ResetOptions, type ResetResult, type StepResult } from '../control/env.js';
 import { setIoTimeout, sleepUntil } from '../control/clock.js';
-import { Rng } from '../control/rng.js';
+import { checkSeed, Rng } from '../control/rng.js';
 import { percentile } from '../control/running-stats.js';
 import type { RobotTask } from './task.js';
 
@@ -198,7 +198,7 @@ export abstract class RobotEnv implements Env {
 
   async reset(options?: ResetOptions): Promise<ResetResult> {
     if (this.closed) throw new EnvStateError(`${this.spec.id}: reset() after close()`);
-    if (options?.seed !== undefined) this.rng = new Rng(options.seed);
+    if (options?.seed !== undefined) this.rng = new Rng(checkSeed(options.seed, `${this.spec.id} reset seed`));
     const start = this.task.startPositions(this.rng);
     const attempts = this.options.resetAttempts ?? 3;
     const linkWait = this.options.linkWaitMs ?? 10_000;

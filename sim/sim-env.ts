@@ -1,5 +1,5 @@
 import { clipToBox, EnvStateError, validateAction, type EnvSpec, type ResetOptions, type ResetResult, type StepResult, type SyncEnv } from '../control/env.js';
-import { Rng } from '../control/rng.js';
+import { checkSeed, Rng } from '../control/rng.js';
 
 /** What a task computes for one step, before the base class adds bookkeeping. */
 export interface TaskStep {
@@ -31,7 +31,7 @@ export abstract class SimEnv implements SyncEnv {
   resetSync(options?: ResetOptions): ResetResult {
     if (this.phase === 'closed') throw new EnvStateError(`${this.spec.id}: reset() after close()`);
     // Without a seed the env continues its stream (seed 0 before any seeding): never Math.random.
-    if (options?.seed !== undefined) this.rng.seed(options.seed);
+    if (options?.seed !== undefined) this.rng.seed(checkSeed(options.seed, `${this.spec.id} reset seed`));
     const r = this.resetTask(this.rng);
     this.phase = 'running';
     return { obs: r.obs, info: r.success === undefined ? {} : { success: r.success } };

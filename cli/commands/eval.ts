@@ -1,9 +1,9 @@
 import type { Env } from '../../control/env.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
-import { evaluatePolicy, type EvalResult } from '../../policies/evaluate.js';
+import { EVALUATION_SEED, evaluatePolicy, type EvalResult } from '../../policies/evaluate.js';
 import { connectRobot, loadRobotConfig } from '../../robots/config.js';
 import type { RobotEnv } from '../../robots/robot-env.js';
-import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
+import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { loadRunPolicy, makeLearnerEnv } from '../run-setup.js';
 
 /**
@@ -16,7 +16,7 @@ export async function evalCommand(args: Args): Promise<void> {
   const runDir = args.positionals[0];
   if (!runDir) throw new UsageError('usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml]');
   const episodes = intFlag(args, 'episodes', 10);
-  const seed = intFlag(args, 'seed', 2_000_000, 0);
+  const seed = seedFlag(args, EVALUATION_SEED);
   const { config, policy, step } = await loadRunPolicy(runDir);
   const robotPath = stringFlag(args, 'robot');
   const log = (s: string): void => void process.stderr.write(`${s}
@@ -59,6 +59,7 @@ export async function evalCommand(args: Args): Promise<void> {
     on: where,
     checkpointStep: step,
     episodes,
+    firstSeed: seed,
     returnMean: r.returnMean,
     returnStd: r.returnStd,
     successRate: r.successRate,

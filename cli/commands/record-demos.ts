@@ -1,9 +1,10 @@
+import { seedAt } from '../../control/rng.js';
 import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Transition } from '../../control/transition.js';
 import { ReplayBuffer } from '../../policies/replay.js';
 import { envEntry, make } from '../../sim/registry.js';
-import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
+import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { Progress } from '../progress.js';
 
 /**
@@ -19,7 +20,7 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   const policyName = stringFlag(args, 'policy') ?? 'scripted';
   if (policyName !== 'scripted') throw new UsageError(`Expected --policy to be scripted, got \`${policyName}\` (teleoperated demos come with the human-in-the-loop tools)`);
   const episodes = intFlag(args, 'episodes', 20);
-  const seed = intFlag(args, 'seed', 5_000_000, 0);
+  const seed = seedFlag(args, 5_000_000);
   const out = stringFlag(args, 'out') ?? `demos/${id}-${episodes}.demos`;
   const keepFailures = args.flags.has('keep-failures');
   const progress = new Progress(episodes, `record ${id}`);
@@ -54,7 +55,7 @@ export async function recordDemonstrations(id: string, episodes: number, seed: n
   while (keepFailures ? attempts < episodes : successes < episodes) {
     if (!keepFailures && attempts >= episodes * 5) throw new Error(`the expert succeeded in only ${successes} of ${attempts} episodes; use --keep-failures to keep them all`);
     const episode: Transition[] = [];
-    let { obs } = await env.reset({ seed: seed + attempts });
+    let { obs } = await env.reset({ seed: seedAt(seed, attempts) });
     attempts++;
     let success = false;
     for (;;) {

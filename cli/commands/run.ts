@@ -1,9 +1,10 @@
+import { seedAt } from '../../control/rng.js';
 import type { EpisodeSummary } from '../../control/env.js';
 import { randomPolicy, type Policy } from '../../control/policy.js';
 import { Rng } from '../../control/rng.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
 import { envEntry, make } from '../../sim/registry.js';
-import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
+import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { Progress } from '../progress.js';
 
 export interface RunSummary {
@@ -35,7 +36,7 @@ export async function runEpisodes(envId: string, policyName: 'random' | 'scripte
   const t0 = performance.now();
   try {
     for (let i = 0; i < episodes; i++) {
-      let { obs } = await env.reset({ seed: seed + i });
+      let { obs } = await env.reset({ seed: seedAt(seed, i) });
       for (;;) {
         const r = await env.step(policy(obs));
         steps++;
@@ -77,7 +78,7 @@ export async function runCommand(args: Args): Promise<void> {
   const policy = stringFlag(args, 'policy') ?? 'random';
   if (policy !== 'random' && policy !== 'scripted') throw new UsageError(`Expected --policy to be random or scripted, got \`${policy}\``);
   const episodes = intFlag(args, 'episodes', 10);
-  const seed = intFlag(args, 'seed', 0, 0);
+  const seed = seedFlag(args, 0);
   const json = args.flags.has('json');
   const progress = new Progress(episodes, `${envId} ${policy}`);
   let sum = 0;

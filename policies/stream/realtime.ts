@@ -1,3 +1,4 @@
+import { seedAt } from '../../control/rng.js';
 import { percentile } from '../../control/running-stats.js';
 import type { Env } from '../../control/env.js';
 import type { StreamAction, StreamAgent } from './agent.js';
@@ -92,7 +93,7 @@ export async function runStreamingRealtime(agent: StreamAgent, env: Env, options
       ret = 0;
       t = 0;
       episode++;
-      obs = (await env.reset({ seed: (options.seed ?? 0) + episode })).obs;
+      obs = (await env.reset({ seed: seedAt(options.seed ?? 0, episode) })).obs;
       s = agent.features(obs, t);
     }
   }
