@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { bridgesBenchmark } from './bridges.js';
+import { cliBenchmark } from './cli.js';
 import { learnBenchmark } from './learn.js';
 import { learnerBenchmark } from './learner.js';
 import { safetyBenchmark } from './safety.js';
@@ -17,6 +18,7 @@ const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
   stream: streamBenchmark,
   safety: safetyBenchmark,
   bridges: bridgesBenchmark,
+  cli: cliBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);

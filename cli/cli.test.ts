@@ -50,4 +50,35 @@ describe('roborl CLI', () => {
     const typo = await roborl('run', 'Pendulum-v1', '--epsiodes', '2');
     expect(typo.stderr).toMatch(/unknown option --epsiodes/);
   });
+
+  it('every command has its own --help listing every flag it takes (the speed is measured by npm run bench -- cli)', async () => {
+    const expected: Record<string, string[]> = {
+      envs: ['--json'],
+      run: ['--policy', '--episodes', '--seed', '--json'],
+      train: ['--run-dir', '--resume', '--steps', '--backend', '--quiet'],
+      eval: ['--episodes', '--seed', '--json', '--robot'],
+      serve: ['--host', '--port', '--mode', '--sensor-hz', '--command-type', '--flavor', '--protocol', '--baud'],
+      'record-demos': ['--env', '--policy', '--episodes', '--out', '--seed', '--keep-failures'],
+    };
+    for (const [command, flags] of Object.entries(expected)) {
+      const help = await roborl(command, '--help');
+      expect(help.code, command).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`usage:[\\s\\S]*roborl ${command}`));
+      for (const f of flags) expect(help.stdout, `${command} ${f}`).toContain(f);
+      expect(help.stderr).toBe('');
+    }
+    const main = await roborl('--help');
+    for (const command of Object.keys(expected)) expect(main.stdout).toContain(`roborl ${command}`);
+  });
+
+  it('serve ros on a busy port names --port', async () => {
+    const { createServer } = await import('node:net');
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as { port: number }).port;
+    const r = await roborl('serve', 'ros', '--env', 'PandaReach-v0', '--port', String(port));
+    busy.close();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`port ${port} .* already in use.*--port`));
+  });
 });

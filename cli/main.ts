@@ -1,59 +1,34 @@
-import { parseArgs, UsageError } from './args.js';
-import { envsCommand } from './commands/envs.js';
-import { evalCommand } from './commands/eval.js';
-import { recordDemosCommand } from './commands/record-demos.js';
-import { runCommand } from './commands/run.js';
-import { serveCommand } from './commands/serve.js';
-import { trainCommand } from './commands/train.js';
+import { parseArgs, UsageError, type Args } from './args.js';
+import { HELP, USAGE, type CommandName } from './usage.js';
 
-const HELP = `roborl — reinforcement learning for robot control
-(set ROBORL_DEBUG=1 to print stack traces with errors)
-
-usage:
-  roborl envs [--json]                       list the registered environments
-  roborl run <env-id> [options]              run episodes with a random or scripted policy
-      --policy random|scripted   (default random)
-      --episodes N               (default 10)
-      --seed S                   (default 0; episode i uses seed S + i)
-      --json                     print the summary as JSON on stdout
-  roborl train <config.yaml> [--run-dir DIR] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--quiet]
-                                             train (configs/ has examples); writes the run folder
-  roborl train --resume <run-dir>            continue a run from its newest checkpoint
-  roborl eval <run-dir> [--episodes N] [--json] [--robot ROBOT.yaml]
-                                             deterministic evaluation of a run's newest checkpoint,
-                                             on the simulator or on a robot (configs/robots/)
-  roborl serve ros --env <id> [--host H] [--port P] [--mode realtime|lockstep]
-                                             a simulated robot behind a rosbridge v2 server (127.0.0.1)
-  roborl serve serial --env <id> --protocol dynamixel|framed --port TTY [--mode realtime|lockstep]
-                                             a simulated robot behind a serial protocol
-  roborl record-demos --env <id> --policy scripted --episodes N [--out FILE] [--keep-failures]
-                                             record expert demonstrations for RLPD configs
-`;
+/**
+ * The `roborl` command. Each command's module is imported only when that command runs, so
+ * `roborl --help`, `roborl <command> --help` and `roborl envs` do not pay for loading
+ * TensorFlow.js (and help does not load Rapier either).
+ */
+const COMMANDS: Record<CommandName, { booleans: readonly string[]; run: (args: Args) => Promise<void> }> = {
+  envs: { booleans: ['json'], run: async (a) => (await import('./commands/envs.js')).envsCommand(a) },
+  run: { booleans: ['json'], run: async (a) => (await import('./commands/run.js')).runCommand(a) },
+  train: { booleans: ['quiet'], run: async (a) => (await import('./commands/train.js')).trainCommand(a) },
+  eval: { booleans: ['json'], run: async (a) => (await import('./commands/eval.js')).evalCommand(a) },
+  serve: { booleans: [], run: async (a) => (await import('./commands/serve.js')).serveCommand(a) },
+  'record-demos': { booleans: ['keep-failures'], run: async (a) => (await import('./commands/record-demos.js')).recordDemosCommand(a) },
+};
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  switch (command) {
-    case 'envs':
-      return envsCommand(parseArgs(rest, ['json']));
-    case 'run':
-      return runCommand(parseArgs(rest, ['json']));
-    case 'train':
-      return trainCommand(parseArgs(rest, ['quiet']));
-    case 'eval':
-      return evalCommand(parseArgs(rest, ['json']));
-    case 'record-demos':
-      return recordDemosCommand(parseArgs(rest, ['keep-failures']));
-    case 'serve':
-      return serveCommand(parseArgs(rest, []));
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(HELP);
-      return;
-    default:
-      throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(HELP);
+    return;
   }
+  if (!(command in COMMANDS)) throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
+  const name = command as CommandName;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${USAGE[name]}\n`);
+    return;
+  }
+  const { booleans, run } = COMMANDS[name];
+  return run(parseArgs(rest, booleans));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -37,7 +37,7 @@ export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: stri
   const safety = config.safety;
   if (safety.constraints.length) {
     if (!hasStateVariables(raw)) throw new Error(`safety.constraints: ${config.env.id} exposes no state variables for cost expressions`);
-    env = new ExpressionConstraints(env, raw, safety.constraints);
+    env = new ExpressionConstraints(env, raw, safety.constraints).check();
   }
   if (isJointPositionControl(raw)) {
     if (safety.limits === false) log?.(`WARNING: Tier 0 safety limits are OFF for ${config.env.id} (safety.limits: false)`);

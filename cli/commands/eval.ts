@@ -4,6 +4,7 @@ import { EVALUATION_SEED, evaluatePolicy, type EvalResult } from '../../policies
 import { connectRobot, loadRobotConfig } from '../../robots/config.js';
 import type { RobotEnv } from '../../robots/robot-env.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
+import { USAGE } from '../usage.js';
 import { loadRunPolicy, makeLearnerEnv } from '../run-setup.js';
 
 /**
@@ -14,7 +15,7 @@ import { loadRunPolicy, makeLearnerEnv } from '../run-setup.js';
 export async function evalCommand(args: Args): Promise<void> {
   allowFlags(args, 'eval', ['episodes', 'seed', 'json', 'robot']);
   const runDir = args.positionals[0];
-  if (!runDir) throw new UsageError('usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml]');
+  if (!runDir) throw new UsageError(USAGE.eval);
   const episodes = intFlag(args, 'episodes', 10);
   const seed = seedFlag(args, EVALUATION_SEED);
   const { config, policy, step } = await loadRunPolicy(runDir);

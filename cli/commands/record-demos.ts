@@ -5,6 +5,7 @@ import type { Transition } from '../../control/transition.js';
 import { ReplayBuffer } from '../../policies/replay.js';
 import { envEntry, make } from '../../sim/registry.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
+import { USAGE } from '../usage.js';
 import { Progress } from '../progress.js';
 
 /**
@@ -16,7 +17,7 @@ import { Progress } from '../progress.js';
 export async function recordDemosCommand(args: Args): Promise<void> {
   allowFlags(args, 'record-demos', ['env', 'policy', 'episodes', 'out', 'seed', 'keep-failures']);
   const id = stringFlag(args, 'env');
-  if (!id) throw new UsageError('usage: roborl record-demos --env <id> --policy scripted --episodes N [--out FILE]');
+  if (!id) throw new UsageError(USAGE['record-demos']);
   const policyName = stringFlag(args, 'policy') ?? 'scripted';
   if (policyName !== 'scripted') throw new UsageError(`Expected --policy to be scripted, got \`${policyName}\` (teleoperated demos come with the human-in-the-loop tools)`);
   const episodes = intFlag(args, 'episodes', 20);

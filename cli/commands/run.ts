@@ -5,6 +5,7 @@ import { Rng } from '../../control/rng.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
 import { envEntry, make } from '../../sim/registry.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
+import { USAGE } from '../usage.js';
 import { Progress } from '../progress.js';
 
 export interface RunSummary {
@@ -74,7 +75,7 @@ export async function runEpisodes(envId: string, policyName: 'random' | 'scripte
 export async function runCommand(args: Args): Promise<void> {
   allowFlags(args, 'run', ['policy', 'episodes', 'seed', 'json']);
   const envId = args.positionals[0];
-  if (!envId) throw new UsageError('usage: roborl run <env-id> --policy random|scripted --episodes N [--seed S] [--json]');
+  if (!envId) throw new UsageError(USAGE.run);
   const policy = stringFlag(args, 'policy') ?? 'random';
   if (policy !== 'random' && policy !== 'scripted') throw new UsageError(`Expected --policy to be random or scripted, got \`${policy}\``);
   const episodes = intFlag(args, 'episodes', 10);

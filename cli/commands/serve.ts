@@ -3,11 +3,7 @@ import { RosbridgeServer } from '../../robots/ros/rosbridge-server.js';
 import { DynamixelEmulator, FramedEmulator } from '../../robots/serial/emulators.js';
 import { SerialLink } from '../../robots/serial/link.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
-
-const USAGE = `usage:
-  roborl serve ros --env <sim-id> [--host 127.0.0.1] [--port 9090] [--mode realtime|lockstep] [--sensor-hz 100]
-                   [--command-type std_msgs/Float64MultiArray|trajectory_msgs/JointTrajectory|geometry_msgs/Twist] [--flavor ros1|ros2]
-  roborl serve serial --env <sim-id> --protocol dynamixel|framed --port <tty> [--baud 1000000] [--mode realtime|lockstep] [--sensor-hz 100]`;
+import { USAGE as HELP } from '../usage.js';
 
 const COMMAND_TYPES = ['std_msgs/Float64MultiArray', 'trajectory_msgs/JointTrajectory', 'geometry_msgs/Twist'] as const;
 
@@ -22,7 +18,7 @@ export async function serveCommand(args: Args): Promise<void> {
   const [transport] = args.positionals;
   allowFlags(args, 'serve', transport === 'ros' ? ['env', 'host', 'port', 'mode', 'sensor-hz', 'command-type', 'flavor'] : ['env', 'protocol', 'port', 'baud', 'mode', 'sensor-hz']);
   const envId = stringFlag(args, 'env');
-  if (!envId || (transport !== 'ros' && transport !== 'serial')) throw new UsageError(USAGE);
+  if (!envId || (transport !== 'ros' && transport !== 'serial')) throw new UsageError(HELP.serve);
   const mode = stringFlag(args, 'mode') ?? 'realtime';
   if (mode !== 'realtime' && mode !== 'lockstep') throw new UsageError(`--mode must be realtime or lockstep, got "${mode}"`);
   const sensorHz = intFlag(args, 'sensor-hz', 100);
@@ -36,13 +32,18 @@ export async function serveCommand(args: Args): Promise<void> {
     if (flavor !== 'ros1' && flavor !== 'ros2') throw new UsageError(`--flavor must be ros1 or ros2, got "${flavor}"`);
     const host = stringFlag(args, 'host') ?? '127.0.0.1';
     if (!isLoopback(host)) log(`WARNING: --host ${host} makes this robot reachable from the network; anyone who can connect can move it (rosbridge has no authentication)`);
-    const server = await RosbridgeServer.start(robot, { host, port: intFlag(args, 'port', 9090, 0), commandType: commandType as (typeof COMMAND_TYPES)[number], flavor, log });
+    const port = intFlag(args, 'port', 9090, 0, 65535);
+    const server = await RosbridgeServer.start(robot, { host, port, commandType: commandType as (typeof COMMAND_TYPES)[number], flavor, log }).catch(async (err: NodeJS.ErrnoException) => {
+      await robot.close();
+      if (err.code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${host} is already in use (another rosbridge or roborl serve?): pick another with --port, or --port 0 for a free one`);
+      throw err;
+    });
     log(`serving ${envId} as a ROS robot on ${server.url} (rosbridge v2, ${flavor}): ${server.jointStateTopic} (sensor_msgs/JointState, ${mode === 'realtime' ? `${sensorHz} Hz` : 'lockstep'}) out, ${server.commandTopic} (${commandType}) in, ${server.resetService} (std_srvs/Trigger), /rosapi/topic_type`);
     stop = () => server.close();
   } else {
     const protocol = stringFlag(args, 'protocol');
     const path = stringFlag(args, 'port');
-    if ((protocol !== 'dynamixel' && protocol !== 'framed') || !path) throw new UsageError(USAGE);
+    if ((protocol !== 'dynamixel' && protocol !== 'framed') || !path) throw new UsageError(HELP.serve);
     const link = await SerialLink.open({ path, baudRate: intFlag(args, 'baud', 1_000_000, 1), log });
     const emulator = protocol === 'dynamixel' ? new DynamixelEmulator(link, robot) : new FramedEmulator(link, robot);
     log(`serving ${envId} on ${path} as ${protocol === 'dynamixel' ? `Dynamixel X-series servos, IDs 1–${robot.jointNames.length}` : 'a framed-protocol (v1) robot'}; ${mode}`);

@@ -6,22 +6,10 @@ import { OffPolicyTrainer } from '../../policies/sac/trainer.js';
 import type { TrainerProgress } from '../../policies/run-loop.js';
 import { StreamTrainer } from '../../policies/stream/trainer.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
+import { USAGE } from '../usage.js';
 import { loadConfig } from '../config.js';
 import { Progress } from '../progress.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../run-setup.js';
-
-export const TRAIN_USAGE = `usage:
-  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--quiet]
-  roborl train --resume <run-dir> [--steps N] [--backend …] [--quiet]
-
-  <config.yaml>     experiment config (configs/ has examples); every field is checked before
-                    anything is written
-  --run-dir DIR     run folder (default runs/<name>-<time>); must be new or empty
-  --resume DIR      continue a run from its newest checkpoint, with the run's own config.yaml
-  --steps N         total env steps (with --resume: extend a run to N)
-  --backend NAME    tensor backend (default: the config's, auto)
-  --quiet           no progress line
-Ctrl-C / SIGTERM checkpoint and exit 130 / 143; a kill loses at most train.checkpointEvery steps.`;
 
 /**
  * `roborl train <config.yaml>` starts a run; `roborl train --resume <run-dir>` continues one
@@ -34,7 +22,7 @@ export async function trainCommand(args: Args): Promise<void> {
   allowFlags(args, 'train', ['resume', 'run-dir', 'quiet', 'backend', 'steps']);
   const resumeDir = stringFlag(args, 'resume');
   const configPath = args.positionals[0];
-  if (!resumeDir && !configPath) throw new UsageError(TRAIN_USAGE);
+  if (!resumeDir && !configPath) throw new UsageError(USAGE.train);
   if (resumeDir && configPath) throw new UsageError(`--resume continues a run with the config it was started with (${join(resumeDir, 'config.yaml')}); drop ${configPath}, or start a new run with it`);
   if (resumeDir && args.flags.has('run-dir')) throw new UsageError('--resume names the run folder; --run-dir is for new runs');
   const log = (s: string): void => void process.stderr.write(`${s}\n`);

@@ -1,4 +1,5 @@
-import { all, create, type MathNode } from 'mathjs';
+import { createRequire } from 'node:module';
+import type { MathNode } from 'mathjs';
 import { validateAction, type Env, type StepResult } from '../env.js';
 import { Rng } from '../rng.js';
 import { Wrapper } from '../wrappers/wrapper.js';
@@ -21,14 +22,24 @@ const FUNCTIONS = new Set(['abs', 'sqrt', 'min', 'max', 'norm', 'dot', 'cross', 
 const NODE_TYPES = new Set(['ConstantNode', 'SymbolNode', 'OperatorNode', 'FunctionNode', 'ParenthesisNode', 'ConditionalNode', 'ArrayNode', 'AccessorNode', 'IndexNode']);
 const CONSTANTS = new Set(['pi', 'e', 'true', 'false']);
 
-const math = create(all as NonNullable<typeof all>);
-const compileExpression = math.compile;
-const parseExpression = math.parse;
-// The mathjs security guidance: take away what could reach outside the expression.
-const refuse = (name: string) => () => {
-  throw new Error(`mathjs function "${name}" is disabled in roborl expressions`);
-};
-math.import(Object.fromEntries(['import', 'createUnit', 'reviver', 'evaluate', 'parse', 'compile', 'simplify', 'derivative', 'resolve'].map((n) => [n, refuse(n)])), { override: true });
+/**
+ * mathjs, loaded on first use: importing it costs ~1 s, which every CLI command paid (even
+ * `--help`) when it was loaded up front. It is created once, with what could reach outside an
+ * expression taken away (the mathjs security guidance).
+ */
+type MathJs = ReturnType<typeof import('mathjs')['create']>;
+let mathInstance: MathJs | null = null;
+function mathjs(): MathJs {
+  if (mathInstance) return mathInstance;
+  const { all, create } = createRequire(import.meta.url)('mathjs') as typeof import('mathjs');
+  const math = create(all as NonNullable<typeof all>);
+  const refuse = (name: string) => () => {
+    throw new Error(`mathjs function "${name}" is disabled in roborl expressions`);
+  };
+  math.import(Object.fromEntries(['import', 'createUnit', 'reviver', 'evaluate', 'parse', 'compile', 'simplify', 'derivative', 'resolve'].map((n) => [n, refuse(n)])), { override: true });
+  mathInstance = math;
+  return math;
+}
 
 /**
  * Compiles a cost expression over named variables, in a restricted scope: the AST may contain
@@ -40,7 +51,7 @@ math.import(Object.fromEntries(['import', 'createUnit', 'reviver', 'evaluate', '
 export function compileCost(expression: string, variables: readonly string[]): (vars: StateVariables) => number {
   let tree: MathNode;
   try {
-    tree = parseExpression(expression);
+    tree = mathjs().parse(expression);
   } catch (err) {
     throw new Error(`cost expression "${expression}": ${(err as Error).message}`);
   }
@@ -56,7 +67,8 @@ export function compileCost(expression: string, variables: readonly string[]): (
     }
     if (node.type === 'FunctionNode' && (node as MathNode & { fn: MathNode }).fn.type !== 'SymbolNode') throw new Error(`cost expression "${expression}": only named functions may be called`);
   });
-  const code = compileExpression(expression);
+  const math = mathjs();
+  const code = math.compile(expression);
   return (vars) => {
     const scope = new Map<string, unknown>();
     for (const v of variables) {
@@ -122,12 +134,12 @@ export interface CostDeclaration {
  * declared expressions. Names must not clash with the env's own constraints.
  */
 export class ExpressionConstraints extends Wrapper {
-  private readonly costs: ((vars: StateVariables) => number)[];
+  private costs: ((vars: StateVariables) => number)[] | null = null;
 
   constructor(
     env: Env,
     private readonly state: HasStateVariables,
-    declarations: readonly CostDeclaration[],
+    private readonly declarations: readonly CostDeclaration[],
     /** Id of the constrained variant (default: the env's own). */
     id = env.spec.id,
   ) {
@@ -135,23 +147,33 @@ export class ExpressionConstraints extends Wrapper {
     const names = declarations.map((d) => d.name);
     const clash = names.find((n, i) => env.spec.constraints.includes(n) || names.indexOf(n) !== i);
     if (clash) throw new Error(`constraint "${clash}" is declared twice (or already defined by ${env.spec.id})`);
-    const current = state.stateVariables();
+  }
+
+  /**
+   * Compiles every expression and checks it over the task's reachable states (probeCost); the
+   * first step does this too. Call it where a config is loaded, so a bad expression fails there.
+   */
+  check(): this {
+    if (this.costs) return this;
+    const current = this.state.stateVariables();
     const variables = Object.keys(current);
     const rng = new Rng(0);
-    this.costs = declarations.map((d) => {
+    this.costs = this.declarations.map((d) => {
       const cost = compileCost(d.cost, variables);
-      probeCost(cost, current, state.stateBounds?.(), rng);
+      probeCost(cost, current, this.state.stateBounds?.(), rng);
       return cost;
     });
+    return this;
   }
 
   override async step(action: Float32Array): Promise<StepResult> {
     validateAction(this.spec, action); // errors name this env's id, not the inner one's
+    const compiled = this.check().costs as ((vars: StateVariables) => number)[];
     const r = await this.env.step(action);
     const vars = this.state.stateVariables();
     const costs = new Float32Array(this.spec.constraints.length);
     costs.set(r.costs);
-    this.costs.forEach((c, i) => (costs[r.costs.length + i] = c(vars)));
+    compiled.forEach((c, i) => (costs[r.costs.length + i] = c(vars)));
     return { ...r, costs };
   }
 }

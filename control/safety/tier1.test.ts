@@ -266,10 +266,10 @@ describe('cost expressions (mathjs, restricted scope)', () => {
     const pendulum = unwrap(env) as Pendulum;
     await env.reset({ seed: 0 });
     // θ̇ reaches ±8, where 4 − |θ̇| < 0: the square root goes complex (it killed a run at step ~200).
-    expect(() => new ExpressionConstraints(env, pendulum, [{ name: 'slow', cost: 'sqrt(4 - abs(thdot))' }])).toThrow(/sqrt\(4 - abs\(thdot\)\)" gave .*i.* at theta = .*, thdot = -?[4-8]/);
-    expect(() => new ExpressionConstraints(env, pendulum, [{ name: 'signed', cost: 'thdot' }])).toThrow(/costs must be ≥ 0 at theta/);
-    expect(() => new ExpressionConstraints(env, pendulum, [{ name: 'inf', cost: '1 / (thdot - thdot)' }])).toThrow(/expected a finite number/);
-    const ok = new ExpressionConstraints(env, pendulum, [{ name: 'fast', cost: 'max(0, abs(thdot) - 4)' }]);
+    expect(() => new ExpressionConstraints(env, pendulum, [{ name: 'slow', cost: 'sqrt(4 - abs(thdot))' }]).check()).toThrow(/sqrt\(4 - abs\(thdot\)\)" gave .*i.* at theta = .*, thdot = -?[4-8]/);
+    expect(() => new ExpressionConstraints(env, pendulum, [{ name: 'signed', cost: 'thdot' }]).check()).toThrow(/costs must be ≥ 0 at theta/);
+    expect(() => new ExpressionConstraints(env, pendulum, [{ name: 'inf', cost: '1 / (thdot - thdot)' }]).check()).toThrow(/expected a finite number/);
+    const ok = new ExpressionConstraints(env, pendulum, [{ name: 'fast', cost: 'max(0, abs(thdot) - 4)' }]).check();
     expect(ok.spec.constraints).toEqual(['joint_velocity', 'fast']);
     // At run time too, a negative cost is an error, not a reward.
     expect(() => compileCost('thdot', ['thdot'])({ thdot: -1 })).toThrow(/costs must be ≥ 0/);

@@ -1,0 +1,67 @@
+/**
+ * Every command's help, in a module that imports nothing: `roborl --help` and `roborl <command>
+ * --help` answer without loading TensorFlow.js or Rapier (which took 7–9 s per command).
+ */
+export const USAGE = {
+  envs: `usage: roborl envs [--json]
+  List the registered environments: observation and action sizes, control rate, episode
+  length, constraint names, and whether a scripted expert exists.
+  --json    one JSON array on stdout`,
+  run: `usage: roborl run <env-id> [--policy random|scripted] [--episodes N] [--seed S] [--json]
+  Run episodes with a random or scripted policy (no learning) and summarise them.
+  --policy random|scripted   (default random)
+  --episodes N               (default 10)
+  --seed S                   seed of episode 0, an integer in [0, 2^32) (default 0; episode i uses S + i)
+  --json                     print the summary as JSON on stdout`,
+  train: `usage:
+  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--quiet]
+  roborl train --resume <run-dir> [--steps N] [--backend …] [--quiet]
+  Train from an experiment config (configs/ has examples); writes the run folder:
+  config.yaml (resolved), metrics.jsonl, checkpoints/.
+  <config.yaml>     experiment config; every field is checked before anything is written
+  --run-dir DIR     run folder (default runs/<name>-<time>); must be new or empty
+  --resume DIR      continue a run from its newest checkpoint, with the run's own config.yaml
+  --steps N         total env steps (with --resume: extend a run to N)
+  --backend NAME    tensor backend (default: the config's, auto)
+  --quiet           no progress line
+  Ctrl-C / SIGTERM checkpoint and exit 130 / 143; a kill loses at most train.checkpointEvery steps.`,
+  eval: `usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml]
+  Deterministic evaluation of a run's newest checkpoint, on the simulator or unchanged on a
+  robot (configs/robots/): mean ± std return, success, episode costs.
+  --episodes N       (default 10)
+  --seed S           seed of episode 0, an integer in [0, 2^32) (default: the common evaluation seed, 4000000000)
+  --json             print the summary as JSON on stdout
+  --robot FILE       a robot config (ROS or serial); episodes the link cuts off are rerun and reported
+  Ctrl-C stops it; on a robot, the hold command is sent first (exit 130).`,
+  serve: `usage:
+  roborl serve ros --env <sim-id> [--host 127.0.0.1] [--port 9090] [--mode realtime|lockstep] [--sensor-hz 100]
+                   [--command-type std_msgs/Float64MultiArray|trajectory_msgs/JointTrajectory|geometry_msgs/Twist] [--flavor ros1|ros2]
+  roborl serve serial --env <sim-id> --protocol dynamixel|framed --port <tty> [--baud 1000000] [--mode realtime|lockstep] [--sensor-hz 100]
+  A simulated robot behind a real wire protocol: a rosbridge v2 server (127.0.0.1 unless --host
+  says otherwise; other hosts are warned about), or Dynamixel X-series servos / roborl's framed
+  protocol on a serial port (e.g. one end of a socat pty pair). Runs free like hardware
+  (physics on the wall clock, states at --sensor-hz) unless --mode lockstep. Ctrl-C holds the
+  arm and stops.`,
+  'record-demos': `usage: roborl record-demos --env <id> [--policy scripted] [--episodes N] [--out FILE] [--seed S] [--keep-failures]
+  Record demonstrations for RLPD configs with the task's scripted expert.
+  --episodes N       successful episodes to keep (default 20)
+  --out FILE         (default demos/<env>-<N>.demos)
+  --seed S           seed of the first attempt, an integer in [0, 2^32) (default 5000000)
+  --keep-failures    keep unsuccessful episodes too`,
+} as const;
+
+export type CommandName = keyof typeof USAGE;
+
+export const HELP = `roborl — reinforcement learning for robot control
+(set ROBORL_DEBUG=1 to print stack traces with errors; roborl <command> --help for a command's flags)
+
+commands:
+  envs           list the registered environments
+  run            run episodes with a random or scripted policy
+  train          train from a config (or --resume a run)
+  eval           evaluate a run's checkpoint on the simulator or a robot
+  serve          a simulated robot behind rosbridge or a serial protocol
+  record-demos   record expert demonstrations for RLPD configs
+
+${Object.values(USAGE).join('\n\n')}
+`;
