@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { bridgesBenchmark } from './bridges.js';
 import { cliBenchmark } from './cli.js';
+import { quickstartBenchmark } from './quickstart.js';
 import { learnBenchmark } from './learn.js';
 import { learnerBenchmark } from './learner.js';
 import { safetyBenchmark } from './safety.js';
@@ -19,6 +20,7 @@ const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
   safety: safetyBenchmark,
   bridges: bridgesBenchmark,
   cli: cliBenchmark,
+  quickstart: quickstartBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);
