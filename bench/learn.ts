@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { recordDemonstrations } from '../cli/commands/record-demos.js';
+import { demoConfig, recordDemonstrations } from '../cli/commands/record-demos.js';
 import { loadConfig, type ExperimentConfig } from '../cli/config.js';
 import { makeLearnerEnv, resolvedAlgo } from '../cli/run-setup.js';
 import { selectBackend } from '../policies/backend.js';
@@ -66,7 +66,7 @@ export async function learnBenchmark(json: boolean): Promise<unknown> {
     out['reacherSac'] = { config: 'configs/reacher-sac.yaml', seeds: SEEDS, curve: steps.map((step, i) => ({ step, returnMean: mean(curves.map((c) => (c.evals[i] as { returnMean: number }).returnMean)), successMean: mean(curves.map((c) => (c.evals[i] as { successRate: number }).successRate)) })), secondsPerSeed: mean(curves.map((c) => c.seconds)) };
   }
   if (!ONLY || ONLY === 'reach') {
-    const { table } = await recordDemonstrations('PandaReach-v0', 20, 5_000_000, false);
+    const { table } = await recordDemonstrations(demoConfig('PandaReach-v0', undefined), 20, 5_000_000, false);
     const curves = await trainSeeds('configs/panda-reach-rlpd.yaml', REACH_SEEDS, table);
     const steps = (curves[0] as Curve).evals.map((e) => e.step);
     const successVsSteps = steps.map((step, i) => ({ step, successMean: mean(curves.map((c) => (c.evals[i] as { successRate: number }).successRate)), returnMean: mean(curves.map((c) => (c.evals[i] as { returnMean: number }).returnMean)) }));

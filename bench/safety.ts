@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { recordDemonstrations } from '../cli/commands/record-demos.js';
+import { demoConfig, recordDemonstrations } from '../cli/commands/record-demos.js';
 import { loadConfig, type ExperimentConfig } from '../cli/config.js';
 import { makeLearnerEnv, resolvedAlgo } from '../cli/run-setup.js';
 import { selectBackend } from '../policies/backend.js';
@@ -85,7 +85,7 @@ const METHODS: Record<string, string> = { unconstrained: 'configs/panda-keep-out
  */
 async function learningRuns(seeds: number): Promise<SafeRun[]> {
   await selectBackend('auto');
-  const { table } = await recordDemonstrations('PandaKeepOut-v0', 20, 5_000_000, false);
+  const { table } = await recordDemonstrations(demoConfig('PandaKeepOut-v0', undefined), 20, 5_000_000, false);
   const runs: SafeRun[] = [];
   for (const [method, path] of Object.entries(METHODS)) {
     if (ONLY && !ONLY.split(',').includes(method)) continue;

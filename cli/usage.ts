@@ -42,8 +42,11 @@ export const USAGE = {
   protocol on a serial port (e.g. one end of a socat pty pair). Runs free like hardware
   (physics on the wall clock, states at --sensor-hz) unless --mode lockstep. Ctrl-C holds the
   arm and stops.`,
-  'record-demos': `usage: roborl record-demos --env <id> [--policy scripted] [--episodes N] [--out FILE] [--seed S] [--keep-failures]
-  Record demonstrations for RLPD configs with the task's scripted expert.
+  'record-demos': `usage: roborl record-demos --env <id> | --config <train.yaml> [--policy scripted] [--episodes N] [--out FILE] [--seed S] [--keep-failures]
+  Record demonstrations for RLPD configs with the task's scripted expert, through the env stack
+  training uses (env options, cost expressions, Tier 0 limits, shield): the stored actions are
+  the executed ones, in the learner's [−1, 1] units.
+  --config FILE      a training config whose env and safety sections to record with (default: --env's defaults)
   --episodes N       successful episodes to keep (default 20)
   --out FILE         (default demos/<env>-<N>.demos)
   --seed S           seed of the first attempt, an integer in [0, 2^32) (default 5000000)

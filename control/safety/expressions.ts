@@ -28,17 +28,23 @@ const CONSTANTS = new Set(['pi', 'e', 'true', 'false']);
  * expression taken away (the mathjs security guidance).
  */
 type MathJs = ReturnType<typeof import('mathjs')['create']>;
-let mathInstance: MathJs | null = null;
-function mathjs(): MathJs {
-  if (mathInstance) return mathInstance;
+interface Expressions {
+  readonly parse: MathJs['parse'];
+  readonly compile: MathJs['compile'];
+  readonly matrix: MathJs['matrix'];
+}
+let loaded: Expressions | null = null;
+function mathjs(): Expressions {
+  if (loaded) return loaded;
   const { all, create } = createRequire(import.meta.url)('mathjs') as typeof import('mathjs');
   const math = create(all as NonNullable<typeof all>);
+  // Ours, taken before the expression scope loses them.
+  loaded = { parse: math.parse, compile: math.compile, matrix: math.matrix };
   const refuse = (name: string) => () => {
     throw new Error(`mathjs function "${name}" is disabled in roborl expressions`);
   };
   math.import(Object.fromEntries(['import', 'createUnit', 'reviver', 'evaluate', 'parse', 'compile', 'simplify', 'derivative', 'resolve'].map((n) => [n, refuse(n)])), { override: true });
-  mathInstance = math;
-  return math;
+  return loaded;
 }
 
 /**
