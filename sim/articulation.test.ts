@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../control/rng.js';
 import { Articulation } from './articulation.js';
 import { loadDescription } from './descriptions.js';
+import { parseUrdf } from './urdf/parse.js';
 import { loadRapier, type Rapier } from './rapier.js';
 import { CartPole } from './tasks/cartpole.js';
 import { PANDA_READY } from './tasks/panda.js';
@@ -129,5 +130,33 @@ describe('Rapier dynamics against analytic references', () => {
     expect(q[1]).toBeGreaterThan(2.9);
     expect(q[1]).toBeLessThan(3.02);
     world.free();
+  });
+
+  it('enforces revolute limits past ±π too (±2π, as on UR arms), which Rapier cannot hold on its own', () => {
+    const urdf = parseUrdf(`<robot name="ur-like">
+      <link name="base"/>
+      <link name="arm"><inertial><origin xyz="0.2 0 0"/><mass value="1"/><inertia ixx="0.001" ixy="0" ixz="0" iyy="0.01" iyz="0" izz="0.01"/></inertial>
+        <collision><origin xyz="0.2 0 0"/><geometry><box size="0.4 0.05 0.05"/></geometry></collision></link>
+      <joint name="shoulder" type="revolute"><parent link="base"/><child link="arm"/><axis xyz="0 0 1"/>
+        <limit lower="-6.2832" upper="6.2832" effort="5" velocity="3"/></joint>
+    </robot>`);
+    for (const sign of [1, -1]) {
+      const world = new R.World({ x: 0, y: 0, z: -9.81 });
+      world.timestep = 0.004;
+      const art = new Articulation(world, urdf, { mode: 'torque' });
+      art.setState([sign * 5.5]);
+      const q = new Float64Array(1);
+      let extreme = 0;
+      for (let i = 0; i < 1500; i++) {
+        art.command([sign * 5]); // full effort outward, for 6 s
+        art.beforeStep();
+        world.step();
+        art.readState(q, new Float64Array(1));
+        extreme = Math.max(extreme, sign * (q[0] as number));
+      }
+      expect(extreme).toBeGreaterThan(6.2); // it reached the stop
+      expect(extreme).toBeLessThan(6.2832 + 0.2); // and stayed there (before: 465 rad)
+      world.free();
+    }
   });
 });

@@ -89,6 +89,12 @@ export class Articulation {
   private readonly placements = new Map<string, LinkPlacement>();
   private readonly bindings: JointBinding[] = [];
   private readonly lastQ: Float64Array;
+  /**
+   * Revolute joints whose finite limits reach past ±π (±2π is common on UR arms): Rapier's joint
+   * limits act on the angle wrapped to (−π, π], so they cannot hold them (measured: q reached
+   * 465 rad). These are stopped in {@link beforeStep} instead.
+   */
+  private readonly softwareStops: number[] = [];
   private readonly base: Pose;
   private readonly homeRotation = new Map<string, Quat>();
   /** For each body, the link whose frame is the body frame. */
@@ -182,7 +188,9 @@ export class Articulation {
       joint.setContactsEnabled(false);
       // Physical joint stops. Set on the joint: rapier 0.21 ignores JointData.limits/limitsEnabled
       // (measured: a pushed joint sailed past ±0.5 rad to 1.54 rad).
-      if (j.limit && Number.isFinite(j.limit.lower)) (joint as unknown as { setLimits(lo: number, hi: number): void }).setLimits(j.limit.lower, j.limit.upper);
+      const wide = j.type !== 'prismatic' && j.limit !== null && (j.limit.lower <= -Math.PI || j.limit.upper >= Math.PI) && (Number.isFinite(j.limit.lower) || Number.isFinite(j.limit.upper));
+      if (wide) this.softwareStops.push(this.bindings.length);
+      else if (j.limit && Number.isFinite(j.limit.lower)) (joint as unknown as { setLimits(lo: number, hi: number): void }).setLimits(j.limit.lower, j.limit.upper);
       this.bindings.push({ joint: j, parentBody, childBody, axis, anchor1, anchor2, handle: joint.handle });
       this.configureMotor(joint, j, this.bindings.length - 1);
     }
@@ -249,6 +257,35 @@ export class Articulation {
         this.lastQ[k] = value;
         qd[k] = dot(sub(vec3(child.angvel()), vec3(parent.angvel())), axisWorld);
       }
+    }
+  }
+
+  /**
+   * Call before every `world.step()`: holds the joints whose limits Rapier cannot (past ±π) at
+   * their bounds — a joint past a bound gets its outward relative velocity removed and is pulled
+   * back (Baumgarte, 20% of the overshoot per step). Nothing to do for most robots.
+   */
+  beforeStep(): void {
+    if (!this.softwareStops.length) return;
+    const dt = this.world.timestep;
+    for (const k of this.softwareStops) {
+      const b = this.bindings[k] as JointBinding;
+      const limit = b.joint.limit as NonNullable<UrdfJoint['limit']>;
+      const parent = this.world.getRigidBody(this.bodyHandles[b.parentBody] as number);
+      const child = this.world.getRigidBody(this.bodyHandles[b.childBody] as number);
+      const rp = quat4(parent.rotation());
+      const rel = quatMul(quatConj(rp), quat4(child.rotation()));
+      const twist = 2 * Math.atan2(rel[0] * b.axis[0] + rel[1] * b.axis[1] + rel[2] * b.axis[2], rel[3]);
+      const prev = this.lastQ[k] as number;
+      const q = prev + wrapAngle(twist - prev);
+      this.lastQ[k] = q;
+      const axisWorld = rotate(rp, b.axis);
+      const wc = vec3(child.angvel());
+      const w = dot(sub(wc, vec3(parent.angvel())), axisWorld);
+      let target = w;
+      if (q > limit.upper) target = Math.min(w, (-0.2 * (q - limit.upper)) / dt);
+      else if (q < limit.lower) target = Math.max(w, (0.2 * (limit.lower - q)) / dt);
+      if (target !== w) child.setAngvel(vec(add(wc, scale(axisWorld, target - w))), true);
     }
   }
 

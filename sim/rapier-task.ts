@@ -78,13 +78,19 @@ export abstract class RapierTask extends SimEnv {
 
   /** Advances physics by `steps` physics steps (default one control period) and refreshes `q`, `qd`. */
   protected simulate(steps = this.substeps): void {
-    for (let i = 0; i < steps; i++) this.world.step();
+    for (let i = 0; i < steps; i++) {
+      this.robot.beforeStep();
+      this.world.step();
+    }
     this.robot.readState(this.q, this.qd);
   }
 
   /** Raw physics time for one control period, without any env work (benchmarks). */
   physicsOnly(): void {
-    for (let i = 0; i < this.substeps; i++) this.world.step();
+    for (let i = 0; i < this.substeps; i++) {
+      this.robot.beforeStep();
+      this.world.step();
+    }
   }
 
   protected override dispose(): void {

@@ -45,7 +45,11 @@ describe('parseUrdf', () => {
     ['unsupported joint type', robot(link('a') + link('b') + joint('j', 'floating', 'a', 'b', '')), /joint "j": unsupported type "floating"/],
     ['bad origin numbers', robot(link('a') + link('b') + joint('j', 'fixed', 'a', 'b', '<origin xyz="1 two 3"/>')), /joint "j" <origin> xyz: expected 3 numbers, got "1 two 3"/],
     ['zero axis', robot(link('a') + link('b') + joint('j', 'continuous', 'a', 'b', '<axis xyz="0 0 0"/>')), /joint "j" <axis xyz>: must not be zero/],
-    ['negative mass', robot(link('a', '<inertial><mass value="-1"/><inertia ixx="1" ixy="0" ixz="0" iyy="1" iyz="0" izz="1"/></inertial>')), /link "a" <mass value>: expected a positive number, got -1/],
+    ['negative mass', robot(link('a', '<inertial><mass value="-1"/><inertia ixx="1" ixy="0" ixz="0" iyy="1" iyz="0" izz="1"/></inertial>')), /link "a" <mass value>: expected a mass in \(0, 10000\] kg, got -1/],
+    ['a mass of 1e300', robot(link('a', '<inertial><mass value="1e300"/><inertia ixx="1" ixy="0" ixz="0" iyy="1" iyz="0" izz="1"/></inertial>')), /link "a" <mass value>: expected a mass in \(0, 10000\] kg, got 1e\+300/],
+    ['a hex limit', robot(link('a') + link('b') + joint('j', 'revolute', 'a', 'b', '<limit lower="0" upper="0x10" effort="1" velocity="1"/>')), /joint "j" <limit> upper: expected a decimal number, got "0x10"/],
+    ['a non-positive-definite inertia', robot(link('a', '<inertial><mass value="1"/><inertia ixx="1" ixy="2" ixz="0" iyy="1" iyz="0" izz="1"/></inertial>')), /link "a" <inertia>: not positive definite/],
+    ['an inertia no rigid body has', robot(link('a', '<inertial><mass value="1"/><inertia ixx="0.1" ixy="0" ixz="0" iyy="0.1" iyz="0" izz="1"/></inertial>')), /link "a" <inertia>: principal moments .* violate the triangle inequality/],
     ['two roots', robot(link('a') + link('b')), /expected one root link, found 2: a, b/],
     ['cycle', robot(link('a') + link('b') + link('c') + joint('j1', 'fixed', 'a', 'b', '') + joint('j2', 'fixed', 'b', 'c', '') + joint('j3', 'fixed', 'c', 'b', '')), /already has parent joint/],
     ['duplicate link', robot(link('a') + link('a')), /link "a" is defined twice/],
@@ -55,6 +59,12 @@ describe('parseUrdf', () => {
     expect(() => parseUrdf(xml)).toThrow(UrdfError);
     expect(() => parseUrdf(xml)).toThrow(message);
   });
+});
+
+it('repairs an all-zero inertia with a warning (frames that only hold a name have one)', () => {
+  const r = parseUrdf(robot(link('a', '<inertial><mass value="0.5"/><inertia ixx="0" ixy="0" ixz="0" iyy="0" iyz="0" izz="0"/></inertial>')));
+  expect(r.links[0]!.inertial!.inertia.ixx).toBeCloseTo(0.4 * 0.5 * 1e-4, 12);
+  expect(r.warnings.join('\n')).toMatch(/link "a" <inertia>: all-zero inertia repaired/);
 });
 
 describe('the shipped Panda description', () => {

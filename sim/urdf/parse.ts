@@ -1,5 +1,5 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { IDENTITY_POSE, normalize, quatFromRpy, type Pose, type Vec3 } from '../math3d.js';
+import { IDENTITY_POSE, normalize, quatFromRpy, symmetricEigen, type Pose, type Vec3 } from '../math3d.js';
 import { UrdfError, type Collision, type Geometry, type Inertial, type JointLimit, type JointType, type UrdfJoint, type UrdfLink, type UrdfRobot } from './types.js';
 
 type Node = Record<string, unknown>;
@@ -40,17 +40,11 @@ function parseLink(node: Node, warnings: string[]): UrdfLink {
   if (isNode(inertialNode)) {
     const massNode = child(inertialNode, 'mass', `${where} <inertial>`);
     const mass = num(attr(massNode, 'value', `${where} <mass>`), `${where} <mass value>`);
-    if (!(mass > 0)) throw new UrdfError(`${where} <mass value>: expected a positive number, got ${mass}`);
+    if (!(mass > 0) || mass > MAX_LINK_MASS) throw new UrdfError(`${where} <mass value>: expected a mass in (0, ${MAX_LINK_MASS}] kg, got ${mass}`);
     const i = child(inertialNode, 'inertia', `${where} <inertial>`);
     const get = (k: string): number => num(attr(i, k, `${where} <inertia>`), `${where} <inertia ${k}>`);
-    inertial = {
-      origin: parseOrigin(inertialNode['origin'], `${where} <inertial><origin>`),
-      mass,
-      inertia: { ixx: get('ixx'), ixy: get('ixy'), ixz: get('ixz'), iyy: get('iyy'), iyz: get('iyz'), izz: get('izz') },
-    };
-    if (inertial.inertia.ixx < 0 || inertial.inertia.iyy < 0 || inertial.inertia.izz < 0) {
-      throw new UrdfError(`${where} <inertia>: diagonal terms must be ≥ 0`);
-    }
+    const inertia = { ixx: get('ixx'), ixy: get('ixy'), ixz: get('ixz'), iyy: get('iyy'), iyz: get('iyz'), izz: get('izz') };
+    inertial = { origin: parseOrigin(inertialNode['origin'], `${where} <inertial><origin>`), mass, inertia: checkInertia(inertia, mass, `${where} <inertia>`, warnings) };
   }
   const collisions: Collision[] = [];
   asNodes(node['collision']).forEach((c, k) => {
@@ -183,10 +177,40 @@ function vec3(text: string, where: string): Vec3 {
   return v as Vec3;
 }
 
+/** A decimal number as URDF writes them ("1.5", "-2e-3"); "0x10", "Infinity" or "" are refused. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 function num(text: string, where: string): number {
-  const v = Number(text.trim());
-  if (text.trim() === '' || !Number.isFinite(v)) throw new UrdfError(`${where}: expected a number, got "${text}"`);
+  const t = text.trim();
+  const v = Number(t);
+  if (!DECIMAL.test(t) || !Number.isFinite(v)) throw new UrdfError(`${where}: expected a decimal number, got "${text}"`);
   return v;
+}
+
+/** Heavier than this is not a robot link (a typo: 1e300 was accepted). */
+const MAX_LINK_MASS = 1e4;
+
+type InertiaTensor = { ixx: number; ixy: number; ixz: number; iyy: number; iyz: number; izz: number };
+
+/**
+ * Checks an inertia tensor as a simulator needs it: symmetric positive definite, with principal
+ * moments satisfying the triangle inequality (I₁ + I₂ ≥ I₃ for every order), which every real
+ * body does. An all-zero tensor (common on frames that only hold a name) is repaired with a
+ * warning to that of a 1 cm solid sphere of the link's mass; anything else that fails is an
+ * error (a non-positive-definite link ended at q = −8.5 rad with ±1 rad limits).
+ */
+function checkInertia(t: InertiaTensor, mass: number, where: string, warnings: string[]): InertiaTensor {
+  if (Object.values(t).every((v) => v === 0)) {
+    const i = 0.4 * mass * 0.01 ** 2;
+    warnings.push(`${where}: all-zero inertia repaired to a 1 cm sphere's (${i.toExponential(2)} kg·m² on each axis)`);
+    return { ixx: i, ixy: 0, ixz: 0, iyy: i, iyz: 0, izz: i };
+  }
+  const { values } = symmetricEigen([t.ixx, t.ixy, t.ixz, t.ixy, t.iyy, t.iyz, t.ixz, t.iyz, t.izz]);
+  const [a, b, c] = [...values].sort((x, y) => x - y) as [number, number, number];
+  const scale = Math.max(Math.abs(a), Math.abs(b), Math.abs(c));
+  if (!(a > 1e-12 * Math.max(scale, 1e-30))) throw new UrdfError(`${where}: not positive definite (principal moments ${values.map((v) => v.toExponential(3)).join(', ')})`);
+  if (a + b < c * (1 - 1e-6)) throw new UrdfError(`${where}: principal moments ${a.toExponential(3)}, ${b.toExponential(3)}, ${c.toExponential(3)} violate the triangle inequality (I₁ + I₂ ≥ I₃): no rigid body has them`);
+  return t;
 }
 
 function attr(node: Node, name: string, where: string): string {
