@@ -14,6 +14,7 @@ import { SacLearner } from '../policies/sac/sac.js';
 import { episodic, type EpisodicPolicy } from '../policies/evaluate.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import { StreamTrainer } from '../policies/stream/trainer.js';
+import { resolveStreamConfig } from '../policies/stream/config.js';
 import { Rng } from '../control/rng.js';
 import { envEntry, listEnvs, make } from '../sim/registry.js';
 import { ExpressionConstraints, type HasStateVariables } from '../control/safety/expressions.js';
@@ -71,7 +72,7 @@ export function resolvedAlgo(config: ExperimentConfig): SacConfig {
 
 /** The algo section as the run will use it (presets applied). */
 export function resolvedAlgoSection(config: ExperimentConfig): ExperimentConfig['algo'] | SacConfig {
-  return config.algo.kind === 'sac' ? resolveSacConfig(config.algo) : config.algo;
+  return config.algo.kind === 'sac' ? resolveSacConfig(config.algo) : resolveStreamConfig(config.algo);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { EnvSpec } from '../../control/env.js';
 import { Rng, type RngState } from '../../control/rng.js';
 import type { EpisodicPolicy } from '../evaluate.js';
-import type { StreamConfig } from './config.js';
+import { DEFAULT_HIDDEN, type StreamConfig } from './config.js';
 import { ObservationNormalizer, RewardScaler } from './normalizers.js';
 import type { ObGD } from './obgd.js';
 import { StreamAC } from './stream-ac.js';
@@ -56,13 +56,13 @@ export class StreamAgent {
     const common = { obsDim: inputDim, gamma: config.gamma, lambda: config.lambda, lr: config.lr, sparsity: config.sparsity };
     if (config.kind === 'stream-ac') {
       if (spec.actionSpace.kind !== 'box') throw new TypeError(`stream-ac needs a continuous (Box) action space; ${spec.id} has discrete actions (use stream-q)`);
-      this.ac = new StreamAC({ ...common, actDim: spec.actionSpace.low.length, hidden: config.hidden ?? [128, 128], kappaPolicy: config.kappaPolicy, kappaValue: config.kappaValue, entropyCoef: config.entropyCoef }, netRng);
+      this.ac = new StreamAC({ ...common, actDim: spec.actionSpace.low.length, hidden: config.hidden ?? [...DEFAULT_HIDDEN['stream-ac']], kappaPolicy: config.kappaPolicy, kappaValue: config.kappaValue, entropyCoef: config.entropyCoef }, netRng);
     } else if (config.kind === 'stream-q') {
       if (spec.actionSpace.kind !== 'discrete') throw new TypeError(`stream-q needs a discrete action space; ${spec.id} has continuous actions (use stream-ac)`);
-      this.q = new StreamQ({ ...common, actions: spec.actionSpace.n, hidden: config.hidden ?? [32, 32], kappa: config.kappa }, netRng);
+      this.q = new StreamQ({ ...common, actions: spec.actionSpace.n, hidden: config.hidden ?? [...DEFAULT_HIDDEN['stream-q']], kappa: config.kappa }, netRng);
     } else {
       if (!fixedPolicy) throw new TypeError('stream-td learns the value of a fixed policy: pass one');
-      this.td = new StreamTD({ ...common, hidden: config.hidden ?? [32, 32], kappa: config.kappa }, netRng);
+      this.td = new StreamTD({ ...common, hidden: config.hidden ?? [...DEFAULT_HIDDEN['stream-td']], kappa: config.kappa }, netRng);
     }
     this.normalizer = new ObservationNormalizer(this.obsDim);
     this.rewards = new RewardScaler(config.gamma);
@@ -88,8 +88,10 @@ export class StreamAgent {
   }
 
   /** Scales the reward (running return statistics) and updates the learner from one transition; returns δ. */
-  learn(s: Float64Array, a: StreamAction, reward: number, sNext: Float64Array, terminated: boolean, episodeEnd: boolean): number {
+  learn(s: Float64Array, a: StreamAction, reward: number, sNext: Float64Array, terminatedStep: boolean, episodeEnd: boolean): number {
     const r = this.config.scaleRewards ? this.rewards.scale(reward, episodeEnd) : reward;
+    // stream-x's reference zeroes the bootstrap at any episode end; by default we keep it at truncation.
+    const terminated = terminatedStep || (!this.config.bootstrapTruncated && episodeEnd);
     if (this.ac) return this.ac.update(s, a.action, r, sNext, terminated, episodeEnd);
     if (this.td) return this.td.update(s, r, sNext, terminated, episodeEnd);
     return (this.q as StreamQ).update(s, a.action[0] as number, r, sNext, terminated, episodeEnd, a.greedy);

@@ -18,7 +18,21 @@ const common = {
   scaleRewards: z.boolean().default(true),
   /** Append the time feature (−0.5 + t/T). Default true. */
   timeFeature: z.boolean().default(true),
+  /**
+   * Bootstrap from v(s′) when an episode ends by its time limit (truncation), as Pardo et al.
+   * (2018) and Gymnasium's terminated/truncated split intend. Default true; `false` zeroes it
+   * at any episode end, as stream-x's reference code does (see README: measured effect).
+   */
+  bootstrapTruncated: z.boolean().default(true),
 };
+
+/** Default hidden sizes per learner: the paper's 2×128 for continuous control, 2×32 for classic control. */
+export const DEFAULT_HIDDEN = { 'stream-ac': [128, 128], 'stream-q': [32, 32], 'stream-td': [32, 32] } as const;
+
+/** A streaming config with every default filled in (what a run folder's config.yaml records). */
+export function resolveStreamConfig<C extends { kind: keyof typeof DEFAULT_HIDDEN; hidden?: number[] | undefined }>(config: C): C & { hidden: number[] } {
+  return { ...config, hidden: config.hidden ?? [...DEFAULT_HIDDEN[config.kind]] };
+}
 
 export const StreamAcConfigSchema = z
   .object({

@@ -282,7 +282,10 @@ export class DynamixelBus {
     if (p.instruction !== Instruction.Status || p.id === BROADCAST_ID) return;
     this.listener?.(p);
     const w = this.waiting;
-    if (!w) return;
+    if (!w) {
+      if (!this.listener) this.stats.unexpected++; // an answer nobody is waiting for: a straggler
+      return;
+    }
     const params = w.answers.get(p.id);
     // An answer from a servo that was asked, once, with the parameter count the instruction
     // produces (a status carrying an error has none).
