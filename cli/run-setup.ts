@@ -80,9 +80,14 @@ export function resolvedAlgoSection(config: ExperimentConfig): ExperimentConfig[
  * the run folder's copy of the config works from any working directory.
  */
 export function absolutizePaths(config: ExperimentConfig, configPath: string): ExperimentConfig {
-  const demos = config.algo.kind === 'sac' ? config.algo.demos : undefined;
-  if (config.algo.kind !== 'sac' || !demos || isAbsolute(demos.path)) return config;
-  return { ...config, algo: { ...config.algo, demos: { ...demos, path: resolve(dirname(resolve(configPath)), demos.path) } } };
+  const base = dirname(resolve(configPath));
+  let out = config;
+  // A user's URDF named in env options (UrdfReach-v0) is relative to the config file too.
+  const urdf = config.env.options?.['urdf'];
+  if (typeof urdf === 'string' && !isAbsolute(urdf)) out = { ...out, env: { ...out.env, options: { ...out.env.options, urdf: resolve(base, urdf) } } };
+  const demos = out.algo.kind === 'sac' ? out.algo.demos : undefined;
+  if (out.algo.kind !== 'sac' || !demos || isAbsolute(demos.path)) return out;
+  return { ...out, algo: { ...out.algo, demos: { ...demos, path: resolve(base, demos.path) } } };
 }
 
 /** The folder a new run will use: `explicit`, or runs/<name>-<time>. Refuses a folder that is not empty (checked before anything is written). */

@@ -11,6 +11,7 @@ import { keepOutShieldModel, PandaKeepOut, pandaKeepOutExpert } from './tasks/pa
 import { Pendulum, pendulumExpert } from './tasks/pendulum.js';
 import { RapierPendulum } from './tasks/rapier-pendulum.js';
 import { Reacher, reacherExpert } from './tasks/reacher.js';
+import { UrdfReach } from './tasks/urdf-reach.js';
 
 /** One registered environment. */
 export interface EnvEntry {
@@ -113,6 +114,13 @@ const num = (o: Record<string, unknown>, k: string): number | undefined => {
   return v;
 };
 
+const str = (o: Record<string, unknown>, k: string): string | undefined => {
+  const v = o[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0) throw new TypeError(`Expected option \`${k}\` to be a non-empty string, got \`${String(v)}\``);
+  return v;
+};
+
 register({
   id: Pendulum.ID,
   summary: "Gymnasium's Pendulum-v1, analytic and exact (for comparing with published curves)",
@@ -180,6 +188,13 @@ register({
     return new ExpressionConstraints(inner, inner, [{ name: 'speed', cost: 'abs(thdot) > 4' }], 'SafePendulum-v0');
   },
   scripted: pendulumExpert,
+});
+register({
+  id: UrdfReach.ID,
+  summary: 'Any fixed-base arm from a URDF file (env option `urdf`, e.g. your own) moves its `tip` link to random goals (Rapier)',
+  optionKeys: ['urdf', 'tip', 'maxDelta', 'successRadius', 'controlHz'],
+  rapier: true,
+  create: (o) => new UrdfReach({ urdf: str(o, 'urdf'), tip: str(o, 'tip'), maxDelta: num(o, 'maxDelta'), successRadius: num(o, 'successRadius'), controlHz: num(o, 'controlHz') }),
 });
 register({
   id: PandaPush.ID,
