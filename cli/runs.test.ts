@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,4 +172,23 @@ describe('roborl train checks everything before writing anything', () => {
     writeFileSync(cfg, sacConfig(100));
     expect((await roborl('train', cfg, '--run-dir', runDir, '--quiet')).code).toBe(0);
   }, 300_000);
+
+  it('a run that fails mid-way (here: metrics.jsonl cannot be written) checkpoints first and names the file, the step and how to continue', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-fail-'));
+    const cfg = join(dir, 'c.yaml');
+    writeFileSync(cfg, sacConfig(100_000));
+    const runDir = join(dir, 'run');
+    const training = spawnRoborl('train', cfg, '--run-dir', runDir, '--quiet');
+    const ckptDir = join(runDir, 'checkpoints');
+    while (!(existsSync(ckptDir) && readdirSync(ckptDir).some((f) => f.endsWith('.bin')))) await new Promise((r) => setTimeout(r, 20));
+    // The metrics file turns into a directory under the running trainer: its next append fails.
+    renameSync(join(runDir, 'metrics.jsonl'), join(dir, 'metrics.saved'));
+    mkdirSync(join(runDir, 'metrics.jsonl'));
+    const failed = await training.done;
+    expect(failed.code).toBe(1);
+    const m = /the run failed at step (\d+); checkpoint written: (\S+)/.exec(failed.stderr);
+    expect(m, failed.stderr).not.toBeNull();
+    expect(existsSync(m![2]!)).toBe(true);
+    expect(failed.stderr).toMatch(new RegExp(`cannot append to .*metrics\\.jsonl at step \\d+: EISDIR[\\s\\S]*continue with: roborl train --resume ${runDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  }, 120_000);
 });
