@@ -6,18 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../control/rng.js';
+import { tinySacConfig } from './test-configs.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
 
-const sacConfig = (steps: number, extra = ''): string => `
-name: tiny
-env: { id: Pendulum-v1 }
-seed: 1
-backend: wasm
-algo: { kind: sac, hidden: [16, 16], batchSize: 32, learningStarts: 100 }
-train: { steps: ${steps}, evalEvery: 0, evalEpisodes: 2, checkpointEvery: 200, logEvery: 100 }
-${extra}`;
+const sacConfig = tinySacConfig;
 const streamConfig = (steps: number): string => `
 name: tinystream
 env: { id: Pendulum-v1 }

@@ -7,18 +7,12 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, validateConfig } from './config.js';
 import { resolvedAlgoSection } from './run-setup.js';
+import { tinySacConfig } from './test-configs.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
 
-const tinyConfig = (steps: number): string => `
-name: tiny
-env: { id: Pendulum-v1 }
-seed: 1
-backend: wasm
-algo: { kind: sac, hidden: [16, 16], batchSize: 32, learningStarts: 100 }
-train: { steps: ${steps}, evalEvery: 0, evalEpisodes: 2, checkpointEvery: 200, logEvery: 100 }
-`;
+const tinyConfig = (steps: number): string => tinySacConfig(steps);
 
 describe('experiment configs', () => {
   const shipped = readdirSync(fileURLToPath(new URL('../configs/', import.meta.url))).filter((f) => f.endsWith('.yaml'));
