@@ -68,9 +68,10 @@ const NOT_MOVING_EPS = 0.005;
  * follow a fixed schedule, tick k at t₀ + k·T, so the work between steps does not stretch the
  * period), and returns the freshest joint state measured after the command — judged by the
  * sensor stamp where the transport has one, so a state measured before the command is never
- * taken as its result, however late it arrives. Polling transports read at the deadline. Reward, costs and success come from the task definition on our side.
- * When no fresh state arrives in time (link cut, driver stalled) the robot gets the safe stop
- * (hold where it is) and the episode ends truncated with `info.linkError`. Resets without a
+ * taken as its result, however late it arrives. Polling transports read at the deadline.
+ * Reward, costs and success come from the task definition on our side. When no fresh state
+ * arrives in time (link cut, driver stalled) the robot gets the safe stop (hold where it is)
+ * and the episode ends truncated with `info.linkError`. Resets without a
  * reset service drive to the start pose at `resetSpeed`, one paced command per period.
  *
  * Transports implement sending targets, the optional reset service and link waiting; they call
