@@ -52,6 +52,32 @@ export const SafetySectionSchema = z
   })
   .strict();
 
+/** Human in the loop (hil/): who intervenes, and where their transitions go. */
+export const HilSectionSchema = z
+  .object({
+    /** The teleop device. `simulated`: the task's scripted expert as a person (reaction delay, noise, takeover rule). Default simulated. */
+    device: z.enum(['simulated']).default('simulated'),
+    /** Where intervened transitions go: `both` the online and the demo buffer (HIL-SERL), or `online` only. Default both. */
+    buffers: z.enum(['both', 'online']).default('both'),
+    /** Copies of each intervened transition in the demo buffer (weights the person's corrections). Default 1. */
+    upsample: z.number().int().min(1).max(100).default(1),
+    /** A device that disconnects mid-episode: `hold` (stop, end the episode) or `policy` (hand back). Default policy (simulation). */
+    onDisconnect: z.enum(['hold', 'policy']).default('policy'),
+    /** The simulated person (see hil/devices/simulated-human.ts for each field's meaning and default). */
+    simulated: z
+      .object({
+        reactionSteps: z.number().int().min(0).max(100).optional(),
+        noise: z.number().min(0).max(1).optional(),
+        disagreement: z.number().positive().optional(),
+        patience: z.number().int().min(1).optional(),
+        holdSteps: z.number().int().min(1).optional(),
+        budget: z.number().gt(0).max(1).optional(),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
 export const ExperimentConfigSchema = z
   .object({
     /** Run name; the run folder is runs/<name>-<timestamp> unless --run-dir is given. */
@@ -73,6 +99,8 @@ export const ExperimentConfigSchema = z
     /** The learner: `sac` (SAC / RLPD), `stream-ac`, `stream-q` or `stream-td` (stream-x). */
     algo: z.discriminatedUnion('kind', [SacConfigSchema, StreamAcConfigSchema, StreamQConfigSchema, StreamTdConfigSchema]),
     safety: SafetySectionSchema.default({ limits: { workspace: 'task' }, shield: false, constraints: [] }),
+    /** Human in the loop: absent, no one intervenes. */
+    hil: HilSectionSchema.optional(),
     train: TrainScheduleSchema,
   })
   .strict();

@@ -24,6 +24,9 @@ import type { WorkspaceBox } from '../control/safety/workspace.js';
 import { randomPolicy, type Policy } from '../control/policy.js';
 import type { Box } from '../control/spaces.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
+import type { TeleopDevice } from '../hil/device.js';
+import { SimulatedHuman } from '../hil/devices/simulated-human.js';
+import { Intervention } from '../hil/intervention.js';
 import { loadConfig, type ExperimentConfig } from './config.js';
 import { UsageError } from './args.js';
 
@@ -32,7 +35,7 @@ import { UsageError } from './args.js';
  * (on by default wherever the task commands joint positions); the task's shield when asked;
  * actions rescaled to [−1, 1]; episode statistics outermost.
  */
-export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: string) => void): Promise<Env> {
+export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: string) => void, { human = false }: { human?: boolean } = {}): Promise<Env> {
   let env = await make(config.env.id, { options: config.env.options, timeLimit: config.env.timeLimit ?? true });
   const raw = unwrap(env);
   const safety = config.safety;
@@ -52,7 +55,21 @@ export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: stri
     if (!model) throw new Error(`safety.shield: ${config.env.id} has no shield model (tasks with one: ${listEnvs().filter((id) => envEntry(id).shield).join(', ') || 'none'})`);
     env = new SafetyShield(env, model());
   }
-  return new EpisodeStatistics(env.spec.actionSpace.kind === 'box' ? new RescaleAction(env) : env);
+  env = env.spec.actionSpace.kind === 'box' ? new RescaleAction(env) : env;
+  // The person acts outside the safety layers and the rescaling: their commands pass through both.
+  if (human && config.hil) env = new Intervention(env, teleopDevice(config, env), { onDisconnect: config.hil.onDisconnect, log });
+  return new EpisodeStatistics(env);
+}
+
+/** The configured teleop device for a learner env (actions in its [−1, 1] units). */
+function teleopDevice(config: ExperimentConfig, env: Env): TeleopDevice {
+  const hil = config.hil as NonNullable<ExperimentConfig['hil']>;
+  switch (hil.device) {
+    case 'simulated': {
+      const expert = scriptedInLearnerUnits(config.env.id, env);
+      return new SimulatedHuman({ expert, ...hil.simulated, seed: config.seed + 31 });
+    }
+  }
 }
 
 function hasStateVariables(env: Env): env is Env & HasStateVariables {
@@ -145,10 +162,15 @@ export async function useBackend(config: ExperimentConfig, log: (s: string) => v
  */
 export function fixedPolicyFor(config: ExperimentConfig, env: Env): Policy | undefined {
   if (config.algo.kind !== 'stream-td') return undefined;
+  if (config.algo.policy === 'random') return randomPolicy(env.spec.actionSpace, new Rng(config.seed + 77));
+  return scriptedInLearnerUnits(config.env.id, env);
+}
+
+/** The task's scripted expert, acting in a learner env's action units ([−1, 1] for boxes). */
+export function scriptedInLearnerUnits(envId: string, env: Env): Policy {
   const space = env.spec.actionSpace;
-  if (config.algo.policy === 'random') return randomPolicy(space, new Rng(config.seed + 77));
-  const expert = envEntry(config.env.id).scripted;
-  if (!expert) throw new UsageError(`${config.env.id} has no scripted policy; use algo.policy: random`);
+  const expert = envEntry(envId).scripted;
+  if (!expert) throw new UsageError(`${envId} has no scripted policy (a simulated person and stream-td's fixed policy need one)`);
   const raw = expert();
   return (obs) => {
     const a = raw(obs);

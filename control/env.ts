@@ -51,6 +51,24 @@ export interface StepInfo {
   readonly safety?: SafetyInfo;
   /** Real robots: why the episode was cut (stale or missing sensor data, link down). */
   readonly linkError?: string;
+  /** Set by the human-in-the-loop wrapper (hil/intervention.ts): who acted this step. */
+  readonly intervention?: InterventionInfo;
+}
+
+/** A human-in-the-loop step: whether the person was in control, and both candidate actions. */
+export interface InterventionInfo {
+  /** The human's action was the one sent (through the safety layers) this step. */
+  readonly engaged: boolean;
+  /** The human's action (learner units), when engaged. */
+  readonly human: Float32Array | null;
+  /** What the policy proposed. */
+  readonly policy: Float32Array;
+  /** The device's name (e.g. `simulated`, `keyboard`). */
+  readonly device: string;
+  /** A button the person pressed this step. */
+  readonly button?: 'success' | 'failure' | 'end-episode' | 'estop';
+  /** Why the device stopped being usable this step (disconnected), if it did. */
+  readonly deviceError?: string;
 }
 
 /** A safety layer's record of one step (Tier 0 limits, shields). */
@@ -83,6 +101,8 @@ export interface EpisodeSummary {
   readonly truncated: boolean;
   /** With a safety layer: steps where it changed the action, and limit hits by kind. */
   readonly safety?: { readonly interventions: number; readonly interventionRate: number; readonly hits: Readonly<Record<string, number>> };
+  /** With a human in the loop: steps the person controlled, how often they took over, and the share of steps. */
+  readonly human?: { readonly steps: number; readonly takeovers: number; readonly rate: number };
 }
 
 export interface ResetResult {

@@ -55,7 +55,7 @@ export class MetricsLog {
 
 /** The `episode` record every trainer writes when a training episode ends. */
 export function episodeRecord(step: number, episode: number, ep: EpisodeSummary): MetricsRecord {
-  return { type: 'episode', step, episode, return: ep.return, length: ep.length, success: ep.success, costs: ep.costs, ...(ep.safety ? { safety: ep.safety } : {}) };
+  return { type: 'episode', step, episode, return: ep.return, length: ep.length, success: ep.success, costs: ep.costs, ...(ep.safety ? { safety: ep.safety } : {}), ...(ep.human ? { human: ep.human } : {}) };
 }
 
 /** The `eval` record every trainer writes after a deterministic evaluation. */

@@ -25,6 +25,8 @@ export interface TrainerProgress {
   readonly lastCosts?: Readonly<Record<string, number>>;
   /** Current Lagrange multiplier per constraint (constrained learners). */
   readonly lambdas?: Readonly<Record<string, number>>;
+  /** Human in the loop: the share of the last finished episode's steps the person controlled. */
+  readonly humanRate?: number;
 }
 
 /**
@@ -38,6 +40,7 @@ export abstract class RunLoop {
   protected episodes = 0;
   protected lastReturn: number | null = null;
   protected lastCosts: Readonly<Record<string, number>> | undefined;
+  protected lastHumanRate: number | undefined;
   protected stopping = false;
   /** Lets the event loop in (signals, sockets) at least every 20 ms: a simulator's steps resolve at once. */
   private readonly pause = yielder(20);
@@ -70,6 +73,7 @@ export abstract class RunLoop {
     if (!ep) return;
     this.lastReturn = ep.return;
     this.lastCosts = Object.keys(ep.costs).length ? ep.costs : undefined;
+    this.lastHumanRate = ep.human?.rate;
     this.metrics.write({ ...episodeRecord(this.envSteps, this.episodes, ep), ...this.episodeExtras(ep) });
   }
 

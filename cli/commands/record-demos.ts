@@ -5,7 +5,7 @@ import type { Transition } from '../../control/transition.js';
 import { ReplayBuffer } from '../../policies/replay.js';
 import { envEntry } from '../../sim/registry.js';
 import { loadConfig, validateConfig, type ExperimentConfig } from '../config.js';
-import { fixedPolicyFor, makeLearnerEnv } from '../run-setup.js';
+import { makeLearnerEnv, scriptedInLearnerUnits } from '../run-setup.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
 import { Progress } from '../progress.js';
@@ -47,9 +47,8 @@ export async function recordDemonstrations(config: ExperimentConfig, episodes: n
   if (!entry.scripted) throw new UsageError(`${id} has no scripted expert`);
   const env = await makeLearnerEnv(config);
   if (env.spec.actionSpace.kind !== 'box') throw new UsageError('demos are recorded for continuous-action envs');
-  // The expert sees the task's observations and acts in the task's units; the learner env
-  // takes [−1, 1] (fixedPolicyFor expresses the expert there).
-  const expert = fixedPolicyFor({ ...config, algo: { kind: 'stream-td', policy: 'scripted' } as ExperimentConfig['algo'] }, env) as (obs: Float32Array) => Float32Array;
+  // The expert sees the task's observations and acts in the task's units; the learner env takes [−1, 1].
+  const expert = scriptedInLearnerUnits(id, env);
   const kept: Transition[] = [];
   let attempts = 0;
   let successes = 0;

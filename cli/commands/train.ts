@@ -46,7 +46,7 @@ export async function trainCommand(args: Args): Promise<void> {
   // Build everything from the config before writing anything: a bad env id, option, constraint
   // or demo file fails here, and a retry with the same --run-dir works.
   await useBackend(config, log);
-  const env = await makeLearnerEnv(config, log);
+  const env = await makeLearnerEnv(config, log, { human: true });
   const evalEnv = await makeLearnerEnv(config);
   const progress = new Progress(config.train.steps, config.name, !args.flags.has('quiet'));
   const metrics = new MetricsLog(join(runDir, 'metrics.jsonl'));
@@ -60,7 +60,8 @@ export async function trainCommand(args: Args): Promise<void> {
     log,
     onStep: (p: TrainerProgress) => {
       const costs = Object.entries(p.lastCosts ?? {}).map(([n, c]) => ` · ${n} ${c.toFixed(1)}${p.lambdas?.[n] === undefined ? '' : ` (λ ${p.lambdas[n].toFixed(2)})`}`).join('');
-      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s · ${elapsed(started)}`);
+      const human = p.humanRate === undefined ? '' : ` · human ${(100 * p.humanRate).toFixed(0)}%`;
+      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs}${human} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s · ${elapsed(started)}`);
     },
   };
   let trainer: OffPolicyTrainer | StreamTrainer;
@@ -69,7 +70,8 @@ export async function trainCommand(args: Args): Promise<void> {
     const dims = { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length };
     const demos = algo.demos ? loadDemos(algo.demos.path, config.env.id, dims) : undefined;
     if (demos) log(`${demos.size} demo transitions from ${algo.demos?.path}`);
-    trainer = new OffPolicyTrainer({ ...common, config: algo, demos });
+    const interventions = config.hil ? { toDemos: config.hil.buffers === 'both', upsample: config.hil.upsample } : undefined;
+    trainer = new OffPolicyTrainer({ ...common, config: algo, demos, interventions });
   } else {
     trainer = new StreamTrainer({ ...common, config: config.algo, fixedPolicy: fixedPolicyFor(config, env) });
   }

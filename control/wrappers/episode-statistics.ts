@@ -13,6 +13,8 @@ export class EpisodeStatistics extends Wrapper {
   private readonly costSums: Float64Array;
   private interventions = 0;
   private hits: Record<string, number> | null = null;
+  /** Human in the loop: steps in the person's control, takeovers (rising edges), seen at all. */
+  private human: { steps: number; takeovers: number; engaged: boolean } | null = null;
   readonly history: EpisodeSummary[] = [];
 
   constructor(env: Env, readonly historySize = 100) {
@@ -27,6 +29,7 @@ export class EpisodeStatistics extends Wrapper {
     this.costSums.fill(0);
     this.interventions = 0;
     this.hits = null;
+    this.human = null;
     return this.env.reset(options);
   }
 
@@ -42,6 +45,15 @@ export class EpisodeStatistics extends Wrapper {
       this.hits ??= {};
       for (const [k, v] of Object.entries(safety.hits)) this.hits[k] = (this.hits[k] ?? 0) + v;
     }
+    const intervention = r.info.intervention;
+    if (intervention) {
+      this.human ??= { steps: 0, takeovers: 0, engaged: false };
+      if (intervention.engaged) {
+        this.human.steps++;
+        if (!this.human.engaged) this.human.takeovers++;
+      }
+      this.human.engaged = intervention.engaged;
+    }
     if (!r.terminated && !r.truncated) return r;
     const costs: Record<string, number> = {};
     this.spec.constraints.forEach((name, i) => (costs[name] = this.costSums[i] as number));
@@ -53,6 +65,7 @@ export class EpisodeStatistics extends Wrapper {
       terminated: r.terminated,
       truncated: r.truncated,
       ...(this.hits ? { safety: { interventions: this.interventions, interventionRate: this.interventions / this.length, hits: { ...this.hits } } } : {}),
+      ...(this.human ? { human: { steps: this.human.steps, takeovers: this.human.takeovers, rate: this.human.steps / this.length } } : {}),
     };
     this.history.push(episode);
     if (this.history.length > this.historySize) this.history.shift();

@@ -24,6 +24,12 @@ export interface TrainerOptions {
   readonly metrics: MetricsLog;
   /** Demonstrations mixed into every batch (`config.demos.ratio` of it). */
   readonly demos?: ReplayBuffer;
+  /**
+   * Human in the loop (HIL-SERL): transitions the person controlled (`info.intervention.engaged`)
+   * also go into the demo table, `upsample` times each; without demos, half of every batch then
+   * comes from the interventions.
+   */
+  readonly interventions?: { readonly toDemos: boolean; readonly upsample: number };
   /** Called after every env step (progress display). */
   readonly onStep?: (p: TrainerProgress) => void;
   readonly log?: (line: string) => void;
@@ -42,6 +48,10 @@ export interface TrainerOptions {
 export class OffPolicyTrainer extends RunLoop {
   readonly learner: SacLearner;
   readonly replay: ReplayBuffer;
+  /** Demos, and (with interventions into demos) the person's transitions; null without either. */
+  readonly demoTable: ReplayBuffer | null;
+  /** Transitions the person controlled, so far. */
+  humanTransitions = 0;
   private readonly actor: GaussianActor;
   /** Exploration noise and warm-up actions. */
   private readonly actorRng: Rng;
@@ -79,6 +89,9 @@ export class OffPolicyTrainer extends RunLoop {
       throw new Error(`demo file has obs ${o.demos.spec.obsDim}/action ${o.demos.spec.actDim}, the env ${obsDim}/${actDim}`);
     }
     this.batches = Array.from({ length: o.config.criticActorRatio }, () => allocBatch(spec, o.config.batchSize));
+    const toDemos = o.interventions?.toDemos === true;
+    const room = toDemos ? Math.min(o.config.bufferSize, o.schedule.steps * Math.max(1, o.interventions?.upsample ?? 1)) : 0;
+    this.demoTable = o.demos ? (room ? o.demos.resized(o.demos.size + room) : o.demos) : room ? new ReplayBuffer({ ...spec, capacity: room }) : null;
     this.actor = new GaussianActor(this.learner.snapshot(), this.actorRng);
   }
 
@@ -89,7 +102,14 @@ export class OffPolicyTrainer extends RunLoop {
     const h = ckpt.header;
     const nLearner = h['learnerSections'] as number;
     this.learner.importState(h['learner'] as Record<string, unknown>, ckpt.sections.slice(0, nLearner));
-    const loaded = ReplayBuffer.decode(h['replay'] as Record<string, unknown>, ckpt.sections.slice(nLearner), ckpt.path, this.replay.spec);
+    const nReplay = (h['replaySections'] as number | undefined) ?? ckpt.sections.length - nLearner;
+    const loaded = ReplayBuffer.decode(h['replay'] as Record<string, unknown>, ckpt.sections.slice(nLearner, nLearner + nReplay), ckpt.path, this.replay.spec);
+    // The person's transitions are part of the experiment: restored with the demos they joined.
+    if (h['demoTable'] && this.demoTable) {
+      const table = ReplayBuffer.decode(h['demoTable'] as Record<string, unknown>, ckpt.sections.slice(nLearner + nReplay), ckpt.path, this.demoTable.spec);
+      (this as { demoTable: ReplayBuffer | null }).demoTable = table.spec.capacity === this.demoTable.spec.capacity ? table : table.resized(this.demoTable.spec.capacity);
+      this.humanTransitions = (h['humanTransitions'] as number | undefined) ?? 0;
+    }
     // A run resumed with more total steps gets the larger table it is now configured for.
     (this as { replay: ReplayBuffer }).replay = loaded.spec.capacity === this.replay.spec.capacity ? loaded : loaded.resized(this.replay.spec.capacity);
     // The episode in progress at the checkpoint is restarted: its last stored transition ends it.
@@ -116,6 +136,7 @@ export class OffPolicyTrainer extends RunLoop {
   override checkpoint(): string {
     const learner = this.learner.exportState();
     const replayFile = this.replay.state();
+    const demoFile = this.o.interventions?.toDemos && this.demoTable ? this.demoTable.state() : null;
     return saveCheckpoint(
       this.o.checkpointDir,
       this.envSteps,
@@ -123,12 +144,14 @@ export class OffPolicyTrainer extends RunLoop {
         learner: learner.header,
         learnerSections: learner.sections.length,
         replay: replayFile.header,
+        replaySections: replayFile.sections.length,
+        ...(demoFile ? { demoTable: demoFile.header, humanTransitions: this.humanTransitions } : {}),
         actorRng: this.actorRng.getState(),
         sampleRng: this.sampleRng.getState(),
         episodes: this.episodes,
         multipliers: this.multipliers.map((m, i) => ({ name: m.name, state: m.state(), window: this.costWindows[i] })),
       },
-      [...learner.sections, ...replayFile.sections],
+      [...learner.sections, ...replayFile.sections, ...(demoFile?.sections ?? [])],
     );
   }
 
@@ -146,7 +169,19 @@ export class OffPolicyTrainer extends RunLoop {
       const warmup = this.envSteps < config.learningStarts;
       const action = warmup ? sample(env.spec.actionSpace, this.actorRng) : this.actor.act(obs, false);
       const r = await env.step(action);
-      this.replay.add(this.transition(obs, action, r));
+      const t = this.transition(obs, action, r);
+      this.replay.add(t);
+      if (r.info.intervention?.engaged) {
+        this.humanTransitions++;
+        if (this.o.interventions?.toDemos) {
+          // Each copy stands alone (its n-step sum ends at itself, still bootstrapping): the
+          // table's neighbours are other copies or other interventions, not this episode's next step.
+          for (let k = 0; k < this.o.interventions.upsample; k++) {
+            (this.demoTable as ReplayBuffer).add(t);
+            (this.demoTable as ReplayBuffer).markEpisodeEnd();
+          }
+        }
+      }
       obs = r.obs;
       this.envSteps++;
       if (r.terminated || r.truncated) {
@@ -162,7 +197,7 @@ export class OffPolicyTrainer extends RunLoop {
         this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, ...(this.lastMetrics ?? {}) });
       }
       await this.afterStep();
-      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec, lastCosts: this.lastCosts, lambdas: this.multipliers.length ? this.lambdaRecord() : undefined });
+      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec, lastCosts: this.lastCosts, lambdas: this.multipliers.length ? this.lambdaRecord() : undefined, humanRate: this.lastHumanRate });
     }
     return this.finish();
   }
@@ -184,7 +219,8 @@ export class OffPolicyTrainer extends RunLoop {
         reward -= config.correctionPenalty * sq;
       }
     }
-    return { obs, action: stored, proposedAction: action, reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: safety?.intervened ?? false, policyVersion: this.actor.version };
+    const human = r.info.intervention;
+    return { obs, action: stored, proposedAction: human?.policy ?? action, reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: (human?.engaged ?? false) || (safety?.intervened ?? false), policyVersion: this.actor.version };
   }
 
   /**
@@ -223,8 +259,10 @@ export class OffPolicyTrainer extends RunLoop {
 
   /** Symmetric sampling (RLPD): a `demos.ratio` share of the rows from the demo table. */
   private fillBatch(batch: Batch): void {
-    const { config, demos } = this.o;
-    const nDemo = demos && demos.size > 0 ? Math.round(batch.size * (config.demos?.ratio ?? 0)) : 0;
+    const { config } = this.o;
+    const demos = this.demoTable;
+    const ratio = config.demos?.ratio ?? (this.o.interventions?.toDemos ? 0.5 : 0);
+    const nDemo = demos && demos.size > 0 ? Math.round(batch.size * ratio) : 0;
     this.replay.sampleInto(batch, 0, batch.size - nDemo, this.sampleRng, config.gamma, config.nStep);
     if (nDemo > 0) (demos as ReplayBuffer).sampleInto(batch, batch.size - nDemo, nDemo, this.sampleRng, config.gamma, config.nStep);
   }

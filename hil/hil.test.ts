@@ -1,0 +1,161 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig, type ExperimentConfig } from '../cli/config.js';
+import { makeLearnerEnv, resolvedAlgo, scriptedInLearnerUnits } from '../cli/run-setup.js';
+import type { Env, StepResult } from '../control/env.js';
+import { SafetyLimits } from '../control/safety/safety-limits.js';
+import { findWrapper } from '../control/wrappers/wrapper.js';
+import { selectBackend } from '../policies/backend.js';
+import { MetricsLog } from '../policies/metrics-log.js';
+import { OffPolicyTrainer } from '../policies/sac/trainer.js';
+import { IDLE, type TeleopContext, type TeleopDevice, type TeleopReading } from './device.js';
+import { SimulatedHuman } from './devices/simulated-human.js';
+import { Intervention } from './intervention.js';
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+});
+
+function reachConfig(extra: Record<string, unknown> = {}): ExperimentConfig {
+  return validateConfig(
+    {
+      name: 'hil',
+      env: { id: 'PandaReach-v0' },
+      algo: { kind: 'sac', hidden: [16, 16], batchSize: 16, learningStarts: 50 },
+      train: { steps: 150, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 150, logEvery: 50 },
+      hil: { simulated: { reactionSteps: 2, patience: 3, holdSteps: 10 } },
+      ...extra,
+    },
+    'test',
+  );
+}
+
+/** A device that replays a script of readings, one per poll (then idle). */
+class ScriptedDevice implements TeleopDevice {
+  readonly name = 'scripted';
+  closed = false;
+  constructor(private readonly script: TeleopReading[]) {}
+  poll(_: TeleopContext): TeleopReading {
+    return this.script.shift() ?? IDLE;
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+async function episode(env: Env, policy: (obs: Float32Array) => Float32Array, seed = 0): Promise<StepResult[]> {
+  let { obs } = await env.reset({ seed });
+  const out: StepResult[] = [];
+  for (;;) {
+    const r = await env.step(policy(obs));
+    out.push(r);
+    obs = r.obs;
+    if (r.terminated || r.truncated) return out;
+  }
+}
+
+describe('the simulated human', () => {
+  it('takes over after persistent disagreement (reacting to what it saw steps ago), hands back after holdSteps, deterministic for a seed', () => {
+    const expert = (obs: Float32Array): Float32Array => Float32Array.of(obs[0]! > 0 ? -1 : 1);
+    const run = (): boolean[] => {
+      const human = new SimulatedHuman({ expert, reactionSteps: 2, patience: 3, holdSteps: 4, noise: 0.1, seed: 5 });
+      human.episodeStart();
+      // The policy always pushes +1 while the observation says −1 is right.
+      return Array.from({ length: 12 }, (_, t) => human.poll({ obs: Float32Array.of(1), proposed: Float32Array.of(1), t }).engaged);
+    };
+    const engaged = run();
+    expect(engaged).toEqual([false, false, true, true, true, true, false, false, true, true, true, true]);
+    expect(run()).toEqual(engaged);
+  });
+});
+
+describe('Intervention: a human command passes through the safety tiers', () => {
+  it('the person takes over a policy heading the wrong way; their commands are rate-limited by Tier 0 like any other; episodes count their steps and takeovers', async () => {
+    const config = reachConfig({ safety: { limits: { maxActionRate: 0.05 } } });
+    const env = await makeLearnerEnv(config, undefined, { human: true });
+    expect(findWrapper(env, Intervention)).toBeDefined();
+    // A bad policy: full speed on every joint, away from any goal.
+    const steps = await episode(env, () => new Float32Array(7).fill(1));
+    const engaged = steps.filter((r) => r.info.intervention?.engaged);
+    expect(engaged.length).toBeGreaterThan(10);
+    for (const r of engaged) {
+      const human = r.info.intervention!.human!;
+      const executed = r.info.safety!.executed;
+      expect(r.info.safety!.proposed).toEqual(human); // the safety layers saw the person's command…
+      expect(Array.from(r.info.intervention!.policy)).toEqual(new Array(7).fill(1)); // …and the policy's is kept
+      if (executed.some((v, i) => Math.abs(v - human[i]!) > 1e-6)) expect(r.info.safety!.hits['rate'] ?? 0).toBeGreaterThan(0);
+    }
+    // The person's sharp changes of direction met the rate limit at least once.
+    expect(engaged.some((r) => (r.info.safety!.hits['rate'] ?? 0) > 0)).toBe(true);
+    const summary = steps.at(-1)!.info.episode!;
+    expect(summary.human!.steps).toBe(engaged.length);
+    expect(summary.human!.takeovers).toBeGreaterThanOrEqual(1);
+    expect(summary.human!.rate).toBeCloseTo(engaged.length / steps.length, 12);
+    // A policy that does what the person would do is left alone.
+    const expert = scriptedInLearnerUnits('PandaReach-v0', env);
+    const good = await episode(env, expert, 1);
+    expect(good.filter((r) => r.info.intervention?.engaged)).toHaveLength(0);
+    await env.close();
+  });
+
+  it('buttons: success ends the episode as a success, e-stop latches Tier 0; a device that disconnects holds and ends the episode (or hands back, as configured)', async () => {
+    const config = reachConfig();
+    const make = async (device: TeleopDevice, onDisconnect: 'hold' | 'policy'): Promise<Env> => new Intervention(await makeLearnerEnv(config), device, { onDisconnect });
+    const press = (button: TeleopReading['button']): TeleopReading => ({ ...IDLE, button });
+    const a = await make(new ScriptedDevice([IDLE, press('success')]), 'hold');
+    const s = await episode(a, () => new Float32Array(7));
+    expect(s).toHaveLength(2);
+    expect(s[1]!.terminated).toBe(true);
+    expect(s[1]!.info.success).toBe(true);
+    const estop = await make(new ScriptedDevice([press('estop')]), 'hold');
+    await estop.reset({ seed: 0 });
+    const stopped = await estop.step(new Float32Array(7).fill(1));
+    expect(findWrapper(estop, SafetyLimits)!.estopLatched).toBe(true);
+    expect(stopped.truncated).toBe(true);
+    expect(Array.from(stopped.info.safety!.executed)).toEqual(new Array(7).fill(0)); // held
+    const gone: TeleopReading = { ...IDLE, connected: false, error: 'keyboard closed' };
+    const hold = await make(new ScriptedDevice([IDLE, gone]), 'hold');
+    const h = await episode(hold, () => new Float32Array(7).fill(0.5));
+    expect(h).toHaveLength(2);
+    expect(h[1]!.truncated).toBe(true);
+    expect(h[1]!.info.intervention!.deviceError).toBe('keyboard closed');
+    expect(Array.from(h[1]!.info.safety!.proposed)).toEqual(new Array(7).fill(0)); // the hold action went out
+    const handBack = await make(new ScriptedDevice([IDLE, gone]), 'policy');
+    const p = await episode(handBack, () => new Float32Array(7).fill(0.5));
+    expect(p.length).toBeGreaterThan(2);
+    expect(p[1]!.truncated).toBe(false);
+  });
+});
+
+describe('learning from interventions (HIL-SERL)', () => {
+  it('intervened transitions go to both the online and the demo buffer (upsampled), and survive a checkpoint', async () => {
+    const config = reachConfig();
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-hil-'));
+    const make = async (steps: number): Promise<OffPolicyTrainer> =>
+      new OffPolicyTrainer({
+        env: await makeLearnerEnv(config, undefined, { human: true }),
+        evalEnv: await makeLearnerEnv(config),
+        config: resolvedAlgo(config),
+        schedule: { ...config.train, steps },
+        seed: 0,
+        checkpointDir: join(dir, 'checkpoints'),
+        metrics: new MetricsLog(join(dir, 'metrics.jsonl')),
+        interventions: { toDemos: true, upsample: 2 },
+      });
+    const trainer = await make(150);
+    await trainer.run();
+    expect(trainer.replay.size).toBe(150);
+    expect(trainer.humanTransitions).toBeGreaterThan(0);
+    expect(trainer.demoTable!.size).toBe(2 * trainer.humanTransitions);
+    const episodes = new MetricsLog(join(dir, 'metrics.jsonl')).read().filter((r) => r.type === 'episode');
+    expect(episodes.every((e) => (e['human'] as { steps: number }).steps >= 0)).toBe(true);
+    trainer.dispose();
+    const resumed = await make(200);
+    expect(resumed.resume()).toBe(150);
+    expect(resumed.demoTable!.size).toBe(trainer.demoTable!.size);
+    expect(resumed.humanTransitions).toBe(trainer.humanTransitions);
+    resumed.dispose();
+  }, 120_000);
+});

@@ -1,0 +1,124 @@
+import { validateAction, type Env, type InterventionInfo, type ResetOptions, type ResetResult, type StepResult } from '../control/env.js';
+import { SafetyLimits } from '../control/safety/safety-limits.js';
+import { findWrapper, Wrapper } from '../control/wrappers/wrapper.js';
+import type { TeleopDevice, TeleopReading } from './device.js';
+
+export interface InterventionOptions {
+  /**
+   * When the device disconnects mid-episode: `hold` sends the hold action and ends the episode
+   * truncated (robots: a person who was steering is gone); `policy` hands control back to the
+   * policy and goes on (simulation). Default `hold`.
+   */
+  readonly onDisconnect?: 'hold' | 'policy';
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Human in the loop: each step, the device is polled with the policy's proposal; when the
+ * person is engaged, their action is executed instead — through every layer below this wrapper
+ * (rescaling, the shield, the Tier 0 limits), so a human command never bypasses safety. The
+ * step's `info.intervention` records who acted and both actions; the executed action stays in
+ * `info.safety` as the layers below report it. Buttons: `success` ends the episode as a success
+ * (terminated), `failure` and `end-episode` end it truncated, `estop` latches the Tier 0
+ * e-stop (which holds and ends the episode until cleared) or, without Tier 0, holds and ends
+ * the episode.
+ *
+ * Place it outside the safety layers and the action rescaling, inside the episode statistics
+ * (the order in `makeLearnerEnv`).
+ */
+export class Intervention extends Wrapper {
+  private obs: Float32Array | null = null;
+  private t = 0;
+  private disconnectedLogged = false;
+  readonly stats = { steps: 0, humanSteps: 0, takeovers: 0, disconnects: 0 };
+  private wasEngaged = false;
+
+  constructor(
+    env: Env,
+    readonly device: TeleopDevice,
+    private readonly options: InterventionOptions = {},
+  ) {
+    super(env);
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    const r = await this.env.reset(options);
+    this.obs = r.obs;
+    this.t = 0;
+    this.wasEngaged = false;
+    this.device.episodeStart?.();
+    return r;
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    validateAction(this.spec, action);
+    const obs = this.obs;
+    if (!obs) throw new Error(`${this.spec.id}: step() before reset()`);
+    const reading = this.read(obs, action);
+    const engaged = reading.engaged && reading.action !== null && reading.connected;
+    if (engaged) validateAction(this.spec, reading.action as Float32Array);
+    let sent = engaged ? (reading.action as Float32Array) : action;
+    let endWith: 'terminated' | 'truncated' | null = null;
+    if (!reading.connected && this.options.onDisconnect !== 'policy') {
+      sent = this.holdAction(action);
+      endWith = 'truncated';
+    }
+    if (reading.button === 'estop') {
+      const limits = findWrapper(this.env, SafetyLimits);
+      if (limits) await limits.estop();
+      else endWith = 'truncated';
+      sent = this.holdAction(action);
+    }
+    if (reading.button === 'success') endWith = 'terminated';
+    if (reading.button === 'failure' || reading.button === 'end-episode') endWith ??= 'truncated';
+    const r = await this.env.step(sent);
+    this.obs = r.obs;
+    this.t++;
+    this.stats.steps++;
+    if (engaged) {
+      this.stats.humanSteps++;
+      if (!this.wasEngaged) this.stats.takeovers++;
+    }
+    this.wasEngaged = engaged;
+    const intervention: InterventionInfo = {
+      engaged,
+      human: engaged ? Float32Array.from(reading.action as Float32Array) : null,
+      policy: Float32Array.from(action),
+      device: this.device.name,
+      ...(reading.button ? { button: reading.button } : {}),
+      ...(reading.connected ? {} : { deviceError: reading.error ?? `${this.device.name} disconnected` }),
+    };
+    const success = reading.button === 'success' ? true : reading.button === 'failure' ? false : r.info.success;
+    return {
+      ...r,
+      terminated: r.terminated || endWith === 'terminated',
+      truncated: !r.terminated && endWith !== 'terminated' && (r.truncated || endWith === 'truncated'),
+      info: { ...r.info, ...(success === undefined ? {} : { success }), intervention },
+    };
+  }
+
+  private read(obs: Float32Array, proposed: Float32Array): TeleopReading {
+    let reading: TeleopReading;
+    try {
+      reading = this.device.poll({ obs, proposed, t: this.t });
+    } catch (err) {
+      reading = { engaged: false, action: null, button: null, connected: false, error: `${this.device.name}: ${(err as Error).message}` };
+    }
+    if (!reading.connected) {
+      this.stats.disconnects++;
+      if (!this.disconnectedLogged) this.options.log?.(`${this.spec.id}: teleop device ${reading.error ?? `${this.device.name} disconnected`}; ${this.options.onDisconnect === 'policy' ? 'the policy has control' : 'holding and ending the episode'}`);
+      this.disconnectedLogged = true;
+    } else this.disconnectedLogged = false;
+    return reading;
+  }
+
+  /** The action that holds the robot: zero motion in the learner's units for delta-action tasks. */
+  private holdAction(like: Float32Array): Float32Array {
+    return new Float32Array(like.length);
+  }
+
+  override async close(): Promise<void> {
+    await this.device.close();
+    await this.env.close();
+  }
+}
