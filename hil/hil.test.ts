@@ -1,6 +1,9 @@
-import { mkdtempSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig, type ExperimentConfig } from '../cli/config.js';
 import { makeLearnerEnv, resolvedAlgo, scriptedInLearnerUnits } from '../cli/run-setup.js';
@@ -13,6 +16,8 @@ import { OffPolicyTrainer } from '../policies/sac/trainer.js';
 import { IDLE, type TeleopContext, type TeleopDevice, type TeleopReading } from './device.js';
 import { SimulatedHuman } from './devices/simulated-human.js';
 import { Intervention } from './intervention.js';
+
+const run = promisify(execFile);
 
 beforeAll(async () => {
   await selectBackend('wasm');
@@ -157,5 +162,19 @@ describe('learning from interventions (HIL-SERL)', () => {
     expect(resumed.demoTable!.size).toBe(trainer.demoTable!.size);
     expect(resumed.humanTransitions).toBe(trainer.humanTransitions);
     resumed.dispose();
+  }, 120_000);
+
+  it('through the CLI: a config with the README\'s hil section trains, and its episode records carry the person\'s steps', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-hil-cli-'));
+    const cfg = join(dir, 'hil.yaml');
+    writeFileSync(
+      cfg,
+      'name: hil\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac, hidden: [16, 16], batchSize: 16, learningStarts: 50 }\ntrain: { steps: 150, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 150, logEvery: 50 }\nhil:\n  device: simulated\n  buffers: both\n  upsample: 2\n  simulated: { reactionSteps: 3, patience: 5, holdSteps: 15 }\n',
+    );
+    await run(process.execPath, [fileURLToPath(new URL('../cli/bin.mjs', import.meta.url)), 'train', cfg, '--run-dir', join(dir, 'run'), '--quiet'], { timeout: 120_000 });
+    const episodes = new MetricsLog(join(dir, 'run', 'metrics.jsonl')).read().filter((r) => r.type === 'episode');
+    expect(episodes.length).toBe(3);
+    const human = episodes.map((e) => e['human'] as { steps: number; takeovers: number; rate: number });
+    expect(human.some((h) => h.steps > 0)).toBe(true);
   }, 120_000);
 });
