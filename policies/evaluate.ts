@@ -47,9 +47,6 @@ export function trainingEpisodeSeed(runSeed: number, episode: number): number {
  * Disjoint from the training episodes' seeds of run seeds below 4000.
  */
 export const EVALUATION_SEED = 4_000_000_000;
-export function evaluationSeed(_runSeed?: number): number {
-  return EVALUATION_SEED;
-}
 
 /** A stateless policy as an episodic one. */
 export function episodic(policy: Policy): EpisodicPolicy {

@@ -4,7 +4,7 @@ import { sample } from '../../control/spaces.js';
 import type { Batch } from '../replay.js';
 import { allocBatch, ReplayBuffer } from '../replay.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
-import { episodic, evaluatePolicy, evaluationSeed, trainingEpisodeSeed, type EvalResult } from '../evaluate.js';
+import { episodic, evaluatePolicy, EVALUATION_SEED, trainingEpisodeSeed, type EvalResult } from '../evaluate.js';
 import type { MetricsLog } from '../metrics-log.js';
 import { RunLoop, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
 import { LagrangeMultiplier, type MultiplierState } from '../safe/lagrange.js';
@@ -270,7 +270,7 @@ export class OffPolicyTrainer extends RunLoop {
   /** Deterministic evaluation (mean action) on the eval env. */
   override async evaluate(episodes = this.o.schedule.evalEpisodes): Promise<EvalResult> {
     const actor = new GaussianActor(this.learner.snapshot(), new Rng(0));
-    return evaluatePolicy(this.o.evalEnv, episodic((o) => actor.act(o, true)), episodes, evaluationSeed(this.o.seed));
+    return evaluatePolicy(this.o.evalEnv, episodic((o) => actor.act(o, true)), episodes, EVALUATION_SEED);
   }
 
   dispose(): void {

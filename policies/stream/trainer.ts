@@ -7,7 +7,7 @@ import type { StreamConfig } from './config.js';
 import { StreamAgent, type StreamAgentState } from './agent.js';
 import { linearEpsilon } from './stream-q.js';
 import type { Policy } from '../../control/policy.js';
-import { evaluatePolicy, evaluationSeed, trainingEpisodeSeed, type EpisodicPolicy, type EvalResult } from '../evaluate.js';
+import { evaluatePolicy, EVALUATION_SEED, trainingEpisodeSeed, type EpisodicPolicy, type EvalResult } from '../evaluate.js';
 
 export interface StreamTrainerOptions {
   /** Training env: Box actions in [−1, 1] (stream-ac) or Discrete (stream-q); EpisodeStatistics outermost. */
@@ -98,7 +98,7 @@ export class StreamTrainer extends RunLoop {
   }
 
   override async evaluate(episodes = this.o.schedule.evalEpisodes): Promise<EvalResult> {
-    return evaluatePolicy(this.o.evalEnv, this.policy(), episodes, evaluationSeed(this.o.seed));
+    return evaluatePolicy(this.o.evalEnv, this.policy(), episodes, EVALUATION_SEED);
   }
 
   protected override async evalExtras(): Promise<Record<string, number>> {
