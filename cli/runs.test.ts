@@ -59,9 +59,9 @@ function expectNoDuplicates(pairs: string[]): void {
 describe('roborl train: Ctrl-C and SIGTERM', () => {
   const rng = new Rng(Number(process.env['ROBORL_SIGNAL_SEED'] ?? Date.now() % 1000));
   for (const [kind, config, signal, code] of [
-    ['sac', sacConfig(1400), 'SIGINT', 130],
-    ['sac', sacConfig(1400), 'SIGTERM', 143],
-    ['stream-ac', streamConfig(60_000), 'SIGINT', 130],
+    ['sac', sacConfig(100_000), 'SIGINT', 130],
+    ['sac', sacConfig(100_000), 'SIGTERM', 143],
+    ['stream-ac', streamConfig(5_000_000), 'SIGINT', 130],
   ] as const) {
     it(`${kind}: ${signal} at a random moment checkpoints, exits ${code}, and --resume finishes the run with consistent metrics`, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'roborl-sig-'));
@@ -81,7 +81,8 @@ describe('roborl train: Ctrl-C and SIGTERM', () => {
       expect(stopped.stderr).toMatch(new RegExp(`${signal}: stopped at step (\\d+) with a checkpoint`));
       const step = Number(/stopped at step (\d+)/.exec(stopped.stderr)![1]);
       expect(readdirSync(join(runDir, 'checkpoints'))).toContain(`ckpt-${String(step).padStart(10, '0')}.bin`);
-      const resumed = await roborl('train', '--resume', runDir, '--quiet');
+      // Continue for 600 more steps (the stream config is long, so that the signal lands mid-run).
+      const resumed = await roborl('train', '--resume', runDir, '--steps', String(step + 600), '--quiet');
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(resumed.stderr).toMatch(new RegExp(`resumed from .* at step ${step}`));
       expectNoDuplicates(metricPairs(runDir));
