@@ -127,6 +127,13 @@ describe('Intervention: a human command passes through the safety tiers', () => 
     expect(h[1]!.truncated).toBe(true);
     expect(h[1]!.info.intervention!.deviceError).toBe('keyboard closed');
     expect(Array.from(h[1]!.info.safety!.proposed)).toEqual(new Array(7).fill(0)); // the hold action went out
+    // A malformed command (NaN, wrong length) is refused and counted; the policy's action runs.
+    const nan: TeleopReading = { ...IDLE, engaged: true, action: Float32Array.of(Number.NaN, 0, 0, 0, 0, 0, 0) };
+    const short: TeleopReading = { ...IDLE, engaged: true, action: Float32Array.of(1) };
+    const bad = new Intervention(await makeLearnerEnv(config), new ScriptedDevice([nan, short]), {});
+    await bad.reset({ seed: 0 });
+    for (let k = 0; k < 2; k++) expect((await bad.step(new Float32Array(7).fill(0.25))).info.intervention!.engaged).toBe(false);
+    expect(bad.stats.badReadings).toBe(2);
     const handBack = await make(new ScriptedDevice([IDLE, gone]), 'policy');
     const p = await episode(handBack, () => new Float32Array(7).fill(0.5));
     expect(p.length).toBeGreaterThan(2);

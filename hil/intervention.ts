@@ -30,7 +30,7 @@ export class Intervention extends Wrapper {
   private obs: Float32Array | null = null;
   private t = 0;
   private disconnectedLogged = false;
-  readonly stats = { steps: 0, humanSteps: 0, takeovers: 0, disconnects: 0 };
+  readonly stats = { steps: 0, humanSteps: 0, takeovers: 0, disconnects: 0, badReadings: 0 };
   private wasEngaged = false;
 
   constructor(
@@ -55,8 +55,17 @@ export class Intervention extends Wrapper {
     const obs = this.obs;
     if (!obs) throw new Error(`${this.spec.id}: step() before reset()`);
     const reading = this.read(obs, action);
-    const engaged = reading.engaged && reading.action !== null && reading.connected;
-    if (engaged) validateAction(this.spec, reading.action as Float32Array);
+    let engaged = reading.engaged && reading.action !== null && reading.connected;
+    if (engaged) {
+      try {
+        validateAction(this.spec, reading.action as Float32Array);
+      } catch (err) {
+        // A malformed command from a device (wrong length, NaN) is refused and counted; the policy acts.
+        this.stats.badReadings++;
+        if (this.stats.badReadings <= 10) this.options.log?.(`${this.spec.id}: teleop command refused: ${(err as Error).message}`);
+        engaged = false;
+      }
+    }
     let sent = engaged ? (reading.action as Float32Array) : action;
     let endWith: 'terminated' | 'truncated' | null = null;
     if (!reading.connected && this.options.onDisconnect !== 'policy') {
