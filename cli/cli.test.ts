@@ -55,7 +55,7 @@ describe('roborl CLI', () => {
     const expected: Record<string, string[]> = {
       envs: ['--json'],
       run: ['--policy', '--episodes', '--seed', '--json'],
-      train: ['--run-dir', '--resume', '--steps', '--backend', '--quiet'],
+      train: ['--run-dir', '--resume', '--steps', '--backend', '--teleop', '--quiet'],
       eval: ['--episodes', '--seed', '--json', '--robot'],
       serve: ['--host', '--port', '--mode', '--sensor-hz', '--command-type', '--flavor', '--protocol', '--baud'],
       'record-demos': ['--env', '--policy', '--episodes', '--out', '--seed', '--keep-failures'],

@@ -55,8 +55,11 @@ export const SafetySectionSchema = z
 /** Human in the loop (hil/): who intervenes, and where their transitions go. */
 export const HilSectionSchema = z
   .object({
-    /** The teleop device. `simulated`: the task's scripted expert as a person (reaction delay, noise, takeover rule). Default simulated. */
-    device: z.enum(['simulated']).default('simulated'),
+    /**
+     * The teleop device. `keyboard`: this terminal (space takes over; see `roborl train --help`);
+     * `simulated`: the task's scripted expert as a person (reaction delay, noise, takeover rule). Default simulated.
+     */
+    device: z.enum(['simulated', 'keyboard']).default('simulated'),
     /** Where intervened transitions go: `both` the online and the demo buffer (HIL-SERL), or `online` only. Default both. */
     buffers: z.enum(['both', 'online']).default('both'),
     /** Copies of each intervened transition in the demo buffer (weights the person's corrections). Default 1. */

@@ -25,6 +25,7 @@ import { randomPolicy, type Policy } from '../control/policy.js';
 import type { Box } from '../control/spaces.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import type { TeleopDevice } from '../hil/device.js';
+import { KEYBOARD_HELP, KeyboardDevice } from '../hil/devices/keyboard.js';
 import { SimulatedHuman } from '../hil/devices/simulated-human.js';
 import { Intervention } from '../hil/intervention.js';
 import { loadConfig, type ExperimentConfig } from './config.js';
@@ -68,6 +69,12 @@ function teleopDevice(config: ExperimentConfig, env: Env): TeleopDevice {
     case 'simulated': {
       const expert = scriptedInLearnerUnits(config.env.id, env);
       return new SimulatedHuman({ expert, ...hil.simulated, seed: config.seed + 31 });
+    }
+    case 'keyboard': {
+      if (env.spec.actionSpace.kind !== 'box') throw new UsageError('keyboard teleop drives continuous (Box) actions');
+      if (!process.stdin.isTTY) throw new UsageError('keyboard teleop needs a terminal: run roborl in one (stdin is not a TTY)');
+      process.stderr.write(`${KEYBOARD_HELP}\n`);
+      return new KeyboardDevice(process.stdin, { dims: env.spec.actionSpace.low.length });
     }
   }
 }

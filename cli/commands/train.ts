@@ -7,7 +7,7 @@ import type { TrainerProgress } from '../../policies/run-loop.js';
 import { StreamTrainer } from '../../policies/stream/trainer.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
-import { loadConfig } from '../config.js';
+import { loadConfig, validateConfig } from '../config.js';
 import { Progress } from '../progress.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../run-setup.js';
 
@@ -19,7 +19,7 @@ import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerE
  * steps; a failure during the run checkpoints before the error is reported.
  */
 export async function trainCommand(args: Args): Promise<void> {
-  allowFlags(args, 'train', ['resume', 'run-dir', 'quiet', 'backend', 'steps']);
+  allowFlags(args, 'train', ['resume', 'run-dir', 'quiet', 'backend', 'steps', 'teleop']);
   const resumeDir = stringFlag(args, 'resume');
   const configPath = args.positionals[0];
   if (!resumeDir && !configPath) throw new UsageError(USAGE.train);
@@ -29,6 +29,11 @@ export async function trainCommand(args: Args): Promise<void> {
   const started = performance.now();
   let config = withBackendFlag(resumeDir ? loadRunConfig(resumeDir) : absolutizePaths(loadConfig(configPath as string), configPath as string), stringFlag(args, 'backend'));
   const steps = args.flags.has('steps') ? intFlag(args, 'steps', config.train.steps) : null;
+  const teleop = stringFlag(args, 'teleop');
+  if (teleop !== undefined) {
+    if (teleop !== 'keyboard' && teleop !== 'simulated') throw new UsageError(`Expected --teleop to be keyboard or simulated, got \`${teleop}\` (gamepad, 3D mouse and web teleop are to come)`);
+    config = validateConfig({ ...config, hil: { ...(config.hil ?? {}), device: teleop } }, '--teleop');
+  }
   if (steps !== null) config = { ...config, train: { ...config.train, steps } };
 
   let resumeFrom: number | null = null;

@@ -1,0 +1,130 @@
+import type { ReadStream } from 'node:tty';
+import { IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
+
+/** Keys for + and − on each action dimension, in order (joint 1: q/a, joint 2: w/s, …). */
+const AXIS_KEYS: readonly [string, string][] = [
+  ['q', 'a'],
+  ['w', 's'],
+  ['e', 'd'],
+  ['r', 'f'],
+  ['t', 'g'],
+  ['y', 'h'],
+  ['u', 'j'],
+  ['i', 'k'],
+];
+
+export interface KeyboardOptions {
+  /** Action dimensions (≤ 8). */
+  readonly dims: number;
+  /** Magnitude of a held key's action (learner units). Default 0.5. */
+  readonly gain?: number;
+  /**
+   * A terminal in raw mode sends key-downs only (repeats while held, no key-up): a key counts as
+   * held until this long after its last repeat. Default 150 ms (typical repeat: 30–50 ms after
+   * a first delay of up to 500 ms, so the first gap is bridged by `firstHoldMs`).
+   */
+  readonly holdMs?: number;
+  /** Hold after a key's first press, before the terminal starts repeating it. Default 550 ms. */
+  readonly firstHoldMs?: number;
+  /** Clock, ms (tests). Default performance.now. */
+  readonly now?: () => number;
+}
+
+/** The key map, for help text. */
+export const KEYBOARD_HELP = `keyboard teleop: space = take over / hand back · ${AXIS_KEYS.map(([p, m], i) => `${p}/${m} = dim ${i + 1} +/−`).join(' · ')} · enter = success · x = failure · n = end episode · esc = e-stop · ctrl-c = quit`;
+
+/**
+ * The terminal keyboard as a teleop device (raw mode). Space toggles control; while in control,
+ * held keys move each action dimension (joint-target deltas on the arm tasks) by ±`gain`; Enter,
+ * x and n are the success / failure / end-episode buttons; Esc is the e-stop. Input is read as
+ * it arrives and `poll` only looks at what is held now — it never blocks. Malformed or unknown
+ * bytes are ignored (counted). Ctrl-C raises SIGINT (raw mode would otherwise swallow it).
+ */
+export class KeyboardDevice implements TeleopDevice {
+  readonly name = 'keyboard';
+  private engaged = false;
+  private readonly heldUntil = new Map<string, number>();
+  private readonly pressedAt = new Map<string, number>();
+  private button: TeleopButton | null = null;
+  private connected = true;
+  private error: string | undefined;
+  readonly stats = { keys: 0, ignored: 0 };
+  private readonly now: () => number;
+
+  constructor(
+    private readonly input: ReadStream,
+    private readonly options: KeyboardOptions,
+  ) {
+    if (!(options.dims >= 1 && options.dims <= AXIS_KEYS.length)) throw new RangeError(`keyboard teleop drives 1–${AXIS_KEYS.length} action dimensions, got ${options.dims}`);
+    this.now = options.now ?? (() => performance.now());
+    if (!input.isTTY) throw new Error('keyboard teleop needs a terminal (stdin is not a TTY)');
+    input.setRawMode(true);
+    input.on('data', (d: Buffer) => this.onBytes(d));
+    input.on('end', () => this.lost('the terminal closed'));
+    input.on('error', (e: Error) => this.lost(e.message));
+    input.resume();
+  }
+
+  private lost(why: string): void {
+    this.connected = false;
+    this.error = `keyboard: ${why}`;
+  }
+
+  private onBytes(d: Buffer): void {
+    const now = this.now();
+    for (let i = 0; i < d.length; i++) {
+      const b = d[i] as number;
+      this.stats.keys++;
+      if (b === 0x03) {
+        process.kill(process.pid, 'SIGINT');
+        continue;
+      }
+      if (b === 0x1b) {
+        // Esc alone is the e-stop; an escape sequence (arrow keys: ESC [ X) is skipped whole.
+        if (d[i + 1] === 0x5b) {
+          i += 2;
+          this.stats.keys += 2;
+          this.stats.ignored++;
+          continue;
+        }
+        this.button = 'estop';
+        this.engaged = false;
+        continue;
+      }
+      const key = String.fromCharCode(b).toLowerCase();
+      if (key === ' ') {
+        this.engaged = !this.engaged;
+        this.heldUntil.clear();
+      } else if (key === '\r' || key === '\n') this.button = 'success';
+      else if (key === 'x') this.button = 'failure';
+      else if (key === 'n') this.button = 'end-episode';
+      else if (AXIS_KEYS.slice(0, this.options.dims).some(([p, m]) => p === key || m === key)) {
+        const repeat = (this.heldUntil.get(key) ?? -Infinity) > now;
+        if (!repeat) this.pressedAt.set(key, now);
+        const first = now - (this.pressedAt.get(key) ?? now) < (this.options.firstHoldMs ?? 550);
+        this.heldUntil.set(key, now + (first ? (this.options.firstHoldMs ?? 550) : (this.options.holdMs ?? 150)));
+      } else this.stats.ignored++;
+    }
+  }
+
+  poll(_: TeleopContext): TeleopReading {
+    const button = this.button;
+    this.button = null;
+    if (!this.connected) return { ...IDLE, connected: false, error: this.error, button };
+    if (!this.engaged) return { ...IDLE, button };
+    const now = this.now();
+    const gain = this.options.gain ?? 0.5;
+    const action = new Float32Array(this.options.dims);
+    AXIS_KEYS.slice(0, this.options.dims).forEach(([plus, minus], i) => {
+      if ((this.heldUntil.get(plus) ?? -Infinity) > now) action[i] = (action[i] as number) + gain;
+      if ((this.heldUntil.get(minus) ?? -Infinity) > now) action[i] = (action[i] as number) - gain;
+    });
+    return { engaged: true, action, button, connected: true };
+  }
+
+  async close(): Promise<void> {
+    if (this.input.isTTY) this.input.setRawMode(false);
+    this.input.pause();
+    this.input.destroy();
+  }
+}
