@@ -4,6 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Env } from '../control/env.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
+import { RealtimeEnv } from '../control/wrappers/realtime.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { describeBackend, selectBackend } from '../policies/backend.js';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
@@ -58,7 +59,11 @@ export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: stri
   }
   env = env.spec.actionSpace.kind === 'box' ? new RescaleAction(env) : env;
   // The person acts outside the safety layers and the rescaling: their commands pass through both.
-  if (human && config.hil) env = new Intervention(env, teleopDevice(config, env), { onDisconnect: config.hil.onDisconnect, log });
+  if (human && config.hil) {
+    // A person cannot follow a simulator running faster than real time: pace it to its control rate.
+    if (config.hil.device !== 'simulated' && env.spec.kind === 'sim') env = new RealtimeEnv(env);
+    env = new Intervention(env, teleopDevice(config, env), { onDisconnect: config.hil.onDisconnect, log });
+  }
   return new EpisodeStatistics(env);
 }
 

@@ -68,3 +68,37 @@ describe('keyboard teleop over a real pseudo-terminal', () => {
     expect(existsSync(join(dir, 'run'))).toBe(false);
   }, 60_000);
 });
+
+describe('correcting a learning arm from the keyboard (the README commands, in a real terminal)', () => {
+  it('roborl train --teleop keyboard paces the simulator to real time and learns from the keys a person presses', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-kb-run-'));
+    writeFileSync(join(dir, 'c.yaml'), 'name: kb\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac, hidden: [16, 16], batchSize: 16, learningStarts: 50 }\ntrain: { steps: 150, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 150, logEvery: 50 }\n');
+    const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
+    // `script` gives roborl a real terminal; what this test writes to script's stdin is typed into it.
+    const child = spawn('script', ['-qfec', `${process.execPath} ${bin} train ${join(dir, 'c.yaml')} --run-dir ${join(dir, 'run')} --quiet --teleop keyboard`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    expect(await until(() => /run folder:/.test(out), 60_000)).toBe(true);
+    child.stdin.write(' '); // take over
+    for (let k = 0; k < 40; k++) {
+      child.stdin.write('q'); // hold joint 1 +
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    child.stdin.write(' '); // hand back
+    expect(await exited).toBe(0);
+    const episodes = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; human?: { steps: number; takeovers: number } })
+      .filter((r) => r.type === 'episode');
+    const human = episodes.reduce((s, e) => s + (e.human?.steps ?? 0), 0);
+    expect(human).toBeGreaterThan(10); // ~1.6 s of keys at 25 Hz
+    expect(episodes.some((e) => (e.human?.takeovers ?? 0) >= 1)).toBe(true);
+  }, 120_000);
+});
