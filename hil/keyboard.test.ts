@@ -1,5 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { ReadStream } from 'node:tty';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ptyPair, until } from '../test/robot-fixtures.js';
@@ -54,12 +58,6 @@ describe('keyboard teleop over a real pseudo-terminal', () => {
   });
 
   it('roborl train --teleop keyboard without a terminal says so before writing anything', async () => {
-    const { execFile } = await import('node:child_process');
-    const { promisify } = await import('node:util');
-    const { existsSync, mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { fileURLToPath } = await import('node:url');
     const dir = mkdtempSync(join(tmpdir(), 'roborl-kb-'));
     writeFileSync(join(dir, 'c.yaml'), 'name: kb\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac }\ntrain: { steps: 100 }\n');
     const r = await promisify(execFile)(process.execPath, [fileURLToPath(new URL('../cli/bin.mjs', import.meta.url)), 'train', join(dir, 'c.yaml'), '--run-dir', join(dir, 'run'), '--teleop', 'keyboard']).catch((e: { code: number; stderr: string }) => e);
@@ -71,11 +69,6 @@ describe('keyboard teleop over a real pseudo-terminal', () => {
 
 describe('correcting a learning arm from the keyboard (the README commands, in a real terminal)', () => {
   it('roborl train --teleop keyboard paces the simulator to real time and learns from the keys a person presses', async () => {
-    const { spawn } = await import('node:child_process');
-    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { fileURLToPath } = await import('node:url');
     const dir = mkdtempSync(join(tmpdir(), 'roborl-kb-run-'));
     writeFileSync(join(dir, 'c.yaml'), 'name: kb\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac, hidden: [16, 16], batchSize: 16, learningStarts: 50 }\ntrain: { steps: 150, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 150, logEvery: 50 }\n');
     const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));

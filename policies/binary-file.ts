@@ -103,15 +103,18 @@ export function fsyncDirectory(dir: string): void {
   }
 }
 
-/** Removes temp files that a killed writer left beside their targets (`*.tmp-<pid>`); returns their names. */
-export function removeStaleTempFiles(dir: string): string[] {
-  let names: string[];
+/** The names in `dir`, or none when it does not exist (yet). */
+export function listDirectory(dir: string): string[] {
   try {
-    names = readdirSync(dir);
+    return readdirSync(dir);
   } catch {
     return [];
   }
-  const stale = names.filter((n) => /\.tmp-\d+$/.test(n));
+}
+
+/** Removes temp files that a killed writer left beside their targets (`*.tmp-<pid>`); returns their names. */
+export function removeStaleTempFiles(dir: string): string[] {
+  const stale = listDirectory(dir).filter((n) => /\.tmp-\d+$/.test(n));
   for (const n of stale) rmSync(join(dir, n), { force: true });
   return stale;
 }

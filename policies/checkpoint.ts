@@ -1,6 +1,6 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CorruptFileError, encodeBinary, readBinaryFile, writeFileAtomic, type BinaryFile } from './binary-file.js';
+import { CorruptFileError, encodeBinary, listDirectory, readBinaryFile, writeFileAtomic, type BinaryFile } from './binary-file.js';
 
 const MAGIC = 'RRLCKPT1';
 
@@ -23,13 +23,9 @@ export function saveCheckpoint(dir: string, step: number, header: Record<string,
 
 /** Checkpoint files in `dir`, oldest first. */
 export function listCheckpoints(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => /^ckpt-\d{10}\.bin$/.test(n)).sort();
+  return listDirectory(dir)
+    .filter((n) => /^ckpt-\d{10}\.bin$/.test(n))
+    .sort();
 }
 
 /** Every checkpoint in a run folder is unreadable: resuming would start over and overwrite them. */
