@@ -57,9 +57,19 @@ export const HilSectionSchema = z
   .object({
     /**
      * The teleop device. `keyboard`: this terminal (space takes over; see `roborl train --help`);
+     * `hid`: a 3D mouse or gamepad over USB HID (needs `npm install node-hid`; see `hil.hid`);
      * `simulated`: the task's scripted expert as a person (reaction delay, noise, takeover rule). Default simulated.
      */
-    device: z.enum(['simulated', 'keyboard']).default('simulated'),
+    device: z.enum(['simulated', 'keyboard', 'hid']).default('simulated'),
+    /** `device: hid`: which device (USB ids, as lsusb shows them) and how its reports map. Default: an older SpaceMouse (046d:c626). */
+    hid: z
+      .object({
+        vendorId: z.number().int().min(0).max(0xffff).default(0x046d),
+        productId: z.number().int().min(0).max(0xffff).default(0xc626),
+        mapping: z.enum(['spacemouse', 'spacemouse-6axis']).default('spacemouse'),
+      })
+      .strict()
+      .default({ vendorId: 0x046d, productId: 0xc626, mapping: 'spacemouse' }),
     /** Where intervened transitions go: `both` the online and the demo buffer (HIL-SERL), or `online` only. Default both. */
     buffers: z.enum(['both', 'online']).default('both'),
     /** Copies of each intervened transition in the demo buffer (weights the person's corrections). Default 1. */

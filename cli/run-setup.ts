@@ -26,6 +26,7 @@ import { randomPolicy, type Policy } from '../control/policy.js';
 import type { Box } from '../control/spaces.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import type { TeleopDevice } from '../hil/device.js';
+import { openHid, SPACEMOUSE, SPACEMOUSE_6AXIS } from '../hil/devices/hid.js';
 import { KEYBOARD_HELP, KeyboardDevice } from '../hil/devices/keyboard.js';
 import { SimulatedHuman } from '../hil/devices/simulated-human.js';
 import { Intervention } from '../hil/intervention.js';
@@ -62,18 +63,23 @@ export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: stri
   if (human && config.hil) {
     // A person cannot follow a simulator running faster than real time: pace it to its control rate.
     if (config.hil.device !== 'simulated' && env.spec.kind === 'sim') env = new RealtimeEnv(env);
-    env = new Intervention(env, teleopDevice(config, env), { onDisconnect: config.hil.onDisconnect, log });
+    env = new Intervention(env, await teleopDevice(config, env), { onDisconnect: config.hil.onDisconnect, log });
   }
   return new EpisodeStatistics(env);
 }
 
 /** The configured teleop device for a learner env (actions in its [−1, 1] units). */
-function teleopDevice(config: ExperimentConfig, env: Env): TeleopDevice {
+async function teleopDevice(config: ExperimentConfig, env: Env): Promise<TeleopDevice> {
   const hil = config.hil as NonNullable<ExperimentConfig['hil']>;
   switch (hil.device) {
     case 'simulated': {
       const expert = scriptedInLearnerUnits(config.env.id, env);
       return new SimulatedHuman({ expert, ...hil.simulated, seed: config.seed + 31 });
+    }
+    case 'hid': {
+      const mapping = hil.hid.mapping === 'spacemouse' ? SPACEMOUSE : SPACEMOUSE_6AXIS;
+      if (env.spec.actionSpace.kind !== 'box' || env.spec.actionSpace.low.length !== mapping.axes.length) throw new UsageError(`a SpaceMouse gives ${mapping.axes.length} axes; ${config.env.id} takes ${env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 'discrete'} actions`);
+      return openHid(hil.hid.vendorId, hil.hid.productId, mapping);
     }
     case 'keyboard': {
       if (env.spec.actionSpace.kind !== 'box') throw new UsageError('keyboard teleop drives continuous (Box) actions');

@@ -14,7 +14,7 @@ export const USAGE = {
   --seed S                   seed of episode 0, an integer in [0, 2^32) (default 0; episode i uses S + i)
   --json                     print the summary as JSON on stdout`,
   train: `usage:
-  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--teleop keyboard|simulated] [--quiet]
+  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--teleop keyboard|hid|simulated] [--quiet]
   roborl train --resume <run-dir> [--steps N] [--backend …] [--quiet]
   Train from an experiment config (configs/ has examples); writes the run folder:
   config.yaml (resolved), metrics.jsonl, checkpoints/.
@@ -25,7 +25,8 @@ export const USAGE = {
   --backend NAME    tensor backend (default: the config's, auto)
   --teleop DEVICE   a person may take over: keyboard (this terminal: space = take over / hand
                     back, q/a w/s e/d r/f t/g y/h u/j = action dims 1–7 +/−, enter = success,
-                    x = failure, n = end episode, esc = e-stop) or simulated; their transitions
+                    x = failure, n = end episode, esc = e-stop), hid (a SpaceMouse / gamepad,
+                    hil.hid in the config; needs npm install node-hid) or simulated; their transitions
                     go to both buffers (the config's hil: section sets the rest)
   --quiet           no progress line
   Ctrl-C / SIGTERM checkpoint and exit 130 / 143; a kill loses at most train.checkpointEvery steps.`,

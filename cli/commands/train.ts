@@ -31,7 +31,7 @@ export async function trainCommand(args: Args): Promise<void> {
   const steps = args.flags.has('steps') ? intFlag(args, 'steps', config.train.steps) : null;
   const teleop = stringFlag(args, 'teleop');
   if (teleop !== undefined) {
-    if (teleop !== 'keyboard' && teleop !== 'simulated') throw new UsageError(`Expected --teleop to be keyboard or simulated, got \`${teleop}\` (gamepad, 3D mouse and web teleop are to come)`);
+    if (teleop !== 'keyboard' && teleop !== 'simulated' && teleop !== 'hid') throw new UsageError(`Expected --teleop to be keyboard, hid or simulated, got \`${teleop}\` (web teleop is to come)`);
     config = validateConfig({ ...config, hil: { ...(config.hil ?? {}), device: teleop } }, '--teleop');
   }
   if (steps !== null) config = { ...config, train: { ...config.train, steps } };
