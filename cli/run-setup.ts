@@ -190,13 +190,10 @@ export function scriptedInLearnerUnits(envId: string, env: Env): Policy {
   const expert = envEntry(envId).scripted;
   if (!expert) throw new UsageError(`${envId} has no scripted policy (a simulated person and stream-td's fixed policy need one)`);
   const raw = expert();
-  return (obs) => {
-    const a = raw(obs);
-    if (space.kind !== 'box') return a;
-    // The learner env rescales [−1, 1] to the task's box: express the expert's action there.
-    const inner = unwrapBox(env);
-    return Float32Array.from(a, (v, i) => (2 * (Math.min(inner.high[i] as number, Math.max(inner.low[i] as number, v)) - (inner.low[i] as number))) / ((inner.high[i] as number) - (inner.low[i] as number)) - 1);
-  };
+  if (space.kind !== 'box') return raw;
+  // The learner env rescales [−1, 1] to the task's box: express the expert's action there.
+  const inner = unwrapBox(env);
+  return (obs) => Float32Array.from(raw(obs), (v, i) => (2 * (Math.min(inner.high[i] as number, Math.max(inner.low[i] as number, v)) - (inner.low[i] as number))) / ((inner.high[i] as number) - (inner.low[i] as number)) - 1);
 }
 
 function unwrapBox(env: Env): Box {

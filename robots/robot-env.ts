@@ -246,19 +246,27 @@ export abstract class RobotEnv implements Env {
     if (sent) this.stats.commandsSent++;
     else this.stats.commandsDropped++;
     if (!sent) return this.linkLost('link down: command not sent');
-    await sleepUntil(deadline);
-    if (this.polled) this.requestState();
-    // The freshest state measured after the command (polled: the read sent at the deadline).
-    // Not the first one after the deadline: waiting for it would shift each next command by up
-    // to a sensor period (measured with a 60 Hz sensor: command periods of 33–50 ms at 25 Hz).
-    // With a slow sensor the state is up to one sensor period old, as on the robot it is.
-    const s = await this.waitFresh(this.polled ? deadline : sentAt, deadline + this.staleAfterMs - performance.now());
+    const s = await this.stateAtDeadline(sentAt, deadline, this.staleAfterMs);
     if (!s) return this.linkLost(`no fresh joint state (measured after the command) within ${this.staleAfterMs.toFixed(0)} ms of the step's deadline`);
     this.checkMoving(targets, q, s.q);
     const out = this.task.outcome(a, s.q, s.qd);
     this.lastObs = out.obs;
     if (out.terminated) this.inEpisode = false;
     return { obs: out.obs, reward: out.reward, costs: out.costs, terminated: out.terminated, truncated: false, info: { success: out.success, metrics: out.metrics, obsTimestampMs: s.stampMs, obsAgeMs: Date.now() - s.stampMs } };
+  }
+
+  /**
+   * Waits for `deadline`, then returns the freshest state measured after the command sent at
+   * `sentAt` (polled transports: the read sent at the deadline), or null if none arrives within
+   * `graceMs` past the deadline. Not the first state after the deadline: waiting for it would
+   * shift each next command by up to a sensor period (measured with a 60 Hz sensor: command
+   * periods of 33–50 ms at 25 Hz). With a slow sensor the state is up to one sensor period old,
+   * as on the robot it is.
+   */
+  private async stateAtDeadline(sentAt: number, deadline: number, graceMs: number): Promise<MeasuredState | null> {
+    await sleepUntil(deadline);
+    if (this.polled) this.requestState();
+    return this.waitFresh(this.polled ? deadline : sentAt, deadline + graceMs - performance.now());
   }
 
   /**
@@ -346,9 +354,7 @@ export abstract class RobotEnv implements Env {
       const sentAt = performance.now();
       if (!this.sendTargets(Float64Array.from(target))) throw new Error(`${this.spec.id}: link down while moving to the start pose`);
       deadline = sentAt + this.periodMs;
-      await sleepUntil(deadline);
-      if (this.polled) this.requestState();
-      const s = await this.waitFresh(this.polled ? deadline : sentAt, Math.max(this.staleAfterMs, 1000));
+      const s = await this.stateAtDeadline(sentAt, deadline, Math.max(this.staleAfterMs, 1000));
       if (!s) throw new Error(`${this.spec.id}: no joint state while moving to the start pose (link down?)`);
       const err = Math.max(...Array.from(target, (t, i) => Math.abs(t - (s.q[i] as number))));
       if (err < 0.01) return;

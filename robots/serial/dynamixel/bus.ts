@@ -151,8 +151,7 @@ export class DynamixelBus {
 
   /** Reboot: clears a hardware error (the servo restarts with torque off). Its answer may still carry the alert bit. */
   async reboot(id: number): Promise<void> {
-    const [p] = await this.exclusive(() => this.exchange(build.reboot(id), [{ id, params: 0 }]));
-    if (((p as Packet).error ?? 0) & 0x7f) throw new DynamixelStatusError(id, decodeStatusError((p as Packet).error as number));
+    await this.exclusive(() => this.exchangeDespiteAlert(build.reboot(id), id, 0));
   }
 
   /** The servo's Hardware Error Status byte (address 70); 0 when healthy. */
@@ -242,9 +241,15 @@ export class DynamixelBus {
 
   /** Reads Hardware Error Status on a bus already held (its answer carries the alert bit too). */
   private async readHardwareStatus(id: number): Promise<number> {
-    const [p] = await this.exchange(build.read(id, XControlTable.HardwareErrorStatus.address, 1), [{ id, params: 1 }]);
-    if (((p as Packet).error ?? 0) & 0x7f) throw new DynamixelStatusError(id, decodeStatusError((p as Packet).error as number));
-    return (p as Packet).params[0] as number;
+    const p = await this.exchangeDespiteAlert(build.read(id, XControlTable.HardwareErrorStatus.address, 1), id, 1);
+    return p.params[0] as number;
+  }
+
+  /** One servo's answer on a bus already held, refusing error numbers but not the alert bit (a servo in alert sets it on every answer). */
+  private async exchangeDespiteAlert(packet: Uint8Array, id: number, params: number): Promise<Packet> {
+    const [p] = (await this.exchange(packet, [{ id, params }])) as [Packet];
+    if ((p.error ?? 0) & 0x7f) throw new DynamixelStatusError(id, decodeStatusError(p.error as number));
+    return p;
   }
 
   /** Runs `f` with the bus to itself (half duplex: one transaction at a time). */
