@@ -3,6 +3,8 @@ import { randomPolicy, type Policy } from '../../control/policy.js';
 import { Rng } from '../../control/rng.js';
 import type { Env } from '../../control/env.js';
 import { envEntry, make } from '../registry.js';
+import { validateConfig } from '../../cli/config.js';
+import { makeLearnerEnv, scriptedInLearnerUnits } from '../../cli/run-setup.js';
 
 async function rollouts(env: Env, policy: Policy, episodes: number): Promise<{ successRate: number; meanReturn: number; costs: number[] }> {
   let successes = 0;
@@ -40,6 +42,20 @@ describe.each([
     const random = await rollouts(env, randomPolicy(env.spec.actionSpace, new Rng(1)), episodes);
     expect(expert.successRate).toBeGreaterThanOrEqual(minSuccess);
     expect(expert.meanReturn).toBeGreaterThan(random.meanReturn);
+    await env.close();
+  });
+});
+
+describe('scripted experts through the env stack training uses (Tier 0 limits on, actions in [−1, 1])', () => {
+  // Demos are recorded there: a workspace box that forbids the task (the push task under the
+  // reach tasks' 8 cm box) would leave record-demos with nothing to keep.
+  it.each([
+    ['PandaReach-v0', 10, 0.7],
+    ['PandaPush-v0', 10, 0.5],
+  ] as const)('%s: the expert still succeeds', async (id, episodes, minSuccess) => {
+    const env = await makeLearnerEnv(validateConfig({ name: 'x', env: { id }, algo: { kind: 'sac' }, train: { steps: 1 } }, 'test'));
+    const expert = await rollouts(env, scriptedInLearnerUnits(id, env), episodes);
+    expect(expert.successRate).toBeGreaterThanOrEqual(minSuccess);
     await env.close();
   });
 });

@@ -2,6 +2,7 @@ import type { Collider, World } from '@dimforge/rapier3d-compat';
 import type { Rng } from '../../control/rng.js';
 import type { JointLimits } from '../../control/safety/joint-filter.js';
 import type { JointPositionControl } from '../../control/safety/safety-limits.js';
+import type { WorkspaceBox } from '../../control/safety/workspace.js';
 import { loadDescription } from '../descriptions.js';
 import { quatConj, quatMul, sub, type Pose, type Quat, type Vec3 } from '../math3d.js';
 import { rapier } from '../rapier.js';
@@ -123,7 +124,7 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
   }
 
   /** The Tier 0 workspace box for this task (the table top). */
-  readonly workspace = PANDA_TABLE_WORKSPACE;
+  readonly workspace: WorkspaceBox = PANDA_TABLE_WORKSPACE;
 
   /** Named state for cost expressions: `q`, `qd` (7 each) and `tcp` (x, y, z in m). */
   stateVariables(): { q: number[]; qd: number[]; tcp: number[] } {
