@@ -13,6 +13,8 @@ import { findWrapper } from '../control/wrappers/wrapper.js';
 import { selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
+import { allocBatch, ReplayBuffer } from '../policies/replay.js';
+import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { IDLE, type TeleopContext, type TeleopDevice, type TeleopReading } from './device.js';
 import { SimulatedHuman } from './devices/simulated-human.js';
 import { Intervention } from './intervention.js';
@@ -170,6 +172,29 @@ describe('learning from interventions (HIL-SERL)', () => {
     expect(resumed.humanTransitions).toBe(trainer.humanTransitions);
     resumed.dispose();
   }, 120_000);
+
+  it('on a task without a safety layer, the stored action is the person\'s, not the policy\'s', async () => {
+    const config = validateConfig({ name: 'p', env: { id: 'Pendulum-v1' }, algo: { kind: 'sac', hidden: [8], batchSize: 8, learningStarts: 1000 }, train: { steps: 40, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 40, logEvery: 20 } }, 'test');
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-hil-p-'));
+    const person: TeleopReading = { ...IDLE, engaged: true, action: Float32Array.of(0.75) };
+    const trainer = new OffPolicyTrainer({
+      env: new EpisodeStatistics(new Intervention(await makeLearnerEnv(config), new ScriptedDevice(Array.from({ length: 20 }, () => person)))),
+      evalEnv: await makeLearnerEnv(config),
+      config: resolvedAlgo(config),
+      schedule: config.train,
+      seed: 0,
+      checkpointDir: join(dir, 'checkpoints'),
+      metrics: new MetricsLog(join(dir, 'metrics.jsonl')),
+      interventions: { toDemos: true, upsample: 1 },
+    });
+    await trainer.run();
+    expect(trainer.humanTransitions).toBe(20);
+    const demos = trainer.demoTable as ReplayBuffer;
+    const batch = allocBatch(demos.spec, 20);
+    for (let i = 0; i < 20; i++) demos.writeRow(batch, i, i, 0.99, 1);
+    expect(Array.from(batch.action)).toEqual(new Array(20).fill(0.75));
+    trainer.dispose();
+  });
 
   it('through the CLI: a config with the README\'s hil section trains, and its episode records carry the person\'s steps', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-hil-cli-'));

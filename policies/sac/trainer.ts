@@ -209,7 +209,9 @@ export class OffPolicyTrainer extends RunLoop {
   private transition(obs: Float32Array, action: Float32Array, r: Awaited<ReturnType<Env['step']>>): Parameters<ReplayBuffer['add']>[0] {
     const { config } = this.o;
     const safety = r.info.safety;
-    let stored = action;
+    const human = r.info.intervention;
+    // What ran: the person's action when they were in control (a safety layer below reports it as proposed / executed).
+    let stored = human?.engaged && human.human ? human.human : action;
     let reward = r.reward;
     if (safety) {
       stored = config.learnFrom === 'proposed' ? safety.proposed : safety.executed;
@@ -219,7 +221,6 @@ export class OffPolicyTrainer extends RunLoop {
         reward -= config.correctionPenalty * sq;
       }
     }
-    const human = r.info.intervention;
     return { obs, action: stored, proposedAction: human?.policy ?? action, reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: (human?.engaged ?? false) || (safety?.intervened ?? false), policyVersion: this.actor.version };
   }
 
