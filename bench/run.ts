@@ -6,6 +6,7 @@ import os from 'node:os';
 import { bridgesBenchmark } from './bridges.js';
 import { cliBenchmark } from './cli.js';
 import { quickstartBenchmark } from './quickstart.js';
+import { hilBenchmark } from './hil.js';
 import { learnBenchmark } from './learn.js';
 import { learnerBenchmark } from './learner.js';
 import { safetyBenchmark } from './safety.js';
@@ -21,6 +22,7 @@ const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
   bridges: bridgesBenchmark,
   cli: cliBenchmark,
   quickstart: quickstartBenchmark,
+  hil: hilBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);

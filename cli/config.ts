@@ -52,15 +52,36 @@ export const SafetySectionSchema = z
   })
   .strict();
 
+/** The teleop devices a config (and `--teleop`, `--device`) can name. */
+export const TELEOP_DEVICES = ['simulated', 'keyboard', 'hid', 'web'] as const;
+export type TeleopDeviceName = (typeof TELEOP_DEVICES)[number];
+
 /** Human in the loop (hil/): who intervenes, and where their transitions go. */
 export const HilSectionSchema = z
   .object({
     /**
      * The teleop device. `keyboard`: this terminal (space takes over; see `roborl train --help`);
      * `hid`: a 3D mouse or gamepad over USB HID (needs `npm install node-hid`; see `hil.hid`);
-     * `simulated`: the task's scripted expert as a person (reaction delay, noise, takeover rule). Default simulated.
+     * `web`: a browser page (sliders, a virtual stick, keys) served on `hil.web`, its address and
+     * token printed in the terminal; `simulated`: the task's scripted expert as a person
+     * (reaction delay, noise, takeover rule). Default simulated.
      */
-    device: z.enum(['simulated', 'keyboard', 'hid']).default('simulated'),
+    device: z.enum(TELEOP_DEVICES).default('simulated'),
+    /**
+     * What a person's axes move: `joint` (one action dimension each) or `tcp` (the first three
+     * axes move the tool centre point in x, y, z through the task's IK; Panda tasks). Default joint.
+     */
+    frame: z.enum(['joint', 'tcp']).default('joint'),
+    /** `device: web`: where the teleop page is served. Default 127.0.0.1 on a free port; another host exposes a robot's controls to that network. */
+    web: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(0),
+        /** A page command older than this lapses (the policy acts again). Default 300 ms. */
+        staleMs: z.number().int().min(50).max(5000).default(300),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 0, staleMs: 300 }),
     /** `device: hid`: which device (USB ids, as lsusb shows them) and how its reports map. Default: an older SpaceMouse (046d:c626). */
     hid: z
       .object({
@@ -102,6 +123,13 @@ export const ExperimentConfigSchema = z
         options: z.record(z.string(), z.unknown()).default({}),
         /** Override of the spec's episode length. */
         timeLimit: z.number().int().positive().optional(),
+        /**
+         * A learned success classifier (`roborl classifier train`) that replaces the env's reward
+         * and success: reward 1 and the episode ends when it says success (HIL-SERL), for robots
+         * whose reward cannot be computed. Relative to the config file. On the simulator,
+         * evaluation still reports the task's own success.
+         */
+        rewardClassifier: z.string().min(1).optional(),
       })
       .strict(),
     /** Seed of everything: networks, exploration, env resets. Default 0. */

@@ -4,7 +4,6 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Env } from '../control/env.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
-import { RealtimeEnv } from '../control/wrappers/realtime.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { describeBackend, selectBackend } from '../policies/backend.js';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
@@ -23,13 +22,9 @@ import { SafetyLimits, type JointPositionControl } from '../control/safety/safet
 import { SafetyShield } from '../control/safety/shield.js';
 import type { WorkspaceBox } from '../control/safety/workspace.js';
 import { randomPolicy, type Policy } from '../control/policy.js';
-import type { Box } from '../control/spaces.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
-import type { TeleopDevice } from '../hil/device.js';
-import { openHid, SPACEMOUSE, SPACEMOUSE_6AXIS } from '../hil/devices/hid.js';
-import { KEYBOARD_HELP, KeyboardDevice } from '../hil/devices/keyboard.js';
-import { SimulatedHuman } from '../hil/devices/simulated-human.js';
-import { Intervention } from '../hil/intervention.js';
+import { withHuman } from './teleop-setup.js';
+import { ClassifierReward, RewardClassifier } from '../hil/reward-classifier.js';
 import { loadConfig, type ExperimentConfig } from './config.js';
 import { UsageError } from './args.js';
 
@@ -38,7 +33,7 @@ import { UsageError } from './args.js';
  * (on by default wherever the task commands joint positions); the task's shield when asked;
  * actions rescaled to [−1, 1]; episode statistics outermost.
  */
-export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: string) => void, { human = false }: { human?: boolean } = {}): Promise<Env> {
+export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: string) => void, { human = false, evaluation = false }: { human?: boolean; evaluation?: boolean } = {}): Promise<Env> {
   let env = await make(config.env.id, { options: config.env.options, timeLimit: config.env.timeLimit ?? true });
   const raw = unwrap(env);
   const safety = config.safety;
@@ -59,35 +54,16 @@ export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: stri
     env = new SafetyShield(env, model());
   }
   env = env.spec.actionSpace.kind === 'box' ? new RescaleAction(env) : env;
+  // A learned reward replaces the task's; a simulator's evaluation keeps the task's own success (the honest measure).
+  if (config.env.rewardClassifier && !(evaluation && env.spec.kind === 'sim')) env = new ClassifierReward(env, loadClassifier(config.env.rewardClassifier));
   // The person acts outside the safety layers and the rescaling: their commands pass through both.
-  if (human && config.hil) {
-    // A person cannot follow a simulator running faster than real time: pace it to its control rate.
-    if (config.hil.device !== 'simulated' && env.spec.kind === 'sim') env = new RealtimeEnv(env);
-    env = new Intervention(env, await teleopDevice(config, env), { onDisconnect: config.hil.onDisconnect, log });
-  }
+  if (human && config.hil) env = await withHuman(env, config, config.hil, log);
   return new EpisodeStatistics(env);
 }
 
-/** The configured teleop device for a learner env (actions in its [−1, 1] units). */
-async function teleopDevice(config: ExperimentConfig, env: Env): Promise<TeleopDevice> {
-  const hil = config.hil as NonNullable<ExperimentConfig['hil']>;
-  switch (hil.device) {
-    case 'simulated': {
-      const expert = scriptedInLearnerUnits(config.env.id, env);
-      return new SimulatedHuman({ expert, ...hil.simulated, seed: config.seed + 31 });
-    }
-    case 'hid': {
-      const mapping = hil.hid.mapping === 'spacemouse' ? SPACEMOUSE : SPACEMOUSE_6AXIS;
-      if (env.spec.actionSpace.kind !== 'box' || env.spec.actionSpace.low.length !== mapping.axes.length) throw new UsageError(`a SpaceMouse gives ${mapping.axes.length} axes; ${config.env.id} takes ${env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 'discrete'} actions`);
-      return openHid(hil.hid.vendorId, hil.hid.productId, mapping);
-    }
-    case 'keyboard': {
-      if (env.spec.actionSpace.kind !== 'box') throw new UsageError('keyboard teleop drives continuous (Box) actions');
-      if (!process.stdin.isTTY) throw new UsageError('keyboard teleop needs a terminal: run roborl in one (stdin is not a TTY)');
-      process.stderr.write(`${KEYBOARD_HELP}\n`);
-      return new KeyboardDevice(process.stdin, { dims: env.spec.actionSpace.low.length });
-    }
-  }
+function loadClassifier(path: string): RewardClassifier {
+  if (!existsSync(path)) throw new UsageError(`reward classifier ${path} not found: train one with \`roborl classifier train --demos <file.demos> --out ${path}\``);
+  return RewardClassifier.load(path);
 }
 
 function hasStateVariables(env: Env): env is Env & HasStateVariables {
@@ -120,6 +96,8 @@ export function absolutizePaths(config: ExperimentConfig, configPath: string): E
   // A user's URDF named in env options (UrdfReach-v0) is relative to the config file too.
   const urdf = config.env.options?.['urdf'];
   if (typeof urdf === 'string' && !isAbsolute(urdf)) out = { ...out, env: { ...out.env, options: { ...out.env.options, urdf: resolve(base, urdf) } } };
+  const classifier = out.env.rewardClassifier;
+  if (classifier && !isAbsolute(classifier)) out = { ...out, env: { ...out.env, rewardClassifier: resolve(base, classifier) } };
   const demos = out.algo.kind === 'sac' ? out.algo.demos : undefined;
   if (out.algo.kind !== 'sac' || !demos || isAbsolute(demos.path)) return out;
   return { ...out, algo: { ...out.algo, demos: { ...demos, path: resolve(base, demos.path) } } };
@@ -191,15 +169,18 @@ export function scriptedInLearnerUnits(envId: string, env: Env): Policy {
   if (!expert) throw new UsageError(`${envId} has no scripted policy (a simulated person and stream-td's fixed policy need one)`);
   const raw = expert();
   if (space.kind !== 'box') return raw;
-  // The learner env rescales [−1, 1] to the task's box: express the expert's action there.
-  const inner = unwrapBox(env);
-  return (obs) => Float32Array.from(raw(obs), (v, i) => (2 * (Math.min(inner.high[i] as number, Math.max(inner.low[i] as number, v)) - (inner.low[i] as number))) / ((inner.high[i] as number) - (inner.low[i] as number)) - 1);
+  const toLearner = learnerUnits(env);
+  return (obs) => toLearner(raw(obs));
 }
 
-function unwrapBox(env: Env): Box {
-  const space = unwrap(env).spec.actionSpace;
-  if (space.kind !== 'box') throw new Error('expected a Box action space');
-  return space;
+/**
+ * The learner env rescales [−1, 1] to the task's action box: this expresses a task-unit action
+ * (clipped to the box) in the learner's units.
+ */
+export function learnerUnits(env: Env): (action: Float32Array) => Float32Array {
+  const inner = unwrap(env).spec.actionSpace;
+  if (inner.kind !== 'box') throw new Error('expected a Box action space');
+  return (a) => Float32Array.from(a, (v, i) => (2 * (Math.min(inner.high[i] as number, Math.max(inner.low[i] as number, v)) - (inner.low[i] as number))) / ((inner.high[i] as number) - (inner.low[i] as number)) - 1);
 }
 
 /** The deterministic policy of a run's newest checkpoint (mean action / greedy, frozen normalisation). */
@@ -209,7 +190,7 @@ export async function loadRunPolicy(runDir: string): Promise<{ config: Experimen
   const checkpointDir = join(runDir, 'checkpoints');
   const ckpt = loadLatestCheckpoint(checkpointDir);
   if (!ckpt) throw new UsageError(`${runDir} has no checkpoint yet`);
-  const env = await makeLearnerEnv(config);
+  const env = await makeLearnerEnv(config, undefined, { evaluation: true });
   try {
     if (config.algo.kind !== 'sac') {
       const trainer = new StreamTrainer({ env, evalEnv: env, config: config.algo, schedule: config.train, seed: config.seed, checkpointDir, metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), fixedPolicy: fixedPolicyFor(config, env) });

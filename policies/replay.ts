@@ -146,6 +146,27 @@ export class ReplayBuffer implements TransitionSink {
     batch.discount[row] = (this.flags[last] as number) & 1 ? 0 : scale;
   }
 
+  /**
+   * The stored transitions grouped into episodes, oldest first (an episode ends at a transition
+   * marked terminated, truncated or ended; a trailing unfinished one is included). Observations
+   * are views into the table, valid until it is written again.
+   */
+  *episodes(): Generator<{ obs: Float32Array; nextObs: Float32Array; terminated: boolean }[]> {
+    const { obsDim, capacity } = this.spec;
+    const oldest = (this.ptr - this.count + capacity) % capacity;
+    let episode: { obs: Float32Array; nextObs: Float32Array; terminated: boolean }[] = [];
+    for (let k = 0; k < this.count; k++) {
+      const j = (oldest + k) % capacity;
+      const flags = this.flags[j] as number;
+      episode.push({ obs: this.obs.subarray(j * obsDim, (j + 1) * obsDim), nextObs: this.nextObs.subarray(j * obsDim, (j + 1) * obsDim), terminated: (flags & 1) !== 0 });
+      if (flags & 2) {
+        yield episode;
+        episode = [];
+      }
+    }
+    if (episode.length) yield episode;
+  }
+
   /** A copy with another capacity, holding the newest `min(size, capacity)` transitions in order. */
   resized(capacity: number): ReplayBuffer {
     const out = new ReplayBuffer({ ...this.spec, capacity });

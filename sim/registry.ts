@@ -6,6 +6,7 @@ import { TimeLimit } from '../control/wrappers/time-limit.js';
 import { loadRapier } from './rapier.js';
 import { CartPole, cartPoleExpert } from './tasks/cartpole.js';
 import { PandaPush, pandaPushExpert } from './tasks/panda-push.js';
+import { pandaTcpTeleop } from './tasks/panda.js';
 import { PandaReach, pandaReachExpert } from './tasks/panda-reach.js';
 import { keepOutShieldModel, PandaKeepOut, pandaKeepOutExpert } from './tasks/panda-keep-out.js';
 import { Pendulum, pendulumExpert } from './tasks/pendulum.js';
@@ -28,6 +29,11 @@ export interface EnvEntry {
   readonly scripted?: () => Policy;
   /** The task's analytic shield model (Tier 1), if it has one. */
   readonly shield?: () => ShieldModel;
+  /**
+   * Cartesian teleop, if the task has it: maps a TCP velocity command v ∈ [−1, 1]³ (x, y, z at
+   * full scale) and the observation to the task's action (through its Jacobian / IK).
+   */
+  readonly tcpTeleop?: () => (obs: Float32Array, v: Float32Array) => Float32Array;
 }
 
 export interface MakeOptions {
@@ -168,6 +174,7 @@ register({
   rapier: true,
   create: () => new PandaReach(),
   scripted: pandaReachExpert,
+  tcpTeleop: pandaTcpTeleop,
 });
 register({
   id: PandaKeepOut.ID,
@@ -176,6 +183,7 @@ register({
   rapier: true,
   create: () => new PandaKeepOut(),
   scripted: pandaKeepOutExpert,
+  tcpTeleop: pandaTcpTeleop,
   shield: () => keepOutShieldModel(),
 });
 register({
@@ -199,8 +207,9 @@ register({
 register({
   id: PandaPush.ID,
   summary: 'Franka Panda pushes a cube to a goal on a table, through contacts (Rapier)',
-  optionKeys: [],
+  optionKeys: ['successHold'],
   rapier: true,
-  create: () => new PandaPush(),
+  create: (o) => new PandaPush({ successHold: num(o, 'successHold') }),
   scripted: pandaPushExpert,
+  tcpTeleop: pandaTcpTeleop,
 });

@@ -33,7 +33,7 @@ export async function evalCommand(args: Args): Promise<void> {
     robot = connected.robot;
     where = robotConfig.kind;
     log(`connected to the ${robotConfig.kind} robot (${robotPath}); evaluating ${episodes} episodes — Ctrl-C stops it and holds the robot`);
-  } else env = await makeLearnerEnv(config);
+  } else env = await makeLearnerEnv(config, undefined, { evaluation: true });
   // Ctrl-C / SIGTERM: stop between steps; closing the env sends a robot its hold command.
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => abort.abort(new Interrupted(signal));

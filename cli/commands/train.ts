@@ -7,7 +7,7 @@ import type { TrainerProgress } from '../../policies/run-loop.js';
 import { StreamTrainer } from '../../policies/stream/trainer.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
-import { loadConfig, validateConfig } from '../config.js';
+import { loadConfig, TELEOP_DEVICES, validateConfig } from '../config.js';
 import { Progress } from '../progress.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../run-setup.js';
 
@@ -31,7 +31,7 @@ export async function trainCommand(args: Args): Promise<void> {
   const steps = args.flags.has('steps') ? intFlag(args, 'steps', config.train.steps) : null;
   const teleop = stringFlag(args, 'teleop');
   if (teleop !== undefined) {
-    if (teleop !== 'keyboard' && teleop !== 'simulated' && teleop !== 'hid') throw new UsageError(`Expected --teleop to be keyboard, hid or simulated, got \`${teleop}\` (web teleop is to come)`);
+    if (!(TELEOP_DEVICES as readonly string[]).includes(teleop)) throw new UsageError(`Expected --teleop to be one of ${TELEOP_DEVICES.join(', ')}, got \`${teleop}\``);
     config = validateConfig({ ...config, hil: { ...(config.hil ?? {}), device: teleop } }, '--teleop');
   }
   if (steps !== null) config = { ...config, train: { ...config.train, steps } };
@@ -52,7 +52,7 @@ export async function trainCommand(args: Args): Promise<void> {
   // or demo file fails here, and a retry with the same --run-dir works.
   await useBackend(config, log);
   const env = await makeLearnerEnv(config, log, { human: true });
-  const evalEnv = await makeLearnerEnv(config);
+  const evalEnv = await makeLearnerEnv(config, undefined, { evaluation: true });
   const progress = new Progress(config.train.steps, config.name, !args.flags.has('quiet'));
   const metrics = new MetricsLog(join(runDir, 'metrics.jsonl'));
   const common = {

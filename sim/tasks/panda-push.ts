@@ -22,7 +22,8 @@ export const PANDA_PUSH_WORKSPACE = { min: [-0.9, -0.9, 0.02], max: [0.9, 0.9, 1
  * - Action: as PandaReach-v0 (joint-target deltas, ≤ 0.08 rad per step).
  * - Reward: −‖cube − goal‖_xy − 0.2·‖TCP − cube‖ (m). The second, smaller term shapes the
  *   approach (panda-gym's dense push reward has only the first and needs ~1M steps).
- * - Success: cube within 5 cm of the goal (xy); terminates. Also terminates (failure) if the cube
+ * - Success: cube within 5 cm of the goal (xy); terminates (after `successHold` such steps in a
+ *   row, default 1). Also terminates (failure) if the cube
  *   leaves the table. 100 steps (4 s).
  * - Reset: READY + U(±0.02) rad; cube at x ∈ [0.4, 0.6], y ∈ [−0.15, 0.15]; goal in
  *   x ∈ [0.4, 0.65], y ∈ [−0.2, 0.2] at least 10 cm from the cube.
@@ -48,7 +49,17 @@ export class PandaPush extends PandaTask {
   private readonly cubeHandle: number;
   private goal: [number, number] = [0.55, 0];
 
-  constructor() {
+  private readonly successHold: number;
+  private held = 0;
+
+  /**
+   * @param options.successHold steps the cube must stay within 5 cm of the goal before the
+   *   episode ends as a success (default 1: the first such step ends it). Longer holds are what
+   *   a person labelling success frames for a reward classifier does.
+   */
+  constructor(options: { successHold?: number } = {}) {
+    const hold = options.successHold ?? 1;
+    if (!(Number.isInteger(hold) && hold >= 1 && hold <= 100)) throw new RangeError(`Expected option \`successHold\` to be an integer in [1, 100], got \`${hold}\``);
     let cube = -1;
     super((world: World) => {
       const R = rapier();
@@ -57,10 +68,12 @@ export class PandaPush extends PandaTask {
       cube = body.handle;
     });
     this.cubeHandle = cube;
+    this.successHold = hold;
   }
 
   protected resetTask(rng: Rng): { obs: Float32Array } {
     this.resetArm(rng, 0.02);
+    this.held = 0;
     const cx = rng.uniform(0.4, 0.6);
     const cy = rng.uniform(-0.15, 0.15);
     do {
@@ -77,12 +90,13 @@ export class PandaPush extends PandaTask {
     const toGoal = Math.hypot(cube[0] - this.goal[0], cube[1] - this.goal[1]);
     const reach = Math.hypot(...sub(cube, tcp));
     const success = toGoal < 0.05;
+    this.held = success ? this.held + 1 : 0;
     const fellOff = cube[2] < -0.1;
     return {
       obs: this.observe(tcp),
       reward: -toGoal - 0.2 * reach,
       costs: Float32Array.from(this.armCosts()),
-      terminated: success || fellOff,
+      terminated: this.held >= this.successHold || fellOff,
       success,
       metrics: { cubeToGoal: toGoal, tcpToCube: reach },
     };

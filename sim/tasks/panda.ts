@@ -183,6 +183,24 @@ export function pandaIkStep(robot: UrdfRobot, q: ArrayLike<number>, goal: Vec3, 
   return dampedLeastSquares(pandaTcpJacobian(robot, q), [...dp, ...rotationError(readyTcpRotation(robot), pose.q)], damping);
 }
 
+/** TCP speed at full deflection of a Cartesian teleop command: 2 cm per 25 Hz step (0.5 m/s). */
+export const PANDA_TELEOP_STEP = 0.02;
+
+/**
+ * Cartesian teleop for the Panda tasks (their observations start with q (7); the TCP is at
+ * 14–16): the command v ∈ [−1, 1]³ moves the TCP by `PANDA_TELEOP_STEP`·v per step, hand kept
+ * pointing down, through one damped-least-squares IK step; returns the joint-delta action.
+ */
+export function pandaTcpTeleop(): (obs: Float32Array, v: Float32Array) => Float32Array {
+  const robot = loadDescription('panda');
+  return (obs, v) => {
+    const tcp: Vec3 = [obs[14] as number, obs[15] as number, obs[16] as number];
+    const goal: Vec3 = [0, 1, 2].map((i) => (tcp[i] as number) + PANDA_TELEOP_STEP * clamp(v[i] as number, -1, 1)) as Vec3;
+    const dq = pandaIkStep(robot, obs.subarray(0, 7), goal, PANDA_TELEOP_STEP);
+    return Float32Array.from(dq, (d) => clamp(d / PANDA_MAX_DELTA, -1, 1));
+  };
+}
+
 /**
  * The TCP's 6×7 Jacobian at `q` by forward differences of the URDF kinematics: rows 0–2 the
  * position (m/rad), rows 3–5 the rotation (rad/rad, as a rotation vector).

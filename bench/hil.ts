@@ -1,0 +1,202 @@
+/**
+ * `npm run bench -- hil --json`: what a person in the loop buys on PandaPush-v0 (contact-rich,
+ * 100-step episodes), 3 seeds per method, each (method, seed) in its own process, two at a time:
+ *
+ * - `sac`: SAC, no demos;
+ * - `rlpd`: RLPD with 20 scripted demos;
+ * - `rlpd+human`: the same with a simulated person (the scripted expert with reaction delay,
+ *   hand noise and a takeover rule) whose transitions go to both buffers (HIL-SERL);
+ * - `rlpd+human+classifier`: the same, with the task's reward replaced by a learned success
+ *   classifier (trained here from expert episodes; its precision / recall are measured on
+ *   episodes it never saw).
+ *
+ * Evaluation is always deterministic, without a person, on the task's own success. Options by
+ * environment: HIL_STEPS (default 20000), HIL_SEEDS (3), HIL_METHODS (comma list), HIL_EVAL_EVERY
+ * (2000), HIL_PARALLEL (2).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { demoConfig, recordDemonstrations } from '../cli/commands/record-demos.js';
+import { validateConfig, type ExperimentConfig } from '../cli/config.js';
+import { makeLearnerEnv, resolvedAlgo, scriptedInLearnerUnits } from '../cli/run-setup.js';
+import type { Env } from '../control/env.js';
+import { Rng } from '../control/rng.js';
+import { allFrames, precisionRecall, RewardClassifier, sampleFrames, type LabelledEpisode } from '../hil/reward-classifier.js';
+import { selectBackend } from '../policies/backend.js';
+import { MetricsLog } from '../policies/metrics-log.js';
+import { ReplayBuffer } from '../policies/replay.js';
+import { OffPolicyTrainer } from '../policies/sac/trainer.js';
+
+const ENV = 'PandaPush-v0';
+const METHODS = ['sac', 'rlpd', 'rlpd+human', 'rlpd+human+classifier'] as const;
+type Method = (typeof METHODS)[number];
+
+interface WorkerJob {
+  readonly method: Method;
+  readonly seed: number;
+  readonly steps: number;
+  readonly evalEvery: number;
+  readonly demos: string;
+  readonly classifier: string;
+}
+
+export interface HilRun {
+  readonly method: Method;
+  readonly seed: number;
+  readonly stepsTo80: number | null;
+  readonly finalSuccess: number;
+  readonly interventionRateFirst: number | null;
+  readonly interventionRateLast: number | null;
+  readonly humanSteps: number;
+  readonly curve: { step: number; success: number }[];
+  readonly seconds: number;
+}
+
+/** The experiment each method runs (small networks so 12 runs fit on two cores). */
+export function hilConfig(method: Method, seed: number, steps: number, evalEvery: number, demos: string, classifier: string): ExperimentConfig {
+  const rlpd = method !== 'sac';
+  const human = method.includes('human');
+  return validateConfig(
+    {
+      name: `hil-${method.replace(/\+/g, '-')}`,
+      env: { id: ENV, ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
+      seed,
+      algo: { kind: 'sac', preset: rlpd ? 'rlpd' : 'sac', hidden: [64, 64], critics: rlpd ? 4 : 2, criticSubset: 2, criticActorRatio: 2, batchSize: 128, gamma: 0.97, learningStarts: 500, ...(rlpd ? { demos: { path: demos, ratio: 0.5 } } : {}) },
+      ...(human ? { hil: { device: 'simulated', buffers: 'both' } } : {}),
+      train: { steps, evalEvery, evalEpisodes: 10, checkpointEvery: steps, logEvery: 1000 },
+    },
+    `bench hil ${method}`,
+  );
+}
+
+/** One (method, seed) run: trains, then reads its metrics. */
+async function runWorker(job: WorkerJob): Promise<HilRun> {
+  await selectBackend('wasm');
+  const config = hilConfig(job.method, job.seed, job.steps, job.evalEvery, job.demos, job.classifier);
+  const dir = mkdtempSync(join(tmpdir(), `roborl-hil-${job.method.replace(/\+/g, '-')}-`));
+  const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
+  const t0 = performance.now();
+  const env = await makeLearnerEnv(config, undefined, { human: true });
+  const evalEnv = await makeLearnerEnv(config, undefined, { evaluation: true });
+  const demos = config.algo.kind === 'sac' && config.algo.demos ? ReplayBuffer.load(config.algo.demos.path) : undefined;
+  const trainer = new OffPolicyTrainer({ env, evalEnv, config: resolvedAlgo(config), schedule: config.train, seed: job.seed, checkpointDir: join(dir, 'checkpoints'), metrics, demos, interventions: config.hil ? { toDemos: true, upsample: 1 } : undefined });
+  await trainer.run();
+  trainer.dispose();
+  await Promise.all([env.close(), evalEnv.close()]);
+  const records = metrics.read();
+  const curve = records.filter((r) => r.type === 'eval').map((r) => ({ step: r.step, success: r['successRate'] as number }));
+  const episodes = records.filter((r) => r.type === 'episode');
+  const rates = episodes.map((r) => (r['human'] as { rate: number } | undefined)?.rate ?? 0);
+  const tenth = Math.max(1, Math.floor(rates.length / 10));
+  const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    method: job.method,
+    seed: job.seed,
+    stepsTo80: curve.find((c) => c.success >= 0.8)?.step ?? null,
+    finalSuccess: curve.at(-1)?.success ?? 0,
+    interventionRateFirst: config.hil ? meanOf(rates.slice(0, tenth)) : null,
+    interventionRateLast: config.hil ? meanOf(rates.slice(-tenth)) : null,
+    humanSteps: trainer.humanTransitions,
+    curve,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/**
+ * Frames for the classifier as a person labels them: the scripted expert (with hand noise)
+ * pushes; once the cube is in the goal region, the arm holds still while success frames are
+ * recorded (`successHold` steps of the task, each labelled by the task's own success). Failed
+ * and wandering episodes give the negatives.
+ */
+async function labelledEpisodes(env: Env, expert: (obs: Float32Array) => Float32Array, episodes: number, seed: number, noise: number): Promise<LabelledEpisode[]> {
+  const rng = new Rng(seed);
+  const out: LabelledEpisode[] = [];
+  for (let e = 0; e < episodes; e++) {
+    let { obs } = await env.reset({ seed: seed + e });
+    const frames = [obs];
+    const labels = [0];
+    let reached = false;
+    for (;;) {
+      const a = reached ? new Float32Array(7) : Float32Array.from(expert(obs), (v) => Math.max(-1, Math.min(1, v + noise * rng.normal())));
+      const r = await env.step(a);
+      reached ||= r.info.success === true;
+      frames.push(r.obs);
+      labels.push(r.info.success === true ? 1 : 0);
+      obs = r.obs;
+      if (r.terminated || r.truncated) break;
+    }
+    out.push({ frames, labels });
+  }
+  return out;
+}
+
+/** Trains the success classifier the last method uses; reports precision / recall on unseen episodes. */
+async function trainClassifier(path: string): Promise<{ precision: number; recall: number; threshold: number; heldOutPrecision: number; heldOutRecall: number; trainEpisodes: number; testEpisodes: number; testFrames: number; testPositives: number }> {
+  const config = validateConfig({ name: 'classifier-frames', env: { id: ENV, options: { successHold: 10 } }, algo: { kind: 'sac' }, train: { steps: 1 } }, 'bench hil');
+  const env = await makeLearnerEnv(config);
+  const expert = scriptedInLearnerUnits(ENV, env);
+  // Hand noise 0.3 in learner units: some episodes miss (negatives a classifier must refuse).
+  const train = await labelledEpisodes(env, expert, 200, 7_000_000, 0.3);
+  const thresholdSet = await labelledEpisodes(env, expert, 60, 8_000_000, 0.3);
+  const test = await labelledEpisodes(env, expert, 60, 9_000_000, 0.3);
+  await env.close();
+  const clf = RewardClassifier.train(sampleFrames(train, { negativesPerPositive: 3, seed: 1 }), allFrames(thresholdSet), { envId: ENV, seed: 1, epochs: Number(process.env['HIL_CLF_EPOCHS'] ?? 200) });
+  clf.save(path);
+  const testFrames = allFrames(test);
+  const pr = precisionRecall(clf.probabilities(testFrames.obs), testFrames.labels, clf.threshold);
+  const heldOut = clf.meta.heldOut as { precision: number; recall: number };
+  clf.dispose();
+  return { precision: pr.precision, recall: pr.recall, threshold: clf.threshold, heldOutPrecision: heldOut.precision, heldOutRecall: heldOut.recall, trainEpisodes: train.length, testEpisodes: test.length, testFrames: testFrames.obs.length, testPositives: pr.positives };
+}
+
+function spawnWorker(job: WorkerJob): Promise<HilRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], { env: { ...process.env, HIL_WORKER: JSON.stringify(job) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) as string) as HilRun) : reject(new Error(`bench hil worker ${job.method} seed ${job.seed} exited ${code}`))));
+  });
+}
+
+export async function hilBenchmark(json: boolean): Promise<unknown> {
+  await selectBackend('wasm');
+  const steps = Number(process.env['HIL_STEPS'] ?? 20000);
+  const seeds = Number(process.env['HIL_SEEDS'] ?? 3);
+  const evalEvery = Number(process.env['HIL_EVAL_EVERY'] ?? 2000);
+  const parallel = Number(process.env['HIL_PARALLEL'] ?? 2);
+  const methods = (process.env['HIL_METHODS']?.split(',') ?? METHODS) as Method[];
+  const bad = methods.find((m) => !(METHODS as readonly string[]).includes(m));
+  if (bad) throw new Error(`HIL_METHODS: unknown method ${bad} (known: ${METHODS.join(', ')})`);
+  const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-hil-'));
+  const demos = join(dir, 'push-20.demos');
+  const { table } = await recordDemonstrations(demoConfig(ENV, undefined), 20, 5_000_000, false);
+  table.save(demos);
+  const classifierPath = join(dir, 'push-success.classifier');
+  const classifier = methods.some((m) => m.endsWith('classifier')) ? await trainClassifier(classifierPath) : null;
+  if (process.env['HIL_CLASSIFIER_ONLY']) return { env: ENV, classifier };
+  if (classifier) process.stderr.write(`bench hil: classifier precision ${classifier.precision.toFixed(3)} recall ${classifier.recall.toFixed(3)} on ${classifier.testEpisodes} unseen episodes\n`);
+  const jobs: WorkerJob[] = methods.flatMap((method) => Array.from({ length: seeds }, (_, seed) => ({ method, seed, steps, evalEvery, demos, classifier: classifierPath })));
+  const runs: HilRun[] = [];
+  const queue = [...jobs];
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) {
+        const r = await spawnWorker(job);
+        runs.push(r);
+        process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps (${r.interventionRateFirst?.toFixed(2) ?? '–'} → ${r.interventionRateLast?.toFixed(2) ?? '–'}) in ${r.seconds.toFixed(0)} s\n`);
+      }
+    }),
+  );
+  runs.sort((a, b) => methods.indexOf(a.method) - methods.indexOf(b.method) || a.seed - b.seed);
+  if (!json) for (const r of runs) process.stdout.write(`${r.method.padEnd(24)} seed ${r.seed}  stepsTo80 ${String(r.stepsTo80 ?? '—').padStart(6)}  final ${(100 * r.finalSuccess).toFixed(0)}%\n`);
+  return { env: ENV, steps, seeds, evalEvery, runs, classifier };
+}
+
+if (process.env['HIL_WORKER'] && process.argv[1] === fileURLToPath(import.meta.url)) {
+  const result = await runWorker(JSON.parse(process.env['HIL_WORKER']) as WorkerJob);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
+}

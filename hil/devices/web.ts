@@ -1,0 +1,279 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
+
+/** Messages the page sends (JSON text frames). */
+export type PageMessage =
+  | { readonly op: 'command'; readonly engaged: boolean; readonly action: readonly number[] }
+  | { readonly op: 'button'; readonly button: TeleopButton };
+
+/** Messages the server sends. */
+export type ServerMessage =
+  | { readonly op: 'hello'; readonly env: string; readonly dims: number; readonly labels: readonly string[]; readonly staleMs: number }
+  | { readonly op: 'state'; readonly t: number; readonly episode: number; readonly obs: readonly number[]; readonly proposed: readonly number[]; readonly human: boolean; readonly humanSteps: number; readonly steps: number }
+  | { readonly op: 'error'; readonly message: string }
+  | { readonly op: 'bye'; readonly reason: string };
+
+export interface WebTeleopOptions {
+  /** Action dimensions the page drives (learner units, [−1, 1]). */
+  readonly dims: number;
+  /** The env id, shown on the page. */
+  readonly env?: string;
+  /** Names for the action dimensions (default "dim 1", …). */
+  readonly labels?: readonly string[];
+  /** Address to listen on. Default 127.0.0.1 (a teleop page steers a robot: keep it local unless configured). */
+  readonly host?: string;
+  /** Port; 0 picks a free one. Default 0. */
+  readonly port?: number;
+  /** The access token (default: 16 random bytes, hex). Tests pass a fixed one. */
+  readonly token?: string;
+  /**
+   * An engaged page sends its command every 50 ms; a command older than this no longer counts
+   * (the page froze, the tab went to the background, the network stalled): the policy acts
+   * again. Default 300 ms.
+   */
+  readonly staleMs?: number;
+  /** State updates to the page at most this often. Default 30 Hz. */
+  readonly stateHz?: number;
+  readonly log?: (line: string) => void;
+}
+
+const BUTTONS: readonly TeleopButton[] = ['success', 'failure', 'end-episode', 'estop'];
+const PAGE = new URL('./web-page.html', import.meta.url);
+const MAX_MESSAGE_BYTES = 16 * 1024;
+
+/**
+ * A browser teleop page as a teleop device. An HTTP + WebSocket server on 127.0.0.1 (by default)
+ * serves the page at `/?token=…` and takes commands on `/ws?token=…`; anything without the
+ * token is refused (HTTP 401) and counted. The page shows the observation and the policy's
+ * proposal, and sends the person's action from sliders, a virtual stick or its keyboard while
+ * they hold control. One page drives at a time: a newer page (a reload) replaces the older.
+ * Malformed messages are refused with an `error` reply and counted; they never reach the loop.
+ * A page that leaves after it connected reads as a disconnect (the intervention wrapper holds or
+ * hands back, as configured) until a page connects again.
+ */
+export class WebTeleop implements TeleopDevice {
+  readonly name = 'web';
+  readonly stats = { refusedConnections: 0, badMessages: 0, commands: 0, pages: 0 };
+  private page: WebSocket | null = null;
+  private everConnected = false;
+  private command: { engaged: boolean; action: Float32Array; at: number } | null = null;
+  private button: TeleopButton | null = null;
+  private lastStateAt = -Infinity;
+  private episode = 0;
+  private lastContext: TeleopContext | null = null;
+  private readonly counts = { steps: 0, humanSteps: 0 };
+  private readonly pingTimer: NodeJS.Timeout;
+  private awaitingPong = false;
+
+  private constructor(
+    private readonly http: Server,
+    private readonly wss: WebSocketServer,
+    private readonly options: WebTeleopOptions,
+    private readonly token: string,
+    /** Where a person opens the page (token included). */
+    readonly url: string,
+  ) {
+    // A page whose network vanished without a close (laptop lid, Wi-Fi) is found by pings.
+    this.pingTimer = setInterval(() => this.ping(), 1000);
+    this.pingTimer.unref();
+  }
+
+  /** Starts the server and resolves once it listens. */
+  static async open(options: WebTeleopOptions): Promise<WebTeleop> {
+    if (!(Number.isInteger(options.dims) && options.dims >= 1 && options.dims <= 16)) throw new RangeError(`Expected \`dims\` to be an integer in [1, 16], got ${options.dims}`);
+    const token = options.token ?? randomBytes(16).toString('hex');
+    const host = options.host ?? '127.0.0.1';
+    const http = createServer();
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(options.port ?? 0, host, () => resolve());
+    });
+    const port = (http.address() as AddressInfo).port;
+    const shown = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+    const device = new WebTeleop(http, wss, options, token, `http://${shown}:${port}/?token=${token}`);
+    http.on('request', (req, res) => device.onRequest(req, res));
+    http.on('upgrade', (req, socket, head) => device.onUpgrade(req, socket as Socket, head));
+    return device;
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const given = new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
+    const a = Buffer.from(given);
+    const b = Buffer.from(this.token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path !== '/' || req.method !== 'GET') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    if (!this.authorized(req)) {
+      this.refuse(`page request from ${req.socket.remoteAddress} without a valid token`);
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('roborl teleop: open the address printed in the terminal (it carries the token)\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(readFileSync(PAGE));
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path !== '/ws' || !this.authorized(req)) {
+      this.refuse(`WebSocket from ${req.socket.remoteAddress} ${path !== '/ws' ? `on ${path}` : 'without a valid token'}`);
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onPage(ws));
+  }
+
+  private refuse(why: string): void {
+    this.stats.refusedConnections++;
+    if (this.stats.refusedConnections <= 10) this.options.log?.(`web teleop: refused ${why}`);
+  }
+
+  private onPage(ws: WebSocket): void {
+    const previous = this.page;
+    if (previous) {
+      this.send(previous, { op: 'bye', reason: 'a newer page took over' });
+      previous.close(4000, 'replaced');
+    }
+    this.page = ws;
+    this.everConnected = true;
+    this.command = null;
+    this.stats.pages++;
+    this.awaitingPong = false;
+    ws.on('pong', () => {
+      if (this.page === ws) this.awaitingPong = false;
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(ws, data, isBinary));
+    ws.on('error', (err) => {
+      // ws closes the socket after an error (e.g. a frame over maxPayload); count it as bad input.
+      this.stats.badMessages++;
+      this.options.log?.(`web teleop: ${err.message}`);
+    });
+    ws.on('close', () => {
+      if (this.page === ws) {
+        this.page = null;
+        this.command = null;
+      }
+    });
+    const o = this.options;
+    this.send(ws, { op: 'hello', env: o.env ?? '', dims: o.dims, labels: o.labels ?? Array.from({ length: o.dims }, (_, i) => `dim ${i + 1}`), staleMs: o.staleMs ?? 300 });
+    if (this.lastContext) this.sendState(this.lastContext, false);
+  }
+
+  private onMessage(ws: WebSocket, data: RawData, isBinary: boolean): void {
+    if (ws !== this.page) return;
+    const parsed = isBinary ? { error: 'binary frames are not accepted (send JSON text)' } : parsePageMessage(data.toString(), this.options.dims);
+    if ('error' in parsed) {
+      this.stats.badMessages++;
+      if (this.stats.badMessages <= 10) this.options.log?.(`web teleop: refused a message: ${parsed.error}`);
+      this.send(ws, { op: 'error', message: parsed.error });
+      return;
+    }
+    const msg = parsed.message;
+    switch (msg.op) {
+      case 'command':
+        this.stats.commands++;
+        this.command = { engaged: msg.engaged, action: Float32Array.from(msg.action), at: performance.now() };
+        return;
+      case 'button':
+        this.button = msg.button;
+        if (msg.button === 'estop') this.command = null;
+        return;
+      default:
+        assertNever(msg);
+    }
+  }
+
+  private ping(): void {
+    const ws = this.page;
+    if (!ws) return;
+    if (this.awaitingPong) {
+      ws.terminate();
+      return;
+    }
+    this.awaitingPong = true;
+    ws.ping();
+  }
+
+  private send(ws: WebSocket, msg: ServerMessage): void {
+    // A page that cannot keep up is skipped rather than queued without bound.
+    if (ws.readyState === WebSocket.OPEN && ws.bufferedAmount < 256 * 1024) ws.send(JSON.stringify(msg));
+  }
+
+  private sendState(context: TeleopContext, human: boolean): void {
+    if (!this.page) return;
+    this.lastStateAt = performance.now();
+    this.send(this.page, { op: 'state', t: context.t, episode: this.episode, obs: Array.from(context.obs), proposed: Array.from(context.proposed), human, humanSteps: this.counts.humanSteps, steps: this.counts.steps });
+  }
+
+  episodeStart(): void {
+    this.episode++;
+  }
+
+  poll(context: TeleopContext): TeleopReading {
+    this.lastContext = context;
+    const button = this.button;
+    this.button = null;
+    const c = this.command;
+    const fresh = c !== null && performance.now() - c.at <= (this.options.staleMs ?? 300);
+    const engaged = fresh && c.engaged;
+    this.counts.steps++;
+    if (engaged) this.counts.humanSteps++;
+    if (performance.now() - this.lastStateAt >= 1000 / (this.options.stateHz ?? 30)) this.sendState(context, engaged);
+    if (!this.page && this.everConnected) return { ...IDLE, button, connected: false, error: 'web: the teleop page closed' };
+    return engaged ? { engaged: true, action: Float32Array.from(c.action), button, connected: true } : { ...IDLE, button };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.pingTimer);
+    for (const ws of this.wss.clients) ws.terminate();
+    if (this.page) {
+      this.send(this.page, { op: 'bye', reason: 'roborl stopped' });
+      this.page.terminate();
+    }
+    this.wss.close();
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+}
+
+/** Parses and checks one page message; every field is checked, nothing is cast. */
+export function parsePageMessage(text: string, dims: number): { message: PageMessage } | { error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { error: `not JSON: ${text.slice(0, 60)}` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'expected a JSON object with an `op`' };
+  const m = value as Record<string, unknown>;
+  switch (m['op']) {
+    case 'command': {
+      if (typeof m['engaged'] !== 'boolean') return { error: 'command: expected `engaged` to be true or false' };
+      const action = m['action'];
+      if (!Array.isArray(action) || action.length !== dims) return { error: `command: expected \`action\` to be an array of ${dims} numbers, got ${Array.isArray(action) ? `${action.length}` : typeof action}` };
+      const bad = action.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v) || v < -1 || v > 1);
+      if (bad >= 0) return { error: `command: action[${bad}] must be a finite number in [-1, 1], got ${JSON.stringify(action[bad])}` };
+      return { message: { op: 'command', engaged: m['engaged'], action: action as number[] } };
+    }
+    case 'button': {
+      const button = BUTTONS.find((b) => b === m['button']);
+      if (!button) return { error: `button: expected one of ${BUTTONS.join(', ')}, got ${JSON.stringify(m['button'])}` };
+      return { message: { op: 'button', button } };
+    }
+    default:
+      return { error: `unknown op ${JSON.stringify(m['op'])} (expected command or button)` };
+  }
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled message ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,240 @@
+import { existsSync } from 'node:fs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { validateConfig } from '../cli/config.js';
+import { makeLearnerEnv } from '../cli/run-setup.js';
+import type { Env, StepResult } from '../control/env.js';
+import { SafetyLimits } from '../control/safety/safety-limits.js';
+import { findWrapper } from '../control/wrappers/wrapper.js';
+import { selectBackend } from '../policies/backend.js';
+import type { TeleopContext } from './device.js';
+import { parsePageMessage, WebTeleop } from './devices/web.js';
+import { Intervention } from './intervention.js';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of closers.splice(0).reverse()) await f();
+});
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+});
+
+async function page(options: Partial<Parameters<typeof WebTeleop.open>[0]> = {}): Promise<WebTeleop> {
+  const device = await WebTeleop.open({ dims: 3, env: 'Test-v0', ...options });
+  closers.push(() => device.close());
+  return device;
+}
+
+function wsUrl(device: WebTeleop, token: string | null): string {
+  const u = new URL(device.url);
+  return `ws://${u.host}/ws${token === null ? '' : `?token=${token}`}`;
+}
+
+/** Opens a client; resolves with it once open, or with the HTTP status that refused it. */
+function connect(url: string): Promise<{ ws: WebSocket; messages: Record<string, unknown>[] } | { status: number }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const messages: Record<string, unknown>[] = [];
+    ws.on('message', (d) => messages.push(JSON.parse(d.toString()) as Record<string, unknown>));
+    ws.on('open', () => {
+      closers.push(async () => void ws.terminate());
+      resolve({ ws, messages });
+    });
+    ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0 }));
+    ws.on('error', (err) => reject(err));
+  });
+}
+
+async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const ctx = (t = 0): TeleopContext => ({ obs: Float32Array.of(0.1, 0.2), proposed: Float32Array.of(0.5, -0.5, 0), t });
+
+describe('web teleop: the server', () => {
+  it('listens on 127.0.0.1 by default and prints an address with a long random token', async () => {
+    const a = await page();
+    const b = await page();
+    const ua = new URL(a.url);
+    expect(ua.hostname).toBe('127.0.0.1');
+    expect(ua.searchParams.get('token')).toMatch(/^[0-9a-f]{32}$/);
+    expect(new URL(b.url).searchParams.get('token')).not.toBe(ua.searchParams.get('token'));
+  });
+
+  it('refuses pages and sockets without the token (HTTP 401), and counts them', async () => {
+    const device = await page();
+    const base = new URL(device.url);
+    expect((await fetch(`http://${base.host}/`)).status).toBe(401);
+    expect((await fetch(`http://${base.host}/?token=wrong`)).status).toBe(401);
+    const ok = await fetch(device.url);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('roborl teleop');
+    expect(await connect(wsUrl(device, null))).toEqual({ status: 401 });
+    expect(await connect(wsUrl(device, 'x'.repeat(32)))).toEqual({ status: 401 });
+    expect(device.stats.refusedConnections).toBe(4);
+    // Nobody got in: the device is idle and connected (no page ever came).
+    expect(device.poll(ctx())).toMatchObject({ engaged: false, connected: true });
+  });
+
+  it('a page with the token drives: hello, state with the policy proposal, commands become engaged readings', async () => {
+    const device = await page({ token: 'a'.repeat(32) });
+    const c = await connect(wsUrl(device, 'a'.repeat(32)));
+    if (!('ws' in c)) throw new Error('refused');
+    await until('hello', () => c.messages.length > 0);
+    expect(c.messages[0]).toEqual({ op: 'hello', env: 'Test-v0', dims: 3, labels: ['dim 1', 'dim 2', 'dim 3'], staleMs: 300 });
+    expect(device.poll(ctx(0))).toMatchObject({ engaged: false, connected: true });
+    await until('state', () => c.messages.some((m) => m['op'] === 'state'));
+    expect(c.messages.find((m) => m['op'] === 'state')).toMatchObject({ t: 0, obs: [expect.closeTo(0.1, 6), expect.closeTo(0.2, 6)], proposed: [0.5, -0.5, 0], human: false });
+    c.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0.25, -1, 0] }));
+    await until('command', () => device.stats.commands === 1);
+    const r = device.poll(ctx(1));
+    expect(r.engaged).toBe(true);
+    expect(Array.from(r.action as Float32Array)).toEqual([0.25, -1, 0]);
+    c.ws.send(JSON.stringify({ op: 'button', button: 'success' }));
+    await until('button', () => {
+      const p = device.poll(ctx(2));
+      return p.button === 'success';
+    });
+    expect(device.poll(ctx(3)).button).toBeNull();
+  });
+
+  it('malformed messages are refused with an error reply and counted; the device keeps working', async () => {
+    const device = await page({ token: 'b'.repeat(32) });
+    const c = await connect(wsUrl(device, 'b'.repeat(32)));
+    if (!('ws' in c)) throw new Error('refused');
+    const bad = ['not json', '[1,2]', '{"op":"fly"}', '{"op":"command","engaged":true,"action":[0,0]}', '{"op":"command","engaged":true,"action":[0,"1",0]}', '{"op":"command","engaged":true,"action":[0,2,0]}', '{"op":"command","engaged":"yes","action":[0,0,0]}', '{"op":"button","button":"launch"}'];
+    for (const m of bad) c.ws.send(m);
+    c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    await until('errors', () => c.messages.filter((m) => m['op'] === 'error').length === bad.length + 1);
+    expect(device.stats.badMessages).toBe(bad.length + 1);
+    expect(device.stats.commands).toBe(0);
+    expect(device.poll(ctx())).toMatchObject({ engaged: false, connected: true, button: null });
+    // An oversized frame closes that socket (ws refuses it) and is counted; a new page may connect.
+    c.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0, 0, 0], pad: 'x'.repeat(20_000) }));
+    await until('close after an oversized frame', () => c.ws.readyState === WebSocket.CLOSED);
+    expect(device.stats.badMessages).toBe(bad.length + 2);
+    expect(device.poll(ctx()).connected).toBe(false);
+    const again = await connect(wsUrl(device, 'b'.repeat(32)));
+    expect('ws' in again).toBe(true);
+    expect(device.poll(ctx()).connected).toBe(true);
+  });
+
+  it('parses exactly: every field checked, NaN / out-of-range refused', () => {
+    expect(parsePageMessage('{"op":"command","engaged":false,"action":[1,-1]}', 2)).toEqual({ message: { op: 'command', engaged: false, action: [1, -1] } });
+    expect(parsePageMessage('{"op":"command","engaged":true,"action":[NaN,0]}', 2)).toHaveProperty('error');
+    expect(parsePageMessage('{"op":"command","engaged":true,"action":[1e400,0]}', 2)).toHaveProperty('error');
+    expect(parsePageMessage('null', 2)).toHaveProperty('error');
+    expect(parsePageMessage('{"op":"button","button":"estop"}', 2)).toEqual({ message: { op: 'button', button: 'estop' } });
+  });
+
+  it('a command lapses when the page stops sending (stale), and a closed page reads as a disconnect; a newer page replaces an older one', async () => {
+    const device = await page({ token: 'c'.repeat(32), staleMs: 100 });
+    const c = await connect(wsUrl(device, 'c'.repeat(32)));
+    if (!('ws' in c)) throw new Error('refused');
+    c.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [1, 0, 0] }));
+    await until('command', () => device.stats.commands === 1);
+    expect(device.poll(ctx()).engaged).toBe(true);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(device.poll(ctx()).engaged).toBe(false);
+    const newer = await connect(wsUrl(device, 'c'.repeat(32)));
+    if (!('ws' in newer)) throw new Error('refused');
+    await until('older page told and closed', () => c.ws.readyState === WebSocket.CLOSED);
+    expect(c.messages.some((m) => m['op'] === 'bye')).toBe(true);
+    expect(device.poll(ctx()).connected).toBe(true);
+    newer.ws.close();
+    await until('disconnect', () => !device.poll(ctx()).connected);
+    expect(device.poll(ctx()).error).toMatch(/page closed/);
+  });
+});
+
+describe('web teleop in the learner env: a person’s command passes through the safety tiers', () => {
+  it('an engaged page drives the arm through Tier 0 limits; a page command past the limits is clipped like a policy action', async () => {
+    const config = validateConfig({ name: 'web', env: { id: 'PandaReach-v0' }, algo: { kind: 'sac' }, train: { steps: 10 }, hil: { device: 'web', web: { port: 0 } } }, 'test');
+    const stderr = process.stderr.write.bind(process.stderr);
+    let printed = '';
+    process.stderr.write = ((s: string) => ((printed += s), true)) as typeof process.stderr.write;
+    let env: Env;
+    try {
+      env = await makeLearnerEnv(config, undefined, { human: true });
+    } finally {
+      process.stderr.write = stderr;
+    }
+    closers.push(() => env.close());
+    const url = /teleop page: (\S+)/.exec(printed)?.[1];
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{32}$/);
+    const intervention = findWrapper(env, Intervention) as Intervention;
+    const device = intervention.device as WebTeleop;
+    const token = new URL(url as string).searchParams.get('token') as string;
+    const c = await connect(wsUrl(device, token));
+    if (!('ws' in c)) throw new Error('refused');
+    const limits = findWrapper(env, SafetyLimits) as SafetyLimits;
+    expect(limits).toBeDefined();
+    await env.reset({ seed: 1 });
+    // The person pushes joint 4 (index 3) down at full speed, sending every 30 ms while the arm steps.
+    const send = setInterval(() => c.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0, 0, 0, -1, 0, 0, 0] })), 30);
+    closers.push(async () => clearInterval(send));
+    await until('first command', () => device.stats.commands > 0);
+    const steps: StepResult[] = [];
+    for (let i = 0; i < 40; i++) steps.push(await env.step(new Float32Array(7)));
+    clearInterval(send);
+    const driven = steps.filter((s) => s.info.intervention?.engaged);
+    expect(driven.length).toBeGreaterThan(30);
+    expect(driven.every((s) => s.info.intervention?.human?.[3] === -1)).toBe(true);
+    // Joint 4's lower limit is −3.07 rad: 40 steps at −0.08 rad would pass it; the limits stop it there, and say so.
+    expect(steps.some((s) => s.info.safety?.intervened)).toBe(true);
+    const q4 = steps.at(-1)?.obs[3] as number;
+    expect(q4).toBeGreaterThanOrEqual(-3.0718 - 0.01);
+    expect(q4).toBeLessThan(-2.8);
+  });
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+describe.skipIf(!existsSync(CHROMIUM))('web teleop page in real headless Chromium', () => {
+  it('shows the state and the proposal; take over, a held key and a slider drive; Enter and Esc are the success and e-stop buttons; no token, no page', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    closers.push(() => browser.close());
+    const device = await page({ dims: 3, labels: ['x', 'y', 'z'] });
+    const tab = await browser.newPage();
+    await tab.goto(device.url);
+    await tab.locator('#link', { hasText: 'connected' }).waitFor();
+    // The loop polls at its own rate: the page sees the state and the policy's proposal.
+    const ticker = setInterval(() => device.poll(ctx()), 40);
+    closers.push(async () => clearInterval(ticker));
+    await tab.locator('#t', { hasText: '0' }).waitFor();
+    await expect.poll(() => tab.locator('#proposed').textContent()).toContain('0.50');
+    await expect.poll(() => tab.locator('#obs').textContent()).toContain('0.200');
+    expect(await tab.locator('#who').textContent()).toBe('policy');
+    clearInterval(ticker);
+
+    // Take over with the button, hold "w" (dim 2 +) and push slider 1.
+    await tab.click('#takeover');
+    await tab.keyboard.down('w');
+    await tab.locator('input[data-dim="0"]').fill('-0.8');
+    await until('engaged command from the page', () => {
+      const r = device.poll(ctx());
+      return r.engaged && Math.abs((r.action?.[0] ?? 0) + 0.8) < 1e-6 && r.action?.[1] === 0.5;
+    });
+    await tab.keyboard.up('w');
+    await until('key released', () => device.poll(ctx()).action?.[1] === 0);
+    await expect.poll(() => (device.poll(ctx()), tab.locator('#who').textContent())).toBe('you');
+
+    // Enter = success, Esc = e-stop (and hands back).
+    await tab.keyboard.press('Enter');
+    await until('success button', () => device.poll(ctx()).button === 'success');
+    await tab.keyboard.press('Escape');
+    await until('e-stop button', () => device.poll(ctx()).button === 'estop');
+    await until('handed back', () => !device.poll(ctx()).engaged);
+    expect(device.stats.badMessages).toBe(0);
+
+    // A page opened without the token gets nothing but the refusal.
+    const stranger = await browser.newPage();
+    const res = await stranger.goto(device.url.replace(/token=.*/, 'token=nope'));
+    expect(res?.status()).toBe(401);
+  }, 60_000);
+});
