@@ -13,6 +13,8 @@ const COMMANDS: Record<CommandName, { booleans: readonly string[]; run: (args: A
   eval: { booleans: ['json'], run: async (a) => (await import('./commands/eval.js')).evalCommand(a) },
   serve: { booleans: [], run: async (a) => (await import('./commands/serve.js')).serveCommand(a) },
   'record-demos': { booleans: ['keep-failures'], run: async (a) => (await import('./commands/record-demos.js')).recordDemosCommand(a) },
+  teleop: { booleans: [], run: async (a) => (await import('./commands/teleop.js')).teleopCommand(a) },
+  classifier: { booleans: [], run: async (a) => (await import('./commands/classifier.js')).classifierCommand(a) },
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -14,7 +14,7 @@ export const USAGE = {
   --seed S                   seed of episode 0, an integer in [0, 2^32) (default 0; episode i uses S + i)
   --json                     print the summary as JSON on stdout`,
   train: `usage:
-  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--teleop keyboard|hid|simulated] [--quiet]
+  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--teleop keyboard|hid|web|simulated] [--quiet]
   roborl train --resume <run-dir> [--steps N] [--backend …] [--quiet]
   Train from an experiment config (configs/ has examples); writes the run folder:
   config.yaml (resolved), metrics.jsonl, checkpoints/.
@@ -26,8 +26,9 @@ export const USAGE = {
   --teleop DEVICE   a person may take over: keyboard (this terminal: space = take over / hand
                     back, q/a w/s e/d r/f t/g y/h u/j = action dims 1–7 +/−, enter = success,
                     x = failure, n = end episode, esc = e-stop), hid (a SpaceMouse / gamepad,
-                    hil.hid in the config; needs npm install node-hid) or simulated; their transitions
-                    go to both buffers (the config's hil: section sets the rest)
+                    hil.hid in the config; needs npm install node-hid), web (a page on 127.0.0.1;
+                    its address with a one-time token is printed) or simulated; their transitions
+                    go to both buffers (the config's hil: section sets the rest, e.g. hil.frame: tcp)
   --quiet           no progress line
   Ctrl-C / SIGTERM checkpoint and exit 130 / 143; a kill loses at most train.checkpointEvery steps.`,
   eval: `usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml]
@@ -47,15 +48,41 @@ export const USAGE = {
   protocol on a serial port (e.g. one end of a socat pty pair). Runs free like hardware
   (physics on the wall clock, states at --sensor-hz) unless --mode lockstep. Ctrl-C holds the
   arm and stops.`,
-  'record-demos': `usage: roborl record-demos --env <id> | --config <train.yaml> [--policy scripted] [--episodes N] [--out FILE] [--seed S] [--keep-failures]
-  Record demonstrations for RLPD configs with the task's scripted expert, through the env stack
-  training uses (env options, cost expressions, Tier 0 limits, shield): the stored actions are
-  the executed ones, in the learner's [−1, 1] units.
+  'record-demos': `usage: roborl record-demos --env <id> | --config <train.yaml> [--device scripted|keyboard|hid|web] [--frame joint|tcp] [--robot ROBOT.yaml]
+                           [--episodes N] [--out FILE] [--seed S] [--keep-failures]
+  Record demonstrations for RLPD configs, through the env stack training uses (env options,
+  cost expressions, Tier 0 limits, shield): the stored actions are the executed ones, in the
+  learner's [−1, 1] units.
+  --device D         scripted: the task's expert (default); keyboard, hid or web: a person drives
+                     (take over to move; the arm holds still otherwise); their success button
+                     ends a kept episode, failure / end-episode discard it
+  --frame F          joint (one axis per action) or tcp (three axes move the gripper; Panda tasks)
+  --robot FILE       a person records on a robot (configs/robots/) instead of the simulator
   --config FILE      a training config whose env and safety sections to record with (default: --env's defaults)
   --episodes N       successful episodes to keep (default 20)
-  --out FILE         (default demos/<env>-<N>.demos)
+  --out FILE         (default demos/<env>-<N>.demos); rewritten after each kept episode, so
+                     Ctrl-C loses nothing kept
   --seed S           seed of the first attempt, an integer in [0, 2^32) (default 5000000)
   --keep-failures    keep unsuccessful episodes too`,
+  teleop: `usage: roborl teleop --env <id> | --config <train.yaml> --device keyboard|hid|web [--frame joint|tcp] [--robot ROBOT.yaml] [--episodes N] [--seed S]
+  Drive the simulator or a robot by hand, with no learning, through the same Tier 0 limits and
+  shield as training (a person's command never bypasses them). The arm holds still whenever
+  the person is not in control; a device that disconnects holds the robot and ends the episode.
+  Each episode is summarised. Ctrl-C holds the robot and stops (exit 130).
+  --device D     keyboard (this terminal), hid (SpaceMouse / gamepad, needs npm install node-hid),
+                 web (a page on 127.0.0.1; its address with a one-time token is printed)
+  --frame F      joint (default) or tcp (three axes move the gripper; Panda tasks)
+  --robot FILE   a robot config (configs/robots/): drive the real robot
+  --episodes N   stop after N episodes (default: until Ctrl-C)`,
+  classifier: `usage: roborl classifier train --demos A.demos[,B.demos…] --out FILE [--success-frames K] [--negatives R]
+                                [--held-out F] [--min-precision P] [--epochs N] [--seed S]
+  Train a success classifier (a learned reward, as HIL-SERL's) from demo tables: the last K
+  frames (default 1) of every episode that ended in success — kept demos, success-button
+  presses — are positives; R× as many other frames (default 3, half of them the frames just
+  before a success) are negatives; binary cross-entropy. The threshold is picked on the last F
+  of the episodes (default 0.2) for precision ≥ P (default 0.95): a false success teaches a
+  wrong goal. Use the file as env.rewardClassifier in a config: reward 1 and the episode ends
+  when it says success.`,
 } as const;
 
 export type CommandName = keyof typeof USAGE;
@@ -69,7 +96,9 @@ commands:
   train          train from a config (or --resume a run)
   eval           evaluate a run's checkpoint on the simulator or a robot
   serve          a simulated robot behind rosbridge or a serial protocol
-  record-demos   record expert demonstrations for RLPD configs
+  record-demos   record demonstrations (the task's expert or a person) for RLPD configs
+  teleop         drive the simulator or a robot by hand (keyboard, SpaceMouse, web page)
+  classifier     train a success classifier to use as a learned reward
 
 ${Object.values(USAGE).join('\n\n')}
 `;

@@ -1,37 +1,114 @@
-import { seedAt } from '../../control/rng.js';
-import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Env } from '../../control/env.js';
+import type { Policy } from '../../control/policy.js';
+import { seedAt } from '../../control/rng.js';
 import type { Transition } from '../../control/transition.js';
+import { driveEpisode } from '../../hil/drive.js';
 import { ReplayBuffer } from '../../policies/replay.js';
 import { envEntry } from '../../sim/registry.js';
-import { loadConfig, validateConfig, type ExperimentConfig } from '../config.js';
-import { makeLearnerEnv, scriptedInLearnerUnits } from '../run-setup.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
-import { USAGE } from '../usage.js';
+import { HilSectionSchema, loadConfig, TELEOP_DEVICES, validateConfig, type ExperimentConfig } from '../config.js';
 import { Progress } from '../progress.js';
+import { makeLearnerEnv, scriptedInLearnerUnits } from '../run-setup.js';
+import { makeTeleopEnv } from '../teleop-setup.js';
+import { USAGE } from '../usage.js';
 
 /**
- * `roborl record-demos --env <id> | --config <train.yaml> --policy scripted --episodes N [--out FILE] [--seed S] [--keep-failures]`
+ * `roborl record-demos --env <id> | --config <train.yaml> [--device scripted|keyboard|hid|web] …`
  * Records demonstrations into a replay-table file that RLPD configs load (`algo.demos.path`).
- * Actions are stored as the learner sees them: rescaled to [−1, 1]. By default only successful
- * episodes are kept (as SERL's demo recording does); N counts kept episodes.
+ * Actions are stored as the learner sees them: rescaled to [−1, 1], as executed. By default only
+ * successful episodes are kept (as SERL's demo recording does); N counts kept episodes. With a
+ * person at a device, the robot holds still until they take over; their success button ends a
+ * kept episode; the file is rewritten after each kept episode, and Ctrl-C keeps what was
+ * recorded.
  */
 export async function recordDemosCommand(args: Args): Promise<void> {
-  allowFlags(args, 'record-demos', ['env', 'config', 'policy', 'episodes', 'out', 'seed', 'keep-failures']);
+  allowFlags(args, 'record-demos', ['env', 'config', 'policy', 'device', 'frame', 'robot', 'episodes', 'out', 'seed', 'keep-failures']);
   const config = demoConfig(stringFlag(args, 'env'), stringFlag(args, 'config'));
   const id = config.env.id;
-  const policyName = stringFlag(args, 'policy') ?? 'scripted';
-  if (policyName !== 'scripted') throw new UsageError(`Expected --policy to be scripted, got \`${policyName}\` (teleoperated demos come with the human-in-the-loop tools)`);
+  const policyName = stringFlag(args, 'policy');
+  if (policyName !== undefined && policyName !== 'scripted') throw new UsageError(`Expected --policy to be scripted, got \`${policyName}\` (a person records with --device keyboard|hid|web)`);
+  const device = stringFlag(args, 'device') ?? 'scripted';
   const episodes = intFlag(args, 'episodes', 20);
   const seed = seedFlag(args, 5_000_000);
   const out = stringFlag(args, 'out') ?? `demos/${id}-${episodes}.demos`;
   const keepFailures = args.flags.has('keep-failures');
-  const progress = new Progress(episodes, `record ${id}`);
-  const { table, successes, attempts } = await recordDemonstrations(config, episodes, seed, keepFailures, (s, a) => progress.update(keepFailures ? a : s, `${s}/${a} successful`, true));
-  progress.done();
+  const robot = stringFlag(args, 'robot');
+  if (device === 'scripted') {
+    if (robot) throw new UsageError('--robot records a person driving the robot: add --device keyboard|hid|web');
+    const progress = new Progress(episodes, `record ${id}`);
+    const { table, successes, attempts } = await recordDemonstrations(config, episodes, seed, keepFailures, (s, a) => progress.update(keepFailures ? a : s, `${s}/${a} successful`, true));
+    progress.done();
+    save(table, out);
+    process.stdout.write(`wrote ${table.size} transitions from ${keepFailures ? attempts : successes} episodes (${successes}/${attempts} successful) to ${out}\n`);
+    return;
+  }
+  if (!(TELEOP_DEVICES as readonly string[]).includes(device) || device === 'simulated') throw new UsageError(`Expected --device to be scripted, keyboard, hid or web, got \`${device}\``);
+  const hil = HilSectionSchema.parse({ ...(config.hil ?? {}), device, frame: frameFlag(args) ?? config.hil?.frame ?? 'joint', onDisconnect: 'hold' });
+  await recordFromPerson(config, hil, robot, { episodes, seed, out, keepFailures });
+}
+
+/** A person drives (the policy holds still); kept episodes are saved as they come; Ctrl-C saves and stops. */
+async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig['hil'] & object, robotPath: string | undefined, o: { episodes: number; seed: number; out: string; keepFailures: boolean }): Promise<void> {
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const { env } = await makeTeleopEnv(config, hil, robotPath, log);
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => abort.abort(signal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const kept: Transition[] = [];
+  let attempts = 0;
+  let keptEpisodes = 0;
+  log(`recording ${o.episodes} demonstrations of ${config.env.id}: take over to drive, press success to keep an episode (failure / end episode discard it); Ctrl-C saves what was kept`);
+  try {
+    while (keptEpisodes < o.episodes) {
+      const ep = await driveEpisode(env, holdStill(env), seedAt(o.seed, attempts), abort.signal);
+      attempts++;
+      const keep = ep.success || o.keepFailures;
+      if (keep) {
+        kept.push(...ep.transitions);
+        keptEpisodes++;
+        save(tableOf(env, kept), o.out);
+      }
+      log(`episode ${attempts}: ${ep.transitions.length} steps, you drove ${ep.humanSteps}, ended by ${ep.endedBy}${ep.success ? ' (success)' : ''} — ${keep ? 'kept' : 'discarded'} (${keptEpisodes}/${o.episodes})`);
+    }
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+    process.exitCode = abort.signal.reason === 'SIGINT' ? 130 : 143;
+    log(`interrupted (${String(abort.signal.reason)}): ${keptEpisodes} kept episode(s) are in ${kept.length ? o.out : '(nothing kept, no file written)'}`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await env.close(); // a robot gets its hold command
+  }
+  if (!abort.signal.aborted) process.stdout.write(`wrote ${kept.length} transitions from ${keptEpisodes} episodes (${attempts} attempts) to ${o.out}\n`);
+}
+
+/** `--frame joint|tcp`, checked. */
+export function frameFlag(args: Args): 'joint' | 'tcp' | undefined {
+  const frame = stringFlag(args, 'frame');
+  if (frame !== undefined && frame !== 'joint' && frame !== 'tcp') throw new UsageError(`Expected --frame to be joint or tcp, got \`${frame}\``);
+  return frame;
+}
+
+/** The policy under a person: the zero action, which holds the arm on the joint-delta tasks. */
+export function holdStill(env: Env): Policy {
+  const space = env.spec.actionSpace;
+  const zero = new Float32Array(space.kind === 'box' ? space.low.length : 1);
+  return () => zero;
+}
+
+function tableOf(env: Env, transitions: readonly Transition[]): ReplayBuffer {
+  const space = env.spec.actionSpace;
+  const table = new ReplayBuffer({ capacity: Math.max(1, transitions.length), obsDim: env.spec.observationSpace.low.length, actDim: space.kind === 'box' ? space.low.length : 1, costDim: env.spec.constraints.length });
+  transitions.forEach((t) => table.add(t));
+  return table;
+}
+
+function save(table: ReplayBuffer, out: string): void {
   mkdirSync(dirname(out), { recursive: true });
   table.save(out);
-  process.stdout.write(`wrote ${table.size} transitions from ${keepFailures ? attempts : successes} episodes (${successes}/${attempts} successful) to ${out}\n`);
 }
 
 /**
@@ -43,8 +120,7 @@ export async function recordDemosCommand(args: Args): Promise<void> {
  */
 export async function recordDemonstrations(config: ExperimentConfig, episodes: number, seed: number, keepFailures: boolean, onEpisode?: (successes: number, attempts: number) => void): Promise<{ table: ReplayBuffer; successes: number; attempts: number }> {
   const id = config.env.id;
-  const entry = envEntry(id);
-  if (!entry.scripted) throw new UsageError(`${id} has no scripted expert`);
+  if (!envEntry(id).scripted) throw new UsageError(`${id} has no scripted expert`);
   const env = await makeLearnerEnv(config);
   if (env.spec.actionSpace.kind !== 'box') throw new UsageError('demos are recorded for continuous-action envs');
   // The expert sees the task's observations and acts in the task's units; the learner env takes [−1, 1].
@@ -54,28 +130,14 @@ export async function recordDemonstrations(config: ExperimentConfig, episodes: n
   let successes = 0;
   while (keepFailures ? attempts < episodes : successes < episodes) {
     if (!keepFailures && attempts >= episodes * 5) throw new Error(`the expert succeeded in only ${successes} of ${attempts} episodes; use --keep-failures to keep them all`);
-    const episode: Transition[] = [];
-    let { obs } = await env.reset({ seed: seedAt(seed, attempts) });
+    const ep = await driveEpisode(env, expert, seedAt(seed, attempts));
     attempts++;
-    let success = false;
-    for (;;) {
-      const action = expert(obs);
-      const r = await env.step(action);
-      success ||= r.info.success === true;
-      const executed = r.info.safety?.executed ?? action;
-      episode.push({ obs, action: Float32Array.from(executed), proposedAction: action, reward: r.reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: r.info.safety?.intervened ?? false });
-      obs = r.obs;
-      if (r.terminated || r.truncated) break;
-    }
-    if (success) successes++;
-    if (success || keepFailures) kept.push(...episode);
+    if (ep.success) successes++;
+    if (ep.success || keepFailures) kept.push(...ep.transitions);
     onEpisode?.(successes, attempts);
   }
   await env.close();
-  const space = env.spec.actionSpace;
-  const table = new ReplayBuffer({ capacity: kept.length, obsDim: env.spec.observationSpace.low.length, actDim: space.kind === 'box' ? space.low.length : 1, costDim: env.spec.constraints.length });
-  kept.forEach((t) => table.add(t));
-  return { table, successes, attempts };
+  return { table: tableOf(env, kept), successes, attempts };
 }
 
 /** The config demos are recorded with: a training config's env and safety sections, or the defaults for `envId`. */

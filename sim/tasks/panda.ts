@@ -183,13 +183,17 @@ export function pandaIkStep(robot: UrdfRobot, q: ArrayLike<number>, goal: Vec3, 
   return dampedLeastSquares(pandaTcpJacobian(robot, q), [...dp, ...rotationError(readyTcpRotation(robot), pose.q)], damping);
 }
 
-/** TCP speed at full deflection of a Cartesian teleop command: 2 cm per 25 Hz step (0.5 m/s). */
+/**
+ * How far a full Cartesian teleop command moves the IK goal per 25 Hz step (2 cm). The joint
+ * position control follows at about a third of it: ~6 mm per step, 0.15 m/s (measured).
+ */
 export const PANDA_TELEOP_STEP = 0.02;
 
 /**
  * Cartesian teleop for the Panda tasks (their observations start with q (7); the TCP is at
- * 14–16): the command v ∈ [−1, 1]³ moves the TCP by `PANDA_TELEOP_STEP`·v per step, hand kept
+ * 14–16): the command v ∈ [−1, 1]³ asks the TCP to move by `PANDA_TELEOP_STEP`·v, hand kept
  * pointing down, through one damped-least-squares IK step; returns the joint-delta action.
+ * (See {@link PANDA_TELEOP_STEP} for the speed the arm reaches.)
  */
 export function pandaTcpTeleop(): (obs: Float32Array, v: Float32Array) => Float32Array {
   const robot = loadDescription('panda');

@@ -1,0 +1,53 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { allFrames, episodesFromDemos, RewardClassifier, sampleFrames, type LabelledEpisode } from '../../hil/reward-classifier.js';
+import { selectBackend } from '../../policies/backend.js';
+import { ReplayBuffer } from '../../policies/replay.js';
+import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
+import { USAGE } from '../usage.js';
+
+/**
+ * `roborl classifier train --demos A.demos[,B.demos…] --out FILE [--success-frames K]
+ * [--negatives R] [--held-out F] [--min-precision P] [--epochs N] [--seed S]`: trains a success
+ * classifier (HIL-SERL's learned reward) from demo tables — record-demos' kept episodes and the
+ * person's success-button episodes: the last K frames of each episode that ended in success are
+ * the positives — and picks its threshold on held-out episodes for precision.
+ */
+export async function classifierCommand(args: Args): Promise<void> {
+  const [sub] = args.positionals;
+  if (sub !== 'train') throw new UsageError(USAGE.classifier);
+  allowFlags(args, 'classifier train', ['demos', 'out', 'success-frames', 'negatives', 'held-out', 'min-precision', 'epochs', 'seed']);
+  const paths = (stringFlag(args, 'demos') ?? '').split(',').filter(Boolean);
+  const out = stringFlag(args, 'out');
+  if (!paths.length || !out) throw new UsageError(USAGE.classifier);
+  for (const p of paths) if (!existsSync(p)) throw new UsageError(`demo file ${p} not found`);
+  const successFrames = intFlag(args, 'success-frames', 1, 1, 1000);
+  const negatives = intFlag(args, 'negatives', 3, 1, 100);
+  const heldOut = fractionFlag(args, 'held-out', 0.2);
+  const minPrecision = fractionFlag(args, 'min-precision', 0.95);
+  const seed = seedFlag(args, 0);
+  await selectBackend('auto');
+  const episodes = withSuccessFrames(episodesFromDemos(paths.map((p) => ReplayBuffer.load(p))), successFrames);
+  const split = Math.max(1, Math.round(episodes.length * (1 - heldOut)));
+  const [train, held] = [episodes.slice(0, split), episodes.slice(split)];
+  if (!held.some((e) => e.labels.includes(1))) throw new UsageError(`the held-out ${held.length} episode(s) have no success to pick a threshold on: record more successful episodes or raise --held-out`);
+  const clf = RewardClassifier.train(sampleFrames(train, { negativesPerPositive: negatives, seed }), allFrames(held), { seed, minPrecision, epochs: intFlag(args, 'epochs', 200) });
+  mkdirSync(dirname(out), { recursive: true });
+  clf.save(out);
+  const h = clf.meta.heldOut as { precision: number; recall: number; frames: number };
+  process.stdout.write(`trained on ${train.length} episodes, threshold ${clf.threshold.toFixed(3)} picked on ${held.length} held-out episodes (${h.frames} frames): precision ${h.precision.toFixed(3)}, recall ${h.recall.toFixed(3)}${h.precision < minPrecision ? ` — below the ${minPrecision} asked: record more episodes` : ''}\nwrote ${out} (use it with env.rewardClassifier in a config)\n`);
+  clf.dispose();
+}
+
+/** Marks the last `k` frames of each successful episode as successes (a person holding the success state). */
+function withSuccessFrames(episodes: LabelledEpisode[], k: number): LabelledEpisode[] {
+  return episodes.map((e) => (e.labels.at(-1) === 1 ? { frames: e.frames, labels: e.frames.map((_, i) => (i >= e.frames.length - k ? 1 : 0)) } : e));
+}
+
+function fractionFlag(args: Args, name: string, dflt: number): number {
+  const v = stringFlag(args, name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!(n > 0 && n < 1)) throw new UsageError(`Expected --${name} to be a number in (0, 1), got \`${v}\``);
+  return n;
+}

@@ -1,0 +1,173 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { validateConfig } from '../cli/config.js';
+import { makeLearnerEnv } from '../cli/run-setup.js';
+import { selectBackend } from '../policies/backend.js';
+import { MetricsLog } from '../policies/metrics-log.js';
+import { ReplayBuffer } from '../policies/replay.js';
+import { pandaTcpTeleop } from '../sim/tasks/panda.js';
+import { CartesianTeleop } from './cartesian.js';
+import { IDLE, type TeleopDevice, type TeleopReading } from './device.js';
+import { Intervention } from './intervention.js';
+import { RewardClassifier } from './reward-classifier.js';
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+});
+
+/** Starts a roborl command; resolves once it prints the teleop page's address, with a socket to it. */
+async function withPage(args: string[]): Promise<{ child: ChildProcess; ws: WebSocket; stdout: () => string; stderr: () => string; exit: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<URL>((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = /teleop page: (\S+)/.exec(err);
+      if (m) resolve(new URL(m[1] as string));
+    });
+    void exit.then((code) => reject(new Error(`roborl exited ${code} before serving the page:\n${err}`)));
+  });
+  const ws = new WebSocket(`ws://${url.host}/ws?token=${url.searchParams.get('token')}`);
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  return { child, ws, stdout: () => out, stderr: () => err, exit };
+}
+
+async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('a person through the CLI (web teleop page)', () => {
+  it('record-demos --device web: the person drives in the tool frame, success keeps the episode, end-episode discards one; Ctrl-C keeps what was kept', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'roborl-rec-')), 'person.demos');
+    const p = await withPage(['record-demos', '--env', 'PandaReach-v0', '--device', 'web', '--frame', 'tcp', '--episodes', '5', '--out', out]);
+    const drive = setInterval(() => p.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0, 0, -0.5] })), 40);
+    try {
+      await new Promise((r) => setTimeout(r, 600)); // ~15 steps at 25 Hz
+      p.ws.send(JSON.stringify({ op: 'button', button: 'success' }));
+      await until('episode 1 kept', () => /episode 1: .* ended by success \(success\) — kept \(1\/5\)/.test(p.stderr()));
+      p.ws.send(JSON.stringify({ op: 'button', button: 'end-episode' }));
+      await until('episode 2 discarded', () => /episode 2: .* ended by end-episode — discarded \(1\/5\)/.test(p.stderr()));
+    } finally {
+      clearInterval(drive);
+    }
+    p.child.kill('SIGINT');
+    expect(await p.exit).toBe(130);
+    expect(p.stderr()).toMatch(/interrupted \(SIGINT\): 1 kept episode/);
+    const table = ReplayBuffer.load(out);
+    const episodes = [...table.episodes()];
+    expect(episodes.length).toBe(1);
+    expect(episodes[0]?.at(-1)?.terminated).toBe(true);
+    // The person pushed the tool down: the TCP (obs 16) went down along the episode.
+    const z = episodes[0]!.map((t) => t.obs[16] as number);
+    expect((z.at(-1) as number) - (z[0] as number)).toBeLessThan(-0.03);
+  }, 120_000);
+
+  it('teleop --device web drives with no learning and ends on the person\'s buttons; malformed messages are refused and the loop goes on', async () => {
+    const p = await withPage(['teleop', '--env', 'PandaReach-v0', '--device', 'web', '--episodes', '2']);
+    p.ws.send('{"op":"command","engaged":true,"action":[9,9,9,9,9,9,9]}');
+    p.ws.send('garbage');
+    let errors = 0;
+    p.ws.on('message', (d) => (errors += JSON.parse(d.toString()).op === 'error' ? 1 : 0));
+    await until('refusals', () => errors === 2);
+    p.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0.5, 0, 0, 0, 0, 0, 0] }));
+    p.ws.send(JSON.stringify({ op: 'button', button: 'failure' }));
+    await until('episode 1', () => /episode 1: \d+ steps · you drove \d+ · return -?[\d.]+ · ended by failure/.test(p.stdout()));
+    p.ws.send(JSON.stringify({ op: 'button', button: 'end-episode' }));
+    expect(await p.exit).toBe(0);
+    expect(p.stdout()).toMatch(/episode 2: .* ended by end-episode/);
+  }, 120_000);
+
+  it('train --teleop web trains with the page in the loop; unauthenticated sockets are refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-web-train-'));
+    const cfg = join(dir, 'web.yaml');
+    writeFileSync(cfg, 'name: web\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac, hidden: [16, 16], batchSize: 16, learningStarts: 20 }\ntrain: { steps: 60, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 60, logEvery: 20 }\n');
+    const p = await withPage(['train', cfg, '--teleop', 'web', '--run-dir', join(dir, 'run'), '--quiet']);
+    const url = new URL(/teleop page: (\S+)/.exec(p.stderr())![1] as string);
+    const stranger = new WebSocket(`ws://${url.host}/ws`);
+    expect(await new Promise((resolve) => stranger.once('unexpected-response', (_q, res) => resolve(res.statusCode)).once('open', () => resolve('open')))).toBe(401);
+    const drive = setInterval(() => p.ws.readyState === WebSocket.OPEN && p.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0, 0, 0, -0.3, 0, 0, 0] })), 40);
+    expect(await p.exit).toBe(0);
+    clearInterval(drive);
+    const episodes = new MetricsLog(join(dir, 'run', 'metrics.jsonl')).read().filter((r) => r.type === 'episode');
+    const human = episodes.map((e) => (e['human'] as { steps: number }).steps);
+    expect(human.reduce((a, b) => a + b, 0)).toBeGreaterThan(30);
+  }, 120_000);
+});
+
+/** A device whose person holds one command. */
+class Holding implements TeleopDevice {
+  readonly name = 'holding';
+  constructor(private readonly reading: TeleopReading) {}
+  poll(): TeleopReading {
+    return this.reading;
+  }
+  async close(): Promise<void> {}
+}
+
+describe('tool-frame teleop (hil.frame: tcp)', () => {
+  it('a "down" command moves the Panda TCP straight down, and the Tier 0 workspace stops it as it stops the policy', async () => {
+    const config = validateConfig({ name: 't', env: { id: 'PandaReach-v0', timeLimit: 200 }, algo: { kind: 'sac' }, train: { steps: 1 } }, 'test');
+    const device = new CartesianTeleop(new Holding({ ...IDLE, engaged: true, action: Float32Array.of(0, 0, -1) }), pandaTcpTeleop());
+    const env = new Intervention(await makeLearnerEnv(config), device);
+    let { obs } = await env.reset({ seed: 3 });
+    const start = Array.from(obs.subarray(14, 17));
+    for (let i = 0; i < 10; i++) obs = (await env.step(new Float32Array(7))).obs;
+    const end = Array.from(obs.subarray(14, 17));
+    // The IK asks 2 cm per step; the joint position control follows at ~6 mm per step (0.15 m/s).
+    expect((end[2] as number) - (start[2] as number)).toBeLessThan(-0.04);
+    expect(Math.hypot((end[0] as number) - (start[0] as number), (end[1] as number) - (start[1] as number))).toBeLessThan(0.01);
+    // Held long enough, the workspace box (8 cm above the table) stops it, as it stops the policy.
+    let stopped = false;
+    for (let i = 0; i < 100; i++) {
+      const r = await env.step(new Float32Array(7));
+      obs = r.obs;
+      stopped ||= (r.info.safety?.hits['workspace'] ?? 0) > 0;
+    }
+    expect(stopped).toBe(true);
+    expect(obs[16]).toBeGreaterThan(0.08 - 0.01);
+    expect(obs[16]).toBeLessThan(0.15);
+    await env.close();
+  });
+});
+
+describe('roborl classifier train', () => {
+  it('trains from recorded demos, reports held-out precision / recall, and a config uses it as the reward', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-clf-cli-'));
+    const demos = join(dir, 'push.demos');
+    await run(process.execPath, [BIN, 'record-demos', '--env', 'PandaPush-v0', '--episodes', '40', '--keep-failures', '--out', demos], { timeout: 120_000 });
+    const out = join(dir, 'push.classifier');
+    const { stdout } = await run(process.execPath, [BIN, 'classifier', 'train', '--demos', demos, '--out', out, '--epochs', '100'], { timeout: 120_000 });
+    expect(stdout).toMatch(/threshold [\d.]+ picked on 8 held-out episodes \(\d+ frames\): precision [\d.]+, recall [\d.]+/);
+    expect(RewardClassifier.load(out).obsDim).toBe(30);
+    const cfg = join(dir, 'learned.yaml');
+    writeFileSync(cfg, 'name: learned\nenv: { id: PandaPush-v0, rewardClassifier: push.classifier }\nalgo: { kind: sac, hidden: [8], batchSize: 8, learningStarts: 20 }\ntrain: { steps: 40, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 40, logEvery: 20 }\n');
+    await run(process.execPath, [BIN, 'train', cfg, '--run-dir', join(dir, 'run'), '--quiet'], { timeout: 120_000 });
+    const episodes = new MetricsLog(join(dir, 'run', 'metrics.jsonl')).read().filter((r) => r.type === 'episode');
+    // The learned reward is 0 or 1 per step: an episode's return counts its (at most one) success.
+    for (const e of episodes) expect([0, 1]).toContain(e['return']);
+    // Bad input: no held-out success, a missing file.
+    await expect(run(process.execPath, [BIN, 'classifier', 'train', '--demos', join(dir, 'nope.demos'), '--out', out])).rejects.toThrow(/not found/);
+    expect(existsSync(join(dir, 'run', 'config.yaml'))).toBe(true);
+  }, 240_000);
+});
