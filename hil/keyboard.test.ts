@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { ReadStream } from 'node:tty';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ptyPair, until } from '../test/robot-fixtures.js';
+import { ReplayBuffer } from '../policies/replay.js';
 import { KeyboardDevice } from './devices/keyboard.js';
 
 beforeAll(() => {
@@ -93,5 +94,29 @@ describe('correcting a learning arm from the keyboard (the README commands, in a
     const human = episodes.reduce((s, e) => s + (e.human?.steps ?? 0), 0);
     expect(human).toBeGreaterThan(10); // ~1.6 s of keys at 25 Hz
     expect(episodes.some((e) => (e.human?.takeovers ?? 0) >= 1)).toBe(true);
+  }, 120_000);
+
+  it('roborl record-demos --device keyboard (the README command): Enter keeps the episode the person drove', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-kb-rec-'));
+    const out = join(dir, 'kb.demos');
+    const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
+    const child = spawn('script', ['-qfec', `${process.execPath} ${bin} record-demos --env PandaReach-v0 --device keyboard --episodes 1 --out ${out}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    expect(await until(() => /recording 1 demonstrations/.test(text), 60_000)).toBe(true);
+    child.stdin.write(' ');
+    for (let k = 0; k < 40; k++) {
+      child.stdin.write('w'); // hold joint 2 +
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    child.stdin.write('\r');
+    expect(await exited).toBe(0);
+    expect(text).toMatch(/episode 1: \d+ steps, you drove \d+, ended by success \(success\) — kept \(1\/1\)/);
+    const episodes = [...ReplayBuffer.load(out).episodes()];
+    expect(episodes.length).toBe(1);
+    // Joint 2 (obs 1) moved up under the keys.
+    const q2 = episodes[0]!.map((t) => t.obs[1] as number);
+    expect((q2.at(-1) as number) - (q2[0] as number)).toBeGreaterThan(0.1);
   }, 120_000);
 });
