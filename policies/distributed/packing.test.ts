@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import type { Transition } from '../../control/transition.js';
+import { CorruptBatchError, packTransitions, unpackTransitions } from './packing.js';
+
+const t = (i: number, end: 'terminated' | 'truncated' | null = null, intervened = false): Transition => ({
+  obs: Float32Array.of(i, i + 0.5),
+  action: Float32Array.of(-i),
+  reward: i / 10,
+  costs: Float32Array.of(i % 2),
+  nextObs: Float32Array.of(i + 1, i + 1.5),
+  terminated: end === 'terminated',
+  truncated: end === 'truncated',
+  intervened,
+});
+
+describe('transition batch packing', () => {
+  const dims = { obsDim: 2, actDim: 1, costDim: 1 };
+  it('round-trips every field, flags and the metadata; exact layout', () => {
+    const batch = [t(0), t(1, null, true), t(2, 'terminated'), t(3, 'truncated')];
+    const bytes = packTransitions({ actorId: 'a1', episodeId: 7, policyVersion: 42, seq: 3 }, dims, batch);
+    // Header 35 bytes (+1 pad), 4 × (2+1+1+1+2) floats, 4 flag bytes.
+    expect(bytes.length).toBe(36 + 4 * 4 * 7 + 4);
+    expect(Array.from(bytes.subarray(0, 4))).toEqual([0x52, 0x52, 0x54, 0x31]); // "RRT1"
+    expect(Array.from(bytes.subarray(bytes.length - 4))).toEqual([0, 4, 1, 2]);
+    const back = unpackTransitions(bytes);
+    expect(back).toMatchObject({ actorId: 'a1', episodeId: 7, policyVersion: 42, seq: 3, ...dims });
+    expect(back.transitions.map((x) => [Array.from(x.obs), Array.from(x.action), x.reward, Array.from(x.costs), Array.from(x.nextObs), x.terminated, x.truncated, x.intervened])).toEqual(
+      batch.map((x) => [Array.from(x.obs), Array.from(x.action), Math.fround(x.reward), Array.from(x.costs), Array.from(x.nextObs), x.terminated, x.truncated, x.intervened]),
+    );
+  });
+
+  it('refuses corrupt frames with a clear error, and wrong-length transitions before packing', () => {
+    const bytes = packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [t(0), t(1)]);
+    expect(() => unpackTransitions(bytes.subarray(0, 10))).toThrow(CorruptBatchError);
+    expect(() => unpackTransitions(bytes.subarray(0, bytes.length - 1))).toThrow(/do not match its header/);
+    const bad = bytes.slice();
+    bad[0] = 0;
+    expect(() => unpackTransitions(bad)).toThrow(/bad magic/);
+    const nan = bytes.slice();
+    new DataView(nan.buffer).setFloat32(36, Number.NaN, true);
+    expect(() => unpackTransitions(nan)).toThrow(/non-finite/);
+    expect(() => packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [{ ...t(0), obs: Float32Array.of(1) }])).toThrow(/obs has length 1, expected 2/);
+  });
+
+  it('unpacks from an unaligned view (a Redis reply buffer)', () => {
+    const bytes = packTransitions({ actorId: 'abc', episodeId: 1, policyVersion: 2, seq: 9 }, dims, [t(5)]);
+    const big = new Uint8Array(bytes.length + 3);
+    big.set(bytes, 3);
+    expect(unpackTransitions(big.subarray(3)).transitions[0]?.reward).toBeCloseTo(0.5);
+  });
+});
