@@ -26,9 +26,8 @@ export function parseArgs(argv: readonly string[], booleanFlags: readonly string
   return { positionals, flags };
 }
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError } from '../experiment/errors.js';
+import { UsageError } from '../experiment/errors.js';
 
 /** Rejects flags a command does not know (typos would otherwise be silently ignored). */
 export function allowFlags(args: Args, command: string, allowed: readonly string[]): void {

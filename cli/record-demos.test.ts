@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allocBatch } from '../policies/replay.js';
-import { validateConfig } from './config.js';
+import { validateConfig } from '../experiment/config.js';
 import { recordDemonstrations } from './commands/record-demos.js';
 
 describe('record-demos records through the env stack training uses', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from './config.js';
-import { makeLearnerEnv } from './run-setup.js';
+import { validateConfig } from '../experiment/config.js';
+import { makeLearnerEnv } from '../experiment/setup.js';
 
 const base = { name: 't', algo: { kind: 'sac' }, train: { steps: 10 } };
 

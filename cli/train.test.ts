@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, validateConfig } from './config.js';
-import { resolvedAlgoSection } from './run-setup.js';
+import { loadConfig, validateConfig } from '../experiment/config.js';
+import { resolvedAlgoSection } from '../experiment/setup.js';
 import { tinySacConfig } from './test-configs.js';
 
 const run = promisify(execFile);

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { validateConfig } from '../cli/config.js';
-import { makeLearnerEnv } from '../cli/run-setup.js';
+import { validateConfig } from '../experiment/config.js';
+import { makeLearnerEnv } from '../experiment/setup.js';
 import type { Env, StepResult } from '../control/env.js';
 import { SafetyLimits } from '../control/safety/safety-limits.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../cli/config.js';
+import { validateConfig } from '../experiment/config.js';
 import { make } from '../sim/registry.js';
 
 const run = promisify(execFile);

@@ -5,7 +5,7 @@ import { connectRobot, loadRobotConfig } from '../../robots/config.js';
 import type { RobotEnv } from '../../robots/robot-env.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
-import { loadRunPolicy, makeLearnerEnv } from '../run-setup.js';
+import { loadRunPolicy, makeLearnerEnv } from '../../experiment/setup.js';
 
 /**
  * `roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml]`: deterministic

@@ -8,10 +8,10 @@ import { driveEpisode } from '../../hil/drive.js';
 import { ReplayBuffer } from '../../policies/replay.js';
 import { envEntry } from '../../sim/registry.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
-import { HilSectionSchema, loadConfig, TELEOP_DEVICES, validateConfig, type ExperimentConfig } from '../config.js';
+import { HilSectionSchema, loadConfig, TELEOP_DEVICES, validateConfig, type ExperimentConfig } from '../../experiment/config.js';
 import { Progress } from '../progress.js';
-import { makeLearnerEnv, scriptedInLearnerUnits } from '../run-setup.js';
-import { makeTeleopEnv } from '../teleop-setup.js';
+import { makeLearnerEnv, scriptedInLearnerUnits } from '../../experiment/setup.js';
+import { makeTeleopEnv } from '../../experiment/teleop.js';
 import { USAGE } from '../usage.js';
 
 /**

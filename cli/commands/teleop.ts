@@ -1,8 +1,8 @@
 import { seedAt } from '../../control/rng.js';
 import { driveEpisode } from '../../hil/drive.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
-import { HilSectionSchema, TELEOP_DEVICES } from '../config.js';
-import { makeTeleopEnv } from '../teleop-setup.js';
+import { HilSectionSchema, TELEOP_DEVICES } from '../../experiment/config.js';
+import { makeTeleopEnv } from '../../experiment/teleop.js';
 import { demoConfig, frameFlag, holdStill } from './record-demos.js';
 
 /**

@@ -7,9 +7,9 @@ import type { TrainerProgress } from '../../policies/run-loop.js';
 import { StreamTrainer } from '../../policies/stream/trainer.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
-import { loadConfig, TELEOP_DEVICES, validateConfig } from '../config.js';
+import { loadConfig, TELEOP_DEVICES, validateConfig } from '../../experiment/config.js';
 import { Progress } from '../progress.js';
-import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../run-setup.js';
+import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../../experiment/setup.js';
 
 /**
  * `roborl train <config.yaml>` starts a run; `roborl train --resume <run-dir>` continues one

@@ -4,7 +4,7 @@ import { IDLE, type TeleopContext, type TeleopDevice, type TeleopReading } from 
 export interface SimulatedHumanOptions {
   /**
    * The person's judgement: the action they would take at an observation (learner units). A
-   * task's scripted expert, expressed in [−1, 1] (cli/run-setup `fixedPolicyFor`).
+   * task's scripted expert, expressed in [−1, 1] (experiment/setup `scriptedInLearnerUnits`).
    */
   readonly expert: (obs: Float32Array) => Float32Array;
   /** Steps the person needs to notice and react (their action uses the observation this many steps old). Default 3 (120 ms at 25 Hz). */

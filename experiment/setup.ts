@@ -23,10 +23,10 @@ import { SafetyShield } from '../control/safety/shield.js';
 import type { WorkspaceBox } from '../control/safety/workspace.js';
 import { randomPolicy, type Policy } from '../control/policy.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
-import { withHuman } from './teleop-setup.js';
+import { withHuman } from './teleop.js';
 import { ClassifierReward, RewardClassifier } from '../hil/reward-classifier.js';
 import { loadConfig, type ExperimentConfig } from './config.js';
-import { UsageError } from './args.js';
+import { UsageError } from './errors.js';
 
 /**
  * The env a learner sees: the registered env; declared expression constraints; Tier 0 limits

@@ -12,9 +12,9 @@ import { Intervention } from '../hil/intervention.js';
 import { connectRobot, loadRobotConfig } from '../robots/config.js';
 import type { RobotEnv } from '../robots/robot-env.js';
 import { envEntry } from '../sim/registry.js';
-import { UsageError } from './args.js';
+import { UsageError } from './errors.js';
 import type { ExperimentConfig } from './config.js';
-import { learnerUnits, makeLearnerEnv, scriptedInLearnerUnits } from './run-setup.js';
+import { learnerUnits, makeLearnerEnv, scriptedInLearnerUnits } from './setup.js';
 
 type HilSection = NonNullable<ExperimentConfig['hil']>;
 
