@@ -14,7 +14,10 @@ export interface Transition {
   readonly terminated: boolean;
   /** Episode cut short (time limit): bootstrap from nextObs, but n-step sums stop here. */
   readonly truncated: boolean;
+  /** A safety layer or a person changed the action. */
   readonly intervened?: boolean;
+  /** The person was in control (human in the loop): the transition also feeds the demo buffer. */
+  readonly human?: boolean;
   /** Version of the policy parameters that chose the action. */
   readonly policyVersion?: number;
 }

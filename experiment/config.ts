@@ -112,6 +112,36 @@ export const HilSectionSchema = z
   })
   .strict();
 
+/** Actors and a learner as separate workers (SAC / RLPD). */
+export const DistributedSectionSchema = z
+  .object({
+    /** Actor workers, each with its own env. Default 1. */
+    actors: z.number().int().min(1).max(64).default(1),
+    /** `threads`: worker threads in this process (\`roborl train\`); `redis`: Redis Streams between machines (\`roborl learner\` / \`roborl actor\`). Default threads. */
+    transport: z.enum(['threads', 'redis']).default('threads'),
+    /** Transitions per message from an actor (an episode's end also sends). Default 32. */
+    sendEvery: z.number().int().min(1).max(10_000).default(32),
+    /** Sampled transitions per inserted one; default what one process does (utd × criticActorRatio × batchSize). */
+    samplesPerInsert: z.number().positive().optional(),
+    /** Rate limiter slack, in inserted transitions: how far actors may run ahead of (or behind) the ratio. Default 1,000. */
+    errorBuffer: z.number().int().min(1).default(1000),
+    /** Transitions from a policy more than this many updates old are stale (counted; dropped with dropStale). Default 1,000. */
+    maxStaleness: z.number().int().min(0).default(1000),
+    dropStale: z.boolean().default(false),
+    /** Redis (transport: redis): where, and how to log in. TLS: a rediss:// URL. */
+    redis: z
+      .object({
+        url: z.string().min(1).default('redis://127.0.0.1:6379'),
+        /** Keys are prefixed `roborl:<prefix>:` (default: the run name). */
+        prefix: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+        username: z.string().optional(),
+        password: z.string().optional(),
+      })
+      .strict()
+      .default({ url: 'redis://127.0.0.1:6379' }),
+  })
+  .strict();
+
 export const ExperimentConfigSchema = z
   .object({
     /** Run name; the run folder is runs/<name>-<timestamp> unless --run-dir is given. */
@@ -142,6 +172,8 @@ export const ExperimentConfigSchema = z
     safety: SafetySectionSchema.default({ limits: { workspace: 'task' }, shield: false, constraints: [] }),
     /** Human in the loop: absent, no one intervenes. */
     hil: HilSectionSchema.optional(),
+    /** Actors and a learner as separate workers: absent, one process does both. */
+    distributed: DistributedSectionSchema.optional(),
     train: TrainScheduleSchema,
   })
   .strict();

@@ -18,10 +18,11 @@ describe('transition batch packing', () => {
   it('round-trips every field, flags and the metadata; exact layout', () => {
     const batch = [t(0), t(1, null, true), t(2, 'terminated'), t(3, 'truncated')];
     const bytes = packTransitions({ actorId: 'a1', episodeId: 7, policyVersion: 42, seq: 3 }, dims, batch);
-    // Header 35 bytes (+1 pad), 4 × (2+1+1+1+2) floats, 4 flag bytes.
-    expect(bytes.length).toBe(36 + 4 * 4 * 7 + 4);
+    // Header 35 bytes (+1 pad), 4 × (2+1+1+1+2) floats, 4 flag bytes, then "[]" with its length.
+    expect(bytes.length).toBe(36 + 4 * 4 * 7 + 4 + 4 + 2);
     expect(Array.from(bytes.subarray(0, 4))).toEqual([0x52, 0x52, 0x54, 0x31]); // "RRT1"
-    expect(Array.from(bytes.subarray(bytes.length - 4))).toEqual([0, 4, 1, 2]);
+    expect(Array.from(bytes.subarray(bytes.length - 10, bytes.length - 6))).toEqual([0, 4, 1, 2]);
+    expect(new TextDecoder().decode(bytes.subarray(bytes.length - 2))).toBe('[]');
     const back = unpackTransitions(bytes);
     expect(back).toMatchObject({ actorId: 'a1', episodeId: 7, policyVersion: 42, seq: 3, ...dims });
     expect(back.transitions.map((x) => [Array.from(x.obs), Array.from(x.action), x.reward, Array.from(x.costs), Array.from(x.nextObs), x.terminated, x.truncated, x.intervened])).toEqual(
@@ -33,6 +34,10 @@ describe('transition batch packing', () => {
     const bytes = packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [t(0), t(1)]);
     expect(() => unpackTransitions(bytes.subarray(0, 10))).toThrow(CorruptBatchError);
     expect(() => unpackTransitions(bytes.subarray(0, bytes.length - 1))).toThrow(/do not match its header/);
+    const summaries = packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [t(0)], [{ return: -3, length: 1, costs: {}, success: false, terminated: true, truncated: false }]);
+    expect(unpackTransitions(summaries).episodes).toEqual([{ return: -3, length: 1, costs: {}, success: false, terminated: true, truncated: false }]);
+    summaries[summaries.length - 2] = 0x7b; // JSON broken
+    expect(() => unpackTransitions(summaries)).toThrow(/episode summaries/);
     const bad = bytes.slice();
     bad[0] = 0;
     expect(() => unpackTransitions(bad)).toThrow(/bad magic/);

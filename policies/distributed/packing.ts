@@ -1,3 +1,4 @@
+import type { EpisodeSummary } from '../../control/env.js';
 import type { Transition } from '../../control/transition.js';
 
 /** Who sent a batch of transitions, and from which policy. */
@@ -17,6 +18,8 @@ export interface TransitionBatch extends BatchMeta {
   readonly actDim: number;
   readonly costDim: number;
   readonly transitions: Transition[];
+  /** Summaries of the episodes that ended within the batch, in order. */
+  readonly episodes: EpisodeSummary[];
 }
 
 const MAGIC = 0x31545252; // "RRT1" little-endian
@@ -30,10 +33,11 @@ export class CorruptBatchError extends Error {
  * Packs transitions into one binary frame: a little-endian header (magic "RRT1", episode id,
  * policy version, sequence number, count, obs/action/cost sizes, actor id), then per field one
  * float32 array for the whole batch (obs, action, reward, costs, next obs) and one byte of flags
- * per transition (terminated, truncated, intervened). No JSON: 1,000 Pendulum transitions are
- * 36 KB.
+ * per transition (terminated, truncated, intervened, human), then the summaries of episodes that ended
+ * in the batch (u32 length + JSON; a few per batch). No JSON for the data: 1,000 Pendulum
+ * transitions are 36 KB.
  */
-export function packTransitions(meta: BatchMeta, dims: { obsDim: number; actDim: number; costDim: number }, transitions: readonly Transition[]): Uint8Array {
+export function packTransitions(meta: BatchMeta, dims: { obsDim: number; actDim: number; costDim: number }, transitions: readonly Transition[], episodes: readonly EpisodeSummary[] = []): Uint8Array {
   const id = new TextEncoder().encode(meta.actorId);
   if (id.length > 64) throw new RangeError(`actor id "${meta.actorId}" is longer than 64 bytes`);
   const n = transitions.length;
@@ -41,7 +45,8 @@ export function packTransitions(meta: BatchMeta, dims: { obsDim: number; actDim:
   const floats = n * (2 * obsDim + actDim + 1 + costDim);
   const headerBytes = HEADER + id.length;
   const pad = (4 - (headerBytes % 4)) % 4;
-  const out = new Uint8Array(headerBytes + pad + 4 * floats + n);
+  const summaries = new TextEncoder().encode(JSON.stringify(episodes));
+  const out = new Uint8Array(headerBytes + pad + 4 * floats + n + 4 + summaries.length);
   const view = new DataView(out.buffer);
   [MAGIC, meta.episodeId, meta.policyVersion, meta.seq, n, obsDim, actDim, costDim].forEach((v, i) => view.setUint32(4 * i, v, true));
   out[32] = id.length;
@@ -58,7 +63,10 @@ export function packTransitions(meta: BatchMeta, dims: { obsDim: number; actDim:
   for (const t of transitions) put(checked(t.costs, costDim, 'costs'));
   for (const t of transitions) put(checked(t.nextObs, obsDim, 'nextObs'));
   const flags = out.subarray(headerBytes + pad + 4 * floats);
-  transitions.forEach((t, i) => (flags[i] = (t.terminated ? 1 : 0) | (t.truncated ? 2 : 0) | (t.intervened ? 4 : 0)));
+  transitions.forEach((t, i) => (flags[i] = (t.terminated ? 1 : 0) | (t.truncated ? 2 : 0) | (t.intervened ? 4 : 0) | (t.human ? 8 : 0)));
+  const tail = headerBytes + pad + 4 * floats + n;
+  view.setUint32(tail, summaries.length, true);
+  out.set(summaries, tail + 4);
   return out;
 }
 
@@ -73,12 +81,21 @@ export function unpackTransitions(bytes: Uint8Array): TransitionBatch {
   const headerBytes = HEADER + idLength;
   const pad = (4 - (headerBytes % 4)) % 4;
   const floats = n * (2 * obsDim + actDim + 1 + costDim);
-  if (obsDim < 1 || actDim < 1 || idLength > 64 || bytes.length !== headerBytes + pad + 4 * floats + n) throw new CorruptBatchError(`transition batch: ${bytes.length} bytes do not match its header (${n} transitions of obs ${obsDim}, action ${actDim}, costs ${costDim})`);
+  const tail = headerBytes + pad + 4 * floats + n;
+  const summaryBytes = bytes.length >= tail + 4 ? view.getUint32(tail, true) : -1;
+  if (obsDim < 1 || actDim < 1 || idLength > 64 || bytes.length !== tail + 4 + summaryBytes) throw new CorruptBatchError(`transition batch: ${bytes.length} bytes do not match its header (${n} transitions of obs ${obsDim}, action ${actDim}, costs ${costDim})`);
   const actorId = new TextDecoder().decode(bytes.subarray(33, 33 + idLength));
   // Copy into an aligned buffer (a Redis reply or a pooled buffer may sit at any offset).
   const f = new Float32Array(bytes.slice(headerBytes + pad, headerBytes + pad + 4 * floats).buffer);
   if (!f.every(Number.isFinite)) throw new CorruptBatchError(`transition batch from ${actorId} (seq ${seq}) holds non-finite numbers`);
-  const flags = bytes.subarray(headerBytes + pad + 4 * floats);
+  const flags = bytes.subarray(headerBytes + pad + 4 * floats, tail);
+  let episodes: EpisodeSummary[];
+  try {
+    episodes = JSON.parse(new TextDecoder().decode(bytes.subarray(tail + 4))) as EpisodeSummary[];
+  } catch {
+    throw new CorruptBatchError(`transition batch from ${actorId} (seq ${seq}): episode summaries are not JSON`);
+  }
+  if (!Array.isArray(episodes) || episodes.some((e) => typeof e !== 'object' || e === null || typeof e.return !== 'number' || typeof e.length !== 'number')) throw new CorruptBatchError(`transition batch from ${actorId} (seq ${seq}): malformed episode summaries`);
   const at = (start: number, size: number, i: number): Float32Array => f.subarray(start + i * size, start + (i + 1) * size);
   const offs = { obs: 0, action: n * obsDim, reward: n * (obsDim + actDim), costs: n * (obsDim + actDim + 1), nextObs: n * (obsDim + actDim + 1 + costDim) };
   const transitions: Transition[] = Array.from({ length: n }, (_, i) => ({
@@ -90,9 +107,10 @@ export function unpackTransitions(bytes: Uint8Array): TransitionBatch {
     terminated: ((flags[i] as number) & 1) !== 0,
     truncated: ((flags[i] as number) & 2) !== 0,
     intervened: ((flags[i] as number) & 4) !== 0,
+    human: ((flags[i] as number) & 8) !== 0,
     policyVersion,
   }));
-  return { actorId, episodeId, policyVersion, seq, obsDim, actDim, costDim, transitions };
+  return { actorId, episodeId, policyVersion, seq, obsDim, actDim, costDim, transitions, episodes };
 }
 
 function checked(v: Float32Array, size: number, what: string): Float32Array {

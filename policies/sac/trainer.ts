@@ -1,6 +1,7 @@
 import type { Env, EpisodeSummary } from '../../control/env.js';
 import { Rng, type RngState } from '../../control/rng.js';
 import { sample } from '../../control/spaces.js';
+import type { Transition } from '../../control/transition.js';
 import type { Batch } from '../replay.js';
 import { allocBatch, ReplayBuffer } from '../replay.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
@@ -58,13 +59,13 @@ export class OffPolicyTrainer extends RunLoop {
   /** Batch sampling. */
   private readonly sampleRng: Rng;
   private readonly batches: Batch[];
-  private lastMetrics: SacMetrics | null = null;
+  protected lastMetrics: SacMetrics | null = null;
   /** SAC-Lagrangian: one multiplier per constrained cost, in the learner's cost-critic order. */
   readonly multipliers: LagrangeMultiplier[];
   /** Training-episode costs per multiplier since its last update (the J_c window). */
   private costWindows: number[][];
 
-  constructor(private readonly o: TrainerOptions) {
+  constructor(protected readonly o: TrainerOptions) {
     super(o.schedule, o.metrics, o.log);
     const space = o.env.spec.actionSpace;
     if (space.kind !== 'box') throw new TypeError(`SAC needs a continuous (Box) action space; ${o.env.spec.id} has ${space.kind} actions`);
@@ -128,6 +129,7 @@ export class OffPolicyTrainer extends RunLoop {
       this.learner.lambdas[i] = (this.multipliers[i] as LagrangeMultiplier).lambda;
     });
     this.actor.update(this.learner.snapshot());
+    this.restoreExtras(h);
     const dropped = this.o.metrics.truncateAfter(ckpt.step);
     this.o.log?.(`resumed from ${ckpt.path} at step ${ckpt.step} (${dropped} newer metric lines dropped; they will be recomputed)`);
     return ckpt.step;
@@ -150,10 +152,19 @@ export class OffPolicyTrainer extends RunLoop {
         sampleRng: this.sampleRng.getState(),
         episodes: this.episodes,
         multipliers: this.multipliers.map((m, i) => ({ name: m.name, state: m.state(), window: this.costWindows[i] })),
+        ...this.checkpointExtras(),
       },
       [...learner.sections, ...replayFile.sections, ...(demoFile?.sections ?? [])],
     );
   }
+
+  /** More checkpoint header fields (subclasses: the distributed learner's sequence numbers). */
+  protected checkpointExtras(): Record<string, unknown> {
+    return {};
+  }
+
+  /** Reads {@link checkpointExtras}' fields back on resume. */
+  protected restoreExtras(_header: Record<string, unknown>): void {}
 
   /** Runs until `schedule.steps` env steps. */
   async run(): Promise<EvalResult> {
@@ -169,19 +180,7 @@ export class OffPolicyTrainer extends RunLoop {
       const warmup = this.envSteps < config.learningStarts;
       const action = warmup ? sample(env.spec.actionSpace, this.actorRng) : this.actor.act(obs, false);
       const r = await env.step(action);
-      const t = this.transition(obs, action, r);
-      this.replay.add(t);
-      if (r.info.intervention?.engaged) {
-        this.humanTransitions++;
-        if (this.o.interventions?.toDemos) {
-          // Each copy stands alone (its n-step sum ends at itself, still bootstrapping): the
-          // table's neighbours are other copies or other interventions, not this episode's next step.
-          for (let k = 0; k < this.o.interventions.upsample; k++) {
-            (this.demoTable as ReplayBuffer).add(t);
-            (this.demoTable as ReplayBuffer).markEpisodeEnd();
-          }
-        }
-      }
+      this.store(this.transition(obs, action, r), r.info.intervention?.engaged === true);
       obs = r.obs;
       this.envSteps++;
       if (r.terminated || r.truncated) {
@@ -248,8 +247,31 @@ export class OffPolicyTrainer extends RunLoop {
     return Object.fromEntries(this.multipliers.map((m) => [m.name, m.lambda]));
   }
 
+  /**
+   * Puts one transition in the replay table; one the person controlled also goes `upsample`
+   * times into the demo table (HIL-SERL). Each copy stands alone (its n-step sum ends at itself,
+   * still bootstrapping): the table's neighbours are other copies or other interventions, not
+   * this episode's next step.
+   */
+  protected store(t: Transition, human: boolean): void {
+    this.replay.add(t);
+    if (!human) return;
+    this.humanTransitions++;
+    if (!this.o.interventions?.toDemos) return;
+    for (let k = 0; k < this.o.interventions.upsample; k++) {
+      (this.demoTable as ReplayBuffer).add(t);
+      (this.demoTable as ReplayBuffer).markEpisodeEnd();
+    }
+  }
+
+  /** Transitions one {@link learn} call samples: `utd` × `criticActorRatio` batches. */
+  protected get rowsPerLearn(): number {
+    const { config } = this.o;
+    return config.utd * config.criticActorRatio * config.batchSize;
+  }
+
   /** `utd` learner updates, each on `criticActorRatio` fresh batches. */
-  private learn(): void {
+  protected learn(): void {
     const { config } = this.o;
     for (let u = 0; u < config.utd; u++) {
       for (const batch of this.batches) this.fillBatch(batch);

@@ -1,0 +1,90 @@
+import { yielder } from '../../control/clock.js';
+import type { Env, EpisodeSummary } from '../../control/env.js';
+import { Rng } from '../../control/rng.js';
+import { sample } from '../../control/spaces.js';
+import type { Transition } from '../../control/transition.js';
+import { trainingEpisodeSeed } from '../evaluate.js';
+import { GaussianActor } from '../sac/actor.js';
+import { packTransitions } from './packing.js';
+import { decodeSnapshot } from './snapshot-codec.js';
+import type { ActorTransport } from './transport.js';
+
+export interface ActorLoopOptions {
+  /** Learner env stack (actions in [−1, 1], episode statistics outermost). */
+  readonly env: Env;
+  readonly transport: ActorTransport;
+  /** Unique among the run's actors (≤ 64 bytes). */
+  readonly actorId: string;
+  /** Seeds exploration noise and this actor's episode resets. */
+  readonly seed: number;
+  /** Transitions per message (an episode's end also sends). Default 32. */
+  readonly sendEvery?: number;
+  /** Stop after this many env steps (default: until `signal`). */
+  readonly maxSteps?: number;
+  /** Continue a sequence after a restart: the first batch's sequence number. Default 0. */
+  readonly firstSeq?: number;
+  readonly signal?: AbortSignal;
+  readonly onEpisode?: (ep: EpisodeSummary) => void;
+}
+
+/**
+ * An actor: steps its env with the newest policy the learner published and streams the
+ * transitions (packed, with policy version and sequence numbers) to the learner. Until the
+ * learner's first update (parameters of version 0 or none), it acts uniformly at random — SAC's
+ * warm-up, as the single-process trainer does for `learningStarts` steps.
+ */
+export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; episodes: number; seq: number }> {
+  const { env, transport } = o;
+  const space = env.spec.actionSpace;
+  if (space.kind !== 'box') throw new TypeError(`actors run continuous (Box) actions; ${env.spec.id} has ${space.kind} ones`);
+  const dims = { obsDim: env.spec.observationSpace.low.length, actDim: space.low.length, costDim: env.spec.constraints.length };
+  const rng = new Rng(o.seed);
+  const sendEvery = o.sendEvery ?? 32;
+  const pause = yielder(20);
+  let actor: GaussianActor | null = null;
+  let seq = o.firstSeq ?? 0;
+  let steps = 0;
+  let episodes = 0;
+  let pending: Transition[] = [];
+  let ended: EpisodeSummary[] = [];
+  let batchEpisode = 0;
+  const flush = async (): Promise<void> => {
+    if (!pending.length) return;
+    const oldest = pending.reduce((v, t) => Math.min(v, t.policyVersion ?? 0), Infinity);
+    const bytes = packTransitions({ actorId: o.actorId, episodeId: batchEpisode, policyVersion: oldest, seq }, dims, pending, ended);
+    await transport.send(bytes, pending.length, o.signal);
+    seq++;
+    pending = [];
+    ended = [];
+    batchEpisode = episodes;
+  };
+  let { obs } = await env.reset({ seed: trainingEpisodeSeed(o.seed, 0) });
+  while (!o.signal?.aborted && (o.maxSteps === undefined || steps < o.maxSteps)) {
+    const params = transport.params();
+    if (params && params.version > (actor?.version ?? -1)) {
+      const snapshot = decodeSnapshot(params.bytes);
+      if (actor) actor.update(snapshot);
+      else actor = new GaussianActor(snapshot, rng.fork());
+    }
+    const warmup = !actor || actor.version === 0;
+    const action = warmup ? sample(space, rng) : (actor as GaussianActor).act(obs, false);
+    const r = await env.step(action);
+    const human = r.info.intervention;
+    const executed = r.info.safety?.executed ?? (human?.engaged && human.human ? human.human : action);
+    pending.push({ obs, action: Float32Array.from(executed), reward: r.reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: (human?.engaged ?? false) || (r.info.safety?.intervened ?? false), human: human?.engaged ?? false, policyVersion: actor?.version ?? 0 });
+    steps++;
+    obs = r.obs;
+    if (r.terminated || r.truncated) {
+      episodes++;
+      if (r.info.episode) {
+        ended.push(r.info.episode);
+        o.onEpisode?.(r.info.episode);
+      }
+      await flush();
+      obs = (await env.reset({ seed: trainingEpisodeSeed(o.seed, episodes) })).obs;
+    } else if (pending.length >= sendEvery) await flush();
+    await pause();
+  }
+  if (!o.signal?.aborted) await flush();
+  return { steps, episodes, seq };
+}

@@ -1,0 +1,151 @@
+import { yielder } from '../../control/clock.js';
+import type { EvalResult } from '../evaluate.js';
+import { OffPolicyTrainer, type TrainerOptions } from '../sac/trainer.js';
+import type { TransitionBatch } from './packing.js';
+import { RateLimiter } from './rate-limiter.js';
+import { encodeSnapshot } from './snapshot-codec.js';
+import type { Delivery, LearnerTransport } from './transport.js';
+
+export interface DistributedLearnerOptions extends TrainerOptions {
+  readonly transport: LearnerTransport;
+  /** Sampled transitions per inserted one (default: what the single-process trainer does, utd × criticActorRatio × batchSize). */
+  readonly samplesPerInsert?: number;
+  /** Slack of the rate limiter, in inserted transitions (default 1,000). */
+  readonly errorBufferInserts?: number;
+  /** Transitions from a policy more than this many versions old are stale: counted, and dropped with `dropStale`. Default 1,000. */
+  readonly maxStaleness?: number;
+  readonly dropStale?: boolean;
+}
+
+/** What the learner reports about the actor link (metrics `train` records and the progress line). */
+export interface LinkStats {
+  batches: number;
+  duplicates: number;
+  stale: number;
+  dropped: number;
+  samplesPerInsert: number;
+  insertStalls: number;
+  sampleStalls: number;
+  /** The newest policy version seen acting in a transition. */
+  newestActing: number;
+}
+
+/**
+ * The learner of an actor/learner split: transitions come from actors through a transport
+ * instead of its own env; updates run as the rate limiter allows (the samples-per-insert ratio
+ * holds however many actors there are and however fast); parameters are published every
+ * `publishEvery` updates. Exactly-once: every (actor, seq) is applied once — the checkpoint
+ * records each actor's last sequence number — and deliveries are acknowledged only once a
+ * checkpoint holds them, so a learner killed between checkpoints gets them again.
+ */
+export class DistributedLearner extends OffPolicyTrainer {
+  readonly limiter: RateLimiter;
+  readonly link: LinkStats = { batches: 0, duplicates: 0, stale: 0, dropped: 0, samplesPerInsert: 0, insertStalls: 0, sampleStalls: 0, newestActing: 0 };
+  private readonly lastSeq = new Map<string, number>();
+  private unacked: Delivery[] = [];
+  private readonly transport: LearnerTransport;
+
+  constructor(private readonly d: DistributedLearnerOptions) {
+    super(d);
+    this.transport = d.transport;
+    const spi = d.samplesPerInsert ?? this.rowsPerLearn;
+    this.limiter = new RateLimiter({ samplesPerInsert: spi, minSize: Math.max(1, d.config.learningStarts), errorBuffer: spi * (d.errorBufferInserts ?? 1000) });
+  }
+
+  protected override checkpointExtras(): Record<string, unknown> {
+    return { distributed: { lastSeq: Object.fromEntries(this.lastSeq), limiter: this.limiter.state() } };
+  }
+
+  protected override restoreExtras(h: Record<string, unknown>): void {
+    const saved = h['distributed'] as { lastSeq: Record<string, number>; limiter: { inserts: number; samples: number } } | undefined;
+    if (!saved) return;
+    for (const [actor, seq] of Object.entries(saved.lastSeq)) this.lastSeq.set(actor, seq);
+    this.limiter.restore(saved.limiter);
+  }
+
+  /** A checkpoint also acknowledges every delivery it now holds. */
+  override checkpoint(): string {
+    const path = super.checkpoint();
+    const acks = this.unacked.splice(0);
+    void Promise.all(acks.map((a) => a.ack())).catch((err: Error) => this.log?.(`acknowledging ${acks.length} batches failed (they will be re-delivered and skipped): ${err.message}`));
+    return path;
+  }
+
+  /** Runs until `schedule.steps` transitions have arrived. */
+  override async run(): Promise<EvalResult> {
+    const pause = yielder(20);
+    const { schedule } = this;
+    let published = -1;
+    const publish = async (): Promise<void> => {
+      if (this.learner.updates === published) return;
+      published = this.learner.updates;
+      await this.transport.publish({ version: published, bytes: encodeSnapshot(this.learner.snapshot()) });
+    };
+    await publish();
+    await this.transport.allowInserts(this.allowance());
+    let timeAtLog = performance.now();
+    let [stepsAtLog, updatesAtLog] = [this.envSteps, this.learner.updates];
+    while (this.running()) {
+      const canLearn = this.envSteps >= this.o.config.learningStarts && this.limiter.canSample(this.rowsPerLearn);
+      for (const d of await this.transport.receive(canLearn ? 0 : 20)) await this.ingest(d);
+      // Learn as the limiter allows, a bounded number of updates at a time so batches keep flowing in.
+      for (let k = 0; k < 16 && this.envSteps >= this.o.config.learningStarts && this.limiter.canSample(this.rowsPerLearn); k++) {
+        this.learn();
+        this.limiter.sampled(this.rowsPerLearn);
+        if (this.learner.updates % schedule.publishEvery === 0) await publish();
+      }
+      await this.transport.allowInserts(this.allowance());
+      if (this.envSteps - stepsAtLog >= schedule.logEvery) {
+        const now = performance.now();
+        const seconds = (now - timeAtLog) / 1000;
+        Object.assign(this.link, { samplesPerInsert: this.limiter.ratio(), insertStalls: this.limiter.stalls.insert, sampleStalls: this.limiter.stalls.sample });
+        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec: (this.learner.updates - updatesAtLog) / seconds, envStepsPerSec: (this.envSteps - stepsAtLog) / seconds, ...(this.lastMetrics ?? {}), link: { ...this.link } });
+        [timeAtLog, stepsAtLog, updatesAtLog] = [now, this.envSteps, this.learner.updates];
+      }
+      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec: 0, envStepsPerSec: 0, lastCosts: this.lastCosts, humanRate: this.lastHumanRate });
+      await pause();
+    }
+    return this.finish();
+  }
+
+  /** The most inserts the limiter lets actors have made in total. */
+  private allowance(): number {
+    const { inserts, samples } = this.limiter.state();
+    const { samplesPerInsert: spi, minSize, errorBuffer } = this.limiter.options;
+    const byRatio = Math.floor((samples + minSize * spi + errorBuffer) / spi);
+    return Math.max(minSize, byRatio, inserts);
+  }
+
+  /** Applies one delivered batch (once), then runs the schedule's evaluations and checkpoints it crossed. */
+  private async ingest(d: Delivery): Promise<void> {
+    const b: TransitionBatch = d.batch;
+    this.link.batches++;
+    if (b.seq <= (this.lastSeq.get(b.actorId) ?? -1)) {
+      this.link.duplicates++;
+      await d.ack();
+      return;
+    }
+    const before = this.envSteps;
+    const maxStale = this.d.maxStaleness ?? 1000;
+    for (const t of b.transitions) {
+      this.envSteps++;
+      this.link.newestActing = Math.max(this.link.newestActing, t.policyVersion ?? 0);
+      if (this.learner.updates - (t.policyVersion ?? 0) > maxStale) {
+        this.link.stale++;
+        if (this.d.dropStale) {
+          this.link.dropped++;
+          continue;
+        }
+      }
+      this.store(t, t.human === true);
+      this.limiter.inserted(1);
+    }
+    for (const ep of b.episodes) this.endEpisode(ep);
+    this.lastSeq.set(b.actorId, b.seq);
+    this.unacked.push(d);
+    const { evalEvery, checkpointEvery, steps } = this.schedule;
+    const crossed = (every: number): boolean => every > 0 && Math.floor(this.envSteps / every) > Math.floor(before / every);
+    if (crossed(evalEvery) && this.envSteps < steps) await this.evaluateAndLog();
+    if (crossed(checkpointEvery)) this.checkpoint();
+  }
+}

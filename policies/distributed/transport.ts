@@ -1,0 +1,42 @@
+import type { TransitionBatch } from './packing.js';
+
+/** The newest parameters: a policy snapshot blob and its version (actors keep only the newest). */
+export interface ParamsMessage {
+  readonly version: number;
+  readonly bytes: Uint8Array;
+}
+
+/** One batch the learner received; `ack` once it is in the replay table (at-least-once delivery). */
+export interface Delivery {
+  readonly batch: TransitionBatch;
+  /** The transport's id of the entry (Redis stream id, or a counter). */
+  readonly id: string;
+  ack(): Promise<void>;
+}
+
+/**
+ * The learner's end of the actor ↔ learner link. Implemented over worker threads (one machine)
+ * and Redis Streams (across machines); both pass the same behaviour tests.
+ */
+export interface LearnerTransport {
+  /** Batches that arrived (and, after a learner restart, ones delivered but never acknowledged), waiting up to `waitMs` for the first. */
+  receive(waitMs: number): Promise<Delivery[]>;
+  /** Announces new parameters; actors adopt the newest and drop older ones (conflation). */
+  publish(params: ParamsMessage): Promise<void>;
+  /** Flow control: the total number of transitions all actors together may have sent (the rate limiter's allowance). */
+  allowInserts(total: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An actor's end. */
+export interface ActorTransport {
+  /**
+   * Sends one packed batch of `count` transitions. Waits (yielding) while the learner's
+   * allowance is spent; resolves once the transport holds the batch (Redis: XADD acknowledged).
+   * Never drops data silently: a broker that refuses is retried with backoff and reported.
+   */
+  send(bytes: Uint8Array, count: number, signal?: AbortSignal): Promise<void>;
+  /** The newest parameters seen, or null before the learner published any. */
+  params(): ParamsMessage | null;
+  close(): Promise<void>;
+}
