@@ -20,7 +20,7 @@ const abort = new AbortController();
 port.on('message', (m: { op: string }) => {
   if (m.op === 'stop') abort.abort();
 });
-const env = await makeLearnerEnv(data.config);
+const env = await makeLearnerEnv(data.config, undefined, { human: true });
 try {
   await runActor({ env, transport: new ThreadsActorTransport(port, data.shared), actorId: data.actorId, seed: data.seed, sendEvery: data.config.distributed?.sendEvery, firstSeq: data.firstSeq, signal: abort.signal });
 } catch (err) {

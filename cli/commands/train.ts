@@ -9,6 +9,7 @@ import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.
 import { USAGE } from '../usage.js';
 import { loadConfig, TELEOP_DEVICES, validateConfig } from '../../experiment/config.js';
 import { Progress } from '../progress.js';
+import { ThreadedRun } from '../../experiment/distributed.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../../experiment/setup.js';
 
 /**
@@ -70,7 +71,17 @@ export async function trainCommand(args: Args): Promise<void> {
     },
   };
   let trainer: OffPolicyTrainer | StreamTrainer;
-  if (config.algo.kind === 'sac') {
+  let threaded: ThreadedRun | null = null;
+  if (config.distributed && config.distributed.transport !== 'threads') throw new UsageError(`distributed.transport: ${config.distributed.transport} runs as separate processes: roborl learner <config> and roborl actor <config> (train runs the threads transport)`);
+  if (config.distributed && config.algo.kind !== 'sac') throw new UsageError('distributed: actors and a learner are for SAC / RLPD (the streaming learners learn from each step as it happens)');
+  if (config.distributed && config.hil && config.hil.device !== 'simulated') throw new UsageError('distributed: a person at a device drives one env; run without distributed: to teleoperate');
+  if (config.algo.kind === 'sac' && config.distributed) {
+    const algo = resolvedAlgo(config);
+    const demos = algo.demos ? loadDemos(algo.demos.path, config.env.id, { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length }) : undefined;
+    threaded = new ThreadedRun({ config, env: evalEnv, evalEnv, checkpointDir: common.checkpointDir, metrics, demos, log, onStep: common.onStep });
+    trainer = threaded.learner;
+    log(`${config.distributed.actors} actor thread(s), one learner`);
+  } else if (config.algo.kind === 'sac') {
     const algo = resolvedAlgo(config);
     const dims = { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length };
     const demos = algo.demos ? loadDemos(algo.demos.path, config.env.id, dims) : undefined;
@@ -100,7 +111,7 @@ export async function trainCommand(args: Args): Promise<void> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    const final = await trainer.run().catch((err: unknown) => {
+    const final = await (threaded ?? trainer).run().catch((err: unknown) => {
       throw checkpointAfterFailure(trainer, err, runDir, log);
     });
     progress.done();

@@ -3,6 +3,8 @@ import type { TransitionBatch } from './packing.js';
 /** The newest parameters: a policy snapshot blob and its version (actors keep only the newest). */
 export interface ParamsMessage {
   readonly version: number;
+  /** The learner incarnation that published it (a restarted learner's parameters supersede older ones whatever their version). */
+  readonly generation?: number;
   readonly bytes: Uint8Array;
 }
 

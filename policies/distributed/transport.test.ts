@@ -1,0 +1,232 @@
+import { MessageChannel } from 'node:worker_threads';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Transition } from '../../control/transition.js';
+import { haveRedis, RedisServer } from '../../test/redis-fixture.js';
+import { packTransitions } from './packing.js';
+import { RedisActorTransport, RedisLearnerTransport } from './redis.js';
+import { flowControlBuffer, ThreadsActorTransport, ThreadsLearnerTransport } from './threads.js';
+import type { ActorTransport, Delivery, LearnerTransport } from './transport.js';
+
+const dims = { obsDim: 3, actDim: 1, costDim: 0 };
+const step = (i: number): Transition => ({ obs: Float32Array.of(i, 0, 1), action: Float32Array.of(0.1), reward: -i, costs: new Float32Array(0), nextObs: Float32Array.of(i + 1, 0, 1), terminated: false, truncated: false });
+const batch = (actorId: string, seq: number, n = 4): Uint8Array => packTransitions({ actorId, episodeId: 0, policyVersion: seq, seq }, dims, Array.from({ length: n }, (_, i) => step(seq * n + i)));
+
+async function receiveAll(l: LearnerTransport, n: number, ms = 10_000): Promise<Delivery[]> {
+  const got: Delivery[] = [];
+  const deadline = performance.now() + ms;
+  while (got.length < n && performance.now() < deadline) got.push(...(await l.receive(50)));
+  return got;
+}
+
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+interface Pair {
+  learner: LearnerTransport;
+  actor(id: string): Promise<ActorTransport>;
+  close(): Promise<void>;
+}
+
+let redis: RedisServer | null = null;
+beforeAll(async () => {
+  if (!haveRedis()) throw new Error('these tests need redis-server (apt-get install redis-server); .ci/run installs it');
+  redis = await RedisServer.start();
+});
+afterAll(async () => {
+  await redis?.down();
+});
+let prefixes = 0;
+
+const TRANSPORTS: Record<string, () => Promise<Pair>> = {
+  threads: async () => {
+    const shared = flowControlBuffer();
+    const learner = new ThreadsLearnerTransport([], shared);
+    const ports: MessageChannel[] = [];
+    return {
+      learner,
+      actor: async () => {
+        const ch = new MessageChannel();
+        ports.push(ch);
+        learner.attach(ch.port1);
+        return new ThreadsActorTransport(ch.port2, shared);
+      },
+      close: async () => ports.forEach((p) => (p.port1.close(), p.port2.close())),
+    };
+  },
+  redis: async () => {
+    const prefix = `t${prefixes++}`;
+    const url = (redis as RedisServer).url;
+    const learner = await RedisLearnerTransport.open({ url, prefix });
+    const actors: ActorTransport[] = [];
+    return {
+      learner,
+      actor: async (id) => {
+        const a = await RedisActorTransport.open({ url, prefix, actorId: id });
+        actors.push(a);
+        return a;
+      },
+      close: async () => {
+        await Promise.all(actors.map((a) => a.close()));
+        await learner.close();
+      },
+    };
+  },
+};
+
+const open: Pair[] = [];
+afterEach(async () => {
+  for (const p of open.splice(0)) await p.close();
+});
+
+describe.each(Object.keys(TRANSPORTS))('transport contract: %s', (name) => {
+  const make = async (): Promise<Pair> => {
+    const p = await (TRANSPORTS[name] as () => Promise<Pair>)();
+    open.push(p);
+    return p;
+  };
+
+  it('batches from several actors arrive intact, each actor’s in order', async () => {
+    const p = await make();
+    await p.learner.allowInserts(1000);
+    const [a, b] = [await p.actor('a'), await p.actor('b')];
+    for (let s = 0; s < 5; s++) {
+      await a.send(batch('a', s), 4);
+      await b.send(batch('b', s), 4);
+    }
+    const got = await receiveAll(p.learner, 10);
+    expect(got.length).toBe(10);
+    for (const id of ['a', 'b']) {
+      const mine = got.filter((d) => d.batch.actorId === id);
+      expect(mine.map((d) => d.batch.seq)).toEqual([0, 1, 2, 3, 4]);
+      expect(mine.map((d) => d.batch.transitions.map((t) => t.reward)).flat()).toEqual(Array.from({ length: 20 }, (_, i) => (i === 0 ? -0 : -i)));
+    }
+    for (const d of got) await d.ack();
+  });
+
+  it('actors keep only the newest parameters', async () => {
+    const p = await make();
+    const a = await p.actor('a');
+    for (let v = 1; v <= 5; v++) await p.learner.publish({ version: v, bytes: Uint8Array.of(v, v, v) });
+    await until(() => a.params()?.version === 5);
+    expect(Array.from(a.params()?.bytes ?? [])).toEqual([5, 5, 5]);
+    // An older announcement never replaces a newer one.
+    await p.learner.publish({ version: 3, bytes: Uint8Array.of(3) });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.params()?.version).toBe(5);
+    // A late actor finds the newest (Redis keeps it; threads send it to every attached port).
+    if (name === 'redis') expect((await p.actor('late')).params()?.version).toBe(5);
+  });
+
+  it('flow control: an actor waits while the allowance is spent, and goes on when the learner raises it', async () => {
+    const p = await make();
+    await p.learner.allowInserts(8);
+    const a = await p.actor('a');
+    await a.send(batch('a', 0), 4);
+    await a.send(batch('a', 1), 4);
+    let third = false;
+    const sending = a.send(batch('a', 2), 4).then(() => (third = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(third).toBe(false);
+    expect((await receiveAll(p.learner, 2)).length).toBe(2);
+    await p.learner.allowInserts(12);
+    await sending;
+    expect((await receiveAll(p.learner, 1)).map((d) => d.batch.seq)).toEqual([2]);
+  });
+});
+
+describe('Redis faults (a real redis-server)', () => {
+  it('a learner that restarts gets again what it was delivered but never acknowledged, and not what it acknowledged', async () => {
+    const url = (redis as RedisServer).url;
+    const prefix = `restart${prefixes++}`;
+    let learner = await RedisLearnerTransport.open({ url, prefix });
+    await learner.allowInserts(100);
+    const a = await RedisActorTransport.open({ url, prefix, actorId: 'a' });
+    for (let s = 0; s < 4; s++) await a.send(batch('a', s), 4);
+    const first = await receiveAll(learner, 4);
+    await first[0]?.ack();
+    await first[1]?.ack();
+    await learner.close(); // killed before acknowledging seq 2 and 3
+    learner = await RedisLearnerTransport.open({ url, prefix });
+    await a.send(batch('a', 4), 4);
+    const again = await receiveAll(learner, 3);
+    expect(again.map((d) => d.batch.seq)).toEqual([2, 3, 4]);
+    for (const d of again) await d.ack();
+    expect(Number((redis as RedisServer).cli('XLEN', `roborl:${prefix}:transitions`))).toBe(0);
+    await a.close();
+    await learner.close();
+  });
+
+  it('Redis killed and restarted with AOF: nothing acknowledged comes back, nothing unacknowledged is lost; an actor sending meanwhile waits, says so, and delivers', async () => {
+    const server = await RedisServer.start({ aof: true });
+    try {
+      const prefix = 'aof';
+      const lines: string[] = [];
+      const learner = await RedisLearnerTransport.open({ url: server.url, prefix, log: (l) => lines.push(l) });
+      await learner.allowInserts(1000);
+      const a = await RedisActorTransport.open({ url: server.url, prefix, actorId: 'a', log: (l) => lines.push(l) });
+      for (let s = 0; s < 6; s++) await a.send(batch('a', s), 4);
+      const got = await receiveAll(learner, 6);
+      for (const d of got.slice(0, 3)) await d.ack();
+      await server.down();
+      // While Redis is down the actor's next batch waits (and is reported), it is not dropped.
+      let sent = false;
+      const sending = a.send(batch('a', 6), 4).then(() => (sent = true));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(sent).toBe(false);
+      await server.up();
+      await sending;
+      expect(lines.some((l) => /retrying/.test(l))).toBe(true);
+      const learner2 = await RedisLearnerTransport.open({ url: server.url, prefix });
+      const after = await receiveAll(learner2, 4);
+      expect(after.map((d) => d.batch.seq)).toEqual([3, 4, 5, 6]);
+      await a.close();
+      await learner.close();
+      await learner2.close();
+    } finally {
+      await server.down();
+    }
+  }, 60_000);
+
+  it('a full Redis (maxmemory, noeviction) refuses XADD: the actor backs off, says so, and delivers once there is room', async () => {
+    const server = await RedisServer.start({ extra: ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'] });
+    try {
+      const lines: string[] = [];
+      const learner = await RedisLearnerTransport.open({ url: server.url, prefix: 'full' });
+      await learner.allowInserts(1e9);
+      const a = await RedisActorTransport.open({ url: server.url, prefix: 'full', actorId: 'a', log: (l) => lines.push(l) });
+      // Fill it up with big batches until a send stalls.
+      let seq = 0;
+      let stalled = false;
+      while (!stalled) {
+        const s = seq++;
+        const p = a.send(batch('a', s, 2000), 2000);
+        stalled = await Promise.race([p.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 1000))]);
+        if (stalled) {
+          expect(lines.some((l) => /OOM/.test(l) && /retrying/.test(l))).toBe(true);
+          server.cli('CONFIG', 'SET', 'maxmemory', '0');
+          await p;
+        }
+      }
+      const got = await receiveAll(learner, seq);
+      expect(got.map((d) => d.batch.seq)).toEqual(Array.from({ length: seq }, (_, i) => i));
+      await a.close();
+      await learner.close();
+    } finally {
+      await server.down();
+    }
+  }, 60_000);
+
+  it('a corrupt entry is counted and dropped, never applied', async () => {
+    const url = (redis as RedisServer).url;
+    const learner = await RedisLearnerTransport.open({ url, prefix: 'corrupt' });
+    (redis as RedisServer).cli('XADD', 'roborl:corrupt:transitions', '*', 'actor', 'x', 'data', 'garbage');
+    expect(await receiveAll(learner, 1, 500)).toEqual([]);
+    expect(learner.corrupt).toBe(1);
+    await learner.close();
+  });
+});
