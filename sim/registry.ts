@@ -170,9 +170,9 @@ register({
 register({
   id: PandaReach.ID,
   summary: 'Franka Panda (7-DoF) moves its tool centre point to a random target (Rapier)',
-  optionKeys: [],
+  optionKeys: ['successHold'],
   rapier: true,
-  create: () => new PandaReach(),
+  create: (o) => new PandaReach({ successHold: num(o, 'successHold') }),
   scripted: pandaReachExpert,
   tcpTeleop: pandaTcpTeleop,
 });

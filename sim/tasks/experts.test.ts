@@ -70,3 +70,30 @@ describe('scripted expert for PandaKeepOut-v0', () => {
     await env.close();
   });
 });
+
+describe('successHold (the success must hold before the episode ends)', () => {
+  it.each(['PandaReach-v0', 'PandaPush-v0'] as const)('%s: the episode ends after 5 success steps in a row; a bad value is refused', async (id) => {
+    const env = await make(id, { options: { successHold: 5 } });
+    const expert = envEntry(id).scripted!();
+    let ended = 0;
+    for (let ep = 0; ep < 6; ep++) {
+      let { obs } = await env.reset({ seed: 200 + ep });
+      const flags: boolean[] = [];
+      for (;;) {
+        const r = await env.step(id === 'PandaPush-v0' && flags.at(-1) ? new Float32Array(7) : expert(obs));
+        flags.push(r.info.success === true);
+        obs = r.obs;
+        if (r.terminated || r.truncated) {
+          if (r.terminated) {
+            ended++;
+            expect(flags.slice(-5)).toEqual([true, true, true, true, true]);
+          }
+          break;
+        }
+      }
+    }
+    expect(ended).toBeGreaterThanOrEqual(2);
+    await env.close();
+    await expect(make(id, { options: { successHold: 0 } })).rejects.toThrow(/successHold.*\[1, 100\], got `0`/);
+  });
+});

@@ -7,7 +7,7 @@ import { loadDescription } from '../descriptions.js';
 import { sub, type Vec3 } from '../math3d.js';
 import { rapier } from '../rapier.js';
 import type { TaskStep } from '../sim-env.js';
-import { clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
+import { checkSuccessHold, clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
 
 const CUBE_HALF = 0.025;
 /** Tier 0 workspace of the push task: as the table-top box, but down to 2 cm above the table. */
@@ -58,8 +58,7 @@ export class PandaPush extends PandaTask {
    *   a person labelling success frames for a reward classifier does.
    */
   constructor(options: { successHold?: number } = {}) {
-    const hold = options.successHold ?? 1;
-    if (!(Number.isInteger(hold) && hold >= 1 && hold <= 100)) throw new RangeError(`Expected option \`successHold\` to be an integer in [1, 100], got \`${hold}\``);
+    const hold = checkSuccessHold(options.successHold);
     let cube = -1;
     super((world: World) => {
       const R = rapier();

@@ -4,7 +4,7 @@ import { box } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
 import { sub, type Vec3 } from '../math3d.js';
 import type { TaskStep } from '../sim-env.js';
-import { clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
+import { checkSuccessHold, clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
 
 /**
  * `PandaReach-v0`: bring the Panda's tool centre point to a random target.
@@ -12,7 +12,8 @@ import { clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
  * - Observation (23): q (7), q̇ (7), TCP position (3), target (3), target − TCP (3); metres, rad.
  * - Action: a ∈ [−1, 1]⁷, joint targets q + 0.08·a rad (≤ 2 rad/s at 25 Hz), clipped to the limits.
  * - Reward: −‖TCP − target‖ (m).
- * - Success: TCP within 5 cm of the target; terminates the episode. 50 steps (2 s).
+ * - Success: TCP within 5 cm of the target; terminates the episode (after `successHold` such
+ *   steps in a row, default 1). 50 steps (2 s).
  * - Reset: READY pose + U(±0.1) rad per joint; target uniform in x ∈ [0.3, 0.6],
  *   y ∈ [−0.3, 0.3], z ∈ [0.1, 0.5] m (in front of the robot, above the table).
  * - Constraints: `joint_velocity`, `table_contact` (see PandaTask).
@@ -29,9 +30,18 @@ export class PandaReach extends PandaTask {
     kind: 'sim',
   };
   private goal: Vec3 = [0.45, 0, 0.3];
+  private readonly successHold: number;
+  private held = 0;
+
+  /** @param options.successHold steps the TCP must stay within 5 cm before the episode ends as a success (default 1). */
+  constructor(options: { successHold?: number } = {}) {
+    super();
+    this.successHold = checkSuccessHold(options.successHold);
+  }
 
   protected resetTask(rng: Rng): { obs: Float32Array } {
     this.resetArm(rng, 0.1);
+    this.held = 0;
     this.goal = [rng.uniform(0.3, 0.6), rng.uniform(-0.3, 0.3), rng.uniform(0.1, 0.5)];
     return { obs: this.observe(this.tcp()) };
   }
@@ -41,7 +51,8 @@ export class PandaReach extends PandaTask {
     const tcp = this.tcp();
     const dist = Math.hypot(...sub(tcp, this.goal));
     const success = dist < 0.05;
-    return { obs: this.observe(tcp), reward: -dist, costs: Float32Array.from(this.armCosts()), terminated: success, success, metrics: { distance: dist } };
+    this.held = success ? this.held + 1 : 0;
+    return { obs: this.observe(tcp), reward: -dist, costs: Float32Array.from(this.armCosts()), terminated: this.held >= this.successHold, success, metrics: { distance: dist } };
   }
 
   private observe(tcp: Vec3): Float32Array {

@@ -166,6 +166,13 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
   }
 }
 
+/** A task's `successHold` option: steps in a row the success must hold before the episode ends (1–100, default 1). */
+export function checkSuccessHold(hold: number | undefined): number {
+  const h = hold ?? 1;
+  if (!(Number.isInteger(h) && h >= 1 && h <= 100)) throw new RangeError(`Expected option \`successHold\` to be an integer in [1, 100], got \`${h}\``);
+  return h;
+}
+
 export function clamp(v: number, lo: number, hi: number): number {
   return v < lo ? lo : v > hi ? hi : v;
 }
