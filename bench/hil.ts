@@ -141,11 +141,11 @@ async function trainClassifier(path: string): Promise<{ precision: number; recal
   const env = await makeLearnerEnv(config);
   const expert = scriptedInLearnerUnits(ENV, env);
   // Hand noise 0.3 in learner units: some episodes miss (negatives a classifier must refuse).
-  const train = await labelledEpisodes(env, expert, 200, 7_000_000, 0.3);
+  const train = await labelledEpisodes(env, expert, 300, 7_000_000, 0.3);
   const thresholdSet = await labelledEpisodes(env, expert, 60, 8_000_000, 0.3);
   const test = await labelledEpisodes(env, expert, 60, 9_000_000, 0.3);
   await env.close();
-  const clf = RewardClassifier.train(sampleFrames(train, { negativesPerPositive: 3, seed: 1 }), allFrames(thresholdSet), { envId: ENV, seed: 1, epochs: Number(process.env['HIL_CLF_EPOCHS'] ?? 200) });
+  const clf = RewardClassifier.train(sampleFrames(train, { negativesPerPositive: 3, seed: 1 }), allFrames(thresholdSet), { envId: ENV, seed: 1, epochs: Number(process.env['HIL_CLF_EPOCHS'] ?? 200), minPrecision: 0.98 });
   clf.save(path);
   const testFrames = allFrames(test);
   const pr = precisionRecall(clf.probabilities(testFrames.obs), testFrames.labels, clf.threshold);
