@@ -15,6 +15,8 @@ const COMMANDS: Record<CommandName, { booleans: readonly string[]; run: (args: A
   'record-demos': { booleans: ['keep-failures'], run: async (a) => (await import('./commands/record-demos.js')).recordDemosCommand(a) },
   teleop: { booleans: [], run: async (a) => (await import('./commands/teleop.js')).teleopCommand(a) },
   classifier: { booleans: [], run: async (a) => (await import('./commands/classifier.js')).classifierCommand(a) },
+  learner: { booleans: ['quiet'], run: async (a) => (await import('./commands/train.js')).trainCommand(a, 'learner') },
+  actor: { booleans: [], run: async (a) => (await import('./commands/actor.js')).actorCommand(a) },
 };
 
 async function main(argv: string[]): Promise<void> {

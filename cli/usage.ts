@@ -83,6 +83,26 @@ export const USAGE = {
   of the episodes (default 0.2) for precision ≥ P (default 0.95): a false success teaches a
   wrong goal. Use the file as env.rewardClassifier in a config: reward 1 and the episode ends
   when it says success.`,
+  learner: `usage:
+  roborl learner <config.yaml> [--redis redis://HOST:6379] [--run-dir DIR] [--steps N] [--backend …] [--quiet]
+  roborl learner --resume <run-dir> [--redis URL] [--steps N]
+  The learner of an actor/learner split across machines (SAC / RLPD): transitions arrive from
+  \`roborl actor\` processes through Redis Streams, updates run as the rate limiter allows
+  (distributed.samplesPerInsert), parameters go back to the actors. Writes the run folder as
+  train does; Ctrl-C checkpoints. A learner killed between checkpoints gets the batches since
+  again (they are acknowledged only once a checkpoint holds them) and applies none twice.
+  --redis URL   Redis (default the config's distributed.redis.url, redis://127.0.0.1:6379;
+                rediss:// for TLS; distributed.redis.username / password to log in)`,
+  actor: `usage: roborl actor <config.yaml> [--redis redis://HOST:6379] [--robot ROBOT.yaml] [--actor-id ID] [--seed S]
+  An actor of an actor/learner split: steps the config's env (or a robot) with the newest
+  policy the learner published and streams its transitions to it through Redis. Waits while
+  the learner's rate limiter says so; a Redis that is down or full is retried and reported,
+  never dropped. Run as many as you like, on as many machines; Ctrl-C stops it (a robot is
+  sent its hold command).
+  --redis URL      Redis (default the config's distributed.redis.url)
+  --robot FILE     drive a real robot (configs/robots/) instead of the simulator
+  --actor-id ID    unique among the actors (default <host>-<pid>)
+  --seed S         exploration and episode seeds (default: from the actor id)`,
 } as const;
 
 export type CommandName = keyof typeof USAGE;
@@ -99,6 +119,8 @@ commands:
   record-demos   record demonstrations (the task's expert or a person) for RLPD configs
   teleop         drive the simulator or a robot by hand (keyboard, SpaceMouse, web page)
   classifier     train a success classifier to use as a learned reward
+  learner        the learner of an actor/learner split over Redis
+  actor          an actor of an actor/learner split over Redis (sim or robot)
 
 ${Object.values(USAGE).join('\n\n')}
 `;

@@ -7,9 +7,10 @@ import type { TrainerProgress } from '../../policies/run-loop.js';
 import { StreamTrainer } from '../../policies/stream/trainer.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
-import { loadConfig, TELEOP_DEVICES, validateConfig } from '../../experiment/config.js';
+import { DistributedSectionSchema, loadConfig, TELEOP_DEVICES, validateConfig, type ExperimentConfig } from '../../experiment/config.js';
 import { Progress } from '../progress.js';
-import { ThreadedRun } from '../../experiment/distributed.js';
+import { makeDistributedLearner, ThreadedRun } from '../../experiment/distributed.js';
+import { RedisLearnerTransport } from '../../policies/distributed/redis.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../../experiment/setup.js';
 
 /**
@@ -19,11 +20,11 @@ import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerE
  * stop after the current step with a checkpoint; SIGKILL loses at most `train.checkpointEvery`
  * steps; a failure during the run checkpoints before the error is reported.
  */
-export async function trainCommand(args: Args): Promise<void> {
-  allowFlags(args, 'train', ['resume', 'run-dir', 'quiet', 'backend', 'steps', 'teleop']);
+export async function trainCommand(args: Args, role: 'train' | 'learner' = 'train'): Promise<void> {
+  allowFlags(args, role, role === 'learner' ? ['resume', 'run-dir', 'quiet', 'backend', 'steps', 'redis'] : ['resume', 'run-dir', 'quiet', 'backend', 'steps', 'teleop']);
   const resumeDir = stringFlag(args, 'resume');
   const configPath = args.positionals[0];
-  if (!resumeDir && !configPath) throw new UsageError(USAGE.train);
+  if (!resumeDir && !configPath) throw new UsageError(USAGE[role]);
   if (resumeDir && configPath) throw new UsageError(`--resume continues a run with the config it was started with (${join(resumeDir, 'config.yaml')}); drop ${configPath}, or start a new run with it`);
   if (resumeDir && args.flags.has('run-dir')) throw new UsageError('--resume names the run folder; --run-dir is for new runs');
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -36,6 +37,7 @@ export async function trainCommand(args: Args): Promise<void> {
     config = validateConfig({ ...config, hil: { ...(config.hil ?? {}), device: teleop } }, '--teleop');
   }
   if (steps !== null) config = { ...config, train: { ...config.train, steps } };
+  if (role === 'learner') config = learnerConfig(config, stringFlag(args, 'redis'));
 
   let resumeFrom: number | null = null;
   if (resumeDir) {
@@ -72,15 +74,24 @@ export async function trainCommand(args: Args): Promise<void> {
   };
   let trainer: OffPolicyTrainer | StreamTrainer;
   let threaded: ThreadedRun | null = null;
-  if (config.distributed && config.distributed.transport !== 'threads') throw new UsageError(`distributed.transport: ${config.distributed.transport} runs as separate processes: roborl learner <config> and roborl actor <config> (train runs the threads transport)`);
+  let transport: RedisLearnerTransport | null = null;
+  if (role === 'train' && config.distributed && config.distributed.transport !== 'threads') throw new UsageError(`distributed.transport: ${config.distributed.transport} runs as separate processes: roborl learner <config> and roborl actor <config> (train runs the threads transport)`);
   if (config.distributed && config.algo.kind !== 'sac') throw new UsageError('distributed: actors and a learner are for SAC / RLPD (the streaming learners learn from each step as it happens)');
   if (config.distributed && config.hil && config.hil.device !== 'simulated') throw new UsageError('distributed: a person at a device drives one env; run without distributed: to teleoperate');
   if (config.algo.kind === 'sac' && config.distributed) {
     const algo = resolvedAlgo(config);
     const demos = algo.demos ? loadDemos(algo.demos.path, config.env.id, { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length }) : undefined;
-    threaded = new ThreadedRun({ config, env: evalEnv, evalEnv, checkpointDir: common.checkpointDir, metrics, demos, log, onStep: common.onStep });
-    trainer = threaded.learner;
-    log(`${config.distributed.actors} actor thread(s), one learner`);
+    const parts = { config, env: evalEnv, evalEnv, checkpointDir: common.checkpointDir, metrics, demos, log, onStep: common.onStep };
+    if (role === 'learner') {
+      const redis = config.distributed.redis;
+      transport = await RedisLearnerTransport.open({ ...redis, prefix: redis.prefix ?? config.name, log });
+      trainer = makeDistributedLearner(parts, transport);
+      log(`learner on ${redis.url} (keys roborl:${redis.prefix ?? config.name}:*); start actors with: roborl actor <config> --redis ${redis.url}`);
+    } else {
+      threaded = new ThreadedRun(parts);
+      trainer = threaded.learner;
+      log(`${config.distributed.actors} actor thread(s), one learner`);
+    }
   } else if (config.algo.kind === 'sac') {
     const algo = resolvedAlgo(config);
     const dims = { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length };
@@ -127,7 +138,7 @@ export async function trainCommand(args: Args): Promise<void> {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     trainer.dispose();
-    await Promise.all([env.close(), evalEnv.close()]);
+    await Promise.all([env.close(), evalEnv.close(), transport?.close()]);
   }
 }
 
@@ -152,3 +163,10 @@ function elapsed(since: number): string {
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
+
+/** `roborl learner`: the config's distributed section with the Redis transport (and `--redis URL` over its address). */
+export function learnerConfig(config: ExperimentConfig, url: string | undefined): ExperimentConfig {
+  if (config.algo.kind !== 'sac') throw new UsageError('roborl learner runs SAC / RLPD configs');
+  const d = config.distributed ?? DistributedSectionSchema.parse({});
+  return { ...config, distributed: { ...d, transport: 'redis', redis: { ...d.redis, ...(url ? { url } : {}) } } };
+}

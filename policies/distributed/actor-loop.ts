@@ -59,7 +59,7 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
     batchEpisode = episodes;
   };
   let { obs } = await env.reset({ seed: trainingEpisodeSeed(o.seed, 0) });
-  while (!o.signal?.aborted && (o.maxSteps === undefined || steps < o.maxSteps)) {
+  while (!o.signal?.aborted && !transport.finished() && (o.maxSteps === undefined || steps < o.maxSteps)) {
     const params = transport.params();
     if (params && params.version > (actor?.version ?? -1)) {
       const snapshot = decodeSnapshot(params.bytes);
@@ -85,6 +85,6 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
     } else if (pending.length >= sendEvery) await flush();
     await pause();
   }
-  if (!o.signal?.aborted) await flush();
+  if (!o.signal?.aborted && !transport.finished()) await flush();
   return { steps, episodes, seq };
 }

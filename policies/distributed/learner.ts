@@ -43,6 +43,8 @@ export class DistributedLearner extends OffPolicyTrainer {
   readonly link: LinkStats = { batches: 0, duplicates: 0, stale: 0, dropped: 0, samplesPerInsert: 0, insertStalls: 0, sampleStalls: 0, newestActing: 0 };
   private readonly lastSeq = new Map<string, number>();
   private unacked: Delivery[] = [];
+  /** Acknowledgements in flight (a checkpoint starts them; the run waits for them before it ends). */
+  private acking: Promise<void> = Promise.resolve();
   private readonly transport: LearnerTransport;
 
   constructor(private readonly d: DistributedLearnerOptions) {
@@ -67,7 +69,10 @@ export class DistributedLearner extends OffPolicyTrainer {
   override checkpoint(): string {
     const path = super.checkpoint();
     const acks = this.unacked.splice(0);
-    void Promise.all(acks.map((a) => a.ack())).catch((err: Error) => this.log?.(`acknowledging ${acks.length} batches failed (they will be re-delivered and skipped): ${err.message}`));
+    this.acking = Promise.all([this.acking, ...acks.map((a) => a.ack())]).then(
+      () => undefined,
+      (err: Error) => this.log?.(`acknowledging ${acks.length} batches failed (they will be re-delivered and skipped): ${err.message}`),
+    );
     return path;
   }
 
@@ -81,6 +86,7 @@ export class DistributedLearner extends OffPolicyTrainer {
       published = this.learner.updates;
       await this.transport.publish({ version: published, bytes: encodeSnapshot(this.learner.snapshot()) });
     };
+    await this.transport.begin(this.limiter.state().inserts, this.envSteps === 0);
     await publish();
     await this.transport.allowInserts(this.allowance());
     let timeAtLog = performance.now();
@@ -105,7 +111,10 @@ export class DistributedLearner extends OffPolicyTrainer {
       this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec: 0, envStepsPerSec: 0, lastCosts: this.lastCosts, humanRate: this.lastHumanRate });
       await pause();
     }
-    return this.finish();
+    const result = await this.finish();
+    await this.acking;
+    if (!this.stopping) await this.transport.finish();
+    return result;
   }
 
   /** The most inserts the limiter lets actors have made in total. */

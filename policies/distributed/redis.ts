@@ -44,6 +44,7 @@ const keys = (prefix: string) => ({
   params: `roborl:${prefix}:params`,
   channel: `roborl:${prefix}:params-announce`,
   allowed: `roborl:${prefix}:allowed`,
+  done: `roborl:${prefix}:done`,
   sent: `roborl:${prefix}:sent`,
 });
 const GROUP = 'learner';
@@ -71,6 +72,8 @@ export class RedisLearnerTransport implements LearnerTransport {
   private readonly consumer = `learner-${this.generation}`;
   /** Entries that failed to decode (acknowledged and dropped: they can never be applied). */
   corrupt = 0;
+  /** Entries claimed from an earlier learner that never acknowledged them. */
+  reclaimed = 0;
 
   private constructor(
     private readonly client: Client,
@@ -102,8 +105,13 @@ export class RedisLearnerTransport implements LearnerTransport {
   private async pending(): Promise<[string, Reply[]][]> {
     const reply = (await this.command(['XAUTOCLAIM', this.k.stream, GROUP, this.consumer, '0', this.claimCursor, 'COUNT', '256'])) as Reply[];
     this.claimCursor = text(reply[0]);
-    if (this.claimCursor === '0-0') this.pendingFirst = false;
-    return parseEntryList(reply[1]);
+    const entries = parseEntryList(reply[1]);
+    this.reclaimed += entries.length;
+    if (this.claimCursor === '0-0') {
+      this.pendingFirst = false;
+      if (this.reclaimed) this.o.log?.(`redis: claimed ${this.reclaimed} batch(es) an earlier learner received but never acknowledged`);
+    }
+    return entries;
   }
 
   private async fresh(waitMs: number): Promise<[string, Reply[]][]> {
@@ -140,8 +148,24 @@ export class RedisLearnerTransport implements LearnerTransport {
     await this.command(['PUBLISH', this.k.channel, `${this.generation}:${params.version}`]);
   }
 
+  async begin(inserted: number, fresh: boolean): Promise<void> {
+    if (fresh) {
+      // A new run must not learn from what an earlier run under the same keys left behind.
+      await this.command(['DEL', this.k.stream, this.k.params, this.k.allowed]);
+      await this.command(['XGROUP', 'CREATE', this.k.stream, GROUP, '0', 'MKSTREAM']);
+      this.pendingFirst = false;
+    }
+    await this.command(['SET', this.k.sent, String(inserted)]);
+    await this.command(['DEL', this.k.done]);
+  }
+
   async allowInserts(total: number): Promise<void> {
     await this.command(['SET', this.k.allowed, String(total)]);
+  }
+
+  async finish(): Promise<void> {
+    await this.command(['SET', this.k.done, '1']);
+    await this.command(['PUBLISH', this.k.channel, 'done']);
   }
 
   /** A command, retried while Redis is unreachable (a restart); other errors throw. */
@@ -165,6 +189,7 @@ export class RedisActorTransport implements ActorTransport {
   private readonly k: ReturnType<typeof keys>;
   private newest: ParamsMessage | null = null;
   private fetching = false;
+  private done = false;
   waits = 0;
 
   private constructor(
@@ -180,10 +205,15 @@ export class RedisActorTransport implements ActorTransport {
     const subscriber = await connect(o);
     const t = new RedisActorTransport(client, subscriber, o);
     await subscriber.subscribe(t.k.channel, (message: Buffer | string) => {
+      if (text(message) === 'done') {
+        t.done = true;
+        return;
+      }
       const [generation, version] = text(message).split(':').map(Number) as [number, number];
       if (newer(generation, version, t.newest)) void t.fetch();
     });
     await t.fetch();
+    t.done = text((await client.sendCommand(['GET', t.k.done])) as Reply) === '1';
     return t;
   }
 
@@ -205,6 +235,7 @@ export class RedisActorTransport implements ActorTransport {
     const command = (args: (string | Buffer)[]): Promise<Reply> => retrying(() => this.client.sendCommand(args) as Promise<Reply>, this.o, args[0] as string, signal);
     for (let backoff = 10; ; backoff = Math.min(200, backoff * 2)) {
       signal?.throwIfAborted();
+      if (this.done) return; // the run is over: the learner takes nothing more
       const allowed = Number(text((await command(['GET', this.k.allowed])) ?? '0'));
       const sent = Number(await command(['INCRBY', this.k.sent, String(count)]));
       if (sent <= allowed) break;
@@ -217,6 +248,10 @@ export class RedisActorTransport implements ActorTransport {
 
   params(): ParamsMessage | null {
     return this.newest;
+  }
+
+  finished(): boolean {
+    return this.done;
   }
 
   async close(): Promise<void> {
@@ -244,7 +279,8 @@ async function retrying<T>(f: () => Promise<T>, o: RedisOptions, what: string, s
       return await f();
     } catch (err) {
       const message = (err as Error).message;
-      const transient = /OOM|LOADING|ECONNREFUSED|ECONNRESET|closed|offline|Socket|connect|TRYAGAIN|BUSY|MASTERDOWN/i.test(message);
+      // Our own close is final; a dropped connection, a restarting or full server is not.
+      const transient = !/client is closed/i.test(message) && /OOM|LOADING|ECONNREFUSED|ECONNRESET|EPIPE|Socket closed|offline|connect|TRYAGAIN|BUSY|MASTERDOWN/i.test(message);
       if (!transient) throw err;
       if (attempt % 10 === 0) o.log?.(`redis ${what}: ${message} — retrying (attempt ${attempt + 1}); nothing is dropped`);
       signal?.throwIfAborted();

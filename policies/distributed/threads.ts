@@ -6,7 +6,8 @@ import type { ActorTransport, Delivery, LearnerTransport, ParamsMessage } from '
 export type ThreadMessage =
   | { readonly op: 'batch'; readonly bytes: Uint8Array }
   | { readonly op: 'params'; readonly version: number; readonly bytes: Uint8Array }
-  | { readonly op: 'error'; readonly message: string };
+  | { readonly op: 'error'; readonly message: string }
+  | { readonly op: 'finish' };
 
 /** Slots of the shared flow-control counters: [allowed total inserts, sent total]. */
 const ALLOWED = 0;
@@ -74,9 +75,17 @@ export class ThreadsLearnerTransport implements LearnerTransport {
     for (const a of this.actors) a.postMessage({ op: 'params', version: params.version, bytes: params.bytes } satisfies ThreadMessage);
   }
 
+  async begin(inserted: number): Promise<void> {
+    Atomics.store(this.counters, SENT, inserted);
+  }
+
   async allowInserts(total: number): Promise<void> {
     Atomics.store(this.counters, ALLOWED, Math.min(total, 0x7fffffff));
     Atomics.notify(this.counters, ALLOWED);
+  }
+
+  async finish(): Promise<void> {
+    for (const a of this.actors) a.postMessage({ op: 'finish' } satisfies ThreadMessage);
   }
 
   async close(): Promise<void> {}
@@ -88,6 +97,7 @@ export class ThreadsActorTransport implements ActorTransport {
   private readonly counters: Int32Array;
   /** Times this actor waited for the learner's allowance. */
   waits = 0;
+  private done = false;
 
   constructor(
     private readonly port: Pick<MessagePort, 'on' | 'postMessage'>,
@@ -96,6 +106,7 @@ export class ThreadsActorTransport implements ActorTransport {
     this.counters = new Int32Array(shared);
     port.on('message', (m: ThreadMessage) => {
       if (m.op === 'params' && (!this.newest || m.version > this.newest.version)) this.newest = { version: m.version, bytes: m.bytes };
+      if (m.op === 'finish') this.done = true;
     });
   }
 
@@ -103,6 +114,7 @@ export class ThreadsActorTransport implements ActorTransport {
     // Reserve `count` of the allowance, or wait until the learner raises it.
     for (;;) {
       signal?.throwIfAborted();
+      if (this.done) return; // the run is over: the learner takes nothing more
       const allowed = Atomics.load(this.counters, ALLOWED);
       const sent = Atomics.load(this.counters, SENT);
       if (sent + count <= allowed && Atomics.compareExchange(this.counters, SENT, sent, sent + count) === sent) break;
@@ -118,6 +130,10 @@ export class ThreadsActorTransport implements ActorTransport {
 
   params(): ParamsMessage | null {
     return this.newest;
+  }
+
+  finished(): boolean {
+    return this.done;
   }
 
   async close(): Promise<void> {}

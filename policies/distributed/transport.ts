@@ -25,8 +25,16 @@ export interface LearnerTransport {
   receive(waitMs: number): Promise<Delivery[]>;
   /** Announces new parameters; actors adopt the newest and drop older ones (conflation). */
   publish(params: ParamsMessage): Promise<void>;
+  /**
+   * A learner starts: `fresh` for a new run (anything an earlier run left under these keys is
+   * cleared), else a resume; `inserted` is the number of transitions it holds, which re-bases
+   * the actors' shared send counter.
+   */
+  begin(inserted: number, fresh: boolean): Promise<void>;
   /** Flow control: the total number of transitions all actors together may have sent (the rate limiter's allowance). */
   allowInserts(total: number): Promise<void>;
+  /** Tells the actors the run is over (they stop). */
+  finish(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,10 +43,13 @@ export interface ActorTransport {
   /**
    * Sends one packed batch of `count` transitions. Waits (yielding) while the learner's
    * allowance is spent; resolves once the transport holds the batch (Redis: XADD acknowledged).
-   * Never drops data silently: a broker that refuses is retried with backoff and reported.
+   * Never drops data silently: a broker that refuses is retried with backoff and reported. Once
+   * the learner has finished the run, it returns without sending (nothing more is wanted).
    */
   send(bytes: Uint8Array, count: number, signal?: AbortSignal): Promise<void>;
   /** The newest parameters seen, or null before the learner published any. */
   params(): ParamsMessage | null;
+  /** True once the learner said the run is over. */
+  finished(): boolean;
   close(): Promise<void>;
 }
