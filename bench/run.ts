@@ -6,6 +6,7 @@ import os from 'node:os';
 import { bridgesBenchmark } from './bridges.js';
 import { cliBenchmark } from './cli.js';
 import { quickstartBenchmark } from './quickstart.js';
+import { distributedBenchmark } from './distributed.js';
 import { hilBenchmark } from './hil.js';
 import { learnBenchmark } from './learn.js';
 import { learnerBenchmark } from './learner.js';
@@ -23,6 +24,7 @@ const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
   cli: cliBenchmark,
   quickstart: quickstartBenchmark,
   hil: hilBenchmark,
+  distributed: distributedBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);

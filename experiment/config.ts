@@ -123,8 +123,8 @@ export const DistributedSectionSchema = z
     sendEvery: z.number().int().min(1).max(10_000).default(32),
     /** Sampled transitions per inserted one; default what one process does (utd × criticActorRatio × batchSize). */
     samplesPerInsert: z.number().positive().optional(),
-    /** Rate limiter slack, in inserted transitions: how far actors may run ahead of (or behind) the ratio. Default 1,000. */
-    errorBuffer: z.number().int().min(1).default(1000),
+    /** Rate limiter slack, in inserted transitions: how far actors may run ahead of (or behind) the ratio. Default 256. */
+    errorBuffer: z.number().int().min(1).default(256),
     /** Transitions from a policy more than this many updates old are stale (counted; dropped with dropStale). Default 1,000. */
     maxStaleness: z.number().int().min(0).default(1000),
     dropStale: z.boolean().default(false),

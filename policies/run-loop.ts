@@ -27,6 +27,8 @@ export interface TrainerProgress {
   readonly lambdas?: Readonly<Record<string, number>>;
   /** Human in the loop: the share of the last finished episode's steps the person controlled. */
   readonly humanRate?: number;
+  /** Actor/learner split: the samples-per-insert ratio held so far, and stale transitions counted. */
+  readonly link?: { readonly samplesPerInsert: number; readonly stale: number; readonly actors?: number };
 }
 
 /**

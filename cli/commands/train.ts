@@ -69,7 +69,8 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
     onStep: (p: TrainerProgress) => {
       const costs = Object.entries(p.lastCosts ?? {}).map(([n, c]) => ` · ${n} ${c.toFixed(1)}${p.lambdas?.[n] === undefined ? '' : ` (λ ${p.lambdas[n].toFixed(2)})`}`).join('');
       const human = p.humanRate === undefined ? '' : ` · human ${(100 * p.humanRate).toFixed(0)}%`;
-      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs}${human} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s · ${elapsed(started)}`);
+      const link = p.link ? ` · ratio ${p.link.samplesPerInsert.toFixed(2)}× · stale ${p.link.stale}` : '';
+      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs}${human}${link} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s · ${elapsed(started)}`);
     },
   };
   let trainer: OffPolicyTrainer | StreamTrainer;

@@ -10,7 +10,7 @@ export interface DistributedLearnerOptions extends TrainerOptions {
   readonly transport: LearnerTransport;
   /** Sampled transitions per inserted one (default: what the single-process trainer does, utd × criticActorRatio × batchSize). */
   readonly samplesPerInsert?: number;
-  /** Slack of the rate limiter, in inserted transitions (default 1,000). */
+  /** Slack of the rate limiter, in inserted transitions (default 256). */
   readonly errorBufferInserts?: number;
   /** Transitions from a policy more than this many versions old are stale: counted, and dropped with `dropStale`. Default 1,000. */
   readonly maxStaleness?: number;
@@ -51,7 +51,7 @@ export class DistributedLearner extends OffPolicyTrainer {
     super(d);
     this.transport = d.transport;
     const spi = d.samplesPerInsert ?? this.rowsPerLearn;
-    this.limiter = new RateLimiter({ samplesPerInsert: spi, minSize: Math.max(1, d.config.learningStarts), errorBuffer: spi * (d.errorBufferInserts ?? 1000) });
+    this.limiter = new RateLimiter({ samplesPerInsert: spi, minSize: Math.max(1, d.config.learningStarts), errorBuffer: spi * (d.errorBufferInserts ?? 256) });
   }
 
   protected override checkpointExtras(): Record<string, unknown> {
@@ -91,6 +91,7 @@ export class DistributedLearner extends OffPolicyTrainer {
     await this.transport.allowInserts(this.allowance());
     let timeAtLog = performance.now();
     let [stepsAtLog, updatesAtLog] = [this.envSteps, this.learner.updates];
+    let [updatesPerSec, envStepsPerSec] = [0, 0];
     while (this.running()) {
       const canLearn = this.envSteps >= this.o.config.learningStarts && this.limiter.canSample(this.rowsPerLearn);
       for (const d of await this.transport.receive(canLearn ? 0 : 20)) await this.ingest(d);
@@ -105,10 +106,18 @@ export class DistributedLearner extends OffPolicyTrainer {
         const now = performance.now();
         const seconds = (now - timeAtLog) / 1000;
         Object.assign(this.link, { samplesPerInsert: this.limiter.ratio(), insertStalls: this.limiter.stalls.insert, sampleStalls: this.limiter.stalls.sample });
-        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec: (this.learner.updates - updatesAtLog) / seconds, envStepsPerSec: (this.envSteps - stepsAtLog) / seconds, ...(this.lastMetrics ?? {}), link: { ...this.link } });
+        [updatesPerSec, envStepsPerSec] = [(this.learner.updates - updatesAtLog) / seconds, (this.envSteps - stepsAtLog) / seconds];
+        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, ...(this.lastMetrics ?? {}), link: { ...this.link } });
         [timeAtLog, stepsAtLog, updatesAtLog] = [now, this.envSteps, this.learner.updates];
       }
-      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec: 0, envStepsPerSec: 0, lastCosts: this.lastCosts, humanRate: this.lastHumanRate });
+      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec, lastCosts: this.lastCosts, humanRate: this.lastHumanRate, link: { samplesPerInsert: this.limiter.ratio() / this.limiter.options.samplesPerInsert, stale: this.link.stale } });
+      await pause();
+    }
+    // Catch up to the ratio on what arrived, so a run ends with the updates a single process makes at its step count.
+    const { samplesPerInsert: spi, minSize } = this.limiter.options;
+    while (!this.stopping && this.limiter.state().samples + this.rowsPerLearn <= (this.limiter.state().inserts - minSize) * spi) {
+      this.learn();
+      this.limiter.sampled(this.rowsPerLearn);
       await pause();
     }
     const result = await this.finish();
