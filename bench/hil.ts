@@ -32,6 +32,8 @@ import { ReplayBuffer } from '../policies/replay.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
 
 const ENV = process.env['HIL_ENV'] ?? 'PandaReach-v0';
+/** The simulated person's settings (HIL_HUMAN as JSON; see hil/devices/simulated-human.ts). */
+const HUMAN = JSON.parse(process.env['HIL_HUMAN'] ?? '{}') as Record<string, number>;
 const METHODS = ['sac', 'rlpd', 'rlpd+human', 'rlpd+human+classifier'] as const;
 type Method = (typeof METHODS)[number];
 
@@ -66,7 +68,7 @@ export function hilConfig(method: Method, seed: number, steps: number, evalEvery
       env: { id: ENV, ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
       seed,
       algo: { kind: 'sac', preset: rlpd ? 'rlpd' : 'sac', hidden: [64, 64], critics: rlpd ? 4 : 2, criticSubset: 2, criticActorRatio: 2, batchSize: 128, gamma: 0.97, learningStarts: 500, ...(rlpd ? { demos: { path: demos, ratio: 0.5 } } : {}) },
-      ...(human ? { hil: { device: 'simulated', buffers: 'both' } } : {}),
+      ...(human ? { hil: { device: 'simulated', buffers: 'both', simulated: HUMAN } } : {}),
       train: { steps, evalEvery, evalEpisodes: 10, checkpointEvery: steps, logEvery: 1000 },
     },
     `bench hil ${method}`,
@@ -82,7 +84,8 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
   const t0 = performance.now();
   const env = await makeLearnerEnv(config, undefined, { human: true });
   const evalEnv = await makeLearnerEnv(config, undefined, { evaluation: true });
-  const demos = config.algo.kind === 'sac' && config.algo.demos ? ReplayBuffer.load(config.algo.demos.path) : undefined;
+  // Demos carry the reward the learner is trained on: with the classifier, they are recorded through it.
+  const demos = config.algo.kind === 'sac' && config.algo.demos ? (config.env.rewardClassifier ? (await recordDemonstrations(config, 20, 5_000_000, false)).table : ReplayBuffer.load(config.algo.demos.path)) : undefined;
   const trainer = new OffPolicyTrainer({ env, evalEnv, config: resolvedAlgo(config), schedule: config.train, seed: job.seed, checkpointDir: join(dir, 'checkpoints'), metrics, demos, interventions: config.hil ? { toDemos: true, upsample: 1 } : undefined });
   await trainer.run();
   trainer.dispose();
