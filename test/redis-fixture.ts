@@ -34,6 +34,12 @@ export class RedisServer {
     private readonly extra: string[],
   ) {}
 
+  /** redis-cli's arguments: the port, and the password when the server requires one. */
+  private cliArgs(): string[] {
+    const i = this.extra.indexOf('--requirepass');
+    return ['-p', String(this.port), ...(i >= 0 ? ['-a', this.extra[i + 1] as string, '--no-auth-warning'] : [])];
+  }
+
   static async start(options: { aof?: boolean; extra?: string[] } = {}): Promise<RedisServer> {
     const port = await freePort();
     const aof = options.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
@@ -50,7 +56,7 @@ export class RedisServer {
   async up(): Promise<void> {
     this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, ...this.extra], { stdio: 'ignore' });
     const deadline = Date.now() + 10_000;
-    while (spawnSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout?.trim() !== 'PONG') {
+    while (spawnSync('redis-cli', [...this.cliArgs(), 'ping'], { encoding: 'utf8' }).stdout?.trim() !== 'PONG') {
       if (Date.now() > deadline) throw new Error(`redis-server on ${this.port} did not start`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -67,6 +73,6 @@ export class RedisServer {
   }
 
   cli(...args: string[]): string {
-    return spawnSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8' }).stdout.trim();
+    return spawnSync('redis-cli', [...this.cliArgs(), ...args], { encoding: 'utf8' }).stdout.trim();
   }
 }

@@ -28,14 +28,26 @@ function binaryClient(o: RedisOptions) {
   return client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
 }
 
-/** Connects, reporting (not throwing) errors the client emits while it reconnects. */
+/**
+ * Connects, reporting (not throwing) errors the client emits while it reconnects — except a
+ * refused login, which no retry fixes: that fails at once with Redis's message.
+ */
 async function connect(o: RedisOptions): Promise<Client> {
   const client = binaryClient(o);
   let reported = 0;
+  let refuse: (err: Error) => void = () => {};
+  const refused = new Promise<never>((_, reject) => (refuse = reject));
+  refused.catch(() => {});
   client.on('error', (err: Error) => {
-    if (reported++ % 20 === 0) o.log?.(`redis ${o.url ?? 'redis://127.0.0.1:6379'}: ${err.message} (retrying)`);
+    if (/WRONGPASS|NOAUTH|invalid username-password|NOPERM/i.test(err.message)) refuse(err);
+    else if (reported++ % 20 === 0) o.log?.(`redis ${o.url ?? 'redis://127.0.0.1:6379'}: ${err.message} (retrying)`);
   });
-  await client.connect();
+  try {
+    await Promise.race([client.connect(), refused]);
+  } catch (err) {
+    client.destroy();
+    throw new Error(`redis ${o.url ?? 'redis://127.0.0.1:6379'}: ${(err as Error).message} (check distributed.redis.username / password)`, { cause: err });
+  }
   return client;
 }
 

@@ -221,6 +221,22 @@ describe('Redis faults (a real redis-server)', () => {
     }
   }, 60_000);
 
+  it('a password-protected Redis: the right password works; a wrong one fails at once with Redis\'s error, not a retry loop', async () => {
+    const server = await RedisServer.start({ extra: ['--requirepass', 's3cret'] });
+    try {
+      const ok = await RedisLearnerTransport.open({ url: server.url, prefix: 'auth', password: 's3cret' });
+      await ok.allowInserts(4);
+      const a = await RedisActorTransport.open({ url: server.url, prefix: 'auth', actorId: 'a', password: 's3cret' });
+      await a.send(batch('a', 0), 4);
+      expect((await receiveAll(ok, 1)).length).toBe(1);
+      await a.close();
+      await ok.close();
+      await expect(RedisLearnerTransport.open({ url: server.url, prefix: 'auth', password: 'wrong' })).rejects.toThrow(/WRONGPASS|invalid username-password/);
+    } finally {
+      await server.down();
+    }
+  });
+
   it('a corrupt entry is counted and dropped, never applied', async () => {
     const url = (redis as RedisServer).url;
     const learner = await RedisLearnerTransport.open({ url, prefix: 'corrupt' });
