@@ -8,7 +8,8 @@
  *   vs one actor thread + the learner, wall-clock seconds to a deterministic evaluation ≥ −200;
  * - scaling: 1, 2, 4 actor threads for a fixed number of env steps (PandaReach-v0, where a
  *   step's physics costs about as much as an update): env steps/s, updates/s, and the
- *   samples-per-insert ratio the rate limiter held, against its target.
+ *   samples-per-insert ratio the rate limiter held, against its target; and the same workload in
+ *   one process (`singleProcess`, actors 0) as the reference.
  *
  * Redis: a redis-server this benchmark starts on a free loopback port (skipped if none).
  */
@@ -100,8 +101,8 @@ async function pendulumRun(config: ExperimentConfig, threaded: boolean): Promise
   return { secondsTo200, finalReturn: final.returnMean };
 }
 
-async function scaling(actors: number, steps: number): Promise<{ actors: number; envStepsPerSec: number; updatesPerSec: number; samplesPerInsert: number }> {
-  const config = validateConfig(
+function scalingConfig(actors: number, steps: number): ExperimentConfig {
+  return validateConfig(
     {
       name: `scaling-${actors}`,
       env: { id: 'PandaReach-v0' },
@@ -111,6 +112,25 @@ async function scaling(actors: number, steps: number): Promise<{ actors: number;
     },
     'bench',
   );
+}
+
+/** The same PandaReach-v0 workload in one process: the reference the split is measured against. */
+async function singleProcess(steps: number): Promise<{ actors: 0; envStepsPerSec: number; updatesPerSec: number; samplesPerInsert: number }> {
+  const config = scalingConfig(1, steps);
+  const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-single-'));
+  const env = await makeLearnerEnv(config);
+  const trainer = new OffPolicyTrainer({ env, evalEnv: env, config: resolvedAlgo(config), schedule: config.train, seed: 0, checkpointDir: join(dir, 'checkpoints'), metrics: new MetricsLog(join(dir, 'metrics.jsonl')) });
+  const t0 = performance.now();
+  await trainer.run();
+  const seconds = (performance.now() - t0) / 1000;
+  const out = { actors: 0 as const, envStepsPerSec: trainer.step / seconds, updatesPerSec: trainer.learner.updates / seconds, samplesPerInsert: (trainer.learner.updates * 64) / Math.max(1, trainer.step - 500) };
+  trainer.dispose();
+  await env.close();
+  return out;
+}
+
+async function scaling(actors: number, steps: number): Promise<{ actors: number; envStepsPerSec: number; updatesPerSec: number; samplesPerInsert: number }> {
+  const config = scalingConfig(actors, steps);
   const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-scale-'));
   const evalEnv = await makeLearnerEnv(config, undefined, { evaluation: true });
   const run = new ThreadedRun({ config, env: evalEnv, evalEnv, checkpointDir: join(dir, 'checkpoints'), metrics: new MetricsLog(join(dir, 'metrics.jsonl')) });
@@ -164,8 +184,9 @@ export async function distributedBenchmark(json: boolean): Promise<unknown> {
     const rows = [];
     for (const actors of [1, 2, 4]) rows.push(await scaling(actors, steps));
     out['scaling'] = rows;
+    out['singleProcess'] = await singleProcess(steps);
     out['targetSamplesPerInsert'] = 64;
-    if (!json) for (const r of rows) process.stdout.write(`${r.actors} actor(s): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(0)} updates/s, samples/insert ${r.samplesPerInsert.toFixed(1)} (target 64)\n`);
+    if (!json) for (const r of [out['singleProcess'] as (typeof rows)[number], ...rows]) process.stdout.write(`${r.actors} actor(s): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(0)} updates/s, samples/insert ${r.samplesPerInsert.toFixed(1)} (target 64)\n`);
   }
   return out;
 }

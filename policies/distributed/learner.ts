@@ -15,6 +15,8 @@ export interface DistributedLearnerOptions extends TrainerOptions {
   /** Transitions from a policy more than this many versions old are stale: counted, and dropped with `dropStale`. Default 1,000. */
   readonly maxStaleness?: number;
   readonly dropStale?: boolean;
+  /** Publish parameters at most this often (ms), on `publishEvery` boundaries. Default 20. */
+  readonly publishMs?: number;
 }
 
 /** What the learner reports about the actor link (metrics `train` records and the progress line). */
@@ -81,13 +83,18 @@ export class DistributedLearner extends OffPolicyTrainer {
     const pause = yielder(20);
     const { schedule } = this;
     let published = -1;
-    const publish = async (): Promise<void> => {
-      if (this.learner.updates === published) return;
+    let publishedAt = -Infinity;
+    // Actors keep only the newest parameters, so publishing more often than they can use them
+    // (every update, a few hundred a second) only costs the learner: at most every `publishMs`.
+    const publishMs = this.d.publishMs ?? 20;
+    const publish = async (force = false): Promise<void> => {
+      if (this.learner.updates === published || (!force && performance.now() - publishedAt < publishMs)) return;
       published = this.learner.updates;
+      publishedAt = performance.now();
       await this.transport.publish({ version: published, bytes: encodeSnapshot(this.learner.snapshot()) });
     };
     await this.transport.begin(this.limiter.state().inserts, this.envSteps === 0);
-    await publish();
+    await publish(true);
     await this.transport.allowInserts(this.allowance());
     let timeAtLog = performance.now();
     let [stepsAtLog, updatesAtLog] = [this.envSteps, this.learner.updates];
