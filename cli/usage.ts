@@ -30,6 +30,8 @@ export const USAGE = {
                     its address with a one-time token is printed) or simulated; their transitions
                     go to both buffers (the config's hil: section sets the rest, e.g. hil.frame: tcp)
   --quiet           no progress line
+  A config with a distributed: section (SAC / RLPD) runs distributed.actors actor threads and one
+  learner, the update-to-data ratio held by a rate limiter (roborl learner / actor: across machines).
   Ctrl-C / SIGTERM checkpoint and exit 130 / 143; a kill loses at most train.checkpointEvery steps.`,
   eval: `usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml]
   Deterministic evaluation of a run's newest checkpoint, on the simulator or unchanged on a
