@@ -55,6 +55,7 @@ export const USAGE = {
   Record demonstrations for RLPD configs, through the env stack training uses (env options,
   cost expressions, Tier 0 limits, shield): the stored actions are the executed ones, in the
   learner's [−1, 1] units.
+  --policy scripted  the task's expert (the same as --device scripted)
   --device D         scripted: the task's expert (default); keyboard, hid or web: a person drives
                      (take over to move; the arm holds still otherwise); their success button
                      ends a kept episode, failure / end-episode discard it

@@ -80,11 +80,14 @@ describe('correcting a learning arm from the keyboard (the README commands, in a
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     expect(await until(() => /run folder:/.test(out), 60_000)).toBe(true);
     child.stdin.write(' '); // take over
-    for (let k = 0; k < 40; k++) {
-      child.stdin.write('q'); // hold joint 1 +
+    // Hold joint 1 + for up to 4 s (a loaded machine may take a while to start stepping), then hand back.
+    let done = false;
+    void exited.then(() => (done = true));
+    for (let k = 0; k < 100 && !done; k++) {
+      child.stdin.write('q');
       await new Promise((r) => setTimeout(r, 40));
     }
-    child.stdin.write(' '); // hand back
+    if (!done) child.stdin.write(' ');
     expect(await exited).toBe(0);
     const episodes = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8')
       .trim()
@@ -92,7 +95,7 @@ describe('correcting a learning arm from the keyboard (the README commands, in a
       .map((l) => JSON.parse(l) as { type: string; human?: { steps: number; takeovers: number } })
       .filter((r) => r.type === 'episode');
     const human = episodes.reduce((s, e) => s + (e.human?.steps ?? 0), 0);
-    expect(human).toBeGreaterThan(10); // ~1.6 s of keys at 25 Hz
+    expect(human).toBeGreaterThan(10); // up to 4 s of keys at 25 Hz
     expect(episodes.some((e) => (e.human?.takeovers ?? 0) >= 1)).toBe(true);
   }, 120_000);
 
@@ -112,7 +115,7 @@ describe('correcting a learning arm from the keyboard (the README commands, in a
     }
     child.stdin.write('\r');
     expect(await exited).toBe(0);
-    expect(text).toMatch(/episode 1: \d+ steps, you drove \d+, ended by success \(success\) — kept \(1\/1\)/);
+    expect(text).toMatch(/episode \d+: \d+ steps, you drove \d+, ended by success \(success\) — kept \(1\/1\)/);
     const episodes = [...ReplayBuffer.load(out).episodes()];
     expect(episodes.length).toBe(1);
     // Joint 2 (obs 1) moved up under the keys.
