@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { runActor } from '../policies/distributed/actor-loop.js';
 import { ThreadsActorTransport, type ThreadMessage } from '../policies/distributed/threads.js';
 import type { ExperimentConfig } from './config.js';
-import { makeLearnerEnv } from './setup.js';
+import { makeLearnerEnv, resolvedAlgo } from './setup.js';
 
 /** What the learner thread hands an actor thread. */
 export interface ActorThreadData {
@@ -22,7 +22,7 @@ port.on('message', (m: { op: string }) => {
 });
 const env = await makeLearnerEnv(data.config, undefined, { human: true });
 try {
-  await runActor({ env, transport: new ThreadsActorTransport(port, data.shared), actorId: data.actorId, seed: data.seed, sendEvery: data.config.distributed?.sendEvery, firstSeq: data.firstSeq, signal: abort.signal });
+  await runActor({ env, transport: new ThreadsActorTransport(port, data.shared), learning: resolvedAlgo(data.config), actorId: data.actorId, seed: data.seed, sendEvery: data.config.distributed?.sendEvery, firstSeq: data.firstSeq, signal: abort.signal });
 } catch (err) {
   if (!abort.signal.aborted) port.postMessage({ op: 'error', message: `${data.actorId}: ${(err as Error).message}` } satisfies ThreadMessage);
 } finally {

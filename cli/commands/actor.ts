@@ -3,7 +3,7 @@ import type { Env } from '../../control/env.js';
 import { RescaleAction } from '../../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
 import { loadConfig } from '../../experiment/config.js';
-import { absolutizePaths, makeLearnerEnv } from '../../experiment/setup.js';
+import { absolutizePaths, makeLearnerEnv, resolvedAlgo } from '../../experiment/setup.js';
 import { runActor } from '../../policies/distributed/actor-loop.js';
 import { RedisActorTransport } from '../../policies/distributed/redis.js';
 import { connectRobot, loadRobotConfig } from '../../robots/config.js';
@@ -38,7 +38,7 @@ export async function actorCommand(args: Args): Promise<void> {
   log(`actor ${actorId}: ${robotPath ? `robot ${robotPath}` : `simulator ${config.env.id}`} → ${redis.url} (keys roborl:${redis.prefix ?? config.name}:*); Ctrl-C stops`);
   let episodes = 0;
   try {
-    const r = await runActor({ env, transport, actorId, seed, sendEvery: config.distributed?.sendEvery, signal: abort.signal, onEpisode: (ep) => (++episodes % 10 === 0 ? log(`actor ${actorId}: ${episodes} episodes, last return ${ep.return.toFixed(1)}, policy v${transport.params()?.version ?? 0}`) : undefined) });
+    const r = await runActor({ env, transport, learning: resolvedAlgo(config), actorId, seed, sendEvery: config.distributed?.sendEvery, signal: abort.signal, onEpisode: (ep) => (++episodes % 10 === 0 ? log(`actor ${actorId}: ${episodes} episodes, last return ${ep.return.toFixed(1)}, policy v${transport.params()?.version ?? 0}`) : undefined) });
     log(`actor ${actorId}: ${r.steps} steps, ${r.episodes} episodes`);
   } catch (err) {
     if (!abort.signal.aborted) throw err;

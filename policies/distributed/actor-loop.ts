@@ -5,6 +5,8 @@ import { sample } from '../../control/spaces.js';
 import type { Transition } from '../../control/transition.js';
 import { trainingEpisodeSeed } from '../evaluate.js';
 import { GaussianActor } from '../sac/actor.js';
+import type { SacConfig } from '../sac/config.js';
+import { learnerTransition } from '../sac/trainer.js';
 import { packTransitions } from './packing.js';
 import { decodeSnapshot } from './snapshot-codec.js';
 import type { ActorTransport } from './transport.js';
@@ -17,6 +19,8 @@ export interface ActorLoopOptions {
   readonly actorId: string;
   /** Seeds exploration noise and this actor's episode resets. */
   readonly seed: number;
+  /** What a stored transition holds where a safety layer changed the action (as the single-process trainer stores it). */
+  readonly learning: Pick<SacConfig, 'learnFrom' | 'correctionPenalty'>;
   /** Transitions per message (an episode's end also sends). Default 32. */
   readonly sendEvery?: number;
   /** Stop after this many env steps (default: until `signal`). */
@@ -69,9 +73,7 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
     const warmup = !actor || actor.version === 0;
     const action = warmup ? sample(space, rng) : (actor as GaussianActor).act(obs, false);
     const r = await env.step(action);
-    const human = r.info.intervention;
-    const executed = r.info.safety?.executed ?? (human?.engaged && human.human ? human.human : action);
-    pending.push({ obs, action: Float32Array.from(executed), reward: r.reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: (human?.engaged ?? false) || (r.info.safety?.intervened ?? false), human: human?.engaged ?? false, policyVersion: actor?.version ?? 0 });
+    pending.push(learnerTransition(obs, action, r, o.learning, actor?.version ?? 0));
     steps++;
     obs = r.obs;
     if (r.terminated || r.truncated) {

@@ -1,4 +1,4 @@
-import type { Env, EpisodeSummary } from '../../control/env.js';
+import type { Env, EpisodeSummary, StepResult } from '../../control/env.js';
 import { Rng, type RngState } from '../../control/rng.js';
 import { sample } from '../../control/spaces.js';
 import type { Transition } from '../../control/transition.js';
@@ -180,7 +180,8 @@ export class OffPolicyTrainer extends RunLoop {
       const warmup = this.envSteps < config.learningStarts;
       const action = warmup ? sample(env.spec.actionSpace, this.actorRng) : this.actor.act(obs, false);
       const r = await env.step(action);
-      this.store(this.transition(obs, action, r), r.info.intervention?.engaged === true);
+      const t = this.transition(obs, action, r);
+      this.store(t, t.human === true);
       obs = r.obs;
       this.envSteps++;
       if (r.terminated || r.truncated) {
@@ -201,26 +202,9 @@ export class OffPolicyTrainer extends RunLoop {
     return this.finish();
   }
 
-  /**
-   * The transition to learn from. When a safety layer changed the action, `learnFrom` picks the
-   * executed or the proposed one, and `correctionPenalty`·‖proposed − executed‖² comes off the reward.
-   */
-  private transition(obs: Float32Array, action: Float32Array, r: Awaited<ReturnType<Env['step']>>): Parameters<ReplayBuffer['add']>[0] {
-    const { config } = this.o;
-    const safety = r.info.safety;
-    const human = r.info.intervention;
-    // What ran: the person's action when they were in control (a safety layer below reports it as proposed / executed).
-    let stored = human?.engaged && human.human ? human.human : action;
-    let reward = r.reward;
-    if (safety) {
-      stored = config.learnFrom === 'proposed' ? safety.proposed : safety.executed;
-      if (config.correctionPenalty > 0 && safety.intervened) {
-        let sq = 0;
-        for (let i = 0; i < safety.proposed.length; i++) sq += ((safety.proposed[i] as number) - (safety.executed[i] as number)) ** 2;
-        reward -= config.correctionPenalty * sq;
-      }
-    }
-    return { obs, action: stored, proposedAction: human?.policy ?? action, reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: (human?.engaged ?? false) || (safety?.intervened ?? false), policyVersion: this.actor.version };
+  /** The transition to learn from (see {@link learnerTransition}). */
+  private transition(obs: Float32Array, action: Float32Array, r: StepResult): Transition {
+    return learnerTransition(obs, action, r, this.o.config, this.actor.version);
   }
 
   /**
@@ -299,4 +283,28 @@ export class OffPolicyTrainer extends RunLoop {
   dispose(): void {
     this.learner.dispose();
   }
+}
+
+/**
+ * The transition a SAC learner stores for one step — in one process or sent by an actor. The
+ * action is what ran: the person's when they were in control; when a safety layer changed it,
+ * `learnFrom` picks the executed or the proposed one, and `correctionPenalty`·‖proposed −
+ * executed‖² comes off the reward.
+ */
+export function learnerTransition(obs: Float32Array, action: Float32Array, r: StepResult, config: Pick<SacConfig, 'learnFrom' | 'correctionPenalty'>, policyVersion: number): Transition {
+  const safety = r.info.safety;
+  const human = r.info.intervention;
+  // What ran: the person's action when they were in control (a safety layer below reports it as proposed / executed).
+  let stored = human?.engaged && human.human ? human.human : action;
+  let reward = r.reward;
+  if (safety) {
+    stored = config.learnFrom === 'proposed' ? safety.proposed : safety.executed;
+    if (config.correctionPenalty > 0 && safety.intervened) {
+      let sq = 0;
+      for (let i = 0; i < safety.proposed.length; i++) sq += ((safety.proposed[i] as number) - (safety.executed[i] as number)) ** 2;
+      reward -= config.correctionPenalty * sq;
+    }
+  }
+  const engaged = human?.engaged ?? false;
+  return { obs, action: stored, proposedAction: human?.policy ?? action, reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: engaged || (safety?.intervened ?? false), human: engaged, policyVersion };
 }
