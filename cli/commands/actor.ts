@@ -8,6 +8,7 @@ import { runActor } from '../../policies/distributed/actor-loop.js';
 import { RedisActorTransport } from '../../policies/distributed/redis.js';
 import { connectRobot, loadRobotConfig } from '../../robots/config.js';
 import { allowFlags, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
+import { stopSignals } from '../stop-signals.js';
 import { USAGE } from '../usage.js';
 import { learnerConfig } from './train.js';
 
@@ -31,24 +32,20 @@ export async function actorCommand(args: Args): Promise<void> {
   } else env = await makeLearnerEnv(config, log, { human: true });
   const redis = (config.distributed as NonNullable<typeof config.distributed>).redis;
   const transport = await RedisActorTransport.open({ ...redis, prefix: redis.prefix ?? config.name, actorId, log });
-  const abort = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => abort.abort(signal);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = stopSignals();
   log(`actor ${actorId}: ${robotPath ? `robot ${robotPath}` : `simulator ${config.env.id}`} → ${redis.url} (keys roborl:${redis.prefix ?? config.name}:*); Ctrl-C stops`);
   let episodes = 0;
   try {
-    const r = await runActor({ env, transport, learning: resolvedAlgo(config), actorId, seed, sendEvery: config.distributed?.sendEvery, signal: abort.signal, onEpisode: (ep) => (++episodes % 10 === 0 ? log(`actor ${actorId}: ${episodes} episodes, last return ${ep.return.toFixed(1)}, policy v${transport.params()?.version ?? 0}`) : undefined) });
+    const r = await runActor({ env, transport, learning: resolvedAlgo(config), actorId, seed, sendEvery: config.distributed?.sendEvery, signal: stop.signal, onEpisode: (ep) => (++episodes % 10 === 0 ? log(`actor ${actorId}: ${episodes} episodes, last return ${ep.return.toFixed(1)}, policy v${transport.params()?.version ?? 0}`) : undefined) });
     log(`actor ${actorId}: ${r.steps} steps, ${r.episodes} episodes`);
   } catch (err) {
-    if (!abort.signal.aborted) throw err;
+    if (!stop.signal.aborted) throw err;
   } finally {
-    if (abort.signal.aborted) {
-      process.exitCode = abort.signal.reason === 'SIGINT' ? 130 : 143;
-      log(`actor ${actorId}: stopped (${String(abort.signal.reason)})${robotPath ? '; the robot was sent its hold command' : ''}`);
+    stop.dispose();
+    if (stop.signal.aborted) {
+      process.exitCode = stop.exitCode();
+      log(`actor ${actorId}: stopped (${String(stop.signal.reason)})${robotPath ? '; the robot was sent its hold command' : ''}`);
     }
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     await env.close();
     await transport.close();
   }

@@ -12,6 +12,7 @@ import { HilSectionSchema, loadConfig, TELEOP_DEVICES, validateConfig, type Expe
 import { Progress } from '../progress.js';
 import { makeLearnerEnv, scriptedInLearnerUnits } from '../../experiment/setup.js';
 import { makeTeleopEnv } from '../../experiment/teleop.js';
+import { stopSignals } from '../stop-signals.js';
 import { USAGE } from '../usage.js';
 
 /**
@@ -53,17 +54,14 @@ export async function recordDemosCommand(args: Args): Promise<void> {
 async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig['hil'] & object, robotPath: string | undefined, o: { episodes: number; seed: number; out: string; keepFailures: boolean }): Promise<void> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const { env } = await makeTeleopEnv(config, hil, robotPath, log);
-  const abort = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => abort.abort(signal);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = stopSignals();
   const kept: Transition[] = [];
   let attempts = 0;
   let keptEpisodes = 0;
   log(`recording ${o.episodes} demonstrations of ${config.env.id}: take over to drive, press success to keep an episode (failure / end episode discard it); Ctrl-C saves what was kept`);
   try {
     while (keptEpisodes < o.episodes) {
-      const ep = await driveEpisode(env, holdStill(env), seedAt(o.seed, attempts), abort.signal);
+      const ep = await driveEpisode(env, holdStill(env), seedAt(o.seed, attempts), stop.signal);
       attempts++;
       const keep = ep.success || o.keepFailures;
       if (keep) {
@@ -74,15 +72,14 @@ async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig[
       log(`episode ${attempts}: ${ep.transitions.length} steps, you drove ${ep.humanSteps}, ended by ${ep.endedBy}${ep.success ? ' (success)' : ''} — ${keep ? 'kept' : 'discarded'} (${keptEpisodes}/${o.episodes})`);
     }
   } catch (err) {
-    if (!abort.signal.aborted) throw err;
-    process.exitCode = abort.signal.reason === 'SIGINT' ? 130 : 143;
-    log(`interrupted (${String(abort.signal.reason)}): ${keptEpisodes} kept episode(s) are in ${kept.length ? o.out : '(nothing kept, no file written)'}`);
+    if (!stop.signal.aborted) throw err;
+    process.exitCode = stop.exitCode();
+    log(`interrupted (${String(stop.signal.reason)}): ${keptEpisodes} kept episode(s) are in ${kept.length ? o.out : '(nothing kept, no file written)'}`);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     await env.close(); // a robot gets its hold command
   }
-  if (!abort.signal.aborted) process.stdout.write(`wrote ${kept.length} transitions from ${keptEpisodes} episodes (${attempts} attempts) to ${o.out}\n`);
+  if (!stop.signal.aborted) process.stdout.write(`wrote ${kept.length} transitions from ${keptEpisodes} episodes (${attempts} attempts) to ${o.out}\n`);
 }
 
 /** `--frame joint|tcp`, checked. */

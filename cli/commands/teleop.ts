@@ -3,6 +3,7 @@ import { driveEpisode } from '../../hil/drive.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { HilSectionSchema, TELEOP_DEVICES } from '../../experiment/config.js';
 import { makeTeleopEnv } from '../../experiment/teleop.js';
+import { stopSignals } from '../stop-signals.js';
 import { demoConfig, frameFlag, holdStill } from './record-demos.js';
 
 /**
@@ -21,24 +22,20 @@ export async function teleopCommand(args: Args): Promise<void> {
   const hil = HilSectionSchema.parse({ ...(config.hil ?? {}), device, frame: frameFlag(args) ?? config.hil?.frame ?? 'joint', onDisconnect: 'hold' });
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const { env, robot } = await makeTeleopEnv(config, hil, stringFlag(args, 'robot'), log);
-  const abort = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => abort.abort(signal);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = stopSignals();
   log(`teleop ${config.env.id} on ${robot ? 'the robot' : 'the simulator'}: take over to drive; the arm holds still otherwise. Ctrl-C stops.`);
   try {
     for (let e = 0; e < episodes; e++) {
-      const ep = await driveEpisode(env, holdStill(env), seedAt(seed, e), abort.signal);
+      const ep = await driveEpisode(env, holdStill(env), seedAt(seed, e), stop.signal);
       const ret = ep.transitions.reduce((a, t) => a + t.reward, 0);
       process.stdout.write(`episode ${e + 1}: ${ep.transitions.length} steps · you drove ${ep.humanSteps} · return ${ret.toFixed(2)} · ended by ${ep.endedBy}${ep.success ? ' · success' : ''}\n`);
     }
   } catch (err) {
-    if (!abort.signal.aborted) throw err;
-    process.exitCode = abort.signal.reason === 'SIGINT' ? 130 : 143;
-    log(`stopped (${String(abort.signal.reason)})${robot ? ': the robot was sent its hold command' : ''}`);
+    if (!stop.signal.aborted) throw err;
+    process.exitCode = stop.exitCode();
+    log(`stopped (${String(stop.signal.reason)})${robot ? ': the robot was sent its hold command' : ''}`);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     await env.close();
   }
 }
