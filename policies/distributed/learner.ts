@@ -101,7 +101,11 @@ export class DistributedLearner extends OffPolicyTrainer {
     let [updatesPerSec, envStepsPerSec] = [0, 0];
     while (this.running()) {
       const canLearn = this.envSteps >= this.o.config.learningStarts && this.limiter.canSample(this.rowsPerLearn);
-      for (const d of await this.transport.receive(canLearn ? 0 : 20)) await this.ingest(d);
+      for (const d of await this.transport.receive(canLearn ? 0 : 20)) {
+        // What arrives after the last step stays unacknowledged (a resumed, longer run gets it).
+        if (!this.running()) break;
+        await this.ingest(d);
+      }
       // Learn as the limiter allows, a bounded number of updates at a time so batches keep flowing in.
       for (let k = 0; k < 16 && this.envSteps >= this.o.config.learningStarts && this.limiter.canSample(this.rowsPerLearn); k++) {
         this.learn();
