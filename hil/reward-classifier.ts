@@ -82,7 +82,7 @@ export function sampleFrames(episodes: readonly LabelledEpisode[], options: Fram
   const wantHard = Math.min(hard.length, Math.round(positives * ratio * (options.hardShare ?? 0.5)));
   const wantEasy = Math.min(easy.length, positives * ratio - wantHard);
   for (const [pool, want] of [[hard, wantHard], [easy, wantEasy]] as const) {
-    for (const k of permutation(rng, pool.length).slice(0, want)) {
+    for (const k of rng.shuffle(indices(pool.length)).slice(0, want)) {
       const [obs, e] = pool[k] as [Float32Array, number];
       out.obs.push(obs);
       out.labels.push(0);
@@ -225,7 +225,7 @@ export class RewardClassifier {
     const bx = new Float32Array(batchSize * xs.dim);
     const by = new Float32Array(batchSize);
     for (let epoch = 0; epoch < (options.epochs ?? 200); epoch++) {
-      const order = permutation(rng, n);
+      const order = rng.shuffle(indices(n));
       for (let start = 0; start + batchSize <= n; start += batchSize) {
         for (let r = 0; r < batchSize; r++) {
           const k = order[start + r] as number;
@@ -340,12 +340,4 @@ export class ClassifierReward extends Wrapper {
   }
 }
 
-/** A uniformly random permutation of 0…n−1 (Fisher–Yates). */
-function permutation(rng: Rng, n: number): Int32Array {
-  const p = Int32Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [p[i], p[j]] = [p[j] as number, p[i] as number];
-  }
-  return p;
-}
+const indices = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
