@@ -16,11 +16,13 @@ export interface DrivenEpisode {
 /**
  * Runs one episode: `policy` proposes each action; whatever the env executed is recorded. The
  * loop awaits every step, so signals and sockets get their turn; `signal` stops it between steps
- * (the promise rejects with the signal's reason).
+ * (the promise rejects with the signal's reason). `onReady` runs once the env is reset, before
+ * the first step (a person is told the episode is theirs).
  */
-export async function driveEpisode(env: Env, policy: Policy, seed: number, signal?: AbortSignal): Promise<DrivenEpisode> {
+export async function driveEpisode(env: Env, policy: Policy, seed: number, signal?: AbortSignal, onReady?: () => void): Promise<DrivenEpisode> {
   signal?.throwIfAborted();
   let { obs } = await env.reset({ seed });
+  onReady?.();
   const transitions: Transition[] = [];
   let humanSteps = 0;
   for (;;) {

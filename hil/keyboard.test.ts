@@ -99,15 +99,17 @@ describe('correcting a learning arm from the keyboard (the README commands, in a
     expect(episodes.some((e) => (e.human?.takeovers ?? 0) >= 1)).toBe(true);
   }, 120_000);
 
-  it('roborl record-demos --device keyboard (the README command): Enter keeps the episode the person drove', async () => {
+  it('roborl record-demos --device keyboard (the README command, with longer episodes): Enter keeps the episode the person drove', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-kb-rec-'));
     const out = join(dir, 'kb.demos');
     const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
-    const child = spawn('script', ['-qfec', `${process.execPath} ${bin} record-demos --env PandaReach-v0 --device keyboard --episodes 1 --out ${out}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // 10 s episodes (250 steps), so a loaded machine's slow typing still lands in the first one.
+    writeFileSync(join(dir, 'long.yaml'), 'name: kb\nenv: { id: PandaReach-v0, timeLimit: 250 }\nalgo: { kind: sac }\ntrain: { steps: 1 }\n');
+    const child = spawn('script', ['-qfec', `${process.execPath} ${bin} record-demos --config ${join(dir, 'long.yaml')} --device keyboard --episodes 1 --out ${out}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', r));
-    expect(await until(() => /recording 1 demonstrations/.test(text), 60_000)).toBe(true);
+    expect(await until(() => /episode 1: ready/.test(text), 60_000)).toBe(true);
     child.stdin.write(' ');
     for (let k = 0; k < 40; k++) {
       child.stdin.write('w'); // hold joint 2 +
@@ -115,11 +117,11 @@ describe('correcting a learning arm from the keyboard (the README commands, in a
     }
     child.stdin.write('\r');
     expect(await exited).toBe(0);
-    expect(text).toMatch(/episode \d+: \d+ steps, you drove \d+, ended by success \(success\) — kept \(1\/1\)/);
+    expect(text).toMatch(/episode 1: \d+ steps, you drove \d+, ended by (success|task) \(success\) — kept \(1\/1\)/);
     const episodes = [...ReplayBuffer.load(out).episodes()];
     expect(episodes.length).toBe(1);
-    // Joint 2 (obs 1) moved up under the keys.
+    // Joint 2 (obs 1) moved up under the keys (held still, it moves < 1e-6 rad; a loaded machine steps fewer times while the keys are down).
     const q2 = episodes[0]!.map((t) => t.obs[1] as number);
-    expect((q2.at(-1) as number) - (q2[0] as number)).toBeGreaterThan(0.1);
+    expect((q2.at(-1) as number) - (q2[0] as number)).toBeGreaterThan(0.03);
   }, 120_000);
 });

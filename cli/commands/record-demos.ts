@@ -61,7 +61,7 @@ async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig[
   log(`recording ${o.episodes} demonstrations of ${config.env.id}: take over to drive, press success to keep an episode (failure / end episode discard it); Ctrl-C saves what was kept`);
   try {
     while (keptEpisodes < o.episodes) {
-      const ep = await driveEpisode(env, holdStill(env), seedAt(o.seed, attempts), stop.signal);
+      const ep = await driveEpisode(env, holdStill(env), seedAt(o.seed, attempts), stop.signal, () => log(`episode ${attempts + 1}: ready — take over to drive`));
       attempts++;
       const keep = ep.success || o.keepFailures;
       if (keep) {
