@@ -125,9 +125,12 @@ describe('a robot step lasts one control period (free-running emulators)', () =>
       // Unpaced, joint 1 moved a tenth of the simulator's travel for the same actions. Paced, the
       // arm (measured on the emulator) moves about as far as simulated — less when the states
       // reach the env late (each next command starts from an older position): measured 0.98–1.04×
-      // on an idle machine, 0.74× once with the other test worker busy, so the bound is 35%.
+      // on an idle machine, 0.74× once with the other test worker busy and 0.64× once under
+      // stress-ng plus a test worker (the free-running emulator's physics falls behind too). The
+      // bounds keep the unpaced failure (0.1×) and any overshoot out.
       expect(onSim).toBeGreaterThan(0.3);
-      expect(Math.abs(onRobot - onSim)).toBeLessThan(0.35 * onSim);
+      expect(onRobot).toBeGreaterThan(0.5 * onSim);
+      expect(onRobot).toBeLessThan(1.35 * onSim);
     }, 60_000);
   }
 
