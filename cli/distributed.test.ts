@@ -9,6 +9,7 @@ import { createClient, RESP_TYPES } from 'redis';
 import { listCheckpoints, loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { unpackTransitions } from '../policies/distributed/packing.js';
 import { haveRedis, RedisServer } from '../test/redis-fixture.js';
+import { waitFor } from '../test/wait-for.js';
 
 const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
 const procs: ChildProcess[] = [];
@@ -41,13 +42,7 @@ function metricsStep(runDir: string): number {
   return lines.length ? (JSON.parse(lines.at(-1) as string) as { step: number }).step : 0;
 }
 
-async function until(what: string, check: () => boolean, ms = 90_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, check: () => boolean, ms = 90_000): Promise<void> => waitFor(what, check, ms, 50);
 
 describe('roborl learner / roborl actor over a real Redis', () => {
   it('an actor killed mid-run is replaced and the learner goes on; a learner killed between checkpoints resumes, gets its unacknowledged batches again and applies each transition once', async () => {

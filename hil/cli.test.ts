@@ -16,6 +16,7 @@ import { CartesianTeleop } from './cartesian.js';
 import { IDLE, type TeleopDevice, type TeleopReading } from './device.js';
 import { Intervention } from './intervention.js';
 import { RewardClassifier } from './reward-classifier.js';
+import { waitFor } from '../test/wait-for.js';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
@@ -49,13 +50,7 @@ async function withPage(args: string[]): Promise<{ child: ChildProcess; ws: WebS
   return { child, ws, stdout: () => out, stderr: () => err, exit };
 }
 
-async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (what: string, check: () => boolean, ms = 60_000): Promise<void> => waitFor(what, check, ms, 20);
 
 describe('a person through the CLI (web teleop page)', () => {
   it('record-demos --device web: the person drives in the tool frame, success keeps the episode, end-episode discards one; Ctrl-C keeps what was kept', async () => {

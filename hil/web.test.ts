@@ -10,6 +10,7 @@ import { selectBackend } from '../policies/backend.js';
 import type { TeleopContext } from './device.js';
 import { parsePageMessage, WebTeleop } from './devices/web.js';
 import { Intervention } from './intervention.js';
+import { waitFor } from '../test/wait-for.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -46,13 +47,7 @@ function connect(url: string): Promise<{ ws: WebSocket; messages: Record<string,
   });
 }
 
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (what: string, check: () => boolean, ms = 5000): Promise<void> => waitFor(what, check, ms, 10);
 
 const ctx = (t = 0): TeleopContext => ({ obs: Float32Array.of(0.1, 0.2), proposed: Float32Array.of(0.5, -0.5, 0), t });
 
