@@ -1,6 +1,9 @@
 import type { Env, InterventionInfo } from '../control/env.js';
 import type { Policy } from '../control/policy.js';
 import type { Transition } from '../control/transition.js';
+import { learnerTransition } from '../policies/sac/trainer.js';
+
+const DEMO_STORAGE = { learnFrom: 'executed', correctionPenalty: 0 } as const;
 
 /** One episode driven by a policy (and, through the intervention wrapper, a person). */
 export interface DrivenEpisode {
@@ -31,8 +34,8 @@ export async function driveEpisode(env: Env, policy: Policy, seed: number, signa
     const r = await env.step(proposed);
     const human = r.info.intervention;
     if (human?.engaged) humanSteps++;
-    const ran = r.info.safety?.executed ?? (human?.engaged && human.human ? human.human : proposed);
-    transitions.push({ obs, action: Float32Array.from(ran), proposedAction: proposed, reward: r.reward, costs: r.costs, nextObs: r.obs, terminated: r.terminated, truncated: r.truncated, intervened: (human?.engaged ?? false) || (r.info.safety?.intervened ?? false) });
+    // What ran, as a learner stores it (the executed action, the task's reward).
+    transitions.push(learnerTransition(obs, proposed, r, DEMO_STORAGE, 0));
     obs = r.obs;
     if (r.terminated || r.truncated) {
       const endedBy = human?.button ?? (r.terminated ? 'task' : 'truncated');

@@ -108,8 +108,7 @@ export class DistributedLearner extends OffPolicyTrainer {
       }
       // Learn as the limiter allows, a bounded number of updates at a time so batches keep flowing in.
       for (let k = 0; k < 16 && this.envSteps >= this.o.config.learningStarts && this.limiter.canSample(this.rowsPerLearn); k++) {
-        this.learn();
-        this.limiter.sampled(this.rowsPerLearn);
+        this.learnCounted();
         if (this.learner.updates % schedule.publishEvery === 0) await publish();
       }
       await this.transport.allowInserts(this.allowance());
@@ -127,14 +126,19 @@ export class DistributedLearner extends OffPolicyTrainer {
     // Catch up to the ratio on what arrived, so a run ends with the updates a single process makes at its step count.
     const { samplesPerInsert: spi, minSize } = this.limiter.options;
     while (!this.stopping && this.limiter.state().samples + this.rowsPerLearn <= (this.limiter.state().inserts - minSize) * spi) {
-      this.learn();
-      this.limiter.sampled(this.rowsPerLearn);
+      this.learnCounted();
       await pause();
     }
     const result = await this.finish();
     await this.acking;
     if (!this.stopping) await this.transport.finish();
     return result;
+  }
+
+  /** One learner step, its samples counted by the limiter. */
+  private learnCounted(): void {
+    this.learn();
+    this.limiter.sampled(this.rowsPerLearn);
   }
 
   /** The most inserts the limiter lets actors have made in total. */

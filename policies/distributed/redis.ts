@@ -1,7 +1,7 @@
 import { createClient, RESP_TYPES } from 'redis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CorruptBatchError, unpackTransitions } from './packing.js';
-import type { ActorTransport, Delivery, LearnerTransport, ParamsMessage } from './transport.js';
+import { newer, type ActorTransport, type Delivery, type LearnerTransport, type ParamsMessage } from './transport.js';
 
 export interface RedisOptions {
   /** redis://host:port (rediss:// for TLS). Default redis://127.0.0.1:6379. */
@@ -272,13 +272,6 @@ export class RedisActorTransport implements ActorTransport {
   }
 }
 
-/** Whether (generation, version) is newer than what an actor has: a restarted learner (a later generation) wins even with a lower version. */
-export function newer(generation: number, version: number, have: ParamsMessage | null): boolean {
-  if (!Number.isFinite(generation) || !Number.isFinite(version)) return false;
-  if (!have) return true;
-  const g = have.generation ?? 0;
-  return generation > g || (generation === g && version > have.version);
-}
 
 /**
  * Runs `f`, retrying with backoff (up to 2 s apart) while Redis is unreachable or refuses for

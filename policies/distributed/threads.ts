@@ -1,6 +1,6 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { unpackTransitions } from './packing.js';
-import type { ActorTransport, Delivery, LearnerTransport, ParamsMessage } from './transport.js';
+import { newer, type ActorTransport, type Delivery, type LearnerTransport, type ParamsMessage } from './transport.js';
 
 /** Messages between the learner thread and actor threads (structured clone; batches are transferred, not copied). */
 export type ThreadMessage =
@@ -105,7 +105,7 @@ export class ThreadsActorTransport implements ActorTransport {
   ) {
     this.counters = new Int32Array(shared);
     port.on('message', (m: ThreadMessage) => {
-      if (m.op === 'params' && (!this.newest || m.version > this.newest.version)) this.newest = { version: m.version, bytes: m.bytes };
+      if (m.op === 'params' && newer(0, m.version, this.newest)) this.newest = { version: m.version, bytes: m.bytes };
       if (m.op === 'finish') this.done = true;
     });
   }

@@ -53,3 +53,11 @@ export interface ActorTransport {
   finished(): boolean;
   close(): Promise<void>;
 }
+
+/** Whether (generation, version) is newer than what an actor has: a restarted learner (a later generation) wins even with a lower version. */
+export function newer(generation: number, version: number, have: ParamsMessage | null): boolean {
+  if (!Number.isFinite(generation) || !Number.isFinite(version)) return false;
+  if (!have) return true;
+  const g = have.generation ?? 0;
+  return generation > g || (generation === g && version > have.version);
+}
