@@ -111,17 +111,20 @@ describe('correcting a learning arm from the keyboard (the README commands, in a
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     expect(await until(() => /episode 1: ready/.test(text), 60_000)).toBe(true);
     child.stdin.write(' ');
-    for (let k = 0; k < 40; k++) {
-      child.stdin.write('w'); // hold joint 2 +
+    for (let k = 0; k < 80; k++) {
+      child.stdin.write('w'); // hold joint 2 + for 3.2 s of a 10 s episode
       await new Promise((r) => setTimeout(r, 40));
     }
     child.stdin.write('\r');
     expect(await exited).toBe(0);
-    expect(text).toMatch(/episode 1: \d+ steps, you drove \d+, ended by (success|task) \(success\) — kept \(1\/1\)/);
+    const summary = /episode 1: \d+ steps, you drove (\d+), ended by (success|task) \(success\) — kept \(1\/1\)/.exec(text);
+    expect(summary).not.toBeNull();
+    expect(Number(summary![1])).toBeGreaterThan(0);
     const episodes = [...ReplayBuffer.load(out).episodes()];
     expect(episodes.length).toBe(1);
-    // Joint 2 (obs 1) moved up under the keys (held still, it moves < 1e-6 rad; a loaded machine steps fewer times while the keys are down).
+    // Joint 2 (obs 1) moved up under the keys. Held still it moves < 1e-6 rad; how far it moves depends on how many
+    // ticks the keys were seen down, which a loaded machine cuts (0.015 rad measured under stress-ng, 0.05 idle).
     const q2 = episodes[0]!.map((t) => t.obs[1] as number);
-    expect((q2.at(-1) as number) - (q2[0] as number)).toBeGreaterThan(0.03);
+    expect((q2.at(-1) as number) - (q2[0] as number)).toBeGreaterThan(0.003);
   }, 120_000);
 });
