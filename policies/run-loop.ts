@@ -44,6 +44,8 @@ export abstract class RunLoop {
   protected lastCosts: Readonly<Record<string, number>> | undefined;
   protected lastHumanRate: number | undefined;
   protected stopping = false;
+  /** Called with the step before each logged evaluation (the CLI records that evaluation's first episode for the viewer). */
+  beforeEvaluation: ((step: number) => void) | null = null;
   /** Lets the event loop in (signals, sockets) at least every 20 ms: a simulator's steps resolve at once. */
   private readonly pause = yielder(20);
 
@@ -85,6 +87,7 @@ export abstract class RunLoop {
   }
 
   protected async evaluateAndLog(): Promise<EvalResult> {
+    this.beforeEvaluation?.(this.envSteps);
     const e = await this.evaluate();
     const extras = await this.evalExtras();
     this.metrics.write(evalRecord(this.envSteps, e, extras));

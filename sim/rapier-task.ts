@@ -1,4 +1,6 @@
-import type { World } from '@dimforge/rapier3d-compat';
+import type { Collider, World } from '@dimforge/rapier3d-compat';
+import type { SceneShape, SceneSource, SceneState } from '../control/scene.js';
+import type { Pose } from './math3d.js';
 import { Articulation, type ArticulationOptions } from './articulation.js';
 import { rapier } from './rapier.js';
 import { SimEnv } from './sim-env.js';
@@ -33,7 +35,7 @@ export interface PhysicsOptions {
  *
  * Lifetime: the world lives in wasm memory; `close()` frees it.
  */
-export abstract class RapierTask extends SimEnv {
+export abstract class RapierTask extends SimEnv implements SceneSource {
   protected world: World;
   protected robot: Articulation;
   protected readonly q: Float64Array;
@@ -93,7 +95,57 @@ export abstract class RapierTask extends SimEnv {
     }
   }
 
+  /**
+   * The scene as the viewer draws it: every collider of the world (the robot's links named by
+   * link, dynamic bodies as objects, the rest as fixtures) and the task's markers.
+   */
+  scene(): SceneState {
+    const R = rapier();
+    const linkOf = new Map<number, string>();
+    for (const [link, handles] of this.robot.linkColliders) handles.forEach((h, i) => linkOf.set(h, `${link}#${i}`));
+    const shapes: SceneShape[] = [];
+    const poses: number[] = [];
+    const counts = { object: 0, fixture: 0 };
+    this.world.forEachCollider((c: Collider) => {
+      const size = colliderSize(c, R.ShapeType);
+      if (!size) return;
+      const link = linkOf.get(c.handle);
+      const other = c.parent()?.isDynamic() ? 'object' : 'fixture';
+      shapes.push(link ? { name: link, kind: size.kind, size: size.size, role: 'robot' } : { name: `${other}-${counts[other]++}`, kind: size.kind, size: size.size, role: other });
+      const t = c.translation();
+      const q = c.rotation();
+      poses.push(t.x, t.y, t.z, q.x, q.y, q.z, q.w);
+    });
+    for (const m of this.sceneMarkers()) {
+      shapes.push(m.shape);
+      poses.push(...m.pose.p, ...m.pose.q);
+    }
+    return { shapes, poses };
+  }
+
+  /** Targets and zones that are not colliders (a goal, a keep-out box), for the viewer. */
+  protected sceneMarkers(): { shape: SceneShape; pose: Pose }[] {
+    return [];
+  }
+
   protected override dispose(): void {
     this.world.free();
+  }
+}
+
+function colliderSize(c: Collider, T: ReturnType<typeof rapier>['ShapeType']): { kind: SceneShape['kind']; size: number[] } | null {
+  switch (c.shapeType()) {
+    case T.Cuboid: {
+      const h = c.halfExtents();
+      return h ? { kind: 'box', size: [h.x, h.y, h.z] } : null;
+    }
+    case T.Ball:
+      return { kind: 'sphere', size: [c.radius()] };
+    case T.Capsule:
+      return { kind: 'capsule', size: [c.radius(), c.halfHeight()] };
+    case T.Cylinder:
+      return { kind: 'cylinder', size: [c.radius(), c.halfHeight()] };
+    default:
+      return null; // meshes and the like: not drawn
   }
 }

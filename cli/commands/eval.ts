@@ -1,4 +1,5 @@
 import type { Env } from '../../control/env.js';
+import { SceneRecorder } from '../../control/scene.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
 import { EVALUATION_SEED, evaluatePolicy, type EvalResult } from '../../policies/evaluate.js';
 import { connectRobot, loadRobotConfig } from '../../robots/config.js';
@@ -13,13 +14,15 @@ import { loadRunPolicy, makeLearnerEnv } from '../../experiment/setup.js';
  * (ROS or serial) running the same task.
  */
 export async function evalCommand(args: Args): Promise<void> {
-  allowFlags(args, 'eval', ['episodes', 'seed', 'json', 'robot']);
+  allowFlags(args, 'eval', ['episodes', 'seed', 'json', 'robot', 'record']);
   const runDir = args.positionals[0];
   if (!runDir) throw new UsageError(USAGE.eval);
   const episodes = intFlag(args, 'episodes', 10);
   const seed = seedFlag(args, EVALUATION_SEED);
   const { config, policy, step } = await loadRunPolicy(runDir);
   const robotPath = stringFlag(args, 'robot');
+  const recordPath = stringFlag(args, 'record');
+  if (recordPath && robotPath) throw new UsageError('--record writes the simulator\'s scene (shapes and poses); a robot link reports joint states only — drop --robot to record');
   const log = (s: string): void => void process.stderr.write(`${s}
 `);
   let env: Env;
@@ -34,6 +37,13 @@ export async function evalCommand(args: Args): Promise<void> {
     where = robotConfig.kind;
     log(`connected to the ${robotConfig.kind} robot (${robotPath}); evaluating ${episodes} episodes — Ctrl-C stops it and holds the robot`);
   } else env = await makeLearnerEnv(config, undefined, { evaluation: true });
+  if (recordPath) {
+    const recorder = new SceneRecorder(env);
+    if (!recorder.available) throw new UsageError(`${config.env.id} does not describe its scene; nothing to record`);
+    recorder.recordNext(recordPath, episodes);
+    env = recorder;
+    log(`recording ${episodes} episode(s) to ${recordPath} (open it in roborl dashboard)`);
+  }
   // Ctrl-C / SIGTERM: stop between steps; closing the env sends a robot its hold command.
   const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => abort.abort(new Interrupted(signal));

@@ -9,6 +9,8 @@ import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.
 import { USAGE } from '../usage.js';
 import { DistributedSectionSchema, loadConfig, TELEOP_DEVICES, validateConfig, type ExperimentConfig } from '../../experiment/config.js';
 import { Progress } from '../progress.js';
+import { SceneRecorder } from '../../control/scene.js';
+import { writeRunStatus } from '../../experiment/run-status.js';
 import { makeDistributedLearner, ThreadedRun } from '../../experiment/distributed.js';
 import { RedisLearnerTransport } from '../../policies/distributed/redis.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../../experiment/setup.js';
@@ -55,7 +57,8 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   // or demo file fails here, and a retry with the same --run-dir works.
   await useBackend(config, log);
   const env = await makeLearnerEnv(config, log, { human: true });
-  const evalEnv = await makeLearnerEnv(config, undefined, { evaluation: true });
+  // The first episode of every evaluation is recorded for the dashboard's 3D view (runDir/scenes/).
+  const evalEnv = new SceneRecorder(await makeLearnerEnv(config, undefined, { evaluation: true }));
   const progress = new Progress(config.train.steps, config.name, !args.flags.has('quiet'));
   const metrics = new MetricsLog(join(runDir, 'metrics.jsonl'));
   const common = {
@@ -113,6 +116,8 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
       log(`no checkpoint in ${resumeDir} yet: starting from step 0${dropped ? ` (${dropped} metric lines of the lost attempt dropped)` : ''}`);
     } else trainer.resume();
   } else writeRunDir(runDir, config);
+  if (evalEnv.available) trainer.beforeEvaluation = (step) => evalEnv.recordNext(join(runDir, 'scenes', `eval-${String(step).padStart(9, '0')}.scene.jsonl`));
+  writeRunStatus(runDir, { state: 'running', pid: process.pid, step: trainer.step, steps: config.train.steps });
   log(`run folder: ${runDir} · learner ${config.algo.kind}`);
 
   let signal: NodeJS.Signals | null = null;
@@ -124,9 +129,11 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   process.once('SIGTERM', stop);
   try {
     const final = await (threaded ?? trainer).run().catch((err: unknown) => {
+      writeRunStatus(runDir, { state: 'failed', pid: process.pid, step: trainer.step, steps: config.train.steps, error: (err as Error).message ?? String(err) });
       throw checkpointAfterFailure(trainer, err, runDir, log);
     });
     progress.done();
+    writeRunStatus(runDir, { state: signal ? 'stopped' : 'finished', pid: process.pid, step: trainer.step, steps: config.train.steps });
     if (signal) {
       log(`${signal}: stopped at step ${trainer.step} with a checkpoint after ${elapsed(started)}; continue with: roborl train --resume ${runDir}`);
       process.exitCode = signal === 'SIGINT' ? 130 : 143;

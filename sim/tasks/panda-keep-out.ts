@@ -3,7 +3,8 @@ import type { Rng } from '../../control/rng.js';
 import type { LinearizedConstraint, ShieldModel } from '../../control/safety/shield.js';
 import { box } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
-import { sub, type Vec3 } from '../math3d.js';
+import type { SceneShape } from '../../control/scene.js';
+import { sub, type Pose, type Vec3 } from '../math3d.js';
 import type { TaskStep } from '../sim-env.js';
 import { clamp, PANDA_MAX_DELTA, PandaTask, pandaIkStep, pandaTcpJacobian, pandaTcpPose } from './panda.js';
 import { pandaReachObservation } from './panda-reach.js';
@@ -58,6 +59,14 @@ export class PandaKeepOut extends PandaTask {
     const success = dist < 0.05;
     const [fast, table] = this.armCosts();
     return { obs: this.observe(tcp), reward: -dist, costs: Float32Array.of(inside ? 1 : 0, fast, table), terminated: false, success, metrics: { distance: dist, keepOutDistance: clearance } };
+  }
+
+  /** The goal (5 cm success sphere) and the keep-out sphere. */
+  protected override sceneMarkers(): { shape: SceneShape; pose: Pose }[] {
+    return [
+      { shape: { name: 'goal', kind: 'sphere', size: [0.05], role: 'target' }, pose: { p: this.goal, q: [0, 0, 0, 1] } },
+      { shape: { name: 'keep_out', kind: 'sphere', size: [KEEP_OUT_RADIUS], role: 'keep-out' }, pose: { p: [...KEEP_OUT_CENTER], q: [0, 0, 0, 1] } },
+    ];
   }
 
   private observe(tcp: Vec3): Float32Array {

@@ -4,7 +4,8 @@ import type { Rng } from '../../control/rng.js';
 import { box } from '../../control/spaces.js';
 import { vec3 } from '../articulation.js';
 import { loadDescription } from '../descriptions.js';
-import { sub, type Vec3 } from '../math3d.js';
+import type { SceneShape } from '../../control/scene.js';
+import { sub, type Pose, type Vec3 } from '../math3d.js';
 import { rapier } from '../rapier.js';
 import type { TaskStep } from '../sim-env.js';
 import { checkSuccessHold, clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
@@ -103,6 +104,12 @@ export class PandaPush extends PandaTask {
 
   private cubePosition(): Vec3 {
     return vec3(this.world.getRigidBody(this.cubeHandle).translation());
+  }
+
+  /** The goal: a flat disc of the 5 cm success radius on the table. */
+  protected override sceneMarkers(): { shape: SceneShape; pose: Pose }[] {
+    // Cylinders lie along local y: turn it upright (90° about x).
+    return [{ shape: { name: 'goal', kind: 'cylinder', size: [0.05, 0.001], role: 'target' }, pose: { p: [this.goal[0], this.goal[1], 0.001], q: [Math.SQRT1_2, 0, 0, Math.SQRT1_2] } }];
   }
 
   private observe(tcp: Vec3): Float32Array {

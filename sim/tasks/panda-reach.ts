@@ -2,7 +2,8 @@ import type { EnvSpec } from '../../control/env.js';
 import type { Rng } from '../../control/rng.js';
 import { box } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
-import { sub, type Vec3 } from '../math3d.js';
+import type { SceneShape } from '../../control/scene.js';
+import { sub, type Pose, type Vec3 } from '../math3d.js';
 import type { TaskStep } from '../sim-env.js';
 import { checkSuccessHold, clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
 
@@ -53,6 +54,11 @@ export class PandaReach extends PandaTask {
     const success = dist < 0.05;
     this.held = success ? this.held + 1 : 0;
     return { obs: this.observe(tcp), reward: -dist, costs: Float32Array.from(this.armCosts()), terminated: this.held >= this.successHold, success, metrics: { distance: dist } };
+  }
+
+  /** The goal, drawn as the 5 cm success sphere. */
+  protected override sceneMarkers(): { shape: SceneShape; pose: Pose }[] {
+    return [{ shape: { name: 'goal', kind: 'sphere', size: [0.05], role: 'target' }, pose: { p: this.goal, q: [0, 0, 0, 1] } }];
   }
 
   private observe(tcp: Vec3): Float32Array {

@@ -1,6 +1,8 @@
 import type { EnvSpec } from '../../control/env.js';
 import type { Rng } from '../../control/rng.js';
 import { box } from '../../control/spaces.js';
+import type { SceneSource, SceneState } from '../../control/scene.js';
+import { quatMul, type Quat } from '../math3d.js';
 import { SimEnv, type TaskStep } from '../sim-env.js';
 
 export interface PendulumOptions {
@@ -22,7 +24,7 @@ export interface PendulumOptions {
  * - Success: |wrap(θ)| < 0.1 rad and |θ̇| < 1 (balanced upright).
  * - Constraint `joint_velocity`: 1 when |θ̇| > velocityLimit, else 0.
  */
-export class Pendulum extends SimEnv {
+export class Pendulum extends SimEnv implements SceneSource {
   static readonly ID = 'Pendulum-v1';
   readonly spec: EnvSpec = {
     id: Pendulum.ID,
@@ -85,6 +87,26 @@ export class Pendulum extends SimEnv {
   /** The range of the state variables (θ wraps; θ̇ is clipped to ±8). */
   stateBounds(): { theta: [number, number]; thdot: [number, number] } {
     return { theta: [-Math.PI, Math.PI], thdot: [-8, 8] };
+  }
+
+  /**
+   * The pendulum for the viewer: a 1 m rod (capsule) swinging in the x–z plane about a pivot at
+   * 1.2 m, θ = 0 pointing up.
+   */
+  scene(): SceneState {
+    const half = this.theta / 2;
+    const q: Quat = [0, -Math.sin(half), 0, Math.cos(half)]; // θ about −y: positive θ swings toward −x, as in Gym's rendering
+    const rod = [-0.5 * Math.sin(this.theta), 0, 1.2 + 0.5 * Math.cos(this.theta)];
+    // The capsule lies along local y; turn it to local z first (90° about x), then swing it.
+    const upright: Quat = [Math.SQRT1_2, 0, 0, Math.SQRT1_2];
+    return {
+      shapes: [
+        { name: 'base', kind: 'box', size: [0.05, 0.05, 0.6], role: 'fixture' },
+        { name: 'pivot', kind: 'sphere', size: [0.05], role: 'robot' },
+        { name: 'rod', kind: 'capsule', size: [0.04, 0.5], role: 'robot' },
+      ],
+      poses: [0, 0.1, 0.6, 0, 0, 0, 1, 0, 0, 1.2, 0, 0, 0, 1, ...rod, ...quatMul(q, upright)],
+    };
   }
 
   private observe(): Float32Array {

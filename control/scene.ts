@@ -1,0 +1,115 @@
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Env, ResetOptions, ResetResult, StepResult } from './env.js';
+import { Wrapper } from './wrappers/wrapper.js';
+
+/**
+ * What a 3D viewer needs to draw an env: primitive shapes (the robot's URDF collision shapes,
+ * objects, fixtures) and markers (targets, keep-out zones), each with a pose per frame. Shapes
+ * are in metres, z up; capsules and cylinders lie along their local y axis (Rapier's and
+ * three.js's convention).
+ */
+export interface SceneShape {
+  /** Unique within the scene, e.g. `panda_link3#0`, `table`, `goal`. */
+  readonly name: string;
+  /** box: half extents [x, y, z]; sphere: [radius]; capsule, cylinder: [radius, half height]. */
+  readonly kind: 'box' | 'sphere' | 'capsule' | 'cylinder';
+  readonly size: readonly number[];
+  readonly role: 'robot' | 'object' | 'fixture' | 'target' | 'keep-out';
+}
+
+/** One moment of a scene: the shapes and, per shape, x y z qx qy qz qw. */
+export interface SceneState {
+  readonly shapes: readonly SceneShape[];
+  readonly poses: readonly number[];
+}
+
+/** An env that can describe its scene (the simulator's tasks). */
+export interface SceneSource {
+  scene(): SceneState;
+}
+
+export function isSceneSource(env: unknown): env is SceneSource {
+  return typeof (env as Partial<SceneSource> | null)?.scene === 'function';
+}
+
+/** The first env in a wrapper stack that describes its scene, if any. */
+export function findSceneSource(env: Env): SceneSource | null {
+  let e: Env = env;
+  for (;;) {
+    if (isSceneSource(e)) return e;
+    if (!(e instanceof Wrapper)) return null;
+    e = e.env;
+  }
+}
+
+/**
+ * Lines of a scene recording (JSON lines, `*.scene.jsonl`): a `scene` line at each episode's
+ * start (the shapes), then one `frame` line per step. Appended and flushed as
+ * they happen, so a viewer can follow a recording that is still being written.
+ */
+export type SceneLine =
+  | { readonly type: 'scene'; readonly env: string; readonly hz: number; readonly episode: number; readonly shapes: readonly SceneShape[] }
+  | { readonly type: 'frame'; readonly episode: number; readonly t: number; readonly poses: readonly number[]; readonly reward?: number; readonly success?: boolean; readonly done?: boolean };
+
+/**
+ * Records the scene of chosen episodes to a file, beside any env stack whose inner env is a
+ * {@link SceneSource} (a no-op otherwise). `recordNext(path, n)` arms it: the next `n` episodes
+ * are appended to `path`, one frame per step. Poses are rounded to 0.1 mm / 1e-4.
+ */
+export class SceneRecorder extends Wrapper {
+  private readonly source: SceneSource | null;
+  private path: string | null = null;
+  private left = 0;
+  private episode = -1;
+  private t = 0;
+
+  constructor(env: Env) {
+    super(env);
+    this.source = findSceneSource(env);
+  }
+
+  /** Whether this env stack can be recorded. */
+  get available(): boolean {
+    return this.source !== null;
+  }
+
+  /** Records the next `episodes` episodes into `path` (a fresh file). */
+  recordNext(path: string, episodes = 1): void {
+    if (!this.source) return;
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, '');
+    this.path = path;
+    this.left = episodes;
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    const r = await this.env.reset(options);
+    if (this.path && this.left > 0 && this.source) {
+      this.episode++;
+      this.t = 0;
+      const s = this.source.scene();
+      this.write({ type: 'scene', env: this.spec.id, hz: this.spec.controlHz, episode: this.episode, shapes: s.shapes });
+      this.write({ type: 'frame', episode: this.episode, t: 0, poses: round(s.poses) });
+    }
+    return r;
+  }
+
+  override async step(action: Float32Array): Promise<StepResult> {
+    const r = await this.env.step(action);
+    if (this.path && this.left > 0 && this.source) {
+      const done = r.terminated || r.truncated;
+      this.write({ type: 'frame', episode: this.episode, t: ++this.t, poses: round(this.source.scene().poses), reward: Math.round(r.reward * 1e4) / 1e4, success: r.info.success === true, ...(done ? { done } : {}) });
+      if (done && --this.left === 0) this.path = null;
+    }
+    return r;
+  }
+
+  private write(line: SceneLine): void {
+    if (this.path) appendFileSync(this.path, `${JSON.stringify(line)}\n`);
+  }
+}
+
+function round(poses: readonly number[]): number[] {
+  return poses.map((v) => Math.round(v * 1e4) / 1e4);
+}
