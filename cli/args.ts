@@ -10,7 +10,8 @@ export function parseArgs(argv: readonly string[], booleanFlags: readonly string
   const flags = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (!a.startsWith('--')) {
+    if (!a.startsWith('--') || a === '--') {
+      // A bare `--` separates groups of positionals (roborl compare A… -- B…).
       positionals.push(a);
       continue;
     }

@@ -17,6 +17,9 @@ const COMMANDS: Record<CommandName, { booleans: readonly string[]; run: (args: A
   classifier: { booleans: [], run: async (a) => (await import('./commands/classifier.js')).classifierCommand(a) },
   learner: { booleans: ['quiet'], run: async (a) => (await import('./commands/train.js')).trainCommand(a, 'learner') },
   actor: { booleans: [], run: async (a) => (await import('./commands/actor.js')).actorCommand(a) },
+  dashboard: { booleans: [], run: async (a) => (await import('./commands/dashboard.js')).dashboardCommand(a) },
+  plot: { booleans: [], run: async (a) => (await import('./commands/analysis.js')).plotCommand(a) },
+  compare: { booleans: [], run: async (a) => (await import('./commands/analysis.js')).compareCommand(a) },
 };
 
 async function main(argv: string[]): Promise<void> {

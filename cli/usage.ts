@@ -106,6 +106,32 @@ export const USAGE = {
   --robot FILE     drive a real robot (configs/robots/) instead of the simulator
   --actor-id ID    unique among the actors (default <host>-<pid>)
   --seed S         exploration and episode seeds (default: from the actor id)`,
+  dashboard: `usage: roborl dashboard [runs-dir] [--port P] [--host H]
+  A local web app over a folder of runs (default runs/): the run list, live curves (return,
+  success, costs and λ, intervention rate, losses, α, updates/s; runs overlaid, or mean ± 95% CI
+  over the seeds of each config), a 3D view of recorded episodes (train records each
+  evaluation's first episode; roborl eval <run> --record FILE) followed live as they are
+  written, and the teleop panel of a run started with --teleop web. Serves on 127.0.0.1 and
+  prints its address with a one-time token; nothing is served without it. Ctrl-C stops it.
+  --port P    port (default 0: a free one)
+  --host H    address to listen on (default 127.0.0.1; another address exposes your runs)`,
+  plot: `usage: roborl plot <runs…> [--metric M] --out FIG.svg|FIG.png [--title T]
+  Publication-style curves: per config name (the seeds of one method), the mean over seeds and
+  a 95% percentile-bootstrap CI band. Run folders or folders of them.
+  --metric M   return (default), success, cost:NAME, or TYPE.FIELD from metrics.jsonl
+               (episode.return, train.alpha, episode.human.rate, …)
+  --out FILE   .svg (Vega-Lite) or .png (rendered by resvg)`,
+  compare: `usage: roborl compare <runs-A…> -- <runs-B…> [--metric M] [--at STEPS] [--n N] [--K K] [--alpha A] [--json FILE]
+  Is A better than B? AdaStop (Mathieu et al. 2023): a sequential permutation test over the
+  seeds' scores, taken N seeds per agent at a time (in seed order), deciding as early as the
+  evidence allows with the chance of a false difference held at alpha. Prints A better, B
+  better, not different, or need more seeds (and how many), and writes the decision as JSON.
+  --metric M    as for plot (default return; costs and losses: lower is better)
+  --at STEPS    each run's value at this step (default: its last)
+  --n N         seeds per agent per interim (default 5)
+  --K K         most interims (default 5: at most N·K seeds per agent)
+  --alpha A     family-wise error (default 0.05)
+  --json FILE   where to write the decision (default compare.json)`,
 } as const;
 
 export type CommandName = keyof typeof USAGE;
@@ -124,6 +150,9 @@ commands:
   classifier     train a success classifier to use as a learned reward
   learner        the learner of an actor/learner split over Redis
   actor          an actor of an actor/learner split over Redis (sim or robot)
+  dashboard      a local web app: runs, live curves, the 3D scene, teleop
+  plot           curves over seeds (mean and bootstrap CI) to SVG or PNG
+  compare        AdaStop: is A better than B, with as few seeds as the evidence allows
 
 ${Object.values(USAGE).join('\n\n')}
 `;

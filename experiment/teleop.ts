@@ -1,4 +1,7 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Env } from '../control/env.js';
+import { findWrapper } from '../control/wrappers/wrapper.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { RealtimeEnv } from '../control/wrappers/realtime.js';
@@ -82,4 +85,19 @@ export async function makeTeleopEnv(config: ExperimentConfig, hil: HilSection, r
   const inner = connected.env.spec.actionSpace.kind === 'box' ? new RescaleAction(connected.env) : connected.env;
   const env = await withHuman(inner, config, { ...hil, onDisconnect: 'hold' }, log);
   return { env: new EpisodeStatistics(env), robot: connected.robot };
+}
+
+/**
+ * The run folder's `teleop.json`: where the run's teleop page listens (its address, token
+ * included), so `roborl dashboard` can host the teleop panel and relay it. Written owner-only
+ * (the token steers the robot); removed when the page closes. No-op without a web device.
+ */
+export function announceTeleop(env: Env, runDir: string): (() => void) | null {
+  const intervention = findWrapper(env, Intervention);
+  let device: TeleopDevice | undefined = intervention?.device;
+  while (device instanceof CartesianTeleop) device = device.inner;
+  if (!(device instanceof WebTeleop)) return null;
+  const path = join(runDir, 'teleop.json');
+  writeFileSync(path, `${JSON.stringify({ url: device.url, pid: process.pid })}\n`, { mode: 0o600 });
+  return () => rmSync(path, { force: true });
 }

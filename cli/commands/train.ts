@@ -11,6 +11,7 @@ import { DistributedSectionSchema, loadConfig, TELEOP_DEVICES, validateConfig, t
 import { Progress } from '../progress.js';
 import { SceneRecorder } from '../../control/scene.js';
 import { writeRunStatus } from '../../experiment/run-status.js';
+import { announceTeleop } from '../../experiment/teleop.js';
 import { makeDistributedLearner, ThreadedRun } from '../../experiment/distributed.js';
 import { RedisLearnerTransport } from '../../policies/distributed/redis.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../../experiment/setup.js';
@@ -117,6 +118,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
     } else trainer.resume();
   } else writeRunDir(runDir, config);
   if (evalEnv.available) trainer.beforeEvaluation = (step) => evalEnv.recordNext(join(runDir, 'scenes', `eval-${String(step).padStart(9, '0')}.scene.jsonl`));
+  const unannounce = announceTeleop(env, runDir);
   writeRunStatus(runDir, { state: 'running', pid: process.pid, step: trainer.step, steps: config.train.steps });
   log(`run folder: ${runDir} · learner ${config.algo.kind}`);
 
@@ -143,6 +145,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
       `${config.name}: ${trainer.step} env steps in ${elapsed(started)} · final evaluation return ${final.returnMean.toFixed(2)} ± ${final.returnStd.toFixed(2)}, success ${(100 * final.successRate).toFixed(0)}%\nrun folder: ${runDir}\n`,
     );
   } finally {
+    unannounce?.();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     trainer.dispose();

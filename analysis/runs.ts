@@ -1,0 +1,151 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from '../experiment/errors.js';
+
+/** A metrics.jsonl record, as the trainers write it (policies/metrics-log.ts). */
+export type MetricRecord = { readonly type: string; readonly step: number } & Record<string, unknown>;
+
+/** What the tools read of a run folder: its config's name, env, seed, and the parsed metrics. */
+export interface RunData {
+  readonly dir: string;
+  readonly name: string;
+  readonly env: string;
+  readonly seed: number | null;
+  readonly records: readonly MetricRecord[];
+  /** Lines that could not be parsed (line number, why). */
+  readonly badLines: readonly { line: number; error: string }[];
+}
+
+/**
+ * Run folders under `paths`: each path is a run folder (it holds metrics.jsonl) or a folder of
+ * them (searched 3 levels deep). Sorted by path.
+ */
+export function findRunDirs(paths: readonly string[], depth = 3): string[] {
+  const out = new Set<string>();
+  const visit = (dir: string, left: number): void => {
+    if (existsSync(join(dir, 'metrics.jsonl'))) {
+      out.add(dir);
+      return;
+    }
+    if (left === 0) return;
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const e of entries.sort()) {
+      if (e.startsWith('.') || e === 'node_modules' || e === 'checkpoints' || e === 'scenes') continue;
+      const p = join(dir, e);
+      try {
+        if (statSync(p).isDirectory()) visit(p, left - 1);
+      } catch {
+        // removed while listing
+      }
+    }
+  };
+  for (const p of paths) {
+    if (!existsSync(p)) throw new UsageError(`${p}: no such run folder`);
+    visit(p, depth);
+  }
+  return [...out].sort();
+}
+
+/** Parses metrics.jsonl text: records, and the lines that are not records (a killed run's torn last line, corruption). */
+export function parseMetrics(text: string, firstLine = 1): { records: MetricRecord[]; badLines: { line: number; error: string }[] } {
+  const records: MetricRecord[] = [];
+  const badLines: { line: number; error: string }[] = [];
+  const lines = text.split('\n');
+  lines.forEach((l, i) => {
+    if (l.trim() === '') return;
+    const r = parseRecord(l);
+    if (typeof r === 'string') badLines.push({ line: firstLine + i, error: r });
+    else records.push(r);
+  });
+  return { records, badLines };
+}
+
+/** One metrics line as a record, or why it is not one. */
+export function parseRecord(line: string): MetricRecord | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch (e) {
+    return `not JSON (${(e as Error).message}): ${line.slice(0, 80)}`;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return `not a record: ${line.slice(0, 80)}`;
+  const r = v as Record<string, unknown>;
+  if (typeof r['type'] !== 'string' || typeof r['step'] !== 'number' || !Number.isFinite(r['step'])) return `a record needs a string "type" and a finite "step": ${line.slice(0, 80)}`;
+  return r as MetricRecord;
+}
+
+export function loadRun(dir: string): RunData {
+  const metricsPath = join(dir, 'metrics.jsonl');
+  if (!existsSync(metricsPath)) throw new UsageError(`${dir}: no metrics.jsonl (not a run folder)`);
+  const { records, badLines } = parseMetrics(readFileSync(metricsPath, 'utf8'));
+  let name = basename(dir);
+  let env = '?';
+  let seed: number | null = null;
+  try {
+    const c = parseYaml(readFileSync(join(dir, 'config.yaml'), 'utf8')) as { name?: unknown; env?: { id?: unknown }; seed?: unknown };
+    if (typeof c.name === 'string') name = c.name;
+    if (typeof c.env?.id === 'string') env = c.env.id;
+    if (typeof c.seed === 'number') seed = c.seed;
+  } catch {
+    // no or unreadable config: the folder's name stands in
+  }
+  return { dir, name, env, seed, records, badLines };
+}
+
+/**
+ * A metric's series (step, value) from a run's records. Names: `return` and `success` (the
+ * evaluations' mean return and success rate), `cost:NAME` (evaluations' mean cost), or a dotted
+ * path `TYPE.FIELD[.SUB]` into any record type (e.g. `episode.return`, `train.alpha`,
+ * `episode.human.rate`).
+ */
+export function metricSeries(records: readonly MetricRecord[], metric: string): { step: number; value: number }[] {
+  const [type, path] = resolveMetric(metric);
+  const out: { step: number; value: number }[] = [];
+  for (const r of records) {
+    if (r.type !== type) continue;
+    let v: unknown = r;
+    for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+    if (typeof v === 'number' && Number.isFinite(v)) out.push({ step: r.step, value: v });
+    else if (typeof v === 'boolean') out.push({ step: r.step, value: v ? 1 : 0 });
+  }
+  return out;
+}
+
+export function resolveMetric(metric: string): [string, string[]] {
+  if (metric === 'return') return ['eval', ['returnMean']];
+  if (metric === 'success') return ['eval', ['successRate']];
+  if (metric.startsWith('cost:')) return ['eval', ['costMeans', metric.slice(5)]];
+  const parts = metric.split('.');
+  if (parts.length < 2 || parts.some((p) => p === '')) throw new UsageError(`Expected --metric to be return, success, cost:NAME or TYPE.FIELD (e.g. episode.return, train.alpha), got \`${metric}\``);
+  return [parts[0] as string, parts.slice(1)];
+}
+
+/** Whether larger is better for a metric (costs and losses: no). */
+export function higherIsBetter(metric: string): boolean {
+  return !/cost|loss|violation/i.test(metric);
+}
+
+/** The value of a metric at `step` (the last record at or before it), or at the run's end. */
+export function valueAt(series: readonly { step: number; value: number }[], step: number | null): number | null {
+  let v: number | null = null;
+  for (const p of series) if (step === null || p.step <= step) v = p.value;
+  return v;
+}
+
+/** Groups runs by config name (seeds of one method), in first-seen order. */
+export function groupByName(runs: readonly RunData[]): Map<string, RunData[]> {
+  const groups = new Map<string, RunData[]>();
+  for (const r of runs) groups.set(r.name, [...(groups.get(r.name) ?? []), r]);
+  return groups;
+}
+
+export function displayPath(dir: string): string {
+  const r = relative(process.cwd(), dir);
+  return r.startsWith('..') ? dir : r || '.';
+}

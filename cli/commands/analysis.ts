@@ -1,0 +1,85 @@
+import { writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { aggregate } from '../../analysis/curves.js';
+import { curvesSpec, renderSvg, svgToPng } from '../../analysis/plot.js';
+import { displayPath, findRunDirs, groupByName, higherIsBetter, loadRun, metricSeries, resolveMetric, valueAt, type RunData } from '../../analysis/runs.js';
+import { adaStop } from '../../analysis/stats.js';
+import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
+import { USAGE } from '../usage.js';
+
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+
+/** Loads the runs under `paths`, telling the user about lines it skipped. */
+function loadRuns(paths: readonly string[]): RunData[] {
+  const runs = findRunDirs(paths).map(loadRun);
+  for (const r of runs) for (const b of r.badLines.slice(0, 3)) log(`${displayPath(r.dir)}/metrics.jsonl line ${b.line} skipped: ${b.error}`);
+  return runs;
+}
+
+/** `roborl plot <runs…> --metric M --out FIG.svg|png`. */
+export async function plotCommand(args: Args): Promise<void> {
+  allowFlags(args, 'plot', ['metric', 'out', 'title']);
+  const out = stringFlag(args, 'out');
+  if (args.positionals.length === 0 || !out) throw new UsageError(USAGE.plot);
+  const format = extname(out).toLowerCase();
+  if (format !== '.svg' && format !== '.png') throw new UsageError(`--out must end in .svg or .png, got ${out}`);
+  const metric = stringFlag(args, 'metric') ?? 'return';
+  resolveMetric(metric);
+  const runs = loadRuns(args.positionals);
+  if (runs.length === 0) throw new UsageError(`no run folders (with metrics.jsonl) under ${args.positionals.join(', ')}`);
+  const groups = new Map<string, ReturnType<typeof aggregate>>();
+  for (const [name, members] of groupByName(runs)) {
+    const curve = aggregate(members.map((r) => metricSeries(r.records, metric)));
+    if (curve.length) groups.set(name, curve);
+    else log(`${name}: no ${metric} values in its ${members.length} run(s); left out`);
+  }
+  if (groups.size === 0) throw new UsageError(`none of the ${runs.length} run(s) has ${metric} values (metrics: return, success, cost:NAME, or TYPE.FIELD)`);
+  const svg = await renderSvg(curvesSpec(groups, { metric, title: stringFlag(args, 'title') }));
+  writeFileSync(out, format === '.svg' ? svg : await svgToPng(svg));
+  process.stdout.write(`${out}: ${[...groups].map(([n, c]) => `${n} (${Math.max(...c.map((p) => p.n))} seeds, ${c.length} points)`).join(', ')}\n`);
+}
+
+/** `roborl compare <runs-A…> -- <runs-B…>`: AdaStop on each run's final (or --at) value. */
+export async function compareCommand(args: Args): Promise<void> {
+  allowFlags(args, 'compare', ['metric', 'at', 'n', 'K', 'alpha', 'json', 'seed']);
+  const sep = args.positionals.indexOf('--');
+  if (sep <= 0 || sep === args.positionals.length - 1) throw new UsageError(USAGE.compare);
+  const metric = stringFlag(args, 'metric') ?? 'return';
+  resolveMetric(metric);
+  const at = args.flags.has('at') ? intFlag(args, 'at', 0, 0) : null;
+  const alphaText = stringFlag(args, 'alpha') ?? '0.05';
+  const alpha = Number(alphaText);
+  if (!(alpha > 0 && alpha < 1)) throw new UsageError(`Expected --alpha to be in (0, 1), got \`${alphaText}\``);
+  const n = intFlag(args, 'n', 5);
+  const K = intFlag(args, 'K', 5);
+  const scores = (paths: readonly string[], side: string): { runs: RunData[]; values: number[] } => {
+    const runs = loadRuns(paths).sort((x, y) => (x.seed ?? 0) - (y.seed ?? 0));
+    if (runs.length === 0) throw new UsageError(`${side}: no run folders (with metrics.jsonl) under ${paths.join(', ')}`);
+    const values = runs.map((r) => {
+      const v = valueAt(metricSeries(r.records, metric), at);
+      if (v === null) throw new UsageError(`${displayPath(r.dir)} has no ${metric} value${at === null ? '' : ` at or before step ${at}`}`);
+      return v;
+    });
+    return { runs, values };
+  };
+  const A = scores(args.positionals.slice(0, sep), 'A');
+  const B = scores(args.positionals.slice(sep + 1), 'B');
+  const name = (rs: RunData[]): string => [...new Set(rs.map((r) => r.name))].join('+');
+  const r = adaStop(A.values, B.values, { n, K, alpha, higherIsBetter: higherIsBetter(metric), seed: intFlag(args, 'seed', 0, 0) });
+  const result = {
+    metric,
+    at: at ?? 'last',
+    A: { name: name(A.runs), runs: A.runs.map((x) => displayPath(x.dir)), values: A.values },
+    B: { name: name(B.runs), runs: B.runs.map((x) => displayPath(x.dir)), values: B.values },
+    ...r,
+  };
+  const jsonPath = stringFlag(args, 'json') ?? 'compare.json';
+  writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+  const verdict =
+    r.decision === 'need more seeds'
+      ? `need more seeds: run ${r.next?.more} more of each (interims of ${n}, at most ${r.next?.upTo} per agent in all)`
+      : `${r.decision}${r.decision === 'not different' ? '' : ` (${r.decision === 'A better' ? result.A.name : result.B.name})`} after ${r.seedsUsed} seeds per agent`;
+  process.stdout.write(
+    `${metric}${at === null ? '' : ` @${at}`}: A ${result.A.name} ${r.meanA.toFixed(3)} (${A.values.length} runs) vs B ${result.B.name} ${r.meanB.toFixed(3)} (${B.values.length} runs)\nAdaStop (α = ${alpha}, ${n} seeds per interim, at most ${K} interims): ${verdict}\ndecision written to ${jsonPath}\n`,
+  );
+}

@@ -1,0 +1,100 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+
+export interface TailOptions {
+  /** A file larger than this at first read is shown from its last this-many bytes. Default 32 MB. */
+  readonly maxInitialBytes?: number;
+  /** Lines longer than this are skipped (and reported). Default 1 MB. */
+  readonly maxLineBytes?: number;
+  /** Bytes read per call, so one huge file cannot hold up the server. Default 8 MB. */
+  readonly maxReadBytes?: number;
+}
+
+/** What one {@link JsonlTail.read} found. */
+export interface TailRead {
+  /** Complete new lines (without their newline). */
+  readonly lines: string[];
+  /** Problems to show the user (a file too large, a line too long). */
+  readonly problems: string[];
+  /** The file shrank or was replaced: the consumer should drop what it had (lines start over). */
+  readonly reset: boolean;
+  /** The file does not exist (not yet, or deleted). */
+  readonly missing: boolean;
+  /** More bytes are waiting (read again soon). */
+  readonly more: boolean;
+}
+
+/**
+ * Follows a growing JSON-lines file (metrics.jsonl, a scene recording) by polling: each `read`
+ * returns the complete lines added since the last. A torn last line waits until its newline
+ * arrives; a file that shrinks (a resumed run drops the lost attempt's lines) starts over; a
+ * huge file is shown from its end; a giant line is skipped. Never throws for the file's content
+ * or its absence.
+ */
+export class JsonlTail {
+  private offset = 0;
+  private partial = '';
+  private skippingLine = false;
+  private ino = -1;
+  private readonly o: Required<TailOptions>;
+
+  constructor(
+    readonly path: string,
+    options: TailOptions = {},
+  ) {
+    this.o = { maxInitialBytes: options.maxInitialBytes ?? 32 * 2 ** 20, maxLineBytes: options.maxLineBytes ?? 2 ** 20, maxReadBytes: options.maxReadBytes ?? 8 * 2 ** 20 };
+  }
+
+  read(): TailRead {
+    const problems: string[] = [];
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      return { lines: [], problems, reset: false, missing: true, more: false };
+    }
+    try {
+      const st = fstatSync(fd);
+      let reset = false;
+      if (st.size < this.offset || (this.ino !== -1 && st.ino !== this.ino)) {
+        reset = true;
+        this.offset = 0;
+        this.partial = '';
+        this.skippingLine = false;
+      }
+      this.ino = st.ino;
+      if (this.offset === 0 && st.size > this.o.maxInitialBytes) {
+        problems.push(`${this.path} is ${mb(st.size)}; showing its last ${mb(this.o.maxInitialBytes)}`);
+        this.offset = st.size - this.o.maxInitialBytes;
+        this.skippingLine = true; // the first piece is the tail of a line
+      }
+      const length = Math.min(st.size - this.offset, this.o.maxReadBytes);
+      if (length <= 0) return { lines: [], problems, reset, missing: false, more: false };
+      const buf = Buffer.allocUnsafe(length);
+      const got = readSync(fd, buf, 0, length, this.offset);
+      this.offset += got;
+      const pieces = (this.partial + buf.subarray(0, got).toString('utf8')).split('\n');
+      this.partial = pieces.pop() ?? '';
+      const lines: string[] = [];
+      for (const p of pieces) {
+        if (this.skippingLine) {
+          this.skippingLine = false;
+          continue;
+        }
+        if (p.length > this.o.maxLineBytes) problems.push(`${this.path}: a line of ${mb(p.length)} skipped (over ${mb(this.o.maxLineBytes)})`);
+        else lines.push(p);
+      }
+      if (this.partial.length > this.o.maxLineBytes) {
+        if (!this.skippingLine) problems.push(`${this.path}: a line of over ${mb(this.o.maxLineBytes)} skipped`);
+        this.partial = '';
+        this.skippingLine = true;
+      }
+      return { lines, problems, reset, missing: false, more: this.offset < st.size };
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0)} MB`;
+}
