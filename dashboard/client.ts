@@ -28,6 +28,7 @@ interface RunRow {
   scenes: string[];
   teleop: boolean;
   problems: string[];
+  updated: number;
 }
 type Rec = { type: string; step: number } & Record<string, unknown>;
 interface Shape {
@@ -76,7 +77,7 @@ async function refreshRuns(): Promise<void> {
     q('#runs-dir').textContent = body.runsDir;
     const first = runs.length === 0;
     runs = body.runs;
-    if (first && selected.size === 0) for (const r of runs.slice(-3)) selected.add(r.id);
+    if (first && selected.size === 0) for (const r of [...runs].sort((a, b) => b.updated - a.updated).slice(0, 3)) selected.add(r.id); // the newest
     for (const id of [...selected]) if (!runs.some((r) => r.id === id)) selected.delete(id);
     for (const r of runs) for (const p of r.problems) problem(`${r.id}: ${p}`);
     renderRuns();
@@ -395,8 +396,8 @@ function frameCamera(set: number): void {
     box.expandByPoint(new THREE.Vector3(f.poses[7 * i], f.poses[7 * i + 1], f.poses[7 * i + 2]));
   });
   const center = box.getCenter(new THREE.Vector3());
-  const size = Math.max(0.6, box.getSize(new THREE.Vector3()).length());
-  camera.position.set(center.x + 1.3 * size, center.y - 1.6 * size, center.z + 0.9 * size);
+  const size = Math.max(0.8, box.getSize(new THREE.Vector3()).length());
+  camera.position.set(center.x + 1.1 * size, center.y - 1.5 * size, center.z + 0.8 * size);
   camera.lookAt(center);
 }
 

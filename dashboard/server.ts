@@ -40,6 +40,8 @@ export interface RunRow {
   readonly scenes: readonly string[];
   readonly teleop: boolean;
   readonly problems: readonly string[];
+  /** When metrics.jsonl last changed, ms since epoch. */
+  readonly updated: number;
 }
 
 /** Messages the page sends over /ws. */
@@ -147,6 +149,10 @@ export class Dashboard {
       res.writeHead(405, { 'content-type': 'text/plain' }).end('GET only\n');
       return;
     }
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     if (!this.authorized(req)) {
       this.refuse(`${url.pathname} from ${req.socket.remoteAddress} without a valid token`);
       res.writeHead(401, { 'content-type': 'text/plain' }).end('roborl dashboard: open the address printed in the terminal (it carries the token)\n');
@@ -228,7 +234,8 @@ export class Dashboard {
     } catch {
       scenes = [];
     }
-    const state = status?.state ?? (Date.now() - mtime(join(dir, 'metrics.jsonl')) < 30_000 ? 'writing' : 'unknown');
+    const updated = mtime(join(dir, 'metrics.jsonl'));
+    const state = status?.state ?? (Date.now() - updated < 30_000 ? 'writing' : 'unknown');
     return {
       id,
       name: config.name ?? id,
@@ -243,6 +250,7 @@ export class Dashboard {
       scenes,
       teleop: state === 'running' && existsSync(join(dir, 'teleop.json')),
       problems,
+      updated,
     };
   }
 
