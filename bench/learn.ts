@@ -1,9 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { demoConfig, recordDemonstrations } from '../cli/commands/record-demos.js';
 import { loadConfig, type ExperimentConfig } from '../experiment/config.js';
-import { makeLearnerEnv, resolvedAlgo } from '../experiment/setup.js';
+import { makeLearnerEnv, resolvedAlgo, writeRunDir } from '../experiment/setup.js';
+import { writeRunStatus } from '../experiment/run-status.js';
 import { selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import type { ReplayBuffer } from '../policies/replay.js';
@@ -13,6 +13,8 @@ import { OffPolicyTrainer } from '../policies/sac/trainer.js';
 const SEEDS = Number(process.env['LEARN_SEEDS'] ?? 5);
 const REACH_SEEDS = Number(process.env['LEARN_REACH_SEEDS'] ?? 3);
 const ONLY = process.env['LEARN_ONLY'];
+/** Each seed's run folder (config.yaml, metrics.jsonl, checkpoints): roborl plot / compare / dashboard read them. */
+const RUNS = process.env['LEARN_RUNS'] ?? join('runs', 'bench-learn');
 
 interface Curve {
   readonly seed: number;
@@ -25,7 +27,10 @@ async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffe
   const curves: Curve[] = [];
   for (let seed = 0; seed < seeds; seed++) {
     const config: ExperimentConfig = { ...base, seed };
-    const dir = mkdtempSync(join(tmpdir(), `roborl-learn-${base.name}-`));
+    const dir = join(RUNS, `${base.name}-seed${seed}`);
+    rmSync(dir, { recursive: true, force: true });
+    writeRunDir(dir, config);
+    writeRunStatus(dir, { state: 'running', pid: process.pid, step: 0, steps: config.train.steps });
     const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
     const t0 = performance.now();
     const trainer = new OffPolicyTrainer({
@@ -40,6 +45,7 @@ async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffe
     });
     await trainer.run();
     trainer.dispose();
+    writeRunStatus(dir, { state: 'finished', pid: process.pid, step: config.train.steps, steps: config.train.steps });
     const evals = metrics.read().filter((r) => r.type === 'eval').map((r) => ({ step: r.step, returnMean: r['returnMean'] as number, successRate: r['successRate'] as number }));
     curves.push({ seed, evals, seconds: (performance.now() - t0) / 1000 });
     process.stderr.write(`bench learn: ${base.name} seed ${seed}: ${JSON.stringify(evals.at(-1))} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);

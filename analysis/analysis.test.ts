@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../control/rng.js';
+import { aggregate } from './curves.js';
+import { metricSeries, parseMetrics, valueAt } from './runs.js';
+
+const BIN = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
+async function roborl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return promisify(execFile)(process.execPath, [BIN, ...args]).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+}
+
+/** Seeds of a method as train writes them: final returns drawn around `mu`. */
+function writeRuns(root: string, name: string, seeds: number, mu: number, rng: Rng): string[] {
+  return Array.from({ length: seeds }, (_, seed) => {
+    const dir = join(root, `${name}-${seed}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.yaml'), `name: ${name}\nenv: { id: Pendulum-v1 }\nseed: ${seed}\n`);
+    const lines = [1000, 2000, 3000].map((step) => JSON.stringify({ type: 'eval', step, returnMean: (mu * step) / 3000 + 10 * (rng.random() - 0.5), successRate: step / 3000, costMeans: { keep_out: 3 - step / 1000 } }));
+    lines.push(JSON.stringify({ type: 'episode', step: 700 + seed, return: -1 }), '{"type":"eval","step":40'); // a killed run's torn last line
+    writeFileSync(join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
+    return dir;
+  });
+}
+
+describe('curves over seeds', () => {
+  it('evaluations are matched by step; per-seed episode records are binned; metric names resolve', () => {
+    const { records, badLines } = parseMetrics('{"type":"eval","step":10,"returnMean":-3,"costMeans":{"c":1}}\n{"type":"eval","step":20,"returnMean":-1}\nnot json\n');
+    expect(badLines).toEqual([{ line: 3, error: expect.stringMatching(/not JSON/) }]);
+    expect(metricSeries(records, 'return')).toEqual([{ step: 10, value: -3 }, { step: 20, value: -1 }]);
+    expect(metricSeries(records, 'cost:c')).toEqual([{ step: 10, value: 1 }]);
+    expect(valueAt(metricSeries(records, 'return'), 15)).toBe(-3);
+    expect(valueAt(metricSeries(records, 'return'), null)).toBe(-1);
+    const shared = aggregate([[{ step: 10, value: 1 }, { step: 20, value: 3 }], [{ step: 10, value: 3 }, { step: 20, value: 5 }]]);
+    expect(shared.map((p) => [p.step, p.mean, p.n])).toEqual([[10, 2, 2], [20, 4, 2]]);
+    expect(shared[0]?.lo).toBeGreaterThanOrEqual(1);
+    expect(shared[0]?.hi).toBeLessThanOrEqual(3);
+    const binned = aggregate([[{ step: 3, value: 1 }, { step: 51, value: 2 }], [{ step: 7, value: 3 }, { step: 97, value: 4 }]], 2);
+    expect(binned.map((p) => [p.step, p.mean, p.n])).toEqual([[49, 2, 2], [97, 3, 2]]);
+  });
+});
+
+describe('roborl plot and roborl compare on run folders', () => {
+  it('plot writes an SVG and a PNG with each method’s mean and CI band, grouped by config name; bad input is a clear error', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'roborl-plot-'));
+    const rng = new Rng(3);
+    writeRuns(root, 'sac', 3, -200, rng);
+    writeRuns(root, 'rlpd', 4, -100, rng);
+    const svg = await roborl('plot', root, '--out', join(root, 'fig.svg'));
+    expect(svg.code).toBe(0);
+    expect(svg.stdout).toMatch(/rlpd \(4 seeds, 3 points\), sac \(3 seeds, 3 points\)/);
+    expect(svg.stderr).toMatch(/line 5 skipped: not JSON/);
+    const text = readFileSync(join(root, 'fig.svg'), 'utf8');
+    expect(text).toMatch(/^<svg/);
+    expect(text).toContain('sac (3 seeds)');
+    expect(text).toContain('rlpd (4 seeds)');
+    expect(text.match(/class="mark-area/g)?.length).toBe(2); // a CI band per method
+    expect(text.match(/class="mark-line/g)?.length).toBe(2); // a mean per method
+    const png = await roborl('plot', root, '--metric', 'cost:keep_out', '--out', join(root, 'fig.png'));
+    expect(png.code).toBe(0);
+    const bytes = readFileSync(join(root, 'fig.png'));
+    expect(bytes.subarray(1, 4).toString()).toBe('PNG');
+    expect(bytes.readUInt32BE(16)).toBeGreaterThan(900); // 2× the SVG's width
+    for (const [args, message] of [
+      [[root, '--out', join(root, 'fig.pdf')], /--out must end in .svg or .png/],
+      [[root], /usage: roborl plot/],
+      [[join(root, 'nope'), '--out', join(root, 'x.svg')], /no such run folder/],
+      [[root, '--metric', 'bogus', '--out', join(root, 'x.svg')], /Expected --metric/],
+      [[root, '--metric', 'train.alpha', '--out', join(root, 'x.svg')], /none of the 7 run\(s\) has train.alpha values/],
+    ] as const) {
+      const r = await roborl('plot', ...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+  }, 60_000);
+
+  it('compare: a clearly better method is found with the seeds it needs; equal ones with too few seeds ask for more; the decision is written as JSON', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'roborl-compare-'));
+    const rng = new Rng(4);
+    const a = writeRuns(root, 'sac', 10, -300, rng);
+    const b = writeRuns(root, 'rlpd', 10, -100, rng);
+    const out = join(root, 'c.json');
+    const r = await roborl('compare', ...a, '--', ...b, '--json', out);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/B better \(rlpd\) after 5 seeds per agent/);
+    const json = JSON.parse(readFileSync(out, 'utf8')) as { decision: string; seedsUsed: number; A: { values: number[] }; interims: unknown[] };
+    expect(json.decision).toBe('B better');
+    expect(json.A.values).toHaveLength(10);
+    // At step 1000 every run's keep_out cost is 2: equal, and 7 seeds are too few to say "not different" (5 per interim, 5 interims).
+    const cost = await roborl('compare', ...a.slice(0, 7), '--', ...b.slice(0, 7), '--metric', 'cost:keep_out', '--at', '1000', '--json', out);
+    expect(cost.stdout).toMatch(/need more seeds: run 3 more of each \(interims of 5, at most 25 per agent in all\)/);
+    const bad = await roborl('compare', ...a);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/usage: roborl compare/);
+    const early = await roborl('compare', a[0] as string, '--', b[0] as string, '--at', '500', '--json', out);
+    expect(early.code).toBe(2);
+    expect(early.stderr).toMatch(/has no return value at or before step 500/);
+  }, 60_000);
+});
