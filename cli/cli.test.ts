@@ -56,9 +56,12 @@ describe('roborl CLI', () => {
       envs: ['--json'],
       run: ['--policy', '--episodes', '--seed', '--json'],
       train: ['--run-dir', '--resume', '--steps', '--backend', '--teleop', '--quiet'],
-      eval: ['--episodes', '--seed', '--json', '--robot'],
+      eval: ['--episodes', '--seed', '--json', '--robot', '--record'],
       serve: ['--host', '--port', '--mode', '--sensor-hz', '--command-type', '--flavor', '--protocol', '--baud'],
       'record-demos': ['--env', '--policy', '--episodes', '--out', '--seed', '--keep-failures'],
+      dashboard: ['--port', '--host'],
+      plot: ['--metric', '--out', '--title'],
+      compare: ['--metric', '--at', '--n', '--K', '--alpha', '--json'],
     };
     for (const [command, flags] of Object.entries(expected)) {
       const help = await roborl(command, '--help');

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, validateConfig } from '../experiment/config.js';
+import { readRunStatus } from '../experiment/run-status.js';
 import { resolvedAlgoSection } from '../experiment/setup.js';
 import { tinySacConfig } from './test-configs.js';
 
@@ -60,6 +61,7 @@ describe('roborl train', () => {
     await new Promise((r) => child.once('exit', r));
     const killedAt = Math.max(...readdirSync(ckptDir).filter((f) => f.endsWith('.bin')).map((f) => Number(f.slice(5, 15))));
     expect(killedAt).toBeLessThan(1200);
+    expect(readRunStatus(runDir)?.state).toBe('killed'); // the dashboard's run list says so
 
     const resumed = await run(process.execPath, [bin, 'train', '--resume', runDir, '--quiet'], { timeout: 120_000 });
     expect(resumed.stderr).toMatch(new RegExp(`resumed from .*ckpt-0*${killedAt}\\.bin at step ${killedAt}`));
@@ -70,8 +72,21 @@ describe('roborl train', () => {
     expect(readdirSync(ckptDir).filter((f) => f.endsWith('.bin')).at(-1)).toBe('ckpt-0000001200.bin');
     expect(readdirSync(ckptDir).some((f) => f.includes('.tmp'))).toBe(false);
 
-    const evaluated = await run(process.execPath, [bin, 'eval', runDir, '--episodes', '2', '--json'], { timeout: 60_000 });
+    expect(readRunStatus(runDir)).toMatchObject({ state: 'finished', step: 1200, steps: 1200 });
+    // Each evaluation's first episode is recorded for the dashboard's 3D view (Pendulum-v1: 200 steps).
+    const scenes = readdirSync(join(runDir, 'scenes'));
+    expect(scenes).toContain('eval-000001200.scene.jsonl');
+    const finalScene = readFileSync(join(runDir, 'scenes', 'eval-000001200.scene.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; shapes?: unknown[]; done?: boolean });
+    expect(finalScene.map((l) => l.type).filter((t) => t === 'frame')).toHaveLength(201);
+    expect(finalScene[0]).toMatchObject({ type: 'scene', env: 'Pendulum-v1', hz: 20 });
+    expect(finalScene.at(-1)?.done).toBe(true);
+
+    const recording = join(dir, 'eval.scene.jsonl');
+    const evaluated = await run(process.execPath, [bin, 'eval', runDir, '--episodes', '2', '--json', '--record', recording], { timeout: 60_000 });
     expect(JSON.parse(evaluated.stdout)).toMatchObject({ checkpointStep: 1200, episodes: 2, env: 'Pendulum-v1' });
+    const recorded = readFileSync(recording, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; episode: number });
+    expect(recorded.filter((l) => l.type === 'scene').map((l) => l.episode)).toEqual([0, 1]);
+    expect(recorded.filter((l) => l.type === 'frame')).toHaveLength(2 * 201);
 
     const again = await run(process.execPath, [bin, 'train', cfg, '--run-dir', runDir]).catch((e: { stderr: string; code: number }) => e);
     expect((again as { code: number }).code).toBe(2);

@@ -33,13 +33,16 @@ export const USAGE = {
   A config with a distributed: section (SAC / RLPD) runs distributed.actors actor threads and one
   learner, the update-to-data ratio held by a rate limiter (roborl learner / actor: across machines).
   Ctrl-C / SIGTERM checkpoint and exit 130 / 143; a kill loses at most train.checkpointEvery steps.`,
-  eval: `usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml]
+  eval: `usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml] [--record FILE]
   Deterministic evaluation of a run's newest checkpoint, on the simulator or unchanged on a
   robot (configs/robots/): mean ± std return, success, episode costs.
   --episodes N       (default 10)
   --seed S           seed of episode 0, an integer in [0, 2^32) (default: the common evaluation seed, 4000000000)
   --json             print the summary as JSON on stdout
   --robot FILE       a robot config (ROS or serial); episodes the link cuts off are rerun and reported
+  --record FILE      write every episode's scene (shapes and poses per step, JSON lines) for the
+                     dashboard's 3D view; under <run-dir>/scenes/ as NAME.scene.jsonl it shows up in
+                     the dashboard's list, followed live as it is written (simulator only)
   Ctrl-C stops it; on a robot, the hold command is sent first (exit 130).`,
   serve: `usage:
   roborl serve ros --env <sim-id> [--host 127.0.0.1] [--port 9090] [--mode realtime|lockstep] [--sensor-hz 100]
@@ -121,7 +124,7 @@ export const USAGE = {
   --metric M   return (default), success, cost:NAME, or TYPE.FIELD from metrics.jsonl
                (episode.return, train.alpha, episode.human.rate, …)
   --out FILE   .svg (Vega-Lite) or .png (rendered by resvg)`,
-  compare: `usage: roborl compare <runs-A…> -- <runs-B…> [--metric M] [--at STEPS] [--n N] [--K K] [--alpha A] [--json FILE]
+  compare: `usage: roborl compare <runs-A…> -- <runs-B…> [--metric M] [--at STEPS] [--n N] [--K K] [--alpha A] [--json FILE] [--seed S]
   Is A better than B? AdaStop (Mathieu et al. 2023): a sequential permutation test over the
   seeds' scores, taken N seeds per agent at a time (in seed order), deciding as early as the
   evidence allows with the chance of a false difference held at alpha. Prints A better, B
@@ -131,7 +134,8 @@ export const USAGE = {
   --n N         seeds per agent per interim (default 5)
   --K K         most interims (default 5: at most N·K seeds per agent)
   --alpha A     family-wise error (default 0.05)
-  --json FILE   where to write the decision (default compare.json)`,
+  --json FILE   where to write the decision (default compare.json)
+  --seed S      the random permutations' seed (default 0)`,
 } as const;
 
 export type CommandName = keyof typeof USAGE;
