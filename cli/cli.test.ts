@@ -1,7 +1,11 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../test/wait-for.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
@@ -84,4 +88,19 @@ describe('roborl CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`port ${port} .* already in use.*--port`));
   });
+
+  it('serve --record writes the served arm\'s scene as it runs, for the dashboard to follow; Ctrl-C ends it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-serve-rec-'));
+    const file = join(dir, 'scenes', 'served.scene.jsonl');
+    const child = spawn(process.execPath, [bin, 'serve', 'ros', '--env', 'PandaReach-v0', '--port', '0', '--record', file], { stdio: 'ignore' });
+    const frames = (): number => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.includes('"frame"')).length : 0);
+    await waitFor('first frames', () => frames() >= 3, 60_000);
+    const seen = frames();
+    await waitFor('more frames while it runs', () => frames() > seen + 2, 20_000);
+    child.kill('SIGINT');
+    expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+    const [header] = readFileSync(file, 'utf8').split('\n');
+    expect(JSON.parse(header as string)).toMatchObject({ type: 'scene', env: 'PandaReach-v0', hz: 10 });
+    expect((JSON.parse(header as string) as { shapes: unknown[] }).shapes).toHaveLength(13);
+  }, 90_000);
 });

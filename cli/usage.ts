@@ -46,13 +46,15 @@ export const USAGE = {
   Ctrl-C stops it; on a robot, the hold command is sent first (exit 130).`,
   serve: `usage:
   roborl serve ros --env <sim-id> [--host 127.0.0.1] [--port 9090] [--mode realtime|lockstep] [--sensor-hz 100]
-                   [--command-type std_msgs/Float64MultiArray|trajectory_msgs/JointTrajectory|geometry_msgs/Twist] [--flavor ros1|ros2]
+                   [--command-type std_msgs/Float64MultiArray|trajectory_msgs/JointTrajectory|geometry_msgs/Twist] [--flavor ros1|ros2] [--record FILE]
   roborl serve serial --env <sim-id> --protocol dynamixel|framed --port <tty> [--baud 1000000] [--mode realtime|lockstep] [--sensor-hz 100]
   A simulated robot behind a real wire protocol: a rosbridge v2 server (127.0.0.1 unless --host
   says otherwise; other hosts are warned about), or Dynamixel X-series servos / roborl's framed
   protocol on a serial port (e.g. one end of a socat pty pair). Runs free like hardware
   (physics on the wall clock, states at --sensor-hz) unless --mode lockstep. Ctrl-C holds the
-  arm and stops.`,
+  arm and stops.
+  --record FILE   write the simulated scene 10 times a second for the dashboard's 3D view (put it
+                  under <run>/scenes/NAME.scene.jsonl to see it there, followed live)`,
   'record-demos': `usage: roborl record-demos --env <id> | --config <train.yaml> [--device scripted|keyboard|hid|web] [--frame joint|tcp] [--robot ROBOT.yaml]
                            [--episodes N] [--out FILE] [--seed S] [--keep-failures]
   Record demonstrations for RLPD configs, through the env stack training uses (env options,

@@ -52,14 +52,31 @@ export type SceneLine =
   | { readonly type: 'scene'; readonly env: string; readonly hz: number; readonly episode: number; readonly shapes: readonly SceneShape[] }
   | { readonly type: 'frame'; readonly episode: number; readonly t: number; readonly poses: readonly number[]; readonly reward?: number; readonly success?: boolean; readonly done?: boolean };
 
+/** Appends scene lines to a file (created fresh), flushed line by line so a viewer can follow it. */
+export class SceneWriter {
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, '');
+  }
+
+  write(line: SceneLine): void {
+    appendFileSync(this.path, `${JSON.stringify(line)}\n`);
+  }
+}
+
+/** Poses rounded to 0.1 mm / 1e-4 for the file. */
+export function roundPoses(poses: readonly number[]): number[] {
+  return poses.map((v) => Math.round(v * 1e4) / 1e4);
+}
+
 /**
  * Records the scene of chosen episodes to a file, beside any env stack whose inner env is a
  * {@link SceneSource} (a no-op otherwise). `recordNext(path, n)` arms it: the next `n` episodes
- * are appended to `path`, one frame per step. Poses are rounded to 0.1 mm / 1e-4.
+ * are written to `path`, one frame per step.
  */
 export class SceneRecorder extends Wrapper {
   private readonly source: SceneSource | null;
-  private path: string | null = null;
+  private writer: SceneWriter | null = null;
   private left = 0;
   private episode = -1;
   private t = 0;
@@ -77,39 +94,29 @@ export class SceneRecorder extends Wrapper {
   /** Records the next `episodes` episodes into `path` (a fresh file). */
   recordNext(path: string, episodes = 1): void {
     if (!this.source) return;
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, '');
-    this.path = path;
+    this.writer = new SceneWriter(path);
     this.left = episodes;
   }
 
   override async reset(options?: ResetOptions): Promise<ResetResult> {
     const r = await this.env.reset(options);
-    if (this.path && this.left > 0 && this.source) {
+    if (this.writer && this.left > 0 && this.source) {
       this.episode++;
       this.t = 0;
       const s = this.source.scene();
-      this.write({ type: 'scene', env: this.spec.id, hz: this.spec.controlHz, episode: this.episode, shapes: s.shapes });
-      this.write({ type: 'frame', episode: this.episode, t: 0, poses: round(s.poses) });
+      this.writer.write({ type: 'scene', env: this.spec.id, hz: this.spec.controlHz, episode: this.episode, shapes: s.shapes });
+      this.writer.write({ type: 'frame', episode: this.episode, t: 0, poses: roundPoses(s.poses) });
     }
     return r;
   }
 
   override async step(action: Float32Array): Promise<StepResult> {
     const r = await this.env.step(action);
-    if (this.path && this.left > 0 && this.source) {
+    if (this.writer && this.left > 0 && this.source) {
       const done = r.terminated || r.truncated;
-      this.write({ type: 'frame', episode: this.episode, t: ++this.t, poses: round(this.source.scene().poses), reward: Math.round(r.reward * 1e4) / 1e4, success: r.info.success === true, ...(done ? { done } : {}) });
-      if (done && --this.left === 0) this.path = null;
+      this.writer.write({ type: 'frame', episode: this.episode, t: ++this.t, poses: roundPoses(this.source.scene().poses), reward: Math.round(r.reward * 1e4) / 1e4, success: r.info.success === true, ...(done ? { done } : {}) });
+      if (done && --this.left === 0) this.writer = null;
     }
     return r;
   }
-
-  private write(line: SceneLine): void {
-    if (this.path) appendFileSync(this.path, `${JSON.stringify(line)}\n`);
-  }
-}
-
-function round(poses: readonly number[]): number[] {
-  return poses.map((v) => Math.round(v * 1e4) / 1e4);
 }

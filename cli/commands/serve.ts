@@ -1,5 +1,6 @@
 import { SimulatedRobot } from '../../robots/emulator/sim-robot.js';
 import { RosbridgeServer } from '../../robots/ros/rosbridge-server.js';
+import { roundPoses, SceneWriter } from '../../control/scene.js';
 import { DynamixelEmulator, FramedEmulator } from '../../robots/serial/emulators.js';
 import { SerialLink } from '../../robots/serial/link.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
@@ -16,7 +17,7 @@ const COMMAND_TYPES = ['std_msgs/Float64MultiArray', 'trajectory_msgs/JointTraje
  */
 export async function serveCommand(args: Args): Promise<void> {
   const [transport] = args.positionals;
-  allowFlags(args, 'serve', transport === 'ros' ? ['env', 'host', 'port', 'mode', 'sensor-hz', 'command-type', 'flavor'] : ['env', 'protocol', 'port', 'baud', 'mode', 'sensor-hz']);
+  allowFlags(args, 'serve', transport === 'ros' ? ['env', 'host', 'port', 'mode', 'sensor-hz', 'command-type', 'flavor', 'record'] : ['env', 'protocol', 'port', 'baud', 'mode', 'sensor-hz', 'record']);
   const envId = stringFlag(args, 'env');
   if (!envId || (transport !== 'ros' && transport !== 'serial')) throw new UsageError(HELP.serve);
   const mode = stringFlag(args, 'mode') ?? 'realtime';
@@ -52,6 +53,16 @@ export async function serveCommand(args: Args): Promise<void> {
       await link.close();
     };
   }
+  const recordPath = stringFlag(args, 'record');
+  let recording: NodeJS.Timeout | null = null;
+  if (recordPath) {
+    // The served arm as the dashboard's 3D view follows it: 10 frames a second (~50 MB an hour).
+    const writer = new SceneWriter(recordPath);
+    writer.write({ type: 'scene', env: envId, hz: 10, episode: 0, shapes: robot.scene().shapes });
+    let t = 0;
+    recording = setInterval(() => writer.write({ type: 'frame', episode: 0, t: t++, poses: roundPoses(robot.scene().poses) }), 100);
+    log(`recording the scene to ${recordPath} (10 Hz)`);
+  }
   const running = robot.run();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
@@ -60,6 +71,7 @@ export async function serveCommand(args: Args): Promise<void> {
   // The arm holds where it is before the server goes away.
   robot.command(robot.state().position);
   log(`${signal}: robot holding; shutting down`);
+  if (recording) clearInterval(recording);
   robot.stop();
   await running;
   await stop();

@@ -2,6 +2,7 @@ import type { Env } from '../../control/env.js';
 import { FixedRateClock } from '../../control/clock.js';
 import { truncateEcho } from '../../control/log.js';
 import { unwrap } from '../../control/wrappers/wrapper.js';
+import type { SceneState } from '../../control/scene.js';
 import { make } from '../../sim/registry.js';
 import { loadDescription } from '../../sim/descriptions.js';
 import { dampedLeastSquares, pandaTcpJacobian, type PandaTask } from '../../sim/tasks/panda.js';
@@ -133,6 +134,11 @@ export class SimulatedRobot {
     const dt = 1 / this.controlHz;
     const dq = dampedLeastSquares(pandaTcpJacobian(this.description, q), twist.map((v) => v * dt), 0.01);
     this.command(Float64Array.from(dq, (d, i) => (q[i] as number) + d));
+  }
+
+  /** The simulated scene (arm, table, the task's markers), for `roborl serve --record`. */
+  scene(): SceneState {
+    return this.arm.scene();
   }
 
   /** Moves the arm to the task's start state (the task's own random start) and clears targets. */
