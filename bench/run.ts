@@ -6,6 +6,7 @@ import os from 'node:os';
 import { bridgesBenchmark } from './bridges.js';
 import { cliBenchmark } from './cli.js';
 import { quickstartBenchmark } from './quickstart.js';
+import { dashboardBenchmark } from './dashboard.js';
 import { distributedBenchmark } from './distributed.js';
 import { hilBenchmark } from './hil.js';
 import { learnBenchmark } from './learn.js';
@@ -25,6 +26,7 @@ const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
   quickstart: quickstartBenchmark,
   hil: hilBenchmark,
   distributed: distributedBenchmark,
+  dashboard: dashboardBenchmark,
 };
 
 const [name, ...rest] = process.argv.slice(2);
