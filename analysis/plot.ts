@@ -22,17 +22,17 @@ export function curvesSpec(groups: ReadonlyMap<string, readonly CurvePoint[]>, o
   const color = { field: 'method', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: o.title ?? `${o.metric}: mean and 95% bootstrap CI over seeds`,
+    title: { text: o.title ?? o.metric, subtitle: 'mean over seeds, 95% bootstrap CI' },
     width: o.width ?? 480,
     height: o.height ?? 300,
     background: 'white',
     data: { values },
     encoding: { x: { field: 'step', type: 'quantitative', title: 'environment steps', axis: { format: '~s' } } },
     layer: [
-      { mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: o.metric, scale: { zero: false } }, y2: { field: 'hi' }, color: { ...color, legend: null } } },
+      { mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: o.metric, scale: { zero: false } }, y2: { field: 'hi' }, color: color } },
       { mark: { type: 'line', strokeWidth: 2 }, encoding: { y: { field: 'mean', type: 'quantitative' }, color } },
     ],
-    config: { font: 'DejaVu Sans, Liberation Sans, Arial, sans-serif', axis: { grid: true, gridOpacity: 0.4 }, view: { stroke: null } },
+    config: { font: 'DejaVu Sans, Liberation Sans, Arial, sans-serif', axis: { grid: true, gridOpacity: 0.4 }, view: { stroke: null }, legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 } },
   } as TopLevelSpec;
 }
 

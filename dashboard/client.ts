@@ -182,6 +182,16 @@ function addRecord(s: Map<string, { x: number[]; y: number[] }>, r: Rec): void {
 
 const charts = new Map<string, { u: uPlot; el: HTMLElement; signature: string }>();
 
+function title(key: string): string {
+  const known = TITLES[key];
+  if (known) return known;
+  const cost = /^(eval|episode)\.(costMeans|costs)\.(.+)$/.exec(key);
+  if (cost) return `${cost[1] === 'eval' ? 'evaluation' : 'episode'} cost: ${cost[3]}`;
+  const lambda = /^\w+\.lambdas?\.(.+)$/.exec(key);
+  if (lambda) return `λ: ${lambda[1]}`;
+  return key;
+}
+
 function metricRank(key: string): number {
   const i = ORDER.findIndex((re) => re.test(key));
   return i < 0 ? ORDER.length : i;
@@ -217,9 +227,13 @@ function renderCharts(): void {
       const el = document.createElement('div');
       el.className = 'chart';
       el.dataset['metric'] = key;
-      el.innerHTML = `<h4>${esc(TITLES[key] ?? key)}</h4>`;
+      el.innerHTML = `<h4>${esc(title(key))}</h4>`;
       const width = Math.max(380, Math.floor(container.clientWidth / Math.max(1, Math.floor(container.clientWidth / 440))) - 14);
       const u = new uPlot({ width, height: 220, scales: { x: { time: false } }, series: [{ label: 'step' }, ...seriesOpts], bands, legend: { live: false }, axes: [{ size: 30 }, { size: 60 }] }, data, el);
+      // The CI band's edges are series too: keep them out of the legend.
+      el.querySelectorAll<HTMLElement>('.u-legend tr.u-series').forEach((row) => {
+        if (/ (hi|lo)$/.test((row.textContent ?? '').trim())) row.style.display = 'none';
+      });
       c = { u, el, signature };
       charts.set(key, c);
     } else c.u.setData(data);
