@@ -15,6 +15,8 @@ const REACH_SEEDS = Number(process.env['LEARN_REACH_SEEDS'] ?? 3);
 const ONLY = process.env['LEARN_ONLY'];
 /** Each seed's run folder (config.yaml, metrics.jsonl, checkpoints): roborl plot / compare / dashboard read them. */
 const RUNS = process.env['LEARN_RUNS'] ?? join('runs', 'bench-learn');
+/** A shorter smoke run (LEARN_STEPS=2000): the configs' own step counts otherwise. */
+const STEPS = process.env['LEARN_STEPS'] ? Number(process.env['LEARN_STEPS']) : null;
 
 interface Curve {
   readonly seed: number;
@@ -26,7 +28,7 @@ async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffe
   const base = loadConfig(configPath);
   const curves: Curve[] = [];
   for (let seed = 0; seed < seeds; seed++) {
-    const config: ExperimentConfig = { ...base, seed };
+    const config: ExperimentConfig = { ...base, seed, ...(STEPS ? { train: { ...base.train, steps: STEPS, evalEvery: Math.min(base.train.evalEvery, STEPS / 2) } } : {}) };
     const dir = join(RUNS, `${base.name}-seed${seed}`);
     rmSync(dir, { recursive: true, force: true });
     writeRunDir(dir, config);
@@ -62,7 +64,7 @@ export async function learnBenchmark(json: boolean): Promise<unknown> {
   if (!ONLY || ONLY === 'pendulum') {
     const curves = await trainSeeds('configs/pendulum-sac.yaml', SEEDS);
     const finals = curves.map((c) => (c.evals.at(-1) as { returnMean: number }).returnMean);
-    out['pendulum'] = { config: 'configs/pendulum-sac.yaml', steps: 20000, seeds: SEEDS, finalReturns: finals, mean: mean(finals), std: std(finals), published: { sac: -157, std: 89 }, target: -200, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
+    out['pendulum'] = { config: 'configs/pendulum-sac.yaml', steps: STEPS ?? 20000, seeds: SEEDS, finalReturns: finals, mean: mean(finals), std: std(finals), published: { sac: -157, std: 89 }, target: -200, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
     if (!json) process.stdout.write(`Pendulum-v1 SAC @20k: ${mean(finals).toFixed(1)} ± ${std(finals).toFixed(1)} over ${SEEDS} seeds (published −157 ± 89)\n`);
   }
   if (ONLY === 'reacher') {
