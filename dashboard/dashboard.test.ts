@@ -3,16 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Env, StepResult } from '../control/env.js';
+import type { StepResult } from '../control/env.js';
 import { SceneRecorder } from '../control/scene.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';
-import { validateConfig } from '../experiment/config.js';
 import { writeRunStatus } from '../experiment/run-status.js';
-import { makeLearnerEnv } from '../experiment/setup.js';
 import { announceTeleop } from '../experiment/teleop.js';
 import { Intervention } from '../hil/intervention.js';
 import { make } from '../sim/registry.js';
 import { waitFor } from '../test/wait-for.js';
+import { webTeleopEnv } from '../test/web-teleop-env.js';
 import { Dashboard } from './server.js';
 import { JsonlTail } from './tail.js';
 
@@ -220,15 +219,7 @@ describe('the dashboard in real headless Chromium', () => {
   it('the teleop panel relays a person’s command to the env of a run started with --teleop web', async () => {
     const root = mkdtempSync(join(tmpdir(), 'roborl-dash-'));
     const run = makeRun(root, 'hil', 0, [-40], 'running');
-    const config = validateConfig({ name: 'hil', env: { id: 'PandaReach-v0' }, algo: { kind: 'sac' }, train: { steps: 10 }, hil: { device: 'web', web: { port: 0 } } }, 'test');
-    const stderr = process.stderr.write.bind(process.stderr);
-    process.stderr.write = (() => true) as typeof process.stderr.write;
-    let env: Env;
-    try {
-      env = await makeLearnerEnv(config, undefined, { human: true });
-    } finally {
-      process.stderr.write = stderr;
-    }
+    const { env } = await webTeleopEnv('hil');
     closers.push(() => env.close());
     const unannounce = announceTeleop(env, run);
     expect(unannounce).not.toBeNull();

@@ -1,7 +1,7 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { openLocalServer, type LocalServer } from '../control/local-server.js';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -85,31 +85,27 @@ export class Dashboard {
   private readonly ids = new Map<string, string>(); // run id → folder
   private readonly timer: NodeJS.Timeout;
 
+  /** Where to open the dashboard (token included). */
+  readonly url: string;
+  private readonly http: Server;
+
   private constructor(
-    private readonly http: Server,
+    private readonly server: LocalServer,
     private readonly wss: WebSocketServer,
     private readonly o: DashboardOptions,
-    private readonly token: string,
     private readonly files: { html: string; js: string; css: string },
-    /** Where to open the dashboard (token included). */
-    readonly url: string,
   ) {
+    this.url = server.url;
+    this.http = server.http;
     this.timer = setInterval(() => this.poll(), o.pollMs ?? 250);
   }
 
   static async open(o: DashboardOptions): Promise<Dashboard> {
     const files = await bundleClient();
-    const token = o.token ?? randomBytes(16).toString('hex');
-    const host = o.host ?? '127.0.0.1';
-    const http = createServer();
+    const server = await openLocalServer(o);
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE });
-    await new Promise<void>((resolvePromise, reject) => {
-      http.once('error', reject);
-      http.listen(o.port ?? 0, host, () => resolvePromise());
-    });
-    const port = (http.address() as AddressInfo).port;
-    const shown = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-    const d = new Dashboard(http, wss, o, token, files, `http://${shown}:${port}/?token=${token}`);
+    const d = new Dashboard(server, wss, o, files);
+    const http = server.http;
     http.on('request', (req, res) => {
       try {
         d.onRequest(req, res);
@@ -132,10 +128,7 @@ export class Dashboard {
   }
 
   private authorized(req: IncomingMessage): boolean {
-    const given = new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(this.token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return this.server.authorized(req);
   }
 
   private refuse(why: string): void {

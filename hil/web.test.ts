@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { validateConfig } from '../experiment/config.js';
-import { makeLearnerEnv } from '../experiment/setup.js';
-import type { Env, StepResult } from '../control/env.js';
+import type { StepResult } from '../control/env.js';
 import { SafetyLimits } from '../control/safety/safety-limits.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';
 import { selectBackend } from '../policies/backend.js';
@@ -11,6 +9,7 @@ import type { TeleopContext } from './device.js';
 import { parsePageMessage, WebTeleop } from './devices/web.js';
 import { Intervention } from './intervention.js';
 import { waitFor } from '../test/wait-for.js';
+import { webTeleopEnv } from '../test/web-teleop-env.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -149,16 +148,7 @@ describe('web teleop: the server', () => {
 
 describe('web teleop in the learner env: a person’s command passes through the safety tiers', () => {
   it('an engaged page drives the arm through Tier 0 limits; a page command past the limits is clipped like a policy action', async () => {
-    const config = validateConfig({ name: 'web', env: { id: 'PandaReach-v0' }, algo: { kind: 'sac' }, train: { steps: 10 }, hil: { device: 'web', web: { port: 0 } } }, 'test');
-    const stderr = process.stderr.write.bind(process.stderr);
-    let printed = '';
-    process.stderr.write = ((s: string) => ((printed += s), true)) as typeof process.stderr.write;
-    let env: Env;
-    try {
-      env = await makeLearnerEnv(config, undefined, { human: true });
-    } finally {
-      process.stderr.write = stderr;
-    }
+    const { env, printed } = await webTeleopEnv('web');
     closers.push(() => env.close());
     const url = /teleop page: (\S+)/.exec(printed)?.[1];
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{32}$/);

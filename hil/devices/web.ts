@@ -1,7 +1,7 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { openLocalServer, type LocalServer } from '../../control/local-server.js';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
 
@@ -69,14 +69,17 @@ export class WebTeleop implements TeleopDevice {
   private readonly pingTimer: NodeJS.Timeout;
   private awaitingPong = false;
 
+  /** Where a person opens the page (token included). */
+  readonly url: string;
+  private readonly http: Server;
+
   private constructor(
-    private readonly http: Server,
+    private readonly server: LocalServer,
     private readonly wss: WebSocketServer,
     private readonly options: WebTeleopOptions,
-    private readonly token: string,
-    /** Where a person opens the page (token included). */
-    readonly url: string,
   ) {
+    this.url = server.url;
+    this.http = server.http;
     // A page whose network vanished without a close (laptop lid, Wi-Fi) is found by pings.
     this.pingTimer = setInterval(() => this.ping(), 1000);
     this.pingTimer.unref();
@@ -85,27 +88,17 @@ export class WebTeleop implements TeleopDevice {
   /** Starts the server and resolves once it listens. */
   static async open(options: WebTeleopOptions): Promise<WebTeleop> {
     if (!(Number.isInteger(options.dims) && options.dims >= 1 && options.dims <= 16)) throw new RangeError(`Expected \`dims\` to be an integer in [1, 16], got ${options.dims}`);
-    const token = options.token ?? randomBytes(16).toString('hex');
-    const host = options.host ?? '127.0.0.1';
-    const http = createServer();
+    const server = await openLocalServer(options);
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(options.port ?? 0, host, () => resolve());
-    });
-    const port = (http.address() as AddressInfo).port;
-    const shown = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-    const device = new WebTeleop(http, wss, options, token, `http://${shown}:${port}/?token=${token}`);
+    const device = new WebTeleop(server, wss, options);
+    const http = server.http;
     http.on('request', (req, res) => device.onRequest(req, res));
     http.on('upgrade', (req, socket, head) => device.onUpgrade(req, socket as Socket, head));
     return device;
   }
 
   private authorized(req: IncomingMessage): boolean {
-    const given = new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(this.token);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return this.server.authorized(req);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
