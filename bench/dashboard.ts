@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { Dashboard } from '../dashboard/server.js';
 import { adaStop, bootstrapCI } from '../analysis/stats.js';
+import { Rng } from '../control/rng.js';
 
 /**
  * The dashboard's costs: server start (bundling the page), the run list over many runs, how
- * fast a watched metrics.jsonl streams to a page (records/s over a 32 MB file), and the
- * analysis maths (a bootstrap CI, an AdaStop decision).
+ * fast a watched metrics.jsonl streams to a page (records/s over a 32 MB file), the analysis
+ * maths (a bootstrap CI, an AdaStop decision), and AdaStop's error rates on synthetic scores.
  */
 export async function dashboardBenchmark(json: boolean): Promise<unknown> {
   const root = mkdtempSync(join(tmpdir(), 'roborl-bench-dash-'));
@@ -69,7 +70,25 @@ export async function dashboardBenchmark(json: boolean): Promise<unknown> {
   adaStop(Array.from({ length: 25 }, (_, i) => i % 7), Array.from({ length: 25 }, (_, i) => i % 5), { B: 10_000 });
   const adaStopMs = performance.now() - t;
 
-  const out = { serverStartMs: startMs, runs: RUNS, runListFirstMs: listFirstMs, runListMs: listMs, streamed: { bytes, records: lines.length, seconds: streamS, recordsPerSec: lines.length / streamS }, bootstrapCiMs: bootstrapMs, adaStop25SeedsMs: adaStopMs };
+  // AdaStop's calibration: how often equal methods are called different (nominal α = 0.05), and
+  // how often (and how early) a 1.5σ shift is found; n = 5 seeds per interim, K = 4 interims.
+  const normal = (rng: Rng): number => Math.sqrt(-2 * Math.log(1 - rng.random())) * Math.cos(2 * Math.PI * rng.random());
+  const draw = (rng: Rng, shift: number): number[] => Array.from({ length: 20 }, () => normal(rng) + shift);
+  const equalRng = new Rng(11);
+  let falseDifferences = 0;
+  const REPEATS = 2000;
+  for (let r = 0; r < REPEATS; r++) if (adaStop(draw(equalRng, 0), draw(equalRng, 0), { n: 5, K: 4, B: 1000, seed: r }).decision !== 'not different') falseDifferences++;
+  const shiftRng = new Rng(12);
+  let found = 0;
+  let seedsUsed = 0;
+  for (let r = 0; r < 200; r++) {
+    const d = adaStop(draw(shiftRng, 0), draw(shiftRng, 1.5), { n: 5, K: 4, B: 1000, seed: r });
+    if (d.decision === 'B better') found++;
+    seedsUsed += d.seedsUsed;
+  }
+  const adaStopCalibration = { repeats: REPEATS, alpha: 0.05, falseDifferenceRate: falseDifferences / REPEATS, shift1p5Sigma: { repeats: 200, foundRate: found / 200, meanSeedsPerAgent: seedsUsed / 200 } };
+
+  const out = { serverStartMs: startMs, runs: RUNS, runListFirstMs: listFirstMs, runListMs: listMs, streamed: { bytes, records: lines.length, seconds: streamS, recordsPerSec: lines.length / streamS }, bootstrapCiMs: bootstrapMs, adaStop25SeedsMs: adaStopMs, adaStopCalibration };
   if (!json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   return out;
 }

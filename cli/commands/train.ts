@@ -131,7 +131,11 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   process.once('SIGTERM', stop);
   try {
     const final = await (threaded ?? trainer).run().catch((err: unknown) => {
-      writeRunStatus(runDir, { state: 'failed', pid: process.pid, step: trainer.step, steps: config.train.steps, error: (err as Error).message ?? String(err) });
+      try {
+        writeRunStatus(runDir, { state: 'failed', pid: process.pid, step: trainer.step, steps: config.train.steps, error: (err as Error).message ?? String(err) });
+      } catch {
+        // the status is for the dashboard; the run's own error (below) matters more
+      }
       throw checkpointAfterFailure(trainer, err, runDir, log);
     });
     progress.done();
