@@ -1,6 +1,9 @@
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { StepResult } from '../control/env.js';
@@ -152,18 +155,18 @@ describe('roborl dashboard server', () => {
 });
 
 const CHROMIUM = '/usr/bin/chromium';
+async function browser(): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core');
+  // WebGL through SwiftShader (software), as on a machine without a GPU.
+  const b = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  closers.push(() => b.close());
+  return b;
+}
+
 describe('the dashboard in real headless Chromium', () => {
   beforeAll(() => {
     if (!existsSync(CHROMIUM)) throw new Error(`these tests need Debian's chromium at ${CHROMIUM} (apt-get install chromium); .ci/run installs it`);
   });
-
-  async function browser(): Promise<import('playwright-core').Browser> {
-    const { chromium } = await import('playwright-core');
-    // WebGL through SwiftShader (software), as on a machine without a GPU.
-    const b = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
-    closers.push(() => b.close());
-    return b;
-  }
 
   it('loads with the token and not without; a curve gains points when a line is appended; the 3D view draws the recorded Panda', async () => {
     const root = mkdtempSync(join(tmpdir(), 'roborl-dash-'));
@@ -189,13 +192,13 @@ describe('the dashboard in real headless Chromium', () => {
     await page.goto(d.url);
     await page.locator('#link', { hasText: 'live' }).waitFor();
     const returnChart = page.locator('.chart[data-metric="eval.returnMean"]');
-    await expect.poll(() => returnChart.getAttribute('data-points'), { timeout: 15_000 }).toBe('3');
+    await expect.poll(() => returnChart.getAttribute('data-points'), { timeout: 30_000 }).toBe('3');
     appendFileSync(join(run, 'metrics.jsonl'), `${JSON.stringify({ type: 'eval', step: 400, returnMean: -12, successRate: 1 })}\n`);
-    await expect.poll(() => returnChart.getAttribute('data-points'), { timeout: 15_000 }).toBe('4');
+    await expect.poll(() => returnChart.getAttribute('data-points'), { timeout: 30_000 }).toBe('4');
     await page.screenshot({ path: join(root, 'curves.png') });
 
     await page.click('button[data-tab=scene]');
-    await expect.poll(() => page.locator('#scene-canvas').getAttribute('data-frames'), { timeout: 15_000 }).toBe(String(frames));
+    await expect.poll(() => page.locator('#scene-canvas').getAttribute('data-frames'), { timeout: 30_000 }).toBe(String(frames));
     await expect.poll(() => page.locator('#scene-canvas').getAttribute('data-shapes')).toBe('13'); // 11 link shapes, the table, the goal
     // Scrub to the last frame, then look at the pixels.
     await page.locator('#scrub').fill(String(frames - 1));
@@ -229,7 +232,7 @@ describe('the dashboard in real headless Chromium', () => {
     await page.goto(d.url);
     await page.click('button[data-tab=teleop]');
     const frame = page.frameLocator('#teleop-frame');
-    await frame.locator('#link', { hasText: 'connected' }).waitFor({ timeout: 15_000 });
+    await frame.locator('#link', { hasText: 'connected' }).waitFor({ timeout: 30_000 });
     await env.reset({ seed: 1 });
     // The env steps at its own pace while the person takes over and holds "r" (joint 4 +).
     const steps: StepResult[] = [];
@@ -255,6 +258,38 @@ describe('the dashboard in real headless Chromium', () => {
     unannounce?.();
     expect(existsSync(join(run, 'teleop.json'))).toBe(false);
   }, 90_000);
+});
+
+describe('the README path: train the quick start, then roborl dashboard', () => {
+  it('shows the run\'s curves and the pendulum moving; Ctrl-C stops the dashboard', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'roborl-newcomer-'));
+    const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
+    // The quick start's config, shortened (its full run is measured by npm run bench -- quickstart).
+    const config = readFileSync(fileURLToPath(new URL('../configs/pendulum-sac-quick.yaml', import.meta.url)), 'utf8').replace(/steps: 6000/, 'steps: 1200').replace(/evalEvery: 2000/, 'evalEvery: 600').replace(/evalEpisodes: 10/, 'evalEpisodes: 2').replace(/learningStarts: 500/, 'learningStarts: 200');
+    writeFileSync(join(root, 'quick.yaml'), config);
+    await promisify(execFile)(process.execPath, [bin, 'train', join(root, 'quick.yaml'), '--run-dir', join(root, 'runs', 'quick'), '--quiet'], { timeout: 120_000 });
+    const server = spawn(process.execPath, [bin, 'dashboard', join(root, 'runs')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((r) => server.once('exit', r));
+    closers.push(() => void server.kill('SIGKILL'));
+    let printed = '';
+    server.stdout.on('data', (d: Buffer) => (printed += d.toString()));
+    await waitFor('the dashboard\'s address', () => /http:\/\/127\.0\.0\.1:\d+\/\?token=\w+/.test(printed), 60_000);
+    const url = /http:\/\/\S+/.exec(printed)?.[0] as string;
+
+    const b = await browser();
+    const page = await b.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(url);
+    await expect.poll(() => page.locator('.chart[data-metric="eval.returnMean"]').getAttribute('data-points'), { timeout: 30_000 }).toBe('2');
+    await expect.poll(() => page.locator('.chart[data-metric="episode.return"]').getAttribute('data-points'), { timeout: 30_000 }).toBe('6');
+    await page.click('button[data-tab=scene]');
+    await expect.poll(() => page.locator('#scene-canvas').getAttribute('data-frames'), { timeout: 30_000 }).toBe('201');
+    // Playing: the rod's tip moves on the canvas.
+    const tip = async (): Promise<{ x: number; y: number }> => (await page.evaluate(() => (window as unknown as { roborlScene: { project(n: string): { x: number; y: number } | null } }).roborlScene.project('rod'))) as { x: number; y: number };
+    const first = await tip();
+    await expect.poll(async () => { const now = await tip(); return Math.hypot(now.x - first.x, now.y - first.y); }, { timeout: 10_000 }).toBeGreaterThan(5);
+    server.kill('SIGINT');
+    expect(await exited).toBe(0);
+  }, 180_000);
 });
 
 /** Decodes a PNG in the page itself (no image library here). */
