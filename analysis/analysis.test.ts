@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../control/rng.js';
 import { aggregate } from './curves.js';
-import { metricSeries, parseMetrics, valueAt } from './runs.js';
+import { parseMetrics } from '../policies/metrics-log.js';
+import { metricSeries, valueAt } from './runs.js';
 
 const BIN = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
 async function roborl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -2,9 +2,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../experiment/errors.js';
+import { parseMetrics, type MetricRecord } from '../policies/metrics-log.js';
 
-/** A metrics.jsonl record, as the trainers write it (policies/metrics-log.ts). */
-export type MetricRecord = { readonly type: string; readonly step: number } & Record<string, unknown>;
+export type { MetricRecord } from '../policies/metrics-log.js';
 
 /** What the tools read of a run folder: its config's name, env, seed, and the parsed metrics. */
 export interface RunData {
@@ -50,34 +50,6 @@ export function findRunDirs(paths: readonly string[], depth = 3): string[] {
     visit(p, depth);
   }
   return [...out].sort();
-}
-
-/** Parses metrics.jsonl text: records, and the lines that are not records (a killed run's torn last line, corruption). */
-export function parseMetrics(text: string, firstLine = 1): { records: MetricRecord[]; badLines: { line: number; error: string }[] } {
-  const records: MetricRecord[] = [];
-  const badLines: { line: number; error: string }[] = [];
-  const lines = text.split('\n');
-  lines.forEach((l, i) => {
-    if (l.trim() === '') return;
-    const r = parseRecord(l);
-    if (typeof r === 'string') badLines.push({ line: firstLine + i, error: r });
-    else records.push(r);
-  });
-  return { records, badLines };
-}
-
-/** One metrics line as a record, or why it is not one. */
-export function parseRecord(line: string): MetricRecord | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch (e) {
-    return `not JSON (${(e as Error).message}): ${line.slice(0, 80)}`;
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return `not a record: ${line.slice(0, 80)}`;
-  const r = v as Record<string, unknown>;
-  if (typeof r['type'] !== 'string' || typeof r['step'] !== 'number' || !Number.isFinite(r['step'])) return `a record needs a string "type" and a finite "step": ${line.slice(0, 80)}`;
-  return r as MetricRecord;
 }
 
 export function loadRun(dir: string): RunData {

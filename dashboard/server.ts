@@ -6,7 +6,8 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { findRunDirs, parseRecord, type MetricRecord } from '../analysis/runs.js';
+import { findRunDirs } from '../analysis/runs.js';
+import { parseRecord, type MetricRecord } from '../policies/metrics-log.js';
 import { readRunStatus } from '../experiment/run-status.js';
 import { JsonlTail, type TailOptions } from './tail.js';
 

@@ -6,6 +6,9 @@ import type { EvalResult } from './evaluate.js';
 /** One line of metrics.jsonl. `step` is the env step the line describes. */
 export type MetricsRecord = { readonly type: 'episode' | 'train' | 'eval' | 'info'; readonly step: number } & Record<string, unknown>;
 
+/** A line of metrics.jsonl as a reader finds it (any `type`: other tools may add their own). */
+export type MetricRecord = { readonly type: string; readonly step: number } & Record<string, unknown>;
+
 /**
  * Append-only JSON-lines metrics. Each record is one `appendFileSync` of a whole line, so a
  * kill leaves at most one partial trailing line; {@link truncateAfter} drops it on resume along
@@ -38,19 +41,39 @@ export class MetricsLog {
     return lines.length - kept.length;
   }
 
+  /** The well-formed records (a killed run's torn last line and corrupt lines are skipped). */
   read(): MetricsRecord[] {
     if (!existsSync(this.path)) return [];
-    return readFileSync(this.path, 'utf8')
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .flatMap((l) => {
-        try {
-          return [JSON.parse(l) as MetricsRecord];
-        } catch {
-          return [];
-        }
-      });
+    return parseMetrics(readFileSync(this.path, 'utf8')).records as MetricsRecord[];
   }
+}
+
+/** Parses metrics.jsonl text: records, and the lines that are not records (a killed run's torn last line, corruption). */
+export function parseMetrics(text: string, firstLine = 1): { records: MetricRecord[]; badLines: { line: number; error: string }[] } {
+  const records: MetricRecord[] = [];
+  const badLines: { line: number; error: string }[] = [];
+  const lines = text.split('\n');
+  lines.forEach((l, i) => {
+    if (l.trim() === '') return;
+    const r = parseRecord(l);
+    if (typeof r === 'string') badLines.push({ line: firstLine + i, error: r });
+    else records.push(r);
+  });
+  return { records, badLines };
+}
+
+/** One metrics line as a record, or why it is not one. */
+export function parseRecord(line: string): MetricRecord | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch (e) {
+    return `not JSON (${(e as Error).message}): ${line.slice(0, 80)}`;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return `not a record: ${line.slice(0, 80)}`;
+  const r = v as Record<string, unknown>;
+  if (typeof r['type'] !== 'string' || typeof r['step'] !== 'number' || !Number.isFinite(r['step'])) return `a record needs a string "type" and a finite "step": ${line.slice(0, 80)}`;
+  return r as MetricRecord;
 }
 
 /** The `episode` record every trainer writes when a training episode ends. */
