@@ -56,18 +56,26 @@ export function loadRun(dir: string): RunData {
   const metricsPath = join(dir, 'metrics.jsonl');
   if (!existsSync(metricsPath)) throw new UsageError(`${dir}: no metrics.jsonl (not a run folder)`);
   const { records, badLines } = parseMetrics(readFileSync(metricsPath, 'utf8'));
-  let name = basename(dir);
-  let env = '?';
-  let seed: number | null = null;
+  const c = readRunConfig(dir); // without a readable config the folder's name stands in
+  return { dir, name: c.name ?? basename(dir), env: c.env ?? '?', seed: c.seed ?? null, records, badLines };
+}
+
+/** What the tools show of a run's config.yaml (absent fields stay absent; an unreadable file is an `error`). */
+export function readRunConfig(dir: string): { name?: string; env?: string; algo?: string; seed?: number; steps?: number; error?: string } {
+  const path = join(dir, 'config.yaml');
+  if (!existsSync(path)) return {};
   try {
-    const c = parseYaml(readFileSync(join(dir, 'config.yaml'), 'utf8')) as { name?: unknown; env?: { id?: unknown }; seed?: unknown };
-    if (typeof c.name === 'string') name = c.name;
-    if (typeof c.env?.id === 'string') env = c.env.id;
-    if (typeof c.seed === 'number') seed = c.seed;
-  } catch {
-    // no or unreadable config: the folder's name stands in
+    const c = parseYaml(readFileSync(path, 'utf8')) as { name?: unknown; env?: { id?: unknown }; algo?: { kind?: unknown }; seed?: unknown; train?: { steps?: unknown } } | null;
+    return {
+      ...(typeof c?.name === 'string' ? { name: c.name } : {}),
+      ...(typeof c?.env?.id === 'string' ? { env: c.env.id } : {}),
+      ...(typeof c?.algo?.kind === 'string' ? { algo: c.algo.kind } : {}),
+      ...(typeof c?.seed === 'number' ? { seed: c.seed } : {}),
+      ...(typeof c?.train?.steps === 'number' ? { steps: c.train.steps } : {}),
+    };
+  } catch (err) {
+    return { error: `config.yaml: ${(err as Error).message.split('\n')[0]}` };
   }
-  return { dir, name, env, seed, records, badLines };
 }
 
 /**

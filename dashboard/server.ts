@@ -4,9 +4,8 @@ import type { Socket } from 'node:net';
 import { openLocalServer, type LocalServer } from '../control/local-server.js';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { findRunDirs } from '../analysis/runs.js';
+import { findRunDirs, readRunConfig } from '../analysis/runs.js';
 import { parseRecord, type MetricRecord } from '../policies/metrics-log.js';
 import { readRunStatus } from '../experiment/run-status.js';
 import { JsonlTail, type TailOptions } from './tail.js';
@@ -219,7 +218,7 @@ export class Dashboard {
       }
       if (!r.more) break;
     }
-    const config = readConfig(dir);
+    const config = readRunConfig(dir);
     const status = readRunStatus(dir);
     const problems = [...s.problems, ...(s.badLines ? [`metrics.jsonl: ${s.badLines} line(s) are not records (skipped)`] : []), ...(config.error ? [config.error] : [])];
     let scenes: string[] = [];
@@ -421,23 +420,6 @@ function parseClientMessage(text: string): ClientMessage | string {
   }
   if (m['op'] === 'unscene') return { op: 'unscene' };
   return `unknown op ${JSON.stringify(m['op'])} (expected watch, scene or unscene)`;
-}
-
-function readConfig(dir: string): { name?: string; env?: string; algo?: string; seed?: number; steps?: number; error?: string } {
-  const path = join(dir, 'config.yaml');
-  if (!existsSync(path)) return {};
-  try {
-    const c = parseYaml(readFileSync(path, 'utf8')) as { name?: unknown; env?: { id?: unknown }; algo?: { kind?: unknown }; seed?: unknown; train?: { steps?: unknown } } | null;
-    return {
-      ...(typeof c?.name === 'string' ? { name: c.name } : {}),
-      ...(typeof c?.env?.id === 'string' ? { env: c.env.id } : {}),
-      ...(typeof c?.algo?.kind === 'string' ? { algo: c.algo.kind } : {}),
-      ...(typeof c?.seed === 'number' ? { seed: c.seed } : {}),
-      ...(typeof c?.train?.steps === 'number' ? { steps: c.train.steps } : {}),
-    };
-  } catch (err) {
-    return { error: `config.yaml: ${(err as Error).message.split('\n')[0]}` };
-  }
 }
 
 function mtime(path: string): number {
