@@ -78,15 +78,18 @@ describe('roborl CLI', () => {
     for (const command of Object.keys(expected)) expect(main.stdout).toContain(`roborl ${command}`);
   });
 
-  it('serve ros on a busy port names --port', async () => {
+  it('serve ros and dashboard on a busy port name --port', async () => {
     const { createServer } = await import('node:net');
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
     const port = (busy.address() as { port: number }).port;
     const r = await roborl('serve', 'ros', '--env', 'PandaReach-v0', '--port', String(port));
-    busy.close();
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`port ${port} .* already in use.*--port`));
+    const dash = await roborl('dashboard', '--port', String(port));
+    expect(dash.code).toBe(2);
+    expect(dash.stderr).toMatch(new RegExp(`port ${port} on 127.0.0.1 is already in use`));
+    busy.close();
   });
 
   it('serve --record writes the served arm\'s scene as it runs, for the dashboard to follow; Ctrl-C ends it', async () => {
