@@ -27,7 +27,7 @@ export const USAGE = {
                     back, q/a w/s e/d r/f t/g y/h u/j = action dims 1–7 +/−, enter = success,
                     x = failure, n = end episode, esc = e-stop), hid (a SpaceMouse / gamepad,
                     hil.hid in the config; needs npm install node-hid), web (a page on 127.0.0.1;
-                    its address with a one-time token is printed) or simulated; their transitions
+                    its address with a random token is printed) or simulated; their transitions
                     go to both buffers (the config's hil: section sets the rest, e.g. hil.frame: tcp)
   --quiet           no progress line
   A config with a distributed: section (SAC / RLPD) runs distributed.actors actor threads and one
@@ -78,7 +78,7 @@ export const USAGE = {
   the person is not in control; a device that disconnects holds the robot and ends the episode.
   Each episode is summarised. Ctrl-C holds the robot and stops (exit 130).
   --device D     keyboard (this terminal), hid (SpaceMouse / gamepad, needs npm install node-hid),
-                 web (a page on 127.0.0.1; its address with a one-time token is printed)
+                 web (a page on 127.0.0.1; its address with a random token is printed)
   --frame F      joint (default) or tcp (three axes move the gripper; Panda tasks)
   --robot FILE   a robot config (configs/robots/): drive the real robot
   --episodes N   stop after N episodes (default: until Ctrl-C)`,
@@ -117,7 +117,7 @@ export const USAGE = {
   over the seeds of each config), a 3D view of recorded episodes (train records each
   evaluation's first episode; roborl eval <run> --record FILE) followed live as they are
   written, and the teleop panel of a run started with --teleop web. Serves on 127.0.0.1 and
-  prints its address with a one-time token; nothing is served without it. Ctrl-C stops it.
+  prints its address with a random token (new at each start); nothing is served without it. Ctrl-C stops it.
   --port P    port (default 0: a free one)
   --host H    address to listen on (default 127.0.0.1; another address exposes your runs)`,
   plot: `usage: roborl plot <runs…> [--metric M] --out FIG.svg|FIG.png [--title T]
