@@ -42,7 +42,8 @@ export const USAGE = {
   --robot FILE       a robot config (ROS or serial); episodes the link cuts off are rerun and reported
   --record FILE      write every episode's scene (shapes and poses per step, JSON lines) for the
                      dashboard's 3D view; under <run-dir>/scenes/ as NAME.scene.jsonl it shows up in
-                     the dashboard's list, followed live as it is written (simulator only)
+                     the dashboard's list, followed live as it is written (on a robot: the arm
+                     drawn from its measured joints)
   Ctrl-C stops it; on a robot, the hold command is sent first (exit 130).`,
   serve: `usage:
   roborl serve ros --env <sim-id> [--host 127.0.0.1] [--port 9090] [--mode realtime|lockstep] [--sensor-hz 100]

@@ -2,6 +2,7 @@ import { clipToBox, EnvStateError, validateAction, type Env, type EnvSpec, type 
 import { setIoTimeout, sleepUntil } from '../control/clock.js';
 import { checkSeed, Rng } from '../control/rng.js';
 import { percentile } from '../control/running-stats.js';
+import type { SceneState } from '../control/scene.js';
 import type { RobotTask } from './task.js';
 
 /** A joint-state reading on the client side. */
@@ -95,12 +96,20 @@ export abstract class RobotEnv implements Env {
   private commandedTravel = 0;
   protected readonly periodMs: number;
 
+  /**
+   * The scene at the latest measured joint state, when the task can draw itself (the dashboard's
+   * 3D view; `roborl eval --robot … --record FILE`). Absent otherwise.
+   */
+  readonly scene?: () => SceneState;
+
   constructor(
     protected readonly task: RobotTask,
     protected readonly options: RobotEnvOptions = {},
   ) {
     this.spec = { ...task.spec, kind: 'real' };
     this.periodMs = 1000 / task.spec.controlHz;
+    const draw = task.scene?.bind(task);
+    if (draw) this.scene = () => draw(this.latest?.q ?? task.jointPositions());
   }
 
   /** Sends joint position targets; returns false if the link is down (the command is dropped, not queued). */

@@ -35,6 +35,13 @@ describe('robot task definitions agree with the simulated task', () => {
         expect(o.costs[0]).toBe(s.costs[0]);
         if (s.terminated) break;
       }
+      // The robot task draws the same scene from the measured joints (URDF forward kinematics)
+      // as the simulator from its bodies: same shapes, poses within 3 mm.
+      const simScene = sim.scene();
+      const robotScene = task.scene?.(sim.jointPositions());
+      expect(robotScene?.shapes).toEqual(simScene.shapes);
+      const far = simScene.poses.map((v, i) => (i % 7 < 3 ? Math.abs(v - (robotScene?.poses[i] as number)) : 0));
+      expect(Math.max(...far)).toBeLessThan(3e-3);
     }
     expect(() => robotTask('PandaPush-v0')).toThrow(/no robot task definition for "PandaPush-v0" \(available: PandaReach-v0\)/);
   });

@@ -5,8 +5,10 @@ import type { JointPositionControl } from '../control/safety/safety-limits.js';
 import { box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
-import { clamp, PANDA_CONTROL_LINKS, PANDA_MAX_DELTA, PANDA_READY, PANDA_TCP, pandaTcpJacobian, pandaTcpPose } from '../sim/tasks/panda.js';
-import { pandaReachObservation } from '../sim/tasks/panda-reach.js';
+import { clamp, PANDA_CONTROL_LINKS, PANDA_TABLE, PANDA_MAX_DELTA, PANDA_READY, PANDA_TCP, pandaTcpJacobian, pandaTcpPose } from '../sim/tasks/panda.js';
+import { pandaReachObservation, reachGoalMarker } from '../sim/tasks/panda-reach.js';
+import { urdfScene } from '../sim/urdf/scene.js';
+import type { SceneShape, SceneState } from '../control/scene.js';
 import { forwardKinematics } from '../sim/urdf/kinematics.js';
 
 /** One step of a task computed from measured joint state. */
@@ -44,6 +46,8 @@ export interface RobotTask extends JointPositionControl {
    * `targets` in one control period, through the TCP Jacobian.
    */
   twistFor?(targets: ArrayLike<number>, q: ArrayLike<number>): number[];
+  /** The scene at measured joint positions `q` (the arm by forward kinematics, fixtures, the goal), for the dashboard. */
+  scene?(q: ArrayLike<number>): SceneState;
 }
 
 /**
@@ -96,6 +100,14 @@ export function pandaReachTask(): RobotTask {
     twistFor(targets, qs) {
       const J = pandaTcpJacobian(robot, qs);
       return J.map((row) => row.reduce((acc, v, k) => acc + v * ((targets[k] as number) - (qs[k] as number)) * CONTROL_HZ, 0));
+    },
+    scene(qs) {
+      // The arm's URDF collision shapes placed by forward kinematics, the table and the goal, as
+      // the simulated task draws them (same names), so recordings from sim and robot compare.
+      const arm = urdfScene(robot, qs);
+      const goalMarker = reachGoalMarker(goal);
+      const table: SceneShape = { name: 'fixture-0', kind: 'box', size: [...PANDA_TABLE.half], role: 'fixture' };
+      return { shapes: [...arm.shapes, table, goalMarker.shape], poses: [...arm.poses, ...PANDA_TABLE.center, 0, 0, 0, 1, ...goalMarker.pose.p, ...goalMarker.pose.q] };
     },
     outcome(_action, qs, qd) {
       q = Float64Array.from(qs);

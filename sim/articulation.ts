@@ -5,6 +5,7 @@ import {
 } from './math3d.js';
 import { rapier } from './rapier.js';
 import { forwardKinematics, movableJoints } from './urdf/kinematics.js';
+import { geometryFrame } from './urdf/scene.js';
 import type { Geometry, UrdfJoint, UrdfRobot } from './urdf/types.js';
 
 /** How joint commands are interpreted. */
@@ -397,11 +398,6 @@ function combineInertials(parts: { inertial: UrdfRobot['links'][number]['inertia
   const { values, rotation } = symmetricEigen(total as Mat3);
   const floor = 1e-9;
   return { mass, com, principal: [Math.max(values[0], floor), Math.max(values[1], floor), Math.max(values[2], floor)], frame: rotation };
-}
-
-/** Rapier builds cylinders and capsules along local Y; URDF's are along Z. */
-function geometryFrame(g: Geometry): Pose {
-  return g.type === 'cylinder' || g.type === 'capsule' ? { p: [0, 0, 0], q: [Math.SQRT1_2, 0, 0, Math.SQRT1_2] } : IDENTITY_POSE;
 }
 
 function colliderDesc(g: Geometry): ReturnType<typeof rapier>['ColliderDesc']['prototype'] {

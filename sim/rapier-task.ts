@@ -111,7 +111,9 @@ export abstract class RapierTask extends SimEnv implements SceneSource {
       if (!size) return;
       const link = linkOf.get(c.handle);
       const other = c.parent()?.isDynamic() ? 'object' : 'fixture';
-      shapes.push(link ? { name: link, kind: size.kind, size: size.size, role: 'robot' } : { name: `${other}-${counts[other]++}`, kind: size.kind, size: size.size, role: other });
+      // Rapier keeps sizes in f32: round its noise away (0.08, not 0.07999999821).
+      const dims = size.size.map((v) => Math.round(v * 1e6) / 1e6);
+      shapes.push(link ? { name: link, kind: size.kind, size: dims, role: 'robot' } : { name: `${other}-${counts[other]++}`, kind: size.kind, size: dims, role: other });
       const t = c.translation();
       const q = c.rotation();
       poses.push(t.x, t.y, t.z, q.x, q.y, q.z, q.w);

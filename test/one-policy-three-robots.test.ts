@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,7 +90,9 @@ describe('one policy, three robots (through the real CLI)', () => {
 
     // Free-running like hardware: joint states at 100 Hz (ROS) and servos at 60 Hz physics ticks, against a 25 Hz task.
     const [, url] = (await serve(['ros', '--env', 'PandaReach-v0', '--port', '0', '--sensor-hz', '100'], /on (ws:\/\/127\.0\.0\.1:\d+)/)) as RegExpMatchArray;
-    const ros = await evalOn('--robot', rosYaml(url as string));
+    // Recorded as the dashboard shows it: the arm drawn from the joint states the robot reported.
+    const recording = join(dir, 'ros.scene.jsonl');
+    const ros = await evalOn('--robot', rosYaml(url as string), '--record', recording);
 
     const host = join(dir, 'host');
     const robotTty = join(dir, 'robot');
@@ -111,6 +113,20 @@ describe('one policy, three robots (through the real CLI)', () => {
     expect(Math.abs(ros.returnMean - sim.returnMean)).toBeLessThan(tolerance);
     expect(Math.abs(serial.returnMean - sim.returnMean)).toBeLessThan(tolerance);
     expect(ros.lostEpisodes).toBe(0);
+    const lines = readFileSync(recording, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; episode: number; shapes?: { name: string }[]; poses?: number[] });
+    const scenes = lines.filter((l) => l.type === 'scene');
+    expect(scenes.map((l) => l.episode)).toEqual([0, 1, 2, 3, 4, 5]);
+    const hand = (scenes[0]?.shapes ?? []).findIndex((x) => x.name === 'panda_hand#0');
+    expect(hand).toBeGreaterThanOrEqual(0);
+    // The hand moves in the recording: the farthest it got from where an episode started.
+    const frames = lines.filter((l) => l.type === 'frame');
+    const travel = Math.max(
+      ...frames.map((f) => {
+        const start = frames.find((g) => g.episode === f.episode)?.poses as number[];
+        return Math.hypot(...[0, 1, 2].map((k) => (f.poses?.[7 * hand + k] as number) - (start[7 * hand + k] as number)));
+      }),
+    );
+    expect(travel).toBeGreaterThan(0.02);
     expect(serial.lostEpisodes).toBe(0);
   }, 240_000);
 

@@ -22,7 +22,6 @@ export async function evalCommand(args: Args): Promise<void> {
   const { config, policy, step } = await loadRunPolicy(runDir);
   const robotPath = stringFlag(args, 'robot');
   const recordPath = stringFlag(args, 'record');
-  if (recordPath && robotPath) throw new UsageError('--record writes the simulator\'s scene (shapes and poses); a robot link reports joint states only — drop --robot to record');
   const log = (s: string): void => void process.stderr.write(`${s}
 `);
   let env: Env;
@@ -39,8 +38,12 @@ export async function evalCommand(args: Args): Promise<void> {
   } else env = await makeLearnerEnv(config, undefined, { evaluation: true });
   if (recordPath) {
     const recorder = new SceneRecorder(env);
-    if (!recorder.available) throw new UsageError(`${config.env.id} does not describe its scene; nothing to record`);
-    recorder.recordNext(recordPath, episodes);
+    if (!recorder.available) {
+      await env.close();
+      throw new UsageError(`${config.env.id}${robotPath ? ' on this robot' : ''} does not describe its scene; nothing to record`);
+    }
+    // Every episode of this evaluation, including any a robot link cut off (they are run again).
+    recorder.recordNext(recordPath, Number.POSITIVE_INFINITY);
     env = recorder;
     log(`recording ${episodes} episode(s) to ${recordPath} (open it in roborl dashboard)`);
   }

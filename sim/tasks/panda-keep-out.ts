@@ -7,7 +7,7 @@ import type { SceneShape } from '../../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../math3d.js';
 import type { TaskStep } from '../sim-env.js';
 import { clamp, PANDA_MAX_DELTA, PandaTask, pandaIkStep, pandaTcpJacobian, pandaTcpPose } from './panda.js';
-import { pandaReachObservation } from './panda-reach.js';
+import { pandaReachObservation, reachGoalMarker } from './panda-reach.js';
 
 /** Nominal goal of the keep-out reach (each episode adds U(±3 cm) per axis). */
 export const KEEP_OUT_GOAL: Vec3 = [0.6, 0, 0.2];
@@ -64,7 +64,7 @@ export class PandaKeepOut extends PandaTask {
   /** The goal (5 cm success sphere) and the keep-out sphere. */
   protected override sceneMarkers(): { shape: SceneShape; pose: Pose }[] {
     return [
-      { shape: { name: 'goal', kind: 'sphere', size: [0.05], role: 'target' }, pose: { p: this.goal, q: [0, 0, 0, 1] } },
+      reachGoalMarker(this.goal),
       { shape: { name: 'keep_out', kind: 'sphere', size: [KEEP_OUT_RADIUS], role: 'keep-out' }, pose: { p: [...KEEP_OUT_CENTER], q: [0, 0, 0, 1] } },
     ];
   }

@@ -56,9 +56,8 @@ export class PandaReach extends PandaTask {
     return { obs: this.observe(tcp), reward: -dist, costs: Float32Array.from(this.armCosts()), terminated: this.held >= this.successHold, success, metrics: { distance: dist } };
   }
 
-  /** The goal, drawn as the 5 cm success sphere. */
   protected override sceneMarkers(): { shape: SceneShape; pose: Pose }[] {
-    return [{ shape: { name: 'goal', kind: 'sphere', size: [0.05], role: 'target' }, pose: { p: this.goal, q: [0, 0, 0, 1] } }];
+    return [reachGoalMarker(this.goal)];
   }
 
   private observe(tcp: Vec3): Float32Array {
@@ -79,6 +78,11 @@ export function pandaReachObservation(q: ArrayLike<number>, qd: ArrayLike<number
   o.set(sub(goal, tcp), 20);
   o.set(extra, 23);
   return o;
+}
+
+/** A reach goal for the viewer: the 5 cm success sphere (the simulated and the robot task). */
+export function reachGoalMarker(goal: Vec3): { shape: SceneShape; pose: Pose } {
+  return { shape: { name: 'goal', kind: 'sphere', size: [0.05], role: 'target' }, pose: { p: goal, q: [0, 0, 0, 1] } };
 }
 
 /** Scripted expert for PandaReach-v0: damped-least-squares IK toward the target, hand kept pointing down. */

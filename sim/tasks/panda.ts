@@ -16,6 +16,8 @@ export const PANDA_READY: readonly number[] = [0, -Math.PI / 4, 0, (-3 * Math.PI
 export const PANDA_MAX_DELTA = 0.08;
 export const PANDA_TCP = 'panda_tcp';
 const TABLE_HALF = 0.025;
+/** The table the Panda tasks stand on: a 2 m × 2 m top at z = 0, its centre 0.3 m in front of the base. */
+export const PANDA_TABLE = { half: [1, 1, TABLE_HALF], center: [0.3, 0, -TABLE_HALF] } as const;
 /** Links whose frames the workspace check keeps off the table (the base and shoulder cannot reach it). */
 export const PANDA_CONTROL_LINKS: readonly string[] = ['panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_hand', 'panda_tcp'];
 /**
@@ -47,7 +49,7 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
       { dt: 0.004, substeps: 10, gravity: [0, 0, -9.81], pgsIterations: 8 },
       (world) => {
         const R = rapier();
-        table = world.createCollider(R.ColliderDesc.cuboid(1, 1, TABLE_HALF).setTranslation(0.3, 0, -TABLE_HALF).setFriction(0.5)).handle;
+        table = world.createCollider(R.ColliderDesc.cuboid(...PANDA_TABLE.half).setTranslation(...PANDA_TABLE.center).setFriction(0.5)).handle;
         buildScene?.(world);
       },
     );
