@@ -91,9 +91,13 @@ describe('roborl plot and roborl compare on run folders', () => {
     const r = await roborl('compare', ...a, '--', ...b, '--json', out);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/B better \(rlpd\) after 5 seeds per agent/);
-    const json = JSON.parse(readFileSync(out, 'utf8')) as { decision: string; seedsUsed: number; A: { values: number[] }; interims: unknown[] };
+    expect(r.stdout).toMatch(/A sac: 10 runs, mean -\d+\.\d{3} \[95% CI -\d+\.\d{3}, -\d+\.\d{3}\], IQM -\d+\.\d{3}/);
+    const json = JSON.parse(readFileSync(out, 'utf8')) as { decision: string; seedsUsed: number; A: { values: number[]; mean: number; iqm: number; ci95: [number, number] }; interims: unknown[] };
     expect(json.decision).toBe('B better');
     expect(json.A.values).toHaveLength(10);
+    expect(json.A.ci95[0]).toBeLessThanOrEqual(json.A.mean);
+    expect(json.A.ci95[1]).toBeGreaterThanOrEqual(json.A.mean);
+    expect(Math.abs(json.A.iqm - -300)).toBeLessThan(5); // the runs' scores are −300 ± 5
     // At step 1000 every run's keep_out cost is 2: equal, and 7 seeds are too few to say "not different" (5 per interim, 5 interims).
     const cost = await roborl('compare', ...a.slice(0, 7), '--', ...b.slice(0, 7), '--metric', 'cost:keep_out', '--at', '1000', '--json', out);
     expect(cost.stdout).toMatch(/need more seeds: run 3 more of each \(interims of 5, at most 25 per agent in all\)/);

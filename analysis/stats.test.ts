@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../control/rng.js';
-import { adaStop, bootstrapCI, mean } from './stats.js';
+import { adaStop, bootstrapCI, iqm, mean } from './stats.js';
 
 function normal(rng: Rng, mu: number, sigma: number): number {
   const u = 1 - rng.random();
@@ -27,6 +27,10 @@ describe('bootstrap confidence intervals', () => {
     expect(width(80)).toBeLessThan(0.7 * width(10));
     expect(bootstrapCI([4])).toEqual([4, 4]);
     expect(mean([1, 2, 3])).toBe(2);
+    // IQM as scipy.stats.trim_mean(x, 0.25): ⌊n/4⌋ dropped at each end.
+    expect(iqm([8, 1, 7, 2, 6, 3, 5, 4])).toBe(4.5);
+    expect(iqm([100, 1, 2, 3, -50])).toBe(2);
+    expect(iqm([5, 9])).toBe(7);
   });
 });
 

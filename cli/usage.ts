@@ -131,7 +131,8 @@ export const USAGE = {
   Is A better than B? AdaStop (Mathieu et al. 2023): a sequential permutation test over the
   seeds' scores, taken N seeds per agent at a time (in seed order), deciding as early as the
   evidence allows with the chance of a false difference held at alpha. Prints A better, B
-  better, not different, or need more seeds (and how many), and writes the decision as JSON.
+  better, not different, or need more seeds (and how many), with each side's mean, 95%
+  bootstrap CI and interquartile mean, and writes it all as JSON.
   --metric M    as for plot (default return; costs and losses: lower is better)
   --at STEPS    each run's value at this step (default: its last)
   --n N         seeds per agent per interim (default 5)

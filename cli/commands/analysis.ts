@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { aggregate } from '../../analysis/curves.js';
 import { curvesSpec, renderSvg, svgToPng } from '../../analysis/plot.js';
 import { displayPath, findRunDirs, groupByName, higherIsBetter, loadRun, metricSeries, resolveMetric, valueAt, type RunData } from '../../analysis/runs.js';
-import { adaStop } from '../../analysis/stats.js';
+import { adaStop, bootstrapCI, iqm, mean } from '../../analysis/stats.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
 
@@ -65,12 +65,14 @@ export async function compareCommand(args: Args): Promise<void> {
   const A = scores(args.positionals.slice(0, sep), 'A');
   const B = scores(args.positionals.slice(sep + 1), 'B');
   const name = (rs: RunData[]): string => [...new Set(rs.map((r) => r.name))].join('+');
+  // Beside the decision, each side's summary over all its runs: mean with a 95% bootstrap CI and the IQM.
+  const summary = (values: number[]): { mean: number; ci95: [number, number]; iqm: number } => ({ mean: mean(values), ci95: bootstrapCI(values), iqm: iqm(values) });
   const r = adaStop(A.values, B.values, { n, K, alpha, higherIsBetter: higherIsBetter(metric), seed: intFlag(args, 'seed', 0, 0) });
   const result = {
     metric,
     at: at ?? 'last',
-    A: { name: name(A.runs), runs: A.runs.map((x) => displayPath(x.dir)), values: A.values },
-    B: { name: name(B.runs), runs: B.runs.map((x) => displayPath(x.dir)), values: B.values },
+    A: { name: name(A.runs), runs: A.runs.map((x) => displayPath(x.dir)), values: A.values, ...summary(A.values) },
+    B: { name: name(B.runs), runs: B.runs.map((x) => displayPath(x.dir)), values: B.values, ...summary(B.values) },
     ...r,
   };
   const jsonPath = stringFlag(args, 'json') ?? 'compare.json';
@@ -79,7 +81,11 @@ export async function compareCommand(args: Args): Promise<void> {
     r.decision === 'need more seeds'
       ? `need more seeds: run ${r.next?.more} more of each (interims of ${n}, at most ${r.next?.upTo} per agent in all)`
       : `${r.decision}${r.decision === 'not different' ? '' : ` (${r.decision === 'A better' ? result.A.name : result.B.name})`} after ${r.seedsUsed} seeds per agent`;
+  const line = (side: 'A' | 'B'): string => {
+    const x = result[side];
+    return `  ${side} ${x.name}: ${x.values.length} runs, mean ${x.mean.toFixed(3)} [95% CI ${x.ci95[0].toFixed(3)}, ${x.ci95[1].toFixed(3)}], IQM ${x.iqm.toFixed(3)}`;
+  };
   process.stdout.write(
-    `${metric}${at === null ? '' : ` @${at}`}: A ${result.A.name} ${r.meanA.toFixed(3)} (${A.values.length} runs) vs B ${result.B.name} ${r.meanB.toFixed(3)} (${B.values.length} runs)\nAdaStop (α = ${alpha}, ${n} seeds per interim, at most ${K} interims): ${verdict}\ndecision written to ${jsonPath}\n`,
+    `${metric}${at === null ? '' : ` @${at}`}:\n${line('A')}\n${line('B')}\nAdaStop (α = ${alpha}, ${n} seeds per interim, at most ${K} interims): ${verdict}\ndecision written to ${jsonPath}\n`,
   );
 }
