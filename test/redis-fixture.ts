@@ -76,3 +76,13 @@ export class RedisServer {
     return spawnSync('redis-cli', [...this.cliArgs(), ...args], { encoding: 'utf8' }).stdout.trim();
   }
 }
+
+/** Runs `body` against a redis-server of its own (started with `options`), and stops the server whatever happens. */
+export async function withRedis(options: Parameters<typeof RedisServer.start>[0], body: (server: RedisServer) => Promise<void>): Promise<void> {
+  const server = await RedisServer.start(options);
+  try {
+    await body(server);
+  } finally {
+    await server.down();
+  }
+}

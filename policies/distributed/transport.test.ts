@@ -1,7 +1,7 @@
 import { MessageChannel } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Transition } from '../../control/transition.js';
-import { haveRedis, RedisServer } from '../../test/redis-fixture.js';
+import { haveRedis, RedisServer, withRedis } from '../../test/redis-fixture.js';
 import { packTransitions } from './packing.js';
 import { RedisActorTransport, RedisLearnerTransport } from './redis.js';
 import { flowControlBuffer, ThreadsActorTransport, ThreadsLearnerTransport } from './threads.js';
@@ -162,8 +162,7 @@ describe('Redis faults (a real redis-server)', () => {
   });
 
   it('Redis killed and restarted with AOF: nothing acknowledged comes back, nothing unacknowledged is lost; an actor sending meanwhile waits, says so, and delivers', async () => {
-    const server = await RedisServer.start({ aof: true });
-    try {
+    await withRedis({ aof: true }, async (server) => {
       const prefix = 'aof';
       const lines: string[] = [];
       const learner = await RedisLearnerTransport.open({ url: server.url, prefix, log: (l) => lines.push(l) });
@@ -187,14 +186,11 @@ describe('Redis faults (a real redis-server)', () => {
       await a.close();
       await learner.close();
       await learner2.close();
-    } finally {
-      await server.down();
-    }
+    });
   }, 60_000);
 
   it('a full Redis (maxmemory, noeviction) refuses XADD: the actor backs off, says so, and delivers once there is room', async () => {
-    const server = await RedisServer.start({ extra: ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'] });
-    try {
+    await withRedis({ extra: ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'] }, async (server) => {
       const lines: string[] = [];
       const learner = await RedisLearnerTransport.open({ url: server.url, prefix: 'full' });
       await learner.allowInserts(1e9);
@@ -216,14 +212,11 @@ describe('Redis faults (a real redis-server)', () => {
       expect(got.map((d) => d.batch.seq)).toEqual(Array.from({ length: seq }, (_, i) => i));
       await a.close();
       await learner.close();
-    } finally {
-      await server.down();
-    }
+    });
   }, 60_000);
 
   it('a password-protected Redis: the right password works; a wrong one fails at once with Redis\'s error, not a retry loop', async () => {
-    const server = await RedisServer.start({ extra: ['--requirepass', 's3cret'] });
-    try {
+    await withRedis({ extra: ['--requirepass', 's3cret'] }, async (server) => {
       const ok = await RedisLearnerTransport.open({ url: server.url, prefix: 'auth', password: 's3cret' });
       await ok.allowInserts(4);
       const a = await RedisActorTransport.open({ url: server.url, prefix: 'auth', actorId: 'a', password: 's3cret' });
@@ -232,9 +225,7 @@ describe('Redis faults (a real redis-server)', () => {
       await a.close();
       await ok.close();
       await expect(RedisLearnerTransport.open({ url: server.url, prefix: 'auth', password: 'wrong' })).rejects.toThrow(/WRONGPASS|invalid username-password/);
-    } finally {
-      await server.down();
-    }
+    });
   });
 
   it('a corrupt entry is counted and dropped, never applied', async () => {
