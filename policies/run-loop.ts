@@ -116,7 +116,9 @@ export abstract class RunLoop {
   /** Ends a run: on a stop request, checkpoint and return a silent evaluation; else a final evaluation and checkpoint. */
   protected async finish(): Promise<EvalResult> {
     if (this.stopping) {
-      this.log?.(`stopping at step ${this.envSteps}: ${this.checkpoint()}`);
+      // The checkpoint is the point of a stop request: taken whether or not anyone logs it.
+      const path = this.checkpoint();
+      this.log?.(`stopping at step ${this.envSteps}: ${path}`);
       return this.evaluate();
     }
     const final = await this.evaluateAndLog();

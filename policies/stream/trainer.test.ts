@@ -17,9 +17,10 @@ async function env(id: string): Promise<Env> {
   return new EpisodeStatistics(e.spec.actionSpace.kind === 'box' ? new RescaleAction(e) : e);
 }
 
-async function trainer(id: string, dir: string, config: StreamConfig, steps: number, checkpointEvery = 1_000_000, fixedPolicy?: Policy): Promise<StreamTrainer> {
+async function trainer(id: string, dir: string, config: StreamConfig, steps: number, checkpointEvery = 1_000_000, fixedPolicy?: Policy, onStep?: (step: number) => void): Promise<StreamTrainer> {
   return new StreamTrainer({
     fixedPolicy,
+    onStep: onStep && ((p) => onStep(p.step)),
     env: await env(id),
     evalEnv: await env(id),
     config,
@@ -43,6 +44,24 @@ describe('StreamTrainer', () => {
     expect(b.returns).toEqual(a.returns);
     const obs = Float32Array.of(0.1, 0.9, -0.3);
     expect(Array.from(resumed.policy().act(obs))).toEqual(Array.from(straight.policy().act(obs)));
+  });
+
+  it('a stop request mid-episode checkpoints with no logger attached; the resumed run goes on to its end with no step missing', async () => {
+    const config = StreamAcConfigSchema.parse({ kind: 'stream-ac', hidden: [16, 16] });
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-sstop-'));
+    // No \`log\` option: the stop's checkpoint must not depend on one.
+    const first: StreamTrainer = await trainer('Pendulum-v1', dir, config, 600, 1_000_000, undefined, (step) => step === 250 && first.requestStop());
+    await first.run();
+    expect(first.step).toBe(250);
+    const resumed = await trainer('Pendulum-v1', dir, config, 600);
+    expect(resumed.resume()).toBe(250);
+    await resumed.run();
+    expect(resumed.step).toBe(600);
+    const records = new MetricsLog(join(dir, 'metrics.jsonl')).read();
+    // A train line every 100 steps, each once; the episode cut at 250 restarts (200-step episodes).
+    expect(records.filter((r) => r.type === 'train').map((r) => r.step)).toEqual([100, 200, 300, 400, 500, 600]);
+    expect(records.filter((r) => r.type === 'episode').map((r) => r.step)).toEqual([200, 450]);
+    expect(records.filter((r) => r.type === 'eval').map((r) => r.step)).toEqual([600]);
   });
 
   it('refuses mismatched action spaces with a clear error', async () => {
@@ -74,6 +93,11 @@ describe('StreamTrainer', () => {
     expect(evals.at(-1)?.['valueRmse']).toBeGreaterThan(0);
     const resumed = await trainer('Pendulum-v1', dir, config, 600, 200, policy);
     expect(resumed.resume()).toBe(400);
+    await resumed.run();
+    expect(resumed.step).toBe(600);
+    const resumedEvals = new MetricsLog(join(dir, 'metrics.jsonl')).read().filter((r) => r.type === 'eval');
+    expect(resumedEvals.map((r) => r.step)).toEqual([400, 600]);
+    expect(resumedEvals.at(-1)?.['valueRmse']).toBeLessThan(before.valueRmse);
     await expect(trainer('Pendulum-v1', dir, config, 10)).rejects.toThrow(/stream-td learns the value of a fixed policy/);
   });
 });
