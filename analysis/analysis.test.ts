@@ -108,4 +108,29 @@ describe('roborl plot and roborl compare on run folders', () => {
     expect(early.code).toBe(2);
     expect(early.stderr).toMatch(/has no return value at or before step 500/);
   }, 60_000);
+
+  it('compare refuses a run that never reached --at, and runs of different lengths unless --allow-unequal', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'roborl-compare-len-'));
+    const rng = new Rng(5);
+    const a = writeRuns(root, 'sac', 5, -300, rng);
+    const b = writeRuns(root, 'rlpd', 5, -100, rng);
+    // A seed stopped (Ctrl-C) after its evaluation at step 2000: its metrics end there.
+    const short = a[2] as string;
+    const lines = readFileSync(join(short, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => !l.includes('"step":3000'));
+    writeFileSync(join(short, 'metrics.jsonl'), lines.join('\n'));
+    const out = join(root, 'c.json');
+    const at = await roborl('compare', ...a, '--', ...b, '--at', '2500', '--json', out);
+    expect(at.code).toBe(2);
+    expect(at.stderr).toMatch(/sac-2 never reached step 2500 \(its metrics end at step 2000\)/);
+    // At a step every run reached, the comparison runs.
+    expect((await roborl('compare', ...a, '--', ...b, '--at', '2000', '--json', out)).code).toBe(0);
+    const unequal = await roborl('compare', ...a, '--', ...b, '--json', out);
+    expect(unequal.code).toBe(2);
+    expect(unequal.stderr).toMatch(/runs of different lengths: .*sac-2 ends at step 2000, the others at 3000/);
+    expect(unequal.stderr).toMatch(/\(--at STEPS\) or .*\(--allow-unequal\)/);
+    const allowed = await roborl('compare', ...a, '--', ...b, '--allow-unequal', '--json', out);
+    expect(allowed.code).toBe(0);
+    const json = JSON.parse(readFileSync(out, 'utf8')) as { A: { values: number[] } };
+    expect(json.A.values).toHaveLength(5);
+  }, 60_000);
 });

@@ -118,6 +118,13 @@ export function valueAt(series: readonly { step: number; value: number }[], step
   return v;
 }
 
+/** The last step a run's records reach (how far the run got); 0 for none. */
+export function lastStep(records: readonly MetricRecord[]): number {
+  let last = 0;
+  for (const r of records) if (r.step > last) last = r.step;
+  return last;
+}
+
 /** Groups runs by config name (seeds of one method), in first-seen order. */
 export function groupByName(runs: readonly RunData[]): Map<string, RunData[]> {
   const groups = new Map<string, RunData[]>();

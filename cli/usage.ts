@@ -127,14 +127,17 @@ export const USAGE = {
   --metric M   return (default), success, cost:NAME, or TYPE.FIELD from metrics.jsonl
                (episode.return, train.alpha, episode.human.rate, …)
   --out FILE   .svg (Vega-Lite) or .png (rendered by resvg)`,
-  compare: `usage: roborl compare <runs-A…> -- <runs-B…> [--metric M] [--at STEPS] [--n N] [--K K] [--alpha A] [--json FILE] [--seed S]
+  compare: `usage: roborl compare <runs-A…> -- <runs-B…> [--metric M] [--at STEPS | --allow-unequal] [--n N] [--K K] [--alpha A] [--json FILE] [--seed S]
   Is A better than B? AdaStop (Mathieu et al. 2023): a sequential permutation test over the
   seeds' scores, taken N seeds per agent at a time (in seed order), deciding as early as the
   evidence allows with the chance of a false difference held at alpha. Prints A better, B
   better, not different, or need more seeds (and how many), with each side's mean, 95%
   bootstrap CI and interquartile mean, and writes it all as JSON.
   --metric M    as for plot (default return; costs and losses: lower is better)
-  --at STEPS    each run's value at this step (default: its last)
+  --at STEPS    each run's value at this step (default: its last); a run that never
+                reached STEPS is refused
+  --allow-unequal  without --at, compare runs of different lengths (refused by default:
+                a run cut short scores an earlier policy)
   --n N         seeds per agent per interim (default 5)
   --K K         most interims (default 5: at most N·K seeds per agent)
   --alpha A     family-wise error (default 0.05)

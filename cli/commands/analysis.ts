@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { aggregate } from '../../analysis/curves.js';
 import { curvesSpec, renderSvg, svgToPng } from '../../analysis/plot.js';
-import { displayPath, findRunDirs, groupByName, higherIsBetter, loadRun, metricSeries, resolveMetric, valueAt, type RunData } from '../../analysis/runs.js';
+import { displayPath, findRunDirs, groupByName, higherIsBetter, lastStep, loadRun, metricSeries, resolveMetric, valueAt, type RunData } from '../../analysis/runs.js';
 import { adaStop, bootstrapCI, iqm, mean } from '../../analysis/stats.js';
 import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
@@ -41,7 +41,7 @@ export async function plotCommand(args: Args): Promise<void> {
 
 /** `roborl compare <runs-A…> -- <runs-B…>`: AdaStop on each run's final (or --at) value. */
 export async function compareCommand(args: Args): Promise<void> {
-  allowFlags(args, 'compare', ['metric', 'at', 'n', 'K', 'alpha', 'json', 'seed']);
+  allowFlags(args, 'compare', ['metric', 'at', 'n', 'K', 'alpha', 'json', 'seed', 'allow-unequal']);
   const sep = args.positionals.indexOf('--');
   if (sep <= 0 || sep === args.positionals.length - 1) throw new UsageError(USAGE.compare);
   const metric = stringFlag(args, 'metric') ?? 'return';
@@ -56,6 +56,9 @@ export async function compareCommand(args: Args): Promise<void> {
     const runs = loadRuns(paths).sort((x, y) => (x.seed ?? 0) - (y.seed ?? 0));
     if (runs.length === 0) throw new UsageError(`${side}: no run folders (with metrics.jsonl) under ${paths.join(', ')}`);
     const values = runs.map((r) => {
+      const reached = lastStep(r.records);
+      // A value "at S" from a run that stopped before S would be an earlier value in disguise.
+      if (at !== null && reached < at) throw new UsageError(`${displayPath(r.dir)} never reached step ${at} (its metrics end at step ${reached}); compare at a step every run reached`);
       const v = valueAt(metricSeries(r.records, metric), at);
       if (v === null) throw new UsageError(`${displayPath(r.dir)} has no ${metric} value${at === null ? '' : ` at or before step ${at}`}`);
       return v;
@@ -64,6 +67,7 @@ export async function compareCommand(args: Args): Promise<void> {
   };
   const A = scores(args.positionals.slice(0, sep), 'A');
   const B = scores(args.positionals.slice(sep + 1), 'B');
+  if (at === null && !args.flags.has('allow-unequal')) refuseUnequalLengths([...A.runs, ...B.runs]);
   const name = (rs: RunData[]): string => [...new Set(rs.map((r) => r.name))].join('+');
   // Beside the decision, each side's summary over all its runs: mean with a 95% bootstrap CI and the IQM.
   const summary = (values: number[]): { mean: number; ci95: [number, number]; iqm: number } => ({ mean: mean(values), ci95: bootstrapCI(values), iqm: iqm(values) });
@@ -87,5 +91,25 @@ export async function compareCommand(args: Args): Promise<void> {
   };
   process.stdout.write(
     `${metric}${at === null ? '' : ` @${at}`}:\n${line('A')}\n${line('B')}\nAdaStop (α = ${alpha}, ${n} seeds per interim, at most ${K} interims): ${verdict}\ndecision written to ${jsonPath}\n`,
+  );
+}
+
+/**
+ * Each run's last value is only comparable across runs that trained equally long: a run cut
+ * short (Ctrl-C, a crash) scores its earlier, usually worse, policy. Refuses unequal lengths,
+ * naming the runs off the most common length.
+ */
+function refuseUnequalLengths(runs: readonly RunData[]): void {
+  const lengths = new Map<number, RunData[]>();
+  for (const r of runs) {
+    const n = lastStep(r.records);
+    lengths.set(n, [...(lengths.get(n) ?? []), r]);
+  }
+  if (lengths.size <= 1) return;
+  const [common] = [...lengths.entries()].sort((x, y) => y[1].length - x[1].length || y[0] - x[0])[0] as [number, RunData[]];
+  const odd = runs.filter((r) => lastStep(r.records) !== common);
+  const named = odd.slice(0, 5).map((r) => `${displayPath(r.dir)} ends at step ${lastStep(r.records)}`).join(', ');
+  throw new UsageError(
+    `runs of different lengths: ${named}${odd.length > 5 ? ` and ${odd.length - 5} more` : ''}, the others at ${common}; compare at a step every run reached (--at STEPS) or compare each run's last value anyway (--allow-unequal)`,
   );
 }
