@@ -8,7 +8,7 @@ import { RealtimeEnv } from '../control/wrappers/realtime.js';
 import { CartesianTeleop } from '../hil/cartesian.js';
 import type { TeleopDevice } from '../hil/device.js';
 import { openHid, SPACEMOUSE, SPACEMOUSE_6AXIS } from '../hil/devices/hid.js';
-import { KEYBOARD_HELP, KeyboardDevice } from '../hil/devices/keyboard.js';
+import { keyboardHelp, KeyboardDevice } from '../hil/devices/keyboard.js';
 import { SimulatedHuman } from '../hil/devices/simulated-human.js';
 import { WebTeleop } from '../hil/devices/web.js';
 import { Intervention } from '../hil/intervention.js';
@@ -52,11 +52,12 @@ async function rawDevice(envId: string, hil: HilSection, dims: number): Promise<
       const mapping = hil.hid.mapping === 'spacemouse' ? SPACEMOUSE : SPACEMOUSE_6AXIS;
       const axes = mapping.axes.length;
       if (hil.frame === 'joint' && axes !== dims) throw new UsageError(`a SpaceMouse gives ${axes} axes; ${envId} takes ${dims} actions (drive the tool instead: hil.frame: tcp, or --frame tcp)`);
-      return openHid(hil.hid.vendorId, hil.hid.productId, mapping);
+      // In the tool frame only the translation axes drive (and engage): `dims` is 3 there.
+      return openHid(hil.hid.vendorId, hil.hid.productId, mapping, { dims });
     }
     case 'keyboard': {
       if (!process.stdin.isTTY) throw new UsageError('keyboard teleop needs a terminal: run roborl in one (stdin is not a TTY)');
-      process.stderr.write(`${KEYBOARD_HELP}${hil.frame === 'tcp' ? ' (tool frame: q/a = x, w/s = y, e/d = z)' : ''}\n`);
+      process.stderr.write(`${keyboardHelp(dims, hil.frame === 'tcp' ? ['tcp x', 'tcp y', 'tcp z'] : undefined)}\n`);
       return new KeyboardDevice(process.stdin, { dims });
     }
     case 'web': {

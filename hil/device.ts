@@ -1,13 +1,41 @@
 /** Buttons a teleop device may report for one tick. */
 export type TeleopButton = 'success' | 'failure' | 'end-episode' | 'estop';
 
+/**
+ * Which of the buttons pressed within one tick decides it: the e-stop over everything pressed
+ * with it; then failure and end-episode (a success claimed together with either is not taken:
+ * a false success teaches the learner a wrong goal, a missed one only delays the reward); then
+ * success.
+ */
+const PRECEDENCE: readonly TeleopButton[] = ['estop', 'failure', 'end-episode', 'success'];
+
+/**
+ * The buttons pressed since the last poll, kept until the poll takes them — every press of a
+ * tick counts, none overwrites another (an Esc followed by Enter before the next tick is still
+ * an e-stop). Devices press into it as input arrives and `take()` once per poll.
+ */
+export class ButtonPresses {
+  private readonly pressed = new Set<TeleopButton>();
+
+  press(button: TeleopButton): void {
+    this.pressed.add(button);
+  }
+
+  /** The button that decides this tick (see the precedence above), or null; clears the presses. */
+  take(): TeleopButton | null {
+    const decided = PRECEDENCE.find((b) => this.pressed.has(b)) ?? null;
+    this.pressed.clear();
+    return decided;
+  }
+}
+
 /** What a device says at one control tick. */
 export interface TeleopReading {
   /** The person is in control: their action replaces the policy's. */
   readonly engaged: boolean;
   /** The person's action in the learner's units ([−1, 1] per dimension), when engaged. */
   readonly action: Float32Array | null;
-  /** A button pressed since the last poll, if any. */
+  /** The button pressed since the last poll, if any (of several, the one that decides: {@link ButtonPresses}). */
   readonly button: TeleopButton | null;
   /** False once the device is gone (unplugged, page closed); `error` says why. */
   readonly connected: boolean;

@@ -79,17 +79,56 @@ describe('HID teleop (recorded reports, as no device is attached here)', () => {
     expect(dev.poll(ctx).button).toBe('estop');
   });
 
+  it('buttons pressed within one tick all count: the e-stop wins over a success pressed after it', () => {
+    const pad: HidMapping = {
+      axes: [{ report: 0, offset: 1, scale: 32767 }],
+      buttons: [
+        { report: 0, offset: 3, bit: 0, action: 'estop' },
+        { report: 0, offset: 3, bit: 1, action: 'success' },
+      ],
+    };
+    const src = new Replay();
+    const dev = new HidDevice(src, pad);
+    src.send(0, ...int16(0), 0b01); // e-stop down…
+    src.send(0, ...int16(0), 0b00); // …released…
+    src.send(0, ...int16(0), 0b10); // …and success, all before the next tick
+    expect(dev.poll(ctx).button).toBe('estop');
+    expect(dev.poll(ctx).button).toBeNull();
+  });
+
+  it('in the tool frame only the axes it uses engage: a rotation-only touch is no "hold still" command', () => {
+    const src = new Replay();
+    const mouse = new HidDevice(src, SPACEMOUSE, { dims: 3 });
+    src.send(1, ...int16(0), ...int16(0), ...int16(0));
+    src.send(2, ...int16(0), ...int16(0), ...int16(-350)); // twisted only
+    expect(mouse.poll(ctx)).toMatchObject({ engaged: false, action: null });
+    src.send(1, ...int16(0), ...int16(-175), ...int16(0)); // pushed sideways
+    const r = mouse.poll(ctx);
+    expect(r.engaged).toBe(true);
+    expect(Array.from(r.action!).map((v) => Math.round(v * 100) / 100)).toEqual([0, -0.5, 0]);
+    expect(() => new HidDevice(new Replay(), SPACEMOUSE, { dims: 7 })).toThrow(/6 axes; 7 action dimensions asked/);
+  });
+
   it('opening a device says what to do when node-hid or the device is missing', async () => {
-    await expect(openHid(0x046d, 0xc626, SPACEMOUSE)).rejects.toThrow(/npm install node-hid|no HID device 046d:c626/);
+    // node-hid is an optional install: without it, that is what to do; with it, no SpaceMouse is attached here.
+    const installed = await import('node-hid' as string).then(
+      () => true,
+      () => false,
+    );
+    const error = await openHid(0x046d, 0xc626, SPACEMOUSE).then(
+      () => null,
+      (e: Error) => e.message,
+    );
+    expect(error).toBe(installed ? 'no HID device 046d:c626 attached (check the cable; lsusb lists it as 046d:c626)' : 'HID teleop needs node-hid: npm install node-hid (prebuilt binaries ship in the package)');
   });
 
   it('roborl train --teleop hid fails before writing anything when the device cannot be opened, saying why', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-hid-'));
     writeFileSync(join(dir, 'c.yaml'), 'name: hid\nenv: { id: UrdfReach-v0, options: { maxDelta: 0.05 } }\nalgo: { kind: sac }\ntrain: { steps: 100 }\n');
     const r = await promisify(execFile)(process.execPath, [fileURLToPath(new URL('../cli/bin.mjs', import.meta.url)), 'train', join(dir, 'c.yaml'), '--run-dir', join(dir, 'run'), '--teleop', 'hid']).catch((e: { code: number; stderr: string }) => e);
-    expect((r as { code: number }).code).not.toBe(0);
-    // The default UrdfReach arm (the Panda) has 7 joints; a SpaceMouse gives 6 axes.
-    expect((r as { stderr: string }).stderr).toMatch(/SpaceMouse gives 6 axes; UrdfReach-v0 takes 7 actions|npm install node-hid|no HID device/);
+    // The default UrdfReach arm (the Panda) has 7 joints; a SpaceMouse gives 6 axes: refused before any device is opened.
+    expect((r as { code: number }).code).toBe(2);
+    expect((r as { stderr: string }).stderr).toMatch(/^roborl: a SpaceMouse gives 6 axes; UrdfReach-v0 takes 7 actions \(drive the tool instead: hil.frame: tcp, or --frame tcp\)$/m);
     expect(existsSync(join(dir, 'run'))).toBe(false);
   }, 60_000);
 });

@@ -8,7 +8,7 @@ import { ReadStream } from 'node:tty';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ptyPair, until } from '../test/robot-fixtures.js';
 import { ReplayBuffer } from '../policies/replay.js';
-import { KeyboardDevice } from './devices/keyboard.js';
+import { keyboardHelp, KeyboardDevice } from './devices/keyboard.js';
 
 beforeAll(() => {
   if (spawnSync('socat', ['-V']).status !== 0) throw new Error('these tests need socat (apt-get install socat); .ci/run installs it');
@@ -56,6 +56,47 @@ describe('keyboard teleop over a real pseudo-terminal', () => {
     pair.socat.kill(); // the terminal goes away
     expect(await until(() => !kb.poll(ctx).connected)).toBe(true);
     expect(kb.poll(ctx).error).toMatch(/keyboard/);
+  });
+
+  it('escape sequences are read whole (CSI with parameters, SS3, split across reads) and ignored; Esc with Enter in one tick is the e-stop; the help lists only the action\'s dimensions', async () => {
+    const pair = await ptyPair();
+    const fd = openSync(pair.robot, 'r+');
+    const kb = new KeyboardDevice(new ReadStream(fd), { dims: 7, gain: 0.5, now: () => 0 });
+    cleanup.push(() => kb.close());
+    const host = openSync(pair.host, 'w');
+    cleanup.push(() => closeSync(host));
+    const type = async (text: string): Promise<void> => {
+      const before = kb.stats.keys;
+      writeSync(host, Buffer.from(text, 'binary'));
+      expect(await until(() => kb.stats.keys >= before + Buffer.byteLength(text, 'binary'))).toBe(true);
+    };
+    await type(' ');
+    // Ctrl+Up (ESC [ 1 ; 5 A), F2 (ESC O Q), F5 (ESC [ 1 5 ~), Shift+Tab (ESC [ Z): no button, no key.
+    for (const seq of ['\x1b[1;5A', '\x1bOQ', '\x1b[15~', '\x1b[Z']) {
+      const ignored = kb.stats.ignored;
+      await type(seq);
+      const r = kb.poll(ctx);
+      expect({ seq, button: r.button, engaged: r.engaged, action: Array.from(r.action ?? []) }).toEqual({ seq, button: null, engaged: true, action: [0, 0, 0, 0, 0, 0, 0] });
+      expect(kb.stats.ignored).toBe(ignored + 1);
+    }
+    // A sequence split across two reads is still one sequence (its final `A` is not the key a).
+    await type('\x1b[1;');
+    await type('5A');
+    expect(Array.from(kb.poll(ctx).action!)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    // Esc then Enter before the next tick: the e-stop wins (and hands back).
+    await type('\x1b\r');
+    const both = kb.poll(ctx);
+    expect(both.button).toBe('estop');
+    expect(both.engaged).toBe(false);
+    expect(kb.poll(ctx).button).toBeNull();
+    // Enter then x in one tick: no success claimed over a failure.
+    await type('\rx');
+    expect(kb.poll(ctx).button).toBe('failure');
+    // The help lists the keys of the action's dimensions only.
+    expect(keyboardHelp(7)).toContain('u/j = dim 7 +/−');
+    expect(keyboardHelp(7)).not.toContain('i/k');
+    expect(keyboardHelp(3, ['tcp x', 'tcp y', 'tcp z'])).toMatch(/q\/a = tcp x \+\/− · w\/s = tcp y \+\/− · e\/d = tcp z \+\/− · enter/);
+    expect(keyboardHelp(3)).not.toContain('r/f');
   });
 
   it('roborl train --teleop keyboard without a terminal says so before writing anything', async () => {

@@ -95,6 +95,13 @@ describe('web teleop: the server', () => {
       return p.button === 'success';
     });
     expect(device.poll(ctx(3)).button).toBeNull();
+    // E-stop then success before the next tick: the e-stop is not lost.
+    c.ws.send(JSON.stringify({ op: 'button', button: 'estop' }));
+    c.ws.send(JSON.stringify({ op: 'button', button: 'success' }));
+    c.ws.send(JSON.stringify({ op: 'command', engaged: false, action: [0, 0, 0] })); // in order behind the buttons
+    await until('buttons', () => device.stats.commands === 2);
+    expect(device.poll(ctx(4)).button).toBe('estop');
+    expect(device.poll(ctx(5)).button).toBeNull();
   });
 
   it('malformed messages are refused with an error reply and counted; the device keeps working', async () => {

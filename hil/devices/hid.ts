@@ -1,4 +1,4 @@
-import { IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
+import { ButtonPresses, IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
 
 /**
  * How a HID device's reports map to a teleop reading. Axes are signed 16-bit little-endian
@@ -49,26 +49,39 @@ export interface HidSource {
   close(): void;
 }
 
+export interface HidDeviceOptions {
+  /**
+   * Action dimensions: the first `dims` of the mapping's axes (default all). The tool frame
+   * drives a TCP velocity with a SpaceMouse's 3 translation axes: the rotation axes then neither
+   * engage nor reach the action — else a twist alone would record a "hold still" command.
+   */
+  readonly dims?: number;
+}
+
 /**
  * A gamepad or 3D mouse over HID as a teleop device. Reports are parsed as they arrive (the
  * latest value of every axis and button is kept); `poll` returns that state and never blocks.
- * Engaged while the mapping's `engage` button is held, or — without one — while any axis is
- * outside the deadzone (the person touching the puck). Malformed or unknown reports are
+ * Engaged while the mapping's `engage` button is held, or — without one — while any axis in
+ * use is outside the deadzone (the person touching the puck). Malformed or unknown reports are
  * counted and ignored; a read error means the device is gone.
  */
 export class HidDevice implements TeleopDevice {
   readonly name = 'hid';
   private readonly axes: Float32Array;
   private readonly held = new Set<string>();
-  private pending: TeleopButton | null = null;
+  private readonly buttons = new ButtonPresses();
   private connected = true;
   private error: string | undefined;
+  private readonly dims: number;
   readonly stats = { reports: 0, ignored: 0 };
 
   constructor(
     private readonly source: HidSource,
     private readonly mapping: HidMapping,
+    options: HidDeviceOptions = {},
   ) {
+    this.dims = options.dims ?? mapping.axes.length;
+    if (!(Number.isInteger(this.dims) && this.dims >= 1 && this.dims <= mapping.axes.length)) throw new RangeError(`the HID mapping has ${mapping.axes.length} axes; ${options.dims} action dimensions asked`);
     this.axes = new Float32Array(mapping.axes.length);
     source.on('data', (report) => this.onReport(report));
     source.on('error', (err) => {
@@ -94,7 +107,7 @@ export class HidDevice implements TeleopDevice {
       used = true;
       const key = `${b.report}:${b.offset}:${b.bit}`;
       const down = ((report[b.offset] as number) >> b.bit) & 1;
-      if (down && !this.held.has(key) && b.action !== 'engage') this.pending = b.action;
+      if (down && !this.held.has(key) && b.action !== 'engage') this.buttons.press(b.action);
       if (down) this.held.add(key);
       else this.held.delete(key);
     }
@@ -102,12 +115,12 @@ export class HidDevice implements TeleopDevice {
   }
 
   poll(_: TeleopContext): TeleopReading {
-    const button = this.pending;
-    this.pending = null;
+    const button = this.buttons.take();
     if (!this.connected) return { ...IDLE, connected: false, error: this.error, button };
+    const used = this.axes.slice(0, this.dims);
     const engageButtons = this.mapping.buttons.filter((b) => b.action === 'engage');
-    const engaged = engageButtons.length ? engageButtons.some((b) => this.held.has(`${b.report}:${b.offset}:${b.bit}`)) : this.axes.some((v) => v !== 0);
-    return engaged ? { engaged: true, action: Float32Array.from(this.axes), button, connected: true } : { ...IDLE, button };
+    const engaged = engageButtons.length ? engageButtons.some((b) => this.held.has(`${b.report}:${b.offset}:${b.bit}`)) : used.some((v) => v !== 0);
+    return engaged ? { engaged: true, action: used, button, connected: true } : { ...IDLE, button };
   }
 
   async close(): Promise<void> {
@@ -120,7 +133,7 @@ export class HidDevice implements TeleopDevice {
  * with `npm install node-hid`), failing with what to do when it is not installed, no such device
  * is attached, or it cannot be opened (Linux: hidraw permissions need a udev rule).
  */
-export async function openHid(vendorId: number, productId: number, mapping: HidMapping): Promise<HidDevice> {
+export async function openHid(vendorId: number, productId: number, mapping: HidMapping, options: HidDeviceOptions = {}): Promise<HidDevice> {
   let hid: { devices(): { vendorId: number; productId: number; path?: string }[]; HID: new (path: string) => HidSource };
   try {
     hid = (await import(/* optional */ 'node-hid' as string)) as typeof hid;
@@ -131,7 +144,7 @@ export async function openHid(vendorId: number, productId: number, mapping: HidM
   const id = `${vendorId.toString(16).padStart(4, '0')}:${productId.toString(16).padStart(4, '0')}`;
   if (!found) throw new Error(`no HID device ${id} attached (check the cable; lsusb lists it as ${id})`);
   try {
-    return new HidDevice(new hid.HID(found.path as string), mapping);
+    return new HidDevice(new hid.HID(found.path as string), mapping, options);
   } catch (err) {
     throw new Error(
       `cannot open HID device ${id} at ${found.path}: ${(err as Error).message}. On Linux, give your user access with a udev rule, e.g. /etc/udev/rules.d/99-roborl-hid.rules: KERNEL=="hidraw*", ATTRS{idVendor}=="${vendorId.toString(16).padStart(4, '0')}", ATTRS{idProduct}=="${productId.toString(16).padStart(4, '0')}", MODE="0660", GROUP="input" — then sudo udevadm control --reload-rules && sudo udevadm trigger, and replug`,

@@ -1,5 +1,5 @@
 import type { ReadStream } from 'node:tty';
-import { IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
+import { ButtonPresses, IDLE, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
 
 /** Keys for + and − on each action dimension, in order (joint 1: q/a, joint 2: w/s, …). */
 const AXIS_KEYS: readonly [string, string][] = [
@@ -30,22 +30,39 @@ export interface KeyboardOptions {
   readonly now?: () => number;
 }
 
-/** The key map, for help text. */
-export const KEYBOARD_HELP = `keyboard teleop: space = take over / hand back · ${AXIS_KEYS.map(([p, m], i) => `${p}/${m} = dim ${i + 1} +/−`).join(' · ')} · enter = success · x = failure · n = end episode · esc = e-stop · ctrl-c = quit`;
+/**
+ * The key map for an action of `dims` dimensions (only the keys that drive something), named by
+ * `labels` (default "dim 1", …; the tool frame passes "tcp x", …).
+ */
+export function keyboardHelp(dims: number, labels?: readonly string[]): string {
+  const axes = AXIS_KEYS.slice(0, dims).map(([p, m], i) => `${p}/${m} = ${labels?.[i] ?? `dim ${i + 1}`} +/−`);
+  return `keyboard teleop: space = take over / hand back · ${axes.join(' · ')} · enter = success · x = failure · n = end episode · esc = e-stop · ctrl-c = quit`;
+}
+
+/**
+ * Where the escape-sequence parser is between bytes (ECMA-48): after ESC, inside a CSI (ESC [
+ * parameters, intermediates, final byte 0x40–0x7E) or waiting for an SS3's final byte (ESC O x).
+ * Kept across reads, so a sequence split between two reads is still skipped whole.
+ */
+type EscapeState = 'none' | 'esc' | 'csi' | 'ss3';
 
 /**
  * The terminal keyboard as a teleop device (raw mode). Space toggles control; while in control,
  * held keys move each action dimension (joint-target deltas on the arm tasks) by ±`gain`; Enter,
  * x and n are the success / failure / end-episode buttons; Esc is the e-stop. Input is read as
- * it arrives and `poll` only looks at what is held now — it never blocks. Malformed or unknown
- * bytes are ignored (counted). Ctrl-C raises SIGINT (raw mode would otherwise swallow it).
+ * it arrives and `poll` only looks at what is held now — it never blocks. Escape sequences
+ * (arrows, F-keys, Ctrl+arrows) are skipped whole; they and unknown bytes are ignored (counted).
+ * Buttons of one tick are all kept, the e-stop first ({@link ButtonPresses}). Ctrl-C raises SIGINT (raw mode would otherwise swallow it).
  */
 export class KeyboardDevice implements TeleopDevice {
   readonly name = 'keyboard';
   private engaged = false;
   private readonly heldUntil = new Map<string, number>();
   private readonly pressedAt = new Map<string, number>();
-  private button: TeleopButton | null = null;
+  private readonly buttons = new ButtonPresses();
+  private escape: EscapeState = 'none';
+  /** The ESC that began the current sequence already stopped (it ended its read). */
+  private escapeStopped = false;
   private connected = true;
   private error: string | undefined;
   readonly stats = { keys: 0, ignored: 0 };
@@ -75,41 +92,78 @@ export class KeyboardDevice implements TeleopDevice {
     for (let i = 0; i < d.length; i++) {
       const b = d[i] as number;
       this.stats.keys++;
+      if (this.escape !== 'none' && this.inEscape(b)) continue;
       if (b === 0x03) {
         process.kill(process.pid, 'SIGINT');
         continue;
       }
       if (b === 0x1b) {
-        // Esc alone is the e-stop; an escape sequence (arrow keys: ESC [ X) is skipped whole.
-        if (d[i + 1] === 0x5b) {
-          i += 2;
-          this.stats.keys += 2;
-          this.stats.ignored++;
-          continue;
-        }
-        this.button = 'estop';
-        this.engaged = false;
+        // A terminal writes a sequence whole: an ESC that ends its read is the Esc key, and
+        // stops at once (should a sequence's rest still follow, it is skipped whole).
+        this.escape = 'esc';
+        this.escapeStopped = i === d.length - 1;
+        if (this.escapeStopped) this.estop();
         continue;
       }
-      const key = String.fromCharCode(b).toLowerCase();
-      if (key === ' ') {
-        this.engaged = !this.engaged;
-        this.heldUntil.clear();
-      } else if (key === '\r' || key === '\n') this.button = 'success';
-      else if (key === 'x') this.button = 'failure';
-      else if (key === 'n') this.button = 'end-episode';
-      else if (AXIS_KEYS.slice(0, this.options.dims).some(([p, m]) => p === key || m === key)) {
-        const repeat = (this.heldUntil.get(key) ?? -Infinity) > now;
-        if (!repeat) this.pressedAt.set(key, now);
-        const first = now - (this.pressedAt.get(key) ?? now) < (this.options.firstHoldMs ?? 550);
-        this.heldUntil.set(key, now + (first ? (this.options.firstHoldMs ?? 550) : (this.options.holdMs ?? 150)));
-      } else this.stats.ignored++;
+      this.onKey(String.fromCharCode(b).toLowerCase(), now);
     }
   }
 
+  /**
+   * One byte after an ESC. Returns true when it belongs to an escape sequence (consumed); false
+   * when the ESC stood alone and this byte is a key of its own (Esc, then another key in the same
+   * read: the e-stop, then that key). Unknown sequences (F-keys, Ctrl+arrows, paste brackets) are
+   * ignored whole, never read as the letters they end in.
+   */
+  private inEscape(b: number): boolean {
+    switch (this.escape) {
+      case 'esc':
+        if (b === 0x5b || b === 0x4f) {
+          this.escape = b === 0x5b ? 'csi' : 'ss3';
+          return true;
+        }
+        if (!this.escapeStopped) this.estop();
+        this.escape = 'none';
+        return false;
+      case 'csi':
+        if (b >= 0x20 && b <= 0x3f) return true; // parameters and intermediates
+        this.endEscape();
+        return b >= 0x40 && b <= 0x7e; // the final byte; anything else ends a malformed sequence and is read as a key
+      case 'ss3':
+        this.endEscape();
+        return b >= 0x40 && b <= 0x7e;
+      case 'none':
+        return false;
+    }
+  }
+
+  private endEscape(): void {
+    this.escape = 'none';
+    this.stats.ignored++;
+  }
+
+  private estop(): void {
+    this.buttons.press('estop');
+    this.engaged = false;
+  }
+
+  private onKey(key: string, now: number): void {
+    if (key === ' ') {
+      this.engaged = !this.engaged;
+      this.heldUntil.clear();
+    } else if (key === '\r' || key === '\n') this.buttons.press('success');
+    else if (key === 'x') this.buttons.press('failure');
+    else if (key === 'n') this.buttons.press('end-episode');
+    else if (AXIS_KEYS.slice(0, this.options.dims).some(([p, m]) => p === key || m === key)) {
+      const repeat = (this.heldUntil.get(key) ?? -Infinity) > now;
+      if (!repeat) this.pressedAt.set(key, now);
+      const first = now - (this.pressedAt.get(key) ?? now) < (this.options.firstHoldMs ?? 550);
+      this.heldUntil.set(key, now + (first ? (this.options.firstHoldMs ?? 550) : (this.options.holdMs ?? 150)));
+    } else this.stats.ignored++;
+  }
+
   poll(_: TeleopContext): TeleopReading {
-    const button = this.button;
-    this.button = null;
+    const button = this.buttons.take();
     if (!this.connected) return { ...IDLE, connected: false, error: this.error, button };
     if (!this.engaged) return { ...IDLE, button };
     const now = this.now();

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { openLocalServer, type LocalServer } from '../../control/local-server.js';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
+import { ButtonPresses, IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
 
 /** Messages the page sends (JSON text frames). */
 export type PageMessage =
@@ -61,7 +61,7 @@ export class WebTeleop implements TeleopDevice {
   private page: WebSocket | null = null;
   private everConnected = false;
   private command: { engaged: boolean; action: Float32Array; at: number } | null = null;
-  private button: TeleopButton | null = null;
+  private readonly buttons = new ButtonPresses();
   private lastStateAt = -Infinity;
   private episode = 0;
   private lastContext: TeleopContext | null = null;
@@ -177,7 +177,7 @@ export class WebTeleop implements TeleopDevice {
         this.command = { engaged: msg.engaged, action: Float32Array.from(msg.action), at: performance.now() };
         return;
       case 'button':
-        this.button = msg.button;
+        this.buttons.press(msg.button);
         if (msg.button === 'estop') this.command = null;
         return;
       default:
@@ -213,8 +213,7 @@ export class WebTeleop implements TeleopDevice {
 
   poll(context: TeleopContext): TeleopReading {
     this.lastContext = context;
-    const button = this.button;
-    this.button = null;
+    const button = this.buttons.take();
     const c = this.command;
     const fresh = c !== null && performance.now() - c.at <= (this.options.staleMs ?? 300);
     const engaged = fresh && c.engaged;
