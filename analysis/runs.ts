@@ -61,21 +61,40 @@ export function loadRun(dir: string): RunData {
 }
 
 /** What the tools show of a run's config.yaml (absent fields stay absent; an unreadable file is an `error`). */
-export function readRunConfig(dir: string): { name?: string; env?: string; algo?: string; seed?: number; steps?: number; error?: string } {
+export type RunConfigFields = { name?: string; env?: string; algo?: string; seed?: number; steps?: number; error?: string };
+
+/** What the tools show of a run's config.yaml (absent fields stay absent; an unreadable file is an `error`). */
+export function readRunConfig(dir: string): RunConfigFields {
   const path = join(dir, 'config.yaml');
   if (!existsSync(path)) return {};
   try {
-    const c = parseYaml(readFileSync(path, 'utf8')) as { name?: unknown; env?: { id?: unknown }; algo?: { kind?: unknown }; seed?: unknown; train?: { steps?: unknown } } | null;
-    return {
-      ...(typeof c?.name === 'string' ? { name: c.name } : {}),
-      ...(typeof c?.env?.id === 'string' ? { env: c.env.id } : {}),
-      ...(typeof c?.algo?.kind === 'string' ? { algo: c.algo.kind } : {}),
-      ...(typeof c?.seed === 'number' ? { seed: c.seed } : {}),
-      ...(typeof c?.train?.steps === 'number' ? { steps: c.train.steps } : {}),
-    };
+    return parseRunConfig(readFileSync(path, 'utf8'));
   } catch (err) {
     return { error: `config.yaml: ${(err as Error).message.split('\n')[0]}` };
   }
+}
+
+/** {@link readRunConfig} on a config.yaml's text: each field kept only with its type (a file on disk is input). */
+export function parseRunConfig(text: string): RunConfigFields {
+  let c: unknown;
+  try {
+    c = parseYaml(text);
+  } catch (err) {
+    return { error: `config.yaml: ${(err as Error).message.split('\n')[0]}` };
+  }
+  const field = (o: unknown, k: string): unknown => (typeof o === 'object' && o !== null && !Array.isArray(o) && Object.hasOwn(o, k) ? Reflect.get(o, k) : undefined);
+  const name = field(c, 'name');
+  const env = field(field(c, 'env'), 'id');
+  const algo = field(field(c, 'algo'), 'kind');
+  const seed = field(c, 'seed');
+  const steps = field(field(c, 'train'), 'steps');
+  return {
+    ...(typeof name === 'string' ? { name } : {}),
+    ...(typeof env === 'string' ? { env } : {}),
+    ...(typeof algo === 'string' ? { algo } : {}),
+    ...(typeof seed === 'number' && Number.isSafeInteger(seed) ? { seed } : {}),
+    ...(typeof steps === 'number' && Number.isSafeInteger(steps) ? { steps } : {}),
+  };
 }
 
 /**

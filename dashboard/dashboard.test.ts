@@ -54,35 +54,35 @@ const records = (ms: Record<string, unknown>[], run: string): Record<string, unk
 const problems = (ms: Record<string, unknown>[]): string[] => ms.filter((m) => m['op'] === 'problem').map((m) => String(m['message']));
 
 describe('JsonlTail', () => {
-  it('returns whole lines as they are appended; a torn line waits for its newline; a shrunk file starts over; a giant line is skipped', () => {
+  it('returns whole lines as they are appended; a torn line waits for its newline; a shrunk file starts over; a giant line is skipped', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-tail-'));
     const path = join(dir, 'm.jsonl');
     const tail = new JsonlTail(path, { maxLineBytes: 100 });
-    expect(tail.read().missing).toBe(true);
+    expect((await tail.read()).missing).toBe(true);
     writeFileSync(path, 'a\nb\nhalf');
-    expect(tail.read().lines).toEqual(['a', 'b']);
+    expect((await tail.read()).lines).toEqual(['a', 'b']);
     appendFileSync(path, '-line\n');
-    expect(tail.read().lines).toEqual(['half-line']);
+    expect((await tail.read()).lines).toEqual(['half-line']);
     appendFileSync(path, `${'x'.repeat(300)}\nc\n`);
-    const r = tail.read();
+    const r = await tail.read();
     expect(r.lines).toEqual(['c']);
     expect(r.problems.join()).toMatch(/a line of .* skipped/);
     truncateSync(path, 2);
-    const again = tail.read();
+    const again = await tail.read();
     expect(again.reset).toBe(true);
     expect(again.lines).toEqual(['a']);
   });
 
-  it('a huge file is shown from its end, read in bounded slices', () => {
+  it('a huge file is shown from its end, read in bounded slices', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-tail-'));
     const path = join(dir, 'm.jsonl');
     writeFileSync(path, Array.from({ length: 20_000 }, (_, i) => `{"type":"eval","step":${i}}`).join('\n') + '\n');
     const tail = new JsonlTail(path, { maxInitialBytes: 100_000, maxReadBytes: 30_000 });
-    const first = tail.read();
+    const first = await tail.read();
     expect(first.problems[0]).toMatch(/showing its last/);
     expect(first.more).toBe(true);
     const lines = [...first.lines];
-    for (let r = tail.read(); ; r = tail.read()) {
+    for (let r = await tail.read(); ; r = await tail.read()) {
       lines.push(...r.lines);
       if (!r.more) break;
     }

@@ -1,11 +1,12 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 
 export interface TailOptions {
   /** A file larger than this at first read is shown from its last this-many bytes. Default 32 MB. */
   readonly maxInitialBytes?: number;
-  /** Lines longer than this are skipped (and reported). Default 1 MB. */
+  /** Lines longer than this (in characters) are skipped (and reported). Default 1 MB. */
   readonly maxLineBytes?: number;
-  /** Bytes read per call, so one huge file cannot hold up the server. Default 8 MB. */
+  /** Bytes read per call, so one huge file cannot hold up the server. Default 1 MB. */
   readonly maxReadBytes?: number;
 }
 
@@ -26,40 +27,44 @@ export interface TailRead {
 /**
  * Follows a growing JSON-lines file (metrics.jsonl, a scene recording) by polling: each `read`
  * returns the complete lines added since the last. A torn last line waits until its newline
- * arrives; a file that shrinks (a resumed run drops the lost attempt's lines) starts over; a
- * huge file is shown from its end; a giant line is skipped. Never throws for the file's content
- * or its absence.
+ * arrives; a character split between two reads is decoded whole (one UTF-8 decoder per file);
+ * a file that shrinks (a resumed run drops the lost attempt's lines) starts over; a huge file is
+ * shown from its end; a giant line is skipped. Reads are asynchronous and bounded, so following
+ * files never blocks the server. Never throws for the file's content or its absence. One read
+ * at a time: a caller awaits each before the next.
  */
 export class JsonlTail {
   private offset = 0;
   private partial = '';
   private skippingLine = false;
   private ino = -1;
+  private decoder = new StringDecoder('utf8');
   private readonly o: Required<TailOptions>;
 
   constructor(
     readonly path: string,
     options: TailOptions = {},
   ) {
-    this.o = { maxInitialBytes: options.maxInitialBytes ?? 32 * 2 ** 20, maxLineBytes: options.maxLineBytes ?? 2 ** 20, maxReadBytes: options.maxReadBytes ?? 8 * 2 ** 20 };
+    this.o = { maxInitialBytes: options.maxInitialBytes ?? 32 * 2 ** 20, maxLineBytes: options.maxLineBytes ?? 2 ** 20, maxReadBytes: options.maxReadBytes ?? 2 ** 20 };
   }
 
-  read(): TailRead {
+  async read(): Promise<TailRead> {
     const problems: string[] = [];
-    let fd: number;
+    let file: Awaited<ReturnType<typeof open>>;
     try {
-      fd = openSync(this.path, 'r');
+      file = await open(this.path, 'r');
     } catch {
       return { lines: [], problems, reset: false, missing: true, more: false };
     }
     try {
-      const st = fstatSync(fd);
+      const st = await file.stat();
       let reset = false;
       if (st.size < this.offset || (this.ino !== -1 && st.ino !== this.ino)) {
         reset = true;
         this.offset = 0;
         this.partial = '';
         this.skippingLine = false;
+        this.decoder = new StringDecoder('utf8');
       }
       this.ino = st.ino;
       if (this.offset === 0 && st.size > this.o.maxInitialBytes) {
@@ -70,9 +75,9 @@ export class JsonlTail {
       const length = Math.min(st.size - this.offset, this.o.maxReadBytes);
       if (length <= 0) return { lines: [], problems, reset, missing: false, more: false };
       const buf = Buffer.allocUnsafe(length);
-      const got = readSync(fd, buf, 0, length, this.offset);
-      this.offset += got;
-      const pieces = (this.partial + buf.subarray(0, got).toString('utf8')).split('\n');
+      const { bytesRead } = await file.read(buf, 0, length, this.offset);
+      this.offset += bytesRead;
+      const pieces = (this.partial + this.decoder.write(buf.subarray(0, bytesRead))).split('\n');
       this.partial = pieces.pop() ?? '';
       const lines: string[] = [];
       for (const p of pieces) {
@@ -90,7 +95,7 @@ export class JsonlTail {
       }
       return { lines, problems, reset, missing: false, more: this.offset < st.size };
     } finally {
-      closeSync(fd);
+      await file.close();
     }
   }
 }
