@@ -63,6 +63,13 @@ export interface InterventionInfo {
   readonly human: Float32Array | null;
   /** What the policy proposed. */
   readonly policy: Float32Array;
+  /**
+   * The action the wrapper passed to the layers below: the person's, the policy's, or — on a
+   * hold step — the hold. A layer below may still change it (`info.safety.executed`).
+   */
+  readonly sent: Float32Array;
+  /** This step held the robot (e-stop, a lost device) rather than act on either action. */
+  readonly held: boolean;
   /** The device's name (e.g. `simulated`, `keyboard`). */
   readonly device: string;
   /** A button the person pressed this step. */

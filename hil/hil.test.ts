@@ -12,12 +12,14 @@ import { SafetyLimits } from '../control/safety/safety-limits.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';
 import { selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
-import { OffPolicyTrainer } from '../policies/sac/trainer.js';
+import { learnerTransition, OffPolicyTrainer } from '../policies/sac/trainer.js';
 import { allocBatch, ReplayBuffer } from '../policies/replay.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { IDLE, type TeleopContext, type TeleopDevice, type TeleopReading } from './device.js';
 import { SimulatedHuman } from './devices/simulated-human.js';
 import { Intervention } from './intervention.js';
+import { allFrames, RewardClassifier, sampleFrames, type LabelledEpisode } from './reward-classifier.js';
+import { Rng } from '../control/rng.js';
 
 const run = promisify(execFile);
 
@@ -94,8 +96,22 @@ describe('Intervention: a human command passes through the safety tiers', () => 
       expect(Array.from(r.info.intervention!.policy)).toEqual(new Array(7).fill(1)); // …and the policy's is kept
       if (executed.some((v, i) => Math.abs(v - human[i]!) > 1e-6)) expect(r.info.safety!.hits['rate'] ?? 0).toBeGreaterThan(0);
     }
-    // The person's sharp changes of direction met the rate limit at least once.
+    // The person's sharp changes of direction met the rate limit at least once…
     expect(engaged.some((r) => (r.info.safety!.hits['rate'] ?? 0) > 0)).toBe(true);
+    // …and what ran never changed faster than it allows (0.05 per step; PandaReach's action box is
+    // [−1, 1], so learner units are the env's) on every step no joint or workspace limit reshaped.
+    let checked = 0;
+    let largest = 0;
+    for (let i = 1; i < steps.length; i++) {
+      const s = steps[i]!.info.safety!;
+      if ((s.hits['position'] ?? 0) + (s.hits['velocity'] ?? 0) + (s.hits['workspace'] ?? 0) > 0) continue;
+      const before = steps[i - 1]!.info.safety!.executed;
+      s.executed.forEach((v, j) => (largest = Math.max(largest, Math.abs(v - before[j]!))));
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(steps.length / 2);
+    expect(largest).toBeLessThanOrEqual(0.05 + 1e-6);
+    expect(largest).toBeGreaterThan(0.04); // the limit was reached, not merely respected by slow commands
     const summary = steps.at(-1)!.info.episode!;
     expect(summary.human!.steps).toBe(engaged.length);
     expect(summary.human!.takeovers).toBeGreaterThanOrEqual(1);
@@ -140,6 +156,77 @@ describe('Intervention: a human command passes through the safety tiers', () => 
     const p = await episode(handBack, () => new Float32Array(7).fill(0.5));
     expect(p.length).toBeGreaterThan(2);
     expect(p[1]!.truncated).toBe(false);
+  });
+});
+
+/** What a learner stores of a step (every learner, the actors and the demo recorder share it). */
+const stored = (obs: Float32Array, action: Float32Array, r: StepResult, learnFrom: 'executed' | 'proposed' = 'executed') => learnerTransition(obs, action, r, { learnFrom, correctionPenalty: 0 }, 0);
+
+/** Steps `env` from a seeded reset with `policy`, returning what a learner stores of each step. */
+async function storedEpisode(env: Env, policy: Float32Array, steps: number): Promise<ReturnType<typeof stored>[]> {
+  let { obs } = await env.reset({ seed: 4 });
+  const out: ReturnType<typeof stored>[] = [];
+  for (let i = 0; i < steps; i++) {
+    const r = await env.step(policy);
+    out.push(stored(obs, policy, r));
+    obs = r.obs;
+    if (r.terminated || r.truncated) break;
+  }
+  return out;
+}
+
+describe('what the learner stores of a person\'s buttons', () => {
+  const pendulum = (extra: Record<string, unknown> = {}): ExperimentConfig => validateConfig({ name: 'p', env: { id: 'Pendulum-v1', ...extra }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
+  const press = (button: TeleopReading['button']): TeleopReading => ({ ...IDLE, button });
+
+  it('the success button ends the episode as a success: the task\'s own reward there, terminal', async () => {
+    const plain = await makeLearnerEnv(pendulum());
+    const expected = await storedEpisode(plain, Float32Array.of(0.3), 3);
+    const env = new Intervention(await makeLearnerEnv(pendulum()), new ScriptedDevice([IDLE, IDLE, press('success')]));
+    const got = await storedEpisode(env, Float32Array.of(0.3), 10);
+    expect(got.map((t) => [t.reward, t.terminated, t.truncated])).toEqual(expected.map((t, i) => [t.reward, i === 2, false]));
+  });
+
+  it('under a learned reward classifier the success button stores reward 1, terminal (not 0, a failure\'s value)', async () => {
+    // A classifier whose success is a state the pendulum never reaches (|θ̇| ≫ 8): it never fires on its own.
+    const rng = new Rng(2);
+    const frame = (success: boolean): Float32Array => (success ? Float32Array.of(1, 0, 60 + rng.uniform(0, 5)) : Float32Array.of(rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(-15, 15)));
+    const episodes: LabelledEpisode[] = Array.from({ length: 60 }, () => ({ frames: [...Array.from({ length: 6 }, () => frame(false)), frame(true)], labels: [0, 0, 0, 0, 0, 0, 1] }));
+    const clf = RewardClassifier.train(sampleFrames(episodes.slice(0, 40), { seed: 1 }), allFrames(episodes.slice(40)), { seed: 1, hidden: [8], epochs: 100, lr: 0.01, minPrecision: 1 });
+    const path = join(mkdtempSync(join(tmpdir(), 'roborl-hil-clf-')), 'never.classifier');
+    clf.save(path);
+    clf.dispose();
+    const env = new Intervention(await makeLearnerEnv(pendulum({ rewardClassifier: path })), new ScriptedDevice([IDLE, IDLE, press('success')]));
+    const got = await storedEpisode(env, Float32Array.of(0.3), 10);
+    expect(got.map((t) => [t.reward, t.terminated, t.truncated])).toEqual([
+      [0, false, false],
+      [0, false, false],
+      [1, true, false],
+    ]);
+    await env.close();
+  });
+
+  it('hold steps (e-stop, a lost device) store the action executed, without a safety layer as with one', async () => {
+    const gone: TeleopReading = { ...IDLE, connected: false, error: 'keyboard closed' };
+    // Pendulum: no safety layer; the wrapper's hold (0) is what ran, not the policy's 0.5.
+    for (const reading of [press('estop'), gone]) {
+      const env = new Intervention(await makeLearnerEnv(pendulum()), new ScriptedDevice([IDLE, reading]));
+      const got = await storedEpisode(env, Float32Array.of(0.5), 10);
+      expect(got.map((t) => [Array.from(t.action), t.truncated])).toEqual([
+        [[0.5], false],
+        [[0], true],
+      ]);
+    }
+    // PandaReach: Tier 0 limits; what they executed is stored, whichever action a run learns from.
+    const arm = new Intervention(await makeLearnerEnv(reachConfig()), new ScriptedDevice([IDLE, press('estop')]));
+    let { obs } = await arm.reset({ seed: 0 });
+    const policy = new Float32Array(7).fill(0.5);
+    obs = (await arm.step(policy)).obs;
+    const r = await arm.step(policy);
+    const executed = Array.from(r.info.safety!.executed);
+    expect(executed.every((v) => Math.abs(v) < 1e-6)).toBe(true);
+    for (const learnFrom of ['executed', 'proposed'] as const) expect(Array.from(stored(obs, policy, r, learnFrom).action)).toEqual(executed);
+    await arm.close();
   });
 });
 

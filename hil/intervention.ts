@@ -14,12 +14,30 @@ export interface InterventionOptions {
 }
 
 /**
+ * A reward wrapper whose reward for a success is fixed (a learned success classifier: 1). The
+ * person's success button stores that reward; without one below, the task's own reward of the
+ * step stands (a task's reward is a function of the state the person called a success).
+ */
+export interface DefinesSuccessReward {
+  readonly successReward: number;
+}
+
+function successRewardBelow(env: Env): number | undefined {
+  for (let e: Env = env; e instanceof Wrapper; e = e.env) {
+    const v: unknown = (e as Partial<DefinesSuccessReward>).successReward;
+    if (typeof v === 'number') return v;
+  }
+  return undefined;
+}
+
+/**
  * Human in the loop: each step, the device is polled with the policy's proposal; when the
  * person is engaged, their action is executed instead — through every layer below this wrapper
  * (rescaling, the shield, the Tier 0 limits), so a human command never bypasses safety. The
- * step's `info.intervention` records who acted and both actions; the executed action stays in
- * `info.safety` as the layers below report it. Buttons: `success` ends the episode as a success
- * (terminated), `failure` and `end-episode` end it truncated, `estop` latches the Tier 0
+ * step's `info.intervention` records who acted, both actions and what was sent; the executed
+ * action stays in `info.safety` as the layers below report it. Buttons: `success` ends the
+ * episode as a success (terminated, with the success reward of a learned reward below —
+ * {@link DefinesSuccessReward} — or the task's reward), `failure` and `end-episode` end it truncated, `estop` latches the Tier 0
  * e-stop (which holds and ends the episode until cleared) or, without Tier 0, holds and ends
  * the episode.
  *
@@ -32,6 +50,7 @@ export class Intervention extends Wrapper {
   private disconnectedLogged = false;
   readonly stats = { steps: 0, humanSteps: 0, takeovers: 0, disconnects: 0, badReadings: 0 };
   private wasEngaged = false;
+  private readonly successReward: number | undefined;
 
   constructor(
     env: Env,
@@ -39,6 +58,7 @@ export class Intervention extends Wrapper {
     private readonly options: InterventionOptions = {},
   ) {
     super(env);
+    this.successReward = successRewardBelow(env);
   }
 
   override async reset(options?: ResetOptions): Promise<ResetResult> {
@@ -68,8 +88,10 @@ export class Intervention extends Wrapper {
     }
     let sent = engaged ? (reading.action as Float32Array) : action;
     let endWith: 'terminated' | 'truncated' | null = null;
+    let held = false;
     if (!reading.connected && this.options.onDisconnect !== 'policy') {
       sent = this.holdAction(action);
+      held = true;
       endWith = 'truncated';
     }
     if (reading.button === 'estop') {
@@ -77,6 +99,7 @@ export class Intervention extends Wrapper {
       if (limits) await limits.estop();
       else endWith = 'truncated';
       sent = this.holdAction(action);
+      held = true;
     }
     if (reading.button === 'success') endWith = 'terminated';
     if (reading.button === 'failure' || reading.button === 'end-episode') endWith ??= 'truncated';
@@ -93,13 +116,18 @@ export class Intervention extends Wrapper {
       engaged,
       human: engaged ? Float32Array.from(reading.action as Float32Array) : null,
       policy: Float32Array.from(action),
+      sent: Float32Array.from(sent),
+      held,
       device: this.device.name,
       ...(reading.button ? { button: reading.button } : {}),
       ...(reading.connected ? {} : { deviceError: reading.error ?? `${this.device.name} disconnected` }),
     };
     const success = reading.button === 'success' ? true : reading.button === 'failure' ? false : r.info.success;
+    // The person's success is stored as one: a learned reward's success value, terminal.
+    const reward = reading.button === 'success' && this.successReward !== undefined ? this.successReward : r.reward;
     return {
       ...r,
+      reward,
       terminated: r.terminated || endWith === 'terminated',
       truncated: !r.terminated && endWith !== 'terminated' && (r.truncated || endWith === 'truncated'),
       info: { ...r.info, ...(success === undefined ? {} : { success }), intervention },

@@ -312,6 +312,8 @@ export class RewardClassifier {
  */
 export class ClassifierReward extends Wrapper {
   readonly stats = { steps: 0, successes: 0 };
+  /** The reward of a success (the intervention wrapper stores it when a person presses success). */
+  readonly successReward = 1;
 
   constructor(
     env: Env,

@@ -294,11 +294,13 @@ export class OffPolicyTrainer extends RunLoop {
 export function learnerTransition(obs: Float32Array, action: Float32Array, r: StepResult, config: Pick<SacConfig, 'learnFrom' | 'correctionPenalty'>, policyVersion: number): Transition {
   const safety = r.info.safety;
   const human = r.info.intervention;
-  // What ran: the person's action when they were in control (a safety layer below reports it as proposed / executed).
-  let stored = human?.engaged && human.human ? human.human : action;
+  // What ran: the person's action when they were in control, the hold on a hold step (e-stop, a
+  // lost device) — as the intervention wrapper sent it, or as a safety layer below executed it.
+  let stored = human ? human.sent : action;
   let reward = r.reward;
   if (safety) {
-    stored = config.learnFrom === 'proposed' ? safety.proposed : safety.executed;
+    // A hold is no proposal of the policy's: even `learnFrom: proposed` stores what ran.
+    stored = config.learnFrom === 'proposed' && !human?.held ? safety.proposed : safety.executed;
     if (config.correctionPenalty > 0 && safety.intervened) {
       let sq = 0;
       for (let i = 0; i < safety.proposed.length; i++) sq += ((safety.proposed[i] as number) - (safety.executed[i] as number)) ** 2;
