@@ -58,6 +58,9 @@ export class RobotNotMovingError extends Error {
   override readonly name = 'RobotNotMovingError';
 }
 
+/** A joint-state fault that keeps recurring is logged again at most this often, ms. */
+const REPEAT_LOG_MS = 10_000;
+
 /** Commanded travel (rad, summed per step over the largest joint change) before a still robot is an error. */
 const NOT_MOVING_TRAVEL = 0.4;
 /** Largest joint displacement (rad) that still counts as "did not move". */
@@ -92,6 +95,8 @@ export abstract class RobotEnv implements Env {
   /** Recent intervals between joint states, ms (the sensor period as measured). */
   private readonly intervals: number[] = [];
   private holdOnNextState = false;
+  /** A reset is in progress (it supersedes a pending hold). */
+  private resetting = false;
   private episodeStart: Float64Array | null = null;
   private commandedTravel = 0;
   protected readonly periodMs: number;
@@ -135,7 +140,9 @@ export abstract class RobotEnv implements Env {
       if (this.intervals.length > 200) this.intervals.shift();
     }
     this.latest = s;
-    if (this.holdOnNextState && !this.closed) {
+    // Not during a reset: the reset moves the arm on purpose, and a hold landing on the robot's
+    // own reset service interrupted it (issue 19: it then overran and was retried).
+    if (this.holdOnNextState && !this.closed && !this.resetting) {
       // The link came back: hold where the arm is now (not where it was when the link dropped).
       this.holdOnNextState = false;
       this.sendTargets(Float64Array.from(s.q));
@@ -151,19 +158,47 @@ export abstract class RobotEnv implements Env {
     return this.waiters.length > 0;
   }
 
-  /** Transports call this when a dropped link is back: counted, and the next state gets a hold command. */
+  /** Transports call this (once) when a dropped link is back: counted, and the next state gets a hold command (unless a reset is under way). */
   protected linkUp(): void {
     if (this.closed) return;
     this.stats.reconnects++;
-    this.holdOnNextState = true;
+    this.holdOnNextState = !this.resetting;
     if (this.polled) this.requestState();
   }
 
-  /** Transports call this for every unusable message (counted; the reason is logged). */
+  /**
+   * Transports call this for every unusable message or failed read (counted). Each distinct
+   * reason is logged once, then at most once per {@link REPEAT_LOG_MS} with how often it
+   * recurred: a servo in a persistent fault fails every read, and a line per read (~45 a
+   * second) buried the one that said why (issue 19). The latest reason names the cause when a
+   * step or reset finds no fresh state.
+   */
   protected drop(reason: string): void {
     if (this.closed) return; // replies cut off by close() are not link faults
     this.stats.statesDropped++;
-    if (this.stats.statesDropped <= 10 || this.stats.statesDropped % 1000 === 0) this.options.log?.(`${this.spec.id}: dropped joint state #${this.stats.statesDropped}: ${reason.slice(0, 200)}`);
+    const now = performance.now();
+    this.lastDrop = { reason, at: now };
+    const seen = this.dropReasons.get(reason);
+    if (seen) {
+      seen.repeats++;
+      if (now - seen.loggedAt < REPEAT_LOG_MS) return;
+      this.options.log?.(`${this.spec.id}: still dropping joint states: ${reason.slice(0, 200)} (${seen.repeats} more time(s) in the last ${((now - seen.loggedAt) / 1000).toFixed(0)} s)`);
+      seen.loggedAt = now;
+      seen.repeats = 0;
+      return;
+    }
+    // Reasons that carry changing numbers must not grow the table without bound.
+    if (this.dropReasons.size >= 64) this.dropReasons.clear();
+    this.dropReasons.set(reason, { loggedAt: now, repeats: 0 });
+    this.options.log?.(`${this.spec.id}: dropped joint state #${this.stats.statesDropped}: ${reason.slice(0, 200)}`);
+  }
+
+  private lastDrop: { reason: string; at: number } | null = null;
+  private readonly dropReasons = new Map<string, { loggedAt: number; repeats: number }>();
+
+  /** Why no fresh state came: the last failed read or bad message since `since` (performance.now()), if any. */
+  private faultSince(since: number): string | null {
+    return this.lastDrop && this.lastDrop.at >= since ? this.lastDrop.reason.slice(0, 300) : null;
   }
 
   /** The first joint state measured after `after` (performance.now()), or null after `timeoutMs`. */
@@ -212,15 +247,25 @@ export abstract class RobotEnv implements Env {
     const start = this.task.startPositions(this.rng);
     const attempts = this.options.resetAttempts ?? 3;
     const linkWait = this.options.linkWaitMs ?? 10_000;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (!(await this.waitConnected(linkWait))) throw new Error(`${this.spec.id}: link down for ${linkWait} ms`);
-        return await this.resetOnce(start);
-      } catch (err) {
-        if (this.closed || attempt >= attempts) throw err;
-        this.stats.resetRetries++;
-        this.options.log?.(`${this.spec.id}: reset failed (${(err as Error).message}); waiting for the link and trying again (${attempt}/${attempts - 1})`);
+    this.resetting = true;
+    // The reset takes the arm somewhere safe itself: a hold still pending from a link drop is void.
+    this.holdOnNextState = false;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (!(await this.waitConnected(linkWait))) throw new Error(`${this.spec.id}: link down for ${linkWait} ms`);
+          return await this.resetOnce(start);
+        } catch (err) {
+          if (this.closed || attempt >= attempts) {
+            this.holdOnNextState = true; // failed: whenever the link delivers again, hold there
+            throw err;
+          }
+          this.stats.resetRetries++;
+          this.options.log?.(`${this.spec.id}: reset failed (${(err as Error).message}); waiting for the link and trying again (${attempt}/${attempts - 1})`);
+        }
       }
+    } finally {
+      this.resetting = false;
     }
   }
 
@@ -233,7 +278,7 @@ export abstract class RobotEnv implements Env {
     const done = performance.now();
     if (this.polled) this.requestState();
     const s = await this.waitFresh(done, Math.max(this.staleAfterMs, 1000));
-    if (!s) throw new Error(`${this.spec.id}: no joint state from the robot after reset (link down?)`);
+    if (!s) throw new Error(`${this.spec.id}: no joint state from the robot after reset (${this.faultSince(done) ?? 'link down?'})`);
     const obs = this.task.beginEpisode(this.rng, s.q, s.qd);
     this.inEpisode = true;
     this.lastObs = obs;
@@ -256,7 +301,11 @@ export abstract class RobotEnv implements Env {
     else this.stats.commandsDropped++;
     if (!sent) return this.linkLost('link down: command not sent');
     const s = await this.stateAtDeadline(sentAt, deadline, this.staleAfterMs);
-    if (!s) return this.linkLost(`no fresh joint state (measured after the command) within ${this.staleAfterMs.toFixed(0)} ms of the step's deadline`);
+    if (!s) {
+      const stale = `no fresh joint state (measured after the command) within ${this.staleAfterMs.toFixed(0)} ms of the step's deadline`;
+      const fault = this.faultSince(sentAt);
+      return this.linkLost(fault ? `${fault} (${stale})` : stale);
+    }
     this.checkMoving(targets, q, s.q);
     const out = this.task.outcome(a, s.q, s.qd);
     this.lastObs = out.obs;
@@ -345,8 +394,9 @@ export abstract class RobotEnv implements Env {
     const timeout = this.options.resetTimeoutMs ?? 20_000;
     const end = performance.now() + timeout;
     if (this.polled) this.requestState();
+    const asked = performance.now();
     const s0 = await this.waitFresh(-Infinity, Math.max(this.staleAfterMs, 1000));
-    if (!s0) throw new Error(`${this.spec.id}: no joint state while moving to the start pose (link down?)`);
+    if (!s0) throw new Error(`${this.spec.id}: no joint state while moving to the start pose (${this.faultSince(asked) ?? 'link down?'})`);
     const from = Float64Array.from(s0.q);
     const distance = Math.max(...Array.from(target, (t, i) => Math.abs(t - (from[i] as number))));
     const steps = Math.ceil(distance / ((speed * this.periodMs) / 1000));
@@ -364,7 +414,7 @@ export abstract class RobotEnv implements Env {
       if (!this.sendTargets(Float64Array.from(target))) throw new Error(`${this.spec.id}: link down while moving to the start pose`);
       deadline = sentAt + this.periodMs;
       const s = await this.stateAtDeadline(sentAt, deadline, Math.max(this.staleAfterMs, 1000));
-      if (!s) throw new Error(`${this.spec.id}: no joint state while moving to the start pose (link down?)`);
+      if (!s) throw new Error(`${this.spec.id}: no joint state while moving to the start pose (${this.faultSince(sentAt) ?? 'link down?'})`);
       const err = Math.max(...Array.from(target, (t, i) => Math.abs(t - (s.q[i] as number))));
       if (err < 0.01) return;
       if (performance.now() > end) throw new Error(`${this.spec.id}: start pose not reached within ${timeout} ms (off by ${err.toFixed(3)} rad)`);

@@ -77,7 +77,10 @@ export class DynamixelEmulator {
 
   private refresh(): void {
     const s = this.robot.state();
+    // Realtime Tick: the servo's millisecond clock (0–32767, wrapping), on this process's clock.
+    const tick = u16(Math.floor(performance.now()) % 32768);
     this.tables.forEach((t, i) => {
+      t.set(tick, XControlTable.RealtimeTick.address);
       t.set(u32(radToTicks(s.position[i] as number)), XControlTable.PresentPosition.address);
       t.set(u32(radSToVelocityUnits(s.velocity[i] as number)), XControlTable.PresentVelocity.address);
     });
@@ -97,7 +100,9 @@ export class DynamixelEmulator {
         if (!t) return;
         if (b.length !== 4) return this.reply(p.id, DxlError.DataLength);
         const [address, length] = [u16At(0), u16At(2)];
-        if (address + length > TABLE_BYTES) return this.reply(p.id, DxlError.DataRange);
+        // A refused read still carries the read's length (zeros), as ROBOTIS' Dynamixel2Arduino
+        // slave answers: the status has the shape of the instruction it answers.
+        if (address + length > TABLE_BYTES) return this.reply(p.id, DxlError.DataRange, new Uint8Array(length));
         this.refresh();
         return this.reply(p.id, 0, t.subarray(address, address + length));
       }
@@ -145,7 +150,7 @@ export class DynamixelEmulator {
   private answerRead(id: number, address: number, length: number): void {
     const t = this.table(id);
     if (!t) return;
-    if (address + length > TABLE_BYTES) this.reply(id, DxlError.DataRange);
+    if (address + length > TABLE_BYTES) this.reply(id, DxlError.DataRange, new Uint8Array(length));
     else this.reply(id, 0, t.subarray(address, address + length));
   }
 
@@ -198,7 +203,7 @@ export class DynamixelEmulator {
     const t = this.table(id);
     const alert = t && t[XControlTable.HardwareErrorStatus.address] ? DxlError.Alert : 0;
     if (error) this.stats.errors++;
-    const packet = encodeStatus(id, error | alert, error ? [] : params);
+    const packet = encodeStatus(id, error | alert, params);
     const delay = (this.delays.get(id) ?? 0) + extraDelayMs;
     if (delay > 0) setTimeout(() => this.link.write(packet), delay);
     else this.link.write(packet);

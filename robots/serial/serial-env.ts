@@ -85,10 +85,8 @@ export class DynamixelRobotEnv extends RobotEnv {
         this.receive({ q, qd, stampMs: Date.now(), receivedAt: now, measuredAt: now });
       },
       (err: Error) => {
-        if (err instanceof DynamixelStatusError && err.status.hardwareAlert) {
-          this.hardwareFault = err.message;
-          this.options.log?.(`${this.spec.id}: ${err.message}`);
-        }
+        // Logged once by drop() (then rate-limited); a step or reset that finds no state names it.
+        if (err instanceof DynamixelStatusError && err.status.hardwareAlert) this.hardwareFault = err.message;
         this.drop(err.message);
         // Someone still waits for a state (until their own deadline): ask again, shortly.
         if (seq === this.seq && this.awaitingState) setTimeout(() => this.awaitingState && this.requestState(), 5);

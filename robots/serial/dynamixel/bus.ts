@@ -28,9 +28,22 @@ export class DynamixelStatusError extends Error {
     const alert = status.hardwareAlert
       ? `hardware alert: ${hardwareErrorStatus === undefined ? 'Hardware Error Status could not be read' : describeHardwareError(hardwareErrorStatus).join(', ') || `status 0x${hardwareErrorStatus.toString(16)}`}; torque stays off until the servo is rebooted (recover())`
       : '';
-    super(`Dynamixel ID ${id}: ${[status.code === 'none' ? '' : status.code, alert].filter(Boolean).join('; ')}`);
+    super(`Dynamixel ID ${id}: ${[status.code === 'none' ? '' : `${status.code} (${STATUS_MEANINGS[status.code]})`, alert].filter(Boolean).join('; ')}`);
   }
 }
+
+/** What each Protocol 2.0 error number means (ROBOTIS e-Manual, "Status Packet"), for messages a person reads. */
+const STATUS_MEANINGS: Readonly<Record<StatusError['code'], string>> = {
+  none: '',
+  'result-fail': 'the servo failed to process the instruction',
+  instruction: 'undefined instruction, or Action without Reg Write',
+  crc: 'the packet reached the servo corrupted',
+  'data-range': 'the value or address is outside the range the servo accepts',
+  'data-length': 'the data is shorter than the item it writes',
+  'data-limit': 'the value is beyond a limit set on the servo (position limits)',
+  access: 'the item cannot be accessed this way (read-only, EEPROM with torque on, or not readable)',
+  unknown: 'an error number Protocol 2.0 does not define',
+};
 
 /** No (valid) answer within the timeout, after every retry. */
 export class DynamixelTimeoutError extends Error {
@@ -40,9 +53,23 @@ export class DynamixelTimeoutError extends Error {
     readonly ids: readonly number[],
     readonly attempts: number,
     asked: readonly number[] = ids,
+    /** What the silent servos sent instead, if anything (a status of the wrong length). */
+    note = '',
   ) {
-    super(`Dynamixel: no status from ID ${ids.join(', ')}${asked.length > ids.length ? ` (of ${asked.join(', ')})` : ''} after ${attempts} attempt(s)`);
+    super(`Dynamixel: no status from ID ${ids.join(', ')}${asked.length > ids.length ? ` (of ${asked.join(', ')})` : ''} after ${attempts} attempt(s)${note}`);
   }
+}
+
+/** Names, for a timeout, the statuses a silent servo sent that did not fit its instruction. */
+function misfitNote(silent: readonly number[], misfits: ReadonlyMap<number, Packet>, answers: readonly Answer[]): string {
+  const parts = silent.flatMap((id) => {
+    const p = misfits.get(id);
+    if (!p) return [];
+    const status = decodeStatusError(p.error ?? 0);
+    const expected = answers.find((a) => a.id === id)?.params ?? 0;
+    return [`ID ${id} sent a status with ${p.params.length} parameter byte(s)${status.code === 'none' ? '' : ` and error ${status.code}`} where its answer has ${expected}`];
+  });
+  return parts.length ? ` (${parts.join('; ')}: a late answer to another instruction, or a servo that answers errors without data)` : '';
 }
 
 export interface BusOptions {
@@ -85,15 +112,22 @@ export interface Answer {
  * Dynamixel Protocol 2.0 master over a serial link: one transaction at a time (half duplex).
  * Before each transaction the input is flushed (stale bytes are nobody's answer); a status
  * packet is taken only from a servo that was asked and only with the parameter count the
- * instruction produces, so a reply that arrives after its timeout can never stand in for the
- * next instruction's; after a timeout the bus waits one more timeout for stragglers and
- * flushes them before retrying. A timeout names the servos that stayed silent. A status with
+ * instruction produces (error statuses included), so a reply that arrives after its timeout
+ * cannot stand in for a differently shaped instruction's; after a timeout the bus waits for
+ * the line to be quiet for one more timeout and flushes the stragglers before its next
+ * exchange, a retry or the next caller's. A timeout names the servos that stayed silent. A status with
  * the hardware-alert bit set is reported with the servo's Hardware Error Status; recovery
  * (reboot, torque back on) is an explicit call, never automatic.
  */
 export class DynamixelBus {
   private readonly decoder = new PacketDecoder();
-  private waiting: { answers: Map<number, number>; got: Map<number, Packet>; resolve: () => void } | null = null;
+  private waiting: { answers: Map<number, number>; got: Map<number, Packet>; misfits: Map<number, Packet>; resolve: () => void } | null = null;
+  /**
+   * Set when an attempt ended without every answer: a servo that answers late may still be
+   * sending. The next attempt — a retry or the next caller's transaction — first waits for the
+   * line to be quiet this long (measured from `since`) and flushes what came.
+   */
+  private straggling: { since: number; quietMs: number } | null = null;
   /** pingAll: sees every status packet. */
   private listener: ((p: Packet) => void) | null = null;
   private queue: Promise<unknown> = Promise.resolve();
@@ -126,6 +160,7 @@ export class DynamixelBus {
   async pingAll(windowMs = 100): Promise<Map<number, { model: number; firmware: number }>> {
     const found = new Map<number, { model: number; firmware: number }>();
     await this.exclusive(async () => {
+      await this.drainStragglers();
       this.flush();
       this.listener = (p) => {
         if (p.params.length === 3 && (p.error ?? 0) === 0) found.set(p.id, { model: (p.params[0] as number) | ((p.params[1] as number) << 8), firmware: p.params[2] as number });
@@ -208,14 +243,14 @@ export class DynamixelBus {
     const attempts = 1 + (this.options.retries ?? 2);
     this.stats.transactions++;
     let silent: number[] = ids;
+    let misfits = new Map<number, Packet>();
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) {
-        this.stats.retries++;
-        await this.awaitSilence(timeout);
-      }
+      if (attempt > 0) this.stats.retries++;
+      await this.drainStragglers();
       this.flush();
       const got = new Map<number, Packet>();
-      const done = new Promise<void>((resolve) => (this.waiting = { answers: new Map(answers.map((a) => [a.id, a.params])), got, resolve }));
+      misfits = new Map<number, Packet>();
+      const done = new Promise<void>((resolve) => (this.waiting = { answers: new Map(answers.map((a) => [a.id, a.params])), got, misfits, resolve }));
       if (!this.link.write(packet)) {
         this.waiting = null;
         throw new Error('Dynamixel: serial link is down');
@@ -226,9 +261,13 @@ export class DynamixelBus {
       this.waiting = null;
       if (ok) return ids.map((id) => got.get(id) as Packet);
       silent = ids.filter((id) => !got.has(id));
+      // Whoever stayed silent may answer late, after this attempt or after the last one: the
+      // next exchange on this bus waits for the line to go quiet first (issue 19: a straggler
+      // after the last attempt answered the next caller's read or write).
+      this.straggling = { since: performance.now(), quietMs: timeout };
     }
     this.stats.timeouts++;
-    throw new DynamixelTimeoutError(silent, attempts, ids);
+    throw new DynamixelTimeoutError(silent, attempts, ids, misfitNote(silent, misfits, answers));
   }
 
   /** A status error; with a hardware alert, the Hardware Error Status is read and reported (no automatic recovery). */
@@ -260,18 +299,21 @@ export class DynamixelBus {
   }
 
   /**
-   * After a timeout: waits until the line has been quiet for `quietMs` (at most 5 × quietMs),
-   * so stragglers from the failed attempt arrive now and are flushed with everything else
-   * rather than during the next attempt, where one of the same shape would pass for its answer.
+   * After an attempt that timed out: waits until the line has been quiet for one timeout since
+   * that attempt ended (at most 5 timeouts), so stragglers from it arrive now and are flushed
+   * with everything else rather than during the next exchange, where one of the same shape
+   * would pass for its answer. Free when the line has long been quiet.
    */
-  private async awaitSilence(quietMs: number): Promise<void> {
-    const end = performance.now() + 5 * quietMs;
-    this.lastByteAt = performance.now();
+  private async drainStragglers(): Promise<void> {
+    const s = this.straggling;
+    if (!s) return;
+    const end = s.since + 5 * s.quietMs;
     while (performance.now() < end) {
-      const wait = this.lastByteAt + quietMs - performance.now();
-      if (wait <= 0) return;
+      const wait = Math.max(this.lastByteAt, s.since) + s.quietMs - performance.now();
+      if (wait <= 0) break;
       await new Promise((r) => setTimeout(r, wait));
     }
+    this.straggling = null;
   }
 
   private lastByteAt = 0;
@@ -292,11 +334,15 @@ export class DynamixelBus {
       return;
     }
     const params = w.answers.get(p.id);
-    // An answer from a servo that was asked, once, with the parameter count the instruction
-    // produces (a status carrying an error has none).
-    const fits = params !== undefined && !w.got.has(p.id) && (p.params.length === params || ((p.error ?? 0) & 0x7f) !== 0);
+    // An answer from a servo that was asked, once, with exactly the parameter count the
+    // instruction produces — an error status too (a servo answers a refused read with the
+    // read's length, as ROBOTIS' Dynamixel2Arduino slave does). An error status of another
+    // length is a late answer to some other instruction: a refused write's status once failed
+    // the next valid read and write with its data-range error (issue 19).
+    const fits = params !== undefined && !w.got.has(p.id) && p.params.length === params;
     if (!fits) {
       this.stats.unexpected++;
+      if (params !== undefined && !w.got.has(p.id)) w.misfits.set(p.id, p);
       return;
     }
     w.got.set(p.id, p);
