@@ -83,9 +83,11 @@ describe('a robot step lasts one control period (free-running emulators)', () =>
     let q = [0, -0.785, 0, -2.356, 0, 1.571, 0.785];
     wss.on('connection', (ws) => {
       ws.on('message', (d) => {
-        const m = JSON.parse(d.toString()) as { op: string; topic?: string; msg?: { data?: number[] }; id?: string; service?: string };
+        const m = JSON.parse(d.toString()) as { op: string; topic?: string; msg?: { data?: number[] }; id?: string; service?: string; args?: { topic?: string } };
         if (m.op === 'publish' && m.msg?.data) q = m.msg.data; // an ideal arm: at its target at once
-        if (m.op === 'call_service') ws.send(JSON.stringify({ op: 'service_response', id: m.id, service: m.service, result: true, values: m.service === '/rosapi/topic_type' ? { type: '' } : { success: true, message: '' } }));
+        // rosapi as ROS 1 answers it: the joint states' type, '' for the command topic (no subscriber registered), the reset service's type.
+        const rosapi: Record<string, unknown> = { '/rosapi/topic_type': { type: m.args?.topic === '/joint_states' ? 'sensor_msgs/JointState' : '' }, '/rosapi/service_type': { type: 'std_srvs/Trigger' } };
+        if (m.op === 'call_service') ws.send(JSON.stringify({ op: 'service_response', id: m.id, service: m.service, result: true, values: rosapi[m.service ?? ''] ?? { success: true, message: '' } }));
       });
       timers.push(
         setInterval(() => {

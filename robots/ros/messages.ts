@@ -54,9 +54,10 @@ export function matchJointState(msg: JointStateMsg, joints: readonly string[]): 
 /** The command message types a robot's command topic may have. */
 export type CommandType = 'std_msgs/Float64MultiArray' | 'trajectory_msgs/JointTrajectory' | 'geometry_msgs/Twist';
 
-type Shape = 'number' | 'string' | 'number[]' | 'string[]' | 'array' | { readonly [field: string]: Shape };
+type Shape = 'number' | 'string' | 'number[]' | 'string[]' | 'array' | 'time' | { readonly [field: string]: Shape };
 
-const TIME: Shape = { secs: 'number', nsecs: 'number' };
+/** ROS 1 time: {secs, nsecs} (either may be left out) or the string "now" (rosbridge `_to_time_inst`). */
+const TIME: Shape = 'time';
 const VECTOR3: Shape = { x: 'number', y: 'number', z: 'number' };
 /** Field layout of each command type (ROS 1 definitions), as rosbridge converts JSON to a message. */
 const SHAPES: Readonly<Record<CommandType, Shape>> = {
@@ -67,8 +68,11 @@ const SHAPES: Readonly<Record<CommandType, Shape>> = {
 
 /**
  * Checks a message against its type's fields, as rosbridge does when it converts JSON to a ROS
- * message: a field that the type lacks, a field of the wrong kind, or a missing field is an
- * error (returned as a reason); null when the message fits. Numbers must be finite.
+ * message (rosbridge_library message_conversion `_to_object_inst`, ROS 1 and ROS 2 alike): a
+ * field that the type lacks or a field of the wrong kind is an error (returned as a reason);
+ * null when the message fits. A missing field is not an error: rosbridge keeps the field's
+ * default (0, '', [], a default sub-message), so a Float64MultiArray without `layout` is
+ * taken (issue 19). Numbers must be finite.
  */
 export function checkMessage(type: CommandType, msg: unknown): string | null {
   return checkShape(SHAPES[type], msg, 'msg');
@@ -80,11 +84,12 @@ function checkShape(shape: Shape, v: unknown, path: string): string | null {
   if (shape === 'array') return Array.isArray(v) ? null : `${path} is not an array`;
   if (shape === 'number[]') return Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x)) ? null : `${path} is not an array of finite numbers`;
   if (shape === 'string[]') return Array.isArray(v) && v.every((x) => typeof x === 'string') ? null : `${path} is not an array of strings`;
+  if (shape === 'time') return v === 'now' ? null : checkShape({ secs: 'number', nsecs: 'number' }, v, path);
   if (!v || typeof v !== 'object' || Array.isArray(v)) return `${path} is not an object`;
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!(k in shape)) return `${path} has no field "${k.slice(0, 40)}" in this type`;
   for (const [k, s] of Object.entries(shape)) {
-    if (!(k in o)) return `${path}.${k} is missing`;
+    if (!(k in o)) continue; // the field's default
     const err = checkShape(s, o[k], `${path}.${k}`);
     if (err) return err;
   }

@@ -32,12 +32,14 @@ export interface RosLinkConfig {
    * (needs the robot's clock synchronised with this machine's, e.g. chrony) — or `arrival`.
    */
   readonly stamps?: 'sensor' | 'arrival';
-  /** Check the topics' types through rosapi at connect. Default true (skipped with a warning when rosapi is not running). */
+  /** Check the topics' and the reset service's types through rosapi at connect. Default true (skipped with a warning when rosapi is not running). */
   readonly checkTypes?: boolean;
 }
 
 /** Joint states must be this type. */
 const JOINT_STATE_TYPE = 'sensor_msgs/JointState';
+/** The reset service must be this type. */
+const RESET_SERVICE_TYPE = 'std_srvs/Trigger';
 
 /**
  * A ROS robot behind rosbridge (roslib 2): joint states from a sensor_msgs/JointState topic
@@ -117,33 +119,45 @@ export class RosRobotEnv extends RobotEnv {
    * Asks rosapi for the types of the joint-state and command topics and fails, naming both
    * types, when one differs from the configured type: ROS 1 rosbridge refuses the advertise and
    * every publish of a mismatched type without telling the client, so the arm would never move.
-   * Without rosapi (not every launch file starts it) the check is skipped with a warning; the
+   * A joint-state topic nobody publishes (a typo) and a reset service that does not exist or
+   * is not a std_srvs/Trigger fail here too, naming them, rather than as stale steps and reset
+   * timeouts later. Without rosapi (not every launch file starts it) the check is skipped with a warning; the
    * not-moving check in RobotEnv still catches commands that never arrive.
    */
   private async checkTopicTypes(): Promise<void> {
-    const checks: [string, string][] = [
-      [this.link.jointStateTopic, JOINT_STATE_TYPE],
-      [this.link.command.topic, this.link.command.type],
+    const checks: ['topic' | 'service', string, string][] = [
+      ['topic', this.link.jointStateTopic, JOINT_STATE_TYPE],
+      ['topic', this.link.command.topic, this.link.command.type],
     ];
-    for (const [topic, expected] of checks) {
+    if (this.link.resetService) checks.push(['service', this.link.resetService, RESET_SERVICE_TYPE]);
+    for (const [kind, name, expected] of checks) {
       let actual: string;
       try {
-        actual = await this.topicType(topic);
+        actual = await this.rosapiType(kind, name);
       } catch (err) {
-        this.options.log?.(`ros: WARNING: cannot check the type of ${topic} (${(err as Error).message}); is rosapi running?`);
+        this.options.log?.(`ros: WARNING: cannot check the type of ${name} (${(err as Error).message}); is rosapi running?`);
         return;
       }
-      if (actual && actual !== expected) throw new Error(`ROS robot: topic ${topic} has type ${actual}, but the config says ${expected}: rosbridge would refuse every message (fix command.type or the topic)`);
+      if (kind === 'service') {
+        // rosapi answers '' for a service that does not exist: every reset would time out.
+        if (!actual) throw new Error(`ROS robot: reset service ${name} does not exist (rosapi knows no such service); check resetService, or leave it out to drive to the start pose`);
+        if (actual !== expected) throw new Error(`ROS robot: reset service ${name} has type ${actual}, but a reset service must be ${expected}`);
+      } else if (!actual) {
+        // '' is a topic nobody publishes or subscribes: for the joint states, a typo in the
+        // name, and every step would go stale. (A command topic may still be without a
+        // subscriber while the controller starts; the not-moving check catches it staying so.)
+        if (name === this.link.jointStateTopic) throw new Error(`ROS robot: joint-state topic ${name} is not published (rosapi knows no type for it); check jointStateTopic`);
+      } else if (actual !== expected) throw new Error(`ROS robot: topic ${name} has type ${actual}, but the config says ${expected}: rosbridge would refuse every message (fix command.type or the topic)`);
     }
   }
 
-  /** rosapi's /rosapi/topic_type: the topic's type, or '' for a topic nobody publishes or subscribes. */
-  private topicType(topic: string): Promise<string> {
-    const service = new Service<{ topic: string }, { type?: unknown }>({ ros: this.ros, name: '/rosapi/topic_type', serviceType: 'rosapi/TopicType' });
+  /** rosapi's /rosapi/topic_type or /rosapi/service_type: the type, or '' for a topic nobody publishes or subscribes / a service that does not exist. */
+  private rosapiType(kind: 'topic' | 'service', name: string): Promise<string> {
+    const service = new Service<Record<string, string>, { type?: unknown }>({ ros: this.ros, name: `/rosapi/${kind}_type`, serviceType: kind === 'topic' ? 'rosapi/TopicType' : 'rosapi/ServiceType' });
     return withTimeout(
       new Promise<string>((resolve, reject) =>
         service.callService(
-          { topic },
+          { [kind]: name },
           (res) => (typeof res?.type === 'string' ? resolve(res.type) : reject(new Error('malformed rosapi answer'))),
           (err) => reject(new Error(String(err))),
         ),
@@ -241,11 +255,9 @@ export class RosRobotEnv extends RobotEnv {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this.closing) return;
+      // Counted once, by linkUp() on the connection event (it was counted here too: issue 19).
       this.open()
-        .then(() => {
-          this.stats.reconnects++;
-          this.options.log?.(`ros: reconnected to ${this.link.url}`);
-        })
+        .then(() => this.options.log?.(`ros: reconnected to ${this.link.url}`))
         .catch(() => undefined); // the close event schedules the next attempt
     }, delay);
     this.reconnectTimer.unref?.();

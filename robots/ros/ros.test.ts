@@ -77,7 +77,7 @@ describe('rosbridge v2 emulator (roborl serve ros)', () => {
 
 describe('the rosbridge emulator refuses what real rosbridge refuses', () => {
   const layout = { dim: [], data_offset: 0 };
-  it('as ROS 1 rosbridge: a conflicting advertise, missing or extra fields and non-physical targets are refused silently (counted, logged)', async () => {
+  it('as ROS 1 rosbridge: a conflicting advertise, extra or wrong-kind fields and non-physical targets are refused silently (counted, logged)', async () => {
     const logs: string[] = [];
     const { server, robot } = await served('lockstep', 0, { log: (l) => logs.push(l) });
     const { ws, next } = await rawClient(server.url);
@@ -85,7 +85,7 @@ describe('the rosbridge emulator refuses what real rosbridge refuses', () => {
     const refused = [
       { op: 'advertise', topic: COMMAND.topic, type: 'trajectory_msgs/JointTrajectory' },
       { op: 'publish', topic: COMMAND.topic, msg: { joint_names: robot.jointNames, points: [{ positions: q }] } },
-      { op: 'publish', topic: COMMAND.topic, msg: { data: q } },
+      { op: 'publish', topic: COMMAND.topic, msg: { layout: { dim: 'none' }, data: q } },
       { op: 'publish', topic: COMMAND.topic, msg: { layout, data: q, extra: 1 } },
       { op: 'publish', topic: COMMAND.topic, msg: { layout, data: q.map((v, i) => (i === 2 ? 1e308 : v)) } },
       { op: 'publish', topic: COMMAND.topic, msg: { layout, data: q.map((v, i) => (i === 0 ? v + 5 : v)) } },
@@ -98,10 +98,30 @@ describe('the rosbridge emulator refuses what real rosbridge refuses', () => {
     expect(robot.counters.commands).toBe(0);
     expect(robot.counters.rejected).toBe(2); // 1e308 and q + 5 rad reached the robot's own check
     expect(logs.join('\n')).toMatch(/already has type std_msgs\/Float64MultiArray; cannot advertise it as trajectory_msgs\/JointTrajectory/);
-    expect(logs.join('\n')).toMatch(/msg.layout is missing/);
+    expect(logs.join('\n')).toMatch(/msg.layout.dim is not an array/);
     ws.send(JSON.stringify({ op: 'advertise', topic: COMMAND.topic, type: COMMAND.type }));
     ws.send(JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout, data: q } }));
     expect(await until(() => robot.counters.commands === 1)).toBe(true);
+  });
+
+  it('as rosbridge (message_conversion): a field left out takes its default — a Float64MultiArray without layout is taken', async () => {
+    const { server, robot } = await served('lockstep');
+    const { ws } = await rawClient(server.url);
+    const q = Array.from(robot.state().position);
+    ws.send(JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { data: q } }));
+    ws.send(JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout: { data_offset: 0 }, data: q } }));
+    expect(await until(() => robot.counters.commands === 2)).toBe(true);
+    // Without data the default is an empty array: the arm refuses it (7 targets needed).
+    ws.send(JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: {} }));
+    expect(await until(() => robot.counters.rejected === 1)).toBe(true);
+    expect(server.stats.badMessages).toBe(1);
+    expect(robot.counters.commands).toBe(2);
+    // A Twist with one part left out: the other part is zero.
+    const twist = await served('lockstep', 0, { commandType: 'geometry_msgs/Twist' });
+    const t = await rawClient(twist.server.url);
+    t.ws.send(JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { linear: { x: 0.01 } } }));
+    expect(await until(() => twist.robot.counters.commands === 1)).toBe(true);
+    expect(twist.server.stats.badMessages).toBe(0);
   });
 
   it('a command type the topic does not have fails at connect, naming both types; without rosapi, a robot that does not move is an error', async () => {
@@ -121,7 +141,7 @@ describe('the rosbridge emulator refuses what real rosbridge refuses', () => {
 
   it('cannot be wedged: 200 clients flooding it, a 2 MB frame and a 10^6-element array; a good client keeps its states and new clients get in after', async () => {
     const logs: string[] = [];
-    const { server } = await served('realtime', 0, { log: (l) => logs.push(l), maxClients: 32 });
+    const { server, robot } = await served('realtime', 0, { log: (l) => logs.push(l), maxClients: 32 });
     const good = await rawClient(server.url);
     good.ws.send(JSON.stringify({ op: 'subscribe', topic: '/joint_states', type: 'sensor_msgs/JointState' }));
     await good.next();
@@ -140,7 +160,6 @@ describe('the rosbridge emulator refuses what real rosbridge refuses', () => {
     );
     expect(opened.filter(Boolean).length).toBeLessThanOrEqual(31);
     expect(server.stats.refusedClients).toBeGreaterThanOrEqual(169);
-    const huge = JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout, data: new Array(1_000_000).fill(1) } });
     const t0 = performance.now();
     for (const ws of flood) {
       if (ws.readyState !== ws.OPEN) continue;
@@ -156,8 +175,27 @@ describe('the rosbridge emulator refuses what real rosbridge refuses', () => {
     const late = await rawClient(server.url);
     late.ws.send(JSON.stringify({ op: 'subscribe', topic: '/joint_states' }));
     expect((await late.next())['op']).toBe('publish');
+    // A well-formed Float64MultiArray of 10^6 elements (2 MB of JSON): over the 1 MiB cap, the
+    // connection is closed (1009) before anything is parsed; nothing reaches the robot.
+    const commandsBefore = robot.counters.commands;
+    const rejectedBefore = robot.counters.rejected;
+    const huge = JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout, data: new Array(1_000_000).fill(1) } });
+    expect(huge.length).toBeGreaterThan(1 << 20);
+    const big = await rawClient(server.url);
+    const closed = new Promise<number>((r) => big.ws.once('close', (code) => r(code)));
+    big.ws.send(huge);
+    expect(await closed).toBe(1009);
+    // Just under the cap (2·10^5 elements, ~400 kB) it is parsed, and the arm refuses 200 000 targets.
+    const underCap = JSON.stringify({ op: 'publish', topic: COMMAND.topic, msg: { layout, data: new Array(200_000).fill(1) } });
+    expect(underCap.length).toBeLessThan(1 << 20);
+    late.ws.send(underCap);
+    expect(await until(() => robot.counters.rejected === rejectedBefore + 1)).toBe(true);
+    expect(robot.counters.commands).toBe(commandsBefore);
     late.ws.send(huge.slice(0, 900_000)); // under the cap but not JSON: refused, echo truncated
     await new Promise((r) => setTimeout(r, 200));
+    // The late client still gets its states after all of it.
+    const stillServed = late.next();
+    expect((await stillServed)['op']).toBe('publish');
     expect(performance.now() - t0).toBeLessThan(10_000);
     expect(Math.max(...logs.map((l) => l.length))).toBeLessThan(600);
     expect(logs.length).toBeLessThan(100);
@@ -167,13 +205,19 @@ describe('the rosbridge emulator refuses what real rosbridge refuses', () => {
 describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
   it('runs the task end to end: the scripted expert reaches its goals, with observation ages reported', async () => {
     const { server } = await served('realtime');
-    const env = new TimeLimit(await rosEnv(server.url, { resetService: '/reset' }), 50);
+    const raw = await rosEnv(server.url, { resetService: '/reset' });
+    const env = new TimeLimit(raw, 50);
     const ages: number[] = [];
     expect(await countSuccesses(env, pandaReachExpert(), [0, 1, 2], (r) => ages.push(r.info.obsAgeMs ?? Number.NaN))).toBe(3);
+    // Each observation was measured after its step's command and taken by the env's own stale
+    // limit (250 ms by default): no older.
+    expect(raw.staleAfterMs).toBeGreaterThanOrEqual(250);
+    expect(ages.length).toBeGreaterThan(10);
     for (const age of ages) {
       expect(age).toBeGreaterThanOrEqual(0);
-      expect(age).toBeLessThan(1000);
+      expect(age).toBeLessThan(raw.staleAfterMs);
     }
+    expect(raw.stats.staleSteps).toBe(0);
   });
 
   it('commands as geometry_msgs/Twist (Cartesian servoing): the same expert still reaches its goals', async () => {
@@ -246,16 +290,52 @@ describe('ROS robot env (roslib 2 over a real WebSocket)', () => {
     const deadline = performance.now() + 5000;
     while (!raw.connected && performance.now() < deadline) await new Promise((res) => setTimeout(res, 20));
     expect(raw.connected).toBe(true);
-    expect(raw.stats.reconnects).toBeGreaterThanOrEqual(1);
     // On reconnect the env sent the hold command (where the arm is now), and nothing else.
     expect(await until(() => robot.counters.commands > commandsWhileDown)).toBe(true);
     await new Promise((res) => setTimeout(res, 100));
     expect(robot.counters.commands).toBe(commandsWhileDown + 1);
+    // One reconnect, counted once (it was counted twice: issue 19).
+    expect(raw.stats.reconnects).toBe(1);
     await env.reset({ seed: 2 });
     r = await env.step(new Float32Array(7));
     expect(r.truncated).toBe(false);
     expect(logs.join('\n')).toMatch(/reconnecting in \d+ ms/);
   }, 20_000);
+
+  it('after a reconnect, the pending hold does not land on the robot\'s own reset (issue 19)', async () => {
+    // A robot whose reset takes 300 ms (homing), interrupted by any command meanwhile, and a
+    // /joint_states that is not latched (the first state after a subscribe is the next tick).
+    const { server, robot } = await served('realtime', 0, { resetMs: 300, latched: false });
+    const raw = await rosEnv(server.url, { resetService: '/reset' });
+    await raw.reset({ seed: 0 });
+    expect((await raw.step(new Float32Array(7))).truncated).toBe(false);
+    // The network drops while the robot's driver is paused; the env reconnects with a hold pending.
+    robot.stop();
+    server.dropClients();
+    expect(await until(() => !raw.connected, 2000)).toBe(true);
+    expect(await until(() => raw.connected, 5000)).toBe(true);
+    const commands = robot.counters.commands;
+    // The episode's reset begins; the driver's states resume during it.
+    const reset = raw.reset({ seed: 1 });
+    await new Promise((r) => setTimeout(r, 50));
+    void robot.run();
+    await reset;
+    expect(server.stats.commandsDuringReset).toBe(0);
+    expect(raw.stats.resetRetries).toBe(0);
+    expect(server.stats.resets).toBe(2);
+    expect(robot.counters.commands).toBe(commands);
+    expect(raw.stats.reconnects).toBe(1);
+    expect((await raw.step(new Float32Array(7))).truncated).toBe(false);
+  }, 20_000);
+
+  it('a joint-state topic nobody publishes (a typo) and a reset service that does not exist fail at connect, naming them', async () => {
+    const { server } = await served('realtime');
+    await expect(rosEnv(server.url, { jointStateTopic: '/joint_state' })).rejects.toThrow(/joint-state topic \/joint_state is not published/);
+    await expect(rosEnv(server.url, { resetService: '/rest' })).rejects.toThrow(/reset service \/rest does not exist/);
+    // The right names connect.
+    const env = await rosEnv(server.url, { resetService: '/reset' });
+    expect(env.connected).toBe(true);
+  });
 
   it('connecting to a URL with no rosbridge fails clearly and quickly', async () => {
     await expect(rosEnv('ws://127.0.0.1:1', { connectTimeoutMs: 2000 })).rejects.toThrow(/cannot connect to ws:\/\/127\.0\.0\.1:1/);

@@ -16,6 +16,17 @@ export interface RosbridgeServerOptions {
   readonly commandType?: CommandType;
   readonly resetService?: string;
   /**
+   * How long the robot's own reset takes, ms (a real arm homes for seconds; default 0). A
+   * command that arrives meanwhile interrupts it, as on an arm controller: the service answers
+   * success: false, and the command is counted in `stats.commandsDuringReset`.
+   */
+  readonly resetMs?: number;
+  /**
+   * Send the current joint state to a new subscriber at once (a latched topic). Default true;
+   * false is how most drivers publish /joint_states (the first state comes with the next sensor tick).
+   */
+  readonly latched?: boolean;
+  /**
    * `ros1` (default): like ROS 1 rosbridge, refused messages are logged on the server and the
    * client is told nothing. `ros2`: each refusal is answered with a `status` error message.
    */
@@ -39,6 +50,9 @@ export interface RosbridgeStats {
   skippedSlow: number;
   commands: number;
   badMessages: number;
+  /** Commands that arrived while the robot was resetting (each interrupts the reset). */
+  commandsDuringReset: number;
+  resets: number;
 }
 
 /** Joint states are always this type. */
@@ -54,9 +68,10 @@ interface Client {
  * A rosbridge v2 WebSocket server in front of a {@link SimulatedRobot}: publishes
  * sensor_msgs/JointState on the joint-state topic whenever the robot measures one, takes
  * commands on the command topic, answers the reset service (std_srvs/Trigger) and rosapi's
- * topic_type. It refuses what real rosbridge refuses: advertising a topic with a type other
- * than the one it has, and messages whose fields do not match their type (missing, extra or
- * wrong kind) — silently, as ROS 1 rosbridge does, unless `flavor: 'ros2'`. Targets outside
+ * topic_type and service_type. It refuses what real rosbridge refuses: advertising a topic
+ * with a type other than the one it has, and messages with fields their type lacks or of the
+ * wrong kind — silently, as ROS 1 rosbridge does, unless `flavor: 'ros2'`; a field left out
+ * takes its default, as in rosbridge. Targets outside
  * the arm's joint range are refused by the robot. It cannot be flooded: messages are capped
  * in size, clients and subscriptions in number, slow clients skip states rather than queue
  * them, and echoes of bad input and log lines are truncated and rate-limited.
@@ -65,7 +80,9 @@ interface Client {
  * option and listens on every interface).
  */
 export class RosbridgeServer {
-  readonly stats: RosbridgeStats = { clients: 0, refusedClients: 0, published: 0, skippedSlow: 0, commands: 0, badMessages: 0 };
+  readonly stats: RosbridgeStats = { clients: 0, refusedClients: 0, published: 0, skippedSlow: 0, commands: 0, badMessages: 0, commandsDuringReset: 0, resets: 0 };
+  /** Set while a reset is in progress: a command arriving then interrupts it. */
+  private resetInProgress: { interrupted: boolean } | null = null;
   private readonly clients = new Map<WebSocket, Client>();
   private readonly unsubscribeRobot: () => void;
   private readonly log: (line: string) => void;
@@ -167,7 +184,7 @@ export class RosbridgeServer {
         if (!client.subscriptions.has(topic) && client.subscriptions.size >= (this.options.maxSubscriptions ?? 16)) return this.refuse(socket, id, 'subscribe: too many subscriptions');
         client.subscriptions.add(topic);
         // Latched: a new subscriber gets the current state at once.
-        this.sendState(socket, this.robot.state());
+        if (this.options.latched !== false) this.sendState(socket, this.robot.state());
         return;
       case 'unsubscribe':
         if (typeof topic === 'string') client.subscriptions.delete(topic);
@@ -199,12 +216,17 @@ export class RosbridgeServer {
     if (client.advertised.size && !client.advertised.has(topic)) return this.refuse(socket, id, `publish: ${topic} is not advertised by this client`);
     const problem = checkMessage(this.commandType, msg);
     if (problem) return this.refuse(socket, id, `publish: bad ${this.commandType} on ${topic}: ${problem}`);
+    if (this.resetInProgress) {
+      this.stats.commandsDuringReset++;
+      this.resetInProgress.interrupted = true;
+    }
     try {
       const m = msg as Record<string, unknown>;
       if (this.commandType === 'geometry_msgs/Twist') {
-        const lin = m['linear'] as Record<string, number>;
-        const ang = m['angular'] as Record<string, number>;
-        this.robot.commandTwist([lin['x'] as number, lin['y'] as number, lin['z'] as number, ang['x'] as number, ang['y'] as number, ang['z'] as number]);
+        // Missing fields are rosbridge's defaults: 0.
+        const v = (o: unknown, k: string): number => (o && typeof o === 'object' ? ((o as Record<string, unknown>)[k] as number | undefined) : undefined) ?? 0;
+        const [lin, ang] = [m['linear'], m['angular']];
+        this.robot.commandTwist([v(lin, 'x'), v(lin, 'y'), v(lin, 'z'), v(ang, 'x'), v(ang, 'y'), v(ang, 'z')]);
       } else this.robot.command(this.targetsFrom(m));
       this.stats.commands++;
     } catch (err) {
@@ -212,12 +234,15 @@ export class RosbridgeServer {
     }
   }
 
-  /** Float64MultiArray: data in joint order. JointTrajectory: first point's positions, matched by joint name. */
+  /**
+   * Float64MultiArray: data in joint order. JointTrajectory: first point's positions, matched by
+   * joint name. A field left out has rosbridge's default (an empty array), which the robot refuses.
+   */
   private targetsFrom(msg: Record<string, unknown>): Float64Array {
-    if (this.commandType === 'std_msgs/Float64MultiArray') return Float64Array.from(msg['data'] as number[]);
-    const point = (msg['points'] as unknown[])[0] as Record<string, unknown> | undefined;
+    if (this.commandType === 'std_msgs/Float64MultiArray') return Float64Array.from((msg['data'] as number[] | undefined) ?? []);
+    const point = ((msg['points'] as unknown[] | undefined) ?? [])[0] as Record<string, unknown> | undefined;
     const positions = point?.['positions'];
-    const jn = msg['joint_names'] as string[];
+    const jn = (msg['joint_names'] as string[] | undefined) ?? [];
     if (!Array.isArray(positions) || positions.length !== jn.length || positions.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new Error('the first trajectory point has no finite positions matching joint_names');
     return Float64Array.from(this.robot.jointNames, (n) => {
       const k = jn.indexOf(n);
@@ -234,12 +259,26 @@ export class RosbridgeServer {
       const type = topic === this.jointStateTopic ? JOINT_STATE_TYPE : topic === this.commandTopic ? this.commandType : '';
       return this.send(socket, { op: 'service_response', id, service, result: true, values: { type } });
     }
+    if (service === '/rosapi/service_type') {
+      // As ROS 1 rosapi: the service's type, '' for one that does not exist.
+      const args = m['args'] as Record<string, unknown> | undefined;
+      const name = args?.['service'];
+      const type = name === this.resetService ? 'std_srvs/Trigger' : name === '/rosapi/topic_type' ? 'rosapi/TopicType' : name === '/rosapi/service_type' ? 'rosapi/ServiceType' : '';
+      return this.send(socket, { op: 'service_response', id, service, result: true, values: { type } });
+    }
     if (service !== this.resetService) return this.send(socket, { op: 'service_response', id, service, result: false, values: `unknown service ${truncateEcho(String(service), 80)}` });
+    const reset = { interrupted: false };
+    this.resetInProgress = reset;
+    this.stats.resets++;
     try {
       await this.robot.reset();
+      if (this.options.resetMs) await new Promise((r) => setTimeout(r, this.options.resetMs));
+      if (reset.interrupted) throw new Error('reset interrupted by a command');
       this.send(socket, { op: 'service_response', id, service, result: true, values: { success: true, message: 'reset' } });
     } catch (err) {
       this.send(socket, { op: 'service_response', id, service, result: true, values: { success: false, message: truncateEcho((err as Error).message) } });
+    } finally {
+      if (this.resetInProgress === reset) this.resetInProgress = null;
     }
   }
 
