@@ -1,12 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { checkEnv } from '../check-env.js';
-import { InvalidActionError } from '../env.js';
+import { InvalidActionError, type StepResult } from '../env.js';
 import { Rng } from '../rng.js';
 import { make } from '../../sim/registry.js';
 import { PandaReach } from '../../sim/tasks/panda-reach.js';
 import { PANDA_TABLE_WORKSPACE } from '../../sim/tasks/panda.js';
-import { unwrap } from '../wrappers/wrapper.js';
+import { unwrap, Wrapper } from '../wrappers/wrapper.js';
 import { SafetyLimits } from './safety-limits.js';
+
+/** Records every action that reaches the env below it, with its time. */
+class Recording extends Wrapper {
+  readonly received: { action: Float32Array; at: number }[] = [];
+  override async step(action: Float32Array): Promise<StepResult> {
+    this.received.push({ action: Float32Array.from(action), at: performance.now() });
+    return this.env.step(action);
+  }
+}
 
 async function safePanda(options = {}): Promise<{ env: SafetyLimits; panda: PandaReach }> {
   const inner = await make('PandaReach-v0', { timeLimit: 1000 });
@@ -69,11 +78,22 @@ describe('SafetyLimits (Tier 0) on the Panda', () => {
   });
 
   it('watchdog: when commands stop arriving, the hold action is sent', async () => {
-    const { env } = await safePanda({ watchdogMs: 20 });
+    // What the env under the safety layer receives, recorded on the way in (a real Panda below).
+    const inner = new Recording(await make('PandaReach-v0', { timeLimit: 1000 }));
+    const panda = unwrap(inner) as PandaReach;
+    const env = new SafetyLimits(inner, panda, { watchdogMs: 20 });
     await env.reset({ seed: 5 });
     await env.step(new Float32Array(7).fill(0.5));
+    const lastStep = performance.now();
+    expect(inner.received).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 80));
     expect(env.episodeCounts['watchdog']).toBe(1);
+    // Exactly one more step reached the env, no sooner than the watchdog's 20 ms, and it was the hold.
+    expect(inner.received).toHaveLength(2);
+    const hold = inner.received[1]!;
+    expect(hold.at - lastStep).toBeGreaterThanOrEqual(19);
+    expect(Array.from(hold.action)).toEqual(Array.from(panda.holdAction()));
+    expect(Array.from(hold.action)).toEqual(new Array(7).fill(0));
     await env.close();
   });
 
