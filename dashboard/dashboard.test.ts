@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,35 +9,21 @@ import WebSocket from 'ws';
 import type { StepResult } from '../control/env.js';
 import { SceneRecorder } from '../control/scene.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';
-import { writeRunStatus } from '../experiment/run-status.js';
 import { announceTeleop } from '../experiment/teleop.js';
 import { Intervention } from '../hil/intervention.js';
 import { make } from '../sim/registry.js';
 import { waitFor } from '../test/wait-for.js';
 import { webTeleopEnv } from '../test/web-teleop-env.js';
-import { Dashboard } from './server.js';
+import type { Dashboard, DashboardOptions } from './server.js';
 import { JsonlTail } from './tail.js';
+import { CHROMIUM, launchChromium, makeRun, openDashboard, type Closers } from './test-fixtures.js';
 
-const closers: (() => Promise<unknown> | void)[] = [];
+const closers: Closers = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-/** A run folder as train writes it: config.yaml, metrics.jsonl, status.json. */
-function makeRun(root: string, name: string, seed: number, evals: number[], state: 'finished' | 'running' = 'finished', pid = process.pid): string {
-  const dir = join(root, `${name}-${seed}`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.yaml'), `name: ${name}\nenv: { id: PandaReach-v0 }\nseed: ${seed}\nalgo: { kind: sac }\ntrain: { steps: ${evals.length * 100} }\n`);
-  writeFileSync(join(dir, 'metrics.jsonl'), evals.map((r, i) => `${JSON.stringify({ type: 'eval', step: (i + 1) * 100, returnMean: r, successRate: 0.5 })}\n`).join(''));
-  writeRunStatus(dir, { state, pid, step: evals.length * 100, steps: evals.length * 100 });
-  return dir;
-}
-
-async function open(runsDir: string, extra: Partial<Parameters<typeof Dashboard.open>[0]> = {}): Promise<Dashboard> {
-  const d = await Dashboard.open({ runsDir, pollMs: 50, ...extra });
-  closers.push(() => d.close());
-  return d;
-}
+const open = (runsDir: string, extra: Partial<DashboardOptions> = {}): Promise<Dashboard> => openDashboard(closers, runsDir, extra);
 
 /** A page's socket: every message it got. */
 async function client(d: Dashboard): Promise<{ ws: WebSocket; messages: Record<string, unknown>[] }> {
@@ -154,14 +140,7 @@ describe('roborl dashboard server', () => {
   });
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-async function browser(): Promise<import('playwright-core').Browser> {
-  const { chromium } = await import('playwright-core');
-  // WebGL through SwiftShader (software), as on a machine without a GPU.
-  const b = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
-  closers.push(() => b.close());
-  return b;
-}
+const browser = (): ReturnType<typeof launchChromium> => launchChromium(closers);
 
 describe('the dashboard in real headless Chromium', () => {
   beforeAll(() => {
