@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { Env } from '../control/env.js';
 import { percentile } from '../control/running-stats.js';
+import { Rng } from '../control/rng.js';
 import { make } from '../sim/registry.js';
 import { cleanup, ptyPair, servedArm, servedRos } from '../test/robot-fixtures.js';
 import { rosTime } from './ros/messages.js';
@@ -146,9 +147,27 @@ describe('a robot step lasts one control period (free-running emulators)', () =>
     a[0] = 1;
     for (let k = 0; k < 10; k++) await env.step(a);
     const samples: { t: number; q: number[] }[] = [];
+    const commands: number[] = [];
     const off = robot.onState((s) => samples.push({ t: performance.now(), q: Array.from(s.position) }));
-    await env.reset({ seed: 1 });
+    const offCommands = robot.onCommand((_targets, at) => commands.push(at));
+    const t0 = performance.now();
+    const { obs } = await env.reset({ seed: 1 });
+    const elapsed = performance.now() - t0;
     off();
+    offCommands();
+    // It ends at seed 1's start pose: where the arm really is (the emulator's own state) and
+    // what the episode's first observation says (the seven joint positions lead it).
+    const start = robotTask('PandaReach-v0').startPositions(new Rng(1));
+    const at = robot.state().position;
+    for (let i = 0; i < 7; i++) {
+      expect(Math.abs((at[i] as number) - (start[i] as number))).toBeLessThan(0.02);
+      expect(Math.abs((obs[i] as number) - (start[i] as number))).toBeLessThan(0.011);
+    }
+    // One command per control period, on a fixed schedule (the move and the settling both):
+    // not one jump to the target, and no burst. (A stall can delay a command, never add one.)
+    expect(commands.length).toBeGreaterThan(10);
+    expect(commands.length).toBeLessThanOrEqual(Math.ceil(elapsed / PERIOD_MS) + 2);
+    expect(commands.length).toBeGreaterThanOrEqual(Math.floor((0.5 * ((commands.at(-1) as number) - (commands[0] as number))) / PERIOD_MS));
     // Joint speed over 200 ms windows (physics jitter averages out), fastest joint.
     let fastest = 0;
     for (let i = 0, j = 0; i < samples.length; i++) {

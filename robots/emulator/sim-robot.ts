@@ -90,6 +90,17 @@ export class SimulatedRobot {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Calls `listener` with every joint-target command the arm accepts, at arrival (what reached
+   * the robot, for tests that check a command at the robot rather than at its sender).
+   */
+  onCommand(listener: (targets: Float64Array, at: number) => void): () => void {
+    this.commandListeners.add(listener);
+    return () => this.commandListeners.delete(listener);
+  }
+
+  private readonly commandListeners = new Set<(targets: Float64Array, at: number) => void>();
+
   /** The arm's joint limits (from the URDF). */
   get jointLimits(): { lower: ArrayLike<number>; upper: ArrayLike<number> } {
     return this.arm.jointLimits;
@@ -117,6 +128,7 @@ export class SimulatedRobot {
     this.targets = Float64Array.from(targets);
     this.lastCommandAt = performance.now();
     this.counters.commands++;
+    for (const l of this.commandListeners) l(Float64Array.from(this.targets), this.lastCommandAt);
     if (this.mode === 'lockstep') this.tick();
   }
 
