@@ -152,7 +152,7 @@ async function trainClassifier(path: string): Promise<{ precision: number; recal
   clf.save(path);
   const testFrames = allFrames(test);
   const pr = precisionRecall(clf.probabilities(testFrames.obs), testFrames.labels, clf.threshold);
-  const heldOut = clf.meta.heldOut as { precision: number; recall: number };
+  const heldOut = clf.meta.thresholdPick as { precision: number; recall: number };
   clf.dispose();
   return { precision: pr.precision, recall: pr.recall, threshold: clf.threshold, heldOutPrecision: heldOut.precision, heldOutRecall: heldOut.recall, trainEpisodes: train.length, testEpisodes: test.length, testFrames: testFrames.obs.length, testPositives: pr.positives };
 }

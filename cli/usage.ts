@@ -88,9 +88,10 @@ export const USAGE = {
   Train a success classifier (a learned reward, as HIL-SERL's) from demo tables: the last K
   frames (default 1) of every episode that ended in success — kept demos, success-button
   presses — are positives; R× as many other frames (default 3, half of them the frames just
-  before a success) are negatives; binary cross-entropy. The threshold is picked on the last F
-  of the episodes (default 0.2) for precision ≥ P (default 0.95): a false success teaches a
-  wrong goal. Use the file as env.rewardClassifier in a config: reward 1 and the episode ends
+  before a success) are negatives; binary cross-entropy. A share F of the episodes (default
+  0.2), drawn at random by --seed, is held out: the threshold is picked on half of them for
+  precision ≥ P (default 0.95) — a false success teaches a wrong goal — and precision and
+  recall are reported on the other half, which took no part in training or picking. Use the file as env.rewardClassifier in a config: reward 1 and the episode ends
   when it says success.`,
   learner: `usage:
   roborl learner <config.yaml> [--redis redis://HOST:6379] [--run-dir DIR] [--steps N] [--backend …] [--quiet]

@@ -15,7 +15,7 @@ import { pandaTcpTeleop } from '../sim/tasks/panda.js';
 import { CartesianTeleop } from './cartesian.js';
 import { IDLE, type TeleopDevice, type TeleopReading } from './device.js';
 import { Intervention } from './intervention.js';
-import { RewardClassifier } from './reward-classifier.js';
+import { allFrames, episodesFromDemos, precisionRecall, RewardClassifier, splitEpisodes } from './reward-classifier.js';
 import { waitFor } from '../test/wait-for.js';
 
 const run = promisify(execFile);
@@ -147,22 +147,51 @@ describe('tool-frame teleop (hil.frame: tcp)', () => {
 });
 
 describe('roborl classifier train', () => {
-  it('trains from recorded demos, reports held-out precision / recall, and a config uses it as the reward', async () => {
+  it('trains from recorded demos, reports precision / recall on unseen test episodes, and a config uses it as the reward', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-clf-cli-'));
     const demos = join(dir, 'push.demos');
     await run(process.execPath, [BIN, 'record-demos', '--env', 'PandaPush-v0', '--episodes', '40', '--keep-failures', '--out', demos], { timeout: 120_000 });
     const out = join(dir, 'push.classifier');
-    const { stdout } = await run(process.execPath, [BIN, 'classifier', 'train', '--demos', demos, '--out', out, '--epochs', '100'], { timeout: 120_000 });
-    expect(stdout).toMatch(/threshold [\d.]+ picked on 8 held-out episodes \(\d+ frames\): precision [\d.]+, recall [\d.]+/);
-    expect(RewardClassifier.load(out).obsDim).toBe(30);
+    const { stdout } = await run(process.execPath, [BIN, 'classifier', 'train', '--demos', demos, '--out', out, '--epochs', '100', '--seed', '3'], { timeout: 120_000 });
+    const m = /trained on (\d+) episodes, threshold ([\d.]+) picked on (\d+) episodes \((\d+) frames\); on (\d+) unseen episodes \((\d+) frames\): precision ([\d.]+), recall ([\d.]+)/.exec(stdout);
+    expect(m, stdout).not.toBeNull();
+    const [trained, , picked, , tested, testFrames, precision, recall] = m!.slice(1).map(Number) as number[];
+    expect(trained! + picked! + tested!).toBe(40);
+    // The numbers are the saved classifier's on the seed's random test episodes — none trained on, none used to pick.
+    const episodes = episodesFromDemos([ReplayBuffer.load(demos)]);
+    const split = splitEpisodes(episodes, 0.2, 3);
+    expect([split.train.length, split.threshold.length, split.test.length]).toEqual([trained, picked, tested]);
+    const clf = RewardClassifier.load(out);
+    expect(clf.obsDim).toBe(30);
+    const frames = allFrames(split.test);
+    expect(frames.obs.length).toBe(testFrames);
+    const pr = precisionRecall(clf.probabilities(frames.obs), frames.labels, clf.threshold);
+    expect(pr.positives).toBeGreaterThan(0);
+    expect([pr.precision.toFixed(3), pr.recall.toFixed(3)]).toEqual([precision!.toFixed(3), recall!.toFixed(3)]);
+    expect(clf.meta.test).toMatchObject({ precision: pr.precision, recall: pr.recall, episodes: tested });
+    clf.dispose();
+    // The learned reward in a config: 10-step episodes, so four of them end within the 40 steps.
     const cfg = join(dir, 'learned.yaml');
-    writeFileSync(cfg, 'name: learned\nenv: { id: PandaPush-v0, rewardClassifier: push.classifier }\nalgo: { kind: sac, hidden: [8], batchSize: 8, learningStarts: 20 }\ntrain: { steps: 40, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 40, logEvery: 20 }\n');
+    writeFileSync(cfg, 'name: learned\nenv: { id: PandaPush-v0, timeLimit: 10, rewardClassifier: push.classifier }\nalgo: { kind: sac, hidden: [8], batchSize: 8, learningStarts: 20 }\ntrain: { steps: 40, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 40, logEvery: 20 }\n');
     await run(process.execPath, [BIN, 'train', cfg, '--run-dir', join(dir, 'run'), '--quiet'], { timeout: 120_000 });
-    const episodes = new MetricsLog(join(dir, 'run', 'metrics.jsonl')).read().filter((r) => r.type === 'episode');
-    // The learned reward is 0 or 1 per step: an episode's return counts its (at most one) success.
-    for (const e of episodes) expect([0, 1]).toContain(e['return']);
-    // Bad input: no held-out success, a missing file.
-    await expect(run(process.execPath, [BIN, 'classifier', 'train', '--demos', join(dir, 'nope.demos'), '--out', out])).rejects.toThrow(/not found/);
+    const returns = new MetricsLog(join(dir, 'run', 'metrics.jsonl'))
+      .read()
+      .filter((r) => r.type === 'episode')
+      .map((e) => e['return']);
+    expect(returns.length).toBeGreaterThanOrEqual(4);
+    // The learned reward is 0 or 1 per step and a success ends the episode: each return is 0 or 1
+    // (the task's own reward is a negative distance every step).
+    for (const r of returns) expect([0, 1]).toContain(r);
+    // Bad input: a missing file, and demos with too few successes to split.
+    const missing = await run(process.execPath, [BIN, 'classifier', 'train', '--demos', join(dir, 'nope.demos'), '--out', out]).catch((e: { code: number; stderr: string }) => e);
+    expect(missing).toMatchObject({ code: 2 });
+    expect((missing as { stderr: string }).stderr).toMatch(/demo file .*nope\.demos not found/);
+    const failures = new ReplayBuffer({ capacity: 20, obsDim: 30, actDim: 4, costDim: 0 });
+    for (let i = 0; i < 20; i++) failures.add({ obs: new Float32Array(30), action: new Float32Array(4), reward: 0, costs: new Float32Array(0), nextObs: new Float32Array(30), terminated: false, truncated: i % 5 === 4 });
+    failures.save(join(dir, 'failures.demos'));
+    const none = await run(process.execPath, [BIN, 'classifier', 'train', '--demos', join(dir, 'failures.demos'), '--out', out]).catch((e: { code: number; stderr: string }) => e);
+    expect(none).toMatchObject({ code: 2 });
+    expect((none as { stderr: string }).stderr).toMatch(/needs at least 3 episodes with a success .*got 0.* \(4 episodes in /);
     expect(existsSync(join(dir, 'run', 'config.yaml'))).toBe(true);
   }, 240_000);
 });

@@ -9,7 +9,7 @@ import { selectBackend } from '../policies/backend.js';
 import { CorruptFileError } from '../policies/binary-file.js';
 import { ReplayBuffer } from '../policies/replay.js';
 import { make } from '../sim/registry.js';
-import { allFrames, ClassifierReward, episodesFromDemos, pickThreshold, precisionRecall, RewardClassifier, sampleFrames, type LabelledEpisode } from './reward-classifier.js';
+import { allFrames, ClassifierReward, episodesFromDemos, pickThreshold, precisionRecall, RewardClassifier, sampleFrames, splitEpisodes, type LabelledEpisode } from './reward-classifier.js';
 
 beforeAll(async () => {
   await selectBackend('wasm');
@@ -71,6 +71,36 @@ describe('reward classifier', () => {
     expect(pr.positives / test.labels.length).toBeLessThan(0.3);
     clf.dispose();
   }, 60_000);
+
+  it('splits episodes at random into training, threshold and test parts: disjoint, each with successes, seeded', () => {
+    // Recorded in order: 30 successes, then 10 failures (a person who got better, or --keep-failures last).
+    const episodes: LabelledEpisode[] = Array.from({ length: 40 }, (_, i) => ({ frames: [Float32Array.of(i), Float32Array.of(i + 0.5)], labels: [0, i < 30 ? 1 : 0] }));
+    const id = (e: LabelledEpisode): number => e.frames[0]![0]!;
+    const split = splitEpisodes(episodes, 0.3, 7);
+    const parts = [split.train, split.threshold, split.test].map((p) => p.map(id));
+    expect(parts.flat().sort((a, b) => a - b)).toEqual(episodes.map(id)); // each episode in exactly one part
+    expect(parts.map((p) => p.length)).toEqual([28, 6, 6]);
+    for (const p of [split.threshold, split.test]) {
+      expect(p.some((e) => e.labels.includes(1))).toBe(true);
+      expect(p.some((e) => !e.labels.includes(1))).toBe(true);
+    }
+    // Not the recording's tail, and reproducible by seed.
+    expect(parts[2]!.every((i) => i >= 34)).toBe(false);
+    expect(splitEpisodes(episodes, 0.3, 7).test.map(id)).toEqual(parts[2]);
+    expect(splitEpisodes(episodes, 0.3, 8).test.map(id)).not.toEqual(parts[2]);
+    expect(() => splitEpisodes(episodes.slice(30), 0.3, 7)).toThrow(/needs at least 3 episodes with a success \(training, threshold, test\), got 0/);
+  });
+
+  it('reports precision and recall on test episodes that took no part in training or the threshold', () => {
+    const clf = RewardClassifier.train(sampleFrames(wanderEpisodes(60, 6), { seed: 1 }), allFrames(wanderEpisodes(30, 7)), { seed: 1, hidden: [8], epochs: 20 });
+    const pick = clf.meta.thresholdPick!;
+    const test = allFrames(wanderEpisodes(40, 9));
+    const measured = clf.test(test, 40);
+    expect(measured).toEqual({ ...precisionRecall(clf.probabilities(test.obs), test.labels, clf.threshold), frames: test.obs.length, episodes: 40 });
+    expect(clf.meta.test).toEqual(measured);
+    expect(pick.frames).toBe(allFrames(wanderEpisodes(30, 7)).obs.length);
+    clf.dispose();
+  });
 
   it('saves and loads bit-identically; a corrupt file is refused', () => {
     const frames = sampleFrames(wanderEpisodes(60, 6), { seed: 1 });

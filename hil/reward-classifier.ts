@@ -92,6 +92,32 @@ export function sampleFrames(episodes: readonly LabelledEpisode[], options: Fram
   return out;
 }
 
+/**
+ * Splits labelled episodes at random (seeded) into training, threshold and test parts, whole
+ * episodes each: frames of one episode are near copies of each other, so a frame split would
+ * measure memory, and a split by recording order would test on whatever came last (a person's
+ * best, or the failures). `heldOut` of the episodes — stratified, so episodes with and without a
+ * success both reach every part — go alternately to the threshold and the test part: the
+ * threshold is picked on one, and precision / recall reported on the other, which took no part
+ * in training or in picking.
+ */
+export function splitEpisodes<T extends LabelledEpisode>(episodes: readonly T[], heldOut: number, seed: number): { train: T[]; threshold: T[]; test: T[] } {
+  if (!(heldOut > 0 && heldOut < 1)) throw new RangeError(`Expected \`heldOut\` to be in (0, 1), got ${heldOut}`);
+  const successes = episodes.filter((e) => e.labels.includes(1));
+  if (successes.length < 3) throw new Error(`reward classifier: a split needs at least 3 episodes with a success (training, threshold, test), got ${successes.length}: record more successful episodes`);
+  const failures = episodes.filter((e) => !e.labels.includes(1));
+  const rng = new Rng(seed);
+  const out: { train: T[]; threshold: T[]; test: T[] } = { train: [], threshold: [], test: [] };
+  let k = 0;
+  for (const group of [successes, failures]) {
+    const rounded = Math.round(group.length * heldOut);
+    // At least one success each for the threshold and the test, and at least one to train on.
+    const held = group === successes ? Math.min(group.length - 1, Math.max(2, rounded)) : rounded;
+    rng.shuffle([...group]).forEach((e, i) => (i >= held ? out.train : k++ % 2 === 0 ? out.threshold : out.test).push(e));
+  }
+  return out;
+}
+
 /** Every frame of each episode with its label: for honest precision / recall. */
 export function allFrames(episodes: readonly LabelledEpisode[]): LabelledFrames {
   const out: LabelledFrames = { obs: [], labels: [], episode: [] };
@@ -166,6 +192,24 @@ export interface ClassifierTrainOptions {
 }
 
 const MAGIC = 'RRLCLF01';
+/** What a classifier file records besides its weights. */
+export interface ClassifierMeta {
+  readonly envId?: string;
+  readonly thresholdPick?: { readonly precision: number; readonly recall: number; readonly frames: number };
+  readonly test?: ClassifierTestResult;
+}
+
+/** Precision and recall at the classifier's threshold on test frames. */
+export interface ClassifierTestResult {
+  readonly precision: number;
+  readonly recall: number;
+  readonly truePositives: number;
+  readonly falsePositives: number;
+  readonly positives: number;
+  readonly frames: number;
+  readonly episodes: number;
+}
+
 /** tfjs variable names must be unique per process. */
 let instances = 0;
 
@@ -183,8 +227,12 @@ export class RewardClassifier {
     readonly obsDim: number,
     /** Decision threshold on the probability. */
     public threshold: number,
-    /** The env it was trained for, and the precision / recall its threshold reached on held-out frames. */
-    public meta: { readonly envId?: string; readonly heldOut?: { precision: number; recall: number; frames: number } },
+    /**
+     * The env it was trained for; the precision / recall its threshold reached on the frames it
+     * was picked on (optimistic: picked to look good there); and, once {@link test}ed, on test
+     * episodes that took no part in training or picking — the numbers to report.
+     */
+    public meta: ClassifierMeta,
   ) {}
 
   /**
@@ -211,8 +259,19 @@ export class RewardClassifier {
     const scores = clf.probabilities(heldOut.obs);
     const picked = pickThreshold(scores, heldOut.labels, options.minPrecision ?? 0.95);
     clf.threshold = picked.threshold;
-    clf.meta = { envId: options.envId, heldOut: { precision: picked.precision, recall: picked.recall, frames: heldOut.obs.length } };
+    clf.meta = { envId: options.envId, thresholdPick: { precision: picked.precision, recall: picked.recall, frames: heldOut.obs.length } };
     return clf;
+  }
+
+  /**
+   * Precision and recall at the threshold on `frames` of `episodes` test episodes — ones that
+   * took no part in training or in picking the threshold ({@link splitEpisodes}) — recorded in
+   * `meta.test` (saved with the classifier).
+   */
+  test(frames: LabelledFrames, episodes: number): ClassifierTestResult {
+    const result = { ...precisionRecall(this.probabilities(frames.obs), frames.labels, this.threshold), frames: frames.obs.length, episodes };
+    this.meta = { ...this.meta, test: result };
+    return result;
   }
 
   private fit(frames: LabelledFrames, options: ClassifierTrainOptions, rng: Rng): void {
@@ -295,7 +354,7 @@ export class RewardClassifier {
     const variables = mlpVariables(head);
     if (weights.length !== variables.length || variables.some((v, i) => v.size !== (weights[i] as Float32Array).length)) throw new CorruptFileError(`${path}: weights do not match the network`);
     variables.forEach((v, i) => v.assign(tf.tensor(weights[i] as Float32Array, v.shape)));
-    return new RewardClassifier(head, encoder, mean, std, obsDim, threshold, (h['meta'] as RewardClassifier['meta'] | undefined) ?? {});
+    return new RewardClassifier(head, encoder, mean, std, obsDim, threshold, readMeta(h['meta']));
   }
 
   dispose(): void {
@@ -343,3 +402,30 @@ export class ClassifierReward extends Wrapper {
 }
 
 const indices = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** The file's meta, field by field (a file is input: what does not check out is left out). */
+function readMeta(value: unknown): ClassifierMeta {
+  const record = (v: unknown): Record<string, unknown> | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v)) : null);
+  const m = record(value);
+  if (!m) return {};
+  const numbers = (v: unknown, keys: readonly string[]): Map<string, number> | null => {
+    const r = record(v);
+    const out = new Map<string, number>();
+    for (const k of keys) {
+      const x = r?.[k];
+      if (typeof x !== 'number') return null;
+      out.set(k, x);
+    }
+    return out;
+  };
+  const p = numbers(m['thresholdPick'] ?? m['heldOut'], ['precision', 'recall', 'frames']);
+  const t = numbers(m['test'], ['precision', 'recall', 'truePositives', 'falsePositives', 'positives', 'frames', 'episodes']);
+  const get = (x: Map<string, number>, k: string): number => x.get(k) ?? Number.NaN;
+  return {
+    ...(typeof m['envId'] === 'string' ? { envId: m['envId'] } : {}),
+    ...(p ? { thresholdPick: { precision: get(p, 'precision'), recall: get(p, 'recall'), frames: get(p, 'frames') } } : {}),
+    ...(t
+      ? { test: { precision: get(t, 'precision'), recall: get(t, 'recall'), truePositives: get(t, 'truePositives'), falsePositives: get(t, 'falsePositives'), positives: get(t, 'positives'), frames: get(t, 'frames'), episodes: get(t, 'episodes') } }
+      : {}),
+  };
+}

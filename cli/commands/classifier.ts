@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { allFrames, episodesFromDemos, RewardClassifier, sampleFrames, type LabelledEpisode } from '../../hil/reward-classifier.js';
+import { allFrames, episodesFromDemos, RewardClassifier, sampleFrames, splitEpisodes, type LabelledEpisode } from '../../hil/reward-classifier.js';
 import { selectBackend } from '../../policies/backend.js';
 import { ReplayBuffer } from '../../policies/replay.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
@@ -11,7 +11,8 @@ import { USAGE } from '../usage.js';
  * [--negatives R] [--held-out F] [--min-precision P] [--epochs N] [--seed S]`: trains a success
  * classifier (HIL-SERL's learned reward) from demo tables — record-demos' kept episodes and the
  * person's success-button episodes: the last K frames of each episode that ended in success are
- * the positives — and picks its threshold on held-out episodes for precision.
+ * the positives. Episodes are split at random (by `--seed`): the threshold is picked for
+ * precision on half the held-out episodes, and precision / recall are reported on the other half.
  */
 export async function classifierCommand(args: Args): Promise<void> {
   const [sub] = args.positionals;
@@ -28,14 +29,22 @@ export async function classifierCommand(args: Args): Promise<void> {
   const seed = seedFlag(args, 0);
   await selectBackend('auto');
   const episodes = withSuccessFrames(episodesFromDemos(paths.map((p) => ReplayBuffer.load(p))), successFrames);
-  const split = Math.max(1, Math.round(episodes.length * (1 - heldOut)));
-  const [train, held] = [episodes.slice(0, split), episodes.slice(split)];
-  if (!held.some((e) => e.labels.includes(1))) throw new UsageError(`the held-out ${held.length} episode(s) have no success to pick a threshold on: record more successful episodes or raise --held-out`);
-  const clf = RewardClassifier.train(sampleFrames(train, { negativesPerPositive: negatives, seed }), allFrames(held), { seed, minPrecision, epochs: intFlag(args, 'epochs', 200) });
+  let split: ReturnType<typeof splitEpisodes<LabelledEpisode>>;
+  try {
+    split = splitEpisodes(episodes, heldOut, seed);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (${episodes.length} episodes in ${paths.join(', ')})`);
+  }
+  const { train, threshold, test } = split;
+  if (!test.some((e) => e.labels.includes(0))) throw new UsageError(`the ${test.length} test episode(s) have no non-success frame to measure precision on: record more episodes or raise --held-out`);
+  const clf = RewardClassifier.train(sampleFrames(train, { negativesPerPositive: negatives, seed }), allFrames(threshold), { seed, minPrecision, epochs: intFlag(args, 'epochs', 200) });
+  const pick = clf.meta.thresholdPick as { precision: number; recall: number; frames: number };
+  const h = clf.test(allFrames(test), test.length);
   mkdirSync(dirname(out), { recursive: true });
   clf.save(out);
-  const h = clf.meta.heldOut as { precision: number; recall: number; frames: number };
-  process.stdout.write(`trained on ${train.length} episodes, threshold ${clf.threshold.toFixed(3)} picked on ${held.length} held-out episodes (${h.frames} frames): precision ${h.precision.toFixed(3)}, recall ${h.recall.toFixed(3)}${h.precision < minPrecision ? ` — below the ${minPrecision} asked: record more episodes` : ''}\nwrote ${out} (use it with env.rewardClassifier in a config)\n`);
+  process.stdout.write(
+    `trained on ${train.length} episodes, threshold ${clf.threshold.toFixed(3)} picked on ${threshold.length} episodes (${pick.frames} frames); on ${test.length} unseen episodes (${h.frames} frames): precision ${h.precision.toFixed(3)}, recall ${h.recall.toFixed(3)}${h.precision < minPrecision ? ` — below the ${minPrecision} asked: record more episodes` : ''}\nwrote ${out} (use it with env.rewardClassifier in a config)\n`,
+  );
   clf.dispose();
 }
 
