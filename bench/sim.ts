@@ -2,7 +2,7 @@ import { isSyncEnv, type Env } from '../control/env.js';
 import { Rng } from '../control/rng.js';
 import { sample } from '../control/spaces.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
-import { RapierTask } from '../sim/rapier-task.js';
+import { PhysicsTask } from '../sim/physics-task.js';
 import { listEnvs, make } from '../sim/registry.js';
 import { VectorEnv } from '../sim/vector-env.js';
 
@@ -77,7 +77,7 @@ async function envVsPhysics(id: string): Promise<{ envStepUs: number; physicsSte
   const env = unwrap(await make(id));
   if (!isSyncEnv(env)) throw new Error(`${id} has no synchronous fast path`);
   const actions = actionPool(env);
-  const physics = env instanceof RapierTask ? env : null;
+  const physics = env instanceof PhysicsTask ? env : null;
   env.resetSync({ seed: 0 });
   let envNs = 0;
   let physNs = 0;

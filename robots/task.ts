@@ -5,7 +5,7 @@ import type { JointPositionControl } from '../control/safety/safety-limits.js';
 import { box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
-import { clamp, PANDA_CONTROL_LINKS, PANDA_TABLE, PANDA_MAX_DELTA, PANDA_READY, PANDA_TCP, pandaTcpJacobian, pandaTcpPose } from '../sim/tasks/panda.js';
+import { clamp, PANDA_CONTROL_LINKS, PANDA_TABLE, PANDA_TABLE_OBJECT, PANDA_MAX_DELTA, PANDA_READY, PANDA_TCP, pandaTcpJacobian, pandaTcpPose } from '../sim/tasks/panda.js';
 import { pandaReachObservation, reachGoalMarker } from '../sim/tasks/panda-reach.js';
 import { urdfScene } from '../sim/urdf/scene.js';
 import type { SceneShape, SceneState } from '../control/scene.js';
@@ -106,7 +106,7 @@ export function pandaReachTask(): RobotTask {
       // the simulated task draws them (same names), so recordings from sim and robot compare.
       const arm = urdfScene(robot, qs);
       const goalMarker = reachGoalMarker(goal);
-      const table: SceneShape = { name: 'fixture-0', kind: 'box', size: [...PANDA_TABLE.half], role: 'fixture' };
+      const table: SceneShape = { name: PANDA_TABLE_OBJECT.name, kind: 'box', size: [...PANDA_TABLE.half], role: 'fixture' };
       return { shapes: [...arm.shapes, table, goalMarker.shape], poses: [...arm.poses, ...PANDA_TABLE.center, 0, 0, 0, 1, ...goalMarker.pose.p, ...goalMarker.pose.q] };
     },
     outcome(_action, qs, qd) {

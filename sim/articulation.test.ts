@@ -3,6 +3,8 @@ import { Rng } from '../control/rng.js';
 import { Articulation } from './articulation.js';
 import { loadDescription } from './descriptions.js';
 import { parseUrdf } from './urdf/parse.js';
+import { loadMujoco } from './mujoco/module.js';
+import { ENGINES, type Physics } from './physics.js';
 import { loadRapier, type Rapier } from './rapier.js';
 import { CartPole } from './tasks/cartpole.js';
 import { PANDA_READY } from './tasks/panda.js';
@@ -73,12 +75,14 @@ describe('Rapier dynamics against analytic references', () => {
     void env.close();
   });
 
-  it('the cart-pole responds to a push as the classic cart-pole equations predict', () => {
+  it.each(ENGINES)('the cart-pole responds to a push as the classic cart-pole equations predict (%s)', async (engine) => {
     // From rest upright, F = 10 N: ẍ = 9.756 m/s², θ̈ = −14.63 rad/s² (Barto, Sutton & Anderson 1983).
-    const env = new CartPole();
+    await loadMujoco();
+    const env = new CartPole({ engine });
     env.resetSync({ seed: 0 });
-    (env as unknown as { robot: Articulation }).robot.setState([0, 0], [0, 0]);
-    (env as unknown as { robot: Articulation }).robot.readState((env as unknown as { q: Float64Array }).q, (env as unknown as { qd: Float64Array }).qd);
+    const inside = env as unknown as { physics: Physics; q: Float64Array; qd: Float64Array };
+    inside.physics.setJointState([0, 0], [0, 0]);
+    inside.physics.readJointState(inside.q, inside.qd);
     const obs = env.stepSync(Float32Array.of(1)).obs;
     expect(obs[1]! / 0.02).toBeCloseTo(9.756, 0);
     expect(obs[3]! / 0.02).toBeGreaterThan(-14.63 * 1.1);

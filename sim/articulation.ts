@@ -113,10 +113,7 @@ export class Articulation {
     this.mode = options.mode;
     this.base = options.base ?? IDENTITY_POSE;
     this.lastQ = new Float64Array(this.dof);
-    const effort = this.joints.map((j) => j.limit?.effort ?? 1);
-    this.stiffness = perJoint(options.stiffness, effort.map((e) => 50 * e), 'stiffness');
-    this.dampingGain = perJoint(options.damping, effort.map((e) => (options.gravityCompensation ? 5 * e : e)), 'damping');
-    this.velocityGain = perJoint(options.velocityGain, effort.map((e) => 5 * e), 'velocityGain');
+    ({ stiffness: this.stiffness, damping: this.dampingGain, velocityGain: this.velocityGain } = servoGains(this.joints, options));
     const home = forwardKinematics(robot, new Float64Array(this.dof), this.base);
     for (const [name, pose] of home) this.homeRotation.set(name, pose.q);
 
@@ -361,6 +358,19 @@ export class Articulation {
     if (this.mode === 'position') this.command(q);
     else if (this.mode === 'velocity') this.command(new Float64Array(this.dof));
   }
+}
+
+/**
+ * The joint servos' gains for `options` (defaults from each joint's effort limit): what every
+ * engine's actuators use, so the same task has the same servos on Rapier and MuJoCo.
+ */
+export function servoGains(joints: readonly UrdfJoint[], options: ArticulationOptions): { stiffness: Float64Array; damping: Float64Array; velocityGain: Float64Array } {
+  const effort = joints.map((j) => j.limit?.effort ?? 1);
+  return {
+    stiffness: perJoint(options.stiffness, effort.map((e) => 50 * e), 'stiffness'),
+    damping: perJoint(options.damping, effort.map((e) => (options.gravityCompensation ? 5 * e : e)), 'damping'),
+    velocityGain: perJoint(options.velocityGain, effort.map((e) => 5 * e), 'velocityGain'),
+  };
 }
 
 function perJoint(v: number | readonly number[] | undefined, dflt: number[], name: string): Float64Array {

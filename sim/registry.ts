@@ -3,6 +3,8 @@ import type { Policy } from '../control/policy.js';
 import { ExpressionConstraints } from '../control/safety/expressions.js';
 import type { ShieldModel } from '../control/safety/shield.js';
 import { TimeLimit } from '../control/wrappers/time-limit.js';
+import { loadMujoco } from './mujoco/module.js';
+import { ENGINES, type EngineName } from './physics.js';
 import { loadRapier } from './rapier.js';
 import { CartPole, cartPoleExpert } from './tasks/cartpole.js';
 import { PandaPush, pandaPushExpert } from './tasks/panda-push.js';
@@ -21,9 +23,12 @@ export interface EnvEntry {
   readonly summary: string;
   /** Option names the constructor accepts (anything else is rejected by `make`). */
   readonly optionKeys: readonly string[];
-  /** Whether the env needs the Rapier wasm module. */
-  readonly rapier: boolean;
-  /** Builds the raw env (no wrappers). Rapier is loaded when this runs. */
+  /**
+   * Physics engines the task runs on (its `engine` option; the first is the default); empty for
+   * analytic tasks.
+   */
+  readonly engines: readonly EngineName[];
+  /** Builds the raw env (no wrappers). The chosen engine's wasm module is loaded when this runs. */
   create(options: Record<string, unknown>): Env;
   /** A scripted expert for demos and `roborl run --policy scripted`, if the task has one. */
   readonly scripted?: () => Policy;
@@ -77,7 +82,11 @@ export async function make(id: string, makeOptions: MakeOptions = {}): Promise<E
       throw new Error(`${id}: unknown option "${key}"${entry.optionKeys.length ? ` (accepted: ${entry.optionKeys.join(', ')})` : ' (this env takes no options)'}`);
     }
   }
-  if (entry.rapier) await loadRapier();
+  if (entry.engines.length) {
+    const engine = options['engine'] ?? entry.engines[0];
+    if (!entry.engines.includes(engine as EngineName)) throw new Error(`${id}: option \`engine\` must be one of ${entry.engines.join(', ')}, got \`${String(engine)}\``);
+    await (engine === 'mujoco' ? loadMujoco() : loadRapier());
+  }
   let env: Env;
   try {
     env = entry.create(options);
@@ -120,6 +129,9 @@ const num = (o: Record<string, unknown>, k: string): number | undefined => {
   return v;
 };
 
+/** The `engine` option, checked by `make` against the entry's engines. */
+const engine = (o: Record<string, unknown>): EngineName | undefined => o['engine'] as EngineName | undefined;
+
 const str = (o: Record<string, unknown>, k: string): string | undefined => {
   const v = o[k];
   if (v === undefined) return undefined;
@@ -131,57 +143,57 @@ register({
   id: Pendulum.ID,
   summary: "Gymnasium's Pendulum-v1, analytic and exact (for comparing with published curves)",
   optionKeys: ['g', 'velocityLimit'],
-  rapier: false,
+  engines: [],
   create: (o) => new Pendulum({ g: num(o, 'g'), velocityLimit: num(o, 'velocityLimit') }),
   scripted: pendulumExpert,
 });
 register({
   id: RapierPendulum.ID,
-  summary: 'Pendulum swing-up of a physical rod on a torque-controlled hinge (Rapier)',
-  optionKeys: ['velocityLimit'],
-  rapier: true,
-  create: (o) => new RapierPendulum({ velocityLimit: num(o, 'velocityLimit') }),
+  summary: 'Pendulum swing-up of a physical rod on a torque-controlled hinge',
+  optionKeys: ['velocityLimit', 'engine'],
+  engines: ENGINES,
+  create: (o) => new RapierPendulum({ engine: engine(o), velocityLimit: num(o, 'velocityLimit') }),
   scripted: pendulumExpert,
 });
 register({
   id: CartPole.CONTINUOUS_ID,
-  summary: 'Cart-pole balancing, continuous force (Rapier)',
-  optionKeys: ['edgeMargin'],
-  rapier: true,
-  create: (o) => new CartPole({ actions: 'continuous', edgeMargin: num(o, 'edgeMargin') }),
+  summary: 'Cart-pole balancing, continuous force',
+  optionKeys: ['edgeMargin', 'engine'],
+  engines: ENGINES,
+  create: (o) => new CartPole({ engine: engine(o), actions: 'continuous', edgeMargin: num(o, 'edgeMargin') }),
   scripted: () => cartPoleExpert(false),
 });
 register({
   id: CartPole.DISCRETE_ID,
-  summary: 'Cart-pole balancing, two discrete pushes (Rapier)',
-  optionKeys: ['edgeMargin'],
-  rapier: true,
-  create: (o) => new CartPole({ actions: 'discrete', edgeMargin: num(o, 'edgeMargin') }),
+  summary: 'Cart-pole balancing, two discrete pushes',
+  optionKeys: ['edgeMargin', 'engine'],
+  engines: ENGINES,
+  create: (o) => new CartPole({ engine: engine(o), actions: 'discrete', edgeMargin: num(o, 'edgeMargin') }),
   scripted: () => cartPoleExpert(true),
 });
 register({
   id: Reacher.ID,
-  summary: 'Two-link planar arm reaching random targets (Rapier)',
-  optionKeys: ['velocityLimit', 'successRadius'],
-  rapier: true,
-  create: (o) => new Reacher({ velocityLimit: num(o, 'velocityLimit'), successRadius: num(o, 'successRadius') }),
+  summary: 'Two-link planar arm reaching random targets',
+  optionKeys: ['velocityLimit', 'successRadius', 'engine'],
+  engines: ENGINES,
+  create: (o) => new Reacher({ engine: engine(o), velocityLimit: num(o, 'velocityLimit'), successRadius: num(o, 'successRadius') }),
   scripted: reacherExpert,
 });
 register({
   id: PandaReach.ID,
-  summary: 'Franka Panda (7-DoF) moves its tool centre point to a random target (Rapier)',
-  optionKeys: ['successHold'],
-  rapier: true,
-  create: (o) => new PandaReach({ successHold: num(o, 'successHold') }),
+  summary: 'Franka Panda (7-DoF) moves its tool centre point to a random target',
+  optionKeys: ['successHold', 'engine'],
+  engines: ENGINES,
+  create: (o) => new PandaReach({ engine: engine(o), successHold: num(o, 'successHold') }),
   scripted: pandaReachExpert,
   tcpTeleop: pandaTcpTeleop,
 });
 register({
   id: PandaKeepOut.ID,
   summary: 'Panda reach around a keep-out sphere on the straight path (safe RL: keep_out cost)',
-  optionKeys: [],
-  rapier: true,
-  create: () => new PandaKeepOut(),
+  optionKeys: ['engine'],
+  engines: ENGINES,
+  create: (o) => new PandaKeepOut({ engine: engine(o) }),
   scripted: pandaKeepOutExpert,
   tcpTeleop: pandaTcpTeleop,
   shield: () => keepOutShieldModel(),
@@ -190,7 +202,7 @@ register({
   id: 'SafePendulum-v0',
   summary: 'Pendulum-v1 with a `speed` cost (1 while |θ̇| > 4 rad/s), declared as a mathjs expression',
   optionKeys: [],
-  rapier: false,
+  engines: [],
   create: () => {
     const inner = new Pendulum();
     return new ExpressionConstraints(inner, inner, [{ name: 'speed', cost: 'abs(thdot) > 4' }], 'SafePendulum-v0');
@@ -199,17 +211,17 @@ register({
 });
 register({
   id: UrdfReach.ID,
-  summary: 'Any fixed-base arm from a URDF file (env option `urdf`, e.g. your own) moves its `tip` link to random goals (Rapier)',
-  optionKeys: ['urdf', 'tip', 'maxDelta', 'successRadius', 'controlHz'],
-  rapier: true,
-  create: (o) => new UrdfReach({ urdf: str(o, 'urdf'), tip: str(o, 'tip'), maxDelta: num(o, 'maxDelta'), successRadius: num(o, 'successRadius'), controlHz: num(o, 'controlHz') }),
+  summary: 'Any fixed-base arm from a URDF file (env option `urdf`, e.g. your own) moves its `tip` link to random goals',
+  optionKeys: ['urdf', 'tip', 'maxDelta', 'successRadius', 'controlHz', 'engine'],
+  engines: ENGINES,
+  create: (o) => new UrdfReach({ engine: engine(o), urdf: str(o, 'urdf'), tip: str(o, 'tip'), maxDelta: num(o, 'maxDelta'), successRadius: num(o, 'successRadius'), controlHz: num(o, 'controlHz') }),
 });
 register({
   id: PandaPush.ID,
-  summary: 'Franka Panda pushes a cube to a goal on a table, through contacts (Rapier)',
-  optionKeys: ['successHold'],
-  rapier: true,
-  create: (o) => new PandaPush({ successHold: num(o, 'successHold') }),
+  summary: 'Franka Panda pushes a cube to a goal on a table, through contacts',
+  optionKeys: ['successHold', 'engine'],
+  engines: ENGINES,
+  create: (o) => new PandaPush({ engine: engine(o), successHold: num(o, 'successHold') }),
   scripted: pandaPushExpert,
   tcpTeleop: pandaTcpTeleop,
 });

@@ -2,7 +2,8 @@ import type { EnvSpec } from '../../control/env.js';
 import type { Rng } from '../../control/rng.js';
 import { box, discrete } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
-import { RapierTask } from '../rapier-task.js';
+import { checkEngine, PhysicsTask } from '../physics-task.js';
+import type { EngineName } from '../physics.js';
 import type { TaskStep } from '../sim-env.js';
 
 export interface CartPoleOptions {
@@ -10,6 +11,8 @@ export interface CartPoleOptions {
   readonly actions?: 'continuous' | 'discrete';
   /** |x| beyond which the `cart_near_edge` cost is 1. Default 1.8 m (terminates at 2.4). */
   readonly edgeMargin?: number;
+  /** Physics engine: `rapier` (default) or `mujoco` (the same model, sim/mujoco/). */
+  readonly engine?: EngineName;
 }
 
 const FORCE = 10;
@@ -29,7 +32,7 @@ const THETA_LIMIT = (12 * 2 * Math.PI) / 360;
  * - Success: the episode reaches the time limit (reported on every step still balanced).
  * - Constraint `cart_near_edge`: 1 when |x| > edgeMargin.
  */
-export class CartPole extends RapierTask {
+export class CartPole extends PhysicsTask {
   static readonly CONTINUOUS_ID = 'CartPoleContinuous-v0';
   static readonly DISCRETE_ID = 'CartPoleDiscrete-v0';
   readonly spec: EnvSpec;
@@ -38,7 +41,7 @@ export class CartPole extends RapierTask {
   private readonly force = new Float64Array(2);
 
   constructor(options: CartPoleOptions = {}) {
-    super(loadDescription('cartpole'), { mode: 'torque' }, { dt: 0.0025, substeps: 8, gravity: [0, 0, -9.8] });
+    super({ robot: loadDescription('cartpole'), actuation: { mode: 'torque' }, timing: { dt: 0.0025, substeps: 8, gravity: [0, 0, -9.8] } }, checkEngine(options.engine));
     this.discreteActions = options.actions === 'discrete';
     this.edgeMargin = options.edgeMargin ?? 1.8;
     this.spec = {
@@ -55,15 +58,15 @@ export class CartPole extends RapierTask {
   protected resetTask(rng: Rng): { obs: Float32Array } {
     this.restoreWorld();
     const s = [0, 0, 0, 0].map(() => rng.uniform(-0.05, 0.05));
-    this.robot.setState([s[0] as number, s[2] as number], [s[1] as number, s[3] as number]);
-    this.robot.readState(this.q, this.qd);
+    this.setJointState([s[0] as number, s[2] as number], [s[1] as number, s[3] as number]);
+    
     return { obs: this.observe() };
   }
 
   protected stepTask(action: Float32Array): TaskStep {
     const a = action[0] as number;
     this.force[0] = this.discreteActions ? (a === 1 ? FORCE : -FORCE) : FORCE * a;
-    this.robot.command(this.force);
+    this.physics.command(this.force);
     this.simulate();
     const x = this.q[0] as number;
     const theta = this.q[1] as number;

@@ -3,6 +3,8 @@ import type { Rng } from '../../control/rng.js';
 import type { LinearizedConstraint, ShieldModel } from '../../control/safety/shield.js';
 import { box } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
+import { checkEngine } from '../physics-task.js';
+import type { EngineName } from '../physics.js';
 import type { SceneShape } from '../../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../math3d.js';
 import type { TaskStep } from '../sim-env.js';
@@ -43,6 +45,11 @@ export class PandaKeepOut extends PandaTask {
     kind: 'sim',
   };
   private goal: Vec3 = [...KEEP_OUT_GOAL];
+
+  /** @param options.engine physics engine, `rapier` (default) or `mujoco`. */
+  constructor(options: { engine?: EngineName } = {}) {
+    super(checkEngine(options.engine));
+  }
 
   protected resetTask(rng: Rng): { obs: Float32Array } {
     this.resetArm(rng, 0.05);

@@ -1,16 +1,17 @@
-import type { World } from '@dimforge/rapier3d-compat';
 import type { EnvSpec } from '../../control/env.js';
 import type { Rng } from '../../control/rng.js';
 import { box } from '../../control/spaces.js';
-import { vec3 } from '../articulation.js';
 import { loadDescription } from '../descriptions.js';
+import { checkEngine } from '../physics-task.js';
+import type { EngineName, SceneObject } from '../physics.js';
 import type { SceneShape } from '../../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../math3d.js';
-import { rapier } from '../rapier.js';
 import type { TaskStep } from '../sim-env.js';
 import { checkSuccessHold, clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
 
 const CUBE_HALF = 0.025;
+/** The cube: 5 cm, 0.1 kg, on the table. */
+const CUBE: SceneObject = { name: 'cube', kind: 'box', size: [CUBE_HALF, CUBE_HALF, CUBE_HALF], position: [0.5, 0, CUBE_HALF], mass: 0.1, friction: 0.5 };
 /** Tier 0 workspace of the push task: as the table-top box, but down to 2 cm above the table. */
 export const PANDA_PUSH_WORKSPACE = { min: [-0.9, -0.9, 0.02], max: [0.9, 0.9, 1.2] } as const;
 
@@ -47,7 +48,6 @@ export class PandaPush extends PandaTask {
    * table. Under the 8 cm box no push could ever succeed (0 of 100 expert episodes did).
    */
   override readonly workspace = PANDA_PUSH_WORKSPACE;
-  private readonly cubeHandle: number;
   private goal: [number, number] = [0.55, 0];
 
   private readonly successHold: number;
@@ -57,17 +57,11 @@ export class PandaPush extends PandaTask {
    * @param options.successHold steps the cube must stay within 5 cm of the goal before the
    *   episode ends as a success (default 1: the first such step ends it). Longer holds are what
    *   a person labelling success frames for a reward classifier does.
+   * @param options.engine physics engine, `rapier` (default) or `mujoco`.
    */
-  constructor(options: { successHold?: number } = {}) {
+  constructor(options: { successHold?: number; engine?: EngineName } = {}) {
     const hold = checkSuccessHold(options.successHold);
-    let cube = -1;
-    super((world: World) => {
-      const R = rapier();
-      const body = world.createRigidBody(R.RigidBodyDesc.dynamic().setTranslation(0.5, 0, CUBE_HALF).setCanSleep(false));
-      world.createCollider(R.ColliderDesc.cuboid(CUBE_HALF, CUBE_HALF, CUBE_HALF).setMass(0.1).setFriction(0.5), body);
-      cube = body.handle;
-    });
-    this.cubeHandle = cube;
+    super(checkEngine(options.engine), [CUBE]);
     this.successHold = hold;
   }
 
@@ -79,7 +73,7 @@ export class PandaPush extends PandaTask {
     do {
       this.goal = [rng.uniform(0.4, 0.65), rng.uniform(-0.2, 0.2)];
     } while (Math.hypot(this.goal[0] - cx, this.goal[1] - cy) < 0.1);
-    this.world.getRigidBody(this.cubeHandle).setTranslation({ x: cx, y: cy, z: CUBE_HALF }, true);
+    this.physics.placeObject(CUBE.name, [cx, cy, CUBE_HALF]);
     return { obs: this.observe(this.tcp()) };
   }
 
@@ -103,7 +97,7 @@ export class PandaPush extends PandaTask {
   }
 
   private cubePosition(): Vec3 {
-    return vec3(this.world.getRigidBody(this.cubeHandle).translation());
+    return this.physics.objectPose(CUBE.name).p;
   }
 
   /** The goal: a flat disc of the 5 cm success radius on the table. */
@@ -119,7 +113,7 @@ export class PandaPush extends PandaTask {
     o.set(this.qd, 7);
     o.set(tcp, 14);
     o.set(cube, 17);
-    o.set(vec3(this.world.getRigidBody(this.cubeHandle).linvel()), 20);
+    o.set(this.physics.objectVelocity(CUBE.name), 20);
     o.set(this.goal, 23);
     o.set(sub(cube, tcp), 25);
     o.set([this.goal[0] - cube[0], this.goal[1] - cube[1]], 28);

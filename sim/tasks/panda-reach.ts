@@ -2,6 +2,8 @@ import type { EnvSpec } from '../../control/env.js';
 import type { Rng } from '../../control/rng.js';
 import { box } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
+import { checkEngine } from '../physics-task.js';
+import type { EngineName } from '../physics.js';
 import type { SceneShape } from '../../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../math3d.js';
 import type { TaskStep } from '../sim-env.js';
@@ -34,9 +36,12 @@ export class PandaReach extends PandaTask {
   private readonly successHold: number;
   private held = 0;
 
-  /** @param options.successHold steps the TCP must stay within 5 cm before the episode ends as a success (default 1). */
-  constructor(options: { successHold?: number } = {}) {
-    super();
+  /**
+   * @param options.successHold steps the TCP must stay within 5 cm before the episode ends as a success (default 1).
+   * @param options.engine physics engine, `rapier` (default) or `mujoco`.
+   */
+  constructor(options: { successHold?: number; engine?: EngineName } = {}) {
+    super(checkEngine(options.engine));
     this.successHold = checkSuccessHold(options.successHold);
   }
 

@@ -1,12 +1,11 @@
-import type { Collider, World } from '@dimforge/rapier3d-compat';
 import type { Rng } from '../../control/rng.js';
 import type { JointLimits } from '../../control/safety/joint-filter.js';
 import type { JointPositionControl } from '../../control/safety/safety-limits.js';
 import type { WorkspaceBox } from '../../control/safety/workspace.js';
 import { loadDescription } from '../descriptions.js';
 import { quatConj, quatMul, sub, type Pose, type Quat, type Vec3 } from '../math3d.js';
-import { rapier } from '../rapier.js';
-import { RapierTask } from '../rapier-task.js';
+import { PhysicsTask } from '../physics-task.js';
+import type { EngineName, SceneObject } from '../physics.js';
 import { forwardKinematics } from '../urdf/kinematics.js';
 import type { UrdfRobot } from '../urdf/types.js';
 
@@ -18,6 +17,10 @@ export const PANDA_TCP = 'panda_tcp';
 const TABLE_HALF = 0.025;
 /** The table the Panda tasks stand on: a 2 m × 2 m top at z = 0, its centre 0.3 m in front of the base. */
 export const PANDA_TABLE = { half: [1, 1, TABLE_HALF], center: [0.3, 0, -TABLE_HALF] } as const;
+/** The table as a scene object of the physics. */
+export const PANDA_TABLE_OBJECT: SceneObject = { name: 'table', kind: 'box', size: PANDA_TABLE.half, position: [...PANDA_TABLE.center], friction: 0.5 };
+/** The arm's links that may not touch the table (all but the base bolted onto it). */
+const PANDA_ARM_LINKS: readonly string[] = ['panda_link1', 'panda_link2', 'panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_link8', 'panda_hand', 'panda_tcp'];
 /** Links whose frames the workspace check keeps off the table (the base and shoulder cannot reach it). */
 export const PANDA_CONTROL_LINKS: readonly string[] = ['panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_hand', 'panda_tcp'];
 /**
@@ -34,52 +37,47 @@ export const PANDA_TABLE_WORKSPACE = { min: [-0.9, -0.9, 0.08], max: [0.9, 0.9, 
  * `joint_velocity` (any |q̇ᵢ| above its URDF limit) and `table_contact` (any arm link but the
  * bolted base touching the table).
  */
-export abstract class PandaTask extends RapierTask implements JointPositionControl {
-  protected readonly tableHandle: number;
+export abstract class PandaTask extends PhysicsTask implements JointPositionControl {
   protected readonly lower: Float64Array;
   protected readonly upper: Float64Array;
   protected readonly velocityLimit: Float64Array;
-  private readonly armColliders: number[];
 
-  constructor(buildScene?: (world: World) => void) {
-    let table = -1;
+  /** `objects`: the task's bodies besides the arm and the table (a cube). */
+  constructor(engine: EngineName = 'rapier', objects: readonly SceneObject[] = []) {
     super(
-      loadDescription('panda'),
-      { mode: 'position', gravityCompensation: true },
-      { dt: 0.004, substeps: 10, gravity: [0, 0, -9.81], pgsIterations: 8 },
-      (world) => {
-        const R = rapier();
-        table = world.createCollider(R.ColliderDesc.cuboid(...PANDA_TABLE.half).setTranslation(...PANDA_TABLE.center).setFriction(0.5)).handle;
-        buildScene?.(world);
+      {
+        robot: loadDescription('panda'),
+        actuation: { mode: 'position', gravityCompensation: true },
+        timing: { dt: 0.004, substeps: 10, gravity: [0, 0, -9.81], pgsIterations: 8 },
+        objects: [PANDA_TABLE_OBJECT, ...objects],
       },
+      engine,
     );
-    this.tableHandle = table;
-    const joints = this.robot.joints;
+    const joints = this.physics.joints;
     this.lower = Float64Array.from(joints, (j) => j.limit?.lower ?? -Math.PI);
     this.upper = Float64Array.from(joints, (j) => j.limit?.upper ?? Math.PI);
     this.velocityLimit = Float64Array.from(joints, (j) => j.limit?.velocity ?? Infinity);
-    this.armColliders = [...this.robot.linkColliders].filter(([link]) => link !== 'panda_link0').flatMap(([, h]) => h);
   }
 
   /** Restores the world and places the arm at READY + U(±noise) per joint (within limits). */
   protected resetArm(rng: Rng, noise: number): void {
     this.restoreWorld();
     const q0 = PANDA_READY.map((v, i) => clamp(v + rng.uniform(-noise, noise), this.lower[i] as number, this.upper[i] as number));
-    this.robot.setState(q0);
-    this.robot.readState(this.q, this.qd);
+    this.setJointState(q0);
+    
   }
 
   /** Applies a ∈ [−1, 1]⁷ as joint targets q + 0.08·a (clipped to the joint limits) and simulates one control period. */
   protected actAndSimulate(action: Float32Array): void {
     const targets = this.actionToTargets(action, this.q);
     for (let i = 0; i < 7; i++) targets[i] = clamp(targets[i] as number, this.lower[i] as number, this.upper[i] as number);
-    this.robot.command(targets);
+    this.physics.command(targets);
     this.simulate();
   }
 
   /** Names of the seven arm joints, in action / observation order. */
   get jointNames(): string[] {
-    return this.robot.joints.map((j) => j.name);
+    return this.physics.joints.map((j) => j.name);
   }
 
   /**
@@ -89,7 +87,7 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
    */
   driveJoints(targets: ArrayLike<number>, physicsSteps?: number): void {
     const t = Float64Array.from({ length: 7 }, (_, i) => clamp(targets[i] as number, this.lower[i] as number, this.upper[i] as number));
-    this.robot.command(t);
+    this.physics.command(t);
     this.simulate(physicsSteps);
   }
 
@@ -121,7 +119,7 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
 
   /** Origins of links 3–7, the hand and the TCP at `joints` (forward kinematics), for workspace checks. */
   controlPoints(joints: ArrayLike<number>): Float64Array {
-    const poses = forwardKinematics(this.robot.robot, joints);
+    const poses = forwardKinematics(this.physics.robot, joints);
     return Float64Array.from(PANDA_CONTROL_LINKS.flatMap((l) => (poses.get(l) as Pose).p));
   }
 
@@ -144,7 +142,7 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
 
   /** Tool centre point, from the simulated bodies. */
   protected tcp(): Vec3 {
-    return this.robot.linkPose(PANDA_TCP).p;
+    return this.physics.linkPose(PANDA_TCP).p;
   }
 
   protected armCosts(): [number, number] {
@@ -154,17 +152,7 @@ export abstract class PandaTask extends RapierTask implements JointPositionContr
   }
 
   private touchesTable(): boolean {
-    const table = this.world.getCollider(this.tableHandle);
-    let touching = false;
-    for (const h of this.armColliders) {
-      this.world.contactPair(table, this.world.getCollider(h) as Collider, (manifold) => {
-        // Manifolds also hold speculative contacts (within the prediction distance): count
-        // only actual touching.
-        for (let i = 0; i < manifold.numContacts(); i++) if (manifold.contactDist(i) <= 1e-3) touching = true;
-      });
-      if (touching) return true;
-    }
-    return false;
+    return this.physics.touching(PANDA_ARM_LINKS, PANDA_TABLE_OBJECT.name);
   }
 }
 

@@ -3,12 +3,15 @@ import type { Rng } from '../../control/rng.js';
 import { box } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
 import { wrapAngle } from '../math3d.js';
-import { RapierTask } from '../rapier-task.js';
+import { checkEngine, PhysicsTask } from '../physics-task.js';
+import type { EngineName } from '../physics.js';
 import type { TaskStep } from '../sim-env.js';
 
 export interface RapierPendulumOptions {
   /** |θ̇| above which the `joint_velocity` cost is 1. Default 6 rad/s. */
   readonly velocityLimit?: number;
+  /** Physics engine: `rapier` (default) or `mujoco` (the same model, sim/mujoco/). */
+  readonly engine?: EngineName;
 }
 
 /**
@@ -23,7 +26,7 @@ export interface RapierPendulumOptions {
  * - Success: |wrap(θ)| < 0.1 and |θ̇| < 1.
  * - Constraint `joint_velocity`: 1 when |θ̇| > velocityLimit.
  */
-export class RapierPendulum extends RapierTask {
+export class RapierPendulum extends PhysicsTask {
   static readonly ID = 'RapierPendulum-v0';
   readonly spec: EnvSpec = {
     id: RapierPendulum.ID,
@@ -37,14 +40,14 @@ export class RapierPendulum extends RapierTask {
   private readonly velocityLimit: number;
 
   constructor(options: RapierPendulumOptions = {}) {
-    super(loadDescription('pendulum'), { mode: 'torque' }, { dt: 0.005, substeps: 10, gravity: [0, 0, -10] });
+    super({ robot: loadDescription('pendulum'), actuation: { mode: 'torque' }, timing: { dt: 0.005, substeps: 10, gravity: [0, 0, -10] } }, checkEngine(options.engine));
     this.velocityLimit = options.velocityLimit ?? 6;
   }
 
   /** Teleports to (θ, θ̇) (tests, reference comparisons). */
   setState(theta: number, thetaDot: number): Float32Array {
-    this.robot.setState([theta], [thetaDot]);
-    this.robot.readState(this.q, this.qd);
+    this.setJointState([theta], [thetaDot]);
+    
     return this.observe();
   }
 
@@ -58,7 +61,7 @@ export class RapierPendulum extends RapierTask {
     const th = wrapAngle(this.q[0] as number);
     const thDot = this.qd[0] as number;
     const cost = th * th + 0.1 * thDot * thDot + 0.001 * u * u;
-    this.robot.command(action);
+    this.physics.command(action);
     this.simulate();
     const newTh = wrapAngle(this.q[0] as number);
     const newThDot = this.qd[0] as number;

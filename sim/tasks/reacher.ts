@@ -2,7 +2,8 @@ import type { EnvSpec } from '../../control/env.js';
 import type { Rng } from '../../control/rng.js';
 import { box } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
-import { RapierTask } from '../rapier-task.js';
+import { checkEngine, PhysicsTask } from '../physics-task.js';
+import type { EngineName } from '../physics.js';
 import type { TaskStep } from '../sim-env.js';
 
 export interface ReacherOptions {
@@ -10,6 +11,8 @@ export interface ReacherOptions {
   readonly velocityLimit?: number;
   /** Success radius, m. Default 0.02. */
   readonly successRadius?: number;
+  /** Physics engine: `rapier` (default) or `mujoco` (the same model, sim/mujoco/). */
+  readonly engine?: EngineName;
 }
 
 const MAX_TORQUE = 0.05;
@@ -28,7 +31,7 @@ const MAX_TORQUE = 0.05;
  * - Success: fingertip within `successRadius` (default 2 cm). Never terminates; 50 steps.
  * - Constraint `joint_velocity`: 1 when any |q̇ᵢ| > velocityLimit.
  */
-export class Reacher extends RapierTask {
+export class Reacher extends PhysicsTask {
   static readonly ID = 'Reacher2D-v0';
   readonly spec: EnvSpec = {
     id: Reacher.ID,
@@ -46,7 +49,7 @@ export class Reacher extends RapierTask {
   private readonly successRadius: number;
 
   constructor(options: ReacherOptions = {}) {
-    super(loadDescription('reacher2d'), { mode: 'torque' }, { dt: 0.002, substeps: 10, gravity: [0, 0, -9.81] });
+    super({ robot: loadDescription('reacher2d'), actuation: { mode: 'torque' }, timing: { dt: 0.002, substeps: 10, gravity: [0, 0, -9.81] } }, checkEngine(options.engine));
     this.velocityLimit = options.velocityLimit ?? 10;
     this.successRadius = options.successRadius ?? 0.02;
   }
@@ -58,8 +61,8 @@ export class Reacher extends RapierTask {
 
   protected resetTask(rng: Rng): { obs: Float32Array } {
     this.restoreWorld();
-    this.robot.setState([rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1)], [rng.uniform(-0.005, 0.005), rng.uniform(-0.005, 0.005)]);
-    this.robot.readState(this.q, this.qd);
+    this.setJointState([rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1)], [rng.uniform(-0.005, 0.005), rng.uniform(-0.005, 0.005)]);
+    
     do {
       this.targetX = rng.uniform(-0.2, 0.2);
       this.targetY = rng.uniform(-0.2, 0.2);
@@ -70,7 +73,7 @@ export class Reacher extends RapierTask {
   protected stepTask(action: Float32Array): TaskStep {
     this.torque[0] = MAX_TORQUE * (action[0] as number);
     this.torque[1] = MAX_TORQUE * (action[1] as number);
-    this.robot.command(this.torque);
+    this.physics.command(this.torque);
     this.simulate();
     const [fx, fy] = this.fingertip();
     const dist = Math.hypot(fx - this.targetX, fy - this.targetY);
@@ -93,7 +96,7 @@ export class Reacher extends RapierTask {
 
   /** Fingertip (x, y) from the simulated link bodies. */
   fingertip(): [number, number] {
-    const p = this.robot.linkPose('fingertip').p;
+    const p = this.physics.linkPose('fingertip').p;
     return [p[0], p[1]];
   }
 

@@ -4,7 +4,8 @@ import type { Rng } from '../../control/rng.js';
 import { box } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
 import type { Pose } from '../math3d.js';
-import { RapierTask } from '../rapier-task.js';
+import { checkEngine, PhysicsTask } from '../physics-task.js';
+import type { EngineName } from '../physics.js';
 import type { TaskStep } from '../sim-env.js';
 import { forwardKinematics } from '../urdf/kinematics.js';
 import { parseUrdf } from '../urdf/parse.js';
@@ -21,6 +22,8 @@ export interface UrdfReachOptions {
   readonly successRadius?: number;
   /** Control rate, Hz. Default 25. */
   readonly controlHz?: number;
+  /** Physics engine: `rapier` (default) or `mujoco` (the same model, sim/mujoco/). */
+  readonly engine?: EngineName;
 }
 
 const PHYSICS_DT = 0.004;
@@ -39,7 +42,7 @@ const PHYSICS_DT = 0.004;
  *   goal is the tip's position at another such sample, so every goal is reachable.
  * - Constraint `joint_velocity`: 1 when any |q̇ᵢ| exceeds its URDF velocity limit.
  */
-export class UrdfReach extends RapierTask {
+export class UrdfReach extends PhysicsTask {
   static readonly ID = 'UrdfReach-v0';
   readonly spec: EnvSpec;
   private readonly description: UrdfRobot;
@@ -55,16 +58,16 @@ export class UrdfReach extends RapierTask {
     const description = options.urdf === undefined ? loadDescription('panda') : loadUrdfFile(options.urdf);
     const hz = options.controlHz ?? 25;
     if (!(hz > 0 && hz <= 250)) throw new RangeError(`Expected \`controlHz\` to be in (0, 250], got \`${hz}\``);
-    super(description, { mode: 'position', gravityCompensation: true }, { dt: PHYSICS_DT, substeps: Math.max(1, Math.round(1 / (hz * PHYSICS_DT))), gravity: [0, 0, -9.81], pgsIterations: 8 });
+    super({ robot: description, actuation: { mode: 'position', gravityCompensation: true }, timing: { dt: PHYSICS_DT, substeps: Math.max(1, Math.round(1 / (hz * PHYSICS_DT))), gravity: [0, 0, -9.81], pgsIterations: 8 } }, checkEngine(options.engine));
     this.description = description;
-    const n = this.robot.dof;
+    const n = this.physics.dof;
     if (n === 0) throw new Error(`URDF robot "${description.name}" has no movable joint`);
     const links = description.links.map((l) => l.name);
     this.tipLink = options.tip ?? (links[links.length - 1] as string);
     if (!links.includes(this.tipLink)) throw new Error(`tip link "${this.tipLink}" is not in URDF robot "${description.name}" (links: ${links.join(', ')})`);
     this.maxDelta = options.maxDelta ?? 0.05;
     this.successRadius = options.successRadius ?? 0.05;
-    const joints = this.robot.joints;
+    const joints = this.physics.joints;
     this.lower = Float64Array.from(joints, (j) => (Number.isFinite(j.limit?.lower ?? Number.NaN) ? (j.limit?.lower as number) : -Math.PI));
     this.upper = Float64Array.from(joints, (j) => (Number.isFinite(j.limit?.upper ?? Number.NaN) ? (j.limit?.upper as number) : Math.PI));
     this.velocityLimit = Float64Array.from(joints, (j) => j.limit?.velocity ?? Infinity);
@@ -87,16 +90,16 @@ export class UrdfReach extends RapierTask {
   protected resetTask(rng: Rng): { obs: Float32Array } {
     this.restoreWorld();
     this.goal = this.tipAt(this.sample(rng));
-    this.robot.setState(this.sample(rng));
-    this.robot.readState(this.q, this.qd);
+    this.setJointState(this.sample(rng));
+    
     return { obs: this.observe() };
   }
 
   protected stepTask(action: Float32Array): TaskStep {
     const targets = Float64Array.from(this.q, (q, i) => Math.min(this.upper[i] as number, Math.max(this.lower[i] as number, q + this.maxDelta * (action[i] as number))));
-    this.robot.command(targets);
+    this.physics.command(targets);
     this.simulate();
-    const tip = this.robot.linkPose(this.tipLink).p;
+    const tip = this.physics.linkPose(this.tipLink).p;
     const distance = Math.hypot(tip[0] - this.goal[0], tip[1] - this.goal[1], tip[2] - this.goal[2]);
     let fast = 0;
     for (let i = 0; i < this.q.length; i++) if (Math.abs(this.qd[i] as number) > (this.velocityLimit[i] as number)) fast = 1;
@@ -105,7 +108,7 @@ export class UrdfReach extends RapierTask {
 
   /** Named state for cost expressions: `q`, `qd`, `tip` and `goal` (x, y, z in m). */
   stateVariables(): { q: number[]; qd: number[]; tip: number[]; goal: number[] } {
-    return { q: Array.from(this.q), qd: Array.from(this.qd), tip: [...this.robot.linkPose(this.tipLink).p], goal: [...this.goal] };
+    return { q: Array.from(this.q), qd: Array.from(this.qd), tip: [...this.physics.linkPose(this.tipLink).p], goal: [...this.goal] };
   }
 
   private sample(rng: Rng): number[] {
@@ -123,7 +126,7 @@ export class UrdfReach extends RapierTask {
   }
 
   private observe(): Float32Array {
-    const tip = this.robot.linkPose(this.tipLink).p;
+    const tip = this.physics.linkPose(this.tipLink).p;
     return Float32Array.from([...this.q, ...this.qd, ...tip, ...this.goal]);
   }
 }

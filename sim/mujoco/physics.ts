@@ -1,0 +1,259 @@
+import type { MjData, MjModel } from '@mujoco/mujoco';
+import type { SceneShape, SceneState } from '../../control/scene.js';
+import { servoGains } from '../articulation.js';
+import { mat3ToQuat, quatMul, type Mat3, type Pose, type Quat, type Vec3 } from '../math3d.js';
+import { PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
+import { movableJoints } from '../urdf/kinematics.js';
+import type { UrdfJoint, UrdfRobot } from '../urdf/types.js';
+import { urdfToMjcf } from './mjcf.js';
+import { mujoco, type Mujoco } from './module.js';
+
+/** MuJoCo's geom types (mjtGeom) that the viewer draws. */
+const GEOM_KIND: Partial<Record<number, SceneShape['kind']>> = { 2: 'sphere', 3: 'capsule', 5: 'cylinder', 6: 'box' };
+/** The viewer's capsules and cylinders lie along local y, MuJoCo's along z: +90° about x. */
+const Z_TO_Y: Quat = [Math.SQRT1_2, 0, 0, Math.SQRT1_2];
+
+/** Live views into MjData (wasm memory); re-fetched whenever the heap grew (old views detach). */
+interface Views {
+  qpos: Float64Array;
+  qvel: Float64Array;
+  ctrl: Float64Array;
+  xpos: Float64Array;
+  xquat: Float64Array;
+}
+
+/**
+ * A {@link PhysicsModel} on MuJoCo (`@mujoco/mujoco`, DeepMind's official wasm build): the model
+ * is written as MJCF from the same URDF and actuation the Rapier engine uses ({@link urdfToMjcf}),
+ * integrated with `implicitfast` at the task's step. MuJoCo's own message names the element when
+ * a model does not compile.
+ *
+ * Divergence: MuJoCo resets its data when an acceleration or state goes bad (mjWARN_BADQACC …);
+ * `step` notices the reset (simulation time jumped back) or a NaN joint state and throws a
+ * {@link PhysicsError} instead of handing the task a teleported robot.
+ *
+ * Lifetime: the model and data live in wasm memory; `close()` deletes both.
+ */
+export class MujocoPhysics implements Physics {
+  readonly engine = 'mujoco' as const;
+  readonly robot: UrdfRobot;
+  readonly joints: readonly UrdfJoint[];
+  readonly dof: number;
+  readonly dt: number;
+  readonly substeps: number;
+  private readonly mj: Mujoco;
+  private readonly m: MjModel;
+  private readonly d: MjData;
+  private views: Views;
+  private readonly qposAdr: Int32Array;
+  private readonly dofAdr: Int32Array;
+  private readonly linkBody = new Map<string, number>();
+  private readonly objects = new Map<string, { body: number; geom: number; qposAdr: number; dofAdr: number; free: boolean }>();
+  /** Per geom: its body (for contacts). */
+  private readonly geomBody: Int32Array;
+  private readonly sceneShapes: { geom: number; shape: SceneShape; axial: boolean }[] = [];
+  private readonly holdTargets: boolean;
+  private time = 0;
+  private closed = false;
+
+  constructor(model: PhysicsModel, xml?: string) {
+    this.mj = mujoco();
+    this.robot = model.robot;
+    this.joints = movableJoints(model.robot);
+    this.dof = this.joints.length;
+    this.dt = model.timing.dt;
+    this.substeps = model.timing.substeps;
+    const a = model.actuation;
+    const gains = servoGains(this.joints, a);
+    this.holdTargets = a.mode === 'position';
+    const mjcf =
+      xml ??
+      urdfToMjcf(model.robot, {
+        timestep: model.timing.dt,
+        gravity: model.timing.gravity,
+        actuation: a.mode === 'position' ? { mode: 'position', kp: gains.stiffness, kv: gains.damping } : a.mode === 'velocity' ? { mode: 'velocity', kv: gains.velocityGain } : { mode: 'torque' },
+        gravityCompensation: a.gravityCompensation,
+        objects: model.objects,
+        friction: a.friction,
+      });
+    this.m = this.mj.MjModel.from_xml_string(mjcf);
+    try {
+      this.d = new this.mj.MjData(this.m);
+    } catch (err) {
+      this.m.delete();
+      throw err;
+    }
+    this.views = this.fetchViews();
+    const { mjOBJ_BODY, mjOBJ_JOINT, mjOBJ_GEOM } = this.mj.mjtObj;
+    const id = (type: number, name: string, what: string): number => {
+      const i = this.mj.mj_name2id(this.m, type, name);
+      if (i < 0) throw new RangeError(`mujoco: the model has no ${what} "${name}"`);
+      return i;
+    };
+    const jntQpos = this.m.jnt_qposadr as Int32Array;
+    const jntDof = this.m.jnt_dofadr as Int32Array;
+    const jointIds = this.joints.map((j) => id(mjOBJ_JOINT.value, j.name, 'joint'));
+    this.qposAdr = Int32Array.from(jointIds, (j) => jntQpos[j] as number);
+    this.dofAdr = Int32Array.from(jointIds, (j) => jntDof[j] as number);
+    for (const link of model.robot.links) this.linkBody.set(link.name, id(mjOBJ_BODY.value, link.name, 'body'));
+    this.geomBody = Int32Array.from(this.m.geom_bodyid as Int32Array);
+    for (const o of model.objects ?? []) {
+      const geom = id(mjOBJ_GEOM.value, o.name, 'geom');
+      const free = o.mass !== undefined;
+      const joint = free ? id(mjOBJ_JOINT.value, o.name, 'joint') : -1;
+      this.objects.set(o.name, { body: this.geomBody[geom] as number, geom, qposAdr: free ? (jntQpos[joint] as number) : -1, dofAdr: free ? (jntDof[joint] as number) : -1, free });
+    }
+    this.describeScene(model);
+  }
+
+  /** Robot geoms are named `link#i` (as the Rapier colliders are); objects by their names. */
+  private describeScene(model: PhysicsModel): void {
+    const types = this.m.geom_type as Int32Array;
+    const sizes = this.m.geom_size as Float64Array;
+    const objects = new Map((model.objects ?? []).map((o) => [o.name, o]));
+    for (let g = 0; g < this.m.ngeom; g++) {
+      const kind = GEOM_KIND[types[g] as number];
+      const name = this.mj.mj_id2name(this.m, this.mj.mjtObj.mjOBJ_GEOM.value, g);
+      if (!kind || !name) continue;
+      const s = [sizes[3 * g] as number, sizes[3 * g + 1] as number, sizes[3 * g + 2] as number];
+      const dims = kind === 'box' ? s : kind === 'sphere' ? [s[0] as number] : [s[0] as number, s[1] as number];
+      const object = objects.get(name);
+      const role: SceneShape['role'] = object ? (object.mass === undefined ? 'fixture' : 'object') : 'robot';
+      this.sceneShapes.push({ geom: g, shape: { name, kind, size: dims.map((v) => Math.round(v * 1e6) / 1e6), role }, axial: kind === 'capsule' || kind === 'cylinder' });
+    }
+  }
+
+  private fetchViews(): Views {
+    const d = this.d;
+    return { qpos: d.qpos, qvel: d.qvel, ctrl: d.ctrl, xpos: d.xpos, xquat: d.xquat };
+  }
+
+  /** The data's views, fresh: a grown wasm heap detaches every earlier view (length 0). */
+  private v(): Views {
+    if (this.closed) throw new Error('mujoco: the physics was closed');
+    if (this.views.qpos.length === 0) this.views = this.fetchViews();
+    return this.views;
+  }
+
+  restore(): void {
+    this.mj.mj_resetData(this.m, this.d);
+    this.mj.mj_forward(this.m, this.d);
+    this.time = this.d.time;
+  }
+
+  setJointState(q: ArrayLike<number>, qd?: ArrayLike<number>): void {
+    const { qpos, qvel, ctrl } = this.v();
+    for (let k = 0; k < this.dof; k++) {
+      qpos[this.qposAdr[k] as number] = q[k] as number;
+      qvel[this.dofAdr[k] as number] = qd ? (qd[k] as number) : 0;
+      ctrl[k] = this.holdTargets ? (q[k] as number) : 0;
+    }
+    this.mj.mj_forward(this.m, this.d);
+  }
+
+  readJointState(q: Float64Array, qd: Float64Array): void {
+    const { qpos, qvel } = this.v();
+    for (let k = 0; k < this.dof; k++) {
+      q[k] = qpos[this.qposAdr[k] as number] as number;
+      qd[k] = qvel[this.dofAdr[k] as number] as number;
+    }
+  }
+
+  command(values: ArrayLike<number>): void {
+    const { ctrl } = this.v();
+    for (let k = 0; k < this.dof; k++) ctrl[k] = values[k] as number;
+  }
+
+  step(steps = this.substeps): void {
+    if (this.closed) throw new Error('mujoco: the physics was closed');
+    for (let i = 0; i < steps; i++) this.mj.mj_step(this.m, this.d);
+    this.time += steps * this.dt;
+    const { qpos } = this.v();
+    let finite = true;
+    for (let k = 0; k < this.dof; k++) finite &&= Number.isFinite(qpos[this.qposAdr[k] as number]);
+    // MuJoCo resets the data (time back to 0) when it finds a bad state or acceleration.
+    if (!finite || Math.abs(this.d.time - this.time) > 0.5 * this.dt) {
+      throw new PhysicsError(`mujoco: the simulation of ${this.robot.name} diverged at t = ${this.time.toFixed(3)} s (${finite ? 'MuJoCo reset its state after an unstable step: bad qacc/qvel' : 'NaN joint state'})`);
+    }
+  }
+
+  linkPose(link: string): Pose {
+    const b = this.linkBody.get(link);
+    if (b === undefined) throw new RangeError(`mujoco: ${this.robot.name} has no link "${link}"`);
+    return this.bodyPose(b);
+  }
+
+  objectPose(name: string): Pose {
+    return this.bodyPose(this.object(name).body);
+  }
+
+  objectVelocity(name: string): Vec3 {
+    const o = this.object(name);
+    if (!o.free) return [0, 0, 0];
+    const { qvel } = this.v();
+    // A free joint's first three velocities are its body's linear velocity in the world frame.
+    return [qvel[o.dofAdr] as number, qvel[o.dofAdr + 1] as number, qvel[o.dofAdr + 2] as number];
+  }
+
+  placeObject(name: string, position: Vec3, rotation: Quat = [0, 0, 0, 1]): void {
+    const o = this.object(name);
+    if (!o.free) throw new RangeError(`mujoco: scene object "${name}" is a fixture; it cannot be moved`);
+    const { qpos, qvel } = this.v();
+    qpos.set([...position, rotation[3], rotation[0], rotation[1], rotation[2]], o.qposAdr);
+    qvel.fill(0, o.dofAdr, o.dofAdr + 6);
+    this.mj.mj_forward(this.m, this.d);
+  }
+
+  touching(links: readonly string[], object: string): boolean {
+    if (this.d.ncon === 0) return false;
+    const geom = this.object(object).geom;
+    const bodies = new Set(links.map((l) => this.linkBody.get(l)));
+    const contacts = this.d.contact;
+    try {
+      for (let i = 0; i < this.d.ncon; i++) {
+        const c = contacts.get(i);
+        if (!c) continue;
+        const other = c.geom1 === geom ? c.geom2 : c.geom2 === geom ? c.geom1 : -1;
+        const hit = other >= 0 && bodies.has(this.geomBody[other]) && c.dist <= 1e-3;
+        c.delete();
+        if (hit) return true;
+      }
+      return false;
+    } finally {
+      contacts.delete();
+    }
+  }
+
+  scene(): SceneState {
+    const xpos = this.d.geom_xpos as Float64Array;
+    const xmat = this.d.geom_xmat as Float64Array;
+    const poses: number[] = [];
+    for (const { geom: g, axial } of this.sceneShapes) {
+      const m = Array.from(xmat.subarray(9 * g, 9 * g + 9)) as Mat3; // row-major, as ours
+      const q = axial ? quatMul(mat3ToQuat(m), Z_TO_Y) : mat3ToQuat(m);
+      poses.push(xpos[3 * g] as number, xpos[3 * g + 1] as number, xpos[3 * g + 2] as number, ...q);
+    }
+    return { shapes: this.sceneShapes.map((s) => s.shape), poses };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.d.delete();
+    this.m.delete();
+  }
+
+  private bodyPose(b: number): Pose {
+    const { xpos, xquat } = this.v();
+    return {
+      p: [xpos[3 * b] as number, xpos[3 * b + 1] as number, xpos[3 * b + 2] as number],
+      q: [xquat[4 * b + 1] as number, xquat[4 * b + 2] as number, xquat[4 * b + 3] as number, xquat[4 * b] as number],
+    };
+  }
+
+  private object(name: string): { body: number; geom: number; qposAdr: number; dofAdr: number; free: boolean } {
+    const o = this.objects.get(name);
+    if (!o) throw new RangeError(`mujoco: no scene object "${name}" (have: ${[...this.objects.keys()].join(', ') || 'none'})`);
+    return o;
+  }
+}

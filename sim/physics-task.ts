@@ -1,0 +1,105 @@
+import type { SceneShape, SceneSource, SceneState } from '../control/scene.js';
+import type { Pose } from './math3d.js';
+import { MujocoPhysics } from './mujoco/physics.js';
+import type { EngineName, Physics, PhysicsModel } from './physics.js';
+import { RapierPhysics } from './rapier-physics.js';
+import { SimEnv } from './sim-env.js';
+
+export type { PhysicsOptions } from './physics.js';
+
+/** Builds `model` on `engine`; the engine's wasm module must be loaded (`make()` does it). */
+export function createPhysics(model: PhysicsModel, engine: EngineName): Physics {
+  switch (engine) {
+    case 'rapier':
+      return new RapierPhysics(model);
+    case 'mujoco':
+      return new MujocoPhysics(model);
+  }
+}
+
+/** A task's `engine` option: `rapier` (default) or `mujoco`. */
+export function checkEngine(engine: unknown): EngineName {
+  if (engine === undefined) return 'rapier';
+  if (engine === 'rapier' || engine === 'mujoco') return engine;
+  throw new RangeError(`Expected option \`engine\` to be "rapier" or "mujoco", got \`${String(engine)}\``);
+}
+
+/**
+ * Base of the physical tasks (dm_control's Task over a Physics): the task owns its meaning —
+ * observation, reward, success, costs, reset distribution — and drives a {@link Physics} it does
+ * not own the engine of, so the same task runs on Rapier and on MuJoCo. One control step is
+ * `substeps` physics steps; a reset restores the physics to the model's initial state (no
+ * contact or solver history from earlier episodes), then the task places the robot and objects.
+ *
+ * Lifetime: the physics holds wasm memory; `close()` frees it.
+ */
+export abstract class PhysicsTask extends SimEnv implements SceneSource {
+  protected readonly physics: Physics;
+  protected readonly q: Float64Array;
+  protected readonly qd: Float64Array;
+
+  constructor(model: PhysicsModel, engine: EngineName = 'rapier') {
+    super();
+    this.physics = createPhysics(model, engine);
+    this.q = new Float64Array(this.physics.dof);
+    this.qd = new Float64Array(this.physics.dof);
+  }
+
+  /** The engine under this task. */
+  get engine(): EngineName {
+    return this.physics.engine;
+  }
+
+  /** Physics time per control step, s. */
+  get controlDt(): number {
+    return this.physics.dt * this.physics.substeps;
+  }
+
+  /** Physics time step, s. */
+  get physicsDt(): number {
+    return this.physics.dt;
+  }
+
+  /** Back to the model's initial state. Call at the start of `resetTask`. */
+  protected restoreWorld(): void {
+    this.physics.restore();
+  }
+
+  /** Teleports the robot and refreshes `q`, `qd`. */
+  protected setJointState(q: ArrayLike<number>, qd?: ArrayLike<number>): void {
+    this.physics.setJointState(q, qd);
+    this.physics.readJointState(this.q, this.qd);
+  }
+
+  /** Advances physics by `steps` physics steps (default one control period) and refreshes `q`, `qd`. */
+  protected simulate(steps?: number): void {
+    this.physics.step(steps);
+    this.physics.readJointState(this.q, this.qd);
+  }
+
+  /** Raw physics time for one control period, without any env work (benchmarks). */
+  physicsOnly(): void {
+    this.physics.step();
+  }
+
+  /** The scene as the viewer draws it: the physics' bodies and the task's markers. */
+  scene(): SceneState {
+    const base = this.physics.scene();
+    const shapes = [...base.shapes];
+    const poses = [...base.poses];
+    for (const m of this.sceneMarkers()) {
+      shapes.push(m.shape);
+      poses.push(...m.pose.p, ...m.pose.q);
+    }
+    return { shapes, poses };
+  }
+
+  /** Targets and zones that are not bodies (a goal, a keep-out box), for the viewer. */
+  protected sceneMarkers(): { shape: SceneShape; pose: Pose }[] {
+    return [];
+  }
+
+  protected override dispose(): void {
+    this.physics.close();
+  }
+}

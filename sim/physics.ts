@@ -1,0 +1,98 @@
+import type { SceneState } from '../control/scene.js';
+import type { ArticulationOptions } from './articulation.js';
+import type { Pose, Quat, Vec3 } from './math3d.js';
+import type { UrdfJoint, UrdfRobot } from './urdf/types.js';
+
+/** Physics engines a task can run on. */
+export const ENGINES = ['rapier', 'mujoco'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+/** Physics timing and solver settings. */
+export interface PhysicsOptions {
+  /** Physics step, s. */
+  readonly dt: number;
+  /** Physics steps per control step (control period = dt × substeps). */
+  readonly substeps: number;
+  readonly gravity?: readonly [number, number, number];
+  /** Rapier only: solver iterations per step. */
+  readonly solverIterations?: number;
+  /**
+   * Rapier only: PGS iterations inside each solver iteration (rapier's default is 1). A long
+   * chain of impulse joints driven by effort-limited motors needs more: with 1, the Panda's
+   * shoulder motor delivered ~1/5 of its 87 N·m to the arm (measured accelerating and braking
+   * it), so braking failed and the joint stop gave way by up to 0.1 rad under bang-bang commands.
+   */
+  readonly pgsIterations?: number;
+}
+
+/** A body of the scene besides the robot: a fixed fixture (a table) or a free object (a cube). */
+export interface SceneObject {
+  readonly name: string;
+  readonly kind: 'box' | 'sphere';
+  /** Half extents (box) or radius (sphere), m. */
+  readonly size: readonly number[];
+  /** Initial pose. */
+  readonly position: Vec3;
+  readonly rotation?: Quat;
+  /** Mass of a free object, kg; absent: a fixture. */
+  readonly mass?: number;
+  readonly friction?: number;
+}
+
+/**
+ * What a task asks of the physics: one robot from a URDF with its actuators, the timing, and the
+ * other bodies. Every engine builds the same model from it (same inertias, limits, damping,
+ * servo gains), so a task is written once (dm_control's split of Task and Physics).
+ */
+export interface PhysicsModel {
+  readonly robot: UrdfRobot;
+  readonly actuation: ArticulationOptions;
+  readonly timing: PhysicsOptions;
+  readonly objects?: readonly SceneObject[];
+}
+
+/**
+ * The physics under a task: what tasks read and do, whatever the engine. Joint order is the
+ * URDF's order of movable joints. Lifetime: engines hold wasm memory; `close()` frees it.
+ */
+export interface Physics {
+  readonly engine: EngineName;
+  readonly robot: UrdfRobot;
+  /** Movable joints, in command and state order. */
+  readonly joints: readonly UrdfJoint[];
+  readonly dof: number;
+  /** Physics step, s. */
+  readonly dt: number;
+  /** Physics steps per control period. */
+  readonly substeps: number;
+  /** Back to the model's initial state: bodies at their initial poses, at rest, no contact or solver history. */
+  restore(): void;
+  /** Teleports the robot to joint positions `q` (velocities `qd`, default 0); position servos hold `q`. */
+  setJointState(q: ArrayLike<number>, qd?: ArrayLike<number>): void;
+  readJointState(q: Float64Array, qd: Float64Array): void;
+  /** One command per joint, by the actuation mode: torques / forces, position or velocity targets. */
+  command(values: ArrayLike<number>): void;
+  /** Advances `steps` physics steps (default one control period). Throws {@link PhysicsError} on divergence. */
+  step(steps?: number): void;
+  /** World pose of a robot link frame. */
+  linkPose(link: string): Pose;
+  /** World pose of a scene object. */
+  objectPose(name: string): Pose;
+  /** Linear velocity of a free object's centre, world frame, m/s. */
+  objectVelocity(name: string): Vec3;
+  /** Teleports a free object (at rest). */
+  placeObject(name: string, position: Vec3, rotation?: Quat): void;
+  /** Whether any of `links` touches scene object `object` (penetration or within 1 mm). */
+  touching(links: readonly string[], object: string): boolean;
+  /** Robot links and scene objects as the viewer draws them. */
+  scene(): SceneState;
+  close(): void;
+}
+
+/** The simulation diverged (NaN state, solver instability): the episode's data is garbage from here. */
+export class PhysicsError extends Error {
+  override readonly name = 'PhysicsError';
+}
+
+/** Builds the physics of `model` on `engine` (the engine's wasm module must be loaded). */
+export type PhysicsFactory = (model: PhysicsModel) => Physics;
