@@ -20,7 +20,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { demoConfig, recordDemonstrations } from '../cli/commands/record-demos.js';
+import { demoConfig, recordDemonstrations } from '../experiment/demos.js';
 import { validateConfig, type ExperimentConfig } from '../experiment/config.js';
 import { makeLearnerEnv, resolvedAlgo, scriptedInLearnerUnits } from '../experiment/setup.js';
 import type { Env } from '../control/env.js';

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { demoConfig, recordDemonstrations } from '../cli/commands/record-demos.js';
+import { demoConfig, recordDemonstrations } from '../experiment/demos.js';
 import { loadConfig, type ExperimentConfig } from '../experiment/config.js';
 import { makeLearnerEnv, resolvedAlgo, writeRunDir } from '../experiment/setup.js';
 import { writeRunStatus } from '../experiment/run-status.js';

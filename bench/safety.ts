@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { demoConfig, recordDemonstrations } from '../cli/commands/record-demos.js';
+import { demoConfig, recordDemonstrations } from '../experiment/demos.js';
 import { loadConfig, type ExperimentConfig } from '../experiment/config.js';
 import { makeLearnerEnv, resolvedAlgo } from '../experiment/setup.js';
 import { selectBackend } from '../policies/backend.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { allocBatch } from '../policies/replay.js';
 import { validateConfig } from '../experiment/config.js';
-import { recordDemonstrations } from './commands/record-demos.js';
+import { recordDemonstrations } from '../experiment/demos.js';
 
 describe('record-demos records through the env stack training uses', () => {
   it('stores the executed (Tier 0 filtered) actions and the declared costs of the config, as training stores them', async () => {

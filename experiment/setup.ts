@@ -23,10 +23,13 @@ import { SafetyShield } from '../control/safety/shield.js';
 import type { WorkspaceBox } from '../control/safety/workspace.js';
 import { randomPolicy, type Policy } from '../control/policy.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
-import { withHuman } from './teleop.js';
+import { withHuman } from './human.js';
+import { scriptedInLearnerUnits } from './learner-units.js';
 import { ClassifierReward, RewardClassifier } from '../hil/reward-classifier.js';
 import { loadConfig, type ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
+
+export { learnerUnits, scriptedInLearnerUnits } from './learner-units.js';
 
 /**
  * The env a learner sees: the registered env; declared expression constraints; Tier 0 limits
@@ -160,27 +163,6 @@ export function fixedPolicyFor(config: ExperimentConfig, env: Env): Policy | und
   if (config.algo.kind !== 'stream-td') return undefined;
   if (config.algo.policy === 'random') return randomPolicy(env.spec.actionSpace, new Rng(config.seed + 77));
   return scriptedInLearnerUnits(config.env.id, env);
-}
-
-/** The task's scripted expert, acting in a learner env's action units ([−1, 1] for boxes). */
-export function scriptedInLearnerUnits(envId: string, env: Env): Policy {
-  const space = env.spec.actionSpace;
-  const expert = envEntry(envId).scripted;
-  if (!expert) throw new UsageError(`${envId} has no scripted policy (a simulated person and stream-td's fixed policy need one)`);
-  const raw = expert();
-  if (space.kind !== 'box') return raw;
-  const toLearner = learnerUnits(env);
-  return (obs) => toLearner(raw(obs));
-}
-
-/**
- * The learner env rescales [−1, 1] to the task's action box: this expresses a task-unit action
- * (clipped to the box) in the learner's units.
- */
-export function learnerUnits(env: Env): (action: Float32Array) => Float32Array {
-  const inner = unwrap(env).spec.actionSpace;
-  if (inner.kind !== 'box') throw new Error('expected a Box action space');
-  return (a) => Float32Array.from(a, (v, i) => (2 * (Math.min(inner.high[i] as number, Math.max(inner.low[i] as number, v)) - (inner.low[i] as number))) / ((inner.high[i] as number) - (inner.low[i] as number)) - 1);
 }
 
 /** The deterministic policy of a run's newest checkpoint (mean action / greedy, frozen normalisation). */

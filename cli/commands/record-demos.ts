@@ -1,16 +1,10 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { Env } from '../../control/env.js';
-import type { Policy } from '../../control/policy.js';
-import { seedAt } from '../../control/rng.js';
 import type { Transition } from '../../control/transition.js';
+import { seedAt } from '../../control/rng.js';
 import { driveEpisode } from '../../hil/drive.js';
-import { ReplayBuffer } from '../../policies/replay.js';
-import { envEntry } from '../../sim/registry.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
-import { HilSectionSchema, loadConfig, TELEOP_DEVICES, validateConfig, type ExperimentConfig } from '../../experiment/config.js';
+import { HilSectionSchema, TELEOP_DEVICES, type ExperimentConfig } from '../../experiment/config.js';
+import { demoConfig, demoTable, holdStill, recordDemonstrations, saveDemos } from '../../experiment/demos.js';
 import { Progress } from '../progress.js';
-import { makeLearnerEnv, scriptedInLearnerUnits } from '../../experiment/setup.js';
 import { makeTeleopEnv } from '../../experiment/teleop.js';
 import { stopSignals } from '../stop-signals.js';
 import { USAGE } from '../usage.js';
@@ -26,7 +20,10 @@ import { USAGE } from '../usage.js';
  */
 export async function recordDemosCommand(args: Args): Promise<void> {
   allowFlags(args, 'record-demos', ['env', 'config', 'policy', 'device', 'frame', 'robot', 'episodes', 'out', 'seed', 'keep-failures']);
-  const config = demoConfig(stringFlag(args, 'env'), stringFlag(args, 'config'));
+  const envFlag = stringFlag(args, 'env');
+  const configFlag = stringFlag(args, 'config');
+  if (!envFlag && !configFlag) throw new UsageError(USAGE['record-demos']);
+  const config = demoConfig(envFlag, configFlag);
   const id = config.env.id;
   const policyName = stringFlag(args, 'policy');
   if (policyName !== undefined && policyName !== 'scripted') throw new UsageError(`Expected --policy to be scripted, got \`${policyName}\` (a person records with --device keyboard|hid|web)`);
@@ -41,7 +38,7 @@ export async function recordDemosCommand(args: Args): Promise<void> {
     const progress = new Progress(episodes, `record ${id}`);
     const { table, successes, attempts } = await recordDemonstrations(config, episodes, seed, keepFailures, (s, a) => progress.update(keepFailures ? a : s, `${s}/${a} successful`, true));
     progress.done();
-    save(table, out);
+    saveDemos(table, out);
     process.stdout.write(`wrote ${table.size} transitions from ${keepFailures ? attempts : successes} episodes (${successes}/${attempts} successful) to ${out}\n`);
     return;
   }
@@ -67,7 +64,7 @@ async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig[
       if (keep) {
         kept.push(...ep.transitions);
         keptEpisodes++;
-        save(tableOf(env, kept), o.out);
+        saveDemos(demoTable(env, kept), o.out);
       }
       log(`episode ${attempts}: ${ep.transitions.length} steps, you drove ${ep.humanSteps}, ended by ${ep.endedBy}${ep.success ? ' (success)' : ''} — ${keep ? 'kept' : 'discarded'} (${keptEpisodes}/${o.episodes})`);
     }
@@ -87,63 +84,4 @@ export function frameFlag(args: Args): 'joint' | 'tcp' | undefined {
   const frame = stringFlag(args, 'frame');
   if (frame !== undefined && frame !== 'joint' && frame !== 'tcp') throw new UsageError(`Expected --frame to be joint or tcp, got \`${frame}\``);
   return frame;
-}
-
-/** The policy under a person: the zero action, which holds the arm on the joint-delta tasks. */
-export function holdStill(env: Env): Policy {
-  const space = env.spec.actionSpace;
-  const zero = new Float32Array(space.kind === 'box' ? space.low.length : 1);
-  return () => zero;
-}
-
-function tableOf(env: Env, transitions: readonly Transition[]): ReplayBuffer {
-  const space = env.spec.actionSpace;
-  const table = new ReplayBuffer({ capacity: Math.max(1, transitions.length), obsDim: env.spec.observationSpace.low.length, actDim: space.kind === 'box' ? space.low.length : 1, costDim: env.spec.constraints.length });
-  transitions.forEach((t) => table.add(t));
-  return table;
-}
-
-function save(table: ReplayBuffer, out: string): void {
-  mkdirSync(dirname(out), { recursive: true });
-  table.save(out);
-}
-
-/**
- * Runs the env's scripted expert through the env stack training uses (`makeLearnerEnv`: the
- * config's env options, expression costs, Tier 0 limits, shield, actions rescaled to [−1, 1])
- * and returns its transitions as a replay table holding the actions that were executed — as
- * training stores them — rather than the expert's unfiltered ones. Keeps `episodes` successful
- * episodes (or all `episodes` attempts with `keepFailures`).
- */
-export async function recordDemonstrations(config: ExperimentConfig, episodes: number, seed: number, keepFailures: boolean, onEpisode?: (successes: number, attempts: number) => void): Promise<{ table: ReplayBuffer; successes: number; attempts: number }> {
-  const id = config.env.id;
-  if (!envEntry(id).scripted) throw new UsageError(`${id} has no scripted expert`);
-  const env = await makeLearnerEnv(config);
-  if (env.spec.actionSpace.kind !== 'box') throw new UsageError('demos are recorded for continuous-action envs');
-  // The expert sees the task's observations and acts in the task's units; the learner env takes [−1, 1].
-  const expert = scriptedInLearnerUnits(id, env);
-  const kept: Transition[] = [];
-  let attempts = 0;
-  let successes = 0;
-  while (keepFailures ? attempts < episodes : successes < episodes) {
-    if (!keepFailures && attempts >= episodes * 5) throw new Error(`the expert succeeded in only ${successes} of ${attempts} episodes; use --keep-failures to keep them all`);
-    const ep = await driveEpisode(env, expert, seedAt(seed, attempts));
-    attempts++;
-    if (ep.success) successes++;
-    if (ep.success || keepFailures) kept.push(...ep.transitions);
-    onEpisode?.(successes, attempts);
-  }
-  await env.close();
-  return { table: tableOf(env, kept), successes, attempts };
-}
-
-/** The config demos are recorded with: a training config's env and safety sections, or the defaults for `envId`. */
-export function demoConfig(envId: string | undefined, configPath: string | undefined): ExperimentConfig {
-  if (configPath) {
-    const config = loadConfig(configPath);
-    if (envId && envId !== config.env.id) throw new UsageError(`--env ${envId} disagrees with ${configPath}, which trains ${config.env.id}`);
-    return config;
-  }
-  if (!envId) throw new UsageError(USAGE['record-demos']);
-  return validateConfig({ name: 'demos', env: { id: envId }, algo: { kind: 'sac' }, train: { steps: 1 } }, '(defaults)');
 }

@@ -4,7 +4,9 @@ import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from
 import { HilSectionSchema, TELEOP_DEVICES } from '../../experiment/config.js';
 import { makeTeleopEnv } from '../../experiment/teleop.js';
 import { stopSignals } from '../stop-signals.js';
-import { demoConfig, frameFlag, holdStill } from './record-demos.js';
+import { demoConfig, holdStill } from '../../experiment/demos.js';
+import { USAGE } from '../usage.js';
+import { frameFlag } from './record-demos.js';
 
 /**
  * `roborl teleop --env <id> [--robot ROBOT.yaml] [--config FILE] --device keyboard|hid|web [--frame joint|tcp] [--episodes N]`:
@@ -14,6 +16,7 @@ import { demoConfig, frameFlag, holdStill } from './record-demos.js';
  */
 export async function teleopCommand(args: Args): Promise<void> {
   allowFlags(args, 'teleop', ['env', 'config', 'robot', 'device', 'frame', 'episodes', 'seed']);
+  if (!stringFlag(args, 'env') && !stringFlag(args, 'config')) throw new UsageError(USAGE.teleop);
   const config = demoConfig(stringFlag(args, 'env'), stringFlag(args, 'config'));
   const device = stringFlag(args, 'device');
   if (device === undefined || device === 'simulated' || !(TELEOP_DEVICES as readonly string[]).includes(device)) throw new UsageError(`Expected --device to be keyboard, hid or web, got \`${device ?? '(none)'}\``);
