@@ -289,7 +289,8 @@ export abstract class RobotEnv implements Env {
   }
 
   async step(action: Float32Array): Promise<StepResult> {
-    if (!this.inEpisode) throw new EnvStateError(`${this.spec.id}: step() outside an episode (call reset() first${this.closed ? '; the env is closed' : ''})`);
+    if (this.closed) throw new EnvStateError(`${this.spec.id}: step() after close()`);
+    if (!this.inEpisode) throw new EnvStateError(`${this.spec.id}: step() outside an episode (call reset() first)`);
     validateAction(this.spec, action);
     const a = this.spec.actionSpace.kind === 'box' ? clipToBox(Float32Array.from(action), this.spec.actionSpace) : action;
     const q = (this.latest as MeasuredState).q;

@@ -3,7 +3,13 @@ import { checkEnv } from '../control/check-env.js';
 import { EnvStateError, InvalidActionError } from '../control/env.js';
 import { Rng } from '../control/rng.js';
 import { contains, sample } from '../control/spaces.js';
+import type { SimulatedRobot } from '../robots/emulator/sim-robot.js';
+import type { RobotEnv } from '../robots/robot-env.js';
+import { RosRobotEnv } from '../robots/ros/ros-env.js';
+import { DynamixelRobotEnv, FramedRobotEnv } from '../robots/serial/serial-env.js';
+import { robotTask } from '../robots/task.js';
 import { listEnvs, make } from '../sim/registry.js';
+import { cleanup, ptyPair, servedArm, servedRos, until } from './robot-fixtures.js';
 
 /**
  * The contract suite: every registered env — and every env registered later, simulated or a
@@ -79,4 +85,90 @@ describe.each(listEnvs())('env contract: %s', (id) => {
     await env.close(); // idempotent
     await expect(env.step(action)).rejects.toThrow(/after close/);
   });
+});
+
+/**
+ * The same contract on the robot envs, each over its emulator (a free-running simulated arm
+ * behind rosbridge, a Dynamixel chain or the framed protocol on a socat pty). Determinism does
+ * not apply to a robot running in real time; what a seed decides (the goal; the start pose
+ * where the env drives there itself) does.
+ */
+const robots: [string, () => Promise<{ env: RobotEnv; robot: SimulatedRobot }>][] = [
+  [
+    'RosRobotEnv',
+    async () => {
+      const { server, robot } = await servedRos('realtime');
+      const env = await RosRobotEnv.connect(robotTask('PandaReach-v0'), { url: server.url, jointStateTopic: '/joint_states', command: { topic: server.commandTopic, type: 'std_msgs/Float64MultiArray' }, resetService: '/reset' });
+      cleanup.push(() => env.close());
+      return { env, robot };
+    },
+  ],
+  [
+    'DynamixelRobotEnv',
+    async () => {
+      const { host, robot: tty } = await ptyPair();
+      const { robot } = await servedArm('dynamixel', tty);
+      const env = await DynamixelRobotEnv.connect(robotTask('PandaReach-v0'), { path: host, timeoutMs: 200 }, { resetSpeed: 2 });
+      cleanup.push(() => env.close());
+      return { env, robot };
+    },
+  ],
+  [
+    'FramedRobotEnv',
+    async () => {
+      const { host, robot: tty } = await ptyPair();
+      const { robot } = await servedArm('framed', tty, 100);
+      const env = await FramedRobotEnv.connect(robotTask('PandaReach-v0'), { path: host });
+      cleanup.push(() => env.close());
+      return { env, robot };
+    },
+  ],
+];
+
+describe.each(robots)('env contract on a robot: %s over its emulator', (_name, connect) => {
+  it('rejects bad actions with an error naming the env and the index, and sends nothing to the robot', async () => {
+    const { env, robot } = await connect();
+    const id = env.spec.id;
+    await env.reset({ seed: 0 });
+    const commands = robot.counters.commands;
+    const nan = new Float32Array(7);
+    nan[6] = Number.NaN;
+    await expect(env.step(nan)).rejects.toThrow(InvalidActionError);
+    await expect(env.step(nan)).rejects.toThrow(new RegExp(`${id}.*action\\[6\\]`));
+    await expect(env.step(new Float32Array(9))).rejects.toThrow(/length/);
+    await expect(env.step(Float32Array.of(0, 0, 0, Number.POSITIVE_INFINITY, 0, 0, 0))).rejects.toThrow(InvalidActionError);
+    expect(robot.counters.commands).toBe(commands);
+    // The episode goes on: a good action is taken and reaches the robot.
+    await env.step(new Float32Array(7));
+    expect(await until(() => robot.counters.commands > commands)).toBe(true);
+  }, 30_000);
+
+  it('refuses step() before reset() and after close(); close is idempotent', async () => {
+    const { env } = await connect();
+    await expect(env.step(new Float32Array(7))).rejects.toThrow(EnvStateError);
+    await env.reset({ seed: 0 });
+    await env.close();
+    await env.close();
+    await expect(env.step(new Float32Array(7))).rejects.toThrow(EnvStateError);
+    await expect(env.step(new Float32Array(7))).rejects.toThrow(/after close/);
+    await expect(env.reset({ seed: 0 })).rejects.toThrow(/after close/);
+  }, 30_000);
+
+  it('a seed decides the goal (the same seed the same goal, others another) and observations stay inside the space', async () => {
+    const { env } = await connect();
+    const goal = (obs: Float32Array): number[] => Array.from(obs.subarray(17, 20)); // PandaReach: q, q̇, TCP, goal, goal − TCP
+    const a = (await env.reset({ seed: 1 })).obs;
+    const rng = new Rng(5);
+    for (let t = 0; t < 5; t++) {
+      const r = await env.step(sample(env.spec.actionSpace, rng));
+      expect(contains(env.spec.observationSpace, r.obs, 1e-5)).toBe(true);
+      expect(r.obs.every(Number.isFinite)).toBe(true);
+      if (r.terminated || r.truncated) break; // (a stalled machine can cut an episode short)
+    }
+    const b = (await env.reset({ seed: 2 })).obs;
+    const c = (await env.reset({ seed: 1 })).obs;
+    expect(goal(c)).toEqual(goal(a));
+    expect(goal(b)).not.toEqual(goal(a));
+    await expect(env.reset({ seed: -1 })).rejects.toThrow(/seed/);
+  }, 60_000);
 });

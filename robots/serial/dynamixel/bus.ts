@@ -259,7 +259,14 @@ export class DynamixelBus {
       const ok = await Promise.race([done.then(() => true), new Promise<boolean>((r) => (timer = setIoTimeout(() => r(false), timeout)))]);
       clearTimeout(timer);
       this.waiting = null;
-      if (ok) return ids.map((id) => got.get(id) as Packet);
+      if (ok) {
+        // A retry that succeeded may have taken the earlier attempt's late answer (the same
+        // instruction, so the same data): its own answer is then still on its way, and must
+        // not reach the next caller. (A 1-byte Hardware Error Status of 0 once answered the
+        // next read of Operating Mode this way.)
+        if (attempt > 0) this.straggling = { since: performance.now(), quietMs: timeout };
+        return ids.map((id) => got.get(id) as Packet);
+      }
       silent = ids.filter((id) => !got.has(id));
       // Whoever stayed silent may answer late, after this attempt or after the last one: the
       // next exchange on this bus waits for the line to go quiet first (issue 19: a straggler
