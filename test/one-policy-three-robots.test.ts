@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { servedRos } from './robot-fixtures.js';
 
 const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
 const run = promisify(execFile);
@@ -151,9 +152,14 @@ describe('one policy, three robots (through the real CLI)', () => {
   }, 120_000);
 
   it('Ctrl-C on eval with a robot sends the hold command and exits 130; Ctrl-C on serve stops it', async () => {
-    const [, url] = (await serve(['ros', '--env', 'PandaReach-v0', '--port', '0'], /on (ws:\/\/127\.0\.0\.1:\d+)/)) as RegExpMatchArray;
-    const server = children.at(-1) as ChildProcess;
-    const evaluation = spawn(process.execPath, [bin, 'eval', runDir, '--episodes', '20', '--robot', rosYaml(url as string, 'ros-sigint.yaml', true)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The robot in this process (the rosbridge emulator roborl serve runs), so what reaches the
+    // arm is seen at the arm: every joint state it published and every command it took.
+    const { server: bridge, robot } = await servedRos('realtime');
+    const published: Float64Array[] = [];
+    const commands: { targets: Float64Array; at: number }[] = [];
+    const offStates = robot.onState((st) => void published.push(Float64Array.from(st.position)));
+    const offCommands = robot.onCommand((targets, at) => void commands.push({ targets, at }));
+    const evaluation = spawn(process.execPath, [bin, 'eval', runDir, '--episodes', '20', '--robot', rosYaml(bridge.url, 'ros-sigint.yaml', true)], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(evaluation);
     const done = runToEnd(evaluation);
     await whenPrinted(evaluation, /connected to the ros robot/);
@@ -164,6 +170,19 @@ describe('one policy, three robots (through the real CLI)', () => {
     expect(code).toBe(130);
     expect(stderr).toMatch(/interrupted \(SIGINT\): the robot was sent its hold command/);
     expect(performance.now() - t0).toBeLessThan(3000);
+    await new Promise((r) => setTimeout(r, 200)); // anything still on the wire arrives
+    offStates();
+    offCommands();
+    // At the arm: the policy's commands, then — after the interrupt — the hold: targets equal,
+    // to the bit, to a joint state the arm published (the last one the env measured), and
+    // nothing after it.
+    expect(commands.length).toBeGreaterThan(5);
+    const hold = commands.at(-1)!;
+    expect(hold.at).toBeGreaterThanOrEqual(t0);
+    expect(published.some((q) => q.every((v, i) => v === hold.targets[i])), `last command [${Array.from(hold.targets).join(', ')}] is not a measured position`).toBe(true);
+    const [, url] = (await serve(['ros', '--env', 'PandaReach-v0', '--port', '0'], /on (ws:\/\/127\.0\.0\.1:\d+)/)) as RegExpMatchArray;
+    expect(url).toMatch(/^ws:/);
+    const server = children.at(-1) as ChildProcess;
     const stopped = runToEnd(server);
     server.kill('SIGINT');
     const s = await stopped;
