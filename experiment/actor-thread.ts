@@ -8,9 +8,12 @@ import { makeLearnerEnv, resolvedAlgo } from './setup.js';
 export interface ActorThreadData {
   readonly config: ExperimentConfig;
   readonly actorId: string;
+  /** This thread's incarnation of `actorId`. */
+  readonly epoch: number;
+  /** Its slot in the flow-control buffer. */
+  readonly slot: number;
   readonly seed: number;
   readonly shared: SharedArrayBuffer;
-  readonly firstSeq: number;
 }
 
 const data = workerData as ActorThreadData;
@@ -22,7 +25,7 @@ port.on('message', (m: { op: string }) => {
 });
 const env = await makeLearnerEnv(data.config, undefined, { human: true });
 try {
-  await runActor({ env, transport: new ThreadsActorTransport(port, data.shared), learning: resolvedAlgo(data.config), actorId: data.actorId, seed: data.seed, sendEvery: data.config.distributed?.sendEvery, firstSeq: data.firstSeq, signal: abort.signal });
+  await runActor({ env, transport: new ThreadsActorTransport(port, data.shared, data.slot), learning: resolvedAlgo(data.config), actorId: data.actorId, epoch: data.epoch, seed: data.seed, sendEvery: data.config.distributed?.sendEvery, signal: abort.signal });
 } catch (err) {
   if (!abort.signal.aborted) port.postMessage({ op: 'error', message: `${data.actorId}: ${(err as Error).message}` } satisfies ThreadMessage);
 } finally {

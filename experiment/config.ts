@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { SacConfigSchema } from '../policies/sac/config.js';
+import { guaranteedWindow } from '../policies/distributed/rate-limiter.js';
+import { resolveSacConfig, SacConfigSchema } from '../policies/sac/config.js';
 import { StreamAcConfigSchema, StreamQConfigSchema, StreamTdConfigSchema } from '../policies/stream/config.js';
 
 /** Training schedule and logging. Every field documented with its default. */
@@ -176,7 +177,34 @@ export const ExperimentConfigSchema = z
     distributed: DistributedSectionSchema.optional(),
     train: TrainScheduleSchema,
   })
-  .strict();
+  .strict()
+  .superRefine(distributedWindowFits);
+
+/**
+ * An actor sends `sendEvery` transitions at once and waits until the rate limiter's window has
+ * room for all of them; a batch larger than the window the limiter always leaves can wait for
+ * good (the learner waits for the data). Refused here, naming the fields that fix it.
+ */
+function distributedWindowFits(c: { algo: z.output<typeof SacConfigSchema> | z.output<typeof StreamAcConfigSchema> | z.output<typeof StreamQConfigSchema> | z.output<typeof StreamTdConfigSchema>; distributed?: z.output<typeof DistributedSectionSchema> }, ctx: z.RefinementCtx): void {
+  const d = c.distributed;
+  if (!d || c.algo.kind !== 'sac') return;
+  let rowsPerLearn: number;
+  try {
+    const algo = resolveSacConfig(c.algo);
+    rowsPerLearn = algo.utd * algo.criticActorRatio * algo.batchSize;
+  } catch {
+    return; // the algo section's own error is reported where it is resolved
+  }
+  const spi = d.samplesPerInsert ?? rowsPerLearn;
+  const window = guaranteedWindow({ samplesPerInsert: spi, errorBufferInserts: d.errorBuffer, rowsPerLearn });
+  if (d.sendEvery <= window) return;
+  const needed = Math.max(d.sendEvery - 1, Math.ceil((d.sendEvery + rowsPerLearn / spi) / 2));
+  ctx.addIssue({
+    code: z.ZodIssueCode.custom,
+    path: ['distributed', 'sendEvery'],
+    message: `a batch of distributed.sendEvery transitions (${d.sendEvery}) does not fit the window the rate limiter always leaves the actors (${Math.max(0, window)} with distributed.errorBuffer ${d.errorBuffer} and ${+(rowsPerLearn / spi).toFixed(3)} inserts per learner step); actors would wait for good. Lower distributed.sendEvery to at most ${Math.max(1, window)}, or raise distributed.errorBuffer to at least ${needed}`,
+  });
+}
 
 export type ExperimentConfig = z.output<typeof ExperimentConfigSchema>;
 export type TrainSchedule = z.output<typeof TrainScheduleSchema>;

@@ -12,7 +12,7 @@ import { Progress } from '../progress.js';
 import { SceneRecorder } from '../../control/scene.js';
 import { writeRunStatus } from '../../experiment/run-status.js';
 import { announceTeleop } from '../../experiment/teleop.js';
-import { makeDistributedLearner, ThreadedRun } from '../../experiment/distributed.js';
+import { makeDistributedLearner, redisPrefix, redisRunId, ThreadedRun } from '../../experiment/distributed.js';
 import { RedisLearnerTransport } from '../../policies/distributed/redis.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../../experiment/setup.js';
 
@@ -86,12 +86,13 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   if (config.algo.kind === 'sac' && config.distributed) {
     const algo = resolvedAlgo(config);
     const demos = algo.demos ? loadDemos(algo.demos.path, config.env.id, { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length }) : undefined;
-    const parts = { config, env: evalEnv, evalEnv, checkpointDir: common.checkpointDir, metrics, demos, log, onStep: common.onStep };
+    const parts = { config, env: evalEnv, evalEnv, checkpointDir: common.checkpointDir, metrics, demos, log, onStep: common.onStep, resuming: resumeDir !== undefined };
     if (role === 'learner') {
       const redis = config.distributed.redis;
-      transport = await RedisLearnerTransport.open({ ...redis, prefix: redis.prefix ?? config.name, log });
+      const run = redisRunId(runDir);
+      transport = await RedisLearnerTransport.open({ ...redis, prefix: redisPrefix(config), run, log });
       trainer = makeDistributedLearner(parts, transport);
-      log(`learner on ${redis.url} (keys roborl:${redis.prefix ?? config.name}:*); start actors with: roborl actor <config> --redis ${redis.url}`);
+      log(`learner on ${redis.url} (run ${run} under roborl:${redisPrefix(config)}:); start actors with: roborl actor <config> --redis ${redis.url}`);
     } else {
       threaded = new ThreadedRun(parts);
       trainer = threaded.learner;

@@ -9,7 +9,7 @@ import type { SacConfig } from '../sac/config.js';
 import { learnerTransition } from '../sac/trainer.js';
 import { packTransitions } from './packing.js';
 import { decodeSnapshot } from './snapshot-codec.js';
-import type { ActorTransport } from './transport.js';
+import type { ActorTransport, ParamsMessage } from './transport.js';
 
 export interface ActorLoopOptions {
   /** Learner env stack (actions in [−1, 1], episode statistics outermost). */
@@ -17,7 +17,12 @@ export interface ActorLoopOptions {
   readonly transport: ActorTransport;
   /** Unique among the run's actors (≤ 64 bytes). */
   readonly actorId: string;
-  /** Seeds exploration noise and this actor's episode resets. */
+  /**
+   * This incarnation of `actorId`: different every time an actor with this id starts (the
+   * learner de-duplicates by (actor, epoch, seq), and sequence numbers restart at 0). Default 0.
+   */
+  readonly epoch?: number;
+  /** Seeds exploration noise and this actor's episode resets (callers derive a new one per epoch, so a restarted actor does not replay its episodes). */
   readonly seed: number;
   /** What a stored transition holds where a safety layer changed the action (as the single-process trainer stores it). */
   readonly learning: Pick<SacConfig, 'learnFrom' | 'correctionPenalty'>;
@@ -25,8 +30,6 @@ export interface ActorLoopOptions {
   readonly sendEvery?: number;
   /** Stop after this many env steps (default: until `signal`). */
   readonly maxSteps?: number;
-  /** Continue a sequence after a restart: the first batch's sequence number. Default 0. */
-  readonly firstSeq?: number;
   readonly signal?: AbortSignal;
   readonly onEpisode?: (ep: EpisodeSummary) => void;
 }
@@ -43,10 +46,13 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
   if (space.kind !== 'box') throw new TypeError(`actors run continuous (Box) actions; ${env.spec.id} has ${space.kind} ones`);
   const dims = { obsDim: env.spec.observationSpace.low.length, actDim: space.low.length, costDim: env.spec.constraints.length };
   const rng = new Rng(o.seed);
+  const noise = rng.fork();
   const sendEvery = o.sendEvery ?? 32;
   const pause = yielder(20);
   let actor: GaussianActor | null = null;
-  let seq = o.firstSeq ?? 0;
+  /** The parameters in use: the transport replaces its newest only with newer ones (a restarted learner's generation wins over a higher version), so any change is adopted. */
+  let adopted: ParamsMessage | null = null;
+  let seq = 0;
   let steps = 0;
   let episodes = 0;
   let pending: Transition[] = [];
@@ -55,7 +61,7 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
   const flush = async (): Promise<void> => {
     if (!pending.length) return;
     const oldest = pending.reduce((v, t) => Math.min(v, t.policyVersion ?? 0), Infinity);
-    const bytes = packTransitions({ actorId: o.actorId, episodeId: batchEpisode, policyVersion: oldest, seq }, dims, pending, ended);
+    const bytes = packTransitions({ actorId: o.actorId, epoch: o.epoch ?? 0, episodeId: batchEpisode, policyVersion: oldest, seq }, dims, pending, ended);
     await transport.send(bytes, pending.length, o.signal);
     seq++;
     pending = [];
@@ -65,10 +71,12 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
   let { obs } = await env.reset({ seed: trainingEpisodeSeed(o.seed, 0) });
   while (!o.signal?.aborted && !transport.finished() && (o.maxSteps === undefined || steps < o.maxSteps)) {
     const params = transport.params();
-    if (params && params.version > (actor?.version ?? -1)) {
+    if (params && params !== adopted) {
+      adopted = params;
       const snapshot = decodeSnapshot(params.bytes);
-      if (actor) actor.update(snapshot);
-      else actor = new GaussianActor(snapshot, rng.fork());
+      // GaussianActor.update takes only higher versions; a restarted learner's may be lower.
+      if (actor && snapshot.version > actor.version) actor.update(snapshot);
+      else actor = new GaussianActor(snapshot, noise);
     }
     const warmup = !actor || actor.version === 0;
     const action = warmup ? sample(space, rng) : (actor as GaussianActor).act(obs, false);

@@ -1,4 +1,5 @@
 import { yielder } from '../../control/clock.js';
+import { CorruptFileError } from '../binary-file.js';
 import type { EvalResult } from '../evaluate.js';
 import { OffPolicyTrainer, type TrainerOptions } from '../sac/trainer.js';
 import type { TransitionBatch } from './packing.js';
@@ -15,35 +16,67 @@ export interface DistributedLearnerOptions extends TrainerOptions {
   /** Transitions from a policy more than this many versions old are stale: counted, and dropped with `dropStale`. Default 1,000. */
   readonly maxStaleness?: number;
   readonly dropStale?: boolean;
+  /** Transitions per actor message (the insert-side check asks for room for one). Default 32. */
+  readonly sendEvery?: number;
   /** Publish parameters at most this often (ms), on `publishEvery` boundaries. Default 20. */
   readonly publishMs?: number;
+  /**
+   * This learner continues a run (`--resume`), even one with no checkpoint yet: the transport
+   * keeps what the run's actors already sent. Default: a run is fresh when it starts at step 0.
+   */
+  readonly resuming?: boolean;
 }
 
 /** What the learner reports about the actor link (metrics `train` records and the progress line). */
 export interface LinkStats {
   batches: number;
+  /** Batches applied before (redelivered after a restart, or sent twice): acknowledged, not applied. */
   duplicates: number;
+  /** Transitions from a policy older than `maxStaleness` updates. */
   stale: number;
+  /** Stale transitions dropped (`dropStale`). */
   dropped: number;
+  /** Batches whose sizes (obs, action, cost count) do not match the learner's: refused and acknowledged. */
+  refused: number;
+  /** Entries the transport could not decode: dropped and acknowledged. */
+  corrupt: number;
   samplesPerInsert: number;
+  /** Learner iterations (receive, learn, publish the window). */
+  loops: number;
+  /** Learner iterations in which the rate limiter's insert-side check had no room for an actor's batch. */
   insertStalls: number;
+  /** Learner iterations (past the warm-up) in which the rate limiter held sampling back. */
   sampleStalls: number;
   /** The newest policy version seen acting in a transition. */
   newestActing: number;
 }
 
+/** One actor incarnation's stream: de-duplication and n-step continuity key on it. */
+const streamKey = (actorId: string, epoch: number): string => `${epoch}:${actorId}`;
+
 /**
  * The learner of an actor/learner split: transitions come from actors through a transport
  * instead of its own env; updates run as the rate limiter allows (the samples-per-insert ratio
  * holds however many actors there are and however fast); parameters are published every
- * `publishEvery` updates. Exactly-once: every (actor, seq) is applied once — the checkpoint
- * records each actor's last sequence number — and deliveries are acknowledged only once a
- * checkpoint holds them, so a learner killed between checkpoints gets them again.
+ * `publishEvery` updates.
+ *
+ * Exactly once: every (actor, epoch, seq) is applied once. An actor's epoch is new every time it
+ * (re)starts and its sequence numbers restart at 0, so a restarted actor, or the actors of a
+ * resumed run, are never taken for duplicates; the checkpoint records each stream's last
+ * sequence number, and deliveries are acknowledged only once a checkpoint holds them, so a
+ * learner killed between checkpoints gets them again. Whatever arrives and is not inserted
+ * (duplicates, stale drops, refused or corrupt batches) goes back to the actors' window.
  */
 export class DistributedLearner extends OffPolicyTrainer {
   readonly limiter: RateLimiter;
-  readonly link: LinkStats = { batches: 0, duplicates: 0, stale: 0, dropped: 0, samplesPerInsert: 0, insertStalls: 0, sampleStalls: 0, newestActing: 0 };
-  private readonly lastSeq = new Map<string, number>();
+  readonly link: LinkStats = { batches: 0, duplicates: 0, stale: 0, dropped: 0, refused: 0, corrupt: 0, samplesPerInsert: 0, loops: 0, insertStalls: 0, sampleStalls: 0, newestActing: 0 };
+  /** Last applied sequence number per actor incarnation. */
+  private readonly lastSeq = new Map<string, { readonly actorId: string; readonly epoch: number; seq: number }>();
+  /** Transitions received in this learner's life and not inserted: returned to the actors' window. */
+  private returned = 0;
+  /** The stream and sequence number the newest replay row continues into, if its batch was stored whole. */
+  private tail: { key: string; seq: number } | null = null;
+  private readonly refusedSizes = new Set<string>();
   private unacked: Delivery[] = [];
   /** Acknowledgements in flight (a checkpoint starts them; the run waits for them before it ends). */
   private acking: Promise<void> = Promise.resolve();
@@ -56,14 +89,21 @@ export class DistributedLearner extends OffPolicyTrainer {
     this.limiter = new RateLimiter({ samplesPerInsert: spi, minSize: Math.max(1, d.config.learningStarts), errorBuffer: spi * (d.errorBufferInserts ?? 256) });
   }
 
+  /** The newest epoch applied from each actor id (a restarted actor thread takes a larger one). */
+  knownEpochs(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const s of this.lastSeq.values()) out.set(s.actorId, Math.max(out.get(s.actorId) ?? 0, s.epoch));
+    return out;
+  }
+
   protected override checkpointExtras(): Record<string, unknown> {
-    return { distributed: { lastSeq: Object.fromEntries(this.lastSeq), limiter: this.limiter.state() } };
+    return { distributed: { streams: [...this.lastSeq.values()].map((s) => [s.actorId, s.epoch, s.seq]), limiter: this.limiter.state() } };
   }
 
   protected override restoreExtras(h: Record<string, unknown>): void {
-    const saved = h['distributed'] as { lastSeq: Record<string, number>; limiter: { inserts: number; samples: number } } | undefined;
+    const saved = parseExtras(h['distributed']);
     if (!saved) return;
-    for (const [actor, seq] of Object.entries(saved.lastSeq)) this.lastSeq.set(actor, seq);
+    for (const [actorId, epoch, seq] of saved.streams) this.lastSeq.set(streamKey(actorId, epoch), { actorId, epoch, seq });
     this.limiter.restore(saved.limiter);
   }
 
@@ -93,21 +133,26 @@ export class DistributedLearner extends OffPolicyTrainer {
       publishedAt = performance.now();
       await this.transport.publish({ version: published, bytes: encodeSnapshot(this.learner.snapshot()) });
     };
-    await this.transport.begin(this.limiter.state().inserts, this.envSteps === 0);
+    await this.transport.begin({ inserted: this.limiter.state().inserts, fresh: !(this.d.resuming ?? this.envSteps > 0), epochs: this.knownEpochs() });
     await publish(true);
     await this.transport.allowInserts(this.allowance());
     let timeAtLog = performance.now();
     let [stepsAtLog, updatesAtLog] = [this.envSteps, this.learner.updates];
     let [updatesPerSec, envStepsPerSec] = [0, 0];
     while (this.running()) {
-      const canLearn = this.envSteps >= this.o.config.learningStarts && this.limiter.canSample(this.rowsPerLearn);
+      // Each side's check once per iteration, so the stall counts are iterations held back.
+      const warm = this.envSteps >= this.o.config.learningStarts;
+      const canLearn = warm && this.limiter.canSample(this.rowsPerLearn);
+      this.limiter.canInsert(this.d.sendEvery ?? 32);
+      this.link.loops++;
+      [this.link.insertStalls, this.link.sampleStalls] = [this.limiter.stalls.insert, this.limiter.stalls.sample];
       for (const d of await this.transport.receive(canLearn ? 0 : 20)) {
         // What arrives after the last step stays unacknowledged (a resumed, longer run gets it).
         if (!this.running()) break;
         await this.ingest(d);
       }
       // Learn as the limiter allows, a bounded number of updates at a time so batches keep flowing in.
-      for (let k = 0; k < 16 && this.envSteps >= this.o.config.learningStarts && this.limiter.canSample(this.rowsPerLearn); k++) {
+      for (let k = 0; k < 16 && this.envSteps >= this.o.config.learningStarts && this.limiter.wouldSample(this.rowsPerLearn); k++) {
         this.learnCounted();
         if (this.learner.updates % schedule.publishEvery === 0) await publish();
       }
@@ -115,7 +160,7 @@ export class DistributedLearner extends OffPolicyTrainer {
       if (this.envSteps - stepsAtLog >= schedule.logEvery) {
         const now = performance.now();
         const seconds = (now - timeAtLog) / 1000;
-        Object.assign(this.link, { samplesPerInsert: this.limiter.ratio(), insertStalls: this.limiter.stalls.insert, sampleStalls: this.limiter.stalls.sample });
+        this.link.samplesPerInsert = this.limiter.ratio();
         [updatesPerSec, envStepsPerSec] = [(this.learner.updates - updatesAtLog) / seconds, (this.envSteps - stepsAtLog) / seconds];
         this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, ...(this.lastMetrics ?? {}), link: { ...this.link } });
         [timeAtLog, stepsAtLog, updatesAtLog] = [now, this.envSteps, this.learner.updates];
@@ -141,25 +186,42 @@ export class DistributedLearner extends OffPolicyTrainer {
     this.limiter.sampled(this.rowsPerLearn);
   }
 
-  /** The most inserts the limiter lets actors have made in total. */
+  /**
+   * The total the actors may have sent: the rate limiter's insert limit, plus everything that
+   * arrived and was not inserted (it took window the limiter never saw).
+   */
   private allowance(): number {
-    const { inserts, samples } = this.limiter.state();
-    const { samplesPerInsert: spi, minSize, errorBuffer } = this.limiter.options;
-    const byRatio = Math.floor((samples + minSize * spi + errorBuffer) / spi);
-    return Math.max(minSize, byRatio, inserts);
+    const undeliverable = this.transport.takeUndeliverable();
+    this.returned += undeliverable.transitions;
+    this.link.corrupt += undeliverable.batches;
+    return this.limiter.insertLimit() + this.returned;
   }
 
   /** Applies one delivered batch (once), then runs the schedule's evaluations and checkpoints it crossed. */
   private async ingest(d: Delivery): Promise<void> {
     const b: TransitionBatch = d.batch;
+    const n = b.transitions.length;
     this.link.batches++;
-    if (b.seq <= (this.lastSeq.get(b.actorId) ?? -1)) {
+    if (!this.fits(b)) {
+      this.link.refused++;
+      this.returned += n;
+      await d.ack();
+      return;
+    }
+    const key = streamKey(b.actorId, b.epoch);
+    const stream = this.lastSeq.get(key);
+    if (b.seq <= (stream?.seq ?? -1)) {
       this.link.duplicates++;
+      this.returned += n;
       await d.ack();
       return;
     }
     const before = this.envSteps;
     const maxStale = this.d.maxStaleness ?? 1000;
+    // n-step sums run over consecutive rows: they must not run from one actor's stream into
+    // another's, nor across a gap (a batch never received, a stale drop). The row before a
+    // break ends its run (it still bootstraps from its own next observation).
+    let continues = this.tail !== null && this.tail.key === key && this.tail.seq === b.seq - 1;
     for (const t of b.transitions) {
       this.envSteps++;
       this.link.newestActing = Math.max(this.link.newestActing, t.policyVersion ?? 0);
@@ -167,18 +229,64 @@ export class DistributedLearner extends OffPolicyTrainer {
         this.link.stale++;
         if (this.d.dropStale) {
           this.link.dropped++;
+          this.returned++;
+          continues = false;
           continue;
         }
       }
+      if (!continues) this.replay.markEpisodeEnd();
+      continues = true;
       this.store(t, t.human === true);
       this.limiter.inserted(1);
     }
+    this.tail = continues ? { key, seq: b.seq } : null;
     for (const ep of b.episodes) this.endEpisode(ep);
-    this.lastSeq.set(b.actorId, b.seq);
+    if (stream) stream.seq = b.seq;
+    else this.lastSeq.set(key, { actorId: b.actorId, epoch: b.epoch, seq: b.seq });
     this.unacked.push(d);
     const { evalEvery, checkpointEvery, steps } = this.schedule;
     const crossed = (every: number): boolean => every > 0 && Math.floor(this.envSteps / every) > Math.floor(before / every);
     if (crossed(evalEvery) && this.envSteps < steps) await this.evaluateAndLog();
     if (crossed(checkpointEvery)) this.checkpoint();
   }
+
+  /** Whether a batch's sizes are the learner's; says so once per actor and sizes when not. */
+  private fits(b: TransitionBatch): boolean {
+    const { obsDim, actDim, costDim } = this.replay.spec;
+    if (b.obsDim === obsDim && b.actDim === actDim && b.costDim === costDim) return true;
+    const what = `${b.actorId}: obs ${b.obsDim}, action ${b.actDim}, costs ${b.costDim}`;
+    if (!this.refusedSizes.has(what)) {
+      this.refusedSizes.add(what);
+      this.log?.(`refusing batches from actor ${what} — this learner takes obs ${obsDim}, action ${actDim}, costs ${costDim} (${this.o.env.spec.constraints.join(', ') || 'no constraints'}); is the actor running the same config and constraints?`);
+    }
+    return false;
+  }
+}
+
+/** The learner's part of a checkpoint, checked field by field (older checkpoints keyed by actor id alone: epoch 0). */
+function parseExtras(v: unknown): { streams: [string, number, number][]; limiter: { inserts: number; samples: number } } | null {
+  if (v === undefined) return null;
+  const bad = (what: string): never => {
+    throw new CorruptFileError(`checkpoint: distributed.${what} is malformed`);
+  };
+  if (typeof v !== 'object' || v === null) return bad('(section)');
+  const rec = v as Record<string, unknown>;
+  const count = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+  const lim = rec['limiter'];
+  if (typeof lim !== 'object' || lim === null) return bad('limiter');
+  const { inserts, samples } = lim as Record<string, unknown>;
+  if (!count(inserts) || !(typeof samples === 'number' && Number.isFinite(samples) && samples >= 0)) return bad('limiter');
+  const streams: [string, number, number][] = [];
+  if (Array.isArray(rec['streams'])) {
+    for (const s of rec['streams'] as unknown[]) {
+      if (!Array.isArray(s) || s.length !== 3 || typeof s[0] !== 'string' || !count(s[1]) || !count(s[2])) return bad('streams');
+      streams.push([s[0], s[1], s[2]]);
+    }
+  } else if (typeof rec['lastSeq'] === 'object' && rec['lastSeq'] !== null) {
+    for (const [actorId, seq] of Object.entries(rec['lastSeq'])) {
+      if (!count(seq)) return bad('lastSeq');
+      streams.push([actorId, 0, seq]);
+    }
+  } else return bad('streams');
+  return { streams, limiter: { inserts, samples } };
 }

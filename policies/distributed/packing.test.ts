@@ -17,14 +17,14 @@ describe('transition batch packing', () => {
   const dims = { obsDim: 2, actDim: 1, costDim: 1 };
   it('round-trips every field, flags and the metadata; exact layout', () => {
     const batch = [t(0), t(1, null, true), t(2, 'terminated'), t(3, 'truncated')];
-    const bytes = packTransitions({ actorId: 'a1', episodeId: 7, policyVersion: 42, seq: 3 }, dims, batch);
-    // Header 35 bytes (+1 pad), 4 × (2+1+1+1+2) floats, 4 flag bytes, then "[]" with its length.
-    expect(bytes.length).toBe(36 + 4 * 4 * 7 + 4 + 4 + 2);
-    expect(Array.from(bytes.subarray(0, 4))).toEqual([0x52, 0x52, 0x54, 0x31]); // "RRT1"
+    const bytes = packTransitions({ actorId: 'a1', epoch: 9, episodeId: 7, policyVersion: 42, seq: 3 }, dims, batch);
+    // Header 39 bytes (+1 pad), 4 × (2+1+1+1+2) floats, 4 flag bytes, then "[]" with its length.
+    expect(bytes.length).toBe(40 + 4 * 4 * 7 + 4 + 4 + 2);
+    expect(Array.from(bytes.subarray(0, 4))).toEqual([0x52, 0x52, 0x54, 0x32]); // "RRT2"
     expect(Array.from(bytes.subarray(bytes.length - 10, bytes.length - 6))).toEqual([0, 4, 1, 2]);
     expect(new TextDecoder().decode(bytes.subarray(bytes.length - 2))).toBe('[]');
     const back = unpackTransitions(bytes);
-    expect(back).toMatchObject({ actorId: 'a1', episodeId: 7, policyVersion: 42, seq: 3, ...dims });
+    expect(back).toMatchObject({ actorId: 'a1', epoch: 9, episodeId: 7, policyVersion: 42, seq: 3, ...dims });
     expect(back.transitions.map((x) => [Array.from(x.obs), Array.from(x.action), x.reward, Array.from(x.costs), Array.from(x.nextObs), x.terminated, x.truncated, x.intervened])).toEqual(
       batch.map((x) => [Array.from(x.obs), Array.from(x.action), Math.fround(x.reward), Array.from(x.costs), Array.from(x.nextObs), x.terminated, x.truncated, x.intervened]),
     );
@@ -42,7 +42,7 @@ describe('transition batch packing', () => {
     bad[0] = 0;
     expect(() => unpackTransitions(bad)).toThrow(/bad magic/);
     const nan = bytes.slice();
-    new DataView(nan.buffer).setFloat32(36, Number.NaN, true);
+    new DataView(nan.buffer).setFloat32(40, Number.NaN, true); // the first float, after the 39-byte header and its pad
     expect(() => unpackTransitions(nan)).toThrow(/non-finite/);
     expect(() => packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [{ ...t(0), obs: Float32Array.of(1) }])).toThrow(/obs has length 1, expected 2/);
   });

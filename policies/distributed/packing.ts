@@ -9,11 +9,18 @@ export interface BatchMeta {
   readonly episodeId: number;
   /** Version of the policy parameters that acted (the oldest in the batch). */
   readonly policyVersion: number;
-  /** Per-actor sequence number, from 0: the learner applies each (actor, seq) once. */
+  /**
+   * The actor's incarnation: a number that differs every time an actor with this id (re)starts
+   * (a Redis counter, or the learner's record for actor threads). Sequence numbers restart at 0
+   * in every incarnation, so the learner's de-duplication key is (actor, epoch, seq). Default 0.
+   */
+  readonly epoch?: number;
+  /** Per-incarnation sequence number, from 0: the learner applies each (actor, epoch, seq) once. */
   readonly seq: number;
 }
 
 export interface TransitionBatch extends BatchMeta {
+  readonly epoch: number;
   readonly obsDim: number;
   readonly actDim: number;
   readonly costDim: number;
@@ -22,16 +29,16 @@ export interface TransitionBatch extends BatchMeta {
   readonly episodes: EpisodeSummary[];
 }
 
-const MAGIC = 0x31545252; // "RRT1" little-endian
-const HEADER = 4 + 4 * 7 + 1; // magic, episodeId, policyVersion, seq, count, obsDim, actDim, costDim, actorId length
+const MAGIC = 0x32545252; // "RRT2" little-endian (RRT1 had no epoch)
+const HEADER = 4 + 4 * 8 + 1; // magic, episodeId, policyVersion, seq, count, obsDim, actDim, costDim, epoch, actorId length
 
 export class CorruptBatchError extends Error {
   override readonly name = 'CorruptBatchError';
 }
 
 /**
- * Packs transitions into one binary frame: a little-endian header (magic "RRT1", episode id,
- * policy version, sequence number, count, obs/action/cost sizes, actor id), then per field one
+ * Packs transitions into one binary frame: a little-endian header (magic "RRT2", episode id,
+ * policy version, sequence number, count, obs/action/cost sizes, epoch, actor id), then per field one
  * float32 array for the whole batch (obs, action, reward, costs, next obs) and one byte of flags
  * per transition (terminated, truncated, intervened, human), then the summaries of episodes that ended
  * in the batch (u32 length + JSON; a few per batch). No JSON for the data: 1,000 Pendulum
@@ -48,9 +55,11 @@ export function packTransitions(meta: BatchMeta, dims: { obsDim: number; actDim:
   const summaries = new TextEncoder().encode(JSON.stringify(episodes));
   const out = new Uint8Array(headerBytes + pad + 4 * floats + n + 4 + summaries.length);
   const view = new DataView(out.buffer);
-  [MAGIC, meta.episodeId, meta.policyVersion, meta.seq, n, obsDim, actDim, costDim].forEach((v, i) => view.setUint32(4 * i, v, true));
-  out[32] = id.length;
-  out.set(id, 33);
+  const epoch = meta.epoch ?? 0;
+  if (!(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff)) throw new RangeError(`Expected the batch \`epoch\` to be an integer in [0, 2³²), got \`${epoch}\``);
+  [MAGIC, meta.episodeId, meta.policyVersion, meta.seq, n, obsDim, actDim, costDim, epoch].forEach((v, i) => view.setUint32(4 * i, v, true));
+  out[HEADER - 1] = id.length;
+  out.set(id, HEADER);
   const f = new Float32Array(out.buffer, headerBytes + pad, floats);
   let o = 0;
   const put = (v: Float32Array): void => {
@@ -76,15 +85,15 @@ export function unpackTransitions(bytes: Uint8Array): TransitionBatch {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u = (i: number): number => view.getUint32(4 * i, true);
   if (u(0) !== MAGIC) throw new CorruptBatchError('not a transition batch (bad magic)');
-  const [episodeId, policyVersion, seq, n, obsDim, actDim, costDim] = [u(1), u(2), u(3), u(4), u(5), u(6), u(7)] as [number, number, number, number, number, number, number];
-  const idLength = bytes[32] as number;
+  const [episodeId, policyVersion, seq, n, obsDim, actDim, costDim, epoch] = [u(1), u(2), u(3), u(4), u(5), u(6), u(7), u(8)] as [number, number, number, number, number, number, number, number];
+  const idLength = bytes[HEADER - 1] as number;
   const headerBytes = HEADER + idLength;
   const pad = (4 - (headerBytes % 4)) % 4;
   const floats = n * (2 * obsDim + actDim + 1 + costDim);
   const tail = headerBytes + pad + 4 * floats + n;
   const summaryBytes = bytes.length >= tail + 4 ? view.getUint32(tail, true) : -1;
   if (obsDim < 1 || actDim < 1 || idLength > 64 || bytes.length !== tail + 4 + summaryBytes) throw new CorruptBatchError(`transition batch: ${bytes.length} bytes do not match its header (${n} transitions of obs ${obsDim}, action ${actDim}, costs ${costDim})`);
-  const actorId = new TextDecoder().decode(bytes.subarray(33, 33 + idLength));
+  const actorId = new TextDecoder().decode(bytes.subarray(HEADER, HEADER + idLength));
   // Copy into an aligned buffer (a Redis reply or a pooled buffer may sit at any offset).
   const f = new Float32Array(bytes.slice(headerBytes + pad, headerBytes + pad + 4 * floats).buffer);
   if (!f.every(Number.isFinite)) throw new CorruptBatchError(`transition batch from ${actorId} (seq ${seq}) holds non-finite numbers`);
@@ -110,7 +119,7 @@ export function unpackTransitions(bytes: Uint8Array): TransitionBatch {
     human: ((flags[i] as number) & 8) !== 0,
     policyVersion,
   }));
-  return { actorId, episodeId, policyVersion, seq, obsDim, actDim, costDim, transitions, episodes };
+  return { actorId, epoch, episodeId, policyVersion, seq, obsDim, actDim, costDim, transitions, episodes };
 }
 
 function checked(v: Float32Array, size: number, what: string): Float32Array {

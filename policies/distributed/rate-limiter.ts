@@ -36,16 +36,36 @@ export class RateLimiter {
     return inserts * this.options.samplesPerInsert - samples;
   }
 
-  /** Whether `n` more transitions may be inserted now. */
+  /**
+   * The insert-side check as a total: the most transitions that may have been inserted by now
+   * (at least `minSize`, so the warm-up is never held back). The distributed learner publishes
+   * it as the actors' window; {@link canInsert} is the same check.
+   */
+  insertLimit(): number {
+    const { samplesPerInsert: spi, minSize } = this.options;
+    return Math.max(minSize, Math.floor((this.samples + this.maxDiff) / spi + 1e-9));
+  }
+
+  /** Whether `n` more transitions may be inserted now (without counting a stall). */
+  wouldInsert(n = 1): boolean {
+    return this.inserts < this.options.minSize || this.inserts + n <= this.insertLimit();
+  }
+
+  /** Whether `n` transitions may be sampled now (without counting a stall). */
+  wouldSample(n: number): boolean {
+    return this.inserts >= this.options.minSize && this.diff(this.inserts, this.samples + n) >= this.minDiff;
+  }
+
+  /** {@link wouldInsert}, counting a stall when not: call it once per insert attempt. */
   canInsert(n = 1): boolean {
-    const ok = this.diff(this.inserts + n) <= this.maxDiff || this.inserts < this.options.minSize;
+    const ok = this.wouldInsert(n);
     if (!ok) this.stalls.insert++;
     return ok;
   }
 
-  /** Whether `n` transitions may be sampled now. */
+  /** {@link wouldSample}, counting a stall when not: call it once per sample attempt. */
   canSample(n: number): boolean {
-    const ok = this.inserts >= this.options.minSize && this.diff(this.inserts, this.samples + n) >= this.minDiff;
+    const ok = this.wouldSample(n);
     if (!ok) this.stalls.sample++;
     return ok;
   }
@@ -72,4 +92,16 @@ export class RateLimiter {
     this.inserts = s.inserts;
     this.samples = s.samples;
   }
+}
+
+/**
+ * The window actors are always left, in transitions, whatever state the learner is in: during
+ * the warm-up it is `errorBufferInserts + 1` (the limit is `minSize + errorBufferInserts` and the
+ * learner cannot sample below `minSize`); afterwards, a learner that cannot sample has left at
+ * least ⌊2·errorBufferInserts − rowsPerLearn / samplesPerInsert⌋. A batch larger than this can
+ * wait for room that never comes (the learner waits for its data): configs must send smaller
+ * batches.
+ */
+export function guaranteedWindow(o: { readonly samplesPerInsert: number; readonly errorBufferInserts: number; readonly rowsPerLearn: number }): number {
+  return Math.min(o.errorBufferInserts + 1, Math.floor(2 * o.errorBufferInserts - o.rowsPerLearn / o.samplesPerInsert + 1e-9));
 }

@@ -1,14 +1,14 @@
 import { createClient, RESP_TYPES } from 'redis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CorruptBatchError, unpackTransitions } from './packing.js';
-import { newer, type ActorTransport, type Delivery, type LearnerTransport, type ParamsMessage } from './transport.js';
+import { newer, type ActorTransport, type Delivery, type LearnerStart, type LearnerTransport, type ParamsMessage } from './transport.js';
 
 export interface RedisOptions {
   /** redis://host:port (rediss:// for TLS). Default redis://127.0.0.1:6379. */
   readonly url?: string;
   readonly username?: string;
   readonly password?: string;
-  /** Keys live under `roborl:<prefix>:`. */
+  /** Keys live under `roborl:<prefix>:` (see {@link redisKeys}). */
   readonly prefix: string;
   /** Problems worth telling a person (the broker is unreachable, full, or refusing). */
   readonly log?: (line: string) => void;
@@ -51,37 +51,74 @@ async function connect(o: RedisOptions): Promise<Client> {
   return client;
 }
 
-const keys = (prefix: string) => ({
-  stream: `roborl:${prefix}:transitions`,
-  params: `roborl:${prefix}:params`,
-  channel: `roborl:${prefix}:params-announce`,
-  allowed: `roborl:${prefix}:allowed`,
-  done: `roborl:${prefix}:done`,
-  sent: `roborl:${prefix}:sent`,
-});
+/**
+ * Key layout. A namespace `roborl:<prefix>:` (the prefix defaults to the config's name and seed)
+ * holds the pointer to the current run, the announcement channel and each actor id's
+ * incarnation counter; every run's data lives under `roborl:<prefix>:run:<run>:`. A new run
+ * gets keys of its own and never deletes another run's.
+ */
+export function redisKeys(prefix: string, run: string) {
+  const ns = `roborl:${prefix}`;
+  const r = `${ns}:run:${run}`;
+  return {
+    current: `${ns}:current`,
+    channel: `${ns}:announce`,
+    epoch: (actorId: string) => `${ns}:epoch:${actorId}`,
+    stream: `${r}:transitions`,
+    params: `${r}:params`,
+    allowed: `${r}:allowed`,
+    done: `${r}:done`,
+    sent: `${r}:sent`,
+  };
+}
+type Keys = ReturnType<typeof redisKeys>;
 const GROUP = 'learner';
+/** Runs are named by letters, digits, ".", "_" and "-" (they go into key names and announcements). */
+const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 const text = (r: Reply | undefined): string => (Buffer.isBuffer(r) ? r.toString() : String(r));
 
 /**
- * The learner's end over Redis Streams: actors XADD packed batches to one stream; the learner
- * reads through the consumer group `learner` and acknowledges (XACK, then XDEL to keep the
- * stream short) only when told to — the distributed learner does so once a checkpoint holds the
- * batch. On start it first claims (XAUTOCLAIM) what earlier learners were delivered but never
+ * Reserve and send in one step (a script runs atomically): the batch is added to the stream only
+ * if the run is not over and the window has room, and then the send counter moves with it — so
+ * no count is ever taken for a batch that is not in the stream. Returns 1 (sent), 0 (no room),
+ * −1 (the run is over).
+ */
+const SEND_SCRIPT = `
+if redis.call('GET', KEYS[4]) == '1' then return -1 end
+local allowed = tonumber(redis.call('GET', KEYS[1]) or '0')
+local sent = tonumber(redis.call('GET', KEYS[2]) or '0')
+local n = tonumber(ARGV[1])
+if sent + n > allowed then return 0 end
+redis.call('INCRBY', KEYS[2], n)
+redis.call('XADD', KEYS[3], '*', 'actor', ARGV[2], 'epoch', ARGV[4], 'n', ARGV[1], 'data', ARGV[3])
+return 1`;
+
+/** Raises a counter to at least ARGV[1] (a learner that knows of later incarnations than a wiped Redis does). */
+const RAISE_SCRIPT = `
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`;
+
+/**
+ * The learner's end over Redis Streams: actors add packed batches to the run's stream; the
+ * learner reads through the consumer group `learner` and acknowledges (XACK, then XDEL to keep
+ * the stream short) only when told to — the distributed learner does so once a checkpoint holds
+ * the batch. On start it first claims (XAUTOCLAIM) what earlier learners were delivered but never
  * acknowledged, so a learner killed between checkpoints loses nothing.
  * Parameters: SET (so a late actor finds them) and PUBLISH of (generation, version) — actors
- * fetch the newest only, and a restarted learner's generation supersedes the old one's. Flow control: the allowance is a key actors read.
+ * fetch the newest only, and a restarted learner's generation supersedes the old one's. Flow
+ * control: the allowance is a key actors read.
  */
 export class RedisLearnerTransport implements LearnerTransport {
-  private readonly k: ReturnType<typeof keys>;
+  private readonly k: Keys;
   private pendingFirst = true;
   /** Where the claim of earlier learners' pending entries has got to. */
   private claimCursor = '0-0';
   private lastPublished = -1;
-  /** This learner's start: parameters are ordered by (generation, version), so a restarted learner's are adopted. */
-  private readonly generation = Date.now();
   /** One consumer name per learner start; a restarted learner claims its predecessor's pending entries. */
-  private readonly consumer = `learner-${this.generation}`;
+  private readonly consumer: string;
+  private undeliverable = { batches: 0, transitions: 0 };
   /** Entries that failed to decode (acknowledged and dropped: they can never be applied). */
   corrupt = 0;
   /** Entries claimed from an earlier learner that never acknowledged them. */
@@ -89,19 +126,34 @@ export class RedisLearnerTransport implements LearnerTransport {
 
   private constructor(
     private readonly client: Client,
-    private readonly o: RedisOptions,
+    private readonly o: RedisOptions & { readonly run: string },
+    /** This learner's start: parameters are ordered by (generation, version), so a restarted learner's are adopted. */
+    readonly generation: number,
   ) {
-    this.k = keys(o.prefix);
+    this.k = redisKeys(o.prefix, o.run);
+    this.consumer = `learner-${generation}`;
   }
 
-  static async open(o: RedisOptions): Promise<RedisLearnerTransport> {
+  /**
+   * Connects for run `run` (default "main"; `roborl learner` names it after the run folder) and
+   * makes it the namespace's current run, which actors join.
+   */
+  static async open(o: RedisOptions & { readonly run?: string }): Promise<RedisLearnerTransport> {
+    const run = o.run ?? 'main';
+    if (!RUN_ID.test(run)) throw new RangeError(`Expected a run id of letters, digits, ".", "_" and "-", got \`${run}\``);
     const client = await connect(o);
-    const t = new RedisLearnerTransport(client, o);
+    const k = redisKeys(o.prefix, run);
+    // Strictly after any learner of this run before (whatever the clocks say), so actors adopt this one's parameters.
+    const previous = (await client.sendCommand(['GETRANGE', k.params, '0', '7'])) as Reply;
+    const before = Buffer.isBuffer(previous) && previous.length === 8 ? previous.readDoubleLE(0) : 0;
+    const t = new RedisLearnerTransport(client, { ...o, run }, Math.max(Date.now(), Number.isFinite(before) ? before + 1 : 0));
     try {
       await client.sendCommand(['XGROUP', 'CREATE', t.k.stream, GROUP, '0', 'MKSTREAM']);
     } catch (err) {
       if (!/BUSYGROUP/.test((err as Error).message)) throw err;
     }
+    await t.command(['SET', k.current, run]);
+    await t.command(['PUBLISH', k.channel, `run ${run}`]);
     return t;
   }
 
@@ -143,8 +195,12 @@ export class RedisLearnerTransport implements LearnerTransport {
     } catch (err) {
       if (!(err instanceof CorruptBatchError)) throw err;
       this.corrupt++;
+      this.undeliverable.batches++;
+      // The envelope's count (set by the send script) says how much window the entry took.
+      const n = Number(text(fieldValue(fields, 'n')));
+      if (Number.isInteger(n) && n > 0 && n <= 1_000_000) this.undeliverable.transitions += n;
       this.o.log?.(`redis: dropping entry ${id}: ${err.message}`);
-      void ack();
+      ack().catch((e: Error) => this.o.log?.(`redis: acknowledging corrupt entry ${id} failed (it will be dropped again): ${e.message}`));
       return [];
     }
   }
@@ -157,27 +213,37 @@ export class RedisLearnerTransport implements LearnerTransport {
     header.writeDoubleLE(this.generation, 0);
     header.writeDoubleLE(params.version, 8);
     await this.command(['SET', this.k.params, Buffer.concat([header, Buffer.from(params.bytes)])]);
-    await this.command(['PUBLISH', this.k.channel, `${this.generation}:${params.version}`]);
+    await this.command(['PUBLISH', this.k.channel, `params ${this.o.run} ${this.generation} ${params.version}`]);
   }
 
-  async begin(inserted: number, fresh: boolean): Promise<void> {
-    if (fresh) {
-      // A new run must not learn from what an earlier run under the same keys left behind.
-      await this.command(['DEL', this.k.stream, this.k.params, this.k.allowed]);
+  async begin(start: LearnerStart): Promise<void> {
+    if (start.fresh) {
+      // A new run of this id (a run folder made again) must not learn from what an earlier one left.
+      await this.command(['DEL', this.k.stream, this.k.params, this.k.allowed, this.k.done]);
       await this.command(['XGROUP', 'CREATE', this.k.stream, GROUP, '0', 'MKSTREAM']);
       this.pendingFirst = false;
     }
-    await this.command(['SET', this.k.sent, String(inserted)]);
+    // A Redis that lost its counters (no AOF) must still give restarted actors new incarnations.
+    for (const [actorId, epoch] of start.epochs ?? []) await this.command(['EVAL', RAISE_SCRIPT, '1', this.k.epoch(actorId), String(epoch)]);
+    await this.command(['SET', this.k.sent, String(start.inserted)]);
     await this.command(['DEL', this.k.done]);
+    await this.command(['SET', this.k.current, this.o.run]);
+    await this.command(['PUBLISH', this.k.channel, `run ${this.o.run}`]);
   }
 
   async allowInserts(total: number): Promise<void> {
     await this.command(['SET', this.k.allowed, String(total)]);
   }
 
+  takeUndeliverable(): { batches: number; transitions: number } {
+    const n = this.undeliverable;
+    this.undeliverable = { batches: 0, transitions: 0 };
+    return n;
+  }
+
   async finish(): Promise<void> {
     await this.command(['SET', this.k.done, '1']);
-    await this.command(['PUBLISH', this.k.channel, 'done']);
+    await this.command(['PUBLISH', this.k.channel, `done ${this.o.run}`]);
   }
 
   /** A command, retried while Redis is unreachable (a restart); other errors throw. */
@@ -191,42 +257,74 @@ export class RedisLearnerTransport implements LearnerTransport {
 }
 
 /**
- * An actor's end over Redis: reserves allowance (INCRBY on the shared counter, waiting while the
- * learner's allowance is spent), then XADDs the packed batch with its actor id and sequence
- * number. A refusing or unreachable Redis (OOM, a restart) is retried with backoff and
- * reported — a batch is never dropped. Parameters: subscribed announcements, then GET of the
- * newest blob (older announcements are skipped: conflation).
+ * An actor's end over Redis. On open it takes a new incarnation (INCR of its id's counter: the
+ * learner's de-duplication key is (actor, epoch, seq), so a restarted actor's sequence numbers
+ * never collide with its predecessor's) and joins the namespace's current run — waiting for a
+ * learner if there is none, or if the current run is already over (a previous run's end does
+ * not stop a new actor). It follows the current run when a new learner starts one.
+ * Sending reserves window and adds the batch in one atomic step (a script), waiting while the
+ * learner's allowance is spent. A refusing or unreachable Redis (OOM, a restart) is retried
+ * with backoff and reported — a batch is never dropped. Parameters: subscribed announcements,
+ * then GET of the newest blob (older announcements are skipped: conflation), and a look every
+ * second in case an announcement was missed while Redis was away.
  */
 export class RedisActorTransport implements ActorTransport {
-  private readonly k: ReturnType<typeof keys>;
+  private k: Keys;
   private newest: ParamsMessage | null = null;
   private fetching = false;
   private done = false;
+  private lastLook = 0;
   waits = 0;
 
   private constructor(
     private readonly client: Client,
     private readonly subscriber: Client,
     private readonly o: RedisOptions & { readonly actorId: string },
+    /** This incarnation of the actor id (1, 2, … per restart). */
+    readonly epoch: number,
+    /** The run this actor sends to. */
+    public run: string,
   ) {
-    this.k = keys(o.prefix);
+    this.k = redisKeys(o.prefix, run);
   }
 
-  static async open(o: RedisOptions & { readonly actorId: string }): Promise<RedisActorTransport> {
+  static async open(o: RedisOptions & { readonly actorId: string; readonly signal?: AbortSignal }): Promise<RedisActorTransport> {
     const client = await connect(o);
     const subscriber = await connect(o);
-    const t = new RedisActorTransport(client, subscriber, o);
-    await subscriber.subscribe(t.k.channel, (message: Buffer | string) => {
-      if (text(message) === 'done') {
-        t.done = true;
-        return;
-      }
-      const [generation, version] = text(message).split(':').map(Number) as [number, number];
-      if (newer(generation, version, t.newest)) void t.fetch();
-    });
-    await t.fetch();
-    t.done = text((await client.sendCommand(['GET', t.k.done])) as Reply) === '1';
-    return t;
+    try {
+      const epoch = Number(await retrying(() => client.sendCommand(['INCR', redisKeys(o.prefix, 'x').epoch(o.actorId)]) as Promise<Reply>, o, 'INCR'));
+      const run = await waitForRun(client, o);
+      const t = new RedisActorTransport(client, subscriber, o, epoch, run);
+      await subscriber.subscribe(t.k.channel, (message: Buffer | string) => t.onAnnounce(text(message)));
+      await t.fetch();
+      return t;
+    } catch (err) {
+      client.destroy();
+      subscriber.destroy();
+      throw err;
+    }
+  }
+
+  private onAnnounce(message: string): void {
+    const [kind, run, ...rest] = message.split(' ');
+    if (kind === 'run' && run && run !== this.run && RUN_ID.test(run)) this.join(run);
+    if (run !== this.run) return;
+    if (kind === 'done') this.done = true;
+    if (kind === 'run') this.done = false;
+    if (kind === 'params') {
+      const [generation, version] = rest.map(Number) as [number, number];
+      if (newer(generation, version, this.newest)) void this.fetch().catch(() => {});
+    }
+  }
+
+  /** A new learner started another run: send there from now on (its parameters replace the old run's). */
+  private join(run: string): void {
+    this.o.log?.(`actor ${this.o.actorId}: the learner started run ${run}; joining it`);
+    this.run = run;
+    this.k = redisKeys(this.o.prefix, run);
+    this.newest = null;
+    this.done = false;
+    void this.fetch().catch(() => {});
   }
 
   private async fetch(): Promise<void> {
@@ -234,7 +332,7 @@ export class RedisActorTransport implements ActorTransport {
     this.fetching = true;
     try {
       const blob = (await retrying(() => this.client.sendCommand(['GET', this.k.params]) as Promise<Reply>, this.o, 'GET')) as Buffer | null;
-      if (blob && blob.length > 16) {
+      if (Buffer.isBuffer(blob) && blob.length > 16) {
         const [generation, version] = [blob.readDoubleLE(0), blob.readDoubleLE(8)];
         if (newer(generation, version, this.newest)) this.newest = { generation, version, bytes: new Uint8Array(blob.subarray(16)) };
       }
@@ -243,19 +341,32 @@ export class RedisActorTransport implements ActorTransport {
     }
   }
 
+  /** Every second: the run's state and newest parameters, in case announcements were missed (Redis restarted). */
+  private async look(signal?: AbortSignal): Promise<void> {
+    if (performance.now() - this.lastLook < 1000) return;
+    this.lastLook = performance.now();
+    const current = text((await retrying(() => this.client.sendCommand(['GET', this.k.current]) as Promise<Reply>, this.o, 'GET', signal)) ?? '');
+    if (current && current !== this.run && RUN_ID.test(current)) this.join(current);
+    this.done = text((await retrying(() => this.client.sendCommand(['GET', this.k.done]) as Promise<Reply>, this.o, 'GET', signal)) as Reply) === '1';
+    await this.fetch();
+  }
+
   async send(bytes: Uint8Array, count: number, signal?: AbortSignal): Promise<void> {
-    const command = (args: (string | Buffer)[]): Promise<Reply> => retrying(() => this.client.sendCommand(args) as Promise<Reply>, this.o, args[0] as string, signal);
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let backoff = 10; ; backoff = Math.min(200, backoff * 2)) {
       signal?.throwIfAborted();
+      await this.look(signal);
       if (this.done) return; // the run is over: the learner takes nothing more
-      const allowed = Number(text((await command(['GET', this.k.allowed])) ?? '0'));
-      const sent = Number(await command(['INCRBY', this.k.sent, String(count)]));
-      if (sent <= allowed) break;
-      await command(['DECRBY', this.k.sent, String(count)]);
+      const k = this.k;
+      const r = Number(await retrying(() => this.client.sendCommand(['EVAL', SEND_SCRIPT, '4', k.allowed, k.sent, k.stream, k.done, String(count), this.o.actorId, data, String(this.epoch)]) as Promise<Reply>, this.o, 'EVAL', signal));
+      if (r === 1) return;
+      if (r === -1) {
+        this.done = true;
+        return;
+      }
       this.waits++;
       await sleep(backoff);
     }
-    await command(['XADD', this.k.stream, '*', 'actor', this.o.actorId, 'data', Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]);
   }
 
   params(): ParamsMessage | null {
@@ -272,6 +383,21 @@ export class RedisActorTransport implements ActorTransport {
   }
 }
 
+/** The namespace's current run once there is one that is not over (polled; says once that it waits). */
+async function waitForRun(client: Client, o: RedisOptions & { readonly signal?: AbortSignal }): Promise<string> {
+  const k = redisKeys(o.prefix, 'x');
+  for (let said = false; ; ) {
+    o.signal?.throwIfAborted();
+    const run = text((await retrying(() => client.sendCommand(['GET', k.current]) as Promise<Reply>, o, 'GET', o.signal)) ?? '');
+    if (run && RUN_ID.test(run)) {
+      const done = text((await retrying(() => client.sendCommand(['GET', redisKeys(o.prefix, run).done]) as Promise<Reply>, o, 'GET', o.signal)) as Reply) === '1';
+      if (!done) return run;
+    }
+    if (!said) o.log?.(`redis: waiting for a learner to start a run under roborl:${o.prefix}:${run ? ` (run ${run} is over)` : ''}`);
+    said = true;
+    await sleep(200);
+  }
+}
 
 /**
  * Runs `f`, retrying with backoff (up to 2 s apart) while Redis is unreachable or refuses for

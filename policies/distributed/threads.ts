@@ -1,21 +1,28 @@
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { unpackTransitions } from './packing.js';
-import { newer, type ActorTransport, type Delivery, type LearnerTransport, type ParamsMessage } from './transport.js';
+import { CorruptBatchError, unpackTransitions } from './packing.js';
+import { newer, type ActorTransport, type Delivery, type LearnerStart, type LearnerTransport, type ParamsMessage } from './transport.js';
 
 /** Messages between the learner thread and actor threads (structured clone; batches are transferred, not copied). */
 export type ThreadMessage =
-  | { readonly op: 'batch'; readonly bytes: Uint8Array }
+  | { readonly op: 'batch'; readonly bytes: Uint8Array; readonly count: number }
   | { readonly op: 'params'; readonly version: number; readonly bytes: Uint8Array }
   | { readonly op: 'error'; readonly message: string }
   | { readonly op: 'finish' };
 
-/** Slots of the shared flow-control counters: [allowed total inserts, sent total]. */
+/**
+ * Slots of the shared flow-control counters: [allowed total inserts, sent total], then one
+ * "reserved" counter per actor slot (what that slot's actor has taken from the window in this
+ * learner's life), so what a killed actor reserved and never posted can be given back.
+ */
 const ALLOWED = 0;
 const SENT = 1;
+const RESERVED = 2;
+/** Actor slots in one flow-control buffer (distributed.actors is at most 64). */
+export const MAX_ACTOR_SLOTS = 64;
 
 /** The shared memory the learner and its actor threads use for flow control. */
 export function flowControlBuffer(): SharedArrayBuffer {
-  return new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
+  return new SharedArrayBuffer((RESERVED + MAX_ACTOR_SLOTS) * Int32Array.BYTES_PER_ELEMENT);
 }
 
 type Endpoint = Pick<Worker, 'on' | 'off' | 'postMessage'> | Pick<MessagePort, 'on' | 'off' | 'postMessage'>;
@@ -30,31 +37,68 @@ export class ThreadsLearnerTransport implements LearnerTransport {
   private wake: (() => void) | null = null;
   private readonly counters: Int32Array;
   private next = 0;
+  /** Transitions delivered per actor slot in this learner's life. */
+  private readonly delivered = new Float64Array(MAX_ACTOR_SLOTS);
+  private undeliverable = { batches: 0, transitions: 0 };
   readonly errors: string[] = [];
+  /** Batches that could not be unpacked (counted, dropped, their window given back). */
+  corrupt = 0;
 
   constructor(
     private readonly actors: Endpoint[],
     shared: SharedArrayBuffer,
   ) {
     this.counters = new Int32Array(shared);
-    for (const a of actors) a.on('message', (m: ThreadMessage) => this.onMessage(m));
+    actors.forEach((a, slot) => a.on('message', (m: ThreadMessage) => this.onMessage(m, slot)));
   }
 
-  /** Adds an actor (a restarted one) to the broadcast list. */
-  attach(actor: Endpoint): void {
+  /** Adds an actor (a restarted one) in `slot` to the broadcast list. */
+  attach(actor: Endpoint, slot = 0): void {
+    checkSlot(slot);
     this.actors.push(actor);
-    actor.on('message', (m: ThreadMessage) => this.onMessage(m));
+    actor.on('message', (m: ThreadMessage) => this.onMessage(m, slot));
   }
 
-  private onMessage(m: ThreadMessage): void {
-    if (m.op === 'error') {
-      this.errors.push(m.message);
-      return;
+  /**
+   * The actor in `slot` is gone (its thread exited: every message it posted has been delivered
+   * by then). What it reserved from the window and never posted is given back, so a thread
+   * killed between counting and sending does not shrink the window for good.
+   */
+  detach(actor: Endpoint, slot = 0): void {
+    checkSlot(slot);
+    const i = this.actors.indexOf(actor);
+    if (i >= 0) this.actors.splice(i, 1);
+    const lost = Atomics.load(this.counters, RESERVED + slot) - (this.delivered[slot] as number);
+    if (lost > 0) Atomics.sub(this.counters, SENT, lost);
+    Atomics.store(this.counters, RESERVED + slot, 0);
+    this.delivered[slot] = 0;
+  }
+
+  private onMessage(m: ThreadMessage, slot: number): void {
+    switch (m.op) {
+      case 'error':
+        this.errors.push(m.message);
+        return;
+      case 'batch': {
+        this.delivered[slot] = (this.delivered[slot] as number) + m.count;
+        try {
+          this.queue.push({ batch: unpackTransitions(m.bytes), id: String(this.next++), ack: async () => {} });
+        } catch (err) {
+          if (!(err instanceof CorruptBatchError)) throw err;
+          this.corrupt++;
+          this.undeliverable.batches++;
+          this.undeliverable.transitions += m.count;
+          this.errors.push(`dropped a corrupt batch from actor slot ${slot}: ${err.message}`);
+        }
+        this.wake?.();
+        return;
+      }
+      case 'params':
+      case 'finish':
+        return;
+      default:
+        m satisfies never;
     }
-    if (m.op !== 'batch') return;
-    const id = String(this.next++);
-    this.queue.push({ batch: unpackTransitions(m.bytes), id, ack: async () => {} });
-    this.wake?.();
   }
 
   async receive(waitMs: number): Promise<Delivery[]> {
@@ -75,8 +119,10 @@ export class ThreadsLearnerTransport implements LearnerTransport {
     for (const a of this.actors) a.postMessage({ op: 'params', version: params.version, bytes: params.bytes } satisfies ThreadMessage);
   }
 
-  async begin(inserted: number): Promise<void> {
-    Atomics.store(this.counters, SENT, inserted);
+  async begin(start: LearnerStart): Promise<void> {
+    Atomics.store(this.counters, SENT, start.inserted);
+    for (let slot = 0; slot < MAX_ACTOR_SLOTS; slot++) Atomics.store(this.counters, RESERVED + slot, 0);
+    this.delivered.fill(0);
   }
 
   async allowInserts(total: number): Promise<void> {
@@ -84,11 +130,21 @@ export class ThreadsLearnerTransport implements LearnerTransport {
     Atomics.notify(this.counters, ALLOWED);
   }
 
+  takeUndeliverable(): { batches: number; transitions: number } {
+    const n = this.undeliverable;
+    this.undeliverable = { batches: 0, transitions: 0 };
+    return n;
+  }
+
   async finish(): Promise<void> {
     for (const a of this.actors) a.postMessage({ op: 'finish' } satisfies ThreadMessage);
   }
 
   async close(): Promise<void> {}
+}
+
+function checkSlot(slot: number): void {
+  if (!(Number.isInteger(slot) && slot >= 0 && slot < MAX_ACTOR_SLOTS)) throw new RangeError(`Expected an actor slot in [0, ${MAX_ACTOR_SLOTS}), got \`${slot}\``);
 }
 
 /** An actor thread's end: sends transferred batches, waits on the shared allowance, keeps the newest parameters. */
@@ -102,7 +158,10 @@ export class ThreadsActorTransport implements ActorTransport {
   constructor(
     private readonly port: Pick<MessagePort, 'on' | 'postMessage'>,
     shared: SharedArrayBuffer,
+    /** This actor's slot in the flow-control buffer (its index among the run's actors). */
+    private readonly slot = 0,
   ) {
+    checkSlot(slot);
     this.counters = new Int32Array(shared);
     port.on('message', (m: ThreadMessage) => {
       if (m.op === 'params' && newer(0, m.version, this.newest)) this.newest = { version: m.version, bytes: m.bytes };
@@ -111,21 +170,26 @@ export class ThreadsActorTransport implements ActorTransport {
   }
 
   async send(bytes: Uint8Array, count: number, signal?: AbortSignal): Promise<void> {
-    // Reserve `count` of the allowance, or wait until the learner raises it.
+    // Reserve `count` of the allowance, or wait until the learner raises it. The slot's own
+    // reservation is counted first: a thread killed between the two then gives back a little
+    // too much (harmless) rather than losing window for good.
     for (;;) {
       signal?.throwIfAborted();
       if (this.done) return; // the run is over: the learner takes nothing more
       const allowed = Atomics.load(this.counters, ALLOWED);
       const sent = Atomics.load(this.counters, SENT);
-      if (sent + count <= allowed && Atomics.compareExchange(this.counters, SENT, sent, sent + count) === sent) break;
-      if (sent + count > allowed) {
+      if (sent + count <= allowed) {
+        Atomics.add(this.counters, RESERVED + this.slot, count);
+        if (Atomics.compareExchange(this.counters, SENT, sent, sent + count) === sent) break;
+        Atomics.sub(this.counters, RESERVED + this.slot, count);
+      } else {
         this.waits++;
         // waitAsync lets this thread's event loop (parameter messages) run while it waits.
         await waitAsync(this.counters, ALLOWED, allowed, 100);
       }
     }
     const copy = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-    this.port.postMessage({ op: 'batch', bytes: copy } satisfies ThreadMessage, [copy.buffer as ArrayBuffer]);
+    this.port.postMessage({ op: 'batch', bytes: copy, count } satisfies ThreadMessage, [copy.buffer as ArrayBuffer]);
   }
 
   params(): ParamsMessage | null {

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Transition } from '../../control/transition.js';
 import { haveRedis, RedisServer, withRedis } from '../../test/redis-fixture.js';
 import { packTransitions } from './packing.js';
-import { RedisActorTransport, RedisLearnerTransport } from './redis.js';
+import { RedisActorTransport, RedisLearnerTransport, redisKeys } from './redis.js';
 import { flowControlBuffer, ThreadsActorTransport, ThreadsLearnerTransport } from './threads.js';
 import type { ActorTransport, Delivery, LearnerTransport } from './transport.js';
 
@@ -156,7 +156,7 @@ describe('Redis faults (a real redis-server)', () => {
     const again = await receiveAll(learner, 3);
     expect(again.map((d) => d.batch.seq)).toEqual([2, 3, 4]);
     for (const d of again) await d.ack();
-    expect(Number((redis as RedisServer).cli('XLEN', `roborl:${prefix}:transitions`))).toBe(0);
+    expect(Number((redis as RedisServer).cli('XLEN', redisKeys(prefix, 'main').stream))).toBe(0);
     await a.close();
     await learner.close();
   });
@@ -231,9 +231,11 @@ describe('Redis faults (a real redis-server)', () => {
   it('a corrupt entry is counted and dropped, never applied', async () => {
     const url = (redis as RedisServer).url;
     const learner = await RedisLearnerTransport.open({ url, prefix: 'corrupt' });
-    (redis as RedisServer).cli('XADD', 'roborl:corrupt:transitions', '*', 'actor', 'x', 'data', 'garbage');
+    (redis as RedisServer).cli('XADD', redisKeys('corrupt', 'main').stream, '*', 'actor', 'x', 'n', '7', 'data', 'garbage');
     expect(await receiveAll(learner, 1, 500)).toEqual([]);
     expect(learner.corrupt).toBe(1);
+    // Its window goes back to the actors (the envelope said 7 transitions).
+    expect(learner.takeUndeliverable()).toEqual({ batches: 1, transitions: 7 });
     await learner.close();
   });
 });

@@ -25,17 +25,36 @@ export interface LearnerTransport {
   receive(waitMs: number): Promise<Delivery[]>;
   /** Announces new parameters; actors adopt the newest and drop older ones (conflation). */
   publish(params: ParamsMessage): Promise<void>;
+  /** A learner starts (see {@link LearnerStart}). */
+  begin(start: LearnerStart): Promise<void>;
   /**
-   * A learner starts: `fresh` for a new run (anything an earlier run left under these keys is
-   * cleared), else a resume; `inserted` is the number of transitions it holds, which re-bases
-   * the actors' shared send counter.
+   * Flow control: the total number of transitions all actors together may have sent since
+   * {@link begin} re-based the count — the rate limiter's insert limit plus everything the
+   * learner received and did not insert (duplicates, stale drops, refused and corrupt entries),
+   * so those never shrink the window.
    */
-  begin(inserted: number, fresh: boolean): Promise<void>;
-  /** Flow control: the total number of transitions all actors together may have sent (the rate limiter's allowance). */
   allowInserts(total: number): Promise<void>;
+  /**
+   * Transitions that reached the transport but can never be delivered (a corrupt entry, as far
+   * as its envelope tells), since the last call: the learner returns them to the window.
+   */
+  takeUndeliverable(): { readonly batches: number; readonly transitions: number };
   /** Tells the actors the run is over (they stop). */
   finish(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a starting learner tells its transport. */
+export interface LearnerStart {
+  /** Transitions the learner holds: re-bases the actors' shared send counter. */
+  readonly inserted: number;
+  /** A new run (anything an earlier run of the same id left is cleared), else a resume. */
+  readonly fresh: boolean;
+  /**
+   * The newest incarnation (epoch) the learner knows of each actor id: a transport that hands
+   * out epochs makes sure a restarted actor gets a larger one even if the broker lost its count.
+   */
+  readonly epochs?: ReadonlyMap<string, number>;
 }
 
 /** An actor's end. */
