@@ -1,86 +1,165 @@
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { percentile } from '../control/running-stats.js';
-import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../control/rng.js';
-import { selectBackend, type BackendName } from '../policies/backend.js';
-import { mlpForward } from '../policies/nn/mlp.js';
+import { selectBackend } from '../policies/backend.js';
+import { loadBlasKernels, type BlasLibrary } from '../policies/kernels/blas.js';
+import type { Kernels } from '../policies/kernels/kernels.js';
+import { TfjsKernels } from '../policies/kernels/tfjs.js';
+import { MlpPass } from '../policies/nn/net.js';
 import { allocBatch } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 import { resolveSacConfig, SacConfigSchema } from '../policies/sac/config.js';
 import { SacLearner } from '../policies/sac/sac.js';
+import { squashedSampleInto } from '../policies/sac/squashed-gaussian.js';
 
-export interface LearnerBackendResult {
+/** One row: a compute path at a thread count. */
+export interface LearnerRow {
+  /** `blas-openblas`, `blas-blis`, `wasm`, `cpu`, `tensorflow`, `pytorch`. */
   readonly name: string;
+  readonly threads: number;
   /** One SAC update: critic step + actor step + temperature + Polyak; batch 256, 256×256, 2 critics, obs 17, action 6. Median ms. */
   readonly sacUpdateMs: number;
-  /** Per-tick policy inference as the actor runs it (typed-array MLP, batch 1, stochastic action), µs. */
+  /** One stochastic action at batch 1 through this path's networks (µs, p50 and p99). */
   readonly inferP50Us: number;
   readonly inferP99Us: number;
-  /** The same forward pass through tfjs on this backend (batch 1, incl. dataSync), µs. */
-  readonly tfInferP50Us: number;
-  readonly tfInferP99Us: number;
-  /** Kernel launches in one update (tf.profile). */
-  readonly kernelsPerUpdate: number;
 }
 
+export interface LearnerBenchmark {
+  readonly rows: LearnerRow[];
+  /** The actor's own batch-1 path (typed-array MlpJs, no kernels), µs. */
+  readonly actorInference: { readonly p50Us: number; readonly p99Us: number };
+  /** SAC update time over PyTorch's on 1 thread, per row (when PyTorch ran). */
+  readonly vsPytorch1?: Record<string, number>;
+  readonly loadAverage: number[];
+}
 
-async function measure(name: Exclude<BackendName, 'auto'>): Promise<LearnerBackendResult | null> {
-  try {
-    await selectBackend(name);
-  } catch {
-    return null;
-  }
+const OBS = 17;
+const ACT = 6;
+
+function sacUpdateMs(kernels: Kernels, reps: number): number {
   const rng = new Rng(0);
-  const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac' })), 17, 6, rng);
-  const batch = allocBatch({ capacity: 1, obsDim: 17, actDim: 6, costDim: 0 }, 256);
+  const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac' })), OBS, ACT, rng, [], 0, kernels);
+  const batch = allocBatch({ capacity: 1, obsDim: OBS, actDim: ACT, costDim: 0 }, 256);
   for (const arr of [batch.obs, batch.action, batch.reward, batch.nextObs]) for (let i = 0; i < arr.length; i++) arr[i] = 0.5 * rng.normal();
+  for (let i = 0; i < batch.action.length; i++) batch.action[i] = Math.tanh(batch.action[i] as number);
   batch.discount.fill(0.99);
-  const slow = name === 'cpu';
-  for (let i = 0; i < (slow ? 1 : 5); i++) learner.update([batch]);
+  for (let i = 0; i < Math.min(5, reps); i++) learner.update([batch]);
   const times: number[] = [];
-  for (let i = 0; i < (slow ? 3 : 40); i++) {
+  for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     learner.update([batch]);
     times.push(performance.now() - t0);
   }
-  const profile = await tf.profile(() => void learner.update([batch]));
-  const kernels = profile.kernels.filter((k) => !/scope|forward|__op/.test(k.name)).length;
+  learner.dispose();
+  return percentile(times, 0.5);
+}
 
+/** Batch-1 stochastic action through MlpPass on `kernels` (what a learner-side actor on this path would run). */
+function inferUs(kernels: Kernels, reps: number): { p50: number; p99: number } {
+  const rng = new Rng(1);
+  const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac' })), OBS, ACT, rng, [], 0, kernels);
+  const pass = new MlpPass(learner.actor.spec, 1, kernels);
+  const obs = Float32Array.from({ length: OBS }, () => rng.normal());
+  const eps = new Float32Array(ACT);
+  const into = { logStd: new Float32Array(ACT), u: new Float32Array(ACT), action: new Float32Array(ACT), logProb: new Float32Array(1) };
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    for (let j = 0; j < ACT; j++) eps[j] = rng.normal();
+    squashedSampleInto(pass.forward(learner.actor, obs), eps, 1, ACT, -5, 2, into);
+    if (i >= reps / 10) times.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+}
+
+function actorInference(): { p50Us: number; p99Us: number } {
+  const rng = new Rng(1);
+  const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac' })), OBS, ACT, rng);
   const actor = new GaussianActor(learner.snapshot(), new Rng(1));
-  const obs = Float32Array.from({ length: 17 }, () => rng.normal());
-  const infer: number[] = [];
+  const obs = Float32Array.from({ length: OBS }, () => rng.normal());
+  const times: number[] = [];
   for (let i = 0; i < 20_000; i++) {
     const t0 = process.hrtime.bigint();
     actor.act(obs, false);
-    if (i >= 1000) infer.push(Number(process.hrtime.bigint() - t0) / 1000);
+    if (i >= 1000) times.push(Number(process.hrtime.bigint() - t0) / 1000);
   }
-  const tfInfer: number[] = [];
-  const x = tf.tensor2d(obs, [1, 17]);
-  for (let i = 0; i < (slow ? 500 : 5000); i++) {
-    const t0 = process.hrtime.bigint();
-    tf.tidy(() => mlpForward(learner.actor, x).dataSync());
-    if (i >= 100) tfInfer.push(Number(process.hrtime.bigint() - t0) / 1000);
-  }
-  x.dispose();
-  learner.dispose();
-  return {
-    name,
-    sacUpdateMs: percentile(times, 0.5),
-    inferP50Us: percentile(infer, 0.5),
-    inferP99Us: percentile(infer, 0.99),
-    tfInferP50Us: percentile(tfInfer, 0.5),
-    tfInferP99Us: percentile(tfInfer, 0.99),
-    kernelsPerUpdate: kernels,
-  };
+  return { p50Us: percentile(times, 0.5), p99Us: percentile(times, 0.99) };
 }
 
-export async function learnerBenchmark(json: boolean): Promise<{ backends: LearnerBackendResult[] }> {
-  const backends: LearnerBackendResult[] = [];
-  for (const name of ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) {
-    process.stderr.write(`bench learner: ${name}…\n`);
-    const r = await measure(name);
-    if (r) backends.push(r);
-    else process.stderr.write(`bench learner: ${name} not installed, skipped\n`);
+async function row(name: string, threads: number, kernels: Kernels, slow = false): Promise<LearnerRow> {
+  process.stderr.write(`bench learner: ${name}, ${threads} thread(s)…\n`);
+  const ms = sacUpdateMs(kernels, slow ? 3 : 40);
+  const infer = inferUs(kernels, slow ? 300 : 5000);
+  await new Promise((r) => setImmediate(r));
+  return { name, threads, sacUpdateMs: ms, inferP50Us: infer.p50, inferP99Us: infer.p99 };
+}
+
+/** PyTorch rows from bench/torch_sac.py, when Debian's python3-torch is installed. */
+function pytorchRows(threads: number[]): LearnerRow[] {
+  const env = { ...process.env };
+  // The machines set OPENBLAS_CORETYPE for old builds' sake; PyTorch's own BLAS runs without it.
+  delete env['OPENBLAS_CORETYPE'];
+  const probe = spawnSync('python3', ['-c', 'import torch'], { env, encoding: 'utf8' });
+  if (probe.status !== 0) {
+    process.stderr.write('bench learner: python3-torch not installed, no PyTorch row\n');
+    return [];
   }
-  if (!json) for (const b of backends) process.stdout.write(`${b.name}: SAC update ${b.sacUpdateMs.toFixed(2)} ms (${b.kernelsPerUpdate} kernels) · actor inference p50 ${b.inferP50Us.toFixed(1)} µs p99 ${b.inferP99Us.toFixed(1)} µs · tfjs batch-1 p50 ${b.tfInferP50Us.toFixed(1)} µs p99 ${b.tfInferP99Us.toFixed(1)} µs\n`);
-  return { backends };
+  process.stderr.write(`bench learner: pytorch, threads ${threads.join(', ')}…\n`);
+  const script = fileURLToPath(new URL('./torch_sac.py', import.meta.url));
+  const run = spawnSync('python3', [script, ...threads.map(String)], { env, encoding: 'utf8', timeout: 600_000 });
+  if (run.status !== 0) {
+    process.stderr.write(`bench learner: PyTorch failed: ${run.stderr.slice(-500)}\n`);
+    return [];
+  }
+  return run.stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      const r: unknown = JSON.parse(l);
+      if (typeof r !== 'object' || r === null) throw new Error(`bench learner: unexpected PyTorch output ${l}`);
+      const get = (k: string): number => {
+        const v: unknown = (r as Record<string, unknown>)[k];
+        if (typeof v !== 'number') throw new Error(`bench learner: PyTorch output lacks ${k}: ${l}`);
+        return v;
+      };
+      return { name: 'pytorch', threads: get('threads'), sacUpdateMs: get('sacUpdateMs'), inferP50Us: get('inferP50Us'), inferP99Us: get('inferP99Us') };
+    });
+}
+
+export async function learnerBenchmark(json: boolean): Promise<LearnerBenchmark> {
+  const rows: LearnerRow[] = [];
+  const threadCounts = [...new Set([1, 2, availableParallelism()])].filter((t) => t <= Math.max(2, availableParallelism()));
+  for (const library of ['openblas', 'blis'] as BlasLibrary[]) {
+    for (const threads of threadCounts) {
+      try {
+        rows.push(await row(`blas-${library}`, threads, await loadBlasKernels({ library, threads })));
+      } catch (err) {
+        process.stderr.write(`bench learner: blas-${library} skipped: ${(err as Error).message}\n`);
+        break;
+      }
+    }
+  }
+  for (const name of ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) {
+    try {
+      const info = await selectBackend(name);
+      if (info.name === 'blas') continue;
+      rows.push(await row(name, 1, new TfjsKernels(), name === 'cpu'));
+    } catch {
+      process.stderr.write(`bench learner: ${name} not installed, skipped\n`);
+    }
+  }
+  const actor = actorInference();
+  const torch = pytorchRows([1, 2]);
+  rows.push(...torch);
+  const torch1 = torch.find((r) => r.threads === 1);
+  const vsPytorch1 = torch1 ? Object.fromEntries(rows.filter((r) => r.name !== 'pytorch').map((r) => [`${r.name}/${r.threads}`, r.sacUpdateMs / torch1.sacUpdateMs])) : undefined;
+  const { loadavg } = await import('node:os');
+  const result: LearnerBenchmark = { rows, actorInference: actor, ...(vsPytorch1 ? { vsPytorch1 } : {}), loadAverage: loadavg() };
+  if (!json) {
+    for (const r of rows) process.stdout.write(`${r.name.padEnd(14)} ${String(r.threads).padStart(2)} thread(s): SAC update ${r.sacUpdateMs.toFixed(2)} ms · batch-1 action p50 ${r.inferP50Us.toFixed(1)} µs p99 ${r.inferP99Us.toFixed(1)} µs${vsPytorch1?.[`${r.name}/${r.threads}`] !== undefined ? ` · ${(vsPytorch1[`${r.name}/${r.threads}`] as number).toFixed(2)}× PyTorch 1-thread` : ''}\n`);
+    process.stdout.write(`actor (typed-array MlpJs, batch 1): p50 ${actor.p50Us.toFixed(1)} µs p99 ${actor.p99Us.toFixed(1)} µs\n`);
+  }
+  return result;
 }

@@ -1,22 +1,47 @@
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node build registers no gradient functions; the @tensorflow/tfjs bundle registers
 // them into tfjs's global registry (shared with tfjs-core) when loaded.
 import '@tensorflow/tfjs';
+import { BLAS_INSTALL, loadBlasKernels, type BlasInfo } from './kernels/blas.js';
+import type { Kernels } from './kernels/kernels.js';
+import { TfjsKernels } from './kernels/tfjs.js';
 
-/** Tensor backends, fastest first. `tensorflow` is what tfjs-node(-gpu) registers. */
-export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+/**
+ * Compute backends, fastest first. `blas`: the networks' matrix products on the system BLAS
+ * (OpenBLAS through koffi, issue 20); `tensorflow` is what tfjs-node(-gpu) registers.
+ */
+export type BackendName = 'auto' | 'tensorflow-gpu' | 'blas' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** Every name {@link selectBackend} takes, for configs and flags. */
+export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'blas', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
 
 export interface BackendInfo {
-  /** tfjs backend name now active. */
+  /** Backend now active: `blas`, or the tfjs backend's name. */
   readonly name: string;
   /** The npm package that provided it. */
   readonly package: string;
   /** Whether a CUDA GPU is in use. */
   readonly gpu: boolean;
+  /** Where the networks' matrix products run (the {@link Kernels}' name). */
+  readonly kernels: string;
+  /** The BLAS library, its version and thread count (`blas` only). */
+  readonly blas?: BlasInfo;
+  /** The tfjs backend beside it (what is not a network of ours: the reward classifier's CNN, tests' references). */
+  readonly tfjs: string;
+}
+
+/** Options of {@link selectBackend}. */
+export interface BackendOptions {
+  /** BLAS threads (`blas`). Default: {@link defaultTrainThreads}(false). */
+  readonly threads?: number;
+  /** A BLAS library path instead of libopenblas.so.0 (a custom build). */
+  readonly blasFile?: string;
 }
 
 const INSTALL: Record<Exclude<BackendName, 'auto'>, string> = {
   'tensorflow-gpu': 'npm install @tensorflow/tfjs-node-gpu@4.22.0   (needs CUDA 11.2 + cuDNN 8.1 and internet access for its libtensorflow download)',
+  blas: `${BLAS_INSTALL}   (Debian/Ubuntu; the koffi npm package is already a dependency)`,
   tensorflow: 'npm install @tensorflow/tfjs-node@4.22.0   (its install script downloads libtensorflow, so it needs internet access)',
   wasm: 'npm install @tensorflow/tfjs-backend-wasm@4.22.0',
   cpu: 'npm install @tensorflow/tfjs-backend-cpu@4.22.0',
@@ -27,28 +52,38 @@ export class BackendUnavailableError extends Error {
 }
 
 let active: BackendInfo | null = null;
+let kernels: Kernels | null = null;
 
 /**
- * Selects the tensor backend. `auto` tries tfjs-node-gpu → tfjs-node → wasm → cpu and takes the
- * first that loads; the native ones are optional dependencies that most machines without
- * internet access cannot install. Naming a backend that is not installed throws a
- * {@link BackendUnavailableError} saying how to install it. Idempotent per process for the same
- * choice; every run logs the returned {@link BackendInfo}.
+ * The default number of BLAS threads for training: the machine's cores, minus one when actors
+ * run on worker threads beside the learner (they need a core of their own).
  */
-export async function selectBackend(choice: BackendName = 'auto'): Promise<BackendInfo> {
-  if (active && (choice === 'auto' || matches(active, choice))) return active;
-  const order: Exclude<BackendName, 'auto'>[] = choice === 'auto' ? ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] : [choice];
+export function defaultTrainThreads(actorsOnThreads: boolean): number {
+  return Math.max(1, availableParallelism() - (actorsOnThreads ? 1 : 0));
+}
+
+/**
+ * Selects the compute backend. `auto` tries tfjs-node-gpu → blas → tfjs-node → wasm → cpu and
+ * takes the first that loads (the system BLAS runs the networks' sgemm ~5× faster than
+ * tfjs-wasm on one thread, 7–8× on two: docs/benchmarks.md); the native tfjs ones are optional
+ * dependencies that most machines without internet access cannot install. Naming a backend that
+ * is not installed throws a {@link BackendUnavailableError} saying how to install it.
+ * Idempotent per process for the same choice; every run logs {@link describeBackend}.
+ */
+export async function selectBackend(choice: BackendName = 'auto', options: BackendOptions = {}): Promise<BackendInfo> {
+  if (active && (choice === 'auto' || matches(active, choice)) && (active.name !== 'blas' || options.threads === undefined || active.blas?.threads === options.threads)) return active;
+  const order: Exclude<BackendName, 'auto'>[] = choice === 'auto' ? ['tensorflow-gpu', 'blas', 'tensorflow', 'wasm', 'cpu'] : [choice];
   const errors: string[] = [];
   for (const name of order) {
     try {
-      active = await load(name);
+      active = await load(name, options);
       return active;
     } catch (err) {
       errors.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  if (choice !== 'auto') throw new BackendUnavailableError(`Tensor backend "${choice}" is not available (${errors.join('; ')}). Install it with: ${INSTALL[choice]}`);
-  throw new BackendUnavailableError(`No tensor backend could be loaded: ${errors.join('; ')}`);
+  if (choice !== 'auto') throw new BackendUnavailableError(`Compute backend "${choice}" is not available (${errors.join('; ')}). Install it with: ${INSTALL[choice]}`);
+  throw new BackendUnavailableError(`No compute backend could be loaded: ${errors.join('; ')}`);
 }
 
 /** The backend chosen by {@link selectBackend}, or null before. */
@@ -56,11 +91,29 @@ export function activeBackend(): BackendInfo | null {
   return active;
 }
 
+/** The kernels {@link selectBackend} chose; before any choice, tfjs on its current backend. */
+export function activeKernels(): Kernels {
+  return kernels ?? new TfjsKernels();
+}
+
 function matches(info: BackendInfo, choice: BackendName): boolean {
   return choice === 'tensorflow-gpu' ? info.gpu : choice === 'tensorflow' ? info.name === 'tensorflow' && !info.gpu : info.name === choice;
 }
 
-async function load(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo> {
+async function load(name: Exclude<BackendName, 'auto'>, options: BackendOptions): Promise<BackendInfo> {
+  if (name === 'blas') {
+    const blas = await loadBlasKernels({ threads: options.threads ?? defaultTrainThreads(false), ...(options.blasFile ? { file: options.blasFile } : {}) });
+    // tfjs stays available beside the BLAS for what is not one of our networks.
+    const tfjs = active && active.name !== 'blas' ? active : await loadTfjs('wasm').catch(() => loadTfjs('cpu'));
+    kernels = blas;
+    return { name: 'blas', package: `koffi + ${blas.info.library === 'openblas' ? 'libopenblas.so.0' : 'libblis.so.4'}`, gpu: false, kernels: blas.name, blas: blas.info, tfjs: tfjs.tfjs };
+  }
+  const info = await loadTfjs(name);
+  kernels = new TfjsKernels();
+  return info;
+}
+
+async function loadTfjs(name: Exclude<BackendName, 'auto' | 'blas'>): Promise<BackendInfo> {
   switch (name) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
@@ -68,17 +121,21 @@ async function load(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo> {
       // Optional dependency: a computed specifier keeps bundlers and tsc from requiring it.
       await import(/* @vite-ignore */ pkg as string);
       await activate('tensorflow');
-      return { name: 'tensorflow', package: pkg, gpu: name === 'tensorflow-gpu' };
+      return tfjsInfo('tensorflow', pkg, name === 'tensorflow-gpu');
     }
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
       await activate('wasm');
-      return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false };
+      return tfjsInfo('wasm', '@tensorflow/tfjs-backend-wasm', false);
     case 'cpu':
       await import('@tensorflow/tfjs-backend-cpu');
       await activate('cpu');
-      return { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', gpu: false };
+      return tfjsInfo('cpu', '@tensorflow/tfjs-backend-cpu', false);
   }
+}
+
+function tfjsInfo(name: string, pkg: string, gpu: boolean): BackendInfo {
+  return { name, package: pkg, gpu, kernels: `tfjs (${name})`, tfjs: name };
 }
 
 async function activate(name: string): Promise<void> {
@@ -86,7 +143,11 @@ async function activate(name: string): Promise<void> {
   await tf.ready();
 }
 
-/** One line for logs: `tensor backend: wasm (@tensorflow/tfjs-backend-wasm)`. */
+/**
+ * One line for logs: `compute backend: blas (OpenBLAS 0.3.21 …, 2 threads; tfjs wasm beside it)`
+ * or `compute backend: wasm (@tensorflow/tfjs-backend-wasm)`.
+ */
 export function describeBackend(info: BackendInfo): string {
-  return `tensor backend: ${info.name}${info.gpu ? ' (GPU)' : ''} (${info.package})`;
+  if (info.blas) return `compute backend: blas (${info.blas.version || info.blas.library}, ${info.blas.threads} thread${info.blas.threads === 1 ? '' : 's'}; tfjs ${info.tfjs} beside it)`;
+  return `compute backend: ${info.name}${info.gpu ? ' (GPU)' : ''} (${info.package})`;
 }

@@ -1,5 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
-
 export interface AdamOptions {
   readonly lr: number;
   readonly beta1?: number;
@@ -9,18 +7,16 @@ export interface AdamOptions {
 }
 
 /**
- * Adam (Kingma & Ba 2015) applied on typed arrays, one pass per variable.
+ * Adam (Kingma & Ba 2015) on typed arrays, one pass per parameter array, updating the
+ * parameters in place.
  *
  * Why not tf.train.adam: on the wasm backend its ~10 elementwise kernels per variable (plus the
  * Polyak averaging of targets) made up ~500 of the ~780 kernel launches of one SAC update, each
- * with ~8 µs of fixed cost (measured with tf.profile; docs/benchmarks.md). Here the gradients
- * are read once, the update runs in one JS loop, and the result is written back once. The
- * optimizer keeps the authoritative float32 copy of each parameter (`params`), which also makes
- * Polyak averaging of target networks a cheap loop (see {@link polyakInto}).
+ * with ~8 µs of fixed cost (measured with tf.profile; docs/benchmarks.md). The networks' own
+ * parameters are Float32Arrays (policies/nn/net.ts), so the step is one JS loop per array.
  * Equivalence with tf.train.adam is tested.
  */
 export class Adam {
-  readonly params: Float32Array[];
   readonly m: Float32Array[];
   readonly v: Float32Array[];
   step = 0;
@@ -29,37 +25,31 @@ export class Adam {
   private readonly beta2: number;
   private readonly epsilon: number;
 
+  /** `params` are updated in place by {@link apply}. */
   constructor(
-    readonly variables: readonly tf.Variable[],
+    readonly params: readonly Float32Array[],
     options: AdamOptions,
   ) {
     this.lr = options.lr;
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
-    this.params = variables.map((v) => Float32Array.from(v.dataSync() as Float32Array));
-    this.m = variables.map((v) => new Float32Array(v.size));
-    this.v = variables.map((v) => new Float32Array(v.size));
+    this.m = params.map((p) => new Float32Array(p.length));
+    this.v = params.map((p) => new Float32Array(p.length));
   }
 
-  /** One Adam step; `grads[k]` is the gradient of `variables[k]`. */
-  apply(grads: readonly tf.Tensor[]): void {
+  /** One Adam step; `grads[k]` is the gradient of `params[k]`. */
+  apply(grads: readonly Float32Array[]): void {
+    if (grads.length !== this.params.length) throw new Error(`Adam: expected ${this.params.length} gradients, got ${grads.length}`);
+    this.params.forEach((p, k) => {
+      const g = grads[k] as Float32Array;
+      if (g.length !== p.length) throw new Error(`Adam: gradient ${k} has ${g.length} values, its parameter ${p.length}`);
+    });
     this.step++;
     const { beta1, beta2, epsilon } = this;
     const stepSize = (this.lr * Math.sqrt(1 - beta2 ** this.step)) / (1 - beta1 ** this.step);
     const epsHat = epsilon * Math.sqrt(1 - beta2 ** this.step);
-    this.variables.forEach((variable, k) => {
-      const grad = grads[k];
-      if (!grad || grad.size !== variable.size) throw new Error(`Adam: missing or mis-shaped gradient for ${variable.name}`);
-      const p = this.params[k] as Float32Array;
-      adamUpdate(grad.dataSync() as Float32Array, p, this.m[k] as Float32Array, this.v[k] as Float32Array, beta1, beta2, stepSize, epsHat);
-      writeVariable(variable, p);
-    });
-  }
-
-  /** Re-reads parameters from the variables (after they were assigned from outside). */
-  syncFromVariables(): void {
-    this.variables.forEach((v, k) => (this.params[k] as Float32Array).set(v.dataSync() as Float32Array));
+    this.params.forEach((p, k) => adamUpdate(grads[k] as Float32Array, p, this.m[k] as Float32Array, this.v[k] as Float32Array, beta1, beta2, stepSize, epsHat));
   }
 }
 
@@ -82,23 +72,13 @@ function adamUpdate(g: Float32Array, p: Float32Array, m: Float32Array, v: Float3
   }
 }
 
-/** Polyak averaging on arrays, target ← (1 − τ)·target + τ·source, then written to `variables`. */
-export function polyakInto(target: Float32Array[], source: readonly Float32Array[], tau: number, variables: readonly tf.Variable[]): void {
-  target.forEach((t, k) => {
-    lerpInPlace(t, source[k] as Float32Array, tau);
-    writeVariable(variables[k] as tf.Variable, t);
-  });
+/** Polyak averaging on arrays, target ← (1 − τ)·target + τ·source, array by array. */
+export function polyak(target: readonly Float32Array[], source: readonly Float32Array[], tau: number): void {
+  target.forEach((t, k) => lerpInPlace(t, source[k] as Float32Array, tau));
 }
 
 /** t ← t + τ·(s − t), as a standalone loop (see adamUpdate). */
 function lerpInPlace(t: Float32Array, s: Float32Array, tau: number): void {
   const n = t.length;
   for (let i = 0; i < n; i++) t[i] = (t[i] as number) + tau * ((s[i] as number) - (t[i] as number));
-}
-
-/** Overwrites a variable's values from an array of the same size. */
-export function writeVariable(variable: tf.Variable, values: Float32Array): void {
-  const t = tf.tensor(values, variable.shape, 'float32');
-  variable.assign(t);
-  t.dispose();
 }

@@ -89,3 +89,15 @@ export function copyMlp(dst: Mlp, src: Mlp): void {
 export function disposeMlp(m: Mlp): void {
   mlpVariables(m).forEach((v) => v.dispose());
 }
+
+/** A tfjs MLP holding copies of typed-array parameters (the autodiff reference in tests). */
+export function mlpFromParams(p: { readonly spec: MlpSpec; readonly w: readonly Float32Array[]; readonly b: readonly Float32Array[]; readonly lnGain: readonly Float32Array[]; readonly lnBias: readonly Float32Array[] }, name: string): Mlp {
+  const sizes = [p.spec.input, ...p.spec.hidden, p.spec.output];
+  return {
+    spec: p.spec,
+    w: p.w.map((w, i) => tf.variable(tf.tensor2d(w, [sizes[i] as number, sizes[i + 1] as number]), true, `${name}/w${i}`)),
+    b: p.b.map((b, i) => tf.variable(tf.tensor1d(b), true, `${name}/b${i}`)),
+    lnGain: p.lnGain.map((g, i) => tf.variable(tf.tensor1d(g), true, `${name}/ln${i}/g`)),
+    lnBias: p.lnBias.map((b, i) => tf.variable(tf.tensor1d(b), true, `${name}/ln${i}/b`)),
+  };
+}

@@ -1,13 +1,14 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { Rng, RngState } from '../../control/rng.js';
+import { activeKernels } from '../backend.js';
 import { asFloat32 } from '../binary-file.js';
-import { Adam, polyakInto, writeVariable } from '../nn/adam.js';
-import { mlpBackward, mlpForwardTape } from '../nn/mlp-backprop.js';
-import { copyMlp, createMlp, disposeMlp, mlpForward, mlpVariables, type Mlp, type MlpSpec } from '../nn/mlp.js';
+import type { Kernels } from '../kernels/kernels.js';
+import { Adam, polyak } from '../nn/adam.js';
+import type { MlpSpec } from '../nn/mlp.js';
 import type { MlpWeights } from '../nn/mlp-js.js';
+import { cloneParams, createMlpParams, MlpPass, paramList, paramShapes, type MlpParams } from '../nn/net.js';
 import type { Batch } from '../replay.js';
 import type { SacConfig } from './config.js';
-import { boundLogStd, squashedSample } from './squashed-gaussian.js';
+import { squashedSampleInto, type SquashedSample } from './squashed-gaussian.js';
 
 let nextLearnerId = 0;
 
@@ -41,26 +42,47 @@ export interface PolicySnapshot {
   readonly logStdMax: number;
 }
 
+/** Preallocated buffers of one batch size (an update allocates nothing). */
+interface Workspace {
+  readonly B: number;
+  readonly actor: MlpPass;
+  readonly critics: MlpPass[];
+  readonly target: MlpPass;
+  readonly costCritics: MlpPass[];
+  readonly criticGrads: Float32Array[];
+  readonly costGrads: Float32Array[];
+  /** [s | a] and [s′ | a′], B × (obs + act). */
+  readonly input: Float32Array;
+  readonly next: Float32Array;
+  readonly eps: Float32Array;
+  readonly sample: SquashedSample;
+  readonly y: Float32Array;
+  readonly acc: Float32Array;
+  readonly dq: Float32Array;
+  readonly dAction: Float32Array;
+  readonly dActorOut: Float32Array;
+  readonly costQ: Float32Array;
+}
+
 /**
  * Soft Actor-Critic (Haarnoja et al. 2018) with the RLPD/SERL extensions (Ball et al. 2023;
  * Luo et al. 2024): a critic ensemble with REDQ target subsets, LayerNorm, several critic
- * updates per actor update. Networks and updates run in TensorFlow.js; acting at batch 1 uses
- * {@link snapshot}s in plain JS (see GaussianActor).
+ * updates per actor update, and SAC-Lagrangian cost critics. The networks are roborl's own
+ * (policies/nn/net.ts) on Float32Arrays; their matrix products run on {@link Kernels} (the
+ * system BLAS or tfjs, issue 20). Acting at batch 1 uses {@link snapshot}s (see GaussianActor).
  *
  * One `update(batches)` = `batches.length` critic steps (critic_actor_ratio), then one actor
  * step and one temperature step.
  */
 export class SacLearner {
-  readonly actor: Mlp;
-  readonly critics: Mlp[];
-  private readonly targets: Mlp[];
-  private readonly logAlpha: tf.Variable<tf.Rank.R0>;
+  readonly actor: MlpParams;
+  readonly critics: MlpParams[];
+  readonly targets: MlpParams[];
+  private readonly logAlpha = new Float32Array(1);
   private readonly actorOpt: Adam;
   private readonly criticOpt: Adam;
   private readonly alphaOpt: Adam;
-  private readonly criticVars: tf.Variable[];
-  private readonly targetVars: tf.Variable[];
-  /** Float32 copies of the target critics' parameters (Polyak-averaged in place). */
+  private readonly criticParams: Float32Array[];
   private readonly targetParams: Float32Array[];
   readonly targetEntropy: number;
   /** Learner updates done (each: ratio critic steps + one actor step). */
@@ -69,19 +91,24 @@ export class SacLearner {
    * SAC-Lagrangian: `safe.costCritics` cost critics (and targets) per constrained cost column,
    * constraint-major: critic k of constraint i is at i·K + k.
    */
-  readonly costCritics: Mlp[];
+  readonly costCritics: MlpParams[];
   /** Cost critics per constraint (K). */
   readonly costEnsemble: number;
-  private readonly costTargets: Mlp[];
-  private readonly costTargetVars: tf.Variable[];
+  readonly costTargets: MlpParams[];
   private readonly costTargetParams: Float32Array[];
   private readonly costOpt: Adam | null;
   /** λ of each cost critic's constraint, set by the trainer's multipliers. */
   readonly lambdas: Float64Array;
+  /** Where the matrix products run. */
+  readonly kernels: Kernels;
+  private readonly prefix: string;
+  private ws: Workspace | null = null;
+  private readonly criticSpec: MlpSpec;
 
   /**
    * `costColumns`: for SAC-Lagrangian, the column in a batch's cost rows of each constrained
-   * cost (`costDim` columns in all); empty for plain SAC.
+   * cost (`costDim` columns in all); empty for plain SAC. `kernels`: default, the ones
+   * `selectBackend` chose.
    */
   constructor(
     readonly config: SacConfig,
@@ -90,48 +117,42 @@ export class SacLearner {
     private readonly rng: Rng,
     private readonly costColumns: readonly number[] = [],
     private readonly costDim = 0,
+    kernels?: Kernels,
   ) {
     if (costColumns.some((c) => !(c >= 0 && c < costDim))) throw new RangeError(`cost columns [${costColumns}] out of range for ${costDim} costs`);
+    this.kernels = kernels ?? activeKernels();
     const trunk = { hidden: config.hidden, layerNorm: config.layerNorm, activation: config.activation };
     const actorSpec: MlpSpec = { input: obsDim, output: 2 * actDim, ...trunk };
-    const criticSpec: MlpSpec = { input: obsDim + actDim, output: 1, ...trunk };
-    // tfjs variable names are global to the engine: prefix them so learners can coexist.
-    const prefix = `sac${nextLearnerId++}`;
-    this.actor = createMlp(actorSpec, rng, `${prefix}/actor`, 0.1);
-    this.critics = Array.from({ length: config.critics }, (_, i) => createMlp(criticSpec, rng, `${prefix}/critic${i}`));
-    this.targets = Array.from({ length: config.critics }, (_, i) => {
-      const t = createMlp(criticSpec, rng, `${prefix}/target${i}`);
-      copyMlp(t, this.critics[i] as Mlp);
-      return t;
-    });
-    this.logAlpha = tf.variable(tf.scalar(Math.log(config.initAlpha)), true, `${prefix}/log_alpha`);
+    this.criticSpec = { input: obsDim + actDim, output: 1, ...trunk };
+    this.prefix = `sac${nextLearnerId++}`;
+    // The draw order (actor, each critic, then each target — drawn, then overwritten) is the
+    // tfjs learner's, so seeded runs start from the same networks as before.
+    this.actor = createMlpParams(actorSpec, rng, 0.1);
+    this.critics = Array.from({ length: config.critics }, () => createMlpParams(this.criticSpec, rng));
+    this.targets = this.critics.map((c) => (createMlpParams(this.criticSpec, rng), cloneParams(c)));
+    this.logAlpha[0] = Math.log(config.initAlpha);
     this.targetEntropy = config.targetEntropy === 'auto' ? (config.preset === 'rlpd' ? -actDim / 2 : -actDim) : config.targetEntropy;
-    this.criticVars = this.critics.flatMap(mlpVariables);
-    this.targetVars = this.targets.flatMap(mlpVariables);
-    this.targetParams = this.targetVars.map((v) => Float32Array.from(v.dataSync() as Float32Array));
-    this.actorOpt = new Adam(mlpVariables(this.actor), { lr: config.actorLr });
-    this.criticOpt = new Adam(this.criticVars, { lr: config.criticLr });
+    this.criticParams = this.critics.flatMap(paramList);
+    this.targetParams = this.targets.flatMap(paramList);
+    this.actorOpt = new Adam(paramList(this.actor), { lr: config.actorLr });
+    this.criticOpt = new Adam(this.criticParams, { lr: config.criticLr });
     this.alphaOpt = new Adam([this.logAlpha], { lr: config.alphaLr });
     this.costEnsemble = config.safe?.costCritics ?? 1;
     const K = this.costEnsemble;
-    this.costCritics = costColumns.flatMap((_, i) => Array.from({ length: K }, (_, k) => createMlp(criticSpec, rng, `${prefix}/cost_critic${i}${K > 1 ? `_${k}` : ''}`)));
-    this.costTargets = this.costCritics.map((c, j) => {
-      const t = createMlp(criticSpec, rng, `${prefix}/cost_target${Math.floor(j / K)}${K > 1 ? `_${j % K}` : ''}`);
-      copyMlp(t, c);
-      return t;
-    });
-    this.costTargetVars = this.costTargets.flatMap(mlpVariables);
-    this.costTargetParams = this.costTargetVars.map((v) => Float32Array.from(v.dataSync() as Float32Array));
-    this.costOpt = costColumns.length ? new Adam(this.costCritics.flatMap(mlpVariables), { lr: config.safe?.costLr ?? config.criticLr }) : null;
+    this.costCritics = costColumns.flatMap(() => Array.from({ length: K }, () => createMlpParams(this.criticSpec, rng)));
+    this.costTargets = this.costCritics.map((c) => (createMlpParams(this.criticSpec, rng), cloneParams(c)));
+    this.costTargetParams = this.costTargets.flatMap(paramList);
+    this.costOpt = costColumns.length ? new Adam(this.costCritics.flatMap(paramList), { lr: config.safe?.costLr ?? config.criticLr }) : null;
     this.lambdas = new Float64Array(costColumns.length);
   }
 
   get alpha(): number {
-    return Math.exp(this.logAlpha.dataSync()[0] as number);
+    return Math.exp(this.logAlpha[0] as number);
   }
 
   /** Critic steps on each batch, then one actor and one temperature step on the last. */
   update(batches: readonly Batch[]): SacMetrics {
+    if (batches.length === 0) throw new Error('SacLearner.update: expected at least one batch');
     let criticLoss = 0;
     let qMean = 0;
     let costCriticLoss: number | undefined;
@@ -140,9 +161,57 @@ export class SacLearner {
       if (this.costOpt) costCriticLoss = this.costCriticStep(batch);
     }
     const { actorLoss, logProbMean } = this.actorStep(batches[batches.length - 1] as Batch);
-    if (this.config.learnAlpha) this.alphaStep(logProbMean);
+    if (this.config.learnAlpha) this.alphaOpt.apply([Float32Array.of(-(logProbMean + this.targetEntropy))]);
     this.updates++;
     return { criticLoss, actorLoss, alpha: this.alpha, entropy: -logProbMean, qMean, ...(costCriticLoss === undefined ? {} : { costCriticLoss }) };
+  }
+
+  /**
+   * Critic: y = r + γⁿ·(1 − d)·(min_{i∈M} Q̄ᵢ(s′, a′) − [backup_entropy]·α·log π(a′|s′)), a′ ~ π(·|s′);
+   * loss = ½ Σᵢ mean (Qᵢ(s, a) − y)² (SB3 convention), so dL/dQᵢ = (Qᵢ − y)/B.
+   * Then Polyak-average the targets.
+   */
+  private criticStep(batch: Batch): { criticLoss: number; qMean: number } {
+    const subset = sampleSubset(this.rng, this.config.critics, this.config.criticSubset);
+    const { grads, loss, q0 } = this.criticGradients(batch, this.noise(batch.size), subset, this.alpha);
+    this.criticOpt.apply(grads);
+    polyak(this.targetParams, this.criticParams, this.config.tau);
+    return { criticLoss: loss, qMean: q0 };
+  }
+
+  /** The critic target y (a view, [B]) for given noise on s′ (B × A), target subset and α. */
+  criticTarget(batch: Batch, eps: Float32Array, subset: readonly number[], alpha: number): Float32Array {
+    const w = this.workspace(batch.size);
+    const { action, logProb } = this.policy(batch.nextObs, batch.size, eps);
+    concatRows(w.next, batch.nextObs, this.obsDim, action, this.actDim, w.B);
+    const { y } = w;
+    subset.forEach((t, n) => {
+      const q = w.target.forward(this.targets[t] as MlpParams, w.next);
+      for (let r = 0; r < w.B; r++) y[r] = n === 0 ? (q[r] as number) : Math.min(y[r] as number, q[r] as number);
+    });
+    for (let r = 0; r < w.B; r++) {
+      const soft = this.config.backupEntropy ? (y[r] as number) - alpha * (logProb[r] as number) : (y[r] as number);
+      y[r] = (batch.reward[r] as number) + (batch.discount[r] as number) * soft;
+    }
+    return y;
+  }
+
+  /** Critic loss, mean Q of critic 0 and the gradients (critics' parameters, in order; views) for given noise, subset and α. */
+  criticGradients(batch: Batch, eps: Float32Array, subset: readonly number[], alpha: number): { grads: Float32Array[]; loss: number; q0: number } {
+    const w = this.workspace(batch.size);
+    const y = this.criticTarget(batch, eps, subset, alpha);
+    concatRows(w.input, batch.obs, this.obsDim, batch.action, this.actDim, w.B);
+    let loss = 0;
+    let q0 = 0;
+    this.critics.forEach((critic, i) => {
+      const pass = w.critics[i] as MlpPass;
+      const q = pass.forward(critic, w.input);
+      const l = regressionGrad(q, y, w.dq, w.B);
+      loss += l;
+      if (i === 0) q0 = mean(q, w.B);
+      pass.backward(w.dq, { params: true, input: false });
+    });
+    return { grads: w.criticGrads, loss, q0 };
   }
 
   /**
@@ -153,112 +222,56 @@ export class SacLearner {
    * counters that (and keeps a margin where the critics disagree).
    */
   private costCriticStep(batch: Batch): number {
-    const eps = this.noise(batch.size);
-    const { grads, loss } = this.costCriticGradients(batch, eps);
+    const { grads, loss } = this.costCriticGradients(batch, this.noise(batch.size));
     (this.costOpt as Adam).apply(grads);
-    polyakInto(this.costTargetParams, (this.costOpt as Adam).params, this.config.tau, this.costTargetVars);
-    const value = loss.dataSync()[0] as number;
-    tf.dispose([...grads, loss, eps]);
-    return value;
+    polyak(this.costTargetParams, (this.costOpt as Adam).params, this.config.tau);
+    return loss;
   }
 
-  /** Cost-critic loss and gradients (cost critics' variables, in order) for given noise on s′. */
-  costCriticGradients(batch: Batch, eps: tf.Tensor2D): { grads: tf.Tensor[]; loss: tf.Scalar } {
-    return tf.tidy(() => {
-      const B = batch.size;
-      const obs = tf.tensor2d(batch.obs, [B, this.obsDim]);
-      const nextObs = tf.tensor2d(batch.nextObs, [B, this.obsDim]);
-      const input = tf.concat([obs, tf.tensor2d(batch.action, [B, this.actDim])], 1);
-      const next = tf.concat([nextObs, this.policy(nextObs, eps).action], 1);
-      const costs = tf.tensor2d(batch.costs, [B, this.costDim]);
-      const discount = tf.tensor1d(this.costDiscount(batch.discount));
-      const grads: tf.Tensor[] = [];
-      let loss: tf.Tensor = tf.scalar(0);
-      this.costColumns.forEach((col, i) => {
-        const column = tf.reshape(tf.slice(costs, [0, col], [B, 1]), [-1]);
-        const bootstrap = rowMax(this.costGroup(this.costTargets, i).map((t) => tf.reshape(mlpForward(t, next), [-1])));
-        const y = tf.reshape(tf.add(column, tf.mul(discount, bootstrap)), [-1, 1]);
-        for (const critic of this.costGroup(this.costCritics, i)) {
-          const { out: q, tape } = mlpForwardTape(critic, input);
-          const err = tf.sub(q, y);
-          loss = tf.add(loss, tf.mul(0.5, tf.mean(tf.square(err))));
-          grads.push(...mlpBackward(critic, tape, tf.div(err, B) as tf.Tensor2D, { params: true, input: false }).grads);
-        }
+  /** Cost-critic loss and gradients (cost critics' parameters, in order; views) for given noise on s′. */
+  costCriticGradients(batch: Batch, eps: Float32Array): { grads: Float32Array[]; loss: number } {
+    const w = this.workspace(batch.size);
+    const B = w.B;
+    const { action } = this.policy(batch.nextObs, B, eps);
+    concatRows(w.next, batch.nextObs, this.obsDim, action, this.actDim, B);
+    concatRows(w.input, batch.obs, this.obsDim, batch.action, this.actDim, B);
+    const discount = this.config.safe?.costGamma;
+    const gc = discount === undefined || discount === this.config.gamma ? null : discount;
+    let loss = 0;
+    this.costColumns.forEach((col, i) => {
+      this.costGroup(this.costTargets, i).forEach((t, k) => {
+        const q = w.target.forward(t, w.next);
+        for (let r = 0; r < B; r++) w.acc[r] = k === 0 ? (q[r] as number) : Math.max(w.acc[r] as number, q[r] as number);
       });
-      return { grads, loss: loss as tf.Scalar };
+      for (let r = 0; r < B; r++) {
+        // costGamma γ_c ≠ γ (1-step returns, so the discount is γ·(1 − d)): γ_c on non-terminal rows.
+        const d = batch.discount[r] as number;
+        w.y[r] = (batch.costs[r * this.costDim + col] as number) + (gc === null ? d : d > 0 ? gc : 0) * (w.acc[r] as number);
+      }
+      this.costGroup(this.costCritics, i).forEach((critic, k) => {
+        const pass = w.costCritics[i * this.costEnsemble + k] as MlpPass;
+        loss += regressionGrad(pass.forward(critic, w.input), w.y, w.dq, B);
+        pass.backward(w.dq, { params: true, input: false });
+      });
     });
+    return { grads: w.costGrads, loss };
   }
 
   /** Constraint i's cost critics (or their targets) in `nets`. */
-  private costGroup(nets: Mlp[], i: number): Mlp[] {
+  private costGroup(nets: MlpParams[], i: number): MlpParams[] {
     return nets.slice(i * this.costEnsemble, (i + 1) * this.costEnsemble);
-  }
-
-  /**
-   * The batch's bootstrap discounts γᵏ·(1 − d) for the cost critics: with `costGamma` γ_c ≠ γ
-   * (1-step returns, so k = 1) γ becomes γ_c on non-terminal rows.
-   */
-  private costDiscount(discount: Float32Array): Float32Array {
-    const gc = this.config.safe?.costGamma;
-    if (gc === undefined || gc === this.config.gamma) return discount;
-    return discount.map((d) => (d > 0 ? gc : 0));
   }
 
   /** Mean cost-critic values Q_c(s, a) = max_k Q_c,k(s, a) on a batch (for metrics), per constraint. */
   costValues(batch: Batch): number[] {
-    return tf.tidy(() => {
-      const input = tf.concat([tf.tensor2d(batch.obs, [batch.size, this.obsDim]), tf.tensor2d(batch.action, [batch.size, this.actDim])], 1);
-      return this.costColumns.map((_, i) => tf.mean(rowMax(this.costGroup(this.costCritics, i).map((c) => tf.reshape(mlpForward(c, input), [-1])))).dataSync()[0] as number);
-    });
-  }
-
-  /**
-   * Critic: y = r + γⁿ·(1 − d)·(min_{i∈M} Q̄ᵢ(s′, a′) − [backup_entropy]·α·log π(a′|s′)), a′ ~ π(·|s′);
-   * loss = ½ Σᵢ mean (Qᵢ(s, a) − y)² (SB3 convention), so dL/dQᵢ = (Qᵢ − y)/B.
-   * Then Polyak-average the targets.
-   */
-  private criticStep(batch: Batch): { criticLoss: number; qMean: number } {
-    const subset = sampleSubset(this.rng, this.config.critics, this.config.criticSubset);
-    const eps = this.noise(batch.size);
-    const { grads, loss, q0 } = this.criticGradients(batch, eps, subset, this.alpha);
-    this.criticOpt.apply(grads);
-    polyakInto(this.targetParams, this.criticOpt.params, this.config.tau, this.targetVars);
-    const criticLoss = loss.dataSync()[0] as number;
-    const qMean = q0.dataSync()[0] as number;
-    tf.dispose([...grads, loss, q0, eps]);
-    return { criticLoss, qMean };
-  }
-
-  /** The critic target y (shape [B]) for given noise on s′, target subset and α. */
-  criticTarget(batch: Batch, eps: tf.Tensor2D, subset: readonly number[], alpha: number): tf.Tensor1D {
-    return tf.tidy(() => {
-      const nextObs = tf.tensor2d(batch.nextObs, [batch.size, this.obsDim]);
-      const { action: a2, logProb: logp2 } = this.policy(nextObs, eps);
-      const next = tf.concat([nextObs, a2], 1);
-      let qNext = subset.map((i) => tf.reshape(mlpForward(this.targets[i] as Mlp, next), [-1])).reduce((m, q) => tf.minimum(m, q));
-      if (this.config.backupEntropy) qNext = tf.sub(qNext, tf.mul(alpha, logp2));
-      return tf.add(tf.tensor1d(batch.reward), tf.mul(tf.tensor1d(batch.discount), qNext)) as tf.Tensor1D;
-    });
-  }
-
-  /** Critic loss and its gradients (critics' variables, in order) for given noise, target subset and α. */
-  criticGradients(batch: Batch, eps: tf.Tensor2D, subset: readonly number[], alpha: number): { grads: tf.Tensor[]; loss: tf.Scalar; q0: tf.Scalar } {
-    return tf.tidy(() => {
-      const obs = tf.tensor2d(batch.obs, [batch.size, this.obsDim]);
-      const action = tf.tensor2d(batch.action, [batch.size, this.actDim]);
-      const y = tf.reshape(this.criticTarget(batch, eps, subset, alpha), [-1, 1]);
-      const input = tf.concat([obs, action], 1);
-      const grads: tf.Tensor[] = [];
-      let loss: tf.Tensor = tf.scalar(0);
-      let q0: tf.Tensor = tf.scalar(0);
-      this.critics.forEach((critic, i) => {
-        const { out: q, tape } = mlpForwardTape(critic, input);
-        const err = tf.sub(q, y);
-        loss = tf.add(loss, tf.mul(0.5, tf.mean(tf.square(err))));
-        if (i === 0) q0 = tf.mean(q);
-        grads.push(...mlpBackward(critic, tape, tf.div(err, batch.size) as tf.Tensor2D, { params: true, input: false }).grads);
+    const w = this.workspace(batch.size);
+    concatRows(w.input, batch.obs, this.obsDim, batch.action, this.actDim, w.B);
+    return this.costColumns.map((_, i) => {
+      this.costGroup(this.costCritics, i).forEach((c, k) => {
+        const q = w.target.forward(c, w.input);
+        for (let r = 0; r < w.B; r++) w.acc[r] = k === 0 ? (q[r] as number) : Math.max(w.acc[r] as number, q[r] as number);
       });
-      return { grads, loss: loss as tf.Scalar, q0: q0 as tf.Scalar };
+      return mean(w.acc, w.B);
     });
   }
 
@@ -267,175 +280,252 @@ export class SacLearner {
    * Q = min or mean over the ensemble. Gradients by hand (checked against autodiff in tests):
    *   ∂ℓ/∂u = (α·2a − ∂Q/∂a ⊙ (1 − a²))/B      (∂ log π/∂u = 2·tanh u, from −log(1 − tanh²u))
    *   ∂ℓ/∂μ = ∂ℓ/∂u,   ∂ℓ/∂log σ = −α/B + ∂ℓ/∂u ⊙ σ ⊙ ε
+   * SAC-Lagrangian: ℓ = mean(α·log π − Q + Σᵢ λᵢ·Q_cᵢ) / (1 + Σᵢ λᵢ), Q_cᵢ = max_k Q_cᵢ,k.
    * The critics are only differentiated with respect to their input (no weight gradients).
    */
   private actorStep(batch: Batch): { actorLoss: number; logProbMean: number } {
-    const eps = this.noise(batch.size);
-    const { grads, loss, logp } = this.actorGradients(batch, eps, this.alpha);
+    const { grads, loss, logp } = this.actorGradients(batch, this.noise(batch.size), this.alpha);
     this.actorOpt.apply(grads);
-    const actorLoss = loss.dataSync()[0] as number;
-    const logProbMean = logp.dataSync()[0] as number;
-    tf.dispose([...grads, loss, logp, eps]);
-    return { actorLoss, logProbMean };
+    return { actorLoss: loss, logProbMean: logp };
   }
 
-  /** Actor loss, mean log π and the actor's gradients (in `mlpVariables` order) for given noise and α. */
-  actorGradients(batch: Batch, eps: tf.Tensor2D, alpha: number): { grads: tf.Tensor[]; loss: tf.Scalar; logp: tf.Scalar } {
-    const B = batch.size;
+  /** Actor loss, mean log π and the actor's gradients (in `paramList` order; views) for given noise and α. */
+  actorGradients(batch: Batch, eps: Float32Array, alpha: number): { grads: Float32Array[]; loss: number; logp: number } {
+    const w = this.workspace(batch.size);
+    const { B } = w;
     const A = this.actDim;
-    return tf.tidy(() => {
-      const obs = tf.tensor2d(batch.obs, [B, this.obsDim]);
-      const { out, tape } = mlpForwardTape(this.actor, obs);
-      const [mean, raw] = tf.split(out, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
-      const logStd = boundLogStd(raw, this.config.logStdMin, this.config.logStdMax);
-      const { action, logProb } = squashedSample(mean, logStd, eps);
-      const input = tf.concat([obs, action], 1);
-      const forwards = this.critics.map((c) => mlpForwardTape(c, input));
-      const qs = forwards.map((f) => tf.reshape(f.out, [-1]));
-      // Weight of each critic in Q per sample: 1/E (mean) or the arg-min indicator (min).
-      let weights: tf.Tensor2D[];
-      let q: tf.Tensor;
-      if (this.config.actorQ === 'mean') {
-        q = tf.div(tf.addN(qs), qs.length);
-        weights = qs.map(() => tf.fill([B, 1], 1 / qs.length) as tf.Tensor2D);
-      } else {
-        const stacked = tf.stack(qs, 1);
-        q = tf.min(stacked, 1);
-        const onehot = tf.oneHot(tf.argMin(stacked, 1), qs.length);
-        weights = tf.split(onehot, qs.length, 1) as tf.Tensor2D[];
+    const O = this.obsDim;
+    const out = w.actor.forward(this.actor, batch.obs);
+    const s = w.sample;
+    squashedSampleInto(out, eps, B, A, this.config.logStdMin, this.config.logStdMax, s);
+    concatRows(w.input, batch.obs, O, s.action, A, B);
+    const E = this.critics.length;
+    const qs = this.critics.map((c, i) => (w.critics[i] as MlpPass).forward(c, w.input));
+    // Q per sample (w.acc) and each critic's weight in it: 1/E (mean) or the arg-min indicator (min).
+    for (let r = 0; r < B; r++) {
+      let best = 0;
+      let sum = 0;
+      for (let i = 0; i < E; i++) {
+        const v = (qs[i] as Float32Array)[r] as number;
+        sum += v;
+        if (v < ((qs[best] as Float32Array)[r] as number)) best = i;
       }
-      // SAC-Lagrangian: ℓ = mean(α·log π − Q + Σᵢ λᵢ·Q_cᵢ) / (1 + Σᵢ λᵢ), Q_cᵢ = max_k Q_cᵢ,k.
-      const lambdaSum = this.lambdas.reduce((a, l) => a + l, 0);
-      const scale = 1 / (1 + lambdaSum);
-      // ∂(−Q/B + Σ λᵢ·Q_cᵢ/B)/∂a, summed over the critics through their input gradients.
-      const actionGrad = (critic: Mlp, tape: ReturnType<typeof mlpForwardTape>['tape'], dq: tf.Tensor2D): tf.Tensor2D => tf.slice(mlpBackward(critic, tape, dq, { params: false, input: true }).dInput as tf.Tensor2D, [0, this.obsDim], [B, A]);
-      const parts = forwards.map((f, i) => actionGrad(this.critics[i] as Mlp, f.tape, tf.mul(weights[i] as tf.Tensor2D, -1 / B) as tf.Tensor2D));
-      let costQ: tf.Tensor = tf.zeros([B]);
-      const K = this.costEnsemble;
-      this.costColumns.forEach((_, i) => {
-        const lambda = this.lambdas[i] as number;
-        if (lambda === 0) return;
-        const ensemble = this.costGroup(this.costCritics, i);
-        const fs = ensemble.map((c) => mlpForwardTape(c, input));
-        const values = fs.map((f) => tf.reshape(f.out, [-1]));
-        costQ = tf.add(costQ, tf.mul(lambda, rowMax(values)));
-        // The gradient flows through the arg-max critic of each sample.
-        const pick = K === 1 ? [tf.ones([B, 1])] : tf.split(tf.oneHot(tf.argMax(tf.stack(values, 1), 1), K), K, 1);
-        fs.forEach((f, k) => parts.push(actionGrad(ensemble[k] as Mlp, f.tape, tf.mul(pick[k] as tf.Tensor2D, lambda / B) as tf.Tensor2D)));
-      });
-      const dAction = tf.addN(parts);
-      const du = tf.mul(tf.add(tf.mul(action, (2 * alpha) / B), tf.mul(dAction, tf.sub(1, tf.square(action)))), scale);
-      const dLogStd = tf.add(-(alpha * scale) / B, tf.mul(du, tf.mul(tf.exp(logStd), eps)));
-      const span = 0.5 * (this.config.logStdMax - this.config.logStdMin);
-      const dRaw = tf.mul(dLogStd, tf.mul(span, tf.sub(1, tf.square(tf.tanh(raw)))));
-      const dOut = tf.concat([du, dRaw], 1) as tf.Tensor2D;
-      const grads = mlpBackward(this.actor, tape, dOut, { params: true, input: false }).grads;
-      return { grads, loss: tf.mul(tf.mean(tf.add(tf.sub(tf.mul(alpha, logProb), q), costQ)), scale) as tf.Scalar, logp: tf.mean(logProb) as tf.Scalar };
+      w.acc[r] = this.config.actorQ === 'mean' ? sum / E : ((qs[best] as Float32Array)[r] as number);
+      w.y[r] = best; // the arg-min, kept in a spare buffer
+    }
+    w.dAction.fill(0);
+    // ∂(−Q/B)/∂a through each critic's input gradient.
+    this.critics.forEach((_, i) => {
+      for (let r = 0; r < B; r++) w.dq[r] = this.config.actorQ === 'mean' ? -1 / (E * B) : (w.y[r] as number) === i ? -1 / B : 0;
+      this.addActionGrad(w.critics[i] as MlpPass, w, B);
     });
+    // + Σᵢ λᵢ·Q_cᵢ/B: the gradient flows through the arg-max cost critic of each sample.
+    w.costQ.fill(0);
+    const K = this.costEnsemble;
+    this.costColumns.forEach((_, i) => {
+      const lambda = this.lambdas[i] as number;
+      if (lambda === 0) return;
+      const values = this.costGroup(this.costCritics, i).map((c, k) => (w.costCritics[i * K + k] as MlpPass).forward(c, w.input));
+      for (let r = 0; r < B; r++) {
+        let best = 0;
+        for (let k = 1; k < K; k++) if (((values[k] as Float32Array)[r] as number) > ((values[best] as Float32Array)[r] as number)) best = k;
+        w.costQ[r] = (w.costQ[r] as number) + lambda * ((values[best] as Float32Array)[r] as number);
+        w.y[r] = best;
+      }
+      for (let k = 0; k < K; k++) {
+        for (let r = 0; r < B; r++) w.dq[r] = (w.y[r] as number) === k ? lambda / B : 0;
+        this.addActionGrad(w.costCritics[i * K + k] as MlpPass, w, B);
+      }
+    });
+    const scale = 1 / (1 + this.lambdas.reduce((a, l) => a + l, 0));
+    const span = 0.5 * (this.config.logStdMax - this.config.logStdMin);
+    let loss = 0;
+    let logp = 0;
+    for (let r = 0; r < B; r++) {
+      loss += alpha * (s.logProb[r] as number) - (w.acc[r] as number) + (w.costQ[r] as number);
+      logp += s.logProb[r] as number;
+      for (let j = 0; j < A; j++) {
+        const k = r * A + j;
+        const a = s.action[k] as number;
+        const du = ((2 * alpha * a) / B + (w.dAction[k] as number) * (1 - a * a)) * scale;
+        const dLogStd = -(alpha * scale) / B + du * Math.exp(s.logStd[k] as number) * (eps[k] as number);
+        const t = Math.tanh(out[r * 2 * A + A + j] as number);
+        w.dActorOut[r * 2 * A + j] = du;
+        w.dActorOut[r * 2 * A + A + j] = dLogStd * span * (1 - t * t);
+      }
+    }
+    w.actor.backward(w.dActorOut, { params: true, input: false });
+    return { grads: w.actor.grads, loss: (loss / B) * scale, logp: logp / B };
   }
 
-  /** Temperature: loss = −log α · (E[log π] + H̄); its gradient is −(E[log π] + H̄). */
-  private alphaStep(logProbMean: number): void {
-    const grad = tf.scalar(-(logProbMean + this.targetEntropy));
-    this.alphaOpt.apply([grad]);
-    grad.dispose();
+  /** dAction += the action columns of ∂(Σ dq·Q)/∂[s | a] through one critic's last forward pass. */
+  private addActionGrad(pass: MlpPass, w: Workspace, B: number): void {
+    pass.backward(w.dq, { params: false, input: true });
+    const width = this.obsDim + this.actDim;
+    for (let r = 0; r < B; r++) {
+      for (let j = 0; j < this.actDim; j++) w.dAction[r * this.actDim + j] = (w.dAction[r * this.actDim + j] as number) + (pass.dInput[r * width + this.obsDim + j] as number);
+    }
   }
 
-  /** Squashed-Gaussian sample and log-density for a batch of observations (forward only). */
-  policy(obs: tf.Tensor2D, eps: tf.Tensor2D): { action: tf.Tensor2D; logProb: tf.Tensor1D } {
-    const out = mlpForward(this.actor, obs);
-    const [mean, raw] = tf.split(out, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
-    return squashedSample(mean, boundLogStd(raw, this.config.logStdMin, this.config.logStdMax), eps);
+  /** Squashed-Gaussian sample and log-density for B observations and noise ε (views, forward only). */
+  policy(obs: Float32Array, B: number, eps: Float32Array): { action: Float32Array; logProb: Float32Array } {
+    const w = this.workspace(B);
+    const out = w.actor.forward(this.actor, obs);
+    squashedSampleInto(out, eps, B, this.actDim, this.config.logStdMin, this.config.logStdMax, w.sample);
+    return { action: w.sample.action, logProb: w.sample.logProb };
   }
 
   /** ε ~ N(0, I) from the learner's seeded RNG (so updates are reproducible and resumable). */
-  private noise(batch: number): tf.Tensor2D {
-    const n = batch * this.actDim;
-    const e = new Float32Array(n);
-    for (let i = 0; i < n; i++) e[i] = this.rng.normal();
-    return tf.tensor2d(e, [batch, this.actDim]);
+  private noise(batch: number): Float32Array {
+    const e = this.workspace(batch).eps;
+    for (let i = 0; i < e.length; i++) e[i] = this.rng.normal();
+    return e;
   }
 
-  /** Deterministic (mean) actions for a batch, in [−1, 1]. */
+  /** Deterministic (mean) actions for a batch, in [−1, 1] (a fresh array). */
   meanAction(obs: Float32Array, batch: number): Float32Array {
-    return tf.tidy(() => {
-      const out = mlpForward(this.actor, tf.tensor2d(obs, [batch, this.obsDim]));
-      return tf.tanh(tf.split(out, 2, 1)[0] as tf.Tensor2D).dataSync() as Float32Array;
-    });
+    const out = new MlpPass(this.actor.spec, batch, this.kernels).forward(this.actor, obs);
+    const a = new Float32Array(batch * this.actDim);
+    for (let r = 0; r < batch; r++) for (let j = 0; j < this.actDim; j++) a[r * this.actDim + j] = Math.tanh(out[r * 2 * this.actDim + j] as number);
+    return a;
   }
 
-  /** The actor's current parameters as plain arrays, tagged with the update count as version. */
+  /** The actor's current parameters as plain arrays (copies), tagged with the update count as version. */
   snapshot(): PolicySnapshot {
-    const a = this.actor;
-    const read = (vs: tf.Variable[]): Float32Array[] => vs.map((v) => Float32Array.from(v.dataSync() as Float32Array));
-    return {
-      version: this.updates,
-      weights: { spec: a.spec, w: read(a.w), b: read(a.b), lnGain: read(a.lnGain), lnBias: read(a.lnBias) },
-      actDim: this.actDim,
-      logStdMin: this.config.logStdMin,
-      logStdMax: this.config.logStdMax,
-    };
+    return { version: this.updates, weights: cloneParams(this.actor), actDim: this.actDim, logStdMin: this.config.logStdMin, logStdMax: this.config.logStdMax };
   }
 
-  /** Every variable in a fixed order: actor, critics, targets, log α, then cost critics and their targets. */
-  private allVariables(): tf.Variable[] {
-    return [...mlpVariables(this.actor), ...this.criticVars, ...this.targetVars, this.logAlpha, ...this.costCritics.flatMap(mlpVariables), ...this.costTargetVars];
+  /** The buffers for batch size B (reallocated only when B changes). */
+  private workspace(B: number): Workspace {
+    if (this.ws?.B === B) return this.ws;
+    const A = this.actDim;
+    const pass = (spec: MlpSpec): MlpPass => new MlpPass(spec, B, this.kernels);
+    const critics = this.critics.map(() => pass(this.criticSpec));
+    const costCritics = this.costCritics.map(() => pass(this.criticSpec));
+    const width = this.obsDim + A;
+    this.ws = {
+      B,
+      actor: pass(this.actor.spec),
+      critics,
+      target: pass(this.criticSpec),
+      costCritics,
+      criticGrads: critics.flatMap((c) => c.grads),
+      costGrads: costCritics.flatMap((c) => c.grads),
+      input: new Float32Array(B * width),
+      next: new Float32Array(B * width),
+      eps: new Float32Array(B * A),
+      sample: { logStd: new Float32Array(B * A), u: new Float32Array(B * A), action: new Float32Array(B * A), logProb: new Float32Array(B) },
+      y: new Float32Array(B),
+      acc: new Float32Array(B),
+      dq: new Float32Array(B),
+      dAction: new Float32Array(B * A),
+      dActorOut: new Float32Array(B * 2 * A),
+      costQ: new Float32Array(B),
+    };
+    return this.ws;
+  }
+
+  /** Every parameter array in a fixed order: actor, critics, targets, log α, then cost critics and their targets. */
+  private allParams(): { name: string; shape: number[]; data: Float32Array }[] {
+    const named = (p: MlpParams, name: string): { name: string; shape: number[]; data: Float32Array }[] => {
+      const data = paramList(p);
+      return paramShapes(p.spec, `${this.prefix}/${name}`).map((s, i) => ({ ...s, data: data[i] as Float32Array }));
+    };
+    const K = this.costEnsemble;
+    const costName = (kind: string, j: number): string => `${kind}${Math.floor(j / K)}${K > 1 ? `_${j % K}` : ''}`;
+    return [
+      ...named(this.actor, 'actor'),
+      ...this.critics.flatMap((c, i) => named(c, `critic${i}`)),
+      ...this.targets.flatMap((t, i) => named(t, `target${i}`)),
+      { name: `${this.prefix}/log_alpha`, shape: [], data: this.logAlpha },
+      ...this.costCritics.flatMap((c, j) => named(c, costName('cost_critic', j))),
+      ...this.costTargets.flatMap((t, j) => named(t, costName('cost_target', j))),
+    ];
   }
 
   private optimizers(): Adam[] {
     return this.costOpt ? [this.actorOpt, this.criticOpt, this.alphaOpt, this.costOpt] : [this.actorOpt, this.criticOpt, this.alphaOpt];
   }
 
-  /** Networks, Adam moments, counters and RNG state, as a header and binary sections. */
+  /**
+   * Networks, Adam moments, counters and RNG state, as a header and binary sections. The same
+   * layout as the tfjs learner's checkpoints (variables with names and shapes, then each
+   * optimizer's m and v), so older checkpoints load.
+   */
   exportState(): { header: Record<string, unknown>; sections: Float32Array[] } {
     const opts = this.optimizers();
-    const vars = this.allVariables();
+    const params = this.allParams();
     return {
       header: {
         updates: this.updates,
         rng: this.rng.getState(),
-        variables: vars.map((v) => ({ name: v.name, shape: v.shape })),
+        variables: params.map(({ name, shape }) => ({ name, shape })),
         adamSteps: opts.map((o) => o.step),
       },
-      sections: [...vars.map((v) => Float32Array.from(v.dataSync() as Float32Array)), ...opts.flatMap((o) => [...o.m, ...o.v])],
+      sections: [...params.map((p) => Float32Array.from(p.data)), ...opts.flatMap((o) => [...o.m, ...o.v].map((a) => Float32Array.from(a)))],
     };
   }
 
   /** Restores a state from {@link exportState}; shapes are checked before anything is assigned. */
   importState(header: Record<string, unknown>, sections: Uint8Array[]): void {
-    const vars = this.allVariables();
+    const params = this.allParams();
     const opts = this.optimizers();
-    const declared = header['variables'] as { name: string; shape: number[] }[] | undefined;
-    const steps = header['adamSteps'] as number[] | undefined;
-    const expectedSections = vars.length + opts.reduce((a, o) => a + 2 * o.variables.length, 0);
-    if (!declared || !steps || declared.length !== vars.length || sections.length !== expectedSections) {
-      throw new Error(`checkpoint holds ${declared?.length ?? 0} variables and ${sections.length} sections; this learner needs ${vars.length} and ${expectedSections}: a different network config`);
+    const declared = header['variables'];
+    const steps = header['adamSteps'];
+    const expectedSections = params.length + opts.reduce((a, o) => a + 2 * o.params.length, 0);
+    if (!Array.isArray(declared) || !Array.isArray(steps) || declared.length !== params.length || steps.length !== opts.length || sections.length !== expectedSections) {
+      throw new Error(`checkpoint holds ${Array.isArray(declared) ? declared.length : 0} variables and ${sections.length} sections; this learner needs ${params.length} and ${expectedSections}: a different network config`);
     }
     const data = sections.map(asFloat32);
-    declared.forEach((d, i) => {
-      const v = vars[i] as tf.Variable;
-      if (d.shape.join('x') !== v.shape.join('x') || (data[i] as Float32Array).length !== v.size) throw new Error(`checkpoint variable ${d.name} has shape [${d.shape}], expected [${v.shape}]`);
+    params.forEach((p, i) => {
+      const d: unknown = declared[i];
+      const shape = typeof d === 'object' && d !== null && 'shape' in d && Array.isArray(d.shape) ? d.shape.join('x') : '?';
+      const name = typeof d === 'object' && d !== null && 'name' in d ? String(d.name) : `#${i}`;
+      if (shape !== p.shape.join('x') || (data[i] as Float32Array).length !== p.data.length) throw new Error(`checkpoint variable ${name} has shape [${shape.split('x')}], expected [${p.shape}]`);
     });
-    vars.forEach((v, i) => writeVariable(v, data[i] as Float32Array));
-    let k = vars.length;
+    let k = params.length;
+    opts.forEach((o) => [...o.m, ...o.v].forEach((arr) => {
+      if ((data[k] as Float32Array).length !== arr.length) throw new Error(`checkpoint optimizer section ${k} has ${(data[k] as Float32Array).length} values, expected ${arr.length}`);
+      k++;
+    }));
+    params.forEach((p, i) => p.data.set(data[i] as Float32Array));
+    k = params.length;
     opts.forEach((o, n) => {
       for (const arr of [...o.m, ...o.v]) arr.set(data[k++] as Float32Array);
-      o.step = steps[n] as number;
-      o.syncFromVariables();
+      o.step = Number(steps[n]);
     });
-    this.targetVars.forEach((v, i) => (this.targetParams[i] as Float32Array).set(v.dataSync() as Float32Array));
-    this.costTargetVars.forEach((v, i) => (this.costTargetParams[i] as Float32Array).set(v.dataSync() as Float32Array));
-    this.updates = header['updates'] as number;
+    this.updates = Number(header['updates']);
     this.rng.setState(header['rng'] as RngState);
   }
 
+  /** Nothing native is held per learner (the kernels are shared); kept for the learners' common lifecycle. */
   dispose(): void {
-    [this.actor, ...this.critics, ...this.targets, ...this.costCritics, ...this.costTargets].forEach(disposeMlp);
-    this.logAlpha.dispose();
+    this.ws = null;
   }
 }
 
-/** Per-row maximum of equally shaped [B] tensors (the tensor itself when there is one). */
-function rowMax(values: tf.Tensor[]): tf.Tensor {
-  return values.length === 1 ? (values[0] as tf.Tensor) : tf.max(tf.stack(values, 1), 1);
+/** dst row r = [a row r | b row r]. */
+function concatRows(dst: Float32Array, a: Float32Array, aCols: number, b: Float32Array, bCols: number, rows: number): void {
+  const width = aCols + bCols;
+  for (let r = 0; r < rows; r++) {
+    dst.set(a.subarray(r * aCols, (r + 1) * aCols), r * width);
+    dst.set(b.subarray(r * bCols, (r + 1) * bCols), r * width + aCols);
+  }
+}
+
+/** ½·mean (q − y)² over B rows; writes its gradient (q − y)/B into `dq`. */
+function regressionGrad(q: Float32Array, y: Float32Array, dq: Float32Array, B: number): number {
+  let loss = 0;
+  for (let r = 0; r < B; r++) {
+    const err = (q[r] as number) - (y[r] as number);
+    loss += err * err;
+    dq[r] = err / B;
+  }
+  return (0.5 * loss) / B;
+}
+
+function mean(x: Float32Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += x[i] as number;
+  return s / n;
 }

@@ -33,3 +33,41 @@ export function squashedLogProbReference(mean: readonly number[], logStd: readon
   }
   return lp;
 }
+
+/** softplus(x) = log(1 + eˣ), without overflow. */
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+/** The buffers {@link squashedSampleInto} writes, batch × actDim (logProb: batch). */
+export interface SquashedSample {
+  readonly logStd: Float32Array;
+  /** u = μ + σ·ε before the squashing. */
+  readonly u: Float32Array;
+  readonly action: Float32Array;
+  readonly logProb: Float32Array;
+}
+
+/**
+ * {@link squashedSample} on typed arrays, from the actor's head `out` (batch × 2A: μ, then the
+ * raw log σ that {@link boundLogStd} maps into [min, max]). Same maths, float64 inside a row.
+ */
+export function squashedSampleInto(out: Float32Array, eps: Float32Array, batch: number, actDim: number, logStdMin: number, logStdMax: number, into: SquashedSample): void {
+  const A = actDim;
+  const half = 0.5 * (logStdMax - logStdMin);
+  for (let r = 0; r < batch; r++) {
+    let lp = 0;
+    for (let i = 0; i < A; i++) {
+      const k = r * A + i;
+      const mean = out[r * 2 * A + i] as number;
+      const logStd = logStdMin + half * (Math.tanh(out[r * 2 * A + A + i] as number) + 1);
+      const e = eps[k] as number;
+      const u = mean + Math.exp(logStd) * e;
+      into.logStd[k] = logStd;
+      into.u[k] = u;
+      into.action[k] = Math.tanh(u);
+      lp += -(0.5 * e * e + logStd) - HALF_LOG_2PI - 2 * (Math.LN2 - u - softplus(-2 * u));
+    }
+    into.logProb[r] = lp;
+  }
+}

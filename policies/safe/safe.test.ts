@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../control/rng.js';
 import { selectBackend } from '../backend.js';
 import { mlpForward, mlpVariables, type Mlp } from '../nn/mlp.js';
+import { TfMirror } from '../sac/tf-reference.js';
 import { allocBatch } from '../replay.js';
 import { resolveSacConfig, SacConfigSchema } from '../sac/config.js';
 import { SacLearner } from '../sac/sac.js';
@@ -57,27 +58,30 @@ describe('SAC-Lagrangian learner', () => {
     const B = 12;
     const batch = allocBatch({ capacity: 1, obsDim: 4, actDim: 2, costDim: 3 }, B);
     for (let i = 0; i < batch.obs.length; i++) batch.obs[i] = rng.normal();
-    const eps = tf.tensor2d(Array.from({ length: B * 2 }, () => rng.normal()), [B, 2]);
+    const epsArr = Float32Array.from({ length: B * 2 }, () => rng.normal());
+    const eps = tf.tensor2d(epsArr, [B, 2]);
     const alpha = 0.2;
     const obs = tf.tensor2d(batch.obs, [B, 4]);
     const q = (m: Mlp, a: tf.Tensor2D): tf.Tensor1D => tf.reshape(mlpForward(m, tf.concat([obs, a], 1)), [-1]);
+    const mirror = new TfMirror(learner);
     const ref = tf.variableGrads(() => {
-      const { action, logProb } = learner.policy(obs, eps);
-      const qr = tf.minimum(q(learner.critics[0]!, action), q(learner.critics[1]!, action));
+      const { action, logProb } = mirror.policy(obs, eps);
+      const qr = tf.minimum(q(mirror.critics[0]!, action), q(mirror.critics[1]!, action));
       // Two cost critics per constraint (the default), constraint-major; the actor sees their max.
-      const c = learner.costCritics;
+      const c = mirror.costCritics;
       expect(c).toHaveLength(4);
       const qc = tf.add(tf.mul(0.7, tf.maximum(q(c[0]!, action), q(c[1]!, action))), tf.mul(1.9, tf.maximum(q(c[2]!, action), q(c[3]!, action))));
       return tf.div(tf.mean(tf.add(tf.sub(tf.mul(alpha, logProb), qr), qc)), 1 + 0.7 + 1.9) as tf.Scalar;
-    }, mlpVariables(learner.actor));
-    const ours = learner.actorGradients(batch, eps, alpha);
-    expect(ours.loss.dataSync()[0]).toBeCloseTo(ref.value.dataSync()[0] as number, 4);
-    mlpVariables(learner.actor).forEach((v, i) => {
-      const a = ours.grads[i]!.dataSync() as Float32Array;
+    }, mlpVariables(mirror.actor));
+    const ours = learner.actorGradients(batch, epsArr, alpha);
+    expect(ours.loss).toBeCloseTo(ref.value.dataSync()[0] as number, 4);
+    mlpVariables(mirror.actor).forEach((v, i) => {
+      const a = ours.grads[i]!;
       const b = ref.grads[v.name]!.dataSync() as Float32Array;
       const scale = Math.max(1e-6, ...Array.from(b, Math.abs));
       for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!) / scale).toBeLessThan(2e-4);
     });
+    mirror.dispose();
     learner.dispose();
   });
 
@@ -91,18 +95,20 @@ describe('SAC-Lagrangian learner', () => {
     batch.costs.set([9, 1, 9, 0, 9, 1, 9, 0]); // column 1 is the constrained one; column 0 must be ignored
     batch.discount.set([0, 0.9, 0, 0.9]); // rows 0 and 2 terminal: y_c = c exactly
     const eps = tf.zeros([B, 1]) as tf.Tensor2D;
-    const { loss } = learner.costCriticGradients(batch, eps);
+    const { loss } = learner.costCriticGradients(batch, new Float32Array(B));
     // Before any update the targets equal the critics, so the bootstrap is the max of the critics at (s′, a′).
-    const [c0, c1] = learner.costCritics as [Mlp, Mlp];
+    const mirror = new TfMirror(learner);
+    const [c0, c1] = mirror.costCritics as [Mlp, Mlp];
     const at = (m: Mlp, o: Float32Array, a: tf.Tensor2D): Float32Array => tf.reshape(mlpForward(m, tf.concat([tf.tensor2d(o, [B, 2]), a], 1)), [-1]).dataSync() as Float32Array;
-    const nextAction = learner.policy(tf.tensor2d(batch.nextObs, [B, 2]), eps).action as tf.Tensor2D;
+    const nextAction = mirror.policy(tf.tensor2d(batch.nextObs, [B, 2]), eps).action;
     const [n0, n1] = [at(c0, batch.nextObs, nextAction), at(c1, batch.nextObs, nextAction)];
     expect(Array.from(n0).some((v, i) => v !== n1[i])).toBe(true); // the two critics differ, so the max matters
     const y = [1, 0, 1, 0].map((c, i) => c + batch.discount[i]! * Math.max(n0[i]!, n1[i]!));
     const action = tf.tensor2d(batch.action, [B, 1]);
     const expected = [at(c0, batch.obs, action), at(c1, batch.obs, action)].reduce((sum, q) => sum + (0.5 * y.reduce((s, yi, i) => s + (q[i]! - yi) ** 2, 0)) / B, 0);
-    expect(loss.dataSync()[0]).toBeCloseTo(expected, 5);
+    expect(loss).toBeCloseTo(expected, 5);
     expect(() => new SacLearner(config, 2, 1, rng, [2], 2)).toThrow(/out of range/);
+    mirror.dispose();
     learner.dispose();
   });
 
@@ -115,17 +121,19 @@ describe('SAC-Lagrangian learner', () => {
     batch.costs.set([1, 0, 1]);
     batch.discount.set([0.99, 0, 0.99]); // row 1 terminal
     const eps = tf.zeros([B, 1]) as tf.Tensor2D;
-    const loss = (learner: SacLearner): number => learner.costCriticGradients(batch, eps).loss.dataSync()[0] as number;
+    const loss = (learner: SacLearner): number => learner.costCriticGradients(batch, new Float32Array(B)).loss;
     // Same seed, so the same networks: only the bootstrap's discount differs.
     const [same, half] = [make(0.99), make(0.5)];
-    const critic = same.costCritics[0]!;
+    const mirror = new TfMirror(same);
+    const critic = mirror.costCritics[0]!;
     const at = (o: Float32Array, a: tf.Tensor2D): Float32Array => tf.reshape(mlpForward(critic, tf.concat([tf.tensor2d(o, [B, 2]), a], 1)), [-1]).dataSync() as Float32Array;
     const q = at(batch.obs, tf.tensor2d(batch.action, [B, 1]));
-    const next = at(batch.nextObs, same.policy(tf.tensor2d(batch.nextObs, [B, 2]), eps).action as tf.Tensor2D);
+    const next = at(batch.nextObs, mirror.policy(tf.tensor2d(batch.nextObs, [B, 2]), eps).action);
     const expected = (g: number): number => (0.5 * [0, 1, 2].reduce((sum, i) => sum + (q[i]! - (batch.costs[i]! + (batch.discount[i]! > 0 ? g : 0) * next[i]!)) ** 2, 0)) / B;
     expect(loss(same)).toBeCloseTo(expected(0.99), 5);
     expect(loss(half)).toBeCloseTo(expected(0.5), 5);
     expect(Math.abs(expected(0.99) - expected(0.5))).toBeGreaterThan(1e-3);
+    mirror.dispose();
     same.dispose();
     half.dispose();
     expect(() => resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', nStep: 3, safe: { constraints: { a: { limit: 1 } }, costGamma: 0.9 } }))).toThrow(/costGamma \(0.9\) differs from algo.gamma \(0.99\): that needs algo.nStep 1/);
