@@ -52,7 +52,9 @@ describe('roborl CLI', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/Expected --episodes to be an integer ≥ 1, got `-2`/);
     const typo = await roborl('run', 'Pendulum-v1', '--epsiodes', '2');
-    expect(typo.stderr).toMatch(/unknown option --epsiodes/);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/unknown option --epsiodes \(options: --policy, --episodes, --seed, --json\)/);
+    expect(typo.stdout).toBe(''); // nothing ran
   });
 
   it('every command has its own --help listing every flag it takes (the speed is measured by npm run bench -- cli)', async () => {

@@ -57,7 +57,9 @@ function expectNoDuplicates(pairs: string[]): void {
 }
 
 describe('roborl train: Ctrl-C and SIGTERM', () => {
-  const rng = new Rng(Number(process.env['ROBORL_SIGNAL_SEED'] ?? Date.now() % 1000));
+  // The kill moments are random; each test prints its own and the seed that replays them all.
+  const seed = Number(process.env['ROBORL_SIGNAL_SEED'] ?? Date.now() % 1000);
+  const rng = new Rng(seed);
   for (const [kind, config, signal, code] of [
     ['sac', sacConfig(100_000), 'SIGINT', 130],
     ['sac', sacConfig(100_000), 'SIGTERM', 143],
@@ -72,11 +74,13 @@ describe('roborl train: Ctrl-C and SIGTERM', () => {
       // Wait until it trains, then a random moment within the next 1.5 s.
       while (!/run folder:/.test(training.stderr())) await new Promise((r) => setTimeout(r, 20));
       const delay = rng.uniform(0, 1500);
+      const moment = `${signal} ${delay.toFixed(0)} ms after "run folder:" (ROBORL_SIGNAL_SEED=${seed} replays this file's moments)`;
+      console.log(`${kind}: ${moment}`);
       await new Promise((r) => setTimeout(r, delay));
       const t0 = performance.now();
       training.child.kill(signal);
       const stopped = await training.done;
-      expect(stopped.code, stopped.stderr).toBe(code);
+      expect(stopped.code, `${moment}\n${stopped.stderr}`).toBe(code);
       expect(performance.now() - t0).toBeLessThan(5000);
       expect(stopped.stderr).toMatch(new RegExp(`${signal}: stopped at step (\\d+) with a checkpoint`));
       const step = Number(/stopped at step (\d+)/.exec(stopped.stderr)![1]);
@@ -85,7 +89,18 @@ describe('roborl train: Ctrl-C and SIGTERM', () => {
       const resumed = await roborl('train', '--resume', runDir, '--steps', String(step + 600), '--quiet');
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(resumed.stderr).toMatch(new RegExp(`resumed from .* at step ${step}`));
-      expectNoDuplicates(metricPairs(runDir));
+      const pairs = metricPairs(runDir);
+      expectNoDuplicates(pairs);
+      // The run reached its end: the final evaluation and checkpoint at step + 600, and a train
+      // line at every 100 steps on the way — none lost before the stop, none missing after it.
+      const end = step + 600;
+      expect(pairs.at(-1), moment).toBe(`eval@${end}`);
+      expect(readdirSync(join(runDir, 'checkpoints'))).toContain(`ckpt-${String(end).padStart(10, '0')}.bin`);
+      const trainSteps = pairs.filter((p) => p.startsWith('train@')).map((p) => Number(p.slice('train@'.length)));
+      expect(trainSteps, moment).toEqual(Array.from({ length: Math.floor(end / 100) }, (_, i) => 100 * (i + 1)));
+      // Episodes (200 steps) end in order, one record each, the last within 200 steps of the end.
+      const episodes = pairs.filter((p) => p.startsWith('episode@')).map((p) => Number(/#(\d+)/.exec(p)![1]));
+      expect(episodes, moment).toEqual(Array.from({ length: episodes.length }, (_, i) => i + 1));
     }, 300_000);
   }
 });

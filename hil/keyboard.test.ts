@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { ReadStream } from 'node:tty';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ptyPair, until } from '../test/robot-fixtures.js';
-import { ReplayBuffer } from '../policies/replay.js';
+import { allocBatch, ReplayBuffer } from '../policies/replay.js';
+import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { keyboardHelp, KeyboardDevice } from './devices/keyboard.js';
 
 beforeAll(() => {
@@ -121,14 +122,25 @@ describe('correcting a learning arm from the keyboard (the README commands, in a
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     expect(await until(() => /run folder:/.test(out), 60_000)).toBe(true);
     child.stdin.write(' '); // take over
-    // Hold joint 1 + for up to 4 s (a loaded machine may take a while to start stepping), then hand back.
+    // Hold joint 1 + until an episode record shows the keys took effect (a loaded machine may take
+    // seconds to start stepping: 7.5 s measured with both cores busy), then hand back. Meanwhile
+    // note when each episode record (50 steps) appears, for the pacing check.
     let done = false;
     void exited.then(() => (done = true));
-    for (let k = 0; k < 100 && !done; k++) {
-      child.stdin.write('q');
+    const metricsPath = join(dir, 'run', 'metrics.jsonl');
+    const episodeLines = (): string[] => (existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.startsWith('{"type":"episode"')) : []);
+    const seenAt: number[] = [];
+    let handedBack = false;
+    for (let k = 0; !done && k < 3000; k++) {
+      const lines = episodeLines();
+      while (seenAt.length < lines.length) seenAt.push(performance.now());
+      if (!handedBack && lines.some((l) => !l.includes('"human":{"steps":0,'))) {
+        child.stdin.write(' ');
+        handedBack = true;
+      }
+      if (!handedBack) child.stdin.write('q');
       await new Promise((r) => setTimeout(r, 40));
     }
-    if (!done) child.stdin.write(' ');
     expect(await exited).toBe(0);
     const episodes = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8')
       .trim()
@@ -138,22 +150,41 @@ describe('correcting a learning arm from the keyboard (the README commands, in a
     const human = episodes.reduce((s, e) => s + (e.human?.steps ?? 0), 0);
     expect(human).toBeGreaterThan(10); // up to 4 s of keys at 25 Hz
     expect(episodes.some((e) => (e.human?.takeovers ?? 0) >= 1)).toBe(true);
+    // Paced to PandaReach's 25 Hz: an episode's 50 steps take 2 s of wall time (unpaced, the
+    // simulator runs them in well under a second); a loaded machine only makes it longer.
+    expect(seenAt.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < seenAt.length; i++) expect((seenAt[i]! - seenAt[i - 1]!) / 1000).toBeGreaterThan(0.85 * (50 / 25));
+    // The keys reached the learner: the person's transitions (joint 1 +, the q key) are in the
+    // checkpoint's demo table, which holds only transitions the person drove.
+    const ckpt = loadLatestCheckpoint(join(dir, 'run', 'checkpoints'));
+    expect(ckpt?.step).toBe(150);
+    const h = ckpt!.header as { learnerSections: number; replaySections: number; demoTable: Record<string, unknown> };
+    const demos = ReplayBuffer.decode(h.demoTable, ckpt!.sections.slice(h.learnerSections + h.replaySections), ckpt!.path);
+    expect(demos.size).toBeGreaterThanOrEqual(human);
+    const batch = allocBatch(demos.spec, 1);
+    const joint1: number[] = [];
+    for (let i = 0; i < demos.size; i++) {
+      demos.writeRow(batch, 0, i, 0.99, 1);
+      joint1.push(batch.action[0] as number);
+    }
+    expect(Math.min(...joint1)).toBeGreaterThanOrEqual(-1e-6); // nobody pressed a (joint 1 −)
+    expect(joint1.filter((v) => v > 0.1).length).toBeGreaterThan(demos.size / 2);
   }, 120_000);
 
   it('roborl record-demos --device keyboard (the README command, with longer episodes): Enter keeps the episode the person drove', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-kb-rec-'));
     const out = join(dir, 'kb.demos');
     const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
-    // 10 s episodes (250 steps), so a loaded machine's slow typing still lands in the first one.
-    writeFileSync(join(dir, 'long.yaml'), 'name: kb\nenv: { id: PandaReach-v0, timeLimit: 250 }\nalgo: { kind: sac }\ntrain: { steps: 1 }\n');
+    // 20 s episodes (500 steps), so a loaded machine's slow start and typing still land in the first one.
+    writeFileSync(join(dir, 'long.yaml'), 'name: kb\nenv: { id: PandaReach-v0, timeLimit: 500 }\nalgo: { kind: sac }\ntrain: { steps: 1 }\n');
     const child = spawn('script', ['-qfec', `${process.execPath} ${bin} record-demos --config ${join(dir, 'long.yaml')} --device keyboard --episodes 1 --out ${out}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     expect(await until(() => /episode 1: ready/.test(text), 60_000)).toBe(true);
     child.stdin.write(' ');
-    for (let k = 0; k < 80; k++) {
-      child.stdin.write('w'); // hold joint 2 + for 3.2 s of a 10 s episode
+    for (let k = 0; k < 300; k++) {
+      child.stdin.write('w'); // hold joint 2 + for 12 s of a 20 s episode (the first steps may start seconds late)
       await new Promise((r) => setTimeout(r, 40));
     }
     child.stdin.write('\r');

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,9 @@ describe('seeds are what they say: integers in [0, 2³²), the rest refused', ()
     const dir = mkdtempSync(join(tmpdir(), 'roborl-seed-'));
     writeFileSync(join(dir, 'c.yaml'), 'name: x\nenv: { id: Pendulum-v1 }\nalgo: { kind: sac }\ntrain: { steps: 10 }\nseed: 1.5\n');
     const r = await run(process.execPath, [bin, 'train', join(dir, 'c.yaml'), '--run-dir', join(dir, 'run')]).catch((e: { code: number; stderr: string }) => e);
-    expect((r as { stderr: string }).stderr).toMatch(/seed/);
-  }, 60_000);
+    // A config error (exit 1, as every input error outside the flags), before any run folder exists.
+    expect((r as { code: number }).code).toBe(1);
+    expect((r as { stderr: string }).stderr).toMatch(/Invalid config .*c\.yaml:\n {2}seed: .*\(got 1\.5\)/);
+    expect(existsSync(join(dir, 'run'))).toBe(false);
+  }, 120_000); // nine CLI starts: ~55 s with both cores busy
 });

@@ -99,10 +99,24 @@ describe('NormalizeObservation', () => {
       expect(env.stats.mean[k]).toBeCloseTo(mean, 6);
       expect(env.stats.variance(k)).toBeCloseTo(variance, 5);
     }
-    // With frozen statistics the same observations come out normalised by the final moments.
+    // With frozen statistics the same observations come out normalised by the final moments…
     env.freeze();
-    const after = (await env.reset({ seed: 4 })).obs;
-    expect(after[0]).toBeCloseTo(((raw[0]![0] as number) - env.stats.mean[0]!) / Math.sqrt(env.stats.variance(0) + 1e-8), 5);
+    const after = [(await env.reset({ seed: 4 })).obs];
+    expect(after[0]![0]).toBeCloseTo(((raw[0]![0] as number) - env.stats.mean[0]!) / Math.sqrt(env.stats.variance(0) + 1e-8), 5);
+    for (let t = 0; t < 199; t++) after.push((await env.step(Float32Array.of(Math.sin(t / 7) * 2))).obs);
+    // …so the episode's normalised observations have mean ≈ 0 and std ≈ 1 in every entry, where
+    // the raw ones do not (cos θ of a swinging pendulum, θ̇ in rad/s).
+    for (let k = 0; k < 3; k++) {
+      const moments = (xs: number[]): [number, number] => {
+        const m = xs.reduce((s, x) => s + x, 0) / xs.length;
+        return [m, Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / xs.length)];
+      };
+      const [m, sd] = moments(after.map((o) => o[k] as number));
+      expect(Math.abs(m)).toBeLessThan(1e-4);
+      expect(Math.abs(sd - 1)).toBeLessThan(1e-4);
+      const [rawMean, rawSd] = moments(raw.map((o) => o[k] as number));
+      expect(Math.abs(rawMean) > 0.05 || Math.abs(rawSd - 1) > 0.05).toBe(true);
+    }
   });
   it('RunningMeanStd rejects non-finite samples', () => {
     expect(() => new RunningMeanStd(2).update([1, Number.NaN])).toThrow(/sample\[1\] is NaN/);
