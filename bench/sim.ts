@@ -3,20 +3,28 @@ import { Rng } from '../control/rng.js';
 import { sample } from '../control/spaces.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { PhysicsTask } from '../sim/physics-task.js';
-import { listEnvs, make } from '../sim/registry.js';
+import { servoGains } from '../sim/articulation.js';
+import { loadDescription } from '../sim/descriptions.js';
+import { urdfToMjcf } from '../sim/mujoco/mjcf.js';
+import { loadMujoco } from '../sim/mujoco/module.js';
+import { envEntry, listEnvs, make } from '../sim/registry.js';
+import { PANDA_READY, PANDA_TABLE_OBJECT } from '../sim/tasks/panda.js';
+import { movableJoints } from '../sim/urdf/kinematics.js';
 import { VectorEnv } from '../sim/vector-env.js';
 
 export interface SimTaskResult {
-  readonly id: string;
+  readonly task: string;
+  /** Physics engine (`rapier`, `mujoco`), `-` for analytic tasks, or `mujoco-raw`: the Panda model stepped directly, no env. */
+  readonly engine: string;
   /** Env steps/s of one env through the public async API (`make(id)`: time limit included). */
   readonly stepsPerSec: number;
   /** Env steps/s summed over a VectorEnv of 8 (async API, autoreset). */
   readonly vecStepsPerSec: number;
   /** µs per control step of the raw env's synchronous step (physics + task work). */
-  readonly envStepUs: number;
-  /** µs of raw `world.step()` calls per control step on the same world; null for analytic tasks. */
-  readonly physicsStepUs: number | null;
-  /** (envStepUs − physicsStepUs) / physicsStepUs, in %; null for analytic tasks. */
+  readonly controlStepUs: number;
+  /** µs of the engine's physics steps per control step on the same world; null for analytic tasks. */
+  readonly physicsUs: number | null;
+  /** (controlStepUs − physicsUs) / physicsUs, in %; null for analytic tasks. */
   readonly overheadPct: number | null;
   /** µs per seeded reset (Rapier tasks rebuild their world). */
   readonly resetUs: number;
@@ -38,8 +46,8 @@ function actionPool(env: Env, n = 4096): Float32Array[] {
   return Array.from({ length: n }, () => sample(env.spec.actionSpace, rng));
 }
 
-async function singleEnvRate(id: string): Promise<number> {
-  const env = await make(id);
+async function singleEnvRate(id: string, options: Record<string, unknown>): Promise<number> {
+  const env = await make(id, { options });
   const actions = actionPool(env);
   await env.reset({ seed: 0 });
   let i = 0;
@@ -54,9 +62,9 @@ async function singleEnvRate(id: string): Promise<number> {
   return result;
 }
 
-async function vectorRate(id: string, n = 8): Promise<number> {
-  const vec = await VectorEnv.create(n, () => make(id));
-  const single = actionPool(await make(id), 512);
+async function vectorRate(id: string, options: Record<string, unknown>, n = 8): Promise<number> {
+  const vec = await VectorEnv.create(n, () => make(id, { options }));
+  const single = actionPool(await make(id, { options }), 512);
   const batch = Array.from({ length: 64 }, (_, b) => {
     const out = new Float32Array(n * (single[0] as Float32Array).length);
     for (let i = 0; i < n; i++) out.set(single[(b * n + i) % 512] as Float32Array, i * (single[0] as Float32Array).length);
@@ -73,8 +81,8 @@ async function vectorRate(id: string, n = 8): Promise<number> {
 }
 
 /** Interleaves timed env steps and timed raw-physics control periods on the same world. */
-async function envVsPhysics(id: string): Promise<{ envStepUs: number; physicsStepUs: number | null }> {
-  const env = unwrap(await make(id));
+async function envVsPhysics(id: string, options: Record<string, unknown>): Promise<{ envStepUs: number; physicsStepUs: number | null }> {
+  const env = unwrap(await make(id, { options }));
   if (!isSyncEnv(env)) throw new Error(`${id} has no synchronous fast path`);
   const actions = actionPool(env);
   const physics = env instanceof PhysicsTask ? env : null;
@@ -107,8 +115,8 @@ async function envVsPhysics(id: string): Promise<{ envStepUs: number; physicsSte
   return { envStepUs: envNs / n / 1000, physicsStepUs: physics ? physNs / n / 1000 : null };
 }
 
-async function resetTime(id: string): Promise<number> {
-  const env = unwrap(await make(id));
+async function resetTime(id: string, options: Record<string, unknown>): Promise<number> {
+  const env = unwrap(await make(id, { options }));
   if (!isSyncEnv(env)) throw new Error(`${id} has no synchronous fast path`);
   for (let i = 0; i < 50; i++) env.resetSync({ seed: i });
   const perSec = await rate(SECONDS / 2, async () => {
@@ -119,19 +127,73 @@ async function resetTime(id: string): Promise<number> {
   return 1e6 / perSec;
 }
 
-export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResult[] }> {
-  const tasks: SimTaskResult[] = [];
-  for (const id of listEnvs()) {
-    process.stderr.write(`bench sim: ${id}…\n`);
-    const stepsPerSec = await singleEnvRate(id);
-    const vecStepsPerSec = await vectorRate(id);
-    const { envStepUs, physicsStepUs } = await envVsPhysics(id);
-    const resetUs = await resetTime(id);
-    tasks.push({ id, stepsPerSec, vecStepsPerSec, envStepUs, physicsStepUs, overheadPct: physicsStepUs === null ? null : (100 * (envStepUs - physicsStepUs)) / physicsStepUs, resetUs });
+/**
+ * The Panda of the Panda tasks on MuJoCo, stepped directly (no env, no task): the same model,
+ * 10 physics steps per 25 Hz control step with fresh joint targets each period.
+ */
+async function rawMujocoPanda(): Promise<SimTaskResult> {
+  const mj = await loadMujoco();
+  const robot = loadDescription('panda');
+  const gains = servoGains(movableJoints(robot), { mode: 'position', gravityCompensation: true });
+  const xml = urdfToMjcf(robot, { timestep: 0.004, actuation: { mode: 'position', kp: gains.stiffness, kv: gains.damping }, gravityCompensation: true, objects: [PANDA_TABLE_OBJECT] });
+  const m = mj.MjModel.from_xml_string(xml);
+  const d = new mj.MjData(m);
+  try {
+    const reset = (): void => {
+      mj.mj_resetData(m, d);
+      d.qpos.set(PANDA_READY);
+      d.ctrl.set(PANDA_READY);
+      mj.mj_forward(m, d);
+    };
+    reset();
+    const rng = new Rng(0);
+    let n = 0;
+    const controlSteps = await rate(SECONDS, async () => {
+      for (let k = 0; k < 64; k++) {
+        const ctrl = d.ctrl;
+        const qpos = d.qpos;
+        for (let i = 0; i < 7; i++) ctrl[i] = (qpos[i] as number) + 0.08 * rng.uniform(-1, 1);
+        for (let s = 0; s < 10; s++) mj.mj_step(m, d);
+        if (++n % 50 === 0) reset();
+      }
+      return 64;
+    });
+    const resets = await rate(SECONDS / 2, async () => {
+      for (let i = 0; i < 20; i++) reset();
+      return 20;
+    });
+    const us = 1e6 / controlSteps;
+    return { task: 'Panda (raw)', engine: 'mujoco-raw', stepsPerSec: controlSteps, vecStepsPerSec: controlSteps, controlStepUs: us, physicsUs: us, overheadPct: 0, resetUs: 1e6 / resets };
+  } finally {
+    d.delete();
+    m.delete();
   }
+}
+
+/**
+ * Every task on each of its engines (`BENCH_TASKS=PandaReach-v0,PandaPush-v0` and
+ * `BENCH_ENGINES=mujoco` narrow it), then the raw MuJoCo Panda, in one run.
+ */
+export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResult[] }> {
+  const only = process.env['BENCH_TASKS']?.split(',');
+  const engines = process.env['BENCH_ENGINES']?.split(',');
+  const tasks: SimTaskResult[] = [];
+  for (const id of listEnvs().filter((t) => !only || only.includes(t))) {
+    const variants = envEntry(id).engines.length ? envEntry(id).engines.filter((e) => !engines || engines.includes(e)) : ['-'];
+    for (const engine of variants) {
+      process.stderr.write(`bench sim: ${id} (${engine})…\n`);
+      const options = engine === '-' ? {} : { engine };
+      const stepsPerSec = await singleEnvRate(id, options);
+      const vecStepsPerSec = await vectorRate(id, options);
+      const { envStepUs, physicsStepUs } = await envVsPhysics(id, options);
+      const resetUs = await resetTime(id, options);
+      tasks.push({ task: id, engine, stepsPerSec, vecStepsPerSec, controlStepUs: envStepUs, physicsUs: physicsStepUs, overheadPct: physicsStepUs === null ? null : (100 * (envStepUs - physicsStepUs)) / physicsStepUs, resetUs });
+    }
+  }
+  if (!engines || engines.includes('mujoco')) tasks.push(await rawMujocoPanda());
   if (!json) {
-    const rows = tasks.map((t) => [t.id, t.stepsPerSec.toFixed(0), t.vecStepsPerSec.toFixed(0), t.envStepUs.toFixed(2), t.physicsStepUs?.toFixed(2) ?? '-', t.overheadPct === null ? '-' : `${t.overheadPct.toFixed(1)}%`, t.resetUs.toFixed(1)]);
-    const header = ['task', 'steps/s', 'vec8 steps/s', 'env µs', 'physics µs', 'overhead', 'reset µs'];
+    const rows = tasks.map((t) => [t.task, t.engine, t.stepsPerSec.toFixed(0), t.vecStepsPerSec.toFixed(0), t.controlStepUs.toFixed(2), t.physicsUs?.toFixed(2) ?? '-', t.overheadPct === null ? '-' : `${t.overheadPct.toFixed(1)}%`, t.resetUs.toFixed(1)]);
+    const header = ['task', 'engine', 'steps/s', 'vec8 steps/s', 'control µs', 'physics µs', 'overhead', 'reset µs'];
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] as string).length)));
     for (const r of [header, ...rows]) process.stdout.write(`${r.map((cell, c) => cell.padStart(widths[c] as number)).join('  ')}\n`);
   }

@@ -1,0 +1,140 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../../control/rng.js';
+import { unwrap } from '../../control/wrappers/wrapper.js';
+import { servoGains } from '../articulation.js';
+import { loadDescription } from '../descriptions.js';
+import { PhysicsError, type Physics } from '../physics.js';
+import { envEntry, make } from '../registry.js';
+import { PANDA_READY, PANDA_TABLE_OBJECT, PANDA_TCP } from '../tasks/panda.js';
+import { forwardKinematics, movableJoints } from '../urdf/kinematics.js';
+import { urdfToMjcf } from './mjcf.js';
+import { loadMujoco, mujoco } from './module.js';
+import { MujocoPhysics } from './physics.js';
+
+beforeAll(async () => {
+  await loadMujoco();
+});
+
+const panda = () => ({
+  robot: loadDescription('panda'),
+  actuation: { mode: 'position', gravityCompensation: true } as const,
+  timing: { dt: 0.004, substeps: 10 },
+  objects: [PANDA_TABLE_OBJECT],
+});
+
+/** Size of the wasm heap, read off a live view (views share the module's one memory). */
+function heapBytes(physics: Physics): number {
+  return ((physics as unknown as { d: { qpos: Float64Array } }).d.qpos.buffer as ArrayBuffer).byteLength;
+}
+
+describe('MuJoCo model from the URDF', () => {
+  it('has the URDF masses, joint ranges and servo gains, and the same kinematics', () => {
+    const robot = loadDescription('panda');
+    const physics = new MujocoPhysics(panda());
+    const m = (physics as unknown as { m: { body_mass: Float64Array; jnt_range: Float64Array; actuator_gainprm: Float64Array; actuator_biasprm: Float64Array; nbody: number } }).m;
+    const mj = mujoco();
+    for (const link of robot.links) {
+      const b = mj.mj_name2id(m as never, mj.mjtObj.mjOBJ_BODY.value, link.name);
+      expect(m.body_mass[b]).toBeCloseTo(link.inertial?.mass ?? 0, 9);
+    }
+    const joints = movableJoints(robot);
+    const gains = servoGains(joints, { mode: 'position', gravityCompensation: true });
+    joints.forEach((j, k) => {
+      expect(m.jnt_range[2 * k]).toBeCloseTo(j.limit?.lower as number, 9);
+      expect(m.jnt_range[2 * k + 1]).toBeCloseTo(j.limit?.upper as number, 9);
+      expect(m.actuator_gainprm[10 * k]).toBeCloseTo(gains.stiffness[k] as number, 9);
+      expect(m.actuator_biasprm[10 * k + 2]).toBeCloseTo(-(gains.damping[k] as number), 9);
+    });
+    // Same link frames as the URDF's forward kinematics, at random joint positions.
+    const rng = new Rng(5);
+    for (let trial = 0; trial < 5; trial++) {
+      const q = joints.map((j) => rng.uniform(j.limit?.lower ?? -1, j.limit?.upper ?? 1));
+      physics.setJointState(q);
+      const fk = forwardKinematics(robot, q);
+      for (const link of ['panda_link4', 'panda_hand', PANDA_TCP]) {
+        const a = physics.linkPose(link);
+        const b = fk.get(link);
+        for (let i = 0; i < 3; i++) expect(a.p[i]).toBeCloseTo(b?.p[i] as number, 9);
+        // Same rotation: |⟨qa, qb⟩| = 1.
+        expect(Math.abs(a.q.reduce((s, v, i) => s + v * (b?.q[i] as number), 0))).toBeCloseTo(1, 9);
+      }
+    }
+    physics.close();
+  });
+
+  it('a model MuJoCo cannot compile fails with its own message naming the element', () => {
+    const xml = urdfToMjcf(loadDescription('pendulum'), { timestep: 0.005, actuation: { mode: 'torque' } }).replace('type="hinge"', 'type="hinj"');
+    expect(() => new MujocoPhysics({ robot: loadDescription('pendulum'), actuation: { mode: 'torque' }, timing: { dt: 0.005, substeps: 10 } }, xml)).toThrow(/invalid keyword: 'hinj'[\s\S]*Element 'joint'/);
+  });
+
+  it('names that cannot be written into MJCF are refused before MuJoCo sees them', () => {
+    const robot = loadDescription('pendulum');
+    const evil = 'a"/><x';
+    const bad = { ...robot, root: evil, links: robot.links.map((l) => (l.name === robot.root ? { ...l, name: evil } : l)), joints: robot.joints.map((j) => (j.parent === robot.root ? { ...j, parent: evil } : j)) };
+    expect(() => urdfToMjcf(bad, { timestep: 0.005, actuation: { mode: 'torque' } })).toThrow(/cannot be used in MJCF/);
+  });
+});
+
+describe('MuJoCo physics', () => {
+  it('a diverging simulation ends with a PhysicsError, not silent garbage', () => {
+    const physics = new MujocoPhysics(panda());
+    physics.restore();
+    physics.setJointState(PANDA_READY, [0, 0, 0, 1e12, 0, 0, 0]); // MuJoCo resets on |q̇| > 1e10
+    expect(() => physics.step()).toThrow(PhysicsError);
+    physics.restore();
+    physics.setJointState(PANDA_READY);
+    expect(() => physics.step()).not.toThrow(); // a reset recovers
+    physics.setJointState([Number.NaN, 0, 0, 0, 0, 0, 0]);
+    expect(() => physics.step()).toThrow(/diverged/);
+    physics.close();
+  });
+
+  it('a closed physics refuses to step instead of touching freed memory', () => {
+    const physics = new MujocoPhysics(panda());
+    physics.close();
+    expect(() => physics.step()).toThrow(/closed/);
+    physics.close(); // idempotent
+  });
+
+  it('memory stays flat over 10⁶ physics steps with contacts, 10⁴ resets and 10⁴ scenes', async () => {
+    // Every step of PandaPush reads contacts (table_contact) with a cube resting on the table;
+    // a leaked MjContact copy is ~3 KB, so a leak per step would grow the 17 MB heap many times over.
+    const env = unwrap(await make('PandaPush-v0', { options: { engine: 'mujoco' } }));
+    const physics = (env as unknown as { physics: Physics }).physics;
+    if (!('stepSync' in env) || !('resetSync' in env)) throw new Error('PandaPush has a sync path');
+    const sync = env as unknown as { resetSync(o?: { seed?: number }): unknown; stepSync(a: Float32Array): { terminated: boolean }; scene(): unknown };
+    const rng = new Rng(1);
+    const action = new Float32Array(7);
+    const run = (controlSteps: number): void => {
+      sync.resetSync({ seed: 0 });
+      for (let t = 0, k = 0; t < controlSteps; t++) {
+        for (let i = 0; i < 7; i++) action[i] = rng.uniform(-1, 1);
+        if (sync.stepSync(action).terminated || ++k === 100) {
+          sync.resetSync();
+          k = 0;
+        }
+      }
+    };
+    run(1000); // warm-up: the heap reaches its working size
+    const before = heapBytes(physics);
+    run(100_000); // 10 physics steps each
+    for (let i = 0; i < 10_000; i++) {
+      sync.resetSync({ seed: i });
+      sync.scene();
+    }
+    expect(heapBytes(physics)).toBe(before);
+    await env.close();
+  }, 300_000);
+
+  it('every registered physical task lists both engines and builds on each', async () => {
+    for (const id of ['PandaReach-v0', 'PandaPush-v0', 'PandaKeepOut-v0', 'CartPoleContinuous-v0', 'Reacher2D-v0', 'RapierPendulum-v0', 'UrdfReach-v0']) {
+      expect(envEntry(id).engines).toEqual(['rapier', 'mujoco']);
+      const env = await make(id, { options: { engine: 'mujoco' } });
+      const { obs } = await env.reset({ seed: 0 });
+      expect(obs.every(Number.isFinite)).toBe(true);
+      await env.close();
+    }
+    await expect(make('PandaReach-v0', { options: { engine: 'bullet' } })).rejects.toThrow(/engine.*rapier, mujoco.*bullet/);
+    await expect(make('Pendulum-v1', { options: { engine: 'mujoco' } })).rejects.toThrow(/unknown option "engine"/);
+  });
+});
