@@ -44,7 +44,7 @@ async function measureTransport(name: string, learner: LearnerTransport, actor: 
   const t: Transition = { obs: Float32Array.of(1, 0, 0.5), action: Float32Array.of(0.2), reward: -1, costs: new Float32Array(0), nextObs: Float32Array.of(1, 0, 0.4), terminated: false, truncated: false };
   const batchSize = 64;
   const batches = 400;
-  await learner.begin(0, true);
+  await learner.begin({ inserted: 0, fresh: true });
   await learner.allowInserts(batches * batchSize);
   const t0 = performance.now();
   let received = 0;
