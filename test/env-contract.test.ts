@@ -8,23 +8,29 @@ import type { RobotEnv } from '../robots/robot-env.js';
 import { RosRobotEnv } from '../robots/ros/ros-env.js';
 import { DynamixelRobotEnv, FramedRobotEnv } from '../robots/serial/serial-env.js';
 import { robotTask } from '../robots/task.js';
-import { listEnvs, make } from '../sim/registry.js';
+import { envEntry, listEnvs, make } from '../sim/registry.js';
 import { cleanup, ptyPair, servedArm, servedRos, until } from './robot-fixtures.js';
 
 /**
- * The contract suite: every registered env — and every env registered later, simulated or a
- * robot emulator — must pass it unchanged.
+ * The contract suite: every registered env — on every physics engine it runs on, and every env
+ * registered later, simulated or a robot emulator — must pass it unchanged.
  */
-describe.each(listEnvs())('env contract: %s', (id) => {
+/** Every registered env, a physical task once on each of its engines. */
+const variants: [string, string, Record<string, unknown>][] = listEnvs().flatMap((id) => {
+  const engines = envEntry(id).engines;
+  return engines.length ? engines.map((engine): [string, string, Record<string, unknown>] => [`${id} on ${engine}`, id, { engine }]) : [[id, id, {}]];
+});
+
+describe.each(variants)('env contract: %s', (_name, id, options) => {
   it('passes checkEnv (spaces, determinism, bad actions, reset after an episode end)', async () => {
-    const env = await make(id);
+    const env = await make(id, { options });
     const { steps } = await checkEnv(env);
     expect(steps).toBeGreaterThan(30);
     await env.close();
   });
 
   it('two fresh instances with the same seed and actions give bit-identical rollouts', async () => {
-    const [a, b] = [await make(id), await make(id)];
+    const [a, b] = [await make(id, { options }), await make(id, { options })];
     const rng = new Rng(11);
     const ra = await a.reset({ seed: 3 });
     const rb = await b.reset({ seed: 3 });
@@ -41,7 +47,7 @@ describe.each(listEnvs())('env contract: %s', (id) => {
   });
 
   it('different seeds give different initial states', async () => {
-    const env = await make(id);
+    const env = await make(id, { options });
     const o1 = (await env.reset({ seed: 1 })).obs;
     const o2 = (await env.reset({ seed: 2 })).obs;
     expect(Array.from(o1)).not.toEqual(Array.from(o2));
@@ -49,7 +55,7 @@ describe.each(listEnvs())('env contract: %s', (id) => {
   });
 
   it('rejects bad actions with an error naming the env and the index', async () => {
-    const env = await make(id);
+    const env = await make(id, { options });
     await env.reset({ seed: 0 });
     const good = sample(env.spec.actionSpace, new Rng(0));
     const nan = Float32Array.from(good);
@@ -61,7 +67,7 @@ describe.each(listEnvs())('env contract: %s', (id) => {
   });
 
   it('keeps observations inside the observation space over a random episode', async () => {
-    const env = await make(id);
+    const env = await make(id, { options });
     const rng = new Rng(5);
     let { obs } = await env.reset({ seed: 5 });
     let steps = 0;
@@ -77,7 +83,7 @@ describe.each(listEnvs())('env contract: %s', (id) => {
   });
 
   it('refuses step() before reset() and after close()', async () => {
-    const env = await make(id, { timeLimit: false });
+    const env = await make(id, { timeLimit: false, options });
     const action = sample(env.spec.actionSpace, new Rng(0));
     await expect(env.step(action)).rejects.toThrow(EnvStateError);
     await env.reset({ seed: 0 });
