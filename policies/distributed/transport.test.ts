@@ -3,7 +3,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Transition } from '../../control/transition.js';
 import { haveRedis, RedisServer, withRedis } from '../../test/redis-fixture.js';
 import { packTransitions } from './packing.js';
+import { Rng } from '../../control/rng.js';
+import { RescaleAction } from '../../control/wrappers/action-transforms.js';
+import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
+import { make } from '../../sim/registry.js';
+import { selectBackend } from '../backend.js';
+import { resolveSacConfig, SacConfigSchema } from '../sac/config.js';
+import { SacLearner } from '../sac/sac.js';
+import { runActor } from './actor-loop.js';
 import { RedisActorTransport, RedisLearnerTransport, redisKeys } from './redis.js';
+import { encodeSnapshot } from './snapshot-codec.js';
 import { flowControlBuffer, ThreadsActorTransport, ThreadsLearnerTransport } from './threads.js';
 import type { ActorTransport, Delivery, LearnerTransport } from './transport.js';
 
@@ -227,6 +236,89 @@ describe('Redis faults (a real redis-server)', () => {
       await expect(RedisLearnerTransport.open({ url: server.url, prefix: 'auth', password: 'wrong' })).rejects.toThrow(/WRONGPASS|invalid username-password/);
     });
   });
+
+  it('an actor adopts a restarted learner’s parameters even when their version is lower (a learner resumed from an older checkpoint)', async () => {
+    const url = (redis as RedisServer).url;
+    await selectBackend('wasm');
+    const config = resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', hidden: [8] }));
+    const sac = new SacLearner(config, 3, 1, new Rng(0));
+    const snapshot = (version: number): Uint8Array => encodeSnapshot({ ...sac.snapshot(), version });
+    const prefix = `adopt${prefixes++}`;
+    let learner = await RedisLearnerTransport.open({ url, prefix, run: 'r' });
+    await learner.allowInserts(1e6);
+    await learner.publish({ version: 5, bytes: snapshot(5) });
+    const transport = await RedisActorTransport.open({ url, prefix, actorId: 'a' });
+    const env = await make('Pendulum-v1', { timeLimit: true });
+    const abort = new AbortController();
+    const acting = runActor({ env: new EpisodeStatistics(new RescaleAction(env)), transport, actorId: 'a', epoch: transport.epoch, seed: 1, sendEvery: 10, learning: { learnFrom: 'executed', correctionPenalty: 0 }, signal: abort.signal }).catch(() => undefined);
+    const versions = async (l: RedisLearnerTransport, want: number): Promise<void> => {
+      const deadline = performance.now() + 20_000;
+      while (performance.now() < deadline) {
+        for (const d of await l.receive(50)) {
+          await d.ack();
+          if (d.batch.transitions.some((t) => t.policyVersion === want)) return;
+        }
+      }
+      throw new Error(`no transition acted with version ${want}`);
+    };
+    await versions(learner, 5);
+    await learner.close();
+    learner = await RedisLearnerTransport.open({ url, prefix, run: 'r' });
+    await learner.publish({ version: 2, bytes: snapshot(2) });
+    await versions(learner, 2);
+    abort.abort();
+    await acting;
+    await env.close();
+    await transport.close();
+    await learner.close();
+    sac.dispose();
+  }, 60_000);
+
+  it('runs have keys of their own: a new learner never deletes another run’s stream, and a previous run’s end does not stop a new actor', async () => {
+    const url = (redis as RedisServer).url;
+    const prefix = `runs${prefixes++}`;
+    const first = await RedisLearnerTransport.open({ url, prefix, run: 'first' });
+    await first.begin({ inserted: 0, fresh: true });
+    await first.allowInserts(100);
+    const a = await RedisActorTransport.open({ url, prefix, actorId: 'a' });
+    await a.send(batch('a', 0), 4);
+    await first.finish();
+    await a.close();
+    // A second run of the same namespace: the first run's unread batch stays where it was.
+    const second = await RedisLearnerTransport.open({ url, prefix, run: 'second' });
+    await second.begin({ inserted: 0, fresh: true });
+    expect(Number((redis as RedisServer).cli('XLEN', redisKeys(prefix, 'first').stream))).toBe(1);
+    await second.finish();
+    // An actor started after that run ended waits for the next one and sends to it.
+    const opening = RedisActorTransport.open({ url, prefix, actorId: 'b' });
+    await new Promise((r) => setTimeout(r, 300));
+    const third = await RedisLearnerTransport.open({ url, prefix, run: 'third' });
+    await third.begin({ inserted: 0, fresh: true });
+    await third.allowInserts(100);
+    const b = await opening;
+    expect(b.finished()).toBe(false);
+    await b.send(batch('b', 0), 4);
+    expect((await receiveAll(third, 1)).map((d) => d.batch.actorId)).toEqual(['b']);
+    await b.close();
+    for (const l of [first, second, third]) await l.close();
+  }, 30_000);
+
+  it('a restarted actor id gets a new epoch, also after Redis lost its counter (the learner knows a later one)', async () => {
+    await withRedis({}, async (server) => {
+      const learner = await RedisLearnerTransport.open({ url: server.url, prefix: 'epochs' });
+      const first = await RedisActorTransport.open({ url: server.url, prefix: 'epochs', actorId: 'a' });
+      const again = await RedisActorTransport.open({ url: server.url, prefix: 'epochs', actorId: 'a' });
+      expect(again.epoch).toBeGreaterThan(first.epoch);
+      await first.close();
+      await again.close();
+      server.cli('FLUSHALL');
+      await learner.begin({ inserted: 0, fresh: false, epochs: new Map([['a', 7]]) });
+      const third = await RedisActorTransport.open({ url: server.url, prefix: 'epochs', actorId: 'a' });
+      expect(third.epoch).toBe(8);
+      await third.close();
+      await learner.close();
+    });
+  }, 30_000);
 
   it('a corrupt entry is counted and dropped, never applied', async () => {
     const url = (redis as RedisServer).url;
