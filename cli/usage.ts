@@ -14,7 +14,7 @@ export const USAGE = {
   --seed S                   seed of episode 0, an integer in [0, 2^32) (default 0; episode i uses S + i)
   --json                     print the summary as JSON on stdout`,
   train: `usage:
-  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|tensorflow|wasm|cpu] [--teleop keyboard|hid|web|simulated] [--quiet]
+  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|blas|tensorflow|wasm|cpu] [--teleop keyboard|hid|web|simulated] [--quiet]
   roborl train --resume <run-dir> [--steps N] [--backend …] [--quiet]
   Train from an experiment config (configs/ has examples); writes the run folder:
   config.yaml (resolved), metrics.jsonl, checkpoints/.
@@ -33,13 +33,15 @@ export const USAGE = {
   A config with a distributed: section (SAC / RLPD) runs distributed.actors actor threads and one
   learner, the update-to-data ratio held by a rate limiter (roborl learner / actor: across machines).
   Ctrl-C / SIGTERM checkpoint and exit 130 / 143; a kill loses at most train.checkpointEvery steps.`,
-  eval: `usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml] [--record FILE]
+  eval: `usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml | --engine rapier|mujoco] [--record FILE]
   Deterministic evaluation of a run's newest checkpoint, on the simulator or unchanged on a
   robot (configs/robots/): mean ± std return, success, episode costs.
   --episodes N       (default 10)
   --seed S           seed of episode 0, an integer in [0, 2^32) (default: the common evaluation seed, 4000000000)
   --json             print the summary as JSON on stdout
   --robot FILE       a robot config (ROS or serial); episodes the link cuts off are rerun and reported
+  --engine NAME      evaluate on another physics engine than the run trained on (rapier, mujoco):
+                     sim-to-sim transfer of the same task
   --record FILE      write every episode's scene (shapes and poses per step, JSON lines) for the
                      dashboard's 3D view; under <run-dir>/scenes/ as NAME.scene.jsonl it shows up in
                      the dashboard's list, followed live as it is written (on a robot: the arm

@@ -20,6 +20,8 @@ export const TrainScheduleSchema = z
     logEvery: z.number().int().positive().default(1000),
     /** Learner updates between parameter snapshots sent to the actor. Default 1. */
     publishEvery: z.number().int().positive().default(1),
+    /** BLAS threads of the learner (`backend: blas`). Default: the machine's cores, minus one when actors run on threads. */
+    threads: z.number().int().min(1).max(256).optional(),
   })
   .strict();
 
@@ -166,8 +168,8 @@ export const ExperimentConfigSchema = z
     /** Seed of everything: networks, exploration, env resets. Default 0. */
     /** Run seed: an integer in [0, 2³²). Default 0. */
     seed: z.number().int().nonnegative().max(0xffffffff).default(0),
-    /** Tensor backend: auto | tensorflow-gpu | tensorflow | wasm | cpu. Default auto. */
-    backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /** Compute backend: auto | tensorflow-gpu | blas (the system BLAS) | tensorflow | wasm | cpu. Default auto (GPU, then blas, then tfjs). */
+    backend: z.enum(['auto', 'tensorflow-gpu', 'blas', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     /** The learner: `sac` (SAC / RLPD), `stream-ac`, `stream-q` or `stream-td` (stream-x). */
     algo: z.discriminatedUnion('kind', [SacConfigSchema, StreamAcConfigSchema, StreamQConfigSchema, StreamTdConfigSchema]),
     safety: SafetySectionSchema.default({ limits: { workspace: 'task' }, shield: false, constraints: [] }),

@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import type { Env } from '../control/env.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
-import { describeBackend, selectBackend } from '../policies/backend.js';
+import { BACKEND_NAMES, defaultTrainThreads, describeBackend, selectBackend } from '../policies/backend.js';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { ReplayBuffer } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
@@ -141,7 +141,7 @@ export function loadDemos(path: string, envId: string, expected: { obsDim: numbe
   return ReplayBuffer.load(path, expected);
 }
 
-const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+const BACKENDS = BACKEND_NAMES;
 
 /** Applies `--backend NAME` over the config's `backend`. */
 export function withBackendFlag(config: ExperimentConfig, flag: string | undefined): ExperimentConfig {
@@ -151,7 +151,8 @@ export function withBackendFlag(config: ExperimentConfig, flag: string | undefin
 }
 
 export async function useBackend(config: ExperimentConfig, log: (s: string) => void): Promise<void> {
-  log(describeBackend(await selectBackend(config.backend)));
+  const actorsOnThreads = config.distributed !== undefined && config.distributed.transport === 'threads';
+  log(describeBackend(await selectBackend(config.backend, { threads: config.train.threads ?? defaultTrainThreads(actorsOnThreads) })));
 }
 
 /**
