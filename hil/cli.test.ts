@@ -56,9 +56,15 @@ describe('a person through the CLI (web teleop page)', () => {
   it('record-demos --device web: the person drives in the tool frame, success keeps the episode, end-episode discards one; Ctrl-C keeps what was kept', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'roborl-rec-')), 'person.demos');
     const p = await withPage(['record-demos', '--env', 'PandaReach-v0', '--device', 'web', '--frame', 'tcp', '--episodes', '5', '--out', out]);
+    let driven = 0;
+    p.ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { op: string; humanSteps?: number };
+      if (m.op === 'state' && typeof m.humanSteps === 'number') driven = m.humanSteps;
+    });
     const drive = setInterval(() => p.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0, 0, -0.5] })), 40);
     try {
-      await new Promise((r) => setTimeout(r, 600)); // ~15 steps at 25 Hz
+      // ~15 steps of the person's (as the page's state reports them: a loaded machine starts stepping late).
+      await until('15 driven steps', () => driven >= 15);
       p.ws.send(JSON.stringify({ op: 'button', button: 'success' }));
       await until('episode 1 kept', () => /episode 1: .* ended by success \(success\) — kept \(1\/5\)/.test(p.stderr()));
       p.ws.send(JSON.stringify({ op: 'button', button: 'end-episode' }));
