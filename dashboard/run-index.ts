@@ -29,8 +29,8 @@ interface Summary {
 
 /**
  * The run list, read without blocking the server: folders are walked and files read with async
- * fs, a metrics file is summarised incrementally (only new bytes, 1 MB per read, yielding between
- * reads), config.yaml and status.json are re-read only when their size or mtime changes, and
+ * fs, a metrics file is summarised incrementally (only new bytes, in bounded reads, yielding
+ * between them), config.yaml and status.json are re-read only when their size or mtime changes, and
  * concurrent requests share one refresh. Everything read is checked (`parseRunConfig`,
  * `parseRunStatus`, `parseRecord`).
  */
@@ -134,7 +134,7 @@ async function summarise(s: Summary): Promise<void> {
       }
     }
     if (!r.more) return;
-    await yieldToLoop(); // a 32 MB file is 32 reads: the relay and the other pages go between them
+    await yieldToLoop(); // a 32 MB file is 512 reads: the relay and the other pages go between them
   }
 }
 

@@ -32,8 +32,8 @@ const HERE = new URL('.', import.meta.url);
 const TELEOP_PAGE = new URL('../hil/devices/web-page.html', import.meta.url);
 const MAX_CLIENT_MESSAGE = 64 * 1024;
 const MAX_RECORDS_PER_MESSAGE = 20_000;
-/** Bytes of one watched file read per poll (in 1 MB reads, yielding between them). */
-const MAX_BYTES_PER_POLL = 8 * 2 ** 20;
+/** Reads of one watched file per poll (64 KB each by default, the event loop free between them): 8 MB. */
+const MAX_READS_PER_POLL = 128;
 
 interface Client {
   readonly ws: WebSocket;
@@ -265,7 +265,7 @@ export class Dashboard {
   }
 
   private async pollMetrics(c: Client, run: string, tail: JsonlTail): Promise<void> {
-    for (let bytes = 0, first = true; bytes < MAX_BYTES_PER_POLL; bytes += 2 ** 20, first = false) {
+    for (let reads = 0; reads < MAX_READS_PER_POLL; reads++) {
       if (c.watched.get(run) !== tail) return; // unwatched meanwhile
       const r = await tail.read();
       for (const p of r.problems) this.sendTo(c, { op: 'problem', run, message: p });
@@ -288,30 +288,33 @@ export class Dashboard {
       for (let i = 0; i < records.length || (i === 0 && r.reset); i += MAX_RECORDS_PER_MESSAGE) {
         this.sendTo(c, { op: 'records', run, reset: r.reset && i === 0, records: records.slice(i, i + MAX_RECORDS_PER_MESSAGE) });
       }
-      if (!r.more || (!first && c.ws.bufferedAmount > 4 * 2 ** 20)) return;
+      if (!r.more || c.ws.bufferedAmount > 4 * 2 ** 20) return;
     }
   }
 
   private async pollScene(c: Client, scene: NonNullable<Client['scene']>): Promise<void> {
-    const r = await scene.tail.read();
-    if (c.scene !== scene) return;
-    for (const p of r.problems) this.sendTo(c, { op: 'problem', run: scene.run, message: p });
-    if (r.missing) {
-      this.sendTo(c, { op: 'problem', run: scene.run, message: `recording ${scene.file} is gone` });
-      c.scene = null;
-      return;
-    }
-    const lines: unknown[] = [];
-    let bad = 0;
-    for (const l of r.lines) {
-      try {
-        lines.push(JSON.parse(l));
-      } catch {
-        bad++;
+    for (let reads = 0; reads < MAX_READS_PER_POLL; reads++) {
+      const r = await scene.tail.read();
+      if (c.scene !== scene) return; // another recording chosen meanwhile
+      for (const p of r.problems) this.sendTo(c, { op: 'problem', run: scene.run, message: p });
+      if (r.missing) {
+        this.sendTo(c, { op: 'problem', run: scene.run, message: `recording ${scene.file} is gone` });
+        c.scene = null;
+        return;
       }
+      const lines: unknown[] = [];
+      let bad = 0;
+      for (const l of r.lines) {
+        try {
+          lines.push(JSON.parse(l));
+        } catch {
+          bad++;
+        }
+      }
+      if (bad) this.sendTo(c, { op: 'problem', run: scene.run, message: `${scene.file}: ${bad} line(s) that are not JSON skipped` });
+      if (lines.length || r.reset) this.sendTo(c, { op: 'scene-lines', run: scene.run, file: scene.file, reset: r.reset, lines });
+      if (!r.more || c.ws.bufferedAmount > 4 * 2 ** 20) return;
     }
-    if (bad) this.sendTo(c, { op: 'problem', run: scene.run, message: `${scene.file}: ${bad} line(s) that are not JSON skipped` });
-    if (lines.length || r.reset) this.sendTo(c, { op: 'scene-lines', run: scene.run, file: scene.file, reset: r.reset, lines });
   }
 
   private sendTo(c: Client, msg: ServerMessage): void {

@@ -6,7 +6,7 @@ export interface TailOptions {
   readonly maxInitialBytes?: number;
   /** Lines longer than this (in characters) are skipped (and reported). Default 1 MB. */
   readonly maxLineBytes?: number;
-  /** Bytes read per call, so one huge file cannot hold up the server. Default 1 MB. */
+  /** Bytes read per call, so one huge file cannot hold up the server (each read's lines are parsed in one go). Default 64 KB. */
   readonly maxReadBytes?: number;
 }
 
@@ -45,7 +45,7 @@ export class JsonlTail {
     readonly path: string,
     options: TailOptions = {},
   ) {
-    this.o = { maxInitialBytes: options.maxInitialBytes ?? 32 * 2 ** 20, maxLineBytes: options.maxLineBytes ?? 2 ** 20, maxReadBytes: options.maxReadBytes ?? 2 ** 20 };
+    this.o = { maxInitialBytes: options.maxInitialBytes ?? 32 * 2 ** 20, maxLineBytes: options.maxLineBytes ?? 2 ** 20, maxReadBytes: options.maxReadBytes ?? 2 ** 16 };
   }
 
   async read(): Promise<TailRead> {
