@@ -7,7 +7,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readBinaryFile } from '../policies/binary-file.js';
 import { createClient, RESP_TYPES } from 'redis';
 import { listCheckpoints, loadLatestCheckpoint } from '../policies/checkpoint.js';
+import { redisRunId } from '../experiment/distributed.js';
 import { unpackTransitions } from '../policies/distributed/packing.js';
+import { redisKeys } from '../policies/distributed/redis.js';
 import { haveRedis, RedisServer } from '../test/redis-fixture.js';
 import { waitFor } from '../test/wait-for.js';
 
@@ -45,47 +47,51 @@ function metricsStep(runDir: string): number {
 const until = (what: string, check: () => boolean, ms = 90_000): Promise<void> => waitFor(what, check, ms, 50);
 
 describe('roborl learner / roborl actor over a real Redis', () => {
-  it('an actor killed mid-run is replaced and the learner goes on; a learner killed between checkpoints resumes, gets its unacknowledged batches again and applies each transition once', async () => {
+  it('an actor killed mid-run and restarted with the same --actor-id goes on (a new incarnation, not a duplicate); a learner killed between checkpoints resumes, gets its unacknowledged batches again and applies each transition once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-dist-cli-'));
     const cfg = join(dir, 'p.yaml');
-    writeFileSync(cfg, `name: faults\nenv: { id: Pendulum-v1 }\nalgo: { kind: sac, hidden: [16, 16], batchSize: 16, learningStarts: 200 }\ntrain: { steps: 3000, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 700, logEvery: 100 }\ndistributed: { sendEvery: 25, redis: { url: "${redis.url}" } }\n`);
+    writeFileSync(cfg, `name: faults\nenv: { id: Pendulum-v1 }\nalgo: { kind: sac, hidden: [16, 16], batchSize: 16, learningStarts: 200 }\ntrain: { steps: 2000, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 500, logEvery: 100 }\ndistributed: { sendEvery: 25, redis: { url: "${redis.url}" } }\n`);
     const run = join(dir, 'run');
     let learner = start(['learner', cfg, '--run-dir', run, '--quiet']);
     const a = start(['actor', cfg, '--actor-id', 'a']);
-    await until('learner past 500 steps', () => metricsStep(run) >= 500);
+    await until('learner past 400 steps', () => metricsStep(run) >= 400);
     a.proc.kill('SIGKILL');
-    const b = start(['actor', cfg, '--actor-id', 'b']);
-    await until('checkpoint at 1400 and the learner past 1600', () => metricsStep(run) >= 1600);
-    learner.proc.kill('SIGKILL'); // between checkpoints: the batches since 1400 are unacknowledged
-    expect(loadLatestCheckpoint(join(run, 'checkpoints'))?.step).toBe(1400);
+    const b = start(['actor', cfg, '--actor-id', 'a']);
+    await until('checkpoint at 1000 and the learner past 1200', () => metricsStep(run) >= 1200);
+    expect(b.out()).toMatch(/actor a \(incarnation 2, seed \d+\)/);
+    learner.proc.kill('SIGKILL'); // between checkpoints: the batches since 1000 are unacknowledged
+    expect(loadLatestCheckpoint(join(run, 'checkpoints'))?.step).toBe(1000);
     learner = start(['learner', '--resume', run, '--quiet']);
     expect(await learner.exit).toBe(0);
-    expect(learner.out()).toMatch(/resumed from .* at step 1400/);
+    expect(learner.out()).toMatch(/resumed from .* at step 1000/);
     expect(learner.out()).toMatch(/claimed \d+ batch\(es\) an earlier learner received but never acknowledged/);
     // The actor waited through the learner's absence and finished with the run.
     expect(await b.exit).toBe(0);
     const final = loadLatestCheckpoint(join(run, 'checkpoints'));
-    expect(final?.step).toBeGreaterThanOrEqual(3000);
-    // A checkpoint after the restart (~2800, before the 3,000-row table is full): every step the
+    expect(final?.step).toBeGreaterThanOrEqual(2000);
+    // A checkpoint after the restart (1,500, before the 2,000-row table is full): every step the
     // learner counted is in the table once — nothing lost, nothing applied twice.
     const kept = listCheckpoints(join(run, 'checkpoints')).map((f) => readBinaryFile(join(run, 'checkpoints', f), 'RRLCKPT1'));
-    const after = kept.find((c) => (c.header['step'] as number) < 3000);
-    if (!after) throw new Error(`no checkpoint below 3000 kept: ${kept.map((c) => c.header['step']).join(', ')}`);
-    expect(after.header['step']).toBeGreaterThanOrEqual(2100);
+    const after = kept.find((c) => (c.header['step'] as number) < 2000);
+    if (!after) throw new Error(`no checkpoint below 2000 kept: ${kept.map((c) => c.header['step']).join(', ')}`);
+    expect(after.header['step']).toBeGreaterThanOrEqual(1500);
     expect((after.header['replay'] as { count: number }).count).toBe(after.header['step']);
     const links = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; link?: { duplicates: number } }).filter((r) => r.link);
     expect(links.every((r) => r.link?.duplicates === 0)).toBe(true);
     // Whatever is still unacknowledged arrived after the last step and was never applied (a longer,
-    // resumed run would get it): every such batch is newer than the final checkpoint's last sequence number of its actor.
-    const lastSeq = (final?.header['distributed'] as { lastSeq: Record<string, number> }).lastSeq;
+    // resumed run would get it): every such batch is newer than the final checkpoint's last sequence number of its actor incarnation.
+    const streams = (final?.header['distributed'] as { streams: [string, number, number][] }).streams;
+    expect(streams.map(([actor, epoch]) => `${actor}#${epoch}`).sort()).toEqual(['a#1', 'a#2']);
+    const lastSeq = new Map(streams.map(([actor, epoch, seq]) => [`${actor}#${epoch}`, seq]));
+    const key = redisKeys('faults-seed0', redisRunId(run)).stream;
     const client = createClient({ url: redis.url }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
     await client.connect();
-    const pending = (await client.sendCommand(['XPENDING', 'roborl:faults:transitions', 'learner', '-', '+', '1000'])) as [Buffer, Buffer, number, number][];
+    const pending = (await client.sendCommand(['XPENDING', key, 'learner', '-', '+', '1000'])) as [Buffer, Buffer, number, number][];
     for (const [id] of pending) {
-      const entry = ((await client.sendCommand(['XRANGE', 'roborl:faults:transitions', id, id])) as [Buffer, Buffer[]][])[0];
+      const entry = ((await client.sendCommand(['XRANGE', key, id, id])) as [Buffer, Buffer[]][])[0];
       const fields = entry?.[1] ?? [];
       const batch = unpackTransitions(new Uint8Array(fields[fields.findIndex((f) => f.toString() === 'data') + 1] as Buffer));
-      expect(batch.seq).toBeGreaterThan(lastSeq[batch.actorId] ?? -1);
+      expect(batch.seq).toBeGreaterThan(lastSeq.get(`${batch.actorId}#${batch.epoch}`) ?? -1);
     }
     await client.quit();
   }, 240_000);
