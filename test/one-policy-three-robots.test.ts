@@ -102,7 +102,9 @@ describe('one policy, three robots (through the real CLI)', () => {
     while (!existsSync(robotTty) || !existsSync(host)) await new Promise((r) => setTimeout(r, 10));
     await serve(['serial', '--env', 'PandaReach-v0', '--protocol', 'dynamixel', '--port', robotTty, '--sensor-hz', '60'], /Dynamixel X-series servos/);
     const serialYaml = join(dir, 'serial.yaml');
-    writeFileSync(serialYaml, `kind: dynamixel\ntask: PandaReach-v0\nport: ${host}\n`);
+    // A generous bus timeout: the emulated servos answer through socat on this (possibly
+    // loaded) machine, and a late answer is refused, not taken.
+    writeFileSync(serialYaml, `kind: dynamixel\ntask: PandaReach-v0\nport: ${host}\ntimeoutMs: 100\n`);
     const serial = await evalOn('--robot', serialYaml);
 
     expect([sim.on, ros.on, serial.on]).toEqual(['sim', 'ros', 'dynamixel']);

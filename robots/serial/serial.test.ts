@@ -23,7 +23,8 @@ describe('Dynamixel 2.0 driver ↔ emulated servos over a socat pty', () => {
     const { robot } = await servedArm('dynamixel', robotPath);
     const link = await SerialLink.open({ path: host });
     cleanup.push(() => link.close());
-    const bus = new DynamixelBus(link, { timeoutMs: 30, retries: 2 });
+    // Room for a loaded machine's scheduling: the emulator runs in this process, socat beside it.
+    const bus = new DynamixelBus(link, { timeoutMs: 100, retries: 2 });
     expect(await bus.ping(3)).toEqual({ model: EMULATED_MODEL, firmware: 45 });
     expect(Array.from(await bus.read(1, XControlTable.OperatingMode.address, 1))).toEqual([3]);
     // Goal positions for all seven servos in one sync write; the arm moves toward them.
@@ -50,7 +51,7 @@ describe('Dynamixel 2.0 driver ↔ emulated servos over a socat pty', () => {
     const { retries, timeouts } = bus.stats;
     const t0 = performance.now();
     await expect(bus.ping(42)).rejects.toBeInstanceOf(DynamixelTimeoutError);
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(85);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(295);
     expect(bus.stats.retries - retries).toBe(2);
     expect(bus.stats.timeouts - timeouts).toBe(1);
   });
@@ -101,30 +102,33 @@ describe('Dynamixel replies matched to their requests (a servo that answers late
     await expect(bus.write(3, XControlTable.TorqueEnable.address, [2])).rejects.toThrow(/ID 3: data-range|no status from ID 3/);
     dxl.setReplyDelay(3, 0);
     await new Promise((r) => setTimeout(r, 60));
-    await expect(bus.write(3, XControlTable.TorqueEnable.address, [2])).rejects.toThrow(/ID 3: data-range/);
     // The late answers did arrive, and were refused, ignored or flushed — never taken.
     expect(bus.stats.unexpected + bus.stats.flushedBytes).toBeGreaterThan(0);
-    // A sync read with one silent servo names that servo, not the chain (a bus with room for a
-    // loaded machine's scheduling: servo 5 is a second late, the others answer at once).
-    dxl.setReplyDelay(5, 1000);
+    // Once the servo answers in time again (on a bus with room for a loaded machine's
+    // scheduling, which now owns the link), a refusal is reported as such.
     const patient = new DynamixelBus(link, { timeoutMs: 250, retries: 0 });
+    await expect(patient.write(3, XControlTable.TorqueEnable.address, [2])).rejects.toThrow(/ID 3: data-range/);
+    // A sync read with one silent servo names that servo, not the chain (servo 5 is a second
+    // late, the others answer at once).
+    dxl.setReplyDelay(5, 1000);
     const err = (await patient.syncRead(XControlTable.PresentPosition.address, 4, [1, 2, 3, 4, 5, 6, 7]).catch((e: unknown) => e)) as DynamixelTimeoutError;
     expect(err).toBeInstanceOf(DynamixelTimeoutError);
     expect(err.ids).toEqual([5]);
     expect(err.message).toMatch(/no status from ID 5 \(of 1, 2, 3, 4, 5, 6, 7\)/);
   }, 30_000);
 
-  it('a servo answering 40% past the timeout: its late statuses never answer a later read, write or sync read (issue 19)', async () => {
+  it('a servo answering after the timeout: its late statuses never answer a later read, write or sync read (issue 19)', async () => {
     const { host, robot: robotPath } = await ptyPair();
     const { emulator } = await servedArm('dynamixel', robotPath);
     const dxl = emulator as DynamixelEmulator;
     const link = await SerialLink.open({ path: host });
     cleanup.push(() => link.close());
-    // Issue 19 saw it with 28 ms against 20 ms; scaled up ×7.5 so that a loaded machine's
-    // scheduling (the emulator runs in this process) does not stretch the delay past the
-    // bus's quiet wait.
-    const bus = new DynamixelBus(link, { timeoutMs: 150, retries: 1 });
-    dxl.setReplyDelay(3, 210);
+    // Issue 19 saw it with 28 ms against 20 ms. Here 430 ms against 400 ms: the bus waits
+    // for one timeout of quiet, so a loaded machine (the emulator runs in this process, socat
+    // beside it) may stretch the delay by up to 370 ms and the check still holds. No retries:
+    // the straggler of the last (only) attempt is the one nothing drained.
+    const bus = new DynamixelBus(link, { timeoutMs: 400, retries: 0 });
+    dxl.setReplyDelay(3, 430);
     const outcome = <T>(p: Promise<T>): Promise<T | unknown> => p.then((v) => v, (e: unknown) => e);
     const code = (r: unknown): string => (r instanceof DynamixelStatusError ? r.status.code : r instanceof DynamixelTimeoutError ? 'timeout' : 'answered');
     // A write the servo refuses (Torque Enable = 2), answered after the bus gave up, then a valid
@@ -140,7 +144,7 @@ describe('Dynamixel replies matched to their requests (a servo that answers late
     // whatever servo 3 returns must have been measured after the sync read began. Its late
     // answer to the previous sync read used to complete the next one ("succeeding" in ~8 ms).
     const ids = [1, 2, 3, 4, 5, 6, 7];
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < 3; k++) {
       const t0 = Math.floor(performance.now()) % 32768;
       const r = await outcome(bus.syncRead(XControlTable.RealtimeTick.address, 2, ids));
       if (r instanceof Map) {
@@ -213,18 +217,18 @@ describe('a robot on a servo that answers late (issue 19)', () => {
     const { emulator } = await servedArm('dynamixel', robotPath);
     const dxl = emulator as DynamixelEmulator;
     const logs: string[] = [];
-    // 28 ms late against 20 ms in issue 19, scaled ×7.5 for a loaded machine (see above).
-    const env = await DynamixelRobotEnv.connect(robotTask('PandaReach-v0'), { path: host, timeoutMs: 150, retries: 1 }, { staleAfterMs: 1200, log: (l) => logs.push(l) });
+    // 28 ms late against 20 ms in issue 19; 430 against 400 here, for a loaded machine (see above).
+    const env = await DynamixelRobotEnv.connect(robotTask('PandaReach-v0'), { path: host, timeoutMs: 400, retries: 0 }, { staleAfterMs: 2000, log: (l) => logs.push(l) });
     cleanup.push(() => env.close());
     await env.reset({ seed: 0 });
-    dxl.setReplyDelay(2, 210);
+    dxl.setReplyDelay(2, 430);
     // Each sync read times out on servo 2; its answers come after the bus gave up. They used
     // to complete the next sync read, so steps "succeeded" (~170 ms each in issue 19) on
     // stale data, never counted stale.
     let r = await env.step(new Float32Array(7));
     for (let k = 0; k < 5 && !r.truncated; k++) r = await env.step(new Float32Array(7));
     expect(r.truncated).toBe(true);
-    expect(r.info.linkError).toMatch(/no status from ID 2 \(of 1, 2, 3, 4, 5, 6, 7\)/);
+    expect(r.info.linkError).toMatch(/no status from ID 2 \(of 1, 2, 3, 4, 5, 6, 7\) after 1 attempt/);
     expect(env.stats.staleSteps).toBeGreaterThanOrEqual(1);
     expect(logs.filter((l) => /no status from ID 2/.test(l)).length).toBeLessThanOrEqual(3);
   }, 30_000);
@@ -276,7 +280,9 @@ describe('serial robot envs end to end (Dynamixel chain and framed protocol)', (
       const { host, robot: robotPath } = await ptyPair();
       await servedArm(protocol, robotPath);
       const task = robotTask('PandaReach-v0');
-      const raw = protocol === 'dynamixel' ? await DynamixelRobotEnv.connect(task, { path: host }) : await FramedRobotEnv.connect(task, { path: host });
+      // A generous bus timeout: the emulator answers through socat on this (possibly loaded)
+      // machine, and answers later than the timeout are refused, not taken (issue 19).
+      const raw = protocol === 'dynamixel' ? await DynamixelRobotEnv.connect(task, { path: host, timeoutMs: 100 }) : await FramedRobotEnv.connect(task, { path: host });
       cleanup.push(() => raw.close());
       const env = new TimeLimit(raw, 50);
       expect(await countSuccesses(env, pandaReachExpert(), [0, 1])).toBe(2);
