@@ -6,7 +6,9 @@ import { connectRobot, loadRobotConfig } from '../../robots/config.js';
 import type { RobotEnv } from '../../robots/robot-env.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
+import type { ExperimentConfig } from '../../experiment/config.js';
 import { loadRunPolicy, makeLearnerEnv } from '../../experiment/setup.js';
+import { envEntry } from '../../sim/registry.js';
 
 /**
  * `roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml]`: deterministic
@@ -14,18 +16,22 @@ import { loadRunPolicy, makeLearnerEnv } from '../../experiment/setup.js';
  * (ROS or serial) running the same task.
  */
 export async function evalCommand(args: Args): Promise<void> {
-  allowFlags(args, 'eval', ['episodes', 'seed', 'json', 'robot', 'record']);
+  allowFlags(args, 'eval', ['episodes', 'seed', 'json', 'robot', 'record', 'engine']);
   const runDir = args.positionals[0];
   if (!runDir) throw new UsageError(USAGE.eval);
   const episodes = intFlag(args, 'episodes', 10);
   const seed = seedFlag(args, EVALUATION_SEED);
-  const { config, policy, step } = await loadRunPolicy(runDir);
+  const run = await loadRunPolicy(runDir);
+  const { policy, step } = run;
   const robotPath = stringFlag(args, 'robot');
+  const engine = stringFlag(args, 'engine');
+  const config = engine === undefined ? run.config : onEngine(run.config, engine);
+  if (engine !== undefined && robotPath) throw new UsageError('--engine picks the simulator\'s physics; it does not apply with --robot');
   const recordPath = stringFlag(args, 'record');
   const log = (s: string): void => void process.stderr.write(`${s}
 `);
   let env: Env;
-  let where = 'sim';
+  let where = `sim (${String(config.env.options['engine'] ?? envEntry(config.env.id).engines[0] ?? 'analytic')})`;
   let robot: RobotEnv | null = null;
   if (robotPath) {
     const robotConfig = loadRobotConfig(robotPath);
@@ -88,6 +94,18 @@ export async function evalCommand(args: Args): Promise<void> {
   process.stdout.write(
     `${config.env.id} on ${where} · checkpoint @${step} · ${episodes} episodes (deterministic)\n  return   ${r.returnMean.toFixed(2)} ± ${r.returnStd.toFixed(2)}\n  success  ${(100 * r.successRate).toFixed(0)}%\n  length   ${r.lengthMean.toFixed(1)}\n${Object.keys(r.costMeans).length ? `  cost/ep  ${Object.entries(r.costMeans).map(([n, c]) => `${n} ${c.toFixed(2)}`).join(', ')}\n` : ''}${robot ? `  link     ${r.lost.length} episode(s) lost and rerun · ${robot.stats.reconnects} reconnects · ${robot.stats.statesDropped} states dropped\n` : ''}`,
   );
+}
+
+/**
+ * The run's config with its task on another physics engine (sim-to-sim: a policy trained on
+ * Rapier evaluated on MuJoCo, or the reverse). Refused for tasks without that engine.
+ */
+function onEngine(config: ExperimentConfig, engine: string): ExperimentConfig {
+  const engines = envEntry(config.env.id).engines;
+  if (!(engines as readonly string[]).includes(engine)) {
+    throw new UsageError(`--engine ${engine}: ${config.env.id} runs on ${engines.length ? engines.join(', ') : 'no physics engine (it is analytic)'}`);
+  }
+  return { ...config, env: { ...config.env, options: { ...config.env.options, engine } } };
 }
 
 /** The evaluation was stopped by a signal. */
