@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { writeRunStatus } from '../experiment/run-status.js';
 import { bigMetrics, probeRelay } from '../test/relay-probe.js';
+import { waitFor } from '../test/wait-for.js';
 import { CHROMIUM, launchChromium, makeRun, openDashboard, type Closers } from './test-fixtures.js';
 
 const closers: Closers = [];
@@ -63,6 +64,24 @@ describe('the dashboard under bad input', () => {
     const ws = new WebSocket(`ws://${url.host}/ws?token=${token}`);
     closers.push(() => ws.close());
     await new Promise((r, j) => ws.once('open', r).once('error', j));
+  });
+
+  it('a recording that cannot be read (a folder named like one) is a problem in the page, and the server goes on', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'roborl-dash-'));
+    const run = makeRun(root, 'sac', 0, [-50]);
+    mkdirSync(join(run, 'scenes', 'eval-1.scene.jsonl'), { recursive: true });
+    const d = await openDashboard(closers, root);
+    const url = new URL(d.url);
+    const ws = new WebSocket(`ws://${url.host}/ws?token=${url.searchParams.get('token')}`);
+    closers.push(() => ws.close());
+    const messages: { op?: unknown; message?: unknown }[] = [];
+    ws.on('message', (m) => messages.push(JSON.parse(m.toString()) as { op?: unknown; message?: unknown }));
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    ws.send(JSON.stringify({ op: 'scene', run: 'sac-0', file: 'eval-1.scene.jsonl' }));
+    await waitFor('the problem', () => messages.some((m) => m.op === 'problem' && /EISDIR/.test(String(m.message))), 10_000);
+    ws.send(JSON.stringify({ op: 'watch', runs: ['sac-0'] }));
+    await waitFor('records after it', () => messages.some((m) => m.op === 'records'), 10_000);
+    expect((await fetch(`http://${url.host}/api/runs?token=${url.searchParams.get('token')}`)).status).toBe(200);
   });
 
   it('reading run folders does not hold up the teleop relay: 50 runs and a 32 MB metrics file, pages reading the list and watching the big run', async () => {

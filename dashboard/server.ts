@@ -193,7 +193,13 @@ export class Dashboard {
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => (teleop ? void this.relayTeleop(ws, teleop) : this.onClient(ws)));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (!teleop) return this.onClient(ws);
+      this.relayTeleop(ws, teleop).catch((err: unknown) => {
+        this.o.log?.(`dashboard: teleop relay for ${teleop}: ${(err as Error).message}`);
+        ws.close(1011, 'relay failed');
+      });
+    });
   }
 
   // ---- live files -----------------------------------------------------------------------
@@ -202,7 +208,10 @@ export class Dashboard {
     const client: Client = { ws, watched: new Map(), gone: new Set(), scene: null, busy: false };
     this.clients.add(client);
     this.stats.clients++;
-    ws.on('message', (data, isBinary) => void this.onClientMessage(client, data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      // A failure answering one message is the page's problem to see, never the server's end.
+      this.onClientMessage(client, data, isBinary).catch((err: unknown) => this.sendTo(client, { op: 'problem', message: `dashboard: ${(err as Error).message}` }));
+    });
     ws.on('error', (err) => {
       this.stats.badMessages++;
       this.o.log?.(`dashboard: ${err.message}`);

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 
 export interface TailOptions {
@@ -50,53 +50,61 @@ export class JsonlTail {
 
   async read(): Promise<TailRead> {
     const problems: string[] = [];
-    let file: Awaited<ReturnType<typeof open>>;
+    let file: FileHandle;
     try {
       file = await open(this.path, 'r');
     } catch {
       return { lines: [], problems, reset: false, missing: true, more: false };
     }
     try {
-      const st = await file.stat();
-      let reset = false;
-      if (st.size < this.offset || (this.ino !== -1 && st.ino !== this.ino)) {
-        reset = true;
-        this.offset = 0;
-        this.partial = '';
-        this.skippingLine = false;
-        this.decoder = new StringDecoder('utf8');
-      }
-      this.ino = st.ino;
-      if (this.offset === 0 && st.size > this.o.maxInitialBytes) {
-        problems.push(`${this.path} is ${mb(st.size)}; showing its last ${mb(this.o.maxInitialBytes)}`);
-        this.offset = st.size - this.o.maxInitialBytes;
-        this.skippingLine = true; // the first piece is the tail of a line
-      }
-      const length = Math.min(st.size - this.offset, this.o.maxReadBytes);
-      if (length <= 0) return { lines: [], problems, reset, missing: false, more: false };
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await file.read(buf, 0, length, this.offset);
-      this.offset += bytesRead;
-      const pieces = (this.partial + this.decoder.write(buf.subarray(0, bytesRead))).split('\n');
-      this.partial = pieces.pop() ?? '';
-      const lines: string[] = [];
-      for (const p of pieces) {
-        if (this.skippingLine) {
-          this.skippingLine = false;
-          continue;
-        }
-        if (p.length > this.o.maxLineBytes) problems.push(`${this.path}: a line of ${mb(p.length)} skipped (over ${mb(this.o.maxLineBytes)})`);
-        else lines.push(p);
-      }
-      if (this.partial.length > this.o.maxLineBytes) {
-        if (!this.skippingLine) problems.push(`${this.path}: a line of over ${mb(this.o.maxLineBytes)} skipped`);
-        this.partial = '';
-        this.skippingLine = true;
-      }
-      return { lines, problems, reset, missing: false, more: this.offset < st.size };
+      return await this.readOpen(file, problems);
+    } catch (err) {
+      // EISDIR, EIO, a file replaced by something unreadable: a problem to show, not a throw.
+      problems.push(`${this.path}: ${(err as Error).message}`);
+      return { lines: [], problems, reset: false, missing: false, more: false };
     } finally {
-      await file.close();
+      await file.close().catch(() => undefined);
     }
+  }
+
+  private async readOpen(file: FileHandle, problems: string[]): Promise<TailRead> {
+    const st = await file.stat();
+    let reset = false;
+    if (st.size < this.offset || (this.ino !== -1 && st.ino !== this.ino)) {
+      reset = true;
+      this.offset = 0;
+      this.partial = '';
+      this.skippingLine = false;
+      this.decoder = new StringDecoder('utf8');
+    }
+    this.ino = st.ino;
+    if (this.offset === 0 && st.size > this.o.maxInitialBytes) {
+      problems.push(`${this.path} is ${mb(st.size)}; showing its last ${mb(this.o.maxInitialBytes)}`);
+      this.offset = st.size - this.o.maxInitialBytes;
+      this.skippingLine = true; // the first piece is the tail of a line
+    }
+    const length = Math.min(st.size - this.offset, this.o.maxReadBytes);
+    if (length <= 0) return { lines: [], problems, reset, missing: false, more: false };
+    const buf = Buffer.allocUnsafe(length);
+    const { bytesRead } = await file.read(buf, 0, length, this.offset);
+    this.offset += bytesRead;
+    const pieces = (this.partial + this.decoder.write(buf.subarray(0, bytesRead))).split('\n');
+    this.partial = pieces.pop() ?? '';
+    const lines: string[] = [];
+    for (const p of pieces) {
+      if (this.skippingLine) {
+        this.skippingLine = false;
+        continue;
+      }
+      if (p.length > this.o.maxLineBytes) problems.push(`${this.path}: a line of ${mb(p.length)} skipped (over ${mb(this.o.maxLineBytes)})`);
+      else lines.push(p);
+    }
+    if (this.partial.length > this.o.maxLineBytes) {
+      if (!this.skippingLine) problems.push(`${this.path}: a line of over ${mb(this.o.maxLineBytes)} skipped`);
+      this.partial = '';
+      this.skippingLine = true;
+    }
+    return { lines, problems, reset, missing: false, more: this.offset < st.size };
   }
 }
 
