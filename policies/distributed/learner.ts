@@ -1,5 +1,6 @@
 import { yielder } from '../../control/clock.js';
 import { CorruptFileError } from '../binary-file.js';
+import { AppliedBatches } from './applied.js';
 import type { EvalResult } from '../evaluate.js';
 import { OffPolicyTrainer, type TrainerOptions } from '../sac/trainer.js';
 import type { TransitionBatch } from './packing.js';
@@ -51,7 +52,7 @@ export interface LinkStats {
   newestActing: number;
 }
 
-/** One actor incarnation's stream: de-duplication and n-step continuity key on it. */
+/** One actor incarnation's stream: n-step continuity keys on it. */
 const streamKey = (actorId: string, epoch: number): string => `${epoch}:${actorId}`;
 
 /**
@@ -70,8 +71,8 @@ const streamKey = (actorId: string, epoch: number): string => `${epoch}:${actorI
 export class DistributedLearner extends OffPolicyTrainer {
   readonly limiter: RateLimiter;
   readonly link: LinkStats = { batches: 0, duplicates: 0, stale: 0, dropped: 0, refused: 0, corrupt: 0, samplesPerInsert: 0, loops: 0, insertStalls: 0, sampleStalls: 0, newestActing: 0 };
-  /** Last applied sequence number per actor incarnation. */
-  private readonly lastSeq = new Map<string, { readonly actorId: string; readonly epoch: number; seq: number }>();
+  /** What has been applied, per actor incarnation (the checkpoint holds it). */
+  private applied = new AppliedBatches();
   /** Transitions received in this learner's life and not inserted: returned to the actors' window. */
   private returned = 0;
   /** The stream and sequence number the newest replay row continues into, if its batch was stored whole. */
@@ -91,19 +92,17 @@ export class DistributedLearner extends OffPolicyTrainer {
 
   /** The newest epoch applied from each actor id (a restarted actor thread takes a larger one). */
   knownEpochs(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const s of this.lastSeq.values()) out.set(s.actorId, Math.max(out.get(s.actorId) ?? 0, s.epoch));
-    return out;
+    return this.applied.epochs();
   }
 
   protected override checkpointExtras(): Record<string, unknown> {
-    return { distributed: { streams: [...this.lastSeq.values()].map((s) => [s.actorId, s.epoch, s.seq]), limiter: this.limiter.state() } };
+    return { distributed: { streams: this.applied.toJSON(), limiter: this.limiter.state() } };
   }
 
   protected override restoreExtras(h: Record<string, unknown>): void {
     const saved = parseExtras(h['distributed']);
     if (!saved) return;
-    for (const [actorId, epoch, seq] of saved.streams) this.lastSeq.set(streamKey(actorId, epoch), { actorId, epoch, seq });
+    this.applied = saved.applied;
     this.limiter.restore(saved.limiter);
   }
 
@@ -209,11 +208,13 @@ export class DistributedLearner extends OffPolicyTrainer {
       return;
     }
     const key = streamKey(b.actorId, b.epoch);
-    const stream = this.lastSeq.get(key);
-    if (b.seq <= (stream?.seq ?? -1)) {
+    if (this.applied.has(b.actorId, b.epoch, b.seq)) {
       this.link.duplicates++;
-      this.returned += n;
-      await d.ack();
+      // The same entry handed over again (a transport re-reading its pending list) is acknowledged with its checkpoint; a second copy now.
+      if (!this.unacked.some((u) => u.id === d.id)) {
+        this.returned += n;
+        await d.ack();
+      }
       return;
     }
     const before = this.envSteps;
@@ -241,8 +242,7 @@ export class DistributedLearner extends OffPolicyTrainer {
     }
     this.tail = continues ? { key, seq: b.seq } : null;
     for (const ep of b.episodes) this.endEpisode(ep);
-    if (stream) stream.seq = b.seq;
-    else this.lastSeq.set(key, { actorId: b.actorId, epoch: b.epoch, seq: b.seq });
+    this.applied.add(b.actorId, b.epoch, b.seq);
     this.unacked.push(d);
     const { evalEvery, checkpointEvery, steps } = this.schedule;
     const crossed = (every: number): boolean => every > 0 && Math.floor(this.envSteps / every) > Math.floor(before / every);
@@ -263,30 +263,17 @@ export class DistributedLearner extends OffPolicyTrainer {
   }
 }
 
-/** The learner's part of a checkpoint, checked field by field (older checkpoints keyed by actor id alone: epoch 0). */
-function parseExtras(v: unknown): { streams: [string, number, number][]; limiter: { inserts: number; samples: number } } | null {
+/** The learner's part of a checkpoint, checked field by field. */
+function parseExtras(v: unknown): { applied: AppliedBatches; limiter: { inserts: number; samples: number } } | null {
   if (v === undefined) return null;
   const bad = (what: string): never => {
     throw new CorruptFileError(`checkpoint: distributed.${what} is malformed`);
   };
   if (typeof v !== 'object' || v === null) return bad('(section)');
   const rec = v as Record<string, unknown>;
-  const count = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
   const lim = rec['limiter'];
   if (typeof lim !== 'object' || lim === null) return bad('limiter');
   const { inserts, samples } = lim as Record<string, unknown>;
-  if (!count(inserts) || !(typeof samples === 'number' && Number.isFinite(samples) && samples >= 0)) return bad('limiter');
-  const streams: [string, number, number][] = [];
-  if (Array.isArray(rec['streams'])) {
-    for (const s of rec['streams'] as unknown[]) {
-      if (!Array.isArray(s) || s.length !== 3 || typeof s[0] !== 'string' || !count(s[1]) || !count(s[2])) return bad('streams');
-      streams.push([s[0], s[1], s[2]]);
-    }
-  } else if (typeof rec['lastSeq'] === 'object' && rec['lastSeq'] !== null) {
-    for (const [actorId, seq] of Object.entries(rec['lastSeq'])) {
-      if (!count(seq)) return bad('lastSeq');
-      streams.push([actorId, 0, seq]);
-    }
-  } else return bad('streams');
-  return { streams, limiter: { inserts, samples } };
+  if (!(typeof inserts === 'number' && Number.isInteger(inserts) && inserts >= 0) || !(typeof samples === 'number' && Number.isFinite(samples) && samples >= 0)) return bad('limiter');
+  return { applied: AppliedBatches.parse(rec['streams'], rec['lastSeq']), limiter: { inserts, samples } };
 }

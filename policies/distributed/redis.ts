@@ -246,9 +246,16 @@ export class RedisLearnerTransport implements LearnerTransport {
     await this.command(['PUBLISH', this.k.channel, `done ${this.o.run}`]);
   }
 
-  /** A command, retried while Redis is unreachable (a restart); other errors throw. */
+  /**
+   * A command, retried while Redis is unreachable (a restart); other errors throw. A retried
+   * command may have run with its reply lost — XREADGROUP then left entries in this learner's
+   * pending list that it never saw — so the next receive re-reads the pending list first.
+   */
   private command(args: (string | Buffer)[]): Promise<Reply> {
-    return retrying(() => this.client.sendCommand(args) as Promise<Reply>, this.o, args[0] as string);
+    return retrying(() => this.client.sendCommand(args) as Promise<Reply>, this.o, args[0] as string, undefined, () => {
+      this.pendingFirst = true;
+      this.claimCursor = '0-0';
+    });
   }
 
   async close(): Promise<void> {
@@ -404,7 +411,7 @@ async function waitForRun(client: Client, o: RedisOptions & { readonly signal?: 
  * lack of memory; says so every few attempts. Other errors (a wrong password, a bad command)
  * throw at once.
  */
-async function retrying<T>(f: () => Promise<T>, o: RedisOptions, what: string, signal?: AbortSignal): Promise<T> {
+async function retrying<T>(f: () => Promise<T>, o: RedisOptions, what: string, signal?: AbortSignal, onRetry?: () => void): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await f();
@@ -413,6 +420,7 @@ async function retrying<T>(f: () => Promise<T>, o: RedisOptions, what: string, s
       // Our own close is final; a dropped connection, a restarting or full server is not.
       const transient = !/client is closed/i.test(message) && /OOM|LOADING|ECONNREFUSED|ECONNRESET|EPIPE|Socket closed|offline|connect|TRYAGAIN|BUSY|MASTERDOWN/i.test(message);
       if (!transient) throw err;
+      onRetry?.();
       if (attempt % 10 === 0) o.log?.(`redis ${what}: ${message} — retrying (attempt ${attempt + 1}); nothing is dropped`);
       signal?.throwIfAborted();
       await sleep(Math.min(2000, 20 * 2 ** Math.min(attempt, 7)));
