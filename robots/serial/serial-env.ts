@@ -47,7 +47,10 @@ export class DynamixelRobotEnv extends RobotEnv {
         });
         const hw = await bus.hardwareErrorStatus(id);
         if (hw) throw new Error(`Dynamixel robot: servo ID ${id} (${task.jointNames[ids.indexOf(id)]}) reports a hardware error (${describeHardwareError(hw).join(', ') || `0x${hw.toString(16)}`}); fix the cause, then reboot it (DynamixelRobotEnv.recover or the Dynamixel Wizard)`);
-        const mode = (await bus.read(id, XControlTable.OperatingMode.address, 1))[0] as number;
+        // Drive Mode and Operating Mode together (2 bytes): a shape no other answer here has, so
+        // a late 1-byte Hardware Error Status of 0 cannot pass for Operating Mode 0 (seen on a
+        // loaded machine with a 20 ms timeout).
+        const mode = (await bus.read(id, XControlTable.DriveMode.address, 2))[1] as number;
         if (!POSITION_MODES.includes(mode)) throw new Error(`Dynamixel robot: servo ID ${id} is in operating mode ${mode}; set a position mode (3, 4 or 5) with torque off first`);
         await bus.write(id, XControlTable.TorqueEnable.address, [1]);
       }
