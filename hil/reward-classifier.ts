@@ -1,9 +1,11 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { Env, ResetOptions, ResetResult, StepResult } from '../control/env.js';
 import { Rng } from '../control/rng.js';
 import { Wrapper } from '../control/wrappers/wrapper.js';
 import { asFloat32, encodeBinary, readBinaryFile, writeFileAtomic, CorruptFileError } from '../policies/binary-file.js';
-import { createMlp, disposeMlp, mlpForward, mlpVariables, type Mlp } from '../policies/nn/mlp.js';
+import { activeKernels } from '../policies/backend.js';
+import type { Kernels } from '../policies/kernels/kernels.js';
+import { Adam } from '../policies/nn/adam.js';
+import { createMlpParams, MlpPass, paramList, type MlpParams } from '../policies/nn/net.js';
 import type { ReplayBuffer } from '../policies/replay.js';
 
 /** Observations with success labels, grouped by the episode they came from (for held-out splits). */
@@ -189,6 +191,8 @@ export interface ClassifierTrainOptions {
   /** Precision the threshold must reach on the held-out frames. Default 0.95. */
   readonly minPrecision?: number;
   readonly envId?: string;
+  /** Where the head's matrix products run. Default: the ones `selectBackend` chose (BLAS or tfjs). */
+  readonly kernels?: Kernels;
 }
 
 const MAGIC = 'RRLCLF01';
@@ -210,17 +214,18 @@ export interface ClassifierTestResult {
   readonly episodes: number;
 }
 
-/** tfjs variable names must be unique per process. */
-let instances = 0;
-
 /**
  * A binary success classifier on observations (HIL-SERL's learned reward): an MLP head on an
  * encoder's features, trained with binary cross-entropy; `success(obs)` is `p ≥ threshold`,
  * with the threshold picked on held-out episodes for precision.
  */
 export class RewardClassifier {
+  /** A batch-1 pass for per-step success checks (allocated once). */
+  private single: MlpPass | null = null;
+
   private constructor(
-    private readonly head: Mlp,
+    private readonly head: MlpParams,
+    private readonly kernels: Kernels,
     private readonly encoder: EncoderSpec,
     private readonly mean: Float32Array,
     private readonly std: Float32Array,
@@ -253,8 +258,8 @@ export class RewardClassifier {
     for (const v of x) for (let i = 0; i < dim; i++) std[i] = (std[i] as number) + ((v[i] as number) - (mean[i] as number)) ** 2 / x.length;
     for (let i = 0; i < dim; i++) std[i] = Math.max(Math.sqrt(std[i] as number), 1e-3);
     const rng = new Rng(options.seed ?? 0);
-    const head = createMlp({ input: dim, hidden: options.hidden ?? [64, 64], output: 1, layerNorm: false, activation: 'relu' }, rng, `classifier${instances++}`);
-    const clf = new RewardClassifier(head, encoder, mean, std, obsDim, 0.5, { envId: options.envId });
+    const head = createMlpParams({ input: dim, hidden: options.hidden ?? [64, 64], output: 1, layerNorm: false, activation: 'relu' }, rng);
+    const clf = new RewardClassifier(head, options.kernels ?? activeKernels(), encoder, mean, std, obsDim, 0.5, { envId: options.envId });
     clf.fit(train, options, rng);
     const scores = clf.probabilities(heldOut.obs);
     const picked = pickThreshold(scores, heldOut.labels, options.minPrecision ?? 0.95);
@@ -277,8 +282,10 @@ export class RewardClassifier {
   private fit(frames: LabelledFrames, options: ClassifierTrainOptions, rng: Rng): void {
     const n = frames.obs.length;
     const batchSize = Math.min(options.batchSize ?? 64, n);
-    const optimizer = tf.train.adam(options.lr ?? 1e-3);
-    const variables = mlpVariables(this.head);
+    // tf.train.adam's ε (this head was trained with it before it moved to typed arrays).
+    const optimizer = new Adam(paramList(this.head), { lr: options.lr ?? 1e-3, epsilon: 1e-7 });
+    const pass = new MlpPass(this.head.spec, batchSize, this.kernels);
+    const dLogit = new Float32Array(batchSize);
     const xs = this.featureMatrix(frames.obs);
     const ys = Float32Array.from(frames.labels);
     const bx = new Float32Array(batchSize * xs.dim);
@@ -291,15 +298,13 @@ export class RewardClassifier {
           bx.set(xs.data.subarray(k * xs.dim, (k + 1) * xs.dim), r * xs.dim);
           by[r] = ys[k] as number;
         }
-        tf.tidy(() => {
-          const x = tf.tensor2d(bx, [batchSize, xs.dim]);
-          const y = tf.tensor2d(by, [batchSize, 1]);
-          // Binary cross-entropy on the logit (numerically stable form).
-          optimizer.minimize(() => tf.losses.sigmoidCrossEntropy(y, mlpForward(this.head, x)) as tf.Scalar, false, variables);
-        });
+        // Binary cross-entropy on the logit z, mean over the batch: dL/dz = (σ(z) − y)/B.
+        const z = pass.forward(this.head, bx);
+        for (let r = 0; r < batchSize; r++) dLogit[r] = (sigmoid(z[r] as number) - (by[r] as number)) / batchSize;
+        pass.backward(dLogit, { params: true, input: false });
+        optimizer.apply(pass.grads);
       }
     }
-    optimizer.dispose();
   }
 
   /** Standardised features of many observations, row-major. */
@@ -319,8 +324,9 @@ export class RewardClassifier {
   /** Success probabilities of observations. */
   probabilities(obs: readonly Float32Array[]): Float32Array {
     if (obs.length === 0) return new Float32Array(0);
-    const { data, dim } = this.featureMatrix(obs);
-    return tf.tidy(() => tf.sigmoid(mlpForward(this.head, tf.tensor2d(data, [obs.length, dim]))).dataSync() as Float32Array).slice();
+    const { data } = this.featureMatrix(obs);
+    const pass = obs.length === 1 ? (this.single ??= new MlpPass(this.head.spec, 1, this.kernels)) : new MlpPass(this.head.spec, obs.length, this.kernels);
+    return Float32Array.from(pass.forward(this.head, data), sigmoid);
   }
 
   /** Success probability of one observation. */
@@ -334,7 +340,7 @@ export class RewardClassifier {
 
   /** Writes the classifier (weights, normalisation, threshold) atomically. */
   save(path: string): void {
-    const weights = mlpVariables(this.head).map((v) => v.dataSync() as Float32Array);
+    const weights = paramList(this.head);
     const header = { version: 1, obsDim: this.obsDim, encoder: this.encoder, hidden: this.head.spec.hidden, threshold: this.threshold, meta: this.meta };
     writeFileAtomic(path, encodeBinary(MAGIC, header, [this.mean, this.std, ...weights]));
   }
@@ -350,15 +356,17 @@ export class RewardClassifier {
     if (typeof obsDim !== 'number' || !Array.isArray(hidden) || typeof threshold !== 'number' || encoder?.kind !== 'state') throw new CorruptFileError(`${path}: not a reward classifier header`);
     const [mean, std, ...weights] = file.sections.map(asFloat32);
     if (!mean || !std) throw new CorruptFileError(`${path}: missing normalisation`);
-    const head = createMlp({ input: mean.length, hidden: hidden as number[], output: 1, layerNorm: false, activation: 'relu' }, new Rng(0), `classifier${instances++}`);
-    const variables = mlpVariables(head);
-    if (weights.length !== variables.length || variables.some((v, i) => v.size !== (weights[i] as Float32Array).length)) throw new CorruptFileError(`${path}: weights do not match the network`);
-    variables.forEach((v, i) => v.assign(tf.tensor(weights[i] as Float32Array, v.shape)));
-    return new RewardClassifier(head, encoder, mean, std, obsDim, threshold, readMeta(h['meta']));
+    if (!hidden.every((n): n is number => Number.isInteger(n) && n > 0)) throw new CorruptFileError(`${path}: hidden layer sizes [${hidden}] are not positive integers`);
+    const head = createMlpParams({ input: mean.length, hidden, output: 1, layerNorm: false, activation: 'relu' }, new Rng(0));
+    const params = paramList(head);
+    if (weights.length !== params.length || params.some((p, i) => p.length !== (weights[i] as Float32Array).length)) throw new CorruptFileError(`${path}: weights do not match the network`);
+    params.forEach((p, i) => p.set(weights[i] as Float32Array));
+    return new RewardClassifier(head, activeKernels(), encoder, mean, std, obsDim, threshold, readMeta(h['meta']));
   }
 
+  /** Nothing native is held (the kernels are shared); kept for callers' lifecycle. */
   dispose(): void {
-    disposeMlp(this.head);
+    this.single = null;
   }
 }
 
@@ -400,6 +408,8 @@ export class ClassifierReward extends Wrapper {
     return { ...r, reward: success ? 1 : 0, terminated, truncated: !terminated && (r.truncated || endedByEnvSuccess), info: { ...r.info, success, metrics } };
   }
 }
+
+const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
 const indices = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 

@@ -27,10 +27,10 @@ describe.each(impls)('gemm on %s', (_, make) => {
   });
   afterAll(() => k.dispose());
 
-  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-    it(`matches a float64 reference (transA ${ta}, transB ${tb}, alpha and beta)`, () => {
+  // 37×29×70 is above SMALL_GEMM_MACS and 9×7×5 below it: tfjs's two paths.
+  for (const [ta, tb, m, n, kk] of [[false, false, 37, 29, 70], [true, false, 37, 29, 70], [false, true, 37, 29, 70], [true, true, 37, 29, 70], [false, false, 9, 7, 5], [true, false, 9, 7, 5], [false, true, 9, 7, 5], [true, true, 9, 7, 5]] as const) {
+    it(`matches a float64 reference (${m}×${n}×${kk}, transA ${ta}, transB ${tb}, alpha and beta)`, () => {
       const rng = new Rng(7);
-      const [m, n, kk] = [37, 29, 70];
       const a = random(rng, m * kk);
       const b = random(rng, kk * n);
       const c0 = random(rng, m * n);

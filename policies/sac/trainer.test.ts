@@ -19,7 +19,9 @@ import { LagrangeMultiplier } from '../safe/lagrange.js';
 import type { TrainerSchedule } from '../run-loop.js';
 
 beforeAll(async () => {
-  await selectBackend('wasm');
+  // Learning runs on the fast path (the system BLAS where installed, one thread: the tests share
+  // the machine); sac.test.ts checks that the wasm path computes the same updates.
+  await selectBackend('auto', { threads: 1 });
 });
 
 async function pendulum(id = 'Pendulum-v1'): Promise<Env> {
