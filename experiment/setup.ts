@@ -96,9 +96,11 @@ export function resolvedAlgoSection(config: ExperimentConfig): ExperimentConfig[
 export function absolutizePaths(config: ExperimentConfig, configPath: string): ExperimentConfig {
   const base = dirname(resolve(configPath));
   let out = config;
-  // A user's URDF named in env options (UrdfReach-v0) is relative to the config file too.
-  const urdf = config.env.options?.['urdf'];
-  if (typeof urdf === 'string' && !isAbsolute(urdf)) out = { ...out, env: { ...out.env, options: { ...out.env.options, urdf: resolve(base, urdf) } } };
+  // A user's URDF or MJCF named in env options (UrdfReach-v0) is relative to the config file too.
+  for (const key of ['urdf', 'mjcf']) {
+    const path = out.env.options?.[key];
+    if (typeof path === 'string' && !isAbsolute(path)) out = { ...out, env: { ...out.env, options: { ...out.env.options, [key]: resolve(base, path) } } };
+  }
   const classifier = out.env.rewardClassifier;
   if (classifier && !isAbsolute(classifier)) out = { ...out, env: { ...out.env, rewardClassifier: resolve(base, classifier) } };
   const demos = out.algo.kind === 'sac' ? out.algo.demos : undefined;

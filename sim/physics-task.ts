@@ -38,9 +38,10 @@ export abstract class PhysicsTask extends SimEnv implements SceneSource {
   protected readonly q: Float64Array;
   protected readonly qd: Float64Array;
 
-  constructor(model: PhysicsModel, engine: EngineName = 'rapier') {
+  /** `model` built on `engine`, or a physics built already (a MuJoCo model from an MJCF file). */
+  constructor(model: PhysicsModel | Physics, engine: EngineName = 'rapier') {
     super();
-    this.physics = createPhysics(model, engine);
+    this.physics = 'step' in model ? model : createPhysics(model, engine);
     this.q = new Float64Array(this.physics.dof);
     this.qd = new Float64Array(this.physics.dof);
   }

@@ -211,10 +211,10 @@ register({
 });
 register({
   id: UrdfReach.ID,
-  summary: 'Any fixed-base arm from a URDF file (env option `urdf`, e.g. your own) moves its `tip` link to random goals',
-  optionKeys: ['urdf', 'tip', 'maxDelta', 'successRadius', 'controlHz', 'engine'],
+  summary: 'Any fixed-base arm from a URDF file (env option `urdf`, e.g. your own) or, on MuJoCo, an MJCF file (`mjcf`) moves its `tip` link to random goals',
+  optionKeys: ['urdf', 'mjcf', 'tip', 'maxDelta', 'successRadius', 'controlHz', 'engine'],
   engines: ENGINES,
-  create: (o) => new UrdfReach({ engine: engine(o), urdf: str(o, 'urdf'), tip: str(o, 'tip'), maxDelta: num(o, 'maxDelta'), successRadius: num(o, 'successRadius'), controlHz: num(o, 'controlHz') }),
+  create: (o) => new UrdfReach({ engine: engine(o), urdf: str(o, 'urdf'), mjcf: str(o, 'mjcf'), tip: str(o, 'tip'), maxDelta: num(o, 'maxDelta'), successRadius: num(o, 'successRadius'), controlHz: num(o, 'controlHz') }),
 });
 register({
   id: PandaPush.ID,

@@ -5,6 +5,7 @@ import { mat3ToQuat, quatMul, type Mat3, type Pose, type Quat, type Vec3 } from 
 import { PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
 import { movableJoints } from '../urdf/kinematics.js';
 import type { UrdfJoint, UrdfRobot } from '../urdf/types.js';
+import { compileMjcf } from './mjcf-file.js';
 import { urdfToMjcf } from './mjcf.js';
 import { mujoco, type Mujoco } from './module.js';
 
@@ -50,6 +51,8 @@ export class MujocoPhysics implements Physics {
   private views: Views;
   private readonly qposAdr: Int32Array;
   private readonly dofAdr: Int32Array;
+  /** The actuator (ctrl index) driving each joint. */
+  private readonly ctrlIndex: Int32Array;
   private readonly linkBody = new Map<string, number>();
   private readonly objects = new Map<string, { body: number; geom: number; qposAdr: number; dofAdr: number; free: boolean }>();
   /** Each link's collision geoms. */
@@ -60,7 +63,11 @@ export class MujocoPhysics implements Physics {
   private time = TIME_ORIGIN;
   private closed = false;
 
-  constructor(model: PhysicsModel, xml?: string) {
+  /**
+   * `source`: MJCF to compile instead of the model written from the URDF, or a compiled model
+   * (see {@link MujocoPhysics.fromFile}); joints are commanded through the actuator on each.
+   */
+  constructor(model: PhysicsModel, source?: string | MjModel) {
     this.mj = mujoco();
     this.robot = model.robot;
     this.joints = movableJoints(model.robot);
@@ -68,48 +75,78 @@ export class MujocoPhysics implements Physics {
     this.dt = model.timing.dt;
     this.substeps = model.timing.substeps;
     const a = model.actuation;
-    const gains = servoGains(this.joints, a);
     this.holdTargets = a.mode === 'position';
-    const mjcf =
-      xml ??
-      urdfToMjcf(model.robot, {
-        timestep: model.timing.dt,
-        gravity: model.timing.gravity,
-        actuation: a.mode === 'position' ? { mode: 'position', kp: gains.stiffness, kv: gains.damping } : a.mode === 'velocity' ? { mode: 'velocity', kv: gains.velocityGain } : { mode: 'torque' },
-        gravityCompensation: a.gravityCompensation,
-        objects: model.objects,
-        friction: a.friction,
-      });
-    this.m = this.mj.MjModel.from_xml_string(mjcf);
+    const mjcf = typeof source === 'string' ? source : source ? null : MujocoPhysics.mjcfOf(model);
+    this.m = mjcf === null ? (source as MjModel) : this.mj.MjModel.from_xml_string(mjcf);
     try {
       this.d = new this.mj.MjData(this.m);
     } catch (err) {
-      this.m.delete();
+      if (mjcf !== null) this.m.delete();
       throw err;
     }
-    this.views = this.fetchViews();
-    this.d.time = TIME_ORIGIN;
-    const { mjOBJ_BODY, mjOBJ_JOINT, mjOBJ_GEOM } = this.mj.mjtObj;
-    const id = (type: number, name: string, what: string): number => {
-      const i = this.mj.mj_name2id(this.m, type, name);
-      if (i < 0) throw new RangeError(`mujoco: the model has no ${what} "${name}"`);
-      return i;
-    };
-    const jntQpos = this.m.jnt_qposadr as Int32Array;
-    const jntDof = this.m.jnt_dofadr as Int32Array;
-    const jointIds = this.joints.map((j) => id(mjOBJ_JOINT.value, j.name, 'joint'));
-    this.qposAdr = Int32Array.from(jointIds, (j) => jntQpos[j] as number);
-    this.dofAdr = Int32Array.from(jointIds, (j) => jntDof[j] as number);
-    for (const link of model.robot.links) this.linkBody.set(link.name, id(mjOBJ_BODY.value, link.name, 'body'));
-    const geomBody = Int32Array.from(this.m.geom_bodyid as Int32Array);
-    for (const [link, body] of this.linkBody) this.linkGeoms.set(link, [...geomBody.keys()].filter((g) => geomBody[g] === body));
-    for (const o of model.objects ?? []) {
-      const geom = id(mjOBJ_GEOM.value, o.name, 'geom');
-      const free = o.mass !== undefined;
-      const joint = free ? id(mjOBJ_JOINT.value, o.name, 'joint') : -1;
-      this.objects.set(o.name, { body: geomBody[geom] as number, geom, qposAdr: free ? (jntQpos[joint] as number) : -1, dofAdr: free ? (jntDof[joint] as number) : -1, free });
+    try {
+      this.views = this.fetchViews();
+      this.d.time = TIME_ORIGIN;
+      const { mjOBJ_BODY, mjOBJ_JOINT, mjOBJ_GEOM } = this.mj.mjtObj;
+      const id = (type: number, name: string, what: string): number => {
+        const i = this.mj.mj_name2id(this.m, type, name);
+        if (i < 0) throw new RangeError(`mujoco: the model has no ${what} "${name}"`);
+        return i;
+      };
+      const jntQpos = this.m.jnt_qposadr as Int32Array;
+      const jntDof = this.m.jnt_dofadr as Int32Array;
+      const jointIds = this.joints.map((j) => id(mjOBJ_JOINT.value, j.name, 'joint'));
+      this.qposAdr = Int32Array.from(jointIds, (j) => jntQpos[j] as number);
+      this.ctrlIndex = actuatorOfJoint(this.m, jointIds, this.joints.map((j) => j.name));
+      this.dofAdr = Int32Array.from(jointIds, (j) => jntDof[j] as number);
+      for (const link of model.robot.links) this.linkBody.set(link.name, id(mjOBJ_BODY.value, link.name, 'body'));
+      const geomBody = Int32Array.from(this.m.geom_bodyid as Int32Array);
+      for (const [link, body] of this.linkBody) this.linkGeoms.set(link, [...geomBody.keys()].filter((g) => geomBody[g] === body));
+      for (const o of model.objects ?? []) {
+        const geom = id(mjOBJ_GEOM.value, o.name, 'geom');
+        const free = o.mass !== undefined;
+        const joint = free ? id(mjOBJ_JOINT.value, o.name, 'joint') : -1;
+        this.objects.set(o.name, { body: geomBody[geom] as number, geom, qposAdr: free ? (jntQpos[joint] as number) : -1, dofAdr: free ? (jntDof[joint] as number) : -1, free });
+      }
+      this.describeScene(model);
+    } catch (err) {
+      // Nothing of a half-built physics stays in wasm memory (a file's model is its caller's).
+      this.d.delete();
+      if (mjcf !== null) this.m.delete();
+      throw err;
     }
-    this.describeScene(model);
+  }
+
+  /**
+   * A model from an MJCF file (a MuJoCo Menagerie arm with its meshes, say): its bodies are the
+   * links, its actuated hinge and slide joints the robot's joints (in tree order, each driven
+   * by its position actuator), at the file's own time step; `controlHz` sets the substeps.
+   */
+  static fromFile(path: string, controlHz: number): MujocoPhysics {
+    const { model: m, name } = compileMjcf(path);
+    try {
+      const robot = robotOfModel(mujoco(), m, path, name);
+      const dt = m.opt.timestep;
+      const substeps = Math.max(1, Math.round(1 / (controlHz * dt)));
+      return new MujocoPhysics({ robot, actuation: { mode: 'position' }, timing: { dt, substeps } }, m);
+    } catch (err) {
+      m.delete();
+      throw err;
+    }
+  }
+
+  /** The MJCF of a model from a URDF: the Rapier articulation's servos, gravity compensation, objects. */
+  private static mjcfOf(model: PhysicsModel): string {
+    const a = model.actuation;
+    const gains = servoGains(movableJoints(model.robot), a);
+    return urdfToMjcf(model.robot, {
+      timestep: model.timing.dt,
+      gravity: model.timing.gravity,
+      actuation: a.mode === 'position' ? { mode: 'position', kp: gains.stiffness, kv: gains.damping } : a.mode === 'velocity' ? { mode: 'velocity', kv: gains.velocityGain } : { mode: 'torque' },
+      gravityCompensation: a.gravityCompensation,
+      objects: model.objects,
+      friction: a.friction,
+    });
   }
 
   /** Robot geoms are named `link#i` (as the Rapier colliders are); objects by their names. */
@@ -157,7 +194,7 @@ export class MujocoPhysics implements Physics {
     for (let k = 0; k < this.dof; k++) {
       qpos[this.qposAdr[k] as number] = q[k] as number;
       qvel[this.dofAdr[k] as number] = qd ? (qd[k] as number) : 0;
-      ctrl[k] = this.holdTargets ? (q[k] as number) : 0;
+      ctrl[this.ctrlIndex[k] as number] = this.holdTargets ? (q[k] as number) : 0;
     }
     this.mj.mj_forward(this.m, this.d);
   }
@@ -172,7 +209,7 @@ export class MujocoPhysics implements Physics {
 
   command(values: ArrayLike<number>): void {
     const { ctrl } = this.v();
-    for (let k = 0; k < this.dof; k++) ctrl[k] = values[k] as number;
+    for (let k = 0; k < this.dof; k++) ctrl[this.ctrlIndex[k] as number] = values[k] as number;
   }
 
   step(steps = this.substeps): void {
@@ -261,4 +298,64 @@ export class MujocoPhysics implements Physics {
     if (!o) throw new RangeError(`mujoco: no scene object "${name}" (have: ${[...this.objects.keys()].join(', ') || 'none'})`);
     return o;
   }
+}
+
+/** For each joint, the index of the actuator that drives it (transmission type joint). */
+function actuatorOfJoint(m: MjModel, jointIds: readonly number[], names: readonly string[]): Int32Array {
+  const type = m.actuator_trntype as Int32Array;
+  const trn = m.actuator_trnid as Int32Array;
+  return Int32Array.from(jointIds, (j, k) => {
+    for (let a = 0; a < m.nu; a++) if (type[a] === 0 && trn[2 * a] === j) return a;
+    throw new RangeError(`mujoco: joint "${names[k]}" has no actuator (every robot joint needs one, e.g. <position joint="${names[k]}" kp=…/>)`);
+  });
+}
+
+/**
+ * The robot of a compiled MJCF model as a description: bodies as links, each body's single
+ * actuated hinge or slide joint as a revolute / prismatic joint (range, axis, the actuator's
+ * force limit), everything else fixed (welded or passive). Bodies are in tree order already.
+ */
+function robotOfModel(mj: Mujoco, m: MjModel, path: string, modelName: string): UrdfRobot {
+  const name = (type: number, i: number, fallback: string): string => mj.mj_id2name(m, type, i) || fallback;
+  const { mjOBJ_BODY, mjOBJ_JOINT } = mj.mjtObj;
+  const parent = m.body_parentid as Int32Array;
+  const pos = m.body_pos as Float64Array;
+  const quat = m.body_quat as Float64Array;
+  const jntType = m.jnt_type as Int32Array;
+  const jntBody = m.jnt_bodyid as Int32Array;
+  const jntAxis = m.jnt_axis as Float64Array;
+  const jntRange = m.jnt_range as Float64Array;
+  const trnType = m.actuator_trntype as Int32Array;
+  const trn = m.actuator_trnid as Int32Array;
+  const forceRange = m.actuator_forcerange as Float64Array;
+  const links = Array.from({ length: m.nbody - 1 }, (_, i) => ({ name: name(mjOBJ_BODY.value, i + 1, `body${i + 1}`), inertial: null, collisions: [] }));
+  const joints: UrdfJoint[] = [];
+  for (let b = 1; b < m.nbody; b++) {
+    if (parent[b] === 0) continue;
+    const own = [...Array(m.njnt).keys()].filter((j) => jntBody[j] === b);
+    const actuator = own.length === 1 ? [...Array(m.nu).keys()].find((a) => trnType[a] === 0 && trn[2 * a] === own[0]) : undefined;
+    const j = own[0] as number;
+    const movable = actuator !== undefined && (jntType[j] === 3 || jntType[j] === 2); // mjJNT_HINGE = 3, mjJNT_SLIDE = 2
+    const effort = actuator !== undefined && (forceRange[2 * actuator + 1] as number) > (forceRange[2 * actuator] as number) ? (forceRange[2 * actuator + 1] as number) : Infinity;
+    // jnt_limited is a bool array the bindings cannot hand out; an unlimited joint's range is 0 0.
+    const limited = movable && (jntRange[2 * j + 1] as number) > (jntRange[2 * j] as number);
+    joints.push({
+      name: movable ? name(mjOBJ_JOINT.value, j, `joint${j}`) : `${name(mjOBJ_BODY.value, b, `body${b}`)}_fixed`,
+      type: !movable ? 'fixed' : jntType[j] === 2 ? 'prismatic' : limited ? 'revolute' : 'continuous',
+      parent: name(mjOBJ_BODY.value, parent[b] as number, `body${parent[b]}`),
+      child: name(mjOBJ_BODY.value, b, `body${b}`),
+      origin: { p: [pos[3 * b] as number, pos[3 * b + 1] as number, pos[3 * b + 2] as number], q: [quat[4 * b + 1] as number, quat[4 * b + 2] as number, quat[4 * b + 3] as number, quat[4 * b] as number] },
+      axis: movable ? [jntAxis[3 * j] as number, jntAxis[3 * j + 1] as number, jntAxis[3 * j + 2] as number] : [1, 0, 0],
+      limit: movable ? { lower: limited ? (jntRange[2 * j] as number) : -Infinity, upper: limited ? (jntRange[2 * j + 1] as number) : Infinity, effort, velocity: Infinity } : null,
+      damping: 0,
+      friction: 0,
+    });
+  }
+  // The robot: the first body under the world whose subtree has an actuated joint (free objects
+  // and fixtures beside it are scene bodies).
+  const movable = joints.filter((j) => j.type !== 'fixed');
+  if (!movable.length) throw new Error(`MJCF file ${path}: no hinge or slide joint with an actuator (the robot's joints need <position joint=…/> actuators)`);
+  let root = movable[0]?.parent as string;
+  for (let up = joints.find((j) => j.child === root); up; up = joints.find((j) => j.child === root)) root = up.parent;
+  return { name: modelName, links, joints, root, warnings: [] };
 }

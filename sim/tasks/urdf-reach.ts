@@ -4,6 +4,7 @@ import type { Rng } from '../../control/rng.js';
 import { box } from '../../control/spaces.js';
 import { loadDescription } from '../descriptions.js';
 import type { Pose } from '../math3d.js';
+import { MujocoPhysics } from '../mujoco/physics.js';
 import { checkEngine, PhysicsTask } from '../physics-task.js';
 import type { EngineName } from '../physics.js';
 import type { TaskStep } from '../sim-env.js';
@@ -24,6 +25,12 @@ export interface UrdfReachOptions {
   readonly controlHz?: number;
   /** Physics engine: `rapier` (default) or `mujoco` (the same model, sim/mujoco/). */
   readonly engine?: EngineName;
+  /**
+   * An MJCF file instead of a URDF (engine `mujoco`): a MuJoCo Menagerie-style arm, meshes and
+   * includes read through MuJoCo's in-memory file system; its actuated joints are the robot's.
+   * In a config: relative to the config file.
+   */
+  readonly mjcf?: string;
 }
 
 const PHYSICS_DT = 0.004;
@@ -53,18 +60,26 @@ export class UrdfReach extends PhysicsTask {
   private readonly upper: Float64Array;
   private readonly velocityLimit: Float64Array;
   private goal: [number, number, number] = [0, 0, 0];
+  /** The robot came from an MJCF file: its kinematics are the engine's (no URDF to compute them from). */
+  private readonly fromFile: boolean;
 
   constructor(options: UrdfReachOptions = {}) {
-    const description = options.urdf === undefined ? loadDescription('panda') : loadUrdfFile(options.urdf);
     const hz = options.controlHz ?? 25;
     if (!(hz > 0 && hz <= 250)) throw new RangeError(`Expected \`controlHz\` to be in (0, 250], got \`${hz}\``);
-    super({ robot: description, actuation: { mode: 'position', gravityCompensation: true }, timing: { dt: PHYSICS_DT, substeps: Math.max(1, Math.round(1 / (hz * PHYSICS_DT))), gravity: [0, 0, -9.81], pgsIterations: 8 } }, checkEngine(options.engine));
-    this.description = description;
+    const engine = checkEngine(options.engine);
+    if (options.mjcf !== undefined && (engine !== 'mujoco' || options.urdf !== undefined)) throw new RangeError('Option `mjcf` needs `engine: mujoco` and no `urdf`');
+    const description = options.mjcf !== undefined ? null : options.urdf === undefined ? loadDescription('panda') : loadUrdfFile(options.urdf);
+    super(
+      description ? { robot: description, actuation: { mode: 'position', gravityCompensation: true }, timing: { dt: PHYSICS_DT, substeps: Math.max(1, Math.round(1 / (hz * PHYSICS_DT))), gravity: [0, 0, -9.81], pgsIterations: 8 } } : MujocoPhysics.fromFile(options.mjcf as string, hz),
+      engine,
+    );
+    this.fromFile = description === null;
+    this.description = this.physics.robot;
     const n = this.physics.dof;
-    if (n === 0) throw new Error(`URDF robot "${description.name}" has no movable joint`);
-    const links = description.links.map((l) => l.name);
+    if (n === 0) throw new Error(`${this.fromFile ? 'MJCF' : 'URDF'} robot "${this.description.name}" has no movable joint`);
+    const links = this.description.links.map((l) => l.name);
     this.tipLink = options.tip ?? (links[links.length - 1] as string);
-    if (!links.includes(this.tipLink)) throw new Error(`tip link "${this.tipLink}" is not in URDF robot "${description.name}" (links: ${links.join(', ')})`);
+    if (!links.includes(this.tipLink)) throw new Error(`tip link "${this.tipLink}" is not in ${this.fromFile ? 'MJCF' : 'URDF'} robot "${this.description.name}" (links: ${links.join(', ')})`);
     this.maxDelta = options.maxDelta ?? 0.05;
     this.successRadius = options.successRadius ?? 0.05;
     const joints = this.physics.joints;
@@ -75,7 +90,7 @@ export class UrdfReach extends PhysicsTask {
       id: UrdfReach.ID,
       observationSpace: box(-Infinity, Infinity, [2 * n + 6]),
       actionSpace: box(new Array<number>(n).fill(-1), new Array<number>(n).fill(1)),
-      controlHz: 1 / (PHYSICS_DT * Math.max(1, Math.round(1 / (hz * PHYSICS_DT)))),
+      controlHz: 1 / (this.physics.dt * this.physics.substeps),
       maxEpisodeSteps: 100,
       constraints: ['joint_velocity'],
       kind: 'sim',
@@ -121,6 +136,10 @@ export class UrdfReach extends PhysicsTask {
   }
 
   private tipAt(q: number[]): [number, number, number] {
+    if (this.fromFile) {
+      this.physics.setJointState(q); // the next setJointState replaces this state
+      return [...this.physics.linkPose(this.tipLink).p];
+    }
     const pose = forwardKinematics(this.description, q).get(this.tipLink) as Pose;
     return [pose.p[0], pose.p[1], pose.p[2]];
   }
