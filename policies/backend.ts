@@ -29,6 +29,8 @@ export interface BackendInfo {
   readonly blas?: BlasInfo;
   /** The tfjs backend beside it (what is not a network of ours: the reward classifier's CNN, tests' references). */
   readonly tfjs: string;
+  /** How to get a faster one, when `auto` settled for a tfjs CPU backend because the BLAS did not load. */
+  readonly hint?: string;
 }
 
 /** Options of {@link selectBackend}. */
@@ -71,12 +73,15 @@ export function defaultTrainThreads(actorsOnThreads: boolean): number {
  * Idempotent per process for the same choice; every run logs {@link describeBackend}.
  */
 export async function selectBackend(choice: BackendName = 'auto', options: BackendOptions = {}): Promise<BackendInfo> {
-  if (active && (choice === 'auto' || matches(active, choice)) && (active.name !== 'blas' || options.threads === undefined || active.blas?.threads === options.threads)) return active;
+  const sameThreads = active?.name !== 'blas' || options.threads === undefined || active.blas?.threads === options.threads;
+  if (active && (choice === 'auto' || matches(active, choice)) && sameThreads && options.blasFile === undefined) return active;
   const order: Exclude<BackendName, 'auto'>[] = choice === 'auto' ? ['tensorflow-gpu', 'blas', 'tensorflow', 'wasm', 'cpu'] : [choice];
   const errors: string[] = [];
   for (const name of order) {
     try {
-      active = await load(name, options);
+      const info = await load(name, options);
+      const slow = choice === 'auto' && (name === 'wasm' || name === 'cpu') && errors.some((e) => e.startsWith('blas:'));
+      active = slow ? { ...info, hint: `for native speed: ${BLAS_INSTALL}` } : info;
       return active;
     } catch (err) {
       errors.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
@@ -149,5 +154,5 @@ async function activate(name: string): Promise<void> {
  */
 export function describeBackend(info: BackendInfo): string {
   if (info.blas) return `compute backend: blas (${info.blas.version || info.blas.library}, ${info.blas.threads} thread${info.blas.threads === 1 ? '' : 's'}; tfjs ${info.tfjs} beside it)`;
-  return `compute backend: ${info.name}${info.gpu ? ' (GPU)' : ''} (${info.package})`;
+  return `compute backend: ${info.name}${info.gpu ? ' (GPU)' : ''} (${info.package})${info.hint ? ` — ${info.hint}` : ''}`;
 }

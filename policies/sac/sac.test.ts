@@ -305,6 +305,9 @@ describe('backend selection', () => {
   it('blas without the library fails with the command that installs it; with it, the networks run on BLAS and tfjs stays beside it', async () => {
     await expect(selectBackend('blas', { blasFile: 'libopenblas-missing.so.0' })).rejects.toThrow(/Compute backend "blas" is not available .*Install it with: apt-get install libopenblas0-pthread/);
     expect(activeBackend()?.name).toBe('wasm');
+    // auto without the library falls back to wasm and says how to get the fast path.
+    const fallback = await selectBackend('auto', { blasFile: 'libopenblas-missing.so.0' });
+    expect(describeBackend(fallback)).toBe('compute backend: wasm (@tensorflow/tfjs-backend-wasm) — for native speed: apt-get install libopenblas0-pthread');
     const info = await selectBackend('blas', { threads: 2 });
     expect(info).toMatchObject({ name: 'blas', tfjs: 'wasm', blas: { library: 'openblas', threads: 2 } });
     expect(describeBackend(info)).toMatch(/^compute backend: blas \(OpenBLAS .*, 2 threads; tfjs wasm beside it\)$/);
