@@ -11,6 +11,7 @@ import { redisRunId } from '../experiment/distributed.js';
 import { unpackTransitions } from '../policies/distributed/packing.js';
 import { redisKeys } from '../policies/distributed/redis.js';
 import { haveRedis, RedisServer } from '../test/redis-fixture.js';
+import { servedRos } from '../test/robot-fixtures.js';
 import { waitFor } from '../test/wait-for.js';
 
 const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
@@ -95,4 +96,25 @@ describe('roborl learner / roborl actor over a real Redis', () => {
     }
     await client.quit();
   }, 240_000);
+});
+
+describe('roborl actor --robot', () => {
+  it('builds the robot env as the learner sees it: sizes that match start, and cost expressions the robot cannot compute are refused at start, naming them', async () => {
+    const { server } = await servedRos('realtime');
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-dist-robot-'));
+    const robotYaml = join(dir, 'ros.yaml');
+    writeFileSync(robotYaml, `kind: ros\ntask: PandaReach-v0\nurl: ${server.url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\n`);
+    const config = (extra: string): string => {
+      const path = join(dir, `reach${extra ? '-costs' : ''}.yaml`);
+      writeFileSync(path, `name: robot-actor\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac, hidden: [8], batchSize: 8, learningStarts: 100 }\ntrain: { steps: 1000 }\n${extra}distributed: { redis: { url: "${redis.url}" } }\n`);
+      return path;
+    };
+    const refused = start(['actor', config("safety: { constraints: [{ name: low_tcp, cost: 'tcp[3] < 0.15' }] }\n"), '--robot', robotYaml, '--actor-id', 'r']);
+    expect(await refused.exit).not.toBe(0);
+    expect(refused.out()).toMatch(/safety\.constraints: the ros robot .* exposes no state variables for cost expressions \(low_tcp\)/);
+    const ok = start(['actor', config(''), '--robot', robotYaml, '--actor-id', 'r']);
+    await until('the robot actor waiting for a learner', () => /waiting for a learner/.test(ok.out()), 60_000);
+    ok.proc.kill('SIGINT');
+    expect(await ok.exit).toBe(130);
+  }, 120_000);
 });
