@@ -34,7 +34,7 @@ function pendulum(extra: Record<string, unknown> = {}, steps = 1200, distributed
 async function threaded(config: ExperimentConfig, dir = mkdtempSync(join(tmpdir(), 'roborl-dist-'))) {
   const env = await makeLearnerEnv(config, undefined, { evaluation: true });
   const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
-  const run = new ThreadedRun({ config, env, evalEnv: env, checkpointDir: join(dir, 'checkpoints'), metrics, log: (l) => console.log(l) });
+  const run = new ThreadedRun({ config, env, evalEnv: env, checkpointDir: join(dir, 'checkpoints'), metrics });
   return { run, dir, metrics, env };
 }
 
