@@ -144,6 +144,9 @@ export class RapierPhysics implements Physics {
    */
   scene(): SceneState {
     const R = rapier();
+    // Colliders follow teleported bodies only at the next step: without this, the scene of a
+    // fresh reset showed the arm in its zero pose.
+    this.world.propagateModifiedBodyPositionsToColliders();
     const names = new Map<number, { name: string; role: SceneShape['role'] }>();
     for (const [link, handles] of this.arm.linkColliders) handles.forEach((h, i) => names.set(h, { name: `${link}#${i}`, role: 'robot' }));
     for (const [name, o] of this.objects) names.set(o.collider, { name, role: o.body === null ? 'fixture' : 'object' });

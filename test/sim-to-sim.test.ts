@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SceneSource, SceneState } from '../control/scene.js';
+import { unwrap } from '../control/wrappers/wrapper.js';
 import { envEntry, make } from '../sim/registry.js';
 
 const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
@@ -71,6 +73,32 @@ describe('sim to sim: one task, two engines', () => {
     expect(onRapier).toBeGreaterThanOrEqual(0.6);
     expect(onMujoco).toBeGreaterThanOrEqual(0.8 * onRapier);
   }, 120_000);
+});
+
+describe('the scene the dashboard draws, on both engines', () => {
+  it.each(['PandaPush-v0', 'CartPoleContinuous-v0'])('%s: the same shapes (names, kinds, sizes, roles) at the same poses after a reset', async (id) => {
+    const scenes = [];
+    for (const engine of ['rapier', 'mujoco']) {
+      const env = unwrap(await make(id, { options: { engine } }));
+      await env.reset({ seed: 4 });
+      scenes.push((env as unknown as SceneSource).scene());
+      await env.close();
+    }
+    const [a, b] = scenes as [SceneState, SceneState];
+    const byName = (s: SceneState) => new Map(s.shapes.map((shape, i) => [shape.name, { shape, pose: s.poses.slice(7 * i, 7 * i + 7) }]));
+    const [ra, rb] = [byName(a), byName(b)];
+    expect([...rb.keys()].sort()).toEqual([...ra.keys()].sort());
+    for (const [name, { shape, pose }] of ra) {
+      const other = rb.get(name) as { shape: SceneState['shapes'][number]; pose: number[] };
+      expect(other.shape.kind).toBe(shape.kind);
+      expect(other.shape.role).toBe(shape.role);
+      shape.size.forEach((v, i) => expect(other.shape.size[i]).toBeCloseTo(v, 5));
+      for (let i = 0; i < 3; i++) expect(Math.abs(other.pose[i]! - pose[i]!)).toBeLessThan(1e-4);
+      // Same orientation: |⟨qa, qb⟩| = 1 (q and −q are one rotation).
+      const dot = [3, 4, 5, 6].reduce((sum, i) => sum + other.pose[i]! * pose[i]!, 0);
+      expect(Math.abs(dot)).toBeGreaterThan(1 - 1e-6);
+    }
+  });
 });
 
 describe('roborl eval --engine', () => {
