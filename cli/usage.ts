@@ -110,11 +110,13 @@ export const USAGE = {
   policy the learner published and streams its transitions to it through Redis. Waits while
   the learner's rate limiter says so; a Redis that is down or full is retried and reported,
   never dropped. Run as many as you like, on as many machines; Ctrl-C stops it (a robot is
-  sent its hold command).
+  sent its hold command). Joins the config's current run, or waits for a learner to start one;
+  restarted (same --actor-id or not), it is a new incarnation with fresh episodes.
   --redis URL      Redis (default the config's distributed.redis.url)
   --robot FILE     drive a real robot (configs/robots/) instead of the simulator
   --actor-id ID    unique among the actors (default <host>-<pid>)
-  --seed S         exploration and episode seeds (default: from the actor id)`,
+  --seed S         exploration and episode seeds of its first incarnation (default: from the
+                   actor id; each restart derives a new one)`,
   dashboard: `usage: roborl dashboard [runs-dir] [--port P] [--host H]
   A local web app over a folder of runs (default runs/): the run list, live curves (return,
   success, costs and λ, intervention rate, losses, α, updates/s; runs overlaid, or mean ± 95% CI
