@@ -32,8 +32,41 @@ export async function openLocalServer(options: { host?: string; port?: number; t
     token,
     url: `http://${shown}:${port}/?token=${token}`,
     authorized(req) {
-      const given = Buffer.from(new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '');
+      // A target that is not a URL carries no token (and must not throw in a request handler).
+      let given: Buffer;
+      try {
+        given = Buffer.from(new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '');
+      } catch {
+        return false;
+      }
       return given.length === expected.length && timingSafeEqual(given, expected);
     },
   };
+}
+
+/**
+ * A request's path with its segments decoded, or why it is malformed (the caller answers 400).
+ * Request handlers parse the target through this and nothing else: `new URL` throws on targets
+ * such as `//[::/` and `decodeURIComponent` on a bad %-escape, and a throw in a request or upgrade
+ * handler kills the server.
+ */
+export function requestPath(raw: string | undefined): { readonly pathname: string; readonly segments: readonly string[] } | string {
+  const target = raw ?? '/';
+  if (!target.startsWith('/')) return 'the request target is not a path';
+  let url: URL;
+  try {
+    url = new URL(target, 'http://x');
+  } catch {
+    return 'the request target is not a URL';
+  }
+  if (url.host !== 'x') return 'the request target names a host'; // `//host/…`
+  const segments: string[] = [];
+  for (const s of url.pathname.split('/').slice(1)) {
+    try {
+      segments.push(decodeURIComponent(s));
+    } catch {
+      return 'the path has a malformed %-escape';
+    }
+  }
+  return { pathname: url.pathname, segments };
 }

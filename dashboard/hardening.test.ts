@@ -1,12 +1,11 @@
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { writeRunStatus } from '../experiment/run-status.js';
 import { bigMetrics, probeRelay } from '../test/relay-probe.js';
+import { rawGet, rawUpgrade } from '../test/raw-http.js';
 import { waitFor } from '../test/wait-for.js';
 import { CHROMIUM, launchChromium, makeRun, openDashboard, type Closers } from './test-fixtures.js';
 
@@ -14,37 +13,6 @@ const closers: Closers = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
-
-/** A raw HTTP request (fetch would normalise the path): the status line's code. */
-function rawGet(url: URL, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** A raw WebSocket upgrade request: the status line the server answers with. */
-function rawUpgrade(url: URL, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(Number(url.port), url.hostname, () => {
-      s.write(`GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-    });
-    let got = '';
-    s.on('data', (d) => {
-      got += d.toString();
-      if (got.includes('\r\n')) {
-        s.destroy();
-        resolve(got.split('\r\n')[0] ?? '');
-      }
-    });
-    s.on('error', reject);
-    s.on('close', () => resolve(got.split('\r\n')[0] ?? ''));
-  });
-}
 
 describe('the dashboard under bad input', () => {
   it('a malformed URL gets 400, on plain HTTP routes and on WebSocket upgrades, and the server goes on', async () => {

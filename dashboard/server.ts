@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { openLocalServer, type LocalServer } from '../control/local-server.js';
+import { openLocalServer, requestPath, type LocalServer } from '../control/local-server.js';
 import { parseRecord, type MetricRecord } from '../policies/metrics-log.js';
 import { field, parseClientMessage, type RunRow, type ServerMessage } from './protocol.js';
 import { RunIndex, SCENE_FILE } from './run-index.js';
@@ -43,28 +43,6 @@ interface Client {
   scene: { run: string; file: string; tail: JsonlTail } | null;
   /** A poll is under way (polls of one page never overlap: its tails read in order). */
   busy: boolean;
-}
-
-/** A request's path with its segments decoded, or why it is malformed (answered with 400). */
-export function requestPath(raw: string | undefined): { readonly pathname: string; readonly segments: readonly string[] } | string {
-  const target = raw ?? '/';
-  if (!target.startsWith('/')) return 'the request target is not a path';
-  let url: URL;
-  try {
-    url = new URL(target, 'http://x');
-  } catch {
-    return 'the request target is not a URL';
-  }
-  if (url.host !== 'x') return 'the request target names a host'; // `//host/…`
-  const segments: string[] = [];
-  for (const s of url.pathname.split('/').slice(1)) {
-    try {
-      segments.push(decodeURIComponent(s));
-    } catch {
-      return 'the path has a malformed %-escape';
-    }
-  }
-  return { pathname: url.pathname, segments };
 }
 
 /**

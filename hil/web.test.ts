@@ -8,6 +8,7 @@ import { selectBackend } from '../policies/backend.js';
 import type { TeleopContext } from './device.js';
 import { parsePageMessage, WebTeleop } from './devices/web.js';
 import { Intervention } from './intervention.js';
+import { rawGet, rawUpgrade } from '../test/raw-http.js';
 import { waitFor } from '../test/wait-for.js';
 import { webTeleopEnv } from '../test/web-teleop-env.js';
 
@@ -58,6 +59,26 @@ describe('web teleop: the server', () => {
     expect(ua.hostname).toBe('127.0.0.1');
     expect(ua.searchParams.get('token')).toMatch(/^[0-9a-f]{32}$/);
     expect(new URL(b.url).searchParams.get('token')).not.toBe(ua.searchParams.get('token'));
+  });
+
+  it('a malformed URL gets 400, on the page and on WebSocket upgrades, and the server goes on', async () => {
+    const token = 'b'.repeat(32);
+    const device = await page({ token });
+    const base = new URL(device.url);
+    for (const path of [`/%E0%A4%A?token=${token}`, `//[::/?token=${token}`, `//host/?token=${token}`, `/%?token=${token}`]) {
+      expect({ path, status: await rawGet(base, path) }).toEqual({ path, status: 400 });
+    }
+    for (const path of [`/%E0%A4%A/ws?token=${token}`, `//[::/ws?token=${token}`, `//host/ws?token=${token}`]) {
+      expect({ path, status: await rawUpgrade(base, path) }).toEqual({ path, status: 'HTTP/1.1 400 Bad Request' });
+    }
+    expect(device.stats.badRequests).toBe(7);
+    // Still serving: the page, and a page's socket that drives.
+    expect(await rawGet(base, `/?token=${token}`)).toBe(200);
+    const c = await connect(wsUrl(device, token));
+    if (!('ws' in c)) throw new Error(`refused: ${c.status}`);
+    c.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0.5, 0, 0] }));
+    await until('command', () => device.stats.commands === 1);
+    expect(device.poll(ctx())).toMatchObject({ engaged: true, connected: true });
   });
 
   it('refuses pages and sockets without the token (HTTP 401), and counts them', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { openLocalServer, type LocalServer } from '../../control/local-server.js';
+import { openLocalServer, requestPath, type LocalServer } from '../../control/local-server.js';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { ButtonPresses, IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
 
@@ -57,7 +57,7 @@ const MAX_MESSAGE_BYTES = 16 * 1024;
  */
 export class WebTeleop implements TeleopDevice {
   readonly name = 'web';
-  readonly stats = { refusedConnections: 0, badMessages: 0, commands: 0, pages: 0 };
+  readonly stats = { refusedConnections: 0, badMessages: 0, badRequests: 0, commands: 0, pages: 0 };
   private page: WebSocket | null = null;
   private everConnected = false;
   private command: { engaged: boolean; action: Float32Array; at: number } | null = null;
@@ -102,7 +102,13 @@ export class WebTeleop implements TeleopDevice {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const parsed = requestPath(req.url);
+    if (typeof parsed === 'string') {
+      this.badRequest(parsed);
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request: ${parsed}\n`);
+      return;
+    }
+    const path = parsed.pathname;
     if (path !== '/' || req.method !== 'GET') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
@@ -116,13 +122,24 @@ export class WebTeleop implements TeleopDevice {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const parsed = requestPath(req.url);
+    if (typeof parsed === 'string') {
+      this.badRequest(`WebSocket: ${parsed}`);
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const path = parsed.pathname;
     if (path !== '/ws' || !this.authorized(req)) {
       this.refuse(`WebSocket from ${req.socket.remoteAddress} ${path !== '/ws' ? `on ${path}` : 'without a valid token'}`);
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onPage(ws));
+  }
+
+  private badRequest(why: string): void {
+    this.stats.badRequests++;
+    if (this.stats.badRequests <= 10) this.options.log?.(`web teleop: bad request: ${why}`);
   }
 
   private refuse(why: string): void {
