@@ -21,6 +21,8 @@ export interface LearnerRow {
   readonly threads: number;
   /** One SAC update: critic step + actor step + temperature + Polyak; batch 256, 256×256, 2 critics, obs 17, action 6. Median ms. */
   readonly sacUpdateMs: number;
+  /** CPU time of the process per update (all its threads; mean ms): less sensitive to a loaded machine than wall time. */
+  readonly sacUpdateCpuMs: number;
   /** One stochastic action at batch 1 through this path's networks (µs, p50 and p99). */
   readonly inferP50Us: number;
   readonly inferP99Us: number;
@@ -38,7 +40,7 @@ export interface LearnerBenchmark {
 const OBS = 17;
 const ACT = 6;
 
-function sacUpdateMs(kernels: Kernels, reps: number): number {
+function sacUpdateMs(kernels: Kernels, reps: number): { wall: number; cpu: number } {
   const rng = new Rng(0);
   const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac' })), OBS, ACT, rng, [], 0, kernels);
   const batch = allocBatch({ capacity: 1, obsDim: OBS, actDim: ACT, costDim: 0 }, 256);
@@ -47,13 +49,15 @@ function sacUpdateMs(kernels: Kernels, reps: number): number {
   batch.discount.fill(0.99);
   for (let i = 0; i < Math.min(5, reps); i++) learner.update([batch]);
   const times: number[] = [];
+  const c0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     learner.update([batch]);
     times.push(performance.now() - t0);
   }
+  const cpu = process.cpuUsage(c0);
   learner.dispose();
-  return percentile(times, 0.5);
+  return { wall: percentile(times, 0.5), cpu: (cpu.user + cpu.system) / 1000 / reps };
 }
 
 /** Batch-1 stochastic action through MlpPass on `kernels` (what a learner-side actor on this path would run). */
@@ -93,7 +97,7 @@ async function row(name: string, threads: number, kernels: Kernels, slow = false
   const ms = sacUpdateMs(kernels, slow ? 3 : 40);
   const infer = inferUs(kernels, slow ? 300 : 5000);
   await new Promise((r) => setImmediate(r));
-  return { name, threads, sacUpdateMs: ms, inferP50Us: infer.p50, inferP99Us: infer.p99 };
+  return { name, threads, sacUpdateMs: ms.wall, sacUpdateCpuMs: ms.cpu, inferP50Us: infer.p50, inferP99Us: infer.p99 };
 }
 
 /** PyTorch rows from bench/torch_sac.py, when Debian's python3-torch is installed. */
@@ -101,14 +105,15 @@ function pytorchRows(threads: number[]): LearnerRow[] {
   const env = { ...process.env };
   // The machines set OPENBLAS_CORETYPE for old builds' sake; PyTorch's own BLAS runs without it.
   delete env['OPENBLAS_CORETYPE'];
-  const probe = spawnSync('python3', ['-c', 'import torch'], { env, encoding: 'utf8' });
-  if (probe.status !== 0) {
+  // Debian's python3-torch lives in the system Python, which a pyenv shim first on PATH hides.
+  const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { env, encoding: 'utf8' }).status === 0);
+  if (!python) {
     process.stderr.write('bench learner: python3-torch not installed, no PyTorch row\n');
     return [];
   }
   process.stderr.write(`bench learner: pytorch, threads ${threads.join(', ')}…\n`);
   const script = fileURLToPath(new URL('./torch_sac.py', import.meta.url));
-  const run = spawnSync('python3', [script, ...threads.map(String)], { env, encoding: 'utf8', timeout: 600_000 });
+  const run = spawnSync(python, [script, ...threads.map(String)], { env, encoding: 'utf8', timeout: 600_000 });
   if (run.status !== 0) {
     process.stderr.write(`bench learner: PyTorch failed: ${run.stderr.slice(-500)}\n`);
     return [];
@@ -124,7 +129,7 @@ function pytorchRows(threads: number[]): LearnerRow[] {
         if (typeof v !== 'number') throw new Error(`bench learner: PyTorch output lacks ${k}: ${l}`);
         return v;
       };
-      return { name: 'pytorch', threads: get('threads'), sacUpdateMs: get('sacUpdateMs'), inferP50Us: get('inferP50Us'), inferP99Us: get('inferP99Us') };
+      return { name: 'pytorch', threads: get('threads'), sacUpdateMs: get('sacUpdateMs'), sacUpdateCpuMs: get('sacUpdateCpuMs'), inferP50Us: get('inferP50Us'), inferP99Us: get('inferP99Us') };
     });
 }
 
@@ -132,7 +137,8 @@ export async function learnerBenchmark(json: boolean): Promise<LearnerBenchmark>
   const rows: LearnerRow[] = [];
   const threadCounts = [...new Set([1, 2, availableParallelism()])].filter((t) => t <= Math.max(2, availableParallelism()));
   for (const library of ['openblas', 'blis'] as BlasLibrary[]) {
-    for (const threads of threadCounts) {
+    // BLIS only on one thread: Debian's OpenMP build crashes the process at exit once it has started threads.
+    for (const threads of library === 'blis' ? [1] : threadCounts) {
       try {
         rows.push(await row(`blas-${library}`, threads, await loadBlasKernels({ library, threads })));
       } catch (err) {
@@ -158,7 +164,7 @@ export async function learnerBenchmark(json: boolean): Promise<LearnerBenchmark>
   const { loadavg } = await import('node:os');
   const result: LearnerBenchmark = { rows, actorInference: actor, ...(vsPytorch1 ? { vsPytorch1 } : {}), loadAverage: loadavg() };
   if (!json) {
-    for (const r of rows) process.stdout.write(`${r.name.padEnd(14)} ${String(r.threads).padStart(2)} thread(s): SAC update ${r.sacUpdateMs.toFixed(2)} ms · batch-1 action p50 ${r.inferP50Us.toFixed(1)} µs p99 ${r.inferP99Us.toFixed(1)} µs${vsPytorch1?.[`${r.name}/${r.threads}`] !== undefined ? ` · ${(vsPytorch1[`${r.name}/${r.threads}`] as number).toFixed(2)}× PyTorch 1-thread` : ''}\n`);
+    for (const r of rows) process.stdout.write(`${r.name.padEnd(14)} ${String(r.threads).padStart(2)} thread(s): SAC update ${r.sacUpdateMs.toFixed(2)} ms (CPU ${r.sacUpdateCpuMs.toFixed(2)} ms) · batch-1 action p50 ${r.inferP50Us.toFixed(1)} µs p99 ${r.inferP99Us.toFixed(1)} µs${vsPytorch1?.[`${r.name}/${r.threads}`] !== undefined ? ` · ${(vsPytorch1[`${r.name}/${r.threads}`] as number).toFixed(2)}× PyTorch 1-thread` : ''}\n`);
     process.stdout.write(`actor (typed-array MlpJs, batch 1): p50 ${actor.p50Us.toFixed(1)} µs p99 ${actor.p99Us.toFixed(1)} µs\n`);
   }
   return result;

@@ -3,7 +3,7 @@
 Batch 256, 256x256 MLPs (ReLU), 2 critics, obs 17, action 6; one update = critic step (min
 over 2 targets, entropy backup), actor step, temperature step, Polyak averaging (CleanRL's
 sac_continuous_action, with the actor's log-std bounded by tanh as there). Prints one JSON
-line per thread count: {"threads", "sacUpdateMs", "inferP50Us", "inferP99Us", "torch"}.
+line per thread count: {"threads", "sacUpdateMs", "sacUpdateCpuMs", "inferP50Us", "inferP99Us", "torch"}.
 Usage: python3 bench/torch_sac.py 1 2
 """
 import json
@@ -84,10 +84,12 @@ def measure(threads):
     for _ in range(10):
         update()
     times = []
+    c0 = time.process_time()
     for _ in range(60):
         t0 = time.perf_counter()
         update()
         times.append((time.perf_counter() - t0) * 1000)
+    cpu_ms = (time.process_time() - c0) * 1000 / 60
     times.sort()
     infer = []
     o1 = torch.randn(1, OBS)
@@ -98,7 +100,7 @@ def measure(threads):
             if i >= 500:
                 infer.append((time.perf_counter_ns() - t0) / 1000)
     infer.sort()
-    return {"threads": threads, "sacUpdateMs": times[len(times) // 2], "inferP50Us": infer[len(infer) // 2], "inferP99Us": infer[int(0.99 * (len(infer) - 1))], "torch": torch.__version__}
+    return {"threads": threads, "sacUpdateMs": times[len(times) // 2], "sacUpdateCpuMs": cpu_ms, "inferP50Us": infer[len(infer) // 2], "inferP99Us": infer[int(0.99 * (len(infer) - 1))], "torch": torch.__version__}
 
 
 if __name__ == "__main__":

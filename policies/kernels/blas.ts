@@ -60,7 +60,9 @@ export async function openBlas(library: BlasLibrary, file?: string): Promise<Loa
   const sgemm = lib.func('void cblas_sgemm(int order, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta, _Inout_ float *C, int ldc)') as Sgemm;
   const setThreads = lib.func(spec.threadsFn) as (n: number) => void;
   const rawVersion: unknown = lib.func(spec.versionFn)();
-  const version = typeof rawVersion === 'string' ? rawVersion.trim() : '';
+  const text = typeof rawVersion === 'string' ? rawVersion.trim() : '';
+  // OpenBLAS's config string starts with its name; BLIS's is the bare version number.
+  const version = text.startsWith(spec.label) ? text : `${spec.label} ${text}`.trim();
   const entry = { sgemm, setThreads, version };
   loaded.set(`${library}:${path}`, entry);
   return entry;
@@ -106,7 +108,12 @@ export class BlasKernels implements Kernels {
 
 /** Options of {@link loadBlasKernels}. */
 export interface BlasOptions {
-  /** Which library; `auto` tries OpenBLAS, then BLIS. Default `auto`. */
+  /**
+   * Which library. `auto`: on one thread BLIS first, then OpenBLAS; on more, OpenBLAS only.
+   * Measured here (docs/benchmarks.md): BLIS's sgemm is ~3–4× faster than OpenBLAS 0.3.21's on
+   * one thread, OpenBLAS faster on two; and Debian's BLIS (its OpenMP build) crashes the process
+   * at exit once it has started threads (5 of 6 runs), so it only ever runs on one. Default `auto`.
+   */
   readonly library?: BlasLibrary | 'auto';
   /** Threads of the library (process-wide). Default 1. */
   readonly threads?: number;
@@ -118,7 +125,9 @@ export interface BlasOptions {
 export async function loadBlasKernels(options: BlasOptions = {}): Promise<BlasKernels> {
   const threads = options.threads ?? 1;
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= 256)) throw new RangeError(`Expected BLAS threads to be an integer in 1..256, got ${threads}`);
-  const order: BlasLibrary[] = !options.library || options.library === 'auto' ? ['openblas', 'blis'] : [options.library];
+  const auto = !options.library || options.library === 'auto';
+  if (options.library === 'blis' && threads > 1) throw new BlasUnavailableError(`BLIS runs on one thread only: Debian's build (OpenMP) crashes the process at exit once it has started threads. Use threads: 1, or OpenBLAS (${BLAS_INSTALL}) for ${threads}`);
+  const order: BlasLibrary[] = !auto ? [options.library as BlasLibrary] : threads === 1 && !options.file ? ['blis', 'openblas'] : ['openblas'];
   const errors: string[] = [];
   for (const library of order) {
     try {
@@ -130,4 +139,9 @@ export async function loadBlasKernels(options: BlasOptions = {}): Promise<BlasKe
     }
   }
   throw new BlasUnavailableError(errors.length === 1 ? (errors[0] as string) : `No BLAS library loaded (${errors.join('; ')}). Install one with: ${BLAS_INSTALL}`);
+}
+
+/** The library's file name as a package line names it. */
+export function blasFileName(library: BlasLibrary): string {
+  return LIBRARIES[library].file;
 }

@@ -78,6 +78,12 @@ describe('BLAS loading', () => {
     await expect(loadBlasKernels({ library: 'openblas', file: 'libopenblas-not-here.so.0' })).rejects.toThrow(/OpenBLAS \(libopenblas-not-here\.so\.0\) could not be loaded: .*Install it with: apt-get install libopenblas0-pthread/);
     await expect(openBlas('blis', 'libblis-not-here.so.4')).rejects.toThrow(BlasUnavailableError);
     await expect(loadBlasKernels({ threads: 0 })).rejects.toThrow(/threads to be an integer in 1\.\.256, got 0/);
+    await expect(loadBlasKernels({ library: 'blis', threads: 2 })).rejects.toThrow(/BLIS runs on one thread only: .*crashes the process at exit/);
+  });
+
+  it('auto takes BLIS on one thread (faster there) and OpenBLAS on more', async () => {
+    expect((await loadBlasKernels({ threads: 1 })).info.library).toBe('blis');
+    expect((await loadBlasKernels({ threads: 2 })).info.library).toBe('openblas');
   });
 
   it('names the library, its version and thread count', async () => {
