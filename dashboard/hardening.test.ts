@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -46,10 +47,52 @@ describe('the dashboard under bad input', () => {
     ws.on('message', (m) => messages.push(JSON.parse(m.toString()) as { op?: unknown; message?: unknown }));
     await new Promise((r, j) => ws.once('open', r).once('error', j));
     ws.send(JSON.stringify({ op: 'scene', run: 'sac-0', file: 'eval-1.scene.jsonl' }));
-    await waitFor('the problem', () => messages.some((m) => m.op === 'problem' && /EISDIR/.test(String(m.message))), 10_000);
+    await waitFor('the problem', () => messages.some((m) => m.op === 'problem' && /not a regular file/.test(String(m.message))), 10_000);
     ws.send(JSON.stringify({ op: 'watch', runs: ['sac-0'] }));
     await waitFor('records after it', () => messages.some((m) => m.op === 'records'), 10_000);
     expect((await fetch(`http://${url.host}/api/runs?token=${url.searchParams.get('token')}`)).status).toBe(200);
+  });
+
+  it('a FIFO or a link to /dev/zero in a run folder is a problem in its row, not a run list that never answers', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'roborl-dash-'));
+    makeRun(root, 'sac', 0, [-50]);
+    const odd = makeRun(root, 'odd', 0, [-40], 'running');
+    const pipe = makeRun(root, 'pipe', 0, [-30]);
+    const fifos = [join(odd, 'status.json'), join(pipe, 'metrics.jsonl'), join(odd, 'teleop.json')];
+    rmSync(fifos[0] as string);
+    rmSync(fifos[1] as string);
+    for (const f of fifos) execFileSync('mkfifo', [f]);
+    // A reader blocked in open() holds an fs thread for good: open the writing ends when done.
+    closers.push(() => {
+      for (const f of fifos) {
+        try {
+          closeSync(openSync(f, constants.O_WRONLY | constants.O_NONBLOCK));
+        } catch {
+          // nobody reading
+        }
+      }
+    });
+    rmSync(join(odd, 'config.yaml'));
+    symlinkSync('/dev/zero', join(odd, 'config.yaml'));
+    const d = await openDashboard(closers, root);
+    const url = new URL(d.url);
+    const token = url.searchParams.get('token') as string;
+    const list = async (): Promise<{ id: string; problems: string[] }[] | 'no answer'> => {
+      const answer = fetch(`http://${url.host}/api/runs?token=${token}`).then(async (r) => ((await r.json()) as { runs: { id: string; problems: string[] }[] }).runs);
+      return Promise.race([answer, new Promise<'no answer'>((r) => setTimeout(() => r('no answer'), 20_000))]);
+    };
+    const runs = await list();
+    expect(runs).not.toBe('no answer');
+    if (runs === 'no answer') return;
+    expect(runs.map((r) => r.id)).toEqual(['odd-0', 'pipe-0', 'sac-0']);
+    expect(runs[0]?.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^config\.yaml: not a regular file/), expect.stringMatching(/^status\.json: not a regular file/)]));
+    expect(runs[1]?.problems).toEqual([expect.stringMatching(/metrics\.jsonl: not a regular file/)]);
+    // The teleop relay of a run whose teleop.json is a FIFO says so and closes.
+    const relay = new WebSocket(`ws://${url.host}/teleop/odd-0/ws?token=${token}`);
+    closers.push(() => relay.terminate());
+    const closed = new Promise<number>((r) => relay.once('close', (code) => r(code)));
+    expect(await Promise.race([closed, new Promise((r) => setTimeout(() => r('no answer'), 20_000))])).toBe(4004);
+    expect(await list()).not.toBe('no answer');
   });
 
   it('reading run folders does not hold up the teleop relay: 50 runs and a 32 MB metrics file, pages reading the list and watching the big run', async () => {

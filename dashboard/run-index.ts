@@ -1,11 +1,11 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parseRunConfig, type RunConfigFields } from '../analysis/runs.js';
 import { parseRunStatus, statusView, type RunStatus } from '../experiment/run-status.js';
 import { parseRecord } from '../policies/metrics-log.js';
 import type { EvalSummary, RunRow } from './protocol.js';
-import { JsonlTail, type TailOptions } from './tail.js';
+import { JsonlTail, readSmallFile, type TailOptions } from './tail.js';
 
 /** Recording file names the dashboard serves (no path separators, no markup). */
 export const SCENE_FILE = /^[\w.-]+\.scene\.jsonl$/;
@@ -84,8 +84,8 @@ export class RunIndex {
       this.summaries.set(dir, s);
     }
     await summarise(s);
-    const config = (s.config = await cachedRead(join(dir, 'config.yaml'), s.config, (text) => (text === null ? {} : parseRunConfig(text)))).value;
-    const status = (s.status = await cachedRead(join(dir, 'status.json'), s.status, (text) => (text === null ? null : parseRunStatus(text)))).value;
+    const config = (s.config = await cachedRead(join(dir, 'config.yaml'), s.config, (file) => (file === null ? {} : 'problem' in file ? { error: `config.yaml: ${file.problem}` } : parseRunConfig(file.text)))).value;
+    const status = (s.status = await cachedRead(join(dir, 'status.json'), s.status, (file) => (file === null ? null : 'problem' in file ? `status.json: ${file.problem}` : parseRunStatus(file.text)))).value;
     const shown = status === null || typeof status === 'string' ? null : statusView(status);
     const problems = [...s.problems, ...(s.badLines ? [`metrics.jsonl: ${s.badLines} line(s) are not records (skipped)`] : []), ...(config.error ? [config.error] : []), ...(typeof status === 'string' ? [status] : [])];
     const scenes = await readdir(join(dir, 'scenes')).then((fs) => fs.filter((f) => SCENE_FILE.test(f)).sort(), () => []);
@@ -138,12 +138,14 @@ async function summarise(s: Summary): Promise<void> {
   }
 }
 
-/** A small file's parsed value, re-read only when its size or mtime changed (null text: no file). */
-async function cachedRead<T>(path: string, cached: Cached<T> | undefined, parse: (text: string | null) => T): Promise<Cached<T>> {
+/** Bytes of config.yaml or status.json read at most (train writes a few hundred). */
+const MAX_SMALL_FILE = 2 ** 20;
+
+/** A small file's parsed value, re-read only when its size or mtime changed (null: no file). */
+async function cachedRead<T>(path: string, cached: Cached<T> | undefined, parse: (file: { text: string } | { problem: string } | null) => T): Promise<Cached<T>> {
   const key = await stat(path).then((st) => `${st.size}:${st.mtimeMs}:${st.ino}`, () => 'absent');
   if (cached?.key === key) return cached;
-  const text = key === 'absent' ? null : await readFile(path, 'utf8').catch(() => null);
-  return { key, value: parse(text) };
+  return { key, value: parse(key === 'absent' ? null : await readSmallFile(path, MAX_SMALL_FILE)) };
 }
 
 /** Run folders (holding metrics.jsonl) under `root`, 3 levels deep, sorted: `findRunDirs` with async fs. */

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -9,7 +8,7 @@ import { openLocalServer, requestPath, type LocalServer } from '../control/local
 import { parseRecord, type MetricRecord } from '../policies/metrics-log.js';
 import { field, parseClientMessage, type RunRow, type ServerMessage } from './protocol.js';
 import { RunIndex, SCENE_FILE } from './run-index.js';
-import { JsonlTail, type TailOptions } from './tail.js';
+import { JsonlTail, readSmallFile, type TailOptions } from './tail.js';
 
 export type { RunRow } from './protocol.js';
 
@@ -329,7 +328,8 @@ export class Dashboard {
     page.on('close', () => upstream?.close());
     const dir = await this.index.dirOf(id);
     if (!dir) return fail(`no run ${id}`);
-    const target = teleopTarget(await readFile(join(dir, 'teleop.json'), 'utf8').catch(() => ''));
+    const file = await readSmallFile(join(dir, 'teleop.json'), 64 * 1024); // a FIFO there must not hold the relay (and an fs thread)
+    const target = file && 'text' in file ? teleopTarget(file.text) : null;
     if (!target) return fail(`run ${id} has no teleop page (start it with --teleop web)`);
     if (page.readyState !== WebSocket.OPEN) return;
     this.stats.relays++;

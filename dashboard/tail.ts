@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 
@@ -52,7 +53,8 @@ export class JsonlTail {
     const problems: string[] = [];
     let file: FileHandle;
     try {
-      file = await open(this.path, 'r');
+      // Non-blocking: a FIFO at the path would otherwise hold open() (and an fs thread) until a writer came.
+      file = await open(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch {
       return { lines: [], problems, reset: false, missing: true, more: false };
     }
@@ -69,6 +71,11 @@ export class JsonlTail {
 
   private async readOpen(file: FileHandle, problems: string[]): Promise<TailRead> {
     const st = await file.stat();
+    // A FIFO, a device (a link to /dev/zero) or a folder: nothing to follow (and /dev/zero never ends).
+    if (!st.isFile()) {
+      problems.push(`${this.path}: not a regular file`);
+      return { lines: [], problems, reset: false, missing: false, more: false };
+    }
     let reset = false;
     if (st.size < this.offset || (this.ino !== -1 && st.ino !== this.ino)) {
       reset = true;
@@ -110,4 +117,36 @@ export class JsonlTail {
 
 function mb(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0)} MB`;
+}
+
+/**
+ * A small file's text (config.yaml, status.json, teleop.json), read without trusting what is at
+ * the path: a FIFO would block the read (and a thread of the fs pool) until a writer came, and a
+ * link to /dev/zero would be read up to 2 GB; both, and files over `maxBytes`, are a `problem`.
+ * Null when there is no file.
+ */
+export async function readSmallFile(path: string, maxBytes: number): Promise<{ text: string } | { problem: string } | null> {
+  let file: FileHandle;
+  try {
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : { problem: (err as Error).message };
+  }
+  try {
+    const st = await file.stat();
+    if (!st.isFile()) return { problem: 'not a regular file' };
+    if (st.size > maxBytes) return { problem: `${st.size} bytes (at most ${maxBytes} are read)` };
+    const buf = Buffer.alloc(st.size);
+    let n = 0;
+    while (n < st.size) {
+      const { bytesRead } = await file.read(buf, n, st.size - n, n);
+      if (bytesRead === 0) break; // shrank meanwhile
+      n += bytesRead;
+    }
+    return { text: buf.subarray(0, n).toString('utf8') };
+  } catch (err) {
+    return { problem: (err as Error).message };
+  } finally {
+    await file.close().catch(() => undefined);
+  }
 }
