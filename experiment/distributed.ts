@@ -98,6 +98,11 @@ export class ThreadedRun {
     });
   }
 
+  /** The incarnation (epoch) actor `index`'s thread runs now (0 before its first start). */
+  epoch(index: number): number {
+    return this.epochs[index] ?? 0;
+  }
+
   /** Stops one actor thread abruptly (tests: an actor that dies mid-run). */
   async killActor(index: number): Promise<void> {
     await this.workers.get(index)?.terminate();

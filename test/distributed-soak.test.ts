@@ -54,9 +54,9 @@ describe('fault soak: actor threads, actor processes, the learner and Redis kill
     const cfg = join(dir, 'soak.yaml');
     writeFileSync(
       cfg,
-      `name: soak\nenv: { id: Pendulum-v1 }\nalgo: { kind: sac, hidden: [8], batchSize: 8, learningStarts: 100, bufferSize: 20000 }\n` +
+      `name: soak\nenv: { id: Pendulum-v1 }\nalgo: { kind: sac, hidden: [8], batchSize: 8, learningStarts: 100, bufferSize: 60000 }\n` +
         `train: { steps: 100000, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 200, logEvery: 20 }\n` +
-        `distributed: { sendEvery: 10, errorBuffer: 50, samplesPerInsert: 2, redis: { url: "${redis.url}" } }\n`,
+        `distributed: { sendEvery: 10, errorBuffer: 50, samplesPerInsert: 8, redis: { url: "${redis.url}" } }\n`,
     );
     const run = join(dir, 'run');
     const logPath = join(dir, 'sent.log');
@@ -188,6 +188,7 @@ describe('fault soak: actor threads, actor processes, the learner and Redis kill
     const twice = [...stored].filter(([, n]) => n > 1);
     const lost = [...sent].filter(([k]) => !stored.has(k) && !unconsumed.has(k));
     say(`${sent.size} transitions logged sent; ${replay.size} in the replay table at step ${ckpt.step}; ${unconsumed.size} unconsumed in the stream`);
+    expect(ckpt.step, 'the run outgrew its replay table (the oldest rows were overwritten): raise bufferSize').toBeLessThan(replay.spec.capacity);
     expect(twice.length, `transitions stored more than once (seed ${SEED})`).toBe(0);
     expect(lost.map(([, who]) => who).slice(0, 10), `sent, neither stored nor in the stream (seed ${SEED})`).toEqual([]);
     expect(replay.size).toBe(ckpt.step); // the learner counted every step it stored, once (nothing dropped as stale: dropStale is off)
