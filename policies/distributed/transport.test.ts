@@ -331,3 +331,29 @@ describe('Redis faults (a real redis-server)', () => {
     await learner.close();
   });
 });
+
+describe('threads faults', () => {
+  it('what an actor thread reserved from the window and never posted (killed in between) comes back when the thread is gone', async () => {
+    const shared = flowControlBuffer();
+    const learner = new ThreadsLearnerTransport([], shared);
+    const dyingChannel = new MessageChannel();
+    learner.attach(dyingChannel.port1, 3);
+    // A thread killed after counting its batch and before posting it.
+    const port = dyingChannel.port2;
+    const dying = new ThreadsActorTransport({ on: port.on.bind(port), postMessage: () => { throw new Error('terminated'); } }, shared, 3);
+    await learner.begin({ inserted: 0, fresh: true });
+    await learner.allowInserts(8);
+    await expect(dying.send(batch('a', 0), 8)).rejects.toThrow(/terminated/);
+    const otherChannel = new MessageChannel();
+    learner.attach(otherChannel.port1, 4);
+    const other = new ThreadsActorTransport(otherChannel.port2, shared, 4);
+    let sent = false;
+    const sending = other.send(batch('b', 0), 4).then(() => (sent = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sent).toBe(false); // the window is spent on the lost batch
+    learner.detach(dyingChannel.port1, 3); // its thread exited
+    await sending;
+    expect((await receiveAll(learner, 1)).map((d) => d.batch.actorId)).toEqual(['b']);
+    for (const c of [dyingChannel, otherChannel]) (c.port1.close(), c.port2.close());
+  });
+});
