@@ -44,6 +44,8 @@ export abstract class RunLoop {
   protected lastCosts: Readonly<Record<string, number>> | undefined;
   protected lastHumanRate: number | undefined;
   protected stopping = false;
+  /** The last logged evaluation: what a stopped run returns. */
+  private lastEvaluation: EvalResult | null = null;
   /** Called with the step before each logged evaluation (the CLI records that evaluation's first episode for the viewer). */
   beforeEvaluation: ((step: number) => void) | null = null;
   /** Lets the event loop in (signals, sockets) at least every 20 ms: a simulator's steps resolve at once. */
@@ -91,6 +93,7 @@ export abstract class RunLoop {
     const e = await this.evaluate();
     const extras = await this.evalExtras();
     this.metrics.write(evalRecord(this.envSteps, e, extras));
+    this.lastEvaluation = e;
     const more = Object.entries(extras).map(([k, v]) => `, ${k} ${v.toFixed(3)}`).join('');
     this.log?.(`${describeEval(this.envSteps, e)}${more}`);
     return e;
@@ -113,13 +116,17 @@ export abstract class RunLoop {
     return this.envSteps < this.schedule.steps && !this.stopping;
   }
 
-  /** Ends a run: on a stop request, checkpoint and return a silent evaluation; else a final evaluation and checkpoint. */
+  /**
+   * Ends a run: on a stop request, checkpoint and return the last logged evaluation (one with no
+   * episodes if none was) without starting an episode — on a robot, Ctrl-C must not set the arm
+   * moving through evaluation episodes; otherwise a final evaluation and checkpoint.
+   */
   protected async finish(): Promise<EvalResult> {
     if (this.stopping) {
       // The checkpoint is the point of a stop request: taken whether or not anyone logs it.
       const path = this.checkpoint();
       this.log?.(`stopping at step ${this.envSteps}: ${path}`);
-      return this.evaluate();
+      return this.lastEvaluation ?? { returnMean: Number.NaN, returnStd: Number.NaN, successRate: Number.NaN, lengthMean: Number.NaN, returns: [], costMeans: {}, costs: {}, firstSeed: 0, lost: [] };
     }
     const final = await this.evaluateAndLog();
     if (this.envSteps % this.schedule.checkpointEvery !== 0) this.checkpoint();

@@ -1,0 +1,52 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Env, ResetOptions, ResetResult } from '../control/env.js';
+import { RescaleAction } from '../control/wrappers/action-transforms.js';
+import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
+import { Wrapper } from '../control/wrappers/wrapper.js';
+import { make } from '../sim/registry.js';
+import { MetricsLog } from './metrics-log.js';
+import { StreamAcConfigSchema } from './stream/config.js';
+import { StreamTrainer } from './stream/trainer.js';
+
+/** The evaluation env, counting the episodes it is asked to start (on a robot: the arm moving). */
+class CountResets extends Wrapper {
+  resets = 0;
+  override async reset(options?: ResetOptions): Promise<ResetResult> {
+    this.resets++;
+    return super.reset(options);
+  }
+}
+
+async function pendulum(): Promise<Env> {
+  return new EpisodeStatistics(new RescaleAction(await make('Pendulum-v1')));
+}
+
+describe('RunLoop: a stop request (Ctrl-C)', () => {
+  for (const logger of [false, true]) {
+    it(`checkpoints at the step it stopped and starts no evaluation episode (${logger ? 'with' : 'without'} a logger)`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'roborl-stop-'));
+      const evalEnv = new CountResets(await pendulum());
+      const lines: string[] = [];
+      const trainer: StreamTrainer = new StreamTrainer({
+        env: await pendulum(),
+        evalEnv,
+        config: StreamAcConfigSchema.parse({ kind: 'stream-ac', hidden: [16, 16] }),
+        schedule: { steps: 600, evalEvery: 100, evalEpisodes: 2, checkpointEvery: 1_000_000, logEvery: 100, publishEvery: 1 },
+        seed: 5,
+        checkpointDir: join(dir, 'checkpoints'),
+        metrics: new MetricsLog(join(dir, 'metrics.jsonl')),
+        onStep: (p) => void (p.step === 250 && trainer.requestStop()),
+        ...(logger ? { log: (l: string) => void lines.push(l) } : {}),
+      });
+      await trainer.run();
+      expect(trainer.step).toBe(250);
+      expect(existsSync(join(dir, 'checkpoints', 'ckpt-0000000250.bin'))).toBe(true);
+      // The scheduled evaluations at 100 and 200 ran (2 episodes each); the stop added none.
+      expect(evalEnv.resets).toBe(4);
+      if (logger) expect(lines.at(-1)).toMatch(/^stopping at step 250: .*ckpt-0000000250\.bin$/);
+    });
+  }
+});
