@@ -66,8 +66,8 @@ export function defaultTrainThreads(actorsOnThreads: boolean): number {
 
 /**
  * Selects the compute backend. `auto` tries tfjs-node-gpu → blas → tfjs-node → wasm → cpu and
- * takes the first that loads (the system BLAS runs the networks' sgemm ~5× faster than
- * tfjs-wasm on one thread, 7–8× on two: docs/benchmarks.md); the native tfjs ones are optional
+ * takes the first that loads (the system BLAS runs the networks' matrix products several times
+ * faster than tfjs-wasm: docs/benchmarks.md); the native tfjs ones are optional
  * dependencies that most machines without internet access cannot install. Naming a backend that
  * is not installed throws a {@link BackendUnavailableError} saying how to install it.
  * Idempotent per process for the same choice; every run logs {@link describeBackend}.
