@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { readBinaryFile } from '../binary-file.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../control/rng.js';
@@ -218,6 +220,28 @@ describe('the same update on every kernel set', () => {
       expect(maxRelErr(a.sections[0]!, fresh.sections[0]!)).toBeGreaterThan(1e-5);
     });
   }
+});
+
+describe('checkpoint compatibility', () => {
+  it('a state written by the tfjs learner (before issue 20) loads: same actions, α, layout; training goes on', () => {
+    const file = readBinaryFile(fileURLToPath(new URL('./fixtures/sac-tfjs-b1e16a7.state', import.meta.url)), 'RRLSACFX');
+    const h = file.header as { probe: number[]; meanAction: number[]; alpha: number; learner: Record<string, unknown> };
+    const config = resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', preset: 'rlpd', hidden: [8, 8], critics: 3, safe: { constraints: { a: { limit: 1 } } } }));
+    const learner = new SacLearner(config, 3, 2, new Rng(99), [0], 1, new JsKernels());
+    learner.importState(h.learner, file.sections);
+    const actions = learner.meanAction(Float32Array.from(h.probe), 2);
+    h.meanAction.forEach((a, i) => expect(Math.abs(actions[i]! - a)).toBeLessThan(1e-6));
+    expect(learner.alpha).toBeCloseTo(h.alpha, 7);
+    expect(learner.updates).toBe(3);
+    const again = learner.exportState();
+    expect((again.header['variables'] as { shape: number[] }[]).map((v) => v.shape)).toEqual((h.learner['variables'] as { shape: number[] }[]).map((v) => v.shape));
+    expect(again.sections.map((x) => x.length)).toEqual(file.sections.map((x) => x.byteLength / 4));
+    const batch = randomBatch(new Rng(1), 3, 2, 16, 1);
+    expect(Number.isFinite(learner.update([batch]).criticLoss)).toBe(true);
+    // A different network is refused before anything is assigned.
+    const other = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', hidden: [8, 8] })), 3, 2, new Rng(0), [], 0, new JsKernels());
+    expect(() => other.importState(h.learner, file.sections)).toThrow(/a different network config/);
+  });
 });
 
 describe('typed-array Adam', () => {
