@@ -55,7 +55,7 @@ describe('fault soak: actor threads, actor processes, the learner and Redis kill
     writeFileSync(
       cfg,
       `name: soak\nenv: { id: Pendulum-v1 }\nalgo: { kind: sac, hidden: [8], batchSize: 8, learningStarts: 100, bufferSize: 60000 }\n` +
-        `train: { steps: 100000, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 200, logEvery: 20 }\n` +
+        `train: { steps: 100000, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 100, logEvery: 10 }\n` +
         `distributed: { sendEvery: 10, errorBuffer: 50, samplesPerInsert: 8, redis: { url: "${redis.url}" } }\n`,
     );
     const run = join(dir, 'run');
