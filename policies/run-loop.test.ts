@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Env, ResetOptions, ResetResult } from '../control/env.js';
+import type { Env, ResetOptions, ResetResult, StepResult } from '../control/env.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { Wrapper } from '../control/wrappers/wrapper.js';
@@ -49,4 +49,33 @@ describe('RunLoop: a stop request (Ctrl-C)', () => {
       if (logger) expect(lines.at(-1)).toMatch(/^stopping at step 250: .*ckpt-0000000250\.bin$/);
     });
   }
+
+  it('a stop during a scheduled evaluation ends it at the next step: no more episodes, no evaluation record, a checkpoint, and the run returns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-stop-'));
+    let trainer: StreamTrainer | null = null;
+    // The evaluation env asks for the stop in its 3rd step (a person's Ctrl-C while the arm evaluates).
+    class StopMidEvaluation extends CountResets {
+      steps = 0;
+      override async step(action: Float32Array): Promise<StepResult> {
+        if (++this.steps === 3) trainer?.requestStop();
+        return super.step(action);
+      }
+    }
+    const evalEnv = new StopMidEvaluation(await pendulum());
+    trainer = new StreamTrainer({
+      env: await pendulum(),
+      evalEnv,
+      config: StreamAcConfigSchema.parse({ kind: 'stream-ac', hidden: [16, 16] }),
+      schedule: { steps: 600, evalEvery: 100, evalEpisodes: 3, checkpointEvery: 1_000_000, logEvery: 100, publishEvery: 1 },
+      seed: 5,
+      checkpointDir: join(dir, 'checkpoints'),
+      metrics: new MetricsLog(join(dir, 'metrics.jsonl')),
+    });
+    await trainer.run();
+    expect(trainer.step).toBe(100);
+    // One episode begun, and stopped within a step of the request (200-step episodes, 3 asked for).
+    expect({ resets: evalEnv.resets, steps: evalEnv.steps }).toEqual({ resets: 1, steps: 3 });
+    expect(existsSync(join(dir, 'checkpoints', 'ckpt-0000000100.bin'))).toBe(true);
+    expect(new MetricsLog(join(dir, 'metrics.jsonl')).read().filter((r) => r.type === 'eval')).toEqual([]);
+  });
 });

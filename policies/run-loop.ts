@@ -31,6 +31,9 @@ export interface TrainerProgress {
   readonly link?: { readonly samplesPerInsert: number; readonly stale: number; readonly actors?: number };
 }
 
+/** What a run stopped before its first evaluation returns: no episodes. */
+const NO_EVALUATION: EvalResult = { returnMean: Number.NaN, returnStd: Number.NaN, successRate: Number.NaN, lengthMean: Number.NaN, returns: [], costMeans: {}, costs: {}, firstSeed: 0, lost: [] };
+
 /**
  * The bookkeeping every trainer shares: step and episode counters, the stop request, episode
  * and evaluation records, evaluation / checkpoint at schedule boundaries, and the end of a run
@@ -46,6 +49,7 @@ export abstract class RunLoop {
   protected stopping = false;
   /** The last logged evaluation: what a stopped run returns. */
   private lastEvaluation: EvalResult | null = null;
+  private readonly stop = new AbortController();
   /** Called with the step before each logged evaluation (the CLI records that evaluation's first episode for the viewer). */
   beforeEvaluation: ((step: number) => void) | null = null;
   /** Lets the event loop in (signals, sockets) at least every 20 ms: a simulator's steps resolve at once. */
@@ -64,6 +68,12 @@ export abstract class RunLoop {
   /** Asks the run to checkpoint and return after the current step (SIGINT/SIGTERM). */
   requestStop(): void {
     this.stopping = true;
+    this.stop.abort(new Error('stop requested'));
+  }
+
+  /** Aborted by a stop request: evaluations pass it, so a stop does not wait out their episodes (real time on a robot). */
+  protected get stopSignal(): AbortSignal {
+    return this.stop.signal;
   }
 
   abstract evaluate(episodes?: number): Promise<EvalResult>;
@@ -90,7 +100,14 @@ export abstract class RunLoop {
 
   protected async evaluateAndLog(): Promise<EvalResult> {
     this.beforeEvaluation?.(this.envSteps);
-    const e = await this.evaluate();
+    let e: EvalResult;
+    try {
+      e = await this.evaluate();
+    } catch (err) {
+      // Cut short by a stop request: not an evaluation to record; the run ends with its checkpoint.
+      if (err === this.stop.signal.reason) return this.lastEvaluation ?? NO_EVALUATION;
+      throw err;
+    }
     const extras = await this.evalExtras();
     this.metrics.write(evalRecord(this.envSteps, e, extras));
     this.lastEvaluation = e;
@@ -126,7 +143,7 @@ export abstract class RunLoop {
       // The checkpoint is the point of a stop request: taken whether or not anyone logs it.
       const path = this.checkpoint();
       this.log?.(`stopping at step ${this.envSteps}: ${path}`);
-      return this.lastEvaluation ?? { returnMean: Number.NaN, returnStd: Number.NaN, successRate: Number.NaN, lengthMean: Number.NaN, returns: [], costMeans: {}, costs: {}, firstSeed: 0, lost: [] };
+      return this.lastEvaluation ?? NO_EVALUATION;
     }
     const final = await this.evaluateAndLog();
     if (this.envSteps % this.schedule.checkpointEvery !== 0) this.checkpoint();

@@ -277,7 +277,7 @@ export class OffPolicyTrainer extends RunLoop {
   /** Deterministic evaluation (mean action) on the eval env. */
   override async evaluate(episodes = this.o.schedule.evalEpisodes): Promise<EvalResult> {
     const actor = new GaussianActor(this.learner.snapshot(), new Rng(0));
-    return evaluatePolicy(this.o.evalEnv, episodic((o) => actor.act(o, true)), episodes, EVALUATION_SEED);
+    return evaluatePolicy(this.o.evalEnv, episodic((o) => actor.act(o, true)), episodes, EVALUATION_SEED, { signal: this.stopSignal });
   }
 
   dispose(): void {

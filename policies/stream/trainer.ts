@@ -98,7 +98,7 @@ export class StreamTrainer extends RunLoop {
   }
 
   override async evaluate(episodes = this.o.schedule.evalEpisodes): Promise<EvalResult> {
-    return evaluatePolicy(this.o.evalEnv, this.policy(), episodes, EVALUATION_SEED);
+    return evaluatePolicy(this.o.evalEnv, this.policy(), episodes, EVALUATION_SEED, { signal: this.stopSignal });
   }
 
   protected override async evalExtras(): Promise<Record<string, number>> {
