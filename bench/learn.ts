@@ -2,7 +2,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { demoConfig, recordDemonstrations } from '../experiment/demos.js';
 import { loadConfig, type ExperimentConfig } from '../experiment/config.js';
-import { makeLearnerEnv, resolvedAlgo, writeRunDir } from '../experiment/setup.js';
+import { loadRunPolicy, makeLearnerEnv, resolvedAlgo, writeRunDir } from '../experiment/setup.js';
+import { EVALUATION_SEED, evaluatePolicy } from '../policies/evaluate.js';
+import type { EngineName } from '../sim/physics.js';
 import { writeRunStatus } from '../experiment/run-status.js';
 import { selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
@@ -24,9 +26,10 @@ interface Curve {
   readonly seconds: number;
 }
 
-async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffer): Promise<Curve[]> {
-  const base = loadConfig(configPath);
-  const curves: Curve[] = [];
+async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffer, engine?: EngineName): Promise<(Curve & { dir: string })[]> {
+  const loaded = loadConfig(configPath);
+  const base = engine ? onEngine(loaded, engine) : loaded;
+  const curves: (Curve & { dir: string })[] = [];
   for (let seed = 0; seed < seeds; seed++) {
     const config: ExperimentConfig = { ...base, seed, ...(STEPS ? { train: { ...base.train, steps: STEPS, evalEvery: Math.min(base.train.evalEvery, STEPS / 2) } } : {}) };
     const dir = join(RUNS, `${base.name}-seed${seed}`);
@@ -49,7 +52,7 @@ async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffe
     trainer.dispose();
     writeRunStatus(dir, { state: 'finished', pid: process.pid, step: config.train.steps, steps: config.train.steps });
     const evals = metrics.read().filter((r) => r.type === 'eval').map((r) => ({ step: r.step, returnMean: r['returnMean'] as number, successRate: r['successRate'] as number }));
-    curves.push({ seed, evals, seconds: (performance.now() - t0) / 1000 });
+    curves.push({ seed, evals, seconds: (performance.now() - t0) / 1000, dir });
     process.stderr.write(`bench learn: ${base.name} seed ${seed}: ${JSON.stringify(evals.at(-1))} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
   }
   return curves;
@@ -81,5 +84,39 @@ export async function learnBenchmark(json: boolean): Promise<unknown> {
     out['pandaReachRlpd'] = { config: 'configs/panda-reach-rlpd.yaml', demos: 20, seeds: REACH_SEEDS, successVsSteps, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
     if (!json) for (const p of successVsSteps) process.stdout.write(`PandaReach-v0 RLPD @${p.step}: success ${(100 * p.successMean).toFixed(0)}%\n`);
   }
+  if (ONLY === 'sim2sim') out['sim2sim'] = await simToSim(json);
   return out;
+}
+
+/** The config with its task on `engine` (and the engine in its name, so runs do not collide). */
+function onEngine(config: ExperimentConfig, engine: EngineName): ExperimentConfig {
+  return { ...config, name: `${config.name}-${engine}`, env: { ...config.env, options: { ...config.env.options, engine } } };
+}
+
+/**
+ * Sim-to-sim transfer (issue 21): RLPD + 20 demos on PandaReach-v0 trained on each engine
+ * (REACH_SEEDS seeds, demos recorded on that engine), then each final policy evaluated on both
+ * engines, 20 deterministic episodes from the common evaluation seeds. Aim: the other engine
+ * keeps ≥ 80% of the success on the engine trained on.
+ */
+async function simToSim(json: boolean): Promise<unknown[]> {
+  const rows: { trainedOn: EngineName; seed: number; success: Record<string, number>; kept: number; seconds: number }[] = [];
+  for (const engine of ['rapier', 'mujoco'] as const) {
+    const { table } = await recordDemonstrations(onEngine(demoConfig('PandaReach-v0', undefined), engine), 20, 5_000_000, false);
+    const curves = await trainSeeds('configs/panda-reach-rlpd.yaml', REACH_SEEDS, table, engine);
+    for (const c of curves) {
+      const { config, policy } = await loadRunPolicy(c.dir);
+      const success: Record<string, number> = {};
+      for (const on of ['rapier', 'mujoco'] as const) {
+        const env = await makeLearnerEnv({ ...config, env: { ...config.env, options: { ...config.env.options, engine: on } } }, undefined, { evaluation: true });
+        success[on] = (await evaluatePolicy(env, policy, 20, EVALUATION_SEED)).successRate;
+        await env.close();
+      }
+      const other = engine === 'rapier' ? 'mujoco' : 'rapier';
+      const own = success[engine] as number;
+      rows.push({ trainedOn: engine, seed: c.seed, success, kept: own > 0 ? (success[other] as number) / own : Number.NaN, seconds: c.seconds });
+      if (!json) process.stdout.write(`PandaReach-v0 trained on ${engine}, seed ${c.seed}: success ${(100 * own).toFixed(0)}% there, ${(100 * (success[other] as number)).toFixed(0)}% on ${other}\n`);
+    }
+  }
+  return rows;
 }
