@@ -53,7 +53,7 @@ describe('the dashboard under bad input', () => {
     expect((await fetch(`http://${url.host}/api/runs?token=${url.searchParams.get('token')}`)).status).toBe(200);
   });
 
-  it('a FIFO or a link to /dev/zero in a run folder is a problem in its row, not a run list that never answers', async () => {
+  it('a FIFO, a link to /dev/zero or a 100 KB config in a run folder is a problem in its row, not a run list that never answers', async () => {
     const root = mkdtempSync(join(tmpdir(), 'roborl-dash-'));
     makeRun(root, 'sac', 0, [-50]);
     const odd = makeRun(root, 'odd', 0, [-40], 'running');
@@ -74,6 +74,9 @@ describe('the dashboard under bad input', () => {
     });
     rmSync(join(odd, 'config.yaml'));
     symlinkSync('/dev/zero', join(odd, 'config.yaml'));
+    // YAML parses at ~50 KB/s here, on the server's one thread: a config of 100 KB is not parsed (train writes ~1 KB).
+    const big = makeRun(root, 'big', 0, [-20]);
+    writeFileSync(join(big, 'config.yaml'), Array.from({ length: 10_000 }, (_, i) => `key${i}: ${i}`).join('\n'));
     const d = await openDashboard(closers, root);
     const url = new URL(d.url);
     const token = url.searchParams.get('token') as string;
@@ -84,7 +87,8 @@ describe('the dashboard under bad input', () => {
     const runs = await list();
     expect(runs).not.toBe('no answer');
     if (runs === 'no answer') return;
-    expect(runs.map((r) => r.id)).toEqual(['odd-0', 'pipe-0', 'sac-0']);
+    expect(runs.map((r) => r.id)).toEqual(['big-0', 'odd-0', 'pipe-0', 'sac-0']);
+    expect(runs.shift()?.problems).toEqual([expect.stringMatching(/^config\.yaml: \d+ bytes \(at most 65536 are read\)$/)]);
     expect(runs[0]?.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^config\.yaml: not a regular file/), expect.stringMatching(/^status\.json: not a regular file/)]));
     expect(runs[1]?.problems).toEqual([expect.stringMatching(/metrics\.jsonl: not a regular file/)]);
     // The teleop relay of a run whose teleop.json is a FIFO says so and closes.

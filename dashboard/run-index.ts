@@ -138,8 +138,11 @@ async function summarise(s: Summary): Promise<void> {
   }
 }
 
-/** Bytes of config.yaml or status.json read at most (train writes a few hundred). */
-const MAX_SMALL_FILE = 2 ** 20;
+/**
+ * Bytes of config.yaml or status.json read at most: train writes about 1 KB, and YAML parses at
+ * roughly 50 KB/s on a loaded machine, on the thread that relays teleop commands.
+ */
+const MAX_SMALL_FILE = 64 * 1024;
 
 /** A small file's parsed value, re-read only when its size or mtime changed (null: no file). */
 async function cachedRead<T>(path: string, cached: Cached<T> | undefined, parse: (file: { text: string } | { problem: string } | null) => T): Promise<Cached<T>> {
