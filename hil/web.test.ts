@@ -253,4 +253,25 @@ describe('web teleop page in real headless Chromium', () => {
     const res = await stranger.goto(device.url.replace(/token=.*/, 'token=nope'));
     expect(res?.status()).toBe(401);
   }, 60_000);
+
+  it('markup in what the server sends (labels, env: a relayed run\'s teleop server is input) is shown as text and runs no script', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    closers.push(() => browser.close());
+    const xss = (n: number): string => `<img src=x onerror="(window.__xss ||= []).push(${n})">`;
+    const device = await page({ dims: 3, env: xss(0), labels: [xss(1), xss(2), xss(3)] });
+    const tab = await browser.newPage();
+    await tab.goto(device.url);
+    await tab.locator('#link', { hasText: 'connected' }).waitFor();
+    const ticker = setInterval(() => device.poll(ctx()), 40);
+    closers.push(async () => clearInterval(ticker));
+    // The proposal's bars carry the labels: once they show, the page has put every label in.
+    await expect.poll(() => tab.locator('#proposed').textContent(), { timeout: 20_000 }).toContain('0.50');
+    clearInterval(ticker);
+    expect(await tab.locator('#proposed').textContent()).toContain(xss(1));
+    expect(await tab.locator('#env').textContent()).toBe(xss(0));
+    await new Promise((r) => setTimeout(r, 300)); // an injected image's error event would have fired by now
+    expect(await tab.evaluate(() => (window as unknown as { __xss?: number[] }).__xss ?? [])).toEqual([]);
+    expect(await tab.locator('#proposed img, #obs img, #sliders img').count()).toBe(0);
+  }, 60_000);
 });
