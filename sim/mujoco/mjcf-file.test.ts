@@ -107,6 +107,43 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
     await env.close();
   });
 
+  /** A one-joint arm; `option`, `joint`, `actuator` and `base` replace its parts. */
+  const oneJoint = (name: string, { option = '<option timestep="0.002"/>', joint = '<joint name="j1" type="hinge" axis="0 1 0" range="-1 1"/>', actuator = '<position joint="j1" kp="50"/>', base = '' } = {}): string => {
+    const path = join(dir, 'small', `${name}.xml`);
+    mkdirSync(join(dir, 'small'), { recursive: true });
+    writeFileSync(
+      path,
+      `<mujoco model="${name}">${option}<worldbody><body name="base" pos="0 0 0.5">${base}<geom type="box" size=".05 .05 .05"/><body name="l1" pos="0 0 .1">${joint}<geom type="capsule" size=".02" fromto="0 0 0 0 0 .2"/><body name="tool" pos="0 0 .2"/></body></body></worldbody><actuator>${actuator}</actuator></mujoco>`,
+    );
+    return path;
+  };
+  const open = (mjcf: string) => make('UrdfReach-v0', { options: { engine: 'mujoco', mjcf, tip: 'tool' } });
+
+  it('a time step that is zero, negative or not a number is refused naming the file (zero hung the first step; NaN made controlHz NaN)', async () => {
+    for (const [name, ts] of [['ts_zero', '0'], ['ts_negative', '-0.01'], ['ts_nan', 'nan']] as const) {
+      const path = oneJoint(name, { option: `<option timestep="${ts}"/>` });
+      await expect(open(path)).rejects.toThrow(new RegExp(`MJCF file .*${name}\\.xml: <option timestep> must be a positive number of seconds`));
+    }
+  }, 30_000);
+
+  it('an actuator that is not a position servo, two joints in one body, or a floating robot are refused naming the file', async () => {
+    // A motor or velocity actuator would read the task's position targets as torques or speeds.
+    await expect(open(oneJoint('motor', { actuator: '<motor joint="j1" gear="1"/>' }))).rejects.toThrow(/MJCF file .*motor\.xml: the actuator on joint "j1" is not a position servo/);
+    await expect(open(oneJoint('velocity', { actuator: '<velocity joint="j1" kv="1"/>' }))).rejects.toThrow(/MJCF file .*velocity\.xml: the actuator on joint "j1" is not a position servo/);
+    const two = oneJoint('two', { joint: '<joint name="j1" type="hinge" axis="0 1 0" range="-1 1"/><joint name="j2" type="hinge" axis="1 0 0" range="-1 1"/>', actuator: '<position joint="j1" kp="50"/><position joint="j2" kp="50"/>' });
+    await expect(open(two)).rejects.toThrow(/MJCF file .*two\.xml: body "l1" has 2 joints/);
+    await expect(open(oneJoint('floating', { base: '<freejoint/>' }))).rejects.toThrow(/MJCF file .*floating\.xml: the robot's body "base" has a free joint/);
+    // A position servo still loads.
+    const env = await open(oneJoint('servo'));
+    await env.close();
+  }, 30_000);
+
+  it('a folder given as the MJCF file is refused naming it', async () => {
+    const folder = join(dir, 'folder.xml');
+    mkdirSync(folder, { recursive: true });
+    await expect(open(folder)).rejects.toThrow(/MJCF file .*folder\.xml is not a file/);
+  });
+
   it('mjcf needs the MuJoCo engine, and a tip the file has', async () => {
     const path = writeArm(join(dir, 'opts'));
     await expect(make('UrdfReach-v0', { options: { mjcf: path } })).rejects.toThrow(/`mjcf` needs `engine: mujoco`/);

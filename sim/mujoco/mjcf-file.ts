@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, normalize, relative } from 'node:path';
 import type { MjModel } from '@mujoco/mujoco';
 import { XMLParser } from 'fast-xml-parser';
@@ -31,6 +31,7 @@ export function readMjcfFiles(path: string): MjcfFiles {
     const key = normalize(relative(root, file));
     if (files.has(key)) return;
     if (!existsSync(file)) throw new Error(`MJCF file ${path}: ${from} names ${file}, which does not exist`);
+    if (!statSync(file).isFile()) throw new Error(file === path ? `MJCF file ${path} is not a file` : `MJCF file ${path}: ${from} names ${file}, which is not a file`);
     const bytes = readFileSync(file);
     files.set(key, new Uint8Array(bytes));
     if (!/\.xml$/i.test(file)) return;

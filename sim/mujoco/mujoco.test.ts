@@ -96,6 +96,33 @@ describe('MuJoCo physics', () => {
     physics.close(); // idempotent
   });
 
+  it('a closed physics refuses every read with a clear error (the dashboard may ask for a scene after close)', () => {
+    const physics = new MujocoPhysics(panda());
+    physics.close();
+    // Before: scene() and touching() reached the deleted MjData (emscripten's BindingError).
+    expect(() => physics.scene()).toThrow(/mujoco: the physics was closed/);
+    expect(() => physics.touching(['panda_hand'], 'table')).toThrow(/mujoco: the physics was closed/);
+    expect(() => physics.restore()).toThrow(/mujoco: the physics was closed/);
+    expect(() => physics.linkPose('panda_hand')).toThrow(/mujoco: the physics was closed/);
+  });
+
+  it('a non-finite or out-of-range command is refused before anything changes (MuJoCo would zero every control silently)', () => {
+    const physics = new MujocoPhysics(panda());
+    physics.restore();
+    physics.setJointState(PANDA_READY);
+    const q = new Float64Array(7);
+    const qd = new Float64Array(7);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, 1e300]) {
+      expect(() => physics.command([...PANDA_READY.slice(0, 6), bad])).toThrow(/command\[6\] .* joint "panda_joint7"/);
+    }
+    expect(() => physics.command([0, 0])).toThrow(/2 commands for 7 joints/);
+    // The servos still hold the ready pose: no control was zeroed.
+    for (let t = 0; t < 5; t++) physics.step();
+    physics.readJointState(q, qd);
+    for (let k = 0; k < 7; k++) expect(q[k]).toBeCloseTo(PANDA_READY[k] as number, 2);
+    physics.close();
+  });
+
   it('memory stays flat over 10⁶ physics steps with contacts, 10⁴ resets and 10⁴ scenes', async () => {
     // Every step of PandaPush reads contacts (table_contact) with a cube resting on the table;
     // a leaked MjContact copy is ~3 KB, so a leak per step would grow the 17 MB heap many times over.

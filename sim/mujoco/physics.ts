@@ -127,6 +127,8 @@ export class MujocoPhysics implements Physics {
     try {
       const robot = robotOfModel(mujoco(), m, path, name);
       const dt = m.opt.timestep;
+      // MuJoCo compiles timestep="0" (the control period then takes infinitely many steps: a hang).
+      if (!(dt > 0 && Number.isFinite(dt))) throw new Error(`MJCF file ${path}: <option timestep> must be a positive number of seconds, got ${dt}`);
       const substeps = Math.max(1, Math.round(1 / (controlHz * dt)));
       return new MujocoPhysics({ robot, actuation: { mode: 'position' }, timing: { dt, substeps } }, m);
     } catch (err) {
@@ -183,6 +185,7 @@ export class MujocoPhysics implements Physics {
    * step sets it to 0, which `step` then cannot miss (reading its warning counters costs ~20 µs).
    */
   restore(): void {
+    this.v();
     this.mj.mj_resetData(this.m, this.d);
     this.d.time = TIME_ORIGIN;
     this.mj.mj_forward(this.m, this.d);
@@ -209,6 +212,13 @@ export class MujocoPhysics implements Physics {
 
   command(values: ArrayLike<number>): void {
     const { ctrl } = this.v();
+    // MuJoCo zeroes every control, silently but for a warning counter, when one is not finite or
+    // beyond mjMAXVAL (1e10): the servos would head for zero. Refused before anything is written.
+    if (values.length !== this.dof) throw new RangeError(`mujoco: ${values.length} commands for ${this.dof} joints`);
+    for (let k = 0; k < this.dof; k++) {
+      const v = values[k] as number;
+      if (!(Math.abs(v) <= 1e10)) throw new RangeError(`mujoco: command[${k}] = ${v} for joint "${this.joints[k]?.name}" is not finite or beyond 1e10`);
+    }
     for (let k = 0; k < this.dof; k++) ctrl[this.ctrlIndex[k] as number] = values[k] as number;
   }
 
@@ -257,6 +267,7 @@ export class MujocoPhysics implements Physics {
    * `d.contact` copies every contact out of wasm (~80 µs for the push scene, measured).
    */
   touching(links: readonly string[], object: string): boolean {
+    this.v();
     const target = this.object(object).geom;
     for (const link of links) {
       for (const g of this.linkGeoms.get(link) ?? []) {
@@ -267,6 +278,7 @@ export class MujocoPhysics implements Physics {
   }
 
   scene(): SceneState {
+    this.v();
     const xpos = this.d.geom_xpos as Float64Array;
     const xmat = this.d.geom_xmat as Float64Array;
     const poses: number[] = [];
@@ -328,14 +340,24 @@ function robotOfModel(mj: Mujoco, m: MjModel, path: string, modelName: string): 
   const trnType = m.actuator_trntype as Int32Array;
   const trn = m.actuator_trnid as Int32Array;
   const forceRange = m.actuator_forcerange as Float64Array;
+  const biasType = m.actuator_biastype as Int32Array;
+  const biasPrm = m.actuator_biasprm as Float64Array;
   const links = Array.from({ length: m.nbody - 1 }, (_, i) => ({ name: name(mjOBJ_BODY.value, i + 1, `body${i + 1}`), inertial: null, collisions: [] }));
   const joints: UrdfJoint[] = [];
   for (let b = 1; b < m.nbody; b++) {
     if (parent[b] === 0) continue;
     const own = [...Array(m.njnt).keys()].filter((j) => jntBody[j] === b);
+    const driven = own.filter((j) => [...Array(m.nu).keys()].some((a) => trnType[a] === 0 && trn[2 * a] === j));
+    // Such a body would be welded in the description while MuJoCo moves it, its actuators never commanded.
+    if (own.length > 1 && driven.length) throw new Error(`MJCF file ${path}: body "${name(mjOBJ_BODY.value, b, `body${b}`)}" has ${own.length} joints; each actuated robot joint needs a body of its own`);
     const actuator = own.length === 1 ? [...Array(m.nu).keys()].find((a) => trnType[a] === 0 && trn[2 * a] === own[0]) : undefined;
     const j = own[0] as number;
     const movable = actuator !== undefined && (jntType[j] === 3 || jntType[j] === 2); // mjJNT_HINGE = 3, mjJNT_SLIDE = 2
+    // The task commands position targets: a motor or velocity actuator would read them as torques
+    // or speeds. A position servo's bias is affine (mjBIAS_AFFINE = 1) with −kp on the position.
+    if (movable && !(biasType[actuator] === 1 && (biasPrm[10 * actuator + 1] as number) < 0)) {
+      throw new Error(`MJCF file ${path}: the actuator on joint "${name(mjOBJ_JOINT.value, j, `joint${j}`)}" is not a position servo (the robot's joints need <position joint=… kp=…/> actuators)`);
+    }
     const effort = actuator !== undefined && (forceRange[2 * actuator + 1] as number) > (forceRange[2 * actuator] as number) ? (forceRange[2 * actuator + 1] as number) : Infinity;
     // jnt_limited is a bool array the bindings cannot hand out; an unlimited joint's range is 0 0.
     const limited = movable && (jntRange[2 * j + 1] as number) > (jntRange[2 * j] as number);
@@ -357,5 +379,12 @@ function robotOfModel(mj: Mujoco, m: MjModel, path: string, modelName: string): 
   if (!movable.length) throw new Error(`MJCF file ${path}: no hinge or slide joint with an actuator (the robot's joints need <position joint=…/> actuators)`);
   let root = movable[0]?.parent as string;
   for (let up = joints.find((j) => j.child === root); up; up = joints.find((j) => j.child === root)) root = up.parent;
+  // A floating base (a free joint on the robot's bodies) falls under the task: refused.
+  const rootId = mj.mj_name2id(m, mjOBJ_BODY.value, root);
+  const inRobot = (b: number): boolean => b === rootId || (b > 0 && inRobot(parent[b] as number));
+  for (let j = 0; j < m.njnt; j++) {
+    const b = jntBody[j] as number;
+    if (jntType[j] === 0 && inRobot(b)) throw new Error(`MJCF file ${path}: the robot's body "${name(mjOBJ_BODY.value, b, `body${b}`)}" has a free joint (a floating base); its base must be fixed to the world`); // mjJNT_FREE = 0
+  }
   return { name: modelName, links, joints, root, warnings: [] };
 }
