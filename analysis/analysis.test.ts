@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,8 +11,9 @@ import { parseMetrics } from '../policies/metrics-log.js';
 import { metricSeries, valueAt } from './runs.js';
 
 const BIN = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
-async function roborl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return promisify(execFile)(process.execPath, [BIN, ...args]).then(
+async function roborl(...args: (string | { timeout: number })[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const timeout = args.find((a): a is { timeout: number } => typeof a !== 'string')?.timeout ?? 0;
+  return promisify(execFile)(process.execPath, [BIN, ...args.filter((a): a is string => typeof a === 'string')], { timeout }).then(
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => e,
   );
@@ -133,4 +134,23 @@ describe('roborl plot and roborl compare on run folders', () => {
     const json = JSON.parse(readFileSync(out, 'utf8')) as { A: { values: number[] } };
     expect(json.A.values).toHaveLength(5);
   }, 60_000);
+
+  it('a FIFO or a link to /dev/zero in a run folder is a clear error (or a config that is not read), never a command that hangs', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'roborl-compare-odd-'));
+    const rng = new Rng(6);
+    const a = writeRuns(root, 'sac', 2, -300, rng);
+    const b = writeRuns(root, 'rlpd', 2, -100, rng);
+    // A config.yaml that cannot be read: the run stands under its folder's name.
+    rmSync(join(a[0] as string, 'config.yaml'));
+    symlinkSync('/dev/zero', join(a[0] as string, 'config.yaml'));
+    rmSync(join(a[1] as string, 'config.yaml'));
+    execFileSync('mkfifo', [join(a[1] as string, 'config.yaml')]);
+    const out = join(root, 'c.json');
+    const ok = await roborl('compare', ...a, '--', ...b, '--json', out, { timeout: 60_000 });
+    expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: expect.stringMatching(/config\.yaml: not a regular file/) });
+    rmSync(join(b[1] as string, 'metrics.jsonl'));
+    execFileSync('mkfifo', [join(b[1] as string, 'metrics.jsonl')]);
+    const fifo = await roborl('compare', ...a, '--', ...b, '--json', out, { timeout: 60_000 });
+    expect({ code: fifo.code, stderr: fifo.stderr }).toEqual({ code: 2, stderr: expect.stringMatching(/rlpd-1\/metrics\.jsonl: not a regular file/) });
+  }, 150_000);
 });

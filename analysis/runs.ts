@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../experiment/errors.js';
@@ -15,6 +15,8 @@ export interface RunData {
   readonly records: readonly MetricRecord[];
   /** Lines that could not be parsed (line number, why). */
   readonly badLines: readonly { line: number; error: string }[];
+  /** Why config.yaml could not be read (the folder's name stands in for the run's). */
+  readonly configError?: string;
 }
 
 /**
@@ -55,9 +57,29 @@ export function findRunDirs(paths: readonly string[], depth = 3): string[] {
 export function loadRun(dir: string): RunData {
   const metricsPath = join(dir, 'metrics.jsonl');
   if (!existsSync(metricsPath)) throw new UsageError(`${dir}: no metrics.jsonl (not a run folder)`);
-  const { records, badLines } = parseMetrics(readFileSync(metricsPath, 'utf8'));
+  let text: string;
+  try {
+    text = readRegularFile(metricsPath);
+  } catch (err) {
+    throw new UsageError(`${metricsPath}: ${(err as Error).message}`);
+  }
+  const { records, badLines } = parseMetrics(text);
   const c = readRunConfig(dir); // without a readable config the folder's name stands in
-  return { dir, name: c.name ?? basename(dir), env: c.env ?? '?', seed: c.seed ?? null, records, badLines };
+  return { dir, name: c.name ?? basename(dir), env: c.env ?? '?', seed: c.seed ?? null, records, badLines, ...(c.error ? { configError: c.error } : {}) };
+}
+
+/**
+ * A file's text, refusing what is not a regular file: a FIFO would block the read until a
+ * writer came (the command hangs), a link to /dev/zero would be read until memory runs out.
+ */
+function readRegularFile(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error('not a regular file');
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** What the tools show of a run's config.yaml (absent fields stay absent; an unreadable file is an `error`). */
@@ -68,7 +90,7 @@ export function readRunConfig(dir: string): RunConfigFields {
   const path = join(dir, 'config.yaml');
   if (!existsSync(path)) return {};
   try {
-    return parseRunConfig(readFileSync(path, 'utf8'));
+    return parseRunConfig(readRegularFile(path));
   } catch (err) {
     return { error: `config.yaml: ${(err as Error).message.split('\n')[0]}` };
   }

@@ -12,7 +12,10 @@ const log = (s: string): void => void process.stderr.write(`${s}\n`);
 /** Loads the runs under `paths`, telling the user about lines it skipped. */
 function loadRuns(paths: readonly string[]): RunData[] {
   const runs = findRunDirs(paths).map(loadRun);
-  for (const r of runs) for (const b of r.badLines.slice(0, 3)) log(`${displayPath(r.dir)}/metrics.jsonl line ${b.line} skipped: ${b.error}`);
+  for (const r of runs) {
+    if (r.configError) log(`${displayPath(r.dir)}: ${r.configError}; named by its folder`);
+    for (const b of r.badLines.slice(0, 3)) log(`${displayPath(r.dir)}/metrics.jsonl line ${b.line} skipped: ${b.error}`);
+  }
   return runs;
 }
 
