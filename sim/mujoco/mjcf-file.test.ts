@@ -138,6 +138,21 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
     await env.close();
   }, 30_000);
 
+  it('a deeply nested model (a 150-link chain) is read, not called "not XML"', async () => {
+    // fast-xml-parser stops at 100 nested tags by default; MuJoCo reads such chains (cables, ropes).
+    let body = '<body name="tool"/>';
+    let actuators = '';
+    for (let i = 150; i >= 1; i--) {
+      body = `<body name="l${i}" pos="0 0 .01"><joint name="j${i}" type="hinge" axis="0 1 0" range="-1 1"/><geom type="sphere" size=".005" mass=".01"/>${body}</body>`;
+      actuators += `<position joint="j${i}" kp="1"/>`;
+    }
+    const path = join(dir, 'chain.xml');
+    writeFileSync(path, `<mujoco model="chain"><worldbody><body name="base">${body}</body></worldbody><actuator>${actuators}</actuator></mujoco>`);
+    const env = await open(path);
+    expect(env.spec.actionSpace.kind === 'box' && env.spec.actionSpace.shape).toEqual([150]);
+    await env.close();
+  }, 30_000);
+
   it('a folder given as the MJCF file is refused naming it', async () => {
     const folder = join(dir, 'folder.xml');
     mkdirSync(folder, { recursive: true });

@@ -25,7 +25,8 @@ export function readMjcfFiles(path: string): MjcfFiles {
   if (!existsSync(path)) throw new Error(`MJCF file ${path} not found`);
   const root = dirname(path);
   const files = new Map<string, Uint8Array>();
-  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', preserveOrder: true });
+  // fast-xml-parser stops at 100 nested tags by default; MuJoCo reads deeper chains (cables, ropes).
+  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', preserveOrder: true, maxNestedTags: 2000 });
   const dirs = { meshdir: '', texturedir: '' };
   const visit = (file: string, from: string): void => {
     const key = normalize(relative(root, file));
