@@ -29,6 +29,7 @@ export class RapierPhysics implements Physics {
   private arm: Articulation;
   /** Collider and body handles of each scene object. */
   private objects = new Map<string, { collider: number; body: number | null }>();
+  private closed = false;
 
   constructor(private readonly model: PhysicsModel) {
     this.robot = model.robot;
@@ -66,23 +67,28 @@ export class RapierPhysics implements Physics {
   }
 
   restore(): void {
+    this.live();
     this.world.free();
     ({ world: this.world, arm: this.arm } = this.build());
   }
 
   setJointState(q: ArrayLike<number>, qd?: ArrayLike<number>): void {
+    this.live();
     this.arm.setState(q, qd);
   }
 
   readJointState(q: Float64Array, qd: Float64Array): void {
+    this.live();
     this.arm.readState(q, qd);
   }
 
   command(values: ArrayLike<number>): void {
+    this.live();
     this.arm.command(values);
   }
 
   step(steps = this.substeps): void {
+    this.live();
     for (let i = 0; i < steps; i++) {
       this.arm.beforeStep();
       this.world.step();
@@ -95,10 +101,12 @@ export class RapierPhysics implements Physics {
   }
 
   linkPose(link: string): Pose {
+    this.live();
     return this.arm.linkPose(link);
   }
 
   objectPose(name: string): Pose {
+    this.live();
     const o = this.object(name);
     // A body's pose, not its collider's: a teleported body's colliders follow only at the next step.
     const c = o.body === null ? this.world.getCollider(o.collider) : this.world.getRigidBody(o.body);
@@ -108,11 +116,13 @@ export class RapierPhysics implements Physics {
   }
 
   objectVelocity(name: string): Vec3 {
+    this.live();
     const { body } = this.object(name);
     return body === null ? [0, 0, 0] : vec3(this.world.getRigidBody(body).linvel());
   }
 
   placeObject(name: string, position: Vec3, rotation: Quat = [0, 0, 0, 1]): void {
+    this.live();
     const { body } = this.object(name);
     if (body === null) throw new RangeError(`rapier: scene object "${name}" is a fixture; it cannot be moved`);
     const b = this.world.getRigidBody(body);
@@ -123,6 +133,7 @@ export class RapierPhysics implements Physics {
   }
 
   touching(links: readonly string[], object: string): boolean {
+    this.live();
     const other = this.world.getCollider(this.object(object).collider);
     let touching = false;
     for (const link of links) {
@@ -143,6 +154,7 @@ export class RapierPhysics implements Physics {
    * objects, the rest as fixtures, each under its scene object's name.
    */
   scene(): SceneState {
+    this.live();
     const R = rapier();
     // Colliders follow teleported bodies only at the next step: without this, the scene of a
     // fresh reset showed the arm in its zero pose.
@@ -166,7 +178,14 @@ export class RapierPhysics implements Physics {
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.world.free();
+  }
+
+  /** A freed world's methods fail with TypeErrors ("reading 'free'"): say what happened instead. */
+  private live(): void {
+    if (this.closed) throw new Error('rapier: the physics was closed');
   }
 
   private object(name: string): { collider: number; body: number | null } {

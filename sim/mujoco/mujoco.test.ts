@@ -3,7 +3,9 @@ import { Rng } from '../../control/rng.js';
 import { unwrap } from '../../control/wrappers/wrapper.js';
 import { servoGains } from '../articulation.js';
 import { loadDescription } from '../descriptions.js';
-import { PhysicsError, type Physics } from '../physics.js';
+import { ENGINES, PhysicsError, type Physics } from '../physics.js';
+import { createPhysics } from '../physics-task.js';
+import { loadRapier } from '../rapier.js';
 import { envEntry, make } from '../registry.js';
 import { PANDA_READY, PANDA_TABLE_OBJECT, PANDA_TCP } from '../tasks/panda.js';
 import { forwardKinematics, movableJoints } from '../urdf/kinematics.js';
@@ -96,14 +98,21 @@ describe('MuJoCo physics', () => {
     physics.close(); // idempotent
   });
 
-  it('a closed physics refuses every read with a clear error (the dashboard may ask for a scene after close)', () => {
-    const physics = new MujocoPhysics(panda());
-    physics.close();
-    // Before: scene() and touching() reached the deleted MjData (emscripten's BindingError).
-    expect(() => physics.scene()).toThrow(/mujoco: the physics was closed/);
-    expect(() => physics.touching(['panda_hand'], 'table')).toThrow(/mujoco: the physics was closed/);
-    expect(() => physics.restore()).toThrow(/mujoco: the physics was closed/);
-    expect(() => physics.linkPose('panda_hand')).toThrow(/mujoco: the physics was closed/);
+  it('a closed physics refuses every read with a clear error (the dashboard may ask for a scene after close), on both engines', async () => {
+    await loadRapier();
+    for (const engine of ENGINES) {
+      const physics = createPhysics(panda(), engine);
+      physics.close();
+      // Before: MuJoCo's scene() and touching() reached the deleted MjData (emscripten's
+      // BindingError); Rapier threw TypeErrors ("reading 'free'"), a second close() too.
+      expect(() => physics.close()).not.toThrow();
+      const closed = new RegExp(`${engine}: the physics was closed`);
+      expect(() => physics.scene()).toThrow(closed);
+      expect(() => physics.touching(['panda_hand'], 'table')).toThrow(closed);
+      expect(() => physics.restore()).toThrow(closed);
+      expect(() => physics.step()).toThrow(closed);
+      expect(() => physics.linkPose('panda_hand')).toThrow(closed);
+    }
   });
 
   it('a non-finite or out-of-range command is refused before anything changes (MuJoCo would zero every control silently)', () => {
