@@ -138,8 +138,10 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
     await env.close();
   }, 30_000);
 
-  it('a deeply nested model (a 150-link chain) is read, not called "not XML"', async () => {
-    // fast-xml-parser stops at 100 nested tags by default; MuJoCo reads such chains (cables, ropes).
+  it('a model nested too deep for MuJoCo\'s wasm stack (a 150-link chain) is refused by name, and later models still load', async () => {
+    // After one compile error such a chain overflowed MuJoCo's stack ("memory access out of
+    // bounds") and every later model failed the same way.
+    await expect(open(oneJoint('kw', { base: '<geom type="capsul"/>' }))).rejects.toThrow(/invalid keyword/);
     let body = '<body name="tool"/>';
     let actuators = '';
     for (let i = 150; i >= 1; i--) {
@@ -148,8 +150,17 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
     }
     const path = join(dir, 'chain.xml');
     writeFileSync(path, `<mujoco model="chain"><worldbody><body name="base">${body}</body></worldbody><actuator>${actuators}</actuator></mujoco>`);
+    await expect(open(path)).rejects.toThrow(/MJCF file .*chain\.xml: elements nested deeper than 100/);
+    const env = await open(oneJoint('after_chain'));
+    await env.close();
+  }, 30_000);
+
+  it('a mesh named by an absolute path loads (it was joined onto the model\'s folder and reported missing)', async () => {
+    const mesh = join(dir, 'elsewhere', 'box.stl');
+    mkdirSync(join(dir, 'elsewhere'), { recursive: true });
+    writeFileSync(mesh, stlBox([0.02, 0.02, 0.02]));
+    const path = oneJoint('absmesh', { base: `<geom type="mesh" mesh="box"/>`, option: `<option timestep="0.002"/><asset><mesh name="box" file="${mesh}"/></asset>` });
     const env = await open(path);
-    expect(env.spec.actionSpace.kind === 'box' && env.spec.actionSpace.shape).toEqual([150]);
     await env.close();
   }, 30_000);
 

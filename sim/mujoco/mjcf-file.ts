@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, normalize, relative } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize, relative } from 'node:path';
 import type { MjModel } from '@mujoco/mujoco';
 import { XMLParser } from 'fast-xml-parser';
 import { mujoco } from './module.js';
@@ -11,6 +11,9 @@ export interface MjcfFiles {
   readonly model: string;
   readonly files: ReadonlyMap<string, Uint8Array>;
 }
+
+/** Deepest element nesting read (fast-xml-parser's default; a Menagerie humanoid nests ~20). */
+const MAX_DEPTH = 100;
 
 /** Elements whose `file` attribute names an asset, and the compiler folder each is under. */
 const ASSET_DIRS: Record<string, 'meshdir' | 'texturedir' | null> = { mesh: 'meshdir', skin: 'meshdir', hfield: 'meshdir', texture: 'texturedir', include: null, model: null };
@@ -25,8 +28,9 @@ export function readMjcfFiles(path: string): MjcfFiles {
   if (!existsSync(path)) throw new Error(`MJCF file ${path} not found`);
   const root = dirname(path);
   const files = new Map<string, Uint8Array>();
-  // fast-xml-parser stops at 100 nested tags by default; MuJoCo reads deeper chains (cables, ropes).
-  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', preserveOrder: true, maxNestedTags: 2000 });
+  // MuJoCo's wasm build overflows its stack on deep chains (~130 nested bodies after a compile
+  // error, ~400 before, measured) and corrupts its memory for every later model: refused here.
+  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', preserveOrder: true, maxNestedTags: MAX_DEPTH });
   const dirs = { meshdir: '', texturedir: '' };
   const visit = (file: string, from: string): void => {
     const key = normalize(relative(root, file));
@@ -40,7 +44,9 @@ export function readMjcfFiles(path: string): MjcfFiles {
     try {
       tree = parser.parse(bytes.toString('utf8'));
     } catch (err) {
-      throw new Error(`MJCF file ${file}: not XML (${(err as Error).message.split('\n')[0]})`, { cause: err });
+      const message = (err as Error).message.split('\n')[0] ?? '';
+      if (/Maximum nested tags/.test(message)) throw new Error(`MJCF file ${file}: elements nested deeper than ${MAX_DEPTH} (MuJoCo's WebAssembly build would overflow its stack)`, { cause: err });
+      throw new Error(`MJCF file ${file}: not XML (${message})`, { cause: err });
     }
     walk(tree, (tag, attrs) => {
       if (tag === 'compiler') {
@@ -51,7 +57,8 @@ export function readMjcfFiles(path: string): MjcfFiles {
       const ref = str(attrs['@file']);
       if (!(tag in ASSET_DIRS) || ref === undefined) return;
       const dir = ASSET_DIRS[tag];
-      visit(join(root, dir ? dirs[dir] : '', ref), `<${tag} file="${ref}">`);
+      // MuJoCo takes an absolute path as it is (joined onto the model's folder it named a file that is not there).
+      visit(isAbsolute(ref) ? ref : join(root, dir ? dirs[dir] : '', ref), `<${tag} file="${ref}">`);
     });
   };
   visit(path, 'the config');
