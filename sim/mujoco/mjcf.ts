@@ -41,6 +41,8 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   const body = (linkName: string, joint: UrdfJoint | null, depth: number): string => {
     const link = links.get(linkName);
     if (!link) throw new RangeError(`URDF ${robot.name}: joint ${joint?.name} names a missing link ${linkName}`);
+    // MuJoCo's wasm build overflows its stack on deep chains (a 200-link chain hung its compiler).
+    if (depth > 100) throw new RangeError(`URDF ${robot.name}: the chain to link ${linkName} is too deep for MuJoCo's WebAssembly build (about 100 links at most)`);
     const pad = '  '.repeat(depth);
     const frame = joint ? poseAttrs(joint.origin) : '';
     const lines = [`${pad}<body name="${xmlName(linkName)}"${frame}${comp}>`];

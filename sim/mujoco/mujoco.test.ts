@@ -69,6 +69,14 @@ describe('MuJoCo model from the URDF', () => {
     expect(() => new MujocoPhysics({ robot: loadDescription('pendulum'), actuation: { mode: 'torque' }, timing: { dt: 0.005, substeps: 10 } }, xml)).toThrow(/invalid keyword: 'hinj'[\s\S]*Element 'joint'/);
   });
 
+  it('a URDF chain too deep for MuJoCo\'s wasm stack is refused before MuJoCo sees it (a 200-link chain hung its compiler)', () => {
+    const robot = loadDescription('pendulum');
+    const links = Array.from({ length: 201 }, (_, i) => ({ name: `l${i}`, inertial: null, collisions: [] }));
+    const joints = Array.from({ length: 200 }, (_, i) => ({ name: `j${i}`, type: 'revolute' as const, parent: `l${i}`, child: `l${i + 1}`, origin: { p: [0, 0, 0.01] as [number, number, number], q: [0, 0, 0, 1] as [number, number, number, number] }, axis: [0, 1, 0] as [number, number, number], limit: { lower: -1, upper: 1, effort: 10, velocity: 2 }, damping: 0, friction: 0 }));
+    const deep = { ...robot, name: 'deep', root: 'l0', links, joints };
+    expect(() => urdfToMjcf(deep, { timestep: 0.005, actuation: { mode: 'torque' } })).toThrow(/URDF deep: the chain to link l\d+ is too deep for MuJoCo/);
+  });
+
   it('names that cannot be written into MJCF are refused before MuJoCo sees them', () => {
     const robot = loadDescription('pendulum');
     const evil = 'a"/><x';
