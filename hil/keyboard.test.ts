@@ -17,22 +17,29 @@ beforeAll(() => {
 
 const ctx = { obs: new Float32Array(3), proposed: new Float32Array(7), t: 0 };
 
+/**
+ * A 7-dimension keyboard device reading one side of a real pty as a terminal in raw mode (as it
+ * reads stdin), and `type`, which writes on the other side and waits until every byte was read.
+ */
+async function keyboardOnPty(options: { holdMs?: number; firstHoldMs?: number; now: () => number }) {
+  const pair = await ptyPair();
+  const fd = openSync(pair.robot, 'r+');
+  const kb = new KeyboardDevice(new ReadStream(fd), { dims: 7, gain: 0.5, ...options });
+  cleanup.push(() => kb.close());
+  const host = openSync(pair.host, 'w');
+  cleanup.push(() => closeSync(host));
+  const type = async (text: string): Promise<void> => {
+    const before = kb.stats.keys;
+    writeSync(host, Buffer.from(text, 'binary'));
+    expect(await until(() => kb.stats.keys >= before + Buffer.byteLength(text, 'binary'))).toBe(true);
+  };
+  return { pair, kb, type };
+}
+
 describe('keyboard teleop over a real pseudo-terminal', () => {
   it('space takes over and hands back; held keys move their dimension; buttons and e-stop; junk and arrow keys are ignored; a closed terminal disconnects', async () => {
-    const pair = await ptyPair();
-    // The device reads the pty as a terminal in raw mode, as it reads stdin; the test types on the other side.
-    const fd = openSync(pair.robot, 'r+');
-    const input = new ReadStream(fd);
     let clock = 0;
-    const kb = new KeyboardDevice(input, { dims: 7, gain: 0.5, holdMs: 100, firstHoldMs: 300, now: () => clock });
-    cleanup.push(() => kb.close());
-    const host = openSync(pair.host, 'w');
-    cleanup.push(() => closeSync(host));
-    const type = async (text: string): Promise<void> => {
-      const before = kb.stats.keys;
-      writeSync(host, Buffer.from(text, 'binary'));
-      expect(await until(() => kb.stats.keys >= before + Buffer.byteLength(text, 'binary'))).toBe(true);
-    };
+    const { pair, kb, type } = await keyboardOnPty({ holdMs: 100, firstHoldMs: 300, now: () => clock });
     expect(kb.poll(ctx).engaged).toBe(false);
     await type('q'); // not in control: keys do nothing
     expect(kb.poll(ctx).engaged).toBe(false);
@@ -60,17 +67,7 @@ describe('keyboard teleop over a real pseudo-terminal', () => {
   });
 
   it('escape sequences are read whole (CSI with parameters, SS3, split across reads) and ignored; Esc with Enter in one tick is the e-stop; the help lists only the action\'s dimensions', async () => {
-    const pair = await ptyPair();
-    const fd = openSync(pair.robot, 'r+');
-    const kb = new KeyboardDevice(new ReadStream(fd), { dims: 7, gain: 0.5, now: () => 0 });
-    cleanup.push(() => kb.close());
-    const host = openSync(pair.host, 'w');
-    cleanup.push(() => closeSync(host));
-    const type = async (text: string): Promise<void> => {
-      const before = kb.stats.keys;
-      writeSync(host, Buffer.from(text, 'binary'));
-      expect(await until(() => kb.stats.keys >= before + Buffer.byteLength(text, 'binary'))).toBe(true);
-    };
+    const { kb, type } = await keyboardOnPty({ now: () => 0 });
     await type(' ');
     // Ctrl+Up (ESC [ 1 ; 5 A), F2 (ESC O Q), F5 (ESC [ 1 5 ~), Shift+Tab (ESC [ Z): no button, no key.
     for (const seq of ['\x1b[1;5A', '\x1bOQ', '\x1b[15~', '\x1b[Z']) {
