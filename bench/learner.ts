@@ -113,13 +113,20 @@ function pytorchRows(threads: number[]): LearnerRow[] {
   }
   process.stderr.write(`bench learner: pytorch, threads ${threads.join(', ')}…\n`);
   const script = fileURLToPath(new URL('./torch_sac.py', import.meta.url));
-  const run = spawnSync(python, [script, ...threads.map(String)], { env, encoding: 'utf8', timeout: 600_000 });
-  if (run.status !== 0) {
-    process.stderr.write(`bench learner: PyTorch failed: ${run.stderr.slice(-500)}\n`);
-    return [];
+  // One process per thread count: Debian's torch does its matrix products in the system OpenBLAS,
+  // which sizes its own thread pool from the environment at load and ignores torch.set_num_threads
+  // (a "1-thread" PyTorch measured 2 cores of CPU time per update before this).
+  const lines: string[] = [];
+  for (const n of threads) {
+    const pinned = { ...env, OPENBLAS_NUM_THREADS: String(n), OMP_NUM_THREADS: String(n), MKL_NUM_THREADS: String(n) };
+    const run = spawnSync(python, [script, String(n)], { env: pinned, encoding: 'utf8', timeout: 600_000 });
+    if (run.status !== 0) {
+      process.stderr.write(`bench learner: PyTorch failed: ${run.stderr.slice(-500)}\n`);
+      return [];
+    }
+    lines.push(...run.stdout.split('\n'));
   }
-  return run.stdout
-    .split('\n')
+  return lines
     .filter((l) => l.trim())
     .map((l) => {
       const r: unknown = JSON.parse(l);
@@ -137,8 +144,8 @@ export async function learnerBenchmark(json: boolean): Promise<LearnerBenchmark>
   const rows: LearnerRow[] = [];
   const threadCounts = [...new Set([1, 2, availableParallelism()])].filter((t) => t <= Math.max(2, availableParallelism()));
   for (const library of ['openblas', 'blis'] as BlasLibrary[]) {
-    // BLIS only on one thread: Debian's OpenMP build crashes the process at exit once it has started threads.
-    for (const threads of library === 'blis' ? [1] : threadCounts) {
+    // BLIS on more than one thread only in its pthread build (loadBlasKernels refuses the OpenMP one).
+    for (const threads of threadCounts) {
       try {
         rows.push(await row(`blas-${library}`, threads, await loadBlasKernels({ library, threads })));
       } catch (err) {

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node build registers no gradient functions; the @tensorflow/tfjs bundle registers
 // them into tfjs's global registry (shared with tfjs-core) when loaded.
 import '@tensorflow/tfjs';
-import { BLAS_INSTALL, blasFileName, loadBlasKernels, type BlasInfo } from './kernels/blas.js';
+import { BLAS_INSTALL, loadBlasKernels, type BlasInfo } from './kernels/blas.js';
 import type { Kernels } from './kernels/kernels.js';
 import { TfjsKernels } from './kernels/tfjs.js';
 
@@ -111,7 +111,7 @@ async function load(name: Exclude<BackendName, 'auto'>, options: BackendOptions)
     // tfjs stays available beside the BLAS for what is not one of our networks.
     const tfjs = active && active.name !== 'blas' ? active : await loadTfjs('wasm').catch(() => loadTfjs('cpu'));
     kernels = blas;
-    return { name: 'blas', package: `koffi + ${blasFileName(blas.info.library)}`, gpu: false, kernels: blas.name, blas: blas.info, tfjs: tfjs.tfjs };
+    return { name: 'blas', package: `koffi + ${blas.info.file}`, gpu: false, kernels: blas.name, blas: blas.info, tfjs: tfjs.tfjs };
   }
   const info = await loadTfjs(name);
   kernels = new TfjsKernels();

@@ -6,8 +6,15 @@ export type BlasLibrary = 'openblas' | 'blis';
 /** The Debian packages that provide them (the fast path's one install line). */
 export const BLAS_INSTALL = 'apt-get install libopenblas0-pthread';
 
+/** Where Debian puts the pthread build of BLIS (libblis4-pthread). */
+const PTHREAD_BLIS = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].map((arch) => `/usr/lib/${arch}/blis-pthread/libblis.so.4`);
+
+/** BLIS's one install line: the pthread build (threads safe in Node; the OpenMP build is not). */
+export const BLIS_INSTALL = 'apt-get install libblis4-pthread';
+
 interface LibrarySpec {
-  readonly file: string;
+  /** The file names tried in order (the first that loads wins). */
+  readonly files: readonly string[];
   readonly label: string;
   readonly threadsFn: string;
   readonly versionFn: string;
@@ -15,9 +22,11 @@ interface LibrarySpec {
 
 const LIBRARIES: Record<BlasLibrary, LibrarySpec> = {
   // Debian libopenblas0-pthread: the pthread build (the OpenMP one would fight Node's threads).
-  openblas: { file: 'libopenblas.so.0', label: 'OpenBLAS', threadsFn: 'void openblas_set_num_threads(int n)', versionFn: 'const char *openblas_get_config()' },
-  // Debian libblis4 (dim_t is a 64-bit integer in its builds).
-  blis: { file: 'libblis.so.4', label: 'BLIS', threadsFn: 'void bli_thread_set_num_threads(int64_t n)', versionFn: 'const char *bli_info_get_version_str()' },
+  openblas: { files: ['libopenblas.so.0'], label: 'OpenBLAS', threadsFn: 'void openblas_set_num_threads(int n)', versionFn: 'const char *openblas_get_config()' },
+  // Debian's BLIS (dim_t is a 64-bit integer in its builds): its pthread build (libblis4-pthread)
+  // first, by path, because the plain name resolves to whichever build update-alternatives chose —
+  // usually the OpenMP one, which crashes Node at exit once it has run threads.
+  blis: { files: [...PTHREAD_BLIS, 'libblis.so.4'], label: 'BLIS', threadsFn: 'void bli_thread_set_num_threads(int64_t n)', versionFn: 'const char *bli_info_get_version_str()' },
 };
 
 const ROW_MAJOR = 101;
@@ -28,6 +37,10 @@ type Sgemm = (order: number, ta: number, tb: number, m: number, n: number, k: nu
 
 interface LoadedLibrary {
   readonly sgemm: Sgemm;
+  /** The file that loaded. */
+  readonly file: string;
+  /** Whether the library may run more than one thread in this process (not Debian's OpenMP BLIS). */
+  readonly threadSafe: boolean;
   readonly setThreads: (n: number) => void;
   readonly version: string;
 }
@@ -46,16 +59,25 @@ export class BlasUnavailableError extends Error {
  */
 export async function openBlas(library: BlasLibrary, file?: string): Promise<LoadedLibrary> {
   const spec = LIBRARIES[library];
-  const path = file ?? spec.file;
-  const cached = loaded.get(`${library}:${path}`);
+  const candidates = file ? [file] : spec.files;
+  const cached = loaded.get(`${library}:${candidates.join(':')}`);
   if (cached) return cached;
-  let lib: import('koffi').LibraryHandle;
-  try {
-    const koffi = (await import('koffi')).default;
-    lib = koffi.load(path);
-  } catch (err) {
-    const install = library === 'openblas' ? BLAS_INSTALL : 'apt-get install libblis4';
-    throw new BlasUnavailableError(`${spec.label} (${path}) could not be loaded: ${(err as Error).message.split('\n')[0]}. Install it with: ${install}`);
+  const koffi = (await import('koffi')).default;
+  let lib: import('koffi').LibraryHandle | undefined;
+  let path = candidates[0] as string;
+  let firstError = '';
+  for (const candidate of candidates) {
+    try {
+      lib = koffi.load(candidate);
+      path = candidate;
+      break;
+    } catch (err) {
+      firstError ||= `${candidate}: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
+  if (!lib) {
+    const install = library === 'openblas' ? BLAS_INSTALL : BLIS_INSTALL;
+    throw new BlasUnavailableError(`${spec.label} could not be loaded (${firstError}). Install it with: ${install}`);
   }
   const sgemm = lib.func('void cblas_sgemm(int order, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta, _Inout_ float *C, int ldc)') as Sgemm;
   const setThreads = lib.func(spec.threadsFn) as (n: number) => void;
@@ -63,8 +85,11 @@ export async function openBlas(library: BlasLibrary, file?: string): Promise<Loa
   const text = typeof rawVersion === 'string' ? rawVersion.trim() : '';
   // OpenBLAS's config string starts with its name; BLIS's is the bare version number.
   const version = text.startsWith(spec.label) ? text : `${spec.label} ${text}`.trim();
-  const entry = { sgemm, setThreads, version };
-  loaded.set(`${library}:${path}`, entry);
+  // The OpenMP build of BLIS is the one that crashes at exit after running threads; a BLIS file
+  // named by the caller is taken as OpenMP unless its path says pthread.
+  const threadSafe = library === 'openblas' || path.includes('blis-pthread');
+  const entry = { sgemm, setThreads, version, file: path, threadSafe };
+  loaded.set(`${library}:${candidates.join(':')}`, entry);
   return entry;
 }
 
@@ -74,6 +99,8 @@ export interface BlasInfo {
   /** The library's own version/config string, e.g. `OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64`. */
   readonly version: string;
   readonly threads: number;
+  /** The file that loaded (e.g. /usr/lib/x86_64-linux-gnu/blis-pthread/libblis.so.4). */
+  readonly file: string;
 }
 
 /**
@@ -109,10 +136,11 @@ export class BlasKernels implements Kernels {
 /** Options of {@link loadBlasKernels}. */
 export interface BlasOptions {
   /**
-   * Which library. `auto`: on one thread BLIS first, then OpenBLAS; on more, OpenBLAS only.
-   * Measured here (docs/benchmarks.md): BLIS's sgemm is ~3–4× faster than OpenBLAS 0.3.21's on
-   * one thread, OpenBLAS faster on two; and Debian's BLIS (its OpenMP build) crashes the process
-   * at exit once it has started threads (5 of 6 runs), so it only ever runs on one. Default `auto`.
+   * Which library. `auto`: BLIS first, then OpenBLAS — on more than one thread BLIS only in its
+   * pthread build (libblis4-pthread). Measured here (docs/benchmarks.md): BLIS's sgemm is ~3–4×
+   * faster than OpenBLAS 0.3.21's on one thread and faster on two; Debian's OpenMP build of BLIS
+   * crashes the process at exit once it has started threads (5 of 6 runs), so that build only
+   * ever runs on one. Default `auto`.
    */
   readonly library?: BlasLibrary | 'auto';
   /** Threads of the library (process-wide). Default 1. */
@@ -126,22 +154,19 @@ export async function loadBlasKernels(options: BlasOptions = {}): Promise<BlasKe
   const threads = options.threads ?? 1;
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= 256)) throw new RangeError(`Expected BLAS threads to be an integer in 1..256, got ${threads}`);
   const auto = !options.library || options.library === 'auto';
-  if (options.library === 'blis' && threads > 1) throw new BlasUnavailableError(`BLIS runs on one thread only: Debian's build (OpenMP) crashes the process at exit once it has started threads. Use threads: 1, or OpenBLAS (${BLAS_INSTALL}) for ${threads}`);
-  const order: BlasLibrary[] = !auto ? [options.library as BlasLibrary] : threads === 1 && !options.file ? ['blis', 'openblas'] : ['openblas'];
+  const order: BlasLibrary[] = !auto ? [options.library as BlasLibrary] : options.file ? ['openblas'] : ['blis', 'openblas'];
   const errors: string[] = [];
   for (const library of order) {
     try {
       const lib = await openBlas(library, options.file);
+      if (threads > 1 && !lib.threadSafe) {
+        throw new BlasUnavailableError(`BLIS at ${lib.file} is the OpenMP build, which crashes the process at exit once it has started threads: it runs on one thread only. For ${threads} threads install the pthread build (${BLIS_INSTALL}) or OpenBLAS (${BLAS_INSTALL})`);
+      }
       lib.setThreads(threads);
-      return new BlasKernels(lib, { library, version: lib.version, threads });
+      return new BlasKernels(lib, { library, version: lib.version, threads, file: lib.file });
     } catch (err) {
       errors.push((err as Error).message);
     }
   }
   throw new BlasUnavailableError(errors.length === 1 ? (errors[0] as string) : `No BLAS library loaded (${errors.join('; ')}). Install one with: ${BLAS_INSTALL}`);
-}
-
-/** The library's file name as a package line names it. */
-export function blasFileName(library: BlasLibrary): string {
-  return LIBRARIES[library].file;
 }
