@@ -174,14 +174,16 @@ function sameSpec(a: MlpSpec, b: MlpSpec): boolean {
   return a.input === b.input && a.output === b.output && a.layerNorm === b.layerNorm && a.activation === b.activation && a.hidden.join() === b.hidden.join();
 }
 
-function addBias(z: Float32Array, rows: number, n: number, b: Float32Array): void {
+/** z row r += b, for `rows` rows of width n. */
+export function addBias(z: Float32Array, rows: number, n: number, b: Float32Array): void {
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     for (let j = 0; j < n; j++) z[o + j] = (z[o + j] as number) + (b[j] as number);
   }
 }
 
-function columnSums(dy: Float32Array, rows: number, n: number, out: Float32Array): void {
+/** out = Σ_rows dy (the bias gradient). */
+export function columnSums(dy: Float32Array, rows: number, n: number, out: Float32Array): void {
   out.fill(0);
   for (let r = 0; r < rows; r++) {
     const o = r * n;
@@ -190,7 +192,7 @@ function columnSums(dy: Float32Array, rows: number, n: number, out: Float32Array
 }
 
 /** z ← LayerNorm(z + b)·g + β per row, keeping x̂ and 1/σ for the backward pass. */
-function layerNormForward(z: Float32Array, rows: number, n: number, b: Float32Array, g: Float32Array, beta: Float32Array, xhat: Float32Array, invStd: Float64Array): void {
+export function layerNormForward(z: Float32Array, rows: number, n: number, b: Float32Array, g: Float32Array, beta: Float32Array, xhat: Float32Array, invStd: Float64Array): void {
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     let mean = 0;
@@ -213,7 +215,7 @@ function layerNormForward(z: Float32Array, rows: number, n: number, b: Float32Ar
 }
 
 /** dy (dL/dŷ) ← dL/dz in place; accumulates dg and dβ when given. */
-function layerNormBackward(dy: Float32Array, rows: number, n: number, g: Float32Array, xhat: Float32Array, invStd: Float64Array, dg: Float32Array | null, dBeta: Float32Array | null): void {
+export function layerNormBackward(dy: Float32Array, rows: number, n: number, g: Float32Array, xhat: Float32Array, invStd: Float64Array, dg: Float32Array | null, dBeta: Float32Array | null): void {
   if (dg) dg.fill(0);
   if (dBeta) dBeta.fill(0);
   for (let r = 0; r < rows; r++) {
