@@ -15,7 +15,7 @@ import { SerialLink } from '../robots/serial/link.js';
 import { DynamixelRobotEnv, FramedRobotEnv } from '../robots/serial/serial-env.js';
 import { qpWorstCase } from './qp.js';
 import { robotTask } from '../robots/task.js';
-import { make } from '../sim/registry.js';
+import { make } from '../tasks/registry.js';
 
 const STEPS = Number(process.env['BRIDGES_STEPS'] ?? 2000);
 /** Paced steps per link in the pacing measurement (25 Hz: 200 steps = 8 s). */

@@ -10,9 +10,9 @@ import { OffPolicyTrainer } from '../policies/sac/trainer.js';
 import { Rng } from '../control/rng.js';
 import { SafetyLimits } from '../control/safety/safety-limits.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
-import { make } from '../sim/registry.js';
-import type { PandaReach } from '../sim/tasks/panda-reach.js';
-import { PANDA_TABLE_WORKSPACE } from '../sim/tasks/panda.js';
+import { make } from '../tasks/registry.js';
+import type { PandaReach } from '../tasks/panda-reach.js';
+import { PANDA_TABLE_WORKSPACE } from '../tasks/panda.js';
 
 const STEPS = Number(process.env['SAFETY_FUZZ_STEPS'] ?? 100_000);
 /** Seeds per method of the keep-out learning runs (0 skips them); SAFETY_ONLY=lagrangian,shield picks methods. */

@@ -7,8 +7,8 @@ import { servoGains } from '../sim/articulation.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { urdfToMjcf } from '../sim/mujoco/mjcf.js';
 import { loadMujoco } from '../sim/mujoco/module.js';
-import { envEntry, listEnvs, make } from '../sim/registry.js';
-import { PANDA_READY, PANDA_TABLE_OBJECT } from '../sim/tasks/panda.js';
+import { envEntry, listEnvs, make } from '../tasks/registry.js';
+import { PANDA_READY, PANDA_TABLE_OBJECT } from '../tasks/panda.js';
 import { movableJoints } from '../sim/urdf/kinematics.js';
 import { VectorEnv } from '../sim/vector-env.js';
 

@@ -15,7 +15,7 @@ import { StreamAcConfigSchema } from '../policies/stream/config.js';
 import { runStreamingRealtime } from '../policies/stream/realtime.js';
 import { RealtimeEnv } from '../control/wrappers/realtime.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
-import { make } from '../sim/registry.js';
+import { make } from '../tasks/registry.js';
 
 const ONLY = process.env['STREAM_ONLY'];
 const SEEDS = Number(process.env['STREAM_SEEDS'] ?? 3);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { make } from '../sim/registry.js';
+import { make } from '../tasks/registry.js';
 import { runControlLoop } from './control-loop.js';
 import type { Env, StepResult } from './env.js';
 import { Wrapper } from './wrappers/wrapper.js';

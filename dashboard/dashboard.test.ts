@@ -11,7 +11,7 @@ import { SceneRecorder } from '../control/scene.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';
 import { announceTeleop } from '../experiment/teleop.js';
 import { Intervention } from '../hil/intervention.js';
-import { make } from '../sim/registry.js';
+import { make } from '../tasks/registry.js';
 import { waitFor } from '../test/wait-for.js';
 import { webTeleopEnv } from '../test/web-teleop-env.js';
 import type { Dashboard, DashboardOptions } from './server.js';

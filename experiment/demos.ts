@@ -6,7 +6,7 @@ import { seedAt } from '../control/rng.js';
 import type { Transition } from '../control/transition.js';
 import { driveEpisode } from '../hil/drive.js';
 import { ReplayBuffer } from '../policies/replay.js';
-import { envEntry } from '../sim/registry.js';
+import { envEntry } from '../tasks/registry.js';
 import { loadConfig, validateConfig, type ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';

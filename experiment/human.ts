@@ -7,7 +7,7 @@ import { keyboardHelp, KeyboardDevice } from '../hil/devices/keyboard.js';
 import { SimulatedHuman } from '../hil/devices/simulated-human.js';
 import { WebTeleop } from '../hil/devices/web.js';
 import { Intervention } from '../hil/intervention.js';
-import { envEntry } from '../sim/registry.js';
+import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { learnerUnits, scriptedInLearnerUnits } from './learner-units.js';

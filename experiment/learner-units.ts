@@ -1,7 +1,7 @@
 import type { Env } from '../control/env.js';
 import type { Policy } from '../control/policy.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
-import { envEntry } from '../sim/registry.js';
+import { envEntry } from '../tasks/registry.js';
 import { UsageError } from './errors.js';
 
 /** The task's scripted expert, acting in a learner env's action units ([−1, 1] for boxes). */

@@ -16,7 +16,7 @@ import { MetricsLog } from '../policies/metrics-log.js';
 import { StreamTrainer } from '../policies/stream/trainer.js';
 import { resolveStreamConfig } from '../policies/stream/config.js';
 import { Rng } from '../control/rng.js';
-import { envEntry, listEnvs, make } from '../sim/registry.js';
+import { envEntry, listEnvs, make } from '../tasks/registry.js';
 import { ExpressionConstraints, type HasStateVariables } from '../control/safety/expressions.js';
 import { SafetyLimits, type JointPositionControl } from '../control/safety/safety-limits.js';
 import { SafetyShield } from '../control/safety/shield.js';

@@ -11,7 +11,7 @@ import { makeLearnerEnv } from '../experiment/setup.js';
 import { selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import { ReplayBuffer } from '../policies/replay.js';
-import { pandaTcpTeleop } from '../sim/tasks/panda.js';
+import { pandaTcpTeleop } from '../tasks/panda.js';
 import { CartesianTeleop } from './cartesian.js';
 import { IDLE, type TeleopDevice, type TeleopReading } from './device.js';
 import { Intervention } from './intervention.js';

@@ -8,7 +8,7 @@ import { box } from '../control/spaces.js';
 import { selectBackend } from '../policies/backend.js';
 import { CorruptFileError } from '../policies/binary-file.js';
 import { ReplayBuffer } from '../policies/replay.js';
-import { make } from '../sim/registry.js';
+import { make } from '../tasks/registry.js';
 import { allFrames, ClassifierReward, episodesFromDemos, pickThreshold, precisionRecall, RewardClassifier, sampleFrames, splitEpisodes, type LabelledEpisode } from './reward-classifier.js';
 
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import type { Env, ResetOptions, ResetResult, StepResult } from '../control/env.
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { Wrapper } from '../control/wrappers/wrapper.js';
-import { make } from '../sim/registry.js';
+import { make } from '../tasks/registry.js';
 import { MetricsLog } from './metrics-log.js';
 import { StreamAcConfigSchema } from './stream/config.js';
 import { StreamTrainer } from './stream/trainer.js';

@@ -5,7 +5,7 @@ import { WebSocketServer } from 'ws';
 import type { Env } from '../control/env.js';
 import { percentile } from '../control/running-stats.js';
 import { Rng } from '../control/rng.js';
-import { make } from '../sim/registry.js';
+import { make } from '../tasks/registry.js';
 import { cleanup, ptyPair, servedArm, servedRos } from '../test/robot-fixtures.js';
 import { rosTime } from './ros/messages.js';
 import { RosRobotEnv } from './ros/ros-env.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../control/rng.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
-import { make } from '../sim/registry.js';
-import type { PandaReach } from '../sim/tasks/panda-reach.js';
+import { make } from '../tasks/registry.js';
+import type { PandaReach } from '../tasks/panda-reach.js';
 import { robotTask } from './task.js';
 
 describe('robot task definitions agree with the simulated task', () => {

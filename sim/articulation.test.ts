@@ -6,9 +6,9 @@ import { parseUrdf } from './urdf/parse.js';
 import { loadMujoco } from './mujoco/module.js';
 import { ENGINES, type Physics } from './physics.js';
 import { loadRapier, type Rapier } from './rapier.js';
-import { CartPole } from './tasks/cartpole.js';
-import { PANDA_READY } from './tasks/panda.js';
-import { RapierPendulum } from './tasks/rapier-pendulum.js';
+import { CartPole } from '../tasks/cartpole.js';
+import { PANDA_READY } from '../tasks/panda.js';
+import { RapierPendulum } from '../tasks/rapier-pendulum.js';
 
 let R: Rapier;
 beforeAll(async () => {

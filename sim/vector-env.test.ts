@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { make } from './registry.js';
+import { make } from '../tasks/registry.js';
 import { VectorEnv } from './vector-env.js';
 
 describe('VectorEnv', () => {

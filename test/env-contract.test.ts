@@ -8,7 +8,7 @@ import type { RobotEnv } from '../robots/robot-env.js';
 import { RosRobotEnv } from '../robots/ros/ros-env.js';
 import { DynamixelRobotEnv, FramedRobotEnv } from '../robots/serial/serial-env.js';
 import { robotTask } from '../robots/task.js';
-import { envEntry, listEnvs, make } from '../sim/registry.js';
+import { envEntry, listEnvs, make } from '../tasks/registry.js';
 import { cleanup, ptyPair, servedArm, servedRos, until } from './robot-fixtures.js';
 
 /**

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const FOLDERS = ['control', 'sim', 'robots', 'policies', 'hil', 'experiment', 'analysis', 'dashboard', 'cli', 'bench', 'test'];
+const FOLDERS = ['control', 'sim', 'tasks', 'robots', 'policies', 'hil', 'experiment', 'analysis', 'dashboard', 'cli', 'bench', 'test'];
 
 /** Every .ts file of ours → the .ts files it imports (relative imports, type-only ones included). */
 function importGraph(): Map<string, string[]> {
@@ -67,6 +67,15 @@ describe('the import graph', () => {
   it('has no circles (experiment/setup.ts and experiment/teleop.ts imported each other)', () => {
     expect(graph.size).toBeGreaterThan(100);
     expect(circles(graph)).toEqual([]);
+  });
+
+  it('tasks sit above the engines: sim/ never imports tasks/, tasks/ imports only control/ and sim/ (robots/ uses tasks/ as the simulator does)', () => {
+    const library = [...graph].filter(([f]) => !f.endsWith('.test.ts'));
+    const simToTasks = library.filter(([f, deps]) => f.startsWith('sim/') && deps.some((d) => d.startsWith('tasks/'))).map(([f]) => f);
+    const tasksOut = library.filter(([f, deps]) => f.startsWith('tasks/') && deps.some((d) => !/^(tasks|sim|control)\//.test(d))).map(([f]) => f);
+    expect(simToTasks).toEqual([]);
+    expect(tasksOut).toEqual([]);
+    expect(library.some(([f]) => f.startsWith('tasks/'))).toBe(true);
   });
 
   it('benchmarks and the library do not import commands (demo recording lives in experiment/demos.ts)', () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { Pendulum } from '../sim/tasks/pendulum.js';
+import { Pendulum } from '../tasks/pendulum.js';
 
 const Reference = z.object({
   episodes: z.array(z.object({ state0: z.tuple([z.number(), z.number()]), actions: z.array(z.number()), obs: z.array(z.array(z.number()).length(3)), rewards: z.array(z.number()) })).min(1),

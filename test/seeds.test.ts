@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../experiment/config.js';
-import { make } from '../sim/registry.js';
+import { make } from '../tasks/registry.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));

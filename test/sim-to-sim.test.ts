@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SceneSource, SceneState } from '../control/scene.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
-import { envEntry, make } from '../sim/registry.js';
+import { envEntry, make } from '../tasks/registry.js';
 
 const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
 const exec = promisify(execFile);

@@ -1,5 +1,5 @@
 import { flatSize } from '../../control/spaces.js';
-import { envEntry, listEnvs, make } from '../../sim/registry.js';
+import { envEntry, listEnvs, make } from '../../tasks/registry.js';
 import { allowFlags, type Args } from '../args.js';
 
 /** One row of `roborl envs --json`. */

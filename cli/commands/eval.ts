@@ -8,7 +8,7 @@ import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from
 import { USAGE } from '../usage.js';
 import type { ExperimentConfig } from '../../experiment/config.js';
 import { loadRunPolicy, makeLearnerEnv } from '../../experiment/setup.js';
-import { envEntry } from '../../sim/registry.js';
+import { envEntry } from '../../tasks/registry.js';
 
 /**
  * `roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml]`: deterministic

@@ -3,7 +3,7 @@ import type { EpisodeSummary } from '../../control/env.js';
 import { randomPolicy, type Policy } from '../../control/policy.js';
 import { Rng } from '../../control/rng.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
-import { envEntry, make } from '../../sim/registry.js';
+import { envEntry, make } from '../../tasks/registry.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
 import { Progress } from '../progress.js';

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { checkEnv } from '../check-env.js';
 import { InvalidActionError, type StepResult } from '../env.js';
 import { Rng } from '../rng.js';
-import { make } from '../../sim/registry.js';
-import { PandaReach } from '../../sim/tasks/panda-reach.js';
-import { PANDA_TABLE_WORKSPACE } from '../../sim/tasks/panda.js';
+import { make } from '../../tasks/registry.js';
+import { PandaReach } from '../../tasks/panda-reach.js';
+import { PANDA_TABLE_WORKSPACE } from '../../tasks/panda.js';
 import { unwrap, Wrapper } from '../wrappers/wrapper.js';
 import { SafetyLimits } from './safety-limits.js';
 

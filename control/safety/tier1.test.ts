@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { envEntry, make } from '../../sim/registry.js';
-import { PandaReach, pandaReachExpert } from '../../sim/tasks/panda-reach.js';
-import { keepOutShieldModel } from '../../sim/tasks/panda-keep-out.js';
-import { Pendulum } from '../../sim/tasks/pendulum.js';
+import { envEntry, make } from '../../tasks/registry.js';
+import { PandaReach, pandaReachExpert } from '../../tasks/panda-reach.js';
+import { keepOutShieldModel } from '../../tasks/panda-keep-out.js';
+import { Pendulum } from '../../tasks/pendulum.js';
 import { unwrap } from '../wrappers/wrapper.js';
 import { compileCost, ExpressionConstraints } from './expressions.js';
 import { projectOntoPolytope, type HalfSpace } from './projection.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Pendulum } from '../../sim/tasks/pendulum.js';
+import { Pendulum } from '../../tasks/pendulum.js';
 import { InvalidActionError, type Env, type EnvSpec, type ResetResult, type StepResult } from '../env.js';
 import { RunningMeanStd } from '../running-stats.js';
 import { box } from '../spaces.js';

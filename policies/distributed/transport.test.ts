@@ -6,7 +6,7 @@ import { packTransitions } from './packing.js';
 import { Rng } from '../../control/rng.js';
 import { RescaleAction } from '../../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
-import { make } from '../../sim/registry.js';
+import { make } from '../../tasks/registry.js';
 import { selectBackend } from '../backend.js';
 import { resolveSacConfig, SacConfigSchema } from '../sac/config.js';
 import { SacLearner } from '../sac/sac.js';

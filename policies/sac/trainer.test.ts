@@ -7,7 +7,7 @@ import { randomPolicy } from '../../control/policy.js';
 import { Rng } from '../../control/rng.js';
 import { RescaleAction } from '../../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
-import { make } from '../../sim/registry.js';
+import { make } from '../../tasks/registry.js';
 import { selectBackend } from '../backend.js';
 import { listCheckpoints } from '../checkpoint.js';
 import { MetricsLog } from '../metrics-log.js';

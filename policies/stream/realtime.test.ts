@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RescaleAction } from '../../control/wrappers/action-transforms.js';
 import { RealtimeEnv } from '../../control/wrappers/realtime.js';
-import { make } from '../../sim/registry.js';
+import { make } from '../../tasks/registry.js';
 import { StreamAgent } from './agent.js';
 import { StreamAcConfigSchema } from './config.js';
 import { runStreamingRealtime } from './realtime.js';

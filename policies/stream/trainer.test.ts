@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Env } from '../../control/env.js';
 import { RescaleAction } from '../../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
-import { make } from '../../sim/registry.js';
+import { make } from '../../tasks/registry.js';
 import { MetricsLog } from '../metrics-log.js';
 import { StreamAcConfigSchema, StreamQConfigSchema, StreamTdConfigSchema, type StreamConfig } from './config.js';
 import { randomPolicy, type Policy } from '../../control/policy.js';

@@ -3,9 +3,9 @@ import { FixedRateClock } from '../../control/clock.js';
 import { truncateEcho } from '../../control/log.js';
 import { unwrap } from '../../control/wrappers/wrapper.js';
 import type { SceneState } from '../../control/scene.js';
-import { make } from '../../sim/registry.js';
+import { make } from '../../tasks/registry.js';
 import { loadDescription } from '../../sim/descriptions.js';
-import { dampedLeastSquares, pandaTcpJacobian, type PandaTask } from '../../sim/tasks/panda.js';
+import { dampedLeastSquares, pandaTcpJacobian, type PandaTask } from '../../tasks/panda.js';
 
 /** A joint-state reading, as a robot driver publishes it. */
 export interface JointStateSample {

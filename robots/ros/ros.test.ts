@@ -4,7 +4,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { TimeLimit } from '../../control/wrappers/time-limit.js';
 import { countSuccesses } from '../../test/episodes.js';
 import { cleanup, servedRos, until } from '../../test/robot-fixtures.js';
-import { pandaReachExpert } from '../../sim/tasks/panda-reach.js';
+import { pandaReachExpert } from '../../tasks/panda-reach.js';
 import type { SimulatedRobot } from '../emulator/sim-robot.js';
 import { robotTask } from '../task.js';
 import { matchJointState } from './messages.js';

@@ -4,7 +4,7 @@ import { Rng } from '../../control/rng.js';
 import { TimeLimit } from '../../control/wrappers/time-limit.js';
 import { countSuccesses } from '../../test/episodes.js';
 import { cleanup, ptyPair, servedArm, until } from '../../test/robot-fixtures.js';
-import { pandaReachExpert } from '../../sim/tasks/panda-reach.js';
+import { pandaReachExpert } from '../../tasks/panda-reach.js';
 import { robotTask } from '../task.js';
 import { defaultTimeoutMs, DynamixelBus, DynamixelStatusError, DynamixelTimeoutError } from './dynamixel/bus.js';
 import { encodeStatus, u32, XControlTable } from './dynamixel/protocol.js';

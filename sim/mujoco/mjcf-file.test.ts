@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkEnv } from '../../control/check-env.js';
 import { Rng } from '../../control/rng.js';
 import { PhysicsError } from '../physics.js';
-import { make } from '../registry.js';
+import { make } from '../../tasks/registry.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'roborl-mjcf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,10 +1,10 @@
-import type { EnvSpec } from '../../control/env.js';
-import type { Rng } from '../../control/rng.js';
-import { box, discrete } from '../../control/spaces.js';
-import { loadDescription } from '../descriptions.js';
-import { checkEngine, PhysicsTask } from '../physics-task.js';
-import type { EngineName } from '../physics.js';
-import type { TaskStep } from '../sim-env.js';
+import type { EnvSpec } from '../control/env.js';
+import type { Rng } from '../control/rng.js';
+import { box, discrete } from '../control/spaces.js';
+import { loadDescription } from '../sim/descriptions.js';
+import { checkEngine, PhysicsTask } from '../sim/physics-task.js';
+import type { EngineName } from '../sim/physics.js';
+import type { TaskStep } from '../sim/sim-env.js';
 
 export interface CartPoleOptions {
   /** `continuous`: force = 10·a, a ∈ [−1, 1]. `discrete`: action 0 pushes left, 1 right (±10 N). */

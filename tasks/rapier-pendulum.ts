@@ -1,11 +1,11 @@
-import type { EnvSpec } from '../../control/env.js';
-import type { Rng } from '../../control/rng.js';
-import { box } from '../../control/spaces.js';
-import { loadDescription } from '../descriptions.js';
-import { wrapAngle } from '../math3d.js';
-import { checkEngine, PhysicsTask } from '../physics-task.js';
-import type { EngineName } from '../physics.js';
-import type { TaskStep } from '../sim-env.js';
+import type { EnvSpec } from '../control/env.js';
+import type { Rng } from '../control/rng.js';
+import { box } from '../control/spaces.js';
+import { loadDescription } from '../sim/descriptions.js';
+import { wrapAngle } from '../sim/math3d.js';
+import { checkEngine, PhysicsTask } from '../sim/physics-task.js';
+import type { EngineName } from '../sim/physics.js';
+import type { TaskStep } from '../sim/sim-env.js';
 
 export interface RapierPendulumOptions {
   /** |θ̇| above which the `joint_velocity` cost is 1. Default 6 rad/s. */

@@ -1,16 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
-import type { EnvSpec } from '../../control/env.js';
-import type { Rng } from '../../control/rng.js';
-import { box } from '../../control/spaces.js';
-import { loadDescription } from '../descriptions.js';
-import type { Pose } from '../math3d.js';
-import { MujocoPhysics } from '../mujoco/physics.js';
-import { checkEngine, PhysicsTask } from '../physics-task.js';
-import type { EngineName } from '../physics.js';
-import type { TaskStep } from '../sim-env.js';
-import { forwardKinematics } from '../urdf/kinematics.js';
-import { parseUrdf } from '../urdf/parse.js';
-import type { UrdfRobot } from '../urdf/types.js';
+import type { EnvSpec } from '../control/env.js';
+import type { Rng } from '../control/rng.js';
+import { box } from '../control/spaces.js';
+import { loadDescription } from '../sim/descriptions.js';
+import type { Pose } from '../sim/math3d.js';
+import { MujocoPhysics } from '../sim/mujoco/physics.js';
+import { checkEngine, PhysicsTask } from '../sim/physics-task.js';
+import type { EngineName } from '../sim/physics.js';
+import type { TaskStep } from '../sim/sim-env.js';
+import { forwardKinematics } from '../sim/urdf/kinematics.js';
+import { parseUrdf } from '../sim/urdf/parse.js';
+import type { UrdfRobot } from '../sim/urdf/types.js';
 
 export interface UrdfReachOptions {
   /** Path of the robot's URDF file (in a config: relative to the config file). Default: the shipped Panda. */

@@ -3,18 +3,18 @@ import type { Policy } from '../control/policy.js';
 import { ExpressionConstraints } from '../control/safety/expressions.js';
 import type { ShieldModel } from '../control/safety/shield.js';
 import { TimeLimit } from '../control/wrappers/time-limit.js';
-import { loadMujoco } from './mujoco/module.js';
-import { ENGINES, type EngineName } from './physics.js';
-import { loadRapier } from './rapier.js';
-import { CartPole, cartPoleExpert } from './tasks/cartpole.js';
-import { PandaPush, pandaPushExpert } from './tasks/panda-push.js';
-import { pandaTcpTeleop } from './tasks/panda.js';
-import { PandaReach, pandaReachExpert } from './tasks/panda-reach.js';
-import { keepOutShieldModel, PandaKeepOut, pandaKeepOutExpert } from './tasks/panda-keep-out.js';
-import { Pendulum, pendulumExpert } from './tasks/pendulum.js';
-import { RapierPendulum } from './tasks/rapier-pendulum.js';
-import { Reacher, reacherExpert } from './tasks/reacher.js';
-import { UrdfReach } from './tasks/urdf-reach.js';
+import { loadMujoco } from '../sim/mujoco/module.js';
+import { ENGINES, type EngineName } from '../sim/physics.js';
+import { loadRapier } from '../sim/rapier.js';
+import { CartPole, cartPoleExpert } from './cartpole.js';
+import { PandaPush, pandaPushExpert } from './panda-push.js';
+import { pandaTcpTeleop } from './panda.js';
+import { PandaReach, pandaReachExpert } from './panda-reach.js';
+import { keepOutShieldModel, PandaKeepOut, pandaKeepOutExpert } from './panda-keep-out.js';
+import { Pendulum, pendulumExpert } from './pendulum.js';
+import { RapierPendulum } from './rapier-pendulum.js';
+import { Reacher, reacherExpert } from './reacher.js';
+import { UrdfReach } from './urdf-reach.js';
 
 /** One registered environment. */
 export interface EnvEntry {

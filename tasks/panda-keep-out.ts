@@ -1,13 +1,13 @@
-import type { EnvSpec } from '../../control/env.js';
-import type { Rng } from '../../control/rng.js';
-import type { LinearizedConstraint, ShieldModel } from '../../control/safety/shield.js';
-import { box } from '../../control/spaces.js';
-import { loadDescription } from '../descriptions.js';
-import { checkEngine } from '../physics-task.js';
-import type { EngineName } from '../physics.js';
-import type { SceneShape } from '../../control/scene.js';
-import { sub, type Pose, type Vec3 } from '../math3d.js';
-import type { TaskStep } from '../sim-env.js';
+import type { EnvSpec } from '../control/env.js';
+import type { Rng } from '../control/rng.js';
+import type { LinearizedConstraint, ShieldModel } from '../control/safety/shield.js';
+import { box } from '../control/spaces.js';
+import { loadDescription } from '../sim/descriptions.js';
+import { checkEngine } from '../sim/physics-task.js';
+import type { EngineName } from '../sim/physics.js';
+import type { SceneShape } from '../control/scene.js';
+import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
+import type { TaskStep } from '../sim/sim-env.js';
 import { clamp, PANDA_MAX_DELTA, PandaTask, pandaIkStep, pandaTcpJacobian, pandaTcpPose } from './panda.js';
 import { pandaReachObservation, reachGoalMarker } from './panda-reach.js';
 

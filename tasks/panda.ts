@@ -1,13 +1,13 @@
-import type { Rng } from '../../control/rng.js';
-import type { JointLimits } from '../../control/safety/joint-filter.js';
-import type { JointPositionControl } from '../../control/safety/safety-limits.js';
-import type { WorkspaceBox } from '../../control/safety/workspace.js';
-import { loadDescription } from '../descriptions.js';
-import { quatConj, quatMul, sub, type Pose, type Quat, type Vec3 } from '../math3d.js';
-import { PhysicsTask } from '../physics-task.js';
-import type { EngineName, SceneObject } from '../physics.js';
-import { forwardKinematics } from '../urdf/kinematics.js';
-import type { UrdfRobot } from '../urdf/types.js';
+import type { Rng } from '../control/rng.js';
+import type { JointLimits } from '../control/safety/joint-filter.js';
+import type { JointPositionControl } from '../control/safety/safety-limits.js';
+import type { WorkspaceBox } from '../control/safety/workspace.js';
+import { loadDescription } from '../sim/descriptions.js';
+import { quatConj, quatMul, sub, type Pose, type Quat, type Vec3 } from '../sim/math3d.js';
+import { PhysicsTask } from '../sim/physics-task.js';
+import type { EngineName, SceneObject } from '../sim/physics.js';
+import { forwardKinematics } from '../sim/urdf/kinematics.js';
+import type { UrdfRobot } from '../sim/urdf/types.js';
 
 /** Franka's "ready" configuration: hand pointing down, TCP at (0.307, 0, 0.487). */
 export const PANDA_READY: readonly number[] = [0, -Math.PI / 4, 0, (-3 * Math.PI) / 4, 0, Math.PI / 2, Math.PI / 4];

@@ -1,9 +1,9 @@
-import type { EnvSpec } from '../../control/env.js';
-import type { Rng } from '../../control/rng.js';
-import { box } from '../../control/spaces.js';
-import type { SceneSource, SceneState } from '../../control/scene.js';
-import { quatMul, type Quat } from '../math3d.js';
-import { SimEnv, type TaskStep } from '../sim-env.js';
+import type { EnvSpec } from '../control/env.js';
+import type { Rng } from '../control/rng.js';
+import { box } from '../control/spaces.js';
+import type { SceneSource, SceneState } from '../control/scene.js';
+import { quatMul, type Quat } from '../sim/math3d.js';
+import { SimEnv, type TaskStep } from '../sim/sim-env.js';
 
 export interface PendulumOptions {
   /** Gravity, m/s². Default 10 (as Gymnasium). */

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { randomPolicy, type Policy } from '../../control/policy.js';
-import { Rng } from '../../control/rng.js';
-import type { Env } from '../../control/env.js';
-import { envEntry, make } from '../registry.js';
-import { validateConfig } from '../../experiment/config.js';
-import { makeLearnerEnv, scriptedInLearnerUnits } from '../../experiment/setup.js';
+import { randomPolicy, type Policy } from '../control/policy.js';
+import { Rng } from '../control/rng.js';
+import type { Env } from '../control/env.js';
+import { envEntry, make } from './registry.js';
+import { validateConfig } from '../experiment/config.js';
+import { makeLearnerEnv, scriptedInLearnerUnits } from '../experiment/setup.js';
 
 async function rollouts(env: Env, policy: Policy, episodes: number): Promise<{ successRate: number; meanReturn: number; costs: number[] }> {
   let successes = 0;

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { make } from '../registry.js';
+import { make } from './registry.js';
 
 const run = promisify(execFile);
-const bin = fileURLToPath(new URL('../../cli/bin.mjs', import.meta.url));
+const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
 
 /** A 3-DoF arm a user might write: a ±2π base joint (as on UR arms), a shoulder and an elbow. */
 const ARM = `<robot name="my_arm">

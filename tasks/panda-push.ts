@@ -1,12 +1,12 @@
-import type { EnvSpec } from '../../control/env.js';
-import type { Rng } from '../../control/rng.js';
-import { box } from '../../control/spaces.js';
-import { loadDescription } from '../descriptions.js';
-import { checkEngine } from '../physics-task.js';
-import type { EngineName, SceneObject } from '../physics.js';
-import type { SceneShape } from '../../control/scene.js';
-import { sub, type Pose, type Vec3 } from '../math3d.js';
-import type { TaskStep } from '../sim-env.js';
+import type { EnvSpec } from '../control/env.js';
+import type { Rng } from '../control/rng.js';
+import { box } from '../control/spaces.js';
+import { loadDescription } from '../sim/descriptions.js';
+import { checkEngine } from '../sim/physics-task.js';
+import type { EngineName, SceneObject } from '../sim/physics.js';
+import type { SceneShape } from '../control/scene.js';
+import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
+import type { TaskStep } from '../sim/sim-env.js';
 import { checkSuccessHold, clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
 
 const CUBE_HALF = 0.025;
