@@ -10,8 +10,11 @@ class ToyEnv implements Env {
   private t = 0;
   private calls = 0;
 
-  constructor(private readonly fault: 'none' | 'ignores-seed' | 'accepts-nan' | 'obs-out-of-space' | 'wrong-costs' | 'mutates-on-bad-action') {
-    this.spec = { id: `Toy-${fault}`, observationSpace: box([-10], [10]), actionSpace: box([-1], [1]), controlHz: 10, maxEpisodeSteps: 20, constraints: ['c'], kind: 'sim' };
+  constructor(
+    private readonly fault: 'none' | 'ignores-seed' | 'accepts-nan' | 'obs-out-of-space' | 'wrong-costs' | 'mutates-on-bad-action',
+    names: Pick<EnvSpec, 'observationNames' | 'actionNames'> = {},
+  ) {
+    this.spec = { id: `Toy-${fault}`, observationSpace: box([-10], [10]), actionSpace: box([-1], [1]), controlHz: 10, maxEpisodeSteps: 20, constraints: ['c'], kind: 'sim', ...names };
   }
 
   async reset(options?: ResetOptions): Promise<ResetResult> {
@@ -51,5 +54,17 @@ describe('checkEnv', () => {
     expect(err).toBeInstanceOf(EnvCheckError);
     expect((err as EnvCheckError).message).toMatch(message);
     expect((err as EnvCheckError).envId).toBe(`Toy-${fault}`);
+  });
+
+  it('checks the names of the observation and action fields when the spec gives them: one per entry, non-empty, distinct', async () => {
+    await expect(checkEnv(new ToyEnv('none', { observationNames: ['x'], actionNames: ['push'] }))).resolves.toMatchObject({ steps: expect.any(Number) });
+    const failures = async (names: Pick<EnvSpec, 'observationNames' | 'actionNames'>): Promise<string> => ((await checkEnv(new ToyEnv('none', names)).catch((e: unknown) => e)) as EnvCheckError).message;
+    expect(await failures({ observationNames: ['x', 'v'] })).toMatch(/observationNames has 2 names for 1 observation entries/);
+    expect(await failures({ actionNames: [] })).toMatch(/actionNames has 0 names for 1 action entries/);
+    expect(await failures({ observationNames: [''] })).toMatch(/observationNames\[0\] must be a non-empty string/);
+    expect(await failures({ observationNames: ['x'], actionNames: ['x', 'x'] })).toMatch(/actionNames has 2 names/);
+    const dup = new ToyEnv('none');
+    Object.assign(dup, { spec: { ...dup.spec, observationSpace: box([-10, -10], [10, 10]), observationNames: ['x', 'x'] } });
+    expect(((await checkEnv(dup).catch((e: unknown) => e)) as EnvCheckError).message).toMatch(/observationNames must be distinct: x appears twice/);
   });
 });

@@ -24,7 +24,7 @@ export class EnvCheckError extends Error {
 
 /**
  * Checks that an env honours the roborl contract (as SB3's env checker does for Gym):
- * spec sanity; observations inside the observation box; finite rewards and one non-negative
+ * spec sanity (field names, when given, one per entry); observations inside the observation box; finite rewards and one non-negative
  * cost per named constraint; same seed and actions → bit-identical rollouts; bad actions
  * (wrong length, NaN, ±Infinity) rejected with an {@link InvalidActionError} naming the env
  * (and the index) while the env stays unchanged; reset after an episode ends.
@@ -46,6 +46,8 @@ export async function checkEnv(env: Env, options: CheckEnvOptions = {}): Promise
   if (spec.actionSpace.kind === 'box' && !isBounded(spec.actionSpace)) fail('the action box must have finite bounds');
   if (new Set(spec.constraints).size !== spec.constraints.length) fail(`constraint names must be unique: ${spec.constraints.join(', ')}`);
   if (spec.maxEpisodeSteps !== null && !(Number.isInteger(spec.maxEpisodeSteps) && spec.maxEpisodeSteps > 0)) fail(`spec.maxEpisodeSteps must be a positive integer or null`);
+  checkNames(spec.observationNames, 'observationNames', spec.observationSpace.low.length, 'observation', fail);
+  checkNames(spec.actionNames, 'actionNames', spec.actionSpace.kind === 'box' ? spec.actionSpace.low.length : 1, 'action', fail);
 
   const checkResult = (r: StepResult, where: string): void => {
     if (!(r.obs instanceof Float32Array) || !contains(spec.observationSpace, r.obs, 1e-5)) fail(`${where}: observation outside the observation space: [${Array.from(r.obs ?? []).slice(0, 8).join(', ')}…]`);
@@ -134,6 +136,19 @@ export async function checkEnv(env: Env, options: CheckEnvOptions = {}): Promise
 
   if (failures.length) throw new EnvCheckError(spec.id, failures);
   return { steps };
+}
+
+/** Field names, when a spec gives them: one non-empty, distinct name per entry. */
+function checkNames(names: readonly string[] | undefined, key: string, entries: number, what: string, fail: (msg: string) => void): void {
+  if (names === undefined) return;
+  if (!Array.isArray(names) || names.length !== entries) return fail(`spec.${key} has ${Array.isArray(names) ? names.length : typeof names} names for ${entries} ${what} entries`);
+  const bad = names.findIndex((n) => typeof n !== 'string' || n.length === 0);
+  if (bad >= 0) return fail(`spec.${key}[${bad}] must be a non-empty string, got ${JSON.stringify(names[bad])}`);
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (seen.has(n)) return fail(`spec.${key} must be distinct: ${n} appears twice`);
+    seen.add(n);
+  }
 }
 
 function bitEqual(a: Float32Array, b: Float32Array): boolean {

@@ -25,6 +25,18 @@ export interface EnvSpec {
   readonly constraints: readonly string[];
   /** Simulated (no hardware) or real; lets tools refuse e.g. unbounded random policies on a robot. */
   readonly kind: 'sim' | 'real';
+  /**
+   * What each observation entry is, in order (e.g. `q1`, `tcp x`, `goal−tcp z`), for people: the
+   * teleop page and logs name fields instead of `obs[14]`. Optional; when given, one distinct,
+   * non-empty name per entry (`checkEnv` checks). A wrapper that changes the observation's length
+   * must change or drop it.
+   */
+  readonly observationNames?: readonly string[];
+  /**
+   * What each action entry is (Box: one per dimension, e.g. `Δq1`, `gripper`), for the same
+   * readers. A wrapper that changes the action's length must change or drop it.
+   */
+  readonly actionNames?: readonly string[];
 }
 
 export interface ResetOptions {

@@ -58,9 +58,12 @@ export class ActionChunk extends Wrapper {
       return out;
     };
     const max = env.spec.maxEpisodeSteps;
+    const names = env.spec.actionNames;
     super(env, {
       ...env.spec,
       actionSpace: box(tile(space.low), tile(space.high), [chunk, ...space.shape]),
+      // The first action's names stand; the later ones say which step of the chunk they drive.
+      ...(names ? { actionNames: Array.from({ length: chunk }, (_, j) => names.map((n) => (j === 0 ? n : `${n} (+${j})`))).flat() } : {}),
       controlHz: env.spec.controlHz / chunk,
       maxEpisodeSteps: max === null ? null : Math.ceil(max / chunk),
     });
@@ -89,7 +92,10 @@ export class ObservationHistory extends Wrapper {
       for (let j = 0; j < length; j++) out.set(a, j * a.length);
       return out;
     };
-    super(env, { ...env.spec, observationSpace: box(tile(o.low), tile(o.high), [length, ...o.shape]) });
+    const names = env.spec.observationNames;
+    // Oldest first: the newest observation keeps its names, older ones say how many steps back.
+    const stacked = names ? { observationNames: Array.from({ length }, (_, j) => names.map((n) => (j === length - 1 ? n : `${n} (t−${length - 1 - j})`))).flat() } : {};
+    super(env, { ...env.spec, observationSpace: box(tile(o.low), tile(o.high), [length, ...o.shape]), ...stacked });
     this.dim = o.low.length;
     this.frames = new Float32Array(this.dim * length);
   }
