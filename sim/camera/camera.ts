@@ -1,0 +1,461 @@
+import type { SceneShape, SceneState } from '../../control/scene.js';
+import type { Rng } from '../../control/rng.js';
+import type { CameraConfig } from './config.js';
+import { hitBox, hitCapsule, hitCylinder, hitNormal, hitSphere } from './hit.js';
+
+/**
+ * A rendered frame, preallocated once per camera and overwritten by each render.
+ * `rgb` is H×W×3 uint8, row-major from the top-left pixel; `depth` (when the camera has
+ * `depth: true`) is H×W float32 metres along the optical axis, `far` where nothing was hit.
+ */
+export interface CameraFrame {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  readonly rgb: Uint8Array;
+  readonly depth: Float32Array | null;
+}
+
+/**
+ * Colours by role (sRGB 0–1) and opacity, as the dashboard's 3D view draws them, so a frame
+ * looks like the scene tab. Targets and keep-out zones are markers, not bodies: drawn see-through
+ * (after the solid shapes, farthest first) and left out of depth. The goal is more opaque than
+ * on the dashboard (0.6, not 0.45) so a 64×64 policy sees it over the table.
+ */
+export const ROLE_LOOKS: Readonly<Record<SceneShape['role'], { readonly rgb: readonly [number, number, number]; readonly alpha: number }>> = {
+  robot: { rgb: [0xf2 / 255, 0x8c / 255, 0x28 / 255], alpha: 1 },
+  object: { rgb: [0x3a / 255, 0x6f / 255, 0xd8 / 255], alpha: 1 },
+  fixture: { rgb: [0xaa / 255, 0xb2 / 255, 0xc0 / 255], alpha: 1 },
+  target: { rgb: [0x2c / 255, 0xa0 / 255, 0x2c / 255], alpha: 0.6 },
+  'keep-out': { rgb: [0xd6 / 255, 0x27 / 255, 0x28 / 255], alpha: 0.3 },
+};
+
+// Layout of the per-camera scratch (Float64Array `cam`).
+const POS = 0; // camera position (world)
+const RIGHT = 3; // image x axis (world)
+const UP = 6; // image y axis, up (world)
+const FWD = 9; // optical axis (world)
+const LIGHT = 12; // unit vector towards the light (world)
+
+/**
+ * A simulated pinhole camera over a {@link SceneState}: for every pixel in each shape's
+ * projected bounding box, the exact ray–primitive hit, z-buffered, Lambert-shaded (one
+ * directional light + ambient). Square pixels, vertical field of view `fovDeg`; pixel (i, j)
+ * looks through its centre, so a point at camera coordinates (x right, y up, z forward) lands at
+ * column `W/2 + f·x/z - 0.5`, row `H/2 - f·y/z - 0.5` (both from 0), with f = (H/2)/tan(fov/2).
+ *
+ * The image depends only on the shapes and poses, not their order or the engine that produced
+ * them (Rapier and MuJoCo list the same Panda in different orders). Meshes are not drawn: the
+ * scene carries none (Rapier's and MuJoCo's `scene()` list only primitives; mesh colliders are
+ * left out of the scene, as on the dashboard).
+ *
+ * Per frame nothing is allocated once the scratch has grown to the scene's shape count.
+ */
+export class Camera {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+  /** Focal length in pixels. */
+  readonly focal: number;
+  private readonly cam = new Float64Array(15);
+  /** Pose jitter: offset (world, 3) then a rotation matrix (row-major, 9). */
+  private readonly jitter = new Float64Array([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  /** Light after randomisation: direction (world, unit, 3), intensity, ambient. */
+  private readonly light = new Float64Array(5);
+  private readonly lightRotation = new Float64Array(9);
+  private colorSalt = 0;
+  private colorJitter = 0;
+  private readonly zbuf: Float64Array;
+  private readonly color: Float32Array;
+  private translucent = new Int32Array(8);
+  private translucentDist = new Float64Array(8);
+  private readonly attachedName: string;
+
+  constructor(readonly config: CameraConfig) {
+    this.name = config.name;
+    this.width = config.width;
+    this.height = config.height;
+    this.focal = config.height / 2 / Math.tan((config.fovDeg * Math.PI) / 360);
+    this.zbuf = new Float64Array(this.width * this.height);
+    this.color = new Float32Array(this.width * this.height * 3);
+    this.attachedName = config.pose.kind === 'attached' ? `${config.pose.link}#0` : '';
+    this.resetRandomization();
+  }
+
+  /** A frame of this camera's size (rgb, and depth when configured). */
+  createFrame(): CameraFrame {
+    const n = this.width * this.height;
+    return { name: this.name, width: this.width, height: this.height, rgb: new Uint8Array(n * 3), depth: this.config.depth ? new Float32Array(n) : null };
+  }
+
+  /** Back to the configured look: no pose jitter, the configured light, no colour jitter. */
+  resetRandomization(): void {
+    this.jitter.set([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const d = this.config.light.direction;
+    const n = Math.hypot(d[0], d[1], d[2]) || 1;
+    this.light.set([d[0] / n, d[1] / n, d[2] / n, this.config.light.intensity, this.config.light.ambient]);
+    this.colorSalt = 0;
+    this.colorJitter = 0;
+  }
+
+  /**
+   * Draws a new domain-randomisation sample from `rng` (camera pose, light, colours) within the
+   * config's `randomize` ranges; call at an episode's start. Without `randomize` nothing is drawn,
+   * so the rng's stream is untouched.
+   */
+  randomize(rng: Rng): void {
+    const r = this.config.randomize;
+    this.resetRandomization();
+    if (!r) return;
+    for (let k = 0; k < 3; k++) this.jitter[k] = rng.uniform(-r.positionM, r.positionM);
+    axisAngleMatrix(this.jitter, 3, rng, (rng.uniform(-r.rotationDeg, r.rotationDeg) * Math.PI) / 180);
+    const m = this.lightRotation;
+    axisAngleMatrix(m, 0, rng, (rng.uniform(0, r.lightDirectionDeg) * Math.PI) / 180);
+    const [lx = 0, ly = 0, lz = 0] = this.light;
+    for (let k = 0; k < 3; k++) this.light[k] = (m[3 * k] ?? 0) * lx + (m[3 * k + 1] ?? 0) * ly + (m[3 * k + 2] ?? 0) * lz;
+    this.light[3] = (this.light[3] ?? 0) * rng.uniform(r.lightIntensity[0], r.lightIntensity[1]);
+    this.colorSalt = rng.nextUint32();
+    this.colorJitter = r.colorJitter;
+  }
+
+  /** Renders `scene` into `out` (a frame from {@link createFrame}). See {@link renderCamera}. */
+  render(scene: SceneState, out: CameraFrame): void {
+    if (out.width !== this.width || out.height !== this.height || out.rgb.length !== this.width * this.height * 3) {
+      throw new RangeError(`camera "${this.name}": the frame is ${out.width}×${out.height}, the camera ${this.width}×${this.height} (use camera.createFrame())`);
+    }
+    const { shapes, poses } = scene;
+    if (poses.length < 7 * shapes.length) throw new RangeError(`camera "${this.name}": the scene has ${shapes.length} shapes but ${poses.length} pose numbers (want ${7 * shapes.length})`);
+    this.place(scene);
+    const bg = this.config.background;
+    const bgR = bg[0] / 255;
+    const bgG = bg[1] / 255;
+    const bgB = bg[2] / 255;
+    const n = this.width * this.height;
+    const far = this.config.far;
+    this.zbuf.fill(far);
+    for (let k = 0; k < n; k++) {
+      this.color[3 * k] = bgR;
+      this.color[3 * k + 1] = bgG;
+      this.color[3 * k + 2] = bgB;
+    }
+    // Solid shapes in any order (z-buffered), then the see-through markers farthest first.
+    let nTranslucent = 0;
+    for (let s = 0; s < shapes.length; s++) {
+      const shape = shapes[s];
+      if (!shape) continue;
+      if (ROLE_LOOKS[shape.role].alpha < 1) {
+        nTranslucent = this.pushTranslucent(nTranslucent, s, poses);
+        continue;
+      }
+      this.drawShape(shape, poses, 7 * s);
+    }
+    this.sortTranslucent(nTranslucent, shapes);
+    for (let k = 0; k < nTranslucent; k++) {
+      const s = this.translucent[k] ?? 0;
+      const shape = shapes[s];
+      if (shape) this.drawShape(shape, poses, 7 * s);
+    }
+    const rgb = out.rgb;
+    for (let k = 0; k < 3 * n; k++) {
+      const v = Math.round((this.color[k] ?? 0) * 255);
+      rgb[k] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+    if (out.depth) for (let k = 0; k < n; k++) out.depth[k] = this.zbuf[k] ?? far;
+  }
+
+  /**
+   * Where a world point lands: column and row (fractional, pixel centres at integers) and depth
+   * along the optical axis, for the camera placed in `scene` (attached cameras follow their link).
+   * `null` behind the camera.
+   */
+  project(scene: SceneState, point: readonly [number, number, number]): { col: number; row: number; depth: number } | null {
+    this.place(scene);
+    const c = this.cam;
+    const px = point[0] - (c[POS] ?? 0);
+    const py = point[1] - (c[POS + 1] ?? 0);
+    const pz = point[2] - (c[POS + 2] ?? 0);
+    const x = px * (c[RIGHT] ?? 0) + py * (c[RIGHT + 1] ?? 0) + pz * (c[RIGHT + 2] ?? 0);
+    const y = px * (c[UP] ?? 0) + py * (c[UP + 1] ?? 0) + pz * (c[UP + 2] ?? 0);
+    const z = px * (c[FWD] ?? 0) + py * (c[FWD + 1] ?? 0) + pz * (c[FWD + 2] ?? 0);
+    if (z <= 0) return null;
+    return { col: this.width / 2 + (this.focal * x) / z - 0.5, row: this.height / 2 - (this.focal * y) / z - 0.5, depth: z };
+  }
+
+  /** Camera position and axes (world) for this scene: the config's pose, the link's, the jitter. */
+  private place(scene: SceneState): void {
+    const pose = this.config.pose;
+    const c = this.cam;
+    let px = pose.position[0];
+    let py = pose.position[1];
+    let pz = pose.position[2];
+    let fx = pose.lookAt[0] - px;
+    let fy = pose.lookAt[1] - py;
+    let fz = pose.lookAt[2] - pz;
+    let ux = pose.up[0];
+    let uy = pose.up[1];
+    let uz = pose.up[2];
+    if (pose.kind === 'attached') {
+      const k = this.findLink(scene);
+      const p = scene.poses;
+      const o = 7 * k;
+      const m = quatMatrix(p[o + 3] ?? 0, p[o + 4] ?? 0, p[o + 5] ?? 0, p[o + 6] ?? 1);
+      const m00 = m[0] ?? 1, m01 = m[1] ?? 0, m02 = m[2] ?? 0, m10 = m[3] ?? 0, m11 = m[4] ?? 1, m12 = m[5] ?? 0, m20 = m[6] ?? 0, m21 = m[7] ?? 0, m22 = m[8] ?? 1;
+      const bx = p[o] ?? 0;
+      const by = p[o + 1] ?? 0;
+      const bz = p[o + 2] ?? 0;
+      const qx = m00 * px + m01 * py + m02 * pz + bx;
+      const qy = m10 * px + m11 * py + m12 * pz + by;
+      const qz = m20 * px + m21 * py + m22 * pz + bz;
+      ((px = qx), (py = qy), (pz = qz));
+      const gx = m00 * fx + m01 * fy + m02 * fz;
+      const gy = m10 * fx + m11 * fy + m12 * fz;
+      const gz = m20 * fx + m21 * fy + m22 * fz;
+      ((fx = gx), (fy = gy), (fz = gz));
+      const vx = m00 * ux + m01 * uy + m02 * uz;
+      const vy = m10 * ux + m11 * uy + m12 * uz;
+      const vz = m20 * ux + m21 * uy + m22 * uz;
+      ((ux = vx), (uy = vy), (uz = vz));
+    }
+    // Pose jitter: offset, then rotate the view and up directions about the camera.
+    const j = this.jitter;
+    px += j[0] ?? 0;
+    py += j[1] ?? 0;
+    pz += j[2] ?? 0;
+    const jf0 = (j[3] ?? 1) * fx + (j[4] ?? 0) * fy + (j[5] ?? 0) * fz;
+    const jf1 = (j[6] ?? 0) * fx + (j[7] ?? 1) * fy + (j[8] ?? 0) * fz;
+    const jf2 = (j[9] ?? 0) * fx + (j[10] ?? 0) * fy + (j[11] ?? 1) * fz;
+    const ju0 = (j[3] ?? 1) * ux + (j[4] ?? 0) * uy + (j[5] ?? 0) * uz;
+    const ju1 = (j[6] ?? 0) * ux + (j[7] ?? 1) * uy + (j[8] ?? 0) * uz;
+    const ju2 = (j[9] ?? 0) * ux + (j[10] ?? 0) * uy + (j[11] ?? 1) * uz;
+    const fn = 1 / Math.hypot(jf0, jf1, jf2);
+    fx = jf0 * fn;
+    fy = jf1 * fn;
+    fz = jf2 * fn;
+    // right = forward × up; image up = right × forward.
+    let rx = fy * ju2 - fz * ju1;
+    let ry = fz * ju0 - fx * ju2;
+    let rz = fx * ju1 - fy * ju0;
+    const rn = 1 / Math.hypot(rx, ry, rz);
+    ((rx *= rn), (ry *= rn), (rz *= rn));
+    c[POS] = px;
+    c[POS + 1] = py;
+    c[POS + 2] = pz;
+    c[RIGHT] = rx;
+    c[RIGHT + 1] = ry;
+    c[RIGHT + 2] = rz;
+    c[UP] = ry * fz - rz * fy;
+    c[UP + 1] = rz * fx - rx * fz;
+    c[UP + 2] = rx * fy - ry * fx;
+    c[FWD] = fx;
+    c[FWD + 1] = fy;
+    c[FWD + 2] = fz;
+    c[LIGHT] = this.light[0] ?? 0;
+    c[LIGHT + 1] = this.light[1] ?? 0;
+    c[LIGHT + 2] = this.light[2] ?? 0;
+  }
+
+  /** Index of the shape carrying an attached camera: `<link>` exactly, else `<link>#0`. */
+  private findLink(scene: SceneState): number {
+    const pose = this.config.pose;
+    if (pose.kind !== 'attached') return -1;
+    let found = -1;
+    for (let k = 0; k < scene.shapes.length; k++) {
+      const name = scene.shapes[k]?.name;
+      if (name === pose.link) return k;
+      if (found < 0 && name === this.attachedName) found = k;
+    }
+    if (found < 0) throw new RangeError(`camera "${this.name}": the scene has no link "${pose.link}" (looked for shapes "${pose.link}" and "${this.attachedName}")`);
+    return found;
+  }
+
+  private pushTranslucent(n: number, s: number, poses: readonly number[]): number {
+    if (n === this.translucent.length) {
+      const grown = new Int32Array(2 * n);
+      grown.set(this.translucent);
+      this.translucent = grown;
+      const d = new Float64Array(2 * n);
+      d.set(this.translucentDist);
+      this.translucentDist = d;
+    }
+    const c = this.cam;
+    const o = 7 * s;
+    this.translucent[n] = s;
+    this.translucentDist[n] = Math.hypot((poses[o] ?? 0) - (c[POS] ?? 0), (poses[o + 1] ?? 0) - (c[POS + 1] ?? 0), (poses[o + 2] ?? 0) - (c[POS + 2] ?? 0));
+    return n + 1;
+  }
+
+  /** Farthest first; equal distances by name, so the order never depends on the engine's. */
+  private sortTranslucent(n: number, shapes: readonly SceneShape[]): void {
+    const idx = this.translucent;
+    const dist = this.translucentDist;
+    for (let a = 1; a < n; a++) {
+      const s = idx[a] ?? 0;
+      const d = dist[a] ?? 0;
+      const name = shapes[s]?.name ?? '';
+      let b = a - 1;
+      while (b >= 0) {
+        const db = dist[b] ?? 0;
+        if (db > d || (db === d && (shapes[idx[b] ?? 0]?.name ?? '') <= name)) break;
+        idx[b + 1] = idx[b] ?? 0;
+        dist[b + 1] = db;
+        b--;
+      }
+      idx[b + 1] = s;
+      dist[b + 1] = d;
+    }
+  }
+
+  /** Every pixel in the shape's projected bounding sphere: hit, depth test, shade. */
+  private drawShape(shape: SceneShape, poses: readonly number[], o: number): void {
+    const c = this.cam;
+    const kind = shape.kind;
+    const s0 = shape.size[0] ?? 0;
+    const s1 = shape.size[1] ?? 0;
+    const s2 = shape.size[2] ?? 0;
+    if (!(s0 > 0) || (kind !== 'sphere' && !(s1 >= 0)) || (kind === 'box' && !(s2 > 0))) return; // degenerate: nothing to see
+    const radius = kind === 'box' ? Math.hypot(s0, s1, s2) : kind === 'sphere' ? s0 : kind === 'capsule' ? s0 + s1 : Math.hypot(s0, s1);
+    const wx = (poses[o] ?? 0) - (c[POS] ?? 0);
+    const wy = (poses[o + 1] ?? 0) - (c[POS + 1] ?? 0);
+    const wz = (poses[o + 2] ?? 0) - (c[POS + 2] ?? 0);
+    if (!Number.isFinite(wx + wy + wz)) return;
+    const rX = c[RIGHT] ?? 0, rY = c[RIGHT + 1] ?? 0, rZ = c[RIGHT + 2] ?? 0;
+    const uX = c[UP] ?? 0, uY = c[UP + 1] ?? 0, uZ = c[UP + 2] ?? 0;
+    const fX = c[FWD] ?? 0, fY = c[FWD + 1] ?? 0, fZ = c[FWD + 2] ?? 0;
+    // Bounding sphere in camera coordinates → a pixel rectangle (the whole image when it
+    // reaches the camera's plane).
+    const cx = wx * rX + wy * rY + wz * rZ;
+    const cy = wx * uX + wy * uY + wz * uZ;
+    const cz = wx * fX + wy * fY + wz * fZ;
+    const near = this.config.near;
+    if (cz + radius < near || cz - radius > this.config.far) return;
+    const W = this.width;
+    const H = this.height;
+    const f = this.focal;
+    let i0 = 0, i1 = W - 1, j0 = 0, j1 = H - 1;
+    if (cz - radius > 1e-9) {
+      const za = cz - radius;
+      const zb = cz + radius;
+      const xmin = Math.min((cx - radius) / za, (cx - radius) / zb);
+      const xmax = Math.max((cx + radius) / za, (cx + radius) / zb);
+      const ymin = Math.min((cy - radius) / za, (cy - radius) / zb);
+      const ymax = Math.max((cy + radius) / za, (cy + radius) / zb);
+      i0 = Math.max(0, Math.floor(W / 2 + f * xmin - 0.5));
+      i1 = Math.min(W - 1, Math.ceil(W / 2 + f * xmax - 0.5));
+      j0 = Math.max(0, Math.floor(H / 2 - f * ymax - 0.5));
+      j1 = Math.min(H - 1, Math.ceil(H / 2 - f * ymin - 0.5));
+      if (i0 > i1 || j0 > j1) return;
+    }
+    // Shape rotation R (columns: the shape's axes in world). Ray in shape frame:
+    // origin Rᵀ(cam − p), direction Rᵀ(x·right + y·up + forward) with x, y per pixel.
+    const m = quatMatrix(poses[o + 3] ?? 0, poses[o + 4] ?? 0, poses[o + 5] ?? 0, poses[o + 6] ?? 1);
+    const m00 = m[0] ?? 1, m01 = m[1] ?? 0, m02 = m[2] ?? 0, m10 = m[3] ?? 0, m11 = m[4] ?? 1, m12 = m[5] ?? 0, m20 = m[6] ?? 0, m21 = m[7] ?? 0, m22 = m[8] ?? 1;
+    const ox = -(m00 * wx + m10 * wy + m20 * wz);
+    const oy = -(m01 * wx + m11 * wy + m21 * wz);
+    const oz = -(m02 * wx + m12 * wy + m22 * wz);
+    const inv = 1 / f;
+    const arx = (m00 * rX + m10 * rY + m20 * rZ) * inv, ary = (m01 * rX + m11 * rY + m21 * rZ) * inv, arz = (m02 * rX + m12 * rY + m22 * rZ) * inv;
+    const aux = (m00 * uX + m10 * uY + m20 * uZ) * inv, auy = (m01 * uX + m11 * uY + m21 * uZ) * inv, auz = (m02 * uX + m12 * uY + m22 * uZ) * inv;
+    const afx = m00 * fX + m10 * fY + m20 * fZ, afy = m01 * fX + m11 * fY + m21 * fZ, afz = m02 * fX + m12 * fY + m22 * fZ;
+    const lX = c[LIGHT] ?? 0, lY = c[LIGHT + 1] ?? 0, lZ = c[LIGHT + 2] ?? 0;
+    const llx = m00 * lX + m10 * lY + m20 * lZ, lly = m01 * lX + m11 * lY + m21 * lZ, llz = m02 * lX + m12 * lY + m22 * lZ;
+    const intensity = this.light[3] ?? 0;
+    const ambient = this.light[4] ?? 0;
+    const look = ROLE_LOOKS[shape.role];
+    const alpha = look.alpha;
+    let baseR = look.rgb[0];
+    let baseG = look.rgb[1];
+    let baseB = look.rgb[2];
+    if (this.colorJitter > 0) {
+      // Keyed by the shape's name, not its index: the same colours whatever the scene's order.
+      let h = hashName(shape.name, this.colorSalt);
+      const j = this.colorJitter;
+      h = mix32(h);
+      baseR *= 1 + j * ((h / 4294967296) * 2 - 1);
+      h = mix32(h + 0x9e3779b9);
+      baseG *= 1 + j * ((h / 4294967296) * 2 - 1);
+      h = mix32(h + 0x9e3779b9);
+      baseB *= 1 + j * ((h / 4294967296) * 2 - 1);
+    }
+    const zbuf = this.zbuf;
+    const color = this.color;
+    for (let j = j0; j <= j1; j++) {
+      const yv = H / 2 - 0.5 - j; // f·(image y) of this row's pixel centres
+      const bx = afx + yv * aux + (0.5 - W / 2) * arx;
+      const by = afy + yv * auy + (0.5 - W / 2) * ary;
+      const bz = afz + yv * auz + (0.5 - W / 2) * arz;
+      for (let i = i0; i <= i1; i++) {
+        const dx = bx + i * arx;
+        const dy = by + i * ary;
+        const dz = bz + i * arz;
+        const t = kind === 'box' ? hitBox(ox, oy, oz, dx, dy, dz, s0, s1, s2, near) : kind === 'sphere' ? hitSphere(ox, oy, oz, dx, dy, dz, s0, near) : kind === 'capsule' ? hitCapsule(ox, oy, oz, dx, dy, dz, s0, s1, near) : hitCylinder(ox, oy, oz, dx, dy, dz, s0, s1, near);
+        if (t < 0) continue;
+        const p = j * W + i;
+        if (t >= (zbuf[p] ?? 0)) continue;
+        const lambert = (hitNormal[0] ?? 0) * llx + (hitNormal[1] ?? 0) * lly + (hitNormal[2] ?? 0) * llz;
+        const shade = ambient + intensity * (lambert > 0 ? lambert : 0);
+        if (alpha >= 1) {
+          zbuf[p] = t;
+          color[3 * p] = baseR * shade;
+          color[3 * p + 1] = baseG * shade;
+          color[3 * p + 2] = baseB * shade;
+        } else {
+          color[3 * p] = (color[3 * p] ?? 0) * (1 - alpha) + baseR * shade * alpha;
+          color[3 * p + 1] = (color[3 * p + 1] ?? 0) * (1 - alpha) + baseG * shade * alpha;
+          color[3 * p + 2] = (color[3 * p + 2] ?? 0) * (1 - alpha) + baseB * shade * alpha;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Renders `scene` through `camera` into `out` (allocated by `camera.createFrame()`): RGB always,
+ * depth when the camera has `depth: true`. Throws a RangeError naming the camera when an
+ * attached camera's link is missing from the scene or `out` is the wrong size.
+ */
+export function renderCamera(scene: SceneState, camera: Camera, out: CameraFrame): void {
+  camera.render(scene, out);
+}
+
+/** Rotation matrix (row-major) of quaternion x y z w, normalised first (poses are rounded). */
+const qm = new Float64Array(9);
+function quatMatrix(x: number, y: number, z: number, w: number): Float64Array {
+  const n = Math.hypot(x, y, z, w);
+  if (n > 0) ((x /= n), (y /= n), (z /= n), (w /= n));
+  else ((x = 0), (y = 0), (z = 0), (w = 1));
+  qm[0] = 1 - 2 * (y * y + z * z);
+  qm[1] = 2 * (x * y - z * w);
+  qm[2] = 2 * (x * z + y * w);
+  qm[3] = 2 * (x * y + z * w);
+  qm[4] = 1 - 2 * (x * x + z * z);
+  qm[5] = 2 * (y * z - x * w);
+  qm[6] = 2 * (x * z - y * w);
+  qm[7] = 2 * (y * z + x * w);
+  qm[8] = 1 - 2 * (x * x + y * y);
+  return qm;
+}
+
+/** Writes the rotation by `angle` about a uniformly random axis into m[at..at+9] (row-major). */
+function axisAngleMatrix(m: Float64Array, at: number, rng: Rng, angle: number): void {
+  let ax = rng.normal();
+  let ay = rng.normal();
+  let az = rng.normal();
+  const n = Math.hypot(ax, ay, az) || 1;
+  ((ax /= n), (ay /= n), (az /= n));
+  const s = Math.sin(angle / 2);
+  const r = quatMatrix(ax * s, ay * s, az * s, Math.cos(angle / 2));
+  for (let k = 0; k < 9; k++) m[at + k] = r[k] ?? 0;
+}
+
+function hashName(name: string, salt: number): number {
+  let h = (salt ^ 0x811c9dc5) >>> 0;
+  for (let k = 0; k < name.length; k++) h = Math.imul(h ^ name.charCodeAt(k), 0x01000193) >>> 0;
+  return h;
+}
+
+/** 32-bit finaliser (murmur3's fmix32). */
+function mix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
