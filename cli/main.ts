@@ -20,6 +20,7 @@ const COMMANDS: Record<CommandName, { booleans: readonly string[]; run: (args: A
   dashboard: { booleans: [], run: async (a) => (await import('./commands/dashboard.js')).dashboardCommand(a) },
   plot: { booleans: [], run: async (a) => (await import('./commands/analysis.js')).plotCommand(a) },
   compare: { booleans: [], run: async (a) => (await import('./commands/analysis.js')).compareCommand(a) },
+  render: { booleans: [], run: async (a) => (await import('./commands/render.js')).renderCommand(a) },
 };
 
 async function main(argv: string[]): Promise<void> {

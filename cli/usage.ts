@@ -148,6 +148,15 @@ export const USAGE = {
   --alpha A     family-wise error (default 0.05)
   --json FILE   where to write the decision (default compare.json)
   --seed S      the random permutations' seed (default 0)`,
+  render: `usage: roborl render <env-id> [--camera front|wrist] [--out frame.png] [--depth depth.png] [--size N] [--engine rapier|mujoco] [--seed S] [--steps N]
+  Save one simulated camera frame as a PNG: what a pixel policy sees (issue 23).
+  --camera NAME  front (before the table) or wrist (on panda_hand) (default front)
+  --out FILE     the RGB frame (default frame.png)
+  --depth FILE   also the depth image, greyscale, near = white
+  --size N       width and height in pixels (default 64)
+  --engine NAME  the task's physics engine (default: the task's)
+  --seed S       the reset's seed (default 0)
+  --steps N      run the task's scripted expert N steps first (default 0)`,
 } as const;
 
 export type CommandName = keyof typeof USAGE;
@@ -169,6 +178,7 @@ commands:
   dashboard      a local web app: runs, live curves, the 3D scene, teleop
   plot           curves over seeds (mean and bootstrap CI) to SVG or PNG
   compare        AdaStop: is A better than B, with as few seeds as the evidence allows
+  render         save a simulated camera's frame as a PNG
 
 ${Object.values(USAGE).join('\n\n')}
 `;
