@@ -52,6 +52,8 @@ export class CartPole extends PhysicsTask {
       maxEpisodeSteps: 500,
       constraints: ['cart_near_edge'],
       kind: 'sim',
+      observationNames: ['cart x', 'cart ẋ', 'pole θ', 'pole θ̇'],
+      ...(this.discreteActions ? {} : { actionNames: ['force'] }),
     };
   }
 

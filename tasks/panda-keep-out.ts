@@ -8,8 +8,8 @@ import type { EngineName } from '../sim/physics.js';
 import type { SceneShape } from '../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
 import type { TaskStep } from '../sim/sim-env.js';
-import { clamp, PANDA_MAX_DELTA, PandaTask, pandaIkStep, pandaTcpJacobian, pandaTcpPose } from './panda.js';
-import { pandaReachObservation, reachGoalMarker } from './panda-reach.js';
+import { clamp, PANDA_JOINT_ACTION_NAMES, PANDA_MAX_DELTA, PandaTask, pandaIkStep, pandaTcpJacobian, pandaTcpPose, xyzNames } from './panda.js';
+import { PANDA_REACH_OBSERVATION_NAMES, pandaReachObservation, reachGoalMarker } from './panda-reach.js';
 
 /** Nominal goal of the keep-out reach (each episode adds U(±3 cm) per axis). */
 export const KEEP_OUT_GOAL: Vec3 = [0.6, 0, 0.2];
@@ -43,6 +43,8 @@ export class PandaKeepOut extends PandaTask {
     maxEpisodeSteps: 60,
     constraints: ['keep_out', 'joint_velocity', 'table_contact'],
     kind: 'sim',
+    observationNames: [...PANDA_REACH_OBSERVATION_NAMES, ...xyzNames('tcp−sphere')],
+    actionNames: PANDA_JOINT_ACTION_NAMES,
   };
   private goal: Vec3 = [...KEEP_OUT_GOAL];
 

@@ -7,7 +7,7 @@ import type { EngineName, SceneObject } from '../sim/physics.js';
 import type { SceneShape } from '../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
 import type { TaskStep } from '../sim/sim-env.js';
-import { checkSuccessHold, clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
+import { checkSuccessHold, clamp, PANDA_ARM_OBSERVATION_NAMES, PANDA_JOINT_ACTION_NAMES, PANDA_MAX_DELTA, pandaIkStep, PandaTask, xyzNames } from './panda.js';
 
 const CUBE_HALF = 0.025;
 /** The cube: 5 cm, 0.1 kg, on the table. */
@@ -41,6 +41,9 @@ export class PandaPush extends PandaTask {
     maxEpisodeSteps: 100,
     constraints: ['joint_velocity', 'table_contact'],
     kind: 'sim',
+    // In the order observe() writes them.
+    observationNames: [...PANDA_ARM_OBSERVATION_NAMES, ...xyzNames('cube'), ...xyzNames('cube v'), ...xyzNames('goal', 'xy'), ...xyzNames('cube−tcp'), ...xyzNames('goal−cube', 'xy')],
+    actionNames: PANDA_JOINT_ACTION_NAMES,
   };
   /**
    * Pushing puts the fingers at cube height (the expert pushes with the TCP 3.5 cm above the

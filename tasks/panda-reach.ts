@@ -7,7 +7,7 @@ import type { EngineName } from '../sim/physics.js';
 import type { SceneShape } from '../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
 import type { TaskStep } from '../sim/sim-env.js';
-import { checkSuccessHold, clamp, PANDA_MAX_DELTA, pandaIkStep, PandaTask } from './panda.js';
+import { checkSuccessHold, clamp, PANDA_ARM_OBSERVATION_NAMES, PANDA_JOINT_ACTION_NAMES, PANDA_MAX_DELTA, pandaIkStep, PandaTask, xyzNames } from './panda.js';
 
 /**
  * `PandaReach-v0`: bring the Panda's tool centre point to a random target.
@@ -31,6 +31,8 @@ export class PandaReach extends PandaTask {
     maxEpisodeSteps: 50,
     constraints: ['joint_velocity', 'table_contact'],
     kind: 'sim',
+    observationNames: PANDA_REACH_OBSERVATION_NAMES,
+    actionNames: PANDA_JOINT_ACTION_NAMES,
   };
   private goal: Vec3 = [0.45, 0, 0.3];
   private readonly successHold: number;
@@ -69,6 +71,9 @@ export class PandaReach extends PandaTask {
     return pandaReachObservation(this.q, this.qd, tcp, this.goal);
   }
 }
+
+/** The names of the reach observation's 23 entries (see {@link pandaReachObservation}). */
+export const PANDA_REACH_OBSERVATION_NAMES: readonly string[] = [...PANDA_ARM_OBSERVATION_NAMES, ...xyzNames('goal'), ...xyzNames('goal−tcp')];
 
 /**
  * The reach observation (23, or more with `extra` appended): q, q̇, TCP, goal, goal − TCP. One

@@ -273,4 +273,42 @@ function solve(A: number[][], b: number[]): number[] {
   return x;
 }
 
+/** `name x`, `name y`, `name z`: the names of a 3-vector's entries in an observation. */
+export function xyzNames(name: string, axes: string = 'xyz'): string[] {
+  return Array.from(axes, (a) => `${name} ${a}`);
+}
 
+/** The Panda tasks' observations start with these 17: q1…q7, q̇1…q̇7 (rad, rad/s), the TCP (m). */
+export const PANDA_ARM_OBSERVATION_NAMES: readonly string[] = [...Array.from({ length: 7 }, (_, i) => `q${i + 1}`), ...Array.from({ length: 7 }, (_, i) => `q̇${i + 1}`), ...xyzNames('tcp')];
+
+/** The joint-delta action's entries: Δq1…Δq7 (× 0.08 rad), never TCP axes. */
+export const PANDA_JOINT_ACTION_NAMES: readonly string[] = Array.from({ length: 7 }, (_, i) => `Δq${i + 1}`);
+
+/**
+ * The policy's joint-delta action at an observation (q at 0–6, as every Panda task's) as the
+ * Cartesian teleop command v that moves the TCP the same way: d = FK(q + 0.08·a, clipped to the
+ * joint limits) − FK(q), the displacement the action commands, then v = G⁻¹(d − d₀) where
+ * d = d₀ + G·v is what {@link pandaTcpTeleop}'s own command v commands at this q (G probed with
+ * small commands: the IK is linear there). A person driving in the tool frame then reads the
+ * policy's proposal as the slider position that would do the same; it may exceed ±1 (a policy
+ * is not bound to the teleop speed).
+ */
+export function pandaTcpOfAction(): (obs: Float32Array, action: Float32Array) => Float32Array {
+  const robot = loadDescription('panda');
+  const joints = robot.joints.filter((j) => j.type === 'revolute');
+  const teleop = pandaTcpTeleop();
+  const PROBE = 0.25;
+  return (obs, action) => {
+    const q = Array.from({ length: 7 }, (_, i) => obs[i] as number);
+    const from = pandaTcpPose(robot, q).p;
+    const displacement = (a: ArrayLike<number>): Vec3 => {
+      const target = q.map((v, i) => clamp(v + PANDA_MAX_DELTA * clamp(a[i] as number, -1, 1), joints[i]?.limit?.lower ?? -Math.PI, joints[i]?.limit?.upper ?? Math.PI));
+      return sub(pandaTcpPose(robot, target).p, from);
+    };
+    const d0 = displacement(teleop(obs, new Float32Array(3)));
+    const G = [0, 1, 2].map((k) => sub(displacement(teleop(obs, Float32Array.from([0, 1, 2], (i) => (i === k ? PROBE : 0)))), d0).map((x) => x / PROBE));
+    // G[k] is column k (the response to axis k): solve Σ_k G[k]·v_k = d − d0.
+    const A = [0, 1, 2].map((r) => [0, 1, 2].map((k) => (G[k] as number[])[r] as number));
+    return Float32Array.from(solve(A, sub(displacement(action), d0)));
+  };
+}

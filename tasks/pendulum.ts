@@ -34,6 +34,8 @@ export class Pendulum extends SimEnv implements SceneSource {
     maxEpisodeSteps: 200,
     constraints: ['joint_velocity'],
     kind: 'sim',
+    observationNames: ['cos θ', 'sin θ', 'θ̇'],
+    actionNames: ['torque'],
   };
   private theta = 0;
   private thetaDot = 0;

@@ -36,6 +36,8 @@ export class RapierPendulum extends PhysicsTask {
     maxEpisodeSteps: 200,
     constraints: ['joint_velocity'],
     kind: 'sim',
+    observationNames: ['cos θ', 'sin θ', 'θ̇'],
+    actionNames: ['torque'],
   };
   private readonly velocityLimit: number;
 

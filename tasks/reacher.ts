@@ -41,6 +41,8 @@ export class Reacher extends PhysicsTask {
     maxEpisodeSteps: 50,
     constraints: ['joint_velocity'],
     kind: 'sim',
+    observationNames: ['cos q1', 'cos q2', 'sin q1', 'sin q2', 'target x', 'target y', 'q̇1', 'q̇2', 'tip−target x', 'tip−target y'],
+    actionNames: ['torque 1', 'torque 2'],
   };
   private targetX = 0;
   private targetY = 0;

@@ -8,7 +8,7 @@ import { ENGINES, type EngineName } from '../sim/physics.js';
 import { loadRapier } from '../sim/rapier.js';
 import { CartPole, cartPoleExpert } from './cartpole.js';
 import { PandaPush, pandaPushExpert } from './panda-push.js';
-import { pandaTcpTeleop } from './panda.js';
+import { pandaTcpOfAction, pandaTcpTeleop } from './panda.js';
 import { PandaReach, pandaReachExpert } from './panda-reach.js';
 import { keepOutShieldModel, PandaKeepOut, pandaKeepOutExpert } from './panda-keep-out.js';
 import { Pendulum, pendulumExpert } from './pendulum.js';
@@ -39,6 +39,12 @@ export interface EnvEntry {
    * full scale) and the observation to the task's action (through its Jacobian / IK).
    */
   readonly tcpTeleop?: () => (obs: Float32Array, v: Float32Array) => Float32Array;
+  /**
+   * The inverse view, with `tcpTeleop`: a task action at an observation → the TCP command v (same
+   * units) asking for the displacement it commands, so a person driving in the tool frame sees
+   * the policy's proposal in that frame.
+   */
+  readonly tcpOfAction?: () => (obs: Float32Array, action: Float32Array) => Float32Array;
 }
 
 export interface MakeOptions {
@@ -187,6 +193,7 @@ register({
   create: (o) => new PandaReach({ engine: engine(o), successHold: num(o, 'successHold') }),
   scripted: pandaReachExpert,
   tcpTeleop: pandaTcpTeleop,
+  tcpOfAction: pandaTcpOfAction,
 });
 register({
   id: PandaKeepOut.ID,
@@ -196,6 +203,7 @@ register({
   create: (o) => new PandaKeepOut({ engine: engine(o) }),
   scripted: pandaKeepOutExpert,
   tcpTeleop: pandaTcpTeleop,
+  tcpOfAction: pandaTcpOfAction,
   shield: () => keepOutShieldModel(),
 });
 register({
@@ -224,4 +232,5 @@ register({
   create: (o) => new PandaPush({ engine: engine(o), successHold: num(o, 'successHold') }),
   scripted: pandaPushExpert,
   tcpTeleop: pandaTcpTeleop,
+  tcpOfAction: pandaTcpOfAction,
 });

@@ -94,6 +94,8 @@ export class UrdfReach extends PhysicsTask {
       maxEpisodeSteps: 100,
       constraints: ['joint_velocity'],
       kind: 'sim',
+      observationNames: [...Array.from({ length: n }, (_, i) => `q${i + 1}`), ...Array.from({ length: n }, (_, i) => `q̇${i + 1}`), 'tip x', 'tip y', 'tip z', 'goal x', 'goal y', 'goal z'],
+      actionNames: Array.from({ length: n }, (_, i) => `Δq${i + 1}`),
     };
   }
 
