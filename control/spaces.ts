@@ -95,3 +95,109 @@ export function isBounded(space: Box): boolean {
   }
   return true;
 }
+
+/**
+ * A camera image: `height × width × channels` bytes (uint8, row-major HWC, as cameras and
+ * rasterisers deliver them). Channels: 1 (grey or depth), 3 (RGB), 4 (RGBA).
+ */
+export interface ImageSpace {
+  readonly kind: 'image';
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+}
+
+/**
+ * A dict observation space (issue 23), as SERL's `{state, wrist, front}`: a state vector and one
+ * image per named camera. Camera order is the order of `cameras`' keys, everywhere (replay
+ * sections, encoder features).
+ */
+export interface DictSpace {
+  readonly kind: 'dict';
+  readonly state: Box;
+  readonly cameras: Readonly<Record<string, ImageSpace>>;
+}
+
+/** What an env may observe: a flat vector, or state + cameras. */
+export type ObservationSpace = Box | DictSpace;
+
+/** A member of a {@link DictSpace}: `state` and one frame per camera name. */
+export interface DictObservation {
+  readonly state: Float32Array;
+  readonly [camera: string]: Float32Array | Uint8Array;
+}
+
+/** A flat vector or a dict observation. */
+export type Observation = Float32Array | DictObservation;
+
+/** Builds an image space; throws on a non-integer, zero or oversized dimension. */
+export function image(height: number, width: number, channels = 3): ImageSpace {
+  for (const [k, v, max] of [['height', height, 4096], ['width', width, 4096], ['channels', channels, 4]] as const) {
+    if (!(Number.isInteger(v) && v >= 1 && v <= max)) throw new RangeError(`Expected image \`${k}\` to be an integer in 1..${max}, got \`${v}\``);
+  }
+  return { kind: 'image', height, width, channels };
+}
+
+const CAMERA_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/** Builds a dict space; camera names are identifiers (not `state`), at least one camera. */
+export function dict(state: Box, cameras: Readonly<Record<string, ImageSpace>>): DictSpace {
+  const names = Object.keys(cameras);
+  if (names.length === 0) throw new RangeError('A dict observation space needs at least one camera (use a Box for state only)');
+  for (const n of names) {
+    if (n === 'state' || !CAMERA_NAME.test(n)) throw new RangeError(`Invalid camera name \`${n}\`: expected a letter then up to 63 letters, digits, _ or -, and not \`state\``);
+    const c = cameras[n] as ImageSpace;
+    image(c.height, c.width, c.channels);
+  }
+  return { kind: 'dict', state, cameras: { ...cameras } };
+}
+
+/** Bytes of one frame of `space`. */
+export function frameSize(space: ImageSpace): number {
+  return space.height * space.width * space.channels;
+}
+
+/** The cameras of a space in their canonical order, with their names (none for a Box). */
+export function cameraList(space: ObservationSpace): (ImageSpace & { readonly name: string })[] {
+  return space.kind === 'dict' ? Object.entries(space.cameras).map(([name, s]) => ({ ...s, name })) : [];
+}
+
+/** The state part of an observation space. */
+export function stateSpace(space: ObservationSpace): Box {
+  return space.kind === 'dict' ? space.state : space;
+}
+
+/** The state vector of an observation. */
+export function stateOf(obs: Observation): Float32Array {
+  return obs instanceof Float32Array ? obs : obs.state;
+}
+
+/**
+ * Why `obs` is not a valid member of `space` — the entry, its shape or type, or a state value
+ * out of bounds — or null when it is one. Frames must be Uint8Arrays of exactly H·W·C bytes
+ * (uint8 holds only 0..255, so their range needs no check).
+ */
+export function observationProblem(space: ObservationSpace, obs: unknown, tolerance = 0): string | null {
+  if (space.kind === 'box') {
+    if (!(obs instanceof Float32Array)) return `expected a Float32Array observation, got ${kindOf(obs)}`;
+    return contains(space, obs, tolerance) ? null : `observation outside its box (length ${obs.length}, expected ${space.low.length})`;
+  }
+  if (typeof obs !== 'object' || obs === null || obs instanceof Float32Array || obs instanceof Uint8Array) return `expected a dict observation {state, ${Object.keys(space.cameras).join(', ')}}, got ${kindOf(obs)}`;
+  const entries = new Map(Object.entries(obs));
+  const state = entries.get('state');
+  if (!(state instanceof Float32Array)) return `observation.state: expected a Float32Array, got ${kindOf(state)}`;
+  if (!contains(space.state, state, tolerance)) return `observation.state outside its box (length ${state.length}, expected ${space.state.low.length})`;
+  for (const [name, cam] of Object.entries(space.cameras)) {
+    const frame = entries.get(name);
+    if (!(frame instanceof Uint8Array)) return `observation.${name}: expected a Uint8Array frame, got ${kindOf(frame)}`;
+    if (frame.length !== frameSize(cam)) return `observation.${name}: ${frame.length} bytes, expected ${cam.height}×${cam.width}×${cam.channels} = ${frameSize(cam)}`;
+  }
+  for (const k of entries.keys()) if (k !== 'state' && !(k in space.cameras)) return `observation.${k}: not a camera of this space (${Object.keys(space.cameras).join(', ')})`;
+  return null;
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v !== 'object') return typeof v;
+  return (v as object).constructor?.name ?? 'object';
+}

@@ -8,6 +8,16 @@ export interface ReplaySpec {
   readonly actDim: number;
   /** Number of named constraint costs stored per transition. */
   readonly costDim: number;
+  /** Camera frames per observation (image observations; see FrameReplay). None: state only. */
+  readonly cameras?: readonly CameraShape[];
+}
+
+/** One camera's frame shape: height × width × channels uint8 (HWC). */
+export interface CameraShape {
+  readonly name: string;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
 }
 
 /** A training batch, row-major; `discount` already folds in γ^k and the terminal mask. */
@@ -22,6 +32,9 @@ export interface Batch {
   /** γ^n' · (1 − terminated), where n' ≤ n is the number of steps summed. */
   readonly discount: Float32Array;
   readonly nextObs: Float32Array;
+  /** Image observations: one size × H × W × C uint8 array per camera (spec order) for obs and next obs; `obs` holds the state vectors. */
+  readonly frames?: readonly Uint8Array[];
+  readonly nextFrames?: readonly Uint8Array[];
 }
 
 const MAGIC = 'RRLREPL1';
@@ -36,6 +49,7 @@ export function allocBatch(spec: ReplaySpec, size: number): Batch {
     costs: new Float32Array(size * spec.costDim),
     discount: new Float32Array(size),
     nextObs: new Float32Array(size * spec.obsDim),
+    ...(spec.cameras?.length ? { frames: spec.cameras.map((c) => new Uint8Array(size * c.height * c.width * c.channels)), nextFrames: spec.cameras.map((c) => new Uint8Array(size * c.height * c.width * c.channels)) } : {}),
   };
 }
 

@@ -41,6 +41,23 @@ export const SafeConfigSchema = z
 
 export type SafeConfig = z.output<typeof SafeConfigSchema>;
 
+/** The conv image encoder (policies/encoder/conv-encoder.ts): DrQ's small conv net. */
+export const EncoderConfigSchema = z
+  .object({
+    kind: z.literal('conv'),
+    /** Channels of every 3×3 convolution. Default 32 (DrQ). */
+    filters: z.number().int().positive().default(32),
+    /** One stride per convolution. Default [2, 2, 1, 1]: DrQ's four layers, the second also strided for 64×64 frames (~10 MFLOP per frame). */
+    strides: z.array(z.number().int().positive()).min(1).default([2, 2, 1, 1]),
+    /** Feature vector size per camera (linear + LayerNorm + tanh). Default 50 (DrQ). */
+    features: z.number().int().positive().default(50),
+    /** DrQ random-shift padding in pixels, applied to obs and next obs independently; 0 turns augmentation off. Default 4. */
+    pad: z.number().int().nonnegative().default(4),
+  })
+  .strict();
+
+export type EncoderConfig = z.output<typeof EncoderConfigSchema>;
+
 /**
  * SAC / RLPD hyper-parameters. Every field has a documented default; `preset: rlpd` switches the
  * defaults to the SERL/RLPD recipe (shared/facts/off-policy-serl.md) and explicit fields still win.
@@ -107,14 +124,21 @@ export const SacConfigSchema = z
     learnFrom: z.enum(['executed', 'proposed']).default('executed'),
     /** Reward penalty k·‖proposed − executed‖² on corrected steps, so the policy learns not to need the filter. Default 0. */
     correctionPenalty: z.number().nonnegative().default(0),
+    /**
+     * Image observations: an encoder per camera, trained end to end by the critic loss and shared
+     * with the actor (detached), as SERL; its features are concatenated before the state vector.
+     * Absent: the env must observe a state vector only.
+     */
+    encoder: EncoderConfigSchema.optional(),
   })
   .strict();
 
 export type SacConfigInput = z.input<typeof SacConfigSchema>;
 
 /** The fully resolved SAC configuration (preset applied). */
-export interface SacConfig extends Required<Omit<z.output<typeof SacConfigSchema>, 'demos' | 'safe'>> {
+export interface SacConfig extends Required<Omit<z.output<typeof SacConfigSchema>, 'demos' | 'safe' | 'encoder'>> {
   readonly demos?: { readonly path: string; readonly ratio: number };
+  readonly encoder?: EncoderConfig;
   readonly safe?: SafeConfig;
   readonly hidden: number[];
   readonly layerNorm: boolean;

@@ -6,7 +6,9 @@ import { Adam, polyak } from '../nn/adam.js';
 import type { MlpSpec } from '../nn/mlp.js';
 import type { MlpWeights } from '../nn/mlp-js.js';
 import { cloneParams, createMlpParams, MlpPass, paramList, paramShapes, type MlpParams } from '../nn/net.js';
-import type { Batch } from '../replay.js';
+import type { Batch, CameraShape } from '../replay.js';
+import { cloneEncoder, encoderParamList, type ConvEncoderParams, type ConvEncoderSpec } from '../encoder/conv-encoder.js';
+import { createPixelEncoders, pixelParams, PixelWorkspace, type PixelEncoders } from '../encoder/pixel-features.js';
 import type { SacConfig } from './config.js';
 import { squashedSampleInto, type SquashedSample } from './squashed-gaussian.js';
 
@@ -40,6 +42,8 @@ export interface PolicySnapshot {
   readonly actDim: number;
   readonly logStdMin: number;
   readonly logStdMax: number;
+  /** Image observations: the encoders (copies) whose features, then the state, make the actor's input. */
+  readonly encoder?: { readonly cameras: readonly CameraShape[]; readonly specs: readonly ConvEncoderSpec[]; readonly params: readonly ConvEncoderParams[] };
 }
 
 /** Preallocated buffers of one batch size (an update allocates nothing). */
@@ -62,6 +66,20 @@ interface Workspace {
   readonly dAction: Float32Array;
   readonly dActorOut: Float32Array;
   readonly costQ: Float32Array;
+  /** Image observations: the encoders' buffers, and the networks' inputs [features | state] of obs, next obs (online encoder) and next obs (target encoder). */
+  readonly pixels: PixelWorkspace | null;
+  readonly obsIn: Float32Array;
+  readonly nextIn: Float32Array;
+  readonly nextTargetIn: Float32Array;
+  /** Σ over critics of dL/d[input], for the encoder's gradient. */
+  readonly dIn: Float32Array;
+}
+
+/** The networks' observation inputs of one batch (the batch's own arrays without an encoder). */
+interface NetInputs {
+  readonly obs: Float32Array;
+  readonly next: Float32Array;
+  readonly nextTarget: Float32Array;
 }
 
 /**
@@ -104,11 +122,16 @@ export class SacLearner {
   private readonly prefix: string;
   private ws: Workspace | null = null;
   private readonly criticSpec: MlpSpec;
+  /** Image encoders (config.encoder with cameras), trained by the critic loss; null for state observations. */
+  readonly pixels: PixelEncoders | null;
+  /** Width of the networks' observation input: encoder features (if any) + the state vector. */
+  readonly netObsDim: number;
 
   /**
    * `costColumns`: for SAC-Lagrangian, the column in a batch's cost rows of each constrained
    * cost (`costDim` columns in all); empty for plain SAC. `kernels`: default, the ones
-   * `selectBackend` chose.
+   * `selectBackend` chose. `cameras`: the frames of each observation (image observations; needs
+   * `config.encoder`); `obsDim` is then the state vector's size.
    */
   constructor(
     readonly config: SacConfig,
@@ -118,22 +141,28 @@ export class SacLearner {
     private readonly costColumns: readonly number[] = [],
     private readonly costDim = 0,
     kernels?: Kernels,
+    cameras: readonly CameraShape[] = [],
   ) {
     if (costColumns.some((c) => !(c >= 0 && c < costDim))) throw new RangeError(`cost columns [${costColumns}] out of range for ${costDim} costs`);
+    if (cameras.length && !config.encoder) throw new Error(`the observation has camera frames (${cameras.map((c) => c.name).join(', ')}): the agent needs an image encoder (algo.encoder: {kind: conv})`);
     this.kernels = kernels ?? activeKernels();
+    const featDim = config.encoder ? cameras.length * config.encoder.features : 0;
+    this.netObsDim = featDim + obsDim;
     const trunk = { hidden: config.hidden, layerNorm: config.layerNorm, activation: config.activation };
-    const actorSpec: MlpSpec = { input: obsDim, output: 2 * actDim, ...trunk };
-    this.criticSpec = { input: obsDim + actDim, output: 1, ...trunk };
+    const actorSpec: MlpSpec = { input: this.netObsDim, output: 2 * actDim, ...trunk };
+    this.criticSpec = { input: this.netObsDim + actDim, output: 1, ...trunk };
     this.prefix = `sac${nextLearnerId++}`;
     // The draw order (actor, each critic, then each target — drawn, then overwritten) is the
     // tfjs learner's, so seeded runs start from the same networks as before.
     this.actor = createMlpParams(actorSpec, rng, 0.1);
     this.critics = Array.from({ length: config.critics }, () => createMlpParams(this.criticSpec, rng));
     this.targets = this.critics.map((c) => (createMlpParams(this.criticSpec, rng), cloneParams(c)));
+    // The encoders belong to the critic (SERL): its optimizer steps them, its Polyak update averages their targets.
+    this.pixels = config.encoder ? createPixelEncoders(config.encoder, cameras, rng) : null;
     this.logAlpha[0] = Math.log(config.initAlpha);
     this.targetEntropy = config.targetEntropy === 'auto' ? (config.preset === 'rlpd' ? -actDim / 2 : -actDim) : config.targetEntropy;
-    this.criticParams = this.critics.flatMap(paramList);
-    this.targetParams = this.targets.flatMap(paramList);
+    this.criticParams = [...this.critics.flatMap(paramList), ...(this.pixels?.online.flatMap(encoderParamList) ?? [])];
+    this.targetParams = [...this.targets.flatMap(paramList), ...(this.pixels?.target.flatMap(encoderParamList) ?? [])];
     this.actorOpt = new Adam(paramList(this.actor), { lr: config.actorLr });
     this.criticOpt = new Adam(this.criticParams, { lr: config.criticLr });
     this.alphaOpt = new Adam([this.logAlpha], { lr: config.alphaLr });
@@ -179,11 +208,29 @@ export class SacLearner {
     return { criticLoss: loss, qMean: q0 };
   }
 
+  /**
+   * The networks' observation inputs for a batch. With an encoder: DrQ-augment the frames (one
+   * draw per image from the learner's RNG), then [features | state] of obs (the differentiated
+   * passes), of next obs through the online encoder (the actor's a′) and the target encoder (Q̄).
+   */
+  private inputs(batch: Batch, w: Workspace, obsOnly = false): NetInputs {
+    if (!w.pixels) return { obs: batch.obs, next: batch.nextObs, nextTarget: batch.nextObs };
+    w.pixels.augment(batch, this.rng);
+    const obs = w.pixels.observe('obs', batch.obs, this.obsDim, w.obsIn);
+    if (obsOnly) return { obs, next: obs, nextTarget: obs };
+    return {
+      obs,
+      next: w.pixels.observe('next', batch.nextObs, this.obsDim, w.nextIn),
+      nextTarget: w.pixels.observe('target', batch.nextObs, this.obsDim, w.nextTargetIn),
+    };
+  }
+
   /** The critic target y (a view, [B]) for given noise on s′ (B × A), target subset and α. */
-  criticTarget(batch: Batch, eps: Float32Array, subset: readonly number[], alpha: number): Float32Array {
+  criticTarget(batch: Batch, eps: Float32Array, subset: readonly number[], alpha: number, inputs?: NetInputs): Float32Array {
     const w = this.workspace(batch.size);
-    const { action, logProb } = this.policy(batch.nextObs, batch.size, eps);
-    concatRows(w.next, batch.nextObs, this.obsDim, action, this.actDim, w.B);
+    const inp = inputs ?? this.inputs(batch, w);
+    const { action, logProb } = this.policy(inp.next, batch.size, eps);
+    concatRows(w.next, inp.nextTarget, this.netObsDim, action, this.actDim, w.B);
     const { y } = w;
     subset.forEach((t, n) => {
       const q = w.target.forward(this.targets[t] as MlpParams, w.next);
@@ -199,18 +246,24 @@ export class SacLearner {
   /** Critic loss, mean Q of critic 0 and the gradients (critics' parameters, in order; views) for given noise, subset and α. */
   criticGradients(batch: Batch, eps: Float32Array, subset: readonly number[], alpha: number): { grads: Float32Array[]; loss: number; q0: number } {
     const w = this.workspace(batch.size);
-    const y = this.criticTarget(batch, eps, subset, alpha);
-    concatRows(w.input, batch.obs, this.obsDim, batch.action, this.actDim, w.B);
+    const inp = this.inputs(batch, w);
+    const y = this.criticTarget(batch, eps, subset, alpha, inp);
+    const width = this.netObsDim + this.actDim;
+    concatRows(w.input, inp.obs, this.netObsDim, batch.action, this.actDim, w.B);
     let loss = 0;
     let q0 = 0;
+    if (w.pixels) w.dIn.fill(0);
     this.critics.forEach((critic, i) => {
       const pass = w.critics[i] as MlpPass;
       const q = pass.forward(critic, w.input);
       const l = regressionGrad(q, y, w.dq, w.B);
       loss += l;
       if (i === 0) q0 = mean(q, w.B);
-      pass.backward(w.dq, { params: true, input: false });
+      pass.backward(w.dq, { params: true, input: w.pixels !== null });
+      if (w.pixels) addInto(w.dIn, pass.dInput, w.B * width);
     });
+    // The encoders learn from the critic loss only (SERL/DrQ): their gradient flows back from every critic's input.
+    if (w.pixels) return { grads: [...w.criticGrads, ...w.pixels.backward(w.dIn, width)], loss, q0 };
     return { grads: w.criticGrads, loss, q0 };
   }
 
@@ -232,9 +285,10 @@ export class SacLearner {
   costCriticGradients(batch: Batch, eps: Float32Array): { grads: Float32Array[]; loss: number } {
     const w = this.workspace(batch.size);
     const B = w.B;
-    const { action } = this.policy(batch.nextObs, B, eps);
-    concatRows(w.next, batch.nextObs, this.obsDim, action, this.actDim, B);
-    concatRows(w.input, batch.obs, this.obsDim, batch.action, this.actDim, B);
+    const inp = this.inputs(batch, w);
+    const { action } = this.policy(inp.next, B, eps);
+    concatRows(w.next, inp.nextTarget, this.netObsDim, action, this.actDim, B);
+    concatRows(w.input, inp.obs, this.netObsDim, batch.action, this.actDim, B);
     const discount = this.config.safe?.costGamma;
     const gc = discount === undefined || discount === this.config.gamma ? null : discount;
     let loss = 0;
@@ -265,7 +319,7 @@ export class SacLearner {
   /** Mean cost-critic values Q_c(s, a) = max_k Q_c,k(s, a) on a batch (for metrics), per constraint. */
   costValues(batch: Batch): number[] {
     const w = this.workspace(batch.size);
-    concatRows(w.input, batch.obs, this.obsDim, batch.action, this.actDim, w.B);
+    concatRows(w.input, this.inputs(batch, w, true).obs, this.netObsDim, batch.action, this.actDim, w.B);
     return this.costColumns.map((_, i) => {
       this.costGroup(this.costCritics, i).forEach((c, k) => {
         const q = w.target.forward(c, w.input);
@@ -294,11 +348,13 @@ export class SacLearner {
     const w = this.workspace(batch.size);
     const { B } = w;
     const A = this.actDim;
-    const O = this.obsDim;
-    const out = w.actor.forward(this.actor, batch.obs);
+    const O = this.netObsDim;
+    // With an encoder the actor sees its features detached (SERL): no gradient reaches it from here.
+    const obsIn = this.inputs(batch, w, true).obs;
+    const out = w.actor.forward(this.actor, obsIn);
     const s = w.sample;
     squashedSampleInto(out, eps, B, A, this.config.logStdMin, this.config.logStdMax, s);
-    concatRows(w.input, batch.obs, O, s.action, A, B);
+    concatRows(w.input, obsIn, O, s.action, A, B);
     const E = this.critics.length;
     const qs = this.critics.map((c, i) => (w.critics[i] as MlpPass).forward(c, w.input));
     // Q per sample (w.acc) and each critic's weight in it: 1/E (mean) or the arg-min indicator (min).
@@ -361,9 +417,9 @@ export class SacLearner {
   /** dAction += the action columns of ∂(Σ dq·Q)/∂[s | a] through one critic's last forward pass. */
   private addActionGrad(pass: MlpPass, w: Workspace, B: number): void {
     pass.backward(w.dq, { params: false, input: true });
-    const width = this.obsDim + this.actDim;
+    const width = this.netObsDim + this.actDim;
     for (let r = 0; r < B; r++) {
-      for (let j = 0; j < this.actDim; j++) w.dAction[r * this.actDim + j] = (w.dAction[r * this.actDim + j] as number) + (pass.dInput[r * width + this.obsDim + j] as number);
+      for (let j = 0; j < this.actDim; j++) w.dAction[r * this.actDim + j] = (w.dAction[r * this.actDim + j] as number) + (pass.dInput[r * width + this.netObsDim + j] as number);
     }
   }
 
@@ -392,7 +448,15 @@ export class SacLearner {
 
   /** The actor's current parameters as plain arrays (copies), tagged with the update count as version. */
   snapshot(): PolicySnapshot {
-    return { version: this.updates, weights: cloneParams(this.actor), actDim: this.actDim, logStdMin: this.config.logStdMin, logStdMax: this.config.logStdMax };
+    const p = this.pixels;
+    return {
+      version: this.updates,
+      weights: cloneParams(this.actor),
+      actDim: this.actDim,
+      logStdMin: this.config.logStdMin,
+      logStdMax: this.config.logStdMax,
+      ...(p ? { encoder: { cameras: p.cameras, specs: p.specs, params: p.online.map(cloneEncoder) } } : {}),
+    };
   }
 
   /** The buffers for batch size B (reallocated only when B changes). */
@@ -402,7 +466,8 @@ export class SacLearner {
     const pass = (spec: MlpSpec): MlpPass => new MlpPass(spec, B, this.kernels);
     const critics = this.critics.map(() => pass(this.criticSpec));
     const costCritics = this.costCritics.map(() => pass(this.criticSpec));
-    const width = this.obsDim + A;
+    const width = this.netObsDim + A;
+    const N = this.netObsDim;
     this.ws = {
       B,
       actor: pass(this.actor.spec),
@@ -421,6 +486,11 @@ export class SacLearner {
       dAction: new Float32Array(B * A),
       dActorOut: new Float32Array(B * 2 * A),
       costQ: new Float32Array(B),
+      pixels: this.pixels ? new PixelWorkspace(this.pixels, B, this.kernels) : null,
+      obsIn: new Float32Array(this.pixels ? B * N : 0),
+      nextIn: new Float32Array(this.pixels ? B * N : 0),
+      nextTargetIn: new Float32Array(this.pixels ? B * N : 0),
+      dIn: new Float32Array(this.pixels ? B * width : 0),
     };
     return this.ws;
   }
@@ -440,6 +510,7 @@ export class SacLearner {
       { name: `${this.prefix}/log_alpha`, shape: [], data: this.logAlpha },
       ...this.costCritics.flatMap((c, j) => named(c, costName('cost_critic', j))),
       ...this.costTargets.flatMap((t, j) => named(t, costName('cost_target', j))),
+      ...(this.pixels ? pixelParams(this.pixels, this.prefix) : []),
     ];
   }
 
@@ -522,6 +593,11 @@ function regressionGrad(q: Float32Array, y: Float32Array, dq: Float32Array, B: n
     dq[r] = err / B;
   }
   return (0.5 * loss) / B;
+}
+
+/** acc[0..n) += x[0..n). */
+function addInto(acc: Float32Array, x: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) acc[i] = (acc[i] as number) + (x[i] as number);
 }
 
 function mean(x: Float32Array, n: number): number {
