@@ -1,15 +1,16 @@
 /**
  * One environment transition, as actors hand them to learners (the transition sink). The
  * executed action is what the env ran; the proposed action is what the policy asked for (they
- * differ when a safety shield or a human intervened).
+ * differ when a safety shield or a human intervened). `O`: the observation type — a state
+ * vector, or a dict observation with camera frames (control/spaces.ts).
  */
-export interface Transition {
-  readonly obs: Float32Array;
+export interface Transition<O = Float32Array> {
+  readonly obs: O;
   readonly action: Float32Array;
   readonly proposedAction?: Float32Array;
   readonly reward: number;
   readonly costs: Float32Array;
-  readonly nextObs: Float32Array;
+  readonly nextObs: O;
   /** True terminal: no bootstrap. */
   readonly terminated: boolean;
   /** Episode cut short (time limit): bootstrap from nextObs, but n-step sums stop here. */
@@ -23,6 +24,6 @@ export interface Transition {
 }
 
 /** Where actors put transitions: a replay table, a network channel, a file. */
-export interface TransitionSink {
-  add(t: Transition): void;
+export interface TransitionSink<O = Float32Array> {
+  add(t: Transition<O>): void;
 }
