@@ -95,7 +95,7 @@ describe('frame replay (image observations)', () => {
     const good = obs(1);
     const base = { action: Float32Array.of(0), reward: 0, costs: Float32Array.of(0), terminated: false, truncated: false };
     expect(() => r.add({ ...base, obs: { ...good, front: new Uint8Array(35) }, nextObs: good })).toThrow(/obs.front must be a Uint8Array of 4×3×3 = 36 bytes, got 35 bytes/);
-    expect(() => r.add({ ...base, obs: good, nextObs: { state: good.state, front: good.front } })).toThrow(/nextObs.wrist must be a Uint8Array/);
+    expect(() => r.add({ ...base, obs: good, nextObs: { state: good.state, front: new Uint8Array(36) } })).toThrow(/nextObs.wrist must be a Uint8Array/);
     expect(() => r.add({ ...base, obs: { ...good, state: Float32Array.of(1, NaN) }, nextObs: good })).toThrow(/obs.state\[1\] is NaN/);
     expect(r.size).toBe(0);
   });
@@ -113,7 +113,7 @@ describe('frame replay (image observations)', () => {
     const bytes = readFileSync(path);
     // One flipped byte inside the wrist frames (the last section).
     const corrupt = Uint8Array.from(bytes);
-    corrupt[corrupt.length - 10] ^= 0x40;
+    corrupt[corrupt.length - 10] = (corrupt[corrupt.length - 10] as number) ^ 0x40;
     writeFileSync(join(dir, 'flip.bin'), corrupt);
     expect(() => FrameReplay.load(join(dir, 'flip.bin'))).toThrow(/checksum mismatch .*corrupt or truncated/);
     // A well-formed file whose wrist frames are short.
