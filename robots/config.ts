@@ -31,6 +31,41 @@ const SerialPortFields = {
   baudRate: z.number().int().positive().default(1_000_000),
 };
 
+/** One robot camera (ROS): an image topic decoded and resized to the policy's size. */
+export const RobotCameraSchema = z
+  .object({
+    /** The camera's name, the key of its frames (`robot.cameraFrame(name)`). */
+    name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, "_" and "-" only'),
+    /** The image topic, e.g. /camera/color/image_raw/compressed. */
+    topic: z.string().regex(/^\//, 'a ROS topic name starting with "/"'),
+    /** `compressed`: sensor_msgs/CompressedImage (JPEG or PNG); `raw`: sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8, mono8). */
+    type: z.enum(['compressed', 'raw']),
+    /** Size the frames are resized to (the policy's input), pixels. */
+    width: z.number().int().min(1).max(4096),
+    height: z.number().int().min(1).max(4096),
+    /** A step whose newest frame is older than this stops the robot (safe stop, as a stale joint state). Default 250 ms. */
+    maxAgeMs: z.number().positive().optional(),
+    /** Frames larger than this on the wire are dropped unread, bytes. Default 8 MiB. */
+    maxBytes: z.number().int().positive().optional(),
+    /** rosbridge wire encoding: `none` (JSON, base64 bytes) or `cbor` (binary). Default none. */
+    compression: z.enum(['none', 'cbor']).optional(),
+  })
+  .strict();
+
+/** A robot's cameras: names unique, topics unique. */
+const RobotCamerasSchema = z
+  .array(RobotCameraSchema)
+  .max(8)
+  .superRefine((cams, ctx) => {
+    for (const key of ['name', 'topic'] as const) {
+      const seen = new Set<string>();
+      cams.forEach((c, i) => {
+        if (seen.has(c[key])) ctx.addIssue({ code: 'custom', path: [i, key], message: `camera ${key} "${c[key]}" is used twice` });
+        seen.add(c[key]);
+      });
+    }
+  });
+
 /** A robot, as configured in YAML (configs/robots/ has examples). */
 export const RobotConfigSchema = z.discriminatedUnion('kind', [
   z
@@ -47,6 +82,8 @@ export const RobotConfigSchema = z.discriminatedUnion('kind', [
       stamps: z.enum(['sensor', 'arrival']).optional(),
       /** Check topic types through rosapi at connect. Default true. */
       checkTypes: z.boolean().optional(),
+      /** Cameras; a camera without a fresh frame stops the robot like a stale joint state. */
+      cameras: RobotCamerasSchema.optional(),
     })
     .strict(),
   z
@@ -95,7 +132,7 @@ export async function connectRobot(config: RobotConfig, log?: (line: string) => 
   const options: RobotEnvOptions = { staleAfterMs: config.staleAfterMs, resetSpeed: config.resetSpeed, linkWaitMs: config.linkWaitMs, log };
   let robot: RobotEnv;
   if (config.kind === 'ros') {
-    robot = await RosRobotEnv.connect(task, { url: config.url, jointStateTopic: config.jointStateTopic, command: config.command, resetService: config.resetService, serviceTimeoutMs: config.serviceTimeoutMs, connectTimeoutMs: config.connectTimeoutMs, stamps: config.stamps, checkTypes: config.checkTypes }, options);
+    robot = await RosRobotEnv.connect(task, { url: config.url, jointStateTopic: config.jointStateTopic, command: config.command, resetService: config.resetService, serviceTimeoutMs: config.serviceTimeoutMs, connectTimeoutMs: config.connectTimeoutMs, stamps: config.stamps, checkTypes: config.checkTypes, cameras: config.cameras }, options);
   } else if (config.kind === 'dynamixel') {
     robot = await DynamixelRobotEnv.connect(task, { path: config.port, baudRate: config.baudRate, ids: config.ids, timeoutMs: config.timeoutMs, retries: config.retries, usbLatencyMs: config.usbLatencyMs }, options);
   } else {

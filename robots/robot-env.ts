@@ -3,6 +3,7 @@ import { setIoTimeout, sleepUntil } from '../control/clock.js';
 import { checkSeed, Rng } from '../control/rng.js';
 import { percentile } from '../control/running-stats.js';
 import type { SceneState } from '../control/scene.js';
+import type { CameraConfig, CameraFrame, CameraStats } from './camera.js';
 import type { RobotTask } from './task.js';
 
 /** A joint-state reading on the client side. */
@@ -51,6 +52,8 @@ export interface LinkStats {
   /** Steps whose command went out more than half a period late (the schedule re-anchored). */
   lateCommands: number;
   resetRetries: number;
+  /** Per camera (robots with cameras): frames received, decoded, dropped, stale, superseded. */
+  cameras?: Record<string, CameraStats>;
 }
 
 /** The robot does not follow its commands (wrong topic or type, controller not running, torque off). */
@@ -124,6 +127,26 @@ export abstract class RobotEnv implements Env {
   protected abstract closeTransport(): Promise<void>;
   /** Whether the link is up now. */
   abstract get connected(): boolean;
+
+  /** The robot's cameras (configs as given; frames come at each one's width × height). None unless the transport has them. */
+  get cameras(): readonly CameraConfig[] {
+    return [];
+  }
+
+  /**
+   * The newest frame of camera `name` — RGB bytes at its configured size, with its stamp — or
+   * null before the first. A step ends in a safe stop when any camera is stale at its end, so
+   * after a step that was not truncated each frame was at most its camera's maxAgeMs old then.
+   * Throws for a camera the robot does not have.
+   */
+  cameraFrame(name: string): CameraFrame | null {
+    throw new Error(`${this.spec.id}: no camera "${name}" (this robot has ${this.cameras.map((c) => c.name).join(', ') || 'none'})`);
+  }
+
+  /** Transports with cameras: why one is stale (no frame, or the newest older than its maxAgeMs), or null when all are fresh. */
+  protected staleCamera(): string | null {
+    return null;
+  }
   /**
    * Transports that poll (Dynamixel) read the state at each step's deadline; streaming ones
    * (ROS, framed) take the freshest state that has arrived.
@@ -279,6 +302,8 @@ export abstract class RobotEnv implements Env {
     if (this.polled) this.requestState();
     const s = await this.waitFresh(done, Math.max(this.staleAfterMs, 1000));
     if (!s) throw new Error(`${this.spec.id}: no joint state from the robot after reset (${this.faultSince(done) ?? 'link down?'})`);
+    const blind = this.staleCamera();
+    if (blind) throw new Error(`${this.spec.id}: after reset: ${blind}`);
     const obs = this.task.beginEpisode(this.rng, s.q, s.qd);
     this.inEpisode = true;
     this.lastObs = obs;
@@ -307,6 +332,9 @@ export abstract class RobotEnv implements Env {
       const fault = this.faultSince(sentAt);
       return this.linkLost(fault ? `${fault} (${stale})` : stale);
     }
+    // A policy that sees through a camera is blind when the camera stops: as stale as a joint state.
+    const blind = this.staleCamera();
+    if (blind) return this.linkLost(blind);
     this.checkMoving(targets, q, s.q);
     const out = this.task.outcome(a, s.q, s.qd);
     this.lastObs = out.obs;

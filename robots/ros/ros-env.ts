@@ -11,6 +11,8 @@ type Service<Q, R> = RosLib.Service<Q, R>;
 import { RobotEnv, type RobotEnvOptions } from '../robot-env.js';
 import type { RobotTask } from '../task.js';
 import { matchJointState, type JointStateMsg } from './messages.js';
+import { CAMERA_DEFAULTS, CameraStream, type CameraConfig, type CameraFrame } from '../camera.js';
+import { parseImageMessage, type ImageMessageType } from './camera-messages.js';
 
 export interface RosLinkConfig {
   /** rosbridge WebSocket URL, e.g. ws://127.0.0.1:9090. */
@@ -34,6 +36,12 @@ export interface RosLinkConfig {
   readonly stamps?: 'sensor' | 'arrival';
   /** Check the topics' and the reset service's types through rosapi at connect. Default true (skipped with a warning when rosapi is not running). */
   readonly checkTypes?: boolean;
+  /**
+   * Cameras (sensor_msgs/CompressedImage or sensor_msgs/Image topics): decoded and resized to
+   * each one's size; a camera without a frame fresher than its maxAgeMs stops the robot like a
+   * stale joint state. `connect` waits for each camera's first frame.
+   */
+  readonly cameras?: readonly CameraConfig[];
 }
 
 /** Joint states must be this type. */
@@ -63,6 +71,7 @@ export class RosRobotEnv extends RobotEnv {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private wasConnected = false;
   private skewWarned = false;
+  private readonly cameraStreams = new Map<string, { stream: CameraStream; topic: Topic<unknown>; type: ImageMessageType }>();
 
   private constructor(
     task: RobotTask,
@@ -85,6 +94,14 @@ export class RosRobotEnv extends RobotEnv {
     this.states.on('warning', (w) => this.options.log?.(`ros: ${link.jointStateTopic}: ${w}`));
     this.commands = new Topic({ ros: this.ros, name: link.command.topic, messageType: link.command.type, queue_size: 1 });
     this.resetter = link.resetService ? new Service({ ros: this.ros, name: link.resetService, serviceType: 'std_srvs/Trigger' }) : null;
+    for (const c of link.cameras ?? []) {
+      const type: ImageMessageType = c.type === 'compressed' ? 'sensor_msgs/CompressedImage' : 'sensor_msgs/Image';
+      // queue_length 1: rosbridge keeps only the newest frame for a slow client.
+      const topic = new Topic<unknown>({ ros: this.ros, name: c.topic, messageType: type, queue_length: 1, compression: c.compression ?? 'none' });
+      topic.on('warning', (w) => this.options.log?.(`ros: ${c.topic}: ${w}`));
+      this.cameraStreams.set(c.name, { stream: new CameraStream(c, options.log), topic, type });
+    }
+    this.stats.cameras = Object.fromEntries([...this.cameraStreams].map(([name, c]) => [name, c.stream.stats]));
   }
 
   /** Connects (failing clearly if the bridge is not there) and subscribes. */
@@ -112,6 +129,12 @@ export class RosRobotEnv extends RobotEnv {
     }
     env.states.subscribe((m) => env.onJointState(m));
     env.commands.advertise();
+    for (const [, c] of env.cameraStreams) c.topic.subscribe((m) => env.onImage(c, m));
+    for (const [name, c] of env.cameraStreams) {
+      if (await c.stream.waitFirst(timeout)) continue;
+      await env.close();
+      throw new Error(`ROS robot: camera ${name}: no usable frame on ${c.stream.config.topic} within ${timeout} ms (${c.stream.stats.received} received${c.stream.stats.lastError ? `; last dropped: ${c.stream.stats.lastError}` : ''})`);
+    }
     return env;
   }
 
@@ -130,6 +153,7 @@ export class RosRobotEnv extends RobotEnv {
       ['topic', this.link.command.topic, this.link.command.type],
     ];
     if (this.link.resetService) checks.push(['service', this.link.resetService, RESET_SERVICE_TYPE]);
+    for (const [, c] of this.cameraStreams) checks.push(['topic', c.stream.config.topic, c.type]);
     for (const [kind, name, expected] of checks) {
       let actual: string;
       try {
@@ -147,6 +171,7 @@ export class RosRobotEnv extends RobotEnv {
         // name, and every step would go stale. (A command topic may still be without a
         // subscriber while the controller starts; the not-moving check catches it staying so.)
         if (name === this.link.jointStateTopic) throw new Error(`ROS robot: joint-state topic ${name} is not published (rosapi knows no type for it); check jointStateTopic`);
+        if (name !== this.link.command.topic) throw new Error(`ROS robot: camera topic ${name} is not published (rosapi knows no type for it); check the camera's topic`);
       } else if (actual !== expected) throw new Error(`ROS robot: topic ${name} has type ${actual}, but the config says ${expected}: rosbridge would refuse every message (fix command.type or the topic)`);
     }
   }
@@ -204,6 +229,47 @@ export class RosRobotEnv extends RobotEnv {
       }
     }
     this.receive({ q: r.q, qd: r.qd, stampMs: r.stampMs, receivedAt, measuredAt });
+  }
+
+  override get cameras(): readonly CameraConfig[] {
+    return this.link.cameras ?? [];
+  }
+
+  override cameraFrame(name: string): CameraFrame | null {
+    const c = this.cameraStreams.get(name);
+    return c ? c.stream.frame() : super.cameraFrame(name);
+  }
+
+  protected override staleCamera(): string | null {
+    const now = performance.now();
+    for (const [, c] of this.cameraStreams) {
+      const why = c.stream.staleReason(now);
+      if (why) return why;
+    }
+    return null;
+  }
+
+  /**
+   * A camera message: taken apart, timed like a joint state (header stamp unless `stamps:
+   * arrival`), handed to the camera's stream to decode. Runs inside roslib's socket handler,
+   * so nothing may throw out of it: whatever goes wrong is a dropped frame.
+   */
+  private onImage(c: { stream: CameraStream; type: ImageMessageType }, msg: unknown): void {
+    try {
+      const receivedAt = performance.now();
+      const parsed = parseImageMessage(c.type, msg, c.stream.config.maxBytes ?? CAMERA_DEFAULTS.maxBytes);
+      if ('error' in parsed) return c.stream.reject(parsed.error);
+      const stamped = Number.isFinite(parsed.stampMs) && this.link.stamps !== 'arrival';
+      let measuredAt = stamped ? parsed.stampMs - performance.timeOrigin : receivedAt;
+      if (measuredAt > receivedAt + 5) {
+        if (!this.skewWarned) this.options.log?.(`ros: WARNING: ${c.stream.config.topic} stamps are ${(measuredAt - receivedAt).toFixed(0)} ms ahead of this machine's clock; synchronise the clocks (chrony) or set stamps: arrival`);
+        this.skewWarned = true;
+        measuredAt = receivedAt;
+      }
+      c.stream.offer({ image: parsed.image, stampMs: Number.isFinite(parsed.stampMs) ? parsed.stampMs : Date.now(), receivedAt, measuredAt });
+    } catch (err) {
+      c.stream.reject(`unexpected: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   protected sendTargets(targets: Float64Array): boolean {
@@ -267,6 +333,10 @@ export class RosRobotEnv extends RobotEnv {
     this.closing = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.states.unsubscribe();
+    for (const [, c] of this.cameraStreams) {
+      c.topic.unsubscribe();
+      c.stream.close();
+    }
     this.ros.close();
   }
 }

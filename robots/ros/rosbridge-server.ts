@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { rateLimitedLog, truncateEcho } from '../../control/log.js';
+import type { SimCamera } from '../emulator/sim-camera.js';
 import type { JointStateSample, SimulatedRobot } from '../emulator/sim-robot.js';
 import { checkMessage, rosTime, type CommandType } from './messages.js';
 
@@ -39,6 +40,8 @@ export interface RosbridgeServerOptions {
   readonly maxSubscriptions?: number;
   /** A client with more than this many bytes queued is skipped for a state message (a slow consumer must not hold memory). Default 1 MiB. */
   readonly maxQueuedBytes?: number;
+  /** Cameras whose frames are published on their topics (each runs on its own timer; the server starts and stops them). */
+  readonly cameras?: readonly SimCamera[];
   readonly log?: (line: string) => void;
 }
 
@@ -53,6 +56,8 @@ export interface RosbridgeStats {
   /** Commands that arrived while the robot was resetting (each interrupts the reset). */
   commandsDuringReset: number;
   resets: number;
+  /** Camera frames sent to clients. */
+  frames: number;
 }
 
 /** Joint states are always this type. */
@@ -80,11 +85,14 @@ interface Client {
  * option and listens on every interface).
  */
 export class RosbridgeServer {
-  readonly stats: RosbridgeStats = { clients: 0, refusedClients: 0, published: 0, skippedSlow: 0, commands: 0, badMessages: 0, commandsDuringReset: 0, resets: 0 };
+  readonly stats: RosbridgeStats = { clients: 0, refusedClients: 0, published: 0, skippedSlow: 0, commands: 0, badMessages: 0, commandsDuringReset: 0, resets: 0, frames: 0 };
   /** Set while a reset is in progress: a command arriving then interrupts it. */
   private resetInProgress: { interrupted: boolean } | null = null;
   private readonly clients = new Map<WebSocket, Client>();
   private readonly unsubscribeRobot: () => void;
+  private readonly unsubscribeCameras: (() => void)[] = [];
+  /** Camera topics → their message types. */
+  private readonly cameraTypes = new Map<string, string>();
   private readonly log: (line: string) => void;
   readonly jointStateTopic: string;
   readonly commandTopic: string;
@@ -102,6 +110,11 @@ export class RosbridgeServer {
     this.resetService = options.resetService ?? '/reset';
     this.log = rateLimitedLog(options.log ?? (() => {}));
     this.unsubscribeRobot = robot.onState((s) => this.broadcast(s));
+    for (const cam of options.cameras ?? []) {
+      this.cameraTypes.set(cam.topic, cam.messageType);
+      this.unsubscribeCameras.push(cam.onFrame((msg) => this.publish(cam.topic, msg)));
+      cam.start();
+    }
     wss.on('connection', (socket) => this.accept(socket));
   }
 
@@ -148,6 +161,8 @@ export class RosbridgeServer {
 
   async close(): Promise<void> {
     this.unsubscribeRobot();
+    for (const u of this.unsubscribeCameras) u();
+    for (const cam of this.options.cameras ?? []) cam.stop();
     this.dropClients();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
@@ -178,14 +193,18 @@ export class RosbridgeServer {
     const id = typeof m['id'] === 'string' ? m['id'] : undefined;
     const topic = m['topic'];
     switch (m['op']) {
-      case 'subscribe':
-        if (topic !== this.jointStateTopic) return this.refuse(socket, id, `subscribe: unknown topic ${truncateEcho(String(topic))} (this robot publishes ${this.jointStateTopic})`);
-        if (typeof m['type'] === 'string' && m['type'] !== JOINT_STATE_TYPE) return this.refuse(socket, id, `subscribe: ${topic} has type ${JOINT_STATE_TYPE}, not ${truncateEcho(m['type'])}`);
+      case 'subscribe': {
+        const type = typeof topic === 'string' ? this.topicType(topic) : '';
+        if (typeof topic !== 'string' || !type || type === this.commandType) return this.refuse(socket, id, `subscribe: unknown topic ${truncateEcho(String(topic))} (this robot publishes ${[this.jointStateTopic, ...this.cameraTypes.keys()].join(', ')})`);
+        if (typeof m['type'] === 'string' && m['type'] !== type) return this.refuse(socket, id, `subscribe: ${topic} has type ${type}, not ${truncateEcho(m['type'])}`);
+        // rosbridge's other encodings (png, cbor, cbor-raw) are not spoken here: say so rather than send JSON the client does not expect.
+        if (m['compression'] !== undefined && m['compression'] !== 'none') return this.refuse(socket, id, `subscribe: compression ${truncateEcho(String(m['compression']), 40)} is not supported by this emulator (none only)`);
         if (!client.subscriptions.has(topic) && client.subscriptions.size >= (this.options.maxSubscriptions ?? 16)) return this.refuse(socket, id, 'subscribe: too many subscriptions');
         client.subscriptions.add(topic);
         // Latched: a new subscriber gets the current state at once.
-        if (this.options.latched !== false) this.sendState(socket, this.robot.state());
+        if (topic === this.jointStateTopic && this.options.latched !== false) this.sendState(socket, this.robot.state());
         return;
+      }
       case 'unsubscribe':
         if (typeof topic === 'string') client.subscriptions.delete(topic);
         return;
@@ -256,7 +275,7 @@ export class RosbridgeServer {
     if (service === '/rosapi/topic_type') {
       const args = m['args'] as Record<string, unknown> | undefined;
       const topic = args?.['topic'];
-      const type = topic === this.jointStateTopic ? JOINT_STATE_TYPE : topic === this.commandTopic ? this.commandType : '';
+      const type = typeof topic === 'string' ? this.topicType(topic) : '';
       return this.send(socket, { op: 'service_response', id, service, result: true, values: { type } });
     }
     if (service === '/rosapi/service_type') {
@@ -279,6 +298,27 @@ export class RosbridgeServer {
       this.send(socket, { op: 'service_response', id, service, result: true, values: { success: false, message: truncateEcho((err as Error).message) } });
     } finally {
       if (this.resetInProgress === reset) this.resetInProgress = null;
+    }
+  }
+
+  /** A topic's type: the joint states, the command topic, a camera; '' for one this robot does not have. */
+  private topicType(topic: string): string {
+    if (topic === this.jointStateTopic) return JOINT_STATE_TYPE;
+    if (topic === this.commandTopic) return this.commandType;
+    return this.cameraTypes.get(topic) ?? '';
+  }
+
+  /**
+   * Sends `msg` on `topic` to every client subscribed to it (slow clients skip it). Cameras use
+   * it; tests use it to put any message — a corrupt frame — on a topic.
+   */
+  publish(topic: string, msg: unknown): void {
+    let text: string | null = null;
+    for (const [socket, client] of this.clients) {
+      if (!client.subscriptions.has(topic)) continue;
+      text ??= JSON.stringify({ op: 'publish', topic, msg });
+      this.sendState(socket, text);
+      if (topic !== this.jointStateTopic) this.stats.frames++;
     }
   }
 
