@@ -28,8 +28,21 @@ export interface LearnerRow {
   readonly inferP99Us: number;
 }
 
+/** SAC from pixels (issue 23): one update with the conv encoder, on one compute path. */
+export interface PixelRow {
+  readonly name: string;
+  readonly threads: number;
+  readonly batch: number;
+  /** One update (critic step with the encoder's backward, actor step, temperature, Polyak) on a 64×64×3 camera + 17-dim state; median ms. */
+  readonly pixelUpdateMs: number;
+  /** CPU time of the process per update (mean ms). */
+  readonly pixelUpdateCpuMs: number;
+}
+
 export interface LearnerBenchmark {
   readonly rows: LearnerRow[];
+  /** `pixelUpdateMs` at batch 128 and 256: the state bench's networks plus the default conv encoder (algo.encoder {kind: conv}). */
+  readonly pixelRows: PixelRow[];
   /** The actor's own batch-1 path (typed-array MlpJs, no kernels), µs. */
   readonly actorInference: { readonly p50Us: number; readonly p99Us: number };
   /** SAC update time over PyTorch's on 1 thread, per row (when PyTorch ran). */
@@ -58,6 +71,40 @@ function sacUpdateMs(kernels: Kernels, reps: number): { wall: number; cpu: numbe
   const cpu = process.cpuUsage(c0);
   learner.dispose();
   return { wall: percentile(times, 0.5), cpu: (cpu.user + cpu.system) / 1000 / reps };
+}
+
+const PIXEL_CAMERA = [{ name: 'front', height: 64, width: 64, channels: 3 }];
+
+function pixelUpdateMs(kernels: Kernels, batchSize: number, reps: number): { wall: number; cpu: number } {
+  const rng = new Rng(0);
+  const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', encoder: { kind: 'conv' } })), OBS, ACT, rng, [], 0, kernels, PIXEL_CAMERA);
+  const batch = allocBatch({ capacity: 1, obsDim: OBS, actDim: ACT, costDim: 0, cameras: PIXEL_CAMERA }, batchSize);
+  for (const arr of [batch.obs, batch.action, batch.reward, batch.nextObs]) for (let i = 0; i < arr.length; i++) arr[i] = 0.5 * rng.normal();
+  for (let i = 0; i < batch.action.length; i++) batch.action[i] = Math.tanh(batch.action[i] as number);
+  for (const f of [...(batch.frames ?? []), ...(batch.nextFrames ?? [])]) for (let i = 0; i < f.length; i++) f[i] = rng.int(256);
+  batch.discount.fill(0.99);
+  learner.update([batch]);
+  const times: number[] = [];
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    learner.update([batch]);
+    times.push(performance.now() - t0);
+  }
+  const cpu = process.cpuUsage(c0);
+  learner.dispose();
+  return { wall: percentile(times, 0.5), cpu: (cpu.user + cpu.system) / 1000 / reps };
+}
+
+async function pixelRows(name: string, threads: number, kernels: Kernels, reps: number): Promise<PixelRow[]> {
+  process.stderr.write(`bench learner: pixels on ${name}, ${threads} thread(s)…\n`);
+  const out: PixelRow[] = [];
+  for (const batch of [128, 256]) {
+    const ms = pixelUpdateMs(kernels, batch, reps);
+    out.push({ name, threads, batch, pixelUpdateMs: ms.wall, pixelUpdateCpuMs: ms.cpu });
+    await new Promise((r) => setImmediate(r));
+  }
+  return out;
 }
 
 /** Batch-1 stochastic action through MlpPass on `kernels` (what a learner-side actor on this path would run). */
@@ -142,12 +189,15 @@ function pytorchRows(threads: number[]): LearnerRow[] {
 
 export async function learnerBenchmark(json: boolean): Promise<LearnerBenchmark> {
   const rows: LearnerRow[] = [];
+  const pixels: PixelRow[] = [];
   const threadCounts = [...new Set([1, 2, availableParallelism()])].filter((t) => t <= Math.max(2, availableParallelism()));
   for (const library of ['openblas', 'blis'] as BlasLibrary[]) {
     // BLIS on more than one thread only in its pthread build (loadBlasKernels refuses the OpenMP one).
     for (const threads of threadCounts) {
       try {
-        rows.push(await row(`blas-${library}`, threads, await loadBlasKernels({ library, threads })));
+        const kernels = await loadBlasKernels({ library, threads });
+        rows.push(await row(`blas-${library}`, threads, kernels));
+        pixels.push(...(await pixelRows(`blas-${library}`, threads, kernels, 5)));
       } catch (err) {
         process.stderr.write(`bench learner: blas-${library} skipped: ${(err as Error).message}\n`);
         break;
@@ -159,6 +209,8 @@ export async function learnerBenchmark(json: boolean): Promise<LearnerBenchmark>
       const info = await selectBackend(name);
       if (info.name === 'blas') continue;
       rows.push(await row(name, 1, new TfjsKernels(), name === 'cpu'));
+      // tfjs's cpu backend would take minutes per pixel update.
+      if (name !== 'cpu') pixels.push(...(await pixelRows(name, 1, new TfjsKernels(), 3)));
     } catch {
       process.stderr.write(`bench learner: ${name} not installed, skipped\n`);
     }
@@ -169,9 +221,10 @@ export async function learnerBenchmark(json: boolean): Promise<LearnerBenchmark>
   const torch1 = torch.find((r) => r.threads === 1);
   const vsPytorch1 = torch1 ? Object.fromEntries(rows.filter((r) => r.name !== 'pytorch').map((r) => [`${r.name}/${r.threads}`, r.sacUpdateMs / torch1.sacUpdateMs])) : undefined;
   const { loadavg } = await import('node:os');
-  const result: LearnerBenchmark = { rows, actorInference: actor, ...(vsPytorch1 ? { vsPytorch1 } : {}), loadAverage: loadavg() };
+  const result: LearnerBenchmark = { rows, pixelRows: pixels, actorInference: actor, ...(vsPytorch1 ? { vsPytorch1 } : {}), loadAverage: loadavg() };
   if (!json) {
     for (const r of rows) process.stdout.write(`${r.name.padEnd(14)} ${String(r.threads).padStart(2)} thread(s): SAC update ${r.sacUpdateMs.toFixed(2)} ms (CPU ${r.sacUpdateCpuMs.toFixed(2)} ms) · batch-1 action p50 ${r.inferP50Us.toFixed(1)} µs p99 ${r.inferP99Us.toFixed(1)} µs${vsPytorch1?.[`${r.name}/${r.threads}`] !== undefined ? ` · ${(vsPytorch1[`${r.name}/${r.threads}`] as number).toFixed(2)}× PyTorch 1-thread` : ''}\n`);
+    for (const r of pixels) process.stdout.write(`${r.name.padEnd(14)} ${String(r.threads).padStart(2)} thread(s): pixel SAC update, batch ${r.batch}: ${r.pixelUpdateMs.toFixed(1)} ms (CPU ${r.pixelUpdateCpuMs.toFixed(1)} ms)\n`);
     process.stdout.write(`actor (typed-array MlpJs, batch 1): p50 ${actor.p50Us.toFixed(1)} µs p99 ${actor.p99Us.toFixed(1)} µs\n`);
   }
   return result;
