@@ -3,7 +3,11 @@ import { Rng } from '../control/rng.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { make } from '../tasks/registry.js';
 import type { PandaReach } from '../tasks/panda-reach.js';
-import { robotTask } from './task.js';
+import { loadDescription } from '../sim/descriptions.js';
+import type { PandaKeepOut } from '../tasks/panda-keep-out.js';
+import { PANDA_READY, PANDA_TABLE_OBJECT } from '../tasks/panda.js';
+import { MeasuredPhysics } from './measured-physics.js';
+import { robotTask, robotTaskIds } from './task.js';
 
 describe('robot task definitions agree with the simulated task', () => {
   it('PandaReach-v0: same goal per seed, and the same observation, reward and success from the measured joint state', async () => {
@@ -43,6 +47,48 @@ describe('robot task definitions agree with the simulated task', () => {
       const far = simScene.poses.map((v, i) => (i % 7 < 3 ? Math.abs(v - (robotScene?.poses[i] as number)) : 0));
       expect(Math.max(...far)).toBeLessThan(3e-3);
     }
-    expect(() => robotTask('PandaPush-v0')).toThrow(/no robot task definition for "PandaPush-v0" \(available: PandaReach-v0\)/);
+    await env.close();
+  });
+
+  it('is the simulated task itself: every Panda task without a free object runs on a robot; one that reads an object is refused naming it', async () => {
+    expect(robotTaskIds()).toEqual(expect.arrayContaining(['PandaReach-v0', 'PandaKeepOut-v0']));
+    expect(robotTaskIds()).not.toContain('PandaPush-v0');
+    expect(() => robotTask('PandaPush-v0')).toThrow(/PandaPush-v0 cannot run on a robot: the task needs the pose of `cube`, which a robot does not measure/);
+    expect(() => robotTask('Pendulum-v1')).toThrow(/Pendulum-v1 has no physics to measure/);
+    expect(() => robotTask('CartPoleContinuous-v0')).toThrow(/CartPoleContinuous-v0 cannot run on a robot: its actions do not command joint positions/);
+    // The keep-out task (three costs, a 26-d observation with the keep-out offset) comes across
+    // whole: its step outcome from a measured state equals the simulator's from the same state.
+    const env = await make('PandaKeepOut-v0');
+    const sim = unwrap(env) as PandaKeepOut;
+    const task = robotTask('PandaKeepOut-v0');
+    expect(task.spec).toMatchObject({ id: 'PandaKeepOut-v0', constraints: ['keep_out', 'joint_velocity', 'table_contact'], kind: 'real' });
+    const r = new Rng(4);
+    const { obs } = await env.reset({ seed: 4 });
+    task.startPositions(r);
+    const first = task.beginEpisode(r, sim.jointPositions(), sim.jointVelocities());
+    for (let i = 0; i < 26; i++) expect(Math.abs(first[i]! - obs[i]!)).toBeLessThan(2e-3);
+    const a = Float32Array.from({ length: 7 }, (_, i) => (i % 2 ? 0.5 : -0.5));
+    // The robot receives the joint targets the simulated servos receive.
+    expect(Array.from(task.actionToTargets(a, sim.jointPositions()))).toEqual(Array.from(sim.targetsFor(a, sim.jointPositions())));
+    const s = await env.step(a);
+    const o = task.outcome(a, sim.jointPositions(), sim.jointVelocities());
+    expect(o.costs.length).toBe(3);
+    expect(o.costs[0]).toBe(s.costs[0]);
+    expect(Math.abs(o.reward - s.reward)).toBeLessThan(2e-3);
+    await env.close();
+  });
+
+  it('a robot task refuses a NaN joint state and never steps a physics', () => {
+    const task = robotTask('PandaReach-v0');
+    const start = task.startPositions(new Rng(0));
+    const q = Array.from(start);
+    q[3] = Number.NaN;
+    expect(() => task.beginEpisode(new Rng(0), q, new Float64Array(7))).toThrow(/measured joint state of panda_joint4 is not finite/);
+    const physics = new MeasuredPhysics({ robot: loadDescription('panda'), actuation: { mode: 'position' }, timing: { dt: 0.004, substeps: 10 }, objects: [PANDA_TABLE_OBJECT] });
+    expect(() => physics.step()).toThrow(/a robot is not stepped/);
+    // Geometric contact: the TCP 1 cm over the table top touches it, 10 cm over does not.
+    physics.measure(PANDA_READY, new Float64Array(7));
+    expect(physics.touching(['panda_tcp'], 'table')).toBe(false);
+    expect(() => physics.objectPose('cube')).toThrow(/no fixture "cube"/);
   });
 });

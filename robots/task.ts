@@ -1,15 +1,11 @@
 import type { EnvSpec } from '../control/env.js';
 import type { Rng } from '../control/rng.js';
-import type { JointLimits } from '../control/safety/joint-filter.js';
 import type { JointPositionControl } from '../control/safety/safety-limits.js';
-import { box } from '../control/spaces.js';
-import { loadDescription } from '../sim/descriptions.js';
-import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
-import { clamp, PANDA_CONTROL_LINKS, PANDA_TABLE, PANDA_TABLE_OBJECT, PANDA_MAX_DELTA, PANDA_READY, PANDA_TCP, pandaTcpJacobian, pandaTcpPose } from '../tasks/panda.js';
-import { pandaReachObservation, reachGoalMarker } from '../tasks/panda-reach.js';
-import { urdfScene } from '../sim/urdf/scene.js';
-import type { SceneShape, SceneState } from '../control/scene.js';
-import { forwardKinematics } from '../sim/urdf/kinematics.js';
+import type { SceneState } from '../control/scene.js';
+import { PhysicsError, type PhysicsModel } from '../sim/physics.js';
+import { PandaTask, pandaTcpJacobian } from '../tasks/panda.js';
+import { envEntry, listEnvs } from '../tasks/registry.js';
+import { MeasuredPhysics } from './measured-physics.js';
 
 /** One step of a task computed from measured joint state. */
 export interface TaskOutcome {
@@ -22,10 +18,10 @@ export interface TaskOutcome {
 }
 
 /**
- * A task as a real robot runs it: everything is computed on our side from the measured joint
- * positions and velocities (forward kinematics from the robot's URDF), with the same spec,
- * observation layout, reward and success rule as the simulated task of the same id — so sim
- * and robot report comparable numbers and a policy runs on either unchanged.
+ * A task as a real robot runs it: the simulator's task itself (tasks/), over a
+ * {@link MeasuredPhysics} — the measured joint positions and velocities, forward kinematics from
+ * the robot's URDF, geometric contact with fixtures — so observation, reward, success, costs and
+ * the reset draw are the simulated task's by construction, and a policy runs on either unchanged.
  */
 export interface RobotTask extends JointPositionControl {
   readonly spec: EnvSpec;
@@ -51,83 +47,74 @@ export interface RobotTask extends JointPositionControl {
 }
 
 /**
- * `PandaReach-v0` on a robot. Same 23-d observation, reward −‖TCP − goal‖ and 5 cm success as
- * the simulator; TCP from forward kinematics. A reset draws the same random numbers in the same
- * order as the sim task (7 joint offsets in startPositions, then the goal in beginEpisode), so a
- * given seed gives the same goal.
- * Costs: `joint_velocity` (any |q̇ᵢ| above its URDF limit); `table_contact` is geometric here —
- * any link frame of links 3–7, hand or TCP below 2 cm (a robot reports no contacts).
+ * The robot side of task `id`: the registered simulated task built over a {@link MeasuredPhysics}
+ * (`options` are the task's env options, e.g. `successHold`). Tasks that command joint positions
+ * and observe only what joint states reveal run on a robot; a task that reads a free object's
+ * pose (PandaPush-v0's cube) is refused, naming the object. A reset draws the same random numbers
+ * in the same order as the simulated task's (start pose, then goal), so a seed gives the same
+ * goal on both.
  */
-export function pandaReachTask(): RobotTask {
-  const robot = loadDescription('panda');
-  const joints = robot.joints.filter((j) => j.type === 'revolute');
-  const lower = Float64Array.from(joints, (j) => j.limit?.lower ?? -Math.PI);
-  const upper = Float64Array.from(joints, (j) => j.limit?.upper ?? Math.PI);
-  const velocity = Float64Array.from(joints, (j) => j.limit?.velocity ?? Infinity);
-  const limits: JointLimits = { lower, upper, velocity };
-  const CONTROL_HZ = 25;
-  let goal: Vec3 = [0.45, 0, 0.3];
-  let q = new Float64Array(7);
-  const observe = (qs: ArrayLike<number>, qd: ArrayLike<number>, tcp: Vec3): Float32Array => pandaReachObservation(qs, qd, tcp, goal);
+export function robotTask(id: string, options: Record<string, unknown> = {}): RobotTask {
+  const entry = envEntry(id);
+  if (!entry.engines.length) throw new Error(`${id} has no physics to measure: it runs in simulation only (robot tasks: ${robotTaskIds().join(', ')})`);
+  let physics: MeasuredPhysics | undefined;
+  let task;
+  try {
+    task = entry.create({ ...options, engine: (model: PhysicsModel) => (physics = new MeasuredPhysics(model)) });
+  } catch (err) {
+    if (err instanceof PhysicsError) throw new Error(`${id} cannot run on a robot: ${err.message} (robot tasks: ${robotTaskIds().join(', ')})`);
+    throw err;
+  }
+  if (!(task instanceof PandaTask) || !physics) {
+    void task.close();
+    throw new Error(`${id} cannot run on a robot: its actions do not command joint positions (robot tasks: ${robotTaskIds().join(', ')})`);
+  }
+  const sim: PandaTask = task;
+  const measured: MeasuredPhysics = physics;
   return {
-    spec: {
-      id: 'PandaReach-v0',
-      observationSpace: box(-Infinity, Infinity, [23]),
-      actionSpace: box(-1, 1, [7]),
-      controlHz: CONTROL_HZ,
-      maxEpisodeSteps: 50,
-      constraints: ['joint_velocity', 'table_contact'],
-      kind: 'real',
-    },
-    jointNames: joints.map((j) => j.name),
-    jointLimits: limits,
-    jointPositions: () => q,
-    actionToTargets: (action, qs) => Float64Array.from({ length: 7 }, (_, i) => clamp((qs[i] as number) + PANDA_MAX_DELTA * (action[i] as number), lower[i] as number, upper[i] as number)),
-    targetsToAction: (targets, qs) => Float32Array.from({ length: 7 }, (_, i) => clamp(((targets[i] as number) - (qs[i] as number)) / PANDA_MAX_DELTA, -1, 1)),
-    holdAction: () => new Float32Array(7),
-    controlPoints: (qs) => {
-      const poses = forwardKinematics(robot, qs);
-      return Float64Array.from(PANDA_CONTROL_LINKS.flatMap((l) => (poses.get(l) as Pose).p));
-    },
+    spec: { ...sim.spec, kind: 'real' },
+    jointNames: sim.jointNames,
+    jointLimits: sim.jointLimits,
+    jointPositions: () => sim.jointPositions(),
+    actionToTargets: (action, q) => sim.targetsFor(action, q),
+    targetsToAction: (targets, q) => sim.targetsToAction(targets, q),
+    holdAction: () => sim.holdAction(),
+    controlPoints: (q) => sim.controlPoints(q),
     startPositions(rng) {
-      return Float64Array.from(PANDA_READY, (v, i) => clamp(v + rng.uniform(-0.1, 0.1), lower[i] as number, upper[i] as number));
+      sim.measuredReset(rng);
+      return measured.startPose();
     },
-    beginEpisode(rng, qs, qd) {
-      goal = [rng.uniform(0.3, 0.6), rng.uniform(-0.3, 0.3), rng.uniform(0.1, 0.5)];
-      q = Float64Array.from(qs);
-      return observe(qs, qd, pandaTcpPose(robot, qs).p);
+    beginEpisode(_rng, q, qd) {
+      measured.measure(q, qd);
+      return sim.measuredObservation();
     },
-    twistFor(targets, qs) {
-      const J = pandaTcpJacobian(robot, qs);
-      return J.map((row) => row.reduce((acc, v, k) => acc + v * ((targets[k] as number) - (qs[k] as number)) * CONTROL_HZ, 0));
+    outcome(action, q, qd) {
+      measured.measure(q, qd);
+      const t = sim.measuredStep(action);
+      return { obs: t.obs, reward: t.reward, costs: t.costs, terminated: t.terminated, success: t.success === true, metrics: t.metrics ?? {} };
     },
-    scene(qs) {
-      // The arm's URDF collision shapes placed by forward kinematics, the table and the goal, as
-      // the simulated task draws them (same names), so recordings from sim and robot compare.
-      const arm = urdfScene(robot, qs);
-      const goalMarker = reachGoalMarker(goal);
-      const table: SceneShape = { name: PANDA_TABLE_OBJECT.name, kind: 'box', size: [...PANDA_TABLE.half], role: 'fixture' };
-      return { shapes: [...arm.shapes, table, goalMarker.shape], poses: [...arm.poses, ...PANDA_TABLE.center, 0, 0, 0, 1, ...goalMarker.pose.p, ...goalMarker.pose.q] };
+    twistFor(targets, q) {
+      const J = pandaTcpJacobian(sim.description, q);
+      return J.map((row) => row.reduce((acc, v, k) => acc + v * ((targets[k] as number) - (q[k] as number)) * sim.spec.controlHz, 0));
     },
-    outcome(_action, qs, qd) {
-      q = Float64Array.from(qs);
-      const poses = forwardKinematics(robot, qs);
-      const tcp = (poses.get(PANDA_TCP) as Pose).p;
-      const dist = Math.hypot(...sub(tcp, goal));
-      let fast = 0;
-      for (let i = 0; i < 7; i++) if (Math.abs(qd[i] as number) > (velocity[i] as number)) fast = 1;
-      const low = PANDA_CONTROL_LINKS.some((l) => ((poses.get(l) as Pose).p[2] as number) < 0.02) ? 1 : 0;
-      const success = dist < 0.05;
-      return { obs: observe(qs, qd, tcp), reward: -dist, costs: Float32Array.of(fast, low), terminated: success, success, metrics: { distance: dist } };
+    scene(q): SceneState {
+      measured.measure(q, sim.jointVelocities());
+      return sim.scene();
     },
   };
 }
 
-const TASKS: Record<string, () => RobotTask> = { 'PandaReach-v0': pandaReachTask };
-
-/** The robot-side definition of a task id. */
-export function robotTask(id: string): RobotTask {
-  const make = TASKS[id];
-  if (!make) throw new Error(`no robot task definition for "${id}" (available: ${Object.keys(TASKS).join(', ')})`);
-  return make();
+/** The registered tasks a robot can run (built over a measured physics without refusal). */
+export function robotTaskIds(): string[] {
+  return listEnvs().filter((id) => {
+    const entry = envEntry(id);
+    if (!entry.engines.length) return false;
+    try {
+      const task = entry.create({ engine: (model: PhysicsModel) => new MeasuredPhysics(model) });
+      void task.close();
+      return task instanceof PandaTask;
+    } catch {
+      return false;
+    }
+  });
 }

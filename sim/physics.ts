@@ -56,7 +56,8 @@ export interface PhysicsModel {
  * URDF's order of movable joints. Lifetime: engines hold wasm memory; `close()` frees it.
  */
 export interface Physics {
-  readonly engine: EngineName;
+  /** The simulator, or `measured`: a robot's joint states behind the same interface (robots/measured-physics.ts). */
+  readonly engine: EngineName | 'measured';
   readonly robot: UrdfRobot;
   /** Movable joints, in command and state order. */
   readonly joints: readonly UrdfJoint[];

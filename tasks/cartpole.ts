@@ -3,7 +3,7 @@ import type { Rng } from '../control/rng.js';
 import { box, discrete } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { checkEngine, PhysicsTask } from '../sim/physics-task.js';
-import type { EngineName } from '../sim/physics.js';
+import type { EngineName, PhysicsFactory } from '../sim/physics.js';
 import type { TaskStep } from '../sim/sim-env.js';
 
 export interface CartPoleOptions {
@@ -12,7 +12,7 @@ export interface CartPoleOptions {
   /** |x| beyond which the `cart_near_edge` cost is 1. Default 1.8 m (terminates at 2.4). */
   readonly edgeMargin?: number;
   /** Physics engine: `rapier` (default) or `mujoco` (the same model, sim/mujoco/). */
-  readonly engine?: EngineName;
+  readonly engine?: EngineName | PhysicsFactory;
 }
 
 const FORCE = 10;
@@ -65,7 +65,7 @@ export class CartPole extends PhysicsTask {
     return { obs: this.observe() };
   }
 
-  protected stepTask(action: Float32Array): TaskStep {
+  protected override stepTask(action: Float32Array): TaskStep {
     const a = action[0] as number;
     this.force[0] = this.discreteActions ? (a === 1 ? FORCE : -FORCE) : FORCE * a;
     this.physics.command(this.force);

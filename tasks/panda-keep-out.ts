@@ -4,7 +4,7 @@ import type { LinearizedConstraint, ShieldModel } from '../control/safety/shield
 import { box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { checkEngine } from '../sim/physics-task.js';
-import type { EngineName } from '../sim/physics.js';
+import type { EngineName, PhysicsFactory } from '../sim/physics.js';
 import type { SceneShape } from '../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
 import type { TaskStep } from '../sim/sim-env.js';
@@ -49,7 +49,7 @@ export class PandaKeepOut extends PandaTask {
   private goal: Vec3 = [...KEEP_OUT_GOAL];
 
   /** @param options.engine physics engine, `rapier` (default) or `mujoco`. */
-  constructor(options: { engine?: EngineName } = {}) {
+  constructor(options: { engine?: EngineName | PhysicsFactory } = {}) {
     super(checkEngine(options.engine));
   }
 
@@ -59,8 +59,7 @@ export class PandaKeepOut extends PandaTask {
     return { obs: this.observe(this.tcp()) };
   }
 
-  protected stepTask(action: Float32Array): TaskStep {
-    this.actAndSimulate(action);
+  protected override afterStep(): TaskStep {
     const tcp = this.tcp();
     const dist = Math.hypot(...sub(tcp, this.goal));
     const clearance = Math.hypot(...sub(tcp, KEEP_OUT_CENTER)) - KEEP_OUT_RADIUS;
@@ -76,6 +75,10 @@ export class PandaKeepOut extends PandaTask {
       reachGoalMarker(this.goal),
       { shape: { name: 'keep_out', kind: 'sphere', size: [KEEP_OUT_RADIUS], role: 'keep-out' }, pose: { p: [...KEEP_OUT_CENTER], q: [0, 0, 0, 1] } },
     ];
+  }
+
+  protected override observation(): Float32Array {
+    return this.observe(this.tcp());
   }
 
   private observe(tcp: Vec3): Float32Array {

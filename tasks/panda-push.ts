@@ -3,7 +3,7 @@ import type { Rng } from '../control/rng.js';
 import { box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { checkEngine } from '../sim/physics-task.js';
-import type { EngineName, SceneObject } from '../sim/physics.js';
+import type { EngineName, PhysicsFactory, SceneObject } from '../sim/physics.js';
 import type { SceneShape } from '../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
 import type { TaskStep } from '../sim/sim-env.js';
@@ -62,7 +62,7 @@ export class PandaPush extends PandaTask {
    *   a person labelling success frames for a reward classifier does.
    * @param options.engine physics engine, `rapier` (default) or `mujoco`.
    */
-  constructor(options: { successHold?: number; engine?: EngineName } = {}) {
+  constructor(options: { successHold?: number; engine?: EngineName | PhysicsFactory } = {}) {
     const hold = checkSuccessHold(options.successHold);
     super(checkEngine(options.engine), [CUBE]);
     this.successHold = hold;
@@ -80,8 +80,7 @@ export class PandaPush extends PandaTask {
     return { obs: this.observe(this.tcp()) };
   }
 
-  protected stepTask(action: Float32Array): TaskStep {
-    this.actAndSimulate(action);
+  protected override afterStep(): TaskStep {
     const tcp = this.tcp();
     const cube = this.cubePosition();
     const toGoal = Math.hypot(cube[0] - this.goal[0], cube[1] - this.goal[1]);
@@ -107,6 +106,10 @@ export class PandaPush extends PandaTask {
   protected override sceneMarkers(): { shape: SceneShape; pose: Pose }[] {
     // Cylinders lie along local y: turn it upright (90° about x).
     return [{ shape: { name: 'goal', kind: 'cylinder', size: [0.05, 0.001], role: 'target' }, pose: { p: [this.goal[0], this.goal[1], 0.001], q: [Math.SQRT1_2, 0, 0, Math.SQRT1_2] } }];
+  }
+
+  protected override observation(): Float32Array {
+    return this.observe(this.tcp());
   }
 
   private observe(tcp: Vec3): Float32Array {

@@ -3,7 +3,7 @@ import type { Rng } from '../control/rng.js';
 import { box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { checkEngine } from '../sim/physics-task.js';
-import type { EngineName } from '../sim/physics.js';
+import type { EngineName, PhysicsFactory } from '../sim/physics.js';
 import type { SceneShape } from '../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
 import type { TaskStep } from '../sim/sim-env.js';
@@ -42,7 +42,7 @@ export class PandaReach extends PandaTask {
    * @param options.successHold steps the TCP must stay within 5 cm before the episode ends as a success (default 1).
    * @param options.engine physics engine, `rapier` (default) or `mujoco`.
    */
-  constructor(options: { successHold?: number; engine?: EngineName } = {}) {
+  constructor(options: { successHold?: number; engine?: EngineName | PhysicsFactory } = {}) {
     super(checkEngine(options.engine));
     this.successHold = checkSuccessHold(options.successHold);
   }
@@ -54,8 +54,7 @@ export class PandaReach extends PandaTask {
     return { obs: this.observe(this.tcp()) };
   }
 
-  protected stepTask(action: Float32Array): TaskStep {
-    this.actAndSimulate(action);
+  protected override afterStep(): TaskStep {
     const tcp = this.tcp();
     const dist = Math.hypot(...sub(tcp, this.goal));
     const success = dist < 0.05;
@@ -69,6 +68,10 @@ export class PandaReach extends PandaTask {
 
   private observe(tcp: Vec3): Float32Array {
     return pandaReachObservation(this.q, this.qd, tcp, this.goal);
+  }
+
+  protected override observation(): Float32Array {
+    return this.observe(this.tcp());
   }
 }
 

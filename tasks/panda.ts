@@ -5,7 +5,7 @@ import type { WorkspaceBox } from '../control/safety/workspace.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { quatConj, quatMul, sub, type Pose, type Quat, type Vec3 } from '../sim/math3d.js';
 import { PhysicsTask } from '../sim/physics-task.js';
-import type { EngineName, SceneObject } from '../sim/physics.js';
+import type { EngineName, PhysicsFactory, SceneObject } from '../sim/physics.js';
 import { forwardKinematics } from '../sim/urdf/kinematics.js';
 import type { UrdfRobot } from '../sim/urdf/types.js';
 
@@ -43,7 +43,7 @@ export abstract class PandaTask extends PhysicsTask implements JointPositionCont
   protected readonly velocityLimit: Float64Array;
 
   /** `objects`: the task's bodies besides the arm and the table (a cube). */
-  constructor(engine: EngineName = 'rapier', objects: readonly SceneObject[] = []) {
+  constructor(engine: EngineName | PhysicsFactory = 'rapier', objects: readonly SceneObject[] = []) {
     super(
       {
         robot: loadDescription('panda'),
@@ -67,12 +67,21 @@ export abstract class PandaTask extends PhysicsTask implements JointPositionCont
     
   }
 
-  /** Applies a ∈ [−1, 1]⁷ as joint targets q + 0.08·a (clipped to the joint limits) and simulates one control period. */
-  protected actAndSimulate(action: Float32Array): void {
-    const targets = this.actionToTargets(action, this.q);
+  /** Commands a ∈ [−1, 1]⁷ as joint targets q + 0.08·a, clipped to the joint limits. */
+  protected override act(action: Float32Array): void {
+    this.physics.command(this.targetsFor(action, this.q));
+  }
+
+  /** The joint targets an action commands from joint positions `q` (the action mapping, clipped to the joint limits): what the simulator's servos and a robot receive. */
+  targetsFor(action: Float32Array, q: ArrayLike<number>): Float64Array {
+    const targets = this.actionToTargets(action, q);
     for (let i = 0; i < 7; i++) targets[i] = clamp(targets[i] as number, this.lower[i] as number, this.upper[i] as number);
-    this.physics.command(targets);
-    this.simulate();
+    return targets;
+  }
+
+  /** The arm's URDF description (kinematics for IK, Jacobians and the robot side). */
+  get description(): UrdfRobot {
+    return this.physics.robot;
   }
 
   /** Names of the seven arm joints, in action / observation order. */

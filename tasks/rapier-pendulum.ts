@@ -4,14 +4,14 @@ import { box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { wrapAngle } from '../sim/math3d.js';
 import { checkEngine, PhysicsTask } from '../sim/physics-task.js';
-import type { EngineName } from '../sim/physics.js';
+import type { EngineName, PhysicsFactory } from '../sim/physics.js';
 import type { TaskStep } from '../sim/sim-env.js';
 
 export interface RapierPendulumOptions {
   /** |θ̇| above which the `joint_velocity` cost is 1. Default 6 rad/s. */
   readonly velocityLimit?: number;
   /** Physics engine: `rapier` (default) or `mujoco` (the same model, sim/mujoco/). */
-  readonly engine?: EngineName;
+  readonly engine?: EngineName | PhysicsFactory;
 }
 
 /**
@@ -58,7 +58,7 @@ export class RapierPendulum extends PhysicsTask {
     return { obs: this.setState(rng.uniform(-Math.PI, Math.PI), rng.uniform(-1, 1)) };
   }
 
-  protected stepTask(action: Float32Array): TaskStep {
+  protected override stepTask(action: Float32Array): TaskStep {
     const u = action[0] as number;
     const th = wrapAngle(this.q[0] as number);
     const thDot = this.qd[0] as number;

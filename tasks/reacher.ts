@@ -3,7 +3,7 @@ import type { Rng } from '../control/rng.js';
 import { box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { checkEngine, PhysicsTask } from '../sim/physics-task.js';
-import type { EngineName } from '../sim/physics.js';
+import type { EngineName, PhysicsFactory } from '../sim/physics.js';
 import type { TaskStep } from '../sim/sim-env.js';
 
 export interface ReacherOptions {
@@ -12,7 +12,7 @@ export interface ReacherOptions {
   /** Success radius, m. Default 0.02. */
   readonly successRadius?: number;
   /** Physics engine: `rapier` (default) or `mujoco` (the same model, sim/mujoco/). */
-  readonly engine?: EngineName;
+  readonly engine?: EngineName | PhysicsFactory;
 }
 
 const MAX_TORQUE = 0.05;
@@ -72,7 +72,7 @@ export class Reacher extends PhysicsTask {
     return { obs: this.observe() };
   }
 
-  protected stepTask(action: Float32Array): TaskStep {
+  protected override stepTask(action: Float32Array): TaskStep {
     this.torque[0] = MAX_TORQUE * (action[0] as number);
     this.torque[1] = MAX_TORQUE * (action[1] as number);
     this.physics.command(this.torque);

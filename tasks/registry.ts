@@ -4,7 +4,8 @@ import { ExpressionConstraints } from '../control/safety/expressions.js';
 import type { ShieldModel } from '../control/safety/shield.js';
 import { TimeLimit } from '../control/wrappers/time-limit.js';
 import { loadMujoco } from '../sim/mujoco/module.js';
-import { ENGINES, type EngineName } from '../sim/physics.js';
+import { checkEngine } from '../sim/physics-task.js';
+import { ENGINES, type EngineName, type PhysicsFactory } from '../sim/physics.js';
 import { loadRapier } from '../sim/rapier.js';
 import { CartPole, cartPoleExpert } from './cartpole.js';
 import { PandaPush, pandaPushExpert } from './panda-push.js';
@@ -135,8 +136,15 @@ const num = (o: Record<string, unknown>, k: string): number | undefined => {
   return v;
 };
 
-/** The `engine` option, checked by `make` against the entry's engines. */
-const engine = (o: Record<string, unknown>): EngineName | undefined => o['engine'] as EngineName | undefined;
+/**
+ * The `engine` option, checked by `make` against the entry's engines; the tasks check it again
+ * (`checkEngine`), and take a physics factory there — what the robot side passes, in code only.
+ */
+const engine = (o: Record<string, unknown>): EngineName | PhysicsFactory | undefined => {
+  const e = o['engine'];
+  if (e === undefined || typeof e === 'function') return e as PhysicsFactory | undefined;
+  return checkEngine(e) as EngineName;
+};
 
 const str = (o: Record<string, unknown>, k: string): string | undefined => {
   const v = o[k];

@@ -6,7 +6,7 @@ import { loadDescription } from '../sim/descriptions.js';
 import type { Pose } from '../sim/math3d.js';
 import { MujocoPhysics } from '../sim/mujoco/physics.js';
 import { checkEngine, PhysicsTask } from '../sim/physics-task.js';
-import type { EngineName } from '../sim/physics.js';
+import type { EngineName, PhysicsFactory } from '../sim/physics.js';
 import type { TaskStep } from '../sim/sim-env.js';
 import { forwardKinematics } from '../sim/urdf/kinematics.js';
 import { parseUrdf } from '../sim/urdf/parse.js';
@@ -24,7 +24,7 @@ export interface UrdfReachOptions {
   /** Control rate, Hz. Default 25. */
   readonly controlHz?: number;
   /** Physics engine: `rapier` (default) or `mujoco` (the same model, sim/mujoco/). */
-  readonly engine?: EngineName;
+  readonly engine?: EngineName | PhysicsFactory;
   /**
    * An MJCF file instead of a URDF (engine `mujoco`): a MuJoCo Menagerie-style arm, meshes and
    * includes read through MuJoCo's in-memory file system; its actuated joints are the robot's.
@@ -112,7 +112,7 @@ export class UrdfReach extends PhysicsTask {
     return { obs: this.observe() };
   }
 
-  protected stepTask(action: Float32Array): TaskStep {
+  protected override stepTask(action: Float32Array): TaskStep {
     const targets = Float64Array.from(this.q, (q, i) => Math.min(this.upper[i] as number, Math.max(this.lower[i] as number, q + this.maxDelta * (action[i] as number))));
     this.physics.command(targets);
     this.simulate();
