@@ -198,7 +198,7 @@ describe('the dashboard in real headless Chromium', () => {
     expect(errors).toEqual([]);
   }, 180_000); // 82 s measured at load average 20 on 2 cores (SwiftShader draws the Panda)
 
-  it('the teleop panel relays a person’s command to the env of a run started with --teleop web', async () => {
+  it('the teleop panel relays a person’s command to the env of a run started with --teleop web, and shows its arm live beside the controls', async () => {
     const root = mkdtempSync(join(tmpdir(), 'roborl-dash-'));
     const run = makeRun(root, 'hil', 0, [-40], 'running');
     const { env } = await webTeleopEnv('hil');
@@ -228,6 +228,13 @@ describe('the dashboard in real headless Chromium', () => {
     await page.keyboard.down('r');
     await waitFor('a driven step', () => steps.some((s) => s.info.intervention?.engaged && (s.info.intervention.human?.[3] ?? 0) > 0), 15_000);
     await page.keyboard.up('r');
+    // The panel shows the run's arm live, beside the person's controls.
+    const canvas = frame.locator('#scene-canvas');
+    await expect.poll(() => canvas.getAttribute('data-shapes'), { timeout: 30_000 }).toBe('13');
+    const drawn = Number(await canvas.getAttribute('data-drawn'));
+    await expect.poll(async () => Number(await canvas.getAttribute('data-drawn')), { timeout: 30_000 }).toBeGreaterThan(drawn + 3);
+    const [view, controls] = [await canvas.boundingBox(), await frame.locator('#sliders').boundingBox()];
+    expect(view && controls && view.x + view.width <= controls.x && view.y < controls.y + controls.height).toBe(true);
     stepping = false;
     await loop;
     const driven = steps.filter((s) => s.info.intervention?.engaged);

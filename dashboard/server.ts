@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { openLocalServer, requestPath, type LocalServer } from '../control/local-server.js';
+import { teleopPage } from '../hil/devices/web.js';
 import { parseRecord, type MetricRecord } from '../policies/metrics-log.js';
 import { field, parseClientMessage, type RunRow, type ServerMessage } from './protocol.js';
 import { RunIndex, SCENE_FILE } from './run-index.js';
@@ -28,7 +29,6 @@ export interface DashboardOptions {
 }
 
 const HERE = new URL('.', import.meta.url);
-const TELEOP_PAGE = new URL('../hil/devices/web-page.html', import.meta.url);
 const MAX_CLIENT_MESSAGE = 64 * 1024;
 const MAX_RECORDS_PER_MESSAGE = 20_000;
 /** Reads of one watched file per poll (64 KB each by default, the event loop free between them): 8 MB. */
@@ -361,12 +361,13 @@ function teleopTarget(text: string): string | null {
   }
 }
 
-/** The page's script: dashboard/client.ts with uPlot and three.js, bundled by esbuild from node_modules. */
+/** The page's script: dashboard/client.ts with uPlot and three.js, bundled by esbuild from node_modules; and the teleop page. */
 async function bundleClient(): Promise<{ html: string; js: string; css: string; teleop: Buffer }> {
   const esbuild = await import('esbuild');
   const out = await esbuild.build({ entryPoints: [fileURLToPath(new URL('client.ts', HERE))], bundle: true, format: 'esm', minify: true, write: false, target: 'es2020', logLevel: 'silent' });
   const js = out.outputFiles[0]?.text ?? '';
   const css = readFileSync(fileURLToPath(import.meta.resolve('uplot/dist/uPlot.min.css')), 'utf8');
   const html = readFileSync(new URL('index.html', HERE), 'utf8');
-  return { html, js, css, teleop: readFileSync(TELEOP_PAGE) };
+  // The run's own teleop page (with its live scene), relayed: the same page its server serves.
+  return { html, js, css, teleop: await teleopPage() };
 }

@@ -1,5 +1,7 @@
 import type { Env } from '../control/env.js';
+import { findSceneSource, type SceneSource } from '../control/scene.js';
 import { RealtimeEnv } from '../control/wrappers/realtime.js';
+import { unwrap } from '../control/wrappers/wrapper.js';
 import { CartesianTeleop } from '../hil/cartesian.js';
 import type { TeleopDevice } from '../hil/device.js';
 import { openHid, SPACEMOUSE, SPACEMOUSE_6AXIS } from '../hil/devices/hid.js';
@@ -29,17 +31,48 @@ export async function teleopDevice(envId: string, env: Env, hil: HilSection, see
   if (hil.device === 'simulated') return new SimulatedHuman({ expert: scriptedInLearnerUnits(envId, env), ...hil.simulated, seed: seed + 31 });
   if (env.spec.actionSpace.kind !== 'box') throw new UsageError(`${hil.device} teleop drives continuous (Box) actions; ${envId} has discrete ones`);
   const actionDims = env.spec.actionSpace.low.length;
-  const tcp = hil.frame === 'tcp' ? envEntry(envId).tcpTeleop : undefined;
+  const entry = envEntry(envId);
+  const tcp = hil.frame === 'tcp' ? entry.tcpTeleop : undefined;
   if (hil.frame === 'tcp' && !tcp) throw new UsageError(`${envId} has no Cartesian teleop (hil.frame: tcp); use hil.frame: joint`);
-  const dims = tcp ? 3 : actionDims;
-  const device = await rawDevice(envId, hil, dims);
+  const actionNames = env.spec.actionNames?.length === actionDims ? env.spec.actionNames : undefined;
+  // In the tool frame the web page drives the gripper as a fourth axis (a key or HID device has three).
+  const gripper = tcp && hil.device === 'web' ? actionNames?.indexOf('gripper') ?? -1 : -1;
+  const dims = tcp ? (gripper >= 0 ? 4 : 3) : actionDims;
+  const view: PageView = {
+    labels: tcp ? ['tcp x', 'tcp y', 'tcp z', 'gripper'].slice(0, dims) : actionNames,
+    frame: tcp ? 'tcp' : 'action',
+    observationNames: env.spec.observationNames,
+    scene: findSceneSource(env),
+  };
+  const device = await rawDevice(envId, hil, dims, view);
   if (!tcp) return device;
   const map = tcp();
   const toLearner = learnerUnits(env);
-  return new CartesianTeleop(device, (obs, v) => toLearner(map(obs, v)));
+  const ofAction = entry.tcpOfAction?.();
+  const toTask = taskUnits(env);
+  return new CartesianTeleop(device, {
+    toAction: (obs, v) => toLearner(map(obs, v)),
+    ...(ofAction ? { fromAction: (obs: Float32Array, a: Float32Array) => ofAction(obs, toTask(a)) } : {}),
+    ...(gripper >= 0 ? { gripper } : {}),
+  });
 }
 
-async function rawDevice(envId: string, hil: HilSection, dims: number): Promise<TeleopDevice> {
+/** What the web page shows beside the controls (the env's names, frame and scene). */
+interface PageView {
+  readonly labels: readonly string[] | undefined;
+  readonly frame: 'action' | 'tcp';
+  readonly observationNames: readonly string[] | undefined;
+  readonly scene: SceneSource | null;
+}
+
+/** A learner-unit action ([−1, 1]) in the task's units (the inverse of {@link learnerUnits}). */
+function taskUnits(env: Env): (action: Float32Array) => Float32Array {
+  const inner = unwrap(env).spec.actionSpace;
+  if (inner.kind !== 'box') throw new Error('expected a Box action space');
+  return (a) => Float32Array.from(a, (v, i) => (inner.low[i] as number) + ((v + 1) / 2) * ((inner.high[i] as number) - (inner.low[i] as number)));
+}
+
+async function rawDevice(envId: string, hil: HilSection, dims: number, view: PageView): Promise<TeleopDevice> {
   switch (hil.device) {
     case 'hid': {
       const mapping = hil.hid.mapping === 'spacemouse' ? SPACEMOUSE : SPACEMOUSE_6AXIS;
@@ -54,8 +87,7 @@ async function rawDevice(envId: string, hil: HilSection, dims: number): Promise<
       return new KeyboardDevice(process.stdin, { dims });
     }
     case 'web': {
-      const labels = hil.frame === 'tcp' ? ['tcp x', 'tcp y', 'tcp z'] : undefined;
-      const page = await WebTeleop.open({ dims, env: envId, labels, ...hil.web, log: (line) => process.stderr.write(`${line}\n`) });
+      const page = await WebTeleop.open({ dims, env: envId, ...view, ...hil.web, log: (line) => process.stderr.write(`${line}\n`) });
       if (!['127.0.0.1', 'localhost', '::1'].includes(hil.web.host)) process.stderr.write(`WARNING: the teleop page listens on ${hil.web.host}: anyone there with the token can steer\n`);
       process.stderr.write(`teleop page: ${page.url}\n`);
       return page;

@@ -1,31 +1,74 @@
-import type { TeleopContext, TeleopDevice, TeleopReading } from './device.js';
+import type { TeleopContext, TeleopDevice, TeleopOutcome, TeleopReading } from './device.js';
+
+/** How a {@link CartesianTeleop} maps between the tool frame and the task's action. */
+export interface CartesianMapping {
+  /** The person's TCP command v ∈ [−1, 1]³ at an observation → the task's action (learner units). */
+  readonly toAction: (obs: Float32Array, v: Float32Array) => Float32Array;
+  /**
+   * The policy's proposal (learner units) at an observation → the TCP command that asks for the
+   * same displacement (the units of `v`), so the person sees it in the frame they drive in.
+   * Without it the inner device sees no proposal in its frame (an empty one).
+   */
+  readonly fromAction?: (obs: Float32Array, action: Float32Array) => Float32Array;
+  /**
+   * The action's gripper entry, if it has one: the inner device's fourth axis drives it directly
+   * (it has no tool-frame meaning), and the proposal's gripper is shown as that fourth axis.
+   */
+  readonly gripper?: number;
+}
 
 /**
  * A device driven in the tool frame: the inner device's first three axes are a TCP velocity
  * command (x, y, z in [−1, 1]), turned into the task's action by `toAction` (its Jacobian / IK,
- * from the registry's `tcpTeleop`) at the observation of each tick. A SpaceMouse's translation
- * axes, or three keyboard key pairs, then move the gripper where the person looks rather than
- * one joint at a time. Buttons and engagement pass through unchanged.
+ * from the registry's `tcpTeleop`) at the observation of each tick; a fourth axis, when the
+ * action has a gripper, drives the gripper. A SpaceMouse's translation axes, or three keyboard
+ * key pairs, then move the gripper where the person looks rather than one joint at a time. The
+ * inner device is shown the policy's proposal in the same frame (`fromAction`: the TCP
+ * displacement its joint deltas ask for, through the forward kinematics), never the raw joint
+ * deltas under tool-frame labels. Buttons and engagement pass through unchanged.
  */
 export class CartesianTeleop implements TeleopDevice {
   readonly name: string;
+  private readonly mapping: CartesianMapping;
 
   constructor(
     readonly inner: TeleopDevice,
-    private readonly toAction: (obs: Float32Array, v: Float32Array) => Float32Array,
+    mapping: CartesianMapping | ((obs: Float32Array, v: Float32Array) => Float32Array),
   ) {
     this.name = `${inner.name} (tcp)`;
+    this.mapping = typeof mapping === 'function' ? { toAction: mapping } : mapping;
+  }
+
+  /** Axes the inner device drives: x, y, z and, with a gripper, the gripper. */
+  get axes(): number {
+    return this.mapping.gripper === undefined ? 3 : 4;
   }
 
   poll(context: TeleopContext): TeleopReading {
-    const r = this.inner.poll(context);
+    const r = this.inner.poll({ ...context, proposed: this.proposalInToolFrame(context) });
     if (!r.engaged || !r.action) return r;
     if (r.action.length < 3) return { ...r, engaged: false, action: null, error: `${this.inner.name}: a TCP command needs 3 axes, got ${r.action.length}` };
-    return { ...r, action: this.toAction(context.obs, r.action.subarray(0, 3)) };
+    const action = this.mapping.toAction(context.obs, r.action.subarray(0, 3));
+    const g = this.mapping.gripper;
+    if (g !== undefined && r.action.length >= 4 && g < action.length) action[g] = r.action[3] as number;
+    return { ...r, action };
+  }
+
+  private proposalInToolFrame(context: TeleopContext): Float32Array {
+    const from = this.mapping.fromAction;
+    if (!from) return new Float32Array(0);
+    const v = from(context.obs, context.proposed);
+    const g = this.mapping.gripper;
+    if (g === undefined) return v.subarray(0, 3);
+    return Float32Array.of(v[0] as number, v[1] as number, v[2] as number, context.proposed[g] ?? 0);
   }
 
   episodeStart(): void {
     this.inner.episodeStart?.();
+  }
+
+  stepped(outcome: TeleopOutcome): void {
+    this.inner.stepped?.(outcome);
   }
 
   close(): Promise<void> {

@@ -52,6 +52,17 @@ export interface TeleopContext {
   readonly t: number;
 }
 
+/** What one step came to, told to the device once the step ran (a page shows the return and the outcome). */
+export interface TeleopOutcome {
+  /** The step's reward (after the person's success button, as the learner stores it). */
+  readonly reward: number;
+  /** The task's or the person's success at this step, when either says. */
+  readonly success?: boolean;
+  /** The episode ended: a true end (success, failure) or cut short (time limit, a button, the link). */
+  readonly terminated: boolean;
+  readonly truncated: boolean;
+}
+
 /**
  * A human input device (keyboard, gamepad, 3D mouse, web page, or a simulated human). Polled
  * once per control tick by the intervention wrapper; `poll` never blocks — it returns what the
@@ -62,6 +73,8 @@ export interface TeleopDevice {
   poll(context: TeleopContext): TeleopReading;
   /** A new episode began (devices with per-episode state reset it). */
   episodeStart?(): void;
+  /** The step polled last has run: its reward and whether it ended the episode. */
+  stepped?(outcome: TeleopOutcome): void;
   close(): Promise<void>;
 }
 

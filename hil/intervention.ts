@@ -1,7 +1,7 @@
 import { validateAction, type Env, type InterventionInfo, type ResetOptions, type ResetResult, type StepResult } from '../control/env.js';
 import { SafetyLimits } from '../control/safety/safety-limits.js';
 import { findWrapper, Wrapper } from '../control/wrappers/wrapper.js';
-import type { TeleopDevice, TeleopReading } from './device.js';
+import type { TeleopDevice, TeleopOutcome, TeleopReading } from './device.js';
 
 export interface InterventionOptions {
   /**
@@ -125,13 +125,19 @@ export class Intervention extends Wrapper {
     const success = reading.button === 'success' ? true : reading.button === 'failure' ? false : r.info.success;
     // The person's success is stored as one: a learned reward's success value, terminal.
     const reward = reading.button === 'success' && this.successReward !== undefined ? this.successReward : r.reward;
-    return {
-      ...r,
-      reward,
-      terminated: r.terminated || endWith === 'terminated',
-      truncated: !r.terminated && endWith !== 'terminated' && (r.truncated || endWith === 'truncated'),
-      info: { ...r.info, ...(success === undefined ? {} : { success }), intervention },
-    };
+    const terminated = r.terminated || endWith === 'terminated';
+    const truncated = !r.terminated && endWith !== 'terminated' && (r.truncated || endWith === 'truncated');
+    this.tell({ reward, ...(success === undefined ? {} : { success }), terminated, truncated });
+    return { ...r, reward, terminated, truncated, info: { ...r.info, ...(success === undefined ? {} : { success }), intervention } };
+  }
+
+  /** Tells the device what the step came to; a device that throws there does not end the run. */
+  private tell(outcome: TeleopOutcome): void {
+    try {
+      this.device.stepped?.(outcome);
+    } catch (err) {
+      this.options.log?.(`${this.spec.id}: teleop device ${this.device.name}: ${(err as Error).message}`);
+    }
   }
 
   private read(obs: Float32Array, proposed: Float32Array): TeleopReading {

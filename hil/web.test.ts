@@ -11,6 +11,8 @@ import { Intervention } from './intervention.js';
 import { rawGet, rawUpgrade } from '../test/raw-http.js';
 import { waitFor } from '../test/wait-for.js';
 import { webTeleopEnv } from '../test/web-teleop-env.js';
+import { PANDA_JOINT_ACTION_NAMES } from '../tasks/panda.js';
+import { PANDA_REACH_OBSERVATION_NAMES } from '../tasks/panda-reach.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -101,7 +103,7 @@ describe('web teleop: the server', () => {
     const c = await connect(wsUrl(device, 'a'.repeat(32)));
     if (!('ws' in c)) throw new Error('refused');
     await until('hello', () => c.messages.length > 0);
-    expect(c.messages[0]).toEqual({ op: 'hello', env: 'Test-v0', dims: 3, labels: ['dim 1', 'dim 2', 'dim 3'], staleMs: 300 });
+    expect(c.messages[0]).toEqual({ op: 'hello', env: 'Test-v0', dims: 3, labels: ['dim 1', 'dim 2', 'dim 3'], frame: 'action', observationNames: null, staleMs: 300 });
     expect(device.poll(ctx(0))).toMatchObject({ engaged: false, connected: true });
     await until('state', () => c.messages.some((m) => m['op'] === 'state'));
     expect(c.messages.find((m) => m['op'] === 'state')).toMatchObject({ t: 0, obs: [expect.closeTo(0.1, 6), expect.closeTo(0.2, 6)], proposed: [0.5, -0.5, 0], human: false });
@@ -174,6 +176,72 @@ describe('web teleop: the server', () => {
   });
 });
 
+describe('web teleop: what the page is told', () => {
+  it('the proposal goes out only in the frame of the controls: 7 joint deltas are not shown under tcp x/y/z labels (and that is said once)', async () => {
+    const lines: string[] = [];
+    const device = await page({ token: 'd'.repeat(32), labels: ['tcp x', 'tcp y', 'tcp z'], frame: 'tcp', log: (l) => lines.push(l) });
+    const c = await connect(wsUrl(device, 'd'.repeat(32)));
+    if (!('ws' in c)) throw new Error('refused');
+    await until('hello', () => c.messages.length > 0);
+    expect(c.messages[0]).toMatchObject({ labels: ['tcp x', 'tcp y', 'tcp z'], frame: 'tcp' });
+    device.poll({ obs: Float32Array.of(0), proposed: new Float32Array(7).fill(0.5), t: 0 });
+    await until('state', () => c.messages.some((m) => m['op'] === 'state'));
+    expect(c.messages.find((m) => m['op'] === 'state')).toMatchObject({ proposed: null });
+    await new Promise((r) => setTimeout(r, 40));
+    device.poll({ obs: Float32Array.of(0), proposed: new Float32Array(7), t: 1 });
+    expect(lines.filter((l) => /proposes 7 values for 3 controls/.test(l))).toHaveLength(1);
+    await expect(WebTeleop.open({ dims: 3, labels: ['tcp x', 'tcp y'] })).rejects.toThrow(/one label per dimension \(3\), got 2/);
+  });
+
+  it('tells the page the episode\'s return with each state and how it ended at once; a page that connects later is told too', async () => {
+    const device = await page({ token: 'e'.repeat(32) });
+    const c = await connect(wsUrl(device, 'e'.repeat(32)));
+    if (!('ws' in c)) throw new Error('refused');
+    device.episodeStart();
+    device.poll(ctx(0));
+    device.stepped({ reward: -1, terminated: false, truncated: false });
+    await new Promise((r) => setTimeout(r, 40));
+    device.poll(ctx(1));
+    await until('a state after a step', () => c.messages.some((m) => m['op'] === 'state' && m['t'] === 1));
+    expect(c.messages.find((m) => m['op'] === 'state' && m['t'] === 1)).toMatchObject({ ret: -1, success: false, episode: 1 });
+    device.stepped({ reward: -0.5, success: true, terminated: true, truncated: false });
+    const outcome = { op: 'outcome', episode: 1, success: true, ret: -1.5, steps: 2, ended: 'terminated' };
+    await until('the outcome', () => c.messages.some((m) => m['op'] === 'outcome'));
+    expect(c.messages.find((m) => m['op'] === 'outcome')).toEqual(outcome);
+    const later = await connect(wsUrl(device, 'e'.repeat(32)));
+    if (!('ws' in later)) throw new Error('refused');
+    await until('the later page\'s outcome', () => later.messages.some((m) => m['op'] === 'outcome'));
+    expect(later.messages.find((m) => m['op'] === 'outcome')).toEqual(outcome);
+    // A new episode starts from nothing.
+    device.episodeStart();
+    device.stepped({ reward: -2, terminated: false, truncated: true });
+    await until('the second outcome', () => later.messages.some((m) => m['op'] === 'outcome' && m['episode'] === 2));
+    expect(later.messages.find((m) => m['op'] === 'outcome' && m['episode'] === 2)).toMatchObject({ success: false, ret: -2, steps: 1, ended: 'truncated' });
+  });
+
+  it('in the learner env the page is told the task\'s field names, its frame and its scene (shapes once, poses with each state)', async () => {
+    const { env, printed } = await webTeleopEnv('web');
+    closers.push(() => env.close());
+    const token = new URL(/teleop page: (\S+)/.exec(printed)?.[1] as string).searchParams.get('token') as string;
+    const device = (findWrapper(env, Intervention) as Intervention).device as WebTeleop;
+    const c = await connect(wsUrl(device, token));
+    if (!('ws' in c)) throw new Error('refused');
+    await until('hello', () => c.messages.length > 0);
+    expect(c.messages[0]).toMatchObject({ labels: PANDA_JOINT_ACTION_NAMES, frame: 'action', observationNames: PANDA_REACH_OBSERVATION_NAMES });
+    await env.reset({ seed: 1 });
+    await env.step(Float32Array.of(0.5, 0, 0, 0, 0, 0, 0));
+    await until('state', () => c.messages.some((m) => m['op'] === 'state'));
+    const scenes = c.messages.filter((m) => m['op'] === 'scene');
+    expect(scenes).toHaveLength(1);
+    const shapes = scenes[0]?.['shapes'] as { name: string }[];
+    expect(shapes.map((x) => x.name)).toEqual(expect.arrayContaining(['panda_hand#0', 'goal']));
+    const state = c.messages.find((m) => m['op'] === 'state') as { poses: number[]; proposed: number[]; obs: number[] };
+    expect(state.poses).toHaveLength(7 * shapes.length);
+    expect(state.proposed).toEqual([0.5, 0, 0, 0, 0, 0, 0]);
+    expect(state.obs).toHaveLength(23);
+  });
+});
+
 describe('web teleop in the learner env: a person’s command passes through the safety tiers', () => {
   it('an engaged page drives the arm through Tier 0 limits; a page command past the limits is clipped like a policy action', async () => {
     const { env, printed } = await webTeleopEnv('web');
@@ -211,11 +279,11 @@ describe('web teleop page in real headless Chromium', () => {
   beforeAll(() => {
     if (!existsSync(CHROMIUM)) throw new Error(`these tests need Debian's chromium at ${CHROMIUM} (apt-get install chromium); .ci/run installs it`);
   });
-  it('shows the state and the proposal; take over, a held key and a slider drive; Enter and Esc are the success and e-stop buttons; no token, no page', async () => {
+  it('shows the state and the proposal; take over, a held key and a slider drive; Enter and Esc are the success and e-stop buttons; a gripper row; no token, no page', async () => {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
     closers.push(() => browser.close());
-    const device = await page({ dims: 3, labels: ['x', 'y', 'z'] });
+    const device = await page({ dims: 3, labels: ['x', 'y', 'gripper'] });
     const tab = await browser.newPage();
     await tab.goto(device.url);
     await tab.locator('#link', { hasText: 'connected' }).waitFor();
@@ -226,6 +294,9 @@ describe('web teleop page in real headless Chromium', () => {
     await expect.poll(() => tab.locator('#proposed').textContent()).toContain('0.50');
     await expect.poll(() => tab.locator('#obs').textContent()).toContain('0.200');
     expect(await tab.locator('#who').textContent()).toBe('policy');
+    // An action with a gripper has a gripper row, in the controls and in the proposal.
+    expect(await tab.locator('#sliders .dim.gripper > span:first-child').textContent()).toBe('gripper');
+    expect(await tab.locator('#proposed .dim.gripper > span:last-child').textContent()).toBe('0.00');
     clearInterval(ticker);
 
     // Take over with the button, hold "w" (dim 2 +) and push slider 1.
@@ -259,7 +330,7 @@ describe('web teleop page in real headless Chromium', () => {
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
     closers.push(() => browser.close());
     const xss = (n: number): string => `<img src=x onerror="(window.__xss ||= []).push(${n})">`;
-    const device = await page({ dims: 3, env: xss(0), labels: [xss(1), xss(2), xss(3)] });
+    const device = await page({ dims: 3, env: xss(0), labels: [xss(1), xss(2), xss(3)], observationNames: [xss(4), xss(5)] });
     const tab = await browser.newPage();
     await tab.goto(device.url);
     await tab.locator('#link', { hasText: 'connected' }).waitFor();
@@ -270,8 +341,82 @@ describe('web teleop page in real headless Chromium', () => {
     clearInterval(ticker);
     expect(await tab.locator('#proposed').textContent()).toContain(xss(1));
     expect(await tab.locator('#env').textContent()).toBe(xss(0));
+    await expect.poll(() => tab.locator('#obs').textContent()).toContain(xss(5));
     await new Promise((r) => setTimeout(r, 300)); // an injected image's error event would have fired by now
     expect(await tab.evaluate(() => (window as unknown as { __xss?: number[] }).__xss ?? [])).toEqual([]);
     expect(await tab.locator('#proposed img, #obs img, #sliders img').count()).toBe(0);
+    expect(await tab.locator('#obs').textContent()).not.toContain('obs[');
   }, 60_000);
+
+  it('a person can correct with it: the live Panda beside the controls, fields by name, the policy proposal in the tool frame the person drives in, the return and how the episode ended', async () => {
+    const { env, printed } = await webTeleopEnv('web-tcp', { frame: 'tcp' });
+    closers.push(() => env.close());
+    const url = /teleop page: (\S+)/.exec(printed)?.[1] as string;
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    closers.push(() => browser.close());
+    const tab = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    tab.on('pageerror', (e) => errors.push(e.message));
+    await tab.goto(url);
+    await tab.locator('#link', { hasText: 'connected' }).waitFor({ timeout: 30_000 });
+    // The policy turns joint 1 (the base): its proposal, in the tool frame, is a sideways TCP move.
+    const policyAction = Float32Array.of(0.5, 0, 0, 0, 0, 0, 0);
+    await env.reset({ seed: 4 });
+    let stepping = true;
+    const rewards: number[][] = [[]];
+    const loop = (async () => {
+      while (stepping) {
+        const r = await env.step(policyAction);
+        (rewards.at(-1) as number[]).push(r.reward);
+        if (r.terminated || r.truncated) {
+          rewards.push([]);
+          await env.reset();
+        }
+        await new Promise((res) => setTimeout(res, 15));
+      }
+    })();
+    closers.push(async () => {
+      stepping = false;
+      await loop;
+    });
+
+    // Fields by name, never obs[i].
+    await expect.poll(() => tab.locator('#obs').textContent(), { timeout: 30_000 }).toContain('goal−tcp z');
+    const obsText = (await tab.locator('#obs').textContent()) ?? '';
+    for (const name of ['q1', 'q̇7', 'tcp x', 'goal y']) expect(obsText).toContain(name);
+    expect(obsText).not.toContain('obs[');
+
+    // The controls and the proposal: the same three tool-frame rows, named so; never seven joint deltas under tcp labels.
+    const rowLabels = (sel: string): Promise<string[]> => tab.locator(`${sel} .dim > span:first-child`).allTextContents();
+    expect(await rowLabels('#sliders')).toEqual(['tcp x', 'tcp y', 'tcp z']);
+    await expect.poll(() => rowLabels('#proposed')).toEqual(['tcp x', 'tcp y', 'tcp z']);
+    expect(await tab.locator('#frame-controls').textContent()).toContain('tool frame');
+    expect(await tab.locator('#frame-proposed').textContent()).toContain('tool frame');
+    const proposal = async (): Promise<number[]> => (await tab.locator('#proposed .dim > span:last-child').allTextContents()).map(Number);
+    // Joint 1 swings the TCP sideways (y) far more than up or down (z).
+    await expect.poll(async () => { const [, y = 0, z = 0] = await proposal(); return Math.abs(y) > 0.3 && Math.abs(z) < 0.5 * Math.abs(y); }).toBe(true);
+
+    // The scene: the Panda, the table and the goal, drawn as the arm moves.
+    const canvas = tab.locator('#scene-canvas');
+    expect(await canvas.isVisible()).toBe(true);
+    await expect.poll(() => canvas.getAttribute('data-shapes'), { timeout: 30_000 }).toBe('13');
+    const hand = (): Promise<{ x: number; y: number } | null> => tab.evaluate(() => (window as unknown as { roborlTeleopScene: { project(n: string): { x: number; y: number } | null } }).roborlTeleopScene.project('panda_hand#0'));
+    const drawn = Number(await canvas.getAttribute('data-drawn'));
+    const first = await hand();
+    expect(first).not.toBeNull();
+    await expect.poll(async () => Number(await canvas.getAttribute('data-drawn')), { timeout: 30_000 }).toBeGreaterThan(drawn + 5);
+    await expect.poll(async () => { const now = await hand(); return now && first ? Math.hypot(now.x - first.x, now.y - first.y) : 0; }, { timeout: 30_000 }).toBeGreaterThan(3);
+    const [box, controls] = [await canvas.boundingBox(), await tab.locator('#sliders').boundingBox()];
+    expect(box && controls && box.x + box.width <= controls.x).toBe(true); // beside the controls, to their left
+
+    // The return so far, and how the first episode ended (50 steps: the time limit), at a glance.
+    await expect.poll(() => tab.locator('#outcome').textContent()).toMatch(/^(running|success) · return -?\d+\.\d\d$/);
+    await expect.poll(() => tab.locator('#last').textContent(), { timeout: 60_000 }).toMatch(/^episode 1: /);
+    const first50 = rewards[0] as number[];
+    const ret = first50.reduce((a, b) => a + b, 0);
+    expect(await tab.locator('#last').textContent()).toBe(`episode 1: failure · return ${ret.toFixed(2)} · cut short after ${first50.length} steps`);
+    expect(await tab.locator('#last').getAttribute('data-kind')).toBe('bad');
+    expect(errors).toEqual([]);
+  }, 180_000);
 });

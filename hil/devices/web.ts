@@ -1,19 +1,47 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { openLocalServer, requestPath, type LocalServer } from '../../control/local-server.js';
+import { roundPoses, type SceneShape, type SceneSource } from '../../control/scene.js';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { ButtonPresses, IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
+import { ButtonPresses, IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopOutcome, type TeleopReading } from '../device.js';
 
 /** Messages the page sends (JSON text frames). */
 export type PageMessage =
   | { readonly op: 'command'; readonly engaged: boolean; readonly action: readonly number[] }
   | { readonly op: 'button'; readonly button: TeleopButton };
 
+/**
+ * What the page's controls drive: the env's own action (`action`: one control per action entry,
+ * named by the spec's `actionNames`) or the tool (`tcp`: x, y, z and a gripper when there is one).
+ * The policy's proposal is shown in the same frame.
+ */
+export type TeleopFrame = 'action' | 'tcp';
+
 /** Messages the server sends. */
 export type ServerMessage =
-  | { readonly op: 'hello'; readonly env: string; readonly dims: number; readonly labels: readonly string[]; readonly staleMs: number }
-  | { readonly op: 'state'; readonly t: number; readonly episode: number; readonly obs: readonly number[]; readonly proposed: readonly number[]; readonly human: boolean; readonly humanSteps: number; readonly steps: number }
+  | { readonly op: 'hello'; readonly env: string; readonly dims: number; readonly labels: readonly string[]; readonly frame: TeleopFrame; readonly observationNames: readonly string[] | null; readonly staleMs: number }
+  | {
+      readonly op: 'state';
+      readonly t: number;
+      readonly episode: number;
+      readonly obs: readonly number[];
+      /** The policy's proposal in the controls' frame (one value per control), or null when it has none there. */
+      readonly proposed: readonly number[] | null;
+      readonly human: boolean;
+      readonly humanSteps: number;
+      readonly steps: number;
+      /** The episode's return so far and whether it has succeeded yet. */
+      readonly ret: number;
+      readonly success: boolean;
+      /** The scene's poses (x y z qx qy qz qw per shape of the last `scene` message), when the env has a scene. */
+      readonly poses?: readonly number[];
+    }
+  /** The scene's shapes: on connect, and whenever they change. */
+  | { readonly op: 'scene'; readonly episode: number; readonly shapes: readonly SceneShape[] }
+  /** An episode ended (sent at once, not held back by the state rate). */
+  | { readonly op: 'outcome'; readonly episode: number; readonly success: boolean; readonly ret: number; readonly steps: number; readonly ended: 'terminated' | 'truncated' }
   | { readonly op: 'error'; readonly message: string }
   | { readonly op: 'bye'; readonly reason: string };
 
@@ -22,8 +50,14 @@ export interface WebTeleopOptions {
   readonly dims: number;
   /** The env id, shown on the page. */
   readonly env?: string;
-  /** Names for the action dimensions (default "dim 1", …). */
+  /** Names for the action dimensions, one per dimension (default "dim 1", …). */
   readonly labels?: readonly string[];
+  /** What the controls drive (shown on the page). Default `action`. */
+  readonly frame?: TeleopFrame;
+  /** Names of the observation's entries (the env spec's `observationNames`); without them the page shows `obs[i]`. */
+  readonly observationNames?: readonly string[];
+  /** The env's scene (the simulator's), drawn live beside the controls; poses go out with each state. */
+  readonly scene?: SceneSource | null;
   /** Address to listen on. Default 127.0.0.1 (a teleop page steers a robot: keep it local unless configured). */
   readonly host?: string;
   /** Port; 0 picks a free one. Default 0. */
@@ -43,7 +77,35 @@ export interface WebTeleopOptions {
 
 const BUTTONS: readonly TeleopButton[] = ['success', 'failure', 'end-episode', 'estop'];
 const PAGE = new URL('./web-page.html', import.meta.url);
+const CLIENT = new URL('./web-client.ts', import.meta.url);
 const MAX_MESSAGE_BYTES = 16 * 1024;
+
+let page: Promise<Buffer> | null = null;
+
+/**
+ * The teleop page: web-page.html with its script (web-client.ts and three.js from node_modules,
+ * bundled by esbuild: no CDN) inlined, so the one tokened request brings everything. Built once
+ * per process, on first use; the dashboard serves the same page under `/teleop/<run>/`.
+ */
+export function teleopPage(): Promise<Buffer> {
+  page ??= buildPage().catch((err: unknown) => {
+    page = null; // a failed build is retried by the next request
+    throw err;
+  });
+  return page;
+}
+
+async function buildPage(): Promise<Buffer> {
+  const esbuild = await import('esbuild');
+  const out = await esbuild.build({ entryPoints: [fileURLToPath(CLIENT)], bundle: true, format: 'esm', minify: true, write: false, target: 'es2020', logLevel: 'silent' });
+  const js = out.outputFiles[0]?.text;
+  if (js === undefined) throw new Error('esbuild produced no teleop page script');
+  // Inline in a <script>: a "</script" in the bundle's strings would end the element early.
+  const inline = js.replace(/<\/(script)/gi, '<\\/$1');
+  const html = readFileSync(PAGE, 'utf8');
+  if (!html.includes('<!-- client -->')) throw new Error(`${fileURLToPath(PAGE)} has no <!-- client --> placeholder`);
+  return Buffer.from(html.replace('<!-- client -->', () => `<script type="module">${inline}</script>`));
+}
 
 /**
  * A browser teleop page as a teleop device. An HTTP + WebSocket server on 127.0.0.1 (by default)
@@ -66,6 +128,11 @@ export class WebTeleop implements TeleopDevice {
   private episode = 0;
   private lastContext: TeleopContext | null = null;
   private readonly counts = { steps: 0, humanSteps: 0 };
+  /** This episode so far: the return, whether it succeeded, steps run. */
+  private current = { ret: 0, success: false, steps: 0 };
+  private lastOutcome: Extract<ServerMessage, { op: 'outcome' }> | null = null;
+  private shapes: { key: string; msg: Extract<ServerMessage, { op: 'scene' }> } | null = null;
+  private proposalMismatchLogged = false;
   private readonly pingTimer: NodeJS.Timeout;
   private awaitingPong = false;
 
@@ -88,6 +155,7 @@ export class WebTeleop implements TeleopDevice {
   /** Starts the server and resolves once it listens. */
   static async open(options: WebTeleopOptions): Promise<WebTeleop> {
     if (!(Number.isInteger(options.dims) && options.dims >= 1 && options.dims <= 16)) throw new RangeError(`Expected \`dims\` to be an integer in [1, 16], got ${options.dims}`);
+    if (options.labels && options.labels.length !== options.dims) throw new RangeError(`Expected one label per dimension (${options.dims}), got ${options.labels.length}: ${options.labels.join(', ')}`);
     const server = await openLocalServer(options);
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
     const device = new WebTeleop(server, wss, options);
@@ -118,7 +186,13 @@ export class WebTeleop implements TeleopDevice {
       res.writeHead(401, { 'content-type': 'text/plain' }).end('roborl teleop: open the address printed in the terminal (it carries the token)\n');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(readFileSync(PAGE));
+    teleopPage().then(
+      (html) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html),
+      (err: unknown) => {
+        this.options.log?.(`web teleop: the page could not be built: ${(err as Error).message}`);
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('roborl teleop: the page could not be built (see the terminal)\n');
+      },
+    );
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -174,7 +248,9 @@ export class WebTeleop implements TeleopDevice {
       }
     });
     const o = this.options;
-    this.send(ws, { op: 'hello', env: o.env ?? '', dims: o.dims, labels: o.labels ?? Array.from({ length: o.dims }, (_, i) => `dim ${i + 1}`), staleMs: o.staleMs ?? 300 });
+    this.send(ws, { op: 'hello', env: o.env ?? '', dims: o.dims, labels: o.labels ?? Array.from({ length: o.dims }, (_, i) => `dim ${i + 1}`), frame: o.frame ?? 'action', observationNames: o.observationNames ?? null, staleMs: o.staleMs ?? 300 });
+    if (this.shapes) this.send(ws, this.shapes.msg);
+    if (this.lastOutcome) this.send(ws, this.lastOutcome);
     if (this.lastContext) this.sendState(this.lastContext, false);
   }
 
@@ -219,13 +295,53 @@ export class WebTeleop implements TeleopDevice {
   }
 
   private sendState(context: TeleopContext, human: boolean): void {
-    if (!this.page) return;
+    const ws = this.page;
+    if (!ws) return;
     this.lastStateAt = performance.now();
-    this.send(this.page, { op: 'state', t: context.t, episode: this.episode, obs: Array.from(context.obs), proposed: Array.from(context.proposed), human, humanSteps: this.counts.humanSteps, steps: this.counts.steps });
+    const poses = this.scenePoses(ws);
+    const c = this.current;
+    this.send(ws, { op: 'state', t: context.t, episode: this.episode, obs: Array.from(context.obs), proposed: this.proposal(context.proposed), human, humanSteps: this.counts.humanSteps, steps: this.counts.steps, ret: c.ret, success: c.success, ...(poses ? { poses } : {}) });
+  }
+
+  /**
+   * The proposal as the page shows it: one value per control, in the controls' frame. A proposal
+   * of another length is in another frame (7 joint deltas under x, y, z labels): it is not sent.
+   */
+  private proposal(proposed: Float32Array): number[] | null {
+    if (proposed.length === this.options.dims) return Array.from(proposed);
+    if (proposed.length > 0 && !this.proposalMismatchLogged) {
+      this.proposalMismatchLogged = true;
+      this.options.log?.(`web teleop: the policy proposes ${proposed.length} values for ${this.options.dims} controls (another frame): the page does not show it`);
+    }
+    return null;
+  }
+
+  /** The scene's poses now; the shapes go out first when they are new (or changed). */
+  private scenePoses(ws: WebSocket): number[] | null {
+    const source = this.options.scene;
+    if (!source) return null;
+    const s = source.scene();
+    const key = JSON.stringify(s.shapes);
+    if (this.shapes?.key !== key) {
+      this.shapes = { key, msg: { op: 'scene', episode: this.episode, shapes: s.shapes } };
+      this.send(ws, this.shapes.msg);
+    }
+    return roundPoses(s.poses);
   }
 
   episodeStart(): void {
     this.episode++;
+    this.current = { ret: 0, success: false, steps: 0 };
+  }
+
+  stepped(outcome: TeleopOutcome): void {
+    const c = this.current;
+    c.ret += outcome.reward;
+    c.steps++;
+    if (outcome.success === true) c.success = true;
+    if (!outcome.terminated && !outcome.truncated) return;
+    this.lastOutcome = { op: 'outcome', episode: this.episode, success: c.success, ret: c.ret, steps: c.steps, ended: outcome.terminated ? 'terminated' : 'truncated' };
+    if (this.page) this.send(this.page, this.lastOutcome);
   }
 
   poll(context: TeleopContext): TeleopReading {
