@@ -50,6 +50,7 @@ export const USAGE = {
   serve: `usage:
   roborl serve ros --env <sim-id> [--host 127.0.0.1] [--port 9090] [--mode realtime|lockstep] [--sensor-hz 100]
                    [--command-type std_msgs/Float64MultiArray|trajectory_msgs/JointTrajectory|geometry_msgs/Twist] [--flavor ros1|ros2] [--record FILE]
+                   [--camera-hz 15] [--camera-size 64x64] [--camera-type compressed|raw]
   roborl serve serial --env <sim-id> --protocol dynamixel|framed --port <tty> [--baud 1000000] [--mode realtime|lockstep] [--sensor-hz 100]
   A simulated robot behind a real wire protocol: a rosbridge v2 server (127.0.0.1 unless --host
   says otherwise; other hosts are warned about), or Dynamixel X-series servos / roborl's framed
@@ -57,7 +58,10 @@ export const USAGE = {
   (physics on the wall clock, states at --sensor-hz) unless --mode lockstep. Ctrl-C holds the
   arm and stops.
   --record FILE   write the simulated scene 10 times a second for the dashboard's 3D view (put it
-                  under <run>/scenes/NAME.scene.jsonl to see it there, followed live)`,
+                  under <run>/scenes/NAME.scene.jsonl to see it there, followed live)
+  --camera-hz N   ros: the simulated front camera (the simulator's renderer) publishes on
+                  /camera/image_raw/compressed (JPEG; --camera-type raw: rgb8 on /camera/image_raw)
+                  N frames a second on its own timer; 0 for none. Default 15, --camera-size 64x64`,
   'record-demos': `usage: roborl record-demos --env <id> | --config <train.yaml> [--device scripted|keyboard|hid|web] [--frame joint|tcp] [--robot ROBOT.yaml]
                            [--episodes N] [--out FILE] [--seed S] [--keep-failures]
   Record demonstrations for RLPD configs, through the env stack training uses (env options,

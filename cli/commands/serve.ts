@@ -1,5 +1,6 @@
 import { SimulatedRobot } from '../../robots/emulator/sim-robot.js';
 import { RosbridgeServer } from '../../robots/ros/rosbridge-server.js';
+import { SimCamera, type SimCameraOptions } from '../../robots/emulator/sim-camera.js';
 import { roundPoses, SceneWriter } from '../../control/scene.js';
 import { DynamixelEmulator, FramedEmulator } from '../../robots/serial/emulators.js';
 import { SerialLink } from '../../robots/serial/link.js';
@@ -17,13 +18,14 @@ const COMMAND_TYPES = ['std_msgs/Float64MultiArray', 'trajectory_msgs/JointTraje
  */
 export async function serveCommand(args: Args): Promise<void> {
   const [transport] = args.positionals;
-  allowFlags(args, 'serve', transport === 'ros' ? ['env', 'host', 'port', 'mode', 'sensor-hz', 'command-type', 'flavor', 'record'] : ['env', 'protocol', 'port', 'baud', 'mode', 'sensor-hz', 'record']);
+  allowFlags(args, 'serve', transport === 'ros' ? ['env', 'host', 'port', 'mode', 'sensor-hz', 'command-type', 'flavor', 'record', 'camera-hz', 'camera-size', 'camera-type'] : ['env', 'protocol', 'port', 'baud', 'mode', 'sensor-hz', 'record']);
   const envId = stringFlag(args, 'env');
   if (!envId || (transport !== 'ros' && transport !== 'serial')) throw new UsageError(HELP.serve);
   const mode = stringFlag(args, 'mode') ?? 'realtime';
   if (mode !== 'realtime' && mode !== 'lockstep') throw new UsageError(`--mode must be realtime or lockstep, got "${mode}"`);
   const sensorHz = intFlag(args, 'sensor-hz', 100);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const camera = transport === 'ros' ? cameraFlags(args) : null;
   const robot = await SimulatedRobot.create(envId, { mode, sensorHz });
   let stop: () => Promise<void>;
   if (transport === 'ros') {
@@ -34,12 +36,13 @@ export async function serveCommand(args: Args): Promise<void> {
     const host = stringFlag(args, 'host') ?? '127.0.0.1';
     if (!isLoopback(host)) log(`WARNING: --host ${host} makes this robot reachable from the network; anyone who can connect can move it (rosbridge has no authentication)`);
     const port = intFlag(args, 'port', 9090, 0, 65535);
-    const server = await RosbridgeServer.start(robot, { host, port, commandType: commandType as (typeof COMMAND_TYPES)[number], flavor, log }).catch(async (err: NodeJS.ErrnoException) => {
+    const cameras = camera ? [new SimCamera(robot, camera)] : [];
+    const server = await RosbridgeServer.start(robot, { host, port, commandType: commandType as (typeof COMMAND_TYPES)[number], flavor, log, cameras }).catch(async (err: NodeJS.ErrnoException) => {
       await robot.close();
       if (err.code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${host} is already in use (another rosbridge or roborl serve?): pick another with --port, or --port 0 for a free one`);
       throw err;
     });
-    log(`serving ${envId} as a ROS robot on ${server.url} (rosbridge v2, ${flavor}): ${server.jointStateTopic} (sensor_msgs/JointState, ${mode === 'realtime' ? `${sensorHz} Hz` : 'lockstep'}) out, ${server.commandTopic} (${commandType}) in, ${server.resetService} (std_srvs/Trigger), /rosapi/topic_type`);
+    log(`serving ${envId} as a ROS robot on ${server.url} (rosbridge v2, ${flavor}): ${server.jointStateTopic} (sensor_msgs/JointState, ${mode === 'realtime' ? `${sensorHz} Hz` : 'lockstep'}) out, ${server.commandTopic} (${commandType}) in, ${server.resetService} (std_srvs/Trigger), /rosapi/topic_type${cameras.map((c) => `, ${c.topic} (${c.messageType}, ${c.width}×${c.height}, ${c.hz} Hz) out`).join('')}`);
     stop = () => server.close();
   } else {
     const protocol = stringFlag(args, 'protocol');
@@ -80,4 +83,17 @@ export async function serveCommand(args: Args): Promise<void> {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** The emulator's camera from --camera-hz (0: none), --camera-size WxH and --camera-type. */
+function cameraFlags(args: Args): SimCameraOptions | null {
+  const hz = intFlag(args, 'camera-hz', 15, 0, 1000);
+  if (hz === 0) return null;
+  const size = stringFlag(args, 'camera-size') ?? '64x64';
+  const m = /^(\d{1,4})x(\d{1,4})$/.exec(size);
+  const [width, height] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!(width >= 1 && height >= 1 && width <= 4096 && height <= 4096)) throw new UsageError(`--camera-size must be WIDTHxHEIGHT in pixels (1–4096 each), e.g. 64x64, got "${size}"`);
+  const type = stringFlag(args, 'camera-type') ?? 'compressed';
+  if (type !== 'compressed' && type !== 'raw') throw new UsageError(`--camera-type must be compressed (JPEG) or raw (rgb8), got "${type}"`);
+  return { width, height, hz, type };
 }

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cleanup, until } from '../../test/robot-fixtures.js';
 import { SimulatedRobot } from '../emulator/sim-robot.js';
@@ -178,6 +180,32 @@ describe('robot cameras over rosbridge', () => {
     await new Promise((r) => setTimeout(r, 200));
     await expect(connect(server.url, [FRONT], { connectTimeoutMs: 1500 })).rejects.toThrow(/camera front: no usable frame on \/camera\/image_raw\/compressed within 1500 ms/);
   });
+});
+
+describe('roborl serve ros publishes the simulated camera', () => {
+  it('a robot config with a camera connects to the served arm and gets its rendered frames, resized; --camera-size is validated', async () => {
+    const bin = fileURLToPath(new URL('../../cli/bin.mjs', import.meta.url));
+    const child = spawn(process.execPath, [bin, 'serve', 'ros', '--env', 'PandaReach-v0', '--port', '0', '--camera-hz', '20', '--camera-size', '96x96'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    cleanup.push(() => void child.kill('SIGINT'));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    expect(await until(() => /on ws:\/\/127\.0\.0\.1:\d+/.test(stderr), 60_000), stderr).toBe(true);
+    expect(stderr).toMatch(/\/camera\/image_raw\/compressed \(sensor_msgs\/CompressedImage, 96×96, 20 Hz\)/);
+    const url = /(ws:\/\/127\.0\.0\.1:\d+)/.exec(stderr)![1]!;
+    const env = await connect(url, [{ ...FRONT, width: 48, height: 48 }]);
+    const f = env.cameraFrame('front')!;
+    expect([f.width, f.height, f.rgb.length]).toEqual([48, 48, 48 * 48 * 3]);
+    // The renderer's picture, not a blank: the table, the arm and the background differ.
+    const grey = new Set<number>();
+    for (let i = 0; i < f.rgb.length; i += 3) grey.add(((f.rgb[i] as number) >> 4) * 256 + ((f.rgb[i + 1] as number) >> 4) * 16 + ((f.rgb[i + 2] as number) >> 4));
+    expect(grey.size).toBeGreaterThan(5);
+    await env.close();
+    const bad = spawn(process.execPath, [bin, 'serve', 'ros', '--env', 'PandaReach-v0', '--port', '0', '--camera-size', '64'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let badErr = '';
+    bad.stderr.on('data', (d: Buffer) => (badErr += d.toString()));
+    expect(await new Promise((r) => bad.once('exit', r))).toBe(2);
+    expect(badErr).toMatch(/--camera-size must be WIDTHxHEIGHT in pixels \(1–4096 each\), e\.g\. 64x64, got "64"/);
+  }, 90_000);
 });
 
 describe('robot camera config and wire bytes', () => {
