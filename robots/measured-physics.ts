@@ -1,7 +1,7 @@
 import type { SceneShape, SceneState } from '../control/scene.js';
 import { IDENTITY_POSE, type Pose, type Quat, type Vec3 } from '../sim/math3d.js';
 import { PhysicsError, type Physics, type PhysicsModel, type SceneObject } from '../sim/physics.js';
-import { forwardKinematics } from '../sim/urdf/kinematics.js';
+import { forwardKinematics, movableJoints } from '../sim/urdf/kinematics.js';
 import { urdfScene } from '../sim/urdf/scene.js';
 import type { UrdfJoint, UrdfRobot } from '../sim/urdf/types.js';
 
@@ -40,7 +40,8 @@ export class MeasuredPhysics implements Physics {
     const free = (model.objects ?? []).filter((o) => o.mass !== undefined);
     if (free.length) throw new PhysicsError(`the task needs the pose of ${free.map((o) => `\`${o.name}\``).join(', ')}, which a robot does not measure (only joint states); it runs in simulation only`);
     this.robot = model.robot;
-    this.joints = model.robot.joints.filter((j) => j.type !== 'fixed');
+    // The arm's joints (a gripper's fingers are not among them: they move on a gripper command).
+    this.joints = movableJoints(model.robot);
     this.dof = this.joints.length;
     this.dt = model.timing.dt;
     this.substeps = model.timing.substeps;

@@ -4,7 +4,7 @@ import {
   symmetricEigen, transformPoint, wrapAngle, type Mat3, type Pose, type Quat, type Vec3,
 } from './math3d.js';
 import { rapier } from './rapier.js';
-import { forwardKinematics, movableJoints } from './urdf/kinematics.js';
+import { fingerPosition, forwardKinematics, gripperJoints, movableJoints } from './urdf/kinematics.js';
 import { geometryFrame } from './urdf/scene.js';
 import type { Geometry, UrdfJoint, UrdfRobot } from './urdf/types.js';
 
@@ -81,6 +81,8 @@ export class Articulation {
   readonly joints: readonly UrdfJoint[];
   readonly dof: number;
   readonly mode: ControlMode;
+  /** A gripper's finger joints ({@link gripperJoints}; empty without one): position servos on one opening command, whatever `mode`. */
+  readonly fingers: readonly UrdfJoint[];
   /** Handles of every collider the robot owns (for contact queries). */
   readonly colliderHandles: ReadonlySet<number>;
   /** Collider handles per link name. */
@@ -88,7 +90,15 @@ export class Articulation {
   private readonly world: World;
   private readonly bodyHandles: number[] = [];
   private readonly placements = new Map<string, LinkPlacement>();
+  /** The arm's joints, in q order. */
   private readonly bindings: JointBinding[] = [];
+  /** The fingers' joints, in {@link fingers} order. */
+  private readonly fingerBindings: JointBinding[] = [];
+  /** Every movable joint, parents before children (velocities propagate down this list). */
+  private readonly chain: { binding: JointBinding; arm: number; finger: number }[] = [];
+  private readonly fingerGains: { stiffness: Float64Array; damping: Float64Array };
+  /** The fingers' commanded opening (the leading finger's position), m. */
+  private opening = 0;
   private readonly lastQ: Float64Array;
   /**
    * Revolute joints whose finite limits reach past ±π (±2π is common on UR arms): Rapier's joint
@@ -110,6 +120,11 @@ export class Articulation {
     this.robot = robot;
     this.joints = movableJoints(robot);
     this.dof = this.joints.length;
+    this.fingers = gripperJoints(robot);
+    // Fingers are a gripper's position servos with gains from their effort limits alone: the
+    // per-joint gains in `options` are the arm's.
+    const fg = servoGains(this.fingers, { mode: 'position', gravityCompensation: options.gravityCompensation });
+    this.fingerGains = { stiffness: fg.stiffness, damping: fg.damping };
     this.mode = options.mode;
     this.base = options.base ?? IDENTITY_POSE;
     this.lastQ = new Float64Array(this.dof);
@@ -174,7 +189,8 @@ export class Articulation {
     this.linkColliders = perLink;
 
     // 3. Impulse joints with motors.
-    for (const j of this.joints) {
+    const fingerSet = new Set(this.fingers);
+    for (const j of robot.joints.filter((x) => x.type !== 'fixed')) {
       const parentBody = (this.placements.get(j.parent) as LinkPlacement).body;
       const childBody = (this.placements.get(j.child) as LinkPlacement).body;
       const jointHome = home.get(j.child) as Pose;
@@ -187,11 +203,63 @@ export class Articulation {
       // Physical joint stops. Set on the joint: rapier 0.21 ignores JointData.limits/limitsEnabled
       // (measured: a pushed joint sailed past ±0.5 rad to 1.54 rad).
       const wide = j.type !== 'prismatic' && j.limit !== null && (j.limit.lower <= -Math.PI || j.limit.upper >= Math.PI) && (Number.isFinite(j.limit.lower) || Number.isFinite(j.limit.upper));
-      if (wide) this.softwareStops.push(this.bindings.length);
+      const finger = fingerSet.has(j);
+      if (wide && !finger) this.softwareStops.push(this.bindings.length);
       else if (j.limit && Number.isFinite(j.limit.lower)) (joint as unknown as { setLimits(lo: number, hi: number): void }).setLimits(j.limit.lower, j.limit.upper);
-      this.bindings.push({ joint: j, parentBody, childBody, axis, anchor1, anchor2, handle: joint.handle });
-      this.configureMotor(joint, j, this.bindings.length - 1);
+      const binding: JointBinding = { joint: j, parentBody, childBody, axis, anchor1, anchor2, handle: joint.handle };
+      if (finger) {
+        this.fingerBindings.push(binding);
+        this.chain.push({ binding, arm: -1, finger: this.fingerBindings.length - 1 });
+        this.configureFinger(this.fingerBindings.length - 1);
+      } else {
+        this.bindings.push(binding);
+        this.chain.push({ binding, arm: this.bindings.length - 1, finger: -1 });
+        this.configureMotor(joint, j, this.bindings.length - 1);
+      }
     }
+  }
+
+  /** A finger's position servo toward the commanded opening (its mimic applied), force-limited by its effort. */
+  private configureFinger(f: number): void {
+    const R = rapier();
+    const b = this.fingerBindings[f] as JointBinding;
+    const unit = this.world.getImpulseJoint(b.handle) as unknown as { configureMotorModel(m: number): void; setMotorMaxForce(f: number): void; configureMotorPosition(t: number, k: number, d: number): void };
+    unit.configureMotorModel(R.MotorModel.ForceBased);
+    if (b.joint.limit) unit.setMotorMaxForce(b.joint.limit.effort);
+    unit.configureMotorPosition(fingerPosition(b.joint, this.opening), this.fingerGains.stiffness[f] as number, this.fingerGains.damping[f] as number);
+  }
+
+  /**
+   * Commands the gripper: the leading finger toward `opening` m (clipped to its limits), the
+   * others by their mimic. Held until the next command (and across {@link setState}).
+   */
+  commandFingers(opening: number): void {
+    const leader = this.fingerBindings.find((b) => !b.joint.mimic)?.joint;
+    if (!leader) throw new RangeError(`Articulation "${this.robot.name}": no gripper (fingers are prismatic joints coupled by <mimic>)`);
+    if (!Number.isFinite(opening)) throw new RangeError(`Articulation "${this.robot.name}": finger opening must be finite, got ${opening}`);
+    const lo = leader.limit?.lower ?? -Infinity;
+    const hi = leader.limit?.upper ?? Infinity;
+    this.opening = opening < lo ? lo : opening > hi ? hi : opening;
+    for (let f = 0; f < this.fingerBindings.length; f++) this.configureFinger(f);
+  }
+
+  /** Each finger joint's position (m), in {@link fingers} order. */
+  readFingers(out: Float64Array): void {
+    for (let f = 0; f < this.fingerBindings.length; f++) out[f] = this.prismaticState(this.fingerBindings[f] as JointBinding).q;
+  }
+
+  /** A prismatic joint's position and rate from its two bodies. */
+  private prismaticState(b: JointBinding): { q: number; qd: number } {
+    const parent = this.world.getRigidBody(this.bodyHandles[b.parentBody] as number);
+    const child = this.world.getRigidBody(this.bodyHandles[b.childBody] as number);
+    const rp = quat4(parent.rotation());
+    const rc = quat4(child.rotation());
+    const xp = add(vec3(parent.translation()), rotate(rp, b.anchor1));
+    const xc = add(vec3(child.translation()), rotate(rc, b.anchor2));
+    const r = sub(xc, xp);
+    const wp = vec3(parent.angvel());
+    const relVel = sub(sub(pointVelocity(child, xc), pointVelocity(parent, xp)), cross(wp, r));
+    return { q: dot(rotate(quatConj(rp), r), b.axis), qd: dot(relVel, rotate(rp, b.axis)) };
   }
 
   private configureMotor(joint: ImpulseJoint, j: UrdfJoint, k: number): void {
@@ -233,20 +301,16 @@ export class Articulation {
   readState(q: Float64Array, qd: Float64Array): void {
     for (let k = 0; k < this.bindings.length; k++) {
       const b = this.bindings[k] as JointBinding;
-      const parent = this.world.getRigidBody(this.bodyHandles[b.parentBody] as number);
-      const child = this.world.getRigidBody(this.bodyHandles[b.childBody] as number);
-      const rp = quat4(parent.rotation());
-      const rc = quat4(child.rotation());
-      const axisWorld = rotate(rp, b.axis);
       if (b.joint.type === 'prismatic') {
-        const xp = add(vec3(parent.translation()), rotate(rp, b.anchor1));
-        const xc = add(vec3(child.translation()), rotate(rc, b.anchor2));
-        const r = sub(xc, xp);
-        q[k] = dot(rotate(quatConj(rp), r), b.axis);
-        const wp = vec3(parent.angvel());
-        const relVel = sub(sub(pointVelocity(child, xc), pointVelocity(parent, xp)), cross(wp, r));
-        qd[k] = dot(relVel, axisWorld);
+        const s = this.prismaticState(b);
+        q[k] = s.q;
+        qd[k] = s.qd;
       } else {
+        const parent = this.world.getRigidBody(this.bodyHandles[b.parentBody] as number);
+        const child = this.world.getRigidBody(this.bodyHandles[b.childBody] as number);
+        const rp = quat4(parent.rotation());
+        const rc = quat4(child.rotation());
+        const axisWorld = rotate(rp, b.axis);
         const rel = quatMul(quatConj(rp), rc);
         const twist = 2 * Math.atan2(rel[0] * b.axis[0] + rel[1] * b.axis[1] + rel[2] * b.axis[2], rel[3]);
         const prev = this.lastQ[k] as number;
@@ -319,10 +383,11 @@ export class Articulation {
 
   /**
    * Teleports the robot to joint positions `q` with joint velocities `qd` (default zero),
-   * consistently for every body: used by reset. Motor targets are set to hold `q`.
+   * consistently for every body: used by reset. Motor targets are set to hold `q`; the fingers
+   * are placed at their commanded opening, moving with the hand.
    */
   setState(q: ArrayLike<number>, qd?: ArrayLike<number>): void {
-    const poses = forwardKinematics(this.robot, q, this.base);
+    const poses = forwardKinematics(this.robot, q, this.base, this.opening);
     const bodyVel: { v: Vec3; w: Vec3; x: Vec3 }[] = [];
     const rootBody = this.world.getRigidBody(this.bodyHandles[0] as number);
     bodyVel[0] = { v: [0, 0, 0], w: [0, 0, 0], x: vec3(rootBody.translation()) };
@@ -334,17 +399,17 @@ export class Articulation {
       body.setTranslation(vec(pose.p), false);
       body.setRotation(quat(quatMul(pose.q, quatConj(this.homeRotation.get(link) as Quat))), false);
     });
-    this.bindings.forEach((b, k) => {
+    for (const { binding: b, arm: k } of this.chain) {
       const parentVel = bodyVel[b.parentBody] as { v: Vec3; w: Vec3; x: Vec3 };
       const child = this.world.getRigidBody(this.bodyHandles[b.childBody] as number);
       const parent = this.world.getRigidBody(this.bodyHandles[b.parentBody] as number);
       const axisWorld = rotate(quat4(parent.rotation()), b.axis);
       const x = vec3(child.translation());
-      const rate = qd ? (qd[k] as number) : 0;
+      const rate = qd && k >= 0 ? (qd[k] as number) : 0;
       const vAtX = add(parentVel.v, cross(parentVel.w, sub(x, parentVel.x)));
       bodyVel[b.childBody] = b.joint.type === 'prismatic' ? { v: add(vAtX, scale(axisWorld, rate)), w: parentVel.w, x } : { v: vAtX, w: add(parentVel.w, scale(axisWorld, rate)), x };
-      this.lastQ[k] = q[k] as number;
-    });
+      if (k >= 0) this.lastQ[k] = q[k] as number;
+    }
     this.bodyHandles.forEach((h, b) => {
       const body = this.world.getRigidBody(h);
       if (!body.isDynamic()) return;

@@ -73,6 +73,22 @@ export interface Physics {
   readJointState(q: Float64Array, qd: Float64Array): void;
   /** One command per joint, by the actuation mode: torques / forces, position or velocity targets. */
   command(values: ArrayLike<number>): void;
+  /**
+   * A gripper's finger joints (prismatic joints coupled by URDF `<mimic>`, see `gripperJoints`),
+   * not among `joints`: position servos driven together by {@link commandFingers}. Empty
+   * without a gripper. After `restore()` they are closed (opening 0) and commanded closed.
+   * Both engines implement the gripper members; a physics that measures a robot without a
+   * gripper link may leave them out (tasks that need a gripper say so).
+   */
+  readonly fingers?: readonly UrdfJoint[];
+  /**
+   * Commands the gripper: the leading finger's position target, m (the others follow by their
+   * mimic), clipped to its limits; held until the next command and through `setJointState`,
+   * which places the fingers there. Throws on a robot without fingers or a non-finite opening.
+   */
+  commandFingers?(opening: number): void;
+  /** Each finger joint's position (m), in `fingers` order. */
+  readFingers?(out: Float64Array): void;
   /** Advances `steps` physics steps (default one control period). Throws {@link PhysicsError} on divergence. */
   step(steps?: number): void;
   /** World pose of a robot link frame. */

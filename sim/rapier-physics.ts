@@ -22,6 +22,7 @@ export class RapierPhysics implements Physics {
   readonly engine = 'rapier' as const;
   readonly robot: UrdfRobot;
   readonly joints: readonly UrdfJoint[];
+  readonly fingers: readonly UrdfJoint[];
   readonly dof: number;
   readonly dt: number;
   readonly substeps: number;
@@ -37,6 +38,7 @@ export class RapierPhysics implements Physics {
     this.substeps = model.timing.substeps;
     ({ world: this.world, arm: this.arm } = this.build());
     this.joints = this.arm.joints;
+    this.fingers = this.arm.fingers;
     this.dof = this.arm.dof;
   }
 
@@ -87,6 +89,16 @@ export class RapierPhysics implements Physics {
     this.arm.command(values);
   }
 
+  commandFingers(opening: number): void {
+    this.live();
+    this.arm.commandFingers(opening);
+  }
+
+  readFingers(out: Float64Array): void {
+    this.live();
+    this.arm.readFingers(out);
+  }
+
   step(steps = this.substeps): void {
     this.live();
     for (let i = 0; i < steps; i++) {
@@ -132,18 +144,21 @@ export class RapierPhysics implements Physics {
     b.setAngvel({ x: 0, y: 0, z: 0 }, true);
   }
 
+  /**
+   * By shape distance at the colliders' current poses (`contactCollider`, as MuJoCo's
+   * `mj_geomDistance`), not by the narrow phase's contact manifolds: `contactPair` handed back a
+   * manifold frozen at its first distance while closing fingers pressed 6 mm into a cube and lifted
+   * it (measured), so a grasp never read as touching.
+   */
   touching(links: readonly string[], object: string): boolean {
     this.live();
+    // Colliders follow teleported bodies only at the next step (a reset's pose would be missed).
+    this.world.propagateModifiedBodyPositionsToColliders();
     const other = this.world.getCollider(this.object(object).collider);
-    let touching = false;
     for (const link of links) {
       for (const h of this.arm.linkColliders.get(link) ?? []) {
-        this.world.contactPair(other, this.world.getCollider(h) as Collider, (manifold) => {
-          // Manifolds also hold speculative contacts (within the prediction distance): count
-          // only actual touching.
-          for (let i = 0; i < manifold.numContacts(); i++) if (manifold.contactDist(i) <= 1e-3) touching = true;
-        });
-        if (touching) return true;
+        const contact = this.world.getCollider(h).contactCollider(other, 1e-3);
+        if (contact && contact.distance <= 1e-3) return true;
       }
     }
     return false;

@@ -1,5 +1,6 @@
 import type { Pose } from '../math3d.js';
 import type { SceneObject } from '../physics.js';
+import { gripperJoints, movableJoints } from '../urdf/kinematics.js';
 import type { Collision, Inertial, UrdfJoint, UrdfRobot } from '../urdf/types.js';
 
 /** The actuators: one per movable joint, in URDF order, as the Rapier articulation's motors. */
@@ -18,6 +19,11 @@ export interface MjcfOptions {
   readonly objects?: readonly SceneObject[];
   /** Contact friction of the robot's geoms (default 0.8, the Rapier articulation's). */
   readonly friction?: number;
+  /**
+   * Position-servo gains of a gripper's fingers (`gripperJoints` order; required when the robot
+   * has fingers): one actuator per finger, force-limited by its effort as Rapier's finger motor.
+   */
+  readonly fingers?: { readonly kp: ArrayLike<number>; readonly kv: ArrayLike<number> };
 }
 
 /**
@@ -34,7 +40,9 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   const childrenOf = new Map<string, UrdfJoint[]>();
   for (const j of robot.joints) childrenOf.set(j.parent, [...(childrenOf.get(j.parent) ?? []), j]);
   const links = new Map(robot.links.map((l) => [l.name, l]));
-  const movable = robot.joints.filter((j) => j.type !== 'fixed');
+  const movable = movableJoints(robot);
+  const fingers = gripperJoints(robot);
+  if (fingers.length && !options.fingers) throw new RangeError(`URDF ${robot.name}: the gripper's fingers need servo gains (MjcfOptions.fingers)`);
   const comp = options.gravityCompensation ? ' gravcomp="1"' : '';
   const friction = options.friction ?? 0.8;
 
@@ -73,6 +81,15 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
       case 'velocity':
         return `    <velocity name="${name}" joint="${name}" kv="${num(act.kv[k] as number)}"/>`;
     }
+  });
+  // Fingers: a gripper's position servos whatever the arm's actuation. Force-limited (unlike the
+  // arm's, see above): a closed finger presses on a grasped object with at most its effort, as
+  // Rapier's finger motor does; it barely moves while clamped, so the implicit damping's coasting
+  // does not arise. Both are commanded together (URDF mimic), as on Rapier.
+  fingers.forEach((j, k) => {
+    const name = xmlName(j.name);
+    const force = j.limit ? ` forcerange="${num(-j.limit.effort)} ${num(j.limit.effort)}"` : '';
+    actuators.push(`    <position name="${name}" joint="${name}" kp="${num(options.fingers?.kp[k] as number)}" kv="${num(options.fingers?.kv[k] as number)}"${force}/>`);
   });
   const g = options.gravity ?? [0, 0, -9.81];
   const scene = (options.objects ?? []).map(objectElement);

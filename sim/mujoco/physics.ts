@@ -3,7 +3,7 @@ import type { SceneShape, SceneState } from '../../control/scene.js';
 import { servoGains } from '../articulation.js';
 import { mat3ToQuat, quatMul, type Mat3, type Pose, type Quat, type Vec3 } from '../math3d.js';
 import { PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
-import { movableJoints } from '../urdf/kinematics.js';
+import { fingerPosition, gripperJoints, movableJoints } from '../urdf/kinematics.js';
 import type { UrdfJoint, UrdfRobot } from '../urdf/types.js';
 import { compileMjcf } from './mjcf-file.js';
 import { urdfToMjcf } from './mjcf.js';
@@ -42,6 +42,7 @@ export class MujocoPhysics implements Physics {
   readonly engine = 'mujoco' as const;
   readonly robot: UrdfRobot;
   readonly joints: readonly UrdfJoint[];
+  readonly fingers: readonly UrdfJoint[];
   readonly dof: number;
   readonly dt: number;
   readonly substeps: number;
@@ -53,6 +54,11 @@ export class MujocoPhysics implements Physics {
   private readonly dofAdr: Int32Array;
   /** The actuator (ctrl index) driving each joint. */
   private readonly ctrlIndex: Int32Array;
+  /** Each finger joint's qpos address and actuator. */
+  private readonly fingerQpos: Int32Array;
+  private readonly fingerCtrl: Int32Array;
+  /** The fingers' commanded opening (the leading finger's position), m. */
+  private opening = 0;
   private readonly linkBody = new Map<string, number>();
   private readonly objects = new Map<string, { body: number; geom: number; qposAdr: number; dofAdr: number; free: boolean }>();
   /** Each link's collision geoms. */
@@ -71,6 +77,7 @@ export class MujocoPhysics implements Physics {
     this.mj = mujoco();
     this.robot = model.robot;
     this.joints = movableJoints(model.robot);
+    this.fingers = gripperJoints(model.robot);
     this.dof = this.joints.length;
     this.dt = model.timing.dt;
     this.substeps = model.timing.substeps;
@@ -99,6 +106,9 @@ export class MujocoPhysics implements Physics {
       this.qposAdr = Int32Array.from(jointIds, (j) => jntQpos[j] as number);
       this.ctrlIndex = actuatorOfJoint(this.m, jointIds, this.joints.map((j) => j.name));
       this.dofAdr = Int32Array.from(jointIds, (j) => jntDof[j] as number);
+      const fingerIds = this.fingers.map((j) => id(mjOBJ_JOINT.value, j.name, 'joint'));
+      this.fingerQpos = Int32Array.from(fingerIds, (j) => jntQpos[j] as number);
+      this.fingerCtrl = actuatorOfJoint(this.m, fingerIds, this.fingers.map((j) => j.name));
       for (const link of model.robot.links) this.linkBody.set(link.name, id(mjOBJ_BODY.value, link.name, 'body'));
       const geomBody = Int32Array.from(this.m.geom_bodyid as Int32Array);
       for (const [link, body] of this.linkBody) this.linkGeoms.set(link, [...geomBody.keys()].filter((g) => geomBody[g] === body));
@@ -141,7 +151,10 @@ export class MujocoPhysics implements Physics {
   private static mjcfOf(model: PhysicsModel): string {
     const a = model.actuation;
     const gains = servoGains(movableJoints(model.robot), a);
+    // The fingers' gains come from their effort limits alone, as on Rapier (the options' are the arm's).
+    const fingers = servoGains(gripperJoints(model.robot), { mode: 'position', gravityCompensation: a.gravityCompensation });
     return urdfToMjcf(model.robot, {
+      fingers: { kp: fingers.stiffness, kv: fingers.damping },
       timestep: model.timing.dt,
       gravity: model.timing.gravity,
       actuation: a.mode === 'position' ? { mode: 'position', kp: gains.stiffness, kv: gains.damping } : a.mode === 'velocity' ? { mode: 'velocity', kv: gains.velocityGain } : { mode: 'torque' },
@@ -187,6 +200,7 @@ export class MujocoPhysics implements Physics {
   restore(): void {
     this.v();
     this.mj.mj_resetData(this.m, this.d);
+    this.opening = 0;
     this.d.time = TIME_ORIGIN;
     this.mj.mj_forward(this.m, this.d);
     this.time = TIME_ORIGIN;
@@ -199,7 +213,29 @@ export class MujocoPhysics implements Physics {
       qvel[this.dofAdr[k] as number] = qd ? (qd[k] as number) : 0;
       ctrl[this.ctrlIndex[k] as number] = this.holdTargets ? (q[k] as number) : 0;
     }
+    // The fingers at their commanded opening, at rest relative to the hand.
+    this.fingers.forEach((j, f) => {
+      const v = fingerPosition(j, this.opening);
+      qpos[this.fingerQpos[f] as number] = v;
+      ctrl[this.fingerCtrl[f] as number] = v;
+    });
     this.mj.mj_forward(this.m, this.d);
+  }
+
+  commandFingers(opening: number): void {
+    const { ctrl } = this.v();
+    const leader = this.fingers.find((j) => !j.mimic);
+    if (!leader) throw new RangeError(`mujoco: ${this.robot.name} has no gripper (fingers are prismatic joints coupled by <mimic>)`);
+    if (!Number.isFinite(opening)) throw new RangeError(`mujoco: finger opening must be finite, got ${opening}`);
+    const lo = leader.limit?.lower ?? -Infinity;
+    const hi = leader.limit?.upper ?? Infinity;
+    this.opening = opening < lo ? lo : opening > hi ? hi : opening;
+    this.fingers.forEach((j, f) => (ctrl[this.fingerCtrl[f] as number] = fingerPosition(j, this.opening)));
+  }
+
+  readFingers(out: Float64Array): void {
+    const { qpos } = this.v();
+    for (let f = 0; f < this.fingers.length; f++) out[f] = qpos[this.fingerQpos[f] as number] as number;
   }
 
   readJointState(q: Float64Array, qd: Float64Array): void {

@@ -1,6 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { IDENTITY_POSE, normalize, quatFromRpy, symmetricEigen, type Pose, type Vec3 } from '../math3d.js';
-import { UrdfError, type Collision, type Geometry, type Inertial, type JointLimit, type JointType, type UrdfJoint, type UrdfLink, type UrdfRobot } from './types.js';
+import { UrdfError, type Collision, type Geometry, type Inertial, type JointLimit, type JointMimic, type JointType, type UrdfJoint, type UrdfLink, type UrdfRobot } from './types.js';
 
 type Node = Record<string, unknown>;
 
@@ -11,7 +11,7 @@ const JOINT_TYPES: readonly JointType[] = ['fixed', 'revolute', 'continuous', 'p
  * Parses a URDF document into a validated {@link UrdfRobot}. Every problem is reported as a
  * {@link UrdfError} naming the element (`joint "j2" <limit>: …`). Supported: links with
  * inertial and box / cylinder / sphere / capsule collisions (meshes are skipped with a warning);
- * fixed, revolute, continuous and prismatic joints with origin, axis, limit and dynamics.
+ * fixed, revolute, continuous and prismatic joints with origin, axis, limit, dynamics and mimic.
  */
 export function parseUrdf(xml: string): UrdfRobot {
   const valid = XMLValidator.validate(xml);
@@ -107,7 +107,16 @@ function parseJoint(node: Node): UrdfJoint {
   const limit = parseLimit(node['limit'], type, where);
   const dyn = node['dynamics'];
   const optNum = (k: string): number => (isNode(dyn) && typeof dyn[`@${k}`] === 'string' ? num(dyn[`@${k}`] as string, `${where} <dynamics ${k}>`) : 0);
-  return { name, type, parent, child: childLink, origin: parseOrigin(node['origin'], `${where} <origin>`), axis, limit, damping: optNum('damping'), friction: optNum('friction') };
+  const mimic = parseMimic(node['mimic'], where);
+  return { name, type, parent, child: childLink, origin: parseOrigin(node['origin'], `${where} <origin>`), axis, limit, damping: optNum('damping'), friction: optNum('friction'), ...(mimic ? { mimic } : {}) };
+}
+
+function parseMimic(node: unknown, where: string): JointMimic | null {
+  if (node === undefined) return null;
+  const w = `${where} <mimic>`;
+  if (!isNode(node)) throw new UrdfError(`${w}: missing attribute "joint"`);
+  const opt = (k: string, dflt: number): number => (typeof node[`@${k}`] === 'string' ? num(node[`@${k}`] as string, `${w} ${k}`) : dflt);
+  return { joint: attr(node, 'joint', w), multiplier: opt('multiplier', 1), offset: opt('offset', 0) };
 }
 
 function parseLimit(node: unknown, type: JointType, where: string): JointLimit | null {
@@ -143,6 +152,13 @@ function buildTree(links: UrdfLink[], joints: UrdfJoint[]): { links: UrdfLink[];
     }
     if (parentOf.has(j.child)) throw new UrdfError(`joint "${j.name}": link "${j.child}" already has parent joint "${parentOf.get(j.child)?.name}"`);
     parentOf.set(j.child, j);
+  }
+  for (const j of joints) {
+    if (!j.mimic) continue;
+    const leader = joints.find((o) => o.name === j.mimic?.joint);
+    if (!leader) throw new UrdfError(`joint "${j.name}" <mimic>: unknown joint "${j.mimic.joint}"`);
+    if (leader === j || leader.mimic) throw new UrdfError(`joint "${j.name}" <mimic>: joint "${leader.name}" ${leader === j ? 'is the joint itself' : 'mimics another joint itself'} (a mimic follows an independent joint)`);
+    if (j.type === 'fixed' || leader.type === 'fixed') throw new UrdfError(`joint "${j.name}" <mimic>: fixed joints neither mimic nor are mimicked`);
   }
   const roots = links.filter((l) => !parentOf.has(l.name));
   if (roots.length !== 1) {

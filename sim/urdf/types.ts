@@ -50,6 +50,18 @@ export interface UrdfJoint {
   readonly limit: JointLimit | null;
   readonly damping: number;
   readonly friction: number;
+  /**
+   * URDF `<mimic>`: this joint follows `joint` as multiplier·q + offset. A prismatic joint that
+   * mimics another prismatic joint makes the two a gripper's coupled fingers
+   * ({@link gripperJoints} in kinematics.ts). Absent: an independent joint.
+   */
+  readonly mimic?: JointMimic;
+}
+
+export interface JointMimic {
+  readonly joint: string;
+  readonly multiplier: number;
+  readonly offset: number;
 }
 
 /** A parsed, validated robot description: a tree of links connected by joints. */
