@@ -83,7 +83,7 @@ async function rawDevice(envId: string, hil: HilSection, dims: number, view: Pag
     }
     case 'keyboard': {
       if (!process.stdin.isTTY) throw new UsageError('keyboard teleop needs a terminal: run roborl in one (stdin is not a TTY)');
-      process.stderr.write(`${keyboardHelp(dims, hil.frame === 'tcp' ? ['tcp x', 'tcp y', 'tcp z'] : undefined)}\n`);
+      process.stderr.write(`${keyboardHelp(dims, view.labels)}\n`);
       return new KeyboardDevice(process.stdin, { dims });
     }
     case 'web': {
