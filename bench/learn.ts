@@ -10,6 +10,10 @@ import { selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import type { ReplayBuffer } from '../policies/replay.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
+import { Rng } from '../control/rng.js';
+import { allocBatch } from '../policies/replay.js';
+import { SacLearner } from '../policies/sac/sac.js';
+import { activeKernels } from '../policies/backend.js';
 
 /** Options from the environment, so `npm run bench -- learn --json` stays a one-liner. */
 const SEEDS = Number(process.env['LEARN_SEEDS'] ?? 5);
@@ -85,6 +89,7 @@ export async function learnBenchmark(json: boolean): Promise<unknown> {
     if (!json) for (const p of successVsSteps) process.stdout.write(`PandaReach-v0 RLPD @${p.step}: success ${(100 * p.successMean).toFixed(0)}%\n`);
   }
   if (ONLY === 'sim2sim') out['sim2sim'] = await simToSim(json);
+  if (ONLY === 'speed') out['speed'] = await learnerSpeed(json);
   return out;
 }
 
@@ -117,6 +122,76 @@ async function simToSim(json: boolean): Promise<unknown[]> {
       rows.push({ trainedOn: engine, seed: c.seed, success, kept: own > 0 ? (success[other] as number) / own : Number.NaN, seconds: c.seconds });
       if (!json) process.stdout.write(`PandaReach-v0 trained on ${engine}, seed ${c.seed}: success ${(100 * own).toFixed(0)}% there, ${(100 * (success[other] as number)).toFixed(0)}% on ${other}\n`);
     }
+  }
+  return rows;
+}
+
+/**
+ * What the native learner buys (issue 20), each backend in turn in one run: RLPD updates per
+ * second with configs/panda-reach-rlpd.yaml's networks (obs 23, action 7; one update = the
+ * config's critic steps + an actor step, online and demo half-batches), and the wall-clock of
+ * configs/pendulum-sac.yaml to its first deterministic evaluation ≥ −200 (evaluations every
+ * 1,000 steps, LEARN_SEEDS seeds, stopped there; 20k steps at most).
+ */
+async function learnerSpeed(json: boolean): Promise<unknown> {
+  const backends = (process.env['LEARN_BACKENDS'] ?? 'blas,wasm').split(',') as ('blas' | 'wasm')[];
+  const seeds = Number(process.env['LEARN_SEEDS'] ?? 1);
+  const rows: Record<string, unknown>[] = [];
+  for (const name of backends) {
+    const info = await selectBackend(name);
+    const reach = resolvedAlgo(loadConfig('configs/panda-reach-rlpd.yaml'));
+    const learner = new SacLearner(reach, 23, 7, new Rng(0), [], 0, activeKernels());
+    const rng = new Rng(1);
+    const half = Math.floor(reach.batchSize / 2);
+    const batches = [0, 1].map(() => {
+      const b = allocBatch({ capacity: 1, obsDim: 23, actDim: 7, costDim: 0 }, half);
+      for (const arr of [b.obs, b.action, b.reward, b.nextObs]) for (let i = 0; i < arr.length; i++) arr[i] = 0.5 * rng.normal();
+      for (let i = 0; i < b.action.length; i++) b.action[i] = Math.tanh(b.action[i] as number);
+      b.discount.fill(0.97);
+      return b;
+    });
+    for (let i = 0; i < 10; i++) learner.update(batches);
+    const n = 200;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) learner.update(batches);
+    const rlpdUpdatesPerSec = n / ((performance.now() - t0) / 1000);
+    learner.dispose();
+    const toTarget: { seed: number; seconds: number | null; steps: number | null }[] = [];
+    const pendulum = loadConfig('configs/pendulum-sac.yaml');
+    for (let seed = 0; seed < seeds; seed++) {
+      const config: ExperimentConfig = { ...pendulum, seed, train: { ...pendulum.train, evalEvery: 1000, evalEpisodes: 10 } };
+      const dir = join(RUNS, `speed-${name}-seed${seed}`);
+      rmSync(dir, { recursive: true, force: true });
+      writeRunDir(dir, config);
+      const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
+      let reached: { step: number; seconds: number } | null = null;
+      const start = performance.now();
+      const trainer: OffPolicyTrainer = new OffPolicyTrainer({
+        env: await makeLearnerEnv(config),
+        evalEnv: await makeLearnerEnv(config),
+        config: resolvedAlgo(config),
+        schedule: { ...config.train, checkpointEvery: config.train.steps },
+        seed,
+        checkpointDir: join(dir, 'checkpoints'),
+        metrics,
+        onStep: (p) => {
+          // The evaluation at a multiple of 1,000 is logged around that step's callback: look on both sides.
+          if (reached || p.step % 1000 > 1) return;
+          const last = metrics.read().filter((r) => r.type === 'eval').at(-1);
+          if (last && (last['returnMean'] as number) >= -200) {
+            reached = { step: last.step, seconds: (performance.now() - start) / 1000 };
+            trainer.requestStop();
+          }
+        },
+      });
+      await trainer.run();
+      trainer.dispose();
+      const r = reached as { step: number; seconds: number } | null;
+      toTarget.push({ seed, seconds: r?.seconds ?? null, steps: r?.step ?? null });
+      process.stderr.write(`bench learn speed: ${name} Pendulum seed ${seed}: ${r ? `−200 at ${r.step} steps, ${r.seconds.toFixed(0)} s` : 'not reached'}\n`);
+    }
+    rows.push({ backend: info.name, kernels: activeKernels().name, rlpdUpdatesPerSec, pendulumToMinus200: toTarget });
+    if (!json) process.stdout.write(`${activeKernels().name}: RLPD PandaReach ${rlpdUpdatesPerSec.toFixed(1)} updates/s; Pendulum to −200: ${toTarget.map((t) => (t.seconds === null ? '—' : `${t.seconds.toFixed(0)} s @${t.steps}`)).join(', ')}\n`);
   }
   return rows;
 }
