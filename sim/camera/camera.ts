@@ -63,10 +63,13 @@ export class Camera {
   /** Light after randomisation: direction (world, unit, 3), intensity, ambient. */
   private readonly light = new Float64Array(5);
   private readonly lightRotation = new Float64Array(9);
+  /** A shape's image-plane bounds: x min, x max, y min, y max (x, y over z). */
+  private readonly rect = new Float64Array(4);
   private colorSalt = 0;
   private colorJitter = 0;
   private readonly zbuf: Float64Array;
   private readonly color: Float32Array;
+  private readonly bytes: Uint8ClampedArray;
   private translucent = new Int32Array(8);
   private translucentDist = new Float64Array(8);
   private readonly attachedName: string;
@@ -78,6 +81,7 @@ export class Camera {
     this.focal = config.height / 2 / Math.tan((config.fovDeg * Math.PI) / 360);
     this.zbuf = new Float64Array(this.width * this.height);
     this.color = new Float32Array(this.width * this.height * 3);
+    this.bytes = new Uint8ClampedArray(this.width * this.height * 3);
     this.attachedName = config.pose.kind === 'attached' ? `${config.pose.link}#0` : '';
     this.resetRandomization();
   }
@@ -155,11 +159,10 @@ export class Camera {
       const shape = shapes[s];
       if (shape) this.drawShape(shape, poses, 7 * s);
     }
-    const rgb = out.rgb;
-    for (let k = 0; k < 3 * n; k++) {
-      const v = Math.round((this.color[k] ?? 0) * 255);
-      rgb[k] = v < 0 ? 0 : v > 255 ? 255 : v;
-    }
+    // A clamped array rounds and clamps on store, faster than doing it by hand.
+    const bytes = this.bytes;
+    for (let k = 0; k < 3 * n; k++) bytes[k] = (this.color[k] ?? 0) * 255;
+    out.rgb.set(bytes);
     if (out.depth) for (let k = 0; k < n; k++) out.depth[k] = this.zbuf[k] ?? far;
   }
 
@@ -305,7 +308,7 @@ export class Camera {
     }
   }
 
-  /** Every pixel in the shape's projected bounding sphere: hit, depth test, shade. */
+  /** Every pixel in the shape's projected bounding box: hit, depth test, shade. */
   private drawShape(shape: SceneShape, poses: readonly number[], o: number): void {
     const c = this.cam;
     const kind = shape.kind;
@@ -313,7 +316,6 @@ export class Camera {
     const s1 = shape.size[1] ?? 0;
     const s2 = shape.size[2] ?? 0;
     if (!(s0 > 0) || (kind !== 'sphere' && !(s1 >= 0)) || (kind === 'box' && !(s2 > 0))) return; // degenerate: nothing to see
-    const radius = kind === 'box' ? Math.hypot(s0, s1, s2) : kind === 'sphere' ? s0 : kind === 'capsule' ? s0 + s1 : Math.hypot(s0, s1);
     const wx = (poses[o] ?? 0) - (c[POS] ?? 0);
     const wy = (poses[o + 1] ?? 0) - (c[POS + 1] ?? 0);
     const wz = (poses[o + 2] ?? 0) - (c[POS + 2] ?? 0);
@@ -321,34 +323,34 @@ export class Camera {
     const rX = c[RIGHT] ?? 0, rY = c[RIGHT + 1] ?? 0, rZ = c[RIGHT + 2] ?? 0;
     const uX = c[UP] ?? 0, uY = c[UP + 1] ?? 0, uZ = c[UP + 2] ?? 0;
     const fX = c[FWD] ?? 0, fY = c[FWD + 1] ?? 0, fZ = c[FWD + 2] ?? 0;
-    // Bounding sphere in camera coordinates → a pixel rectangle (the whole image when it
-    // reaches the camera's plane).
-    const cx = wx * rX + wy * rY + wz * rZ;
-    const cy = wx * uX + wy * uY + wz * uZ;
-    const cz = wx * fX + wy * fY + wz * fZ;
+    // Shape rotation R (columns: the shape's axes in world), from its quaternion.
+    const m = quatMatrix(poses[o + 3] ?? 0, poses[o + 4] ?? 0, poses[o + 5] ?? 0, poses[o + 6] ?? 1);
+    const m00 = m[0] ?? 1, m01 = m[1] ?? 0, m02 = m[2] ?? 0, m10 = m[3] ?? 0, m11 = m[4] ?? 1, m12 = m[5] ?? 0, m20 = m[6] ?? 0, m21 = m[7] ?? 0, m22 = m[8] ?? 1;
+    if (!Number.isFinite(m00 + m11 + m22)) return;
+    // The pixels to test: the projection of the shape's oriented bounding box, clipped to the
+    // near plane (a wrist camera sits inside the bounding sphere of the hand it rides on).
+    const ex = s0;
+    const ey = kind === 'box' ? s1 : kind === 'sphere' ? s0 : kind === 'capsule' ? s1 + s0 : s1;
+    const ez = kind === 'box' ? s2 : s0;
     const near = this.config.near;
-    if (cz + radius < near || cz - radius > this.config.far) return;
     const W = this.width;
     const H = this.height;
     const f = this.focal;
-    let i0 = 0, i1 = W - 1, j0 = 0, j1 = H - 1;
-    if (cz - radius > 1e-9) {
-      const za = cz - radius;
-      const zb = cz + radius;
-      const xmin = Math.min((cx - radius) / za, (cx - radius) / zb);
-      const xmax = Math.max((cx + radius) / za, (cx + radius) / zb);
-      const ymin = Math.min((cy - radius) / za, (cy - radius) / zb);
-      const ymax = Math.max((cy + radius) / za, (cy + radius) / zb);
-      i0 = Math.max(0, Math.floor(W / 2 + f * xmin - 0.5));
-      i1 = Math.min(W - 1, Math.ceil(W / 2 + f * xmax - 0.5));
-      j0 = Math.max(0, Math.floor(H / 2 - f * ymax - 0.5));
-      j1 = Math.min(H - 1, Math.ceil(H / 2 - f * ymin - 0.5));
-      if (i0 > i1 || j0 > j1) return;
-    }
-    // Shape rotation R (columns: the shape's axes in world). Ray in shape frame:
-    // origin Rᵀ(cam − p), direction Rᵀ(x·right + y·up + forward) with x, y per pixel.
-    const m = quatMatrix(poses[o + 3] ?? 0, poses[o + 4] ?? 0, poses[o + 5] ?? 0, poses[o + 6] ?? 1);
-    const m00 = m[0] ?? 1, m01 = m[1] ?? 0, m02 = m[2] ?? 0, m10 = m[3] ?? 0, m11 = m[4] ?? 1, m12 = m[5] ?? 0, m20 = m[6] ?? 0, m21 = m[7] ?? 0, m22 = m[8] ?? 1;
+    const rect = this.rect;
+    if (!boxOnScreen(
+      wx * rX + wy * rY + wz * rZ, wx * uX + wy * uY + wz * uZ, wx * fX + wy * fY + wz * fZ,
+      ex * (rX * m00 + rY * m10 + rZ * m20), ex * (uX * m00 + uY * m10 + uZ * m20), ex * (fX * m00 + fY * m10 + fZ * m20),
+      ey * (rX * m01 + rY * m11 + rZ * m21), ey * (uX * m01 + uY * m11 + uZ * m21), ey * (fX * m01 + fY * m11 + fZ * m21),
+      ez * (rX * m02 + rY * m12 + rZ * m22), ez * (uX * m02 + uY * m12 + uZ * m22), ez * (fX * m02 + fY * m12 + fZ * m22),
+      near, this.config.far, rect,
+    )) return;
+    const i0 = Math.max(0, Math.floor(W / 2 + f * (rect[0] ?? 0) - 0.5));
+    const i1 = Math.min(W - 1, Math.ceil(W / 2 + f * (rect[1] ?? 0) - 0.5));
+    const j0 = Math.max(0, Math.floor(H / 2 - f * (rect[3] ?? 0) - 0.5));
+    const j1 = Math.min(H - 1, Math.ceil(H / 2 - f * (rect[2] ?? 0) - 0.5));
+    if (i0 > i1 || j0 > j1) return;
+    // Ray in the shape's frame: origin Rᵀ(cam − p), direction Rᵀ(x·right + y·up + forward)
+    // with x, y the pixel's image-plane coordinates.
     const ox = -(m00 * wx + m10 * wy + m20 * wz);
     const oy = -(m01 * wx + m11 * wy + m21 * wz);
     const oz = -(m02 * wx + m12 * wy + m22 * wz);
@@ -416,6 +418,61 @@ export class Camera {
 export function renderCamera(scene: SceneState, camera: Camera, out: CameraFrame): void {
   camera.render(scene, out);
 }
+
+/**
+ * Image-plane bounds (x/z and y/z; min x, max x, min y, max y into `rect`) of the box with
+ * centre (cx, cy, cz) and half-axes a, b, e in camera coordinates, clipped to z ≥ near: the
+ * corners in front of the near plane and the points where edges cross it. False when nothing of
+ * it is between near and far.
+ */
+function boxOnScreen(cx: number, cy: number, cz: number, ax: number, ay: number, az: number, bx: number, by: number, bz: number, ex: number, ey: number, ez: number, near: number, far: number, rect: Float64Array): boolean {
+  const k = corners;
+  let minZ = Infinity;
+  for (let i = 0; i < 8; i++) {
+    const sa = i & 1 ? 1 : -1;
+    const sb = i & 2 ? 1 : -1;
+    const se = i & 4 ? 1 : -1;
+    k[3 * i] = cx + sa * ax + sb * bx + se * ex;
+    k[3 * i + 1] = cy + sa * ay + sb * by + se * ey;
+    const z = cz + sa * az + sb * bz + se * ez;
+    k[3 * i + 2] = z;
+    if (z < minZ) minZ = z;
+  }
+  if (minZ > far) return false;
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < 8; i++) {
+    const z = k[3 * i + 2] ?? 0;
+    if (z >= near) {
+      const x = (k[3 * i] ?? 0) / z;
+      const y = (k[3 * i + 1] ?? 0) / z;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+    // Edges from this corner to the corners that differ in one more sign.
+    for (let bit = 1; bit < 8; bit <<= 1) {
+      if (i & bit) continue;
+      const j = i | bit;
+      const zj = k[3 * j + 2] ?? 0;
+      if (z >= near === zj >= near) continue;
+      const t = (near - z) / (zj - z);
+      const x = ((k[3 * i] ?? 0) + t * ((k[3 * j] ?? 0) - (k[3 * i] ?? 0))) / near;
+      const y = ((k[3 * i + 1] ?? 0) + t * ((k[3 * j + 1] ?? 0) - (k[3 * i + 1] ?? 0))) / near;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  if (x0 > x1) return false; // wholly behind the near plane
+  rect[0] = x0;
+  rect[1] = x1;
+  rect[2] = y0;
+  rect[3] = y1;
+  return true;
+}
+const corners = new Float64Array(24);
 
 /** Rotation matrix (row-major) of quaternion x y z w, normalised first (poses are rounded). */
 const qm = new Float64Array(9);

@@ -80,6 +80,12 @@ export function hitBox(ox: number, oy: number, oz: number, dx: number, dy: numbe
   return t;
 }
 
+/** Whether the line misses the ball of radius `R` at the origin: a cheap first test for the pixels of a shape's bounding box that are off the shape. */
+function missesBall(ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, R: number): boolean {
+  const b = ox * dx + oy * dy + oz * dz;
+  return b * b - (dx * dx + dy * dy + dz * dz) * (ox * ox + oy * oy + oz * oz - R * R) < 0;
+}
+
 /** The curved side of a cylinder of radius `r` along y, between y = -h and h (no caps). */
 function hitSide(ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, r: number, h: number, near: number, best: number): number {
   const a = dx * dx + dz * dz;
@@ -104,6 +110,7 @@ function hitSide(ox: number, oy: number, oz: number, dx: number, dy: number, dz:
 
 /** Cylinder of radius `r` along y, half height `h`, with flat caps. */
 export function hitCylinder(ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, r: number, h: number, near: number): number {
+  if (missesBall(ox, oy, oz, dx, dy, dz, Math.sqrt(r * r + h * h))) return -1;
   let best = hitSide(ox, oy, oz, dx, dy, dz, r, h, near, Infinity);
   if (dy !== 0) {
     for (let k = 0; k < 2; k++) {
@@ -127,6 +134,7 @@ export function hitCylinder(ox: number, oy: number, oz: number, dx: number, dy: 
  * outside, the nearest crossing of the union is the nearest over the parts' surfaces.
  */
 export function hitCapsule(ox: number, oy: number, oz: number, dx: number, dy: number, dz: number, r: number, h: number, near: number): number {
+  if (missesBall(ox, oy, oz, dx, dy, dz, r + h)) return -1;
   let best = hitSide(ox, oy, oz, dx, dy, dz, r, h, near, Infinity);
   let nx = hitNormal[0] ?? 0;
   let ny = hitNormal[1] ?? 0;
