@@ -11,6 +11,10 @@ import { envEntry, listEnvs, make } from '../tasks/registry.js';
 import { PANDA_READY, PANDA_TABLE_OBJECT } from '../tasks/panda.js';
 import { movableJoints } from '../sim/urdf/kinematics.js';
 import { VectorEnv } from '../sim/vector-env.js';
+import { findSceneSource, type SceneState } from '../control/scene.js';
+import { Camera } from '../sim/camera/camera.js';
+import { parseCamera } from '../sim/camera/config.js';
+import { PANDA_FRONT_CAMERA, PANDA_WRIST_CAMERA } from '../sim/camera/presets.js';
 
 export interface SimTaskResult {
   readonly task: string;
@@ -172,9 +176,10 @@ async function rawMujocoPanda(): Promise<SimTaskResult> {
 
 /**
  * Every task on each of its engines (`BENCH_TASKS=PandaReach-v0,PandaPush-v0` and
- * `BENCH_ENGINES=mujoco` narrow it), then the raw MuJoCo Panda, in one run.
+ * `BENCH_ENGINES=mujoco` narrow it), then the raw MuJoCo Panda, in one run, then the simulated
+ * cameras on the Panda scenes (`BENCH_TASKS=cameras BENCH_ENGINES=none`: the cameras alone).
  */
-export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResult[] }> {
+export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResult[]; cameras: CameraBenchResult[] }> {
   const only = process.env['BENCH_TASKS']?.split(',');
   const engines = process.env['BENCH_ENGINES']?.split(',');
   const tasks: SimTaskResult[] = [];
@@ -191,11 +196,90 @@ export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResul
     }
   }
   if (!engines || engines.includes('mujoco')) tasks.push(await rawMujocoPanda());
+  const cameras: CameraBenchResult[] = [];
+  for (const id of ['PandaReach-v0', 'PandaPush-v0'].filter((t) => !only || only.includes(t) || only.includes('cameras'))) cameras.push(...(await cameraRows(id)));
   if (!json) {
     const rows = tasks.map((t) => [t.task, t.engine, t.stepsPerSec.toFixed(0), t.vecStepsPerSec.toFixed(0), t.controlStepUs.toFixed(2), t.physicsUs?.toFixed(2) ?? '-', t.overheadPct === null ? '-' : `${t.overheadPct.toFixed(1)}%`, t.resetUs.toFixed(1)]);
     const header = ['task', 'engine', 'steps/s', 'vec8 steps/s', 'control µs', 'physics µs', 'overhead', 'reset µs'];
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] as string).length)));
     for (const r of [header, ...rows]) process.stdout.write(`${r.map((cell, c) => cell.padStart(widths[c] as number)).join('  ')}\n`);
+    for (const c of cameras) process.stdout.write(`camera ${c.camera} ${c.width}×${c.height}${c.depth ? ' +depth' : ''} on ${c.task}: ${c.renderUs.toFixed(0)} µs per frame (p95 ${c.renderP95Us.toFixed(0)}, CPU ${c.renderCpuUs.toFixed(0)}), scene() ${c.sceneUs.toFixed(0)} µs\n`);
   }
-  return { tasks };
+  return { tasks, cameras };
+}
+
+/** One simulated camera's render time on a task's scene (issue 23). */
+export interface CameraBenchResult {
+  readonly task: string;
+  /** `front`, `wrist` (presets in sim/camera/presets.ts). */
+  readonly camera: string;
+  readonly width: number;
+  readonly height: number;
+  /** Mean µs per frame: `camera.render(scene, frame)` (RGB + depth when `depth`), the scene already read. */
+  readonly renderUs: number;
+  /** 95th percentile of the per-frame times. */
+  readonly renderP95Us: number;
+  /**
+   * Mean process CPU µs per frame over the same loop (user + system): on a shared, loaded
+   * machine the wall-clock figures include time spent waiting for a core; this does not.
+   */
+  readonly renderCpuUs: number;
+  /** Median µs of the env's `scene()` (the shapes and poses the frame is drawn from). */
+  readonly sceneUs: number;
+  readonly depth: boolean;
+}
+
+/**
+ * Front and wrist cameras at 64×64 and the front one at 128×128 (and with depth), over 64
+ * scenes of a random-action rollout on Rapier (the frame is the same on MuJoCo: it is drawn from
+ * the scene, not the engine).
+ */
+async function cameraRows(id: string): Promise<CameraBenchResult[]> {
+  process.stderr.write(`bench sim: cameras on ${id}…\n`);
+  const env = await make(id, { options: { engine: 'rapier' } });
+  const source = findSceneSource(env);
+  if (!source) throw new Error(`${id} has no scene`);
+  const actions = actionPool(env, 64);
+  const scenes: SceneState[] = [];
+  await env.reset({ seed: 0 });
+  const sceneTimes: number[] = [];
+  for (const a of actions) {
+    const r = await env.step(a);
+    if (r.terminated || r.truncated) await env.reset();
+    const t0 = process.hrtime.bigint();
+    scenes.push(source.scene());
+    sceneTimes.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  await env.close();
+  const sceneUs = sceneTimes.sort((a, b) => a - b)[sceneTimes.length >> 1] ?? 0; // the median: the first calls compile
+  const variants = [
+    { ...PANDA_FRONT_CAMERA },
+    { ...PANDA_WRIST_CAMERA },
+    { ...PANDA_FRONT_CAMERA, width: 128, height: 128 },
+    { ...PANDA_FRONT_CAMERA, depth: true },
+  ];
+  const rows: CameraBenchResult[] = [];
+  for (const config of variants) {
+    const camera = new Camera(parseCamera(config));
+    const frame = camera.createFrame();
+    for (let k = 0; k < 8; k++) for (const s of scenes) camera.render(s, frame); // warm up (JIT)
+    const times: number[] = [];
+    let cpuUs = 0;
+    const deadline = performance.now() + (SECONDS * 1000) / 2;
+    while (performance.now() < deadline) {
+      const cpu0 = process.cpuUsage();
+      for (const s of scenes) {
+        const t0 = process.hrtime.bigint();
+        camera.render(s, frame);
+        times.push(Number(process.hrtime.bigint() - t0) / 1000);
+      }
+      const cpu = process.cpuUsage(cpu0);
+      cpuUs += cpu.user + cpu.system;
+      await new Promise((r) => setImmediate(r));
+    }
+    times.sort((a, b) => a - b);
+    const mean = times.reduce((a, b) => a + b, 0) / times.length;
+    rows.push({ task: id, camera: camera.name, width: camera.width, height: camera.height, depth: camera.config.depth, renderUs: mean, renderP95Us: times[Math.floor(0.95 * (times.length - 1))] ?? mean, renderCpuUs: cpuUs / times.length, sceneUs });
+  }
+  return rows;
 }
