@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { bridgesBenchmark } from './bridges.js';
+import { cameraBenchmark } from './camera.js';
 import { cliBenchmark } from './cli.js';
 import { quickstartBenchmark } from './quickstart.js';
 import { dashboardBenchmark } from './dashboard.js';
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, (json: boolean) => Promise<unknown>> = {
   stream: streamBenchmark,
   safety: safetyBenchmark,
   bridges: bridgesBenchmark,
+  camera: cameraBenchmark,
   cli: cliBenchmark,
   quickstart: quickstartBenchmark,
   hil: hilBenchmark,
