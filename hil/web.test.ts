@@ -219,6 +219,24 @@ describe('web teleop: what the page is told', () => {
     expect(later.messages.find((m) => m['op'] === 'outcome' && m['episode'] === 2)).toMatchObject({ success: false, ret: -2, steps: 1, ended: 'truncated' });
   });
 
+  it('a scene that fails to describe itself costs the page its view, never the person their control', async () => {
+    const lines: string[] = [];
+    let calls = 0;
+    const scene = { scene: () => { calls++; throw new Error('the physics was closed'); } };
+    const device = await page({ token: 'f'.repeat(32), scene, log: (l) => lines.push(l) });
+    const c = await connect(wsUrl(device, 'f'.repeat(32)));
+    if (!('ws' in c)) throw new Error('refused');
+    c.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0.5, 0, 0] }));
+    await until('command', () => device.stats.commands === 1);
+    expect(device.poll(ctx(0))).toMatchObject({ engaged: true, connected: true });
+    await until('state', () => c.messages.some((m) => m['op'] === 'state'));
+    expect(c.messages.find((m) => m['op'] === 'state')).not.toHaveProperty('poses');
+    await new Promise((r) => setTimeout(r, 40));
+    expect(device.poll(ctx(1))).toMatchObject({ engaged: true, connected: true });
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(lines.filter((l) => /scene: the physics was closed/.test(l))).toHaveLength(1);
+  });
+
   it('in the learner env the page is told the task\'s field names, its frame and its scene (shapes once, poses with each state)', async () => {
     const { env, printed } = await webTeleopEnv('web');
     closers.push(() => env.close());
@@ -364,13 +382,16 @@ describe('web teleop page in real headless Chromium', () => {
     const policyAction = Float32Array.of(0.5, 0, 0, 0, 0, 0, 0);
     await env.reset({ seed: 4 });
     let stepping = true;
-    const rewards: number[][] = [[]];
+    const episodes: { rewards: number[]; success: boolean; terminated: boolean }[] = [{ rewards: [], success: false, terminated: false }];
     const loop = (async () => {
       while (stepping) {
         const r = await env.step(policyAction);
-        (rewards.at(-1) as number[]).push(r.reward);
+        const now = episodes.at(-1) as (typeof episodes)[number];
+        now.rewards.push(r.reward);
+        now.success ||= r.info.success === true;
         if (r.terminated || r.truncated) {
-          rewards.push([]);
+          now.terminated = r.terminated;
+          episodes.push({ rewards: [], success: false, terminated: false });
           await env.reset();
         }
         await new Promise((res) => setTimeout(res, 15));
@@ -410,13 +431,17 @@ describe('web teleop page in real headless Chromium', () => {
     const [box, controls] = [await canvas.boundingBox(), await tab.locator('#sliders').boundingBox()];
     expect(box && controls && box.x + box.width <= controls.x).toBe(true); // beside the controls, to their left
 
-    // The return so far, and how the first episode ended (50 steps: the time limit), at a glance.
+    // The return so far, and how the last episode ended (50 steps: the time limit), at a glance.
     await expect.poll(() => tab.locator('#outcome').textContent()).toMatch(/^(running|success) · return -?\d+\.\d\d$/);
-    await expect.poll(() => tab.locator('#last').textContent(), { timeout: 60_000 }).toMatch(/^episode 1: /);
-    const first50 = rewards[0] as number[];
-    const ret = first50.reduce((a, b) => a + b, 0);
-    expect(await tab.locator('#last').textContent()).toBe(`episode 1: failure · return ${ret.toFixed(2)} · cut short after ${first50.length} steps`);
-    expect(await tab.locator('#last').getAttribute('data-kind')).toBe('bad');
+    await expect.poll(() => tab.locator('#last').textContent(), { timeout: 60_000 }).toMatch(/^episode \d+: /);
+    const last = (await tab.locator('#last').textContent()) ?? '';
+    const kind = await tab.locator('#last').getAttribute('data-kind');
+    const n = Number(/^episode (\d+)/.exec(last)?.[1]);
+    const episode = episodes[n - 1] as (typeof episodes)[number]; // the episode the page names (they count from 1)
+    const ret = episode.rewards.reduce((a, b) => a + b, 0);
+    // Sweeping the base round usually misses the goal (the time limit cuts it short); now and then it passes through it.
+    expect(last).toBe(`episode ${n}: ${episode.success ? 'success' : 'failure'} · return ${ret.toFixed(2)} · ${episode.terminated ? 'ended' : 'cut short'} after ${episode.rewards.length} steps`);
+    expect(kind).toBe(episode.success ? 'ok' : 'bad');
     expect(errors).toEqual([]);
   }, 180_000);
 });

@@ -133,6 +133,7 @@ export class WebTeleop implements TeleopDevice {
   private lastOutcome: Extract<ServerMessage, { op: 'outcome' }> | null = null;
   private shapes: { key: string; msg: Extract<ServerMessage, { op: 'scene' }> } | null = null;
   private proposalMismatchLogged = false;
+  private sceneErrorLogged = false;
   private readonly pingTimer: NodeJS.Timeout;
   private awaitingPong = false;
 
@@ -320,7 +321,15 @@ export class WebTeleop implements TeleopDevice {
   private scenePoses(ws: WebSocket): number[] | null {
     const source = this.options.scene;
     if (!source) return null;
-    const s = source.scene();
+    let s: ReturnType<SceneSource['scene']>;
+    try {
+      s = source.scene();
+    } catch (err) {
+      // The view is a convenience: a scene that fails (a closed physics) costs the page its poses, never the person control.
+      if (!this.sceneErrorLogged) this.options.log?.(`web teleop: scene: ${(err as Error).message}`);
+      this.sceneErrorLogged = true;
+      return null;
+    }
     const key = JSON.stringify(s.shapes);
     if (this.shapes?.key !== key) {
       this.shapes = { key, msg: { op: 'scene', episode: this.episode, shapes: s.shapes } };
