@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { StepResult } from '../control/env.js';
@@ -11,6 +13,9 @@ import { Intervention } from './intervention.js';
 import { rawGet, rawUpgrade } from '../test/raw-http.js';
 import { waitFor } from '../test/wait-for.js';
 import { webTeleopEnv } from '../test/web-teleop-env.js';
+import { servedRos } from '../test/robot-fixtures.js';
+import { validateConfig } from '../experiment/config.js';
+import { makeTeleopEnv } from '../experiment/teleop.js';
 import { PANDA_JOINT_ACTION_NAMES } from '../tasks/panda.js';
 import { PANDA_REACH_OBSERVATION_NAMES } from '../tasks/panda-reach.js';
 
@@ -258,6 +263,34 @@ describe('web teleop: what the page is told', () => {
     expect(state.proposed).toEqual([0.5, 0, 0, 0, 0, 0, 0]);
     expect(state.obs).toHaveLength(23);
   });
+});
+
+describe('web teleop on a robot', () => {
+  it('the page is told the task\'s field names and draws the arm at its measured joints (the simulated arm over rosbridge)', async () => {
+    const { server } = await servedRos('realtime');
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-web-robot-'));
+    const robotYaml = join(dir, 'arm.yaml');
+    writeFileSync(robotYaml, `kind: ros\ntask: PandaReach-v0\nurl: ${server.url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\nresetService: /reset\n`);
+    const config = validateConfig({ name: 'web-robot', env: { id: 'PandaReach-v0' }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
+    const hil = validateConfig({ name: 'h', env: { id: 'PandaReach-v0' }, algo: { kind: 'sac' }, train: { steps: 10 }, hil: { device: 'web', web: { port: 0 } } }, 'test').hil;
+    if (!hil) throw new Error('no hil section');
+    const stderr = process.stderr.write.bind(process.stderr);
+    process.stderr.write = (() => true) as typeof process.stderr.write; // the page's address, not for the test output
+    const made = await makeTeleopEnv(config, hil, robotYaml, () => {}).finally(() => (process.stderr.write = stderr));
+    closers.push(() => made.env.close());
+    const device = (findWrapper(made.env, Intervention) as Intervention).device as WebTeleop;
+    const c = await connect(wsUrl(device, new URL(device.url).searchParams.get('token') as string));
+    if (!('ws' in c)) throw new Error('refused');
+    await until('hello', () => c.messages.length > 0);
+    expect(c.messages[0]).toMatchObject({ env: 'PandaReach-v0', labels: PANDA_JOINT_ACTION_NAMES, observationNames: PANDA_REACH_OBSERVATION_NAMES });
+    await made.env.reset({ seed: 1 });
+    await made.env.step(new Float32Array(7));
+    await until('state', () => c.messages.some((m) => m['op'] === 'state'), 15_000);
+    const shapes = c.messages.find((m) => m['op'] === 'scene')?.['shapes'] as { name: string }[] | undefined;
+    expect(shapes?.map((x) => x.name)).toEqual(expect.arrayContaining(['panda_hand#0', 'goal']));
+    const state = c.messages.find((m) => m['op'] === 'state') as { poses: number[]; obs: number[] };
+    expect(state.poses).toHaveLength(7 * (shapes?.length ?? 0));
+  }, 60_000);
 });
 
 describe('web teleop in the learner env: a person’s command passes through the safety tiers', () => {
