@@ -14,8 +14,8 @@ export const USAGE = {
   --seed S                   seed of episode 0, an integer in [0, 2^32) (default 0; episode i uses S + i)
   --json                     print the summary as JSON on stdout`,
   train: `usage:
-  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|blas|tensorflow|wasm|cpu] [--teleop keyboard|hid|web|simulated] [--quiet]
-  roborl train --resume <run-dir> [--steps N] [--backend …] [--quiet]
+  roborl train <config.yaml> [--run-dir DIR] [--steps N] [--backend auto|tensorflow-gpu|blas|tensorflow|wasm|cpu] [--teleop keyboard|hid|web|simulated] [--robot ROBOT.yaml] [--quiet]
+  roborl train --resume <run-dir> [--steps N] [--backend …] [--robot ROBOT.yaml] [--quiet]
   Train from an experiment config (configs/ has examples); writes the run folder:
   config.yaml (resolved), metrics.jsonl, checkpoints/.
   <config.yaml>     experiment config; every field is checked before anything is written
@@ -29,6 +29,11 @@ export const USAGE = {
                     hil.hid in the config; needs npm install node-hid), web (a page on 127.0.0.1;
                     its address with a random token is printed) or simulated; their transitions
                     go to both buffers (the config's hil: section sets the rest, e.g. hil.frame: tcp)
+  --robot FILE      train on a robot (configs/robots/; its task must be the config's env): one
+                    actor thread steps the arm at its control rate, the learner updates beside it
+                    and never delays a step (SAC / RLPD; distributed.actors 1). Evaluations run on
+                    the simulated task; a stale link holds the arm, Ctrl-C and the teleop e-stop
+                    hold it and checkpoint; --resume a robot run with --robot again
   --quiet           no progress line
   A config with a distributed: section (SAC / RLPD) runs distributed.actors actor threads and one
   learner, the update-to-data ratio held by a rate limiter (roborl learner / actor: across machines).

@@ -1,3 +1,5 @@
+import { isatty, ReadStream } from 'node:tty';
+import { isMainThread } from 'node:worker_threads';
 import type { Env } from '../control/env.js';
 import { findSceneSource, type SceneSource } from '../control/scene.js';
 import { RealtimeEnv } from '../control/wrappers/realtime.js';
@@ -82,9 +84,10 @@ async function rawDevice(envId: string, hil: HilSection, dims: number, view: Pag
       return openHid(hil.hid.vendorId, hil.hid.productId, mapping, { dims });
     }
     case 'keyboard': {
-      if (!process.stdin.isTTY) throw new UsageError('keyboard teleop needs a terminal: run roborl in one (stdin is not a TTY)');
+      if (!isatty(0)) throw new UsageError('keyboard teleop needs a terminal: run roborl in one (stdin is not a TTY)');
       process.stderr.write(`${keyboardHelp(dims, view.labels)}\n`);
-      return new KeyboardDevice(process.stdin, { dims });
+      // A robot's actor thread (roborl train --robot) reads the terminal itself: a worker's process.stdin is not it.
+      return new KeyboardDevice(isMainThread ? process.stdin : new ReadStream(0), { dims });
     }
     case 'web': {
       const page = await WebTeleop.open({ dims, env: envId, ...view, ...hil.web, log: (line) => process.stderr.write(`${line}\n`) });

@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { listCheckpoints, loadLatestCheckpoint } from '../../policies/checkpoint.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../../policies/binary-file.js';
 import { MetricsLog } from '../../policies/metrics-log.js';
@@ -14,17 +15,20 @@ import { writeRunStatus } from '../../experiment/run-status.js';
 import { announceTeleop } from '../../experiment/teleop.js';
 import { makeDistributedLearner, redisPrefix, redisRunId, ThreadedRun } from '../../experiment/distributed.js';
 import { RedisLearnerTransport } from '../../policies/distributed/redis.js';
+import { robotConfigFor } from '../../experiment/robot-learner-env.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../../experiment/setup.js';
 
 /**
  * `roborl train <config.yaml>` starts a run; `roborl train --resume <run-dir>` continues one
- * from its newest checkpoint. Everything that can be wrong with the input (config, env, options,
+ * from its newest checkpoint. `--robot ROBOT.yaml` trains on a robot (issue 22): one actor steps
+ * the arm on its own thread at its control rate and the learner updates here (the threads
+ * transport), so an update never delays a robot step. Everything that can be wrong with the input (config, env, options,
  * constraints, demos, run folder) is checked before the run folder is written. SIGINT/SIGTERM
  * stop after the current step with a checkpoint; SIGKILL loses at most `train.checkpointEvery`
  * steps; a failure during the run checkpoints before the error is reported.
  */
 export async function trainCommand(args: Args, role: 'train' | 'learner' = 'train'): Promise<void> {
-  allowFlags(args, role, role === 'learner' ? ['resume', 'run-dir', 'quiet', 'backend', 'steps', 'redis'] : ['resume', 'run-dir', 'quiet', 'backend', 'steps', 'teleop']);
+  allowFlags(args, role, role === 'learner' ? ['resume', 'run-dir', 'quiet', 'backend', 'steps', 'redis'] : ['resume', 'run-dir', 'quiet', 'backend', 'steps', 'teleop', 'robot']);
   const resumeDir = stringFlag(args, 'resume');
   const configPath = args.positionals[0];
   if (!resumeDir && !configPath) throw new UsageError(USAGE[role]);
@@ -41,6 +45,11 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   }
   if (steps !== null) config = { ...config, train: { ...config.train, steps } };
   if (role === 'learner') config = learnerConfig(config, stringFlag(args, 'redis'));
+  const robotArg = role === 'train' ? stringFlag(args, 'robot') : undefined;
+  const robotPath = robotArg === undefined ? undefined : resolve(robotArg);
+  if (resumeDir) checkRobotResume(resumeDir, robotPath);
+  if (robotPath !== undefined) config = robotRunConfig(config, robotPath);
+  const resumeHint = (dir: string): string => `roborl train --resume ${dir}${robotPath ? ` --robot ${robotPath}` : ''}`;
 
   let resumeFrom: number | null = null;
   if (resumeDir) {
@@ -57,7 +66,8 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   // Build everything from the config before writing anything: a bad env id, option, constraint
   // or demo file fails here, and a retry with the same --run-dir works.
   await useBackend(config, log);
-  const env = await makeLearnerEnv(config, log, { human: true });
+  // On a robot the person's device belongs to the robot's actor thread (it steps the arm).
+  const env = await makeLearnerEnv(config, log, { human: robotPath === undefined });
   // The first episode of every evaluation is recorded for the dashboard's 3D view (runDir/scenes/).
   const evalEnv = new SceneRecorder(await makeLearnerEnv(config, undefined, { evaluation: true }));
   const progress = new Progress(config.train.steps, config.name, !args.flags.has('quiet'));
@@ -74,7 +84,9 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
       const costs = Object.entries(p.lastCosts ?? {}).map(([n, c]) => ` · ${n} ${c.toFixed(1)}${p.lambdas?.[n] === undefined ? '' : ` (λ ${p.lambdas[n].toFixed(2)})`}`).join('');
       const human = p.humanRate === undefined ? '' : ` · human ${(100 * p.humanRate).toFixed(0)}%`;
       const link = p.link ? ` · ratio ${p.link.samplesPerInsert.toFixed(2)}× · stale ${p.link.stale}` : '';
-      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs}${human}${link} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s · ${elapsed(started)}`);
+      const pacing = threaded?.pacing?.summary();
+      const robot = pacing?.steps ? ` · robot step p99 ${pacing.stepPeriodP99Ms.toFixed(0)}/${pacing.controlPeriodMs.toFixed(0)} ms` : '';
+      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs}${human}${link}${robot} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s · ${elapsed(started)}`);
     },
   };
   let trainer: OffPolicyTrainer | StreamTrainer;
@@ -82,11 +94,11 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   let transport: RedisLearnerTransport | null = null;
   if (role === 'train' && config.distributed && config.distributed.transport !== 'threads') throw new UsageError(`distributed.transport: ${config.distributed.transport} runs as separate processes: roborl learner <config> and roborl actor <config> (train runs the threads transport)`);
   if (config.distributed && config.algo.kind !== 'sac') throw new UsageError('distributed: actors and a learner are for SAC / RLPD (the streaming learners learn from each step as it happens)');
-  if (config.distributed && config.hil && config.hil.device !== 'simulated') throw new UsageError('distributed: a person at a device drives one env; run without distributed: to teleoperate');
+  if (config.distributed && config.hil && config.hil.device !== 'simulated' && !robotPath) throw new UsageError('distributed: a person at a device drives one env; run without distributed: to teleoperate');
   if (config.algo.kind === 'sac' && config.distributed) {
     const algo = resolvedAlgo(config);
     const demos = algo.demos ? loadDemos(algo.demos.path, config.env.id, { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length }) : undefined;
-    const parts = { config, env: evalEnv, evalEnv, checkpointDir: common.checkpointDir, metrics, demos, log, onStep: common.onStep, resuming: resumeDir !== undefined };
+    const parts = { config, env: evalEnv, evalEnv, checkpointDir: common.checkpointDir, metrics, demos, log, onStep: common.onStep, resuming: resumeDir !== undefined, robot: robotPath ? { path: robotPath, runDir } : undefined };
     if (role === 'learner') {
       const redis = config.distributed.redis;
       const run = redisRunId(runDir);
@@ -96,7 +108,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
     } else {
       threaded = new ThreadedRun(parts);
       trainer = threaded.learner;
-      log(`${config.distributed.actors} actor thread(s), one learner`);
+      log(robotPath ? `the robot's actor on its own thread, one learner; evaluations run on the simulated ${config.env.id} (roborl eval <run> --robot evaluates on the arm)` : `${config.distributed.actors} actor thread(s), one learner`);
     }
   } else if (config.algo.kind === 'sac') {
     const algo = resolvedAlgo(config);
@@ -117,7 +129,19 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
       const dropped = metrics.truncateAfter(-1);
       log(`no checkpoint in ${resumeDir} yet: starting from step 0${dropped ? ` (${dropped} metric lines of the lost attempt dropped)` : ''}`);
     } else trainer.resume();
-  } else writeRunDir(runDir, config);
+  }
+  if (threaded && robotPath) {
+    // After the checkpoint (the actor's incarnation follows the ones it knows), before a new run's folder: a robot that cannot be reached or does not fit is refused with nothing written.
+    try {
+      await threaded.connect();
+    } catch (err) {
+      trainer.dispose();
+      await Promise.all([env.close(), evalEnv.close()]);
+      throw err;
+    }
+  }
+  if (!resumeDir) writeRunDir(runDir, config);
+  if (robotPath) writeFileSync(join(runDir, ROBOT_FILE), `${JSON.stringify({ path: robotPath })}\n`);
   if (evalEnv.available) trainer.beforeEvaluation = (step) => evalEnv.recordNext(join(runDir, 'scenes', `eval-${String(step).padStart(9, '0')}.scene.jsonl`));
   const unannounce = announceTeleop(env, runDir);
   writeRunStatus(runDir, { state: 'running', pid: process.pid, step: trainer.step, steps: config.train.steps });
@@ -126,7 +150,8 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   let signal: NodeJS.Signals | null = null;
   const stop = (s: NodeJS.Signals): void => {
     signal = s;
-    trainer.requestStop();
+    if (threaded) threaded.requestStop();
+    else trainer.requestStop();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -137,13 +162,20 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
       } catch {
         // the status is for the dashboard; the run's own error (below) matters more
       }
-      throw checkpointAfterFailure(trainer, err, runDir, log);
+      throw checkpointAfterFailure(trainer, err, runDir, log, resumeHint(runDir));
     });
     progress.done();
-    writeRunStatus(runDir, { state: signal ? 'stopped' : 'finished', pid: process.pid, step: trainer.step, steps: config.train.steps });
+    const estop = threaded?.robotEnded?.by === 'e-stop';
+    if (threaded?.pacing) log(robotSummary(threaded));
+    writeRunStatus(runDir, { state: signal || estop ? 'stopped' : 'finished', pid: process.pid, step: trainer.step, steps: config.train.steps });
     if (signal) {
-      log(`${signal}: stopped at step ${trainer.step} with a checkpoint after ${elapsed(started)}; continue with: roborl train --resume ${runDir}`);
+      log(`${signal}: stopped at step ${trainer.step} with a checkpoint after ${elapsed(started)}${robotPath ? '; the robot was sent its hold command' : ''}; continue with: ${resumeHint(runDir)}`);
       process.exitCode = signal === 'SIGINT' ? 130 : 143;
+      return;
+    }
+    if (estop) {
+      log(`e-stop: the robot holds; stopped at step ${trainer.step} with a checkpoint after ${elapsed(started)}; once it is safe, continue with: ${resumeHint(runDir)}`);
+      process.exitCode = 1;
       return;
     }
     process.stdout.write(
@@ -162,12 +194,12 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
  * A run that fails mid-way (a cost expression that goes non-finite, a disk that fills up) keeps
  * what it learned: it checkpoints at the current step if it can, and the error says so.
  */
-function checkpointAfterFailure(trainer: OffPolicyTrainer | StreamTrainer, err: unknown, runDir: string, log: (s: string) => void): Error {
+function checkpointAfterFailure(trainer: OffPolicyTrainer | StreamTrainer, err: unknown, runDir: string, log: (s: string) => void, resumeHint: string): Error {
   const e = err instanceof Error ? err : new Error(String(err));
   try {
     const path = trainer.checkpoint();
     log(`the run failed at step ${trainer.step}; checkpoint written: ${path}`);
-    return new Error(`${e.message}\n(step ${trainer.step}; fix the cause, then continue with: roborl train --resume ${runDir})`, { cause: e });
+    return new Error(`${e.message}\n(step ${trainer.step}; fix the cause, then continue with: ${resumeHint})`, { cause: e });
   } catch (ckptErr) {
     const listed = listCheckpoints(join(runDir, 'checkpoints'));
     return new Error(`${e.message}\n(step ${trainer.step}; the checkpoint after the failure could not be written either: ${(ckptErr as Error).message}; newest existing: ${listed.at(-1) ?? 'none'})`, { cause: e });
@@ -185,4 +217,47 @@ export function learnerConfig(config: ExperimentConfig, url: string | undefined)
   if (config.algo.kind !== 'sac') throw new UsageError('roborl learner runs SAC / RLPD configs');
   const d = config.distributed ?? DistributedSectionSchema.parse({});
   return { ...config, distributed: { ...d, transport: 'redis', redis: { ...d.redis, ...(url ? { url } : {}) } } };
+}
+
+/** The run folder's note of the robot a run trains on (its robot config's absolute path). */
+const ROBOT_FILE = 'robot.json';
+
+/**
+ * A run trained on a robot continues there only when named again: `--resume` alone would train
+ * its policy on the simulator (or, were the robot found from the run folder, move an arm no one
+ * named on this command line).
+ */
+function checkRobotResume(runDir: string, robotPath: string | undefined): void {
+  const file = join(runDir, ROBOT_FILE);
+  if (!existsSync(file) || robotPath !== undefined) return;
+  let saved = '(unreadable)';
+  try {
+    const v: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (typeof v === 'object' && v !== null && 'path' in v && typeof v.path === 'string') saved = v.path;
+  } catch {
+    // the note names the robot for the message only
+  }
+  throw new UsageError(`${runDir} trains on a robot (${saved}): continue it there with \`roborl train --resume ${runDir} --robot ${saved}\``);
+}
+
+/**
+ * The config of a run on a robot: SAC / RLPD with one actor on a thread. Refused clearly: other
+ * learners, the Redis transport, more than one actor (one arm), a robot running another task.
+ */
+function robotRunConfig(config: ExperimentConfig, robotPath: string): ExperimentConfig {
+  if (config.algo.kind !== 'sac') throw new UsageError(`--robot trains SAC / RLPD (an actor thread steps the arm while the learner updates beside it); ${config.algo.kind} learns from each step as it happens, in the control loop`);
+  const d = config.distributed ?? DistributedSectionSchema.parse({});
+  if (d.transport !== 'threads') throw new UsageError(`--robot runs the robot's actor and the learner in this process (distributed.transport: threads); for a learner elsewhere, run roborl learner <config> there and roborl actor <config> --robot ${robotPath} at the arm`);
+  if (d.actors !== 1) throw new UsageError(`--robot drives one arm with one actor; the config asks for distributed.actors: ${d.actors} (set it to 1 or drop it)`);
+  robotConfigFor(config, robotPath);
+  return { ...config, distributed: d };
+}
+
+/** The robot's pacing and link over the run, for the log. */
+function robotSummary(run: ThreadedRun): string {
+  const p = run.pacing?.summary();
+  const l = run.robotLink;
+  const pacing = p && p.steps ? `${p.steps} steps, step period p50 ${p.stepPeriodP50Ms.toFixed(1)} ms, p99 ${p.stepPeriodP99Ms.toFixed(1)} ms (control period ${p.controlPeriodMs.toFixed(1)} ms)` : 'no steps';
+  const link = l ? `; link: ${l['staleSteps'] ?? 0} stale step(s), ${l['reconnects'] ?? 0} reconnect(s), ${l['lateCommands'] ?? 0} late command(s)` : '';
+  return `robot: ${pacing}${link}`;
 }

@@ -31,6 +31,13 @@ export interface ActorLoopOptions {
   /** Stop after this many env steps (default: until `signal`). */
   readonly maxSteps?: number;
   readonly signal?: AbortSignal;
+  /**
+   * The env is a real robot (issue 22): a stop (`signal`, the run's end, `maxSteps`) ends the
+   * loop after the step under way without resetting the env again (a reset moves the arm), and
+   * what is pending is sent, unconditionally — the learner keeps every step the arm made. (The
+   * actor's window must then never close: the learner of a robot run does not hold actors back.)
+   */
+  readonly realTime?: boolean;
   readonly onEpisode?: (ep: EpisodeSummary) => void;
 }
 
@@ -58,18 +65,21 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
   let pending: Transition[] = [];
   let ended: EpisodeSummary[] = [];
   let batchEpisode = 0;
+  // A robot's last steps are sent even after a stop (see `realTime`).
+  const sendSignal = o.realTime ? undefined : o.signal;
   const flush = async (): Promise<void> => {
     if (!pending.length) return;
     const oldest = pending.reduce((v, t) => Math.min(v, t.policyVersion ?? 0), Infinity);
     const bytes = packTransitions({ actorId: o.actorId, epoch: o.epoch ?? 0, episodeId: batchEpisode, policyVersion: oldest, seq }, dims, pending, ended);
-    await transport.send(bytes, pending.length, o.signal);
+    await transport.send(bytes, pending.length, sendSignal);
     seq++;
     pending = [];
     ended = [];
     batchEpisode = episodes;
   };
+  const done = (): boolean => o.signal?.aborted === true || transport.finished() || (o.maxSteps !== undefined && steps >= o.maxSteps);
   let { obs } = await env.reset({ seed: trainingEpisodeSeed(o.seed, 0) });
-  while (!o.signal?.aborted && !transport.finished() && (o.maxSteps === undefined || steps < o.maxSteps)) {
+  while (!done()) {
     const params = transport.params();
     if (params && params !== adopted) {
       adopted = params;
@@ -91,10 +101,11 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
         o.onEpisode?.(r.info.episode);
       }
       await flush();
+      if (o.realTime && done()) break;
       obs = (await env.reset({ seed: trainingEpisodeSeed(o.seed, episodes) })).obs;
     } else if (pending.length >= sendEvery) await flush();
     await pause();
   }
-  if (!o.signal?.aborted && !transport.finished()) await flush();
+  if (!transport.finished() && (o.realTime || !o.signal?.aborted)) await flush();
   return { steps, episodes, seq };
 }

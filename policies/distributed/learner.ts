@@ -26,6 +26,12 @@ export interface DistributedLearnerOptions extends TrainerOptions {
    * keeps what the run's actors already sent. Default: a run is fresh when it starts at step 0.
    */
   readonly resuming?: boolean;
+  /**
+   * The actors step a real robot, which cannot wait (issue 22): the insert side never holds
+   * them back — the learner updates as fast as it can and falls behind the ratio rather than
+   * delaying a step — and a run does not catch up on the ratio after its last step.
+   */
+  readonly realTime?: boolean;
 }
 
 /** What the learner reports about the actor link (metrics `train` records and the progress line). */
@@ -169,7 +175,7 @@ export class DistributedLearner extends OffPolicyTrainer {
     }
     // Catch up to the ratio on what arrived, so a run ends with the updates a single process makes at its step count.
     const { samplesPerInsert: spi, minSize } = this.limiter.options;
-    while (!this.stopping && this.limiter.state().samples + this.rowsPerLearn <= (this.limiter.state().inserts - minSize) * spi) {
+    while (!this.stopping && !this.d.realTime && this.limiter.state().samples + this.rowsPerLearn <= (this.limiter.state().inserts - minSize) * spi) {
       this.learnCounted();
       await pause();
     }
@@ -193,6 +199,7 @@ export class DistributedLearner extends OffPolicyTrainer {
     const undeliverable = this.transport.takeUndeliverable();
     this.returned += undeliverable.transitions;
     this.link.corrupt += undeliverable.batches;
+    if (this.d.realTime) return Number.MAX_SAFE_INTEGER;
     return this.limiter.insertLimit() + this.returned;
   }
 

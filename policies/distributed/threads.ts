@@ -7,7 +7,12 @@ export type ThreadMessage =
   | { readonly op: 'batch'; readonly bytes: Uint8Array; readonly count: number }
   | { readonly op: 'params'; readonly version: number; readonly bytes: Uint8Array }
   | { readonly op: 'error'; readonly message: string }
-  | { readonly op: 'finish' };
+  | { readonly op: 'finish' }
+  /** A robot's actor (issue 22): its env is connected (or not: an 'error' first), and it waits for 'start'. */
+  | { readonly op: 'ready' }
+  /** A robot's actor reports its step periods since the last report, its link's counters and whether the person pressed the e-stop. */
+  | { readonly op: 'robot'; readonly periodsMs: Float64Array; readonly link: Readonly<Record<string, number>>; readonly estop: boolean }
+  | { readonly op: 'start' };
 
 /**
  * Slots of the shared flow-control counters: [allowed total inserts, sent total], then one
@@ -50,6 +55,11 @@ export class ThreadsLearnerTransport implements LearnerTransport {
   ) {
     this.counters = new Int32Array(shared);
     actors.forEach((a, slot) => a.on('message', (m: ThreadMessage) => this.onMessage(m, slot)));
+  }
+
+  /** Batches handed to the learner so far (queued or taken by {@link receive}; corrupt ones are not counted). */
+  get batchesDelivered(): number {
+    return this.next;
   }
 
   /** Adds an actor (a restarted one) in `slot` to the broadcast list. */
@@ -95,6 +105,9 @@ export class ThreadsLearnerTransport implements LearnerTransport {
       }
       case 'params':
       case 'finish':
+      case 'ready':
+      case 'robot':
+      case 'start':
         return;
       default:
         m satisfies never;
