@@ -1,6 +1,6 @@
 import { InvalidActionError, type Env, type StepResult } from './env.js';
 import { Rng } from './rng.js';
-import { contains, isBounded, sample } from './spaces.js';
+import { dict, isBounded, observationProblem, sample, stateOf, stateSpace, type Observation } from './spaces.js';
 
 export interface CheckEnvOptions {
   /** Seed for the episodes the checker runs. Default 7. */
@@ -27,12 +27,15 @@ export class EnvCheckError extends Error {
  * spec sanity (field names, when given, one per entry); observations inside the observation box; finite rewards and one non-negative
  * cost per named constraint; same seed and actions → bit-identical rollouts; bad actions
  * (wrong length, NaN, ±Infinity) rejected with an {@link InvalidActionError} naming the env
- * (and the index) while the env stays unchanged; reset after an episode ends.
+ * (and the index) while the env stays unchanged; reset after an episode ends. Dict observations
+ * (camera frames, issue 23): every entry present with its shape and type — state a Float32Array
+ * inside its box, each frame a Uint8Array (so every value is in 0..255) of exactly H·W·C bytes —
+ * and determinism compares frames byte by byte.
  *
  * Runs real episodes on `env` (do not use it on a robot without limits). Throws
  * {@link EnvCheckError} listing all failures; resolves with the number of steps taken.
  */
-export async function checkEnv(env: Env, options: CheckEnvOptions = {}): Promise<{ steps: number }> {
+export async function checkEnv(env: Env<Observation>, options: CheckEnvOptions = {}): Promise<{ steps: number }> {
   const seed = options.seed ?? 7;
   const n = options.steps ?? 30;
   const failures: string[] = [];
@@ -46,12 +49,28 @@ export async function checkEnv(env: Env, options: CheckEnvOptions = {}): Promise
   if (spec.actionSpace.kind === 'box' && !isBounded(spec.actionSpace)) fail('the action box must have finite bounds');
   if (new Set(spec.constraints).size !== spec.constraints.length) fail(`constraint names must be unique: ${spec.constraints.join(', ')}`);
   if (spec.maxEpisodeSteps !== null && !(Number.isInteger(spec.maxEpisodeSteps) && spec.maxEpisodeSteps > 0)) fail(`spec.maxEpisodeSteps must be a positive integer or null`);
-  checkNames(spec.observationNames, 'observationNames', spec.observationSpace.low.length, 'observation', fail);
+  checkNames(spec.observationNames, 'observationNames', stateSpace(spec.observationSpace).low.length, 'observation', fail);
+  if (spec.observationSpace.kind === 'dict') {
+    try {
+      dict(spec.observationSpace.state, spec.observationSpace.cameras);
+    } catch (err) {
+      fail(`spec.observationSpace: ${(err as Error).message}`);
+    }
+  }
   checkNames(spec.actionNames, 'actionNames', spec.actionSpace.kind === 'box' ? spec.actionSpace.low.length : 1, 'action', fail);
 
-  const checkResult = (r: StepResult, where: string): void => {
-    if (!(r.obs instanceof Float32Array) || !contains(spec.observationSpace, r.obs, 1e-5)) fail(`${where}: observation outside the observation space: [${Array.from(r.obs ?? []).slice(0, 8).join(', ')}…]`);
-    for (const v of r.obs ?? []) if (!Number.isFinite(v)) return fail(`${where}: observation is not finite`);
+  const checkObs = (obs: Observation, where: string): boolean => {
+    const problem = observationProblem(spec.observationSpace, obs, 1e-5);
+    if (problem) {
+      const state = obs instanceof Float32Array ? obs : obs?.state;
+      fail(`${where}: ${problem}: [${Array.from(state instanceof Float32Array ? state : []).slice(0, 8).join(', ')}…]`);
+      return false;
+    }
+    for (const v of stateOf(obs)) if (!Number.isFinite(v)) return (fail(`${where}: observation is not finite`), false);
+    return true;
+  };
+  const checkResult = (r: StepResult<Observation>, where: string): void => {
+    if (!checkObs(r.obs, where)) return;
     if (!Number.isFinite(r.reward)) fail(`${where}: reward ${r.reward} is not finite`);
     if (!(r.costs instanceof Float32Array) || r.costs.length !== spec.constraints.length) fail(`${where}: expected ${spec.constraints.length} costs, got ${r.costs?.length}`);
     else if (r.costs.some((c) => !(c >= 0) || !Number.isFinite(c))) fail(`${where}: costs must be finite and ≥ 0, got [${Array.from(r.costs).join(', ')}]`);
@@ -61,9 +80,9 @@ export async function checkEnv(env: Env, options: CheckEnvOptions = {}): Promise
   // 2. Determinism: two rollouts from the same seed with the same actions.
   const rng = new Rng(seed);
   const actions = Array.from({ length: n }, () => sample(spec.actionSpace, rng));
-  const rollout = async (): Promise<{ obs: Float32Array[]; rewards: number[] }> => {
+  const rollout = async (): Promise<{ obs: Observation[]; rewards: number[] }> => {
     const first = await env.reset({ seed });
-    if (!contains(spec.observationSpace, first.obs, 1e-5)) fail('reset: observation outside the observation space');
+    checkObs(first.obs, 'reset');
     const obs = [first.obs];
     const rewards: number[] = [];
     for (let t = 0; t < n; t++) {
@@ -78,7 +97,7 @@ export async function checkEnv(env: Env, options: CheckEnvOptions = {}): Promise
   };
   const a = await rollout();
   const b = await rollout();
-  if (a.obs.length !== b.obs.length || a.obs.some((o, i) => !bitEqual(o, b.obs[i] as Float32Array)) || a.rewards.some((r, i) => !Object.is(r, b.rewards[i]))) {
+  if (a.obs.length !== b.obs.length || a.obs.some((o, i) => !observationEqual(o, b.obs[i] as Observation)) || a.rewards.some((r, i) => !Object.is(r, b.rewards[i]))) {
     fail('same seed and same actions gave different observations or rewards (not deterministic)');
   }
 
@@ -114,7 +133,7 @@ export async function checkEnv(env: Env, options: CheckEnvOptions = {}): Promise
   }
   const after = await env.step(good);
   steps++;
-  if (!bitEqual(after.obs, reference.obs) || !Object.is(after.reward, reference.reward)) fail('bad actions changed the env (the next good step differs from a clean run)');
+  if (!observationEqual(after.obs, reference.obs) || !Object.is(after.reward, reference.reward)) fail('bad actions changed the env (the next good step differs from a clean run)');
 
   // 4. Run to the end of an episode, then reset and step again.
   await env.reset({ seed: seed + 1 });
@@ -149,6 +168,19 @@ function checkNames(names: readonly string[] | undefined, key: string, entries: 
     if (seen.has(n)) return fail(`spec.${key} must be distinct: ${n} appears twice`);
     seen.add(n);
   }
+}
+
+/** Bit-equal state vectors and byte-equal frames under the same names. */
+function observationEqual(a: Observation, b: Observation): boolean {
+  if (a instanceof Float32Array || b instanceof Float32Array) return a instanceof Float32Array && b instanceof Float32Array && bitEqual(a, b);
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => {
+    const x = a[k];
+    const y = b[k];
+    if (x instanceof Float32Array || y instanceof Float32Array) return x instanceof Float32Array && y instanceof Float32Array && bitEqual(x, y);
+    return x instanceof Uint8Array && y instanceof Uint8Array && x.length === y.length && x.every((v, i) => v === y[i]);
+  });
 }
 
 function bitEqual(a: Float32Array, b: Float32Array): boolean {

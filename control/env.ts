@@ -1,4 +1,4 @@
-import type { Box, Space } from './spaces.js';
+import type { Box, DictSpace, Observation, ObservationSpace, Space } from './spaces.js';
 
 /**
  * The contract every environment in roborl fulfils — the Rapier simulator and real robots
@@ -9,10 +9,16 @@ import type { Box, Space } from './spaces.js';
  * resolves at once; a robot env resolves when the next sensor sample of the next control tick
  * arrives. That is why both calls are async.
  */
-export interface EnvSpec {
+/**
+ * The observation space of an env observing `O`: a Box for state vectors, a {@link DictSpace}
+ * for state + camera frames (issue 23). `SpaceOf<Observation>` is either.
+ */
+export type SpaceOf<O extends Observation> = O extends Float32Array ? Box : DictSpace;
+
+export interface EnvSpec<S extends ObservationSpace = Box> {
   /** Registry id, e.g. `Pendulum-v1`. */
   readonly id: string;
-  readonly observationSpace: Box;
+  readonly observationSpace: S;
   readonly actionSpace: Space;
   /** Control (decision) rate in Hz: one `step` lasts 1 / controlHz seconds of env time. */
   readonly controlHz: number;
@@ -124,13 +130,13 @@ export interface EpisodeSummary {
   readonly human?: { readonly steps: number; readonly takeovers: number; readonly rate: number };
 }
 
-export interface ResetResult {
-  readonly obs: Float32Array;
+export interface ResetResult<O extends Observation = Float32Array> {
+  readonly obs: O;
   readonly info: StepInfo;
 }
 
-export interface StepResult {
-  readonly obs: Float32Array;
+export interface StepResult<O extends Observation = Float32Array> {
+  readonly obs: O;
   readonly reward: number;
   /** One cost per entry of `spec.constraints`, same order; ≥ 0, 0 means satisfied. */
   readonly costs: Float32Array;
@@ -141,15 +147,19 @@ export interface StepResult {
   readonly info: StepInfo;
 }
 
-export interface Env {
-  readonly spec: EnvSpec;
-  reset(options?: ResetOptions): Promise<ResetResult>;
+/**
+ * `O`: what the env observes — a state vector (the default) or a dict observation with camera
+ * frames (control/spaces.ts `DictObservation`). Code that handles both takes `Env<Observation>`.
+ */
+export interface Env<O extends Observation = Float32Array> {
+  readonly spec: EnvSpec<SpaceOf<O>>;
+  reset(options?: ResetOptions): Promise<ResetResult<O>>;
   /**
    * Applies `action` for one control period. Throws {@link InvalidActionError} for a
    * wrong-length or non-finite action, leaving the env unchanged. Finite out-of-range
    * values are clipped to the action box (documented per task).
    */
-  step(action: Float32Array): Promise<StepResult>;
+  step(action: Float32Array): Promise<StepResult<O>>;
   /** Releases sockets, ports and wasm memory. Idempotent. */
   close(): Promise<void>;
 }
@@ -188,7 +198,7 @@ export class EnvStateError extends Error {
  * Validates an action against the spec without touching the env: length, finiteness and,
  * for discrete spaces, integrality and range. Called first thing in every `step`.
  */
-export function validateAction(spec: EnvSpec, action: Float32Array): void {
+export function validateAction(spec: EnvSpec<ObservationSpace>, action: Float32Array): void {
   if (!(action instanceof Float32Array)) {
     throw new InvalidActionError(spec.id, `action must be a Float32Array, got ${describeValue(action)}`, null);
   }

@@ -180,13 +180,13 @@ export function stateOf(obs: Observation): Float32Array {
 export function observationProblem(space: ObservationSpace, obs: unknown, tolerance = 0): string | null {
   if (space.kind === 'box') {
     if (!(obs instanceof Float32Array)) return `expected a Float32Array observation, got ${kindOf(obs)}`;
-    return contains(space, obs, tolerance) ? null : `observation outside its box (length ${obs.length}, expected ${space.low.length})`;
+    return contains(space, obs, tolerance) ? null : `observation outside the observation space (length ${obs.length}, expected ${space.low.length})`;
   }
   if (typeof obs !== 'object' || obs === null || obs instanceof Float32Array || obs instanceof Uint8Array) return `expected a dict observation {state, ${Object.keys(space.cameras).join(', ')}}, got ${kindOf(obs)}`;
   const entries = new Map(Object.entries(obs));
   const state = entries.get('state');
   if (!(state instanceof Float32Array)) return `observation.state: expected a Float32Array, got ${kindOf(state)}`;
-  if (!contains(space.state, state, tolerance)) return `observation.state outside its box (length ${state.length}, expected ${space.state.low.length})`;
+  if (!contains(space.state, state, tolerance)) return `observation.state outside the observation space (length ${state.length}, expected ${space.state.low.length})`;
   for (const [name, cam] of Object.entries(space.cameras)) {
     const frame = entries.get(name);
     if (!(frame instanceof Uint8Array)) return `observation.${name}: expected a Uint8Array frame, got ${kindOf(frame)}`;
@@ -200,4 +200,13 @@ function kindOf(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v !== 'object') return typeof v;
   return (v as object).constructor?.name ?? 'object';
+}
+
+/**
+ * `obs` with its state vector replaced (frames shared, not copied): what a wrapper that
+ * transforms only the state (normalisation) returns.
+ */
+export function withState<O extends Observation>(obs: O, state: Float32Array): O {
+  // O is Float32Array or a DictObservation: the result has the same shape in both cases.
+  return (obs instanceof Float32Array ? state : { ...obs, state }) as O;
 }

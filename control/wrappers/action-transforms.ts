@@ -1,24 +1,25 @@
+import type { Observation } from '../spaces.js';
 import { clipToBox, type Env, validateAction } from '../env.js';
 import { box, isBounded, type Box } from '../spaces.js';
-import { Wrapper } from './wrapper.js';
+import { BaseWrapper } from './wrapper.js';
 import type { StepResult } from '../env.js';
 
-function requireBox(env: Env, wrapper: string): Box {
+function requireBox(env: Env<Observation>, wrapper: string): Box {
   const space = env.spec.actionSpace;
   if (space.kind !== 'box') throw new TypeError(`${wrapper} needs a Box action space; ${env.spec.id} has ${space.kind}`);
   return space;
 }
 
 /** Clips finite actions into the action box before they reach the env. Non-finite actions still throw. */
-export class ClipAction extends Wrapper {
+export class ClipAction<O extends Observation = Float32Array> extends BaseWrapper<O> {
   private readonly space: Box;
 
-  constructor(env: Env) {
+  constructor(env: Env<O>) {
     super(env);
     this.space = requireBox(env, 'ClipAction');
   }
 
-  override async step(action: Float32Array): Promise<StepResult> {
+  override async step(action: Float32Array): Promise<StepResult<O>> {
     validateAction(this.spec, action);
     return this.env.step(clipToBox(Float32Array.from(action), this.space));
   }
@@ -28,11 +29,11 @@ export class ClipAction extends Wrapper {
  * Affinely maps actions from [low, high] (default [−1, 1], what squashed policies emit) onto
  * the env's action box. The inner box must be bounded.
  */
-export class RescaleAction extends Wrapper {
+export class RescaleAction<O extends Observation = Float32Array> extends BaseWrapper<O> {
   private readonly inner: Box;
   private readonly outer: Box;
 
-  constructor(env: Env, low = -1, high = 1) {
+  constructor(env: Env<O>, low = -1, high = 1) {
     const inner = requireBox(env, 'RescaleAction');
     if (!isBounded(inner)) throw new RangeError(`RescaleAction needs a bounded action box; ${env.spec.id}'s is unbounded`);
     if (!(low < high)) throw new RangeError(`Expected low < high, got low=${low}, high=${high}`);
@@ -42,7 +43,7 @@ export class RescaleAction extends Wrapper {
     this.outer = outer;
   }
 
-  override async step(action: Float32Array): Promise<StepResult> {
+  override async step(action: Float32Array): Promise<StepResult<O>> {
     validateAction(this.spec, action);
     const r = await this.env.step(this.map(action, this.outer, this.inner));
     const safety = r.info.safety;

@@ -1,12 +1,13 @@
+import type { Observation } from '../spaces.js';
 import type { Env, EpisodeSummary, ResetOptions, ResetResult, StepResult } from '../env.js';
-import { Wrapper } from './wrapper.js';
+import { BaseWrapper } from './wrapper.js';
 
 /**
  * Accumulates return, length, per-constraint cost and success over each episode and attaches
  * the summary as `info.episode` on the step that ends it (Gymnasium's RecordEpisodeStatistics).
  * Finished episodes are also kept in {@link history} (bounded) for progress displays.
  */
-export class EpisodeStatistics extends Wrapper {
+export class EpisodeStatistics<O extends Observation = Float32Array> extends BaseWrapper<O> {
   private ret = 0;
   private length = 0;
   private success = false;
@@ -17,12 +18,12 @@ export class EpisodeStatistics extends Wrapper {
   private human: { steps: number; takeovers: number; engaged: boolean } | null = null;
   readonly history: EpisodeSummary[] = [];
 
-  constructor(env: Env, readonly historySize = 100) {
+  constructor(env: Env<O>, readonly historySize = 100) {
     super(env);
     this.costSums = new Float64Array(env.spec.constraints.length);
   }
 
-  override async reset(options?: ResetOptions): Promise<ResetResult> {
+  override async reset(options?: ResetOptions): Promise<ResetResult<O>> {
     this.ret = 0;
     this.length = 0;
     this.success = false;
@@ -33,7 +34,7 @@ export class EpisodeStatistics extends Wrapper {
     return this.env.reset(options);
   }
 
-  override async step(action: Float32Array): Promise<StepResult> {
+  override async step(action: Float32Array): Promise<StepResult<O>> {
     const r = await this.env.step(action);
     this.ret += r.reward;
     this.length += 1;

@@ -1,6 +1,7 @@
+import type { Observation } from '../spaces.js';
 import type { Env, ResetOptions, ResetResult, StepResult } from '../env.js';
 import { FixedRateClock, type RateStats } from '../clock.js';
-import { Wrapper } from './wrapper.js';
+import { BaseWrapper } from './wrapper.js';
 
 /**
  * Makes a simulator behave like a robot in time: `step` applies the action at once (the
@@ -8,21 +9,21 @@ import { Wrapper } from './wrapper.js';
  * sample would arrive), at the spec's `controlHz` or `hz`. Lets real-time code — a learner that
  * must fit inside a tick — be exercised without hardware. Observation timestamps are filled in.
  */
-export class RealtimeEnv extends Wrapper {
+export class RealtimeEnv<O extends Observation = Float32Array> extends BaseWrapper<O> {
   readonly clock: FixedRateClock;
 
-  constructor(env: Env, hz = env.spec.controlHz) {
+  constructor(env: Env<O>, hz = env.spec.controlHz) {
     super(env, { ...env.spec, controlHz: hz });
     this.clock = new FixedRateClock(hz);
   }
 
-  override async reset(options?: ResetOptions): Promise<ResetResult> {
+  override async reset(options?: ResetOptions): Promise<ResetResult<O>> {
     const r = await this.env.reset(options);
     this.clock.begin();
     return r;
   }
 
-  override async step(action: Float32Array): Promise<StepResult> {
+  override async step(action: Float32Array): Promise<StepResult<O>> {
     const r = await this.env.step(action);
     await this.clock.tick();
     const stamp = performance.timeOrigin + performance.now();

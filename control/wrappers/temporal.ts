@@ -1,15 +1,15 @@
 import { validateAction, type Env, type ResetOptions, type ResetResult, type StepResult } from '../env.js';
-import { box } from '../spaces.js';
-import { Wrapper } from './wrapper.js';
+import { box, type Observation } from '../spaces.js';
+import { BaseWrapper, Wrapper } from './wrapper.js';
 
 /**
  * Steps `env` with `actionAt(j)` for j = 0 … k−1, summing rewards and costs, and stops early
  * when the episode ends. The returned result carries the last observation and info.
  */
-async function stepSequence(env: Env, k: number, actionAt: (j: number) => Float32Array): Promise<StepResult> {
+async function stepSequence<O extends Observation>(env: Env<O>, k: number, actionAt: (j: number) => Float32Array): Promise<StepResult<O>> {
   let reward = 0;
   const costs = new Float32Array(env.spec.constraints.length);
-  let last: StepResult | undefined;
+  let last: StepResult<O> | undefined;
   for (let j = 0; j < k; j++) {
     last = await env.step(actionAt(j));
     reward += last.reward;
@@ -28,14 +28,14 @@ function requirePositiveInt(name: string, v: number): void {
  * Repeats each action `repeat` times (lower decision frequency). Rewards and costs are summed;
  * `controlHz` and `maxEpisodeSteps` of the spec are divided accordingly.
  */
-export class ActionRepeat extends Wrapper {
-  constructor(env: Env, readonly repeat: number) {
+export class ActionRepeat<O extends Observation = Float32Array> extends BaseWrapper<O> {
+  constructor(env: Env<O>, readonly repeat: number) {
     requirePositiveInt('repeat', repeat);
     const max = env.spec.maxEpisodeSteps;
     super(env, { ...env.spec, controlHz: env.spec.controlHz / repeat, maxEpisodeSteps: max === null ? null : Math.ceil(max / repeat) });
   }
 
-  override async step(action: Float32Array): Promise<StepResult> {
+  override async step(action: Float32Array): Promise<StepResult<O>> {
     validateAction(this.spec, action);
     return stepSequence(this.env, this.repeat, () => action);
   }
@@ -45,10 +45,10 @@ export class ActionRepeat extends Wrapper {
  * Action chunking: the policy emits `chunk` consecutive actions at once (flattened, first action
  * first), executed over `chunk` inner steps (as in ACT / diffusion-policy style controllers).
  */
-export class ActionChunk extends Wrapper {
+export class ActionChunk<O extends Observation = Float32Array> extends BaseWrapper<O> {
   private readonly dim: number;
 
-  constructor(env: Env, readonly chunk: number) {
+  constructor(env: Env<O>, readonly chunk: number) {
     requirePositiveInt('chunk', chunk);
     const space = env.spec.actionSpace;
     if (space.kind !== 'box') throw new TypeError(`ActionChunk needs a Box action space; ${env.spec.id} has ${space.kind}`);
@@ -70,7 +70,7 @@ export class ActionChunk extends Wrapper {
     this.dim = space.low.length;
   }
 
-  override async step(action: Float32Array): Promise<StepResult> {
+  override async step(action: Float32Array): Promise<StepResult<O>> {
     validateAction(this.spec, action);
     return stepSequence(this.env, this.chunk, (j) => action.subarray(j * this.dim, (j + 1) * this.dim));
   }
@@ -121,11 +121,11 @@ export class ObservationHistory extends Wrapper {
  * (measure it with `obsAgeMs` and the bridges benchmark), usually together with
  * ObservationHistory so the policy can see its actions in flight.
  */
-export class ActionDelay extends Wrapper {
+export class ActionDelay<O extends Observation = Float32Array> extends BaseWrapper<O> {
   private queue: Float32Array[] = [];
 
   constructor(
-    env: Env,
+    env: Env<O>,
     readonly steps: number,
     private readonly initial?: Float32Array,
   ) {
@@ -136,14 +136,14 @@ export class ActionDelay extends Wrapper {
     if (initial && initial.length !== dim) throw new RangeError(`initial action has ${initial.length} elements; the action space has ${dim}`);
   }
 
-  override async reset(options?: ResetOptions): Promise<ResetResult> {
+  override async reset(options?: ResetOptions): Promise<ResetResult<O>> {
     const space = this.spec.actionSpace;
     const fill = this.initial ?? new Float32Array(space.kind === 'box' ? space.low.length : 1);
     this.queue = Array.from({ length: this.steps }, () => Float32Array.from(fill));
     return this.env.reset(options);
   }
 
-  override async step(action: Float32Array): Promise<StepResult> {
+  override async step(action: Float32Array): Promise<StepResult<O>> {
     validateAction(this.spec, action);
     this.queue.push(Float32Array.from(action));
     return this.env.step(this.queue.shift() as Float32Array);
