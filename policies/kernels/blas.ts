@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { checkGemm, type Kernels } from './kernels.js';
 
 /** The CBLAS libraries roborl can load, in the order `auto` tries them. */
@@ -43,10 +44,30 @@ interface LoadedLibrary {
   readonly threadSafe: boolean;
   readonly setThreads: (n: number) => void;
   readonly version: string;
+  /** The thread count last set in the library, shared by every entry that opened the same file. */
+  readonly threads: { current: number };
 }
 
 /** Each library is opened once per process; its thread count is process-wide. */
 const loaded = new Map<string, LoadedLibrary>();
+
+/**
+ * The thread count last set per library file (resolved through links): the same file opened
+ * under two names is one library with one count, which each kernel set restores before its calls.
+ */
+const threadCounts = new Map<string, { current: number }>();
+
+function threadCountOf(path: string): { current: number } {
+  let key = path;
+  try {
+    key = realpathSync(path);
+  } catch {
+    // A bare name the dynamic loader resolved: keyed by that name.
+  }
+  let entry = threadCounts.get(key);
+  if (!entry) threadCounts.set(key, (entry = { current: 0 }));
+  return entry;
+}
 
 /** A BLAS library that did not load, with the command that installs it. */
 export class BlasUnavailableError extends Error {
@@ -79,16 +100,25 @@ export async function openBlas(library: BlasLibrary, file?: string): Promise<Loa
     const install = library === 'openblas' ? BLAS_INSTALL : BLIS_INSTALL;
     throw new BlasUnavailableError(`${spec.label} could not be loaded (${firstError}). Install it with: ${install}`);
   }
-  const sgemm = lib.func('void cblas_sgemm(int order, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta, _Inout_ float *C, int ldc)') as Sgemm;
-  const setThreads = lib.func(spec.threadsFn) as (n: number) => void;
-  const rawVersion: unknown = lib.func(spec.versionFn)();
+  let sgemm: Sgemm;
+  let setThreads: (n: number) => void;
+  let rawVersion: unknown;
+  try {
+    sgemm = lib.func('void cblas_sgemm(int order, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta, _Inout_ float *C, int ldc)') as Sgemm;
+    setThreads = lib.func(spec.threadsFn) as (n: number) => void;
+    rawVersion = lib.func(spec.versionFn)();
+  } catch (err) {
+    // A shared object that loads but lacks the functions (libz, another BLAS under the wrong name).
+    const what = (err as Error).message.split('\n')[0];
+    throw new BlasUnavailableError(/cblas_sgemm/.test(what ?? '') ? `${path} loaded but is not a CBLAS library (${what})` : `${path} loaded but is not ${spec.label} (${what})`);
+  }
   const text = typeof rawVersion === 'string' ? rawVersion.trim() : '';
   // OpenBLAS's config string starts with its name; BLIS's is the bare version number.
   const version = text.startsWith(spec.label) ? text : `${spec.label} ${text}`.trim();
   // The OpenMP build of BLIS is the one that crashes at exit after running threads; a BLIS file
   // named by the caller is taken as OpenMP unless its path says pthread.
   const threadSafe = library === 'openblas' || path.includes('blis-pthread');
-  const entry = { sgemm, setThreads, version, file: path, threadSafe };
+  const entry = { sgemm, setThreads, version, file: path, threadSafe, threads: threadCountOf(path) };
   loaded.set(`${library}:${candidates.join(':')}`, entry);
   return entry;
 }
@@ -106,8 +136,8 @@ export interface BlasInfo {
 /**
  * gemm on the system BLAS (cblas_sgemm, single precision, row-major). Every call is checked
  * ({@link checkGemm}) before it crosses the FFI boundary, where a wrong size would corrupt
- * memory instead of throwing. The thread count is the library's, process-wide: the last
- * {@link loadBlasKernels} call sets it.
+ * memory instead of throwing. The thread count is the library's, process-wide; each set restores
+ * its own before a call when another set changed it.
  */
 export class BlasKernels implements Kernels {
   private disposed = false;
@@ -124,6 +154,12 @@ export class BlasKernels implements Kernels {
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, b: Float32Array, beta: number, c: Float32Array): void {
     if (this.disposed) throw new Error('gemm: these BLAS kernels were disposed');
     checkGemm(transA, transB, m, n, k, alpha, a, b, beta, c);
+    // The count is the library's, process-wide: another kernel set (a second learner, the reward
+    // classifier, a benchmark row) may have set its own since this one last ran.
+    if (this.lib.threads.current !== this.info.threads) {
+      this.lib.setThreads(this.info.threads);
+      this.lib.threads.current = this.info.threads;
+    }
     this.lib.sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, transA ? m : k, b, transB ? k : n, beta, c, n);
   }
 
@@ -154,7 +190,8 @@ export async function loadBlasKernels(options: BlasOptions = {}): Promise<BlasKe
   const threads = options.threads ?? 1;
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= 256)) throw new RangeError(`Expected BLAS threads to be an integer in 1..256, got ${threads}`);
   const auto = !options.library || options.library === 'auto';
-  const order: BlasLibrary[] = !auto ? [options.library as BlasLibrary] : options.file ? ['openblas'] : ['blis', 'openblas'];
+  // A file under `auto`: whichever of the two it is (each library's own thread function tells).
+  const order: BlasLibrary[] = !auto ? [options.library as BlasLibrary] : options.file ? ['openblas', 'blis'] : ['blis', 'openblas'];
   const errors: string[] = [];
   for (const library of order) {
     try {
@@ -163,6 +200,7 @@ export async function loadBlasKernels(options: BlasOptions = {}): Promise<BlasKe
         throw new BlasUnavailableError(`BLIS at ${lib.file} is the OpenMP build, which crashes the process at exit once it has started threads: it runs on one thread only. For ${threads} threads install the pthread build (${BLIS_INSTALL}) or OpenBLAS (${BLAS_INSTALL})`);
       }
       lib.setThreads(threads);
+      lib.threads.current = threads;
       return new BlasKernels(lib, { library, version: lib.version, threads, file: lib.file });
     } catch (err) {
       errors.push((err as Error).message);

@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../control/rng.js';
 import { selectBackend } from '../backend.js';
@@ -95,6 +97,38 @@ describe('BLAS loading', () => {
       expect(k.info.library).toBe('blis');
       expect(k.info.file).toMatch(/blis-pthread\/libblis\.so\.4$/);
     }
+  });
+
+  it('each kernel set runs on its own thread count, whichever set was loaded last (the count is process-wide in the library)', async () => {
+    const koffi = (await import('koffi')).default;
+    for (const [library, getter] of [['blis', 'int64_t bli_thread_get_num_threads()'], ['openblas', 'int openblas_get_num_threads()']] as const) {
+      const one = await loadBlasKernels({ library, threads: 1 });
+      const two = await loadBlasKernels({ library, threads: 2 });
+      const libraryThreads = koffi.load(one.info.file).func(getter) as () => number | bigint;
+      const a = new Float32Array(16).fill(1);
+      const c = new Float32Array(16);
+      one.gemm(false, false, 4, 4, 4, 1, a, a, 0, c);
+      expect([library, Number(libraryThreads())]).toEqual([library, 1]);
+      expect(one.name).toMatch(/, 1 thread\)$/);
+      two.gemm(false, false, 4, 4, 4, 1, a, a, 0, c);
+      expect([library, Number(libraryThreads())]).toEqual([library, 2]);
+      one.gemm(false, false, 4, 4, 4, 1, a, a, 0, c);
+      expect([library, Number(libraryThreads())]).toEqual([library, 1]);
+    }
+  });
+
+  it('a file that is not a BLAS library is refused naming the file; a BLIS file under auto loads as BLIS', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-blas-'));
+    const text = join(dir, 'libfake.so');
+    writeFileSync(text, 'not a shared object\n');
+    await expect(loadBlasKernels({ file: text })).rejects.toThrow(/libfake\.so/);
+    const libz = '/usr/lib/x86_64-linux-gnu/libz.so.1';
+    if (existsSync(libz)) {
+      await expect(loadBlasKernels({ file: libz })).rejects.toThrow(/libz\.so\.1 .*not a CBLAS library.*cblas_sgemm/);
+      await expect(loadBlasKernels({ library: 'blis', file: libz })).rejects.toThrow(/libz\.so\.1 .*not a CBLAS library/);
+    }
+    const pthreadBlis = '/usr/lib/x86_64-linux-gnu/blis-pthread/libblis.so.4';
+    if (existsSync(pthreadBlis)) expect((await loadBlasKernels({ file: pthreadBlis, threads: 2 })).info).toMatchObject({ library: 'blis', threads: 2, file: pthreadBlis });
   });
 
   it('names the library, its version and thread count', async () => {
