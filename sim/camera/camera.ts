@@ -1,7 +1,7 @@
 import type { SceneShape, SceneState } from '../../control/scene.js';
 import type { Rng } from '../../control/rng.js';
 import type { CameraConfig } from './config.js';
-import { hitBox, hitCapsule, hitCylinder, hitNormal, hitSphere } from './hit.js';
+import { hit, hitBox, hitCapsule, hitCylinder, hitSphere, ray } from './hit.js';
 
 /**
  * A rendered frame, preallocated once per camera and overwritten by each render.
@@ -67,6 +67,7 @@ export class Camera {
   private readonly rect = new Float64Array(4);
   private colorSalt = 0;
   private colorJitter = 0;
+  private readonly colorFactors = new Map<string, Float64Array>();
   private readonly zbuf: Float64Array;
   private readonly color: Float32Array;
   private readonly bytes: Uint8ClampedArray;
@@ -100,6 +101,7 @@ export class Camera {
     this.light.set([d[0] / n, d[1] / n, d[2] / n, this.config.light.intensity, this.config.light.ambient]);
     this.colorSalt = 0;
     this.colorJitter = 0;
+    this.colorFactors.clear();
   }
 
   /**
@@ -201,7 +203,7 @@ export class Camera {
       const k = this.findLink(scene);
       const p = scene.poses;
       const o = 7 * k;
-      const m = quatMatrix(p[o + 3] ?? 0, p[o + 4] ?? 0, p[o + 5] ?? 0, p[o + 6] ?? 1);
+      const m = quatMatrix(p, o + 3);
       const m00 = m[0] ?? 1, m01 = m[1] ?? 0, m02 = m[2] ?? 0, m10 = m[3] ?? 0, m11 = m[4] ?? 1, m12 = m[5] ?? 0, m20 = m[6] ?? 0, m21 = m[7] ?? 0, m22 = m[8] ?? 1;
       const bx = p[o] ?? 0;
       const by = p[o + 1] ?? 0;
@@ -230,7 +232,7 @@ export class Camera {
     const ju0 = (j[3] ?? 1) * ux + (j[4] ?? 0) * uy + (j[5] ?? 0) * uz;
     const ju1 = (j[6] ?? 0) * ux + (j[7] ?? 1) * uy + (j[8] ?? 0) * uz;
     const ju2 = (j[9] ?? 0) * ux + (j[10] ?? 0) * uy + (j[11] ?? 1) * uz;
-    const fn = 1 / Math.hypot(jf0, jf1, jf2);
+    const fn = 1 / Math.sqrt(jf0 * jf0 + jf1 * jf1 + jf2 * jf2); // (Math.hypot allocates per call in V8)
     fx = jf0 * fn;
     fy = jf1 * fn;
     fz = jf2 * fn;
@@ -238,7 +240,7 @@ export class Camera {
     let rx = fy * ju2 - fz * ju1;
     let ry = fz * ju0 - fx * ju2;
     let rz = fx * ju1 - fy * ju0;
-    const rn = 1 / Math.hypot(rx, ry, rz);
+    const rn = 1 / Math.sqrt(rx * rx + ry * ry + rz * rz);
     ((rx *= rn), (ry *= rn), (rz *= rn));
     c[POS] = px;
     c[POS + 1] = py;
@@ -283,7 +285,10 @@ export class Camera {
     const c = this.cam;
     const o = 7 * s;
     this.translucent[n] = s;
-    this.translucentDist[n] = Math.hypot((poses[o] ?? 0) - (c[POS] ?? 0), (poses[o + 1] ?? 0) - (c[POS + 1] ?? 0), (poses[o + 2] ?? 0) - (c[POS + 2] ?? 0));
+    const dx = (poses[o] ?? 0) - (c[POS] ?? 0);
+    const dy = (poses[o + 1] ?? 0) - (c[POS + 1] ?? 0);
+    const dz = (poses[o + 2] ?? 0) - (c[POS + 2] ?? 0);
+    this.translucentDist[n] = Math.sqrt(dx * dx + dy * dy + dz * dz);
     return n + 1;
   }
 
@@ -308,6 +313,23 @@ export class Camera {
     }
   }
 
+  /**
+   * A shape's colour factors for this randomisation sample, keyed by its name, not its index,
+   * so the colours do not depend on the scene's order; computed on first sight of the name.
+   */
+  private jitterOf(name: string): Float64Array {
+    let k = this.colorFactors.get(name);
+    if (k) return k;
+    k = new Float64Array(3);
+    let h = hashName(name, this.colorSalt);
+    for (let c = 0; c < 3; c++) {
+      h = mix32((h + 0x9e3779b9) >>> 0);
+      k[c] = 1 + this.colorJitter * ((h / 4294967296) * 2 - 1);
+    }
+    this.colorFactors.set(name, k);
+    return k;
+  }
+
   /** Every pixel in the shape's projected bounding box: hit, depth test, shade. */
   private drawShape(shape: SceneShape, poses: readonly number[], o: number): void {
     const c = this.cam;
@@ -324,7 +346,7 @@ export class Camera {
     const uX = c[UP] ?? 0, uY = c[UP + 1] ?? 0, uZ = c[UP + 2] ?? 0;
     const fX = c[FWD] ?? 0, fY = c[FWD + 1] ?? 0, fZ = c[FWD + 2] ?? 0;
     // Shape rotation R (columns: the shape's axes in world), from its quaternion.
-    const m = quatMatrix(poses[o + 3] ?? 0, poses[o + 4] ?? 0, poses[o + 5] ?? 0, poses[o + 6] ?? 1);
+    const m = quatMatrix(poses, o + 3);
     const m00 = m[0] ?? 1, m01 = m[1] ?? 0, m02 = m[2] ?? 0, m10 = m[3] ?? 0, m11 = m[4] ?? 1, m12 = m[5] ?? 0, m20 = m[6] ?? 0, m21 = m[7] ?? 0, m22 = m[8] ?? 1;
     if (!Number.isFinite(m00 + m11 + m22)) return;
     // The pixels to test: the projection of the shape's oriented bounding box, clipped to the
@@ -337,13 +359,23 @@ export class Camera {
     const H = this.height;
     const f = this.focal;
     const rect = this.rect;
-    if (!boxOnScreen(
-      wx * rX + wy * rY + wz * rZ, wx * uX + wy * uY + wz * uZ, wx * fX + wy * fY + wz * fZ,
-      ex * (rX * m00 + rY * m10 + rZ * m20), ex * (uX * m00 + uY * m10 + uZ * m20), ex * (fX * m00 + fY * m10 + fZ * m20),
-      ey * (rX * m01 + rY * m11 + rZ * m21), ey * (uX * m01 + uY * m11 + uZ * m21), ey * (fX * m01 + fY * m11 + fZ * m21),
-      ez * (rX * m02 + rY * m12 + rZ * m22), ez * (uX * m02 + uY * m12 + uZ * m22), ez * (fX * m02 + fY * m12 + fZ * m22),
-      near, this.config.far, rect,
-    )) return;
+    // (Numbers go through a typed array: V8 boxes the floating-point arguments of a call.)
+    const b = obb;
+    b[0] = wx * rX + wy * rY + wz * rZ;
+    b[1] = wx * uX + wy * uY + wz * uZ;
+    b[2] = wx * fX + wy * fY + wz * fZ;
+    b[3] = ex * (rX * m00 + rY * m10 + rZ * m20);
+    b[4] = ex * (uX * m00 + uY * m10 + uZ * m20);
+    b[5] = ex * (fX * m00 + fY * m10 + fZ * m20);
+    b[6] = ey * (rX * m01 + rY * m11 + rZ * m21);
+    b[7] = ey * (uX * m01 + uY * m11 + uZ * m21);
+    b[8] = ey * (fX * m01 + fY * m11 + fZ * m21);
+    b[9] = ez * (rX * m02 + rY * m12 + rZ * m22);
+    b[10] = ez * (uX * m02 + uY * m12 + uZ * m22);
+    b[11] = ez * (fX * m02 + fY * m12 + fZ * m22);
+    b[12] = near;
+    b[13] = this.config.far;
+    if (!boxOnScreen(rect)) return;
     const i0 = Math.max(0, Math.floor(W / 2 + f * (rect[0] ?? 0) - 0.5));
     const i1 = Math.min(W - 1, Math.ceil(W / 2 + f * (rect[1] ?? 0) - 0.5));
     const j0 = Math.max(0, Math.floor(H / 2 - f * (rect[3] ?? 0) - 0.5));
@@ -368,32 +400,35 @@ export class Camera {
     let baseG = look.rgb[1];
     let baseB = look.rgb[2];
     if (this.colorJitter > 0) {
-      // Keyed by the shape's name, not its index: the same colours whatever the scene's order.
-      let h = hashName(shape.name, this.colorSalt);
-      const j = this.colorJitter;
-      h = mix32(h);
-      baseR *= 1 + j * ((h / 4294967296) * 2 - 1);
-      h = mix32(h + 0x9e3779b9);
-      baseG *= 1 + j * ((h / 4294967296) * 2 - 1);
-      h = mix32(h + 0x9e3779b9);
-      baseB *= 1 + j * ((h / 4294967296) * 2 - 1);
+      const k = this.jitterOf(shape.name);
+      baseR *= k[0] ?? 1;
+      baseG *= k[1] ?? 1;
+      baseB *= k[2] ?? 1;
     }
     const zbuf = this.zbuf;
     const color = this.color;
+    ray[0] = ox;
+    ray[1] = oy;
+    ray[2] = oz;
+    ray[6] = s0;
+    ray[7] = s1;
+    ray[8] = s2;
+    ray[9] = near;
+    const test = kind === 'box' ? hitBox : kind === 'sphere' ? hitSphere : kind === 'capsule' ? hitCapsule : hitCylinder;
     for (let j = j0; j <= j1; j++) {
       const yv = H / 2 - 0.5 - j; // f·(image y) of this row's pixel centres
       const bx = afx + yv * aux + (0.5 - W / 2) * arx;
       const by = afy + yv * auy + (0.5 - W / 2) * ary;
       const bz = afz + yv * auz + (0.5 - W / 2) * arz;
       for (let i = i0; i <= i1; i++) {
-        const dx = bx + i * arx;
-        const dy = by + i * ary;
-        const dz = bz + i * arz;
-        const t = kind === 'box' ? hitBox(ox, oy, oz, dx, dy, dz, s0, s1, s2, near) : kind === 'sphere' ? hitSphere(ox, oy, oz, dx, dy, dz, s0, near) : kind === 'capsule' ? hitCapsule(ox, oy, oz, dx, dy, dz, s0, s1, near) : hitCylinder(ox, oy, oz, dx, dy, dz, s0, s1, near);
-        if (t < 0) continue;
+        ray[3] = bx + i * arx;
+        ray[4] = by + i * ary;
+        ray[5] = bz + i * arz;
+        if (!test()) continue;
+        const t = hit[0] ?? Infinity;
         const p = j * W + i;
         if (t >= (zbuf[p] ?? 0)) continue;
-        const lambert = (hitNormal[0] ?? 0) * llx + (hitNormal[1] ?? 0) * lly + (hitNormal[2] ?? 0) * llz;
+        const lambert = (hit[1] ?? 0) * llx + (hit[2] ?? 0) * lly + (hit[3] ?? 0) * llz;
         const shade = ambient + intensity * (lambert > 0 ? lambert : 0);
         if (alpha >= 1) {
           zbuf[p] = t;
@@ -420,12 +455,18 @@ export function renderCamera(scene: SceneState, camera: Camera, out: CameraFrame
 }
 
 /**
- * Image-plane bounds (x/z and y/z; min x, max x, min y, max y into `rect`) of the box with
- * centre (cx, cy, cz) and half-axes a, b, e in camera coordinates, clipped to z ≥ near: the
- * corners in front of the near plane and the points where edges cross it. False when nothing of
- * it is between near and far.
+ * Image-plane bounds (x/z and y/z; min x, max x, min y, max y into `rect`) of the box in
+ * {@link obb} (centre c, half-axes a, b, e in camera coordinates; near; far), clipped to
+ * z ≥ near: the corners in front of the near plane and the points where edges cross it. False
+ * when nothing of it is between near and far.
  */
-function boxOnScreen(cx: number, cy: number, cz: number, ax: number, ay: number, az: number, bx: number, by: number, bz: number, ex: number, ey: number, ez: number, near: number, far: number, rect: Float64Array): boolean {
+function boxOnScreen(rect: Float64Array): boolean {
+  const o = obb;
+  const cx = o[0] ?? 0, cy = o[1] ?? 0, cz = o[2] ?? 0;
+  const ax = o[3] ?? 0, ay = o[4] ?? 0, az = o[5] ?? 0;
+  const bx = o[6] ?? 0, by = o[7] ?? 0, bz = o[8] ?? 0;
+  const ex = o[9] ?? 0, ey = o[10] ?? 0, ez = o[11] ?? 0;
+  const near = o[12] ?? 0, far = o[13] ?? 0;
   const k = corners;
   let minZ = Infinity;
   for (let i = 0; i < 8; i++) {
@@ -473,11 +514,17 @@ function boxOnScreen(cx: number, cy: number, cz: number, ax: number, ay: number,
   return true;
 }
 const corners = new Float64Array(24);
+/** In to {@link boxOnScreen}: cx cy cz, ax ay az, bx by bz, ex ey ez, near, far. */
+const obb = new Float64Array(14);
 
-/** Rotation matrix (row-major) of quaternion x y z w, normalised first (poses are rounded). */
+/**
+ * Rotation matrix (row-major, shared scratch) of the quaternion x y z w at `q[at..at+4]`,
+ * normalised first (poses are rounded); a zero or NaN quaternion gives NaNs, which callers skip.
+ */
 const qm = new Float64Array(9);
-function quatMatrix(x: number, y: number, z: number, w: number): Float64Array {
-  const n = Math.hypot(x, y, z, w);
+function quatMatrix(q: ArrayLike<number>, at: number): Float64Array {
+  let x = q[at] ?? 0, y = q[at + 1] ?? 0, z = q[at + 2] ?? 0, w = q[at + 3] ?? 1;
+  const n = Math.sqrt(x * x + y * y + z * z + w * w);
   if (n > 0) ((x /= n), (y /= n), (z /= n), (w /= n));
   else ((x = 0), (y = 0), (z = 0), (w = 1));
   qm[0] = 1 - 2 * (y * y + z * z);
@@ -500,7 +547,7 @@ function axisAngleMatrix(m: Float64Array, at: number, rng: Rng, angle: number): 
   const n = Math.hypot(ax, ay, az) || 1;
   ((ax /= n), (ay /= n), (az /= n));
   const s = Math.sin(angle / 2);
-  const r = quatMatrix(ax * s, ay * s, az * s, Math.cos(angle / 2));
+  const r = quatMatrix([ax * s, ay * s, az * s, Math.cos(angle / 2)], 0);
   for (let k = 0; k < 9; k++) m[at + k] = r[k] ?? 0;
 }
 
