@@ -21,7 +21,7 @@ export interface SimCameraOptions {
   readonly view?: CameraConfigInput;
 }
 
-/** An image message ready for rosbridge's JSON (data as base64, as rosbridge sends uint8[]). */
+/** An image message; `data` is a Uint8Array, which rosbridge sends as base64 in JSON and as a byte string in CBOR. */
 export type ImageMessage = Record<string, unknown>;
 
 /**
@@ -105,8 +105,8 @@ export class SimCamera {
       const header = { seq: this.counters.frames, stamp, frame_id: 'camera' };
       const msg: ImageMessage =
         this.type === 'compressed'
-          ? { header, format: 'jpeg', data: Buffer.from(await encodeJpeg(rgb, this.width, this.height, this.options.quality ?? 85)).toString('base64') }
-          : { header, height: this.height, width: this.width, encoding: 'rgb8', is_bigendian: 0, step: this.width * 3, data: Buffer.from(rgb).toString('base64') };
+          ? { header, format: 'jpeg', data: await encodeJpeg(rgb, this.width, this.height, this.options.quality ?? 85) }
+          : { header, height: this.height, width: this.width, encoding: 'rgb8', is_bigendian: 0, step: this.width * 3, data: rgb };
       this.counters.frames++;
       for (const l of this.listeners) l(msg);
     } finally {

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { encode as encodeCbor } from 'cbor2';
 import { rateLimitedLog, truncateEcho } from '../../control/log.js';
 import type { SimCamera } from '../emulator/sim-camera.js';
 import type { JointStateSample, SimulatedRobot } from '../emulator/sim-robot.js';
@@ -65,6 +66,8 @@ const JOINT_STATE_TYPE = 'sensor_msgs/JointState';
 
 interface Client {
   readonly subscriptions: Set<string>;
+  /** Topics subscribed with `compression: 'cbor'`: sent as binary CBOR frames. */
+  readonly cbor: Set<string>;
   /** Topics this client advertised successfully → their type. */
   readonly advertised: Map<string, string>;
 }
@@ -169,7 +172,7 @@ export class RosbridgeServer {
 
   private accept(socket: WebSocket): void {
     this.stats.clients++;
-    this.clients.set(socket, { subscriptions: new Set(), advertised: new Map() });
+    this.clients.set(socket, { subscriptions: new Set(), cbor: new Set(), advertised: new Map() });
     socket.on('message', (data, isBinary) => this.handle(socket, isBinary ? '' : data.toString()));
     socket.on('close', () => this.clients.delete(socket));
     socket.on('error', (err) => {
@@ -197,16 +200,20 @@ export class RosbridgeServer {
         const type = typeof topic === 'string' ? this.topicType(topic) : '';
         if (typeof topic !== 'string' || !type || type === this.commandType) return this.refuse(socket, id, `subscribe: unknown topic ${truncateEcho(String(topic))} (this robot publishes ${[this.jointStateTopic, ...this.cameraTypes.keys()].join(', ')})`);
         if (typeof m['type'] === 'string' && m['type'] !== type) return this.refuse(socket, id, `subscribe: ${topic} has type ${type}, not ${truncateEcho(m['type'])}`);
-        // rosbridge's other encodings (png, cbor, cbor-raw) are not spoken here: say so rather than send JSON the client does not expect.
-        if (m['compression'] !== undefined && m['compression'] !== 'none') return this.refuse(socket, id, `subscribe: compression ${truncateEcho(String(m['compression']), 40)} is not supported by this emulator (none only)`);
+        // JSON or CBOR as rosbridge speaks them; its png and cbor-raw are not spoken here: say so rather than send what the client does not expect.
+        const compression = m['compression'] ?? 'none';
+        if (compression !== 'none' && compression !== 'cbor') return this.refuse(socket, id, `subscribe: compression ${truncateEcho(String(compression), 40)} is not supported by this emulator (none or cbor)`);
         if (!client.subscriptions.has(topic) && client.subscriptions.size >= (this.options.maxSubscriptions ?? 16)) return this.refuse(socket, id, 'subscribe: too many subscriptions');
         client.subscriptions.add(topic);
+        if (compression === 'cbor') client.cbor.add(topic);
+        else client.cbor.delete(topic);
         // Latched: a new subscriber gets the current state at once.
         if (topic === this.jointStateTopic && this.options.latched !== false) this.sendState(socket, this.robot.state());
         return;
       }
       case 'unsubscribe':
         if (typeof topic === 'string') client.subscriptions.delete(topic);
+        if (typeof topic === 'string') client.cbor.delete(topic);
         return;
       case 'advertise':
         return this.advertise(socket, client, id, topic, m['type']);
@@ -309,15 +316,17 @@ export class RosbridgeServer {
   }
 
   /**
-   * Sends `msg` on `topic` to every client subscribed to it (slow clients skip it). Cameras use
-   * it; tests use it to put any message — a corrupt frame — on a topic.
+   * Sends `msg` on `topic` to every client subscribed to it (slow clients skip it), as rosbridge
+   * encodes it: a Uint8Array field (uint8[]) as base64 in JSON, as a byte string in CBOR (a
+   * binary frame). Cameras use it; tests use it to put any message — a corrupt frame — on a topic.
    */
   publish(topic: string, msg: unknown): void {
     let text: string | null = null;
+    let binary: Uint8Array | null = null;
     for (const [socket, client] of this.clients) {
       if (!client.subscriptions.has(topic)) continue;
-      text ??= JSON.stringify({ op: 'publish', topic, msg });
-      this.sendState(socket, text);
+      if (client.cbor.has(topic)) this.sendState(socket, (binary ??= encodeCbor({ op: 'publish', topic, msg })));
+      else this.sendState(socket, (text ??= JSON.stringify({ op: 'publish', topic, msg }, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.length).toString('base64') : v))));
       if (topic !== this.jointStateTopic) this.stats.frames++;
     }
   }
@@ -339,14 +348,14 @@ export class RosbridgeServer {
     });
   }
 
-  private sendState(c: WebSocket, s: JointStateSample | string): void {
+  private sendState(c: WebSocket, s: JointStateSample | string | Uint8Array): void {
     if (c.readyState !== c.OPEN) return;
     // A client that does not read its socket gets states dropped, not queued without bound.
     if (c.bufferedAmount > (this.options.maxQueuedBytes ?? 1 << 20)) {
       this.stats.skippedSlow++;
       return;
     }
-    c.send(typeof s === 'string' ? s : this.stateMessage(s));
+    c.send(typeof s === 'string' || s instanceof Uint8Array ? s : this.stateMessage(s));
     this.stats.published++;
   }
 
