@@ -67,7 +67,7 @@ export const HilSectionSchema = z
      * `hid`: a 3D mouse or gamepad over USB HID (needs `npm install node-hid`; see `hil.hid`);
      * `web`: a browser page (sliders, a virtual stick, keys) served on `hil.web`, its address and
      * token printed in the terminal; `simulated`: the task's scripted expert as a person
-     * (reaction delay, noise, takeover rule). Default simulated.
+     * (reaction delay, noise, a run budget; takes over when the policy fails). Default simulated.
      */
     device: z.enum(TELEOP_DEVICES).default('simulated'),
     /**
@@ -105,10 +105,17 @@ export const HilSectionSchema = z
       .object({
         reactionSteps: z.number().int().min(0).max(100).optional(),
         noise: z.number().min(0).max(1).optional(),
+        trigger: z.enum(['failure', 'disagreement']).optional(),
         disagreement: z.number().positive().optional(),
         patience: z.number().int().min(1).optional(),
+        minProgress: z.number().min(0).optional(),
+        drift: z.number().positive().optional(),
+        liftedAt: z.number().positive().optional(),
+        dropMargin: z.number().positive().optional(),
+        recover: z.number().min(0).optional(),
         holdSteps: z.number().int().min(1).optional(),
         budget: z.number().gt(0).max(1).optional(),
+        runSteps: z.number().int().min(1).optional(),
       })
       .strict()
       .default({}),

@@ -50,6 +50,15 @@ export interface TeleopContext {
   readonly proposed: Float32Array;
   /** Step within the episode (0 at the first step). */
   readonly t: number;
+  /**
+   * What a person watching saw the last step come to (absent at an episode's first poll): its
+   * reward (the env's below the intervention, before any button), the task's success, and the
+   * task's numbers (`distance`, `cubeToGoal`, `tcpToCube`, `lift`; `envReward` under a learned
+   * reward). Devices that judge progress read them; others ignore them.
+   */
+  readonly reward?: number;
+  readonly success?: boolean;
+  readonly metrics?: Readonly<Record<string, number>>;
 }
 
 /** What one step came to, told to the device once the step ran (a page shows the return and the outcome). */

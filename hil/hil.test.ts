@@ -34,7 +34,7 @@ function reachConfig(extra: Record<string, unknown> = {}): ExperimentConfig {
       env: { id: 'PandaReach-v0' },
       algo: { kind: 'sac', hidden: [16, 16], batchSize: 16, learningStarts: 50 },
       train: { steps: 150, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 150, logEvery: 50 },
-      hil: { simulated: { reactionSteps: 2, patience: 3, holdSteps: 10 } },
+      hil: { simulated: { reactionSteps: 2, patience: 3, holdSteps: 10, budget: 1 } },
       ...extra,
     },
     'test',
@@ -66,10 +66,10 @@ async function episode(env: Env, policy: (obs: Float32Array) => Float32Array, se
 }
 
 describe('the simulated human', () => {
-  it('takes over after persistent disagreement (reacting to what it saw steps ago), hands back after holdSteps, deterministic for a seed', () => {
+  it('trigger: disagreement (the earlier rule) takes over after persistent disagreement (reacting to what it saw steps ago), hands back after holdSteps, deterministic for a seed', () => {
     const expert = (obs: Float32Array): Float32Array => Float32Array.of(obs[0]! > 0 ? -1 : 1);
     const run = (): boolean[] => {
-      const human = new SimulatedHuman({ expert, reactionSteps: 2, patience: 3, holdSteps: 4, noise: 0.1, seed: 5 });
+      const human = new SimulatedHuman({ expert, trigger: 'disagreement', budget: 1, reactionSteps: 2, patience: 3, holdSteps: 4, noise: 0.1, seed: 5 });
       human.episodeStart();
       // The policy always pushes +1 while the observation says −1 is right.
       return Array.from({ length: 12 }, (_, t) => human.poll({ obs: Float32Array.of(1), proposed: Float32Array.of(1), t }).engaged);

@@ -1,7 +1,7 @@
 import { validateAction, type Env, type InterventionInfo, type ResetOptions, type ResetResult, type StepResult } from '../control/env.js';
 import { SafetyLimits } from '../control/safety/safety-limits.js';
 import { findWrapper, Wrapper } from '../control/wrappers/wrapper.js';
-import type { TeleopDevice, TeleopOutcome, TeleopReading } from './device.js';
+import type { TeleopContext, TeleopDevice, TeleopOutcome, TeleopReading } from './device.js';
 
 export interface InterventionOptions {
   /**
@@ -47,6 +47,8 @@ function successRewardBelow(env: Env): number | undefined {
 export class Intervention extends Wrapper {
   private obs: Float32Array | null = null;
   private t = 0;
+  /** What the last step came to, as the device is told it at the next poll (a person watching saw it). */
+  private last: Pick<TeleopContext, 'reward' | 'success' | 'metrics'> = {};
   private disconnectedLogged = false;
   readonly stats = { steps: 0, humanSteps: 0, takeovers: 0, disconnects: 0, badReadings: 0 };
   private wasEngaged = false;
@@ -65,6 +67,7 @@ export class Intervention extends Wrapper {
     const r = await this.env.reset(options);
     this.obs = r.obs;
     this.t = 0;
+    this.last = {};
     this.wasEngaged = false;
     this.device.episodeStart?.();
     return r;
@@ -106,6 +109,7 @@ export class Intervention extends Wrapper {
     const r = await this.env.step(sent);
     this.obs = r.obs;
     this.t++;
+    this.last = { reward: r.reward, ...(r.info.success === undefined ? {} : { success: r.info.success }), ...(r.info.metrics ? { metrics: r.info.metrics } : {}) };
     this.stats.steps++;
     if (engaged) {
       this.stats.humanSteps++;
@@ -143,7 +147,7 @@ export class Intervention extends Wrapper {
   private read(obs: Float32Array, proposed: Float32Array): TeleopReading {
     let reading: TeleopReading;
     try {
-      reading = this.device.poll({ obs, proposed, t: this.t });
+      reading = this.device.poll({ obs, proposed, t: this.t, ...this.last });
     } catch (err) {
       reading = { engaged: false, action: null, button: null, connected: false, error: `${this.device.name}: ${(err as Error).message}` };
     }

@@ -1,76 +1,223 @@
 import { Rng } from '../../control/rng.js';
 import { IDLE, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
 
+/** Why the simulated person took over: the policy was failing (one of three ways), or disagreed with them. */
+export type TakeoverReason = 'stuck' | 'drift' | 'drop' | 'disagreement';
+
+/** Why the simulated person handed back: the situation was recovered, the hold limit, the budget ran out, or the episode ended. */
+export type HandBackReason = 'recovered' | 'limit' | 'budget' | 'episode';
+
 export interface SimulatedHumanOptions {
   /**
    * The person's judgement: the action they would take at an observation (learner units). A
    * task's scripted expert, expressed in [−1, 1] (experiment/setup `scriptedInLearnerUnits`).
    */
   readonly expert: (obs: Float32Array) => Float32Array;
-  /** Steps the person needs to notice and react (their action uses the observation this many steps old). Default 3 (120 ms at 25 Hz). */
+  /** Steps the person needs to notice and react: they judge, and act on, what they saw this many steps ago. Default 3 (120 ms at 25 Hz). */
   readonly reactionSteps?: number;
   /** Std of Gaussian noise on the person's actions (a hand is not a controller). Default 0.05. */
   readonly noise?: number;
   /**
-   * Takeover rule: the person takes over when the policy's proposal has disagreed with what they
-   * would do by more than `disagreement` (mean absolute difference per dimension) for
-   * `patience` consecutive steps — the policy is heading somewhere wrong — and hands back after
-   * `holdSteps` steps in control. Defaults 0.5, 5, 15.
+   * When the person takes over. `failure` (default): when the policy is failing, judged from
+   * what a person watching sees — the task's dense reward (`metrics.envReward` under a learned
+   * reward) and `metrics.lift`: **stuck** (no new best of the episode by `minProgress` for
+   * `patience` steps), **drifting** (more than `drift` below the episode's best), or **dropping**
+   * the cube (`lift` more than `dropMargin` below its peak once it was over `liftedAt`); never
+   * while the task reports success. `disagreement` (the earlier rule): when the policy's proposal
+   * has differed from what the person would do by more than `disagreement` (mean absolute
+   * difference per dimension) for `patience` steps, whether or not it was failing.
    */
-  readonly disagreement?: number;
+  readonly trigger?: 'failure' | 'disagreement';
+  /** `failure`: steps without progress before the policy counts as stuck (default 25: 1 s at 25 Hz — the push expert pauses ~15 steps to get behind the cube); `disagreement`: steps of disagreement (default 5). */
   readonly patience?: number;
+  /** `failure`: the reward improvement that counts as progress. Default 0.005 (5 mm on a distance reward). */
+  readonly minProgress?: number;
+  /** `failure`: how far below the episode's best reward the policy may fall before it is drifting away. Default 0.05. */
+  readonly drift?: number;
+  /** `failure`: the lift (`metrics.lift`) at which the cube counts as lifted. Default 0.02. */
+  readonly liftedAt?: number;
+  /** `failure`: how far a lifted cube may sink below its peak before the person calls it dropping. Default 0.01. */
+  readonly dropMargin?: number;
+  /**
+   * `failure`: the person hands back once the situation is recovered — the task reports
+   * success, or the reward is `recover` above the best the policy had reached before the takeover
+   * (progress resumed) — or after `holdSteps`. Default 0.02.
+   */
+  readonly recover?: number;
+  /** `disagreement`: the mean absolute difference that counts as disagreeing. Default 0.5. */
+  readonly disagreement?: number;
+  /** Most steps of one intervention (`failure`: the hold limit, default 40; `disagreement`: its fixed length, default 15). */
   readonly holdSteps?: number;
-  /** At most this share of an episode's steps in control (a person's attention is finite). Default 1. */
+  /**
+   * The person's budget, a share of the run's steps (a person's attention is finite). With
+   * `runSteps`, the person may spend floor(budget × runSteps) steps in control whenever they
+   * choose; without, at most budget × (steps polled so far) at any moment. Across episodes: the
+   * budget is the run's, not an episode's. Default 0.2.
+   */
   readonly budget?: number;
+  /** The run's length in steps (the trainer's `train.steps`), for a budget spendable early. */
+  readonly runSteps?: number;
   readonly seed?: number;
+}
+
+/** What a person watching registers of one tick. */
+interface View {
+  readonly obs: Float32Array;
+  readonly progress: number | undefined;
+  readonly lift: number | undefined;
+  readonly success: boolean;
 }
 
 /**
  * A stand-in for a person at a teleop device, for tests and benchmarks: a task's scripted
- * expert with a reaction delay, hand noise, and a takeover rule (persistent disagreement with
- * the policy), released after a while. Deterministic for a seed.
+ * expert with a reaction delay, hand noise and a run-level budget, who takes over when the
+ * policy is failing (stuck, drifting away, dropping the cube) and hands back once the situation
+ * is recovered — or, with `trigger: disagreement`, whenever the policy persistently differs from
+ * them. Deterministic for a seed. {@link SimulatedHuman.stats} counts what the person did.
  */
 export class SimulatedHuman implements TeleopDevice {
   readonly name = 'simulated';
+  /** The run's counts: steps polled, steps in control, the budget (steps; null while it is a running share), takeovers and hand-backs by reason, takeovers the budget refused. */
+  readonly stats = {
+    steps: 0,
+    humanSteps: 0,
+    budgetSteps: null as number | null,
+    takeovers: { stuck: 0, drift: 0, drop: 0, disagreement: 0 } satisfies Record<TakeoverReason, number>,
+    handBacks: { recovered: 0, limit: 0, budget: 0, episode: 0 } satisfies Record<HandBackReason, number>,
+    refusedByBudget: 0,
+  };
   private readonly rng: Rng;
-  private readonly history: Float32Array[] = [];
+  private readonly history: View[] = [];
+  private readonly o: Required<Omit<SimulatedHumanOptions, 'runSteps' | 'seed' | 'expert'>>;
+  // Episode state: the policy's best reward, steps since it improved, the lift's peak.
+  private best = -Infinity;
+  private sinceProgress = 0;
+  private peakLift = -Infinity;
   private streak = 0;
+  /** Steps left in the current intervention (0: the policy acts). */
   private controlLeft = 0;
-  private stepsInControl = 0;
+  /** The best reward the policy had reached when the person took over (recovery means beating it). */
+  private bestAtTakeover = -Infinity;
 
   constructor(private readonly options: SimulatedHumanOptions) {
+    const failure = (options.trigger ?? 'failure') === 'failure';
+    this.o = {
+      reactionSteps: options.reactionSteps ?? 3,
+      noise: options.noise ?? 0.05,
+      trigger: options.trigger ?? 'failure',
+      patience: options.patience ?? (failure ? 25 : 5),
+      minProgress: options.minProgress ?? 0.005,
+      drift: options.drift ?? 0.05,
+      liftedAt: options.liftedAt ?? 0.02,
+      dropMargin: options.dropMargin ?? 0.01,
+      recover: options.recover ?? 0.02,
+      disagreement: options.disagreement ?? 0.5,
+      holdSteps: options.holdSteps ?? (failure ? 40 : 15),
+      budget: options.budget ?? 0.2,
+    };
+    if (!(this.o.budget > 0 && this.o.budget <= 1)) throw new RangeError(`simulated person: budget is a share of the run's steps in (0, 1], got ${this.o.budget}`);
+    if (options.runSteps !== undefined) {
+      if (!Number.isInteger(options.runSteps) || options.runSteps < 1) throw new RangeError(`simulated person: runSteps must be a positive integer, got ${options.runSteps}`);
+      this.stats.budgetSteps = Math.floor(this.o.budget * options.runSteps);
+    }
     this.rng = new Rng(options.seed ?? 0);
   }
 
   episodeStart(): void {
+    if (this.controlLeft > 0) this.stats.handBacks.episode++;
     this.history.length = 0;
     this.streak = 0;
     this.controlLeft = 0;
-    this.stepsInControl = 0;
+    this.resetJudgement(undefined, undefined);
   }
 
-  poll({ obs, proposed, t }: TeleopContext): TeleopReading {
-    const o = this.options;
-    this.history.push(Float32Array.from(obs));
-    const delay = o.reactionSteps ?? 3;
-    if (this.history.length > delay + 1) this.history.shift();
-    // What the person would do, from what they saw `delay` steps ago.
-    const seen = this.history[0] as Float32Array;
-    const wanted = o.expert(seen);
+  poll(context: TeleopContext): TeleopReading {
+    const o = this.o;
+    this.stats.steps++;
+    const progress = context.metrics?.['envReward'] ?? context.reward;
+    const envSuccess = context.metrics?.['envSuccess'];
+    this.history.push({ obs: Float32Array.from(context.obs), progress, lift: context.metrics?.['lift'], success: envSuccess === undefined ? context.success === true : envSuccess === 1 });
+    if (this.history.length > o.reactionSteps + 1) this.history.shift();
+    // What the person registered `reactionSteps` ago: they judge it, and act on it.
+    const seen = this.history[0] as View;
+    const wanted = this.options.expert(seen.obs);
+    if (this.controlLeft > 0) {
+      const done = this.handBackReason(seen);
+      if (done) this.handBack(done, seen);
+    }
     if (this.controlLeft === 0) {
-      let diff = 0;
-      for (let i = 0; i < proposed.length; i++) diff += Math.abs((proposed[i] as number) - (wanted[i] as number));
-      this.streak = diff / proposed.length > (o.disagreement ?? 0.5) ? this.streak + 1 : 0;
-      const withinBudget = this.stepsInControl < (o.budget ?? 1) * (t + 1);
-      if (this.streak >= (o.patience ?? 5) && withinBudget) this.controlLeft = o.holdSteps ?? 15;
+      const reason = o.trigger === 'failure' ? this.failing(seen) : this.disagreeing(context.proposed, wanted);
+      if (reason) {
+        if (this.budgetLeft() > 0) {
+          this.stats.takeovers[reason]++;
+          this.controlLeft = o.holdSteps;
+          this.bestAtTakeover = this.best;
+          this.streak = 0;
+        } else this.stats.refusedByBudget++;
+      }
     }
     if (this.controlLeft === 0) return IDLE;
     this.controlLeft--;
-    this.stepsInControl++;
-    if (this.controlLeft === 0) this.streak = 0;
-    const noise = o.noise ?? 0.05;
-    const action = Float32Array.from(wanted, (v) => Math.max(-1, Math.min(1, v + noise * this.rng.normal())));
+    this.stats.humanSteps++;
+    if (this.controlLeft === 0) this.handBack('limit', seen);
+    const action = Float32Array.from(wanted, (v) => Math.max(-1, Math.min(1, v + o.noise * this.rng.normal())));
     return { engaged: true, action, button: null, connected: true };
+  }
+
+  /** Steps the person may still spend in control now. */
+  budgetLeft(): number {
+    const cap = this.stats.budgetSteps ?? Math.floor(this.o.budget * this.stats.steps);
+    return Math.max(0, cap - this.stats.humanSteps);
+  }
+
+  /** Is the policy failing, as the person sees it? Updates what they remember of the episode. */
+  private failing(seen: View): TakeoverReason | null {
+    const o = this.o;
+    if (seen.progress === undefined) return null; // the first ticks of an episode: nothing to judge yet
+    if (seen.progress > this.best + o.minProgress || this.best === -Infinity) {
+      this.best = Math.max(this.best, seen.progress);
+      this.sinceProgress = 0;
+    } else this.sinceProgress++;
+    const lift = seen.lift;
+    const wasLifted = this.peakLift >= o.liftedAt;
+    if (lift !== undefined) this.peakLift = Math.max(this.peakLift, lift);
+    if (seen.success) {
+      this.sinceProgress = 0;
+      return null;
+    }
+    if (lift !== undefined && wasLifted && lift < this.peakLift - o.dropMargin) return 'drop';
+    if (seen.progress < this.best - o.drift) return 'drift';
+    if (this.sinceProgress >= o.patience) return 'stuck';
+    return null;
+  }
+
+  /** The policy's proposal now against what the person would do from what they saw. */
+  private disagreeing(proposed: Float32Array, wanted: Float32Array): TakeoverReason | null {
+    let diff = 0;
+    for (let i = 0; i < proposed.length; i++) diff += Math.abs((proposed[i] as number) - (wanted[i] as number));
+    this.streak = diff / proposed.length > this.o.disagreement ? this.streak + 1 : 0;
+    return this.streak >= this.o.patience ? 'disagreement' : null;
+  }
+
+  /** Why the person lets go now, if they do. */
+  private handBackReason(seen: View): HandBackReason | null {
+    if (this.budgetLeft() === 0) return 'budget';
+    if (this.o.trigger === 'failure' && (seen.success || (seen.progress !== undefined && seen.progress >= this.bestAtTakeover + this.o.recover))) return 'recovered';
+    return null;
+  }
+
+  private handBack(reason: HandBackReason, seen: View): void {
+    this.stats.handBacks[reason]++;
+    this.controlLeft = 0;
+    this.streak = 0;
+    // The policy gets a fresh chance from where the person left it.
+    this.resetJudgement(seen.progress, seen.lift);
+  }
+
+  private resetJudgement(progress: number | undefined, lift: number | undefined): void {
+    this.best = progress ?? -Infinity;
+    this.sinceProgress = 0;
+    this.peakLift = lift ?? -Infinity;
   }
 
   async close(): Promise<void> {}

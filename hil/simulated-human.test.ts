@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import type { Env, StepResult } from '../control/env.js';
+import { validateConfig } from '../experiment/config.js';
+import { seedAt } from '../control/rng.js';
+import { centralStartSeeds, recordDemonstrations } from '../experiment/demos.js';
+import { makeLearnerEnv, scriptedInLearnerUnits } from '../experiment/setup.js';
+import { SimulatedHuman, type SimulatedHumanOptions } from './devices/simulated-human.js';
+import { Intervention } from './intervention.js';
+
+/**
+ * The simulated person of the HIL benchmark (issue 22 item 5): takes over when the policy is
+ * failing, not whenever it differs from the expert; hands back once the situation is
+ * recovered; spends at most its run budget. Real Panda envs through the learner's env stack.
+ */
+
+const learnerEnv = (id: string): Promise<Env> => makeLearnerEnv(validateConfig({ name: 'sim-human', env: { id }, algo: { kind: 'sac' }, train: { steps: 1 } }, 'test'));
+
+interface Driven {
+  readonly steps: StepResult[];
+  readonly human: SimulatedHuman;
+}
+
+/** `episodes` episodes of `policy` on `id` with a simulated person (the task's expert) watching. */
+async function drive(id: string, policy: (expert: (obs: Float32Array) => Float32Array) => (obs: Float32Array) => Float32Array, options: Partial<SimulatedHumanOptions>, episodes = 1, seed = 0, totalSteps = Infinity): Promise<Driven> {
+  const inner = await learnerEnv(id);
+  const expert = scriptedInLearnerUnits(id, inner);
+  const human = new SimulatedHuman({ expert, seed: 7, ...options });
+  const env = new Intervention(inner, human);
+  const act = policy(expert);
+  const steps: StepResult[] = [];
+  for (let e = 0; e < episodes && steps.length < totalSteps; e++) {
+    let { obs } = await env.reset({ seed: seed + e });
+    while (steps.length < totalSteps) {
+      const r = await env.step(act(obs));
+      steps.push(r);
+      obs = r.obs;
+      if (r.terminated || r.truncated) break;
+    }
+  }
+  await env.close();
+  return { steps, human };
+}
+
+const engaged = (steps: readonly StepResult[]): boolean[] => steps.map((r) => r.info.intervention?.engaged === true);
+const zero = () => () => new Float32Array(7);
+const itself = (expert: (obs: Float32Array) => Float32Array) => expert;
+const opposite = (expert: (obs: Float32Array) => Float32Array) => (obs: Float32Array) => Float32Array.from(expert(obs), (v) => -v);
+
+describe('the simulated person (trigger: failure)', () => {
+  it('leaves a policy that makes progress alone: the expert itself driving reach and push gets no intervention', async () => {
+    for (const id of ['PandaReach-v0', 'PandaPush-v0']) {
+      const { steps, human } = await drive(id, itself, {}, 3);
+      expect(steps.filter((r) => r.info.success).length, id).toBeGreaterThan(0); // it did succeed
+      expect(engaged(steps).filter(Boolean), id).toHaveLength(0);
+      expect(human.stats.humanSteps).toBe(0);
+      expect(human.stats.steps).toBe(steps.length);
+    }
+  }, 120_000);
+
+  it('takes over a stuck policy (zero actions) within the reaction delay + patience, and a drifting one (away from the goal) as soon as it drifts', async () => {
+    const reactionSteps = 3;
+    const patience = 10;
+    const stuck = await drive('PandaReach-v0', zero, { reactionSteps, patience });
+    const first = engaged(stuck.steps).indexOf(true);
+    // The first reward is seen at poll 1, registered `reactionSteps` later; then `patience` polls without progress.
+    expect(first).toBeGreaterThan(reactionSteps + patience - 1);
+    expect(first).toBeLessThanOrEqual(reactionSteps + patience + 2);
+    expect(stuck.human.stats.takeovers.stuck).toBeGreaterThan(0);
+    expect(stuck.human.stats.takeovers.drift).toBe(0);
+    const away = await drive('PandaReach-v0', opposite, { reactionSteps, patience: 1000 });
+    const firstAway = engaged(away.steps).indexOf(true);
+    expect(firstAway).toBeGreaterThan(reactionSteps);
+    expect(away.human.stats.takeovers.drift).toBeGreaterThan(0);
+    expect(away.human.stats.takeovers.stuck).toBe(0);
+    // It took over when the arm was 5 cm (the drift margin) worse than its best, seen `reactionSteps` late.
+    const d = (i: number): number => away.steps[i]!.info.metrics!['distance']!;
+    const before = d(firstAway - 1 - reactionSteps);
+    expect(before - d(0)).toBeGreaterThan(0.05 - 0.02);
+    expect(firstAway).toBeLessThan(40);
+  }, 60_000);
+
+  it('hands back once the situation is recovered (progress beyond the policy\'s best), long before the hold limit, and the policy failing again brings it back', async () => {
+    const { steps, human } = await drive('PandaReach-v0', zero, { reactionSteps: 2, patience: 8, holdSteps: 200, budget: 1 });
+    const e = engaged(steps);
+    const takeover = e.indexOf(true);
+    const back = e.indexOf(false, takeover);
+    expect(back).toBeGreaterThan(takeover);
+    expect(back - takeover).toBeLessThan(60);
+    expect(human.stats.handBacks.recovered).toBeGreaterThan(0);
+    expect(human.stats.handBacks.limit).toBe(0);
+    // The person moved the arm closer than the policy had got it.
+    const d = (i: number): number => steps[i]!.info.metrics!['distance']!;
+    expect(d(back - 1)).toBeLessThan(d(takeover - 1) - 0.02);
+    // Handed back to a policy that stays stuck: the person comes back.
+    expect(e.indexOf(true, back)).toBeGreaterThan(back);
+    // With a hold limit shorter than recovery takes, the limit hands back.
+    const limited = await drive('PandaReach-v0', zero, { reactionSteps: 2, patience: 8, holdSteps: 2, budget: 1 });
+    expect(limited.human.stats.handBacks.limit).toBeGreaterThan(0);
+    const runs = engaged(limited.steps).join('').split('false').filter((s) => s.length > 0);
+    expect(Math.max(...runs.map((s) => s.split('true').length - 1))).toBe(2);
+  }, 60_000);
+
+  it('spends exactly its run budget across episodes, never more at any step (runSteps known, or a running share)', async () => {
+    // A 300-step run of a stuck policy over several reach episodes (the person's help ends some early); budget 10% = 30 steps, spendable early.
+    const known = await drive('PandaReach-v0', zero, { reactionSteps: 1, patience: 3, budget: 0.1, runSteps: 300 }, 100, 0, 300);
+    expect(known.steps).toHaveLength(300);
+    expect(known.human.stats.budgetSteps).toBe(30);
+    expect(engaged(known.steps).filter(Boolean)).toHaveLength(30);
+    expect(known.human.stats.humanSteps).toBe(30);
+    expect(known.human.stats.refusedByBudget).toBeGreaterThan(0);
+    expect(known.human.budgetLeft()).toBe(0);
+    // Spent early: all of it in the first 100 steps.
+    expect(engaged(known.steps.slice(100)).filter(Boolean)).toHaveLength(0);
+    const running = await drive('PandaReach-v0', zero, { reactionSteps: 1, patience: 3, budget: 0.2 }, 100, 0, 300);
+    let human = 0;
+    engaged(running.steps).forEach((on, i) => {
+      if (on) human++;
+      expect(human).toBeLessThanOrEqual(Math.floor(0.2 * (i + 1)));
+    });
+    expect(human).toBeGreaterThan(0.15 * running.steps.length);
+  }, 60_000);
+
+  it('is deterministic for a seed; another seed moves the hand differently', async () => {
+    const run = async (seed: number): Promise<number[][]> => (await drive('PandaReach-v0', opposite, { seed, reactionSteps: 2, patience: 5, budget: 1 })).steps.map((r) => Array.from(r.info.intervention?.human ?? []));
+    const a = await run(3);
+    expect(a.some((x) => x.length > 0)).toBe(true);
+    expect(await run(3)).toEqual(a);
+    expect(await run(4)).not.toEqual(a);
+  }, 60_000);
+
+  it('calls a falling cube a drop once it was lifted; reads the task\'s reward under a learned one (metrics.envReward)', () => {
+    const human = new SimulatedHuman({ expert: () => Float32Array.of(1), reactionSteps: 0, patience: 100, budget: 1 });
+    human.episodeStart();
+    const obs = Float32Array.of(0);
+    const proposed = Float32Array.of(0);
+    // Lifted to 5 cm with rising reward, then sinking: the person takes over when it is 1 cm below its peak.
+    const lifts = [0, 0.01, 0.03, 0.05, 0.048, 0.045, 0.039, 0.03];
+    const got = lifts.map((lift, t) => human.poll({ obs, proposed, t, reward: 0.1 + lift, metrics: { lift } }).engaged);
+    expect(got).toEqual([false, false, false, false, false, false, true, true]);
+    expect(human.stats.takeovers.drop).toBe(1);
+    // A cube never lifted is not dropped; under a classifier's 0/1 reward the task's envReward is what the person watches.
+    const other = new SimulatedHuman({ expert: () => Float32Array.of(1), reactionSteps: 0, patience: 100, budget: 1 });
+    other.episodeStart();
+    const env = [-0.3, -0.2, -0.1, -0.3];
+    expect(env.map((e, t) => other.poll({ obs, proposed, t, reward: 0, metrics: { lift: 0.01 - 0.005 * t, envReward: e } }).engaged)).toEqual([false, false, false, true]);
+    expect(other.stats.takeovers).toEqual({ stuck: 0, drift: 1, drop: 0, disagreement: 0 });
+  });
+
+  it('refuses a budget outside (0, 1] and a runSteps that is not a positive integer', () => {
+    const expert = (): Float32Array => Float32Array.of(0);
+    expect(() => new SimulatedHuman({ expert, budget: 0 })).toThrow(/budget/);
+    expect(() => new SimulatedHuman({ expert, budget: 1.5 })).toThrow(/budget/);
+    expect(() => new SimulatedHuman({ expert, runSteps: 0 })).toThrow(/runSteps/);
+  });
+});
+
+describe('demos from a narrower start distribution (the HIL benchmark\'s setup)', () => {
+  it('centralStartSeeds keeps the starts nearest the middle: push cubes within a narrower box than training\'s; an unknown field is refused', async () => {
+    const env = await learnerEnv('PandaPush-v0');
+    const names = env.spec.observationNames!;
+    const [ix, iy] = [names.indexOf('cube x'), names.indexOf('cube y')];
+    const cubeAt = async (seed: number): Promise<[number, number]> => {
+      const { obs } = await env.reset({ seed });
+      return [obs[ix]!, obs[iy]!];
+    };
+    const seeds = await centralStartSeeds(env, 11, 20, { share: 0.25, fields: ['cube x', 'cube y'] });
+    expect(seeds).toHaveLength(20);
+    expect(new Set(seeds).size).toBe(20);
+    const chosen: [number, number][] = [];
+    for (const s of seeds) chosen.push(await cubeAt(s));
+    // Training draws x ∈ [0.4, 0.6], y ∈ [−0.15, 0.15]; the central quarter lies well inside.
+    for (const [x, y] of chosen) {
+      expect(Math.abs(x - 0.5)).toBeLessThan(0.075);
+      expect(Math.abs(y)).toBeLessThan(0.11);
+    }
+    const all: [number, number][] = [];
+    for (let i = 0; i < 80; i++) all.push(await cubeAt(seedAt(11, i)));
+    expect(all.some(([x, y]) => Math.abs(x - 0.5) > 0.075 || Math.abs(y) > 0.11)).toBe(true);
+    expect(await centralStartSeeds(env, 11, 20, { share: 0.25, fields: ['cube x', 'cube y'] })).toEqual(seeds);
+    await expect(centralStartSeeds(env, 11, 5, { share: 0.5, fields: ['cube w'] })).rejects.toThrow(/no observation entries named cube w/);
+    await expect(centralStartSeeds(env, 11, 5, { share: 0 })).rejects.toThrow(/share/);
+    await env.close();
+    // Recorded through the demo recorder: 2 successful expert episodes from those starts.
+    const { successes } = await recordDemonstrations(validateConfig({ name: 'd', env: { id: 'PandaPush-v0' }, algo: { kind: 'sac' }, train: { steps: 1 } }, 'test'), 2, 11, false, undefined, { share: 0.25 });
+    expect(successes).toBe(2);
+  }, 120_000);
+});
