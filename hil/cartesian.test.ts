@@ -33,6 +33,20 @@ describe('CartesianTeleop', () => {
     expect(bare.seen[0]?.proposed.length).toBe(0);
   });
 
+  it('converts the proposal only when the inner device looks at it (keys and a SpaceMouse never do)', () => {
+    let conversions = 0;
+    const counting = (obs: Float32Array, a: Float32Array): Float32Array => (conversions++, fromAction(obs, a));
+    const blind: TeleopDevice = { name: 'blind', poll: () => IDLE, close: async () => {} };
+    const device = new CartesianTeleop(blind, { toAction, fromAction: counting });
+    for (let t = 0; t < 5; t++) device.poll({ ...context, t });
+    expect(conversions).toBe(0);
+    const looking = new Recording(IDLE);
+    new CartesianTeleop(looking, { toAction, fromAction: counting }).poll(context);
+    expect(looking.seen[0]?.proposed[1]).toBeCloseTo(-0.2, 6);
+    expect(looking.seen[0]?.proposed[2]).toBeCloseTo(0.3, 6);
+    expect(conversions).toBe(1);
+  });
+
   it('with a gripper, the fourth axis drives it and the proposal\'s gripper is shown as that axis', () => {
     const inner = new Recording({ ...IDLE, engaged: true, action: Float32Array.of(0, 0, -1, 0.7) });
     const device = new CartesianTeleop(inner, { toAction, fromAction, gripper: 7 });

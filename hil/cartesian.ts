@@ -45,7 +45,17 @@ export class CartesianTeleop implements TeleopDevice {
   }
 
   poll(context: TeleopContext): TeleopReading {
-    const r = this.inner.poll({ ...context, proposed: this.proposalInToolFrame(context) });
+    // Worked out only when the inner device looks (a page does, at its state rate; keys and a
+    // SpaceMouse never do): the conversion costs a few IK steps.
+    let proposed: Float32Array | null = null;
+    const convert = (): Float32Array => (proposed ??= this.proposalInToolFrame(context));
+    const r = this.inner.poll({
+      obs: context.obs,
+      t: context.t,
+      get proposed() {
+        return convert();
+      },
+    });
     if (!r.engaged || !r.action) return r;
     if (r.action.length < 3) return { ...r, engaged: false, action: null, error: `${this.inner.name}: a TCP command needs 3 axes, got ${r.action.length}` };
     const action = this.mapping.toAction(context.obs, r.action.subarray(0, 3));
