@@ -1,6 +1,9 @@
 import type { Env, ResetOptions, ResetResult, StepResult } from '../control/env.js';
 import { Rng } from '../control/rng.js';
-import { Wrapper } from '../control/wrappers/wrapper.js';
+import { stateOf, stateSpace, type Observation } from '../control/spaces.js';
+import { BaseWrapper } from '../control/wrappers/wrapper.js';
+import { randomShift } from '../policies/encoder/augment.js';
+import { ConvEncoderPass, createConvEncoder, encoderParamList, type ConvEncoderParams, type ConvEncoderSpec } from '../policies/encoder/conv-encoder.js';
 import { asFloat32, encodeBinary, readBinaryFile, writeFileAtomic, CorruptFileError } from '../policies/binary-file.js';
 import { activeKernels } from '../policies/backend.js';
 import type { Kernels } from '../policies/kernels/kernels.js';
@@ -9,17 +12,17 @@ import { createMlpParams, MlpPass, paramList, type MlpParams } from '../policies
 import type { ReplayBuffer } from '../policies/replay.js';
 
 /** Observations with success labels, grouped by the episode they came from (for held-out splits). */
-export interface LabelledFrames {
-  readonly obs: Float32Array[];
+export interface LabelledFrames<O extends Observation = Float32Array> {
+  readonly obs: O[];
   /** 1 = success. */
   readonly labels: number[];
   readonly episode: number[];
 }
 
 /** One episode of observations, in order, each labelled (1 = a success state). */
-export interface LabelledEpisode {
+export interface LabelledEpisode<O extends Observation = Float32Array> {
   /** Every observation the episode visited, including the final one. */
-  readonly frames: readonly Float32Array[];
+  readonly frames: readonly O[];
   /**
    * Per frame: 1 where a person pressed (or held) the success button or the task's success
    * held; 0 elsewhere. A demo's episode labels only its final frame.
@@ -62,13 +65,13 @@ export interface FrameSamplingOptions {
  * Training frames from episodes: every positive frame, and negatives subsampled to
  * `negativesPerPositive` per positive, part of them near misses (see {@link FrameSamplingOptions}).
  */
-export function sampleFrames(episodes: readonly LabelledEpisode[], options: FrameSamplingOptions = {}): LabelledFrames {
+export function sampleFrames<O extends Observation = Float32Array>(episodes: readonly LabelledEpisode<O>[], options: FrameSamplingOptions = {}): LabelledFrames<O> {
   const rng = new Rng(options.seed ?? 0);
   const ratio = options.negativesPerPositive ?? 3;
   const window = options.hardWindow ?? 10;
-  const out: LabelledFrames = { obs: [], labels: [], episode: [] };
-  const hard: [Float32Array, number][] = [];
-  const easy: [Float32Array, number][] = [];
+  const out: LabelledFrames<O> = { obs: [], labels: [], episode: [] };
+  const hard: [O, number][] = [];
+  const easy: [O, number][] = [];
   episodes.forEach((ep, e) => {
     checkEpisode(ep, e);
     const first = ep.labels.indexOf(1);
@@ -85,7 +88,7 @@ export function sampleFrames(episodes: readonly LabelledEpisode[], options: Fram
   const wantEasy = Math.min(easy.length, positives * ratio - wantHard);
   for (const [pool, want] of [[hard, wantHard], [easy, wantEasy]] as const) {
     for (const k of rng.shuffle(indices(pool.length)).slice(0, want)) {
-      const [obs, e] = pool[k] as [Float32Array, number];
+      const [obs, e] = pool[k] as [O, number];
       out.obs.push(obs);
       out.labels.push(0);
       out.episode.push(e);
@@ -121,8 +124,8 @@ export function splitEpisodes<T extends LabelledEpisode>(episodes: readonly T[],
 }
 
 /** Every frame of each episode with its label: for honest precision / recall. */
-export function allFrames(episodes: readonly LabelledEpisode[]): LabelledFrames {
-  const out: LabelledFrames = { obs: [], labels: [], episode: [] };
+export function allFrames<O extends Observation = Float32Array>(episodes: readonly LabelledEpisode<O>[]): LabelledFrames<O> {
+  const out: LabelledFrames<O> = { obs: [], labels: [], episode: [] };
   episodes.forEach((ep, e) => {
     checkEpisode(ep, e);
     ep.frames.forEach((f, i) => {
@@ -134,7 +137,7 @@ export function allFrames(episodes: readonly LabelledEpisode[]): LabelledFrames 
   return out;
 }
 
-function checkEpisode(ep: LabelledEpisode, index: number): void {
+function checkEpisode(ep: LabelledEpisode<Observation>, index: number): void {
   if (ep.frames.length !== ep.labels.length) throw new RangeError(`episode ${index}: ${ep.frames.length} frames but ${ep.labels.length} labels`);
 }
 
@@ -173,11 +176,33 @@ export function pickThreshold(scores: ArrayLike<number>, labels: ArrayLike<numbe
 
 /**
  * How observations become the classifier's input. `state`: the observation vector (or the
- * `indices` chosen from it), standardised with the training frames' mean and std. An image
- * encoder (a small CNN on camera frames, as HIL-SERL uses) plugs in here as another kind: the
- * head, the training loop, the threshold and the reward wrapper do not change.
+ * `indices` chosen from it), standardised with the training frames' mean and std. `conv`: one
+ * camera's frames through the learner's conv encoder (policies/encoder/, trained with the head
+ * by the same loss, DrQ random shift of `pad` pixels while training), as HIL-SERL's classifiers
+ * look at images; `indices` adds state entries beside the image features (default none). The
+ * head, the threshold and the reward wrapper do not change.
  */
-export type EncoderSpec = { readonly kind: 'state'; readonly indices?: readonly number[] };
+export type EncoderSpec =
+  | { readonly kind: 'state'; readonly indices?: readonly number[] }
+  | {
+      readonly kind: 'conv';
+      readonly camera: string;
+      /** [height, width, channels]; default: a square RGB or grey frame of the camera's size. */
+      readonly shape?: readonly [number, number, number];
+      readonly indices?: readonly number[];
+      readonly filters?: number;
+      readonly strides?: readonly number[];
+      readonly features?: number;
+      readonly pad?: number;
+    };
+
+/** A classifier's image encoder: its camera, shape and weights. */
+interface ImageEncoder {
+  readonly camera: string;
+  readonly spec: ConvEncoderSpec;
+  readonly params: ConvEncoderParams;
+  readonly pad: number;
+}
 
 export interface ClassifierTrainOptions {
   readonly encoder?: EncoderSpec;
@@ -227,6 +252,7 @@ export class RewardClassifier {
     private readonly head: MlpParams,
     private readonly kernels: Kernels,
     private readonly encoder: EncoderSpec,
+    private readonly image: ImageEncoder | null,
     private readonly mean: Float32Array,
     private readonly std: Float32Array,
     readonly obsDim: number,
@@ -244,12 +270,14 @@ export class RewardClassifier {
    * Trains on `train` frames and picks the threshold on `heldOut` frames (all frames of episodes
    * not trained on). Returns the classifier with its held-out precision and recall.
    */
-  static train(train: LabelledFrames, heldOut: LabelledFrames, options: ClassifierTrainOptions = {}): RewardClassifier {
-    const obsDim = (train.obs[0] as Float32Array | undefined)?.length;
+  static train(train: LabelledFrames<Observation>, heldOut: LabelledFrames<Observation>, options: ClassifierTrainOptions = {}): RewardClassifier {
+    const first = train.obs[0];
+    const obsDim = first === undefined ? undefined : stateOf(first).length;
     if (obsDim === undefined || !train.labels.includes(1) || !train.labels.includes(0)) throw new Error('reward classifier: the training frames need both successes and non-successes (record successful demos or press the success button)');
     if (!heldOut.labels.includes(1)) throw new Error('reward classifier: the held-out episodes contain no success to pick a threshold on (record more successful episodes)');
     const encoder = options.encoder ?? { kind: 'state' };
-    const features = (o: Float32Array): Float32Array => (encoder.indices ? Float32Array.from(encoder.indices, (i) => o[i] as number) : o);
+    const indices = encoder.kind === 'conv' ? (encoder.indices ?? []) : encoder.indices;
+    const features = (o: Observation): Float32Array => (indices ? Float32Array.from(indices, (i) => stateOf(o)[i] as number) : stateOf(o));
     const x = train.obs.map(features);
     const dim = (x[0] as Float32Array).length;
     const mean = new Float32Array(dim);
@@ -258,8 +286,9 @@ export class RewardClassifier {
     for (const v of x) for (let i = 0; i < dim; i++) std[i] = (std[i] as number) + ((v[i] as number) - (mean[i] as number)) ** 2 / x.length;
     for (let i = 0; i < dim; i++) std[i] = Math.max(Math.sqrt(std[i] as number), 1e-3);
     const rng = new Rng(options.seed ?? 0);
-    const head = createMlpParams({ input: dim, hidden: options.hidden ?? [64, 64], output: 1, layerNorm: false, activation: 'relu' }, rng);
-    const clf = new RewardClassifier(head, options.kernels ?? activeKernels(), encoder, mean, std, obsDim, 0.5, { envId: options.envId });
+    const image = encoder.kind === 'conv' ? createImageEncoder(encoder, first as Observation, rng) : null;
+    const head = createMlpParams({ input: (image?.spec.features ?? 0) + dim, hidden: options.hidden ?? [64, 64], output: 1, layerNorm: false, activation: 'relu' }, rng);
+    const clf = new RewardClassifier(head, options.kernels ?? activeKernels(), encoder, image, mean, std, obsDim, 0.5, { envId: options.envId });
     clf.fit(train, options, rng);
     const scores = clf.probabilities(heldOut.obs);
     const picked = pickThreshold(scores, heldOut.labels, options.minPrecision ?? 0.95);
@@ -273,75 +302,125 @@ export class RewardClassifier {
    * took no part in training or in picking the threshold ({@link splitEpisodes}) — recorded in
    * `meta.test` (saved with the classifier).
    */
-  test(frames: LabelledFrames, episodes: number): ClassifierTestResult {
+  test(frames: LabelledFrames<Observation>, episodes: number): ClassifierTestResult {
     const result = { ...precisionRecall(this.probabilities(frames.obs), frames.labels, this.threshold), frames: frames.obs.length, episodes };
     this.meta = { ...this.meta, test: result };
     return result;
   }
 
-  private fit(frames: LabelledFrames, options: ClassifierTrainOptions, rng: Rng): void {
+  private fit(frames: LabelledFrames<Observation>, options: ClassifierTrainOptions, rng: Rng): void {
     const n = frames.obs.length;
     const batchSize = Math.min(options.batchSize ?? 64, n);
+    const image = this.image;
     // tf.train.adam's ε (this head was trained with it before it moved to typed arrays).
-    const optimizer = new Adam(paramList(this.head), { lr: options.lr ?? 1e-3, epsilon: 1e-7 });
+    const optimizer = new Adam([...paramList(this.head), ...(image ? encoderParamList(image.params) : [])], { lr: options.lr ?? 1e-3, epsilon: 1e-7 });
     const pass = new MlpPass(this.head.spec, batchSize, this.kernels);
     const dLogit = new Float32Array(batchSize);
     const xs = this.featureMatrix(frames.obs);
     const ys = Float32Array.from(frames.labels);
-    const bx = new Float32Array(batchSize * xs.dim);
+    const width = this.head.spec.input;
+    const bx = new Float32Array(batchSize * width);
     const by = new Float32Array(batchSize);
+    const F = image?.spec.features ?? 0;
+    const imagePass = image ? new ConvEncoderPass(image.spec, batchSize, this.kernels) : null;
+    const frameBytes = image ? image.spec.height * image.spec.width * image.spec.channels : 0;
+    const rawFrames = new Uint8Array(batchSize * frameBytes);
+    const shifted = new Float32Array(batchSize * frameBytes);
+    const dFeat = new Float32Array(batchSize * F);
     for (let epoch = 0; epoch < (options.epochs ?? 200); epoch++) {
       const order = rng.shuffle(indices(n));
       for (let start = 0; start + batchSize <= n; start += batchSize) {
         for (let r = 0; r < batchSize; r++) {
           const k = order[start + r] as number;
-          bx.set(xs.data.subarray(k * xs.dim, (k + 1) * xs.dim), r * xs.dim);
+          bx.set(xs.data.subarray(k * xs.dim, (k + 1) * xs.dim), r * width + F);
           by[r] = ys[k] as number;
+          if (image) rawFrames.set(this.frameOf(frames.obs[k] as Observation), r * frameBytes);
+        }
+        if (image && imagePass) {
+          randomShift(rawFrames, batchSize, image.spec.height, image.spec.width, image.spec.channels, image.pad, rng, shifted);
+          const f = imagePass.forward(image.params, shifted);
+          for (let r = 0; r < batchSize; r++) bx.set(f.subarray(r * F, (r + 1) * F), r * width);
         }
         // Binary cross-entropy on the logit z, mean over the batch: dL/dz = (σ(z) − y)/B.
         const z = pass.forward(this.head, bx);
         for (let r = 0; r < batchSize; r++) dLogit[r] = (sigmoid(z[r] as number) - (by[r] as number)) / batchSize;
-        pass.backward(dLogit, { params: true, input: false });
-        optimizer.apply(pass.grads);
+        pass.backward(dLogit, { params: true, input: image !== null });
+        if (!imagePass) {
+          optimizer.apply(pass.grads);
+          continue;
+        }
+        // The encoder learns from the same loss, through the head's input gradient.
+        for (let r = 0; r < batchSize; r++) for (let j = 0; j < F; j++) dFeat[r * F + j] = pass.dInput[r * width + j] as number;
+        imagePass.backward(dFeat);
+        optimizer.apply([...pass.grads, ...imagePass.grads]);
       }
     }
   }
 
   /** Standardised features of many observations, row-major. */
-  private featureMatrix(obs: readonly Float32Array[]): { data: Float32Array; dim: number } {
+  private featureMatrix(obs: readonly Observation[]): { data: Float32Array; dim: number } {
     const dim = this.mean.length;
     const data = new Float32Array(obs.length * dim);
-    obs.forEach((o, r) => {
+    const indices = this.encoder.kind === 'conv' ? (this.encoder.indices ?? []) : this.encoder.indices;
+    obs.forEach((ob, r) => {
+      const o = stateOf(ob);
       if (o.length !== this.obsDim) throw new RangeError(`reward classifier: expected observations of length ${this.obsDim}, got ${o.length}`);
       for (let i = 0; i < dim; i++) {
-        const v = this.encoder.indices ? (o[this.encoder.indices[i] as number] as number) : (o[i] as number);
+        const v = indices ? (o[indices[i] as number] as number) : (o[i] as number);
         data[r * dim + i] = (v - (this.mean[i] as number)) / (this.std[i] as number);
       }
     });
     return { data, dim };
   }
 
+  /** The classifier's camera frame of an observation; a clear error when it has none of the right size. */
+  private frameOf(o: Observation): Uint8Array {
+    const image = this.image as ImageEncoder;
+    const f = o instanceof Float32Array ? undefined : o[image.camera];
+    const bytes = image.spec.height * image.spec.width * image.spec.channels;
+    if (!(f instanceof Uint8Array) || f.length !== bytes) throw new RangeError(`reward classifier: observations need a "${image.camera}" frame of ${image.spec.height}×${image.spec.width}×${image.spec.channels} bytes`);
+    return f;
+  }
+
   /** Success probabilities of observations. */
-  probabilities(obs: readonly Float32Array[]): Float32Array {
+  probabilities(obs: readonly Observation[]): Float32Array {
     if (obs.length === 0) return new Float32Array(0);
-    const { data } = this.featureMatrix(obs);
-    const pass = obs.length === 1 ? (this.single ??= new MlpPass(this.head.spec, 1, this.kernels)) : new MlpPass(this.head.spec, obs.length, this.kernels);
-    return Float32Array.from(pass.forward(this.head, data), sigmoid);
+    const { data, dim } = this.featureMatrix(obs);
+    const n = obs.length;
+    let input = data;
+    const image = this.image;
+    if (image) {
+      const F = image.spec.features;
+      const bytes = image.spec.height * image.spec.width * image.spec.channels;
+      const raw = new Uint8Array(n * bytes);
+      obs.forEach((o, r) => raw.set(this.frameOf(o), r * bytes));
+      const x = new Float32Array(n * bytes);
+      randomShift(raw, n, image.spec.height, image.spec.width, image.spec.channels, 0, new Rng(0), x);
+      const f = new ConvEncoderPass(image.spec, n, this.kernels).forward(image.params, x);
+      input = new Float32Array(n * (F + dim));
+      for (let r = 0; r < n; r++) {
+        input.set(f.subarray(r * F, (r + 1) * F), r * (F + dim));
+        input.set(data.subarray(r * dim, (r + 1) * dim), r * (F + dim) + F);
+      }
+    }
+    const pass = n === 1 ? (this.single ??= new MlpPass(this.head.spec, 1, this.kernels)) : new MlpPass(this.head.spec, n, this.kernels);
+    return Float32Array.from(pass.forward(this.head, input), sigmoid);
   }
 
   /** Success probability of one observation. */
-  probability(obs: Float32Array): number {
+  probability(obs: Observation): number {
     return this.probabilities([obs])[0] as number;
   }
 
-  success(obs: Float32Array): boolean {
+  success(obs: Observation): boolean {
     return this.probability(obs) >= this.threshold;
   }
 
   /** Writes the classifier (weights, normalisation, threshold) atomically. */
   save(path: string): void {
-    const weights = paramList(this.head);
-    const header = { version: 1, obsDim: this.obsDim, encoder: this.encoder, hidden: this.head.spec.hidden, threshold: this.threshold, meta: this.meta };
+    const weights = [...paramList(this.head), ...(this.image ? encoderParamList(this.image.params) : [])];
+    const image = this.image ? { camera: this.image.camera, spec: this.image.spec, pad: this.image.pad } : undefined;
+    const header = { version: 1, obsDim: this.obsDim, encoder: this.encoder, ...(image ? { image } : {}), hidden: this.head.spec.hidden, threshold: this.threshold, meta: this.meta };
     writeFileAtomic(path, encodeBinary(MAGIC, header, [this.mean, this.std, ...weights]));
   }
 
@@ -352,16 +431,17 @@ export class RewardClassifier {
     const obsDim = h['obsDim'];
     const hidden = h['hidden'];
     const threshold = h['threshold'];
-    const encoder = h['encoder'] as EncoderSpec | undefined;
-    if (typeof obsDim !== 'number' || !Array.isArray(hidden) || typeof threshold !== 'number' || encoder?.kind !== 'state') throw new CorruptFileError(`${path}: not a reward classifier header`);
+    const encoder = readEncoderSpec(h['encoder']);
+    if (typeof obsDim !== 'number' || !Array.isArray(hidden) || typeof threshold !== 'number' || !encoder) throw new CorruptFileError(`${path}: not a reward classifier header`);
+    const image = encoder.kind === 'conv' ? readImage(h['image'], path) : null;
     const [mean, std, ...weights] = file.sections.map(asFloat32);
     if (!mean || !std) throw new CorruptFileError(`${path}: missing normalisation`);
     if (!hidden.every((n): n is number => Number.isInteger(n) && n > 0)) throw new CorruptFileError(`${path}: hidden layer sizes [${hidden}] are not positive integers`);
-    const head = createMlpParams({ input: mean.length, hidden, output: 1, layerNorm: false, activation: 'relu' }, new Rng(0));
-    const params = paramList(head);
+    const head = createMlpParams({ input: (image?.spec.features ?? 0) + mean.length, hidden, output: 1, layerNorm: false, activation: 'relu' }, new Rng(0));
+    const params = [...paramList(head), ...(image ? encoderParamList(image.params) : [])];
     if (weights.length !== params.length || params.some((p, i) => p.length !== (weights[i] as Float32Array).length)) throw new CorruptFileError(`${path}: weights do not match the network`);
     params.forEach((p, i) => p.set(weights[i] as Float32Array));
-    return new RewardClassifier(head, activeKernels(), encoder, mean, std, obsDim, threshold, readMeta(h['meta']));
+    return new RewardClassifier(head, activeKernels(), encoder, image, mean, std, obsDim, threshold, readMeta(h['meta']));
   }
 
   /** Nothing native is held (the kernels are shared); kept for callers' lifecycle. */
@@ -377,25 +457,25 @@ export class RewardClassifier {
  * `envReward` / `envSuccess` where it has them, for evaluation only. A simulated task that ends
  * an episode on its own success where the classifier sees none ends it truncated (bootstrapped).
  */
-export class ClassifierReward extends Wrapper {
+export class ClassifierReward<O extends Observation = Float32Array> extends BaseWrapper<O> {
   readonly stats = { steps: 0, successes: 0 };
   /** The reward of a success (the intervention wrapper stores it when a person presses success). */
   readonly successReward = 1;
 
   constructor(
-    env: Env,
+    env: Env<O>,
     readonly classifier: RewardClassifier,
   ) {
     super(env);
-    const dim = env.spec.observationSpace.kind === 'box' ? env.spec.observationSpace.low.length : 1;
+    const dim = stateSpace(env.spec.observationSpace).low.length;
     if (dim !== classifier.obsDim) throw new Error(`reward classifier takes observations of length ${classifier.obsDim}; ${env.spec.id} gives ${dim}`);
   }
 
-  override async reset(options?: ResetOptions): Promise<ResetResult> {
+  override async reset(options?: ResetOptions): Promise<ResetResult<O>> {
     return this.env.reset(options);
   }
 
-  override async step(action: Float32Array): Promise<StepResult> {
+  override async step(action: Float32Array): Promise<StepResult<O>> {
     const r = await this.env.step(action);
     const success = this.classifier.success(r.obs);
     this.stats.steps++;
@@ -411,7 +491,68 @@ export class ClassifierReward extends Wrapper {
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
+/** The conv encoder for `spec`'s camera, shaped by the first observation's frame (its size is the camera's). */
+function createImageEncoder(spec: Extract<EncoderSpec, { kind: 'conv' }>, first: Observation, rng: Rng): ImageEncoder {
+  const frame = first instanceof Float32Array ? undefined : first[spec.camera];
+  if (!(frame instanceof Uint8Array)) throw new Error(`reward classifier: encoder conv reads camera "${spec.camera}", which the observations do not have`);
+  const dims = CAMERA_SHAPES.get(frame.length);
+  const shape = spec.shape ?? dims;
+  if (!shape) throw new Error(`reward classifier: give the "${spec.camera}" frame's shape (encoder.shape: [height, width, channels]); ${frame.length} bytes is not a square RGB or grey frame`);
+  const [height, width, channels] = shape;
+  if (height * width * channels !== frame.length) throw new Error(`reward classifier: encoder.shape ${height}×${width}×${channels} does not match the "${spec.camera}" frame's ${frame.length} bytes`);
+  const conv: ConvEncoderSpec = { height, width, channels, filters: spec.filters ?? 32, strides: spec.strides ?? [2, 2, 1, 1], features: spec.features ?? 50 };
+  return { camera: spec.camera, spec: conv, params: createConvEncoder(conv, rng), pad: spec.pad ?? 4 };
+}
+
+/** Square RGB and grey frames by their byte count (the common case needs no shape). */
+const CAMERA_SHAPES = new Map<number, [number, number, number]>(
+  Array.from({ length: 512 }, (_, i) => i + 1).flatMap((n): [number, [number, number, number]][] => [
+    [n * n * 3, [n, n, 3]],
+    [n * n, [n, n, 1]],
+  ]),
+);
+
 const indices = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** The encoder entry of a file's header, checked field by field. */
+function readEncoderSpec(v: unknown): EncoderSpec | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const m = new Map(Object.entries(v));
+  const indices = m.get('indices');
+  const ints = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => Number.isInteger(n) && n >= 0);
+  if (indices !== undefined && !ints(indices)) return null;
+  const idx = indices === undefined ? {} : { indices };
+  if (m.get('kind') === 'state') return { kind: 'state', ...idx };
+  const camera = m.get('camera');
+  if (m.get('kind') === 'conv' && typeof camera === 'string') return { kind: 'conv', camera, ...idx };
+  return null;
+}
+
+/** A conv classifier's encoder shape from its header (weights are read after). */
+function readImage(v: unknown, path: string): ImageEncoder {
+  const bad = (): never => {
+    throw new CorruptFileError(`${path}: the image encoder's header is malformed`);
+  };
+  if (typeof v !== 'object' || v === null) return bad();
+  const m = new Map(Object.entries(v));
+  const camera = m.get('camera');
+  const pad = m.get('pad');
+  const spec = m.get('spec');
+  if (typeof camera !== 'string' || typeof pad !== 'number' || typeof spec !== 'object' || spec === null) return bad();
+  const sm = new Map(Object.entries(spec));
+  const int = (k: string): number => {
+    const x = sm.get(k);
+    return typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= 4096 ? x : bad();
+  };
+  const strides = sm.get('strides');
+  if (!Array.isArray(strides) || !strides.every((x) => Number.isInteger(x) && x >= 1)) return bad();
+  const conv: ConvEncoderSpec = { height: int('height'), width: int('width'), channels: int('channels'), filters: int('filters'), strides: strides.map(Number), features: int('features') };
+  try {
+    return { camera, spec: conv, params: createConvEncoder(conv, new Rng(0)), pad };
+  } catch (err) {
+    throw new CorruptFileError(`${path}: ${(err as Error).message}`);
+  }
+}
 
 /** The file's meta, field by field (a file is input: what does not check out is left out). */
 function readMeta(value: unknown): ClassifierMeta {
