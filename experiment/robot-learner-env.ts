@@ -36,7 +36,7 @@ export async function makeRobotLearnerEnv(config: ExperimentConfig, robotPath: s
   const sim = await makeLearnerEnv({ ...config, hil: undefined });
   const learnerSpec = sim.spec;
   await sim.close();
-  const { env: connected, robot } = await connectRobot(robotConfig, log);
+  const { env: connected, robot } = await connectRobot(robotConfig, log, config.env.options);
   let env: Env = connected;
   try {
     const constraints = config.safety.constraints;

@@ -27,7 +27,7 @@ export async function makeTeleopEnv(config: ExperimentConfig, hil: HilSection, r
   if (!robotPath) return { env: await makeLearnerEnv({ ...config, hil }, log, { human: true }), robot: null };
   const robotConfig = loadRobotConfig(robotPath);
   if (robotConfig.task !== config.env.id) throw new UsageError(`${robotPath} runs task ${robotConfig.task}, not ${config.env.id}`);
-  const connected = await connectRobot(robotConfig, log);
+  const connected = await connectRobot(robotConfig, log, config.env.options);
   const inner = connected.env.spec.actionSpace.kind === 'box' ? new RescaleAction(connected.env) : connected.env;
   const env = await withHuman(inner, config, { ...hil, onDisconnect: 'hold' }, log);
   return { env: new EpisodeStatistics(env), robot: connected.robot };

@@ -126,9 +126,11 @@ export function loadRobotConfig(path: string): RobotConfig {
 /**
  * Connects to a configured robot and returns it as an env with the task's time limit and
  * Tier 0 limits (unless `limits: false`); `robot` is the raw RobotEnv (link statistics).
+ * `taskOptions`: the experiment's env options (`action`, `successHold`…), so the robot runs the
+ * task the policy was trained on, not the task's defaults.
  */
-export async function connectRobot(config: RobotConfig, log?: (line: string) => void): Promise<{ env: Env; robot: RobotEnv }> {
-  const task = robotTask(config.task);
+export async function connectRobot(config: RobotConfig, log?: (line: string) => void, taskOptions: Record<string, unknown> = {}): Promise<{ env: Env; robot: RobotEnv }> {
+  const task = robotTask(config.task, taskOptions);
   const options: RobotEnvOptions = { staleAfterMs: config.staleAfterMs, resetSpeed: config.resetSpeed, linkWaitMs: config.linkWaitMs, log };
   let robot: RobotEnv;
   if (config.kind === 'ros') {
