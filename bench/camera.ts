@@ -37,6 +37,8 @@ export interface CameraDecodeResult {
    * What a control loop on the same thread loses.
    */
   readonly blockingMs: number;
+  /** Process CPU time per frame, ms (all threads: for sharp, the pool's decode too). On a loaded machine, the figure to compare. */
+  readonly cpuMs: number;
   /** Frames per second, one at a time. */
   readonly framesPerSec: number;
 }
@@ -56,10 +58,11 @@ async function render(width: number, height: number): Promise<Uint8Array> {
 }
 
 /** Times `fn` for about SECONDS: median wall ms and median synchronous (blocking) ms per call. */
-async function time(fn: () => Promise<unknown> | unknown): Promise<{ wallMs: number; blockingMs: number; perSec: number }> {
+async function time(fn: () => Promise<unknown> | unknown): Promise<{ wallMs: number; blockingMs: number; cpuMs: number; perSec: number }> {
   for (let i = 0; i < 5; i++) await fn();
   const walls: number[] = [];
   const syncs: number[] = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   while (performance.now() - t0 < SECONDS * 1000) {
     const a = performance.now();
@@ -69,7 +72,8 @@ async function time(fn: () => Promise<unknown> | unknown): Promise<{ wallMs: num
     walls.push(performance.now() - a);
   }
   const median = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1] as number;
-  return { wallMs: median(walls), blockingMs: median(syncs), perSec: walls.length / ((performance.now() - t0) / 1000) };
+  const cpu = process.cpuUsage(cpu0);
+  return { wallMs: median(walls), blockingMs: median(syncs), cpuMs: (cpu.user + cpu.system) / 1000 / walls.length, perSec: walls.length / ((performance.now() - t0) / 1000) };
 }
 
 /** Optional decoders for the comparison, when installed (in CAMERA_BENCH_MODULES, or the project's node_modules). */
@@ -114,7 +118,7 @@ export async function cameraBenchmark(json: boolean): Promise<{ decode: CameraDe
     const source = `${w}x${h}`;
     const jpeg = await encodeJpeg(await render(w, h), w, h, 85);
     process.stderr.write(`bench camera: ${source} JPEG, ${jpeg.length} bytes…\n`);
-    const row = (decoder: string, t: { wallMs: number; blockingMs: number; perSec: number }): void => void decode.push({ decoder, source, jpegBytes: jpeg.length, wallMs: t.wallMs, blockingMs: t.blockingMs, framesPerSec: t.perSec });
+    const row = (decoder: string, t: { wallMs: number; blockingMs: number; cpuMs: number; perSec: number }): void => void decode.push({ decoder, source, jpegBytes: jpeg.length, wallMs: t.wallMs, blockingMs: t.blockingMs, cpuMs: t.cpuMs, framesPerSec: t.perSec });
     row('sharp decode + resize to 64x64 (chosen)', await time(() => decodeToRgb({ kind: 'compressed', format: 'jpeg', bytes: jpeg }, 64, 64, { maxPixels: 1 << 24 })));
     for (const d of others) {
       const t = await time(() => d.decode(jpeg));
@@ -131,7 +135,7 @@ export async function cameraBenchmark(json: boolean): Promise<{ decode: CameraDe
     ).wallMs;
   }
   if (!json) {
-    for (const r of decode) process.stdout.write(`${r.source} (${r.jpegBytes} B)  ${r.decoder.padEnd(42)} wall ${r.wallMs.toFixed(3)} ms  event loop blocked ${r.blockingMs.toFixed(3)} ms  ${r.framesPerSec.toFixed(0)} frames/s\n`);
+    for (const r of decode) process.stdout.write(`${r.source} (${r.jpegBytes} B)  ${r.decoder.padEnd(42)} wall ${r.wallMs.toFixed(3)} ms  event loop blocked ${r.blockingMs.toFixed(3)} ms  CPU ${r.cpuMs.toFixed(3)} ms  ${r.framesPerSec.toFixed(0)} frames/s\n`);
     for (const [s, ms] of Object.entries(messageParseMs)) process.stdout.write(`${s}: JSON.parse + base64 of the rosbridge message ${ms.toFixed(3)} ms\n`);
   }
   return { decode, messageParseMs };
