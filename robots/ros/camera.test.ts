@@ -80,6 +80,11 @@ describe('robot cameras over rosbridge', () => {
     expect(Math.abs(front!.stampMs - Date.now())).toBeLessThan(2000);
     const seq = front!.seq;
     expect(await until(() => (env.cameraFrame('front')?.seq ?? 0) > seq + 2, 5000)).toBe(true);
+    // A dropped link: roslib resubscribes after the reconnect and frames come again.
+    server.dropClients();
+    expect(await until(() => env.stats.reconnects === 1, 10_000)).toBe(true);
+    const after = env.cameraFrame('front')!.seq;
+    expect(await until(() => (env.cameraFrame('front')?.seq ?? 0) > after + 2, 10_000)).toBe(true);
     expect(() => env.cameraFrame('wrist')).toThrow(/no camera "wrist" \(this robot has front, side\)/);
     expect(env.stats.cameras?.['front']?.dropped).toBe(0);
   });
