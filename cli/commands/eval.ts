@@ -1,12 +1,12 @@
 import type { Env } from '../../control/env.js';
 import { SceneRecorder } from '../../control/scene.js';
-import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
 import { EVALUATION_SEED, evaluatePolicy, type EvalResult } from '../../policies/evaluate.js';
-import { connectRobot, loadRobotConfig } from '../../robots/config.js';
+import { loadRobotConfig } from '../../robots/config.js';
 import type { RobotEnv } from '../../robots/robot-env.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
 import type { ExperimentConfig } from '../../experiment/config.js';
+import { makeRobotLearnerEnv } from '../../experiment/robot-learner-env.js';
 import { loadRunPolicy, makeLearnerEnv } from '../../experiment/setup.js';
 import { envEntry } from '../../tasks/registry.js';
 
@@ -36,8 +36,10 @@ export async function evalCommand(args: Args): Promise<void> {
   if (robotPath) {
     const robotConfig = loadRobotConfig(robotPath);
     if (robotConfig.task !== config.env.id) throw new UsageError(`the run was trained on ${config.env.id}; ${robotPath} runs task ${robotConfig.task}`);
-    const connected = await connectRobot(robotConfig, log);
-    env = new EpisodeStatistics(connected.env);
+    // The stack the run trained with on a robot: the task with the config's env options, the
+    // task's shield when the config asks for it, the cost expressions, actions in [−1, 1].
+    const connected = await makeRobotLearnerEnv(config, robotPath, log);
+    env = connected.env;
     robot = connected.robot;
     where = robotConfig.kind;
     log(`connected to the ${robotConfig.kind} robot (${robotPath}); evaluating ${episodes} episodes — Ctrl-C stops it and holds the robot`);
