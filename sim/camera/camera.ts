@@ -49,7 +49,9 @@ const LIGHT = 12; // unit vector towards the light (world)
  * scene carries none (Rapier's and MuJoCo's `scene()` list only primitives; mesh colliders are
  * left out of the scene, as on the dashboard).
  *
- * Per frame nothing is allocated once the scratch has grown to the scene's shape count.
+ * Per frame no arrays or objects are allocated once the scratch has grown to the scene's
+ * shape count (and, with colour jitter, once per shape name per randomisation sample); V8 still
+ * boxes a few numbers, ~0.2 KB per frame (docs/benchmarks.md, Simulated cameras).
  */
 export class Camera {
   readonly name: string;
@@ -519,7 +521,8 @@ const obb = new Float64Array(14);
 
 /**
  * Rotation matrix (row-major, shared scratch) of the quaternion x y z w at `q[at..at+4]`,
- * normalised first (poses are rounded); a zero or NaN quaternion gives NaNs, which callers skip.
+ * normalised first (poses are rounded); a zero or NaN quaternion reads as the identity (a NaN
+ * position still leaves the shape undrawn).
  */
 const qm = new Float64Array(9);
 function quatMatrix(q: ArrayLike<number>, at: number): Float64Array {
