@@ -73,6 +73,24 @@ describe('SAC with a conv image encoder', () => {
     expect(learner.actor.w[0]).toEqual(actorBefore);
   });
 
+  it('a checkpoint holds the encoders: a restored learner acts and updates exactly as the original', () => {
+    const config = resolveSacConfig(SacConfigSchema.parse(encoderConfig('rlpd')));
+    const a = new SacLearner(config, 5, 2, new Rng(31), [], 0, new JsKernels(), CAMERAS);
+    const rng = new Rng(32);
+    a.update([pixelBatch(rng, 5, 2, 8)]);
+    const state = a.exportState();
+    const b = new SacLearner(config, 5, 2, new Rng(99), [], 0, new JsKernels(), CAMERAS);
+    b.importState(state.header, state.sections.map((s) => new Uint8Array(s.buffer, s.byteOffset, s.byteLength)));
+    const obs = { state: Float32Array.of(0.1, 0.2, 0.3, 0.4, 0.5), front: new Uint8Array(360).fill(90), wrist: new Uint8Array(81).fill(30) };
+    expect(new GaussianActor(b.snapshot(), new Rng(1)).act(obs, true)).toEqual(new GaussianActor(a.snapshot(), new Rng(1)).act(obs, true));
+    const next = pixelBatch(rng, 5, 2, 8);
+    expect(b.update([next])).toEqual(a.update([next]));
+    // A state learner's checkpoint does not load into a pixel learner (and says why).
+    const plain = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ ...encoderConfig('rlpd'), encoder: undefined })), 5, 2, new Rng(0), [], 0, new JsKernels());
+    const p = plain.exportState();
+    expect(() => b.importState(p.header, p.sections.map((s) => new Uint8Array(s.buffer, s.byteOffset, s.byteLength)))).toThrow(/a different network config/);
+  });
+
   it('refuses camera frames without an encoder, and a batch without frames', () => {
     const plain = resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', hidden: [8] }));
     expect(() => new SacLearner(plain, 5, 2, new Rng(0), [], 0, new JsKernels(), CAMERAS)).toThrow(/needs an image encoder \(algo.encoder: \{kind: conv\}\)/);
