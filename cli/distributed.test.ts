@@ -117,4 +117,19 @@ describe('roborl actor --robot', () => {
     ok.proc.kill('SIGINT');
     expect(await ok.exit).toBe(130);
   }, 120_000);
+
+  it("runs the task with the config's env options (a TCP-delta config starts on the arm) — the stack a run on the robot trains with", async () => {
+    const { server } = await servedRos('realtime');
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-dist-robot-'));
+    const robotYaml = join(dir, 'ros.yaml');
+    writeFileSync(robotYaml, `kind: ros\ntask: PandaReach-v0\nurl: ${server.url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\n`);
+    const config = join(dir, 'reach-tcp.yaml');
+    writeFileSync(config, `name: robot-actor-tcp\nenv: { id: PandaReach-v0, options: { action: { frame: tcp } } }\nalgo: { kind: sac, hidden: [8], batchSize: 8, learningStarts: 100 }\ntrain: { steps: 1000 }\ndistributed: { redis: { url: "${redis.url}" } }\n`);
+    // Before: the arm ran the task's default joint deltas (7) and the actor was refused for sizes.
+    const ok = start(['actor', config, '--robot', robotYaml, '--actor-id', 'tcp']);
+    await until('the robot actor waiting for a learner', () => /waiting for a learner|the learner of this config takes/.test(ok.out()), 60_000);
+    expect(ok.out()).toMatch(/waiting for a learner/);
+    ok.proc.kill('SIGINT');
+    expect(await ok.exit).toBe(130);
+  }, 120_000);
 });

@@ -1,15 +1,11 @@
 import { hostname } from 'node:os';
 import type { Env } from '../../control/env.js';
-import { RescaleAction } from '../../control/wrappers/action-transforms.js';
-import { EpisodeStatistics } from '../../control/wrappers/episode-statistics.js';
-import { ExpressionConstraints, type HasStateVariables } from '../../control/safety/expressions.js';
-import { unwrap } from '../../control/wrappers/wrapper.js';
 import { loadConfig, type ExperimentConfig } from '../../experiment/config.js';
 import { redisPrefix } from '../../experiment/distributed.js';
+import { makeRobotLearnerEnv } from '../../experiment/robot-learner-env.js';
 import { absolutizePaths, makeLearnerEnv, resolvedAlgo } from '../../experiment/setup.js';
 import { runActor } from '../../policies/distributed/actor-loop.js';
 import { RedisActorTransport } from '../../policies/distributed/redis.js';
-import { connectRobot, loadRobotConfig } from '../../robots/config.js';
 import { allowFlags, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { stopSignals } from '../stop-signals.js';
 import { USAGE } from '../usage.js';
@@ -62,40 +58,13 @@ export async function actorCommand(args: Args): Promise<void> {
 }
 
 /**
- * The robot as the learner sees it: its link, time limit and Tier 0 limits, the config's cost
- * expressions, actions in [−1, 1] — and the same sizes (observation, action, constraints) as
- * the learner's env, checked here so a mismatch is said at once rather than in every batch.
+ * The robot as the learner sees it — the stack a run on the robot trains with
+ * (`makeRobotLearnerEnv`): the task with the config's env options, the robot's link, time limit
+ * and Tier 0 limits, the config's cost expressions, the task's shield when `safety.shield` asks
+ * for it, actions in [−1, 1], sizes checked against the learner's.
  */
 async function robotActorEnv(config: ExperimentConfig, robotPath: string, log: (s: string) => void): Promise<Env> {
-  const robotConfig = loadRobotConfig(robotPath);
-  if (robotConfig.task !== config.env.id) throw new UsageError(`${robotPath} runs task ${robotConfig.task}; the config trains ${config.env.id}`);
-  const learnerSpec = await (async () => {
-    const sim = await makeLearnerEnv(config);
-    const spec = sim.spec;
-    await sim.close();
-    return spec;
-  })();
-  const { env: robot } = await connectRobot(robotConfig, log);
-  let env: Env = robot;
-  try {
-    const constraints = config.safety.constraints;
-    if (constraints.length) {
-      const raw = unwrap(robot);
-      if (!hasStateVariables(raw)) throw new UsageError(`safety.constraints: the ${robotConfig.kind} robot (${robotPath}) exposes no state variables for cost expressions (${constraints.map((c) => c.name).join(', ')}); the learner's batches would have ${learnerSpec.constraints.length} costs and the robot's ${robot.spec.constraints.length}`);
-      env = new ExpressionConstraints(env, raw, constraints).check();
-    }
-    env = new EpisodeStatistics(env.spec.actionSpace.kind === 'box' ? new RescaleAction(env) : env);
-    const sizes = (spec: Env['spec']): string => `obs ${spec.observationSpace.kind === 'box' ? spec.observationSpace.low.length : 1}, action ${spec.actionSpace.kind === 'box' ? spec.actionSpace.low.length : 1}, costs [${spec.constraints.join(', ')}]`;
-    if (sizes(env.spec) !== sizes(learnerSpec)) throw new UsageError(`the robot (${robotPath}) gives ${sizes(env.spec)}; the learner of this config takes ${sizes(learnerSpec)}`);
-    return env;
-  } catch (err) {
-    await env.close();
-    throw err;
-  }
-}
-
-function hasStateVariables(env: Env): env is Env & HasStateVariables {
-  return typeof (env as Partial<HasStateVariables>).stateVariables === 'function';
+  return (await makeRobotLearnerEnv(config, robotPath, log)).env;
 }
 
 /** A 32-bit seed from a string (FNV-1a). */
