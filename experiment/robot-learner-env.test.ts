@@ -27,4 +27,19 @@ describe('the robot as a learner sees it', () => {
       await env.close();
     }
   }, 60_000);
+
+  it('PandaKeepOut-v0 with safety.shield: the task\'s shield model filters the arm\'s actions (reported in info.safety)', async () => {
+    const { server } = await servedRos('realtime');
+    const config = validateConfig({ name: 'keep-out', env: { id: 'PandaKeepOut-v0' }, algo: { kind: 'sac' }, safety: { shield: true }, train: { steps: 10 } }, 'test');
+    const { env } = await makeRobotLearnerEnv(config, armYaml(server.url, 'PandaKeepOut-v0'), () => {});
+    try {
+      expect(env.spec.constraints).toEqual(['keep_out', 'joint_velocity', 'table_contact']);
+      await env.reset({ seed: 1 });
+      const s = await env.step(new Float32Array(7).fill(0.5));
+      expect(s.info.safety).toMatchObject({ intervened: expect.any(Boolean) });
+      expect(s.costs.length).toBe(3);
+    } finally {
+      await env.close();
+    }
+  }, 60_000);
 });
