@@ -1,29 +1,39 @@
 /**
- * `npm run bench -- hil --json`: what a person in the loop buys, on PandaReach-v0 by default
- * (HIL_ENV=PandaPush-v0 for the push task; at this budget no method learns push — see
- * docs/benchmarks.md), 3 seeds per method, each (method, seed) in its own process, two at a time:
+ * `npm run bench -- hil --json`: what a person in the loop buys, on PandaReach-v0 by default until
+ * PandaPickCube-v0 is registered
+ * (HIL_ENV for another task), 3 seeds per method, each (method, seed) in its own process, two at
+ * a time. The setup measures what HIL-SERL claims — corrections that cover what the demos do not:
  *
+ * - demos: 5 scripted ones (HIL_DEMOS) from the central quarter of the task's start states
+ *   (HIL_DEMO_SHARE; experiment/demos `centralStartSeeds`), while training draws from all of them;
  * - `sac`: SAC, no demos;
- * - `rlpd`: RLPD with 20 scripted demos;
- * - `rlpd+human`: the same with a simulated person (the scripted expert with reaction delay,
- *   hand noise and a takeover rule) whose transitions go to both buffers (HIL-SERL);
+ * - `rlpd`: RLPD with those demos;
+ * - `rlpd+human`: the same with a simulated person (hil/devices/simulated-human.ts: the scripted
+ *   expert with reaction delay and hand noise, taking over only when the policy is failing —
+ *   stuck, drifting away, dropping the cube — and handing back once it has recovered, within a
+ *   budget of 20% of the run's steps) whose transitions go to both buffers (HIL-SERL);
  * - `rlpd+human+classifier`: the same, with the task's reward replaced by a learned success
  *   classifier (trained here from expert episodes; its precision / recall are measured on
  *   episodes it never saw).
  *
  * Evaluation is always deterministic, without a person, on the task's own success. Options by
  * environment: HIL_ENV, HIL_STEPS (default 10000), HIL_SEEDS (3), HIL_METHODS (comma list),
- * HIL_EVAL_EVERY (1000), HIL_PARALLEL (2).
+ * HIL_EVAL_EVERY (1000), HIL_PARALLEL (2), HIL_DEMOS (5), HIL_DEMO_SHARE (0.25; 1 = the
+ * training distribution), HIL_HUMAN (the person's settings as JSON). Each run with a person
+ * reports its intervention rate per tenth of its episodes, its budget and what triggered it.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { demoConfig, recordDemonstrations } from '../experiment/demos.js';
+import { demoConfig, recordDemonstrations, type DemoStart } from '../experiment/demos.js';
 import { validateConfig, type ExperimentConfig } from '../experiment/config.js';
 import { makeLearnerEnv, resolvedAlgo, scriptedInLearnerUnits } from '../experiment/setup.js';
 import type { Env } from '../control/env.js';
+import { findWrapper } from '../control/wrappers/wrapper.js';
+import { SimulatedHuman } from '../hil/devices/simulated-human.js';
+import { Intervention } from '../hil/intervention.js';
 import { Rng } from '../control/rng.js';
 import { allFrames, precisionRecall, RewardClassifier, sampleFrames, type LabelledEpisode } from '../hil/reward-classifier.js';
 import { selectBackend } from '../policies/backend.js';
@@ -32,8 +42,11 @@ import { ReplayBuffer } from '../policies/replay.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
 
 const ENV = process.env['HIL_ENV'] ?? 'PandaReach-v0';
+/** Demos: how many, and from which central share of the task's start states (training draws from all). */
+const DEMOS = Number(process.env['HIL_DEMOS'] ?? 5);
+const DEMO_START: DemoStart | undefined = Number(process.env['HIL_DEMO_SHARE'] ?? 0.25) < 1 ? { share: Number(process.env['HIL_DEMO_SHARE'] ?? 0.25) } : undefined;
 /** The simulated person's settings (HIL_HUMAN as JSON; see hil/devices/simulated-human.ts). */
-const HUMAN = JSON.parse(process.env['HIL_HUMAN'] ?? '{}') as Record<string, number>;
+const HUMAN = JSON.parse(process.env['HIL_HUMAN'] ?? '{}') as Record<string, unknown>;
 const METHODS = ['sac', 'rlpd', 'rlpd+human', 'rlpd+human+classifier'] as const;
 type Method = (typeof METHODS)[number];
 
@@ -54,6 +67,12 @@ export interface HilRun {
   readonly interventionRateFirst: number | null;
   readonly interventionRateLast: number | null;
   readonly humanSteps: number;
+  /** humanSteps / the run's steps (the person's budget is 20% unless HIL_HUMAN says otherwise). */
+  readonly humanShare: number | null;
+  /** The intervention rate (share of an episode's steps) per tenth of the run's episodes. */
+  readonly interventionRates: number[] | null;
+  /** The simulated person's counts: budget, takeovers by reason, hand-backs by reason. */
+  readonly person: SimulatedHuman['stats'] | null;
   readonly curve: { step: number; success: number }[];
   readonly seconds: number;
 }
@@ -68,7 +87,7 @@ export function hilConfig(method: Method, seed: number, steps: number, evalEvery
       env: { id: ENV, ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
       seed,
       algo: { kind: 'sac', preset: rlpd ? 'rlpd' : 'sac', hidden: [64, 64], critics: rlpd ? 4 : 2, criticSubset: 2, criticActorRatio: 2, batchSize: 128, gamma: 0.97, learningStarts: 500, ...(rlpd ? { demos: { path: demos, ratio: 0.5 } } : {}) },
-      ...(human ? { hil: { device: 'simulated', buffers: 'both', simulated: HUMAN } } : {}),
+      ...(human ? { hil: { device: 'simulated', buffers: 'both', simulated: { runSteps: steps, ...HUMAN } } } : {}),
       train: { steps, evalEvery, evalEpisodes: 10, checkpointEvery: steps, logEvery: 1000 },
     },
     `bench hil ${method}`,
@@ -85,10 +104,12 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
   const env = await makeLearnerEnv(config, undefined, { human: true });
   const evalEnv = await makeLearnerEnv(config, undefined, { evaluation: true });
   // Demos carry the reward the learner is trained on: with the classifier, they are recorded through it.
-  const demos = config.algo.kind === 'sac' && config.algo.demos ? (config.env.rewardClassifier ? (await recordDemonstrations(config, 20, 5_000_000, false)).table : ReplayBuffer.load(config.algo.demos.path)) : undefined;
+  const demos = config.algo.kind === 'sac' && config.algo.demos ? (config.env.rewardClassifier ? (await recordDemonstrations(config, DEMOS, 5_000_000, false, undefined, DEMO_START)).table : ReplayBuffer.load(config.algo.demos.path)) : undefined;
   const trainer = new OffPolicyTrainer({ env, evalEnv, config: resolvedAlgo(config), schedule: config.train, seed: job.seed, checkpointDir: join(dir, 'checkpoints'), metrics, demos, interventions: config.hil ? { toDemos: true, upsample: 1 } : undefined });
   await trainer.run();
   trainer.dispose();
+  const device = findWrapper(env, Intervention)?.device;
+  const person = device instanceof SimulatedHuman ? structuredClone(device.stats) : null;
   await Promise.all([env.close(), evalEnv.close()]);
   const records = metrics.read();
   const curve = records.filter((r) => r.type === 'eval').map((r) => ({ step: r.step, success: r['successRate'] as number }));
@@ -104,6 +125,9 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
     interventionRateFirst: config.hil ? meanOf(rates.slice(0, tenth)) : null,
     interventionRateLast: config.hil ? meanOf(rates.slice(-tenth)) : null,
     humanSteps: trainer.humanTransitions,
+    humanShare: config.hil ? trainer.humanTransitions / job.steps : null,
+    interventionRates: config.hil ? Array.from({ length: 10 }, (_, k) => rates.slice(Math.floor((k * rates.length) / 10), Math.floor(((k + 1) * rates.length) / 10))).filter((xs) => xs.length > 0).map(meanOf) : null,
+    person,
     curve,
     seconds: (performance.now() - t0) / 1000,
   };
@@ -125,7 +149,7 @@ async function labelledEpisodes(env: Env, expert: (obs: Float32Array) => Float32
     let reached = false;
     for (;;) {
       // Once there, a person holds the success state: the arm still (push: the cube stays put) or, on reach, on the target.
-      const a = reached ? (ENV === 'PandaPush-v0' ? new Float32Array(7) : expert(obs)) : Float32Array.from(expert(obs), (v) => Math.max(-1, Math.min(1, v + noise * rng.normal())));
+      const a = reached ? (ENV === 'PandaPush-v0' ? new Float32Array(expert(obs).length) : expert(obs)) : Float32Array.from(expert(obs), (v) => Math.max(-1, Math.min(1, v + noise * rng.normal())));
       const r = await env.step(a);
       reached ||= r.info.success === true;
       frames.push(r.obs);
@@ -176,9 +200,10 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
   const bad = methods.find((m) => !(METHODS as readonly string[]).includes(m));
   if (bad) throw new Error(`HIL_METHODS: unknown method ${bad} (known: ${METHODS.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-hil-'));
-  const demos = join(dir, 'push-20.demos');
-  const { table } = await recordDemonstrations(demoConfig(ENV, undefined), 20, 5_000_000, false);
+  const demos = join(dir, `${ENV}-${DEMOS}.demos`);
+  const { table } = await recordDemonstrations(demoConfig(ENV, undefined), DEMOS, 5_000_000, false, undefined, DEMO_START);
   table.save(demos);
+  process.stderr.write(`bench hil: ${ENV}, ${DEMOS} scripted demos from ${DEMO_START ? `the central ${Math.round(100 * DEMO_START.share)}% of` : 'all'} the task's start states (${table.size} transitions); training draws from all of them\n`);
   const classifierPath = join(dir, 'push-success.classifier');
   const classifier = methods.some((m) => m.endsWith('classifier')) ? await trainClassifier(classifierPath) : null;
   if (process.env['HIL_CLASSIFIER_ONLY']) return { env: ENV, classifier };
@@ -191,13 +216,13 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
       for (let job = queue.shift(); job; job = queue.shift()) {
         const r = await spawnWorker(job);
         runs.push(r);
-        process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps (${r.interventionRateFirst?.toFixed(2) ?? '–'} → ${r.interventionRateLast?.toFixed(2) ?? '–'}) in ${r.seconds.toFixed(0)} s\n`);
+        process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps${r.humanShare === null ? '' : ` (${(100 * r.humanShare).toFixed(1)}% of the run)`} rate ${r.interventionRates?.map((x) => x.toFixed(2)).join(' ') ?? '–'} in ${r.seconds.toFixed(0)} s\n`);
       }
     }),
   );
   runs.sort((a, b) => methods.indexOf(a.method) - methods.indexOf(b.method) || a.seed - b.seed);
   if (!json) for (const r of runs) process.stdout.write(`${r.method.padEnd(24)} seed ${r.seed}  stepsTo80 ${String(r.stepsTo80 ?? '—').padStart(6)}  final ${(100 * r.finalSuccess).toFixed(0)}%\n`);
-  return { env: ENV, steps, seeds, evalEvery, runs, classifier };
+  return { env: ENV, steps, seeds, evalEvery, demos: { count: DEMOS, startShare: DEMO_START?.share ?? 1 }, runs, classifier };
 }
 
 if (process.env['HIL_WORKER'] && process.argv[1] === fileURLToPath(import.meta.url)) {
