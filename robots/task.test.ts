@@ -78,6 +78,11 @@ describe('robot task definitions agree with the simulated task', () => {
     await env.close();
   });
 
+  it("takes the task's options (the action frame) and refuses a gripper action, which no robot bridge sends yet", () => {
+    expect(robotTask('PandaReach-v0', { action: { frame: 'tcp' } }).spec.actionNames).toEqual(['Δtcp x', 'Δtcp y', 'Δtcp z']);
+    expect(() => robotTask('PandaReach-v0', { action: { frame: 'joint', gripper: true } })).toThrow(/PandaReach-v0 cannot run on a robot with `action.gripper`: .*no gripper command/);
+  });
+
   it('a robot task refuses a NaN joint state and never steps a physics', () => {
     const task = robotTask('PandaReach-v0');
     const start = task.startPositions(new Rng(0));

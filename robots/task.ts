@@ -71,6 +71,11 @@ export function robotTask(id: string, options: Record<string, unknown> = {}): Ro
   }
   const sim: PandaTask = task;
   const measured: MeasuredPhysics = physics;
+  if (sim.actions.gripperIndex >= 0) {
+    void sim.close();
+    // The bridges send the arm's joint targets only: a gripper entry would be dropped unseen.
+    throw new Error(`${id} cannot run on a robot with \`action.gripper\`: the robot bridges have no gripper command yet (drop action.gripper, or train it in simulation)`);
+  }
   return {
     spec: { ...sim.spec, kind: 'real' },
     jointNames: sim.jointNames,
