@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { guaranteedWindow } from '../policies/distributed/rate-limiter.js';
 import { resolveSacConfig, SacConfigSchema } from '../policies/sac/config.js';
 import { StreamAcConfigSchema, StreamQConfigSchema, StreamTdConfigSchema } from '../policies/stream/config.js';
+import { CameraConfigError } from '../sim/camera/config.js';
+import { splitCameraOptions } from '../tasks/cameras.js';
 
 /** Training schedule and logging. Every field documented with its default. */
 export const TrainScheduleSchema = z
@@ -171,7 +173,8 @@ export const ExperimentConfigSchema = z
          */
         rewardClassifier: z.string().min(1).optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine(observationOptionsValid),
     /** Seed of everything: networks, exploration, env resets. Default 0. */
     /** Run seed: an integer in [0, 2³²). Default 0. */
     seed: z.number().int().nonnegative().max(0xffffffff).default(0),
@@ -213,6 +216,16 @@ function distributedWindowFits(c: { algo: z.output<typeof SacConfigSchema> | z.o
     path: ['distributed', 'sendEvery'],
     message: `a batch of distributed.sendEvery transitions (${d.sendEvery}) does not fit the window the rate limiter always leaves the actors (${Math.max(0, window)} with distributed.errorBuffer ${d.errorBuffer} and ${+(rowsPerLearn / spi).toFixed(3)} inserts per learner step); actors would wait for good. Lower distributed.sendEvery to at most ${Math.max(1, window)}, or raise distributed.errorBuffer to at least ${needed}`,
   });
+}
+
+/** `env.options.cameras` and `env.options.state` (tasks/cameras.ts), checked when the config loads rather than when the env is built. */
+function observationOptionsValid(env: { id: string; options: Record<string, unknown> }, ctx: z.RefinementCtx): void {
+  try {
+    splitCameraOptions(env.id, env.options, 'env.options.');
+  } catch (err) {
+    if (!(err instanceof CameraConfigError)) throw err;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['options'], message: err.message });
+  }
 }
 
 export type ExperimentConfig = z.output<typeof ExperimentConfigSchema>;
