@@ -53,6 +53,15 @@ describe('frame replay (image observations)', () => {
     }
   });
 
+  it('gives back its episodes with their frames (what demo tables feed the reward classifier)', () => {
+    const r = new FrameReplay(SPEC);
+    fill(r, 2, 3);
+    const eps = [...r.episodes()];
+    expect(eps.map((e) => e.map((t) => t.obs.state[0]))).toEqual([[1, 2, 3], [5, 6, 7]]);
+    expect(eps[1]!.map((t) => (t.nextObs.front as Uint8Array)[0])).toEqual([6, 7, 8]);
+    expect(eps.map((e) => e.at(-1)!.terminated)).toEqual([true, true]);
+  });
+
   it('memory per transition is about one frame set (1 + 1/episode length), not two', () => {
     const cams = [{ name: 'front', height: 64, width: 64, channels: 3 }];
     const spec: FrameReplaySpec = { capacity: 1010, obsDim: 17, actDim: 6, costDim: 0, cameras: cams };

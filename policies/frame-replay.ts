@@ -161,6 +161,43 @@ export class FrameReplay implements TransitionSink<DictObservation> {
     batch.discount[row] = (this.flags[last] as number) & TERMINATED ? 0 : scale;
   }
 
+  /**
+   * The stored transitions grouped into episodes, oldest first (as ReplayBuffer.episodes: demo
+   * tables feed the reward classifier this way). Observations are views into the table, valid
+   * until it is written again.
+   */
+  *episodes(): Generator<{ obs: DictObservation; nextObs: DictObservation; terminated: boolean }[]> {
+    const cap = this.spec.capacity;
+    const oldest = (this.ptr - this.count + cap) % cap;
+    let episode: { obs: DictObservation; nextObs: DictObservation; terminated: boolean }[] = [];
+    for (let k = 0; k + 1 < this.count; k++) {
+      const j = (oldest + k) % cap;
+      const flags = this.flags[j] as number;
+      if (!(flags & ACTED)) {
+        if (episode.length) yield episode;
+        episode = [];
+        continue;
+      }
+      episode.push({ obs: this.observation(j), nextObs: this.observation((j + 1) % cap), terminated: (flags & TERMINATED) !== 0 });
+      if (flags & ENDED) {
+        yield episode;
+        episode = [];
+      }
+    }
+    if (episode.length) yield episode;
+  }
+
+  /** Slot i's observation (views). */
+  private observation(i: number): DictObservation {
+    const { obsDim } = this.spec;
+    const out: Record<string, Uint8Array> = {};
+    this.spec.cameras.forEach((c, k) => {
+      const n = this.frameBytes[k] as number;
+      out[c.name] = (this.frames[k] as Uint8Array).subarray(i * n, (i + 1) * n);
+    });
+    return { ...out, state: this.state.subarray(i * obsDim, (i + 1) * obsDim) };
+  }
+
   /** Writes an observation into a new slot (overwriting the oldest when full) and returns its index. */
   private push(state: Float32Array, frames: readonly Uint8Array[]): number {
     const cap = this.spec.capacity;
