@@ -4,6 +4,7 @@ import { validateConfig } from '../experiment/config.js';
 import { seedAt } from '../control/rng.js';
 import { centralStartSeeds, recordDemonstrations } from '../experiment/demos.js';
 import { makeLearnerEnv, scriptedInLearnerUnits } from '../experiment/setup.js';
+import { listEnvs } from '../tasks/registry.js';
 import { SimulatedHuman, type SimulatedHumanOptions } from './devices/simulated-human.js';
 import { Intervention } from './intervention.js';
 
@@ -47,8 +48,9 @@ const itself = (expert: (obs: Float32Array) => Float32Array) => expert;
 const opposite = (expert: (obs: Float32Array) => Float32Array) => (obs: Float32Array) => Float32Array.from(expert(obs), (v) => -v);
 
 describe('the simulated person (trigger: failure)', () => {
-  it('leaves a policy that makes progress alone: the expert itself driving reach and push gets no intervention', async () => {
-    for (const id of ['PandaReach-v0', 'PandaPush-v0']) {
+  it('leaves a policy that makes progress alone: the expert itself driving reach, push and pick gets no intervention', async () => {
+    // PandaPickCube-v0 joins once registered (another helper is adding it as this lands).
+    for (const id of ['PandaReach-v0', 'PandaPush-v0', ...listEnvs().filter((e) => e === 'PandaPickCube-v0')]) {
       const { steps, human } = await drive(id, itself, {}, 3);
       expect(steps.filter((r) => r.info.success).length, id).toBeGreaterThan(0); // it did succeed
       expect(engaged(steps).filter(Boolean), id).toHaveLength(0);

@@ -20,8 +20,10 @@ export interface SimulatedHumanOptions {
   /**
    * When the person takes over. `failure` (default): when the policy is failing, judged from
    * what a person watching sees — the task's dense reward (`metrics.envReward` under a learned
-   * reward) and `metrics.lift`: **stuck** (no new best of the episode by `minProgress` for
-   * `patience` steps), **drifting** (more than `drift` below the episode's best), or **dropping**
+   * reward), its distances (`distance`, `tcpToCube`, `cubeToGoal`) and `metrics.lift`: **stuck**
+   * (none of them beat the episode's best by `minProgress` for `patience` steps), **drifting**
+   * (the reward more than `drift` below the episode's best, or the hand 2 × `drift` m further from
+   * its target than it had come), or **dropping**
    * the cube (`lift` more than `dropMargin` below its peak once it was over `liftedAt`); never
    * while the task reports success. `disagreement` (the earlier rule): when the policy's proposal
    * has differed from what the person would do by more than `disagreement` (mean absolute
@@ -60,10 +62,17 @@ export interface SimulatedHumanOptions {
   readonly seed?: number;
 }
 
+/** Task metrics a person watches shrink as the task progresses (m). */
+const DISTANCES = ['distance', 'tcpToCube', 'cubeToGoal'] as const;
+/** Of those, the ones whose growth means the arm is heading away (pushing, the hand goes round the cube). */
+const AWAY: readonly string[] = ['distance', 'tcpToCube'];
+
 /** What a person watching registers of one tick. */
 interface View {
   readonly obs: Float32Array;
   readonly progress: number | undefined;
+  /** The task's distances the person watches shrink (`distance`, `tcpToCube`, `cubeToGoal`; m), by name. */
+  readonly distances: ReadonlyMap<string, number>;
   readonly lift: number | undefined;
   readonly success: boolean;
 }
@@ -91,6 +100,8 @@ export class SimulatedHuman implements TeleopDevice {
   private readonly o: Required<Omit<SimulatedHumanOptions, 'runSteps' | 'seed' | 'expert'>>;
   // Episode state: the policy's best reward, steps since it improved, the lift's peak.
   private best = -Infinity;
+  /** The closest each watched distance has come this episode. */
+  private closest = new Map<string, number>();
   private sinceProgress = 0;
   private peakLift = -Infinity;
   private streak = 0;
@@ -136,7 +147,12 @@ export class SimulatedHuman implements TeleopDevice {
     this.stats.steps++;
     const progress = context.metrics?.['envReward'] ?? context.reward;
     const envSuccess = context.metrics?.['envSuccess'];
-    this.history.push({ obs: Float32Array.from(context.obs), progress, lift: context.metrics?.['lift'], success: envSuccess === undefined ? context.success === true : envSuccess === 1 });
+    const distances = new Map<string, number>();
+    for (const k of DISTANCES) {
+      const v = context.metrics?.[k];
+      if (v !== undefined && Number.isFinite(v)) distances.set(k, v);
+    }
+    this.history.push({ obs: Float32Array.from(context.obs), progress, distances, lift: context.metrics?.['lift'], success: envSuccess === undefined ? context.success === true : envSuccess === 1 });
     if (this.history.length > o.reactionSteps + 1) this.history.shift();
     // What the person registered `reactionSteps` ago: they judge it, and act on it.
     const seen = this.history[0] as View;
@@ -174,19 +190,27 @@ export class SimulatedHuman implements TeleopDevice {
   private failing(seen: View): TakeoverReason | null {
     const o = this.o;
     if (seen.progress === undefined) return null; // the first ticks of an episode: nothing to judge yet
-    if (seen.progress > this.best + o.minProgress || this.best === -Infinity) {
-      this.best = Math.max(this.best, seen.progress);
-      this.sinceProgress = 0;
-    } else this.sinceProgress++;
+    // Progress: the reward, a watched distance or the lift beat the episode's best by minProgress.
+    let progressed = seen.progress > this.best + o.minProgress || this.best === -Infinity;
+    this.best = Math.max(this.best, seen.progress);
+    let driftedAway = false;
+    for (const [k, d] of seen.distances) {
+      const closest = this.closest.get(k);
+      if (closest === undefined || d < closest - o.minProgress) progressed = true;
+      if (closest !== undefined && AWAY.includes(k) && d > closest + 2 * o.drift) driftedAway = true;
+      this.closest.set(k, Math.min(closest ?? Infinity, d));
+    }
     const lift = seen.lift;
     const wasLifted = this.peakLift >= o.liftedAt;
+    if (lift !== undefined && lift > this.peakLift + o.minProgress) progressed = true;
     if (lift !== undefined) this.peakLift = Math.max(this.peakLift, lift);
+    this.sinceProgress = progressed ? 0 : this.sinceProgress + 1;
     if (seen.success) {
       this.sinceProgress = 0;
       return null;
     }
     if (lift !== undefined && wasLifted && lift < this.peakLift - o.dropMargin) return 'drop';
-    if (seen.progress < this.best - o.drift) return 'drift';
+    if (seen.progress < this.best - o.drift || driftedAway) return 'drift';
     if (this.sinceProgress >= o.patience) return 'stuck';
     return null;
   }
@@ -211,11 +235,12 @@ export class SimulatedHuman implements TeleopDevice {
     this.controlLeft = 0;
     this.streak = 0;
     // The policy gets a fresh chance from where the person left it.
-    this.resetJudgement(seen.progress, seen.lift);
+    this.resetJudgement(seen.progress, seen.lift, seen.distances);
   }
 
-  private resetJudgement(progress: number | undefined, lift: number | undefined): void {
+  private resetJudgement(progress: number | undefined, lift: number | undefined, distances?: ReadonlyMap<string, number>): void {
     this.best = progress ?? -Infinity;
+    this.closest = new Map(distances ?? []);
     this.sinceProgress = 0;
     this.peakLift = lift ?? -Infinity;
   }
