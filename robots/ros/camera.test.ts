@@ -112,7 +112,7 @@ describe('robot cameras over rosbridge', () => {
     expect(env.stats.cameras!['front']!.dropped).toBe(0);
   });
 
-  it('a corrupt or truncated JPEG, a PNG called jpeg, bad base64, an oversize frame, a wrong encoding, a wrong length and a step mismatch are counted and dropped; the link keeps working', async () => {
+  it('a corrupt or truncated JPEG, a JPEG claiming 60000×60000 pixels, a PNG called jpeg, bad base64, an oversize frame, a wrong encoding, a wrong length and a step mismatch are counted and dropped; the link keeps working', async () => {
     const { server, cameras } = await servedWithCameras([{ width: 64, height: 64, hz: 20 }, { type: 'raw', topic: SIDE.topic, width: 32, height: 24, hz: 20 }]);
     const logs: string[] = [];
     const env = await connect(server.url, [{ ...FRONT, maxBytes: 50_000 }, SIDE], { log: (l) => logs.push(l) });
@@ -122,7 +122,13 @@ describe('robot cameras over rosbridge', () => {
     const header = (): unknown => ({ seq: 0, stamp: rosTime(Date.now()), frame_id: 'camera' });
     const garbage = Uint8Array.from({ length: 2000 }, (_, i) => (i * 7919) & 255);
     garbage.set([0xff, 0xd8, 0xff]);
+    // A decompression bomb: the JPEG's frame header (SOF) claims 60000×60000 pixels.
+    const bomb = Uint8Array.from(jpeg);
+    const sof = bomb.findIndex((b, i) => b === 0xff && (bomb[i + 1] === 0xc0 || bomb[i + 1] === 0xc2));
+    expect(sof).toBeGreaterThan(0);
+    bomb.set([0xea, 0x60, 0xea, 0x60], sof + 5); // height, width (big-endian) after length and precision
     const badCompressed: unknown[] = [
+      { header: header(), format: 'jpeg', data: b64(bomb) },
       { header: header(), format: 'jpeg', data: b64(jpeg.subarray(0, Math.floor(jpeg.length / 2))) }, // truncated
       { header: header(), format: 'jpeg', data: b64(garbage) }, // JPEG magic, then noise
       { header: header(), format: 'jpeg', data: b64(await encodePng(rgb, 64, 64)) }, // says jpeg, is PNG
@@ -143,12 +149,14 @@ describe('robot cameras over rosbridge', () => {
     for (const c of cameras) c.stop();
     await new Promise((r) => setTimeout(r, 200));
     const stats = env.stats.cameras!;
+    const reasons: string[] = [];
     for (const [topic, name, msgs] of [[FRONT.topic, 'front', badCompressed], [SIDE.topic, 'side', badRaw]] as const)
       for (const m of msgs) {
         const n = stats[name]!.dropped;
         // Stamped as sent: a frame stamped when the list was made could arrive stale on a busy machine.
         server.publish(topic, m && typeof m === 'object' ? { ...m, header: header() } : m);
         expect(await until(() => stats[name]!.dropped === n + 1, 10_000), JSON.stringify(m).slice(0, 80)).toBe(true);
+        reasons.push(stats[name]!.lastError);
       }
     expect([stats['front']!.dropped, stats['side']!.dropped]).toEqual([badCompressed.length, badRaw.length]);
     // The link keeps working: new frames are decoded and steps run (no camera went stale).
@@ -160,8 +168,10 @@ describe('robot cameras over rosbridge', () => {
       const r = await env.step(new Float32Array(env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1));
       expect(r.truncated, String(r.info.linkError)).toBe(false);
     }
-    const text = logs.join('\n');
-    for (const why of [/premature end of JPEG|does not decode/, /format "jpeg" but the data is a PNG/, /not base64/, /over the 50000-byte cap/, /encoding "yuv422" is not supported/, /data has 2299 bytes, but step 96 × height 24 is 2304/, /step 90 is less than a row of 32 rgb8 pixels/]) expect(text).toMatch(why);
+    // Each reason is reported (stats.lastError; the log is rate-limited, 5 lines a second per camera).
+    const text = reasons.join('\n');
+    expect(logs.join('\n')).toMatch(/camera front \(\/camera\/image_raw\/compressed\): dropped frame #1: does not decode: Input image exceeds pixel limit/);
+    for (const why of [/premature end of JPEG|does not decode/, /format "jpeg" but the data is a PNG/, /not base64/, /over the 50000-byte cap/, /exceeds pixel limit/, /encoding "yuv422" is not supported/, /data has 2299 bytes, but step 96 × height 24 is 2304/, /step 90 is less than a row of 32 rgb8 pixels/]) expect(text).toMatch(why);
     expect(env.stats.cameras!['front']!.decoded).toBeGreaterThan(0);
   });
 
