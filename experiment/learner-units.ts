@@ -9,7 +9,7 @@ export function scriptedInLearnerUnits(envId: string, env: Env): Policy {
   const space = env.spec.actionSpace;
   const expert = envEntry(envId).scripted;
   if (!expert) throw new UsageError(`${envId} has no scripted policy (a simulated person and stream-td's fixed policy need one)`);
-  const raw = expert();
+  const raw = expert(unwrap(env));
   if (space.kind !== 'box') return raw;
   const toLearner = learnerUnits(env);
   return (obs) => toLearner(raw(obs));

@@ -121,10 +121,7 @@ export class Articulation {
     this.joints = movableJoints(robot);
     this.dof = this.joints.length;
     this.fingers = gripperJoints(robot);
-    // Fingers are a gripper's position servos with gains from their effort limits alone: the
-    // per-joint gains in `options` are the arm's.
-    const fg = servoGains(this.fingers, { mode: 'position', gravityCompensation: options.gravityCompensation });
-    this.fingerGains = { stiffness: fg.stiffness, damping: fg.damping };
+    this.fingerGains = fingerGains(this.fingers);
     this.mode = options.mode;
     this.base = options.base ?? IDENTITY_POSE;
     this.lastQ = new Float64Array(this.dof);
@@ -436,6 +433,17 @@ export function servoGains(joints: readonly UrdfJoint[], options: ArticulationOp
     damping: perJoint(options.damping, effort.map((e) => (options.gravityCompensation ? 5 * e : e)), 'damping'),
     velocityGain: perJoint(options.velocityGain, effort.map((e) => 5 * e), 'velocityGain'),
   };
+}
+
+/**
+ * A gripper's finger servos (every engine's): stiffness 50 × effort and damping 5 × effort, as
+ * the arm's defaults with gravity compensation, from the effort limits alone (the per-joint gains
+ * in the options are the arm's). Tried: damping 20 × (closing at ~0.1 m/s, as a parallel gripper
+ * does) made the scripted pick slower and no surer on either engine.
+ */
+export function fingerGains(fingers: readonly UrdfJoint[]): { stiffness: Float64Array; damping: Float64Array } {
+  const effort = fingers.map((j) => j.limit?.effort ?? 1);
+  return { stiffness: Float64Array.from(effort, (e) => 50 * e), damping: Float64Array.from(effort, (e) => 5 * e) };
 }
 
 function perJoint(v: number | readonly number[] | undefined, dflt: number[], name: string): Float64Array {

@@ -35,6 +35,7 @@ describe.each([
   ['Reacher2D-v0', 5, 0.8],
   ['PandaReach-v0', 10, 0.7],
   ['PandaPush-v0', 10, 0.5],
+  ['PandaPickCube-v0', 10, 0.8],
 ] as const)('scripted expert for %s', (id, episodes, minSuccess) => {
   it(`succeeds in at least ${minSuccess * 100}% of ${episodes} seeded episodes and beats random actions`, async () => {
     const env = await make(id);

@@ -9,6 +9,7 @@ import type { SceneShape } from '../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
 import type { TaskStep } from '../sim/sim-env.js';
 import { clamp, PANDA_JOINT_ACTION_NAMES, PANDA_MAX_DELTA, PandaTask, pandaIkStep, pandaTcpJacobian, pandaTcpPose, xyzNames } from './panda.js';
+import { pandaActions } from './panda-action.js';
 import { PANDA_REACH_OBSERVATION_NAMES, pandaReachObservation, reachGoalMarker } from './panda-reach.js';
 
 /** Nominal goal of the keep-out reach (each episode adds U(±3 cm) per axis). */
@@ -50,7 +51,9 @@ export class PandaKeepOut extends PandaTask {
 
   /** @param options.engine physics engine, `rapier` (default) or `mujoco`. */
   constructor(options: { engine?: EngineName | PhysicsFactory } = {}) {
-    super(checkEngine(options.engine));
+    // Joint deltas only: the analytic shield model differentiates the keep-out distance with
+    // respect to joint-delta actions.
+    super(checkEngine(options.engine), [], pandaActions(undefined));
   }
 
   protected resetTask(rng: Rng): { obs: Float32Array } {

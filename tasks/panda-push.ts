@@ -1,13 +1,14 @@
 import type { EnvSpec } from '../control/env.js';
 import type { Rng } from '../control/rng.js';
 import { box } from '../control/spaces.js';
-import { loadDescription } from '../sim/descriptions.js';
 import { checkEngine } from '../sim/physics-task.js';
 import type { EngineName, PhysicsFactory, SceneObject } from '../sim/physics.js';
 import type { SceneShape } from '../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
 import type { TaskStep } from '../sim/sim-env.js';
-import { checkSuccessHold, clamp, PANDA_ARM_OBSERVATION_NAMES, PANDA_JOINT_ACTION_NAMES, PANDA_MAX_DELTA, pandaIkStep, PandaTask, xyzNames } from './panda.js';
+import { intentPolicy, pandaActions } from './panda-action.js';
+import type { Policy } from '../control/policy.js';
+import { type PandaActionMap, checkSuccessHold, PANDA_ARM_OBSERVATION_NAMES, PandaTask, xyzNames } from './panda.js';
 
 const CUBE_HALF = 0.025;
 /** The cube: 5 cm, 0.1 kg, on the table. */
@@ -36,14 +37,14 @@ export class PandaPush extends PandaTask {
   readonly spec: EnvSpec = {
     id: PandaPush.ID,
     observationSpace: box(-Infinity, Infinity, [30]),
-    actionSpace: box(-1, 1, [7]),
+    actionSpace: this.actions.space,
     controlHz: 25,
     maxEpisodeSteps: 100,
     constraints: ['joint_velocity', 'table_contact'],
     kind: 'sim',
     // In the order observe() writes them.
     observationNames: [...PANDA_ARM_OBSERVATION_NAMES, ...xyzNames('cube'), ...xyzNames('cube v'), ...xyzNames('goal', 'xy'), ...xyzNames('cube−tcp'), ...xyzNames('goal−cube', 'xy')],
-    actionNames: PANDA_JOINT_ACTION_NAMES,
+    actionNames: this.actions.names,
   };
   /**
    * Pushing puts the fingers at cube height (the expert pushes with the TCP 3.5 cm above the
@@ -61,10 +62,12 @@ export class PandaPush extends PandaTask {
    *   episode ends as a success (default 1: the first such step ends it). Longer holds are what
    *   a person labelling success frames for a reward classifier does.
    * @param options.engine physics engine, `rapier` (default) or `mujoco`.
+   * @param options.action what actions mean: joint deltas (default) or `{ frame: tcp }` (see
+   *   panda-action.ts); the fingers stay closed unless `gripper: true`.
    */
-  constructor(options: { successHold?: number; engine?: EngineName | PhysicsFactory } = {}) {
+  constructor(options: { successHold?: number; engine?: EngineName | PhysicsFactory; action?: unknown } = {}) {
     const hold = checkSuccessHold(options.successHold);
-    super(checkEngine(options.engine), [CUBE]);
+    super(checkEngine(options.engine), [CUBE], pandaActions(options.action));
     this.successHold = hold;
   }
 
@@ -132,9 +135,8 @@ export class PandaPush extends PandaTask {
  * behind the cube on the cube→goal line, descend, then push along the line; re-align (rise and
  * come round) whenever the cube drifts sideways.
  */
-export function pandaPushExpert(): (obs: Float32Array) => Float32Array {
-  const robot = loadDescription('panda');
-  return (obs) => {
+export function pandaPushExpert(actions?: PandaActionMap): Policy {
+  return intentPolicy((obs) => {
     const tcp: Vec3 = [obs[14] as number, obs[15] as number, obs[16] as number];
     const cube: Vec3 = [obs[17] as number, obs[18] as number, obs[19] as number];
     const gx = obs[23] as number;
@@ -152,7 +154,6 @@ export function pandaPushExpert(): (obs: Float32Array) => Float32Array {
     if (along < -0.03 && lateral < 0.02 && tcp[2] < low + 0.02) goal = [cube[0] + 0.05 * dx, cube[1] + 0.05 * dy, low];
     else if (Math.hypot(tcp[0] - pre[0], tcp[1] - pre[1]) < 0.015) goal = [pre[0], pre[1], low];
     else goal = pre;
-    const dq = pandaIkStep(robot, obs.subarray(0, 7), goal, 0.03);
-    return Float32Array.from(dq, (d) => clamp(d / PANDA_MAX_DELTA, -1, 1));
-  };
+    return { goal, maxStep: 0.03 };
+  }, actions);
 }

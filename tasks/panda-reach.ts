@@ -1,13 +1,14 @@
 import type { EnvSpec } from '../control/env.js';
 import type { Rng } from '../control/rng.js';
 import { box } from '../control/spaces.js';
-import { loadDescription } from '../sim/descriptions.js';
 import { checkEngine } from '../sim/physics-task.js';
 import type { EngineName, PhysicsFactory } from '../sim/physics.js';
 import type { SceneShape } from '../control/scene.js';
 import { sub, type Pose, type Vec3 } from '../sim/math3d.js';
 import type { TaskStep } from '../sim/sim-env.js';
-import { checkSuccessHold, clamp, PANDA_ARM_OBSERVATION_NAMES, PANDA_JOINT_ACTION_NAMES, PANDA_MAX_DELTA, pandaIkStep, PandaTask, xyzNames } from './panda.js';
+import { intentPolicy, pandaActions } from './panda-action.js';
+import type { Policy } from '../control/policy.js';
+import { type PandaActionMap, checkSuccessHold, PANDA_ARM_OBSERVATION_NAMES, PandaTask, xyzNames } from './panda.js';
 
 /**
  * `PandaReach-v0`: bring the Panda's tool centre point to a random target.
@@ -26,13 +27,13 @@ export class PandaReach extends PandaTask {
   readonly spec: EnvSpec = {
     id: PandaReach.ID,
     observationSpace: box(-Infinity, Infinity, [23]),
-    actionSpace: box(-1, 1, [7]),
+    actionSpace: this.actions.space,
     controlHz: 25,
     maxEpisodeSteps: 50,
     constraints: ['joint_velocity', 'table_contact'],
     kind: 'sim',
     observationNames: PANDA_REACH_OBSERVATION_NAMES,
-    actionNames: PANDA_JOINT_ACTION_NAMES,
+    actionNames: this.actions.names,
   };
   private goal: Vec3 = [0.45, 0, 0.3];
   private readonly successHold: number;
@@ -41,9 +42,10 @@ export class PandaReach extends PandaTask {
   /**
    * @param options.successHold steps the TCP must stay within 5 cm before the episode ends as a success (default 1).
    * @param options.engine physics engine, `rapier` (default) or `mujoco`.
+   * @param options.action what actions mean: joint deltas (default) or `{ frame: tcp }` (see panda-action.ts).
    */
-  constructor(options: { successHold?: number; engine?: EngineName | PhysicsFactory } = {}) {
-    super(checkEngine(options.engine));
+  constructor(options: { successHold?: number; engine?: EngineName | PhysicsFactory; action?: unknown } = {}) {
+    super(checkEngine(options.engine), [], pandaActions(options.action));
     this.successHold = checkSuccessHold(options.successHold);
   }
 
@@ -98,12 +100,7 @@ export function reachGoalMarker(goal: Vec3): { shape: SceneShape; pose: Pose } {
   return { shape: { name: 'goal', kind: 'sphere', size: [0.05], role: 'target' }, pose: { p: goal, q: [0, 0, 0, 1] } };
 }
 
-/** Scripted expert for PandaReach-v0: damped-least-squares IK toward the target, hand kept pointing down. */
-export function pandaReachExpert(): (obs: Float32Array) => Float32Array {
-  const robot = loadDescription('panda');
-  return (obs) => {
-    const goal: Vec3 = [obs[17] as number, obs[18] as number, obs[19] as number];
-    const dq = pandaIkStep(robot, obs.subarray(0, 7), goal);
-    return Float32Array.from(dq, (d) => clamp(d / PANDA_MAX_DELTA, -1, 1));
-  };
+/** Scripted expert for PandaReach-v0: damped-least-squares IK toward the target, hand kept pointing down (in `actions`' frame; default joint deltas). */
+export function pandaReachExpert(actions?: PandaActionMap): Policy {
+  return intentPolicy((obs) => ({ goal: [obs[17] as number, obs[18] as number, obs[19] as number], maxStep: 0.04 }), actions);
 }

@@ -1,5 +1,6 @@
 import type { Rng } from '../control/rng.js';
 import type { JointLimits } from '../control/safety/joint-filter.js';
+import type { Box } from '../control/spaces.js';
 import type { JointPositionControl } from '../control/safety/safety-limits.js';
 import type { WorkspaceBox } from '../control/safety/workspace.js';
 import { loadDescription } from '../sim/descriptions.js';
@@ -11,6 +12,8 @@ import type { UrdfRobot } from '../sim/urdf/types.js';
 
 /** Franka's "ready" configuration: hand pointing down, TCP at (0.307, 0, 0.487). */
 export const PANDA_READY: readonly number[] = [0, -Math.PI / 4, 0, (-3 * Math.PI) / 4, 0, Math.PI / 2, Math.PI / 4];
+/** The fingers' opening (each, m) when a task with a gripper starts an episode: fully open, 8 cm between the pads. */
+export const PANDA_FINGER_OPEN = 0.04;
 /** Largest joint-target change per control step, rad (0.08 rad at 25 Hz = 2 rad/s). */
 export const PANDA_MAX_DELTA = 0.08;
 export const PANDA_TCP = 'panda_tcp';
@@ -20,7 +23,31 @@ export const PANDA_TABLE = { half: [1, 1, TABLE_HALF], center: [0.3, 0, -TABLE_H
 /** The table as a scene object of the physics. */
 export const PANDA_TABLE_OBJECT: SceneObject = { name: 'table', kind: 'box', size: PANDA_TABLE.half, position: [...PANDA_TABLE.center], friction: 0.5 };
 /** The arm's links that may not touch the table (all but the base bolted onto it). */
-const PANDA_ARM_LINKS: readonly string[] = ['panda_link1', 'panda_link2', 'panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_link8', 'panda_hand', 'panda_tcp'];
+const PANDA_ARM_LINKS: readonly string[] = ['panda_link1', 'panda_link2', 'panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_link8', 'panda_hand', 'panda_tcp', 'panda_leftfinger', 'panda_rightfinger'];
+/** The gripper's finger links (pads), in the physics' `fingers` order. */
+export const PANDA_FINGER_LINKS: readonly string[] = ['panda_leftfinger', 'panda_rightfinger'];
+
+/**
+ * What a Panda task's actions mean — joint deltas or the tool frame, with or without the gripper
+ * (`pandaActions` in panda-action.ts builds one from a task's `action` option): the action box
+ * and names, joint targets for an action, the action for (filtered) targets, the gripper's part.
+ */
+export interface PandaActionMap {
+  readonly space: Box;
+  readonly names: readonly string[];
+  /** `joint`: joint-target deltas; `tcp`: the tool frame (Δ position, optional yaw). */
+  readonly frame: 'joint' | 'tcp';
+  /** Index of the gripper entry, or −1 (the fingers are then held closed). */
+  readonly gripperIndex: number;
+  /** The arm's joint targets `action` commands from joint positions `q`. */
+  toTargets(action: ArrayLike<number>, q: ArrayLike<number>): Float64Array;
+  /** The action commanding `targets` from `q`; entries that command no arm joint (the gripper) are kept from `action`. */
+  toAction(targets: ArrayLike<number>, q: ArrayLike<number>, action?: ArrayLike<number>): Float32Array;
+  /** The finger opening (m, each finger) the gripper entry of `action` commands. */
+  fingerOpening(action: ArrayLike<number>): number;
+  /** The action holding the arm still and the fingers at `opening`. */
+  hold(opening: number): Float32Array;
+}
 /** Links whose frames the workspace check keeps off the table (the base and shoulder cannot reach it). */
 export const PANDA_CONTROL_LINKS: readonly string[] = ['panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_hand', 'panda_tcp'];
 /**
@@ -41,9 +68,17 @@ export abstract class PandaTask extends PhysicsTask implements JointPositionCont
   protected readonly lower: Float64Array;
   protected readonly upper: Float64Array;
   protected readonly velocityLimit: Float64Array;
+  /** What the actions mean (the task's `action` option). */
+  readonly actions: PandaActionMap;
+  /** The fingers' commanded opening, m (what the hold action keeps). */
+  private fingerTarget = 0;
 
-  /** `objects`: the task's bodies besides the arm and the table (a cube). */
-  constructor(engine: EngineName | PhysicsFactory = 'rapier', objects: readonly SceneObject[] = []) {
+  /**
+   * `objects`: the task's bodies besides the arm and the table (a cube); `actions`: what its
+   * actions mean (`pandaActions(options.action, …)`). Without a gripper entry the fingers stay
+   * closed, as the rigid hand of the description before the gripper was.
+   */
+  constructor(engine: EngineName | PhysicsFactory, objects: readonly SceneObject[], actions: PandaActionMap) {
     super(
       {
         robot: loadDescription('panda'),
@@ -57,19 +92,45 @@ export abstract class PandaTask extends PhysicsTask implements JointPositionCont
     this.lower = Float64Array.from(joints, (j) => j.limit?.lower ?? -Math.PI);
     this.upper = Float64Array.from(joints, (j) => j.limit?.upper ?? Math.PI);
     this.velocityLimit = Float64Array.from(joints, (j) => j.limit?.velocity ?? Infinity);
+    this.actions = actions;
   }
 
-  /** Restores the world and places the arm at READY + U(±noise) per joint (within limits). */
+  /**
+   * Restores the world and places the arm at READY + U(±noise) per joint (within limits); a
+   * task with a gripper action starts with the fingers open.
+   */
   protected resetArm(rng: Rng, noise: number): void {
     this.restoreWorld();
+    this.fingerTarget = 0;
+    if (this.actions.gripperIndex >= 0) this.commandFingers(PANDA_FINGER_OPEN);
     const q0 = PANDA_READY.map((v, i) => clamp(v + rng.uniform(-noise, noise), this.lower[i] as number, this.upper[i] as number));
     this.setJointState(q0);
-    
   }
 
-  /** Commands a ∈ [−1, 1]⁷ as joint targets q + 0.08·a, clipped to the joint limits. */
+  /**
+   * Commands the arm's joint targets for `action` (joint deltas: q + 0.08·a; tool frame: one IK
+   * step), clipped to the joint limits, and the fingers to the gripper entry's opening.
+   */
   protected override act(action: Float32Array): void {
     this.physics.command(this.targetsFor(action, this.q));
+    if (this.actions.gripperIndex >= 0) this.commandFingers(this.actions.fingerOpening(action));
+  }
+
+  private commandFingers(opening: number): void {
+    this.fingerTarget = opening;
+    this.physics.commandFingers?.(opening);
+  }
+
+  /** The distance between the finger pads, m (0: closed; 0.08: open). */
+  protected gripperWidth(): number {
+    const f = new Float64Array(2);
+    this.physics.readFingers?.(f);
+    return (f[0] as number) + (f[1] as number);
+  }
+
+  /** Whether both finger pads touch scene object `name` (a grasp). */
+  protected grasping(name: string): boolean {
+    return PANDA_FINGER_LINKS.every((l) => this.physics.touching([l], name));
   }
 
   /** The joint targets an action commands from joint positions `q` (the action mapping, clipped to the joint limits): what the simulator's servos and a robot receive. */
@@ -113,17 +174,19 @@ export abstract class PandaTask extends PhysicsTask implements JointPositionCont
     return this.qd;
   }
 
-  /** Actions command joint targets q + 0.08·a. */
+  /** The arm's joint targets: q + 0.08·a for joint deltas, one IK step in the tool frame. */
   actionToTargets(action: Float32Array, q: ArrayLike<number>): Float64Array {
-    return Float64Array.from({ length: 7 }, (_, i) => (q[i] as number) + PANDA_MAX_DELTA * (action[i] as number));
+    return this.actions.toTargets(action, q);
   }
 
-  targetsToAction(targets: ArrayLike<number>, q: ArrayLike<number>): Float32Array {
-    return Float32Array.from({ length: 7 }, (_, i) => clamp(((targets[i] as number) - (q[i] as number)) / PANDA_MAX_DELTA, -1, 1));
+  /** The action for (Tier 0's filtered) `targets`; the gripper entry comes from `action`, the one that was filtered. */
+  targetsToAction(targets: ArrayLike<number>, q: ArrayLike<number>, action?: Float32Array): Float32Array {
+    return this.actions.toAction(targets, q, action);
   }
 
+  /** Holds the arm where it is and the fingers at their last command (a grasped object stays grasped). */
   holdAction(): Float32Array {
-    return new Float32Array(7);
+    return this.actions.hold(this.fingerTarget);
   }
 
   /** Origins of links 3–7, the hand and the TCP at `joints` (forward kinematics), for workspace checks. */

@@ -8,8 +8,9 @@ import { checkEngine } from '../sim/physics-task.js';
 import { ENGINES, type EngineName, type PhysicsFactory } from '../sim/physics.js';
 import { loadRapier } from '../sim/rapier.js';
 import { CartPole, cartPoleExpert } from './cartpole.js';
+import { PandaPickCube, pandaPickExpert } from './panda-pick.js';
 import { PandaPush, pandaPushExpert } from './panda-push.js';
-import { pandaTcpOfAction, pandaTcpTeleop } from './panda.js';
+import { PandaTask, pandaTcpOfAction, pandaTcpTeleop, type PandaActionMap } from './panda.js';
 import { PandaReach, pandaReachExpert } from './panda-reach.js';
 import { keepOutShieldModel, PandaKeepOut, pandaKeepOutExpert } from './panda-keep-out.js';
 import { Pendulum, pendulumExpert } from './pendulum.js';
@@ -31,8 +32,12 @@ export interface EnvEntry {
   readonly engines: readonly EngineName[];
   /** Builds the raw env (no wrappers). The chosen engine's wasm module is loaded when this runs. */
   create(options: Record<string, unknown>): Env;
-  /** A scripted expert for demos and `roborl run --policy scripted`, if the task has one. */
-  readonly scripted?: () => Policy;
+  /**
+   * A scripted expert for demos and `roborl run --policy scripted`, if the task has one. Given
+   * the raw env it will act on, it acts in that env's action space (a Panda task's `action`
+   * option); without, in the task's default one.
+   */
+  readonly scripted?: (env?: Env) => Policy;
   /** The task's analytic shield model (Tier 1), if it has one. */
   readonly shield?: () => ShieldModel;
   /**
@@ -146,6 +151,9 @@ const engine = (o: Record<string, unknown>): EngineName | PhysicsFactory | undef
   return checkEngine(e) as EngineName;
 };
 
+/** A Panda task's action map (its `action` option), for experts that act in its frame. */
+const pandaActionsOf = (env?: Env): PandaActionMap | undefined => (env instanceof PandaTask ? env.actions : undefined);
+
 const str = (o: Record<string, unknown>, k: string): string | undefined => {
   const v = o[k];
   if (v === undefined) return undefined;
@@ -196,10 +204,10 @@ register({
 register({
   id: PandaReach.ID,
   summary: 'Franka Panda (7-DoF) moves its tool centre point to a random target',
-  optionKeys: ['successHold', 'engine'],
+  optionKeys: ['successHold', 'engine', 'action'],
   engines: ENGINES,
-  create: (o) => new PandaReach({ engine: engine(o), successHold: num(o, 'successHold') }),
-  scripted: pandaReachExpert,
+  create: (o) => new PandaReach({ engine: engine(o), successHold: num(o, 'successHold'), action: o['action'] }),
+  scripted: (env) => pandaReachExpert(pandaActionsOf(env)),
   tcpTeleop: pandaTcpTeleop,
   tcpOfAction: pandaTcpOfAction,
 });
@@ -235,10 +243,18 @@ register({
 register({
   id: PandaPush.ID,
   summary: 'Franka Panda pushes a cube to a goal on a table, through contacts',
-  optionKeys: ['successHold', 'engine'],
+  optionKeys: ['successHold', 'engine', 'action'],
   engines: ENGINES,
-  create: (o) => new PandaPush({ engine: engine(o), successHold: num(o, 'successHold') }),
-  scripted: pandaPushExpert,
+  create: (o) => new PandaPush({ engine: engine(o), successHold: num(o, 'successHold'), action: o['action'] }),
+  scripted: (env) => pandaPushExpert(pandaActionsOf(env)),
   tcpTeleop: pandaTcpTeleop,
   tcpOfAction: pandaTcpOfAction,
+});
+register({
+  id: PandaPickCube.ID,
+  summary: "Franka Panda grasps a 5 cm cube and lifts it 10 cm (SERL's franka_sim PandaPickCube; gripper, dense or sparse reward)",
+  optionKeys: ['action', 'reward', 'cubeMass', 'successHold', 'engine'],
+  engines: ENGINES,
+  create: (o) => new PandaPickCube({ engine: engine(o), action: o['action'], reward: o['reward'], cubeMass: num(o, 'cubeMass'), successHold: num(o, 'successHold') }),
+  scripted: (env) => pandaPickExpert(pandaActionsOf(env)),
 });

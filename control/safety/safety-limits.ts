@@ -15,8 +15,13 @@ export interface JointPositionControl {
   jointVelocities?(): ArrayLike<number>;
   /** The joint targets `action` commands from positions `q`. */
   actionToTargets(action: Float32Array, q: ArrayLike<number>): Float64Array;
-  /** The action commanding `targets` from positions `q` (inverse of actionToTargets inside the action box). */
-  targetsToAction(targets: ArrayLike<number>, q: ArrayLike<number>): Float32Array;
+  /**
+   * The action commanding `targets` from positions `q` (inverse of actionToTargets inside the
+   * action box). `action` is the one whose targets were filtered: entries that command no joint
+   * (a gripper) are taken from it, and an env whose map is not linear (end-effector actions
+   * through IK) may return it unchanged when the filter left its targets alone.
+   */
+  targetsToAction(targets: ArrayLike<number>, q: ArrayLike<number>, action?: Float32Array): Float32Array;
   /** The action that holds the joints where they are (the safe stop). */
   holdAction(): Float32Array;
   /**
@@ -115,7 +120,7 @@ export class SafetyLimits extends Wrapper {
         targets = limited.target;
         hits['workspace'] = limited.scaled ? 1 : 0;
       }
-      executed = this.control.targetsToAction(targets, q);
+      executed = this.control.targetsToAction(targets, q, executed);
     }
     for (const [k, v] of Object.entries(hits)) if (k !== 'watchdog') this.counts[k] = (this.counts[k] ?? 0) + v;
     this.previous = executed;

@@ -1,6 +1,6 @@
 import type { MjData, MjModel } from '@mujoco/mujoco';
 import type { SceneShape, SceneState } from '../../control/scene.js';
-import { servoGains } from '../articulation.js';
+import { fingerGains, servoGains } from '../articulation.js';
 import { mat3ToQuat, quatMul, type Mat3, type Pose, type Quat, type Vec3 } from '../math3d.js';
 import { PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
 import { fingerPosition, gripperJoints, movableJoints } from '../urdf/kinematics.js';
@@ -151,8 +151,7 @@ export class MujocoPhysics implements Physics {
   private static mjcfOf(model: PhysicsModel): string {
     const a = model.actuation;
     const gains = servoGains(movableJoints(model.robot), a);
-    // The fingers' gains come from their effort limits alone, as on Rapier (the options' are the arm's).
-    const fingers = servoGains(gripperJoints(model.robot), { mode: 'position', gravityCompensation: a.gravityCompensation });
+    const fingers = fingerGains(gripperJoints(model.robot));
     return urdfToMjcf(model.robot, {
       fingers: { kp: fingers.stiffness, kv: fingers.damping },
       timestep: model.timing.dt,
