@@ -1,8 +1,7 @@
 /**
- * `npm run bench -- hil --json`: what a person in the loop buys, on PandaReach-v0 by default until
- * PandaPickCube-v0 is registered
- * (HIL_ENV for another task), 3 seeds per method, each (method, seed) in its own process, two at
- * a time. The setup measures what HIL-SERL claims — corrections that cover what the demos do not:
+ * `npm run bench -- hil --json`: what a person in the loop buys, on PandaPickCube-v0 by default
+ * (PandaReach-v0 where pick is not registered; HIL_ENV for another task), 3 seeds per method,
+ * each (method, seed) in its own process, two at a time. The setup measures what HIL-SERL claims — corrections that cover what the demos do not:
  *
  * - demos: 5 scripted ones (HIL_DEMOS) from the central quarter of the task's start states
  *   (HIL_DEMO_SHARE; experiment/demos `centralStartSeeds`), while training draws from all of them;
@@ -40,8 +39,10 @@ import { selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import { ReplayBuffer } from '../policies/replay.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
+import { listEnvs } from '../tasks/registry.js';
 
-const ENV = process.env['HIL_ENV'] ?? 'PandaReach-v0';
+/** PandaPickCube-v0 (issue 22's HIL aim) by default; PandaReach-v0 in a tree where pick is not registered yet. */
+const ENV = process.env['HIL_ENV'] ?? (listEnvs().includes('PandaPickCube-v0') ? 'PandaPickCube-v0' : 'PandaReach-v0');
 /** Demos: how many, and from which central share of the task's start states (training draws from all). */
 const DEMOS = Number(process.env['HIL_DEMOS'] ?? 5);
 const DEMO_START: DemoStart | undefined = Number(process.env['HIL_DEMO_SHARE'] ?? 0.25) < 1 ? { share: Number(process.env['HIL_DEMO_SHARE'] ?? 0.25) } : undefined;
