@@ -190,25 +190,27 @@ function pytorchRows(threads: number[]): LearnerRow[] {
 export async function learnerBenchmark(json: boolean): Promise<LearnerBenchmark> {
   const rows: LearnerRow[] = [];
   const pixels: PixelRow[] = [];
+  // LEARNER_ONLY=pixels: only pixelUpdateMs, on BLIS (auto's first choice) and wasm — the full run takes ~25 min on a loaded machine.
+  const pixelsOnly = process.env['LEARNER_ONLY'] === 'pixels';
   const threadCounts = [...new Set([1, 2, availableParallelism()])].filter((t) => t <= Math.max(2, availableParallelism()));
-  for (const library of ['openblas', 'blis'] as BlasLibrary[]) {
+  for (const library of (pixelsOnly ? ['blis'] : ['openblas', 'blis']) as BlasLibrary[]) {
     // BLIS on more than one thread only in its pthread build (loadBlasKernels refuses the OpenMP one).
     for (const threads of threadCounts) {
       try {
         const kernels = await loadBlasKernels({ library, threads });
-        rows.push(await row(`blas-${library}`, threads, kernels));
-        pixels.push(...(await pixelRows(`blas-${library}`, threads, kernels, 5)));
+        if (!pixelsOnly) rows.push(await row(`blas-${library}`, threads, kernels));
+        pixels.push(...(await pixelRows(`blas-${library}`, threads, kernels, pixelsOnly ? 3 : 5)));
       } catch (err) {
         process.stderr.write(`bench learner: blas-${library} skipped: ${(err as Error).message}\n`);
         break;
       }
     }
   }
-  for (const name of ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) {
+  for (const name of (pixelsOnly ? ['wasm'] : ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']) as ('tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu')[]) {
     try {
       const info = await selectBackend(name);
       if (info.name === 'blas') continue;
-      rows.push(await row(name, 1, new TfjsKernels(), name === 'cpu'));
+      if (!pixelsOnly) rows.push(await row(name, 1, new TfjsKernels(), name === 'cpu'));
       // tfjs's cpu backend would take minutes per pixel update.
       if (name !== 'cpu') pixels.push(...(await pixelRows(name, 1, new TfjsKernels(), 3)));
     } catch {
@@ -216,7 +218,7 @@ export async function learnerBenchmark(json: boolean): Promise<LearnerBenchmark>
     }
   }
   const actor = actorInference();
-  const torch = pytorchRows([1, 2]);
+  const torch = pixelsOnly ? [] : pytorchRows([1, 2]);
   rows.push(...torch);
   const torch1 = torch.find((r) => r.threads === 1);
   const vsPytorch1 = torch1 ? Object.fromEntries(rows.filter((r) => r.name !== 'pytorch').map((r) => [`${r.name}/${r.threads}`, r.sacUpdateMs / torch1.sacUpdateMs])) : undefined;
