@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer, type AddressInfo } from 'ws';
 import { runControlLoop } from '../control/control-loop.js';
 import { percentile } from '../control/running-stats.js';
@@ -166,8 +167,118 @@ async function loopP99(hz: number, ticks: number): Promise<{ p50: number; p99: n
   return { p50: r.rate.errorP50Ms, p99: r.rate.errorP99Ms, max: r.rate.errorMaxMs, missed: r.rate.missedDeadlines };
 }
 
+/** `roborl train --robot` on one link while its learner runs flat out (issue 22). */
+export interface TrainingPacing {
+  readonly link: string;
+  readonly controlPeriodMs: number;
+  /** Robot steps measured (step return to step return, as in {@link Pacing}). */
+  readonly steps: number;
+  readonly stepPeriodP50Ms: number;
+  readonly stepPeriodP99Ms: number;
+  readonly stepPeriodMaxMs: number;
+  /** Learner updates over the run and per env step (the config asks for {@link TRAINING_UTD}). */
+  readonly updates: number;
+  readonly updatesPerStep: number;
+  readonly lateCommands: number;
+  readonly staleSteps: number;
+  /** 1-minute load average when the run started and ended (the machine is shared). */
+  readonly load: readonly [number, number];
+  /** p50 within 5% of the period and p99 ≤ 1.5× the period. */
+  readonly aimMet: boolean;
+}
+
+/** Env steps per link in the training-pacing measurement (25 Hz: 500 steps ≈ 20 s of arm time). */
+const TRAINING_STEPS = Number(process.env['BRIDGES_TRAINING_STEPS'] ?? 500);
+/** Updates asked per env step: far more than the learner can make at 25 Hz, so it never rests. */
+const TRAINING_UTD = 20;
+const BIN = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
+
+/** A `roborl` child process; `out()` is what it wrote so far; `exit` its status. */
+function roborl(args: string[]): { proc: ChildProcess; out: () => string; exit: Promise<number | null> } {
+  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  return { proc, out: () => out, exit: new Promise((r) => proc.on('exit', (code) => r(code))) };
+}
+
+async function waitForText(p: { out: () => string }, re: RegExp, ms: number): Promise<RegExpExecArray> {
+  const end = performance.now() + ms;
+  for (;;) {
+    const m = re.exec(p.out());
+    if (m) return m;
+    if (performance.now() > end) throw new Error(`timed out waiting for ${re}: ${p.out().slice(-500)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * `roborl train --robot` against `roborl serve` (its own process, as a robot is), free-running:
+ * ROS at 100 Hz joint states. The learner is a full-size SAC
+ * (256×256, batch 256) asked for {@link TRAINING_UTD} updates per step from step 100 on, so it
+ * is busy for the whole run; the robot's actor thread reports its step periods (metrics `info`
+ * records), read back from the run folder.
+ */
+async function trainingPacingAll(): Promise<TrainingPacing[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-train-robot-'));
+  const config = join(dir, 'reach.yaml');
+  writeFileSync(config, `name: training-pacing\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac, hidden: [256, 256], batchSize: 256, utd: ${TRAINING_UTD}, learningStarts: 100 }\ntrain: { steps: ${TRAINING_STEPS}, evalEvery: 0, evalEpisodes: 1, checkpointEvery: ${TRAINING_STEPS}, logEvery: 50 }\n`);
+  const out: TrainingPacing[] = [];
+  // ROS only: train --robot refuses serial robots for now (serialport polls on the main thread's loop, so a port opened on the actor's thread never reads).
+  for (const link of ['ros'] as const) {
+    const pty = link === 'ros' ? null : await ptyPair();
+    const served = link === 'ros' ? roborl(['serve', 'ros', '--env', 'PandaReach-v0', '--port', '0']) : roborl(['serve', 'serial', '--env', 'PandaReach-v0', '--protocol', link, '--port', (pty as { robot: string }).robot]);
+    try {
+      const robotYaml = join(dir, `${link}.yaml`);
+      if (link === 'ros') {
+        const url = (await waitForText(served, /on (ws:\/\/\S+) \(rosbridge/, 60_000))[1] as string;
+        writeFileSync(robotYaml, `kind: ros\ntask: PandaReach-v0\nurl: ${url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\nresetService: /reset\ntimeLimit: 100\n`);
+      } else {
+        await waitForText(served, /serving PandaReach-v0 on /, 60_000);
+        // A 100 ms bus timeout as the one-policy-three-robots test uses: the emulator shares two cores with the learner.
+        writeFileSync(robotYaml, `kind: ${link}\ntask: PandaReach-v0\nport: ${(pty as { host: string }).host}\ntimeoutMs: 100\ntimeLimit: 100\n`);
+      }
+      const run = join(dir, `run-${link}`);
+      const loadBefore = loadavg()[0] as number;
+      const train = roborl(['train', config, '--robot', robotYaml, '--run-dir', run, '--quiet']);
+      const code = await train.exit;
+      if (code !== 0) throw new Error(`roborl train --robot on ${link} exited ${code}: ${train.out().slice(-1000)}`);
+      const records = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number; updates?: number; robot?: { steps: number; controlPeriodMs: number; stepPeriodP50Ms: number; stepPeriodP99Ms: number; stepPeriodMaxMs: number; link: Record<string, number> } });
+      const robot = records.filter((r) => r.robot).at(-1)?.robot;
+      if (!robot) throw new Error(`roborl train --robot on ${link} reported no step periods`);
+      const updates = records.filter((r) => r.type === 'train').at(-1)?.updates ?? 0;
+      const T = robot.controlPeriodMs;
+      out.push({
+        link,
+        controlPeriodMs: T,
+        steps: robot.steps,
+        stepPeriodP50Ms: robot.stepPeriodP50Ms,
+        stepPeriodP99Ms: robot.stepPeriodP99Ms,
+        stepPeriodMaxMs: robot.stepPeriodMaxMs,
+        updates,
+        updatesPerStep: updates / TRAINING_STEPS,
+        lateCommands: robot.link['lateCommands'] ?? 0,
+        staleSteps: robot.link['staleSteps'] ?? 0,
+        load: [loadBefore, loadavg()[0] as number],
+        aimMet: Math.abs(robot.stepPeriodP50Ms - T) <= 0.05 * T && robot.stepPeriodP99Ms <= 1.5 * T,
+      });
+    } finally {
+      served.proc.kill('SIGINT');
+      await served.exit;
+      pty?.kill();
+    }
+  }
+  return out;
+}
+
 export async function bridgesBenchmark(json: boolean): Promise<unknown> {
+  if (process.env['BRIDGES_ONLY'] === 'trainingPacing') {
+    const trainingPacing = await trainingPacingAll();
+    if (!json) printTrainingPacing(trainingPacing);
+    return { trainingPacing };
+  }
   const { pacing: paced, serialSyncReadMs } = await pacingAll();
+  const trainingPacing = await trainingPacingAll();
   const echo = await wsEchoMs();
   const throughput = await rosThroughput();
   const loop100 = await loopP99(100, 1000);
@@ -175,6 +286,7 @@ export async function bridgesBenchmark(json: boolean): Promise<unknown> {
   const qp = qpWorstCase();
   const result = {
     pacing: paced,
+    trainingPacing,
     qpWorstMs: qp.qpWorstMs,
     serialSyncReadP50Ms: ms(serialSyncReadMs, 0.5),
     serialSyncReadP99Ms: ms(serialSyncReadMs, 0.99),
@@ -190,6 +302,11 @@ export async function bridgesBenchmark(json: boolean): Promise<unknown> {
     process.stdout.write(`serial sync read (7 servos, socat pty): p50 ${result.serialSyncReadP50Ms.toFixed(3)} ms, p99 ${result.serialSyncReadP99Ms.toFixed(3)} ms; WebSocket echo p50 ${result.wsEchoP50Ms.toFixed(3)} ms\n`);
     process.stdout.write(`ROS env intake: ${throughput.toFixed(0)} JointState messages/s\n`);
     process.stdout.write(`loop period error p99: ${loop100.p99.toFixed(3)} ms at 100 Hz, ${loop1k.p99.toFixed(3)} ms at 1 kHz\n`);
+    printTrainingPacing(trainingPacing);
   }
   return result;
+}
+
+function printTrainingPacing(rows: readonly TrainingPacing[]): void {
+  for (const r of rows) process.stdout.write(`train --robot ${r.link.padEnd(9)} (control ${r.controlPeriodMs.toFixed(1)} ms, learner ${r.updatesPerStep.toFixed(1)} updates/step): step period p50 ${r.stepPeriodP50Ms.toFixed(2)} ms, p99 ${r.stepPeriodP99Ms.toFixed(2)} ms, max ${r.stepPeriodMaxMs.toFixed(1)} ms over ${r.steps} steps; ${r.lateCommands} late, ${r.staleSteps} stale; load ${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)}; aim ${r.aimMet ? 'met' : 'not met'}\n`);
 }

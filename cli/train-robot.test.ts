@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
+import { ReplayBuffer } from '../policies/replay.js';
 import type { SimulatedRobot } from '../robots/emulator/sim-robot.js';
 import { servedRos } from '../test/robot-fixtures.js';
 import { waitFor } from '../test/wait-for.js';
@@ -77,7 +78,7 @@ function files(dir: string, steps: number, robotExtra = '', configExtra = ''): {
 }
 
 describe('roborl train --robot', () => {
-  it('refuses, before anything is written: a robot running another task, more than one actor, the Redis transport, a streaming learner, a robot that cannot be reached', async () => {
+  it('refuses, before anything is written: a robot running another task, more than one actor, the Redis transport, a streaming learner, a robot that cannot be reached, a serial robot (for now)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-train-robot-refuse-'));
     const robot = join(dir, 'arm.yaml');
     // Nothing listens on port 1: connecting fails (quickly, by the timeout).
@@ -94,8 +95,11 @@ describe('roborl train --robot', () => {
       [config('redis', `${sac}distributed: { transport: redis }\n`), /--robot runs the robot's actor and the learner in this process .* roborl actor <config> --robot/],
       [config('stream', 'env: { id: PandaReach-v0 }\nalgo: { kind: stream-ac }\ntrain: { steps: 100 }\n'), /--robot trains SAC \/ RLPD/],
       [config('unreachable', sac), /ws:\/\/127\.0\.0\.1:1/],
+      [config('serial', sac), /--robot trains on ROS robots for now: a dynamixel robot's serial port cannot be read from the actor's thread/],
     ];
-    const runs = cases.map(([path], i) => ({ run: join(dir, `run${i}`), p: start(['train', path, '--robot', robot, '--run-dir', join(dir, `run${i}`), '--quiet']) }));
+    const serial = join(dir, 'servos.yaml');
+    writeFileSync(serial, 'kind: dynamixel\ntask: PandaReach-v0\nport: /dev/null\n');
+    const runs = cases.map(([path], i) => ({ run: join(dir, `run${i}`), p: start(['train', path, '--robot', path.endsWith('serial.yaml') ? serial : robot, '--run-dir', join(dir, `run${i}`), '--quiet']) }));
     for (const [i, { run, p }] of runs.entries()) {
       expect(await p.exit).not.toBe(0);
       expect(p.out()).toMatch((cases[i] as [string, RegExp])[1]);
@@ -200,4 +204,42 @@ describe('roborl train --robot', () => {
     expect((ckpt?.header['demoTable'] as { count: number }).count).toBeGreaterThan(0);
     expect(metrics(run).some((r) => r.type === 'episode' && typeof (r['human'] as { steps?: number } | undefined)?.steps === 'number' && ((r['human'] as { steps: number }).steps > 0))).toBe(true);
   }, 180_000);
+
+  it('--teleop keyboard in a real terminal: the keys reach the arm from the actor thread and the demo table; Esc is the e-stop — the arm holds, the run checkpoints and says how to go on', async () => {
+    const { server, robot } = await servedRos('realtime');
+    const arm = watch(robot);
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-train-robot-kb-'));
+    const { config, robot: robotYaml } = files(dir, 5000, '', 'hil: { buffers: both }\n');
+    const run = join(dir, 'run');
+    // `script` gives roborl a real terminal; what this test writes to script's stdin is typed into it.
+    const child = spawn('script', ['-qfec', `${process.execPath} ${BIN} train ${config} --robot ${robotYaml(server.url)} --teleop keyboard --run-dir ${run} --quiet`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    procs.push(child);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    await until('the arm stepping', () => /run folder:/.test(out) && arm.commands() > 20);
+    child.stdin.write(' '); // take over
+    // Hold joint 1 + until an episode record shows the person drove (each episode is 40 steps).
+    const drove = (): boolean => metrics(run).some((r) => r.type === 'episode' && ((r['human'] as { steps?: number } | undefined)?.steps ?? 0) > 5);
+    for (let k = 0; k < 3000 && !drove(); k++) {
+      child.stdin.write('q');
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    expect(drove()).toBe(true);
+    child.stdin.write(' '); // hand back
+    await new Promise((r) => setTimeout(r, 500));
+    child.stdin.write('\x1b'); // Esc alone: the e-stop
+    expect(await exited).toBe(1);
+    expect(out).toMatch(/e-stop: the robot holds; stopped at step (\d+) with a checkpoint.*continue with: roborl train --resume \S+ --robot \S+arm\.yaml/);
+    expect(arm.wasHold()).toBe(true);
+    const ckpt = loadLatestCheckpoint(join(run, 'checkpoints'));
+    const stopped = Number(/stopped at step (\d+)/.exec(out)?.[1]);
+    expect(ckpt?.step).toBe(stopped);
+    // The person's transitions (joint 1 +, the q key) are in the demo table, which holds only theirs.
+    const h = ckpt!.header as { learnerSections: number; replaySections: number; demoTable: Record<string, unknown>; humanTransitions: number };
+    expect(h.humanTransitions).toBeGreaterThan(5);
+    const demos = ReplayBuffer.decode(h.demoTable, ckpt!.sections.slice(h.learnerSections + h.replaySections), ckpt!.path);
+    expect(demos.size).toBeGreaterThan(5);
+    expect((JSON.parse(readFileSync(join(run, 'status.json'), 'utf8')) as { state: string }).state).toBe('stopped');
+  }, 300_000);
 });

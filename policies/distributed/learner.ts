@@ -156,8 +156,10 @@ export class DistributedLearner extends OffPolicyTrainer {
         if (!this.running()) break;
         await this.ingest(d);
       }
-      // Learn as the limiter allows, a bounded number of updates at a time so batches keep flowing in.
-      for (let k = 0; k < 16 && this.envSteps >= this.o.config.learningStarts && this.limiter.wouldSample(this.rowsPerLearn); k++) {
+      // Learn as the limiter allows, a bounded number of updates at a time so batches keep flowing in
+      // (with a robot's actor, at most ~50 ms of them: its steps and a stop are taken in promptly).
+      const learnStart = performance.now();
+      for (let k = 0; k < 16 && (k === 0 || !this.d.realTime || performance.now() - learnStart < 50) && this.envSteps >= this.o.config.learningStarts && this.limiter.wouldSample(this.rowsPerLearn); k++) {
         this.learnCounted();
         if (this.learner.updates % schedule.publishEvery === 0) await publish();
       }
