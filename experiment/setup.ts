@@ -17,6 +17,8 @@ import { StreamTrainer } from '../policies/stream/trainer.js';
 import { resolveStreamConfig } from '../policies/stream/config.js';
 import { Rng } from '../control/rng.js';
 import { envEntry, listEnvs, make } from '../tasks/registry.js';
+import { proprioIndices, splitCameraOptions } from '../tasks/cameras.js';
+import { SelectState } from '../sim/camera/observation.js';
 import { ExpressionConstraints, type HasStateVariables } from '../control/safety/expressions.js';
 import { SafetyLimits, type JointPositionControl } from '../control/safety/safety-limits.js';
 import { SafetyShield } from '../control/safety/shield.js';
@@ -37,7 +39,10 @@ export { learnerUnits, scriptedInLearnerUnits } from './learner-units.js';
  * actions rescaled to [−1, 1]; episode statistics outermost.
  */
 export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: string) => void, { human = false, evaluation = false }: { human?: boolean; evaluation?: boolean } = {}): Promise<Env> {
-  let env = await make(config.env.id, { options: config.env.options, timeLimit: config.env.timeLimit ?? true });
+  // Cameras and `state` choose what the task is observed through (tasks/cameras.ts), not the task.
+  const observed = splitCameraOptions(config.env.id, config.env.options);
+  if (observed.cameras.length) throw new UsageError(`env.options.cameras: this command runs state-vector policies; ${config.env.id} with cameras trains with roborl train (experiment/pixels.ts)`);
+  let env = await make(config.env.id, { options: observed.task, timeLimit: config.env.timeLimit ?? true });
   const raw = unwrap(env);
   const safety = config.safety;
   if (safety.constraints.length) {
@@ -57,6 +62,8 @@ export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: stri
     env = new SafetyShield(env, model());
   }
   env = env.spec.actionSpace.kind === 'box' ? new RescaleAction(env) : env;
+  // `state: proprio`: the policy sees q, q̇, TCP (and the gripper), not where the goal or the object is.
+  if (observed.state === 'proprio') env = new SelectState(env, proprioIndices(env));
   // A learned reward replaces the task's; a simulator's evaluation keeps the task's own success (the honest measure).
   if (config.env.rewardClassifier && !(evaluation && env.spec.kind === 'sim')) env = new ClassifierReward(env, loadClassifier(config.env.rewardClassifier));
   // The person acts outside the safety layers and the rescaling: their commands pass through both.

@@ -2,6 +2,7 @@ import { yielder } from '../control/clock.js';
 import type { Env } from '../control/env.js';
 import { seedAt } from '../control/rng.js';
 import type { Policy } from '../control/policy.js';
+import type { Observation } from '../control/spaces.js';
 
 /** A policy that is told when each episode starts (e.g. one whose input has a time feature). */
 export interface EpisodicPolicy {
@@ -58,7 +59,7 @@ export function episodic(policy: Policy): EpisodicPolicy {
  * that a robot link cuts off (`info.linkError`: the robot was stopped) is reported in `lost`
  * and run again with the same seed, so the statistics hold only whole episodes.
  */
-export async function evaluatePolicy(env: Env, policy: EpisodicPolicy, episodes: number, seed0: number, options: EvaluateOptions = {}): Promise<EvalResult> {
+export async function evaluatePolicy<O extends Observation = Float32Array>(env: Env<O>, policy: { reset(): void; act(obs: O): Float32Array }, episodes: number, seed0: number, options: EvaluateOptions = {}): Promise<EvalResult> {
   const returns: number[] = [];
   const costs: Record<string, number[]> = Object.fromEntries(env.spec.constraints.map((n) => [n, []]));
   const lost: { seed: number; step: number; reason: string }[] = [];

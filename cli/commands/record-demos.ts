@@ -5,6 +5,9 @@ import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from
 import { HilSectionSchema, TELEOP_DEVICES, type ExperimentConfig } from '../../experiment/config.js';
 import { demoConfig, demoTable, holdStill, recordDemonstrations, saveDemos } from '../../experiment/demos.js';
 import { Progress } from '../progress.js';
+import { hasCameras, recordPixelDemonstrations } from '../../experiment/pixels.js';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { makeTeleopEnv } from '../../experiment/teleop.js';
 import { stopSignals } from '../stop-signals.js';
 import { USAGE } from '../usage.js';
@@ -36,6 +39,15 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   if (device === 'scripted') {
     if (robot) throw new UsageError('--robot records a person driving the robot: add --device keyboard|hid|web');
     const progress = new Progress(episodes, `record ${id}`);
+    if (hasCameras(config)) {
+      // The config's cameras: the frames go in the table with the state the learner observes.
+      const rec = await recordPixelDemonstrations(config, episodes, seed, keepFailures, (s, a) => progress.update(keepFailures ? a : s, `${s}/${a} successful`, true));
+      progress.done();
+      mkdirSync(dirname(out), { recursive: true });
+      rec.table.save(out);
+      process.stdout.write(`wrote ${rec.table.size} transitions with frames from ${keepFailures ? rec.attempts : rec.successes} episodes (${rec.successes}/${rec.attempts} successful) to ${out}\n`);
+      return;
+    }
     const { table, successes, attempts } = await recordDemonstrations(config, episodes, seed, keepFailures, (s, a) => progress.update(keepFailures ? a : s, `${s}/${a} successful`, true));
     progress.done();
     saveDemos(table, out);

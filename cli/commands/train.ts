@@ -16,6 +16,7 @@ import { announceTeleop } from '../../experiment/teleop.js';
 import { makeDistributedLearner, redisPrefix, redisRunId, ThreadedRun } from '../../experiment/distributed.js';
 import { RedisLearnerTransport } from '../../policies/distributed/redis.js';
 import { robotConfigFor } from '../../experiment/robot-learner-env.js';
+import { hasCameras, trainPixels } from '../../experiment/pixels.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../../experiment/setup.js';
 
 /**
@@ -66,6 +67,26 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   // Build everything from the config before writing anything: a bad env id, option, constraint
   // or demo file fails here, and a retry with the same --run-dir works.
   await useBackend(config, log);
+  if (hasCameras(config)) {
+    // Camera observations (issue 23): SAC / RLPD with the conv encoder and a frame replay, in this process.
+    if (robotPath || role !== 'train') throw new UsageError('env.options.cameras: camera runs train with roborl train on the simulator for now (no --robot, no roborl learner)');
+    const progress = new Progress(config.train.steps, config.name, !args.flags.has('quiet'));
+    const r = await trainPixels({
+      config,
+      runDir,
+      resume: resumeDir ? { from: resumeFrom, stepsChanged: steps !== null } : null,
+      log,
+      onStep: (p) => progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)} · ${p.updatesPerSec.toFixed(1)} upd/s · ${p.envStepsPerSec.toFixed(1)} steps/s · ${elapsed(started)}`),
+    });
+    progress.done();
+    if (r.signal) {
+      log(`${r.signal}: stopped with a checkpoint after ${elapsed(started)}; continue with: ${resumeHint(runDir)}`);
+      process.exitCode = r.signal === 'SIGINT' ? 130 : 143;
+      return;
+    }
+    process.stdout.write(r.line);
+    return;
+  }
   // On a robot the person's device belongs to the robot's actor thread (it steps the arm).
   const env = await makeLearnerEnv(config, log, { human: robotPath === undefined });
   // The first episode of every evaluation is recorded for the dashboard's 3D view (runDir/scenes/).

@@ -1,6 +1,6 @@
 import type { Env, EpisodeSummary, StepResult } from '../../control/env.js';
 import { Rng, type RngState } from '../../control/rng.js';
-import { sample } from '../../control/spaces.js';
+import { sample, type Observation } from '../../control/spaces.js';
 import type { Transition } from '../../control/transition.js';
 import type { Batch } from '../replay.js';
 import { allocBatch, ReplayBuffer } from '../replay.js';
@@ -291,7 +291,7 @@ export class OffPolicyTrainer extends RunLoop {
  * `learnFrom` picks the executed or the proposed one, and `correctionPenalty`·‖proposed −
  * executed‖² comes off the reward.
  */
-export function learnerTransition(obs: Float32Array, action: Float32Array, r: StepResult, config: Pick<SacConfig, 'learnFrom' | 'correctionPenalty'>, policyVersion: number): Transition {
+export function learnerTransition<O extends Observation = Float32Array>(obs: O, action: Float32Array, r: StepResult<O>, config: Pick<SacConfig, 'learnFrom' | 'correctionPenalty'>, policyVersion: number): Transition<O> {
   const safety = r.info.safety;
   const human = r.info.intervention;
   // What ran: the person's action when they were in control, the hold on a hold step (e-stop, a

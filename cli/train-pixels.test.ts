@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { FrameReplay } from '../policies/frame-replay.js';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
+
+/** PandaReach-v0 seen by a 16×16 front camera and proprioception, RLPD with a tiny conv encoder. */
+const config = (demos: string): string => `name: pixels
+backend: cpu
+env:
+  id: PandaReach-v0
+  timeLimit: 15
+  options:
+    state: proprio
+    cameras:
+      - name: front
+        width: 16
+        height: 16
+        pose: { kind: fixed, position: [1.35, -0.6, 0.85], lookAt: [0.3, 0, 0.3] }
+algo:
+  kind: sac
+  preset: rlpd
+  hidden: [16, 16]
+  critics: 2
+  batchSize: 8
+  learningStarts: 10
+  encoder: { kind: conv, filters: 4, strides: [2, 1], features: 6, pad: 2 }
+  demos: { path: ${demos}, ratio: 0.5 }
+train:
+  steps: 40
+  evalEvery: 0
+  evalEpisodes: 1
+  checkpointEvery: 20
+  logEvery: 10
+`;
+
+describe('roborl train with cameras (issue 23)', () => {
+  it('records demos with frames, trains RLPD with the conv encoder from a 16×16 camera + proprioception, checkpoints and resumes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-pixels-'));
+    const demos = join(dir, 'demos.demos');
+    const cfg = join(dir, 'pixels.yaml');
+    writeFileSync(cfg, config(demos));
+    const rec = await run(process.execPath, [bin, 'record-demos', '--config', cfg, '--episodes', '2', '--keep-failures', '--out', demos], { timeout: 120_000 });
+    expect(rec.stdout).toMatch(/wrote 30 transitions with frames from 2 episodes/);
+    const table = FrameReplay.load(demos);
+    expect(table.spec.obsDim).toBe(17); // q, q̇, TCP: no goal
+    expect(table.spec.cameras).toEqual([{ name: 'front', height: 16, width: 16, channels: 3 }]);
+
+    const runDir = join(dir, 'run');
+    const first = await run(process.execPath, [bin, 'train', cfg, '--run-dir', runDir, '--quiet'], { timeout: 300_000 });
+    expect(first.stderr).toMatch(/30 demo transitions \(with frames\)/);
+    expect(first.stdout).toMatch(/pixels: 40 env steps/);
+    expect(readdirSync(join(runDir, 'checkpoints')).filter((f) => f.endsWith('.bin'))).toEqual(['ckpt-0000000020.bin', 'ckpt-0000000040.bin']);
+
+    const resumed = await run(process.execPath, [bin, 'train', '--resume', runDir, '--steps', '60', '--quiet'], { timeout: 300_000 });
+    expect(resumed.stderr).toMatch(/resumed from .*ckpt-0000000040\.bin at step 40/);
+    expect(resumed.stdout).toMatch(/pixels: 60 env steps/);
+    const train = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number; updates?: number; updateMs?: number });
+    const rows = train.filter((r) => r.type === 'train');
+    expect(rows.map((r) => r.step)).toEqual([10, 20, 30, 40, 50, 60]);
+    expect(rows.at(-1)?.updates).toBe(50); // one update per step after the 10 warm-up steps, across the resume
+    expect(rows.at(-1)?.updateMs).toBeGreaterThan(0);
+  }, 600_000);
+
+  it('refuses a camera config without an image encoder, naming the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-pixels-'));
+    const cfg = join(dir, 'pixels.yaml');
+    writeFileSync(cfg, config(join(dir, 'none.demos')).replace(/ {2}encoder: .*\n/, '').replace(/ {2}demos: .*\n/, ''));
+    const err = await run(process.execPath, [bin, 'train', cfg, '--run-dir', join(dir, 'run'), '--quiet'], { timeout: 120_000 }).catch((e: { stderr: string }) => e);
+    expect('stderr' in err ? err.stderr : '').toMatch(/algo\.encoder: \{kind: conv\}/);
+  }, 180_000);
+});

@@ -1,0 +1,176 @@
+import { join } from 'node:path';
+import type { Env } from '../control/env.js';
+import { seedAt } from '../control/rng.js';
+import { findSceneSource } from '../control/scene.js';
+import type { DictObservation } from '../control/spaces.js';
+import type { Transition } from '../control/transition.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../policies/binary-file.js';
+import { FrameReplay } from '../policies/frame-replay.js';
+import { MetricsLog } from '../policies/metrics-log.js';
+import type { TrainerProgress } from '../policies/run-loop.js';
+import { cameraShapes, PixelTrainer } from '../policies/sac/pixel-trainer.js';
+import { CameraObservation } from '../sim/camera/observation.js';
+import { proprioIndices, splitCameraOptions } from '../tasks/cameras.js';
+import { envEntry } from '../tasks/registry.js';
+import type { ExperimentConfig } from './config.js';
+import { UsageError } from './errors.js';
+import { scriptedInLearnerUnits } from './learner-units.js';
+import { makeLearnerEnv, resolvedAlgo, resolvedConfigYaml, writeRunDir } from './setup.js';
+import { writeRunStatus } from './run-status.js';
+
+/** Whether a config's env observes camera frames (`env.options.cameras`). */
+export function hasCameras(config: ExperimentConfig): boolean {
+  return splitCameraOptions(config.env.id, config.env.options).cameras.length > 0;
+}
+
+/** The config without its cameras (the vector env the cameras look at), and the cameras. */
+function withoutCameras(config: ExperimentConfig, state: 'keep' | 'full'): { inner: ExperimentConfig; cameras: ReturnType<typeof splitCameraOptions>['cameras'] } {
+  const { cameras: _c, ...options } = config.env.options;
+  if (state === 'full') delete options['state'];
+  return { inner: { ...config, env: { ...config.env, options } }, cameras: splitCameraOptions(config.env.id, config.env.options).cameras };
+}
+
+function observe(env: Env, cameras: ReturnType<typeof splitCameraOptions>['cameras']): CameraObservation {
+  const source = findSceneSource(env);
+  if (!source) throw new UsageError(`env.options.cameras: ${env.spec.id} has no scene to render`);
+  return new CameraObservation(env, source, cameras);
+}
+
+/**
+ * The env a pixel learner sees: the learner env of the config without its cameras (task
+ * options, `state`, safety layers, actions in [−1, 1], episode statistics), observed through the
+ * cameras (`{state, <camera>…}`). A person in the loop and learned rewards are not wired for
+ * camera runs yet: refused by name.
+ */
+export async function makePixelLearnerEnv(config: ExperimentConfig, log?: (line: string) => void, { evaluation = false }: { evaluation?: boolean } = {}): Promise<CameraObservation> {
+  if (config.hil) throw new UsageError('hil: a person in the loop is not wired for camera observations yet (drop hil:, or env.options.cameras)');
+  if (config.env.rewardClassifier && !evaluation) throw new UsageError('env.rewardClassifier: camera runs take the task reward for now (drop rewardClassifier, or env.options.cameras)');
+  const { inner, cameras } = withoutCameras(config, 'keep');
+  return observe(await makeLearnerEnv(inner, log, { evaluation }), cameras);
+}
+
+/**
+ * The scripted expert's demos with camera frames: the expert acts on the task's full state (it
+ * needs the goal), the table stores what the learner will observe — the config's `state`
+ * (proprioception with `state: proprio`) and the frames. Successful episodes only (or all, with
+ * `keepFailures`).
+ */
+export async function recordPixelDemonstrations(config: ExperimentConfig, episodes: number, seed: number, keepFailures: boolean, onEpisode?: (successes: number, attempts: number) => void): Promise<{ table: FrameReplay; successes: number; attempts: number }> {
+  const id = config.env.id;
+  if (!envEntry(id).scripted) throw new UsageError(`${id} has no scripted expert`);
+  const { state } = splitCameraOptions(id, config.env.options);
+  const { inner, cameras } = withoutCameras(config, 'full');
+  const full = await makeLearnerEnv(inner);
+  const env = observe(full, cameras);
+  try {
+    const pick = state === 'proprio' ? proprioIndices(full) : null;
+    const stateOf = (o: DictObservation): DictObservation => (pick ? { ...o, state: Float32Array.from(pick, (i) => o.state[i] as number) } : o);
+    const expert = scriptedInLearnerUnits(id, full);
+    const kept: Transition<DictObservation>[] = [];
+    let attempts = 0;
+    let successes = 0;
+    while (keepFailures ? attempts < episodes : successes < episodes) {
+      if (!keepFailures && attempts >= episodes * 5) throw new Error(`the expert succeeded in only ${successes} of ${attempts} episodes; use --keep-failures to keep them all`);
+      const ep: Transition<DictObservation>[] = [];
+      let { obs } = await env.reset({ seed: seedAt(seed, attempts) });
+      let success = false;
+      for (;;) {
+        const action = expert(obs.state);
+        const r = await env.step(action);
+        success ||= r.info.success === true;
+        ep.push({ obs: stateOf(obs), action: r.info.safety?.executed ?? action, reward: r.reward, costs: r.costs, nextObs: stateOf(r.obs), terminated: r.terminated, truncated: r.truncated });
+        obs = r.obs;
+        if (r.terminated || r.truncated) break;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      attempts++;
+      if (success) successes++;
+      if (success || keepFailures) kept.push(...ep);
+      onEpisode?.(successes, attempts);
+    }
+    const space = env.spec.observationSpace;
+    const first = kept[0];
+    const obsDim = first ? first.obs.state.length : space.state.low.length;
+    const actDim = env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1;
+    const table = new FrameReplay({ capacity: Math.max(2, kept.length + Math.max(1, keepFailures ? attempts : successes)), obsDim, actDim, costDim: env.spec.constraints.length, cameras: cameraShapes(space) });
+    kept.forEach((t) => table.add(t));
+    return { table, successes, attempts };
+  } finally {
+    await env.close();
+  }
+}
+
+/** What {@link trainPixels} needs from the train command. */
+export interface PixelRun {
+  readonly config: ExperimentConfig;
+  readonly runDir: string;
+  /** Set when continuing a run (its checkpoint step, or null when it has none yet). */
+  readonly resume: { readonly from: number | null; readonly stepsChanged: boolean } | null;
+  readonly log: (line: string) => void;
+  readonly onStep?: (p: TrainerProgress) => void;
+}
+
+/**
+ * `roborl train` for a config with cameras: SAC / RLPD with the conv encoder over
+ * {@link makePixelLearnerEnv}, demos with frames (`roborl record-demos --config` on the same
+ * config), checkpoints with the frame replay, `--resume`. Returns the final evaluation's line.
+ * SIGINT/SIGTERM stop after the current step with a checkpoint.
+ */
+export async function trainPixels(run: PixelRun): Promise<{ line: string; signal: NodeJS.Signals | null }> {
+  const { config, runDir, log } = run;
+  if (config.algo.kind !== 'sac') throw new UsageError(`env.options.cameras: camera observations train with algo.kind: sac (with algo.encoder: {kind: conv}); got ${config.algo.kind}`);
+  if (config.distributed) throw new UsageError('distributed: camera runs train in one process for now (drop distributed:)');
+  if (config.safety.constraints.length) throw new UsageError('safety.constraints: constrained (SAC-Lagrangian) camera runs are not wired yet');
+  const algo = resolvedAlgo(config);
+  if (!algo.encoder) throw new UsageError('env.options.cameras: the agent needs an image encoder: add algo.encoder: {kind: conv}');
+  if (algo.safe) throw new UsageError('algo.safe: constrained camera runs are not wired yet');
+  const env = await makePixelLearnerEnv(config, log);
+  const evalEnv = await makePixelLearnerEnv(config, undefined, { evaluation: true });
+  let trainer: PixelTrainer | null = null;
+  try {
+    const demos = algo.demos ? loadPixelDemos(algo.demos.path) : undefined;
+    if (demos) log(`${demos.size} demo transitions (with frames) from ${algo.demos?.path}`);
+    trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
+    const t = trainer;
+    log(`replay: ${t.bytesPerTransition.toFixed(0)} bytes per transition (frames stored once)`);
+    if (run.resume) {
+      const stale = [...removeStaleTempFiles(runDir), ...removeStaleTempFiles(join(runDir, 'checkpoints'))];
+      if (stale.length) log(`removed ${stale.length} temp file(s) a killed run left behind: ${stale.join(', ')}`);
+      if (run.resume.stepsChanged) writeFileAtomic(join(runDir, 'config.yaml'), resolvedConfigYaml(config));
+      if (run.resume.from !== null) t.resume();
+    } else writeRunDir(runDir, config);
+    writeRunStatus(runDir, { state: 'running', pid: process.pid, step: t.step, steps: config.train.steps });
+    log(`run folder: ${runDir} · learner sac with cameras ${Object.keys(env.spec.observationSpace.cameras).join(', ')}`);
+    let signal: NodeJS.Signals | null = null;
+    const stop = (s: NodeJS.Signals): void => {
+      signal = s;
+      t.requestStop();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const final = await t.run().catch((err: unknown) => {
+        const path = t.checkpoint();
+        writeRunStatus(runDir, { state: 'failed', pid: process.pid, step: t.step, steps: config.train.steps, error: (err as Error).message ?? String(err) });
+        throw new Error(`${(err as Error).message}\n(step ${t.step}; checkpoint written: ${path}; continue with: roborl train --resume ${runDir})`, { cause: err });
+      });
+      writeRunStatus(runDir, { state: signal ? 'stopped' : 'finished', pid: process.pid, step: t.step, steps: config.train.steps });
+      return { line: `${config.name}: ${t.step} env steps · final evaluation return ${final.returnMean.toFixed(2)} ± ${final.returnStd.toFixed(2)}, success ${(100 * final.successRate).toFixed(0)}%\nrun folder: ${runDir}\n`, signal };
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  } finally {
+    trainer?.dispose();
+    await Promise.all([env.close(), evalEnv.close()]);
+  }
+}
+
+/** A demo file with frames, checked against the config's observation (state size and cameras). */
+function loadPixelDemos(path: string): FrameReplay {
+  try {
+    return FrameReplay.load(path);
+  } catch (err) {
+    throw new UsageError(`demo file ${path}: ${(err as Error).message} (record it with \`roborl record-demos --config <this config> --episodes 20 --out ${path}\`)`);
+  }
+}
