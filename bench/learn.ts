@@ -30,9 +30,11 @@ interface Curve {
   readonly seconds: number;
 }
 
-async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffer, engine?: EngineName): Promise<(Curve & { dir: string })[]> {
+async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffer, engine?: EngineName, withoutDemos = false): Promise<(Curve & { dir: string })[]> {
   const loaded = loadConfig(configPath);
-  const base = engine ? onEngine(loaded, engine) : loaded;
+  const onIt = engine ? onEngine(loaded, engine) : loaded;
+  // SAC beside RLPD: the same config without its demo table (and its own run folders).
+  const base: ExperimentConfig = withoutDemos && onIt.algo.kind === 'sac' ? { ...onIt, name: `${onIt.name}-nodemos`, algo: withoutDemoTable(onIt.algo) } : onIt;
   const curves: (Curve & { dir: string })[] = [];
   for (let seed = 0; seed < seeds; seed++) {
     const config: ExperimentConfig = { ...base, seed, ...(STEPS ? { train: { ...base.train, steps: STEPS, evalEvery: Math.min(base.train.evalEvery, STEPS / 2) } } : {}) };
@@ -88,9 +90,44 @@ export async function learnBenchmark(json: boolean): Promise<unknown> {
     out['pandaReachRlpd'] = { config: 'configs/panda-reach-rlpd.yaml', demos: 20, seeds: REACH_SEEDS, successVsSteps, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
     if (!json) for (const p of successVsSteps) process.stdout.write(`PandaReach-v0 RLPD @${p.step}: success ${(100 * p.successMean).toFixed(0)}%\n`);
   }
+  if (ONLY === 'manipulation') out['manipulation'] = await manipulation(json);
   if (ONLY === 'sim2sim') out['sim2sim'] = await simToSim(json);
   if (ONLY === 'speed') out['speed'] = await learnerSpeed(json);
   return out;
+}
+
+/**
+ * Manipulation (issue 22): PandaPickCube-v0 and PandaPush-v0 in the tool frame (their configs),
+ * RLPD with 20 scripted demos (recorded in the config's frame) and SAC without, LEARN_SEEDS
+ * seeds each (LEARN_METHODS=rlpd,sac; LEARN_TASKS=pick,push). One row per run: the first
+ * evaluation at ≥ 80% success (`stepsTo80`, null if never), the last evaluation's success, and
+ * the run's wall-clock.
+ */
+async function manipulation(json: boolean): Promise<unknown[]> {
+  const configs: Record<string, string> = { pick: 'configs/panda-pick-rlpd.yaml', push: 'configs/panda-push-rlpd.yaml' };
+  const tasks = (process.env['LEARN_TASKS'] ?? 'pick,push').split(',');
+  const methods = (process.env['LEARN_METHODS'] ?? 'rlpd,sac').split(',');
+  const rows: { task: string; method: string; seed: number; stepsTo80: number | null; finalSuccess: number; wallClockS: number }[] = [];
+  for (const task of tasks) {
+    const path = configs[task];
+    if (!path) throw new Error(`LEARN_TASKS: unknown task ${task} (pick, push)`);
+    const { table } = await recordDemonstrations(demoConfig(undefined, path), 20, 5_000_000, false);
+    for (const method of methods) {
+      if (method !== 'rlpd' && method !== 'sac') throw new Error(`LEARN_METHODS: unknown method ${method} (rlpd, sac)`);
+      const curves = await trainSeeds(path, SEEDS, method === 'rlpd' ? table : undefined, undefined, method === 'sac');
+      for (const c of curves) {
+        const row = { task: loadConfig(path).env.id, method: method === 'rlpd' ? 'rlpd+20demos' : 'sac', seed: c.seed, stepsTo80: c.evals.find((e) => e.successRate >= 0.8)?.step ?? null, finalSuccess: c.evals.at(-1)?.successRate ?? 0, wallClockS: c.seconds };
+        rows.push(row);
+        if (!json) process.stdout.write(`${row.task} ${row.method} seed ${row.seed}: 80% at ${row.stepsTo80 ?? '—'} steps, final ${(100 * row.finalSuccess).toFixed(0)}%, ${row.wallClockS.toFixed(0)} s\n`);
+      }
+    }
+  }
+  return rows;
+}
+
+function withoutDemoTable<T extends { demos?: unknown }>(algo: T): T {
+  const { demos: _demos, ...rest } = algo;
+  return rest as T;
 }
 
 /** The config with its task on `engine` (and the engine in its name, so runs do not collide). */
