@@ -1,0 +1,57 @@
+import type { Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../control/env.js';
+import { dict, image, type DictObservation, type DictSpace } from '../control/spaces.js';
+import { BaseWrapper } from '../control/wrappers/wrapper.js';
+import type { CameraConfig, CameraFrame } from './camera.js';
+
+/** What the wrapper reads from a robot: its cameras and their newest frames (RobotEnv has both). */
+export interface CameraSource {
+  readonly cameras: readonly CameraConfig[];
+  cameraFrame(name: string): CameraFrame | null;
+}
+
+/**
+ * A robot env observed as the simulator's camera envs are (sim/camera/observation.ts):
+ * `{state, <camera>: uint8 H×W×3}`, each frame the camera's newest (decoded and resized by the
+ * transport to its configured size), copied after every reset and step, so a pixel policy runs on
+ * the robot unchanged. Staleness is the robot env's: a step whose camera is stale already ends in
+ * a safe stop (truncated, `info.linkError`); that step's frame is the last one received, or black
+ * before any.
+ */
+export class RobotCameraObservation extends BaseWrapper<DictObservation> {
+  private readonly inner: Env;
+
+  constructor(
+    env: Env,
+    private readonly source: CameraSource,
+  ) {
+    if (source.cameras.length === 0) throw new RangeError(`${env.spec.id}: the robot has no cameras to observe`);
+    const space: DictSpace = dict(env.spec.observationSpace, Object.fromEntries(source.cameras.map((c) => [c.name, image(c.height, c.width, 3)])));
+    const spec: EnvSpec<DictSpace> = { ...env.spec, observationSpace: space };
+    // Every call is overridden here and goes to `inner` (the vector env); the base class only carries the spec and the stack.
+    super(env as unknown as Env<DictObservation>, spec);
+    this.inner = env;
+  }
+
+  private observe(state: Float32Array): DictObservation {
+    const obs: Record<string, Float32Array | Uint8Array> = { state };
+    for (const c of this.source.cameras) {
+      const f = this.source.cameraFrame(c.name);
+      obs[c.name] = f && f.rgb.length === c.width * c.height * 3 ? Uint8Array.from(f.rgb) : new Uint8Array(c.width * c.height * 3);
+    }
+    return obs as DictObservation;
+  }
+
+  override async reset(options?: ResetOptions): Promise<ResetResult<DictObservation>> {
+    const r = await this.inner.reset(options);
+    return { ...r, obs: this.observe(r.obs) };
+  }
+
+  override async step(action: Float32Array): Promise<StepResult<DictObservation>> {
+    const r = await this.inner.step(action);
+    return { ...r, obs: this.observe(r.obs) };
+  }
+
+  override async close(): Promise<void> {
+    await this.inner.close();
+  }
+}
