@@ -136,7 +136,7 @@ describe('learning from pixels', () => {
     const learner = new SacLearner(config, 1, 1, new Rng(5), [], 0, await loadBlasKernels({ threads: 1 }), cameras);
     const env = new DotTask(new Rng(6));
     const rng = new Rng(7);
-    const N = 2000;
+    const N = 1500;
     const frames = new Uint8Array(N * S * S);
     const actions = new Float32Array(N);
     const rewards = new Float32Array(N);
@@ -173,8 +173,8 @@ describe('learning from pixels', () => {
     actor = new GaussianActor(learner.snapshot(), new Rng(9));
     const learned = evaluate((o) => actor.act(o, true)[0] as number);
     expect(random).toBeLessThan(-0.55);
-    // The best image-blind policy scores −0.5; reading the dot's column gets well past it. Measured: −0.17 trained,
-    // −0.52 with the encoder frozen at its initial weights (no critic gradient), random −0.70.
+    // The best image-blind policy scores −0.5; reading the dot's column gets well past it. Measured: −0.22 trained,
+    // −0.52 with the encoder frozen at its initial weights (no critic gradient; 2,000 steps), random −0.70.
     expect(learned).toBeGreaterThan(-0.3);
-  }, 120_000);
+  }, 180_000);
 });
