@@ -23,11 +23,11 @@ async function successRate(env: Env, policy: Policy, episodes: number): Promise<
 }
 
 describe('PandaPickCube-v0', () => {
-  // MuJoCo: the grasped cube is thrown out of the pads in about a third of the expert's lifts
-  // (measured 13/20); Rapier holds it 20/20. Not understood yet (issue 22).
+  // MuJoCo: the grasped cube is thrown out of the pads in a fifth of the expert's lifts
+  // (measured 16/20); Rapier holds it 20/20. Not understood yet (issue 22).
   it.each([
     ['rapier', 0.9],
-    ['mujoco', 0.5],
+    ['mujoco', 0.7],
   ] as const)('the scripted expert picks the cube in the tool frame on %s (20 seeded episodes, at least %s)', { timeout: 600_000 }, async (engine, min) => {
     const env = await make('PandaPickCube-v0', { options: { engine, action: { frame: 'tcp' } } });
     expect(await successRate(env, envEntry('PandaPickCube-v0').scripted!(unwrap(env)), 20)).toBeGreaterThanOrEqual(min);
