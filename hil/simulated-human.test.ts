@@ -102,6 +102,19 @@ describe('the simulated person (trigger: failure)', () => {
     expect(Math.max(...runs.map((s) => s.split('true').length - 1))).toBe(2);
   }, 60_000);
 
+  it('on pick, where the dense reward is flat far from the cube, hands back once the hand is closer to the cube than the policy had got it (not at the hold limit)', async () => {
+    const { steps, human } = await drive('PandaPickCube-v0', () => () => new Float32Array(8), { reactionSteps: 2, patience: 8, holdSteps: 200, budget: 1 });
+    expect(human.stats.takeovers.stuck).toBeGreaterThan(0);
+    expect(human.stats.handBacks.recovered).toBeGreaterThan(0);
+    expect(human.stats.handBacks.limit).toBe(0);
+    const e = engaged(steps);
+    const takeover = e.indexOf(true);
+    const back = e.indexOf(false, takeover);
+    expect(back - takeover).toBeLessThan(60);
+    const d = (i: number): number => steps[i]!.info.metrics!['tcpToCube']!;
+    expect(d(back - 1)).toBeLessThan(d(takeover - 1) - 0.01);
+  }, 60_000);
+
   it('spends exactly its run budget across episodes, never more at any step (runSteps known, or a running share)', async () => {
     // A 300-step run of a stuck policy over several reach episodes (the person's help ends some early); budget 10% = 30 steps, spendable early.
     const known = await drive('PandaReach-v0', zero, { reactionSteps: 1, patience: 3, budget: 0.1, runSteps: 300 }, 100, 0, 300);

@@ -109,6 +109,9 @@ export class SimulatedHuman implements TeleopDevice {
   private controlLeft = 0;
   /** The best reward the policy had reached when the person took over (recovery means beating it). */
   private bestAtTakeover = -Infinity;
+  /** The watched distances' closest and the lift's peak when the person took over (recovery may mean beating them instead). */
+  private closestAtTakeover: ReadonlyMap<string, number> = new Map();
+  private peakLiftAtTakeover = -Infinity;
 
   constructor(private readonly options: SimulatedHumanOptions) {
     const failure = (options.trigger ?? 'failure') === 'failure';
@@ -168,6 +171,8 @@ export class SimulatedHuman implements TeleopDevice {
           this.stats.takeovers[reason]++;
           this.controlLeft = o.holdSteps;
           this.bestAtTakeover = this.best;
+          this.closestAtTakeover = new Map(this.closest);
+          this.peakLiftAtTakeover = this.peakLift;
           this.streak = 0;
         } else this.stats.refusedByBudget++;
       }
@@ -226,8 +231,24 @@ export class SimulatedHuman implements TeleopDevice {
   /** Why the person lets go now, if they do. */
   private handBackReason(seen: View): HandBackReason | null {
     if (this.budgetLeft() === 0) return 'budget';
-    if (this.o.trigger === 'failure' && (seen.success || (seen.progress !== undefined && seen.progress >= this.bestAtTakeover + this.o.recover))) return 'recovered';
+    if (this.o.trigger === 'failure' && (seen.success || this.recovered(seen))) return 'recovered';
     return null;
+  }
+
+  /**
+   * Progress resumed beyond where the policy had got before the takeover, by `recover`: in the
+   * reward, a watched distance or the lift — as the stuck rule watches them. A reward alone
+   * misses it where it is flat (pick's 0.3·exp(−20·d) while the hand is far from the cube:
+   * the person then always ran to the hold limit).
+   */
+  private recovered(seen: View): boolean {
+    const r = this.o.recover;
+    if (seen.progress !== undefined && seen.progress >= this.bestAtTakeover + r) return true;
+    for (const [k, d] of seen.distances) {
+      const before = this.closestAtTakeover.get(k);
+      if (before !== undefined && d <= before - r) return true;
+    }
+    return seen.lift !== undefined && this.peakLiftAtTakeover > -Infinity && seen.lift >= this.peakLiftAtTakeover + r;
   }
 
   private handBack(reason: HandBackReason, seen: View): void {
