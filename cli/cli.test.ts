@@ -27,7 +27,8 @@ describe('roborl CLI', () => {
     const rows = JSON.parse(stdout) as { id: string; observationSize: number; actionSize: number; controlHz: number; constraints: string[] }[];
     expect(rows.find((r) => r.id === 'PandaReach-v0')).toMatchObject({ observationSize: 23, actionSize: 7, controlHz: 25, constraints: ['joint_velocity', 'table_contact'] });
     expect(rows.find((r) => r.id === 'Pendulum-v1')).toMatchObject({ observationSize: 3, actionSize: 1, controlHz: 20, constraints: ['joint_velocity'] });
-    expect(rows).toHaveLength(10);
+    expect(rows.find((r) => r.id === 'PandaPickCube-v0')).toMatchObject({ observationSize: 32, actionSize: 8, controlHz: 25, constraints: ['joint_velocity', 'table_contact'] });
+    expect(rows).toHaveLength(11);
   });
 
   it('run prints episode statistics; scripted beats random on Pendulum-v1', async () => {
