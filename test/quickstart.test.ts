@@ -15,7 +15,7 @@ describe("the README's quick start", () => {
   it('`roborl train configs/pendulum-sac-quick.yaml` ends balanced, 10 of 10, and prints the elapsed time', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-quick-'));
     const { stdout } = await run(process.execPath, [bin, 'train', fileURLToPath(new URL('../configs/pendulum-sac-quick.yaml', import.meta.url)), '--run-dir', join(dir, 'run'), '--quiet'], { timeout: 600_000 });
-    expect(stdout).toMatch(/pendulum-sac-quick: 6000 env steps in [\d.]+ s/);
+    expect(stdout).toMatch(/pendulum-sac-quick: 6000 env steps in (\d+ min )?[\d.]+ s/);
     const evals = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8')
       .trim()
       .split('\n')
