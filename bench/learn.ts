@@ -11,7 +11,7 @@ import { MetricsLog } from '../policies/metrics-log.js';
 import type { ReplayBuffer } from '../policies/replay.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
 import { Rng } from '../control/rng.js';
-import { allocBatch } from '../policies/replay.js';
+import { randomBatch } from './learner.js';
 import { SacLearner } from '../policies/sac/sac.js';
 import { activeKernels } from '../policies/backend.js';
 
@@ -180,13 +180,7 @@ async function learnerSpeed(json: boolean): Promise<unknown> {
     const learner = new SacLearner(reach, 23, 7, new Rng(0), [], 0, activeKernels());
     const rng = new Rng(1);
     const half = Math.floor(reach.batchSize / 2);
-    const batches = [0, 1].map(() => {
-      const b = allocBatch({ capacity: 1, obsDim: 23, actDim: 7, costDim: 0 }, half);
-      for (const arr of [b.obs, b.action, b.reward, b.nextObs]) for (let i = 0; i < arr.length; i++) arr[i] = 0.5 * rng.normal();
-      for (let i = 0; i < b.action.length; i++) b.action[i] = Math.tanh(b.action[i] as number);
-      b.discount.fill(0.97);
-      return b;
-    });
+    const batches = [0, 1].map(() => randomBatch(rng, { capacity: 1, obsDim: 23, actDim: 7, costDim: 0 }, half, 0.97));
     for (let i = 0; i < 10; i++) learner.update(batches);
     const n = 200;
     const t0 = performance.now();

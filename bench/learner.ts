@@ -8,7 +8,7 @@ import { loadBlasKernels, type BlasLibrary } from '../policies/kernels/blas.js';
 import type { Kernels } from '../policies/kernels/kernels.js';
 import { TfjsKernels } from '../policies/kernels/tfjs.js';
 import { MlpPass } from '../policies/nn/net.js';
-import { allocBatch } from '../policies/replay.js';
+import { allocBatch, type Batch, type ReplaySpec } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 import { resolveSacConfig, SacConfigSchema } from '../policies/sac/config.js';
 import { SacLearner } from '../policies/sac/sac.js';
@@ -53,19 +53,27 @@ export interface LearnerBenchmark {
 const OBS = 17;
 const ACT = 6;
 
-function sacUpdateMs(kernels: Kernels, reps: number): { wall: number; cpu: number } {
-  const rng = new Rng(0);
-  const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac' })), OBS, ACT, rng, [], 0, kernels);
-  const batch = allocBatch({ capacity: 1, obsDim: OBS, actDim: ACT, costDim: 0 }, 256);
+/**
+ * A batch of `size` random transitions for timing updates: observations, actions (squashed by
+ * tanh), rewards and next observations ~ 0.5·N(0, 1), camera frames uniform bytes, `discount`.
+ */
+export function randomBatch(rng: Rng, spec: ReplaySpec, size: number, discount: number): Batch {
+  const batch = allocBatch(spec, size);
   for (const arr of [batch.obs, batch.action, batch.reward, batch.nextObs]) for (let i = 0; i < arr.length; i++) arr[i] = 0.5 * rng.normal();
   for (let i = 0; i < batch.action.length; i++) batch.action[i] = Math.tanh(batch.action[i] as number);
-  batch.discount.fill(0.99);
-  for (let i = 0; i < Math.min(5, reps); i++) learner.update([batch]);
+  for (const f of [...(batch.frames ?? []), ...(batch.nextFrames ?? [])]) for (let i = 0; i < f.length; i++) f[i] = rng.int(256);
+  batch.discount.fill(discount);
+  return batch;
+}
+
+/** Median wall ms and mean CPU ms of `reps` updates on `batches`, after `warmup` untimed ones; disposes the learner. */
+function timeUpdates(learner: SacLearner, batches: Batch[], reps: number, warmup: number): { wall: number; cpu: number } {
+  for (let i = 0; i < warmup; i++) learner.update(batches);
   const times: number[] = [];
   const c0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    learner.update([batch]);
+    learner.update(batches);
     times.push(performance.now() - t0);
   }
   const cpu = process.cpuUsage(c0);
@@ -73,27 +81,20 @@ function sacUpdateMs(kernels: Kernels, reps: number): { wall: number; cpu: numbe
   return { wall: percentile(times, 0.5), cpu: (cpu.user + cpu.system) / 1000 / reps };
 }
 
+function sacUpdateMs(kernels: Kernels, reps: number): { wall: number; cpu: number } {
+  const rng = new Rng(0);
+  const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac' })), OBS, ACT, rng, [], 0, kernels);
+  const batch = randomBatch(rng, { capacity: 1, obsDim: OBS, actDim: ACT, costDim: 0 }, 256, 0.99);
+  return timeUpdates(learner, [batch], reps, Math.min(5, reps));
+}
+
 const PIXEL_CAMERA = [{ name: 'front', height: 64, width: 64, channels: 3 }];
 
 function pixelUpdateMs(kernels: Kernels, batchSize: number, reps: number): { wall: number; cpu: number } {
   const rng = new Rng(0);
   const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', encoder: { kind: 'conv' } })), OBS, ACT, rng, [], 0, kernels, PIXEL_CAMERA);
-  const batch = allocBatch({ capacity: 1, obsDim: OBS, actDim: ACT, costDim: 0, cameras: PIXEL_CAMERA }, batchSize);
-  for (const arr of [batch.obs, batch.action, batch.reward, batch.nextObs]) for (let i = 0; i < arr.length; i++) arr[i] = 0.5 * rng.normal();
-  for (let i = 0; i < batch.action.length; i++) batch.action[i] = Math.tanh(batch.action[i] as number);
-  for (const f of [...(batch.frames ?? []), ...(batch.nextFrames ?? [])]) for (let i = 0; i < f.length; i++) f[i] = rng.int(256);
-  batch.discount.fill(0.99);
-  learner.update([batch]);
-  const times: number[] = [];
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    learner.update([batch]);
-    times.push(performance.now() - t0);
-  }
-  const cpu = process.cpuUsage(c0);
-  learner.dispose();
-  return { wall: percentile(times, 0.5), cpu: (cpu.user + cpu.system) / 1000 / reps };
+  const batch = randomBatch(rng, { capacity: 1, obsDim: OBS, actDim: ACT, costDim: 0, cameras: PIXEL_CAMERA }, batchSize, 0.99);
+  return timeUpdates(learner, [batch], reps, 1);
 }
 
 async function pixelRows(name: string, threads: number, kernels: Kernels, reps: number): Promise<PixelRow[]> {
