@@ -75,6 +75,8 @@ export const HilSectionSchema = z
     /**
      * What a person's axes move: `joint` (one action dimension each) or `tcp` (the first three
      * axes move the tool centre point in x, y, z through the task's IK; Panda tasks). Default joint.
+     * On an env that acts in the tool frame (`env.options.action: { frame: tcp }`) both mean the
+     * same: the axes are the action's own entries (Δtcp x, y, z, Δyaw, gripper), in its units.
      */
     frame: z.enum(['joint', 'tcp']).default('joint'),
     /** `device: web`: where the teleop page is served. Default 127.0.0.1 on a free port; another host exposes a robot's controls to that network. */

@@ -85,3 +85,42 @@ export class CartesianTeleop implements TeleopDevice {
     return this.inner.close();
   }
 }
+
+/**
+ * A device with fewer axes than a tool-frame action (a SpaceMouse's three translation axes on
+ * [Δx, Δy, Δz, Δyaw, gripper]): its axes drive the action's first entries, and the entries it
+ * has no axis for take the policy's proposal — the person steers the hand while the policy keeps
+ * the gripper (a zero there would half-open the fingers and drop what they hold). The proposal
+ * the inner device sees is the policy's own action, in the frame it drives.
+ */
+export class ToolFrameAxes implements TeleopDevice {
+  readonly name: string;
+
+  constructor(
+    readonly inner: TeleopDevice,
+    /** The action's length (the env's). */
+    private readonly actionDims: number,
+  ) {
+    this.name = inner.name;
+  }
+
+  poll(context: TeleopContext): TeleopReading {
+    const r = this.inner.poll(context);
+    if (!r.engaged || !r.action) return r;
+    const action = new Float32Array(this.actionDims);
+    for (let i = 0; i < this.actionDims; i++) action[i] = i < r.action.length ? (r.action[i] as number) : (context.proposed[i] ?? 0);
+    return { ...r, action };
+  }
+
+  episodeStart(): void {
+    this.inner.episodeStart?.();
+  }
+
+  stepped(outcome: TeleopOutcome): void {
+    this.inner.stepped?.(outcome);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -21,6 +21,12 @@ export interface PandaActionOption {
   readonly gripper?: boolean;
 }
 
+/**
+ * The first entries of a tool-frame action's names (`frame: tcp`), then `Δyaw` with `yaw: true`,
+ * then `gripper`: how a teleop device knows the env acts in the tool frame already.
+ */
+export const PANDA_TCP_ACTION_NAMES: readonly string[] = ['Δtcp x', 'Δtcp y', 'Δtcp z'];
+
 /** The largest TCP displacement one action asks for, m (the servos cover ~40% of it in the 40 ms step). */
 export const PANDA_TCP_STEP = 0.05;
 /** The largest yaw change one action asks for, rad. */
@@ -70,7 +76,7 @@ export class PandaActions implements PandaActionMap {
     private readonly robot: UrdfRobot,
   ) {
     this.frame = option.frame;
-    const arm = option.frame === 'joint' ? [...PANDA_JOINT_ACTION_NAMES] : ['Δtcp x', 'Δtcp y', 'Δtcp z', ...(option.yaw ? ['Δyaw'] : [])];
+    const arm = option.frame === 'joint' ? [...PANDA_JOINT_ACTION_NAMES] : [...PANDA_TCP_ACTION_NAMES, ...(option.yaw ? ['Δyaw'] : [])];
     this.armSize = arm.length;
     this.gripperIndex = option.gripper ? arm.length : -1;
     this.names = option.gripper ? [...arm, 'gripper'] : arm;
