@@ -5,7 +5,12 @@ import { findSceneSource } from '../control/scene.js';
 import type { DictObservation } from '../control/spaces.js';
 import type { Transition } from '../control/transition.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../policies/binary-file.js';
+import { selectBackend } from '../policies/backend.js';
+import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { FrameReplay } from '../policies/frame-replay.js';
+import { GaussianActor } from '../policies/sac/actor.js';
+import { SacLearner } from '../policies/sac/sac.js';
+import { Rng } from '../control/rng.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import type { TrainerProgress } from '../policies/run-loop.js';
 import { cameraShapes, PixelTrainer } from '../policies/sac/pixel-trainer.js';
@@ -15,7 +20,7 @@ import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { makeLearnerEnv, resolvedAlgo, resolvedConfigYaml, writeRunDir } from './setup.js';
+import { loadRunConfig, makeLearnerEnv, resolvedAlgo, resolvedConfigYaml, writeRunDir } from './setup.js';
 import { writeRunStatus } from './run-status.js';
 
 /** Whether a config's env observes camera frames (`env.options.cameras`). */
@@ -108,6 +113,12 @@ export interface PixelRun {
   readonly resume: { readonly from: number | null; readonly stepsChanged: boolean } | null;
   readonly log: (line: string) => void;
   readonly onStep?: (p: TrainerProgress) => void;
+  /**
+   * Train on a robot (`roborl train --robot`): the training env it connects (a robot env with the
+   * config's cameras, experiment/robot-learner-env.ts), and what to write in the run folder once
+   * it exists. Evaluations stay on the simulator.
+   */
+  readonly robot?: { readonly makeEnv: () => Promise<Env<DictObservation>>; readonly onRunDir: () => void };
 }
 
 /**
@@ -124,8 +135,14 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
   const algo = resolvedAlgo(config);
   if (!algo.encoder) throw new UsageError('env.options.cameras: the agent needs an image encoder: add algo.encoder: {kind: conv}');
   if (algo.safe) throw new UsageError('algo.safe: constrained camera runs are not wired yet');
-  const env = await makePixelLearnerEnv(config, log);
   const evalEnv = await makePixelLearnerEnv(config, undefined, { evaluation: true });
+  let env: Env<DictObservation>;
+  try {
+    env = run.robot ? await run.robot.makeEnv() : await makePixelLearnerEnv(config, log);
+  } catch (err) {
+    await evalEnv.close();
+    throw err;
+  }
   let trainer: PixelTrainer | null = null;
   try {
     const demos = algo.demos ? loadPixelDemos(algo.demos.path) : undefined;
@@ -139,6 +156,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
       if (run.resume.stepsChanged) writeFileAtomic(join(runDir, 'config.yaml'), resolvedConfigYaml(config));
       if (run.resume.from !== null) t.resume();
     } else writeRunDir(runDir, config);
+    run.robot?.onRunDir();
     writeRunStatus(runDir, { state: 'running', pid: process.pid, step: t.step, steps: config.train.steps });
     log(`run folder: ${runDir} · learner sac with cameras ${Object.keys(env.spec.observationSpace.cameras).join(', ')}`);
     let signal: NodeJS.Signals | null = null;
@@ -172,5 +190,32 @@ function loadPixelDemos(path: string): FrameReplay {
     return FrameReplay.load(path);
   } catch (err) {
     throw new UsageError(`demo file ${path}: ${(err as Error).message} (record it with \`roborl record-demos --config <this config> --episodes 20 --out ${path}\`)`);
+  }
+}
+
+/**
+ * The deterministic policy (mean action) of a camera run's newest checkpoint, acting on
+ * `{state, <camera>…}` — what `roborl eval` runs on the simulator or, with `--robot`, on the arm.
+ */
+export async function loadPixelRunPolicy(runDir: string): Promise<{ config: ExperimentConfig; policy: { reset(): void; act(obs: DictObservation): Float32Array }; step: number }> {
+  const config = loadRunConfig(runDir);
+  await selectBackend(config.backend);
+  const ckpt = loadLatestCheckpoint(join(runDir, 'checkpoints'));
+  if (!ckpt) throw new UsageError(`${runDir} has no checkpoint yet`);
+  const h = ckpt.header;
+  const nLearner = h['learnerSections'];
+  if (typeof nLearner !== 'number' || h['frames'] !== true) throw new UsageError(`${ckpt.path}: not a camera run's checkpoint (no frame replay), though ${runDir}/config.yaml has cameras`);
+  const env = await makePixelLearnerEnv(config, undefined, { evaluation: true });
+  const spec = env.spec;
+  await env.close();
+  const space = spec.actionSpace;
+  if (space.kind !== 'box') throw new UsageError('SAC runs need a Box action space');
+  const learner = new SacLearner(resolvedAlgo(config), spec.observationSpace.state.low.length, space.low.length, new Rng(0), [], 0, undefined, cameraShapes(spec.observationSpace));
+  try {
+    learner.importState(h['learner'] as Record<string, unknown>, ckpt.sections.slice(0, nLearner));
+    const actor = new GaussianActor(learner.snapshot(), new Rng(0));
+    return { config, policy: { reset: () => {}, act: (o) => actor.act(o, true) }, step: ckpt.step };
+  } finally {
+    learner.dispose();
   }
 }

@@ -1,16 +1,21 @@
 import type { Env, EnvSpec } from '../control/env.js';
+import type { DictObservation } from '../control/spaces.js';
 import { ExpressionConstraints, type HasStateVariables } from '../control/safety/expressions.js';
 import { SafetyShield } from '../control/safety/shield.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { ClassifierReward, RewardClassifier } from '../hil/reward-classifier.js';
+import { RobotCameraObservation } from '../robots/camera-observation.js';
 import { connectRobot, loadRobotConfig, type RobotConfig } from '../robots/config.js';
 import type { RobotEnv } from '../robots/robot-env.js';
+import { SelectState } from '../sim/camera/observation.js';
+import { proprioIndices, splitCameraOptions, type ObservationOptions } from '../tasks/cameras.js';
 import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { withHuman } from './human.js';
+import { makePixelLearnerEnv } from './pixels.js';
 import { makeLearnerEnv } from './setup.js';
 
 /**
@@ -33,10 +38,59 @@ export function robotConfigFor(config: ExperimentConfig, robotPath: string): Rob
  */
 export async function makeRobotLearnerEnv(config: ExperimentConfig, robotPath: string, log: (line: string) => void, { human = false }: { human?: boolean } = {}): Promise<{ env: Env; robot: RobotEnv }> {
   const robotConfig = robotConfigFor(config, robotPath);
+  const observed = splitCameraOptions(config.env.id, config.env.options, 'env.options.');
+  if (observed.cameras.length) throw new UsageError(`env.options.cameras: a config with cameras runs on a robot as roborl train / eval --robot run it (makeRobotPixelEnv); this command runs state-vector policies`);
   const sim = await makeLearnerEnv({ ...config, hil: undefined });
   const learnerSpec = sim.spec;
   await sim.close();
-  const { env: connected, robot } = await connectRobot(robotConfig, log, config.env.options);
+  return robotStack(config, robotConfig, robotPath, observed, learnerSpec, log, human);
+}
+
+/**
+ * A robot env for a config whose env has cameras (issue 23): {@link makeRobotLearnerEnv}'s stack
+ * observed as the simulator's camera env is — `{state, <camera>: uint8 H×W×3}`, each frame the
+ * robot camera of the same name (robot YAML `cameras:`), decoded and resized to the size the
+ * policy was trained on. The robot YAML must have every camera the config names, at the config's
+ * size: checked before anything connects, so a missing camera is said before the arm moves. A
+ * stale camera ends the step in the robot's safe stop (truncated, `info.linkError` names it).
+ */
+export async function makeRobotPixelEnv(config: ExperimentConfig, robotPath: string, log: (line: string) => void): Promise<{ env: Env<DictObservation>; robot: RobotEnv }> {
+  const robotConfig = robotConfigFor(config, robotPath);
+  const observed = splitCameraOptions(config.env.id, config.env.options, 'env.options.');
+  checkRobotCameras(observed, robotConfig, robotPath);
+  if (config.env.rewardClassifier) throw new UsageError('env.rewardClassifier: camera runs on a robot take the task reward for now (drop rewardClassifier)');
+  const sim = await makePixelLearnerEnv(config, undefined, { evaluation: true });
+  const pixelSpec = sim.spec;
+  await sim.close();
+  const stateSpec: EnvSpec = { ...pixelSpec, observationSpace: pixelSpec.observationSpace.state };
+  const { env, robot } = await robotStack(config, robotConfig, robotPath, observed, stateSpec, log, false);
+  try {
+    return { env: new RobotCameraObservation(env, robot), robot };
+  } catch (err) {
+    await env.close();
+    throw err;
+  }
+}
+
+/**
+ * Every camera a config observes must be on the robot, by name, at the size the policy takes
+ * (the robot's transport resizes to its YAML's width × height). A robot camera the config does not
+ * name is fine (it is still watched for staleness).
+ */
+export function checkRobotCameras(observed: Pick<ObservationOptions, 'cameras'>, robot: RobotConfig, robotPath: string): void {
+  const have = robot.kind === 'ros' ? (robot.cameras ?? []) : [];
+  const listed = have.length ? `its cameras: ${have.map((c) => `${c.name} ${c.width}×${c.height}`).join(', ')}` : 'it has no cameras:';
+  for (const c of observed.cameras) {
+    const r = have.find((x) => x.name === c.name);
+    if (!r) throw new UsageError(`env.options.cameras: the policy observes camera "${c.name}" (${c.width}×${c.height}); the robot ${robotPath} has no camera "${c.name}" (${listed}) — add it under cameras: in the robot YAML (name: ${c.name}, its image topic, width: ${c.width}, height: ${c.height})`);
+    if (r.width !== c.width || r.height !== c.height) throw new UsageError(`env.options.cameras: the policy observes camera "${c.name}" at ${c.width}×${c.height}; the robot ${robotPath} resizes it to ${r.width}×${r.height} — set width: ${c.width}, height: ${c.height} for "${c.name}" in the robot YAML`);
+  }
+}
+
+/** The learner's stack over a connected robot (see {@link makeRobotLearnerEnv}); `learnerSpec` is the state part the learner takes. */
+async function robotStack(config: ExperimentConfig, robotConfig: RobotConfig, robotPath: string, observed: ObservationOptions, learnerSpec: EnvSpec, log: (line: string) => void, human: boolean): Promise<{ env: Env; robot: RobotEnv }> {
+  // The task's own options: `cameras` and `state` choose what it is observed through (tasks/cameras.ts).
+  const { env: connected, robot } = await connectRobot(robotConfig, log, observed.task);
   let env: Env = connected;
   try {
     const constraints = config.safety.constraints;
@@ -51,6 +105,8 @@ export async function makeRobotLearnerEnv(config: ExperimentConfig, robotPath: s
       env = new SafetyShield(env, model());
     }
     if (env.spec.actionSpace.kind === 'box') env = new RescaleAction(env);
+    // `state: proprio` as on the simulator: q, q̇, TCP (and the gripper), not where the goal is.
+    if (observed.state === 'proprio') env = new SelectState(env, proprioIndices(env));
     if (config.env.rewardClassifier) env = new ClassifierReward(env, RewardClassifier.load(config.env.rewardClassifier));
     if (human && config.hil) env = await withHuman(env, config, { ...config.hil, onDisconnect: 'hold' }, log);
     env = new EpisodeStatistics(env);

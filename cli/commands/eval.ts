@@ -7,7 +7,10 @@ import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from
 import { USAGE } from '../usage.js';
 import type { ExperimentConfig } from '../../experiment/config.js';
 import { makeRobotLearnerEnv } from '../../experiment/robot-learner-env.js';
-import { loadRunPolicy, makeLearnerEnv } from '../../experiment/setup.js';
+import { loadRunConfig, loadRunPolicy, makeLearnerEnv } from '../../experiment/setup.js';
+import { hasCameras, loadPixelRunPolicy, makePixelLearnerEnv } from '../../experiment/pixels.js';
+import { makeRobotPixelEnv } from '../../experiment/robot-learner-env.js';
+import type { DictObservation } from '../../control/spaces.js';
 import { envEntry } from '../../tasks/registry.js';
 
 /**
@@ -21,6 +24,8 @@ export async function evalCommand(args: Args): Promise<void> {
   if (!runDir) throw new UsageError(USAGE.eval);
   const episodes = intFlag(args, 'episodes', 10);
   const seed = seedFlag(args, EVALUATION_SEED);
+  // A camera run's policy acts on {state, <camera>…}: on the arm, the robot's cameras of the same names.
+  if (hasCameras(loadRunConfig(runDir))) return evalPixels(args, runDir, episodes, seed);
   const run = await loadRunPolicy(runDir);
   const { policy, step } = run;
   const robotPath = stringFlag(args, 'robot');
@@ -115,4 +120,47 @@ class Interrupted extends Error {
   constructor(readonly signal: NodeJS.Signals) {
     super(`interrupted by ${signal}`);
   }
+}
+
+/**
+ * `roborl eval` of a camera run (issue 23): the policy on `{state, <camera>…}` — the simulator's
+ * rendered cameras, or with `--robot` the robot's cameras of the same names and sizes (checked
+ * before it connects). A stale camera ends that episode in the robot's safe stop; it is run again.
+ */
+async function evalPixels(args: Args, runDir: string, episodes: number, seed: number): Promise<void> {
+  for (const flag of ['record', 'engine']) if (args.flags.has(flag)) throw new UsageError(`--${flag} is not wired for camera runs yet`);
+  const { config, policy, step } = await loadPixelRunPolicy(runDir);
+  const robotPath = stringFlag(args, 'robot');
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  let env: Env<DictObservation>;
+  let robot: RobotEnv | null = null;
+  if (robotPath) {
+    const connected = await makeRobotPixelEnv(config, robotPath, log);
+    [env, robot] = [connected.env, connected.robot];
+    log(`connected to the robot (${robotPath}) with cameras ${robot.cameras.map((c) => c.name).join(', ')}; evaluating ${episodes} episodes — Ctrl-C stops it and holds the robot`);
+  } else env = await makePixelLearnerEnv(config, undefined, { evaluation: true });
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => abort.abort(new Interrupted(signal));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let r: EvalResult;
+  try {
+    r = await evaluatePolicy(env, policy, episodes, seed, { signal: abort.signal });
+  } catch (err) {
+    if (!(err instanceof Interrupted)) throw err;
+    log(`interrupted (${err.signal})${robot ? ': the robot was sent its hold command' : ''}`);
+    process.exitCode = err.signal === 'SIGINT' ? 130 : 143;
+    return;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await env.close(); // a robot gets its hold command
+  }
+  for (const l of r.lost) log(`episode with seed ${l.seed} lost at step ${l.step} (${l.reason}); run again`);
+  const summary = { run: runDir, env: config.env.id, on: robot ? 'ros' : 'sim', cameras: Object.keys(env.spec.observationSpace.cameras), checkpointStep: step, episodes, firstSeed: seed, returnMean: r.returnMean, returnStd: r.returnStd, successRate: r.successRate, lengthMean: r.lengthMean, costMeans: r.costMeans, ...(robot ? { lostEpisodes: r.lost.length, link: { ...robot.stats } } : {}) };
+  if (args.flags.has('json')) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  process.stdout.write(`${config.env.id} on ${summary.on} with cameras ${summary.cameras.join(', ')} · checkpoint @${step} · ${episodes} episodes (deterministic)\n  return   ${r.returnMean.toFixed(2)} ± ${r.returnStd.toFixed(2)}\n  success  ${(100 * r.successRate).toFixed(0)}%\n  length   ${r.lengthMean.toFixed(1)}\n${robot ? `  link     ${r.lost.length} episode(s) lost and rerun · ${robot.stats.reconnects} reconnects\n` : ''}`);
 }

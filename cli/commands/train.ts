@@ -15,7 +15,7 @@ import { writeRunStatus } from '../../experiment/run-status.js';
 import { announceTeleop } from '../../experiment/teleop.js';
 import { makeDistributedLearner, redisPrefix, redisRunId, ThreadedRun } from '../../experiment/distributed.js';
 import { RedisLearnerTransport } from '../../policies/distributed/redis.js';
-import { robotConfigFor } from '../../experiment/robot-learner-env.js';
+import { makeRobotPixelEnv, robotConfigFor } from '../../experiment/robot-learner-env.js';
 import { hasCameras, trainPixels } from '../../experiment/pixels.js';
 import { absolutizePaths, fixedPolicyFor, loadDemos, loadRunConfig, makeLearnerEnv, newRunDirPath, resolvedAlgo, resolvedConfigYaml, useBackend, withBackendFlag, writeRunDir } from '../../experiment/setup.js';
 
@@ -49,7 +49,8 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   const robotArg = role === 'train' ? stringFlag(args, 'robot') : undefined;
   const robotPath = robotArg === undefined ? undefined : resolve(robotArg);
   if (resumeDir) checkRobotResume(resumeDir, robotPath);
-  if (robotPath !== undefined) config = robotRunConfig(config, robotPath);
+  // A camera run on a robot trains in this process (experiment/pixels.ts); the others on an actor thread.
+  if (robotPath !== undefined) config = hasCameras(config) ? pixelRobotRunConfig(config, robotPath) : robotRunConfig(config, robotPath);
   const resumeHint = (dir: string): string => `roborl train --resume ${dir}${robotPath ? ` --robot ${robotPath}` : ''}`;
 
   let resumeFrom: number | null = null;
@@ -69,11 +70,13 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   await useBackend(config, log);
   if (hasCameras(config)) {
     // Camera observations (issue 23): SAC / RLPD with the conv encoder and a frame replay, in this process.
-    if (robotPath || role !== 'train') throw new UsageError('env.options.cameras: camera runs train with roborl train on the simulator for now (no --robot, no roborl learner)');
+    if (role !== 'train') throw new UsageError('env.options.cameras: camera runs train with roborl train (in one process), not roborl learner');
     const progress = new Progress(config.train.steps, config.name, !args.flags.has('quiet'));
+    const pixelConfig = config;
     const r = await trainPixels({
       config,
       runDir,
+      ...(robotPath ? { robot: { makeEnv: async () => (await makeRobotPixelEnv(pixelConfig, robotPath, log)).env, onRunDir: () => writeFileSync(join(runDir, ROBOT_FILE), `${JSON.stringify({ path: robotPath })}\n`) } } : {}),
       resume: resumeDir ? { from: resumeFrom, stepsChanged: steps !== null } : null,
       log,
       onStep: (p) => progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)} · ${p.updatesPerSec.toFixed(1)} upd/s · ${p.envStepsPerSec.toFixed(1)} steps/s · ${elapsed(started)}`),
@@ -275,6 +278,18 @@ function robotRunConfig(config: ExperimentConfig, robotPath: string): Experiment
   // serial link opened on the actor's worker thread never sees a byte arrive (a Dynamixel bus "does not answer").
   if (robot.kind !== 'ros') throw new UsageError(`--robot trains on ROS robots for now: a ${robot.kind} robot's serial port cannot be read from the actor's thread (serialport polls on the main thread); train it with roborl learner <config> and roborl actor <config> --robot ${robotPath}`);
   return { ...config, distributed: d };
+}
+
+/**
+ * The config of a camera run on a robot (issue 23): SAC / RLPD from pixels trains in this process
+ * — the arm holds its last target while an update runs — against the robot's cameras; its
+ * evaluations run on the simulator. Refused: other learners, distributed runs, another task.
+ */
+function pixelRobotRunConfig(config: ExperimentConfig, robotPath: string): ExperimentConfig {
+  if (config.algo.kind !== 'sac') throw new UsageError(`--robot with env.options.cameras trains SAC / RLPD from pixels; got algo.kind ${config.algo.kind}`);
+  if (config.distributed) throw new UsageError('--robot with env.options.cameras: camera runs train in one process (drop distributed:)');
+  robotConfigFor(config, robotPath);
+  return config;
 }
 
 /** The robot's pacing and link over the run, for the log. */
