@@ -1,4 +1,5 @@
 import type { Activation, MlpSpec } from './mlp.js';
+import { tanhInPlace } from './fast-tanh.js';
 
 /** MLP weights as plain arrays: w[i] is row-major in × out, as in tfjs. */
 export interface MlpWeights {
@@ -105,9 +106,8 @@ const ACTIVATIONS: Record<Activation, (x: Float32Array) => void> = {
   relu: (x) => {
     for (let i = 0; i < x.length; i++) if ((x[i] as number) < 0) x[i] = 0;
   },
-  tanh: (x) => {
-    for (let i = 0; i < x.length; i++) x[i] = Math.tanh(x[i] as number);
-  },
+  // The learner's own tanh (MlpPass), so the actor acts with the network the learner trained.
+  tanh: (x) => tanhInPlace(x, x.length),
   elu: (x) => {
     for (let i = 0; i < x.length; i++) if ((x[i] as number) < 0) x[i] = Math.expm1(x[i] as number);
   },

@@ -2,6 +2,7 @@ import type { Rng } from '../../control/rng.js';
 import type { Kernels } from '../kernels/kernels.js';
 import type { MlpSpec } from './mlp.js';
 import type { MlpWeights } from './mlp-js.js';
+import { tanhInPlace } from './fast-tanh.js';
 
 /**
  * One MLP's parameters as Float32Arrays: the authoritative copy, updated in place by Adam and
@@ -247,9 +248,7 @@ const ACTIVATE: Record<MlpSpec['activation'], (z: Float32Array, n: number) => vo
       z[i] = (v + Math.abs(v)) * 0.5;
     }
   },
-  tanh: (z, n) => {
-    for (let i = 0; i < n; i++) z[i] = Math.tanh(z[i] as number);
-  },
+  tanh: tanhInPlace,
   elu: (z, n) => {
     for (let i = 0; i < n; i++) if ((z[i] as number) < 0) z[i] = Math.expm1(z[i] as number);
   },
