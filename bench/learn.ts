@@ -93,6 +93,7 @@ export async function learnBenchmark(json: boolean): Promise<unknown> {
   if (ONLY === 'manipulation') out['manipulation'] = await manipulation(json);
   if (ONLY === 'sim2sim') out['sim2sim'] = await simToSim(json);
   if (ONLY === 'speed') out['speed'] = await learnerSpeed(json);
+  if (ONLY === 'retune') out['retune'] = await retune(json);
   return out;
 }
 
@@ -164,9 +165,68 @@ async function simToSim(json: boolean): Promise<unknown[]> {
 }
 
 /**
+ * The Panda retune (issue 20, item 6): each config of LEARN_CONFIGS (default today's
+ * configs/panda-reach-rlpd.yaml) on the seeds of LEARN_SEED_LIST (default 0,1,2), RLPD with 20
+ * scripted demos, a deterministic evaluation of 20 episodes every 1,000 env steps, stopped at the
+ * first one ≥ 80% success (the config's steps at most). One row per run: steps and wall-clock to
+ * 80%, and the learner's cost per env step. Seeds run one after another in this process; run one
+ * process per seed to use both cores (then say so beside the figures).
+ */
+async function retune(json: boolean): Promise<unknown[]> {
+  const configs = (process.env['LEARN_CONFIGS'] ?? 'configs/panda-reach-rlpd.yaml').split(',');
+  const seeds = (process.env['LEARN_SEED_LIST'] ?? '0,1,2').split(',').map(Number);
+  const { table } = await recordDemonstrations(demoConfig('PandaReach-v0', undefined), 20, 5_000_000, false);
+  const rows: { config: string; seed: number; stepsTo80: number | null; secondsTo80: number | null; lastSuccess: number; lastStep: number; seconds: number; updatesPerSec: number | null }[] = [];
+  for (const path of configs) {
+    const loaded = loadConfig(path);
+    for (const seed of seeds) {
+      const config: ExperimentConfig = { ...loaded, seed, train: { ...loaded.train, evalEvery: 1000, evalEpisodes: 20 } };
+      const dir = join(RUNS, `retune-${loaded.name}-seed${seed}`);
+      rmSync(dir, { recursive: true, force: true });
+      writeRunDir(dir, config);
+      const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
+      let reached: { step: number; seconds: number } | null = null;
+      let last = { step: 0, successRate: 0 };
+      const start = performance.now();
+      const trainer: OffPolicyTrainer = new OffPolicyTrainer({
+        env: await makeLearnerEnv(config),
+        evalEnv: await makeLearnerEnv(config),
+        config: resolvedAlgo(config),
+        schedule: { ...config.train, checkpointEvery: config.train.steps },
+        seed,
+        checkpointDir: join(dir, 'checkpoints'),
+        metrics,
+        demos: table,
+        onStep: (p) => {
+          if (reached || p.step % 1000 > 1) return;
+          const e = metrics.read().filter((r) => r.type === 'eval').at(-1);
+          if (!e) return;
+          last = { step: e.step, successRate: e['successRate'] as number };
+          if (last.successRate >= 0.8) {
+            reached = { step: e.step, seconds: (performance.now() - start) / 1000 };
+            trainer.requestStop();
+          }
+        },
+      });
+      await trainer.run();
+      trainer.dispose();
+      const ev = metrics.read().filter((r) => r.type === 'eval').at(-1);
+      if (ev) last = { step: ev.step, successRate: ev['successRate'] as number };
+      const train = metrics.read().filter((r) => r.type === 'train').map((r) => r['updatesPerSec'] as number);
+      const r = reached as { step: number; seconds: number } | null;
+      const row = { config: path, seed, stepsTo80: r?.step ?? null, secondsTo80: r?.seconds ?? null, lastSuccess: last.successRate, lastStep: last.step, seconds: (performance.now() - start) / 1000, updatesPerSec: train.length ? mean(train) : null };
+      rows.push(row);
+      process.stderr.write(`bench learn retune: ${JSON.stringify(row)}\n`);
+      if (!json) process.stdout.write(`${path} seed ${seed}: 80% at ${row.stepsTo80 ?? '—'} steps, ${row.secondsTo80?.toFixed(0) ?? '—'} s\n`);
+    }
+  }
+  return rows;
+}
+
+/**
  * What the native learner buys (issue 20), each backend in turn in one run: RLPD updates per
  * second with configs/panda-reach-rlpd.yaml's networks (obs 23, action 7; one update = the
- * config's critic steps + an actor step, online and demo half-batches), and the wall-clock of
+ * config's critic steps, each on a batch of batchSize, + an actor step, as the trainer runs it), and the wall-clock of
  * configs/pendulum-sac.yaml to its first deterministic evaluation ≥ −200 (evaluations every
  * 1,000 steps, LEARN_SEEDS seeds, stopped there; 20k steps at most).
  */
@@ -179,8 +239,8 @@ async function learnerSpeed(json: boolean): Promise<unknown> {
     const reach = resolvedAlgo(loadConfig('configs/panda-reach-rlpd.yaml'));
     const learner = new SacLearner(reach, 23, 7, new Rng(0), [], 0, activeKernels());
     const rng = new Rng(1);
-    const half = Math.floor(reach.batchSize / 2);
-    const batches = [0, 1].map(() => randomBatch(rng, { capacity: 1, obsDim: 23, actDim: 7, costDim: 0 }, half, 0.97));
+    // As the trainer samples them: criticActorRatio batches of batchSize (each half online, half demos).
+    const batches = Array.from({ length: reach.criticActorRatio }, () => randomBatch(rng, { capacity: 1, obsDim: 23, actDim: 7, costDim: 0 }, reach.batchSize, 0.97));
     for (let i = 0; i < 10; i++) learner.update(batches);
     const n = 200;
     const t0 = performance.now();
