@@ -12,7 +12,7 @@ import { cleanup } from '../test/robot-fixtures.js';
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
-type Failed = { stdout: string; stderr: string; code?: number };
+type Failed = { stdout: string; stderr: string; code?: number | string };
 
 /** PandaReach-v0 through a 16×16 front camera and proprioception, SAC with a tiny conv encoder. */
 const CONFIG = `name: pixels-arm
@@ -95,7 +95,7 @@ describe('cameras on roborl train --robot and roborl eval --robot (issue 23)', (
     writeFileSync(cfg, CONFIG);
     const { server, commands } = await armWithCamera();
     const runDir = join(dir, 'run');
-    const noCamera = await exec(process.execPath, [BIN, 'train', cfg, '--robot', armYaml(dir, server.url, ''), '--run-dir', runDir, '--quiet'], { timeout: 120_000 }).catch((e: Failed) => e);
+    const noCamera: Failed = await exec(process.execPath, [BIN, 'train', cfg, '--robot', armYaml(dir, server.url, ''), '--run-dir', runDir, '--quiet'], { timeout: 120_000 }).catch((e: Failed) => e);
     expect(noCamera.code).toBe(2);
     expect(noCamera.stderr).toMatch(/the policy observes camera "front" \(16×16\); the robot .*arm\.yaml has no camera "front" \(it has no cameras:\) — add it under cameras: in the robot YAML/);
     const wrongSize = await exec(process.execPath, [BIN, 'train', cfg, '--robot', armYaml(dir, server.url, FRONT_16.replace(/width: 16, height: 16/, 'width: 32, height: 32')), '--run-dir', runDir, '--quiet'], { timeout: 120_000 }).catch((e: Failed) => e);

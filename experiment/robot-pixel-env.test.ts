@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { StepResult } from '../control/env.js';
+import type { DictObservation } from '../control/spaces.js';
 import { SimCamera } from '../robots/emulator/sim-camera.js';
 import { SimulatedRobot } from '../robots/emulator/sim-robot.js';
 import { RosbridgeServer } from '../robots/ros/rosbridge-server.js';
@@ -36,20 +38,24 @@ describe('a camera config on a robot (issue 23)', () => {
     expect(space.cameras['front']).toEqual({ kind: 'image', height: 16, width: 16, channels: 3 });
     const r = await env.reset({ seed: 1 });
     expect(r.obs.state).toHaveLength(17);
-    const lit = (f: Uint8Array | Float32Array | undefined): number => (f ? f.reduce((n, v) => n + (v > 0 ? 1 : 0), 0) : 0);
+    const lit = (f: Uint8Array | Float32Array | undefined): number => {
+      let n = 0;
+      for (const v of f ?? []) if (v > 0) n++;
+      return n;
+    };
     expect(lit(r.obs['front'])).toBeGreaterThan(200); // a rendered frame, not the black placeholder
     const s = await env.step(new Float32Array(7).fill(0.2));
     expect(s.truncated).toBe(false);
     expect(lit(s.obs['front'])).toBeGreaterThan(200);
 
     camera.stop();
-    let ended: { truncated: boolean; info: Record<string, unknown> } | null = null;
+    let ended: StepResult<DictObservation> | null = null;
     for (let i = 0; i < 200 && !ended; i++) {
       const t = await env.step(new Float32Array(7).fill(0.2));
       if (t.truncated || t.terminated) ended = t;
     }
     expect(ended?.truncated).toBe(true);
-    expect(String(ended?.info['linkError'])).toMatch(/front/);
+    expect(String(ended?.info.linkError)).toMatch(/front/);
     // The safe stop: the last command holds a measured position.
     await new Promise((res) => setTimeout(res, 200));
     expect(last).not.toBeNull();
