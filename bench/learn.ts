@@ -165,6 +165,42 @@ async function simToSim(json: boolean): Promise<unknown[]> {
 }
 
 /**
+ * Trains `config` in a fresh run folder `dir` until its first evaluation that `done` accepts (or
+ * the config's steps), with `demos` as the demo table. Evaluations should fall on multiples of
+ * 1,000 steps. Returns the step and wall-clock of that evaluation (null if none passed), the
+ * run's metrics and its whole wall-clock.
+ */
+async function trainUntil(config: ExperimentConfig, dir: string, demos: ReplayBuffer | undefined, done: (evaluation: Record<string, unknown>) => boolean): Promise<{ reached: { step: number; seconds: number } | null; metrics: MetricsLog; seconds: number }> {
+  rmSync(dir, { recursive: true, force: true });
+  writeRunDir(dir, config);
+  const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
+  let reached: { step: number; seconds: number } | null = null;
+  const start = performance.now();
+  const trainer: OffPolicyTrainer = new OffPolicyTrainer({
+    env: await makeLearnerEnv(config),
+    evalEnv: await makeLearnerEnv(config),
+    config: resolvedAlgo(config),
+    schedule: { ...config.train, checkpointEvery: config.train.steps },
+    seed: config.seed,
+    checkpointDir: join(dir, 'checkpoints'),
+    metrics,
+    ...(demos ? { demos } : {}),
+    onStep: (p) => {
+      // The evaluation at a multiple of 1,000 is logged around that step's callback: look on both sides.
+      if (reached || p.step % 1000 > 1) return;
+      const last = metrics.read().filter((r) => r.type === 'eval').at(-1);
+      if (last && done(last)) {
+        reached = { step: last.step, seconds: (performance.now() - start) / 1000 };
+        trainer.requestStop();
+      }
+    },
+  });
+  await trainer.run();
+  trainer.dispose();
+  return { reached, metrics, seconds: (performance.now() - start) / 1000 };
+}
+
+/**
  * The Panda retune (issue 20, item 6): each config of LEARN_CONFIGS (default today's
  * configs/panda-reach-rlpd.yaml) on the seeds of LEARN_SEED_LIST (default 0,1,2), RLPD with 20
  * scripted demos, a deterministic evaluation of 20 episodes every 1,000 env steps, stopped at the
@@ -181,40 +217,11 @@ async function retune(json: boolean): Promise<unknown[]> {
     const loaded = loadConfig(path);
     for (const seed of seeds) {
       const config: ExperimentConfig = { ...loaded, seed, train: { ...loaded.train, evalEvery: 1000, evalEpisodes: 20 } };
-      const dir = join(RUNS, `retune-${loaded.name}-seed${seed}`);
-      rmSync(dir, { recursive: true, force: true });
-      writeRunDir(dir, config);
-      const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
-      let reached: { step: number; seconds: number } | null = null;
-      let last = { step: 0, successRate: 0 };
-      const start = performance.now();
-      const trainer: OffPolicyTrainer = new OffPolicyTrainer({
-        env: await makeLearnerEnv(config),
-        evalEnv: await makeLearnerEnv(config),
-        config: resolvedAlgo(config),
-        schedule: { ...config.train, checkpointEvery: config.train.steps },
-        seed,
-        checkpointDir: join(dir, 'checkpoints'),
-        metrics,
-        demos: table,
-        onStep: (p) => {
-          if (reached || p.step % 1000 > 1) return;
-          const e = metrics.read().filter((r) => r.type === 'eval').at(-1);
-          if (!e) return;
-          last = { step: e.step, successRate: e['successRate'] as number };
-          if (last.successRate >= 0.8) {
-            reached = { step: e.step, seconds: (performance.now() - start) / 1000 };
-            trainer.requestStop();
-          }
-        },
-      });
-      await trainer.run();
-      trainer.dispose();
+      const { reached, metrics, seconds } = await trainUntil(config, join(RUNS, `retune-${loaded.name}-seed${seed}`), table, (e) => (e['successRate'] as number) >= 0.8);
       const ev = metrics.read().filter((r) => r.type === 'eval').at(-1);
-      if (ev) last = { step: ev.step, successRate: ev['successRate'] as number };
+      const last = { step: ev?.step ?? 0, successRate: (ev?.['successRate'] as number | undefined) ?? 0 };
       const train = metrics.read().filter((r) => r.type === 'train').map((r) => r['updatesPerSec'] as number);
-      const r = reached as { step: number; seconds: number } | null;
-      const row = { config: path, seed, stepsTo80: r?.step ?? null, secondsTo80: r?.seconds ?? null, lastSuccess: last.successRate, lastStep: last.step, seconds: (performance.now() - start) / 1000, updatesPerSec: train.length ? mean(train) : null };
+      const row = { config: path, seed, stepsTo80: reached?.step ?? null, secondsTo80: reached?.seconds ?? null, lastSuccess: last.successRate, lastStep: last.step, seconds, updatesPerSec: train.length ? mean(train) : null };
       rows.push(row);
       process.stderr.write(`bench learn retune: ${JSON.stringify(row)}\n`);
       if (!json) process.stdout.write(`${path} seed ${seed}: 80% at ${row.stepsTo80 ?? '—'} steps, ${row.secondsTo80?.toFixed(0) ?? '—'} s\n`);
@@ -251,33 +258,7 @@ async function learnerSpeed(json: boolean): Promise<unknown> {
     const pendulum = loadConfig('configs/pendulum-sac.yaml');
     for (let seed = 0; seed < seeds; seed++) {
       const config: ExperimentConfig = { ...pendulum, seed, train: { ...pendulum.train, evalEvery: 1000, evalEpisodes: 10 } };
-      const dir = join(RUNS, `speed-${name}-seed${seed}`);
-      rmSync(dir, { recursive: true, force: true });
-      writeRunDir(dir, config);
-      const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
-      let reached: { step: number; seconds: number } | null = null;
-      const start = performance.now();
-      const trainer: OffPolicyTrainer = new OffPolicyTrainer({
-        env: await makeLearnerEnv(config),
-        evalEnv: await makeLearnerEnv(config),
-        config: resolvedAlgo(config),
-        schedule: { ...config.train, checkpointEvery: config.train.steps },
-        seed,
-        checkpointDir: join(dir, 'checkpoints'),
-        metrics,
-        onStep: (p) => {
-          // The evaluation at a multiple of 1,000 is logged around that step's callback: look on both sides.
-          if (reached || p.step % 1000 > 1) return;
-          const last = metrics.read().filter((r) => r.type === 'eval').at(-1);
-          if (last && (last['returnMean'] as number) >= -200) {
-            reached = { step: last.step, seconds: (performance.now() - start) / 1000 };
-            trainer.requestStop();
-          }
-        },
-      });
-      await trainer.run();
-      trainer.dispose();
-      const r = reached as { step: number; seconds: number } | null;
+      const { reached: r } = await trainUntil(config, join(RUNS, `speed-${name}-seed${seed}`), undefined, (e) => (e['returnMean'] as number) >= -200);
       toTarget.push({ seed, seconds: r?.seconds ?? null, steps: r?.step ?? null });
       process.stderr.write(`bench learn speed: ${name} Pendulum seed ${seed}: ${r ? `−200 at ${r.step} steps, ${r.seconds.toFixed(0)} s` : 'not reached'}\n`);
     }
