@@ -8,6 +8,7 @@ import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { Wrapper } from '../control/wrappers/wrapper.js';
 import { make } from '../tasks/registry.js';
 import { MetricsLog } from './metrics-log.js';
+import { Throughput } from './run-loop.js';
 import { StreamAcConfigSchema } from './stream/config.js';
 import { StreamTrainer } from './stream/trainer.js';
 
@@ -77,5 +78,24 @@ describe('RunLoop: a stop request (Ctrl-C)', () => {
     expect({ resets: evalEnv.resets, steps: evalEnv.steps }).toEqual({ resets: 1, steps: 3 });
     expect(existsSync(join(dir, 'checkpoints', 'ckpt-0000000100.bin'))).toBe(true);
     expect(new MetricsLog(join(dir, 'metrics.jsonl')).read().filter((r) => r.type === 'eval')).toEqual([]);
+  });
+});
+
+describe('Throughput', () => {
+  it('gives each log window its own rates and mean update time, then starts the next window', async () => {
+    const t = new Throughput(10, 100);
+    t.learned(4);
+    t.learned(8);
+    await new Promise((r) => setTimeout(r, 20));
+    const first = t.sample(13, 104);
+    expect(first.updateMs).toBeCloseTo(4, 9); // 12 ms over 3 updates
+    expect(first.updatesPerSec).toBeGreaterThan(0);
+    expect(first.envStepsPerSec / first.updatesPerSec).toBeCloseTo(4 / 3, 9);
+    expect(t.updatesPerSec).toBe(first.updatesPerSec);
+    await new Promise((r) => setTimeout(r, 5));
+    const second = t.sample(13, 105); // no update in this window: no mean, no leftover time
+    expect(second.updateMs).toBe(0);
+    expect(second.updatesPerSec).toBe(0);
+    expect(second.envStepsPerSec).toBeGreaterThan(0);
   });
 });

@@ -35,6 +35,40 @@ export interface TrainerProgress {
 const NO_EVALUATION: EvalResult = { returnMean: Number.NaN, returnStd: Number.NaN, successRate: Number.NaN, lengthMean: Number.NaN, returns: [], costMeans: {}, costs: {}, firstSeed: 0, lost: [] };
 
 /**
+ * Learner and env throughput between two `train` log lines: updates and env steps per second
+ * over the window, and the mean wall-clock of one update (the learn calls timed with
+ * {@link learned}). Each trainer's loop owns one.
+ */
+export class Throughput {
+  updatesPerSec = 0;
+  envStepsPerSec = 0;
+  private updateMs = 0;
+  private at: { updates: number; steps: number; time: number };
+
+  constructor(updates: number, steps: number) {
+    this.at = { updates, steps, time: performance.now() };
+  }
+
+  /** Adds the wall-clock (ms) of one learn call to the window. */
+  learned(ms: number): void {
+    this.updateMs += ms;
+  }
+
+  /** The window's rates and mean ms per update; starts the next window. */
+  sample(updates: number, steps: number): { updatesPerSec: number; envStepsPerSec: number; updateMs: number } {
+    const now = performance.now();
+    const dt = now - this.at.time;
+    const n = updates - this.at.updates;
+    this.updatesPerSec = (n * 1000) / dt;
+    this.envStepsPerSec = ((steps - this.at.steps) * 1000) / dt;
+    const updateMs = n > 0 ? this.updateMs / n : 0;
+    this.at = { updates, steps, time: now };
+    this.updateMs = 0;
+    return { updatesPerSec: this.updatesPerSec, envStepsPerSec: this.envStepsPerSec, updateMs };
+  }
+}
+
+/**
  * The bookkeeping every trainer shares: step and episode counters, the stop request, episode
  * and evaluation records, evaluation / checkpoint at schedule boundaries, and the end of a run
  * (checkpoint and return on a stop request; otherwise a final evaluation and a last checkpoint).

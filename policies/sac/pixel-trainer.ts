@@ -6,7 +6,7 @@ import { evaluatePolicy, EVALUATION_SEED, trainingEpisodeSeed, type EvalResult }
 import { FrameReplay, type FrameReplaySpec } from '../frame-replay.js';
 import type { MetricsLog } from '../metrics-log.js';
 import { allocBatch, type Batch, type CameraShape } from '../replay.js';
-import { RunLoop, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
+import { RunLoop, Throughput, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
 import { GaussianActor } from './actor.js';
 import type { SacConfig } from './config.js';
 import { SacLearner, type SacMetrics } from './sac.js';
@@ -132,12 +132,7 @@ export class PixelTrainer extends RunLoop {
   async run(): Promise<EvalResult> {
     const { env, config } = this.o;
     let { obs } = await env.reset({ seed: trainingEpisodeSeed(this.o.seed, this.episodes) });
-    let updatesAtLog = this.learner.updates;
-    let stepsAtLog = this.envSteps;
-    let timeAtLog = performance.now();
-    let updateMs = 0;
-    let updatesPerSec = 0;
-    let envStepsPerSec = 0;
+    const throughput = new Throughput(this.learner.updates, this.envSteps);
     while (this.running()) {
       const warmup = this.envSteps < config.learningStarts;
       const action = warmup ? sample(env.spec.actionSpace, this.actorRng) : this.actor.act(obs, false);
@@ -152,18 +147,14 @@ export class PixelTrainer extends RunLoop {
       if (!warmup) {
         const t0 = performance.now();
         this.learn();
-        updateMs += performance.now() - t0;
+        throughput.learned(performance.now() - t0);
       }
       if (this.envSteps % this.schedule.logEvery === 0) {
-        const now = performance.now();
-        const updates = this.learner.updates - updatesAtLog;
-        updatesPerSec = (updates * 1000) / (now - timeAtLog);
-        envStepsPerSec = ((this.envSteps - stepsAtLog) * 1000) / (now - timeAtLog);
-        const msPerUpdate = updates > 0 ? updateMs / updates : 0;
-        [updatesAtLog, stepsAtLog, timeAtLog, updateMs] = [this.learner.updates, this.envSteps, now, 0];
-        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, updateMs: msPerUpdate, replayBytesPerTransition: this.bytesPerTransition, ...(this.lastMetrics ?? {}) });
+        const rates = throughput.sample(this.learner.updates, this.envSteps);
+        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, ...rates, replayBytesPerTransition: this.bytesPerTransition, ...(this.lastMetrics ?? {}) });
       }
       await this.afterStep();
+      const { updatesPerSec, envStepsPerSec } = throughput;
       this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec, lastCosts: this.lastCosts });
     }
     return this.finish();

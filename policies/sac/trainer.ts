@@ -7,7 +7,7 @@ import { allocBatch, ReplayBuffer } from '../replay.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { episodic, evaluatePolicy, EVALUATION_SEED, trainingEpisodeSeed, type EvalResult } from '../evaluate.js';
 import type { MetricsLog } from '../metrics-log.js';
-import { RunLoop, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
+import { RunLoop, Throughput, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
 import { LagrangeMultiplier, type MultiplierState } from '../safe/lagrange.js';
 import { GaussianActor } from './actor.js';
 import type { SacConfig } from './config.js';
@@ -171,11 +171,7 @@ export class OffPolicyTrainer extends RunLoop {
     const { env, config } = this.o;
     const schedule = this.schedule;
     let { obs } = await env.reset({ seed: trainingEpisodeSeed(this.o.seed, this.episodes) });
-    let updatesAtLog = this.learner.updates;
-    let stepsAtLog = this.envSteps;
-    let timeAtLog = performance.now();
-    let updatesPerSec = 0;
-    let envStepsPerSec = 0;
+    const throughput = new Throughput(this.learner.updates, this.envSteps);
     while (this.running()) {
       const warmup = this.envSteps < config.learningStarts;
       const action = warmup ? sample(env.spec.actionSpace, this.actorRng) : this.actor.act(obs, false);
@@ -188,15 +184,17 @@ export class OffPolicyTrainer extends RunLoop {
         this.endEpisode(r.info.episode);
         obs = (await env.reset({ seed: trainingEpisodeSeed(this.o.seed, this.episodes) })).obs;
       }
-      if (!warmup) this.learn();
+      if (!warmup) {
+        const t0 = performance.now();
+        this.learn();
+        throughput.learned(performance.now() - t0);
+      }
       if (this.envSteps % schedule.logEvery === 0) {
-        const now = performance.now();
-        updatesPerSec = ((this.learner.updates - updatesAtLog) * 1000) / (now - timeAtLog);
-        envStepsPerSec = ((this.envSteps - stepsAtLog) * 1000) / (now - timeAtLog);
-        [updatesAtLog, stepsAtLog, timeAtLog] = [this.learner.updates, this.envSteps, now];
-        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, ...(this.lastMetrics ?? {}) });
+        const rates = throughput.sample(this.learner.updates, this.envSteps);
+        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, ...rates, ...(this.lastMetrics ?? {}) });
       }
       await this.afterStep();
+      const { updatesPerSec, envStepsPerSec } = throughput;
       this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec, lastCosts: this.lastCosts, lambdas: this.multipliers.length ? this.lambdaRecord() : undefined, humanRate: this.lastHumanRate });
     }
     return this.finish();
