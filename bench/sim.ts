@@ -3,13 +3,10 @@ import { Rng } from '../control/rng.js';
 import { sample } from '../control/spaces.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { PhysicsTask } from '../sim/physics-task.js';
-import { servoGains } from '../sim/articulation.js';
-import { loadDescription } from '../sim/descriptions.js';
-import { urdfToMjcf } from '../sim/mujoco/mjcf.js';
+import { MujocoPhysics } from '../sim/mujoco/physics.js';
 import { loadMujoco } from '../sim/mujoco/module.js';
 import { envEntry, listEnvs, make } from '../tasks/registry.js';
-import { PANDA_READY, PANDA_TABLE_OBJECT } from '../tasks/panda.js';
-import { movableJoints } from '../sim/urdf/kinematics.js';
+import { PANDA_READY } from '../tasks/panda.js';
 import { VectorEnv } from '../sim/vector-env.js';
 import { findSceneSource, type SceneState } from '../control/scene.js';
 import { Camera } from '../sim/camera/camera.js';
@@ -132,19 +129,19 @@ async function resetTime(id: string, options: Record<string, unknown>): Promise<
 }
 
 /**
- * The Panda of the Panda tasks on MuJoCo, stepped directly (no env, no task): the same model,
- * 10 physics steps per 25 Hz control step with fresh joint targets each period.
+ * The Panda of the Panda tasks on MuJoCo, stepped directly (no env, no task): the model and data
+ * `PandaReach-v0` compiles, 10 physics steps per 25 Hz control step with fresh joint targets
+ * each period.
  */
 async function rawMujocoPanda(): Promise<SimTaskResult> {
   const mj = await loadMujoco();
-  const robot = loadDescription('panda');
-  const gains = servoGains(movableJoints(robot), { mode: 'position', gravityCompensation: true });
-  const xml = urdfToMjcf(robot, { timestep: 0.004, actuation: { mode: 'position', kp: gains.stiffness, kv: gains.damping }, gravityCompensation: true, objects: [PANDA_TABLE_OBJECT] });
-  const m = mj.MjModel.from_xml_string(xml);
-  const d = new mj.MjData(m);
+  const task = unwrap(await make('PandaReach-v0', { options: { engine: 'mujoco' } }));
+  const physics = task instanceof PhysicsTask ? task.simulation : null;
+  if (!(physics instanceof MujocoPhysics)) throw new Error('PandaReach-v0 on mujoco has no MuJoCo physics');
+  const { model: m, data: d } = physics.compiled;
   try {
     const reset = (): void => {
-      mj.mj_resetData(m, d);
+      physics.restore(); // mj_resetData, the objects' weights, mj_forward
       d.qpos.set(PANDA_READY);
       d.ctrl.set(PANDA_READY);
       mj.mj_forward(m, d);
@@ -169,8 +166,7 @@ async function rawMujocoPanda(): Promise<SimTaskResult> {
     const us = 1e6 / controlSteps;
     return { task: 'Panda (raw)', engine: 'mujoco-raw', stepsPerSec: controlSteps, vecStepsPerSec: controlSteps, controlStepUs: us, physicsUs: us, overheadPct: 0, resetUs: 1e6 / resets };
   } finally {
-    d.delete();
-    m.delete();
+    await task.close();
   }
 }
 

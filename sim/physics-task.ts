@@ -138,6 +138,11 @@ export abstract class PhysicsTask extends SimEnv implements SceneSource {
     return this.afterStep(action);
   }
 
+  /** The physics under this task, for benchmarks that step its engine directly (owned by the task: `close()` frees it). */
+  get simulation(): Physics {
+    return this.physics;
+  }
+
   /** Raw physics time for one control period, without any env work (benchmarks). */
   physicsOnly(): void {
     this.physics.step();

@@ -14,7 +14,13 @@ export interface MjcfOptions {
   readonly timestep: number;
   readonly gravity?: readonly [number, number, number];
   readonly actuation: MjcfActuation;
-  /** Gravity compensation on every robot body (as the Rapier arm's ideal compensation). */
+  /**
+   * Ideal gravity compensation of the robot, as the Rapier arm's (gravity scale 0): the world is
+   * written weightless (`gravity="0 0 0"`), so the arm needs no compensation force. MuJoCo's
+   * per-body `gravcomp` cost ~13% of `mj_step` (a Jacobian per body per step, measured on the
+   * Panda). Free objects keep their weight only if the caller applies it — `m·gravity` as an
+   * applied force (`xfrc_applied`), as {@link MujocoPhysics} does after every reset.
+   */
   readonly gravityCompensation?: boolean;
   readonly objects?: readonly SceneObject[];
   /** Contact friction of the robot's geoms (default 0.8, the Rapier articulation's). */
@@ -25,6 +31,13 @@ export interface MjcfOptions {
    */
   readonly fingers?: { readonly kp: ArrayLike<number>; readonly kv: ArrayLike<number> };
 }
+
+/**
+ * The world geom that sends fixture–robot pairs through MuJoCo's midphase (see `urdfToMjcf`):
+ * collides with nothing, not drawn. Named, as the bindings' `mj_id2name` of a nameless geom
+ * returned garbage ("emsc") that the scene would have drawn.
+ */
+export const MIDPHASE_GEOM = 'world#midphase';
 
 /**
  * Writes MJCF for a parsed URDF robot: one body per link at its joint frame (the URDF child frame
@@ -43,7 +56,6 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   const movable = movableJoints(robot);
   const fingers = gripperJoints(robot);
   if (fingers.length && !options.fingers) throw new RangeError(`URDF ${robot.name}: the gripper's fingers need servo gains (MjcfOptions.fingers)`);
-  const comp = options.gravityCompensation ? ' gravcomp="1"' : '';
   const friction = options.friction ?? 0.8;
 
   const body = (linkName: string, joint: UrdfJoint | null, depth: number): string => {
@@ -53,7 +65,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     if (depth > 100) throw new RangeError(`URDF ${robot.name}: the chain to link ${linkName} is too deep for MuJoCo's WebAssembly build (about 100 links at most)`);
     const pad = '  '.repeat(depth);
     const frame = joint ? poseAttrs(joint.origin) : '';
-    const lines = [`${pad}<body name="${xmlName(linkName)}"${frame}${comp}>`];
+    const lines = [`${pad}<body name="${xmlName(linkName)}"${frame}>`];
     if (joint && joint.type !== 'fixed') lines.push(`${pad}  ${jointElement(joint, options.actuation.mode === 'torque')}`);
     if (link.inertial) lines.push(`${pad}  ${inertialElement(link.inertial)}`);
     link.collisions.forEach((c, i) => {
@@ -91,8 +103,15 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     const force = j.limit ? ` forcerange="${num(-j.limit.effort)} ${num(j.limit.effort)}"` : '';
     actuators.push(`    <position name="${name}" joint="${name}" kp="${num(options.fingers?.kp[k] as number)}" kv="${num(options.fingers?.kv[k] as number)}"${force}/>`);
   });
-  const g = options.gravity ?? [0, 0, -9.81];
+  const g = options.gravityCompensation ? [0, 0, 0] : (options.gravity ?? [0, 0, -9.81]);
   const scene = (options.objects ?? []).map(objectElement);
+  // MuJoCo pairs the world body with every body ahead of its broadphase; when both have one geom,
+  // only a bounding-sphere test (1.4 m for a 2 m table) stands before the narrow phase, so every
+  // arm geom met the table's box collider every step (~35% of the Panda's mj_step, measured).
+  // A second world geom that collides with nothing and is not drawn (no name) sends those pairs
+  // through the midphase's bounding-box tree instead: the same contacts, far fewer tests.
+  const fixture = (options.objects ?? []).find((o) => o.mass === undefined);
+  if (fixture) scene.push(`<geom name="${MIDPHASE_GEOM}" type="sphere" size="0.001" pos="${fixture.position.map(num).join(' ')}" contype="0" conaffinity="0" rgba="0 0 0 0"/>`);
   return [
     `<mujoco model="${xmlName(robot.name)}">`,
     // Radians, as URDF; inertias exactly as given (no bounding-box or mesh inference).

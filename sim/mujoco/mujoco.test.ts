@@ -9,7 +9,7 @@ import { loadRapier } from '../rapier.js';
 import { envEntry, make } from '../../tasks/registry.js';
 import { PANDA_READY, PANDA_TABLE_OBJECT, PANDA_TCP } from '../../tasks/panda.js';
 import { forwardKinematics, movableJoints } from '../urdf/kinematics.js';
-import { urdfToMjcf } from './mjcf.js';
+import { MIDPHASE_GEOM, urdfToMjcf } from './mjcf.js';
 import { loadMujoco, mujoco } from './module.js';
 import { MujocoPhysics } from './physics.js';
 
@@ -180,5 +180,104 @@ describe('MuJoCo physics', () => {
     }
     await expect(make('PandaReach-v0', { options: { engine: 'bullet' } })).rejects.toThrow(/engine.*rapier, mujoco.*bullet/);
     await expect(make('Pendulum-v1', { options: { engine: 'mujoco' } })).rejects.toThrow(/unknown option "engine"/);
+  });
+});
+
+describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () => {
+  /** The physics' compiled model and data (tests read MuJoCo's own arrays). */
+  const native = (physics: MujocoPhysics) => physics as unknown as { m: { ngeom: number; nbody: number; opt: { gravity: Float64Array }; body_geomnum: Int32Array; body_gravcomp: Float64Array; geom_contype: Int32Array; geom_conaffinity: Int32Array; geom_bodyid: Int32Array }; d: { ncon: number } };
+
+  it('touching() asks MuJoCo for a geom distance only for pairs whose bounding boxes come within reach, and agrees with asking for every pair', () => {
+    const physics = new MujocoPhysics(panda());
+    const mj = mujoco();
+    const arm = ['panda_link1', 'panda_link2', 'panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_hand', 'panda_leftfinger', 'panda_rightfinger'];
+    const original = mj.mj_geomDistance;
+    let calls = 0;
+    // The real function, counted: a step with the arm high above the table has nothing near it.
+    (mj as { mj_geomDistance: typeof original }).mj_geomDistance = (...args: Parameters<typeof original>) => {
+      calls++;
+      return original(...args);
+    };
+    try {
+      physics.setJointState(PANDA_READY);
+      expect(physics.touching(arm, 'table')).toBe(false);
+      expect(calls).toBe(0);
+    } finally {
+      (mj as { mj_geomDistance: typeof original }).mj_geomDistance = original;
+    }
+    // The same answer as the exhaustive test over random poses, many of them into the table.
+    const m = native(physics).m;
+    const geomOf = (name: string) => mj.mj_name2id(m as never, mj.mjtObj.mjOBJ_GEOM.value, name);
+    const table = geomOf('table');
+    const rng = new Rng(3);
+    const joints = movableJoints(loadDescription('panda'));
+    let touches = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      physics.setJointState(joints.map((j) => rng.uniform(j.limit?.lower ?? -1, j.limit?.upper ?? 1)));
+      const exhaustive = arm.some((l) => mj.mj_geomDistance(m as never, native(physics).d as never, geomOf(`${l}#0`), table, 2e-3, null) <= 1e-3);
+      expect(physics.touching(arm, 'table')).toBe(exhaustive);
+      if (exhaustive) touches++;
+    }
+    expect(touches).toBeGreaterThan(20);
+    physics.close();
+  });
+
+  it('the scene fixtures are tested against the arm in MuJoCo\'s midphase: the world body has a second geom, colliding with nothing and not drawn', () => {
+    // MuJoCo pairs the world body with every body before its broadphase; with one geom each side
+    // only a bounding-sphere test (the 2 m table's is 1.4 m) stands before the narrow phase, so
+    // every arm geom met the table's box collider every physics step (~35% of mj_step, measured).
+    const physics = new MujocoPhysics(panda());
+    const { m } = native(physics);
+    expect(m.body_geomnum[0]).toBeGreaterThanOrEqual(2);
+    const extra = mujoco().mj_name2id(m as never, mujoco().mjtObj.mjOBJ_GEOM.value, MIDPHASE_GEOM);
+    expect(m.geom_bodyid[extra]).toBe(0);
+    expect(m.geom_contype[extra]).toBe(0);
+    expect(m.geom_conaffinity[extra]).toBe(0);
+    expect(physics.scene().shapes.map((s) => s.name).sort()).toEqual([...loadDescription('panda').links.flatMap((l) => l.collisions.map((_, i) => `${l.name}#${i}`)), 'table'].sort());
+    // The same contacts as without it, with the arm pressed into the table.
+    const plain = new MujocoPhysics(panda(), MujocoPhysics.mjcf(panda()).replace(/<geom name="world#midphase"[^>]*\/>/, ''));
+    expect(native(plain).m.body_geomnum[0]).toBe(1);
+    const mj = mujoco();
+    const rng = new Rng(8);
+    const joints = movableJoints(loadDescription('panda'));
+    let contacts = 0;
+    for (let trial = 0; trial < 100; trial++) {
+      const q = joints.map((j) => rng.uniform(j.limit?.lower ?? -1, j.limit?.upper ?? 1));
+      const found = [physics, plain].map((p) => {
+        p.setJointState(q);
+        const { model, data } = p.compiled;
+        mj.mj_collision(model, data);
+        return data.ncon;
+      });
+      expect(found[0]).toBe(found[1]);
+      contacts += found[0] as number;
+    }
+    expect(contacts).toBeGreaterThan(20);
+    physics.close();
+    plain.close();
+  });
+
+  it('a gravity-compensated arm is weightless as Rapier\'s (no per-body compensation force), while a free cube still falls at g', () => {
+    const physics = new MujocoPhysics({ ...panda(), timing: { dt: 0.004, substeps: 10, gravity: [0, 0, -9.81] }, objects: [PANDA_TABLE_OBJECT, { name: 'cube', kind: 'box', size: [0.02, 0.02, 0.02], position: [0.5, 0, 1], mass: 0.1 }] });
+    const { m } = native(physics);
+    expect([...m.opt.gravity]).toEqual([0, 0, 0]);
+    expect([...m.body_gravcomp].every((g) => g === 0)).toBe(true);
+    physics.restore();
+    physics.setJointState(PANDA_READY);
+    physics.placeObject('cube', [0.5, 0, 1]);
+    const tcp0 = physics.linkPose(PANDA_TCP).p;
+    physics.step(25); // 0.1 s
+    // z = 1 − g t²/2 = 0.95095 m, v = −g t = −0.981 m/s (the integrator's error is O(dt)).
+    expect(physics.objectPose('cube').p[2]).toBeCloseTo(1 - 0.5 * 9.81 * 0.01, 2);
+    expect(physics.objectVelocity('cube')[2]).toBeCloseTo(-0.981, 2);
+    // The arm holds its pose (the servos do not fight its weight).
+    const tcp = physics.linkPose(PANDA_TCP).p;
+    for (let i = 0; i < 3; i++) expect(Math.abs((tcp[i] as number) - (tcp0[i] as number))).toBeLessThan(1e-4);
+    // The weight survives a reset (MuJoCo's mj_resetData clears applied forces).
+    physics.restore();
+    physics.placeObject('cube', [0.5, 0, 1]);
+    physics.step(25);
+    expect(physics.objectVelocity('cube')[2]).toBeCloseTo(-0.981, 2);
+    physics.close();
   });
 });

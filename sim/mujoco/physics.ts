@@ -6,7 +6,7 @@ import { PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
 import { fingerPosition, gripperJoints, movableJoints } from '../urdf/kinematics.js';
 import type { UrdfJoint, UrdfRobot } from '../urdf/types.js';
 import { compileMjcf } from './mjcf-file.js';
-import { urdfToMjcf } from './mjcf.js';
+import { MIDPHASE_GEOM, urdfToMjcf } from './mjcf.js';
 import { mujoco, type Mujoco } from './module.js';
 
 /** MuJoCo's geom types (mjtGeom) that the viewer draws. */
@@ -24,7 +24,13 @@ interface Views {
   ctrl: Float64Array;
   xpos: Float64Array;
   xquat: Float64Array;
+  geomXpos: Float64Array;
+  geomXmat: Float64Array;
+  xfrc: Float64Array;
 }
+
+/** `touching`'s reach, m: a link within this of an object touches it. */
+const TOUCH_DISTANCE = 1e-3;
 
 /**
  * A {@link PhysicsModel} on MuJoCo (`@mujoco/mujoco`, DeepMind's official wasm build): the model
@@ -64,6 +70,12 @@ export class MujocoPhysics implements Physics {
   /** Each link's collision geoms. */
   private readonly linkGeoms = new Map<string, number[]>();
   private readonly sceneShapes: { geom: number; shape: SceneShape; axial: boolean }[] = [];
+  /** Each geom's bounding box in its own frame (center, half sizes: MuJoCo's geom_aabb), for `touching`'s bound test. */
+  private readonly geomBox: Float64Array;
+  /** Scratch of `boxesApart`: two boxes on one axis (centre, half extent each). */
+  private readonly axisBoxes = new Float64Array(4);
+  /** The weight (world force, N) of each free object of a weightless world (see `gravityCompensation` in mjcf.ts), applied after every reset. */
+  private readonly weights: { body: number; force: Vec3 }[] = [];
   private readonly holdTargets: boolean;
   /** The simulation time `step` expects MuJoCo's clock to show. */
   private time = TIME_ORIGIN;
@@ -83,7 +95,7 @@ export class MujocoPhysics implements Physics {
     this.substeps = model.timing.substeps;
     const a = model.actuation;
     this.holdTargets = a.mode === 'position';
-    const mjcf = typeof source === 'string' ? source : source ? null : MujocoPhysics.mjcfOf(model);
+    const mjcf = typeof source === 'string' ? source : source ? null : MujocoPhysics.mjcf(model);
     this.m = mjcf === null ? (source as MjModel) : this.mj.MjModel.from_xml_string(mjcf);
     try {
       this.d = new this.mj.MjData(this.m);
@@ -119,6 +131,14 @@ export class MujocoPhysics implements Physics {
         this.objects.set(o.name, { body: geomBody[geom] as number, geom, qposAdr: free ? (jntQpos[joint] as number) : -1, dofAdr: free ? (jntDof[joint] as number) : -1, free });
       }
       this.describeScene(model);
+      this.geomBox = Float64Array.from(this.m.geom_aabb as Float64Array);
+      // The MJCF written from the URDF with the arm compensated has no gravity: objects get their weight here.
+      if (source === undefined && a.gravityCompensation) {
+        const g = model.timing.gravity ?? [0, 0, -9.81];
+        const mass = this.m.body_mass as Float64Array;
+        for (const o of this.objects.values()) if (o.free) this.weights.push({ body: o.body, force: [0, 1, 2].map((i) => (mass[o.body] as number) * (g[i] as number)) as Vec3 });
+        this.applyWeights();
+      }
     } catch (err) {
       // Nothing of a half-built physics stays in wasm memory (a file's model is its caller's).
       this.d.delete();
@@ -147,8 +167,12 @@ export class MujocoPhysics implements Physics {
     }
   }
 
-  /** The MJCF of a model from a URDF: the Rapier articulation's servos, gravity compensation, objects. */
-  private static mjcfOf(model: PhysicsModel): string {
+  /**
+   * The MJCF this engine compiles for a model from a URDF: the Rapier articulation's servos,
+   * gravity compensation (a weightless world: free objects' weight is applied by the physics,
+   * see `gravityCompensation` in mjcf.ts), objects.
+   */
+  static mjcf(model: PhysicsModel): string {
     const a = model.actuation;
     const gains = servoGains(movableJoints(model.robot), a);
     const fingers = fingerGains(gripperJoints(model.robot));
@@ -171,7 +195,7 @@ export class MujocoPhysics implements Physics {
     for (let g = 0; g < this.m.ngeom; g++) {
       const kind = GEOM_KIND[types[g] as number];
       const name = this.mj.mj_id2name(this.m, this.mj.mjtObj.mjOBJ_GEOM.value, g);
-      if (!kind || !name) continue;
+      if (!kind || !name || name === MIDPHASE_GEOM) continue;
       const s = [sizes[3 * g] as number, sizes[3 * g + 1] as number, sizes[3 * g + 2] as number];
       const dims = kind === 'box' ? s : kind === 'sphere' ? [s[0] as number] : [s[0] as number, s[1] as number];
       const object = objects.get(name);
@@ -182,7 +206,22 @@ export class MujocoPhysics implements Physics {
 
   private fetchViews(): Views {
     const d = this.d;
-    return { qpos: d.qpos, qvel: d.qvel, ctrl: d.ctrl, xpos: d.xpos, xquat: d.xquat };
+    return { qpos: d.qpos, qvel: d.qvel, ctrl: d.ctrl, xpos: d.xpos, xquat: d.xquat, geomXpos: d.geom_xpos, geomXmat: d.geom_xmat, xfrc: d.xfrc_applied };
+  }
+
+  /** Writes the free objects' weights into `xfrc_applied` (MuJoCo's reset clears it). */
+  private applyWeights(): void {
+    const { xfrc } = this.v();
+    for (const { body, force } of this.weights) xfrc.set(force, 6 * body);
+  }
+
+  /**
+   * MuJoCo's compiled model and its data, for benchmarks that step them directly (the raw
+   * model's row): owned by this physics, freed by `close()`.
+   */
+  get compiled(): { readonly model: MjModel; readonly data: MjData } {
+    this.v();
+    return { model: this.m, data: this.d };
   }
 
   /** The data's views, fresh: a grown wasm heap detaches every earlier view (length 0). */
@@ -199,6 +238,7 @@ export class MujocoPhysics implements Physics {
   restore(): void {
     this.v();
     this.mj.mj_resetData(this.m, this.d);
+    this.applyWeights();
     this.opening = 0;
     this.d.time = TIME_ORIGIN;
     this.mj.mj_forward(this.m, this.d);
@@ -298,18 +338,48 @@ export class MujocoPhysics implements Physics {
   }
 
   /**
-   * By geom distance (`mj_geomDistance`, ~1 µs a pair), not by the contact list: reading
-   * `d.contact` copies every contact out of wasm (~80 µs for the push scene, measured).
+   * By geom distance (`mj_geomDistance`), not by the contact list: reading `d.contact` copies
+   * every contact out of wasm (~80 µs for the push scene, measured), and MuJoCo's contacts start
+   * at penetration, not within 1 mm. A pair whose world bounding boxes are more than 1 mm apart
+   * on an axis cannot be within 1 mm: it is settled here without the call (~3 µs a pair through
+   * the bindings; the table test of a step was ten of them).
    */
   touching(links: readonly string[], object: string): boolean {
     this.v();
     const target = this.object(object).geom;
     for (const link of links) {
       for (const g of this.linkGeoms.get(link) ?? []) {
-        if (this.mj.mj_geomDistance(this.m, this.d, g, target, 2e-3, null) <= 1e-3) return true;
+        if (this.boxesApart(g, target)) continue;
+        if (this.mj.mj_geomDistance(this.m, this.d, g, target, 2 * TOUCH_DISTANCE, null) <= TOUCH_DISTANCE) return true;
       }
     }
     return false;
+  }
+
+  /** Whether geoms `a` and `b`'s world-aligned bounding boxes are more than {@link TOUCH_DISTANCE} apart on some axis. */
+  private boxesApart(a: number, b: number): boolean {
+    const s = this.axisBoxes;
+    for (let i = 0; i < 3; i++) {
+      this.worldBoxOnAxis(a, i, 0);
+      this.worldBoxOnAxis(b, i, 2);
+      if (Math.abs((s[0] as number) - (s[2] as number)) > (s[1] as number) + (s[3] as number) + TOUCH_DISTANCE) return true;
+    }
+    return false;
+  }
+
+  /** Geom `g`'s world bounding box on axis `i` into `axisBoxes[at]` (centre) and `[at + 1]` (half extent): p + R·c, Σⱼ |Rᵢⱼ|·hⱼ. */
+  private worldBoxOnAxis(g: number, i: number, at: number): void {
+    const { geomXpos: p, geomXmat: R } = this.views;
+    const box = this.geomBox;
+    let c = p[3 * g + i] as number;
+    let h = 0;
+    for (let j = 0; j < 3; j++) {
+      const r = R[9 * g + 3 * i + j] as number;
+      c += r * (box[6 * g + j] as number);
+      h += Math.abs(r) * (box[6 * g + 3 + j] as number);
+    }
+    this.axisBoxes[at] = c;
+    this.axisBoxes[at + 1] = h;
   }
 
   scene(): SceneState {
