@@ -13,6 +13,7 @@ import { renderCharts } from './page/charts.js';
 import { h, q } from './page/dom.js';
 import { RunIdentity } from './page/identity.js';
 import { renderRuns } from './page/runs.js';
+import { CameraPanel, parseCameraList } from './page/cameras.js';
 import { SceneView } from './page/scene.js';
 import { SeriesStore } from './page/series.js';
 import { chosenRuns, type PageState } from './page/state.js';
@@ -21,6 +22,7 @@ import { renderTeleop } from './page/teleop.js';
 const token = new URLSearchParams(location.search).get('token') ?? '';
 const state: PageState = { runs: [], selected: new Set(storedSelection()), series: new SeriesStore(), identity: new RunIdentity(), group: false, dirty: true };
 const view = new SceneView();
+const cameras = new CameraPanel(q('#scene-cameras'));
 const problems: string[] = [];
 let ws: WebSocket | null = null;
 let sceneChoice: { run: string; file: string } | null = null;
@@ -163,6 +165,25 @@ function chooseScene(value: string): void {
   sceneChoice = { run, file };
   view.clear();
   if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: 'scene', run, file }));
+  void showCameras(run, file);
+}
+
+/** The run's cameras beside the 3D view (issue 23): each frame the view draws, as each camera saw it. */
+async function showCameras(run: string, file: string): Promise<void> {
+  cameras.setCameras([]);
+  view.onFrame = null;
+  try {
+    const res = await fetch(`/api/cameras?token=${encodeURIComponent(token)}&run=${encodeURIComponent(run)}`);
+    if (!res.ok) throw new Error(`${res.status} ${(await res.text()).slice(0, 200)}`);
+    const list = parseCameraList(await res.json());
+    if (typeof list === 'string') throw new Error(list);
+    if (sceneChoice?.run !== run || sceneChoice.file !== file) return; // another recording chosen meanwhile
+    cameras.setCameras(list);
+    const base = `/api/camera?token=${encodeURIComponent(token)}&run=${encodeURIComponent(run)}&file=${encodeURIComponent(file)}`;
+    view.onFrame = (f) => cameras.show(`${f.episode}:${f.t}`, (camera) => `${base}&episode=${f.episode}&t=${f.t}&camera=${encodeURIComponent(camera)}`);
+  } catch (err) {
+    problem(`cameras of ${state.identity.label(run)}: ${(err as Error).message}`);
+  }
 }
 
 // ---- wiring -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { openLocalServer, requestPath, type LocalServer } from '../control/local-server.js';
 import { teleopPage } from '../hil/devices/web.js';
 import { parseRecord, type MetricRecord } from '../policies/metrics-log.js';
+import { parseCameraQuery, SceneCameras, type CameraAnswer } from './cameras.js';
 import { field, parseClientMessage, type RunRow, type ServerMessage } from './protocol.js';
 import { RunIndex, SCENE_FILE } from './run-index.js';
 import { JsonlTail, readSmallFile, type TailOptions } from './tail.js';
@@ -57,6 +58,7 @@ export class Dashboard {
   readonly stats = { refused: 0, badMessages: 0, badRequests: 0, clients: 0, relays: 0 };
   private readonly clients = new Set<Client>();
   private readonly index: RunIndex;
+  private readonly cameras = new SceneCameras();
   private readonly timer: NodeJS.Timeout;
 
   /** Where to open the dashboard (token included). */
@@ -152,8 +154,30 @@ export class Dashboard {
     else if (path.pathname === '/app.js') send('text/javascript; charset=utf-8', this.files.js);
     else if (path.pathname === '/uplot.css') send('text/css; charset=utf-8', this.files.css);
     else if (path.pathname === '/api/runs') send('application/json', JSON.stringify({ runsDir: resolve(this.o.runsDir), runs: await this.index.list() }));
+    else if (path.pathname === '/api/cameras' || path.pathname === '/api/camera') await this.cameraRoute(path.pathname, req.url ?? '/', res);
     else if (first === 'teleop' && second && third === '' && rest.length === 0) send('text/html; charset=utf-8', this.files.teleop);
     else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  }
+
+  /**
+   * `GET /api/cameras?run=ID` → `{cameras: [{name, width, height}]}` (none for a run without);
+   * `GET /api/camera?run=ID&file=REC&episode=E&t=T&camera=NAME` → that frame as the camera saw
+   * it, a PNG rendered from the recording (dashboard/cameras.ts). Malformed → 400, unknown → 404.
+   */
+  private async cameraRoute(pathname: string, target: string, res: ServerResponse): Promise<void> {
+    const params = new URL(target, 'http://x').searchParams; // requestPath has parsed this target already
+    const runs = params.getAll('run');
+    const query = pathname === '/api/camera' ? parseCameraQuery(params) : runs.length === 1 && runs[0] ? { run: runs[0] } : 'run: expected one run id';
+    if (typeof query === 'string') {
+      this.badRequest(`${pathname}: ${query}`);
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`bad request: ${query}\n`);
+      return;
+    }
+    const dir = await this.index.dirOf(query.run);
+    const answer: CameraAnswer = !dir ? { status: 404, message: `no run ${query.run}` } : 'file' in query ? await this.cameras.render(dir, query) : await this.cameras.list(dir);
+    if ('png' in answer) res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' }).end(answer.png);
+    else if ('json' in answer) res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(answer.json));
+    else res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(`${answer.message}\n`);
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Env } from '../control/env.js';
 import { seedAt } from '../control/rng.js';
-import { findSceneSource } from '../control/scene.js';
+import { findSceneSource, SceneRecorder } from '../control/scene.js';
 import type { DictObservation } from '../control/spaces.js';
 import type { Transition } from '../control/transition.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../policies/binary-file.js';
@@ -135,7 +135,10 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
   const algo = resolvedAlgo(config);
   if (!algo.encoder) throw new UsageError('env.options.cameras: the agent needs an image encoder: add algo.encoder: {kind: conv}');
   if (algo.safe) throw new UsageError('algo.safe: constrained camera runs are not wired yet');
-  const evalEnv = await makePixelLearnerEnv(config, undefined, { evaluation: true });
+  // The first episode of every evaluation is recorded for the dashboard's 3D view and its camera panel (runDir/scenes/).
+  const { inner, cameras } = withoutCameras(config, 'keep');
+  const recorder = new SceneRecorder(await makeLearnerEnv(inner, undefined, { evaluation: true }));
+  const evalEnv = observe(recorder, cameras);
   let env: Env<DictObservation>;
   try {
     env = run.robot ? await run.robot.makeEnv() : await makePixelLearnerEnv(config, log);
@@ -149,6 +152,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
     if (demos) log(`${demos.size} demo transitions (with frames) from ${algo.demos?.path}`);
     trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
     const t = trainer;
+    if (recorder.available) t.beforeEvaluation = (step) => recorder.recordNext(join(runDir, 'scenes', `eval-${String(step).padStart(9, '0')}.scene.jsonl`));
     log(`replay: ${t.bytesPerTransition.toFixed(0)} bytes per transition (frames stored once)`);
     if (run.resume) {
       const stale = [...removeStaleTempFiles(runDir), ...removeStaleTempFiles(join(runDir, 'checkpoints'))];

@@ -15,6 +15,8 @@ export class SceneView {
   private readonly canvas = q('#scene-canvas', HTMLCanvasElement);
   private readonly renderer = new SceneRenderer(this.canvas);
   private lastTick = performance.now();
+  /** Called with each frame drawn (the camera panel follows the view). */
+  onFrame: ((f: Frame) => void) | null = null;
 
   /** A new recording: forget the old one's frames. */
   clear(): void {
@@ -58,6 +60,7 @@ export class SceneView {
 
   private apply(f: Frame): void {
     this.renderer.draw(f);
+    this.onFrame?.(f);
     q('#scene-info').textContent = `episode ${f.episode} · step ${f.t}${f.reward === undefined ? '' : ` · reward ${f.reward.toFixed(3)}`}${f.success ? ' · success' : ''} · frame ${this.frameIndex + 1}/${this.recording.frames.length}`;
     q('#scrub', HTMLInputElement).value = String(this.frameIndex);
   }
