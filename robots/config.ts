@@ -84,6 +84,23 @@ export const RobotConfigSchema = z.discriminatedUnion('kind', [
       checkTypes: z.boolean().optional(),
       /** Cameras; a camera without a fresh frame stops the robot like a stale joint state. */
       cameras: RobotCamerasSchema.optional(),
+      /**
+       * The gripper's command, for a task whose action has a gripper entry (`action.gripper`;
+       * a gripper task without it is refused at connect). `type`: `control_msgs/GripperCommandActionGoal`
+       * (default; the goal topic of a GripperCommand action server — franka_gripper's
+       * `/franka_gripper/gripper_action/goal`, the default topic — each finger's position in m,
+       * `maxEffort` the grasp force in N, default 20; sent when the target changes) or
+       * `std_msgs/Float64MultiArray` (a group position controller over the two finger joints,
+       * one position each; sent every step).
+       */
+      gripper: z
+        .object({
+          topic: z.string().regex(/^\//, 'a ROS topic name starting with "/"').default('/franka_gripper/gripper_action/goal'),
+          type: z.enum(['control_msgs/GripperCommandActionGoal', 'std_msgs/Float64MultiArray']).default('control_msgs/GripperCommandActionGoal'),
+          maxEffort: z.number().min(0).max(140).optional(),
+        })
+        .strict()
+        .optional(),
     })
     .strict(),
   z
@@ -134,7 +151,7 @@ export async function connectRobot(config: RobotConfig, log?: (line: string) => 
   const options: RobotEnvOptions = { staleAfterMs: config.staleAfterMs, resetSpeed: config.resetSpeed, linkWaitMs: config.linkWaitMs, log };
   let robot: RobotEnv;
   if (config.kind === 'ros') {
-    robot = await RosRobotEnv.connect(task, { url: config.url, jointStateTopic: config.jointStateTopic, command: config.command, resetService: config.resetService, serviceTimeoutMs: config.serviceTimeoutMs, connectTimeoutMs: config.connectTimeoutMs, stamps: config.stamps, checkTypes: config.checkTypes, cameras: config.cameras }, options);
+    robot = await RosRobotEnv.connect(task, { url: config.url, jointStateTopic: config.jointStateTopic, command: config.command, resetService: config.resetService, serviceTimeoutMs: config.serviceTimeoutMs, connectTimeoutMs: config.connectTimeoutMs, stamps: config.stamps, checkTypes: config.checkTypes, cameras: config.cameras, gripper: config.gripper }, options);
   } else if (config.kind === 'dynamixel') {
     robot = await DynamixelRobotEnv.connect(task, { path: config.port, baudRate: config.baudRate, ids: config.ids, timeoutMs: config.timeoutMs, retries: config.retries, usbLatencyMs: config.usbLatencyMs }, options);
   } else {

@@ -52,6 +52,9 @@ export interface LinkStats {
   /** Steps whose command went out more than half a period late (the schedule re-anchored). */
   lateCommands: number;
   resetRetries: number;
+  /** Gripper commands sent, and dropped with the link down (robots whose task has a gripper). */
+  gripperSent?: number;
+  gripperDropped?: number;
   /** Per camera (robots with cameras): frames received, decoded, dropped, stale, superseded. */
   cameras?: Record<string, CameraStats>;
 }
@@ -59,6 +62,14 @@ export interface LinkStats {
 /** The robot does not follow its commands (wrong topic or type, controller not running, torque off). */
 export class RobotNotMovingError extends Error {
   override readonly name = 'RobotNotMovingError';
+}
+
+/**
+ * Refuses, at connect, a task whose action has a gripper entry on a link configured without a
+ * gripper command: the entry would be dropped unseen.
+ */
+export function requireGripper(task: RobotTask, configured: boolean, how: string): void {
+  if (task.gripper && !configured) throw new Error(`${task.spec.id}: the task's action has a gripper entry (action.gripper), but the robot config has no gripper command: ${how}`);
 }
 
 /** A joint-state fault that keeps recurring is logged again at most this often, ms. */
@@ -122,6 +133,15 @@ export abstract class RobotEnv implements Env {
 
   /** Sends joint position targets; returns false if the link is down (the command is dropped, not queued). */
   protected abstract sendTargets(targets: Float64Array): boolean;
+  /**
+   * Sends the gripper's command: each finger's position target, m (`force`: even if it did not
+   * change — after a reset or a reconnect). Returns false if the link is down (dropped, not
+   * queued). Transports with a gripper override it; connect refuses a gripper task on the others
+   * ({@link requireGripper}), so this default is never reached with one.
+   */
+  protected sendGripper(_opening: number, _force: boolean): boolean {
+    return false;
+  }
   /** The robot's own reset (a ROS service), or null to drive to the task's start pose. */
   protected abstract resetService(): Promise<void> | null;
   protected abstract closeTransport(): Promise<void>;
@@ -304,6 +324,8 @@ export abstract class RobotEnv implements Env {
     if (!s) throw new Error(`${this.spec.id}: no joint state from the robot after reset (${this.faultSince(done) ?? 'link down?'})`);
     const blind = this.staleCamera();
     if (blind) throw new Error(`${this.spec.id}: after reset: ${blind}`);
+    // The fingers start where the simulated task starts them (open): nothing is held from the last episode.
+    if (this.task.gripper) this.gripperCommand((this.heldGrip = this.task.gripper.start), true);
     const obs = this.task.beginEpisode(this.rng, s.q, s.qd);
     this.inEpisode = true;
     this.lastObs = obs;
@@ -326,6 +348,8 @@ export abstract class RobotEnv implements Env {
     if (sent) this.stats.commandsSent++;
     else this.stats.commandsDropped++;
     if (!sent) return this.linkLost('link down: command not sent');
+    const grip = this.task.gripper?.opening(a);
+    if (grip !== undefined) this.gripperCommand(grip, false);
     const s = await this.stateAtDeadline(sentAt, deadline, this.staleAfterMs);
     if (!s) {
       const stale = `no fresh joint state (measured after the command) within ${this.staleAfterMs.toFixed(0)} ms of the step's deadline`;
@@ -336,6 +360,7 @@ export abstract class RobotEnv implements Env {
     const blind = this.staleCamera();
     if (blind) return this.linkLost(blind);
     this.checkMoving(targets, q, s.q);
+    if (grip !== undefined) this.heldGrip = grip;
     const out = this.task.outcome(a, s.q, s.qd);
     this.lastObs = out.obs;
     if (out.terminated) this.inEpisode = false;
@@ -395,12 +420,26 @@ export abstract class RobotEnv implements Env {
     );
   }
 
-  /** Safe stop: hold at the last measured position (if the link takes it); end the episode truncated. */
+  /** The gripper target of the last step that ended with a fresh state (a safe stop goes back to it). */
+  private heldGrip: number | null = null;
+
+  private gripperCommand(opening: number, force: boolean): void {
+    if (this.sendGripper(opening, force)) this.stats.gripperSent = (this.stats.gripperSent ?? 0) + 1;
+    else this.stats.gripperDropped = (this.stats.gripperDropped ?? 0) + 1;
+  }
+
+  /**
+   * Safe stop: hold at the last measured position (if the link takes it); end the episode
+   * truncated. The gripper keeps its last command: a held object stays held.
+   */
   private linkLost(reason: string): StepResult {
     this.stats.staleSteps++;
     this.inEpisode = false;
     this.options.log?.(`${this.spec.id}: ${reason}; safe stop, episode truncated`);
     if (this.latest) this.sendTargets(Float64Array.from(this.latest.q));
+    // The step's gripper command went out before the state was found stale: the fingers go back
+    // to what they held (a grasped object stays grasped; the step that opened them never counted).
+    if (this.heldGrip !== null) this.gripperCommand(this.heldGrip, false);
     // Whenever the link delivers again, hold there.
     this.holdOnNextState = true;
     return {

@@ -78,9 +78,18 @@ describe('robot task definitions agree with the simulated task', () => {
     await env.close();
   });
 
-  it("takes the task's options (the action frame) and refuses a gripper action, which no robot bridge sends yet", () => {
-    expect(robotTask('PandaReach-v0', { action: { frame: 'tcp' } }).spec.actionNames).toEqual(['Δtcp x', 'Δtcp y', 'Δtcp z']);
-    expect(() => robotTask('PandaReach-v0', { action: { frame: 'joint', gripper: true } })).toThrow(/PandaReach-v0 cannot run on a robot with `action.gripper`: .*no gripper command/);
+  it("takes the task's options (the action frame); a gripper action gives the robot its gripper (finger joints, each finger's target), and Tier 0's way back keeps its entry", () => {
+    const tcp = robotTask('PandaReach-v0', { action: { frame: 'tcp' } });
+    expect(tcp.spec.actionNames).toEqual(['Δtcp x', 'Δtcp y', 'Δtcp z']);
+    expect(tcp.gripper).toBeUndefined();
+    const task = robotTask('PandaReach-v0', { action: { frame: 'joint', gripper: true } });
+    expect(task.gripper?.joints).toEqual(['panda_finger_joint1', 'panda_finger_joint2']);
+    expect(task.gripper?.start).toBe(0.04);
+    const close = Float32Array.of(0, 0, 0, 0, 0, 0, 0, -1);
+    expect(task.gripper?.opening(close)).toBe(0);
+    expect(task.gripper?.opening(Float32Array.of(0, 0, 0, 0, 0, 0, 0, 0.5))).toBeCloseTo(0.03, 9);
+    const q = PANDA_READY;
+    expect(task.targetsToAction(task.actionToTargets(close, q), q, close)[7]).toBe(-1);
   });
 
   it('a robot task refuses a NaN joint state and never steps a physics', () => {

@@ -3,7 +3,8 @@ import type { Rng } from '../control/rng.js';
 import type { JointPositionControl } from '../control/safety/safety-limits.js';
 import type { SceneState } from '../control/scene.js';
 import { PhysicsError, type PhysicsModel } from '../sim/physics.js';
-import { PandaTask, pandaTcpJacobian } from '../tasks/panda.js';
+import { PANDA_FINGER_OPEN, PandaTask, pandaTcpJacobian } from '../tasks/panda.js';
+import { gripperJoints } from '../sim/urdf/kinematics.js';
 import { envEntry, listEnvs } from '../tasks/registry.js';
 import { MeasuredPhysics } from './measured-physics.js';
 
@@ -42,8 +43,23 @@ export interface RobotTask extends JointPositionControl {
    * `targets` in one control period, through the TCP Jacobian.
    */
   twistFor?(targets: ArrayLike<number>, q: ArrayLike<number>): number[];
+  /**
+   * The task's gripper, when its action has one (`action.gripper`): the finger joints' names (as
+   * joint states name them), each finger's position target (m) an action commands, and the
+   * opening an episode starts with (the simulated task's: open).
+   */
+  readonly gripper?: RobotGripper;
   /** The scene at measured joint positions `q` (the arm by forward kinematics, fixtures, the goal), for the dashboard. */
   scene?(q: ArrayLike<number>): SceneState;
+}
+
+/** A robot task's gripper (see {@link RobotTask.gripper}). */
+export interface RobotGripper {
+  readonly joints: readonly string[];
+  /** Each finger's position target, m, that `action` (the env's, clipped) commands. */
+  opening(action: Float32Array): number;
+  /** Each finger's position at an episode's start, m. */
+  readonly start: number;
 }
 
 /**
@@ -71,20 +87,19 @@ export function robotTask(id: string, options: Record<string, unknown> = {}): Ro
   }
   const sim: PandaTask = task;
   const measured: MeasuredPhysics = physics;
-  if (sim.actions.gripperIndex >= 0) {
-    void sim.close();
-    // The bridges send the arm's joint targets only: a gripper entry would be dropped unseen.
-    throw new Error(`${id} cannot run on a robot with \`action.gripper\`: the robot bridges have no gripper command yet (drop action.gripper, or train it in simulation)`);
-  }
+  const gripper: RobotGripper | undefined =
+    sim.actions.gripperIndex >= 0 ? { joints: gripperJoints(sim.description).map((j) => j.name), opening: (a) => sim.actions.fingerOpening(a), start: PANDA_FINGER_OPEN } : undefined;
   return {
     spec: { ...sim.spec, kind: 'real' },
     jointNames: sim.jointNames,
     jointLimits: sim.jointLimits,
     jointPositions: () => sim.jointPositions(),
     actionToTargets: (action, q) => sim.targetsFor(action, q),
-    targetsToAction: (targets, q) => sim.targetsToAction(targets, q),
+    // The action passes through: Tier 0 gives its gripper entry back untouched (it commands no arm joint).
+    targetsToAction: (targets, q, action) => sim.targetsToAction(targets, q, action),
     holdAction: () => sim.holdAction(),
     controlPoints: (q) => sim.controlPoints(q),
+    ...(gripper ? { gripper } : {}),
     startPositions(rng) {
       sim.measuredReset(rng);
       return measured.startPose();

@@ -161,6 +161,22 @@ export abstract class PandaTask extends PhysicsTask implements JointPositionCont
     this.simulate(physicsSteps);
   }
 
+  /**
+   * The gripper as hardware exposes it, for robot emulators: the fingers' position target (each,
+   * m), held until the next; the physics clips it to the fingers' travel.
+   */
+  driveFingers(opening: number): void {
+    this.physics.commandFingers?.(opening);
+  }
+
+  /** The finger joints' names and positions (m), in the physics' `fingers` order; empty without a gripper. */
+  fingerState(): { names: string[]; positions: Float64Array } {
+    const fingers = this.physics.fingers ?? [];
+    const positions = new Float64Array(fingers.length);
+    this.physics.readFingers?.(positions);
+    return { names: fingers.map((j) => j.name), positions };
+  }
+
   /** Joint limits for the safety layer (from the URDF). */
   get jointLimits(): JointLimits {
     return { lower: this.lower, upper: this.upper, velocity: this.velocityLimit };

@@ -50,8 +50,8 @@ export async function servedArm(protocol: 'dynamixel' | 'framed', robotPath: str
 }
 
 /** The simulated arm behind rosbridge; realtime = free-running, publishing at `sensorHz` (default 100 Hz, not the task's 25 Hz). */
-export async function servedRos(mode: 'lockstep' | 'realtime', options: RosbridgeServerOptions & { sensorHz?: number } = {}): Promise<{ robot: SimulatedRobot; server: RosbridgeServer }> {
-  const robot = await SimulatedRobot.create('PandaReach-v0', { mode, sensorHz: options.sensorHz ?? 100 });
+export async function servedRos(mode: 'lockstep' | 'realtime', options: RosbridgeServerOptions & { sensorHz?: number; gripper?: boolean } = {}): Promise<{ robot: SimulatedRobot; server: RosbridgeServer }> {
+  const robot = await SimulatedRobot.create('PandaReach-v0', { mode, sensorHz: options.sensorHz ?? 100, gripper: options.gripper ?? false });
   void robot.run();
   const server = await RosbridgeServer.start(robot, { port: 0, ...options });
   cleanup.push(async () => {

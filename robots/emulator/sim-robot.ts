@@ -15,7 +15,12 @@ export interface JointStateSample {
   /** Wall-clock time of the measurement, ms since the epoch (ROS header stamps). */
   readonly stampMs: number;
   readonly seq: number;
+  /** A gripper's finger joints (names and positions, m), published beside the arm's as drivers do; absent without one. */
+  readonly fingers?: { readonly names: readonly string[]; readonly position: Float64Array };
 }
+
+/** The simulated Panda's finger travel, m (each finger; 8 cm between the pads fully open), as franka_gripper's max width / 2. */
+export const SIM_FINGER_TRAVEL = 0.04;
 
 export interface SimulatedRobotOptions {
   /**
@@ -29,6 +34,12 @@ export interface SimulatedRobotOptions {
   readonly sensorHz?: number;
   /** Robot-side command watchdog: with no command for this long, hold position. Default 500 ms. */
   readonly watchdogMs?: number;
+  /**
+   * The arm with its hand's fingers simulated (a gripper command moves them; joint states carry
+   * them). Default false: the fingers are welded closed, as in the simulated tasks without a
+   * gripper action (cheaper physics).
+   */
+  readonly gripper?: boolean;
 }
 
 /** How far outside a joint's range a target may be (rad) before it is refused as non-physical. */
@@ -55,7 +66,7 @@ export class SimulatedRobot {
   private physicsSteps = 0;
   private readonly listeners = new Set<(s: JointStateSample) => void>();
   /** Commands applied, commands rejected, ticks where the watchdog held. */
-  readonly counters = { commands: 0, rejected: 0, watchdogHolds: 0, ticks: 0 };
+  readonly counters = { commands: 0, rejected: 0, watchdogHolds: 0, ticks: 0, gripperCommands: 0, rejectedGripper: 0 };
 
   private readonly description = loadDescription('panda');
 
@@ -69,7 +80,8 @@ export class SimulatedRobot {
   }
 
   static async create(envId: string, options: SimulatedRobotOptions = {}): Promise<SimulatedRobot> {
-    const env = await make(envId, { timeLimit: false });
+    // The task's gripper action (joint deltas + gripper) is what builds the fingers into the physics; the actions themselves are not used here.
+    const env = await make(envId, { timeLimit: false, ...(options.gripper ? { options: { action: { frame: 'joint', gripper: true } } } : {}) });
     const arm = unwrap(env) as Partial<PandaTask>;
     if (typeof arm.driveJoints !== 'function') throw new Error(`${envId} cannot be served as a robot: it is not a joint-position arm task (try PandaReach-v0)`);
     await env.reset({ seed: 0 });
@@ -133,6 +145,30 @@ export class SimulatedRobot {
   }
 
   /**
+   * A gripper command: each finger's position, m (0 closed … {@link SIM_FINGER_TRAVEL} open),
+   * held until the next. Refused with a reason — and nothing moves — when it is not a finite
+   * number inside the travel (franka_gripper aborts such a goal the same way: "Commanding out of
+   * range position"). Returns the opening taken.
+   */
+  commandGripper(opening: number): number {
+    if (!this.arm.fingerState().names.length) {
+      this.counters.rejectedGripper++;
+      throw new RangeError('this simulated arm has no gripper (serve it with --gripper)');
+    }
+    if (typeof opening !== 'number' || !Number.isFinite(opening) || opening < 0 || opening > SIM_FINGER_TRAVEL + 1e-9) {
+      this.counters.rejectedGripper++;
+      throw new RangeError(`gripper position ${truncateEcho(String(opening))} m is outside the fingers' travel [0, ${SIM_FINGER_TRAVEL}] (each finger's position, not the width)`);
+    }
+    this.arm.driveFingers(opening);
+    this.counters.gripperCommands++;
+    this.gripperTarget = opening;
+    return opening;
+  }
+
+  /** The last gripper command taken (each finger's position target, m), or null before any. */
+  gripperTarget: number | null = null;
+
+  /**
    * A Cartesian velocity command (geometry_msgs/Twist: [vx, vy, vz, ωx, ωy, ωz], m/s and rad/s)
    * held for one control period, turned into joint targets by damped least squares on the TCP
    * Jacobian — what a servoing controller (MoveIt Servo) does on a real arm.
@@ -157,6 +193,8 @@ export class SimulatedRobot {
   async reset(seed?: number): Promise<void> {
     await this.env.reset(seed === undefined ? undefined : { seed });
     this.targets = null;
+    // The task's reset closes the fingers; a gripper does not move when its arm homes.
+    if (this.gripperTarget !== null) this.arm.driveFingers(this.gripperTarget);
     if (this.mode === 'lockstep') this.publish();
   }
 
@@ -186,7 +224,8 @@ export class SimulatedRobot {
   }
 
   state(): JointStateSample {
-    return { names: this.jointNames, position: Float64Array.from(this.arm.jointPositions()), velocity: Float64Array.from(this.arm.jointVelocities()), stampMs: Date.now(), seq: this.seq };
+    const f = this.arm.fingerState();
+    return { names: this.jointNames, position: Float64Array.from(this.arm.jointPositions()), velocity: Float64Array.from(this.arm.jointVelocities()), stampMs: Date.now(), seq: this.seq, ...(f.names.length ? { fingers: { names: f.names, position: f.positions } } : {}) };
   }
 
   /**

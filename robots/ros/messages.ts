@@ -51,8 +51,37 @@ export function matchJointState(msg: JointStateMsg, joints: readonly string[]): 
   return { q, qd, stampMs: stamped ? stamp : Date.now(), stamped };
 }
 
+/**
+ * A gripper's finger positions picked out of a JointState by name (drivers publish the finger
+ * joints beside the arm's, franka_ros among them), or null when the message lacks one or it is
+ * not finite.
+ */
+export function matchFingers(msg: JointStateMsg, fingers: readonly string[]): Float64Array | null {
+  const names = msg.name;
+  const pos = msg.position;
+  if (!Array.isArray(names) || !Array.isArray(pos) || pos.length !== names.length) return null;
+  const out = new Float64Array(fingers.length);
+  for (let i = 0; i < fingers.length; i++) {
+    const p = pos[names.indexOf(fingers[i])];
+    if (typeof p !== 'number' || !Number.isFinite(p)) return null;
+    out[i] = p;
+  }
+  return out;
+}
+
 /** The command message types a robot's command topic may have. */
 export type CommandType = 'std_msgs/Float64MultiArray' | 'trajectory_msgs/JointTrajectory' | 'geometry_msgs/Twist';
+
+/**
+ * The gripper command types a ROS robot's gripper topic may have:
+ * `control_msgs/GripperCommandActionGoal` — the goal topic of a GripperCommand action server
+ * (ROS 1 actionlib over rosbridge, as roslib's ActionClient publishes it), e.g. franka_gripper's
+ * `/franka_gripper/gripper_action/goal`: `goal.command.position` is each finger's position (m,
+ * half the width), `max_effort` the grasp force (N; 0 moves without grasping);
+ * `std_msgs/Float64MultiArray` — a ros_control group position controller over the finger joints:
+ * one position per finger (m).
+ */
+export type GripperType = 'control_msgs/GripperCommandActionGoal' | 'std_msgs/Float64MultiArray';
 
 type Shape = 'number' | 'string' | 'number[]' | 'string[]' | 'array' | 'time' | { readonly [field: string]: Shape };
 
@@ -60,8 +89,13 @@ type Shape = 'number' | 'string' | 'number[]' | 'string[]' | 'array' | 'time' | 
 const TIME: Shape = 'time';
 const VECTOR3: Shape = { x: 'number', y: 'number', z: 'number' };
 /** Field layout of each command type (ROS 1 definitions), as rosbridge converts JSON to a message. */
-const SHAPES: Readonly<Record<CommandType, Shape>> = {
+const SHAPES: Readonly<Record<CommandType | GripperType, Shape>> = {
   'std_msgs/Float64MultiArray': { layout: { dim: 'array', data_offset: 'number' }, data: 'number[]' },
+  'control_msgs/GripperCommandActionGoal': {
+    header: { seq: 'number', stamp: TIME, frame_id: 'string' },
+    goal_id: { stamp: TIME, id: 'string' },
+    goal: { command: { position: 'number', max_effort: 'number' } },
+  },
   'trajectory_msgs/JointTrajectory': { header: { seq: 'number', stamp: TIME, frame_id: 'string' }, joint_names: 'string[]', points: 'array' },
   'geometry_msgs/Twist': { linear: VECTOR3, angular: VECTOR3 },
 };
@@ -74,7 +108,7 @@ const SHAPES: Readonly<Record<CommandType, Shape>> = {
  * default (0, '', [], a default sub-message), so a Float64MultiArray without `layout` is
  * taken (issue 19). Numbers must be finite.
  */
-export function checkMessage(type: CommandType, msg: unknown): string | null {
+export function checkMessage(type: CommandType | GripperType, msg: unknown): string | null {
   return checkShape(SHAPES[type], msg, 'msg');
 }
 

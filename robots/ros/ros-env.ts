@@ -8,9 +8,10 @@ const { Ros, Service, Topic } = roslibRuntime as unknown as typeof RosLib;
 type Ros = RosLib.Ros;
 type Topic<T> = RosLib.Topic<T>;
 type Service<Q, R> = RosLib.Service<Q, R>;
-import { RobotEnv, type RobotEnvOptions } from '../robot-env.js';
+import { RobotEnv, requireGripper, type RobotEnvOptions } from '../robot-env.js';
 import type { RobotTask } from '../task.js';
-import { matchJointState, type JointStateMsg } from './messages.js';
+import { matchJointState, rosTime, type GripperType, type JointStateMsg } from './messages.js';
+
 import { CAMERA_DEFAULTS, CameraStream, type CameraConfig, type CameraFrame } from '../camera.js';
 import { parseImageMessage, type ImageMessageType } from './camera-messages.js';
 
@@ -42,6 +43,13 @@ export interface RosLinkConfig {
    * stale joint state. `connect` waits for each camera's first frame.
    */
   readonly cameras?: readonly CameraConfig[];
+  /**
+   * The gripper's command topic, for tasks whose action has a gripper entry: each finger's
+   * position target (m) as a GripperCommand action goal (`maxEffort` N, 0 moves without
+   * grasping; sent when the target changes, as each goal preempts the last) or one position per
+   * finger on a Float64MultiArray (sent every step).
+   */
+  readonly gripper?: { readonly topic: string; readonly type: GripperType; readonly maxEffort?: number };
 }
 
 /** Joint states must be this type. */
@@ -65,6 +73,10 @@ export class RosRobotEnv extends RobotEnv {
   private readonly ros: Ros;
   private readonly states: Topic<JointStateMsg>;
   private readonly commands: Topic<Record<string, unknown>>;
+  private readonly gripperTopic: Topic<Record<string, unknown>> | null;
+  /** The last gripper goal sent (action goals go out on change only), and how many were. */
+  private gripperSentAt: number | null = null;
+  private gripperGoals = 0;
   private readonly resetter: Service<Record<string, unknown>, { success?: boolean; message?: string }> | null;
   private closing = false;
   private backoff: number;
@@ -93,6 +105,8 @@ export class RosRobotEnv extends RobotEnv {
     this.states = new Topic<JointStateMsg>({ ros: this.ros, name: link.jointStateTopic, messageType: 'sensor_msgs/JointState', queue_length: 1 });
     this.states.on('warning', (w) => this.options.log?.(`ros: ${link.jointStateTopic}: ${w}`));
     this.commands = new Topic({ ros: this.ros, name: link.command.topic, messageType: link.command.type, queue_size: 1 });
+    this.gripperTopic = link.gripper ? new Topic({ ros: this.ros, name: link.gripper.topic, messageType: link.gripper.type, queue_size: 1 }) : null;
+    this.ros.on('connection', () => (this.gripperSentAt = null)); // a reconnected link resends the gripper's goal
     this.resetter = link.resetService ? new Service({ ros: this.ros, name: link.resetService, serviceType: 'std_srvs/Trigger' }) : null;
     for (const c of link.cameras ?? []) {
       const type: ImageMessageType = c.type === 'compressed' ? 'sensor_msgs/CompressedImage' : 'sensor_msgs/Image';
@@ -111,6 +125,7 @@ export class RosRobotEnv extends RobotEnv {
       // A 6-D twist cannot steer a 7-joint arm to a joint-space start pose (the null space is free).
       if (!link.resetService) throw new Error('ROS robot: a robot commanded with geometry_msgs/Twist needs a resetService to reach its start pose');
     }
+    requireGripper(task, link.gripper !== undefined, 'add `gripper: { topic, type }` to the ROS robot (e.g. franka_gripper\'s /franka_gripper/gripper_action/goal, control_msgs/GripperCommandActionGoal)');
     const env = new RosRobotEnv(task, link, options);
     const timeout = link.connectTimeoutMs ?? 5000;
     try {
@@ -129,6 +144,7 @@ export class RosRobotEnv extends RobotEnv {
     }
     env.states.subscribe((m) => env.onJointState(m));
     env.commands.advertise();
+    env.gripperTopic?.advertise();
     for (const [, c] of env.cameraStreams) c.topic.subscribe((m) => env.onImage(c, m));
     for (const [name, c] of env.cameraStreams) {
       if (await c.stream.waitFirst(timeout)) continue;
@@ -153,6 +169,7 @@ export class RosRobotEnv extends RobotEnv {
       ['topic', this.link.command.topic, this.link.command.type],
     ];
     if (this.link.resetService) checks.push(['service', this.link.resetService, RESET_SERVICE_TYPE]);
+    if (this.link.gripper) checks.push(['topic', this.link.gripper.topic, this.link.gripper.type]);
     for (const [, c] of this.cameraStreams) checks.push(['topic', c.stream.config.topic, c.type]);
     for (const [kind, name, expected] of checks) {
       let actual: string;
@@ -171,7 +188,7 @@ export class RosRobotEnv extends RobotEnv {
         // name, and every step would go stale. (A command topic may still be without a
         // subscriber while the controller starts; the not-moving check catches it staying so.)
         if (name === this.link.jointStateTopic) throw new Error(`ROS robot: joint-state topic ${name} is not published (rosapi knows no type for it); check jointStateTopic`);
-        if (name !== this.link.command.topic) throw new Error(`ROS robot: camera topic ${name} is not published (rosapi knows no type for it); check the camera's topic`);
+        if (name !== this.link.command.topic && name !== this.link.gripper?.topic) throw new Error(`ROS robot: camera topic ${name} is not published (rosapi knows no type for it); check the camera's topic`);
       } else if (actual !== expected) throw new Error(`ROS robot: topic ${name} has type ${actual}, but the config says ${expected}: rosbridge would refuse every message (fix command.type or the topic)`);
     }
   }
@@ -286,6 +303,23 @@ export class RosRobotEnv extends RobotEnv {
           ? { layout: { dim: [], data_offset: 0 }, data }
           : { header: { seq: 0, stamp: { secs: 0, nsecs: 0 }, frame_id: '' }, joint_names: [...this.task.jointNames], points: [{ positions: data, velocities: [], accelerations: [], effort: [], time_from_start: { secs: 0, nsecs: Math.round(1e9 / this.task.spec.controlHz) } }] };
     this.commands.publish(msg);
+    return true;
+  }
+
+  protected override sendGripper(opening: number, force: boolean): boolean {
+    const topic = this.gripperTopic;
+    const g = this.link.gripper;
+    if (!topic || !g || !this.ros.isConnected) return false;
+    if (g.type === 'std_msgs/Float64MultiArray') {
+      topic.publish({ layout: { dim: [], data_offset: 0 }, data: [opening, opening] });
+      return true;
+    }
+    // Each goal preempts the one running (a grasp takes a while): a new one only when the target moves.
+    if (!force && this.gripperSentAt !== null && Math.abs(opening - this.gripperSentAt) < 0.0005) return true;
+    const stamp = rosTime(Date.now());
+    this.gripperGoals++;
+    topic.publish({ header: { seq: 0, stamp, frame_id: '' }, goal_id: { stamp, id: `roborl-gripper-${this.gripperGoals}` }, goal: { command: { position: opening, max_effort: g.maxEffort ?? 20 } } });
+    this.gripperSentAt = opening;
     return true;
   }
 

@@ -4,7 +4,7 @@ import { encode as encodeCbor } from 'cbor2';
 import { rateLimitedLog, truncateEcho } from '../../control/log.js';
 import type { SimCamera } from '../emulator/sim-camera.js';
 import type { JointStateSample, SimulatedRobot } from '../emulator/sim-robot.js';
-import { checkMessage, rosTime, type CommandType } from './messages.js';
+import { checkMessage, rosTime, type CommandType, type GripperType } from './messages.js';
 
 export interface RosbridgeServerOptions {
   /** Listen address. Default 127.0.0.1: a robot must not be reachable from the network by accident. */
@@ -17,6 +17,13 @@ export interface RosbridgeServerOptions {
   /** The command topic's type, as the robot's controller subscribes it. Default std_msgs/Float64MultiArray. */
   readonly commandType?: CommandType;
   readonly resetService?: string;
+  /**
+   * The gripper's command topic (the simulated Panda hand's fingers). Default
+   * /franka_gripper/gripper_action/goal, franka_gripper's GripperCommand action goal topic.
+   */
+  readonly gripperTopic?: string;
+  /** The gripper topic's type (see {@link GripperType}). Default control_msgs/GripperCommandActionGoal. */
+  readonly gripperType?: GripperType;
   /**
    * How long the robot's own reset takes, ms (a real arm homes for seconds; default 0). A
    * command that arrives meanwhile interrupts it, as on an arm controller: the service answers
@@ -53,6 +60,8 @@ export interface RosbridgeStats {
   published: number;
   skippedSlow: number;
   commands: number;
+  /** Gripper commands taken (the simulated fingers moved to them). */
+  gripperCommands: number;
   badMessages: number;
   /** Commands that arrived while the robot was resetting (each interrupts the reset). */
   commandsDuringReset: number;
@@ -88,7 +97,7 @@ interface Client {
  * option and listens on every interface).
  */
 export class RosbridgeServer {
-  readonly stats: RosbridgeStats = { clients: 0, refusedClients: 0, published: 0, skippedSlow: 0, commands: 0, badMessages: 0, commandsDuringReset: 0, resets: 0, frames: 0 };
+  readonly stats: RosbridgeStats = { clients: 0, refusedClients: 0, published: 0, skippedSlow: 0, commands: 0, gripperCommands: 0, badMessages: 0, commandsDuringReset: 0, resets: 0, frames: 0 };
   /** Set while a reset is in progress: a command arriving then interrupts it. */
   private resetInProgress: { interrupted: boolean } | null = null;
   private readonly clients = new Map<WebSocket, Client>();
@@ -101,6 +110,8 @@ export class RosbridgeServer {
   readonly commandTopic: string;
   readonly commandType: CommandType;
   readonly resetService: string;
+  readonly gripperTopic: string;
+  readonly gripperType: GripperType;
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -111,6 +122,8 @@ export class RosbridgeServer {
     this.commandTopic = options.commandTopic ?? '/joint_group_position_controller/command';
     this.commandType = options.commandType ?? 'std_msgs/Float64MultiArray';
     this.resetService = options.resetService ?? '/reset';
+    this.gripperTopic = options.gripperTopic ?? '/franka_gripper/gripper_action/goal';
+    this.gripperType = options.gripperType ?? 'control_msgs/GripperCommandActionGoal';
     this.log = rateLimitedLog(options.log ?? (() => {}));
     this.unsubscribeRobot = robot.onState((s) => this.broadcast(s));
     for (const cam of options.cameras ?? []) {
@@ -231,12 +244,18 @@ export class RosbridgeServer {
 
   /** An advertise must name this robot's command topic with the type it has (rosbridge refuses a conflicting type). */
   private advertise(socket: WebSocket, client: Client, id: string | undefined, topic: unknown, type: unknown): void {
-    if (topic !== this.commandTopic) return this.refuse(socket, id, `advertise: unknown topic ${truncateEcho(String(topic))} (this robot listens on ${this.commandTopic})`);
+    if (topic === this.gripperTopic) {
+      if (type !== this.gripperType) return this.refuse(socket, id, `advertise: ${topic} already has type ${this.gripperType}; cannot advertise it as ${truncateEcho(String(type), 80)}`);
+      client.advertised.set(this.gripperTopic, this.gripperType);
+      return;
+    }
+    if (topic !== this.commandTopic) return this.refuse(socket, id, `advertise: unknown topic ${truncateEcho(String(topic))} (this robot listens on ${this.commandTopic} and ${this.gripperTopic})`);
     if (type !== this.commandType) return this.refuse(socket, id, `advertise: ${topic} already has type ${this.commandType}; cannot advertise it as ${truncateEcho(String(type), 80)}`);
     client.advertised.set(this.commandTopic, this.commandType);
   }
 
   private command(socket: WebSocket, client: Client, id: string | undefined, topic: unknown, msg: unknown): void {
+    if (topic === this.gripperTopic) return this.gripper(socket, client, id, msg);
     if (topic !== this.commandTopic) return this.refuse(socket, id, `publish: unknown topic ${truncateEcho(String(topic))}`);
     // A publish on a topic whose advertise was refused goes nowhere; an implicit one takes the topic's type.
     if (client.advertised.size && !client.advertised.has(topic)) return this.refuse(socket, id, `publish: ${topic} is not advertised by this client`);
@@ -258,6 +277,45 @@ export class RosbridgeServer {
     } catch (err) {
       this.refuse(socket, id, `publish: command on ${this.commandTopic} refused: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * A gripper command: checked against its type as rosbridge converts it, then the opening it
+   * asks for — refused, naming why, when malformed or out of the fingers' travel (the fingers
+   * then stay where they were). A gripper command does not interrupt a reset (the hand is not
+   * the arm).
+   */
+  private gripper(socket: WebSocket, client: Client, id: string | undefined, msg: unknown): void {
+    const topic = this.gripperTopic;
+    if (client.advertised.size && !client.advertised.has(topic)) return this.refuse(socket, id, `publish: ${topic} is not advertised by this client`);
+    const problem = checkMessage(this.gripperType, msg);
+    if (problem) return this.refuse(socket, id, `publish: bad ${this.gripperType} on ${topic}: ${problem}`);
+    try {
+      this.robot.commandGripper(this.openingFrom(msg as Record<string, unknown>));
+      this.stats.gripperCommands++;
+    } catch (err) {
+      this.refuse(socket, id, `publish: gripper command on ${topic} refused: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * The finger position (m) a checked gripper message asks for. GripperCommandActionGoal: the
+   * command's position (rosbridge's default 0, closed, when left out); a negative max_effort is
+   * refused. Float64MultiArray: one position per finger; the simulated fingers are coupled (a
+   * mimic joint), so positions more than 1 mm apart are refused rather than averaged.
+   */
+  private openingFrom(msg: Record<string, unknown>): number {
+    if (this.gripperType === 'std_msgs/Float64MultiArray') {
+      const data = (msg['data'] as number[] | undefined) ?? [];
+      if (data.length !== 2) throw new RangeError(`expected 2 finger positions (panda_finger_joint1, panda_finger_joint2), got ${data.length}`);
+      const [a, b] = data as [number, number];
+      if (Math.abs(a - b) > 0.001) throw new RangeError(`the fingers are coupled: positions ${a} and ${b} m differ by more than 1 mm`);
+      return (a + b) / 2;
+    }
+    const command = ((msg['goal'] as Record<string, unknown> | undefined)?.['command'] ?? {}) as Record<string, unknown>;
+    const effort = (command['max_effort'] as number | undefined) ?? 0;
+    if (effort < 0) throw new RangeError(`max_effort ${effort} N is negative`);
+    return (command['position'] as number | undefined) ?? 0;
   }
 
   /**
@@ -312,6 +370,7 @@ export class RosbridgeServer {
   private topicType(topic: string): string {
     if (topic === this.jointStateTopic) return JOINT_STATE_TYPE;
     if (topic === this.commandTopic) return this.commandType;
+    if (topic === this.gripperTopic) return this.gripperType;
     return this.cameraTypes.get(topic) ?? '';
   }
 
@@ -344,7 +403,14 @@ export class RosbridgeServer {
     return JSON.stringify({
       op: 'publish',
       topic: this.jointStateTopic,
-      msg: { header: { seq: s.seq, stamp: rosTime(s.stampMs), frame_id: '' }, name: s.names, position: Array.from(s.position), velocity: Array.from(s.velocity), effort: [] },
+      // The finger joints beside the arm's, as franka_ros's joint_state_publisher merges them.
+      msg: {
+        header: { seq: s.seq, stamp: rosTime(s.stampMs), frame_id: '' },
+        name: [...s.names, ...(s.fingers?.names ?? [])],
+        position: [...s.position, ...(s.fingers?.position ?? [])],
+        velocity: [...s.velocity, ...(s.fingers ? new Array<number>(s.fingers.names.length).fill(0) : [])],
+        effort: [],
+      },
     });
   }
 
