@@ -115,6 +115,20 @@ export const RobotConfigSchema = z.discriminatedUnion('kind', [
       retries: z.number().int().nonnegative().optional(),
       /** The USB adapter's latency timer, ms (FTDI default 16). */
       usbLatencyMs: z.number().nonnegative().optional(),
+      /**
+       * The gripper servo, for a task whose action has a gripper entry (a gripper task without it
+       * is refused at connect): its ID and its Goal Position ticks at closed and fully open
+       * fingers (defaults 2048 and 3072: a quarter turn); the opening maps linearly between them.
+       */
+      gripper: z
+        .object({
+          id: z.number().int().min(0).max(252),
+          closed: z.number().int().min(0).max(4095).default(2048),
+          open: z.number().int().min(0).max(4095).default(3072),
+        })
+        .strict()
+        .refine((g) => g.closed !== g.open, { message: 'closed and open must be different ticks' })
+        .optional(),
     })
     .strict(),
   z
@@ -153,7 +167,7 @@ export async function connectRobot(config: RobotConfig, log?: (line: string) => 
   if (config.kind === 'ros') {
     robot = await RosRobotEnv.connect(task, { url: config.url, jointStateTopic: config.jointStateTopic, command: config.command, resetService: config.resetService, serviceTimeoutMs: config.serviceTimeoutMs, connectTimeoutMs: config.connectTimeoutMs, stamps: config.stamps, checkTypes: config.checkTypes, cameras: config.cameras, gripper: config.gripper }, options);
   } else if (config.kind === 'dynamixel') {
-    robot = await DynamixelRobotEnv.connect(task, { path: config.port, baudRate: config.baudRate, ids: config.ids, timeoutMs: config.timeoutMs, retries: config.retries, usbLatencyMs: config.usbLatencyMs }, options);
+    robot = await DynamixelRobotEnv.connect(task, { path: config.port, baudRate: config.baudRate, ids: config.ids, timeoutMs: config.timeoutMs, retries: config.retries, usbLatencyMs: config.usbLatencyMs, gripper: config.gripper }, options);
   } else {
     robot = await FramedRobotEnv.connect(task, { path: config.port, baudRate: config.baudRate }, options);
   }

@@ -4,10 +4,15 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Env } from '../control/env.js';
-import { cleanup, servedRos, until } from '../test/robot-fixtures.js';
+import { cleanup, ptyPair, servedRos, until } from '../test/robot-fixtures.js';
 import { connectRobot, loadRobotConfig } from './config.js';
 import type { RobotEnv } from './robot-env.js';
-import type { SimulatedRobot } from './emulator/sim-robot.js';
+import { SimulatedRobot } from './emulator/sim-robot.js';
+import { u32, XControlTable } from './serial/dynamixel/protocol.js';
+import { DynamixelEmulator } from './serial/emulators.js';
+import { SerialLink } from './serial/link.js';
+import { DynamixelRobotEnv, FramedRobotEnv } from './serial/serial-env.js';
+import { robotTask } from './task.js';
 import type { RosbridgeServer } from './ros/rosbridge-server.js';
 
 /**
@@ -118,5 +123,49 @@ describe('gripper over rosbridge (roborl serve ros)', () => {
     // The arm's last command is the hold at the last measured joints, not the step's +x.
     const held = robotCommands.at(-1) as Float64Array;
     for (let i = 0; i < 7; i++) expect(held[i]).toBeCloseTo(before[i] as number, 2);
+  }, 60_000);
+});
+
+describe('gripper on a Dynamixel robot (the servo emulator over a socat pty)', () => {
+  async function servoArm(yamlGripper: string): Promise<{ env: Env; servos: DynamixelRobotEnv; sim: SimulatedRobot; emulator: DynamixelEmulator }> {
+    const { host, robot: robotPath } = await ptyPair();
+    const sim = await SimulatedRobot.create('PandaReach-v0', { mode: 'realtime', sensorHz: 60, gripper: true });
+    void sim.run();
+    const link = await SerialLink.open({ path: robotPath });
+    const emulator = new DynamixelEmulator(link, sim, 1, { id: 8, closed: 2048, open: 3072 });
+    cleanup.push(async () => {
+      await link.close();
+      await sim.close();
+    });
+    const path = join(mkdtempSync(join(tmpdir(), 'roborl-servo-gripper-')), 'arm.yaml');
+    writeFileSync(path, `kind: dynamixel\ntask: PandaReach-v0\nport: ${host}\ntimeoutMs: 100\nretries: 3\n${yamlGripper}`);
+    const { env, robot } = await connectRobot(loadRobotConfig(path), () => {}, TASK_OPTIONS);
+    cleanup.push(() => env.close());
+    if (!(robot instanceof DynamixelRobotEnv)) throw new Error('expected a Dynamixel robot');
+    return { env, servos: robot, sim, emulator };
+  }
+
+  it('the gripper servo (its ID in the robot YAML) gets each step\'s opening as a Goal Position; the emulated fingers follow; a goal past its limits is refused, naming the servo', async () => {
+    const { env, servos, sim, emulator } = await servoArm('gripper: { id: 8 }\n');
+    await env.reset({ seed: 4 });
+    expect(await until(() => sim.gripperTarget === 0.04, 5000)).toBe(true);
+    for (let i = 0; i < 8; i++) await env.step(CLOSE);
+    expect(await until(() => sim.gripperTarget === 0, 5000)).toBe(true);
+    expect(await until(() => finger(sim) < 0.003, 5000)).toBe(true);
+    await env.step(Float32Array.of(0, 0, 0, 0.5)); // three quarters open: 3 cm per finger, tick 2816
+    expect(await until(() => Math.abs((sim.gripperTarget ?? 0) - 0.03) < 1e-4, 5000)).toBe(true);
+    expect(emulator.stats.refused).toBe(0);
+    // A goal past the gripper servo's limits (its closed/open ticks), as a sync write sends it: refused, the fingers stay.
+    const before = sim.gripperTarget;
+    expect(servos.bus.syncWrite(XControlTable.GoalPosition.address, 4, [{ id: 8, data: u32(4000) }])).toBe(true);
+    expect(await until(() => emulator.stats.refused === 1, 5000)).toBe(true);
+    expect(emulator.stats.lastRefusal).toBe('servo ID 8 (gripper): DataLimit error');
+    expect(sim.gripperTarget).toBe(before);
+  }, 60_000);
+
+  it('a gripper task on a Dynamixel robot without a gripper servo, or on the framed protocol, is refused at connect', async () => {
+    await expect(servoArm('')).rejects.toThrow(/the robot config has no gripper command: add `gripper: \{ id \}`/);
+    const { robot: robotPath } = await ptyPair();
+    await expect(FramedRobotEnv.connect(robotTask('PandaReach-v0', TASK_OPTIONS), { path: robotPath })).rejects.toThrow(/the framed protocol \(v1\) has no gripper command/);
   }, 60_000);
 });

@@ -5,6 +5,7 @@ import type { SceneState } from '../control/scene.js';
 import { PhysicsError, type PhysicsModel } from '../sim/physics.js';
 import { PANDA_FINGER_OPEN, PandaTask, pandaTcpJacobian } from '../tasks/panda.js';
 import { gripperJoints } from '../sim/urdf/kinematics.js';
+import { PANDA_FINGER_TRAVEL } from '../tasks/panda-action.js';
 import { envEntry, listEnvs } from '../tasks/registry.js';
 import { MeasuredPhysics } from './measured-physics.js';
 
@@ -60,6 +61,8 @@ export interface RobotGripper {
   opening(action: Float32Array): number;
   /** Each finger's position at an episode's start, m. */
   readonly start: number;
+  /** Each finger's full travel, m (0 closed). */
+  readonly travel: number;
 }
 
 /**
@@ -88,7 +91,7 @@ export function robotTask(id: string, options: Record<string, unknown> = {}): Ro
   const sim: PandaTask = task;
   const measured: MeasuredPhysics = physics;
   const gripper: RobotGripper | undefined =
-    sim.actions.gripperIndex >= 0 ? { joints: gripperJoints(sim.description).map((j) => j.name), opening: (a) => sim.actions.fingerOpening(a), start: PANDA_FINGER_OPEN } : undefined;
+    sim.actions.gripperIndex >= 0 ? { joints: gripperJoints(sim.description).map((j) => j.name), opening: (a) => sim.actions.fingerOpening(a), start: PANDA_FINGER_OPEN, travel: PANDA_FINGER_TRAVEL } : undefined;
   return {
     spec: { ...sim.spec, kind: 'real' },
     jointNames: sim.jointNames,

@@ -1,8 +1,15 @@
-import type { SimulatedRobot } from '../emulator/sim-robot.js';
+import { SIM_FINGER_TRAVEL, type SimulatedRobot } from '../emulator/sim-robot.js';
 import type { SerialLink } from './link.js';
 import { BROADCAST_ID, EEPROM_END, encodeStatus, Instruction, OperatingMode, PacketDecoder, readS32, u16, u32, XControlTable, type ControlItem, type Packet } from './dynamixel/protocol.js';
 import { radSToVelocityUnits, radToTicks, ticksToRad } from './dynamixel/units.js';
 import { CommandMode, encodeFrame, FrameDecoder, type Message } from './framed/protocol.js';
+
+/** A gripper servo: its ID and the Goal Position ticks at closed (0) and fully open fingers. */
+export interface DynamixelGripper {
+  readonly id: number;
+  readonly closed: number;
+  readonly open: number;
+}
 
 /** Model number the emulated servos report (XM430-W350). */
 export const EMULATED_MODEL = 1020;
@@ -30,27 +37,43 @@ export class DynamixelEmulator {
   private readonly tables: Uint8Array[];
   private readonly ids: number[];
   private readonly delays = new Map<number, number>();
-  readonly stats = { instructions: 0, badFrames: 0, errors: 0 };
+  /** `refused`: writes the firmware refused inside sync / bulk writes (which send no status), with the last one's reason. */
+  readonly stats = { instructions: 0, badFrames: 0, errors: 0, refused: 0, lastRefusal: '' };
+  /** How many of the servos are the arm's (the gripper's, if any, comes after them). */
+  private readonly arm: number;
 
   constructor(
     private readonly link: SerialLink,
     private readonly robot: SimulatedRobot,
     firstId = 1,
+    /**
+     * A gripper servo after the arm's (the simulated hand's fingers: `robot` served with its
+     * gripper): its ID and the Goal Position ticks at closed and fully open fingers. Its position
+     * limits are those ticks, so a goal outside them is refused (Data Limit) and nothing moves.
+     */
+    private readonly gripper?: DynamixelGripper,
   ) {
     this.ids = robot.jointNames.map((_, i) => firstId + i);
+    this.arm = this.ids.length;
     const limits = robot.jointLimits;
-    this.tables = this.ids.map((id, i) => {
+    const table = (id: number, lower: number, upper: number): Uint8Array => {
       const t = new Uint8Array(TABLE_BYTES);
       t.set(u16(EMULATED_MODEL), XControlTable.ModelNumber.address);
       t[XControlTable.FirmwareVersion.address] = FIRMWARE;
       t[XControlTable.Id.address] = id;
       t[XControlTable.OperatingMode.address] = OperatingMode.Position;
-      // Position limits set to the joint's (as one configures a servo for an arm).
-      t.set(u32(radToTicks(limits.upper[i] as number)), XControlTable.MaxPositionLimit.address);
-      t.set(u32(radToTicks(limits.lower[i] as number)), XControlTable.MinPositionLimit.address);
+      t.set(u32(upper), XControlTable.MaxPositionLimit.address);
+      t.set(u32(lower), XControlTable.MinPositionLimit.address);
       t[XControlTable.StatusReturnLevel.address] = 2;
       return t;
-    });
+    };
+    // Position limits set to the joint's (as one configures a servo for an arm).
+    this.tables = this.ids.map((id, i) => table(id, radToTicks(limits.lower[i] as number), radToTicks(limits.upper[i] as number)));
+    if (gripper) {
+      if (this.ids.includes(gripper.id)) throw new RangeError(`gripper servo ID ${gripper.id} is one of the arm's (${this.ids.join(', ')})`);
+      this.ids.push(gripper.id);
+      this.tables.push(table(gripper.id, Math.min(gripper.closed, gripper.open), Math.max(gripper.closed, gripper.open)));
+    }
     link.onData = (chunk) => {
       for (const p of this.decoder.push(chunk)) this.handle(p);
       this.stats.badFrames = this.decoder.badFrames;
@@ -81,6 +104,11 @@ export class DynamixelEmulator {
     const tick = u16(Math.floor(performance.now()) % 32768);
     this.tables.forEach((t, i) => {
       t.set(tick, XControlTable.RealtimeTick.address);
+      if (i >= this.arm) {
+        const g = this.gripper as DynamixelGripper;
+        t.set(u32(Math.round(g.closed + ((s.fingers?.position[0] ?? 0) / SIM_FINGER_TRAVEL) * (g.open - g.closed))), XControlTable.PresentPosition.address);
+        return;
+      }
       t.set(u32(radToTicks(s.position[i] as number)), XControlTable.PresentPosition.address);
       t.set(u32(radSToVelocityUnits(s.velocity[i] as number)), XControlTable.PresentVelocity.address);
     });
@@ -120,13 +148,13 @@ export class DynamixelEmulator {
         return;
       case Instruction.SyncWrite: {
         const [address, length] = [u16At(0), u16At(2)];
-        for (let o = 4; o + 1 + length <= b.length; o += 1 + length) this.write(b[o] as number, address, b.subarray(o + 1, o + 1 + length), false);
+        for (let o = 4; o + 1 + length <= b.length; o += 1 + length) this.refusedIn(b[o] as number, this.write(b[o] as number, address, b.subarray(o + 1, o + 1 + length), false));
         return this.commandFromTables();
       }
       case Instruction.BulkWrite: {
         for (let o = 0; o + 5 <= b.length; ) {
           const length = u16At(o + 3);
-          this.write(b[o] as number, u16At(o + 1), b.subarray(o + 5, o + 5 + length), false);
+          this.refusedIn(b[o] as number, this.write(b[o] as number, u16At(o + 1), b.subarray(o + 5, o + 5 + length), false));
           o += 5 + length;
         }
         return this.commandFromTables();
@@ -188,10 +216,36 @@ export class DynamixelEmulator {
     return t[XControlTable.OperatingMode.address] === OperatingMode.Position;
   }
 
-  /** Goal positions of torque-enabled servos become the arm's targets (others hold). */
+  /** A write refused inside a sync / bulk write: no status goes back (as on the bus), so it is counted and named here. */
+  private refusedIn(id: number, error: number): void {
+    if (!error) return;
+    this.stats.refused++;
+    const name = Object.entries(DxlError).find(([, v]) => v === error)?.[0] ?? String(error);
+    this.stats.lastRefusal = `servo ID ${id}${id === this.gripper?.id ? ' (gripper)' : ''}: ${name} error`;
+  }
+
+  /** The gripper servo's goal (torque on) becomes the fingers' opening; the last one taken holds otherwise. */
+  private commandGripper(): void {
+    const g = this.gripper;
+    const t = this.tables[this.arm];
+    if (!g || !t || !t[XControlTable.TorqueEnable.address]) return;
+    const goal = readS32(t, XControlTable.GoalPosition.address);
+    // Before the first goal (torque enabled with Goal Position still 0) nothing moves.
+    if (goal < Math.min(g.closed, g.open) || goal > Math.max(g.closed, g.open)) return;
+    const opening = ((goal - g.closed) / (g.open - g.closed)) * SIM_FINGER_TRAVEL;
+    try {
+      // The ticks' rounding may step a hair past the travel at either end.
+      this.robot.commandGripper(Math.min(SIM_FINGER_TRAVEL, Math.max(0, opening)));
+    } catch {
+      this.stats.errors++;
+    }
+  }
+
+  /** Goal positions of torque-enabled servos become the arm's targets (others hold), and the gripper's its opening. */
   private commandFromTables(): void {
+    this.commandGripper();
     const s = this.robot.state();
-    const targets = this.tables.map((t, i) => (t[XControlTable.TorqueEnable.address] ? ticksToRad(readS32(t, XControlTable.GoalPosition.address)) : (s.position[i] as number)));
+    const targets = this.tables.slice(0, this.arm).map((t, i) => (t[XControlTable.TorqueEnable.address] ? ticksToRad(readS32(t, XControlTable.GoalPosition.address)) : (s.position[i] as number)));
     try {
       this.robot.command(targets);
     } catch {

@@ -1,10 +1,17 @@
-import { RobotEnv, type RobotEnvOptions } from '../robot-env.js';
+import { RobotEnv, requireGripper, type RobotEnvOptions } from '../robot-env.js';
 import type { RobotTask } from '../task.js';
 import { describeHardwareError, DynamixelBus, DynamixelStatusError, type BusOptions } from './dynamixel/bus.js';
 import { OperatingMode, readS32, u32, XControlTable } from './dynamixel/protocol.js';
 import { radToTicks, ticksToRad, velocityUnitsToRadS } from './dynamixel/units.js';
 import { CommandMode, encodeFrame, FrameDecoder } from './framed/protocol.js';
 import { SerialLink, type SerialLinkOptions } from './link.js';
+
+/** A Dynamixel gripper servo: its ID and its Goal Position ticks at closed (0) and fully open fingers. */
+export interface DynamixelGripperConfig {
+  readonly id: number;
+  readonly closed: number;
+  readonly open: number;
+}
 
 const POSITION_MODES: number[] = [OperatingMode.Position, OperatingMode.ExtendedPosition, OperatingMode.CurrentBasedPosition];
 
@@ -25,6 +32,7 @@ export class DynamixelRobotEnv extends RobotEnv {
     readonly bus: DynamixelBus,
     readonly ids: readonly number[],
     options: RobotEnvOptions,
+    private readonly gripper?: DynamixelGripperConfig,
   ) {
     super(task, options);
     link.onDown = (reason) => this.options.log?.(`${task.spec.id}: ${reason}; servos hold their last goal`);
@@ -35,18 +43,23 @@ export class DynamixelRobotEnv extends RobotEnv {
     return this.link.isOpen;
   }
 
-  static async connect(task: RobotTask, link: SerialLinkOptions & { ids?: readonly number[] } & BusOptions, options: RobotEnvOptions = {}): Promise<DynamixelRobotEnv> {
+  static async connect(task: RobotTask, link: SerialLinkOptions & { ids?: readonly number[]; gripper?: DynamixelGripperConfig } & BusOptions, options: RobotEnvOptions = {}): Promise<DynamixelRobotEnv> {
     const ids = link.ids ?? task.jointNames.map((_, i) => i + 1);
     if (ids.length !== task.jointNames.length) throw new Error(`Dynamixel robot: ${ids.length} servo IDs for ${task.jointNames.length} joints (${task.jointNames.join(', ')})`);
+    requireGripper(task, link.gripper !== undefined, 'add `gripper: { id }` (the gripper servo\'s ID; `closed` / `open`: its Goal Position ticks at closed and fully open fingers) to the Dynamixel robot');
+    const gripper = task.gripper ? link.gripper : undefined;
+    if (gripper && ids.includes(gripper.id)) throw new Error(`Dynamixel robot: gripper servo ID ${gripper.id} is also an arm joint's (${ids.join(', ')})`);
+    const servos = gripper ? [...ids, gripper.id] : ids;
+    const servoName = (id: number): string => (gripper && id === gripper.id ? 'the gripper' : (task.jointNames[ids.indexOf(id)] as string));
     const serial = await SerialLink.open({ ...link, log: link.log ?? options.log });
     const bus = new DynamixelBus(serial, { baudRate: link.baudRate, ...link });
     try {
-      for (const id of ids) {
+      for (const id of servos) {
         await bus.ping(id).catch((err: Error) => {
-          throw new Error(`Dynamixel robot on ${link.path}: servo ID ${id} (${task.jointNames[ids.indexOf(id)]}) does not answer: ${err.message}`);
+          throw new Error(`Dynamixel robot on ${link.path}: servo ID ${id} (${servoName(id)}) does not answer: ${err.message}`);
         });
         const hw = await bus.hardwareErrorStatus(id);
-        if (hw) throw new Error(`Dynamixel robot: servo ID ${id} (${task.jointNames[ids.indexOf(id)]}) reports a hardware error (${describeHardwareError(hw).join(', ') || `0x${hw.toString(16)}`}); fix the cause, then reboot it (DynamixelRobotEnv.recover or the Dynamixel Wizard)`);
+        if (hw) throw new Error(`Dynamixel robot: servo ID ${id} (${servoName(id)}) reports a hardware error (${describeHardwareError(hw).join(', ') || `0x${hw.toString(16)}`}); fix the cause, then reboot it (DynamixelRobotEnv.recover or the Dynamixel Wizard)`);
         // Drive Mode and Operating Mode together (2 bytes): a shape no other answer here has, so
         // a late 1-byte Hardware Error Status of 0 cannot pass for Operating Mode 0 (seen on a
         // loaded machine with a 20 ms timeout).
@@ -58,7 +71,19 @@ export class DynamixelRobotEnv extends RobotEnv {
       await serial.close();
       throw err;
     }
-    return new DynamixelRobotEnv(task, serial, bus, ids, options);
+    return new DynamixelRobotEnv(task, serial, bus, ids, options, gripper);
+  }
+
+  /**
+   * The gripper servo's Goal Position for each finger's position target (linear between the
+   * closed and open ticks over the task's finger travel), one sync write of its own every step.
+   */
+  protected override sendGripper(opening: number): boolean {
+    const g = this.gripper;
+    const travel = this.task.gripper?.travel;
+    if (!g || !travel) return false;
+    const f = Math.min(1, Math.max(0, opening / travel));
+    return this.bus.syncWrite(XControlTable.GoalPosition.address, 4, [{ id: g.id, data: u32(Math.round(g.closed + f * (g.open - g.closed))) }]);
   }
 
   /** Goal positions for every servo in one sync write (no status packets come back). */
@@ -169,6 +194,7 @@ export class FramedRobotEnv extends RobotEnv {
   }
 
   static async connect(task: RobotTask, link: SerialLinkOptions, options: RobotEnvOptions = {}): Promise<FramedRobotEnv> {
+    requireGripper(task, false, 'the framed protocol (v1) has no gripper command; use a Dynamixel robot with `gripper: { id }`, or a ROS robot');
     return new FramedRobotEnv(task, await SerialLink.open({ ...link, log: link.log ?? options.log }), options);
   }
 
