@@ -12,6 +12,7 @@ import { keyboardHelp, KeyboardDevice } from '../hil/devices/keyboard.js';
 import { SimulatedHuman } from '../hil/devices/simulated-human.js';
 import { WebTeleop } from '../hil/devices/web.js';
 import { Intervention } from '../hil/intervention.js';
+import { robotCameras, type CameraSource } from '../robots/camera-observation.js';
 import { PANDA_TCP_ACTION_NAMES } from '../tasks/panda-action.js';
 import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
@@ -46,7 +47,7 @@ export async function teleopDevice(envId: string, env: Env, hil: HilSection, see
     // axes are its entries, in its units, whatever hil.frame says — there are no joint axes to
     // drive, and mapping tool-frame axes through the IK onto joint deltas gave 7 values for an
     // action of 3–5. The policy's proposal is shown as it is (it is in that frame).
-    const view: PageView = { labels: actionNames, frame: 'tcp', observationNames: env.spec.observationNames, scene: findSceneSource(env) };
+    const view: PageView = { labels: actionNames, frame: 'tcp', observationNames: env.spec.observationNames, scene: findSceneSource(env), cameras: robotCameras(env) };
     if (hil.device !== 'hid') return rawDevice(envId, hil, actionDims, view);
     // A SpaceMouse's translation axes drive Δx, Δy, Δz; the policy keeps the yaw and the gripper.
     const mouse = await rawDevice(envId, { ...hil, frame: 'tcp' }, 3, view);
@@ -63,6 +64,7 @@ export async function teleopDevice(envId: string, env: Env, hil: HilSection, see
     frame: tcp ? 'tcp' : 'action',
     observationNames: env.spec.observationNames,
     scene: findSceneSource(env),
+    cameras: robotCameras(env),
   };
   const device = await rawDevice(envId, hil, dims, view);
   if (!tcp) return device;
@@ -107,6 +109,8 @@ interface PageView {
   readonly frame: 'action' | 'tcp';
   readonly observationNames: readonly string[] | undefined;
   readonly scene: SceneSource | null;
+  /** A robot's cameras, shown beside the scene (issue 23). */
+  readonly cameras: CameraSource | null;
 }
 
 /** A learner-unit action ([−1, 1]) in the task's units (the inverse of {@link learnerUnits}). */

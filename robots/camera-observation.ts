@@ -1,12 +1,23 @@
 import type { Env, EnvSpec, ResetOptions, ResetResult, StepResult } from '../control/env.js';
 import { dict, image, type DictObservation, type DictSpace } from '../control/spaces.js';
-import { BaseWrapper } from '../control/wrappers/wrapper.js';
+import { BaseWrapper, unwrap } from '../control/wrappers/wrapper.js';
 import type { CameraConfig, CameraFrame } from './camera.js';
+import { RobotEnv } from './robot-env.js';
 
 /** What the wrapper reads from a robot: its cameras and their newest frames (RobotEnv has both). */
 export interface CameraSource {
   readonly cameras: readonly CameraConfig[];
   cameraFrame(name: string): CameraFrame | null;
+}
+
+/**
+ * The robot under a wrapper stack when it has cameras, else null: what a person at the teleop
+ * page sees beside the scene (issue 23) — every camera of the robot YAML, the ones a policy
+ * observes and any others, since a person correcting the arm needs all the views there are.
+ */
+export function robotCameras(env: Env): CameraSource | null {
+  const raw = unwrap(env);
+  return raw instanceof RobotEnv && raw.cameras.length > 0 ? raw : null;
 }
 
 /**

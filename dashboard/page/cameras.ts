@@ -87,18 +87,36 @@ export class CameraPanel {
     try {
       const res = await fetch(next.url);
       if (!res.ok) throw new Error(`${res.status}: ${(await res.text()).slice(0, 200)}`);
-      const bitmap = await createImageBitmap(await res.blob());
-      if (bitmap.width !== s.camera.width || bitmap.height !== s.camera.height) throw new Error(`a ${bitmap.width}×${bitmap.height} frame for a ${s.camera.width}×${s.camera.height} camera`);
-      s.canvas.getContext('2d')?.drawImage(bitmap, 0, 0);
-      bitmap.close();
-      s.shown = next.key;
-      s.canvas.dataset['frame'] = next.key;
-      s.status.textContent = '';
+      await this.drawInto(s, await res.blob(), next.key);
     } catch (err) {
       s.status.textContent = (err as Error).message;
     } finally {
       s.loading = null;
     }
     if (s.wanted) await this.fetchNext(s);
+  }
+
+  /**
+   * Draws an image (PNG bytes, e.g. pushed over a socket) as camera `name`'s frame `key`; an
+   * unknown camera, an image that does not decode or is not the camera's size shows as text.
+   */
+  async draw(name: string, image: Blob, key: string): Promise<void> {
+    const s = this.slots.find((x) => x.camera.name === name);
+    if (!s) return;
+    try {
+      await this.drawInto(s, image, key);
+    } catch (err) {
+      s.status.textContent = (err as Error).message;
+    }
+  }
+
+  private async drawInto(s: Slot, image: Blob, key: string): Promise<void> {
+    const bitmap = await createImageBitmap(image);
+    if (bitmap.width !== s.camera.width || bitmap.height !== s.camera.height) throw new Error(`a ${bitmap.width}×${bitmap.height} frame for a ${s.camera.width}×${s.camera.height} camera`);
+    s.canvas.getContext('2d')?.drawImage(bitmap, 0, 0);
+    bitmap.close();
+    s.shown = key;
+    s.canvas.dataset['frame'] = key;
+    s.status.textContent = '';
   }
 }

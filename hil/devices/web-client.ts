@@ -10,6 +10,7 @@
  * teleop.json names. Each message is checked field by field, and names, labels and the env id
  * go in as text, never markup.
  */
+import { CameraPanel, parseCameraList } from '../../dashboard/page/cameras.js';
 import { SceneFrames } from '../../dashboard/page/frames.js';
 import { SceneRenderer } from '../../dashboard/page/scene-renderer.js';
 
@@ -37,6 +38,8 @@ const num = (o: unknown, key: string): number | null => {
 };
 
 interface Hello {
+  /** `cameras` is read from the message itself (parseCameraList). */
+  readonly cameras?: unknown;
   readonly env: string;
   readonly dims: number;
   readonly labels: readonly string[];
@@ -52,7 +55,7 @@ function parseHello(m: unknown): Hello | string {
   const names = field(m, 'observationNames');
   if (!(finite(dims) && Number.isInteger(dims) && dims >= 1 && dims <= 16)) return `hello: dims must be an integer in [1, 16], got ${JSON.stringify(dims)}`;
   if (!strings(labels) || labels.length !== dims) return 'hello: expected one label per dimension';
-  return { env: typeof env === 'string' ? env : '', dims, labels, frame: typeof frame === 'string' ? frame : 'action', observationNames: strings(names) ? names : null };
+  return { env: typeof env === 'string' ? env : '', dims, labels, frame: typeof frame === 'string' ? frame : 'action', observationNames: strings(names) ? names : null, ...(field(m, 'cameras') === undefined ? {} : { cameras: field(m, 'cameras') }) };
 }
 
 // ---- the person's controls -----------------------------------------------------------------
@@ -144,6 +147,26 @@ function build(h: Hello): void {
     return r;
   });
   $('sliders').replaceChildren(...rows);
+  // The cameras (issue 23): what the robot sees, beside the scene. None: the panel stays hidden.
+  const list = field(h, 'cameras') === undefined ? [] : parseCameraList(h);
+  if (typeof list === 'string') problem(`hello: ${list}`);
+  cameraPanel.setCameras(typeof list === 'string' ? [] : list);
+}
+
+// ---- camera frames -------------------------------------------------------------------------
+
+const cameraPanel = new CameraPanel($('cameras'));
+let cameraFrames = 0;
+/** A 640×480 PNG is well under this; anything larger is not a frame of ours. */
+const MAX_CAMERA_BASE64 = 4 * 2 ** 20;
+
+function onCamera(m: unknown): void {
+  const name = field(m, 'name');
+  const png = field(m, 'png');
+  if (typeof name !== 'string' || typeof png !== 'string' || png.length > MAX_CAMERA_BASE64 || !/^[A-Za-z0-9+/]*={0,2}$/.test(png)) return problem('a camera message was malformed');
+  if (!cameraPanel.cameras.some((c) => c.name === name)) return problem(`a frame for a camera the page was not told of (${name.slice(0, 64)})`);
+  const bytes = Uint8Array.from(atob(png), (ch) => ch.charCodeAt(0));
+  void cameraPanel.draw(name, new Blob([bytes], { type: 'image/png' }), String(++cameraFrames));
 }
 
 // ---- what the server shows -----------------------------------------------------------------
@@ -278,6 +301,8 @@ function onMessage(text: unknown): void {
       return onScene(m);
     case 'outcome':
       return onOutcome(m);
+    case 'camera':
+      return onCamera(m);
     case 'error':
       return problem(`refused: ${String(field(m, 'message'))}`);
     case 'bye':

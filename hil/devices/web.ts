@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { openLocalServer, requestPath, type LocalServer } from '../../control/local-server.js';
 import { roundPoses, type SceneShape, type SceneSource } from '../../control/scene.js';
+import sharp from 'sharp';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { ButtonPresses, IDLE, type TeleopButton, type TeleopContext, type TeleopDevice, type TeleopOutcome, type TeleopReading } from '../device.js';
 
@@ -21,7 +22,9 @@ export type TeleopFrame = 'action' | 'tcp';
 
 /** Messages the server sends. */
 export type ServerMessage =
-  | { readonly op: 'hello'; readonly env: string; readonly dims: number; readonly labels: readonly string[]; readonly frame: TeleopFrame; readonly observationNames: readonly string[] | null; readonly staleMs: number }
+  | { readonly op: 'hello'; readonly env: string; readonly dims: number; readonly labels: readonly string[]; readonly frame: TeleopFrame; readonly observationNames: readonly string[] | null; readonly staleMs: number; readonly cameras?: readonly TeleopCameraInfo[] }
+  /** A camera's newest frame (issue 23): a PNG, base64, at the size `hello` gave it; at most `cameraHz` per camera. */
+  | { readonly op: 'camera'; readonly name: string; readonly png: string }
   | {
       readonly op: 'state';
       readonly t: number;
@@ -58,6 +61,13 @@ export interface WebTeleopOptions {
   readonly observationNames?: readonly string[];
   /** The env's scene (the simulator's), drawn live beside the controls; poses go out with each state. */
   readonly scene?: SceneSource | null;
+  /**
+   * Cameras the person sees beside the scene (issue 23), e.g. a robot's (RobotEnv has this shape):
+   * their names and sizes, and each one's newest frame (RGB, H×W×3), or null before the first.
+   */
+  readonly cameras?: TeleopCameraSource | null;
+  /** Frames per second sent per camera while a page is connected. Default 10. */
+  readonly cameraHz?: number;
   /** Address to listen on. Default 127.0.0.1 (a teleop page steers a robot: keep it local unless configured). */
   readonly host?: string;
   /** Port; 0 picks a free one. Default 0. */
@@ -73,6 +83,19 @@ export interface WebTeleopOptions {
   /** State updates to the page at most this often. Default 30 Hz. */
   readonly stateHz?: number;
   readonly log?: (line: string) => void;
+}
+
+/** A camera as the page is told of it. */
+export interface TeleopCameraInfo {
+  readonly name: string;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Where the page's camera frames come from (a robot env, or anything shaped like one). */
+export interface TeleopCameraSource {
+  readonly cameras: readonly TeleopCameraInfo[];
+  cameraFrame(name: string): { readonly rgb: Uint8Array; readonly width: number; readonly height: number } | null;
 }
 
 const BUTTONS: readonly TeleopButton[] = ['success', 'failure', 'end-episode', 'estop'];
@@ -133,6 +156,9 @@ export class WebTeleop implements TeleopDevice {
   private lastOutcome: Extract<ServerMessage, { op: 'outcome' }> | null = null;
   private shapes: { key: string; msg: Extract<ServerMessage, { op: 'scene' }> } | null = null;
   private proposalMismatchLogged = false;
+  /** Per camera: when its last frame went out, and whether one is being encoded. */
+  private readonly cameraSends = new Map<string, { at: number; busy: boolean }>();
+  private cameraErrorLogged = false;
   private sceneErrorLogged = false;
   private readonly pingTimer: NodeJS.Timeout;
   private awaitingPong = false;
@@ -249,7 +275,7 @@ export class WebTeleop implements TeleopDevice {
       }
     });
     const o = this.options;
-    this.send(ws, { op: 'hello', env: o.env ?? '', dims: o.dims, labels: o.labels ?? Array.from({ length: o.dims }, (_, i) => `dim ${i + 1}`), frame: o.frame ?? 'action', observationNames: o.observationNames ?? null, staleMs: o.staleMs ?? 300 });
+    this.send(ws, { op: 'hello', env: o.env ?? '', dims: o.dims, labels: o.labels ?? Array.from({ length: o.dims }, (_, i) => `dim ${i + 1}`), frame: o.frame ?? 'action', observationNames: o.observationNames ?? null, staleMs: o.staleMs ?? 300, ...(o.cameras?.cameras.length ? { cameras: o.cameras.cameras.map((c) => ({ name: c.name, width: c.width, height: c.height })) } : {}) });
     if (this.shapes) this.send(ws, this.shapes.msg);
     if (this.lastOutcome) this.send(ws, this.lastOutcome);
     if (this.lastContext) this.sendState(this.lastContext, false);
@@ -302,6 +328,48 @@ export class WebTeleop implements TeleopDevice {
     const poses = this.scenePoses(ws);
     const c = this.current;
     this.send(ws, { op: 'state', t: context.t, episode: this.episode, obs: Array.from(context.obs), proposed: this.proposal(context.proposed), human, humanSteps: this.counts.humanSteps, steps: this.counts.steps, ret: c.ret, success: c.success, ...(poses ? { poses } : {}) });
+    this.sendCameras(ws);
+  }
+
+  /**
+   * Each camera's newest frame as a PNG, at most `cameraHz` per camera, encoded by sharp off the
+   * event loop, one at a time per camera (a page that cannot keep up skips frames). A camera that
+   * fails costs the page its picture, never the person control.
+   */
+  private sendCameras(ws: WebSocket): void {
+    const source = this.options.cameras;
+    if (!source) return;
+    const now = performance.now();
+    for (const c of source.cameras) {
+      const s = this.cameraSends.get(c.name) ?? { at: -Infinity, busy: false };
+      this.cameraSends.set(c.name, s);
+      if (s.busy || now - s.at < 1000 / (this.options.cameraHz ?? 10)) continue;
+      let f: ReturnType<TeleopCameraSource['cameraFrame']>;
+      try {
+        f = source.cameraFrame(c.name);
+      } catch (err) {
+        this.cameraProblem(err);
+        continue;
+      }
+      if (!f || f.rgb.length !== f.width * f.height * 3) continue;
+      s.at = now;
+      s.busy = true;
+      sharp(Buffer.from(f.rgb), { raw: { width: f.width, height: f.height, channels: 3 } })
+        .png({ compressionLevel: 2 })
+        .toBuffer()
+        .then(
+          (png) => {
+            if (this.page === ws) this.send(ws, { op: 'camera', name: c.name, png: png.toString('base64') });
+          },
+          (err: unknown) => this.cameraProblem(err),
+        )
+        .finally(() => (s.busy = false));
+    }
+  }
+
+  private cameraProblem(err: unknown): void {
+    if (!this.cameraErrorLogged) this.options.log?.(`web teleop: camera: ${(err as Error).message}`);
+    this.cameraErrorLogged = true;
   }
 
   /**
