@@ -26,6 +26,12 @@ export class RapierPhysics implements Physics {
   readonly dof: number;
   readonly dt: number;
   readonly substeps: number;
+  /** Physics steps per world step ({@link PhysicsOptions.mergeSteps}). */
+  private readonly merge: number;
+  /** Solver iterations per physics step (Rapier's default unless the timing sets them). */
+  private iterations = 4;
+  /** Physics steps the world's timestep now spans. */
+  private span = 1;
   private world: World;
   private arm: Articulation;
   /** Collider and body handles of each scene object. */
@@ -36,6 +42,8 @@ export class RapierPhysics implements Physics {
     this.robot = model.robot;
     this.dt = model.timing.dt;
     this.substeps = model.timing.substeps;
+    this.merge = model.timing.mergeSteps ?? 1;
+    if (!(Number.isInteger(this.merge) && this.merge >= 1)) throw new RangeError(`rapier: expected \`mergeSteps\` to be a positive integer, got \`${model.timing.mergeSteps}\``);
     ({ world: this.world, arm: this.arm } = this.build());
     this.joints = this.arm.joints;
     this.fingers = this.arm.fingers;
@@ -49,6 +57,8 @@ export class RapierPhysics implements Physics {
     const world = new R.World({ x: g[0], y: g[1], z: g[2] });
     world.timestep = timing.dt;
     if (timing.solverIterations !== undefined) world.numSolverIterations = timing.solverIterations;
+    this.iterations = world.numSolverIterations;
+    this.span = 1;
     if (timing.pgsIterations !== undefined) world.integrationParameters.numInternalPgsIterations = timing.pgsIterations;
     const arm = new Articulation(world, this.model.robot, this.model.actuation);
     this.objects = new Map();
@@ -101,9 +111,17 @@ export class RapierPhysics implements Physics {
 
   step(steps = this.substeps): void {
     this.live();
-    for (let i = 0; i < steps; i++) {
+    for (let done = 0; done < steps; ) {
+      const k = Math.min(this.merge, steps - done);
+      // Set only on change: a control period is always the same k.
+      if (k !== this.span) {
+        this.span = k;
+        this.world.timestep = k * this.dt;
+        this.world.numSolverIterations = k * this.iterations;
+      }
       this.arm.beforeStep();
       this.world.step();
+      done += k;
     }
     // One body stands for all: a diverged impulse solver puts NaN everywhere it touches.
     const p = this.arm.linkPose(this.robot.joints[this.robot.joints.length - 1]?.child ?? this.robot.root).p;
