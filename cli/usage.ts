@@ -56,7 +56,8 @@ export const USAGE = {
   roborl serve ros --env <sim-id> [--host 127.0.0.1] [--port 9090] [--mode realtime|lockstep] [--sensor-hz 100]
                    [--command-type std_msgs/Float64MultiArray|trajectory_msgs/JointTrajectory|geometry_msgs/Twist] [--flavor ros1|ros2] [--record FILE]
                    [--camera-hz 15] [--camera-size 64x64] [--camera-type compressed|raw]
-  roborl serve serial --env <sim-id> --protocol dynamixel|framed --port <tty> [--baud 1000000] [--mode realtime|lockstep] [--sensor-hz 100]
+                   [--gripper control_msgs/GripperCommandActionGoal|std_msgs/Float64MultiArray [--gripper-topic T]]
+  roborl serve serial --env <sim-id> --protocol dynamixel|framed --port <tty> [--baud 1000000] [--mode realtime|lockstep] [--sensor-hz 100] [--gripper-id N]
   A simulated robot behind a real wire protocol: a rosbridge v2 server (127.0.0.1 unless --host
   says otherwise; other hosts are warned about), or Dynamixel X-series servos / roborl's framed
   protocol on a serial port (e.g. one end of a socat pty pair). Runs free like hardware
@@ -66,7 +67,12 @@ export const USAGE = {
                   under <run>/scenes/NAME.scene.jsonl to see it there, followed live)
   --camera-hz N   ros: the simulated front camera (the simulator's renderer) publishes on
                   /camera/image_raw/compressed (JPEG; --camera-type raw: rgb8 on /camera/image_raw)
-                  N frames a second on its own timer; 0 for none. Default 15, --camera-size 64x64`,
+                  N frames a second on its own timer; 0 for none. Default 15, --camera-size 64x64
+  --gripper TYPE  ros: the hand's fingers, commanded on --gripper-topic (default
+                  /franka_gripper/gripper_action/goal, franka_gripper's GripperCommand goals: each
+                  finger's position in m) — for a task with action.gripper (robot YAML: gripper: {})
+  --gripper-id N  serial (dynamixel): the fingers as servo N after the arm's, Goal Position 2048
+                  closed – 3072 open (robot YAML: gripper: { id: N })`,
   'record-demos': `usage: roborl record-demos --env <id> | --config <train.yaml> [--device scripted|keyboard|hid|web] [--frame joint|tcp] [--robot ROBOT.yaml]
                            [--episodes N] [--out FILE] [--seed S] [--keep-failures]
   Record demonstrations for RLPD configs, through the env stack training uses (env options,

@@ -1,6 +1,8 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Env } from '../control/env.js';
@@ -168,4 +170,44 @@ describe('gripper on a Dynamixel robot (the servo emulator over a socat pty)', (
     const { robot: robotPath } = await ptyPair();
     await expect(FramedRobotEnv.connect(robotTask('PandaReach-v0', TASK_OPTIONS), { path: robotPath })).rejects.toThrow(/the framed protocol \(v1\) has no gripper command/);
   }, 60_000);
+});
+
+describe('roborl serve ros --gripper (the CLI emulator)', () => {
+  it('serves the hand: a gripper task\'s goals move the fingers, seen in /joint_states; a bad --gripper type is a usage error', async () => {
+    const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
+    const bad = spawnSync(process.execPath, [bin, 'serve', 'ros', '--env', 'PandaReach-v0', '--port', '0', '--gripper', 'franka'], { encoding: 'utf8', timeout: 60_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--gripper must be one of control_msgs\/GripperCommandActionGoal, std_msgs\/Float64MultiArray, got "franka"/);
+    const child = spawn(process.execPath, [bin, 'serve', 'ros', '--env', 'PandaReach-v0', '--port', '0', '--gripper', 'control_msgs/GripperCommandActionGoal'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    cleanup.push(() => void child.kill('SIGKILL'));
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    expect(await until(() => /serving .* on (ws:\S+)/.test(err), 60_000)).toBe(true);
+    expect(err).toMatch(/\/franka_gripper\/gripper_action\/goal \(control_msgs\/GripperCommandActionGoal\) in/);
+    const url = /serving .* on (ws:\S+)/.exec(err)?.[1] as string;
+    const path = join(mkdtempSync(join(tmpdir(), 'roborl-serve-gripper-')), 'arm.yaml');
+    writeFileSync(path, `kind: ros\ntask: PandaReach-v0\nurl: ${url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\nresetService: /reset\ngripper: {}\nstaleAfterMs: 2000\n`);
+    const { env } = await connectRobot(loadRobotConfig(path), () => {}, TASK_OPTIONS);
+    cleanup.push(() => env.close());
+    const fingers: number[] = [];
+    const ws = new WebSocket(url);
+    cleanup.push(() => ws.close());
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { msg?: { name?: string[]; position?: number[] } };
+      const k = m.msg?.name?.indexOf('panda_finger_joint1') ?? -1;
+      if (k >= 0) fingers.push(m.msg?.position?.[k] as number);
+    });
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ op: 'subscribe', topic: '/joint_states', type: 'sensor_msgs/JointState' }));
+    await env.reset({ seed: 5 });
+    expect(await until(() => (fingers.at(-1) ?? 0) > 0.035, 10_000)).toBe(true);
+    const ends: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await env.step(CLOSE);
+      if (!r.terminated && !r.truncated) continue;
+      ends.push(String(r.info.linkError ?? (r.terminated ? 'terminated' : 'truncated')));
+      await env.reset();
+    }
+    expect(await until(() => (fingers.at(-1) ?? 1) < 0.003, 10_000), `episode ends: ${ends.join('; ')}`).toBe(true);
+  }, 120_000);
 });

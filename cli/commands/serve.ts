@@ -8,6 +8,7 @@ import { allowFlags, intFlag, stringFlag, UsageError, type Args } from '../args.
 import { USAGE as HELP } from '../usage.js';
 
 const COMMAND_TYPES = ['std_msgs/Float64MultiArray', 'trajectory_msgs/JointTrajectory', 'geometry_msgs/Twist'] as const;
+const GRIPPER_TYPES = ['control_msgs/GripperCommandActionGoal', 'std_msgs/Float64MultiArray'] as const;
 
 /**
  * `roborl serve ros|serial`: a simulated robot behind a real wire protocol — a rosbridge v2
@@ -18,7 +19,7 @@ const COMMAND_TYPES = ['std_msgs/Float64MultiArray', 'trajectory_msgs/JointTraje
  */
 export async function serveCommand(args: Args): Promise<void> {
   const [transport] = args.positionals;
-  allowFlags(args, 'serve', transport === 'ros' ? ['env', 'host', 'port', 'mode', 'sensor-hz', 'command-type', 'flavor', 'record', 'camera-hz', 'camera-size', 'camera-type'] : ['env', 'protocol', 'port', 'baud', 'mode', 'sensor-hz', 'record']);
+  allowFlags(args, 'serve', transport === 'ros' ? ['env', 'host', 'port', 'mode', 'sensor-hz', 'command-type', 'flavor', 'record', 'camera-hz', 'camera-size', 'camera-type', 'gripper', 'gripper-topic'] : ['env', 'protocol', 'port', 'baud', 'mode', 'sensor-hz', 'record', 'gripper-id']);
   const envId = stringFlag(args, 'env');
   if (!envId || (transport !== 'ros' && transport !== 'serial')) throw new UsageError(HELP.serve);
   const mode = stringFlag(args, 'mode') ?? 'realtime';
@@ -26,7 +27,11 @@ export async function serveCommand(args: Args): Promise<void> {
   const sensorHz = intFlag(args, 'sensor-hz', 100);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   const camera = transport === 'ros' ? cameraFlags(args) : null;
-  const robot = await SimulatedRobot.create(envId, { mode, sensorHz });
+  // The hand's fingers are simulated only when a gripper is served (--gripper TYPE on ros, --gripper-id N on serial).
+  const gripperType = transport === 'ros' ? stringFlag(args, 'gripper') : undefined;
+  if (gripperType !== undefined && !(GRIPPER_TYPES as readonly string[]).includes(gripperType)) throw new UsageError(`--gripper must be one of ${GRIPPER_TYPES.join(', ')}, got "${gripperType}"`);
+  const gripperId = transport === 'serial' && args.flags.has('gripper-id') ? intFlag(args, 'gripper-id', 8, 0, 252) : undefined;
+  const robot = await SimulatedRobot.create(envId, { mode, sensorHz, gripper: gripperType !== undefined || gripperId !== undefined });
   let stop: () => Promise<void>;
   if (transport === 'ros') {
     const commandType = stringFlag(args, 'command-type') ?? COMMAND_TYPES[0];
@@ -37,20 +42,22 @@ export async function serveCommand(args: Args): Promise<void> {
     if (!isLoopback(host)) log(`WARNING: --host ${host} makes this robot reachable from the network; anyone who can connect can move it (rosbridge has no authentication)`);
     const port = intFlag(args, 'port', 9090, 0, 65535);
     const cameras = camera ? [new SimCamera(robot, camera)] : [];
-    const server = await RosbridgeServer.start(robot, { host, port, commandType: commandType as (typeof COMMAND_TYPES)[number], flavor, log, cameras }).catch(async (err: NodeJS.ErrnoException) => {
+    const gripper = gripperType === undefined ? {} : { gripperType: gripperType as (typeof GRIPPER_TYPES)[number], ...(stringFlag(args, 'gripper-topic') ? { gripperTopic: stringFlag(args, 'gripper-topic') } : {}) };
+    const server = await RosbridgeServer.start(robot, { host, port, commandType: commandType as (typeof COMMAND_TYPES)[number], flavor, log, cameras, ...gripper }).catch(async (err: NodeJS.ErrnoException) => {
       await robot.close();
       if (err.code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${host} is already in use (another rosbridge or roborl serve?): pick another with --port, or --port 0 for a free one`);
       throw err;
     });
-    log(`serving ${envId} as a ROS robot on ${server.url} (rosbridge v2, ${flavor}): ${server.jointStateTopic} (sensor_msgs/JointState, ${mode === 'realtime' ? `${sensorHz} Hz` : 'lockstep'}) out, ${server.commandTopic} (${commandType}) in, ${server.resetService} (std_srvs/Trigger), /rosapi/topic_type${cameras.map((c) => `, ${c.topic} (${c.messageType}, ${c.width}×${c.height}, ${c.hz} Hz) out`).join('')}`);
+    log(`serving ${envId} as a ROS robot on ${server.url} (rosbridge v2, ${flavor}): ${server.jointStateTopic} (sensor_msgs/JointState, ${mode === 'realtime' ? `${sensorHz} Hz` : 'lockstep'}) out, ${server.commandTopic} (${commandType}) in, ${server.resetService} (std_srvs/Trigger), /rosapi/topic_type${cameras.map((c) => `, ${c.topic} (${c.messageType}, ${c.width}×${c.height}, ${c.hz} Hz) out`).join('')}${gripperType ? `, ${server.gripperTopic} (${server.gripperType}) in` : ''}`);
     stop = () => server.close();
   } else {
     const protocol = stringFlag(args, 'protocol');
     const path = stringFlag(args, 'port');
     if ((protocol !== 'dynamixel' && protocol !== 'framed') || !path) throw new UsageError(HELP.serve);
     const link = await SerialLink.open({ path, baudRate: intFlag(args, 'baud', 1_000_000, 1), log });
-    const emulator = protocol === 'dynamixel' ? new DynamixelEmulator(link, robot) : new FramedEmulator(link, robot);
-    log(`serving ${envId} on ${path} as ${protocol === 'dynamixel' ? `Dynamixel X-series servos, IDs 1–${robot.jointNames.length}` : 'a framed-protocol (v1) robot'}; ${mode}`);
+    if (gripperId !== undefined && protocol !== 'dynamixel') throw new UsageError('--gripper-id: the framed protocol (v1) has no gripper command; serve --protocol dynamixel');
+    const emulator = protocol === 'dynamixel' ? new DynamixelEmulator(link, robot, 1, gripperId === undefined ? undefined : { id: gripperId, closed: 2048, open: 3072 }) : new FramedEmulator(link, robot);
+    log(`serving ${envId} on ${path} as ${protocol === 'dynamixel' ? `Dynamixel X-series servos, IDs 1–${robot.jointNames.length}${gripperId === undefined ? '' : ` and the gripper, ID ${gripperId} (ticks 2048 closed – 3072 open)`}` : 'a framed-protocol (v1) robot'}; ${mode}`);
     stop = async () => {
       if (emulator instanceof FramedEmulator) emulator.close();
       await link.close();
