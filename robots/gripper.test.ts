@@ -69,6 +69,16 @@ describe('gripper over rosbridge (roborl serve ros)', () => {
     expect(server.stats.badMessages).toBe(0);
   }, 60_000);
 
+  it('configs/robots/panda-ros-gripper.yaml loads with franka_gripper\'s goal topic; a bad gripper type or a servo with equal closed/open ticks is refused naming the field', () => {
+    const config = loadRobotConfig(fileURLToPath(new URL('../configs/robots/panda-ros-gripper.yaml', import.meta.url)));
+    expect(config).toMatchObject({ kind: 'ros', gripper: { topic: '/franka_gripper/gripper_action/goal', type: 'control_msgs/GripperCommandActionGoal', maxEffort: 20 } });
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-gripper-yaml-'));
+    writeFileSync(join(dir, 'a.yaml'), 'kind: ros\ntask: PandaReach-v0\nurl: ws://127.0.0.1:9\ncommand: { topic: /c, type: std_msgs/Float64MultiArray }\ngripper: { type: franka_gripper/GraspAction }\n');
+    expect(() => loadRobotConfig(join(dir, 'a.yaml'))).toThrow(/gripper\.type: /);
+    writeFileSync(join(dir, 'b.yaml'), 'kind: dynamixel\ntask: PandaReach-v0\nport: /dev/null\ngripper: { id: 8, closed: 2048, open: 2048 }\n');
+    expect(() => loadRobotConfig(join(dir, 'b.yaml'))).toThrow(/gripper: closed and open must be different ticks/);
+  });
+
   it('a gripper task on a robot config without a gripper command is refused at connect, saying what to add', async () => {
     await expect(rosArm('')).rejects.toThrow(/PandaReach-v0: the task's action has a gripper entry \(action.gripper\), but the robot config has no gripper command: add `gripper: \{ topic, type \}`/);
   }, 30_000);
