@@ -25,8 +25,26 @@ export interface SimTaskResult {
   readonly controlStepUs: number;
   /** µs of the engine's physics steps per control step on the same world; null for analytic tasks. */
   readonly physicsUs: number | null;
-  /** (controlStepUs − physicsUs) / physicsUs, in %; null for analytic tasks. */
+  /**
+   * (env − physics) / physics, in %, from process CPU time per step (`controlStepCpuUs`,
+   * `physicsCpuUs`): on a loaded shared machine the wall-clock figures include time spent
+   * waiting for a core. Null for analytic tasks.
+   */
   readonly overheadPct: number | null;
+  /** Process CPU µs per control step of the env's step, measured alongside `controlStepUs`. */
+  readonly controlStepCpuUs?: number;
+  /** Process CPU µs of the physics steps per control step, alongside `physicsUs`; null for analytic tasks. */
+  readonly physicsCpuUs?: number | null;
+  /**
+   * MuJoCo: µs per control step of the same model (a second copy of the task's own compiled
+   * model and data) stepped directly with `mj_step`, no env — timed in the same loop as the env
+   * steps, so a loaded machine slows both alike. Null on other engines.
+   */
+  readonly rawUs?: number | null;
+  /** Process CPU µs per control step of the raw model, alongside `rawUs`. */
+  readonly rawCpuUs?: number | null;
+  /** (env − raw) / raw from CPU time, in % (issue 21's aim: ≤ 15%); null without `rawUs`. */
+  readonly overRawPct?: number | null;
   /** µs per seeded reset (Rapier tasks rebuild their world). */
   readonly resetUs: number;
 }
@@ -81,27 +99,49 @@ async function vectorRate(id: string, options: Record<string, unknown>, n = 8): 
   return result;
 }
 
-/** Interleaves timed env steps and timed raw-physics control periods on the same world. */
-async function envVsPhysics(id: string, options: Record<string, unknown>): Promise<{ envStepUs: number; physicsStepUs: number | null }> {
+/**
+ * Interleaves timed env steps and timed raw-physics control periods on the same world, and on
+ * MuJoCo the same model stepped directly on a twin of the task ({@link rawTwin}).
+ */
+async function envVsPhysics(id: string, options: Record<string, unknown>): Promise<{ envStepUs: number; physicsStepUs: number | null; rawUs: number | null; cpu: { env: number; physics: number | null; raw: number | null } }> {
   const env = unwrap(await make(id, { options }));
   if (!isSyncEnv(env)) throw new Error(`${id} has no synchronous fast path`);
   const actions = actionPool(env);
   const physics = env instanceof PhysicsTask ? env : null;
+  const raw = physics?.engine === 'mujoco' ? await rawTwin(id, options) : null;
   env.resetSync({ seed: 0 });
-  let envNs = 0;
-  let physNs = 0;
+  // Wall-clock (ns) and process CPU time (µs; one ~1–2 µs cpuUsage call inside each part alike).
+  const wall = { env: 0, physics: 0, raw: 0 };
+  const cpu = { env: 0, physics: 0, raw: 0 };
+  const cpuNow = (): number => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
   let n = 0;
   const deadline = performance.now() + SECONDS * 1000;
   let t = 0;
   while (performance.now() < deadline) {
     for (let k = 0; k < 64; k++) {
+      const c0 = cpuNow();
       const t0 = process.hrtime.bigint();
       const r = env.stepSync(actions[n & 4095] as Float32Array);
       const t1 = process.hrtime.bigint();
-      envNs += Number(t1 - t0);
+      const c1 = cpuNow();
+      wall.env += Number(t1 - t0);
+      cpu.env += c1 - c0;
       if (physics) {
+        const t2 = process.hrtime.bigint();
         physics.physicsOnly();
-        physNs += Number(process.hrtime.bigint() - t1);
+        wall.physics += Number(process.hrtime.bigint() - t2);
+        const c2 = cpuNow();
+        cpu.physics += c2 - c1;
+        if (raw) {
+          const t3 = process.hrtime.bigint();
+          raw.controlStep();
+          wall.raw += Number(process.hrtime.bigint() - t3);
+          cpu.raw += cpuNow() - c2;
+          raw.endOfPeriod();
+        }
       }
       n++;
       t++;
@@ -113,7 +153,52 @@ async function envVsPhysics(id: string, options: Record<string, unknown>): Promi
     }
   }
   await env.close();
-  return { envStepUs: envNs / n / 1000, physicsStepUs: physics ? physNs / n / 1000 : null };
+  await raw?.close();
+  return {
+    envStepUs: wall.env / n / 1000,
+    physicsStepUs: physics ? wall.physics / n / 1000 : null,
+    rawUs: raw ? wall.raw / n / 1000 : null,
+    cpu: { env: cpu.env / n, physics: physics ? cpu.physics / n : null, raw: raw ? cpu.raw / n : null },
+  };
+}
+
+/**
+ * A second copy of a MuJoCo task whose compiled model and data are stepped directly: each
+ * control step writes fresh joint targets (q + 0.08·U(−1, 1) within the joint ranges, as a
+ * random joint-delta action)
+ * and calls `mj_step` `substeps` times; every 50 control steps the twin resets (a seeded episode
+ * start, as the env's), untimed: `endOfPeriod` runs outside the timed `controlStep`.
+ */
+async function rawTwin(id: string, options: Record<string, unknown>): Promise<{ controlStep(): void; endOfPeriod(): void; close(): Promise<void> }> {
+  const mj = await loadMujoco();
+  const twin = unwrap(await make(id, { options }));
+  const physics = twin instanceof PhysicsTask ? twin.simulation : null;
+  if (!(physics instanceof MujocoPhysics) || !isSyncEnv(twin)) throw new Error(`${id} on mujoco has no MuJoCo physics`);
+  const { model: m, data: d } = physics.compiled;
+  const ids = physics.joints.map((j) => mj.mj_name2id(m, mj.mjtObj.mjOBJ_JOINT.value, j.name));
+  const adr = Int32Array.from(ids, (j) => m.jnt_qposadr[j] as number);
+  // Targets within the joint ranges, as the tasks clip theirs: one past a stop keeps a limit
+  // constraint in MuJoCo's solver every step, work the env never asks for.
+  const lower = Float64Array.from(physics.joints, (j) => j.limit?.lower ?? -Infinity);
+  const upper = Float64Array.from(physics.joints, (j) => j.limit?.upper ?? Infinity);
+  const rng = new Rng(0);
+  let t = 0;
+  twin.resetSync({ seed: 0 });
+  return {
+    controlStep(): void {
+      const qpos = d.qpos;
+      const ctrl = d.ctrl;
+      for (let k = 0; k < adr.length; k++) {
+        const target = (qpos[adr[k] as number] as number) + 0.08 * rng.uniform(-1, 1);
+        ctrl[k] = Math.min(Math.max(target, lower[k] as number), upper[k] as number);
+      }
+      for (let s = 0; s < physics.substeps; s++) mj.mj_step(m, d);
+    },
+    endOfPeriod(): void {
+      if (++t % 50 === 0) twin.resetSync();
+    },
+    close: () => twin.close(),
+  };
 }
 
 async function resetTime(id: string, options: Record<string, unknown>): Promise<number> {
@@ -186,17 +271,19 @@ export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResul
       const options = engine === '-' ? {} : { engine };
       const stepsPerSec = await singleEnvRate(id, options);
       const vecStepsPerSec = await vectorRate(id, options);
-      const { envStepUs, physicsStepUs } = await envVsPhysics(id, options);
+      const { envStepUs, physicsStepUs, rawUs, cpu } = await envVsPhysics(id, options);
       const resetUs = await resetTime(id, options);
-      tasks.push({ task: id, engine, stepsPerSec, vecStepsPerSec, controlStepUs: envStepUs, physicsUs: physicsStepUs, overheadPct: physicsStepUs === null ? null : (100 * (envStepUs - physicsStepUs)) / physicsStepUs, resetUs });
+      const overheadPct = cpu.physics === null ? null : (100 * (cpu.env - cpu.physics)) / cpu.physics;
+      const overRawPct = cpu.raw === null ? null : (100 * (cpu.env - cpu.raw)) / cpu.raw;
+      tasks.push({ task: id, engine, stepsPerSec, vecStepsPerSec, controlStepUs: envStepUs, physicsUs: physicsStepUs, overheadPct, controlStepCpuUs: cpu.env, physicsCpuUs: cpu.physics, rawUs, rawCpuUs: cpu.raw, overRawPct, resetUs });
     }
   }
   if (!engines || engines.includes('mujoco')) tasks.push(await rawMujocoPanda());
   const cameras: CameraBenchResult[] = [];
   for (const id of ['PandaReach-v0', 'PandaPush-v0'].filter((t) => !only || only.includes(t) || only.includes('cameras'))) cameras.push(...(await cameraRows(id)));
   if (!json) {
-    const rows = tasks.map((t) => [t.task, t.engine, t.stepsPerSec.toFixed(0), t.vecStepsPerSec.toFixed(0), t.controlStepUs.toFixed(2), t.physicsUs?.toFixed(2) ?? '-', t.overheadPct === null ? '-' : `${t.overheadPct.toFixed(1)}%`, t.resetUs.toFixed(1)]);
-    const header = ['task', 'engine', 'steps/s', 'vec8 steps/s', 'control µs', 'physics µs', 'overhead', 'reset µs'];
+    const rows = tasks.map((t) => [t.task, t.engine, t.stepsPerSec.toFixed(0), t.vecStepsPerSec.toFixed(0), t.controlStepUs.toFixed(2), t.physicsUs?.toFixed(2) ?? '-', t.overheadPct === null ? '-' : `${t.overheadPct.toFixed(1)}%`, t.controlStepCpuUs?.toFixed(1) ?? '-', t.rawUs?.toFixed(2) ?? '-', t.rawCpuUs?.toFixed(1) ?? '-', t.overRawPct == null ? '-' : `${t.overRawPct.toFixed(1)}%`, t.resetUs.toFixed(1)]);
+    const header = ['task', 'engine', 'steps/s', 'vec8 steps/s', 'control µs', 'physics µs', 'overhead (CPU)', 'control CPU µs', 'raw µs', 'raw CPU µs', 'over raw (CPU)', 'reset µs'];
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] as string).length)));
     for (const r of [header, ...rows]) process.stdout.write(`${r.map((cell, c) => cell.padStart(widths[c] as number)).join('  ')}\n`);
     for (const c of cameras) process.stdout.write(`camera ${c.camera} ${c.width}×${c.height}${c.depth ? ' +depth' : ''} on ${c.task}: ${c.renderUs.toFixed(0)} µs per frame (p95 ${c.renderP95Us.toFixed(0)}, CPU ${c.renderCpuUs.toFixed(0)}), scene() ${c.sceneUs.toFixed(0)} µs\n`);
