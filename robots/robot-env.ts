@@ -3,7 +3,7 @@ import { setIoTimeout, sleepUntil } from '../control/clock.js';
 import { checkSeed, Rng } from '../control/rng.js';
 import { percentile } from '../control/running-stats.js';
 import type { SceneState } from '../control/scene.js';
-import type { CameraConfig, CameraFrame, CameraStats } from './camera.js';
+import { CAMERA_DEFAULTS, type CameraConfig, type CameraFrame, type CameraStats } from './camera.js';
 import type { RobotTask } from './task.js';
 
 /** A joint-state reading on the client side. */
@@ -113,6 +113,8 @@ export abstract class RobotEnv implements Env {
   private resetting = false;
   private episodeStart: Float64Array | null = null;
   private commandedTravel = 0;
+  /** performance.now() when the last reset or step returned: a longer gap before the next step than the stale limit makes it wait for fresh data first. */
+  private returnedAt: number | null = null;
   protected readonly periodMs: number;
 
   /**
@@ -322,7 +324,10 @@ export abstract class RobotEnv implements Env {
     if (this.polled) this.requestState();
     const s = await this.waitFresh(done, Math.max(this.staleAfterMs, 1000));
     if (!s) throw new Error(`${this.spec.id}: no joint state from the robot after reset (${this.faultSince(done) ?? 'link down?'})`);
-    const blind = this.staleCamera();
+    // A frame from after the reset too, waited for as the state is: a caller that paused (a
+    // learner update in this process) leaves a backlog of frames that are dropped as too old
+    // while it drains, and one look found the camera stale (review finding 2).
+    const blind = await this.waitCamerasFresh(done, Math.max(this.staleAfterMs, 1000));
     if (blind) throw new Error(`${this.spec.id}: after reset: ${blind}`);
     // The fingers start where the simulated task starts them (open): nothing is held from the last episode.
     if (this.task.gripper) this.gripperCommand((this.heldGrip = this.task.gripper.start), true);
@@ -332,6 +337,7 @@ export abstract class RobotEnv implements Env {
     this.deadline = null;
     this.episodeStart = Float64Array.from(s.q);
     this.commandedTravel = 0;
+    this.returnedAt = performance.now();
     return { obs, info: { obsTimestampMs: s.stampMs, obsAgeMs: Date.now() - s.stampMs } };
   }
 
@@ -340,6 +346,8 @@ export abstract class RobotEnv implements Env {
     if (!this.inEpisode) throw new EnvStateError(`${this.spec.id}: step() outside an episode (call reset() first)`);
     validateAction(this.spec, action);
     const a = this.spec.actionSpace.kind === 'box' ? clipToBox(Float32Array.from(action), this.spec.actionSpace) : action;
+    const fault = await this.catchUp();
+    if (fault) return this.linkLost(fault);
     const q = (this.latest as MeasuredState).q;
     const targets = this.task.actionToTargets(a, q);
     const sentAt = performance.now();
@@ -364,7 +372,52 @@ export abstract class RobotEnv implements Env {
     const out = this.task.outcome(a, s.q, s.qd);
     this.lastObs = out.obs;
     if (out.terminated) this.inEpisode = false;
+    this.returnedAt = performance.now();
     return { obs: out.obs, reward: out.reward, costs: out.costs, terminated: out.terminated, truncated: false, info: { success: out.success, metrics: out.metrics, obsTimestampMs: s.stampMs, obsAgeMs: Date.now() - s.stampMs } };
+  }
+
+  /**
+   * The stale limit a gap between steps is measured against: the joint states' and every
+   * camera's (the shortest).
+   */
+  private get gapLimitMs(): number {
+    return Math.min(this.staleAfterMs, ...this.cameras.map((c) => c.maxAgeMs ?? CAMERA_DEFAULTS.maxAgeMs));
+  }
+
+  /**
+   * A step that starts longer than the stale limit after the last reset or step returned (the
+   * caller paused: a learner update in the robot's process reads no socket meanwhile) first waits,
+   * bounded as a reset does, for a joint state and a frame per camera measured after it started:
+   * the arm held its last target meanwhile, and the step measures from where it is now, not from
+   * a state or frame that went stale while nobody read them. Null when caught up (or no gap); else
+   * why not (the step is then a safe stop, as any step without fresh data).
+   */
+  private async catchUp(): Promise<string | null> {
+    if (this.returnedAt === null || performance.now() - this.returnedAt <= this.gapLimitMs) return null;
+    const from = performance.now();
+    const bound = Math.max(this.staleAfterMs, 1000);
+    if (this.polled) this.requestState();
+    const s = await this.waitFresh(from, bound);
+    if (!s) return `no fresh joint state within ${bound} ms after a ${(from - this.returnedAt).toFixed(0)} ms pause between steps (${this.faultSince(from) ?? 'link down?'})`;
+    // The schedule starts afresh: the pause is the caller's, not a late command.
+    this.deadline = null;
+    return this.waitCamerasFresh(from, bound - (performance.now() - from));
+  }
+
+  /**
+   * Waits up to `timeoutMs` until every camera has a frame measured after `after` (performance.now())
+   * and none is stale; null then, else why not (the stale camera, or the one with no newer frame).
+   * Polls every 10 ms: the frames come in on the socket handlers meanwhile.
+   */
+  private async waitCamerasFresh(after: number, timeoutMs: number): Promise<string | null> {
+    const end = performance.now() + Math.max(0, timeoutMs);
+    for (;;) {
+      const old = this.cameras.find((c) => (this.cameraFrame(c.name)?.measuredAt ?? -Infinity) <= after);
+      const stale = this.staleCamera();
+      if (!old && !stale) return null;
+      if (this.closed || performance.now() >= end) return stale ?? `camera ${(old as CameraConfig).name}: no frame measured after ${(performance.now() - after).toFixed(0)} ms of waiting`;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /**
@@ -434,6 +487,7 @@ export abstract class RobotEnv implements Env {
    */
   private linkLost(reason: string): StepResult {
     this.stats.staleSteps++;
+    this.returnedAt = performance.now();
     this.inEpisode = false;
     this.options.log?.(`${this.spec.id}: ${reason}; safe stop, episode truncated`);
     if (this.latest) this.sendTargets(Float64Array.from(this.latest.q));

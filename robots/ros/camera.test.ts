@@ -199,6 +199,43 @@ describe('robot cameras over rosbridge', () => {
     expect((await env.step(zero)).truncated).toBe(false);
   });
 
+  it('a caller that paused (a learner update: no frames read) makes neither the next reset nor the next step fail: both wait, bounded, for a fresh state and frame (default maxAgeMs 250)', async () => {
+    const { server, cameras } = await servedWithCameras([{ width: 64, height: 64, hz: 20 }]);
+    const logs: string[] = [];
+    const { maxAgeMs: _default, ...front } = FRONT;
+    const env = await connect(server.url, [front], { log: (l) => logs.push(l) });
+    const zero = new Float32Array(env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1);
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    // The pause: nothing arrives while the caller is busy (the camera is quiet), and frames come again only a while after it ended.
+    const pause = async (ms: number, backAfterMs: number): Promise<void> => {
+      cameras[0]!.stop();
+      await sleep(ms);
+      setTimeout(() => cameras[0]!.start(), backAfterMs);
+    };
+    await env.reset({ seed: 1 });
+    expect((await env.step(zero)).truncated).toBe(false);
+    // (b) a step after a gap longer than the stale limit waits for a fresh state and frame first.
+    for (let k = 0; k < 3; k++) {
+      await pause(600, 0);
+      const r = await env.step(zero);
+      expect(r.truncated, String(r.info.linkError)).toBe(false);
+      expect(performance.now() - env.cameraFrame('front')!.measuredAt).toBeLessThan(250 + 2000); // a frame from after the pause
+    }
+    // (a) a reset after a pause waits for a frame newer than its end (here one that comes 400 ms late).
+    await pause(600, 400);
+    const t0 = performance.now();
+    await env.reset({ seed: 2 });
+    expect(env.cameraFrame('front')!.measuredAt).toBeGreaterThan(t0);
+    expect(env.stats.resetRetries).toBe(0);
+    expect((await env.step(zero)).truncated).toBe(false);
+    expect(env.stats.staleSteps).toBe(0);
+    // Safety unchanged: a camera that does not come back within the bound is a safe stop.
+    await pause(600, 60_000);
+    const r = await env.step(zero);
+    expect(r.truncated).toBe(true);
+    expect(String(r.info.linkError)).toMatch(/camera front .*maxAgeMs 250/);
+  });
+
   it('a frame stamped longer ago than maxAgeMs counts as stale and is not taken', async () => {
     const { server, cameras } = await servedWithCameras([{ width: 64, height: 64, hz: 20 }]);
     const env = await connect(server.url, [FRONT]);
