@@ -79,6 +79,11 @@ describe('cameras on roborl train --robot and roborl eval --robot (issue 23)', (
     expect(existsSync(join(runDir, 'robot.json'))).toBe(true);
     expect(readdirSync(join(runDir, 'checkpoints')).filter((f) => f.endsWith('.bin'))).toEqual(['ckpt-0000000012.bin', 'ckpt-0000000024.bin']);
 
+    // The same checkpoint on the simulator's rendered camera (before: makeLearnerEnv refused a camera config).
+    const onSim = await exec(process.execPath, [BIN, 'eval', runDir, '--episodes', '1', '--json'], { timeout: 300_000 }).catch((e: Failed) => e);
+    expect(onSim.stdout, onSim.stderr).toMatch(/^\{/);
+    expect(JSON.parse(onSim.stdout)).toMatchObject({ on: 'sim', cameras: ['front'], checkpointStep: 24, lengthMean: 15 });
+
     const before = commands();
     const evaluated = await exec(process.execPath, [BIN, 'eval', runDir, '--robot', arm, '--episodes', '1', '--json'], { timeout: 300_000 }).catch((e: Failed) => e);
     expect(evaluated.stdout, evaluated.stderr).toMatch(/^\{/);

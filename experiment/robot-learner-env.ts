@@ -39,7 +39,7 @@ export function robotConfigFor(config: ExperimentConfig, robotPath: string): Rob
 export async function makeRobotLearnerEnv(config: ExperimentConfig, robotPath: string, log: (line: string) => void, { human = false }: { human?: boolean } = {}): Promise<{ env: Env; robot: RobotEnv }> {
   const robotConfig = robotConfigFor(config, robotPath);
   const observed = splitCameraOptions(config.env.id, config.env.options, 'env.options.');
-  if (observed.cameras.length) throw new UsageError(`env.options.cameras: a config with cameras runs on a robot as roborl train / eval --robot run it (makeRobotPixelEnv); this command runs state-vector policies`);
+  if (observed.cameras.length) throw new UsageError(`env.options.cameras: this command runs state-vector policies on a robot; a config with cameras runs there with roborl train --robot and roborl eval --robot`);
   const sim = await makeLearnerEnv({ ...config, hil: undefined });
   const learnerSpec = sim.spec;
   await sim.close();
