@@ -1,0 +1,111 @@
+/**
+ * What each Rapier change of issue 21 item 4 buys on the Panda tasks, and the tasks against an
+ * older checkout, both measured so a loaded, shared machine hits every variant alike: variants
+ * interleaved in one process in chunks of 50 control steps, CPU time (process.cpuUsage) per step.
+ *
+ *   npx tsx bench/rapier-speed.ts                 # physics only, one row per change
+ *   npx tsx bench/rapier-speed.ts /tmp/old872     # + the tasks against that checkout's (git archive 872df7e)
+ *
+ * ROUNDS (default 30) sets the chunks per variant. Prints JSON lines.
+ */
+import { Rng } from '../control/rng.js';
+import { unwrap } from '../control/wrappers/wrapper.js';
+import { isSyncEnv, type Env, type SyncEnv } from '../control/env.js';
+import { RapierPhysics } from '../sim/rapier-physics.js';
+import { loadRapier } from '../sim/rapier.js';
+import type { Physics, PhysicsModel, PhysicsOptions } from '../sim/physics.js';
+import { PANDA_READY } from '../tasks/panda.js';
+import { PandaPush } from '../tasks/panda-push.js';
+import { PandaReach } from '../tasks/panda-reach.js';
+import { make } from '../tasks/registry.js';
+
+const ROUNDS = Number(process.env['ROUNDS'] ?? 30);
+const TASKS = ['PandaReach-v0', 'PandaPush-v0'] as const;
+
+/** The physics changes, cumulative, then settings tried and not taken. */
+const VARIANTS: { name: string; weldFingers: boolean; timing: Partial<PhysicsOptions> }[] = [
+  { name: 'before: fingers servoed, 10 world steps of 4 x 8 iterations', weldFingers: false, timing: { mergeSteps: 1, solverIterations: 4, pgsIterations: 8 } },
+  { name: '+ fingers welded', weldFingers: true, timing: { mergeSteps: 1, solverIterations: 4, pgsIterations: 8 } },
+  { name: '+ one world step per control period', weldFingers: true, timing: { mergeSteps: 10, solverIterations: 4, pgsIterations: 8 } },
+  { name: '+ 3 x 6 iterations (shipped)', weldFingers: true, timing: { mergeSteps: 10, solverIterations: 3, pgsIterations: 6 } },
+  { name: 'not taken: 4 x 4', weldFingers: true, timing: { mergeSteps: 10, solverIterations: 4, pgsIterations: 4 } },
+  { name: 'not taken: 2 x 8', weldFingers: true, timing: { mergeSteps: 10, solverIterations: 2, pgsIterations: 8 } },
+];
+
+/** Runs `chunk(i)` for each of `n` variants, interleaved (the order flips each round); CPU µs per call of `chunk`, divided by `per`. */
+function interleaved(n: number, per: number, chunk: (i: number) => void): number[] {
+  const cpu = new Array<number>(n).fill(0);
+  for (let round = 0; round <= ROUNDS; round++) {
+    const order = Array.from({ length: n }, (_, i) => (round % 2 ? n - 1 - i : i));
+    for (const i of order) {
+      const c0 = process.cpuUsage();
+      chunk(i);
+      const c = process.cpuUsage(c0);
+      if (round > 0) cpu[i] = (cpu[i] as number) + (c.user + c.system) / per / ROUNDS; // round 0 warms up
+    }
+  }
+  return cpu;
+}
+
+function physicsRows(task: (typeof TASKS)[number]): void {
+  let model: PhysicsModel | null = null;
+  const grab = (m: PhysicsModel): Physics => {
+    model = m;
+    return new RapierPhysics(m);
+  };
+  (task === 'PandaPush-v0' ? new PandaPush({ engine: grab }) : new PandaReach({ engine: grab })).close();
+  if (!model) throw new Error(`${task} built no physics`);
+  const base: PhysicsModel = model;
+  const physics = VARIANTS.map((v) => new RapierPhysics({ ...base, actuation: { ...base.actuation, weldFingers: v.weldFingers }, timing: { ...base.timing, ...v.timing } }));
+  const rng = new Rng(1);
+  const q = new Float64Array(7);
+  const qd = new Float64Array(7);
+  const us = interleaved(physics.length, 50, (i) => {
+    const p = physics[i] as RapierPhysics;
+    p.restore();
+    p.setJointState(PANDA_READY);
+    for (let t = 0; t < 50; t++) {
+      p.readJointState(q, qd);
+      p.command(Array.from(q, (v) => v + 0.08 * rng.uniform(-1, 1)));
+      p.step();
+    }
+  });
+  VARIANTS.forEach((v, i) => console.log(JSON.stringify({ task, variant: v.name, physicsCpuUs: Math.round(us[i] as number), speedup: +((us[0] as number) / (us[i] as number)).toFixed(2) })));
+  for (const p of physics) p.close();
+}
+
+/** Control steps of the task here and in the checkout at `oldRoot` (its registry at sim/registry.ts, as at 872df7e). */
+async function againstCheckout(task: (typeof TASKS)[number], oldRoot: string): Promise<void> {
+  const old: { make(id: string): Promise<Env>; unwrap(env: Env): Env } = {
+    make: ((await import(`${oldRoot}/sim/registry.ts`)) as { make(id: string): Promise<Env> }).make,
+    unwrap: ((await import(`${oldRoot}/control/wrappers/wrapper.ts`)) as { unwrap(env: Env): Env }).unwrap,
+  };
+  const envs = [old.unwrap(await old.make(task)), unwrap(await make(task, { options: { engine: 'rapier' } }))];
+  const sync = envs.map((e) => {
+    if (!isSyncEnv(e)) throw new Error(`${task} has no synchronous fast path`);
+    return e;
+  }) as [SyncEnv, SyncEnv];
+  const rng = new Rng(7);
+  const actions = Array.from({ length: 512 }, () => Float32Array.from({ length: 7 }, () => rng.uniform(-1, 1)));
+  const t = [0, 0];
+  let k = 0;
+  for (const e of sync) e.resetSync({ seed: 0 });
+  const us = interleaved(2, 50, (i) => {
+    const e = sync[i as 0 | 1];
+    for (let s = 0; s < 50; s++) {
+      const r = e.stepSync(actions[k++ & 511] as Float32Array);
+      t[i] = (t[i] as number) + 1;
+      if (r.terminated || (t[i] as number) >= 50) {
+        e.resetSync({ seed: k });
+        t[i] = 0;
+      }
+    }
+  });
+  console.log(JSON.stringify({ task, oldCpuUsPerStep: Math.round(us[0] as number), newCpuUsPerStep: Math.round(us[1] as number), ratio: +((us[0] as number) / (us[1] as number)).toFixed(2), steps: 50 * ROUNDS }));
+  await Promise.all(envs.map((e) => e.close()));
+}
+
+await loadRapier();
+for (const task of TASKS) physicsRows(task);
+const oldRoot = process.argv[2];
+if (oldRoot) for (const task of TASKS) await againstCheckout(task, oldRoot);
