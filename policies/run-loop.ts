@@ -1,7 +1,16 @@
 import { yielder } from '../control/clock.js';
-import type { EpisodeSummary } from '../control/env.js';
+import type { EpisodeSummary, StepInfo } from '../control/env.js';
 import type { EvalResult } from './evaluate.js';
 import { describeEval, episodeRecord, evalRecord, type MetricsLog } from './metrics-log.js';
+
+/**
+ * Whether a step ended in a robot's safe stop (`info.linkError`: no fresh state or frame, the arm
+ * held, the episode truncated). Its reward (0) is made up and its next observation is the last one
+ * before it: not a transition of the task, so no learner may learn from it (review finding 1).
+ */
+export function isLinkLoss(r: { readonly info: StepInfo }): boolean {
+  return typeof r.info.linkError === 'string';
+}
 
 /** When a trainer evaluates, checkpoints and logs (env steps). */
 export interface TrainerSchedule {
@@ -81,6 +90,8 @@ export abstract class RunLoop {
   protected lastCosts: Readonly<Record<string, number>> | undefined;
   protected lastHumanRate: number | undefined;
   protected stopping = false;
+  /** Steps that ended in a robot's safe stop ({@link isLinkLoss}): not learned from; in the train metrics lines as `linkLostSteps`. */
+  protected linkLostSteps = 0;
   /** The last logged evaluation: what a stopped run returns. */
   private lastEvaluation: EvalResult | null = null;
   private readonly stop = new AbortController();

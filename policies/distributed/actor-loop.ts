@@ -4,6 +4,7 @@ import { Rng } from '../../control/rng.js';
 import { sample } from '../../control/spaces.js';
 import type { Transition } from '../../control/transition.js';
 import { trainingEpisodeSeed } from '../evaluate.js';
+import { isLinkLoss } from '../run-loop.js';
 import { GaussianActor } from '../sac/actor.js';
 import type { SacConfig } from '../sac/config.js';
 import { learnerTransition } from '../sac/trainer.js';
@@ -47,7 +48,7 @@ export interface ActorLoopOptions {
  * learner's first update (parameters of version 0 or none), it acts uniformly at random — SAC's
  * warm-up, as the single-process trainer does for `learningStarts` steps.
  */
-export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; episodes: number; seq: number }> {
+export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; episodes: number; seq: number; linkLostSteps: number }> {
   const { env, transport } = o;
   const space = env.spec.actionSpace;
   if (space.kind !== 'box') throw new TypeError(`actors run continuous (Box) actions; ${env.spec.id} has ${space.kind} ones`);
@@ -62,18 +63,22 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
   let seq = 0;
   let steps = 0;
   let episodes = 0;
+  let linkLostSteps = 0;
   let pending: Transition[] = [];
   let ended: EpisodeSummary[] = [];
   let batchEpisode = 0;
   // A robot's last steps are sent even after a stop (see `realTime`).
   const sendSignal = o.realTime ? undefined : o.signal;
-  const flush = async (): Promise<void> => {
-    if (!pending.length) return;
-    const oldest = pending.reduce((v, t) => Math.min(v, t.policyVersion ?? 0), Infinity);
-    const bytes = packTransitions({ actorId: o.actorId, epoch: o.epoch ?? 0, episodeId: batchEpisode, policyVersion: oldest, seq }, dims, pending, ended);
-    await transport.send(bytes, pending.length, sendSignal);
+  // `keep`: transitions held back for the next message. A full message keeps its newest one, so
+  // a safe stop on the next step can still mark it as its episode's end (see below).
+  const flush = async (keep = 0): Promise<void> => {
+    const batch = pending.slice(0, pending.length - keep);
+    if (!batch.length) return;
+    const oldest = batch.reduce((v, t) => Math.min(v, t.policyVersion ?? 0), Infinity);
+    const bytes = packTransitions({ actorId: o.actorId, epoch: o.epoch ?? 0, episodeId: batchEpisode, policyVersion: oldest, seq }, dims, batch, ended);
+    await transport.send(bytes, batch.length, sendSignal);
     seq++;
-    pending = [];
+    pending = pending.slice(batch.length);
     ended = [];
     batchEpisode = episodes;
   };
@@ -91,7 +96,14 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
     const warmup = !actor || actor.version === 0;
     const action = warmup ? sample(space, rng) : (actor as GaussianActor).act(obs, false);
     const r = await env.step(action);
-    pending.push(learnerTransition(obs, action, r, o.learning, actor?.version ?? 0));
+    if (isLinkLoss(r)) {
+      // The robot's safe stop is no transition of the task (made-up reward, the last observation
+      // again): not sent. The step before it (still pending: messages keep their newest) ends
+      // the episode, so the learner's n-step sums stop there.
+      linkLostSteps++;
+      const last = pending.at(-1);
+      if (last && !last.terminated && !last.truncated) pending[pending.length - 1] = { ...last, truncated: true };
+    } else pending.push(learnerTransition(obs, action, r, o.learning, actor?.version ?? 0));
     steps++;
     obs = r.obs;
     if (r.terminated || r.truncated) {
@@ -103,9 +115,9 @@ export async function runActor(o: ActorLoopOptions): Promise<{ steps: number; ep
       await flush();
       if (o.realTime && done()) break;
       obs = (await env.reset({ seed: trainingEpisodeSeed(o.seed, episodes) })).obs;
-    } else if (pending.length >= sendEvery) await flush();
+    } else if (pending.length > sendEvery) await flush(1);
     await pause();
   }
   if (!transport.finished() && (o.realTime || !o.signal?.aborted)) await flush();
-  return { steps, episodes, seq };
+  return { steps, episodes, seq, linkLostSteps };
 }

@@ -6,7 +6,7 @@ import { evaluatePolicy, EVALUATION_SEED, trainingEpisodeSeed, type EvalResult }
 import { FrameReplay, type FrameReplaySpec } from '../frame-replay.js';
 import type { MetricsLog } from '../metrics-log.js';
 import { allocBatch, type Batch, type CameraShape } from '../replay.js';
-import { RunLoop, Throughput, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
+import { isLinkLoss, RunLoop, Throughput, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
 import { GaussianActor } from './actor.js';
 import type { SacConfig } from './config.js';
 import { SacLearner, type SacMetrics } from './sac.js';
@@ -137,7 +137,11 @@ export class PixelTrainer extends RunLoop {
       const warmup = this.envSteps < config.learningStarts;
       const action = warmup ? sample(env.spec.actionSpace, this.actorRng) : this.actor.act(obs, false);
       const r = await env.step(action);
-      this.replay.add(learnerTransition(obs, action, r, config, this.actor.version));
+      if (isLinkLoss(r)) {
+        // The robot's safe stop (made-up reward, the last frame again): not stored; the step before it ends its episode in the table.
+        this.linkLostSteps++;
+        this.replay.markEpisodeEnd();
+      } else this.replay.add(learnerTransition(obs, action, r, config, this.actor.version));
       obs = r.obs;
       this.envSteps++;
       if (r.terminated || r.truncated) {
@@ -151,7 +155,7 @@ export class PixelTrainer extends RunLoop {
       }
       if (this.envSteps % this.schedule.logEvery === 0) {
         const rates = throughput.sample(this.learner.updates, this.envSteps);
-        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, ...rates, replayBytesPerTransition: this.bytesPerTransition, ...(this.lastMetrics ?? {}) });
+        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, ...rates, replayBytesPerTransition: this.bytesPerTransition, linkLostSteps: this.linkLostSteps, ...(this.lastMetrics ?? {}) });
       }
       await this.afterStep();
       const { updatesPerSec, envStepsPerSec } = throughput;

@@ -7,7 +7,7 @@ import { allocBatch, ReplayBuffer } from '../replay.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { episodic, evaluatePolicy, EVALUATION_SEED, trainingEpisodeSeed, type EvalResult } from '../evaluate.js';
 import type { MetricsLog } from '../metrics-log.js';
-import { RunLoop, Throughput, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
+import { isLinkLoss, RunLoop, Throughput, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
 import { LagrangeMultiplier, type MultiplierState } from '../safe/lagrange.js';
 import { GaussianActor } from './actor.js';
 import type { SacConfig } from './config.js';
@@ -176,8 +176,14 @@ export class OffPolicyTrainer extends RunLoop {
       const warmup = this.envSteps < config.learningStarts;
       const action = warmup ? sample(env.spec.actionSpace, this.actorRng) : this.actor.act(obs, false);
       const r = await env.step(action);
-      const t = this.transition(obs, action, r);
-      this.store(t, t.human === true);
+      if (isLinkLoss(r)) {
+        // The robot's safe stop: not stored; the step before it ends its episode in the table.
+        this.linkLostSteps++;
+        this.replay.markEpisodeEnd();
+      } else {
+        const t = this.transition(obs, action, r);
+        this.store(t, t.human === true);
+      }
       obs = r.obs;
       this.envSteps++;
       if (r.terminated || r.truncated) {
@@ -191,7 +197,7 @@ export class OffPolicyTrainer extends RunLoop {
       }
       if (this.envSteps % schedule.logEvery === 0) {
         const rates = throughput.sample(this.learner.updates, this.envSteps);
-        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, ...rates, ...(this.lastMetrics ?? {}) });
+        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, ...rates, linkLostSteps: this.linkLostSteps, ...(this.lastMetrics ?? {}) });
       }
       await this.afterStep();
       const { updatesPerSec, envStepsPerSec } = throughput;

@@ -2,6 +2,7 @@ import { seedAt } from '../../control/rng.js';
 import { percentile } from '../../control/running-stats.js';
 import type { Env } from '../../control/env.js';
 import type { StreamAction, StreamAgent } from './agent.js';
+import { isLinkLoss } from '../run-loop.js';
 
 export interface RealtimeOptions {
   /** Control ticks to run. */
@@ -23,6 +24,8 @@ export interface RealtimeReport {
   readonly updates: number;
   /** Transitions not learned because the update was not expected to fit in the tick. */
   readonly skipped: number;
+  /** Steps that ended in the robot's safe stop: no transition of the task, never learned from. */
+  readonly linkLostSteps: number;
   /** Updates that ran past the learning budget (measured). */
   readonly overruns: number;
   readonly updateUsP50: number;
@@ -53,6 +56,7 @@ export async function runStreamingRealtime(agent: StreamAgent, env: Env, options
   const updateUs: number[] = [];
   const returns: number[] = [];
   let skipped = 0;
+  let linkLostSteps = 0;
   let overruns = 0;
   let expectedUs = 0;
   let t = 0;
@@ -84,8 +88,16 @@ export async function runStreamingRealtime(agent: StreamAgent, env: Env, options
     const done = r.terminated || r.truncated;
     t++;
     ret += r.reward;
-    const sNext = agent.features(r.obs, t);
+    const lost = isLinkLoss(r);
+    const sNext = agent.features(r.obs, t, !lost);
     pending = { s, a, reward: r.reward, sNext, terminated: r.terminated, episodeEnd: done };
+    if (lost) {
+      // The robot's safe stop (made-up reward, the last observation again): not learned from;
+      // its episode's traces end here (the previous transition was learned before the await).
+      linkLostSteps++;
+      pending = null;
+      agent.resetTraces();
+    }
     s = sNext;
     obs = r.obs;
     if (done) {
@@ -97,6 +109,6 @@ export async function runStreamingRealtime(agent: StreamAgent, env: Env, options
       s = agent.features(obs, t);
     }
   }
-  return { ticks: options.ticks, updates: updateUs.length, skipped, overruns, updateUsP50: percentile(updateUs, 0.5), updateUsP99: percentile(updateUs, 0.99), episodeReturns: returns };
+  return { ticks: options.ticks, updates: updateUs.length, skipped, linkLostSteps, overruns, updateUsP50: percentile(updateUs, 0.5), updateUsP99: percentile(updateUs, 0.99), episodeReturns: returns };
 }
 

@@ -2,7 +2,7 @@ import { percentile } from '../../control/running-stats.js';
 import type { Env } from '../../control/env.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import type { MetricsLog } from '../metrics-log.js';
-import { RunLoop, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
+import { isLinkLoss, RunLoop, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
 import type { StreamConfig } from './config.js';
 import { StreamAgent, type StreamAgentState } from './agent.js';
 import { linearEpsilon } from './stream-q.js';
@@ -68,10 +68,18 @@ export class StreamTrainer extends RunLoop {
       const r = await env.step(a.action);
       const done = r.terminated || r.truncated;
       t++;
-      const sNext = agent.features(r.obs, t, true);
-      const t0 = process.hrtime.bigint();
-      agent.learn(s, a, r.reward, sNext, r.terminated, done);
-      this.updateUs.push(Number(process.hrtime.bigint() - t0) / 1000);
+      const lost = isLinkLoss(r);
+      const sNext = agent.features(r.obs, t, !lost);
+      if (lost) {
+        // The robot's safe stop: no transition of the task (made-up reward, the last observation
+        // again), so no update and no reward statistics; the episode ends, and so do its traces.
+        this.linkLostSteps++;
+        agent.resetTraces();
+      } else {
+        const t0 = process.hrtime.bigint();
+        agent.learn(s, a, r.reward, sNext, r.terminated, done);
+        this.updateUs.push(Number(process.hrtime.bigint() - t0) / 1000);
+      }
       this.envSteps++;
       s = sNext;
       obs = r.obs;
@@ -83,7 +91,7 @@ export class StreamTrainer extends RunLoop {
         const now = performance.now();
         envStepsPerSec = ((this.envSteps - stepsAtLog) * 1000) / (now - timeAtLog);
         [stepsAtLog, timeAtLog] = [this.envSteps, now];
-        this.o.metrics.write({ type: 'train', step: this.envSteps, envStepsPerSec, updateUsP50: percentile(this.updateUs, 0.5), updateUsP99: percentile(this.updateUs, 0.99), epsilon: this.epsilon() });
+        this.o.metrics.write({ type: 'train', step: this.envSteps, envStepsPerSec, updateUsP50: percentile(this.updateUs, 0.5), updateUsP99: percentile(this.updateUs, 0.99), epsilon: this.epsilon(), linkLostSteps: this.linkLostSteps });
         this.updateUs = [];
       }
       await this.afterStep();
