@@ -15,6 +15,8 @@ import type { PandaReach } from '../tasks/panda-reach.js';
 import { PANDA_TABLE_WORKSPACE } from '../tasks/panda.js';
 
 const STEPS = Number(process.env['SAFETY_FUZZ_STEPS'] ?? 100_000);
+/** The physics engine of the fuzz (`SAFETY_FUZZ_ENGINE=mujoco`; default rapier). */
+const FUZZ_ENGINE = process.env['SAFETY_FUZZ_ENGINE'] ?? 'rapier';
 /** Seeds per method of the keep-out learning runs (0 skips them); SAFETY_ONLY=lagrangian,shield picks methods. */
 const SEEDS = Number(process.env['SAFETY_SEEDS'] ?? 3);
 const ONLY = process.env['SAFETY_ONLY'];
@@ -28,7 +30,7 @@ const TOLERANCE = 0.005;
  * filter's bookkeeping. The same stream without Tier 0 is reported for contrast.
  */
 async function fuzz(withTier0: boolean): Promise<{ steps: number; violations: number; worstRad: number; limitHits: number; tableContactSteps: number }> {
-  const inner = await make('PandaReach-v0', { timeLimit: 1000 });
+  const inner = await make('PandaReach-v0', { timeLimit: 1000, options: { engine: FUZZ_ENGINE } });
   const panda = unwrap(inner) as PandaReach;
   const safe = new SafetyLimits(inner, panda, { workspace: PANDA_TABLE_WORKSPACE });
   const env = withTier0 ? safe : inner;
@@ -132,7 +134,7 @@ export async function safetyBenchmark(json: boolean): Promise<unknown> {
   const runs = SEEDS > 0 ? summarize(await learningRuns(SEEDS)) : [];
   if (!json) for (const r of runs) process.stdout.write(`${String(r['method']).padEnd(14)} return ${(r['return'] as number).toFixed(2)} success ${(100 * (r['success'] as number)).toFixed(0)}% cost ${(r['cost'] as number).toFixed(2)} violations during training ${String(r['violationsDuringTraining'])}\n`);
   if (!json) {
-    process.stdout.write(`Tier 0 fuzz on PandaReach-v0, ${tier0.steps} steps: ${tier0.violations} steps with a joint > ${TOLERANCE} rad past a limit (worst ${tier0.worstRad.toFixed(4)} rad, ${tier0.limitHits} limit hits corrected, ${tier0.tableContactSteps} steps touching the table)\n`);
+    process.stdout.write(`Tier 0 fuzz on PandaReach-v0 (${FUZZ_ENGINE}), ${tier0.steps} steps: ${tier0.violations} steps with a joint > ${TOLERANCE} rad past a limit (worst ${tier0.worstRad.toFixed(4)} rad, ${tier0.limitHits} limit hits corrected, ${tier0.tableContactSteps} steps touching the table)\n`);
     process.stdout.write(`without Tier 0: ${raw.violations} violating steps (worst ${raw.worstRad.toFixed(4)} rad), ${raw.tableContactSteps} steps touching the table\n`);
   }
   return { fuzz: { ...tier0, toleranceRad: TOLERANCE }, fuzzWithoutTier0: raw, runs };
