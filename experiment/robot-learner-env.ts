@@ -65,7 +65,12 @@ export async function makeRobotPixelEnv(config: ExperimentConfig, robotPath: str
   const stateSpec: EnvSpec = { ...pixelSpec, observationSpace: pixelSpec.observationSpace.state };
   const { env, robot } = await robotStack(config, robotConfig, robotPath, observed, stateSpec, log, false);
   try {
-    return { env: new RobotCameraObservation(env, robot), robot };
+    // The policy observes the config's cameras only, in the config's order (the simulator's env
+    // and the checkpoint's networks do): a robot camera more would change the observation (review finding 3).
+    const names = observed.cameras.map((c) => c.name);
+    const ignored = robot.cameras.filter((c) => !names.includes(c.name)).map((c) => c.name);
+    if (ignored.length) log(`robot camera${ignored.length > 1 ? 's' : ''} ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} not observed by the config (env.options.cameras: ${names.join(', ')}): ignored by the policy, still watched for staleness`);
+    return { env: new RobotCameraObservation(env, robot, names), robot };
   } catch (err) {
     await env.close();
     throw err;
