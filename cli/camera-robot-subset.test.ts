@@ -72,4 +72,30 @@ describe('a robot camera the config does not observe (review finding 3)', () => 
     expect(onRobot.stdout, onRobot.stderr).toMatch(/^\{/);
     expect(JSON.parse(onRobot.stdout)).toMatchObject({ on: 'ros', cameras: ['front'], lostEpisodes: 0, lengthMean: 10 });
   }, 600_000);
+
+  it('a robot camera run that fails names the whole command to continue it, --robot included (review finding 4)', async () => {
+    const robot = await SimulatedRobot.create('PandaReach-v0', { mode: 'realtime', sensorHz: 100 });
+    void robot.run();
+    const camera = new SimCamera(robot, { width: 64, height: 64, hz: 20 });
+    const server = await RosbridgeServer.start(robot, { port: 0, cameras: [camera] });
+    cleanup.push(async () => {
+      await server.close();
+      await robot.close();
+    });
+    // The camera goes for good after a few commands: the step that finds it stale is a safe stop, and every reset after it fails.
+    let commands = 0;
+    robot.onCommand(() => {
+      if (++commands === 40) camera.stop();
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-camera-fail-'));
+    const cfg = join(dir, 'pixels.yaml');
+    writeFileSync(cfg, CONFIG.replace('steps: 12', 'steps: 400').replace('learningStarts: 6', 'learningStarts: 1000'));
+    const arm = join(dir, 'arm.yaml');
+    writeFileSync(arm, `kind: ros\ntask: PandaReach-v0\nurl: ${server.url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\nresetService: /reset\ntimeLimit: 10\nstaleAfterMs: 1000\ncameras:\n  - { name: front, topic: /camera/image_raw/compressed, type: compressed, width: 16, height: 16, maxAgeMs: 1000 }\n`);
+    const runDir = join(dir, 'run');
+    const failed: Failed = await exec(process.execPath, [BIN, 'train', cfg, '--robot', arm, '--run-dir', runDir, '--quiet'], { timeout: 300_000 }).catch((e: Failed) => e);
+    expect(failed.code, failed.stdout).not.toBe(0);
+    expect(failed.stderr).toMatch(/after reset: camera front/);
+    expect(failed.stderr).toContain(`continue with: roborl train --resume ${runDir} --robot ${arm}`);
+  }, 600_000);
 });

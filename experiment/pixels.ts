@@ -119,6 +119,8 @@ export interface PixelRun {
    * it exists. Evaluations stay on the simulator.
    */
   readonly robot?: { readonly makeEnv: () => Promise<Env<DictObservation>>; readonly onRunDir: () => void };
+  /** The command that continues this run, for a failure's message (default `roborl train --resume <runDir>`; a robot run's needs its `--robot`). */
+  readonly resumeCommand?: string;
 }
 
 /**
@@ -174,7 +176,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
       const final = await t.run().catch((err: unknown) => {
         const path = t.checkpoint();
         writeRunStatus(runDir, { state: 'failed', pid: process.pid, step: t.step, steps: config.train.steps, error: (err as Error).message ?? String(err) });
-        throw new Error(`${(err as Error).message}\n(step ${t.step}; checkpoint written: ${path}; continue with: roborl train --resume ${runDir})`, { cause: err });
+        throw new Error(`${(err as Error).message}\n(step ${t.step}; checkpoint written: ${path}; continue with: ${run.resumeCommand ?? `roborl train --resume ${runDir}`})`, { cause: err });
       });
       writeRunStatus(runDir, { state: signal ? 'stopped' : 'finished', pid: process.pid, step: t.step, steps: config.train.steps });
       return { line: `${config.name}: ${t.step} env steps · final evaluation return ${final.returnMean.toFixed(2)} ± ${final.returnStd.toFixed(2)}, success ${(100 * final.successRate).toFixed(0)}%\nrun folder: ${runDir}\n`, signal };

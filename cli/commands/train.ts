@@ -78,6 +78,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
       runDir,
       ...(robotPath ? { robot: { makeEnv: async () => (await makeRobotPixelEnv(pixelConfig, robotPath, log)).env, onRunDir: () => writeFileSync(join(runDir, ROBOT_FILE), `${JSON.stringify({ path: robotPath })}\n`) } } : {}),
       resume: resumeDir ? { from: resumeFrom, stepsChanged: steps !== null } : null,
+      resumeCommand: resumeHint(runDir),
       log,
       onStep: (p) => progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)} · ${p.updatesPerSec.toFixed(1)} upd/s · ${p.envStepsPerSec.toFixed(1)} steps/s · ${elapsed(started)}`),
     });
