@@ -58,8 +58,8 @@ describe('Rapier physics of the Panda tasks (issue 21: Rapier faster)', () => {
   /**
    * MuJoCo's articulated solver moves joint 2 by 25.5 mrad within the period. Rapier with its
    * impulse joints created root first moved it 4.6 mrad (18%: the servo's torque reached the
-   * links beyond over many solver sweeps); children first, at the reach task's 3 × 6 iterations
-   * per step, 11.3 mrad (44%; 55% at 4 × 8, 76% at 8 × 8).
+   * links beyond over many solver sweeps); children first, at the reach task's 4 × 5 iterations
+   * per step, 11.6 mrad (45%; 55% at 4 × 8, 76% at 8 × 8).
    */
   it('the shoulder follows a target step as MuJoCo does: within one control period of an 80 mrad step on joint 2, Rapier moves at least 40% as far', () => {
     const model = reachModel();

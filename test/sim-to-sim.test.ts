@@ -14,10 +14,10 @@ const exec = promisify(execFile);
 
 /**
  * How far the TCP on MuJoCo may drift from the TCP on Rapier when both replay the same actions
- * from the same state, open loop, over 50 control steps (2 s). Measured (seeds 0–3): 1.8 cm
- * (reach), 1.6 cm (push), 3.0 cm (keep-out), most of it the shoulder: Rapier's impulse-joint
+ * from the same state, open loop, over 50 control steps (2 s). Measured (seeds 0–3): 1.5 cm
+ * (reach), 1.4 cm (push), 2.7 cm (keep-out), most of it the shoulder: Rapier's impulse-joint
  * chain passes the servo's torque to the links beyond it over several solver sweeps, so its
- * joint 2 lags (after one 80 mrad target step: 11.3 mrad moved on Rapier within the period,
+ * joint 2 lags (after one 80 mrad target step: 11.6 mrad moved on Rapier within the period,
  * 25.5 on MuJoCo's articulated solver). With Rapier's joints created root first it lagged more
  * (4.6 mrad) and the gaps were 4.7, 5.2 and 5.8 cm (sim/rapier-physics.test.ts). Closed loop
  * the difference washes out (the experts' success, below).
