@@ -48,7 +48,8 @@ export async function teleopDevice(envId: string, env: Env, hil: HilSection, see
     // drive, and mapping tool-frame axes through the IK onto joint deltas gave 7 values for an
     // action of 3–5. The policy's proposal is shown as it is (it is in that frame).
     const view: PageView = { labels: actionNames, frame: 'tcp', observationNames: env.spec.observationNames, scene: findSceneSource(env), cameras: robotCameras(env) };
-    if (hil.device !== 'hid') return rawDevice(envId, hil, actionDims, view);
+    // The keys keep the policy's gripper until one of the gripper's keys is pressed (the page: until its gripper input is moved).
+    if (hil.device !== 'hid') return rawDevice(envId, hil, actionDims, view, actionNames?.indexOf('gripper'));
     // A SpaceMouse's translation axes drive Δx, Δy, Δz; the policy keeps the yaw and the gripper.
     const mouse = await rawDevice(envId, { ...hil, frame: 'tcp' }, 3, view);
     return actionDims > 3 ? new ToolFrameAxes(mouse, actionDims) : mouse;
@@ -120,7 +121,7 @@ function taskUnits(env: Env): (action: Float32Array) => Float32Array {
   return (a) => Float32Array.from(a, (v, i) => (inner.low[i] as number) + ((v + 1) / 2) * ((inner.high[i] as number) - (inner.low[i] as number)));
 }
 
-async function rawDevice(envId: string, hil: HilSection, dims: number, view: PageView): Promise<TeleopDevice> {
+async function rawDevice(envId: string, hil: HilSection, dims: number, view: PageView, gripper?: number): Promise<TeleopDevice> {
   switch (hil.device) {
     case 'hid': {
       const mapping = hil.hid.mapping === 'spacemouse' ? SPACEMOUSE : SPACEMOUSE_6AXIS;
@@ -133,7 +134,7 @@ async function rawDevice(envId: string, hil: HilSection, dims: number, view: Pag
       if (!isatty(0)) throw new UsageError('keyboard teleop needs a terminal: run roborl in one (stdin is not a TTY)');
       process.stderr.write(`${keyboardHelp(dims, view.labels)}\n`);
       // A robot's actor thread (roborl train --robot) reads the terminal itself: a worker's process.stdin is not it.
-      return new KeyboardDevice(isMainThread ? process.stdin : new ReadStream(0), { dims });
+      return new KeyboardDevice(isMainThread ? process.stdin : new ReadStream(0), { dims, ...(gripper !== undefined && gripper >= 0 ? { gripper } : {}) });
     }
     case 'web': {
       const page = await WebTeleop.open({ dims, env: envId, ...view, ...hil.web, log: (line) => process.stderr.write(`${line}\n`) });

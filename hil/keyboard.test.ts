@@ -21,7 +21,7 @@ const ctx = { obs: new Float32Array(3), proposed: new Float32Array(7), t: 0 };
  * A 7-dimension keyboard device reading one side of a real pty as a terminal in raw mode (as it
  * reads stdin), and `type`, which writes on the other side and waits until every byte was read.
  */
-async function keyboardOnPty(options: { holdMs?: number; firstHoldMs?: number; now: () => number }) {
+async function keyboardOnPty(options: { holdMs?: number; firstHoldMs?: number; gripper?: number; now: () => number }) {
   const pair = await ptyPair();
   const fd = openSync(pair.robot, 'r+');
   const kb = new KeyboardDevice(new ReadStream(fd), { dims: 7, gain: 0.5, ...options });
@@ -95,6 +95,26 @@ describe('keyboard teleop over a real pseudo-terminal', () => {
     expect(keyboardHelp(7)).not.toContain('i/k');
     expect(keyboardHelp(3, ['tcp x', 'tcp y', 'tcp z'])).toMatch(/q\/a = tcp x \+\/− · w\/s = tcp y \+\/− · e\/d = tcp z \+\/− · enter/);
     expect(keyboardHelp(3)).not.toContain('r/f');
+  });
+
+  it("on a tool-frame action the gripper axis keeps the policy's gripper until a gripper key is pressed, then stays where the key put it (review finding 5)", async () => {
+    let clock = 0;
+    const { kb, type } = await keyboardOnPty({ holdMs: 100, firstHoldMs: 300, gripper: 4, now: () => clock });
+    // [Δx, Δy, Δz, Δyaw, gripper, …]: the policy holds the cube (gripper −0.9).
+    const holding = { ...ctx, proposed: Float32Array.of(0.1, 0.2, 0.3, 0, -0.9, 0, 0) };
+    await type(' ');
+    expect(Array.from(kb.poll(holding).action!)).toEqual([0, 0, 0, 0, Math.fround(-0.9), 0, 0]);
+    await type('e'); // Δz up: the gripper is still the policy's
+    expect(Array.from(kb.poll(holding).action!)).toEqual([0, 0, 0.5, 0, Math.fround(-0.9), 0, 0]);
+    await type('t'); // the gripper's + key: open, and it stays open after the key is let go
+    expect(kb.poll(holding).action![4]).toBe(1);
+    clock = 1000;
+    expect(Array.from(kb.poll(holding).action!)).toEqual([0, 0, 0, 0, 1, 0, 0]);
+    await type('g');
+    expect(kb.poll(holding).action![4]).toBe(-1);
+    // Handing back and taking over again: the policy's gripper until a key is pressed.
+    await type('  ');
+    expect(kb.poll(holding).action![4]).toBe(Math.fround(-0.9));
   });
 
   it('roborl train --teleop keyboard without a terminal says so before writing anything', async () => {

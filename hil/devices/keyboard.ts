@@ -28,6 +28,13 @@ export interface KeyboardOptions {
   readonly firstHoldMs?: number;
   /** Clock, ms (tests). Default performance.now. */
   readonly now?: () => number;
+  /**
+   * The action's gripper entry, when the keys drive a tool-frame action that has one: that axis is
+   * a position, not a rate. Each takeover starts with the policy's gripper (a 0 would half-open
+   * fingers that hold something); once one of its keys is pressed it goes to +1 / −1 and stays there
+   * until the other key is pressed or control is handed back.
+   */
+  readonly gripper?: number;
 }
 
 /**
@@ -67,12 +74,16 @@ export class KeyboardDevice implements TeleopDevice {
   private error: string | undefined;
   readonly stats = { keys: 0, ignored: 0 };
   private readonly now: () => number;
+  /** The gripper position set by its keys since this takeover; null: the policy's. */
+  private grip: number | null = null;
 
   constructor(
     private readonly input: ReadStream,
     private readonly options: KeyboardOptions,
   ) {
     if (!(options.dims >= 1 && options.dims <= AXIS_KEYS.length)) throw new RangeError(`keyboard teleop drives 1–${AXIS_KEYS.length} action dimensions, got ${options.dims}`);
+    const g = options.gripper;
+    if (g !== undefined && !(Number.isInteger(g) && g >= 0 && g < options.dims)) throw new RangeError(`keyboard teleop: gripper axis ${g} is not one of the ${options.dims} dimensions`);
     this.now = options.now ?? (() => performance.now());
     if (!input.isTTY) throw new Error('keyboard teleop needs a terminal (stdin is not a TTY)');
     input.setRawMode(true);
@@ -151,10 +162,14 @@ export class KeyboardDevice implements TeleopDevice {
     if (key === ' ') {
       this.engaged = !this.engaged;
       this.heldUntil.clear();
+      this.grip = null;
     } else if (key === '\r' || key === '\n') this.buttons.press('success');
     else if (key === 'x') this.buttons.press('failure');
     else if (key === 'n') this.buttons.press('end-episode');
     else if (AXIS_KEYS.slice(0, this.options.dims).some(([p, m]) => p === key || m === key)) {
+      const g = this.options.gripper;
+      const gripKeys = g === undefined ? undefined : AXIS_KEYS[g];
+      if (this.engaged && gripKeys?.includes(key)) this.grip = key === gripKeys[0] ? 1 : -1;
       const repeat = (this.heldUntil.get(key) ?? -Infinity) > now;
       if (!repeat) this.pressedAt.set(key, now);
       const first = now - (this.pressedAt.get(key) ?? now) < (this.options.firstHoldMs ?? 550);
@@ -162,7 +177,7 @@ export class KeyboardDevice implements TeleopDevice {
     } else this.stats.ignored++;
   }
 
-  poll(_: TeleopContext): TeleopReading {
+  poll(context: TeleopContext): TeleopReading {
     const button = this.buttons.take();
     if (!this.connected) return { ...IDLE, connected: false, error: this.error, button };
     if (!this.engaged) return { ...IDLE, button };
@@ -173,6 +188,8 @@ export class KeyboardDevice implements TeleopDevice {
       if ((this.heldUntil.get(plus) ?? -Infinity) > now) action[i] = (action[i] as number) + gain;
       if ((this.heldUntil.get(minus) ?? -Infinity) > now) action[i] = (action[i] as number) - gain;
     });
+    const g = this.options.gripper;
+    if (g !== undefined && g < action.length) action[g] = this.grip ?? Math.max(-1, Math.min(1, context.proposed[g] ?? 0));
     return { engaged: true, action, button, connected: true };
   }
 
