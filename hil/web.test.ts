@@ -153,9 +153,48 @@ describe('web teleop: the server', () => {
     expect(device.poll(ctx()).connected).toBe(true);
   });
 
+  it("a takeover keeps the policy's gripper until the person moves the page's gripper control (review finding 5)", async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    closers.push(() => browser.close());
+    const device = await page({ dims: 3, labels: ['tcp x', 'tcp y', 'gripper'], frame: 'tcp' });
+    const tab = await browser.newPage();
+    await tab.goto(device.url);
+    await tab.locator('#link', { hasText: 'connected' }).waitFor();
+    // The policy holds the cube: its gripper is −0.9.
+    const holding = (): TeleopContext => ({ obs: Float32Array.of(0.1, 0.2), proposed: Float32Array.of(0.5, -0.5, -0.9), t: 0 });
+    const ticker = setInterval(() => device.poll(holding()), 40);
+    closers.push(async () => clearInterval(ticker));
+    await tab.locator('#t', { hasText: '0' }).waitFor();
+    clearInterval(ticker);
+    await tab.click('#takeover');
+    await tab.keyboard.down('w'); // tcp y +: the hand moves, the gripper is untouched
+    await until('engaged, the hand driven', () => {
+      const r = device.poll(holding());
+      return r.engaged && r.action?.[1] === 0.5;
+    });
+    expect(device.poll(holding()).action?.[2]).toBe(Math.fround(-0.9));
+    await tab.keyboard.up('w');
+    // The person moves the gripper: from then on it is theirs, and it stays where they left it.
+    await tab.locator('input[data-dim="2"]').fill('0.4');
+    await until('the gripper follows the page', () => Math.abs((device.poll(holding()).action?.[2] ?? 0) - 0.4) < 1e-6);
+    await tab.locator('input[data-dim="2"]').blur();
+    await tab.waitForTimeout(200);
+    expect(device.poll(holding()).action?.[2]).toBeCloseTo(0.4, 6);
+    // Hand back and take over again: the policy's gripper until it is moved again.
+    await tab.click('#takeover');
+    await until('handed back', () => !device.poll(holding()).engaged);
+    await tab.click('#takeover');
+    await until('engaged again', () => device.poll(holding()).engaged);
+    expect(device.poll(holding()).action?.[2]).toBe(Math.fround(-0.9));
+    expect(device.stats.badMessages).toBe(0);
+  }, 60_000);
+
   it('parses exactly: every field checked, NaN / out-of-range refused', () => {
     expect(parsePageMessage('{"op":"command","engaged":false,"action":[1,-1]}', 2)).toEqual({ message: { op: 'command', engaged: false, action: [1, -1] } });
     expect(parsePageMessage('{"op":"command","engaged":true,"action":[NaN,0]}', 2)).toHaveProperty('error');
+    expect(parsePageMessage('{"op":"command","engaged":true,"action":[null,0.5]}', 2)).toEqual({ message: { op: 'command', engaged: true, action: [null, 0.5] } });
+    expect(parsePageMessage('{"op":"command","engaged":true,"action":["0",0]}', 2)).toHaveProperty('error');
     expect(parsePageMessage('{"op":"command","engaged":true,"action":[1e400,0]}', 2)).toHaveProperty('error');
     expect(parsePageMessage('null', 2)).toHaveProperty('error');
     expect(parsePageMessage('{"op":"button","button":"estop"}', 2)).toEqual({ message: { op: 'button', button: 'estop' } });

@@ -66,13 +66,22 @@ let engaged = false;
 let sliders: HTMLInputElement[] = [];
 let stick: [number, number] = [0, 0];
 const held = new Set<string>();
+/** Whether the person moved the gripper control (its slider or keys) since taking over: until then the page sends null there, the policy's gripper. */
+let gripTouched = false;
+/** A slider being set back by the page itself, not moved by the person. */
+let releasing = false;
+const isGripper = (i: number): boolean => hello?.labels[i] === 'gripper';
 
 const clamp = (v: number): number => Math.max(-1, Math.min(1, v));
 
-function action(): number[] {
+function action(): (number | null)[] {
   const dims = hello?.dims ?? 0;
-  const a = new Array<number>(dims).fill(0);
+  const a = new Array<number | null>(dims).fill(0);
   for (let i = 0; i < dims; i++) {
+    if (isGripper(i) && !gripTouched && !AXIS_KEYS[i]?.some((k) => held.has(k))) {
+      a[i] = null; // the policy's gripper: a 0 would half-open fingers that hold something
+      continue;
+    }
     let v = Number(sliders[i]?.value ?? 0);
     if (i < 2) v += stick[i] ?? 0;
     const keys = AXIS_KEYS[i];
@@ -92,8 +101,10 @@ function sendCommand(): void {
   if (hello) send({ op: 'command', engaged, action: action() });
 }
 function releaseSlider(s: HTMLInputElement): void {
+  releasing = true;
   s.value = '0';
   s.dispatchEvent(new Event('input'));
+  releasing = false;
 }
 function setEngaged(on: boolean): void {
   engaged = on;
@@ -102,6 +113,7 @@ function setEngaged(on: boolean): void {
     sliders.forEach(releaseSlider);
     held.clear();
   }
+  gripTouched = false;
   $('takeover').classList.toggle('on', on);
   $('takeover').textContent = on ? 'Hand back (space)' : 'Take over (space)';
   sendCommand();
@@ -140,9 +152,13 @@ function build(h: Hello): void {
     const out = r.lastElementChild;
     s.addEventListener('input', () => {
       if (out) out.textContent = Number(s.value).toFixed(2);
+      if (label === 'gripper' && !releasing) gripTouched = true;
     });
-    s.addEventListener('pointerup', () => releaseSlider(s));
-    s.addEventListener('blur', () => releaseSlider(s));
+    // A gripper is a position: its slider stays where the person left it (the others spring back to rest).
+    if (label !== 'gripper') {
+      s.addEventListener('pointerup', () => releaseSlider(s));
+      s.addEventListener('blur', () => releaseSlider(s));
+    }
     sliders.push(s);
     return r;
   });
@@ -346,7 +362,16 @@ document.addEventListener('keydown', (e) => {
   else if (k === 'x') pressButton('failure');
   else if (k === 'n') pressButton('end-episode');
   else if (k === 'escape') pressButton('estop');
-  else if (axes.some((p) => p.includes(k))) held.add(k);
+  else if (axes.some((p) => p.includes(k))) {
+    held.add(k);
+    // A gripper key sets the gripper (a position, as its slider is): open or closed, and it stays.
+    const g = axes.findIndex((p, i) => isGripper(i) && p.includes(k));
+    const s = sliders[g];
+    if (s) {
+      s.value = axes[g]?.[0] === k ? '1' : '-1';
+      s.dispatchEvent(new Event('input'));
+    }
+  }
   else return;
   e.preventDefault();
 });

@@ -10,7 +10,8 @@ import { ButtonPresses, IDLE, type TeleopButton, type TeleopContext, type Teleop
 
 /** Messages the page sends (JSON text frames). */
 export type PageMessage =
-  | { readonly op: 'command'; readonly engaged: boolean; readonly action: readonly number[] }
+  /** `null` in `action`: the policy's value for that entry (the page's gripper until the person moves it: review finding 5). */
+  | { readonly op: 'command'; readonly engaged: boolean; readonly action: readonly (number | null)[] }
   | { readonly op: 'button'; readonly button: TeleopButton };
 
 /**
@@ -145,7 +146,7 @@ export class WebTeleop implements TeleopDevice {
   readonly stats = { refusedConnections: 0, badMessages: 0, badRequests: 0, commands: 0, pages: 0 };
   private page: WebSocket | null = null;
   private everConnected = false;
-  private command: { engaged: boolean; action: Float32Array; at: number } | null = null;
+  private command: { engaged: boolean; action: readonly (number | null)[]; at: number } | null = null;
   private readonly buttons = new ButtonPresses();
   private lastStateAt = -Infinity;
   private episode = 0;
@@ -294,7 +295,7 @@ export class WebTeleop implements TeleopDevice {
     switch (msg.op) {
       case 'command':
         this.stats.commands++;
-        this.command = { engaged: msg.engaged, action: Float32Array.from(msg.action), at: performance.now() };
+        this.command = { engaged: msg.engaged, action: msg.action, at: performance.now() };
         return;
       case 'button':
         this.buttons.press(msg.button);
@@ -431,7 +432,8 @@ export class WebTeleop implements TeleopDevice {
     if (engaged) this.counts.humanSteps++;
     if (performance.now() - this.lastStateAt >= 1000 / (this.options.stateHz ?? 30)) this.sendState(context, engaged);
     if (!this.page && this.everConnected) return { ...IDLE, button, connected: false, error: 'web: the teleop page closed' };
-    return engaged ? { engaged: true, action: Float32Array.from(c.action), button, connected: true } : { ...IDLE, button };
+    // An entry the person has not moved (null) is the policy's, in the frame of the controls.
+    return engaged ? { engaged: true, action: Float32Array.from(c.action, (v, i) => v ?? Math.max(-1, Math.min(1, context.proposed[i] ?? 0))), button, connected: true } : { ...IDLE, button };
   }
 
   async close(): Promise<void> {
@@ -462,9 +464,12 @@ export function parsePageMessage(text: string, dims: number): { message: PageMes
       if (typeof m['engaged'] !== 'boolean') return { error: 'command: expected `engaged` to be true or false' };
       const action = m['action'];
       if (!Array.isArray(action) || action.length !== dims) return { error: `command: expected \`action\` to be an array of ${dims} numbers, got ${Array.isArray(action) ? `${action.length}` : typeof action}` };
-      const bad = action.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v) || v < -1 || v > 1);
-      if (bad >= 0) return { error: `command: action[${bad}] must be a finite number in [-1, 1], got ${JSON.stringify(action[bad])}` };
-      return { message: { op: 'command', engaged: m['engaged'], action: action as number[] } };
+      const values: (number | null)[] = [];
+      for (const [i, v] of action.entries()) {
+        if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v < -1 || v > 1)) return { error: `command: action[${i}] must be a finite number in [-1, 1] or null (the policy's), got ${JSON.stringify(v)}` };
+        values.push(v);
+      }
+      return { message: { op: 'command', engaged: m['engaged'], action: values } };
     }
     case 'button': {
       const button = BUTTONS.find((b) => b === m['button']);
