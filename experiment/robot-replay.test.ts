@@ -9,6 +9,12 @@ import { MetricsLog } from '../policies/metrics-log.js';
 import { resolveSacConfig, SacConfigSchema } from '../policies/sac/config.js';
 import { PixelTrainer } from '../policies/sac/pixel-trainer.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
+import { runActor } from '../policies/distributed/actor-loop.js';
+import { unpackTransitions } from '../policies/distributed/packing.js';
+import type { ActorTransport } from '../policies/distributed/transport.js';
+import { StreamAgent } from '../policies/stream/agent.js';
+import { StreamAcConfigSchema } from '../policies/stream/config.js';
+import { runStreamingRealtime } from '../policies/stream/realtime.js';
 import type { TrainerProgress } from '../policies/run-loop.js';
 import { SimCamera } from '../robots/emulator/sim-camera.js';
 import { SimulatedRobot } from '../robots/emulator/sim-robot.js';
@@ -32,7 +38,7 @@ const SCHEDULE = { steps: 30, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 1_
  * the step that finds it stale is the robot's safe stop (`info.linkError`), the reset after it
  * waits for the camera to be back.
  */
-async function arm(): Promise<{ path: string; onStep: (p: TrainerProgress) => void }> {
+async function arm(): Promise<{ path: string; onStep: (p: TrainerProgress) => void; robot: SimulatedRobot }> {
   const robot = await SimulatedRobot.create('PandaReach-v0', { mode: 'realtime', sensorHz: 100 });
   void robot.run();
   const camera = new SimCamera(robot, { width: 64, height: 64, hz: 20 });
@@ -46,6 +52,7 @@ async function arm(): Promise<{ path: string; onStep: (p: TrainerProgress) => vo
   let stopped = false;
   return {
     path,
+    robot,
     onStep: (p) => {
       if (p.step < 3 || stopped) return;
       stopped = true;
@@ -97,5 +104,36 @@ describe('a step that ends in the robot safe stop is no transition of the task (
     t.replay.sampleInto(batch, 0, 256, new Rng(0), 0.99, 1);
     expect(Array.from(batch.reward).every((r) => r < 0)).toBe(true);
     t.dispose();
+  }, 180_000);
+
+  it('the stream learner in the control loop (runStreamingRealtime) and a distributed actor (runActor) learn from and send no link-loss step', async () => {
+    const { path, onStep, robot } = await arm();
+    let commands = 0;
+    robot.onCommand(() => onStep({ step: ++commands } as TrainerProgress)); // the camera stops at the third command
+    const config = validateConfig({ name: 'state', env: { id: 'PandaReach-v0' }, algo: { kind: 'sac', hidden: [8, 8], batchSize: 8, learningStarts: 1000 }, train: { steps: 30 } }, 'test');
+    const { env } = await makeRobotLearnerEnv(config, path, () => {});
+    cleanup.push(() => env.close());
+    const agent = new StreamAgent(StreamAcConfigSchema.parse({ kind: 'stream-ac' }), env.spec, 1);
+    const report = await runStreamingRealtime(agent, env, { ticks: 30 });
+    expect(report.linkLostSteps).toBeGreaterThanOrEqual(1);
+    // Every transition but the last is learned or skipped, except the link-loss ones.
+    expect(report.updates + report.skipped + report.linkLostSteps).toBeGreaterThanOrEqual(29);
+    expect(report.updates + report.skipped + report.linkLostSteps).toBeLessThanOrEqual(30);
+
+    // The actor: a second camera stop (a new arm), the messages it sends taken apart.
+    const second = await arm();
+    let n = 0;
+    second.robot.onCommand(() => second.onStep({ step: ++n } as TrainerProgress));
+    const { env: env2 } = await makeRobotLearnerEnv(config, second.path, () => {});
+    cleanup.push(() => env2.close());
+    const sent: Uint8Array[] = [];
+    const transport: ActorTransport = { send: async (bytes) => void sent.push(bytes), params: () => null, finished: () => false, close: async () => {} };
+    const out = await runActor({ env: env2, transport, actorId: 'a', seed: 1, learning: { learnFrom: 'executed', correctionPenalty: 0 }, sendEvery: 4, maxSteps: 30, realTime: true });
+    expect(out.linkLostSteps).toBeGreaterThanOrEqual(1);
+    const transitions = sent.flatMap((b) => unpackTransitions(b).transitions);
+    expect(transitions).toHaveLength(30 - out.linkLostSteps);
+    expect(transitions.every((t) => t.reward < 0)).toBe(true);
+    // The step before each safe stop ends its episode (truncated): n-step sums stop there.
+    expect(transitions.filter((t) => t.truncated || t.terminated).length).toBeGreaterThanOrEqual(out.episodes - 1);
   }, 180_000);
 });
