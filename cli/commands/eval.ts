@@ -1,4 +1,5 @@
 import type { Env } from '../../control/env.js';
+import type { Observation } from '../../control/spaces.js';
 import { SceneRecorder } from '../../control/scene.js';
 import { EVALUATION_SEED, evaluatePolicy, type EvalResult } from '../../policies/evaluate.js';
 import { loadRobotConfig } from '../../robots/config.js';
@@ -60,26 +61,8 @@ export async function evalCommand(args: Args): Promise<void> {
     env = recorder;
     log(`recording ${episodes} episode(s) to ${recordPath} (open it in roborl dashboard)`);
   }
-  // Ctrl-C / SIGTERM: stop between steps; closing the env sends a robot its hold command.
-  const abort = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => abort.abort(new Interrupted(signal));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let r: EvalResult;
-  try {
-    r = await evaluatePolicy(env, policy, episodes, seed, { signal: abort.signal });
-  } catch (err) {
-    if (!(err instanceof Interrupted)) throw err;
-    await env.close(); // a robot gets its hold command
-    log(`interrupted (${err.signal})${robot ? ': the robot was sent its hold command' : ''}`);
-    process.exitCode = err.signal === 'SIGINT' ? 130 : 143;
-    return;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await env.close();
-  }
-  for (const l of r.lost) log(`episode with seed ${l.seed} lost at step ${l.step} (${l.reason}); run again`);
+  const r = await evaluateUntilSignal(env, policy, episodes, seed, robot !== null, log);
+  if (!r) return;
   const summary = {
     run: runDir,
     env: config.env.id,
@@ -115,6 +98,32 @@ function onEngine(config: ExperimentConfig, engine: string): ExperimentConfig {
   return { ...config, env: { ...config.env, options: { ...config.env.options, engine } } };
 }
 
+/**
+ * Evaluates until done or until Ctrl-C / SIGTERM, which stop it between steps. The env is closed
+ * in every case (a robot gets its hold command). Returns null when interrupted, with the exit
+ * code set (130 / 143); logs the episodes a robot link cut off (they were run again).
+ */
+async function evaluateUntilSignal<O extends Observation>(env: Env<O>, policy: { reset(): void; act(obs: O): Float32Array }, episodes: number, seed: number, onRobot: boolean, log: (line: string) => void): Promise<EvalResult | null> {
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => abort.abort(new Interrupted(signal));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const r = await evaluatePolicy(env, policy, episodes, seed, { signal: abort.signal });
+    for (const l of r.lost) log(`episode with seed ${l.seed} lost at step ${l.step} (${l.reason}); run again`);
+    return r;
+  } catch (err) {
+    if (!(err instanceof Interrupted)) throw err;
+    log(`interrupted (${err.signal})${onRobot ? ': the robot was sent its hold command' : ''}`);
+    process.exitCode = err.signal === 'SIGINT' ? 130 : 143;
+    return null;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await env.close();
+  }
+}
+
 /** The evaluation was stopped by a signal. */
 class Interrupted extends Error {
   constructor(readonly signal: NodeJS.Signals) {
@@ -139,24 +148,8 @@ async function evalPixels(args: Args, runDir: string, episodes: number, seed: nu
     [env, robot] = [connected.env, connected.robot];
     log(`connected to the robot (${robotPath}) with cameras ${robot.cameras.map((c) => c.name).join(', ')}; evaluating ${episodes} episodes — Ctrl-C stops it and holds the robot`);
   } else env = await makePixelLearnerEnv(config, undefined, { evaluation: true });
-  const abort = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => abort.abort(new Interrupted(signal));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let r: EvalResult;
-  try {
-    r = await evaluatePolicy(env, policy, episodes, seed, { signal: abort.signal });
-  } catch (err) {
-    if (!(err instanceof Interrupted)) throw err;
-    log(`interrupted (${err.signal})${robot ? ': the robot was sent its hold command' : ''}`);
-    process.exitCode = err.signal === 'SIGINT' ? 130 : 143;
-    return;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await env.close(); // a robot gets its hold command
-  }
-  for (const l of r.lost) log(`episode with seed ${l.seed} lost at step ${l.step} (${l.reason}); run again`);
+  const r = await evaluateUntilSignal(env, policy, episodes, seed, robot !== null, log);
+  if (!r) return;
   const summary = { run: runDir, env: config.env.id, on: robot ? 'ros' : 'sim', cameras: Object.keys(env.spec.observationSpace.cameras), checkpointStep: step, episodes, firstSeed: seed, returnMean: r.returnMean, returnStd: r.returnStd, successRate: r.successRate, lengthMean: r.lengthMean, costMeans: r.costMeans, ...(robot ? { lostEpisodes: r.lost.length, link: { ...robot.stats } } : {}) };
   if (args.flags.has('json')) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
