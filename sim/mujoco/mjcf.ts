@@ -66,7 +66,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     const pad = '  '.repeat(depth);
     const frame = joint ? poseAttrs(joint.origin) : '';
     const lines = [`${pad}<body name="${xmlName(linkName)}"${frame}>`];
-    if (joint && joint.type !== 'fixed') lines.push(`${pad}  ${jointElement(joint, options.actuation.mode === 'torque')}`);
+    if (joint && joint.type !== 'fixed') lines.push(`${pad}  ${jointElement(joint, options.actuation.mode === 'torque', fingers.includes(joint) ? null : options.timestep)}`);
     if (link.inertial) lines.push(`${pad}  ${inertialElement(link.inertial)}`);
     link.collisions.forEach((c, i) => {
       const g = geomElement(`${linkName}#${i}`, c, friction);
@@ -128,12 +128,39 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   ].join('\n');
 }
 
-/** Joint damping only under torque control: the Rapier articulation's position and velocity servos replace it. */
-function jointElement(j: UrdfJoint, withDamping: boolean): string {
+/**
+ * Where an arm's revolute joint limit starts to act, rad inside the URDF bound (MJCF `margin`).
+ * MuJoCo's limits are soft constraints, defined in acceleration: they give way in proportion to
+ * the force on them over the joint's inertia, so a light wrist sinks furthest. With MuJoCo's
+ * defaults (`solreflimit` 0.02 s, no margin) a Panda joint pressed into its stop by its own servo
+ * at full effort sank 3–18 mrad past its bound, and the arm pressed on the table pushed the wrist
+ * 29 mrad past (Tier 0 fuzz: 120 steps in 100k over 5 mrad; Rapier's stops: none). With the
+ * stiffer `solreflimit` of `jointElement` and this margin the sinking happens inside the range:
+ * full effort leaves joint 7 1.1 mrad past (0.02: 4.8), the fuzz none over 5 mrad (0.02 left
+ * 4.6 mrad, 0.01 3.1). The cost: a joint pressed into its stop rests up to ~29 mrad short of it
+ * (Rapier's: at it); Tier 0 keeps targets 50 mrad inside anyway. Tried and left: impedance
+ * (`solimplimit`) 0.95–0.999 instead of the default 0.9–0.95 sank less but set joint 7
+ * chattering against its stop (±0.4–0.7 rad/s, never settling).
+ */
+export const LIMIT_MARGIN_RAD = 0.03;
+
+/**
+ * Joint damping only under torque control: the Rapier articulation's position and velocity
+ * servos replace it. `limitTimestep`: the physics step of an arm joint, whose limit is made a
+ * stiffer stop: `solreflimit` at 2 steps (the shortest time constant MuJoCo keeps stable; its
+ * default 0.02 s let the joints sink 1.5–2× as far) and, on a revolute joint,
+ * {@link LIMIT_MARGIN_RAD}. A gripper's fingers (null) keep MuJoCo's defaults, on which their
+ * grasps were tuned.
+ */
+function jointElement(j: UrdfJoint, withDamping: boolean, limitTimestep: number | null): string {
   const type = j.type === 'prismatic' ? 'slide' : 'hinge';
-  const range = j.type !== 'continuous' && j.limit ? ` range="${num(j.limit.lower)} ${num(j.limit.upper)}"` : '';
+  const limited = j.type !== 'continuous' && j.limit !== null;
+  const range = limited && j.limit ? ` range="${num(j.limit.lower)} ${num(j.limit.upper)}"` : '';
+  // A range narrower than four margins (no such joint on the Panda) keeps half its travel free.
+  const margin = j.limit ? Math.min(LIMIT_MARGIN_RAD, (j.limit.upper - j.limit.lower) / 4) : 0;
+  const stop = limited && limitTimestep !== null ? ` solreflimit="${num(2 * limitTimestep)} 1"${type === 'hinge' ? ` margin="${num(margin)}"` : ''}` : '';
   const damping = withDamping && j.damping > 0 ? ` damping="${num(j.damping)}"` : '';
-  return `<joint name="${xmlName(j.name)}" type="${type}" axis="${j.axis.map(num).join(' ')}"${range}${damping}/>`;
+  return `<joint name="${xmlName(j.name)}" type="${type}" axis="${j.axis.map(num).join(' ')}"${range}${stop}${damping}/>`;
 }
 
 function inertialElement(i: Inertial): string {
