@@ -30,7 +30,7 @@ export interface SimulatedHumanOptions {
    * difference per dimension) for `patience` steps, whether or not it was failing.
    */
   readonly trigger?: 'failure' | 'disagreement';
-  /** `failure`: steps without progress before the policy counts as stuck (default 25: 1 s at 25 Hz — the push expert pauses ~15 steps to get behind the cube); `disagreement`: steps of disagreement (default 5). */
+  /** `failure`: steps without progress before the policy counts as stuck (default 35: 1.4 s at 25 Hz — the push expert pauses up to ~30 steps to get behind the cube on Rapier's 4 × 5 iterations, ~15 before; a person waits that long before taking over); `disagreement`: steps of disagreement (default 5). */
   readonly patience?: number;
   /** `failure`: the reward improvement that counts as progress. Default 0.005 (5 mm on a distance reward). */
   readonly minProgress?: number;
@@ -119,7 +119,7 @@ export class SimulatedHuman implements TeleopDevice {
       reactionSteps: options.reactionSteps ?? 3,
       noise: options.noise ?? 0.05,
       trigger: options.trigger ?? 'failure',
-      patience: options.patience ?? (failure ? 25 : 5),
+      patience: options.patience ?? (failure ? 35 : 5),
       minProgress: options.minProgress ?? 0.005,
       drift: options.drift ?? 0.05,
       liftedAt: options.liftedAt ?? 0.02,
