@@ -130,7 +130,9 @@ describe('one policy, three robots (through the real CLI)', () => {
         return Math.hypot(...[0, 1, 2].map((k) => (f.poses?.[7 * hand + k] as number) - (start[7 * hand + k] as number)));
       }),
     );
-    expect(travel).toBeGreaterThan(0.02);
+    // A 300-step policy moves little (1.2–1.4 cm since the Rapier iteration change of issue 21,
+    // over 2 cm before); a recording of a still arm gives 0, joint noise micrometres.
+    expect(travel).toBeGreaterThan(0.005);
     expect(serial.lostEpisodes).toBe(0);
   }, 240_000);
 
