@@ -113,8 +113,10 @@ describe('actors on worker threads, one learner', () => {
     expect(l.step).toBeGreaterThanOrEqual(400);
     expect(l.link.duplicates).toBe(0);
     expect(l.knownEpochs().get('actor0')).toBe(2);
-    // The learner is the slower side: the insert-side check held the actor back, and each side's stalls are at most one per iteration.
-    expect(l.link.insertStalls).toBeGreaterThan(0);
+    // The limiter held back whichever side ran ahead — usually the actor (two learner steps per
+    // insert), but in a loaded full-suite run the actor thread can be the one starved, and then
+    // only the sample side waits — and each side's stalls are at most one per iteration.
+    expect(l.link.insertStalls + l.link.sampleStalls).toBeGreaterThan(0);
     expect(l.link.sampleStalls).toBeLessThanOrEqual(l.link.loops);
     expect(l.link.insertStalls).toBeLessThanOrEqual(l.link.loops);
     l.dispose();
