@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { SimCamera } from '../robots/emulator/sim-camera.js';
 import { SimulatedRobot } from '../robots/emulator/sim-robot.js';
 import { RosbridgeServer } from '../robots/ros/rosbridge-server.js';
-import { cleanup } from '../test/robot-fixtures.js';
+import { cleanup, servedRos } from '../test/robot-fixtures.js';
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('./bin.mjs', import.meta.url));
@@ -74,14 +74,8 @@ describe('a robot camera the config does not observe (review finding 3)', () => 
   }, 600_000);
 
   it('a robot camera run that fails names the whole command to continue it, --robot included (review finding 4)', async () => {
-    const robot = await SimulatedRobot.create('PandaReach-v0', { mode: 'realtime', sensorHz: 100 });
-    void robot.run();
-    const camera = new SimCamera(robot, { width: 64, height: 64, hz: 20 });
-    const server = await RosbridgeServer.start(robot, { port: 0, cameras: [camera] });
-    cleanup.push(async () => {
-      await server.close();
-      await robot.close();
-    });
+    const { robot, server, camera: served } = await servedRos('realtime', { camera: { width: 64, height: 64, hz: 20 } });
+    const camera = served as SimCamera;
     // The camera goes for good after a few commands: the step that finds it stale is a safe stop, and every reset after it fails.
     let commands = 0;
     robot.onCommand(() => {

@@ -5,9 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { StepResult } from '../control/env.js';
 import type { DictObservation } from '../control/spaces.js';
 import { SimCamera } from '../robots/emulator/sim-camera.js';
-import { SimulatedRobot } from '../robots/emulator/sim-robot.js';
-import { RosbridgeServer } from '../robots/ros/rosbridge-server.js';
-import { cleanup } from '../test/robot-fixtures.js';
+import { cleanup, servedRos } from '../test/robot-fixtures.js';
 import { validateConfig } from './config.js';
 import { makeRobotPixelEnv } from './robot-learner-env.js';
 
@@ -16,14 +14,8 @@ const config = validateConfig({ name: 'pixels', env: { id: 'PandaReach-v0', opti
 
 describe('a camera config on a robot (issue 23)', () => {
   it("observes {state, front} from the robot's camera, and a camera that stops stops the robot", async () => {
-    const robot = await SimulatedRobot.create('PandaReach-v0', { mode: 'realtime', sensorHz: 100 });
-    void robot.run();
-    const camera = new SimCamera(robot, { width: 64, height: 64, hz: 20 });
-    const server = await RosbridgeServer.start(robot, { port: 0, cameras: [camera] });
-    cleanup.push(async () => {
-      await server.close();
-      await robot.close();
-    });
+    const { robot, server, camera: served } = await servedRos('realtime', { camera: { width: 64, height: 64, hz: 20 } });
+    const camera = served as SimCamera;
     const states: Float64Array[] = [];
     let last: Float64Array | null = null;
     robot.onState((s) => void states.push(Float64Array.from(s.position)));

@@ -18,8 +18,7 @@ import { runStreamingRealtime } from '../policies/stream/realtime.js';
 import type { TrainerProgress } from '../policies/run-loop.js';
 import { SimCamera } from '../robots/emulator/sim-camera.js';
 import { SimulatedRobot } from '../robots/emulator/sim-robot.js';
-import { RosbridgeServer } from '../robots/ros/rosbridge-server.js';
-import { cleanup } from '../test/robot-fixtures.js';
+import { cleanup, servedRos } from '../test/robot-fixtures.js';
 import { validateConfig } from './config.js';
 import { makePixelLearnerEnv } from './pixels.js';
 import { makeRobotLearnerEnv, makeRobotPixelEnv } from './robot-learner-env.js';
@@ -39,14 +38,8 @@ const SCHEDULE = { steps: 30, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 1_
  * waits for the camera to be back.
  */
 async function arm(): Promise<{ path: string; onStep: (p: TrainerProgress) => void; robot: SimulatedRobot }> {
-  const robot = await SimulatedRobot.create('PandaReach-v0', { mode: 'realtime', sensorHz: 100 });
-  void robot.run();
-  const camera = new SimCamera(robot, { width: 64, height: 64, hz: 20 });
-  const server = await RosbridgeServer.start(robot, { port: 0, cameras: [camera] });
-  cleanup.push(async () => {
-    await server.close();
-    await robot.close();
-  });
+  const { robot, server, camera: served } = await servedRos('realtime', { camera: { width: 64, height: 64, hz: 20 } });
+  const camera = served as SimCamera;
   const path = join(mkdtempSync(join(tmpdir(), 'roborl-robot-replay-')), 'arm.yaml');
   writeFileSync(path, `kind: ros\ntask: PandaReach-v0\nurl: ${server.url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\nresetService: /reset\nstaleAfterMs: 3000\ncameras:\n  - { name: front, topic: /camera/image_raw/compressed, type: compressed, width: 16, height: 16, maxAgeMs: 400 }\n`);
   let stopped = false;

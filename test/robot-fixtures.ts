@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { SimCamera, type SimCameraOptions } from '../robots/emulator/sim-camera.js';
 import { SimulatedRobot } from '../robots/emulator/sim-robot.js';
 import { RosbridgeServer, type RosbridgeServerOptions } from '../robots/ros/rosbridge-server.js';
 import { DynamixelEmulator, FramedEmulator } from '../robots/serial/emulators.js';
@@ -49,16 +50,22 @@ export async function servedArm(protocol: 'dynamixel' | 'framed', robotPath: str
   return { robot, emulator, link };
 }
 
-/** The simulated arm behind rosbridge; realtime = free-running, publishing at `sensorHz` (default 100 Hz, not the task's 25 Hz). */
-export async function servedRos(mode: 'lockstep' | 'realtime', options: RosbridgeServerOptions & { sensorHz?: number; gripper?: boolean } = {}): Promise<{ robot: SimulatedRobot; server: RosbridgeServer }> {
+/**
+ * The simulated arm behind rosbridge; realtime = free-running, publishing at `sensorHz` (default
+ * 100 Hz, not the task's 25 Hz). With `camera`, a simulated camera of the arm's scene is published
+ * beside the joint states (returned as `camera`).
+ */
+export async function servedRos(mode: 'lockstep' | 'realtime', options: RosbridgeServerOptions & { sensorHz?: number; gripper?: boolean; camera?: SimCameraOptions } = {}): Promise<{ robot: SimulatedRobot; server: RosbridgeServer; camera: SimCamera | null }> {
+  const { camera: cameraOptions, ...serverOptions } = options;
   const robot = await SimulatedRobot.create('PandaReach-v0', { mode, sensorHz: options.sensorHz ?? 100, gripper: options.gripper ?? false });
   void robot.run();
-  const server = await RosbridgeServer.start(robot, { port: 0, ...options });
+  const camera = cameraOptions ? new SimCamera(robot, cameraOptions) : null;
+  const server = await RosbridgeServer.start(robot, { port: 0, ...serverOptions, ...(camera ? { cameras: [camera] } : {}) });
   cleanup.push(async () => {
     await server.close();
     await robot.close();
   });
-  return { robot, server };
+  return { robot, server, camera };
 }
 
 /** Waits until `condition()` holds (checked every 10 ms), at most `timeoutMs`; returns whether it did. */
