@@ -21,6 +21,9 @@ const B2 = 2.268434632439e-3;
 const B4 = 1.18534705686654e-4;
 const B6 = 1.19825839466702e-6;
 
+/** The constants above, for the WebAssembly SIMD build of the same function (policies/nn/simd-build.ts). */
+export const TANH_RATIONAL = { clamp: CLAMP, numerator: [A1, A3, A5, A7, A9, A11, A13], denominator: [B0, B2, B4, B6] } as const;
+
 /** tanh(x) to float32 accuracy (see the module's comment). */
 export function fastTanh(v: number): number {
   const x = v > CLAMP ? CLAMP : v < -CLAMP ? -CLAMP : v;

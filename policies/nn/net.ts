@@ -3,6 +3,7 @@ import type { Kernels } from '../kernels/kernels.js';
 import type { MlpSpec } from './mlp.js';
 import type { MlpWeights } from './mlp-js.js';
 import { tanhInPlace } from './fast-tanh.js';
+import { type LayerNormState, type SimdElementwise, simdElementwise, simdFits } from './simd.js';
 
 /**
  * One MLP's parameters as Float32Arrays: the authoritative copy, updated in place by Adam and
@@ -69,7 +70,8 @@ export function copyParams(dst: MlpParams, src: MlpParams): void {
 /**
  * The buffers of one MLP's forward and backward pass at one batch size, preallocated: an update
  * allocates nothing. Every matrix product goes through {@link Kernels} (BLAS or tfjs); bias,
- * activation and LayerNorm are fused typed-array loops around them.
+ * activation and LayerNorm run fused in WebAssembly SIMD around them (policies/nn/simd.ts), or
+ * as the typed-array loops below where SIMD is off or a layer's width is not a multiple of 4.
  *
  *   forward, hidden layer i:  z = x·Wᵢ + bᵢ  [→ LayerNorm: x̂ = (z − μ)/σ, z = x̂·g + β]  → h = act(z)
  *   backward:  dW = xᵀ·dz (gemm transA),  db = Σ_batch dz,  dx = dz·Wᵀ (gemm transB)
@@ -93,6 +95,12 @@ export class MlpPass {
   private readonly sizes: number[];
   private input: Float32Array | null = null;
   private params: MlpParams | null = null;
+  /** SIMD kernels for the hidden layers that fit them (null: JS loops), and their LayerNorm views. */
+  private readonly simd: SimdElementwise | null;
+  private readonly simdLayer: boolean[];
+  /** Where each hidden layer's elementwise work runs. */
+  readonly elementwise: readonly ('simd' | 'js')[];
+  private readonly lnState: LayerNormState[];
 
   constructor(
     readonly spec: MlpSpec,
@@ -108,6 +116,11 @@ export class MlpPass {
     this.out = new Float32Array(batch * spec.output);
     this.dInput = new Float32Array(batch * spec.input);
     this.grads = paramShapes(spec, '').map((s) => new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
+    this.simd = simdElementwise();
+    this.simdLayer = spec.hidden.map((n) => this.simd !== null && simdFits(n, spec.activation));
+    this.elementwise = this.simdLayer.map((on) => (on ? 'simd' : 'js'));
+    const none = new Float32Array(0);
+    this.lnState = spec.layerNorm ? spec.hidden.map((_n, i) => ({ g: none, beta: none, xhat: this.xhat[i] as Float32Array, invStd: this.invStd[i] as Float64Array })) : [];
   }
 
   /** Forward pass on `input` (batch × spec.input); returns {@link out}. */
@@ -123,6 +136,11 @@ export class MlpPass {
       const z = this.h[i] as Float32Array;
       const n = sizes[i + 1] as number;
       this.kernels.gemm(false, false, B, n, sizes[i] as number, 1, x, p.w[i] as Float32Array, 0, z);
+      if (this.simd && this.simdLayer[i]) {
+        this.simd.hiddenForward(z, B, n, p.b[i] as Float32Array, spec.activation as 'tanh' | 'relu', this.layerNormOf(p, i));
+        x = z;
+        continue;
+      }
       if (spec.layerNorm) layerNormForward(z, B, n, p.b[i] as Float32Array, p.lnGain[i] as Float32Array, p.lnBias[i] as Float32Array, this.xhat[i] as Float32Array, this.invStd[i] as Float64Array);
       else addBias(z, B, n, p.b[i] as Float32Array);
       ACTIVATE[spec.activation](z, B * n);
@@ -131,6 +149,15 @@ export class MlpPass {
     this.kernels.gemm(false, false, B, spec.output, sizes[last] as number, 1, x, p.w[last] as Float32Array, 0, this.out);
     addBias(this.out, B, spec.output, p.b[last] as Float32Array);
     return this.out;
+  }
+
+  /** Hidden layer i's LayerNorm view onto `p`'s gain and bias (null without LayerNorm). */
+  private layerNormOf(p: MlpParams, i: number): LayerNormState | null {
+    const st = this.lnState[i];
+    if (!st) return null;
+    st.g = p.lnGain[i] as Float32Array;
+    st.beta = p.lnBias[i] as Float32Array;
+    return st;
   }
 
   /**
@@ -150,7 +177,23 @@ export class MlpPass {
     for (let i = layers - 1; i >= 0; i--) {
       const nIn = sizes[i] as number;
       const nOut = sizes[i + 1] as number;
-      if (i < layers - 1) {
+      let biasDone = false;
+      if (i < layers - 1 && this.simd && this.simdLayer[i]) {
+        // dy holds dL/dh of hidden layer i: through the activation, LayerNorm and the bias sum.
+        const hiddenLayers = layers - 1;
+        this.simd.hiddenBackward(
+          dy,
+          this.h[i] as Float32Array,
+          B,
+          nOut,
+          spec.activation as 'tanh' | 'relu',
+          this.layerNormOf(p, i),
+          want.params && spec.layerNorm ? (this.grads[2 * nW + i] as Float32Array) : null,
+          want.params && spec.layerNorm ? (this.grads[2 * nW + hiddenLayers + i] as Float32Array) : null,
+          want.params ? (this.grads[nW + i] as Float32Array) : null,
+        );
+        biasDone = true;
+      } else if (i < layers - 1) {
         // dy holds dL/dh of hidden layer i: through the activation, then LayerNorm, in place.
         ACTIVATION_GRAD[spec.activation](dy, this.h[i] as Float32Array, B * nOut);
         if (spec.layerNorm) {
@@ -162,7 +205,7 @@ export class MlpPass {
       const x = i === 0 ? input : (this.h[i - 1] as Float32Array);
       if (want.params) {
         k.gemm(true, false, nIn, nOut, B, 1, x, dy, 0, this.grads[i] as Float32Array);
-        columnSums(dy, B, nOut, this.grads[nW + i] as Float32Array);
+        if (!biasDone) columnSums(dy, B, nOut, this.grads[nW + i] as Float32Array);
       }
       if (i > 0) k.gemm(false, true, B, nIn, nOut, 1, dy, p.w[i] as Float32Array, 0, this.dh[i - 1] as Float32Array);
       else if (want.input) k.gemm(false, true, B, nIn, nOut, 1, dy, p.w[i] as Float32Array, 0, this.dInput);

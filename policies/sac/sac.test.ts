@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { readBinaryFile } from '../binary-file.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../control/rng.js';
 import { activeBackend, activeKernels, BackendUnavailableError, describeBackend, selectBackend } from '../backend.js';
 import { loadBlasKernels } from '../kernels/blas.js';
@@ -12,6 +12,7 @@ import { Adam } from '../nn/adam.js';
 import { mlpForward, mlpFromParams, mlpVariables, type MlpSpec } from '../nn/mlp.js';
 import { MlpJs } from '../nn/mlp-js.js';
 import { createMlpParams, MlpPass, paramList } from '../nn/net.js';
+import { setSimdEnabled } from '../nn/simd.js';
 import { allocBatch, type Batch } from '../replay.js';
 import { resolveSacConfig, SacConfigSchema } from './config.js';
 import { SacLearner, sampleSubset } from './sac.js';
@@ -98,16 +99,22 @@ describe.each(KERNELS)('typed-array MLP on %s kernels', (_, makeKernels) => {
   describe.each<[string, Omit<MlpSpec, 'input' | 'output'>]>([
     ['relu', { hidden: [16, 16], layerNorm: false, activation: 'relu' }],
     ['tanh + LayerNorm', { hidden: [16, 12], layerNorm: true, activation: 'tanh' }],
+    // 10 is not a multiple of 4: that layer takes the JS loops while the first runs on SIMD.
+    ['tanh + LayerNorm, mixed widths', { hidden: [12, 10], layerNorm: true, activation: 'tanh' }],
     ['elu', { hidden: [8], layerNorm: false, activation: 'elu' }],
   ])('%s', (name, trunk) => {
-    it('forward, parameter and input gradients match tfjs autodiff', async () => {
+    it.each([
+      ['SIMD elementwise', true],
+      ['JS elementwise', false],
+    ])('forward, parameter and input gradients match tfjs autodiff (%s)', async (_label, simd) => {
       const kernels = await makeKernels();
+      setSimdEnabled(simd);
       const rng = new Rng(2);
       const p = createMlpParams({ input: 5, output: 3, ...trunk }, rng);
       // Non-trivial LayerNorm parameters, so their gradients are tested too.
       p.lnGain.forEach((g) => g.forEach((_, i) => (g[i] = 1 + 0.3 * rng.normal())));
       p.lnBias.forEach((b) => b.forEach((_, i) => (b[i] = 0.2 * rng.normal())));
-      const m = mlpFromParams(p, `pass-${name}-${kernels.name}`);
+      const m = mlpFromParams(p, `pass-${name}-${kernels.name}-${simd ? "simd" : "js"}`);
       const xs = Float32Array.from({ length: 40 }, () => rng.normal());
       const ds = Float32Array.from({ length: 24 }, () => rng.normal());
       const x = tf.tensor2d(xs, [8, 5]);
@@ -117,6 +124,8 @@ describe.each(KERNELS)('typed-array MLP on %s kernels', (_, makeKernels) => {
       const auto = tf.variableGrads(() => loss(x), vars);
       const autoInput = tf.grad((input: tf.Tensor) => loss(input as tf.Tensor2D))(x);
       const pass = new MlpPass(p.spec, 8, kernels);
+      // Which path each hidden layer takes: SIMD where it is on and the width is a multiple of 4 (not ELU).
+      expect(pass.elementwise).toEqual(trunk.hidden.map((n) => (simd && n % 4 === 0 && trunk.activation !== 'elu' ? 'simd' : 'js')));
       expect(maxRelErr(pass.forward(p, xs), mlpForward(m, x).dataSync() as Float32Array)).toBeLessThan(1e-5);
       pass.backward(ds, { params: true, input: true });
       vars.forEach((v, i) => expect(maxRelErr(pass.grads[i]!, auto.grads[v.name]!.dataSync() as Float32Array)).toBeLessThan(1e-4));
@@ -125,6 +134,7 @@ describe.each(KERNELS)('typed-array MLP on %s kernels', (_, makeKernels) => {
       expect(() => pass.backward(ds.subarray(0, 5), { params: true, input: false })).toThrow(/dOut has 5 values, needs batch 8 × 3/);
     });
   });
+  afterEach(() => setSimdEnabled(true));
 });
 
 describe('typed-array inference MLP', () => {

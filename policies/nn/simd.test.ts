@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../control/rng.js';
+import { fastTanh, tanhInPlace } from './fast-tanh.js';
+import { columnSums, layerNormBackward, layerNormForward } from './net.js';
+import { assembleSimd, MODULE_PATH, moduleText } from './simd-build.js';
+import { simdElementwise, setSimdEnabled, type SimdActivation } from './simd.js';
+
+const rng = new Rng(11);
+const randn = (n: number, scale = 1): Float32Array => Float32Array.from({ length: n }, () => scale * rng.normal());
+
+/** max |a − b| / max |b| (floor 1e-6). */
+function relErr(a: Float32Array | Float64Array, b: Float32Array | Float64Array): number {
+  let worst = 0;
+  let scale = 1e-6;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i] as number));
+  for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs((a[i] as number) - (b[i] as number)));
+  return worst / scale;
+}
+
+/** The JS loops of policies/nn/net.ts: the reference the SIMD path must match. */
+function jsForward(z: Float32Array, rows: number, n: number, b: Float32Array, act: SimdActivation, g: Float32Array, beta: Float32Array, xhat: Float32Array, inv: Float64Array, ln: boolean): void {
+  if (ln) layerNormForward(z, rows, n, b, g, beta, xhat, inv);
+  else for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) z[r * n + j] = (z[r * n + j] as number) + (b[j] as number);
+  if (act === 'tanh') tanhInPlace(z, rows * n);
+  if (act === 'relu') for (let i = 0; i < rows * n; i++) z[i] = Math.max(z[i] as number, 0);
+}
+
+describe('WebAssembly SIMD elementwise kernels', () => {
+  const simd = simdElementwise();
+
+  it('loads on this host (Node 20 has WebAssembly SIMD)', () => {
+    expect(simd).not.toBeNull();
+  });
+
+  it('tanh matches fastTanh to float32 rounding, keeps NaN and saturates ±∞, with a JS tail past n mod 4', () => {
+    const src = Float32Array.from([...randn(1021, 3), Number.NaN, Infinity, -Infinity, 0, -0, 40, -40]);
+    const z = src.slice();
+    simd!.tanhInPlace(z, src.length - 1);
+    for (let i = 0; i < src.length - 1; i++) {
+      const want = Math.fround(fastTanh(src[i] as number));
+      if (Number.isNaN(want)) expect(z[i]).toBeNaN();
+      else expect(Math.abs((z[i] as number) - want)).toBeLessThan(3e-7);
+    }
+    expect(z[src.length - 1]).toBe(-40); // past n: untouched
+    expect(Math.abs((z[1022] as number) - 1)).toBeLessThan(1e-6);
+    expect(Math.abs((z[1023] as number) + 1)).toBeLessThan(1e-6);
+    let worst = 0;
+    const xs = Float32Array.from({ length: 48_000 }, (_v, i) => (i - 24_000) * 1e-3);
+    const ys = xs.slice();
+    simd!.tanhInPlace(ys, ys.length);
+    for (let i = 0; i < xs.length; i++) worst = Math.max(worst, Math.abs((ys[i] as number) - Math.tanh(xs[i] as number)));
+    expect(worst).toBeLessThan(3e-7);
+  });
+
+  describe.each<[SimdActivation, boolean]>([
+    ['tanh', true],
+    ['relu', true],
+    ['tanh', false],
+    ['relu', false],
+  ])('a hidden layer, %s, LayerNorm %s', (act, ln) => {
+    it.each([
+      [1, 4],
+      [3, 8],
+      [37, 256],
+      [128, 64],
+    ])('forward and backward agree with the JS loops at %i × %i', (rows, n) => {
+      const size = rows * n;
+      const z0 = randn(size, 2);
+      const b = randn(n, 0.3);
+      const g = Float32Array.from(randn(n, 0.2), (v) => 1 + v);
+      const beta = randn(n, 0.2);
+      const [zJ, zS] = [z0.slice(), z0.slice()];
+      const [xJ, xS] = [new Float32Array(size), new Float32Array(size)];
+      const [iJ, iS] = [new Float64Array(rows), new Float64Array(rows)];
+      jsForward(zJ, rows, n, b, act, g, beta, xJ, iJ, ln);
+      simd!.hiddenForward(zS, rows, n, b, act, ln ? { g, beta, xhat: xS, invStd: iS } : null);
+      expect(relErr(zS, zJ)).toBeLessThan(2e-6);
+      if (ln) {
+        expect(relErr(xS, xJ)).toBeLessThan(2e-6);
+        expect(relErr(iS, iJ)).toBeLessThan(2e-6);
+      }
+
+      const d0 = randn(size);
+      const dJ = d0.slice();
+      const dS = d0.slice();
+      for (let i = 0; i < size; i++) {
+        const h = zJ[i] as number;
+        dJ[i] = (dJ[i] as number) * (act === 'tanh' ? 1 - h * h : h > 0 ? 1 : 0);
+      }
+      const [dgJ, dbJ, cJ] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+      const [dgS, dbS, cS] = [new Float32Array(n).fill(9), new Float32Array(n).fill(9), new Float32Array(n).fill(9)];
+      if (ln) layerNormBackward(dJ, rows, n, g, xJ, iJ, dgJ, dbJ);
+      columnSums(dJ, rows, n, cJ);
+      simd!.hiddenBackward(dS, zS, rows, n, act, ln ? { g, beta, xhat: xS, invStd: iS } : null, ln ? dgS : null, ln ? dbS : null, cS);
+      expect(relErr(dS, dJ)).toBeLessThan(5e-6);
+      expect(relErr(cS, cJ)).toBeLessThan(5e-6);
+      if (ln) {
+        expect(relErr(dgS, dgJ)).toBeLessThan(5e-6);
+        expect(relErr(dbS, dbJ)).toBeLessThan(5e-6);
+      } else expect(Array.from(dgS.subarray(0, 4))).toEqual([9, 9, 9, 9]);
+    });
+  });
+
+  it('grows its memory for a large layer and still serves small ones after', () => {
+    const rows = 2048;
+    const n = 512; // 4 MiB a buffer: past the module's first 64 KiB page many times over
+    const z = randn(rows * n);
+    const ref = z.slice();
+    simd!.hiddenForward(z, rows, n, new Float32Array(n), 'relu', null);
+    for (let i = 0; i < z.length; i += 997) expect(z[i]).toBe(Math.max(ref[i] as number, 0));
+    const small = Float32Array.from([-1, 2, -3, 4]);
+    simd!.hiddenForward(small, 1, 4, Float32Array.from([1, 1, 1, 1]), 'relu', null);
+    expect(Array.from(small)).toEqual([0, 3, 0, 5]);
+  });
+
+  it('refuses shapes that would read or write past a buffer, naming them', () => {
+    const z = new Float32Array(16);
+    const b = new Float32Array(8);
+    expect(() => simd!.hiddenForward(z, 2, 6, b, 'tanh', null)).toThrow(/n=6 is not a multiple of 4/);
+    expect(() => simd!.hiddenForward(z, 3, 8, b, 'tanh', null)).toThrow(/z has 16 values, needs 3×8/);
+    expect(() => simd!.hiddenForward(z, 2, 8, new Float32Array(4), 'tanh', null)).toThrow(/b has 4 values, needs 8/);
+    expect(() => simd!.hiddenForward(z, 2, 8, b, 'tanh', { g: b, beta: b, xhat: new Float32Array(8), invStd: new Float64Array(2) })).toThrow(/x̂\/σ buffers are smaller than 2×8/);
+    expect(() => simd!.hiddenBackward(z, new Float32Array(8), 2, 8, 'tanh', null, null, null, null)).toThrow(/h \(8\) need 2×8/);
+    expect(() => simd!.hiddenBackward(z, z, 2, 8, 'tanh', null, null, null, new Float32Array(3))).toThrow(/need 8 values/);
+    expect(() => simd!.tanhInPlace(z, 17)).toThrow(/n=17 exceeds the array's 16/);
+  });
+
+  it('setSimdEnabled(false) turns it off for new users (the JS loops run)', () => {
+    setSimdEnabled(false);
+    try {
+      expect(simdElementwise()).toBeNull();
+    } finally {
+      setSimdEnabled(true);
+    }
+    expect(simdElementwise()).toBe(simd);
+  });
+
+  it('the committed module is the one policies/nn/simd.wat assembles to (npm run build:simd)', async () => {
+    expect(readFileSync(MODULE_PATH, 'utf8')).toBe(moduleText(await assembleSimd()));
+  });
+});
