@@ -235,15 +235,19 @@ async function retune(json: boolean): Promise<unknown[]> {
  * second with configs/panda-reach-rlpd.yaml's networks (obs 23, action 7; one update = the
  * config's critic steps, each on a batch of batchSize, + an actor step, as the trainer runs it), and the wall-clock of
  * configs/pendulum-sac.yaml to its first deterministic evaluation ≥ −200 (evaluations every
- * 1,000 steps, LEARN_SEEDS seeds, stopped there; 20k steps at most).
+ * 1,000 steps, LEARN_SEEDS seeds, stopped there; 20k steps at most; LEARN_SEEDS=0 times the
+ * updates only). LEARN_SPEED_CONFIG times another PandaReach config's networks (e.g. the 256 one).
  */
+/** The RLPD config whose networks the updates/s row times (LEARN_SPEED_CONFIG; a PandaReach-v0 config). */
+const SPEED_CONFIG = process.env['LEARN_SPEED_CONFIG'] ?? 'configs/panda-reach-rlpd.yaml';
+
 async function learnerSpeed(json: boolean): Promise<unknown> {
   const backends = (process.env['LEARN_BACKENDS'] ?? 'blas,wasm').split(',') as ('blas' | 'wasm')[];
   const seeds = Number(process.env['LEARN_SEEDS'] ?? 1);
   const rows: Record<string, unknown>[] = [];
   for (const name of backends) {
     const info = await selectBackend(name);
-    const reach = resolvedAlgo(loadConfig('configs/panda-reach-rlpd.yaml'));
+    const reach = resolvedAlgo(loadConfig(SPEED_CONFIG));
     const learner = new SacLearner(reach, 23, 7, new Rng(0), [], 0, activeKernels());
     const rng = new Rng(1);
     // As the trainer samples them: criticActorRatio batches of batchSize (each half online, half demos).

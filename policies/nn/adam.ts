@@ -1,3 +1,5 @@
+import { simdElementwise } from './simd.js';
+
 export interface AdamOptions {
   readonly lr: number;
   readonly beta1?: number;
@@ -13,7 +15,8 @@ export interface AdamOptions {
  * Why not tf.train.adam: on the wasm backend its ~10 elementwise kernels per variable (plus the
  * Polyak averaging of targets) made up ~500 of the ~780 kernel launches of one SAC update, each
  * with ~8 µs of fixed cost (measured with tf.profile; docs/benchmarks.md). The networks' own
- * parameters are Float32Arrays (policies/nn/net.ts), so the step is one JS loop per array.
+ * parameters are Float32Arrays (policies/nn/net.ts), so the step is one pass per array: in
+ * WebAssembly SIMD (policies/nn/simd.ts) where it is on, the JS loop below for the rest.
  * Equivalence with tf.train.adam is tested.
  */
 export class Adam {
@@ -49,7 +52,14 @@ export class Adam {
     const { beta1, beta2, epsilon } = this;
     const stepSize = (this.lr * Math.sqrt(1 - beta2 ** this.step)) / (1 - beta1 ** this.step);
     const epsHat = epsilon * Math.sqrt(1 - beta2 ** this.step);
-    this.params.forEach((p, k) => adamUpdate(grads[k] as Float32Array, p, this.m[k] as Float32Array, this.v[k] as Float32Array, beta1, beta2, stepSize, epsHat));
+    const simd = simdElementwise();
+    this.params.forEach((p, k) => {
+      const g = grads[k] as Float32Array;
+      const m = this.m[k] as Float32Array;
+      const v = this.v[k] as Float32Array;
+      const done = simd ? simd.adam(g, p, m, v, beta1, beta2, stepSize, epsHat) : 0;
+      adamUpdate(g, p, m, v, beta1, beta2, stepSize, epsHat, done);
+    });
   }
 }
 
@@ -58,11 +68,11 @@ export class Adam {
  * the bias corrections folded into s and ε̂. A standalone function: the same loop inside the
  * per-variable closure ran ~2× slower (measured).
  */
-function adamUpdate(g: Float32Array, p: Float32Array, m: Float32Array, v: Float32Array, beta1: number, beta2: number, stepSize: number, epsHat: number): void {
+function adamUpdate(g: Float32Array, p: Float32Array, m: Float32Array, v: Float32Array, beta1: number, beta2: number, stepSize: number, epsHat: number, from = 0): void {
   const c1 = 1 - beta1;
   const c2 = 1 - beta2;
   const n = p.length;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < n; i++) {
     const gi = g[i] as number;
     const mi = beta1 * (m[i] as number) + c1 * gi;
     const vi = beta2 * (v[i] as number) + c2 * gi * gi;
@@ -74,11 +84,15 @@ function adamUpdate(g: Float32Array, p: Float32Array, m: Float32Array, v: Float3
 
 /** Polyak averaging on arrays, target ← (1 − τ)·target + τ·source, array by array. */
 export function polyak(target: readonly Float32Array[], source: readonly Float32Array[], tau: number): void {
-  target.forEach((t, k) => lerpInPlace(t, source[k] as Float32Array, tau));
+  const simd = simdElementwise();
+  target.forEach((t, k) => {
+    const s = source[k] as Float32Array;
+    lerpInPlace(t, s, tau, simd ? simd.lerp(t, s, tau) : 0);
+  });
 }
 
 /** t ← t + τ·(s − t), as a standalone loop (see adamUpdate). */
-function lerpInPlace(t: Float32Array, s: Float32Array, tau: number): void {
+function lerpInPlace(t: Float32Array, s: Float32Array, tau: number, from = 0): void {
   const n = t.length;
-  for (let i = 0; i < n; i++) t[i] = (t[i] as number) + tau * ((s[i] as number) - (t[i] as number));
+  for (let i = from; i < n; i++) t[i] = (t[i] as number) + tau * ((s[i] as number) - (t[i] as number));
 }

@@ -21,6 +21,8 @@ interface SimdExports {
   act_grad(d: number, h: number, count: number, act: number): void;
   colsum(src: number, rows: number, n: number, out: number): void;
   ln_bwd(dy: number, h: number, rows: number, n: number, g: number, xhat: number, inv: number, dg: number, dbeta: number, act: number): void;
+  adam(g: number, p: number, m: number, v: number, n: number, beta1: number, beta2: number, stepSize: number, epsHat: number): void;
+  lerp(t: number, s: number, n: number, tau: number): void;
 }
 
 export type SimdActivation = 'none' | 'tanh' | 'relu';
@@ -88,6 +90,47 @@ export class SimdElementwise {
   private activate(at: number, count: number, act: SimdActivation): void {
     if (act === 'tanh') this.ex.tanh(at * 4, count);
     else if (act === 'relu') this.ex.relu(at * 4, count);
+  }
+
+  /**
+   * The elementwise Adam step of policies/nn/adam.ts on the first n − n mod 4 values (float32
+   * arithmetic); returns how many it did — the caller finishes the rest.
+   */
+  adam(g: Float32Array, p: Float32Array, m: Float32Array, v: Float32Array, beta1: number, beta2: number, stepSize: number, epsHat: number): number {
+    const n = p.length & ~3;
+    if (n === 0) return 0;
+    if (g.length < n || m.length < n || v.length < n) throw new RangeError(`adam: g, m and v need ${n} values`);
+    const a = this.arena.reset();
+    const gi = a.take(n);
+    const pi = a.take(n);
+    const mi = a.take(n);
+    const vi = a.take(n);
+    const mem = this.reserve(a.floats);
+    mem.set(g.subarray(0, n), gi);
+    mem.set(p.subarray(0, n), pi);
+    mem.set(m.subarray(0, n), mi);
+    mem.set(v.subarray(0, n), vi);
+    this.ex.adam(gi * 4, pi * 4, mi * 4, vi * 4, n, beta1, beta2, stepSize, epsHat);
+    p.set(mem.subarray(pi, pi + n), 0);
+    m.set(mem.subarray(mi, mi + n), 0);
+    v.set(mem.subarray(vi, vi + n), 0);
+    return n;
+  }
+
+  /** t ← t + τ·(s − t) on the first n − n mod 4 values; returns how many it did. */
+  lerp(t: Float32Array, src: Float32Array, tau: number): number {
+    const n = t.length & ~3;
+    if (n === 0) return 0;
+    if (src.length < n) throw new RangeError(`lerp: the source has ${src.length} values, needs ${n}`);
+    const a = this.arena.reset();
+    const ti = a.take(n);
+    const si = a.take(n);
+    const mem = this.reserve(a.floats);
+    mem.set(t.subarray(0, n), ti);
+    mem.set(src.subarray(0, n), si);
+    this.ex.lerp(ti * 4, si * 4, n, tau);
+    t.set(mem.subarray(ti, ti + n), 0);
+    return n;
   }
 
   /**

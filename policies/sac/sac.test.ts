@@ -8,7 +8,7 @@ import { activeBackend, activeKernels, BackendUnavailableError, describeBackend,
 import { loadBlasKernels } from '../kernels/blas.js';
 import { JsKernels, type Kernels } from '../kernels/kernels.js';
 import { TfjsKernels } from '../kernels/tfjs.js';
-import { Adam } from '../nn/adam.js';
+import { Adam, polyak } from '../nn/adam.js';
 import { mlpForward, mlpFromParams, mlpVariables, type MlpSpec } from '../nn/mlp.js';
 import { MlpJs } from '../nn/mlp-js.js';
 import { createMlpParams, MlpPass, paramList } from '../nn/net.js';
@@ -254,21 +254,38 @@ describe('checkpoint compatibility', () => {
   });
 });
 
-describe('typed-array Adam', () => {
-  it('matches tf.train.adam step for step', () => {
+describe('typed-array Adam and Polyak', () => {
+  afterEach(() => setSimdEnabled(true));
+  // 22 values: the SIMD path does the first 20, the JS loop the last 2.
+  it.each([
+    ['SIMD', true],
+    ['JS', false],
+  ])('Adam matches tf.train.adam step for step (%s)', (label, simd) => {
+    setSimdEnabled(simd);
     const rng = new Rng(5);
-    const init = Float32Array.from({ length: 20 }, () => rng.normal());
+    const init = Float32Array.from({ length: 22 }, () => rng.normal());
     const a = Float32Array.from(init);
-    const b = tf.variable(tf.tensor2d(init, [4, 5]), true, 'adam-b');
+    const b = tf.variable(tf.tensor2d(init, [2, 11]), true, `adam-b-${label}`);
     const ours = new Adam([a], { lr: 0.01, epsilon: 1e-7 });
     const theirs = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
     for (let step = 0; step < 10; step++) {
-      const g = Float32Array.from({ length: 20 }, () => rng.normal());
+      const g = Float32Array.from({ length: 22 }, () => rng.normal());
       ours.apply([g]);
-      theirs.applyGradients([{ name: 'adam-b', tensor: tf.tensor2d(g, [4, 5]) }]);
+      theirs.applyGradients([{ name: `adam-b-${label}`, tensor: tf.tensor2d(g, [2, 11]) }]);
     }
     expect(maxRelErr(a, b.dataSync() as Float32Array)).toBeLessThan(1e-5);
-    expect(() => ours.apply([new Float32Array(3)])).toThrow(/gradient 0 has 3 values, its parameter 20/);
+    expect(() => ours.apply([new Float32Array(3)])).toThrow(/gradient 0 has 3 values, its parameter 22/);
+  });
+
+  it.each([
+    ['SIMD', true],
+    ['JS', false],
+  ])('Polyak averaging moves every value τ of the way (%s)', (_label, simd) => {
+    setSimdEnabled(simd);
+    const t = Float32Array.from({ length: 7 }, (_v, i) => i);
+    const s = new Float32Array(7).fill(10);
+    polyak([t], [s], 0.25);
+    t.forEach((v, i) => expect(v).toBeCloseTo(i + 0.25 * (10 - i), 6));
   });
 });
 
