@@ -193,7 +193,11 @@ describe('web teleop: the server', () => {
   it('parses exactly: every field checked, NaN / out-of-range refused', () => {
     expect(parsePageMessage('{"op":"command","engaged":false,"action":[1,-1]}', 2)).toEqual({ message: { op: 'command', engaged: false, action: [1, -1] } });
     expect(parsePageMessage('{"op":"command","engaged":true,"action":[NaN,0]}', 2)).toHaveProperty('error');
-    expect(parsePageMessage('{"op":"command","engaged":true,"action":[null,0.5]}', 2)).toEqual({ message: { op: 'command', engaged: true, action: [null, 0.5] } });
+    // null (the policy's value) only where the page's gripper is: anything else would store the
+    // policy's own action as the person's correction.
+    expect(parsePageMessage('{"op":"command","engaged":true,"action":[null,0.5]}', 2, new Set([0]))).toEqual({ message: { op: 'command', engaged: true, action: [null, 0.5] } });
+    expect(parsePageMessage('{"op":"command","engaged":true,"action":[null,0.5]}', 2)).toEqual({ error: expect.stringMatching(/action\[0\] must be a finite number in \[-1, 1\] \(only the gripper's entry may be null/) });
+    expect(parsePageMessage('{"op":"command","engaged":true,"action":[0.5,null]}', 2, new Set([0]))).toHaveProperty('error');
     expect(parsePageMessage('{"op":"command","engaged":true,"action":["0",0]}', 2)).toHaveProperty('error');
     expect(parsePageMessage('{"op":"command","engaged":true,"action":[1e400,0]}', 2)).toHaveProperty('error');
     expect(parsePageMessage('null', 2)).toHaveProperty('error');

@@ -145,6 +145,8 @@ export class WebTeleop implements TeleopDevice {
   readonly name = 'web';
   readonly stats = { refusedConnections: 0, badMessages: 0, badRequests: 0, commands: 0, pages: 0 };
   private page: WebSocket | null = null;
+  /** The action entries labelled `gripper`: the only ones a command may leave null (the policy's). */
+  private readonly gripperEntries: ReadonlySet<number>;
   private everConnected = false;
   private command: { engaged: boolean; action: readonly (number | null)[]; at: number } | null = null;
   private readonly buttons = new ButtonPresses();
@@ -175,6 +177,7 @@ export class WebTeleop implements TeleopDevice {
   ) {
     this.url = server.url;
     this.http = server.http;
+    this.gripperEntries = new Set((options.labels ?? []).flatMap((l, i) => (l === 'gripper' ? [i] : [])));
     // A page whose network vanished without a close (laptop lid, Wi-Fi) is found by pings.
     this.pingTimer = setInterval(() => this.ping(), 1000);
     this.pingTimer.unref();
@@ -284,7 +287,7 @@ export class WebTeleop implements TeleopDevice {
 
   private onMessage(ws: WebSocket, data: RawData, isBinary: boolean): void {
     if (ws !== this.page) return;
-    const parsed = isBinary ? { error: 'binary frames are not accepted (send JSON text)' } : parsePageMessage(data.toString(), this.options.dims);
+    const parsed = isBinary ? { error: 'binary frames are not accepted (send JSON text)' } : parsePageMessage(data.toString(), this.options.dims, this.gripperEntries);
     if ('error' in parsed) {
       this.stats.badMessages++;
       if (this.stats.badMessages <= 10) this.options.log?.(`web teleop: refused a message: ${parsed.error}`);
@@ -449,8 +452,13 @@ export class WebTeleop implements TeleopDevice {
   }
 }
 
-/** Parses and checks one page message; every field is checked, nothing is cast. */
-export function parsePageMessage(text: string, dims: number): { message: PageMessage } | { error: string } {
+/**
+ * Parses and checks one page message; every field is checked, nothing is cast. `nullable`: the
+ * action entries that may be null (the policy's value) — the gripper's, which the page leaves to
+ * the policy until the person moves it. Any other null is refused: an engaged command of nulls
+ * would store the policy's own action as the person's correction.
+ */
+export function parsePageMessage(text: string, dims: number, nullable: ReadonlySet<number> = new Set()): { message: PageMessage } | { error: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -466,7 +474,8 @@ export function parsePageMessage(text: string, dims: number): { message: PageMes
       if (!Array.isArray(action) || action.length !== dims) return { error: `command: expected \`action\` to be an array of ${dims} numbers, got ${Array.isArray(action) ? `${action.length}` : typeof action}` };
       const values: (number | null)[] = [];
       for (const [i, v] of action.entries()) {
-        if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v < -1 || v > 1)) return { error: `command: action[${i}] must be a finite number in [-1, 1] or null (the policy's), got ${JSON.stringify(v)}` };
+        if (v === null && !nullable.has(i)) return { error: `command: action[${i}] must be a finite number in [-1, 1] (only the gripper's entry may be null, the policy's), got null` };
+        if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v < -1 || v > 1)) return { error: `command: action[${i}] must be a finite number in [-1, 1]${nullable.has(i) ? " or null (the policy's)" : ''}, got ${JSON.stringify(v)}` };
         values.push(v);
       }
       return { message: { op: 'command', engaged: m['engaged'], action: values } };
