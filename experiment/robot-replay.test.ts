@@ -80,6 +80,13 @@ describe('a step that ends in the robot safe stop is no transition of the task (
     t.replay.sampleInto(batch, 0, 256, new Rng(0), 0.99, 1);
     expect(Array.from(batch.reward).every((r) => r < 0)).toBe(true);
     t.dispose();
+    // The count survives a resume (it was in no checkpoint before): continued on the simulator, no new safe stops.
+    const lost = Number(line?.['linkLostSteps']);
+    const resumed = new OffPolicyTrainer({ env: await makeLearnerEnv(config), evalEnv: await makeLearnerEnv(config), config: resolveSacConfig(SacConfigSchema.parse(config.algo)), schedule: { ...SCHEDULE, steps: 60 }, seed: 1, checkpointDir: join(dir, 'ck'), metrics: new MetricsLog(join(dir, 'metrics.jsonl')) });
+    expect(resumed.resume()).toBe(30);
+    await resumed.run();
+    expect(trainLines(dir).at(-1)).toMatchObject({ step: 60, linkLostSteps: lost });
+    resumed.dispose();
   }, 180_000);
 
   it('PixelTrainer on the robot: the same, frames included', async () => {

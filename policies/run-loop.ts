@@ -110,6 +110,24 @@ export abstract class RunLoop {
     return this.envSteps;
   }
 
+  /** The run's counters a checkpoint keeps beside its step: episodes and safe-stop steps. */
+  protected counters(): { episodes: number; linkLostSteps: number } {
+    return { episodes: this.episodes, linkLostSteps: this.linkLostSteps };
+  }
+
+  /**
+   * Restores {@link counters} from a checkpoint header (read from disk: checked, not cast). A
+   * checkpoint from before `linkLostSteps` was kept counts from 0.
+   */
+  protected restoreCounters(header: Record<string, unknown>): void {
+    const episodes = header['episodes'];
+    if (typeof episodes !== 'number' || !Number.isInteger(episodes) || episodes < 0) throw new Error(`checkpoint: expected \`episodes\` to be a non-negative integer, got ${JSON.stringify(episodes)}`);
+    this.episodes = episodes;
+    const lost = header['linkLostSteps'];
+    if (lost !== undefined && (typeof lost !== 'number' || !Number.isInteger(lost) || lost < 0)) throw new Error(`checkpoint: expected \`linkLostSteps\` to be a non-negative integer, got ${JSON.stringify(lost)}`);
+    this.linkLostSteps = lost ?? 0;
+  }
+
   /** Asks the run to checkpoint and return after the current step (SIGINT/SIGTERM). */
   requestStop(): void {
     this.stopping = true;

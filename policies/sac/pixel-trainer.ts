@@ -101,7 +101,7 @@ export class PixelTrainer extends RunLoop {
     this.actorRng.setState(h['actorRng'] as RngState);
     this.sampleRng.setState(h['sampleRng'] as RngState);
     this.envSteps = ckpt.step;
-    this.episodes = h['episodes'] as number;
+    this.restoreCounters(h);
     this.actor.update(this.learner.snapshot());
     const dropped = this.o.metrics.truncateAfter(ckpt.step);
     this.o.log?.(`resumed from ${ckpt.path} at step ${ckpt.step} (${dropped} newer metric lines dropped; they will be recomputed)`);
@@ -122,7 +122,7 @@ export class PixelTrainer extends RunLoop {
         frames: true,
         actorRng: this.actorRng.getState(),
         sampleRng: this.sampleRng.getState(),
-        episodes: this.episodes,
+        ...this.counters(),
       },
       [...learner.sections, ...replay.sections],
     );

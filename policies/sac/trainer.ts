@@ -118,7 +118,7 @@ export class OffPolicyTrainer extends RunLoop {
     this.actorRng.setState(h['actorRng'] as RngState);
     this.sampleRng.setState(h['sampleRng'] as RngState);
     this.envSteps = ckpt.step;
-    this.episodes = h['episodes'] as number;
+    this.restoreCounters(h);
     const saved = (h['multipliers'] ?? []) as { name: string; state: MultiplierState; window: number[] }[];
     if (saved.length !== this.multipliers.length || saved.some((s, i) => s.name !== this.multipliers[i]?.name)) {
       throw new Error(`checkpoint has multipliers for [${saved.map((s) => s.name)}], this run constrains [${this.multipliers.map((m) => m.name)}]`);
@@ -150,7 +150,7 @@ export class OffPolicyTrainer extends RunLoop {
         ...(demoFile ? { demoTable: demoFile.header, humanTransitions: this.humanTransitions } : {}),
         actorRng: this.actorRng.getState(),
         sampleRng: this.sampleRng.getState(),
-        episodes: this.episodes,
+        ...this.counters(),
         multipliers: this.multipliers.map((m, i) => ({ name: m.name, state: m.state(), window: this.costWindows[i] })),
         ...this.checkpointExtras(),
       },

@@ -147,7 +147,7 @@ export class StreamTrainer extends RunLoop {
 
   override checkpoint(): string {
     const sections = this.agent.parts().flatMap(({ net, opt }) => [net.params, opt.traces]);
-    return saveCheckpoint(this.o.checkpointDir, this.envSteps, { kind: this.o.config.kind, agent: this.agent.getState(), episodes: this.episodes }, sections);
+    return saveCheckpoint(this.o.checkpointDir, this.envSteps, { kind: this.o.config.kind, agent: this.agent.getState(), ...this.counters() }, sections);
   }
 
   /**
@@ -168,7 +168,7 @@ export class StreamTrainer extends RunLoop {
     });
     this.agent.setState(h['agent'] as StreamAgentState);
     this.envSteps = ckpt.step;
-    this.episodes = h['episodes'] as number;
+    this.restoreCounters(h);
     // The episode in progress at the checkpoint is restarted: its traces no longer apply.
     this.agent.resetTraces();
     const dropped = truncateMetrics ? this.o.metrics.truncateAfter(ckpt.step) : 0;
