@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { setSimdEnabled } from '../nn/simd.js';
 import { Rng } from '../../control/rng.js';
 import { JsKernels } from '../kernels/kernels.js';
 import { randomShift } from './augment.js';
@@ -55,13 +56,21 @@ describe('conv encoder', () => {
     expect(a).toBeCloseTo(b, 3);
   });
 
-  it('parameter gradients match central finite differences (every parameter)', () => {
+  // Widths that are multiples of 4 run their bias/ReLU/LayerNorm/tanh work on WebAssembly SIMD
+  // (policies/nn/simd.ts), others on the JS loops; SIMD off runs everything on the JS loops.
+  it.each<[string, ConvEncoderSpec, boolean]>([
+    ['3 filters (JS conv layers), 4 features (SIMD head)', SPEC, true],
+    ['4 filters (SIMD conv layers), 4 features', { ...SPEC, filters: 4 }, true],
+    ['4 filters, 4 features, SIMD off', { ...SPEC, filters: 4 }, false],
+  ])('parameter gradients match central finite differences (every parameter): %s', (_label, spec, simd) => {
+    setSimdEnabled(simd);
     const rng = new Rng(3);
     const B = 2;
-    const p = createConvEncoder(SPEC, rng);
+    const p = createConvEncoder(spec, rng);
     const x = randomInput(rng, B * 9 * 8 * 2);
-    const r = Float32Array.from({ length: B * SPEC.features }, () => rng.normal());
-    const pass = new ConvEncoderPass(SPEC, B, new JsKernels());
+    const r = Float32Array.from({ length: B * spec.features }, () => rng.normal());
+    const pass = new ConvEncoderPass(spec, B, new JsKernels());
+    setSimdEnabled(true);
     pass.forward(p, x);
     pass.backward(r);
     const eps = 3e-3;
@@ -84,6 +93,30 @@ describe('conv encoder', () => {
     expect(checked).toBe(encoderParamList(p).reduce((a, q) => a + q.length, 0));
     // A ReLU kink inside ±eps can spoil a difference quotient; none did at this seed.
     expect(bad).toBe(0);
+  });
+
+  it('the SIMD and JS elementwise paths give the same features and gradients (8 filters, 8 features)', () => {
+    const spec: ConvEncoderSpec = { ...SPEC, filters: 8, features: 8 };
+    const run = (simd: boolean): Float32Array[] => {
+      setSimdEnabled(simd);
+      const rng = new Rng(9);
+      const B = 3;
+      const p = createConvEncoder(spec, rng);
+      const x = randomInput(rng, B * 9 * 8 * 2);
+      const r = Float32Array.from({ length: B * spec.features }, () => rng.normal());
+      const pass = new ConvEncoderPass(spec, B, new JsKernels());
+      setSimdEnabled(true);
+      const out = Float32Array.from(pass.forward(p, x));
+      pass.backward(r);
+      return [out, ...pass.grads.map((g) => Float32Array.from(g))];
+    };
+    const simd = run(true);
+    const js = run(false);
+    simd.forEach((a, k) => {
+      const b = js[k] as Float32Array;
+      const scale = Math.max(1e-6, ...Array.from(b, Math.abs));
+      a.forEach((v, i) => expect(Math.abs(v - (b[i] as number)) / scale).toBeLessThan(1e-5));
+    });
   });
 
   it('refuses an image smaller than its kernels and names the layer', () => {

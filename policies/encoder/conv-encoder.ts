@@ -2,6 +2,7 @@ import type { Rng } from '../../control/rng.js';
 import type { Kernels } from '../kernels/kernels.js';
 import { tanhInPlace } from '../nn/fast-tanh.js';
 import { columnSums, layerNormBackward, layerNormForward } from '../nn/net.js';
+import { type LayerNormState, type SimdElementwise, simdElementwise } from '../nn/simd.js';
 
 /**
  * A small convolutional image encoder as DrQ (Kostrikov et al. 2020) and SERL's from-scratch
@@ -188,6 +189,9 @@ export class ConvEncoderPass {
   private readonly dHead: Float32Array;
   private input: Float32Array | null = null;
   private params: ConvEncoderParams | null = null;
+  /** The SIMD elementwise kernels (policies/nn/simd.ts), or null: the JS loops below. */
+  private readonly simd: SimdElementwise | null;
+  private readonly ln: LayerNormState;
 
   constructor(
     readonly spec: ConvEncoderSpec,
@@ -204,6 +208,9 @@ export class ConvEncoderPass {
     this.invStd = new Float64Array(batch);
     this.dHead = new Float32Array(batch * spec.features);
     this.grads = encoderParamShapes(spec, '').map((s) => new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
+    this.simd = simdElementwise();
+    const none = new Float32Array(0);
+    this.ln = { g: none, beta: none, xhat: this.xhat, invStd: this.invStd };
   }
 
   /** Forward pass on `x` (batch × height × width × channels, values in [0, 1]); returns {@link out}. */
@@ -220,13 +227,20 @@ export class ConvEncoderPass {
       im2col(h, B, s, this.cols);
       const z = this.acts[l] as Float32Array;
       this.kernels.gemm(false, false, M, s.co, K, 1, this.cols, p.w[l] as Float32Array, 0, z);
-      biasRelu(z, M, s.co, p.b[l] as Float32Array);
+      if (this.simd && s.co % 4 === 0) this.simd.hiddenForward(z, M, s.co, p.b[l] as Float32Array, 'relu', null);
+      else biasRelu(z, M, s.co, p.b[l] as Float32Array);
       h = z;
     });
     const flat = h.length / B;
     this.kernels.gemm(false, false, B, spec.features, flat, 1, h, p.headW, 0, this.out);
-    layerNormForward(this.out, B, spec.features, p.headB, p.lnGain, p.lnBias, this.xhat, this.invStd);
-    tanhInPlace(this.out, this.out.length);
+    if (this.simd && spec.features % 4 === 0) {
+      this.ln.g = p.lnGain;
+      this.ln.beta = p.lnBias;
+      this.simd.hiddenForward(this.out, B, spec.features, p.headB, 'tanh', this.ln);
+    } else {
+      layerNormForward(this.out, B, spec.features, p.headB, p.lnGain, p.lnBias, this.xhat, this.invStd);
+      tanhInPlace(this.out, this.out.length);
+    }
     return this.out;
   }
 
@@ -241,11 +255,18 @@ export class ConvEncoderPass {
     const g = this.grads;
     const F = spec.features;
     const dz = this.dHead;
-    for (let i = 0; i < B * F; i++) {
-      const o = this.out[i] as number;
-      dz[i] = (dOut[i] as number) * (1 - o * o);
-    }
-    layerNormBackward(dz, B, F, p.lnGain, this.xhat, this.invStd, g[2 * L + 2] as Float32Array, g[2 * L + 3] as Float32Array);
+    if (this.simd && F % 4 === 0) {
+      // tanh′, LayerNorm and the head's bias sum in one SIMD pass (dOut copied: the caller's).
+      dz.set(dOut.subarray(0, B * F));
+      this.ln.g = p.lnGain;
+      this.simd.hiddenBackward(dz, this.out, B, F, 'tanh', this.ln, g[2 * L + 2] as Float32Array, g[2 * L + 3] as Float32Array, g[2 * L + 1] as Float32Array);
+    } else {
+      for (let i = 0; i < B * F; i++) {
+        const o = this.out[i] as number;
+        dz[i] = (dOut[i] as number) * (1 - o * o);
+      }
+      layerNormBackward(dz, B, F, p.lnGain, this.xhat, this.invStd, g[2 * L + 2] as Float32Array, g[2 * L + 3] as Float32Array);
+      }
     const last = this.acts[L - 1] as Float32Array;
     const flat = last.length / B;
     this.kernels.gemm(true, false, flat, F, B, 1, last, dz, 0, g[2 * L] as Float32Array);
@@ -257,11 +278,14 @@ export class ConvEncoderPass {
       const K = KERNEL * KERNEL * s.ci;
       const h = this.acts[l] as Float32Array;
       const d = this.dActs[l] as Float32Array;
-      // h ≥ 0 (a ReLU's output): ceil(min(h, 1)) is its mask without a branch per element.
-      for (let i = 0; i < M * s.co; i++) d[i] = (d[i] as number) * Math.ceil(Math.min(h[i] as number, 1));
+      if (this.simd && s.co % 4 === 0) this.simd.hiddenBackward(d, h, M, s.co, 'relu', null, null, null, g[L + l] as Float32Array);
+      else {
+        // h ≥ 0 (a ReLU's output): ceil(min(h, 1)) is its mask without a branch per element.
+        for (let i = 0; i < M * s.co; i++) d[i] = (d[i] as number) * Math.ceil(Math.min(h[i] as number, 1));
+        columnSums(d, M, s.co, g[L + l] as Float32Array);
+      }
       im2col(l === 0 ? x : (this.acts[l - 1] as Float32Array), B, s, this.cols);
       this.kernels.gemm(true, false, K, s.co, M, 1, this.cols, d, 0, g[l] as Float32Array);
-      columnSums(d, M, s.co, g[L + l] as Float32Array);
       if (l > 0) {
         this.kernels.gemm(false, true, M, K, s.co, 1, d, p.w[l] as Float32Array, 0, this.cols);
         col2im(this.cols, B, s, this.dActs[l - 1] as Float32Array);
