@@ -64,7 +64,7 @@ export function expandMacros(source: string): string {
 /** The module's bytes, base64, assembled from the .wat source. */
 export async function assembleSimd(): Promise<string> {
   const wabt = await (await import('wabt')).default();
-  const parsed = wabt.parseWat('simd.wat', expandMacros(readFileSync(WAT_PATH, 'utf8')), { simd: true });
+  const parsed = wabt.parseWat('simd.wat', expandMacros(readFileSync(WAT_PATH, 'utf8')), { simd: true, bulk_memory: true });
   try {
     parsed.validate();
     return Buffer.from(parsed.toBinary({}).buffer).toString('base64');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../control/rng.js';
 import { fastTanh, tanhInPlace } from './fast-tanh.js';
+import { col2im, convShapes, im2col } from '../encoder/conv-encoder.js';
 import { columnSums, layerNormBackward, layerNormForward } from './net.js';
 import { assembleSimd, MODULE_PATH, moduleText } from './simd-build.js';
 import { simdElementwise, setSimdEnabled, type SimdActivation } from './simd.js';
@@ -100,6 +101,30 @@ describe('WebAssembly SIMD elementwise kernels', () => {
         expect(relErr(dbS, dbJ)).toBeLessThan(5e-6);
       } else expect(Array.from(dgS.subarray(0, 4))).toEqual([9, 9, 9, 9]);
     });
+  });
+
+  it('im2col and col2im equal the conv encoder\'s JS loops on every layer of the 64×64 encoder and odd channel counts', () => {
+    const layers = [...convShapes({ height: 64, width: 64, channels: 3, filters: 32, strides: [2, 2, 1, 1], features: 50 }), ...convShapes({ height: 9, width: 8, channels: 5, filters: 3, strides: [2, 1], features: 4 })];
+    for (const s of layers) {
+      const B = 2;
+      const x = randn(B * s.hi * s.wi * s.ci);
+      const colsJ = new Float32Array(B * s.ho * s.wo * 9 * s.ci);
+      const colsS = new Float32Array(colsJ.length).fill(Number.NaN);
+      im2col(x, B, s, colsJ);
+      simd!.im2col(x, B, s, colsS);
+      expect(colsS).toEqual(colsJ);
+      const dCols = randn(colsJ.length);
+      const dxJ = new Float32Array(x.length);
+      const dxS = new Float32Array(x.length).fill(7);
+      col2im(dCols, B, s, dxJ);
+      simd!.col2im(dCols, B, s, dxS);
+      expect(relErr(dxS, dxJ)).toBeLessThan(1e-6);
+    }
+    const s = layers[0]!;
+    expect(() => simd!.im2col(new Float32Array(10), 2, s, new Float32Array(1e6))).toThrow(/x has 10 values, needs 24576/);
+    expect(() => simd!.im2col(new Float32Array(24576), 2, s, new Float32Array(10))).toThrow(/cols has 10 values/);
+    expect(() => simd!.col2im(new Float32Array(10), 2, s, new Float32Array(24576))).toThrow(/dCols has 10 values/);
+    expect(() => simd!.im2col(new Float32Array(24576), 2, { ...s, ho: 40 }, new Float32Array(1e6))).toThrow(/reads past a 64×64 input/);
   });
 
   it('grows its memory for a large layer and still serves small ones after', () => {

@@ -23,6 +23,18 @@ interface SimdExports {
   ln_bwd(dy: number, h: number, rows: number, n: number, g: number, xhat: number, inv: number, dg: number, dbeta: number, act: number): void;
   adam(g: number, p: number, m: number, v: number, n: number, beta1: number, beta2: number, stepSize: number, epsHat: number): void;
   lerp(t: number, s: number, n: number, tau: number): void;
+  im2col(x: number, batch: number, hi: number, wi: number, ci: number, ho: number, wo: number, stride: number, cols: number): void;
+  col2im(dcols: number, batch: number, hi: number, wi: number, ci: number, ho: number, wo: number, stride: number, dx: number): void;
+}
+
+/** A 3×3 convolution layer's geometry (policies/encoder/conv-encoder.ts's ConvLayerShape). */
+export interface PatchShape {
+  readonly hi: number;
+  readonly wi: number;
+  readonly ci: number;
+  readonly ho: number;
+  readonly wo: number;
+  readonly stride: number;
 }
 
 export type SimdActivation = 'none' | 'tanh' | 'relu';
@@ -133,6 +145,30 @@ export class SimdElementwise {
     return n;
   }
 
+  /** im2col of a 3×3 convolution (see policies/encoder/conv-encoder.ts): cols ← patches of x. */
+  im2col(x: Float32Array, batch: number, shape: PatchShape, cols: Float32Array): void {
+    const { inSize, colSize } = checkPatches('im2col', batch, shape, x.length, cols.length, 'x', 'cols');
+    const a = this.arena.reset();
+    const xi = a.take(inSize);
+    const ci = a.take(colSize);
+    const m = this.reserve(a.floats);
+    m.set(x.subarray(0, inSize), xi);
+    this.ex.im2col(xi * 4, batch, shape.hi, shape.wi, shape.ci, shape.ho, shape.wo, shape.stride, ci * 4);
+    cols.set(m.subarray(ci, ci + colSize), 0);
+  }
+
+  /** col2im, im2col's adjoint: dx ← 0, then every patch row added back where it came from. */
+  col2im(dCols: Float32Array, batch: number, shape: PatchShape, dx: Float32Array): void {
+    const { inSize, colSize } = checkPatches('col2im', batch, shape, dx.length, dCols.length, 'dx', 'dCols');
+    const a = this.arena.reset();
+    const ci = a.take(colSize);
+    const xi = a.take(inSize);
+    const m = this.reserve(a.floats);
+    m.set(dCols.subarray(0, colSize), ci);
+    this.ex.col2im(ci * 4, batch, shape.hi, shape.wi, shape.ci, shape.ho, shape.wo, shape.stride, xi * 4);
+    dx.set(m.subarray(xi, xi + inSize), 0);
+  }
+
   /**
    * One hidden layer after its matrix product, in place on z (rows × n): z ← act(z + b), or with
    * LayerNorm (`ln` given), z ← act(LayerNorm(z + b)·g + β), keeping x̂ and 1/σ in `ln`.
@@ -213,6 +249,18 @@ export class SimdElementwise {
     }
     dy.set(this.f32.subarray(di, di + size), 0);
   }
+}
+
+function checkPatches(what: string, batch: number, s: PatchShape, inLength: number, colLength: number, inName: string, colName: string): { inSize: number; colSize: number } {
+  const dims = [batch, s.hi, s.wi, s.ci, s.ho, s.wo, s.stride];
+  if (!dims.every((d) => Number.isInteger(d) && d >= 1)) throw new RangeError(`${what}: bad shape ${JSON.stringify({ batch, ...s })}`);
+  // The last patch must lie inside the image: (ho − 1)·stride + 3 ≤ hi, the same for width.
+  if ((s.ho - 1) * s.stride + 3 > s.hi || (s.wo - 1) * s.stride + 3 > s.wi) throw new RangeError(`${what}: a ${s.ho}×${s.wo} output at stride ${s.stride} reads past a ${s.hi}×${s.wi} input`);
+  const inSize = batch * s.hi * s.wi * s.ci;
+  const colSize = batch * s.ho * s.wo * 9 * s.ci;
+  if (inLength < inSize) throw new RangeError(`${what}: ${inName} has ${inLength} values, needs ${inSize}`);
+  if (colLength < colSize) throw new RangeError(`${what}: ${colName} has ${colLength} values, needs ${colSize}`);
+  return { inSize, colSize };
 }
 
 function checkRows(what: string, z: Float32Array, rows: number, n: number, b: Float32Array): void {

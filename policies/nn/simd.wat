@@ -1,5 +1,6 @@
 ;; The MLP's elementwise work in WebAssembly SIMD (f32x4): bias + LayerNorm + activation forward,
-;; activation gradient + LayerNorm backward + bias gradient, tanh in place, Adam and Polyak steps.
+;; activation gradient + LayerNorm backward + bias gradient, tanh in place, Adam and Polyak steps,
+;; and the conv encoder's im2col / col2im.
 ;;
 ;; Why: the matrix products run on BLAS (or tfjs), and what was left — these loops, as scalar JS on
 ;; Float32Arrays — was 60% of an RLPD update at 256×256 (tanh alone 34%, ~12 ns an element).
@@ -273,4 +274,97 @@
           (f32x4.add (local.get $tv) (f32x4.mul (local.get $T) (f32x4.sub (v128.load (i32.add (local.get $s) (local.get $j))) (local.get $tv)))))
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $l))))
+
+  ;; The patch matrix of a 3×3 convolution (policies/encoder/conv-encoder.ts's im2col): for each
+  ;; output pixel (b, oy, ox) in order, its 3 input rows of 3·ci floats side by side. NHWC input.
+  (func (export "im2col") (param $x i32) (param $batch i32) (param $hi i32) (param $wi i32) (param $ci i32)
+                          (param $ho i32) (param $wo i32) (param $stride i32) (param $cols i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $ky i32) (local $runb i32) (local $src i32)
+    (local $dst i32) (local $k i32)
+    (local.set $runb (i32.mul (i32.const 12) (local.get $ci)))
+    (local.set $dst (local.get $cols))
+    (block $bd (loop $bl
+      (br_if $bd (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $oy (i32.const 0))
+      (block $yd (loop $yl
+        (br_if $yd (i32.ge_u (local.get $oy) (local.get $ho)))
+        (local.set $ox (i32.const 0))
+        (block $xd (loop $xl
+          (br_if $xd (i32.ge_u (local.get $ox) (local.get $wo)))
+          (local.set $ky (i32.const 0))
+          (block $kd (loop $kl
+            (br_if $kd (i32.ge_u (local.get $ky) (i32.const 3)))
+            (local.set $src (i32.add (local.get $x) (i32.shl
+              (i32.mul (i32.add
+                (i32.mul (i32.add (i32.mul (local.get $b) (local.get $hi)) (i32.add (i32.mul (local.get $oy) (local.get $stride)) (local.get $ky))) (local.get $wi))
+                (i32.mul (local.get $ox) (local.get $stride))) (local.get $ci))
+              (i32.const 2))))
+            (local.set $k (i32.const 0))
+            (block $vd (loop $vl
+              (br_if $vd (i32.gt_u (i32.add (local.get $k) (i32.const 16)) (local.get $runb)))
+              (v128.store (i32.add (local.get $dst) (local.get $k)) (v128.load (i32.add (local.get $src) (local.get $k))))
+              (local.set $k (i32.add (local.get $k) (i32.const 16)))
+              (br $vl)))
+            (block $sd (loop $sl
+              (br_if $sd (i32.ge_u (local.get $k) (local.get $runb)))
+              (f32.store (i32.add (local.get $dst) (local.get $k)) (f32.load (i32.add (local.get $src) (local.get $k))))
+              (local.set $k (i32.add (local.get $k) (i32.const 4)))
+              (br $sl)))
+            (local.set $dst (i32.add (local.get $dst) (local.get $runb)))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $kl)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $xl)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $yl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
+
+  ;; The adjoint of im2col: dx ← 0, then each patch row added back where it was read from.
+  (func (export "col2im") (param $dcols i32) (param $batch i32) (param $hi i32) (param $wi i32) (param $ci i32)
+                          (param $ho i32) (param $wo i32) (param $stride i32) (param $dx i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $ky i32) (local $runb i32) (local $dst i32)
+    (local $src i32) (local $k i32) (local $end i32)
+    (local.set $runb (i32.mul (i32.const 12) (local.get $ci)))
+    (local.set $end (i32.add (local.get $dx) (i32.shl (i32.mul (i32.mul (local.get $batch) (local.get $hi)) (i32.mul (local.get $wi) (local.get $ci))) (i32.const 2))))
+    (memory.fill (local.get $dx) (i32.const 0) (i32.sub (local.get $end) (local.get $dx)))
+    (local.set $src (local.get $dcols))
+    (block $bd (loop $bl
+      (br_if $bd (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $oy (i32.const 0))
+      (block $yd (loop $yl
+        (br_if $yd (i32.ge_u (local.get $oy) (local.get $ho)))
+        (local.set $ox (i32.const 0))
+        (block $xd (loop $xl
+          (br_if $xd (i32.ge_u (local.get $ox) (local.get $wo)))
+          (local.set $ky (i32.const 0))
+          (block $kd (loop $kl
+            (br_if $kd (i32.ge_u (local.get $ky) (i32.const 3)))
+            (local.set $dst (i32.add (local.get $dx) (i32.shl
+              (i32.mul (i32.add
+                (i32.mul (i32.add (i32.mul (local.get $b) (local.get $hi)) (i32.add (i32.mul (local.get $oy) (local.get $stride)) (local.get $ky))) (local.get $wi))
+                (i32.mul (local.get $ox) (local.get $stride))) (local.get $ci))
+              (i32.const 2))))
+            (local.set $k (i32.const 0))
+            (block $vd (loop $vl
+              (br_if $vd (i32.gt_u (i32.add (local.get $k) (i32.const 16)) (local.get $runb)))
+              (v128.store (i32.add (local.get $dst) (local.get $k))
+                (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $k))) (v128.load (i32.add (local.get $src) (local.get $k)))))
+              (local.set $k (i32.add (local.get $k) (i32.const 16)))
+              (br $vl)))
+            (block $sd (loop $sl
+              (br_if $sd (i32.ge_u (local.get $k) (local.get $runb)))
+              (f32.store (i32.add (local.get $dst) (local.get $k))
+                (f32.add (f32.load (i32.add (local.get $dst) (local.get $k))) (f32.load (i32.add (local.get $src) (local.get $k)))))
+              (local.set $k (i32.add (local.get $k) (i32.const 4)))
+              (br $sl)))
+            (local.set $src (i32.add (local.get $src) (local.get $runb)))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $kl)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $xl)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $yl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
 )
