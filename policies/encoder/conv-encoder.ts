@@ -224,9 +224,9 @@ export class ConvEncoderPass {
     this.shapes.forEach((s, l) => {
       const M = B * s.ho * s.wo;
       const K = KERNEL * KERNEL * s.ci;
-      this.patches(h, s);
+      const cols = this.patches(h, s);
       const z = this.acts[l] as Float32Array;
-      this.kernels.gemm(false, false, M, s.co, K, 1, this.cols, p.w[l] as Float32Array, 0, z);
+      this.kernels.gemm(false, false, M, s.co, K, 1, cols, p.w[l] as Float32Array, 0, z);
       if (this.simd && s.co % 4 === 0) this.simd.hiddenForward(z, M, s.co, p.b[l] as Float32Array, 'relu', null);
       else biasRelu(z, M, s.co, p.b[l] as Float32Array);
       h = z;
@@ -244,10 +244,14 @@ export class ConvEncoderPass {
     return this.out;
   }
 
-  /** this.cols ← im2col(x) for layer shape s (SIMD where on). */
-  private patches(x: Float32Array, s: ConvLayerShape): void {
-    if (this.simd) this.simd.im2col(x, this.batch, s, this.cols);
-    else im2col(x, this.batch, s, this.cols);
+  /**
+   * im2col(x) for layer shape s: with SIMD, a view into the SIMD module's memory (no copy out;
+   * valid until the next SIMD call, so used at once as the gemm operand), else {@link cols}.
+   */
+  private patches(x: Float32Array, s: ConvLayerShape): Float32Array {
+    if (this.simd) return this.simd.im2colView(x, this.batch, s);
+    im2col(x, this.batch, s, this.cols);
+    return this.cols;
   }
 
   /** Backpropagates dL/d(out) (batch × features) into {@link grads} (no input gradient: pixels are data). */
@@ -290,8 +294,8 @@ export class ConvEncoderPass {
         for (let i = 0; i < M * s.co; i++) d[i] = (d[i] as number) * Math.ceil(Math.min(h[i] as number, 1));
         columnSums(d, M, s.co, g[L + l] as Float32Array);
       }
-      this.patches(l === 0 ? x : (this.acts[l - 1] as Float32Array), s);
-      this.kernels.gemm(true, false, K, s.co, M, 1, this.cols, d, 0, g[l] as Float32Array);
+      const cols = this.patches(l === 0 ? x : (this.acts[l - 1] as Float32Array), s);
+      this.kernels.gemm(true, false, K, s.co, M, 1, cols, d, 0, g[l] as Float32Array);
       if (l > 0) {
         this.kernels.gemm(false, true, M, K, s.co, 1, d, p.w[l] as Float32Array, 0, this.cols);
         if (this.simd) this.simd.col2im(this.cols, B, s, this.dActs[l - 1] as Float32Array);

@@ -113,6 +113,7 @@ describe('WebAssembly SIMD elementwise kernels', () => {
       im2col(x, B, s, colsJ);
       simd!.im2col(x, B, s, colsS);
       expect(colsS).toEqual(colsJ);
+      expect(simd!.im2colView(x, B, s)).toEqual(colsJ);
       const dCols = randn(colsJ.length);
       const dxJ = new Float32Array(x.length);
       const dxS = new Float32Array(x.length).fill(7);
