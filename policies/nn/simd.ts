@@ -147,14 +147,9 @@ export class SimdElementwise {
 
   /** im2col of a 3×3 convolution (see policies/encoder/conv-encoder.ts): cols ← patches of x. */
   im2col(x: Float32Array, batch: number, shape: PatchShape, cols: Float32Array): void {
-    const { inSize, colSize } = checkPatches('im2col', batch, shape, x.length, cols.length, 'x', 'cols');
-    const a = this.arena.reset();
-    const xi = a.take(inSize);
-    const ci = a.take(colSize);
-    const m = this.reserve(a.floats);
-    m.set(x.subarray(0, inSize), xi);
-    this.ex.im2col(xi * 4, batch, shape.hi, shape.wi, shape.ci, shape.ho, shape.wo, shape.stride, ci * 4);
-    cols.set(m.subarray(ci, ci + colSize), 0);
+    checkPatches('im2col', batch, shape, x.length, cols.length, 'x', 'cols');
+    const view = this.im2colView(x, batch, shape);
+    cols.set(view, 0);
   }
 
   /**
