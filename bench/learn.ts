@@ -230,6 +230,9 @@ async function retune(json: boolean): Promise<unknown[]> {
   return rows;
 }
 
+/** The RLPD config whose networks the updates/s row times (LEARN_SPEED_CONFIG; a PandaReach-v0 config). */
+const SPEED_CONFIG = process.env['LEARN_SPEED_CONFIG'] ?? 'configs/panda-reach-rlpd.yaml';
+
 /**
  * What the native learner buys (issue 20), each backend in turn in one run: RLPD updates per
  * second with configs/panda-reach-rlpd.yaml's networks (obs 23, action 7; one update = the
@@ -238,9 +241,6 @@ async function retune(json: boolean): Promise<unknown[]> {
  * 1,000 steps, LEARN_SEEDS seeds, stopped there; 20k steps at most; LEARN_SEEDS=0 times the
  * updates only). LEARN_SPEED_CONFIG times another PandaReach config's networks (e.g. the 256 one).
  */
-/** The RLPD config whose networks the updates/s row times (LEARN_SPEED_CONFIG; a PandaReach-v0 config). */
-const SPEED_CONFIG = process.env['LEARN_SPEED_CONFIG'] ?? 'configs/panda-reach-rlpd.yaml';
-
 async function learnerSpeed(json: boolean): Promise<unknown> {
   const backends = (process.env['LEARN_BACKENDS'] ?? 'blas,wasm').split(',') as ('blas' | 'wasm')[];
   const seeds = Number(process.env['LEARN_SEEDS'] ?? 1);
