@@ -216,7 +216,9 @@ async function retune(json: boolean): Promise<unknown[]> {
   for (const path of configs) {
     const loaded = loadConfig(path);
     for (const seed of seeds) {
-      const config: ExperimentConfig = { ...loaded, seed, train: { ...loaded.train, evalEvery: 1000, evalEpisodes: 20 } };
+      // LEARN_THREADS: the learner's BLAS threads (e.g. 1 when two retune processes share two cores).
+      const threads = process.env['LEARN_THREADS'] ? Number(process.env['LEARN_THREADS']) : loaded.train.threads;
+      const config: ExperimentConfig = { ...loaded, seed, train: { ...loaded.train, evalEvery: 1000, evalEpisodes: 20, ...(threads ? { threads } : {}) } };
       const { reached, metrics, seconds } = await trainUntil(config, join(RUNS, `retune-${loaded.name}-seed${seed}`), table, (e) => (e['successRate'] as number) >= 0.8);
       const ev = metrics.read().filter((r) => r.type === 'eval').at(-1);
       const last = { step: ev?.step ?? 0, successRate: (ev?.['successRate'] as number | undefined) ?? 0 };
