@@ -276,11 +276,11 @@ export class ConvEncoderPass {
         dz[i] = (dOut[i] as number) * (1 - o * o);
       }
       layerNormBackward(dz, B, F, p.lnGain, this.xhat, this.invStd, g[2 * L + 2] as Float32Array, g[2 * L + 3] as Float32Array);
-      }
+      columnSums(dz, B, F, g[2 * L + 1] as Float32Array);
+    }
     const last = this.acts[L - 1] as Float32Array;
     const flat = last.length / B;
     this.kernels.gemm(true, false, flat, F, B, 1, last, dz, 0, g[2 * L] as Float32Array);
-    columnSums(dz, B, F, g[2 * L + 1] as Float32Array);
     this.kernels.gemm(false, true, B, flat, F, 1, dz, p.headW, 0, this.dActs[L - 1] as Float32Array);
     for (let l = L - 1; l >= 0; l--) {
       const s = shapes[l] as ConvLayerShape;

@@ -47,6 +47,8 @@ export class Adam {
     this.params.forEach((p, k) => {
       const g = grads[k] as Float32Array;
       if (g.length !== p.length) throw new Error(`Adam: gradient ${k} has ${g.length} values, its parameter ${p.length}`);
+      // Checked before the step counter moves: a failure half-way would leave some arrays stepped.
+      if (this.m[k]?.length !== p.length || this.v[k]?.length !== p.length) throw new Error(`Adam: moment arrays of parameter ${k} have ${this.m[k]?.length} and ${this.v[k]?.length} values, the parameter ${p.length}`);
     });
     this.step++;
     const { beta1, beta2, epsilon } = this;

@@ -54,7 +54,8 @@ export function expandMacros(source: string): string {
       lines = [
         `(if (i32.eq (local.get ${act}) (i32.const 1))`,
         `  (then (local.set ${d} (f32x4.mul (local.get ${d}) (f32x4.sub ${splat(1)} (f32x4.mul (local.tee $hv ${h}) (local.get $hv))))))`,
-        `  (else (if (i32.eq (local.get ${act}) (i32.const 2)) (then (local.set ${d} (v128.and (local.get ${d}) (f32x4.gt ${h} ${splat(0)})))))))`,
+        // ReLU: d·ceil(min(h, 1)), the JS loop's branch-free mask, as a product so NaN and ±∞ in d stay NaN where the unit is off (tfjs: dy·step(x)).
+        `  (else (if (i32.eq (local.get ${act}) (i32.const 2)) (then (local.set ${d} (f32x4.mul (local.get ${d}) (f32x4.ceil (f32x4.min ${h} ${splat(1)}))))))))`,
       ];
     } else throw new Error(`simd.wat: unknown macro ;;@${name}`);
     return lines.map((l) => indent + l).join('\n');

@@ -83,7 +83,7 @@
   (func (export "ln_fwd") (param $z i32) (param $rows i32) (param $n i32) (param $b i32) (param $g i32)
                           (param $beta i32) (param $xhat i32) (param $inv i32)
     (local $r i32) (local $j i32) (local $nb i32) (local $row i32) (local $xrow i32)
-    (local $acc v128) (local $v v128) (local $mean v128) (local $is v128) (local $xh v128)
+    (local $acc v128) (local $acc2 v128) (local $v v128) (local $mean v128) (local $is v128) (local $xh v128) (local $c f32) (local $cv v128)
     (local $nf f32) (local $invf f32)
     (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
     (local.set $nf (f32.convert_i32_u (local.get $n)))
@@ -104,18 +104,27 @@
             (local.set $j (i32.add (local.get $j) (i32.const 16)))
             (br $l1)))
         (local.set $mean (f32x4.splat (f32.div (call $hsum (local.get $acc)) (local.get $nf))))
-        ;; pass 2: variance about the mean
+        ;; pass 2: about that mean, Σd and Σd² (d = v − mean); the float32 mean of a row far from zero
+        ;; is off by up to an ulp of its size, and c = Σd/n corrects it (x̂ = (v − mean − c)/σ with
+        ;; var = Σd²/n − c²; v − mean is exact, mean + c would round c away), so a row of 1e4 + small
+        ;; noise, or of all-equal values, normalises as in float64.
         (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $acc2 (v128.const f32x4 0 0 0 0))
         (local.set $j (i32.const 0))
         (block $e2
           (loop $l2
             (br_if $e2 (i32.ge_u (local.get $j) (local.get $nb)))
             (local.set $v (f32x4.sub (v128.load (i32.add (local.get $row) (local.get $j))) (local.get $mean)))
-            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $v) (local.get $v))))
+            (local.set $acc (f32x4.add (local.get $acc) (local.get $v)))
+            (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $v) (local.get $v))))
             (local.set $j (i32.add (local.get $j) (i32.const 16)))
             (br $l2)))
+        (local.set $c (f32.div (call $hsum (local.get $acc)) (local.get $nf)))
+        (local.set $cv (f32x4.splat (local.get $c)))
         (local.set $invf (f32.div (f32.const 1)
-          (f32.sqrt (f32.add (f32.div (call $hsum (local.get $acc)) (local.get $nf)) (f32.const 1e-5)))))
+          (f32.sqrt (f32.add
+            (f32.max (f32.sub (f32.div (call $hsum (local.get $acc2)) (local.get $nf)) (f32.mul (local.get $c) (local.get $c))) (f32.const 0))
+            (f32.const 1e-5)))))
         (f32.store (i32.add (local.get $inv) (i32.shl (local.get $r) (i32.const 2))) (local.get $invf))
         (local.set $is (f32x4.splat (local.get $invf)))
         ;; pass 3: normalise, scale, shift
@@ -123,7 +132,7 @@
         (block $e3
           (loop $l3
             (br_if $e3 (i32.ge_u (local.get $j) (local.get $nb)))
-            (local.set $xh (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $row) (local.get $j))) (local.get $mean)) (local.get $is)))
+            (local.set $xh (f32x4.mul (f32x4.sub (f32x4.sub (v128.load (i32.add (local.get $row) (local.get $j))) (local.get $mean)) (local.get $cv)) (local.get $is)))
             (v128.store (i32.add (local.get $xrow) (local.get $j)) (local.get $xh))
             (v128.store (i32.add (local.get $row) (local.get $j))
               (f32x4.add (f32x4.mul (local.get $xh) (v128.load (i32.add (local.get $g) (local.get $j))))

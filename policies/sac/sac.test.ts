@@ -275,6 +275,13 @@ describe('typed-array Adam and Polyak', () => {
     }
     expect(maxRelErr(a, b.dataSync() as Float32Array)).toBeLessThan(1e-5);
     expect(() => ours.apply([new Float32Array(3)])).toThrow(/gradient 0 has 3 values, its parameter 22/);
+    // A corrupted moment array is refused before anything moves (review: the step used to be half-done).
+    const two = new Adam([Float32Array.from(init), Float32Array.from(init)], { lr: 0.01 });
+    (two.v as Float32Array[])[1] = new Float32Array(3);
+    const before = Float32Array.from(two.params[0] as Float32Array);
+    expect(() => two.apply([new Float32Array(22).fill(1), new Float32Array(22).fill(1)])).toThrow(/moment arrays of parameter 1 have 22 and 3 values/);
+    expect(two.params[0]).toEqual(before);
+    expect(two.step).toBe(0);
   });
 
   it.each([
