@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../control/rng.js';
 import type { DictObservation } from '../control/spaces.js';
-import { JsKernels } from '../policies/kernels/kernels.js';
-import { allFrames, precisionRecall, RewardClassifier, type LabelledEpisode } from './reward-classifier.js';
+import { loadBlasKernels } from '../policies/kernels/blas.js';
+import { JsKernels, type Kernels } from '../policies/kernels/kernels.js';
+import { simdElementwise } from '../policies/nn/simd.js';
+import { allFrames, precisionRecall, RewardClassifier, SCORE_CHUNK, type LabelledEpisode } from './reward-classifier.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'clf-images-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,4 +55,27 @@ describe('reward classifier on camera frames (issue 23)', () => {
     expect(Array.from(back.probabilities(test.obs.slice(0, 20)))).toEqual(Array.from(clf.probabilities(test.obs.slice(0, 20))));
     expect(() => clf.probability({ state: Float32Array.of(0, 0), wrist: new Uint8Array(10) })).toThrow(/need a "wrist" frame of 12×12×1 bytes/);
   }, 60_000);
+
+  it('scores a large set in chunks: the same probabilities, and memory bounded by a chunk, not the set (review)', async () => {
+    // 64×64 RGB frames through the default encoder: ~380 KB of patches a frame, so one pass over
+    // 700 frames would grow the SIMD module's memory past 250 MB (it never shrinks).
+    const rng = new Rng(8);
+    const frame = (): DictObservation => ({ state: Float32Array.of(rng.normal()), front: Uint8Array.from({ length: 64 * 64 * 3 }, () => rng.int(256)) });
+    const set = (n: number) => ({ obs: Array.from({ length: n }, frame), labels: Array.from({ length: n }, (_v, i) => i % 2), episode: Array.from({ length: n }, (_v, i) => i >> 2) });
+    let kernels: Kernels;
+    try {
+      kernels = await loadBlasKernels({ threads: 1 });
+    } catch {
+      kernels = new JsKernels();
+    }
+    const clf = RewardClassifier.train(set(16), set(8), { encoder: { kind: 'conv', camera: 'front' }, hidden: [8], epochs: 1, batchSize: 8, seed: 1, kernels });
+    const obs = set(700).obs;
+    const all = clf.probabilities(obs);
+    expect(all).toHaveLength(700);
+    expect(SCORE_CHUNK).toBeLessThan(700);
+    // Rows are scored independently: a chunk alone gives the same numbers.
+    expect(Array.from(clf.probabilities(obs.slice(SCORE_CHUNK, 2 * SCORE_CHUNK)))).toEqual(Array.from(all.subarray(SCORE_CHUNK, 2 * SCORE_CHUNK)));
+    const simd = simdElementwise();
+    if (simd) expect(simd.memoryBytes).toBeLessThan(160 * 2 ** 20);
+  }, 120_000);
 });

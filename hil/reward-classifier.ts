@@ -11,6 +11,13 @@ import { Adam } from '../policies/nn/adam.js';
 import { createMlpParams, MlpPass, paramList, type MlpParams } from '../policies/nn/net.js';
 import type { ReplayBuffer } from '../policies/replay.js';
 
+/**
+ * Frames scored per encoder pass. One pass over a whole held-out set kept every frame's patches at
+ * once (~380 KB a 64×64 frame: 11k frames ran the SIMD module out of its 4 GiB, and the JS path
+ * peaked at 5.5 GB); chunks of this size bound it at ~100 MB.
+ */
+export const SCORE_CHUNK = 256;
+
 /** Observations with success labels, grouped by the episode they came from (for held-out splits). */
 export interface LabelledFrames<O extends Observation = Float32Array> {
   readonly obs: O[];
@@ -382,9 +389,14 @@ export class RewardClassifier {
     return f;
   }
 
-  /** Success probabilities of observations. */
+  /** Success probabilities of observations (scored SCORE_CHUNK at a time: memory stays bounded). */
   probabilities(obs: readonly Observation[]): Float32Array {
     if (obs.length === 0) return new Float32Array(0);
+    if (obs.length > SCORE_CHUNK) {
+      const out = new Float32Array(obs.length);
+      for (let i = 0; i < obs.length; i += SCORE_CHUNK) out.set(this.probabilities(obs.slice(i, i + SCORE_CHUNK)), i);
+      return out;
+    }
     const { data, dim } = this.featureMatrix(obs);
     const n = obs.length;
     let input = data;

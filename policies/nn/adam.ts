@@ -86,6 +86,8 @@ function adamUpdate(g: Float32Array, p: Float32Array, m: Float32Array, v: Float3
 
 /** Polyak averaging on arrays, target ← (1 − τ)·target + τ·source, array by array. */
 export function polyak(target: readonly Float32Array[], source: readonly Float32Array[], tau: number): void {
+  // Checked before any array moves, as Adam's step.
+  if (target.length !== source.length || target.some((t, k) => source[k]?.length !== t.length)) throw new Error(`polyak: the target's ${target.length} arrays (${target.map((t) => t.length).join(', ')}) and the source's ${source.length} (${source.map((s) => s.length).join(', ')}) differ`);
   const simd = simdElementwise();
   target.forEach((t, k) => {
     const s = source[k] as Float32Array;

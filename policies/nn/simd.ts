@@ -77,6 +77,11 @@ export class SimdElementwise {
     this.f32 = new Float32Array(ex.memory.buffer);
   }
 
+  /** Bytes of the module's memory (it grows to the largest call's need and never shrinks). */
+  get memoryBytes(): number {
+    return this.ex.memory.buffer.byteLength;
+  }
+
   /** Makes the memory hold `floats` floats (grows it; views are refreshed after a grow). */
   private reserve(floats: number): Float32Array {
     const bytes = floats * 4;

@@ -293,6 +293,10 @@ describe('typed-array Adam and Polyak', () => {
     const s = new Float32Array(7).fill(10);
     polyak([t], [s], 0.25);
     t.forEach((v, i) => expect(v).toBeCloseTo(i + 0.25 * (10 - i), 6));
+    // Mismatched lists are refused before any array moves (review).
+    const first = new Float32Array(8).fill(1);
+    expect(() => polyak([first, new Float32Array(8)], [new Float32Array(8), new Float32Array(3)], 0.5)).toThrow(/polyak: the target's 2 arrays \(8, 8\) and the source's 2 \(8, 3\) differ/);
+    expect(Array.from(first)).toEqual(new Array(8).fill(1));
   });
 });
 
