@@ -69,7 +69,7 @@ export function copyParams(dst: MlpParams, src: MlpParams): void {
 
 /**
  * The buffers of one MLP's forward and backward pass at one batch size, preallocated: an update
- * allocates nothing. Every matrix product goes through {@link Kernels} (BLAS or tfjs); bias,
+ * allocates no buffers (the SIMD path makes a few typed-array views per layer to copy through). Every matrix product goes through {@link Kernels} (BLAS or tfjs); bias,
  * activation and LayerNorm run fused in WebAssembly SIMD around them (policies/nn/simd.ts), or
  * as the typed-array loops below where SIMD is off or a layer's width is not a multiple of 4.
  *
