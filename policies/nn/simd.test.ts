@@ -174,6 +174,13 @@ describe('WebAssembly SIMD elementwise kernels', () => {
     expect(Array.from(small)).toEqual([0, 3, 0, 5]);
   });
 
+  it('a call past WebAssembly\'s 4 GiB says so and names the way out, instead of a bare grow failure', () => {
+    // A 1.1e9-float layer needs 4.4 GB: more than a wasm32 memory can hold. A length-only view
+    // fakes the arrays' sizes without allocating them.
+    const huge = { length: 1.1e9, subarray: () => new Float32Array(0) } as unknown as Float32Array;
+    expect(() => simd!.tanhInPlace(huge, 1.1e9)).toThrow(/needs 4196 MiB of WebAssembly memory .*ROBORL_SIMD=0/);
+  });
+
   it('refuses shapes that would read or write past a buffer, naming them', () => {
     const z = new Float32Array(16);
     const b = new Float32Array(8);

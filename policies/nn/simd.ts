@@ -86,7 +86,13 @@ export class SimdElementwise {
   private reserve(floats: number): Float32Array {
     const bytes = floats * 4;
     const have = this.ex.memory.buffer.byteLength;
-    if (have < bytes) this.ex.memory.grow(Math.ceil((bytes - have) / 65536));
+    if (have < bytes) {
+      try {
+        this.ex.memory.grow(Math.ceil((bytes - have) / 65536));
+      } catch (err) {
+        throw new RangeError(`SIMD kernels: one call needs ${(bytes / 2 ** 20).toFixed(0)} MiB of WebAssembly memory and could not get it (${(err as Error).message}); use a smaller batch, or ROBORL_SIMD=0 for the JS loops`);
+      }
+    }
     if (this.f32.buffer !== this.ex.memory.buffer) this.f32 = new Float32Array(this.ex.memory.buffer);
     return this.f32;
   }
