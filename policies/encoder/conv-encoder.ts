@@ -2,7 +2,7 @@ import type { Rng } from '../../control/rng.js';
 import type { Kernels } from '../kernels/kernels.js';
 import { tanhInPlace } from '../nn/fast-tanh.js';
 import { columnSums, layerNormBackward, layerNormForward } from '../nn/net.js';
-import { type LayerNormState, type SimdElementwise, simdElementwise } from '../nn/simd.js';
+import { type LayerNormState, type SimdElementwise, simdElementwise, simdFits } from '../nn/simd.js';
 
 /**
  * A small convolutional image encoder as DrQ (Kostrikov et al. 2020) and SERL's from-scratch
@@ -191,6 +191,9 @@ export class ConvEncoderPass {
   private params: ConvEncoderParams | null = null;
   /** The SIMD elementwise kernels (policies/nn/simd.ts), or null: the JS loops below. */
   private readonly simd: SimdElementwise | null;
+  /** Whether each conv layer's, and the head's, bias/activation work fits the SIMD kernels ({@link simdFits}). */
+  private readonly simdConv: boolean[];
+  private readonly simdHead: boolean;
   private readonly ln: LayerNormState;
 
   constructor(
@@ -209,6 +212,8 @@ export class ConvEncoderPass {
     this.dHead = new Float32Array(batch * spec.features);
     this.grads = encoderParamShapes(spec, '').map((s) => new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
     this.simd = simdElementwise();
+    this.simdConv = this.shapes.map((s) => this.simd !== null && simdFits(s.co, 'relu'));
+    this.simdHead = this.simd !== null && simdFits(spec.features, 'tanh');
     const none = new Float32Array(0);
     this.ln = { g: none, beta: none, xhat: this.xhat, invStd: this.invStd };
   }
@@ -227,13 +232,13 @@ export class ConvEncoderPass {
       const cols = this.patches(h, s);
       const z = this.acts[l] as Float32Array;
       this.kernels.gemm(false, false, M, s.co, K, 1, cols, p.w[l] as Float32Array, 0, z);
-      if (this.simd && s.co % 4 === 0) this.simd.hiddenForward(z, M, s.co, p.b[l] as Float32Array, 'relu', null);
+      if (this.simd && this.simdConv[l]) this.simd.hiddenForward(z, M, s.co, p.b[l] as Float32Array, 'relu', null);
       else biasRelu(z, M, s.co, p.b[l] as Float32Array);
       h = z;
     });
     const flat = h.length / B;
     this.kernels.gemm(false, false, B, spec.features, flat, 1, h, p.headW, 0, this.out);
-    if (this.simd && spec.features % 4 === 0) {
+    if (this.simd && this.simdHead) {
       this.ln.g = p.lnGain;
       this.ln.beta = p.lnBias;
       this.simd.hiddenForward(this.out, B, spec.features, p.headB, 'tanh', this.ln);
@@ -265,7 +270,7 @@ export class ConvEncoderPass {
     const g = this.grads;
     const F = spec.features;
     const dz = this.dHead;
-    if (this.simd && F % 4 === 0) {
+    if (this.simd && this.simdHead) {
       // tanh′, LayerNorm and the head's bias sum in one SIMD pass (dOut copied: the caller's).
       dz.set(dOut.subarray(0, B * F));
       this.ln.g = p.lnGain;
@@ -288,7 +293,7 @@ export class ConvEncoderPass {
       const K = KERNEL * KERNEL * s.ci;
       const h = this.acts[l] as Float32Array;
       const d = this.dActs[l] as Float32Array;
-      if (this.simd && s.co % 4 === 0) this.simd.hiddenBackward(d, h, M, s.co, 'relu', null, null, null, g[L + l] as Float32Array);
+      if (this.simd && this.simdConv[l]) this.simd.hiddenBackward(d, h, M, s.co, 'relu', null, null, null, g[L + l] as Float32Array);
       else {
         // h ≥ 0 (a ReLU's output): ceil(min(h, 1)) is its mask without a branch per element.
         for (let i = 0; i < M * s.co; i++) d[i] = (d[i] as number) * Math.ceil(Math.min(h[i] as number, 1));
