@@ -10,14 +10,14 @@ async function successRate(env: Env, policy: Policy, episodes: number): Promise<
   let ok = 0;
   for (let ep = 0; ep < episodes; ep++) {
     let { obs } = await env.reset({ seed: 100 + ep });
+    let success = false; // at any step, as the evaluation counts it
     for (;;) {
       const r = await env.step(policy(obs));
       obs = r.obs;
-      if (r.terminated || r.truncated) {
-        if (r.info.success) ok++;
-        break;
-      }
+      success ||= r.info.success === true;
+      if (r.terminated || r.truncated) break;
     }
+    if (success) ok++;
   }
   return ok / episodes;
 }
@@ -49,6 +49,39 @@ describe('PandaPickCube-v0', () => {
     await sparse.reset({ seed: 3 });
     expect((await sparse.step(new Float32Array(8))).reward).toBe(0);
     await sparse.close();
+  });
+
+  // Found in a 30k-step RLPD run: with a positive dense reward, an episode that ends on success
+  // taught the policy to hold the cube 7–9 cm up, below the 10 cm success height, for the rest of
+  // the episode (success 40% → 0% while the return rose). SERL's env never ends on success.
+  it('the dense reward runs to the time limit past a success (as SERL’s env); the sparse one ends on it', { timeout: 300_000 }, async () => {
+    const lengths: Record<string, { length: number; successAt: number; lastReward: number }> = {};
+    for (const [name, options] of [['dense', {}], ['sparse', { reward: 'sparse' }], ['dense, terminateOnSuccess', { terminateOnSuccess: true }]] as const) {
+      const env = await make('PandaPickCube-v0', { options: { ...options, action: { frame: 'tcp' } } });
+      const expert = envEntry('PandaPickCube-v0').scripted!(unwrap(env));
+      let { obs } = await env.reset({ seed: 101 });
+      let length = 0;
+      let successAt = -1;
+      let lastReward = Number.NaN;
+      for (;;) {
+        const r = await env.step(expert(obs));
+        obs = r.obs;
+        length++;
+        if (r.info.success === true && successAt < 0) successAt = length;
+        lastReward = r.reward;
+        if (r.terminated || r.truncated) break;
+      }
+      lengths[name] = { length, successAt, lastReward };
+      await env.close();
+    }
+    const dense = lengths['dense']!;
+    expect(dense.successAt).toBeGreaterThan(0);
+    expect(dense.successAt).toBeLessThan(100);
+    expect(dense.length).toBe(100); // ran on, holding the cube
+    expect(dense.lastReward).toBeGreaterThan(0.7 * (0.1 / 0.2)); // still lifted at the end
+    expect(lengths['sparse']!.length).toBe(lengths['sparse']!.successAt);
+    expect(lengths['dense, terminateOnSuccess']!.length).toBe(dense.successAt);
+    await expect(make('PandaPickCube-v0', { options: { terminateOnSuccess: 'yes' } })).rejects.toThrow(/terminateOnSuccess.*true or false, got `yes`/);
   });
 
   it('refuses a bad action, reward or cube mass option by name', async () => {

@@ -253,8 +253,8 @@ register({
 register({
   id: PandaPickCube.ID,
   summary: "Franka Panda grasps a 5 cm cube and lifts it 10 cm (SERL's franka_sim PandaPickCube; gripper, dense or sparse reward)",
-  optionKeys: ['action', 'reward', 'cubeMass', 'successHold', 'engine'],
+  optionKeys: ['action', 'reward', 'cubeMass', 'successHold', 'terminateOnSuccess', 'engine'],
   engines: ENGINES,
-  create: (o) => new PandaPickCube({ engine: engine(o), action: o['action'], reward: o['reward'], cubeMass: num(o, 'cubeMass'), successHold: num(o, 'successHold') }),
+  create: (o) => new PandaPickCube({ engine: engine(o), action: o['action'], reward: o['reward'], cubeMass: num(o, 'cubeMass'), successHold: num(o, 'successHold'), terminateOnSuccess: o['terminateOnSuccess'] }),
   scripted: (env) => pandaPickExpert(pandaActionsOf(env)),
 });
