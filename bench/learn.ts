@@ -30,13 +30,22 @@ interface Curve {
   readonly seconds: number;
 }
 
+/** The seeds to run: LEARN_SEED_LIST (e.g. `1,2`, to add seeds to a measured one) when set, else 0 … count − 1. */
+function seedList(count: number): number[] {
+  const list = process.env['LEARN_SEED_LIST'];
+  if (!list) return Array.from({ length: count }, (_, i) => i);
+  const seeds = list.split(',').map(Number);
+  if (!seeds.every((s) => Number.isInteger(s) && s >= 0)) throw new RangeError(`Expected LEARN_SEED_LIST to be seeds like \`1,2\`, got \`${list}\``);
+  return seeds;
+}
+
 async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffer, engine?: EngineName, withoutDemos = false): Promise<(Curve & { dir: string })[]> {
   const loaded = loadConfig(configPath);
   const onIt = engine ? onEngine(loaded, engine) : loaded;
   // SAC beside RLPD: the same config without its demo table (and its own run folders).
   const base: ExperimentConfig = withoutDemos && onIt.algo.kind === 'sac' ? { ...onIt, name: `${onIt.name}-nodemos`, algo: withoutDemoTable(onIt.algo) } : onIt;
   const curves: (Curve & { dir: string })[] = [];
-  for (let seed = 0; seed < seeds; seed++) {
+  for (const seed of seedList(seeds)) {
     const config: ExperimentConfig = { ...base, seed, ...(STEPS ? { train: { ...base.train, steps: STEPS, evalEvery: Math.min(base.train.evalEvery, STEPS / 2) } } : {}) };
     const dir = join(RUNS, `${base.name}-seed${seed}`);
     rmSync(dir, { recursive: true, force: true });
@@ -68,7 +77,8 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 const std = (xs: number[]): number => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 
 export async function learnBenchmark(json: boolean): Promise<unknown> {
-  const backend = await selectBackend('auto');
+  // LEARN_THREADS: the learner's BLAS threads (1 when runs share the cores).
+  const backend = await selectBackend('auto', process.env['LEARN_THREADS'] ? { threads: Number(process.env['LEARN_THREADS']) } : {});
   const out: Record<string, unknown> = { backend: backend.name };
   if (!ONLY || ONLY === 'pendulum') {
     const curves = await trainSeeds('configs/pendulum-sac.yaml', SEEDS);
