@@ -86,6 +86,21 @@ describe('MuJoCo model from the URDF', () => {
 });
 
 describe('MuJoCo physics', () => {
+  it('mujocoSplit runs k MuJoCo steps of dt / k per physics step: the same time advances, and a bad split is refused', () => {
+    const split = { ...panda(), timing: { dt: 0.004, substeps: 10, mujocoSplit: 2 } };
+    expect(MujocoPhysics.mjcf(split)).toMatch(/<option timestep="0\.002"/);
+    expect(MujocoPhysics.mjcf(panda())).toMatch(/<option timestep="0\.004"/);
+    const physics = new MujocoPhysics(split);
+    physics.restore();
+    physics.step(); // 20 MuJoCo steps of 2 ms: a control period of 40 ms, as unsplit
+    const d = (physics as unknown as { d: { time: number } }).d;
+    const t0 = d.time;
+    physics.step(5);
+    expect(d.time - t0).toBeCloseTo(5 * 0.004, 9);
+    physics.close();
+    expect(() => new MujocoPhysics({ ...panda(), timing: { dt: 0.004, substeps: 10, mujocoSplit: 0 } })).toThrow(/mujocoSplit.*\[1, 16\], got `0`/);
+  });
+
   it('a diverging simulation ends with a PhysicsError, not silent garbage', () => {
     const physics = new MujocoPhysics(panda());
     physics.restore();

@@ -52,6 +52,8 @@ export class MujocoPhysics implements Physics {
   readonly dof: number;
   readonly dt: number;
   readonly substeps: number;
+  /** MuJoCo steps per physics step (`PhysicsOptions.mujocoSplit`). */
+  private readonly split: number;
   private readonly mj: Mujoco;
   private readonly m: MjModel;
   private readonly d: MjData;
@@ -93,6 +95,7 @@ export class MujocoPhysics implements Physics {
     this.dof = this.joints.length;
     this.dt = model.timing.dt;
     this.substeps = model.timing.substeps;
+    this.split = source === undefined ? checkSplit(model.timing.mujocoSplit) : 1;
     const a = model.actuation;
     this.holdTargets = a.mode === 'position';
     const mjcf = typeof source === 'string' ? source : source ? null : MujocoPhysics.mjcf(model);
@@ -178,7 +181,7 @@ export class MujocoPhysics implements Physics {
     const fingers = fingerGains(gripperJoints(model.robot));
     return urdfToMjcf(model.robot, {
       fingers: { kp: fingers.stiffness, kv: fingers.damping },
-      timestep: model.timing.dt,
+      timestep: model.timing.dt / checkSplit(model.timing.mujocoSplit),
       gravity: model.timing.gravity,
       actuation: a.mode === 'position' ? { mode: 'position', kp: gains.stiffness, kv: gains.damping } : a.mode === 'velocity' ? { mode: 'velocity', kv: gains.velocityGain } : { mode: 'torque' },
       gravityCompensation: a.gravityCompensation,
@@ -299,7 +302,7 @@ export class MujocoPhysics implements Physics {
 
   step(steps = this.substeps): void {
     if (this.closed) throw new Error('mujoco: the physics was closed');
-    for (let i = 0; i < steps; i++) this.mj.mj_step(this.m, this.d);
+    for (let i = 0, n = steps * this.split; i < n; i++) this.mj.mj_step(this.m, this.d);
     this.time += steps * this.dt;
     const { qpos } = this.v();
     let finite = true;
@@ -418,6 +421,13 @@ export class MujocoPhysics implements Physics {
 }
 
 /** For each joint, the index of the actuator that drives it (transmission type joint). */
+/** `PhysicsOptions.mujocoSplit`: an integer 1–16 (default 1). */
+function checkSplit(split: number | undefined): number {
+  const k = split ?? 1;
+  if (!(Number.isInteger(k) && k >= 1 && k <= 16)) throw new RangeError(`Expected timing \`mujocoSplit\` to be an integer in [1, 16], got \`${k}\``);
+  return k;
+}
+
 function actuatorOfJoint(m: MjModel, jointIds: readonly number[], names: readonly string[]): Int32Array {
   const type = m.actuator_trntype as Int32Array;
   const trn = m.actuator_trnid as Int32Array;
