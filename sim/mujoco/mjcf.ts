@@ -80,11 +80,15 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   const act = options.actuation;
   const actuators = movable.map((j, k) => {
     const name = xmlName(j.name);
-    // No force limit on the servos: under implicitfast (and implicit) MuJoCo keeps the servo's
-    // velocity gain in the implicit damping even while the force is clamped, and a clamped Panda
-    // shoulder then coasted on at a constant 0.73 rad/s with its target behind it (measured).
-    // Unclamped, the step response matches Rapier's clamped impulse motor (26.4 vs 26.3 mrad
-    // after an 80 mrad target step, joint 1).
+    // No force limit on the servos. A clamped servo leaves the implicit integrator (MuJoCo ≥ 3.10
+    // zeroes its velocity derivative; before, a clamped Panda shoulder coasted on at 0.73 rad/s),
+    // so it is an explicit bang-bang force at the 4 ms step, and where the inertia behind a joint
+    // is small it chatters (MuJoCo 3.14, measured 2026-12-03: joint 7 oscillating 0.15 rad about a
+    // 0.2 rad target step in any pose, joints 1 and 3 at ±45 rad/s with the arm straight; stable
+    // only at 1 ms). Where the inertia is large, force limits would track Rapier's clamped motor
+    // better on large target steps (joint 2: 0.056 vs Rapier's 0.064 rad after one period of a
+    // 0.8 rad step, 0.255 unclamped). Unclamped, small steps match (26.4 vs 26.3 mrad after an
+    // 80 mrad target step, joint 1).
     switch (act.mode) {
       case 'torque':
         return `    <motor name="${name}" joint="${name}" gear="1"/>`;
