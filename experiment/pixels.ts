@@ -82,7 +82,7 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
       for (;;) {
         const action = expert(obs.state);
         const r = await env.step(action);
-        success ||= r.info.success === true;
+        success = r.info.success === true; // at the last step, as evaluation counts it
         ep.push({ obs: stateOf(obs), action: r.info.safety?.executed ?? action, reward: r.reward, costs: r.costs, nextObs: stateOf(r.obs), terminated: r.terminated, truncated: r.truncated });
         obs = r.obs;
         if (r.terminated || r.truncated) break;

@@ -86,7 +86,9 @@ export async function evaluatePolicy<O extends Observation = Float32Array>(env: 
       }
       ret += r.reward;
       for (let k = 0; k < episodeCosts.length; k++) episodeCosts[k] = (episodeCosts[k] as number) + (r.costs[k] as number);
-      success ||= r.info.success === true;
+      // An episode succeeds if its last step does (as SB3 and panda-gym count it): a cube lifted
+      // and dropped again, or a target passed through, is no success.
+      success = r.info.success === true;
       obs = r.obs;
       if (r.terminated || r.truncated) {
         lengths += t + 1;

@@ -124,13 +124,17 @@ describe('NormalizeObservation', () => {
 });
 
 describe('EpisodeStatistics', () => {
-  it('reports return, length, per-constraint cost sums and success at the episode end', async () => {
-    const env = new EpisodeStatistics(new Recorder(4));
+  it('reports return, length, per-constraint cost sums and success at the episode end — its last step’s: a success passed through is none', async () => {
+    const env = new EpisodeStatistics(new Recorder(4)); // success on step 2 only
     await env.reset();
     let last: StepResult | undefined;
     for (let i = 0; i < 4; i++) last = await env.step(Float32Array.of(i, 0));
-    expect(last?.info.episode).toEqual({ return: 0 + 1 + 2 + 3, length: 4, costs: { a: 4, b: 2 }, success: true, terminated: true, truncated: false });
+    expect(last?.info.episode).toEqual({ return: 0 + 1 + 2 + 3, length: 4, costs: { a: 4, b: 2 }, success: false, terminated: true, truncated: false });
     expect(env.history).toHaveLength(1);
+    const ending = new EpisodeStatistics(new Recorder(2)); // ends on its success
+    await ending.reset();
+    await ending.step(Float32Array.of(0, 0));
+    expect((await ending.step(Float32Array.of(0, 0))).info.episode?.success).toBe(true);
   });
 });
 
