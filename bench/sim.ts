@@ -166,7 +166,7 @@ async function envVsPhysics(id: string, options: Record<string, unknown>): Promi
  * A second copy of a MuJoCo task whose compiled model and data are stepped directly: each
  * control step writes fresh joint targets (q + 0.08·U(−1, 1) within the joint ranges, as a
  * random joint-delta action)
- * and calls `mj_step` `substeps` times; every 50 control steps the twin resets (a seeded episode
+ * and advances one control period of `mj_step`s; every 50 control steps the twin resets (a seeded episode
  * start, as the env's), untimed: `endOfPeriod` runs outside the timed `controlStep`.
  */
 async function rawTwin(id: string, options: Record<string, unknown>): Promise<{ controlStep(): void; endOfPeriod(): void; close(): Promise<void> }> {
@@ -183,6 +183,9 @@ async function rawTwin(id: string, options: Record<string, unknown>): Promise<{ 
   const upper = Float64Array.from(physics.joints, (j) => j.limit?.upper ?? Infinity);
   const rng = new Rng(0);
   let t = 0;
+  // MuJoCo steps per control period: the model's own step may be a fraction of the physics
+  // step (`mujocoSplit`: 2 ms on the grasp tasks), so count them from the model's time step.
+  const steps = Math.round((physics.substeps * physics.dt) / (m.opt.timestep as number));
   twin.resetSync({ seed: 0 });
   return {
     controlStep(): void {
@@ -192,7 +195,7 @@ async function rawTwin(id: string, options: Record<string, unknown>): Promise<{ 
         const target = (qpos[adr[k] as number] as number) + 0.08 * rng.uniform(-1, 1);
         ctrl[k] = Math.min(Math.max(target, lower[k] as number), upper[k] as number);
       }
-      for (let s = 0; s < physics.substeps; s++) mj.mj_step(m, d);
+      for (let s = 0; s < steps; s++) mj.mj_step(m, d);
     },
     endOfPeriod(): void {
       if (++t % 50 === 0) twin.resetSync();

@@ -95,7 +95,7 @@ export class MujocoPhysics implements Physics {
     this.dof = this.joints.length;
     this.dt = model.timing.dt;
     this.substeps = model.timing.substeps;
-    this.split = source === undefined ? checkSplit(model.timing.mujocoSplit) : 1;
+
     const a = model.actuation;
     this.holdTargets = a.mode === 'position';
     const mjcf = typeof source === 'string' ? source : source ? null : MujocoPhysics.mjcf(model);
@@ -107,6 +107,11 @@ export class MujocoPhysics implements Physics {
       throw err;
     }
     try {
+      // MuJoCo steps per physics step, from the compiled model's own step: dt / k for a model
+      // written with `mujocoSplit` k (also when its MJCF comes back as `source`), 1 for a file's.
+      const ts = this.m.opt.timestep as number;
+      this.split = Math.round(this.dt / ts);
+      if (!(this.split >= 1 && Math.abs(this.split * ts - this.dt) <= 1e-9 * this.dt)) throw new RangeError(`mujoco: the model's time step ${ts} s does not divide the physics step ${this.dt} s`);
       this.views = this.fetchViews();
       this.d.time = TIME_ORIGIN;
       const { mjOBJ_BODY, mjOBJ_JOINT, mjOBJ_GEOM } = this.mj.mjtObj;
