@@ -34,8 +34,10 @@ interface Curve {
 function seedList(count: number): number[] {
   const list = process.env['LEARN_SEED_LIST'];
   if (!list) return Array.from({ length: count }, (_, i) => i);
-  const seeds = list.split(',').map(Number);
-  if (!seeds.every((s) => Number.isInteger(s) && s >= 0)) throw new RangeError(`Expected LEARN_SEED_LIST to be seeds like \`1,2\`, got \`${list}\``);
+  // Every entry a written integer: Number('') is 0, and seed 0's run folder would be deleted to retrain it.
+  const entries = list.split(',').map((e) => e.trim());
+  const seeds = entries.map(Number);
+  if (!entries.every((e) => /^\d+$/.test(e)) || new Set(seeds).size !== seeds.length) throw new RangeError(`Expected LEARN_SEED_LIST to be seeds like \`1,2\`, got \`${list}\` (distinct non-negative integers)`);
   return seeds;
 }
 
@@ -78,26 +80,28 @@ const std = (xs: number[]): number => Math.sqrt(mean(xs.map((x) => (x - mean(xs)
 
 export async function learnBenchmark(json: boolean): Promise<unknown> {
   // LEARN_THREADS: the learner's BLAS threads (1 when runs share the cores).
-  const backend = await selectBackend('auto', process.env['LEARN_THREADS'] ? { threads: Number(process.env['LEARN_THREADS']) } : {});
+  const threads = process.env['LEARN_THREADS'];
+  if (threads !== undefined && !/^[1-9]\d*$/.test(threads)) throw new RangeError(`Expected LEARN_THREADS to be a positive integer, got \`${threads}\``);
+  const backend = await selectBackend('auto', threads ? { threads: Number(threads) } : {});
   const out: Record<string, unknown> = { backend: backend.name };
   if (!ONLY || ONLY === 'pendulum') {
     const curves = await trainSeeds('configs/pendulum-sac.yaml', SEEDS);
     const finals = curves.map((c) => (c.evals.at(-1) as { returnMean: number }).returnMean);
-    out['pendulum'] = { config: 'configs/pendulum-sac.yaml', steps: STEPS ?? 20000, seeds: SEEDS, finalReturns: finals, mean: mean(finals), std: std(finals), published: { sac: -157, std: 89 }, target: -200, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
-    if (!json) process.stdout.write(`Pendulum-v1 SAC @20k: ${mean(finals).toFixed(1)} ± ${std(finals).toFixed(1)} over ${SEEDS} seeds (published −157 ± 89)\n`);
+    out['pendulum'] = { config: 'configs/pendulum-sac.yaml', steps: STEPS ?? 20000, seeds: curves.map((c) => c.seed), finalReturns: finals, mean: mean(finals), std: std(finals), published: { sac: -157, std: 89 }, target: -200, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
+    if (!json) process.stdout.write(`Pendulum-v1 SAC @20k: ${mean(finals).toFixed(1)} ± ${std(finals).toFixed(1)} over ${curves.length} seeds (published −157 ± 89)\n`);
   }
   if (ONLY === 'reacher') {
     // SAC beside Stream AC(λ) on the reacher (bench stream), compared at the same env steps.
     const curves = await trainSeeds('configs/reacher-sac.yaml', SEEDS);
     const steps = (curves[0] as Curve).evals.map((e) => e.step);
-    out['reacherSac'] = { config: 'configs/reacher-sac.yaml', seeds: SEEDS, curve: steps.map((step, i) => ({ step, returnMean: mean(curves.map((c) => (c.evals[i] as { returnMean: number }).returnMean)), successMean: mean(curves.map((c) => (c.evals[i] as { successRate: number }).successRate)) })), secondsPerSeed: mean(curves.map((c) => c.seconds)) };
+    out['reacherSac'] = { config: 'configs/reacher-sac.yaml', seeds: curves.map((c) => c.seed), curve: steps.map((step, i) => ({ step, returnMean: mean(curves.map((c) => (c.evals[i] as { returnMean: number }).returnMean)), successMean: mean(curves.map((c) => (c.evals[i] as { successRate: number }).successRate)) })), secondsPerSeed: mean(curves.map((c) => c.seconds)) };
   }
   if (!ONLY || ONLY === 'reach') {
     const { table } = await recordDemonstrations(demoConfig('PandaReach-v0', undefined), 20, 5_000_000, false);
     const curves = await trainSeeds('configs/panda-reach-rlpd.yaml', REACH_SEEDS, table);
     const steps = (curves[0] as Curve).evals.map((e) => e.step);
     const successVsSteps = steps.map((step, i) => ({ step, successMean: mean(curves.map((c) => (c.evals[i] as { successRate: number }).successRate)), returnMean: mean(curves.map((c) => (c.evals[i] as { returnMean: number }).returnMean)) }));
-    out['pandaReachRlpd'] = { config: 'configs/panda-reach-rlpd.yaml', demos: 20, seeds: REACH_SEEDS, successVsSteps, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
+    out['pandaReachRlpd'] = { config: 'configs/panda-reach-rlpd.yaml', demos: 20, seeds: curves.map((c) => c.seed), successVsSteps, secondsPerSeed: mean(curves.map((c) => c.seconds)), curves };
     if (!json) for (const p of successVsSteps) process.stdout.write(`PandaReach-v0 RLPD @${p.step}: success ${(100 * p.successMean).toFixed(0)}%\n`);
   }
   if (ONLY === 'manipulation') out['manipulation'] = await manipulation(json);
