@@ -33,7 +33,12 @@ export async function classifierCommand(args: Args): Promise<void> {
   try {
     split = splitEpisodes(episodes, heldOut, seed);
   } catch (err) {
-    throw new UsageError(`${(err as Error).message} (${episodes.length} episodes in ${paths.join(', ')})`);
+    // Demos carry no success flag: an episode's success is its end (terminated). A task that runs
+    // on to the time limit past a success (PandaPickCube-v0's dense reward) ends every episode
+    // truncated, succeeded or not.
+    const positives = episodes.filter((e) => e.labels.includes(1)).length;
+    const hint = positives === 0 ? '; none of them ended in success (terminated): episodes that run on to the time limit past a success, as PandaPickCube-v0 with its dense reward, do not say whether they succeeded — record them with env.options.terminateOnSuccess: true (or reward: sparse), or end them with the success button' : '';
+    throw new UsageError(`${(err as Error).message} (${episodes.length} episodes in ${paths.join(', ')}${hint})`);
   }
   const { train, threshold, test } = split;
   if (!test.some((e) => e.labels.includes(0))) throw new UsageError(`the ${test.length} test episode(s) have no non-success frame to measure precision on: record more episodes or raise --held-out`);
