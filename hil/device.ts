@@ -84,6 +84,10 @@ export interface TeleopDevice {
   episodeStart?(): void;
   /** The step polled last has run: its reward and whether it ended the episode. */
   stepped?(outcome: TeleopOutcome): void;
+  /** Run-level state a checkpoint keeps (a person's spent budget): JSON-safe. */
+  saveState?(): Record<string, unknown>;
+  /** Takes back {@link saveState}'s state from a checkpoint (read from disk: checked). */
+  restoreState?(state: unknown): void;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 import { validateAction, type Env, type InterventionInfo, type ResetOptions, type ResetResult, type StepResult } from '../control/env.js';
 import { SafetyLimits } from '../control/safety/safety-limits.js';
-import { findWrapper, Wrapper } from '../control/wrappers/wrapper.js';
+import { findWrapper, Wrapper, type CheckpointedWrapper } from '../control/wrappers/wrapper.js';
 import type { TeleopContext, TeleopDevice, TeleopOutcome, TeleopReading } from './device.js';
 
 export interface InterventionOptions {
@@ -44,7 +44,8 @@ function successRewardBelow(env: Env): number | undefined {
  * Place it outside the safety layers and the action rescaling, inside the episode statistics
  * (the order in `makeLearnerEnv`).
  */
-export class Intervention extends Wrapper {
+export class Intervention extends Wrapper implements CheckpointedWrapper {
+  readonly stateKey = 'intervention';
   private obs: Float32Array | null = null;
   private t = 0;
   /** What the last step came to, as the device is told it at the next poll (a person watching saw it). */
@@ -133,6 +134,29 @@ export class Intervention extends Wrapper {
     const truncated = !r.terminated && endWith !== 'terminated' && (r.truncated || endWith === 'truncated');
     this.tell({ reward, ...(success === undefined ? {} : { success }), terminated, truncated });
     return { ...r, reward, terminated, truncated, info: { ...r.info, ...(success === undefined ? {} : { success }), intervention } };
+  }
+
+  /** The run's intervention counts and the device's own state (a person's spent budget), for a checkpoint. */
+  saveState(): Record<string, unknown> {
+    return { device: this.device.name, stats: { ...this.stats }, ...(this.device.saveState ? { deviceState: this.device.saveState() } : {}) };
+  }
+
+  /**
+   * Takes back {@link saveState}'s state from a checkpoint (read from disk: every count checked).
+   * A run resumed with another device keeps the counts; the device starts fresh.
+   */
+  restoreState(state: unknown): void {
+    const s = state as { device?: unknown; stats?: Record<string, unknown>; deviceState?: unknown };
+    const stats = typeof s.stats === 'object' && s.stats !== null ? s.stats : null;
+    if (!stats) throw new Error(`checkpoint: expected the intervention state to hold \`stats\`, got ${JSON.stringify(state)}`);
+    const counts = {} as Record<keyof Intervention['stats'], number>;
+    for (const key of Object.keys(this.stats) as (keyof Intervention['stats'])[]) {
+      const v = stats[key];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`checkpoint: expected intervention count \`${key}\` to be a non-negative integer, got ${JSON.stringify(v)}`);
+      counts[key] = v;
+    }
+    Object.assign(this.stats, counts);
+    if (s.device === this.device.name && s.deviceState !== undefined) this.device.restoreState?.(s.deviceState);
   }
 
   /** Tells the device what the step came to; a device that throws there does not end the run. */

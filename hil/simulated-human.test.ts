@@ -7,6 +7,8 @@ import { makeLearnerEnv, scriptedInLearnerUnits } from '../experiment/setup.js';
 import { listEnvs } from '../tasks/registry.js';
 import { SimulatedHuman, type SimulatedHumanOptions } from './devices/simulated-human.js';
 import { Intervention } from './intervention.js';
+import { make } from '../tasks/registry.js';
+import { restoreWrapperStates } from '../control/wrappers/wrapper.js';
 
 /**
  * The simulated person of the HIL benchmark (issue 22 item 5): takes over when the policy is
@@ -166,6 +168,23 @@ describe('the simulated person (trigger: failure)', () => {
     expect(() => new SimulatedHuman({ expert, budget: 0 })).toThrow(/budget/);
     expect(() => new SimulatedHuman({ expert, budget: 1.5 })).toThrow(/budget/);
     expect(() => new SimulatedHuman({ expert, runSteps: 0 })).toThrow(/runSteps/);
+  });
+
+  it('a checkpoint’s person state is data: a bad count, a non-object or a string is refused by name, and nothing changes', async () => {
+    const expert = (): Float32Array => Float32Array.of(0);
+    const person = new SimulatedHuman({ expert, runSteps: 100 });
+    const env = new Intervention(await make('Pendulum-v1'), person);
+    const good = env.saveState();
+    expect(() => person.restoreState({ ...(good['deviceState'] as object), humanSteps: -3 })).toThrow(/humanSteps.*non-negative integer, got -3/);
+    expect(() => person.restoreState({ ...(good['deviceState'] as object), takeovers: { stuck: '1' } })).toThrow(/takeovers\.stuck/);
+    expect(() => env.restoreState({ device: 'simulated', stats: { steps: 1.5 } })).toThrow(/intervention count `steps`.*got 1\.5/);
+    expect(() => restoreWrapperStates(env, '<script>')).toThrow(/`wrappers` to be an object/);
+    expect(() => restoreWrapperStates(env, { intervention: 7 })).toThrow(/`intervention` to be an object, got 7/);
+    expect(person.stats.humanSteps).toBe(0);
+    expect(env.stats.steps).toBe(0);
+    // Another run's state for a wrapper this env lacks is handed back to be kept, not applied.
+    expect(restoreWrapperStates(env, { other: { a: 1 } })).toEqual({ other: { a: 1 } });
+    await env.close();
   });
 });
 

@@ -1,5 +1,7 @@
 import { yielder } from '../control/clock.js';
-import type { EpisodeSummary, StepInfo } from '../control/env.js';
+import type { Env, EpisodeSummary, StepInfo } from '../control/env.js';
+import type { Observation } from '../control/spaces.js';
+import { restoreWrapperStates, wrapperStates } from '../control/wrappers/wrapper.js';
 import type { EvalResult } from './evaluate.js';
 import { describeEval, episodeRecord, evalRecord, type MetricsLog } from './metrics-log.js';
 
@@ -110,9 +112,18 @@ export abstract class RunLoop {
     return this.envSteps;
   }
 
-  /** The run's counters a checkpoint keeps beside its step: episodes and safe-stop steps. */
-  protected counters(): { episodes: number; linkLostSteps: number } {
-    return { episodes: this.episodes, linkLostSteps: this.linkLostSteps };
+  /**
+   * The training env whose checkpointed wrappers (`CheckpointedWrapper`, control/wrappers/wrapper.ts: a person's spent
+   * budget and intervention counts) a checkpoint keeps; trainers set it.
+   */
+  protected checkpointEnv: Env<Observation> | undefined;
+  /** Wrapper states a resumed checkpoint held for wrappers this run's env lacks: kept, not dropped. */
+  private carriedStates: Record<string, Record<string, unknown>> = {};
+
+  /** The run's counters a checkpoint keeps beside its step: episodes, safe-stop steps and the env's wrapper states. */
+  protected counters(): { episodes: number; linkLostSteps: number; wrappers?: Record<string, Record<string, unknown>> } {
+    const wrappers = { ...this.carriedStates, ...(this.checkpointEnv ? wrapperStates(this.checkpointEnv) : {}) };
+    return { episodes: this.episodes, linkLostSteps: this.linkLostSteps, ...(Object.keys(wrappers).length > 0 ? { wrappers } : {}) };
   }
 
   /**
@@ -126,6 +137,8 @@ export abstract class RunLoop {
     const lost = header['linkLostSteps'];
     if (lost !== undefined && (typeof lost !== 'number' || !Number.isInteger(lost) || lost < 0)) throw new Error(`checkpoint: expected \`linkLostSteps\` to be a non-negative integer, got ${JSON.stringify(lost)}`);
     this.linkLostSteps = lost ?? 0;
+    const wrappers = header['wrappers'];
+    if (wrappers !== undefined) this.carriedStates = restoreWrapperStates(this.checkpointEnv, wrappers);
   }
 
   /** Asks the run to checkpoint and return after the current step (SIGINT/SIGTERM). */

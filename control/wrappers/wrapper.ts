@@ -54,3 +54,51 @@ export function findWrapper<T extends Wrapper>(env: Env, cls: abstract new (...a
   }
   return undefined;
 }
+
+/**
+ * A wrapper with run-level state that must survive a resume — a person's spent budget and
+ * intervention counts, say: trainers keep `saveState()` in every checkpoint under `stateKey`
+ * and hand it back through `restoreState`, which checks it (it was read from disk).
+ */
+export interface CheckpointedWrapper {
+  readonly stateKey: string;
+  saveState(): Record<string, unknown>;
+  restoreState(state: unknown): void;
+}
+
+function isCheckpointed(e: Env<Observation>): e is Env<Observation> & CheckpointedWrapper {
+  const c = e as Partial<CheckpointedWrapper>;
+  return typeof c.stateKey === 'string' && typeof c.saveState === 'function' && typeof c.restoreState === 'function';
+}
+
+/** The states of `env`'s checkpointed wrappers, by key (empty when it has none). */
+export function wrapperStates(env: Env<Observation>): Record<string, Record<string, unknown>> {
+  const states: Record<string, Record<string, unknown>> = {};
+  for (let e: Env<Observation> = env; ; e = e.env) {
+    if (isCheckpointed(e)) states[e.stateKey] = e.saveState();
+    if (!(e instanceof BaseWrapper)) return states;
+  }
+}
+
+/**
+ * Hands each checkpointed wrapper of `env` its state from `states` (a checkpoint's, read from
+ * disk); a wrapper the checkpoint has no state for starts fresh. Returns the states no wrapper
+ * of `env` took (a run resumed without its person, say), for the trainer to keep in later
+ * checkpoints: resumed with the person again, their counts carry on.
+ */
+export function restoreWrapperStates(env: Env<Observation> | undefined, states: unknown): Record<string, Record<string, unknown>> {
+  if (typeof states !== 'object' || states === null || Array.isArray(states)) throw new Error(`checkpoint: expected \`wrappers\` to be an object of wrapper states, got ${JSON.stringify(states)}`);
+  const left: Record<string, Record<string, unknown>> = {};
+  for (const [key, state] of Object.entries(states)) {
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) throw new Error(`checkpoint: expected wrapper state \`${key}\` to be an object, got ${JSON.stringify(state)}`);
+    left[key] = state as Record<string, unknown>;
+  }
+  if (!env) return left;
+  for (let e: Env<Observation> = env; ; e = e.env) {
+    if (isCheckpointed(e) && e.stateKey in left) {
+      e.restoreState(left[e.stateKey]);
+      delete left[e.stateKey];
+    }
+    if (!(e instanceof BaseWrapper)) return left;
+  }
+}

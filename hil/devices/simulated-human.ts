@@ -185,6 +185,36 @@ export class SimulatedHuman implements TeleopDevice {
     return { engaged: true, action, button: null, connected: true };
   }
 
+  /**
+   * The run's counts for a checkpoint: a resumed run's person has spent what they had spent (their
+   * budget is the run's, not the process's). The noise generator restarts from the seed.
+   */
+  saveState(): Record<string, unknown> {
+    const { steps, humanSteps, takeovers, handBacks, refusedByBudget } = this.stats;
+    return { steps, humanSteps, takeovers: { ...takeovers }, handBacks: { ...handBacks }, refusedByBudget };
+  }
+
+  /** Takes back {@link saveState}'s counts (read from disk: every one checked). */
+  restoreState(state: unknown): void {
+    const s = (typeof state === 'object' && state !== null ? state : {}) as Record<string, unknown>;
+    const count = (v: unknown, name: string): number => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`checkpoint: expected the simulated person's \`${name}\` to be a non-negative integer, got ${JSON.stringify(v)}`);
+      return v;
+    };
+    const group = <K extends string>(v: unknown, keys: Record<K, number>, name: string): Record<K, number> => {
+      const g = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
+      return Object.fromEntries(Object.keys(keys).map((k) => [k, count(g[k], `${name}.${k}`)])) as Record<K, number>;
+    };
+    const steps = count(s['steps'], 'steps');
+    const humanSteps = count(s['humanSteps'], 'humanSteps');
+    const takeovers = group(s['takeovers'], this.stats.takeovers, 'takeovers');
+    const handBacks = group(s['handBacks'], this.stats.handBacks, 'handBacks');
+    const refused = count(s['refusedByBudget'], 'refusedByBudget');
+    Object.assign(this.stats, { steps, humanSteps, refusedByBudget: refused });
+    Object.assign(this.stats.takeovers, takeovers);
+    Object.assign(this.stats.handBacks, handBacks);
+  }
+
   /** Steps the person may still spend in control now. */
   budgetLeft(): number {
     const cap = this.stats.budgetSteps ?? Math.floor(this.o.budget * this.stats.steps);

@@ -15,6 +15,9 @@ import { allocBatch } from '../replay.js';
 import { resolveSacConfig, SacConfigSchema, type SacConfigInput } from './config.js';
 import { episodic, evaluatePolicy } from '../evaluate.js';
 import { OffPolicyTrainer } from './trainer.js';
+import { findWrapper } from '../../control/wrappers/wrapper.js';
+import { Intervention } from '../../hil/intervention.js';
+import { SimulatedHuman } from '../../hil/devices/simulated-human.js';
 import { LagrangeMultiplier } from '../safe/lagrange.js';
 import type { TrainerSchedule } from '../run-loop.js';
 
@@ -129,6 +132,47 @@ describe('OffPolicyTrainer', () => {
     expect(three.next).toBe(r249.next);
     resumed.dispose();
   }, 600_000);
+
+  it('a person’s spent budget and intervention counts survive a resume, also one without the person in between', async () => {
+    const algo = { hidden: [16, 16], batchSize: 32, learningStarts: 100, utd: 1 };
+    // A person who takes over whenever the policy stalls, with 10% of a 600-step run to spend.
+    const withPerson = async (dir: string, steps: number, checkpointEvery: number) => {
+      const person = new SimulatedHuman({ expert: () => Float32Array.of(0.5), reactionSteps: 1, patience: 2, budget: 0.1, runSteps: 600 });
+      const env = new EpisodeStatistics(new Intervention(new RescaleAction(await make('Pendulum-v1')), person));
+      const t = new OffPolicyTrainer({
+        env,
+        evalEnv: await pendulum(),
+        config: resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', ...algo })),
+        schedule: { evalEvery: 0, evalEpisodes: 1, checkpointEvery, logEvery: 100, publishEvery: 1, steps },
+        seed: 3,
+        checkpointDir: join(dir, 'checkpoints'),
+        metrics: new MetricsLog(join(dir, 'metrics.jsonl')),
+      });
+      return { t, person, intervention: findWrapper(env, Intervention)! };
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-person-'));
+    const a = await withPerson(dir, 200, 200);
+    await a.t.run();
+    a.t.dispose();
+    const spent = a.person.stats.humanSteps;
+    expect(spent).toBeGreaterThan(0);
+    expect(spent).toBeLessThanOrEqual(60);
+    // Resumed without the person: their state rides along in the next checkpoint.
+    const plain = await trainer(dir, algo, { steps: 300, checkpointEvery: 100 });
+    expect(plain.resume()).toBe(200);
+    await plain.run();
+    plain.dispose();
+    // With the person again: they have spent what they had, and the run's budget is not granted twice.
+    const b = await withPerson(dir, 600, 300);
+    expect(b.t.resume()).toBe(300);
+    expect(b.person.stats.humanSteps).toBe(spent);
+    expect(b.person.stats.steps).toBe(a.person.stats.steps);
+    expect(b.person.budgetLeft()).toBe(60 - spent);
+    expect(b.intervention.stats).toEqual(a.intervention.stats);
+    await b.t.run();
+    expect(b.person.stats.humanSteps).toBeLessThanOrEqual(60);
+    b.t.dispose();
+  });
 
   it('refuses constraints the env does not have, naming the ones it has', async () => {
     await expect(trainer(mkdtempSync(join(tmpdir(), 'roborl-lag-c-')), { safe: { constraints: { speeed: { limit: 1 } } } }, { steps: 10 }, 'SafePendulum-v0')).rejects.toThrow(/no constraint "speeed" \(its constraints: joint_velocity, speed\)/);

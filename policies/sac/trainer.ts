@@ -67,6 +67,7 @@ export class OffPolicyTrainer extends RunLoop {
 
   constructor(protected readonly o: TrainerOptions) {
     super(o.schedule, o.metrics, o.log);
+    this.checkpointEnv = o.env; // its person's spent budget and counts go in each checkpoint
     const space = o.env.spec.actionSpace;
     if (space.kind !== 'box') throw new TypeError(`SAC needs a continuous (Box) action space; ${o.env.spec.id} has ${space.kind} actions`);
     const obsDim = o.env.spec.observationSpace.low.length;

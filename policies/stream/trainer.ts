@@ -37,6 +37,7 @@ export class StreamTrainer extends RunLoop {
 
   constructor(private readonly o: StreamTrainerOptions) {
     super(o.schedule, o.metrics, o.log);
+    this.checkpointEnv = o.env; // its person's spent budget and counts go in each checkpoint
     this.agent = new StreamAgent(o.config, o.env.spec, o.seed, o.fixedPolicy);
   }
 
