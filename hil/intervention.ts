@@ -136,27 +136,40 @@ export class Intervention extends Wrapper implements CheckpointedWrapper {
     return { ...r, reward, terminated, truncated, info: { ...r.info, ...(success === undefined ? {} : { success }), intervention } };
   }
 
-  /** The run's intervention counts and the device's own state (a person's spent budget), for a checkpoint. */
+  /** Device states of a resumed checkpoint, by device name: kept for a later resume with that device. */
+  private deviceStates: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+
+  /**
+   * The run's intervention counts and each device's own state (a simulated person's spent
+   * budget), by device name, for a checkpoint: a resume with another device keeps the first one's.
+   */
   saveState(): Record<string, unknown> {
-    return { device: this.device.name, stats: { ...this.stats }, ...(this.device.saveState ? { deviceState: this.device.saveState() } : {}) };
+    const devices = { ...this.deviceStates, ...(this.device.saveState ? { [this.device.name]: this.device.saveState() } : {}) };
+    return { stats: { ...this.stats }, devices };
   }
 
   /**
-   * Takes back {@link saveState}'s state from a checkpoint (read from disk: every count checked).
-   * A run resumed with another device keeps the counts; the device starts fresh.
+   * Takes back {@link saveState}'s state from a checkpoint (read from disk: every count checked,
+   * the device's state first, so a bad one changes nothing).
    */
   restoreState(state: unknown): void {
-    const s = state as { device?: unknown; stats?: Record<string, unknown>; deviceState?: unknown };
-    const stats = typeof s.stats === 'object' && s.stats !== null ? s.stats : null;
-    if (!stats) throw new Error(`checkpoint: expected the intervention state to hold \`stats\`, got ${JSON.stringify(state)}`);
+    const s = (typeof state === 'object' && state !== null ? state : {}) as Record<string, unknown>;
+    const stats = s['stats'];
+    if (typeof stats !== 'object' || stats === null) throw new Error(`checkpoint: expected the intervention state to hold \`stats\`, got ${JSON.stringify(state)}`);
     const counts = {} as Record<keyof Intervention['stats'], number>;
     for (const key of Object.keys(this.stats) as (keyof Intervention['stats'])[]) {
-      const v = stats[key];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`checkpoint: expected intervention count \`${key}\` to be a non-negative integer, got ${JSON.stringify(v)}`);
+      const v = (stats as Record<string, unknown>)[key];
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`checkpoint: expected intervention count \`${key}\` to be a non-negative integer, got ${JSON.stringify(v)}`);
       counts[key] = v;
     }
+    const devices = s['devices'] ?? {};
+    if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) throw new Error(`checkpoint: expected the intervention's \`devices\` to be an object, got ${JSON.stringify(devices)}`);
+    const kept = Object.create(null) as Record<string, unknown>;
+    for (const [name, v] of Object.entries(devices)) if (name !== this.device.name) kept[name] = v;
+    const own = Object.prototype.hasOwnProperty.call(devices, this.device.name) ? (devices as Record<string, unknown>)[this.device.name] : undefined;
+    if (own !== undefined) this.device.restoreState?.(own);
     Object.assign(this.stats, counts);
-    if (s.device === this.device.name && s.deviceState !== undefined) this.device.restoreState?.(s.deviceState);
+    this.deviceStates = kept;
   }
 
   /** Tells the device what the step came to; a device that throws there does not end the run. */

@@ -174,9 +174,13 @@ describe('the simulated person (trigger: failure)', () => {
     const expert = (): Float32Array => Float32Array.of(0);
     const person = new SimulatedHuman({ expert, runSteps: 100 });
     const env = new Intervention(await make('Pendulum-v1'), person);
-    const good = env.saveState();
-    expect(() => person.restoreState({ ...(good['deviceState'] as object), humanSteps: -3 })).toThrow(/humanSteps.*non-negative integer, got -3/);
-    expect(() => person.restoreState({ ...(good['deviceState'] as object), takeovers: { stuck: '1' } })).toThrow(/takeovers\.stuck/);
+    const good = person.saveState();
+    expect(() => person.restoreState({ ...good, humanSteps: -3 })).toThrow(/humanSteps.*non-negative integer, got -3/);
+    expect(() => person.restoreState({ ...good, humanSteps: 1e300 })).toThrow(/humanSteps.*got 1e\+300/);
+    expect(() => person.restoreState({ ...good, takeovers: { stuck: '1' } })).toThrow(/takeovers\.stuck/);
+    // A bad person state inside a good intervention state changes neither.
+    expect(() => env.restoreState({ stats: { ...env.stats, steps: 5 }, devices: { simulated: { ...good, steps: -1 } } })).toThrow(/`steps`.*got -1/);
+    expect(env.stats.steps).toBe(0);
     expect(() => env.restoreState({ device: 'simulated', stats: { steps: 1.5 } })).toThrow(/intervention count `steps`.*got 1\.5/);
     expect(() => restoreWrapperStates(env, '<script>')).toThrow(/`wrappers` to be an object/);
     expect(() => restoreWrapperStates(env, { intervention: 7 })).toThrow(/`intervention` to be an object, got 7/);
@@ -184,7 +188,26 @@ describe('the simulated person (trigger: failure)', () => {
     expect(env.stats.steps).toBe(0);
     // Another run's state for a wrapper this env lacks is handed back to be kept, not applied.
     expect(restoreWrapperStates(env, { other: { a: 1 } })).toEqual({ other: { a: 1 } });
+    // `__proto__` from disk is a key like another: not taken for the intervention's state, kept.
+    const hostile = JSON.parse('{"__proto__": {"intervention": {"stats": {"steps": 9, "humanSteps": 9, "takeovers": 9, "disconnects": 0, "badReadings": 0}}}}') as unknown;
+    expect(Object.keys(restoreWrapperStates(env, hostile))).toEqual(['__proto__']);
+    expect(env.stats.steps).toBe(0);
     await env.close();
+  });
+
+  it('a resume with another device keeps the simulated person’s state for a later resume with them', async () => {
+    const expert = (): Float32Array => Float32Array.of(0);
+    const first = new SimulatedHuman({ expert, runSteps: 100, budget: 0.5 });
+    first.stats.humanSteps = 30;
+    first.stats.steps = 60;
+    const saved = JSON.parse(JSON.stringify(new Intervention(await make('Pendulum-v1'), first).saveState())) as unknown;
+    const other = { name: 'web', poll: () => ({ engaged: false, action: null, button: null, connected: true }), close: async () => {} };
+    const viaWeb = new Intervention(await make('Pendulum-v1'), other);
+    viaWeb.restoreState(saved);
+    const again = new SimulatedHuman({ expert, runSteps: 100, budget: 0.5 });
+    new Intervention(await make('Pendulum-v1'), again).restoreState(JSON.parse(JSON.stringify(viaWeb.saveState())) as unknown);
+    expect(again.stats.humanSteps).toBe(30);
+    expect(again.budgetLeft()).toBe(20);
   });
 });
 

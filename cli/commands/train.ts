@@ -124,6 +124,8 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
     const algo = resolvedAlgo(config);
     const demos = algo.demos ? loadDemos(algo.demos.path, config.env.id, { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length }) : undefined;
     const parts = { config, env: evalEnv, evalEnv, checkpointDir: common.checkpointDir, metrics, demos, log, onStep: common.onStep, resuming: resumeDir !== undefined, robot: robotPath ? { path: robotPath, runDir } : undefined };
+    // The person sits on the actor's thread; only the learner writes checkpoints (not yet theirs).
+    if (config.hil && resumeDir !== undefined) log(`note: on the actor/learner split the person's spent budget and intervention counts start afresh on a resume (one-process runs keep them)`);
     if (role === 'learner') {
       const redis = config.distributed.redis;
       const run = redisRunId(runDir);

@@ -38,7 +38,9 @@ export class EpisodeStatistics<O extends Observation = Float32Array> extends Bas
     const r = await this.env.step(action);
     this.ret += r.reward;
     this.length += 1;
-    this.success = r.info.success === true; // the last step's, as evaluation counts it
+    // The last step's, as evaluation counts it; a robot's safe stop (link lost) is no task step:
+    // the episode keeps the success of the step before it.
+    if (typeof r.info.linkError !== 'string') this.success = r.info.success === true;
     for (let i = 0; i < this.costSums.length; i++) this.costSums[i] = (this.costSums[i] as number) + (r.costs[i] as number);
     const safety = r.info.safety;
     if (safety) {

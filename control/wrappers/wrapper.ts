@@ -88,14 +88,15 @@ export function wrapperStates(env: Env<Observation>): Record<string, Record<stri
  */
 export function restoreWrapperStates(env: Env<Observation> | undefined, states: unknown): Record<string, Record<string, unknown>> {
   if (typeof states !== 'object' || states === null || Array.isArray(states)) throw new Error(`checkpoint: expected \`wrappers\` to be an object of wrapper states, got ${JSON.stringify(states)}`);
-  const left: Record<string, Record<string, unknown>> = {};
+  // No prototype: a key `__proto__` from disk is a key like any other, never a prototype.
+  const left = Object.create(null) as Record<string, Record<string, unknown>>;
   for (const [key, state] of Object.entries(states)) {
     if (typeof state !== 'object' || state === null || Array.isArray(state)) throw new Error(`checkpoint: expected wrapper state \`${key}\` to be an object, got ${JSON.stringify(state)}`);
     left[key] = state as Record<string, unknown>;
   }
   if (!env) return left;
   for (let e: Env<Observation> = env; ; e = e.env) {
-    if (isCheckpointed(e) && e.stateKey in left) {
+    if (isCheckpointed(e) && Object.prototype.hasOwnProperty.call(left, e.stateKey)) {
       e.restoreState(left[e.stateKey]);
       delete left[e.stateKey];
     }

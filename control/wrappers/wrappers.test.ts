@@ -136,6 +136,20 @@ describe('EpisodeStatistics', () => {
     await ending.step(Float32Array.of(0, 0));
     expect((await ending.step(Float32Array.of(0, 0))).info.episode?.success).toBe(true);
   });
+
+  it('an episode a robot’s link loss cuts off keeps the success of its last task step (the safe stop carries none)', async () => {
+    // Success on step 2; the link is lost on step 3 (the robot's safe stop, no task step).
+    const inner = new EpisodeStatistics(new (class extends Recorder {
+      override async step(action: Float32Array): Promise<StepResult> {
+        const r = await super.step(action);
+        return this.seen.length < 3 ? r : { ...r, truncated: true, info: { linkError: 'joint states stale' } };
+      }
+    })());
+    await inner.reset();
+    await inner.step(Float32Array.of(0, 0));
+    await inner.step(Float32Array.of(0, 0)); // the task's success step
+    expect((await inner.step(Float32Array.of(0, 0))).info.episode?.success).toBe(true);
+  });
 });
 
 describe('ActionRepeat, ActionChunk, ObservationHistory', () => {

@@ -198,7 +198,7 @@ export class SimulatedHuman implements TeleopDevice {
   restoreState(state: unknown): void {
     const s = (typeof state === 'object' && state !== null ? state : {}) as Record<string, unknown>;
     const count = (v: unknown, name: string): number => {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`checkpoint: expected the simulated person's \`${name}\` to be a non-negative integer, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`checkpoint: expected the simulated person's \`${name}\` to be a non-negative integer, got ${JSON.stringify(v)}`);
       return v;
     };
     const group = <K extends string>(v: unknown, keys: Record<K, number>, name: string): Record<K, number> => {

@@ -419,7 +419,7 @@ export class WebTeleop implements TeleopDevice {
     const c = this.current;
     c.ret += outcome.reward;
     c.steps++;
-    if (outcome.success === true) c.success = true;
+    c.success = outcome.success === true; // the last step's, as evaluation and the episode statistics count it
     if (!outcome.terminated && !outcome.truncated) return;
     this.lastOutcome = { op: 'outcome', episode: this.episode, success: c.success, ret: c.ret, steps: c.steps, ended: outcome.terminated ? 'terminated' : 'truncated' };
     if (this.page) this.send(this.page, this.lastOutcome);

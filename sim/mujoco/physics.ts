@@ -95,7 +95,6 @@ export class MujocoPhysics implements Physics {
     this.dof = this.joints.length;
     this.dt = model.timing.dt;
     this.substeps = model.timing.substeps;
-
     const a = model.actuation;
     this.holdTargets = a.mode === 'position';
     const mjcf = typeof source === 'string' ? source : source ? null : MujocoPhysics.mjcf(model);
