@@ -39,7 +39,7 @@ export const PANDA_PICK_OBSERVATION_NAMES: readonly string[] = [
  *   `successHold` such steps in a row (default 1). With the dense reward it runs to the time
  *   limit, as SERL's does (`terminateOnSuccess` to change either): a positive reward per step and
  *   an episode that ends on success teach a learner to hold the cube just below the success
- *   height, where the reward keeps coming — measured: success peaked at 40% and fell to 0% while
+ *   height, where the reward keeps coming — measured: success (any step) peaked at 40% and fell to 0% while
  *   the return kept rising. The cube leaving the table ends the episode (failure). 100 steps (4 s).
  * - Reset: READY + U(±0.02) rad, fingers open; cube at x ∈ [0.3, 0.6], y ∈ [−0.2, 0.2] m, flat,
  *   axis-aligned (SERL samples 0.3 m × 0.5 m in front of the robot).
