@@ -41,6 +41,13 @@ function seedList(count: number): number[] {
   return seeds;
 }
 
+/** LEARN_THREADS: the learner's BLAS threads (1 when runs share the cores); undefined when unset. */
+function learnThreads(): number | undefined {
+  const threads = process.env['LEARN_THREADS'];
+  if (threads !== undefined && !/^[1-9]\d*$/.test(threads)) throw new RangeError(`Expected LEARN_THREADS to be a positive integer, got \`${threads}\``);
+  return threads === undefined ? undefined : Number(threads);
+}
+
 async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffer, engine?: EngineName, withoutDemos = false): Promise<(Curve & { dir: string })[]> {
   const loaded = loadConfig(configPath);
   const onIt = engine ? onEngine(loaded, engine) : loaded;
@@ -79,10 +86,8 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 const std = (xs: number[]): number => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 
 export async function learnBenchmark(json: boolean): Promise<unknown> {
-  // LEARN_THREADS: the learner's BLAS threads (1 when runs share the cores).
-  const threads = process.env['LEARN_THREADS'];
-  if (threads !== undefined && !/^[1-9]\d*$/.test(threads)) throw new RangeError(`Expected LEARN_THREADS to be a positive integer, got \`${threads}\``);
-  const backend = await selectBackend('auto', threads ? { threads: Number(threads) } : {});
+  const threads = learnThreads();
+  const backend = await selectBackend('auto', threads ? { threads } : {});
   const out: Record<string, unknown> = { backend: backend.name };
   if (!ONLY || ONLY === 'pendulum') {
     const curves = await trainSeeds('configs/pendulum-sac.yaml', SEEDS);
@@ -224,14 +229,14 @@ async function trainUntil(config: ExperimentConfig, dir: string, demos: ReplayBu
  */
 async function retune(json: boolean): Promise<unknown[]> {
   const configs = (process.env['LEARN_CONFIGS'] ?? 'configs/panda-reach-rlpd.yaml').split(',');
-  const seeds = (process.env['LEARN_SEED_LIST'] ?? '0,1,2').split(',').map(Number);
+  const seeds = seedList(3);
   const { table } = await recordDemonstrations(demoConfig('PandaReach-v0', undefined), 20, 5_000_000, false);
   const rows: { config: string; seed: number; stepsTo80: number | null; secondsTo80: number | null; lastSuccess: number; lastStep: number; seconds: number; updatesPerSec: number | null }[] = [];
   for (const path of configs) {
     const loaded = loadConfig(path);
     for (const seed of seeds) {
-      // LEARN_THREADS: the learner's BLAS threads (e.g. 1 when two retune processes share two cores).
-      const threads = process.env['LEARN_THREADS'] ? Number(process.env['LEARN_THREADS']) : loaded.train.threads;
+      // LEARN_THREADS: e.g. 1 when two retune processes share two cores.
+      const threads = learnThreads() ?? loaded.train.threads;
       const config: ExperimentConfig = { ...loaded, seed, train: { ...loaded.train, evalEvery: 1000, evalEpisodes: 20, ...(threads ? { threads } : {}) } };
       const { reached, metrics, seconds } = await trainUntil(config, join(RUNS, `retune-${loaded.name}-seed${seed}`), table, (e) => (e['successRate'] as number) >= 0.8);
       const ev = metrics.read().filter((r) => r.type === 'eval').at(-1);

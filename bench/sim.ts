@@ -183,9 +183,8 @@ async function rawTwin(id: string, options: Record<string, unknown>): Promise<{ 
   const upper = Float64Array.from(physics.joints, (j) => j.limit?.upper ?? Infinity);
   const rng = new Rng(0);
   let t = 0;
-  // MuJoCo steps per control period: the model's own step may be a fraction of the physics
-  // step (`mujocoSplit`: 2 ms on the grasp tasks), so count them from the model's time step.
-  const steps = Math.round((physics.substeps * physics.dt) / (m.opt.timestep as number));
+  // MuJoCo steps per control period: a physics step may be split in several (`mujocoSplit`: 2 ms on the grasp tasks).
+  const steps = physics.substeps * physics.split;
   twin.resetSync({ seed: 0 });
   return {
     controlStep(): void {

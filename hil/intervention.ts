@@ -1,6 +1,6 @@
 import { validateAction, type Env, type InterventionInfo, type ResetOptions, type ResetResult, type StepResult } from '../control/env.js';
 import { SafetyLimits } from '../control/safety/safety-limits.js';
-import { findWrapper, Wrapper, type CheckpointedWrapper } from '../control/wrappers/wrapper.js';
+import { checkpointCount, findWrapper, Wrapper, type CheckpointedWrapper } from '../control/wrappers/wrapper.js';
 import type { TeleopContext, TeleopDevice, TeleopOutcome, TeleopReading } from './device.js';
 
 export interface InterventionOptions {
@@ -157,11 +157,7 @@ export class Intervention extends Wrapper implements CheckpointedWrapper {
     const stats = s['stats'];
     if (typeof stats !== 'object' || stats === null) throw new Error(`checkpoint: expected the intervention state to hold \`stats\`, got ${JSON.stringify(state)}`);
     const counts = {} as Record<keyof Intervention['stats'], number>;
-    for (const key of Object.keys(this.stats) as (keyof Intervention['stats'])[]) {
-      const v = (stats as Record<string, unknown>)[key];
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`checkpoint: expected intervention count \`${key}\` to be a non-negative integer, got ${JSON.stringify(v)}`);
-      counts[key] = v;
-    }
+    for (const key of Object.keys(this.stats) as (keyof Intervention['stats'])[]) counts[key] = checkpointCount((stats as Record<string, unknown>)[key], `intervention count \`${key}\``);
     const devices = s['devices'] ?? {};
     if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) throw new Error(`checkpoint: expected the intervention's \`devices\` to be an object, got ${JSON.stringify(devices)}`);
     const kept = Object.create(null) as Record<string, unknown>;

@@ -66,6 +66,12 @@ export interface CheckpointedWrapper {
   restoreState(state: unknown): void;
 }
 
+/** A count from a checkpoint's wrapper state (read from disk): a non-negative safe integer, or an error naming `what`. */
+export function checkpointCount(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`checkpoint: expected ${what} to be a non-negative integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function isCheckpointed(e: Env<Observation>): e is Env<Observation> & CheckpointedWrapper {
   const c = e as Partial<CheckpointedWrapper>;
   return typeof c.stateKey === 'string' && typeof c.saveState === 'function' && typeof c.restoreState === 'function';

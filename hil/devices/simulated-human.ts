@@ -1,4 +1,5 @@
 import { Rng } from '../../control/rng.js';
+import { checkpointCount } from '../../control/wrappers/wrapper.js';
 import { IDLE, type TeleopContext, type TeleopDevice, type TeleopReading } from '../device.js';
 
 /** Why the simulated person took over: the policy was failing (one of three ways), or disagreed with them. */
@@ -197,10 +198,7 @@ export class SimulatedHuman implements TeleopDevice {
   /** Takes back {@link saveState}'s counts (read from disk: every one checked). */
   restoreState(state: unknown): void {
     const s = (typeof state === 'object' && state !== null ? state : {}) as Record<string, unknown>;
-    const count = (v: unknown, name: string): number => {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Error(`checkpoint: expected the simulated person's \`${name}\` to be a non-negative integer, got ${JSON.stringify(v)}`);
-      return v;
-    };
+    const count = (v: unknown, name: string): number => checkpointCount(v, `the simulated person's \`${name}\``);
     const group = <K extends string>(v: unknown, keys: Record<K, number>, name: string): Record<K, number> => {
       const g = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
       return Object.fromEntries(Object.keys(keys).map((k) => [k, count(g[k], `${name}.${k}`)])) as Record<K, number>;

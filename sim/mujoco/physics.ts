@@ -52,8 +52,8 @@ export class MujocoPhysics implements Physics {
   readonly dof: number;
   readonly dt: number;
   readonly substeps: number;
-  /** MuJoCo steps per physics step (`PhysicsOptions.mujocoSplit`). */
-  private readonly split: number;
+  /** MuJoCo steps per physics step (`PhysicsOptions.mujocoSplit`; 1 for an MJCF file's model). */
+  readonly split: number;
   private readonly mj: Mujoco;
   private readonly m: MjModel;
   private readonly d: MjData;
@@ -424,7 +424,6 @@ export class MujocoPhysics implements Physics {
   }
 }
 
-/** For each joint, the index of the actuator that drives it (transmission type joint). */
 /** `PhysicsOptions.mujocoSplit`: an integer 1–16 (default 1). */
 function checkSplit(split: number | undefined): number {
   const k = split ?? 1;
@@ -432,6 +431,7 @@ function checkSplit(split: number | undefined): number {
   return k;
 }
 
+/** For each joint, the index of the actuator that drives it (transmission type joint). */
 function actuatorOfJoint(m: MjModel, jointIds: readonly number[], names: readonly string[]): Int32Array {
   const type = m.actuator_trntype as Int32Array;
   const trn = m.actuator_trnid as Int32Array;
