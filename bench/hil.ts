@@ -18,7 +18,11 @@
  * Evaluation is always deterministic, without a person, on the task's own success. Options by
  * environment: HIL_ENV, HIL_STEPS (default 10000), HIL_SEEDS (3), HIL_METHODS (comma list),
  * HIL_EVAL_EVERY (1000), HIL_PARALLEL (2), HIL_DEMOS (5), HIL_DEMO_SHARE (0.25; 1 = the
- * training distribution), HIL_HUMAN (the person's settings as JSON). Each run with a person
+ * training distribution), HIL_HUMAN (the person's settings as JSON), HIL_CONFIG (a train config
+ * whose env options, algorithm and evaluation the runs take — default configs/panda-pick-rlpd.yaml
+ * on PandaPickCube-v0, the settings that learn pick; elsewhere the small settings below on wasm),
+ * HIL_THREADS (BLAS threads per run with a config, default 1: two runs share two cores),
+ * HIL_UNTIL80=1 (stop each run at its first evaluation ≥ 80%). Each run with a person
  * reports its intervention rate per tenth of its episodes, its budget and what triggered it.
  */
 import { spawn } from 'node:child_process';
@@ -27,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoConfig, recordDemonstrations, type DemoStart } from '../experiment/demos.js';
-import { validateConfig, type ExperimentConfig } from '../experiment/config.js';
+import { loadConfig, validateConfig, type ExperimentConfig } from '../experiment/config.js';
 import { makeLearnerEnv, resolvedAlgo, scriptedInLearnerUnits } from '../experiment/setup.js';
 import type { Env } from '../control/env.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';
@@ -35,7 +39,7 @@ import { SimulatedHuman } from '../hil/devices/simulated-human.js';
 import { Intervention } from '../hil/intervention.js';
 import { Rng } from '../control/rng.js';
 import { allFrames, precisionRecall, RewardClassifier, sampleFrames, type LabelledEpisode } from '../hil/reward-classifier.js';
-import { selectBackend } from '../policies/backend.js';
+import { describeBackend, selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import { ReplayBuffer } from '../policies/replay.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
@@ -48,6 +52,12 @@ const DEMOS = Number(process.env['HIL_DEMOS'] ?? 5);
 const DEMO_START: DemoStart | undefined = Number(process.env['HIL_DEMO_SHARE'] ?? 0.25) < 1 ? { share: Number(process.env['HIL_DEMO_SHARE'] ?? 0.25) } : undefined;
 /** The simulated person's settings (HIL_HUMAN as JSON; see hil/devices/simulated-human.ts). */
 const HUMAN = JSON.parse(process.env['HIL_HUMAN'] ?? '{}') as Record<string, unknown>;
+/** HIL_UNTIL80=1: each run stops at its first evaluation at ≥ 80% success. */
+const UNTIL80 = process.env['HIL_UNTIL80'] === '1';
+/** The config the runs take their task options, algorithm and evaluation from (none: the small settings). */
+const BASE_PATH = process.env['HIL_CONFIG'] ?? (ENV === 'PandaPickCube-v0' ? 'configs/panda-pick-rlpd.yaml' : undefined);
+const BASE = BASE_PATH ? loadConfig(BASE_PATH) : undefined;
+if (BASE && BASE.env.id !== ENV) throw new Error(`HIL_CONFIG ${BASE_PATH} trains ${BASE.env.id}, not HIL_ENV ${ENV}`);
 const METHODS = ['sac', 'rlpd', 'rlpd+human', 'rlpd+human+classifier'] as const;
 type Method = (typeof METHODS)[number];
 
@@ -78,18 +88,25 @@ export interface HilRun {
   readonly seconds: number;
 }
 
-/** The experiment each method runs (small networks so 12 runs fit on two cores). */
+/**
+ * The experiment each method runs: with a base config (HIL_CONFIG; pick's by default), its env
+ * options, network, ratios and evaluation, with this bench's demos, person and steps; without,
+ * small networks so 12 runs fit on two cores.
+ */
 export function hilConfig(method: Method, seed: number, steps: number, evalEvery: number, demos: string, classifier: string): ExperimentConfig {
   const rlpd = method !== 'sac';
   const human = method.includes('human');
+  const small = { hidden: [64, 64], critics: rlpd ? 4 : 2, criticSubset: 2, criticActorRatio: 2, batchSize: 128, gamma: 0.97, learningStarts: 500 };
+  const { demos: _baseDemos, preset: _basePreset, ...baseAlgo } = (BASE?.algo ?? {}) as Record<string, unknown>;
   return validateConfig(
     {
       name: `hil-${method.replace(/\+/g, '-')}`,
-      env: { id: ENV, ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
+      env: { id: ENV, ...(BASE?.env.options ? { options: BASE.env.options } : {}), ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
       seed,
-      algo: { kind: 'sac', preset: rlpd ? 'rlpd' : 'sac', hidden: [64, 64], critics: rlpd ? 4 : 2, criticSubset: 2, criticActorRatio: 2, batchSize: 128, gamma: 0.97, learningStarts: 500, ...(rlpd ? { demos: { path: demos, ratio: 0.5 } } : {}) },
-      ...(human ? { hil: { device: 'simulated', buffers: 'both', simulated: { runSteps: steps, ...HUMAN } } } : {}),
-      train: { steps, evalEvery, evalEpisodes: 10, checkpointEvery: steps, logEvery: 1000 },
+      algo: { ...(BASE ? baseAlgo : small), kind: 'sac', preset: rlpd ? 'rlpd' : 'sac', ...(rlpd ? { demos: { path: demos, ratio: 0.5 } } : {}) },
+      // A run stopped at 80% (HIL_UNTIL80) has no known length: the budget is then a running share, ≤ 20% of the steps so far at every moment.
+      ...(human ? { hil: { device: 'simulated', buffers: 'both', simulated: { ...(UNTIL80 ? {} : { runSteps: steps }), ...HUMAN } } } : {}),
+      train: { steps, evalEvery, evalEpisodes: BASE?.train.evalEpisodes ?? 10, checkpointEvery: steps, logEvery: 1000 },
     },
     `bench hil ${method}`,
   );
@@ -97,7 +114,7 @@ export function hilConfig(method: Method, seed: number, steps: number, evalEvery
 
 /** One (method, seed) run: trains, then reads its metrics. */
 async function runWorker(job: WorkerJob): Promise<HilRun> {
-  await selectBackend('wasm');
+  await workerBackend();
   const config = hilConfig(job.method, job.seed, job.steps, job.evalEvery, job.demos, job.classifier);
   const dir = mkdtempSync(join(tmpdir(), `roborl-hil-${job.method.replace(/\+/g, '-')}-`));
   const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
@@ -106,7 +123,25 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
   const evalEnv = await makeLearnerEnv(config, undefined, { evaluation: true });
   // Demos carry the reward the learner is trained on: with the classifier, they are recorded through it.
   const demos = config.algo.kind === 'sac' && config.algo.demos ? (config.env.rewardClassifier ? (await recordDemonstrations(config, DEMOS, 5_000_000, false, undefined, DEMO_START)).table : ReplayBuffer.load(config.algo.demos.path)) : undefined;
-  const trainer = new OffPolicyTrainer({ env, evalEnv, config: resolvedAlgo(config), schedule: config.train, seed: job.seed, checkpointDir: join(dir, 'checkpoints'), metrics, demos, interventions: config.hil ? { toDemos: true, upsample: 1 } : undefined });
+  const trainer: OffPolicyTrainer = new OffPolicyTrainer({
+    env,
+    evalEnv,
+    config: resolvedAlgo(config),
+    schedule: config.train,
+    seed: job.seed,
+    checkpointDir: join(dir, 'checkpoints'),
+    metrics,
+    demos,
+    interventions: config.hil ? { toDemos: true, upsample: 1 } : undefined,
+    // HIL_UNTIL80: the evaluation at a multiple of evalEvery is logged around that step's callback — look on both sides.
+    onStep: UNTIL80
+      ? (p) => {
+          if (p.step % job.evalEvery > 1) return;
+          const last = metrics.read().filter((r) => r.type === 'eval').at(-1);
+          if (last && (last['successRate'] as number) >= 0.8) trainer.requestStop();
+        }
+      : undefined,
+  });
   await trainer.run();
   trainer.dispose();
   const device = findWrapper(env, Intervention)?.device;
@@ -182,6 +217,18 @@ async function trainClassifier(path: string): Promise<{ precision: number; recal
   return { precision: pr.precision, recall: pr.recall, threshold: clf.threshold, heldOutPrecision: heldOut.precision, heldOutRecall: heldOut.recall, trainEpisodes: train.length, testEpisodes: test.length, testFrames: testFrames.obs.length, testPositives: pr.positives };
 }
 
+/** The workers' compute: with a base config, the fastest backend at HIL_THREADS threads (1 by default: two runs share two cores); else wasm, as the small settings' figures were taken. */
+async function workerBackend(): Promise<void> {
+  if (!BASE) {
+    await selectBackend('wasm');
+    return;
+  }
+  const threads = process.env['HIL_THREADS'] ?? '1';
+  if (!/^[1-9]\d*$/.test(threads)) throw new RangeError(`Expected HIL_THREADS to be a positive integer, got \`${threads}\``);
+  const info = await selectBackend('auto', { threads: Number(threads) });
+  process.stderr.write(`bench hil worker: ${describeBackend(info)}\n`);
+}
+
 function spawnWorker(job: WorkerJob): Promise<HilRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], { env: { ...process.env, HIL_WORKER: JSON.stringify(job) }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -193,16 +240,16 @@ function spawnWorker(job: WorkerJob): Promise<HilRun> {
 
 export async function hilBenchmark(json: boolean): Promise<unknown> {
   await selectBackend('wasm');
-  const steps = Number(process.env['HIL_STEPS'] ?? 10000);
+  const steps = Number(process.env['HIL_STEPS'] ?? BASE?.train.steps ?? 10000);
   const seeds = Number(process.env['HIL_SEEDS'] ?? 3);
-  const evalEvery = Number(process.env['HIL_EVAL_EVERY'] ?? 1000);
+  const evalEvery = Number(process.env['HIL_EVAL_EVERY'] ?? BASE?.train.evalEvery ?? 1000);
   const parallel = Number(process.env['HIL_PARALLEL'] ?? 2);
   const methods = (process.env['HIL_METHODS']?.split(',') ?? METHODS) as Method[];
   const bad = methods.find((m) => !(METHODS as readonly string[]).includes(m));
   if (bad) throw new Error(`HIL_METHODS: unknown method ${bad} (known: ${METHODS.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-hil-'));
   const demos = join(dir, `${ENV}-${DEMOS}.demos`);
-  const { table } = await recordDemonstrations(demoConfig(ENV, undefined), DEMOS, 5_000_000, false, undefined, DEMO_START);
+  const { table } = await recordDemonstrations(demoConfig(ENV, BASE_PATH), DEMOS, 5_000_000, false, undefined, DEMO_START);
   table.save(demos);
   process.stderr.write(`bench hil: ${ENV}, ${DEMOS} scripted demos from ${DEMO_START ? `the central ${Math.round(100 * DEMO_START.share)}% of` : 'all'} the task's start states (${table.size} transitions); training draws from all of them\n`);
   const classifierPath = join(dir, 'push-success.classifier');
@@ -223,7 +270,7 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
   );
   runs.sort((a, b) => methods.indexOf(a.method) - methods.indexOf(b.method) || a.seed - b.seed);
   if (!json) for (const r of runs) process.stdout.write(`${r.method.padEnd(24)} seed ${r.seed}  stepsTo80 ${String(r.stepsTo80 ?? '—').padStart(6)}  final ${(100 * r.finalSuccess).toFixed(0)}%\n`);
-  return { env: ENV, steps, seeds, evalEvery, demos: { count: DEMOS, startShare: DEMO_START?.share ?? 1 }, runs, classifier };
+  return { env: ENV, config: BASE_PATH ?? null, steps, seeds, evalEvery, demos: { count: DEMOS, startShare: DEMO_START?.share ?? 1 }, runs, classifier };
 }
 
 if (process.env['HIL_WORKER'] && process.argv[1] === fileURLToPath(import.meta.url)) {
