@@ -43,6 +43,13 @@ export interface EnvSpec<S extends ObservationSpace = Box> {
    * readers. A wrapper that changes the action's length must change or drop it.
    */
   readonly actionNames?: readonly string[];
+  /**
+   * Whether the task ends the episode (terminated) when it succeeds. `false` for a task that runs
+   * on to its time limit past a success — a dense reward paid every step (PandaPickCube-v0's
+   * default): there a person's success button ends the episode truncated, as the time limit
+   * would, not terminal (a terminal success would be worth less than holding on). Unset: true.
+   */
+  readonly successEnds?: boolean;
 }
 
 export interface ResetOptions {

@@ -187,6 +187,28 @@ describe('what the learner stores of a person\'s buttons', () => {
     expect(got.map((t) => [t.reward, t.terminated, t.truncated])).toEqual(expected.map((t, i) => [t.reward, i === 2, false]));
   });
 
+  it('on a task that pays its dense reward past a success (pick), the success button ends the episode truncated, not terminal; where the task ends on success, terminal', async () => {
+    const pick = (options: Record<string, unknown>): ExperimentConfig => validateConfig({ name: 'p', env: { id: 'PandaPickCube-v0', options }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
+    const hold = new Float32Array(8);
+    for (const [options, terminal] of [[{}, false], [{ terminateOnSuccess: true }, true]] as const) {
+      const env = new Intervention(await makeLearnerEnv(pick(options)), new ScriptedDevice([IDLE, IDLE, press('success')]));
+      expect(env.spec.successEnds).toBe(terminal);
+      let success: boolean | undefined;
+      let { obs } = await env.reset({ seed: 4 });
+      const got: ReturnType<typeof stored>[] = [];
+      for (;;) {
+        const r = await env.step(hold);
+        got.push(stored(obs, hold, r));
+        obs = r.obs;
+        success = r.info.success;
+        if (r.terminated || r.truncated) break;
+      }
+      expect(got.map((t) => [t.terminated, t.truncated])).toEqual([[false, false], [false, false], [terminal, !terminal]]);
+      expect(success).toBe(true);
+      await env.close();
+    }
+  });
+
   it('under a learned reward classifier the success button stores reward 1, terminal (not 0, a failure\'s value)', async () => {
     // A classifier whose success is a state the pendulum never reaches (|θ̇| ≫ 8): it never fires on its own.
     const rng = new Rng(2);

@@ -37,7 +37,8 @@ function successRewardBelow(env: Env): number | undefined {
  * step's `info.intervention` records who acted, both actions and what was sent; the executed
  * action stays in `info.safety` as the layers below report it. Buttons: `success` ends the
  * episode as a success (terminated, with the success reward of a learned reward below —
- * {@link DefinesSuccessReward} — or the task's reward), `failure` and `end-episode` end it truncated, `estop` latches the Tier 0
+ * {@link DefinesSuccessReward} — or the task's reward; truncated on a task that runs on past its
+ * success, `spec.successEnds: false`), `failure` and `end-episode` end it truncated, `estop` latches the Tier 0
  * e-stop (which holds and ends the episode until cleared) or, without Tier 0, holds and ends
  * the episode.
  *
@@ -105,7 +106,8 @@ export class Intervention extends Wrapper implements CheckpointedWrapper {
       sent = this.holdAction(action);
       held = true;
     }
-    if (reading.button === 'success') endWith = 'terminated';
+    // A success ends terminal where the reward below ends on success (a learned reward's 1; a task that terminates on it); a task that pays a dense reward past its success runs on to the time limit, so its success ends truncated as that limit would.
+    if (reading.button === 'success') endWith = this.successReward !== undefined || this.env.spec.successEnds !== false ? 'terminated' : 'truncated';
     if (reading.button === 'failure' || reading.button === 'end-episode') endWith ??= 'truncated';
     const r = await this.env.step(sent);
     this.obs = r.obs;

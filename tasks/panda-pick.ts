@@ -48,17 +48,7 @@ export const PANDA_PICK_OBSERVATION_NAMES: readonly string[] = [
  */
 export class PandaPickCube extends PandaTask {
   static readonly ID = 'PandaPickCube-v0';
-  readonly spec: EnvSpec = {
-    id: PandaPickCube.ID,
-    observationSpace: box(-Infinity, Infinity, [32]),
-    actionSpace: this.actions.space,
-    controlHz: 25,
-    maxEpisodeSteps: 100,
-    constraints: ['joint_velocity', 'table_contact'],
-    kind: 'sim',
-    observationNames: PANDA_PICK_OBSERVATION_NAMES,
-    actionNames: this.actions.names,
-  };
+  readonly spec: EnvSpec;
   override readonly workspace = PANDA_PICK_WORKSPACE;
   private readonly sparse: boolean;
   private readonly successHold: number;
@@ -89,6 +79,18 @@ export class PandaPickCube extends PandaTask {
     this.sparse = reward === 'sparse';
     this.successHold = hold;
     this.terminateOnSuccess = terminate;
+    this.spec = {
+      id: PandaPickCube.ID,
+      observationSpace: box(-Infinity, Infinity, [32]),
+      actionSpace: this.actions.space,
+      controlHz: 25,
+      maxEpisodeSteps: 100,
+      constraints: ['joint_velocity', 'table_contact'],
+      kind: 'sim',
+      observationNames: PANDA_PICK_OBSERVATION_NAMES,
+      actionNames: this.actions.names,
+      successEnds: terminate,
+    };
   }
 
   protected resetTask(rng: Rng): { obs: Float32Array } {

@@ -37,7 +37,7 @@ export async function classifierCommand(args: Args): Promise<void> {
     // on to the time limit past a success (PandaPickCube-v0's dense reward) ends every episode
     // truncated, succeeded or not.
     const positives = episodes.filter((e) => e.labels.includes(1)).length;
-    const hint = positives === 0 ? '; none of them ended in success (terminated): episodes that run on to the time limit past a success, as PandaPickCube-v0 with its dense reward, do not say whether they succeeded — record them with env.options.terminateOnSuccess: true (or reward: sparse), or end them with the success button' : '';
+    const hint = positives === 0 ? '; none of them ended in success (terminated): episodes that run on to the time limit past a success, as PandaPickCube-v0 with its dense reward, do not say whether they succeeded — record them with env.options.terminateOnSuccess: true (or reward: sparse), where the success button ends them as successes too' : '';
     throw new UsageError(`${(err as Error).message} (${episodes.length} episodes in ${paths.join(', ')}${hint})`);
   }
   const { train, threshold, test } = split;
