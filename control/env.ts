@@ -127,7 +127,7 @@ export interface EpisodeSummary {
   readonly length: number;
   /** Summed cost per constraint name. */
   readonly costs: Readonly<Record<string, number>>;
-  /** Whether `info.success` was true at any step of the episode. */
+  /** Whether `info.success` was true at the episode's last step (as evaluation counts it; a robot's safe stop keeps the step before it's). */
   readonly success: boolean;
   readonly terminated: boolean;
   readonly truncated: boolean;
@@ -135,6 +135,8 @@ export interface EpisodeSummary {
   readonly safety?: { readonly interventions: number; readonly interventionRate: number; readonly hits: Readonly<Record<string, number>> };
   /** With a human in the loop: steps the person controlled, how often they took over, and the share of steps. */
   readonly human?: { readonly steps: number; readonly takeovers: number; readonly rate: number };
+  /** Steps that were a robot's safe stop (`info.linkError`: the link went stale), when there were any. */
+  readonly linkLostSteps?: number;
 }
 
 export interface ResetResult<O extends Observation = Float32Array> {

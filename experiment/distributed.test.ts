@@ -202,4 +202,23 @@ describe('the learner’s replay table under interleaved actors', () => {
     learner.dispose();
     await env.close();
   }, 120_000);
+
+  it('the learner\'s train line counts the actors\' robot safe stops, which reach it only in their episodes\' summaries', async () => {
+    const ended = (linkLostSteps: number) => ({ return: -1, length: 3, costs: {}, success: false, terminated: false, truncated: true, linkLostSteps });
+    const batches = [0, 1].map((seq) => packTransitions({ actorId: 'a', epoch: 1, episodeId: seq, policyVersion: 0, seq }, dims, [0, 1, 2].map((k) => ({ ...step(1, 3 * seq + k), truncated: k === 2 })), [ended(seq + 1)]));
+    const config = validateConfig({ name: 'lost', env: { id: 'Pendulum-v1' }, algo: { kind: 'sac', hidden: [8], batchSize: 4, learningStarts: 1000 }, train: { steps: 6, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 1000, logEvery: 3 }, distributed: { actors: 1 } }, 'test');
+    const env = await makeLearnerEnv(config, undefined, { evaluation: true });
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-lost-'));
+    const transport = new ThreadsLearnerTransport([], flowControlBuffer());
+    const channel = new MessageChannel();
+    transport.attach(channel.port1, 0);
+    const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
+    const learner = makeDistributedLearner({ config, env, evalEnv: env, checkpointDir: join(dir, 'checkpoints'), metrics }, transport);
+    for (const bytes of batches) channel.port2.postMessage({ op: 'batch', bytes, count: 3 });
+    await learner.run();
+    channel.port1.close();
+    expect(metrics.read().filter((r) => r.type === 'train').map((r) => [r.step, r['linkLostSteps']])).toEqual([[3, 1], [6, 3]]);
+    learner.dispose();
+    await env.close();
+  }, 120_000);
 });

@@ -132,6 +132,8 @@ describe('a step that ends in the robot safe stop is no transition of the task (
     expect(out.linkLostSteps).toBeGreaterThanOrEqual(1);
     const transitions = sent.flatMap((b) => unpackTransitions(b).transitions);
     expect(transitions).toHaveLength(30 - out.linkLostSteps);
+    // The learner learns of the safe stops from the episodes' summaries (its train line's linkLostSteps).
+    expect(sent.flatMap((b) => unpackTransitions(b).episodes).reduce((n, e) => n + (e.linkLostSteps ?? 0), 0)).toBe(out.linkLostSteps);
     expect(transitions.every((t) => t.reward < 0)).toBe(true);
     // The step before each safe stop ends its episode (truncated): n-step sums stop there.
     expect(transitions.filter((t) => t.truncated || t.terminated).length).toBeGreaterThanOrEqual(out.episodes - 1);

@@ -11,6 +11,7 @@ export class EpisodeStatistics<O extends Observation = Float32Array> extends Bas
   private ret = 0;
   private length = 0;
   private success = false;
+  private linkLost = 0;
   private readonly costSums: Float64Array;
   private interventions = 0;
   private hits: Record<string, number> | null = null;
@@ -27,6 +28,7 @@ export class EpisodeStatistics<O extends Observation = Float32Array> extends Bas
     this.ret = 0;
     this.length = 0;
     this.success = false;
+    this.linkLost = 0;
     this.costSums.fill(0);
     this.interventions = 0;
     this.hits = null;
@@ -41,6 +43,7 @@ export class EpisodeStatistics<O extends Observation = Float32Array> extends Bas
     // The last step's, as evaluation counts it; a robot's safe stop (link lost) is no task step:
     // the episode keeps the success of the step before it.
     if (typeof r.info.linkError !== 'string') this.success = r.info.success === true;
+    else this.linkLost++;
     for (let i = 0; i < this.costSums.length; i++) this.costSums[i] = (this.costSums[i] as number) + (r.costs[i] as number);
     const safety = r.info.safety;
     if (safety) {
@@ -67,6 +70,7 @@ export class EpisodeStatistics<O extends Observation = Float32Array> extends Bas
       success: this.success,
       terminated: r.terminated,
       truncated: r.truncated,
+      ...(this.linkLost > 0 ? { linkLostSteps: this.linkLost } : {}),
       ...(this.hits ? { safety: { interventions: this.interventions, interventionRate: this.interventions / this.length, hits: { ...this.hits } } } : {}),
       ...(this.human ? { human: { steps: this.human.steps, takeovers: this.human.takeovers, rate: this.human.steps / this.length } } : {}),
     };

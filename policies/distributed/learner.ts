@@ -169,7 +169,7 @@ export class DistributedLearner extends OffPolicyTrainer {
         const seconds = (now - timeAtLog) / 1000;
         this.link.samplesPerInsert = this.limiter.ratio();
         [updatesPerSec, envStepsPerSec] = [(this.learner.updates - updatesAtLog) / seconds, (this.envSteps - stepsAtLog) / seconds];
-        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, ...(this.lastMetrics ?? {}), link: { ...this.link } });
+        this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, ...(this.lastMetrics ?? {}), link: { ...this.link }, linkLostSteps: this.linkLostSteps });
         [timeAtLog, stepsAtLog, updatesAtLog] = [now, this.envSteps, this.learner.updates];
       }
       this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec, lastCosts: this.lastCosts, humanRate: this.lastHumanRate, link: { samplesPerInsert: this.limiter.ratio() / this.limiter.options.samplesPerInsert, stale: this.link.stale } });
@@ -250,7 +250,11 @@ export class DistributedLearner extends OffPolicyTrainer {
       this.limiter.inserted(1);
     }
     this.tail = continues ? { key, seq: b.seq } : null;
-    for (const ep of b.episodes) this.endEpisode(ep);
+    for (const ep of b.episodes) {
+      this.endEpisode(ep);
+      // The actors count their robots' safe stops (not sent as transitions) in their episodes' summaries.
+      this.linkLostSteps += ep.linkLostSteps ?? 0;
+    }
     this.applied.add(b.actorId, b.epoch, b.seq);
     this.unacked.push(d);
     const { evalEvery, checkpointEvery, steps } = this.schedule;

@@ -36,6 +36,10 @@ describe('transition batch packing', () => {
     expect(() => unpackTransitions(bytes.subarray(0, bytes.length - 1))).toThrow(/do not match its header/);
     const summaries = packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [t(0)], [{ return: -3, length: 1, costs: {}, success: false, terminated: true, truncated: false }]);
     expect(unpackTransitions(summaries).episodes).toEqual([{ return: -3, length: 1, costs: {}, success: false, terminated: true, truncated: false }]);
+    for (const linkLostSteps of [-1, 1.5, '2']) {
+      const wrong = packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [t(0)], [{ return: -3, length: 1, costs: {}, success: false, terminated: true, truncated: false, linkLostSteps: linkLostSteps as number }]);
+      expect(() => unpackTransitions(wrong)).toThrow(/malformed episode summaries/);
+    }
     summaries[summaries.length - 2] = 0x7b; // JSON broken
     expect(() => unpackTransitions(summaries)).toThrow(/episode summaries/);
     const bad = bytes.slice();

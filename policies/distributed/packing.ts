@@ -104,7 +104,7 @@ export function unpackTransitions(bytes: Uint8Array): TransitionBatch {
   } catch {
     throw new CorruptBatchError(`transition batch from ${actorId} (seq ${seq}): episode summaries are not JSON`);
   }
-  if (!Array.isArray(episodes) || episodes.some((e) => typeof e !== 'object' || e === null || typeof e.return !== 'number' || typeof e.length !== 'number')) throw new CorruptBatchError(`transition batch from ${actorId} (seq ${seq}): malformed episode summaries`);
+  if (!Array.isArray(episodes) || episodes.some((e) => typeof e !== 'object' || e === null || typeof e.return !== 'number' || typeof e.length !== 'number' || (e.linkLostSteps !== undefined && !(Number.isSafeInteger(e.linkLostSteps) && e.linkLostSteps >= 0)))) throw new CorruptBatchError(`transition batch from ${actorId} (seq ${seq}): malformed episode summaries`);
   const at = (start: number, size: number, i: number): Float32Array => f.subarray(start + i * size, start + (i + 1) * size);
   const offs = { obs: 0, action: n * obsDim, reward: n * (obsDim + actDim), costs: n * (obsDim + actDim + 1), nextObs: n * (obsDim + actDim + 1 + costDim) };
   const transitions: Transition[] = Array.from({ length: n }, (_, i) => ({
