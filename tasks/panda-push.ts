@@ -26,8 +26,9 @@ export const PANDA_PUSH_WORKSPACE = { min: [-0.9, -0.9, 0.02], max: [0.9, 0.9, 1
  * - Reward: −‖cube − goal‖_xy − 0.2·‖TCP − cube‖ (m). The second, smaller term shapes the
  *   approach (panda-gym's dense push reward has only the first and needs ~1M steps).
  * - Success: cube within 5 cm of the goal (xy); terminates (after `successHold` such steps in a
- *   row, default 1). Also terminates (failure) if the cube
- *   leaves the table. 100 steps (4 s).
+ *   row, default 1). Also terminates (failure) if the cube leaves the table, with that step's
+ *   reward counted for all 100 steps of an episode: every step pays a penalty, so an end without
+ *   one would make pushing the cube off the table the cheapest way out. 100 steps (4 s).
  * - Reset: READY + U(±0.02) rad; cube at x ∈ [0.4, 0.6], y ∈ [−0.15, 0.15]; goal in
  *   x ∈ [0.4, 0.65], y ∈ [−0.2, 0.2] at least 10 cm from the cube.
  * - Constraints: `joint_velocity`, `table_contact` (see PandaTask).
@@ -91,9 +92,11 @@ export class PandaPush extends PandaTask {
     const success = toGoal < 0.05;
     this.held = success ? this.held + 1 : 0;
     const fellOff = cube[2] < -0.1;
+    // Off the table: the penalty the rest of the episode would have paid (at least), at once.
+    const reward = -toGoal - 0.2 * reach;
     return {
       obs: this.observe(tcp),
-      reward: -toGoal - 0.2 * reach,
+      reward: fellOff ? reward * (this.spec.maxEpisodeSteps as number) : reward,
       costs: Float32Array.from(this.armCosts()),
       terminated: this.held >= this.successHold || fellOff,
       success,
