@@ -13,6 +13,13 @@ import { type PandaActionMap, checkSuccessHold, PANDA_ARM_OBSERVATION_NAMES, Pan
 const CUBE_HALF = 0.025;
 /** The cube: 5 cm, 0.1 kg, on the table. */
 const CUBE: SceneObject = { name: 'cube', kind: 'box', size: [CUBE_HALF, CUBE_HALF, CUBE_HALF], position: [0.5, 0, CUBE_HALF], mass: 0.1, friction: 0.5 };
+/**
+ * The push task's start: the TCP 15 cm above the table at (0.45, 0), hand down (READY's
+ * orientation; IK from READY). From READY the TCP is 49 cm up and the position servos move it
+ * ~1 cm a step: the descent alone took half of an episode's 100 steps, leaving too few to go round
+ * the cube and push it (the expert failed 9 of 30).
+ */
+export const PANDA_PUSH_READY: readonly number[] = [0, 0.0321, 0, -2.5653, 0, 2.5973, Math.PI / 4];
 /** Tier 0 workspace of the push task: as the table-top box, but down to 2 cm above the table. */
 export const PANDA_PUSH_WORKSPACE = { min: [-0.9, -0.9, 0.02], max: [0.9, 0.9, 1.2] } as const;
 
@@ -29,7 +36,7 @@ export const PANDA_PUSH_WORKSPACE = { min: [-0.9, -0.9, 0.02], max: [0.9, 0.9, 1
  *   row, default 1). Also terminates (failure) if the cube leaves the table, with that step's
  *   reward counted for all 100 steps of an episode: every step pays a penalty, so an end without
  *   one would make pushing the cube off the table the cheapest way out. 100 steps (4 s).
- * - Reset: READY + U(±0.02) rad; cube at x ∈ [0.4, 0.6], y ∈ [−0.15, 0.15]; goal in
+ * - Reset: PANDA_PUSH_READY (the TCP 15 cm above the table) + U(±0.02) rad; cube at x ∈ [0.4, 0.6], y ∈ [−0.15, 0.15]; goal in
  *   x ∈ [0.4, 0.65], y ∈ [−0.2, 0.2] at least 10 cm from the cube.
  * - Constraints: `joint_velocity`, `table_contact` (see PandaTask).
  */
@@ -73,7 +80,7 @@ export class PandaPush extends PandaTask {
   }
 
   protected resetTask(rng: Rng): { obs: Float32Array } {
-    this.resetArm(rng, 0.02);
+    this.resetArm(rng, 0.02, PANDA_PUSH_READY);
     this.held = 0;
     const cx = rng.uniform(0.4, 0.6);
     const cy = rng.uniform(-0.15, 0.15);
@@ -134,8 +141,8 @@ export class PandaPush extends PandaTask {
 }
 
 /**
- * Scripted expert for PandaPush-v0, a function of the observation only: travel high to a point
- * behind the cube on the cube→goal line, descend, then push along the line; re-align (rise and
+ * Scripted expert for PandaPush-v0, a function of the observation only: travel over the cube's
+ * height (TCP 7.5 cm up) to a point behind the cube on the cube→goal line, descend, then push along the line; re-align (rise and
  * come round) whenever the cube drifts sideways.
  */
 export function pandaPushExpert(actions?: PandaActionMap): Policy {
@@ -151,10 +158,10 @@ export function pandaPushExpert(actions?: PandaActionMap): Policy {
     const ry = tcp[1] - cube[1];
     const along = rx * dx + ry * dy;
     const lateral = Math.abs(rx * dy - ry * dx);
-    const pre: Vec3 = [cube[0] - 0.06 * dx, cube[1] - 0.06 * dy, 0.1];
+    const pre: Vec3 = [cube[0] - 0.06 * dx, cube[1] - 0.06 * dy, 0.075];
     const low = 0.035;
     let goal: Vec3;
-    if (along < -0.03 && lateral < 0.02 && tcp[2] < low + 0.02) goal = [cube[0] + 0.05 * dx, cube[1] + 0.05 * dy, low];
+    if (along < -0.03 && lateral < 0.02 && tcp[2] < low + 0.01) goal = [cube[0] + 0.05 * dx, cube[1] + 0.05 * dy, low];
     else if (Math.hypot(tcp[0] - pre[0], tcp[1] - pre[1]) < 0.015) goal = [pre[0], pre[1], low];
     else goal = pre;
     return { goal, maxStep: 0.03 };

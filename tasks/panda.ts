@@ -115,14 +115,14 @@ export abstract class PandaTask extends PhysicsTask implements JointPositionCont
   }
 
   /**
-   * Restores the world and places the arm at READY + U(±noise) per joint (within limits); a
-   * task with a gripper action starts with the fingers open.
+   * Restores the world and places the arm at `base` (default READY) + U(±noise) per joint (within
+   * limits); a task with a gripper action starts with the fingers open.
    */
-  protected resetArm(rng: Rng, noise: number): void {
+  protected resetArm(rng: Rng, noise: number, base: readonly number[] = PANDA_READY): void {
     this.restoreWorld();
     this.fingerTarget = 0;
     if (this.actions.gripperIndex >= 0) this.commandFingers(PANDA_FINGER_OPEN);
-    const q0 = PANDA_READY.map((v, i) => clamp(v + rng.uniform(-noise, noise), this.lower[i] as number, this.upper[i] as number));
+    const q0 = base.map((v, i) => clamp(v + rng.uniform(-noise, noise), this.lower[i] as number, this.upper[i] as number));
     this.setJointState(q0);
   }
 
