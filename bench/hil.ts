@@ -19,8 +19,9 @@
  * environment: HIL_ENV, HIL_STEPS (default 10000), HIL_SEEDS (3), HIL_METHODS (comma list),
  * HIL_EVAL_EVERY (1000), HIL_PARALLEL (2), HIL_DEMOS (5), HIL_DEMO_SHARE (0.25; 1 = the
  * training distribution), HIL_HUMAN (the person's settings as JSON), HIL_CONFIG (a train config
- * whose env options, algorithm and evaluation the runs take — default configs/panda-pick-rlpd.yaml
- * on PandaPickCube-v0, the settings that learn pick; elsewhere the small settings below on wasm),
+ * whose env options, time limit, safety, algorithm and evaluation the runs take — default
+ * configs/panda-pick-rlpd.yaml on PandaPickCube-v0, the settings that learn pick; `none`, and
+ * on other tasks, the small settings below on wasm; HIL_STEPS / HIL_EVAL_EVERY default to its own),
  * HIL_THREADS (BLAS threads per run with a config, default 1: two runs share two cores),
  * HIL_UNTIL80=1 (stop each run at its first evaluation ≥ 80%). Each run with a person
  * reports its intervention rate per tenth of its episodes, its budget and what triggered it.
@@ -28,11 +29,11 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoConfig, recordDemonstrations, type DemoStart } from '../experiment/demos.js';
 import { loadConfig, validateConfig, type ExperimentConfig } from '../experiment/config.js';
-import { makeLearnerEnv, resolvedAlgo, scriptedInLearnerUnits } from '../experiment/setup.js';
+import { absolutizePaths, makeLearnerEnv, resolvedAlgo, scriptedInLearnerUnits } from '../experiment/setup.js';
 import type { Env } from '../control/env.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';
 import { SimulatedHuman } from '../hil/devices/simulated-human.js';
@@ -54,10 +55,22 @@ const DEMO_START: DemoStart | undefined = Number(process.env['HIL_DEMO_SHARE'] ?
 const HUMAN = JSON.parse(process.env['HIL_HUMAN'] ?? '{}') as Record<string, unknown>;
 /** HIL_UNTIL80=1: each run stops at its first evaluation at ≥ 80% success. */
 const UNTIL80 = process.env['HIL_UNTIL80'] === '1';
-/** The config the runs take their task options, algorithm and evaluation from (none: the small settings). */
-const BASE_PATH = process.env['HIL_CONFIG'] ?? (ENV === 'PandaPickCube-v0' ? 'configs/panda-pick-rlpd.yaml' : undefined);
-const BASE = BASE_PATH ? loadConfig(BASE_PATH) : undefined;
-if (BASE && BASE.env.id !== ENV) throw new Error(`HIL_CONFIG ${BASE_PATH} trains ${BASE.env.id}, not HIL_ENV ${ENV}`);
+/**
+ * The config the runs take their task options, time limit, safety, algorithm and evaluation from:
+ * HIL_CONFIG (`none`: the small settings), by default the pick config on PandaPickCube-v0. Read
+ * when the bench runs (bench/run.ts imports every bench), its paths relative to its own folder.
+ */
+let base: { path: string; config: ExperimentConfig } | null | undefined;
+function baseConfig(): { path: string; config: ExperimentConfig } | null {
+  if (base !== undefined) return base;
+  const named = process.env['HIL_CONFIG'];
+  const path = named === 'none' ? undefined : named ? resolve(named) : ENV === 'PandaPickCube-v0' ? fileURLToPath(new URL('../configs/panda-pick-rlpd.yaml', import.meta.url)) : undefined;
+  if (!path) return (base = null);
+  const config = absolutizePaths(loadConfig(path), path);
+  if (config.env.id !== ENV) throw new Error(`HIL_CONFIG ${path} trains ${config.env.id}, not HIL_ENV ${ENV}`);
+  if (config.algo.kind !== 'sac') throw new Error(`HIL_CONFIG ${path}: the HIL benchmark compares SAC / RLPD runs; its algo.kind is ${config.algo.kind}`);
+  return (base = { path, config });
+}
 const METHODS = ['sac', 'rlpd', 'rlpd+human', 'rlpd+human+classifier'] as const;
 type Method = (typeof METHODS)[number];
 
@@ -78,8 +91,10 @@ export interface HilRun {
   readonly interventionRateFirst: number | null;
   readonly interventionRateLast: number | null;
   readonly humanSteps: number;
-  /** humanSteps / the run's steps (the person's budget is 20% unless HIL_HUMAN says otherwise). */
+  /** humanSteps / the steps run (the person's budget is 20% unless HIL_HUMAN says otherwise). */
   readonly humanShare: number | null;
+  /** The steps the run took (fewer than asked when HIL_UNTIL80 stopped it). */
+  readonly stepsRun: number;
   /** The intervention rate (share of an episode's steps) per tenth of the run's episodes. */
   readonly interventionRates: number[] | null;
   /** The simulated person's counts: budget, takeovers by reason, hand-backs by reason. */
@@ -97,16 +112,20 @@ export function hilConfig(method: Method, seed: number, steps: number, evalEvery
   const rlpd = method !== 'sac';
   const human = method.includes('human');
   const small = { hidden: [64, 64], critics: rlpd ? 4 : 2, criticSubset: 2, criticActorRatio: 2, batchSize: 128, gamma: 0.97, learningStarts: 500 };
-  const { demos: _baseDemos, preset: _basePreset, ...baseAlgo } = (BASE?.algo ?? {}) as Record<string, unknown>;
+  const from = baseConfig()?.config;
+  const { demos: _baseDemos, preset: _basePreset, ...baseAlgo } = (from?.algo ?? {}) as Record<string, unknown>;
+  const { rewardClassifier: _baseClassifier, id: _baseId, ...baseEnv } = from?.env ?? { id: ENV };
   return validateConfig(
     {
       name: `hil-${method.replace(/\+/g, '-')}`,
-      env: { id: ENV, ...(BASE?.env.options ? { options: BASE.env.options } : {}), ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
+      // The base's task options and time limit (not its learned reward: the classifier method brings its own).
+      env: { id: ENV, ...baseEnv, ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
       seed,
-      algo: { ...(BASE ? baseAlgo : small), kind: 'sac', preset: rlpd ? 'rlpd' : 'sac', ...(rlpd ? { demos: { path: demos, ratio: 0.5 } } : {}) },
+      algo: { ...(from ? baseAlgo : small), kind: 'sac', preset: rlpd ? 'rlpd' : 'sac', ...(rlpd ? { demos: { path: demos, ratio: 0.5 } } : {}) },
+      ...(from ? { safety: from.safety } : {}),
       // A run stopped at 80% (HIL_UNTIL80) has no known length: the budget is then a running share, ≤ 20% of the steps so far at every moment.
       ...(human ? { hil: { device: 'simulated', buffers: 'both', simulated: { ...(UNTIL80 ? {} : { runSteps: steps }), ...HUMAN } } } : {}),
-      train: { steps, evalEvery, evalEpisodes: BASE?.train.evalEpisodes ?? 10, checkpointEvery: steps, logEvery: 1000 },
+      train: { steps, evalEvery, evalEpisodes: from?.train.evalEpisodes ?? 10, checkpointEvery: steps, logEvery: 1000 },
     },
     `bench hil ${method}`,
   );
@@ -161,7 +180,9 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
     interventionRateFirst: config.hil ? meanOf(rates.slice(0, tenth)) : null,
     interventionRateLast: config.hil ? meanOf(rates.slice(-tenth)) : null,
     humanSteps: trainer.humanTransitions,
-    humanShare: config.hil ? trainer.humanTransitions / job.steps : null,
+    // Of the steps run (a run stopped at 80% ran fewer than job.steps).
+    humanShare: config.hil ? trainer.humanTransitions / Math.max(1, trainer.step) : null,
+    stepsRun: trainer.step,
     interventionRates: config.hil ? Array.from({ length: 10 }, (_, k) => rates.slice(Math.floor((k * rates.length) / 10), Math.floor(((k + 1) * rates.length) / 10))).filter((xs) => xs.length > 0).map(meanOf) : null,
     person,
     curve,
@@ -219,7 +240,7 @@ async function trainClassifier(path: string): Promise<{ precision: number; recal
 
 /** The workers' compute: with a base config, the fastest backend at HIL_THREADS threads (1 by default: two runs share two cores); else wasm, as the small settings' figures were taken. */
 async function workerBackend(): Promise<void> {
-  if (!BASE) {
+  if (!baseConfig()) {
     await selectBackend('wasm');
     return;
   }
@@ -240,16 +261,16 @@ function spawnWorker(job: WorkerJob): Promise<HilRun> {
 
 export async function hilBenchmark(json: boolean): Promise<unknown> {
   await selectBackend('wasm');
-  const steps = Number(process.env['HIL_STEPS'] ?? BASE?.train.steps ?? 10000);
+  const steps = Number(process.env['HIL_STEPS'] ?? baseConfig()?.config.train.steps ?? 10000);
   const seeds = Number(process.env['HIL_SEEDS'] ?? 3);
-  const evalEvery = Number(process.env['HIL_EVAL_EVERY'] ?? BASE?.train.evalEvery ?? 1000);
+  const evalEvery = Number(process.env['HIL_EVAL_EVERY'] ?? baseConfig()?.config.train.evalEvery ?? 1000);
   const parallel = Number(process.env['HIL_PARALLEL'] ?? 2);
   const methods = (process.env['HIL_METHODS']?.split(',') ?? METHODS) as Method[];
   const bad = methods.find((m) => !(METHODS as readonly string[]).includes(m));
   if (bad) throw new Error(`HIL_METHODS: unknown method ${bad} (known: ${METHODS.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-hil-'));
   const demos = join(dir, `${ENV}-${DEMOS}.demos`);
-  const { table } = await recordDemonstrations(demoConfig(ENV, BASE_PATH), DEMOS, 5_000_000, false, undefined, DEMO_START);
+  const { table } = await recordDemonstrations(demoConfig(ENV, baseConfig()?.path), DEMOS, 5_000_000, false, undefined, DEMO_START);
   table.save(demos);
   process.stderr.write(`bench hil: ${ENV}, ${DEMOS} scripted demos from ${DEMO_START ? `the central ${Math.round(100 * DEMO_START.share)}% of` : 'all'} the task's start states (${table.size} transitions); training draws from all of them\n`);
   const classifierPath = join(dir, 'push-success.classifier');
@@ -270,7 +291,7 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
   );
   runs.sort((a, b) => methods.indexOf(a.method) - methods.indexOf(b.method) || a.seed - b.seed);
   if (!json) for (const r of runs) process.stdout.write(`${r.method.padEnd(24)} seed ${r.seed}  stepsTo80 ${String(r.stepsTo80 ?? '—').padStart(6)}  final ${(100 * r.finalSuccess).toFixed(0)}%\n`);
-  return { env: ENV, config: BASE_PATH ?? null, steps, seeds, evalEvery, demos: { count: DEMOS, startShare: DEMO_START?.share ?? 1 }, runs, classifier };
+  return { env: ENV, config: baseConfig()?.path ?? null, steps, seeds, evalEvery, demos: { count: DEMOS, startShare: DEMO_START?.share ?? 1 }, runs, classifier };
 }
 
 if (process.env['HIL_WORKER'] && process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -132,10 +132,10 @@ export abstract class RunLoop {
    */
   protected restoreCounters(header: Record<string, unknown>): void {
     const episodes = header['episodes'];
-    if (typeof episodes !== 'number' || !Number.isInteger(episodes) || episodes < 0) throw new Error(`checkpoint: expected \`episodes\` to be a non-negative integer, got ${JSON.stringify(episodes)}`);
+    if (typeof episodes !== 'number' || !Number.isSafeInteger(episodes) || episodes < 0) throw new Error(`checkpoint: expected \`episodes\` to be a non-negative integer, got ${JSON.stringify(episodes)}`);
     this.episodes = episodes;
     const lost = header['linkLostSteps'];
-    if (lost !== undefined && (typeof lost !== 'number' || !Number.isInteger(lost) || lost < 0)) throw new Error(`checkpoint: expected \`linkLostSteps\` to be a non-negative integer, got ${JSON.stringify(lost)}`);
+    if (lost !== undefined && (typeof lost !== 'number' || !Number.isSafeInteger(lost) || lost < 0)) throw new Error(`checkpoint: expected \`linkLostSteps\` to be a non-negative integer, got ${JSON.stringify(lost)}`);
     this.linkLostSteps = lost ?? 0;
     const wrappers = header['wrappers'];
     if (wrappers !== undefined) this.carriedStates = restoreWrapperStates(this.checkpointEnv, wrappers);

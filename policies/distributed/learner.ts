@@ -253,7 +253,7 @@ export class DistributedLearner extends OffPolicyTrainer {
     for (const ep of b.episodes) {
       this.endEpisode(ep);
       // The actors count their robots' safe stops (not sent as transitions) in their episodes' summaries.
-      this.linkLostSteps += ep.linkLostSteps ?? 0;
+      this.linkLostSteps = Math.min(Number.MAX_SAFE_INTEGER, this.linkLostSteps + (ep.linkLostSteps ?? 0));
     }
     this.applied.add(b.actorId, b.epoch, b.seq);
     this.unacked.push(d);

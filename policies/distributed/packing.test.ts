@@ -36,10 +36,32 @@ describe('transition batch packing', () => {
     expect(() => unpackTransitions(bytes.subarray(0, bytes.length - 1))).toThrow(/do not match its header/);
     const summaries = packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [t(0)], [{ return: -3, length: 1, costs: {}, success: false, terminated: true, truncated: false }]);
     expect(unpackTransitions(summaries).episodes).toEqual([{ return: -3, length: 1, costs: {}, success: false, terminated: true, truncated: false }]);
-    for (const linkLostSteps of [-1, 1.5, '2']) {
-      const wrong = packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [t(0)], [{ return: -3, length: 1, costs: {}, success: false, terminated: true, truncated: false, linkLostSteps: linkLostSteps as number }]);
-      expect(() => unpackTransitions(wrong)).toThrow(/malformed episode summaries/);
+    // Every field the learner reads is checked: a malformed summary is a corrupt batch (counted, skipped), never a throw inside the learner.
+    const ok = { return: -3, length: 2, costs: { keep_out: 0.5 }, success: false, terminated: true, truncated: false };
+    const malformed: [string, Record<string, unknown>][] = [
+      ['linkLostSteps', { linkLostSteps: -1 }],
+      ['linkLostSteps', { linkLostSteps: 1.5 }],
+      ['linkLostSteps', { linkLostSteps: '2' }],
+      ['linkLostSteps', { linkLostSteps: 3 }], // more than the episode's length
+      ['costs', { costs: undefined }],
+      ['costs', { costs: { keep_out: 'high' } }],
+      ['length', { length: -2.5 }],
+      ['success', { success: 'yes' }],
+      ['human', { human: { steps: 1 } }],
+      ['safety', { safety: { interventions: 1, interventionRate: 0.5, hits: { rate: -1 } } }],
+    ];
+    for (const [field, change] of malformed) {
+      const wrong = packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [t(0)], [{ ...ok, ...change } as never]);
+      expect(() => unpackTransitions(wrong), field).toThrow(new RegExp(`malformed episode summaries \\(.*${field}`));
     }
+    // JSON's 1e400 parses to Infinity: refused like any non-finite number.
+    const text = packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [t(0)], [{ ...ok, costs: { keep_out: 12345 } }]);
+    const huge = text.slice();
+    const at = Buffer.from(huge).lastIndexOf('12345');
+    expect(at).toBeGreaterThan(0);
+    huge.set(new TextEncoder().encode('1e400'), at);
+    expect(() => unpackTransitions(huge)).toThrow(/costs/);
+    expect(unpackTransitions(packTransitions({ actorId: 'a', episodeId: 0, policyVersion: 0, seq: 0 }, dims, [t(0)], [{ ...ok, linkLostSteps: 2, human: { steps: 1, takeovers: 1, rate: 0.5 } }])).episodes).toHaveLength(1);
     summaries[summaries.length - 2] = 0x7b; // JSON broken
     expect(() => unpackTransitions(summaries)).toThrow(/episode summaries/);
     const bad = bytes.slice();

@@ -104,7 +104,8 @@ export function unpackTransitions(bytes: Uint8Array): TransitionBatch {
   } catch {
     throw new CorruptBatchError(`transition batch from ${actorId} (seq ${seq}): episode summaries are not JSON`);
   }
-  if (!Array.isArray(episodes) || episodes.some((e) => typeof e !== 'object' || e === null || typeof e.return !== 'number' || typeof e.length !== 'number' || (e.linkLostSteps !== undefined && !(Number.isSafeInteger(e.linkLostSteps) && e.linkLostSteps >= 0)))) throw new CorruptBatchError(`transition batch from ${actorId} (seq ${seq}): malformed episode summaries`);
+  const bad = Array.isArray(episodes) ? episodes.map(summaryProblem).find((p) => p !== null) : 'not a list';
+  if (bad !== undefined) throw new CorruptBatchError(`transition batch from ${actorId} (seq ${seq}): malformed episode summaries (${bad})`);
   const at = (start: number, size: number, i: number): Float32Array => f.subarray(start + i * size, start + (i + 1) * size);
   const offs = { obs: 0, action: n * obsDim, reward: n * (obsDim + actDim), costs: n * (obsDim + actDim + 1), nextObs: n * (obsDim + actDim + 1 + costDim) };
   const transitions: Transition[] = Array.from({ length: n }, (_, i) => ({
@@ -125,4 +126,30 @@ export function unpackTransitions(bytes: Uint8Array): TransitionBatch {
 function checked(v: Float32Array, size: number, what: string): Float32Array {
   if (v.length !== size) throw new RangeError(`transition ${what} has length ${v.length}, expected ${size}`);
   return v;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * What is wrong with one episode summary read off the wire, or null: every field the learner
+ * reads is checked (a missing `costs` threw in the learner's episode bookkeeping; JSON's 1e400 is
+ * Infinity), so a malformed summary is a corrupt batch, counted and skipped, never a crash.
+ */
+function summaryProblem(e: unknown): string | null {
+  if (!isObject(e)) return 'not an object';
+  if (!isFiniteNumber(e['return'])) return '`return` not a finite number';
+  const length = e['length'];
+  if (!isCount(length)) return '`length` not a count';
+  for (const k of ['success', 'terminated', 'truncated']) if (typeof e[k] !== 'boolean') return `\`${k}\` not a boolean`;
+  const costs = e['costs'];
+  if (!isObject(costs) || !Object.values(costs).every(isFiniteNumber)) return '`costs` not a map of finite numbers';
+  const lost = e['linkLostSteps'];
+  if (lost !== undefined && !(isCount(lost) && lost <= length)) return '`linkLostSteps` not a count within `length`';
+  const safety = e['safety'];
+  if (safety !== undefined && !(isObject(safety) && isCount(safety['interventions']) && isFiniteNumber(safety['interventionRate']) && isObject(safety['hits']) && Object.values(safety['hits']).every(isCount))) return '`safety` malformed';
+  const human = e['human'];
+  if (human !== undefined && !(isObject(human) && isCount(human['steps']) && isCount(human['takeovers']) && isFiniteNumber(human['rate']))) return '`human` malformed';
+  return null;
 }
