@@ -179,12 +179,13 @@ describe('what the learner stores of a person\'s buttons', () => {
   const pendulum = (extra: Record<string, unknown> = {}): ExperimentConfig => validateConfig({ name: 'p', env: { id: 'Pendulum-v1', ...extra }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
   const press = (button: TeleopReading['button']): TeleopReading => ({ ...IDLE, button });
 
-  it('the success button ends the episode as a success: the task\'s own reward there, terminal', async () => {
+  it('the success button ends the episode as a success with the task\'s own reward there — truncated on a task that runs on past its success (Pendulum)', async () => {
     const plain = await makeLearnerEnv(pendulum());
     const expected = await storedEpisode(plain, Float32Array.of(0.3), 3);
     const env = new Intervention(await makeLearnerEnv(pendulum()), new ScriptedDevice([IDLE, IDLE, press('success')]));
+    expect(env.spec.successEnds).toBe(false);
     const got = await storedEpisode(env, Float32Array.of(0.3), 10);
-    expect(got.map((t) => [t.reward, t.terminated, t.truncated])).toEqual(expected.map((t, i) => [t.reward, i === 2, false]));
+    expect(got.map((t) => [t.reward, t.terminated, t.truncated])).toEqual(expected.map((t, i) => [t.reward, false, i === 2]));
   });
 
   it('on a task that pays its dense reward past a success (pick), the success button ends the episode truncated, not terminal; where the task ends on success, terminal', async () => {

@@ -40,7 +40,9 @@ export interface LabelledEpisode<O extends Observation = Float32Array> {
 /**
  * Episodes from demo tables (record-demos, teleop recordings): an episode that ended
  * *terminated* ends in success — record-demos keeps successful episodes, and the success
- * button ends an episode terminated — so its final frame is the positive. Tables written with
+ * button ends an episode terminated on a task that ends on success — so its final frame is the
+ * positive. A task that runs on past its success (`spec.successEnds: false`, dense pick) ends
+ * every episode truncated: record those with the task's terminating variant. Tables written with
  * `--keep-failures` mix in failures that may also terminate (a cube off the table): label
  * those yourself.
  */

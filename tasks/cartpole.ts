@@ -50,6 +50,8 @@ export class CartPole extends PhysicsTask {
       actionSpace: this.discreteActions ? discrete(2) : box([-1], [1]),
       controlHz: 50,
       maxEpisodeSteps: 500,
+      // Runs on to the time limit past a success (a person's success button ends it truncated).
+      successEnds: false,
       constraints: ['cart_near_edge'],
       kind: 'sim',
       observationNames: ['cart x', 'cart ẋ', 'pole θ', 'pole θ̇'],

@@ -42,6 +42,8 @@ export class PandaKeepOut extends PandaTask {
     actionSpace: box(-1, 1, [7]),
     controlHz: 25,
     maxEpisodeSteps: 60,
+    // Runs on to the time limit past a success (a person's success button ends it truncated).
+    successEnds: false,
     constraints: ['keep_out', 'joint_velocity', 'table_contact'],
     kind: 'sim',
     observationNames: [...PANDA_REACH_OBSERVATION_NAMES, ...xyzNames('tcp−sphere')],

@@ -99,7 +99,8 @@ export class PandaPush extends PandaTask {
     const success = toGoal < 0.05;
     this.held = success ? this.held + 1 : 0;
     const fellOff = cube[2] < -0.1;
-    // Off the table: the penalty the rest of the episode would have paid (at least), at once.
+    // Off the table: 100 steps of this step's penalty at once — at least what staying would cost
+    // discounted at any γ ≤ 0.99 (≤ 1/(1 − γ) steps) and under any time limit, so never a way out.
     const reward = -toGoal - 0.2 * reach;
     return {
       obs: this.observe(tcp),

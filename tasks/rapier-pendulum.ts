@@ -34,6 +34,8 @@ export class RapierPendulum extends PhysicsTask {
     actionSpace: box([-2], [2]),
     controlHz: 20,
     maxEpisodeSteps: 200,
+    // Runs on to the time limit past a success (a person's success button ends it truncated).
+    successEnds: false,
     constraints: ['joint_velocity'],
     kind: 'sim',
     observationNames: ['cos θ', 'sin θ', 'θ̇'],

@@ -39,6 +39,8 @@ export class Reacher extends PhysicsTask {
     actionSpace: box([-1, -1], [1, 1]),
     controlHz: 50,
     maxEpisodeSteps: 50,
+    // Runs on to the time limit past a success (a person's success button ends it truncated).
+    successEnds: false,
     constraints: ['joint_velocity'],
     kind: 'sim',
     observationNames: ['cos q1', 'cos q2', 'sin q1', 'sin q2', 'target x', 'target y', 'q̇1', 'q̇2', 'tip−target x', 'tip−target y'],

@@ -92,6 +92,8 @@ export class UrdfReach extends PhysicsTask {
       actionSpace: box(new Array<number>(n).fill(-1), new Array<number>(n).fill(1)),
       controlHz: 1 / (this.physics.dt * this.physics.substeps),
       maxEpisodeSteps: 100,
+      // Runs on to the time limit past a success (a person's success button ends it truncated).
+      successEnds: false,
       constraints: ['joint_velocity'],
       kind: 'sim',
       observationNames: [...Array.from({ length: n }, (_, i) => `q${i + 1}`), ...Array.from({ length: n }, (_, i) => `q̇${i + 1}`), 'tip x', 'tip y', 'tip z', 'goal x', 'goal y', 'goal z'],
