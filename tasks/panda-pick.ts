@@ -52,7 +52,6 @@ export class PandaPickCube extends PandaTask {
   override readonly workspace = PANDA_PICK_WORKSPACE;
   private readonly sparse: boolean;
   private readonly successHold: number;
-  private readonly terminateOnSuccess: boolean;
   private held = 0;
   private z0 = CUBE_HALF;
 
@@ -78,7 +77,6 @@ export class PandaPickCube extends PandaTask {
     super(checkEngine(options.engine), [cube], actions);
     this.sparse = reward === 'sparse';
     this.successHold = hold;
-    this.terminateOnSuccess = terminate;
     this.spec = {
       id: PandaPickCube.ID,
       observationSpace: box(-Infinity, Infinity, [32]),
@@ -115,7 +113,7 @@ export class PandaPickCube extends PandaTask {
       obs: this.observe(tcp, grasped),
       reward: this.sparse ? (success ? 1 : 0) : 0.3 * Math.exp(-20 * d) + 0.7 * lift,
       costs: Float32Array.from(this.armCosts()),
-      terminated: (this.terminateOnSuccess && this.held >= this.successHold) || cube[2] < -0.1,
+      terminated: (this.spec.successEnds === true && this.held >= this.successHold) || cube[2] < -0.1,
       success,
       metrics: { tcpToCube: d, lift: cube[2] - this.z0, grasped: grasped ? 1 : 0, gripperWidth: this.gripperWidth() },
     };
