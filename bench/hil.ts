@@ -42,6 +42,7 @@ import { Rng } from '../control/rng.js';
 import { allFrames, precisionRecall, RewardClassifier, sampleFrames, type LabelledEpisode } from '../hil/reward-classifier.js';
 import { describeBackend, selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
+import { evaluationAt, positiveIntFromEnv } from './env-options.js';
 import { ReplayBuffer } from '../policies/replay.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
 import { listEnvs } from '../tasks/registry.js';
@@ -152,11 +153,9 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
     metrics,
     demos,
     interventions: config.hil ? { toDemos: true, upsample: 1 } : undefined,
-    // HIL_UNTIL80: the evaluation at a multiple of evalEvery is logged around that step's callback — look on both sides.
     onStep: UNTIL80
       ? (p) => {
-          if (p.step % job.evalEvery > 1) return;
-          const last = metrics.read().filter((r) => r.type === 'eval').at(-1);
+          const last = evaluationAt(metrics, p.step, job.evalEvery);
           if (last && (last['successRate'] as number) >= 0.8) trainer.requestStop();
         }
       : undefined,
@@ -244,9 +243,7 @@ async function workerBackend(): Promise<void> {
     await selectBackend('wasm');
     return;
   }
-  const threads = process.env['HIL_THREADS'] ?? '1';
-  if (!/^[1-9]\d*$/.test(threads)) throw new RangeError(`Expected HIL_THREADS to be a positive integer, got \`${threads}\``);
-  const info = await selectBackend('auto', { threads: Number(threads) });
+  const info = await selectBackend('auto', { threads: positiveIntFromEnv('HIL_THREADS') ?? 1 });
   process.stderr.write(`bench hil worker: ${describeBackend(info)}\n`);
 }
 

@@ -8,6 +8,7 @@ import type { EngineName } from '../sim/physics.js';
 import { writeRunStatus } from '../experiment/run-status.js';
 import { selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
+import { evaluationAt, positiveIntFromEnv } from './env-options.js';
 import type { ReplayBuffer } from '../policies/replay.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
 import { Rng } from '../control/rng.js';
@@ -43,9 +44,7 @@ function seedList(count: number): number[] {
 
 /** LEARN_THREADS: the learner's BLAS threads (1 when runs share the cores); undefined when unset. */
 function learnThreads(): number | undefined {
-  const threads = process.env['LEARN_THREADS'];
-  if (threads !== undefined && !/^[1-9]\d*$/.test(threads)) throw new RangeError(`Expected LEARN_THREADS to be a positive integer, got \`${threads}\``);
-  return threads === undefined ? undefined : Number(threads);
+  return positiveIntFromEnv('LEARN_THREADS');
 }
 
 async function trainSeeds(configPath: string, seeds: number, demos?: ReplayBuffer, engine?: EngineName, withoutDemos = false): Promise<(Curve & { dir: string })[]> {
@@ -205,9 +204,8 @@ async function trainUntil(config: ExperimentConfig, dir: string, demos: ReplayBu
     metrics,
     ...(demos ? { demos } : {}),
     onStep: (p) => {
-      // The evaluation at a multiple of 1,000 is logged around that step's callback: look on both sides.
-      if (reached || p.step % 1000 > 1) return;
-      const last = metrics.read().filter((r) => r.type === 'eval').at(-1);
+      if (reached) return;
+      const last = evaluationAt(metrics, p.step, 1000);
       if (last && done(last)) {
         reached = { step: last.step, seconds: (performance.now() - start) / 1000 };
         trainer.requestStop();
