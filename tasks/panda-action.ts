@@ -1,4 +1,5 @@
 import type { Policy } from '../control/policy.js';
+import type { WorkspaceBox } from '../control/safety/workspace.js';
 import { box, type Box } from '../control/spaces.js';
 import { loadDescription } from '../sim/descriptions.js';
 import { quatConj, quatFromAxisAngle, quatMul, sub, type Quat, type Vec3 } from '../sim/math3d.js';
@@ -29,6 +30,12 @@ export const PANDA_TCP_ACTION_NAMES: readonly string[] = ['Δtcp x', 'Δtcp y', 
 
 /** The largest TCP displacement one action asks for, m (the servos cover ~40% of it in the 40 ms step). */
 export const PANDA_TCP_STEP = 0.05;
+/**
+ * How far inside the task's workspace box a tool-frame TCP target is clipped, m: the IK step is
+ * first order, and its target lands within ~1.6 mm of the asked point for the largest joint step
+ * (0.08 rad at ~0.5 m) — inside the box, so Tier 0 leaves it whole.
+ */
+export const PANDA_TCP_BOX_MARGIN = 0.002;
 /** The largest yaw change one action asks for, rad. */
 export const PANDA_YAW_STEP = 0.1;
 /** The fingers' travel, m: a gripper action of +1 opens each to this, −1 closes. */
@@ -87,16 +94,21 @@ export class PandaActions implements PandaActionMap {
    * The arm's joint targets for `action` from joint positions `q` (not clipped to the joint
    * limits: the task and Tier 0 do that). TCP frame: one damped-least-squares IK step (the teleop
    * tool frame's) toward TCP + Δp with the hand pointing down, turned by the yaw step, scaled
-   * down as a whole when a joint would change by more than 0.08 rad.
+   * down as a whole when a joint would change by more than 0.08 rad. With `box` (the task's
+   * workspace), TCP + Δp is first clipped into it, {@link PANDA_TCP_BOX_MARGIN} inside, as
+   * SERL's Franka env clips its target pose to a safety box: a policy pressing into the table
+   * slides along it. Without the clip, Tier 0 — which scales a step that would leave the box as a
+   * whole — shortened every such step to nothing, sideways motion included: pushes stood still at
+   * the floor for ~80 of 100 steps (measured on a trained push policy).
    */
-  toTargets(action: ArrayLike<number>, q: ArrayLike<number>): Float64Array {
+  toTargets(action: ArrayLike<number>, q: ArrayLike<number>, box?: WorkspaceBox): Float64Array {
     const t = new Float64Array(7);
     if (this.option.frame === 'joint') {
       for (let i = 0; i < 7; i++) t[i] = (q[i] as number) + PANDA_MAX_DELTA * (action[i] as number);
     } else {
       // Scaled as a whole, not clipped joint by joint: a clipped joint bends the TCP's path (the
       // elbow saturating sent a straight descent 8 cm backwards, measured).
-      const dq = this.ikStep(action, q);
+      const dq = this.ikStep(action, q, box);
       let big = 0;
       for (let i = 0; i < 7; i++) big = Math.max(big, Math.abs(dq[i] as number));
       const k = big > PANDA_MAX_DELTA ? PANDA_MAX_DELTA / big : 1;
@@ -112,7 +124,7 @@ export class PandaActions implements PandaActionMap {
    * kinematics — the env's IK step reproduces it to first order. The gripper entry, which
    * commands no arm joint, is kept from `action`.
    */
-  toAction(targets: ArrayLike<number>, q: ArrayLike<number>, action?: ArrayLike<number>): Float32Array {
+  toAction(targets: ArrayLike<number>, q: ArrayLike<number>, action?: ArrayLike<number>, box?: WorkspaceBox): Float32Array {
     const out = new Float32Array(this.space.shape[0] as number);
     if (this.gripperIndex >= 0) out[this.gripperIndex] = action ? (action[this.gripperIndex] as number) : 0;
     if (this.option.frame === 'joint') {
@@ -120,7 +132,7 @@ export class PandaActions implements PandaActionMap {
       return out;
     }
     if (action) {
-      const own = this.toTargets(action, q);
+      const own = this.toTargets(action, q, box);
       let same = true;
       for (let i = 0; i < 7; i++) if (Math.abs((own[i] as number) - (targets[i] as number)) > 1e-9) same = false;
       if (same) {
@@ -148,9 +160,14 @@ export class PandaActions implements PandaActionMap {
     return out;
   }
 
-  private ikStep(action: ArrayLike<number>, q: ArrayLike<number>): Float64Array {
+  private ikStep(action: ArrayLike<number>, q: ArrayLike<number>, box?: WorkspaceBox): Float64Array {
     const pose = pandaTcpPose(this.robot, q);
-    const dp: Vec3 = [0, 1, 2].map((i) => PANDA_TCP_STEP * clamp(action[i] as number, -1, 1)) as Vec3;
+    const dp: Vec3 = [0, 1, 2].map((i) => {
+      const d = PANDA_TCP_STEP * clamp(action[i] as number, -1, 1);
+      if (!box) return d;
+      const p = pose.p[i] as number;
+      return clamp(p + d, (box.min[i] as number) + PANDA_TCP_BOX_MARGIN, (box.max[i] as number) - PANDA_TCP_BOX_MARGIN) - p;
+    }) as Vec3;
     const ready = readyRotation(this.robot);
     const yaw = this.option.yaw ? yawOf(pose.q, ready) + PANDA_YAW_STEP * clamp(action[3] as number, -1, 1) : 0;
     const goal = quatMul(quatFromAxisAngle([0, 0, 1], yaw), ready);

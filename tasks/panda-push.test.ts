@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { Physics } from '../sim/physics.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { make } from './registry.js';
+import { SafetyLimits } from '../control/safety/safety-limits.js';
+import type { PandaPush } from './panda-push.js';
+import { PANDA_TCP_BOX_MARGIN } from './panda-action.js';
 
 describe('PandaPush-v0', () => {
   it('a cube pushed off the table ends the episode with at least the penalty the rest of it would have paid, not an escape from the penalties', async () => {
@@ -20,6 +23,33 @@ describe('PandaPush-v0', () => {
       const cubeToGoal = off.info.metrics?.['cubeToGoal'] as number;
       // Each step's reward is ≤ −‖cube − goal‖; the rest of the episode (≤ 98 steps) would have paid at least 98 of them.
       expect(off.reward).toBeLessThanOrEqual(-98 * cubeToGoal);
+      await env.close();
+    }
+  }, 60_000);
+
+  it('in the tool frame under Tier 0, pressing down into the workspace floor while moving sideways slides along it (the TCP target is clipped into the box, not the whole step cut to nothing)', async () => {
+    for (const engine of ['rapier', 'mujoco'] as const) {
+      const inner = await make('PandaPush-v0', { options: { engine, action: { frame: 'tcp' } }, timeLimit: 1000 });
+      const push = unwrap(inner) as PandaPush;
+      const env = new SafetyLimits(inner, push, { workspace: push.workspace });
+      let { obs } = await env.reset({ seed: 2 });
+      // Down to the floor (2 cm above the table), away from the cube (which starts at x ≥ 0.4).
+      for (let t = 0; t < 40; t++) ({ obs } = await env.step(Float32Array.of(-0.3, 0, -1)));
+      const floor = push.workspace.min[2];
+      expect(obs[16] as number).toBeLessThan(floor + PANDA_TCP_BOX_MARGIN + 0.01);
+      // Now −z and +y together, as a policy that learned to keep its fingers low does.
+      const y0 = obs[15] as number;
+      let shortened = 0;
+      for (let t = 0; t < 10; t++) {
+        const r = await env.step(Float32Array.of(0, 0.5, -1));
+        obs = r.obs;
+        shortened += r.info.safety?.hits['workspace'] ?? 0;
+      }
+      // 10 steps of 2.5 cm asked, ~8 cm made (before the clip: 0.000001 m, every step cut to nothing).
+      expect((obs[15] as number) - y0).toBeGreaterThan(0.05);
+      expect(shortened).toBeLessThan(3);
+      // …and the TCP stays near the floor, not below the table.
+      expect(obs[16] as number).toBeGreaterThan(0);
       await env.close();
     }
   }, 60_000);

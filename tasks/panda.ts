@@ -58,9 +58,9 @@ export interface PandaActionMap {
   /** Index of the gripper entry, or −1 (the fingers are then held closed). */
   readonly gripperIndex: number;
   /** The arm's joint targets `action` commands from joint positions `q`. */
-  toTargets(action: ArrayLike<number>, q: ArrayLike<number>): Float64Array;
+  toTargets(action: ArrayLike<number>, q: ArrayLike<number>, box?: WorkspaceBox): Float64Array;
   /** The action commanding `targets` from `q`; entries that command no arm joint (the gripper) are kept from `action`. */
-  toAction(targets: ArrayLike<number>, q: ArrayLike<number>, action?: ArrayLike<number>): Float32Array;
+  toAction(targets: ArrayLike<number>, q: ArrayLike<number>, action?: ArrayLike<number>, box?: WorkspaceBox): Float32Array;
   /** The finger opening (m, each finger) the gripper entry of `action` commands. */
   fingerOpening(action: ArrayLike<number>): number;
   /** The action holding the arm still and the fingers at `opening`. */
@@ -209,14 +209,14 @@ export abstract class PandaTask extends PhysicsTask implements JointPositionCont
     return this.qd;
   }
 
-  /** The arm's joint targets: q + 0.08·a for joint deltas, one IK step in the tool frame. */
+  /** The arm's joint targets: q + 0.08·a for joint deltas, one IK step in the tool frame toward a point clipped into the task's workspace. */
   actionToTargets(action: Float32Array, q: ArrayLike<number>): Float64Array {
-    return this.actions.toTargets(action, q);
+    return this.actions.toTargets(action, q, this.workspace);
   }
 
   /** The action for (Tier 0's filtered) `targets`; the gripper entry comes from `action`, the one that was filtered. */
   targetsToAction(targets: ArrayLike<number>, q: ArrayLike<number>, action?: Float32Array): Float32Array {
-    return this.actions.toAction(targets, q, action);
+    return this.actions.toAction(targets, q, action, this.workspace);
   }
 
   /** Holds the arm where it is and the fingers at their last command (a grasped object stays grasped). */
