@@ -214,7 +214,8 @@ async function waitForText(p: { out: () => string }, re: RegExp, ms: number): Pr
 
 /**
  * `roborl train --robot` against `roborl serve` (its own process, as a robot is), free-running:
- * ROS at 100 Hz joint states. The learner is a full-size SAC
+ * ROS at 100 Hz joint states, Dynamixel and framed serial over socat pty pairs (`BRIDGES_PACING_LINKS`
+ * picks). The learner is a full-size SAC
  * (256×256, batch 256) asked for {@link TRAINING_UTD} updates per step from step 100 on, so it
  * is busy for the whole run; the robot's actor thread reports its step periods (metrics `info`
  * records), read back from the run folder.
@@ -224,8 +225,9 @@ async function trainingPacingAll(): Promise<TrainingPacing[]> {
   const config = join(dir, 'reach.yaml');
   writeFileSync(config, `name: training-pacing\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac, hidden: [256, 256], batchSize: 256, utd: ${TRAINING_UTD}, learningStarts: 100 }\ntrain: { steps: ${TRAINING_STEPS}, evalEvery: 0, evalEpisodes: 1, checkpointEvery: ${TRAINING_STEPS}, logEvery: 50 }\n`);
   const out: TrainingPacing[] = [];
-  // ROS only: train --robot refuses serial robots for now (serialport polls on the main thread's loop, so a port opened on the actor's thread never reads).
-  for (const link of ['ros'] as const) {
+  // Serial links: the actor's thread opens the port with its own poller (robots/serial/thread-binding.ts).
+  const links = (process.env['BRIDGES_PACING_LINKS'] ?? 'ros,dynamixel,framed').split(',') as ('ros' | 'dynamixel' | 'framed')[];
+  for (const link of links) {
     const pty = link === 'ros' ? null : await ptyPair();
     const served = link === 'ros' ? roborl(['serve', 'ros', '--env', 'PandaReach-v0', '--port', '0']) : roborl(['serve', 'serial', '--env', 'PandaReach-v0', '--protocol', link, '--port', (pty as { robot: string }).robot]);
     try {
@@ -235,8 +237,8 @@ async function trainingPacingAll(): Promise<TrainingPacing[]> {
         writeFileSync(robotYaml, `kind: ros\ntask: PandaReach-v0\nurl: ${url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\nresetService: /reset\ntimeLimit: 100\n`);
       } else {
         await waitForText(served, /serving PandaReach-v0 on /, 60_000);
-        // A 100 ms bus timeout as the one-policy-three-robots test uses: the emulator shares two cores with the learner.
-        writeFileSync(robotYaml, `kind: ${link}\ntask: PandaReach-v0\nport: ${(pty as { host: string }).host}\ntimeoutMs: 100\ntimeLimit: 100\n`);
+        // A 100 ms bus timeout (Dynamixel) as the one-policy-three-robots test uses: the emulator shares two cores with the learner.
+        writeFileSync(robotYaml, `kind: ${link}\ntask: PandaReach-v0\nport: ${(pty as { host: string }).host}\n${link === 'dynamixel' ? 'timeoutMs: 100\n' : ''}timeLimit: 100\n`);
       }
       const run = join(dir, `run-${link}`);
       const loadBefore = loadavg()[0] as number;

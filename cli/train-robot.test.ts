@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { ReplayBuffer } from '../policies/replay.js';
 import type { SimulatedRobot } from '../robots/emulator/sim-robot.js';
-import { servedRos } from '../test/robot-fixtures.js';
+import { ptyPair, servedArm, servedRos } from '../test/robot-fixtures.js';
 import { waitFor } from '../test/wait-for.js';
 
 /**
@@ -43,10 +43,10 @@ const until = (what: string, check: () => boolean, ms = 120_000): Promise<void> 
 
 /**
  * What the arm was sent and what it measured: the last command, and the joint states published
- * in the half second before it. A hold is a measured position sent back unchanged; a policy's
- * action (a joint-target delta) is not.
+ * in the half second before it. A hold is a measured position sent back unchanged (within
+ * `tolerance`: a servo bus quantises positions); a policy's action (a joint-target delta) is not.
  */
-function watch(robot: SimulatedRobot): { last: () => Float64Array | null; wasHold: () => boolean; commands: () => number } {
+function watch(robot: SimulatedRobot, tolerance = 1e-9): { last: () => Float64Array | null; wasHold: () => boolean; commands: () => number } {
   const states: Float64Array[] = [];
   let last: Float64Array | null = null;
   let hold = false;
@@ -58,7 +58,7 @@ function watch(robot: SimulatedRobot): { last: () => Float64Array | null; wasHol
   robot.onCommand((targets) => {
     const c = Float64Array.from(targets);
     last = c;
-    hold = states.some((s) => s.every((q, i) => Math.abs(q - (c[i] as number)) < 1e-9));
+    hold = states.some((s) => s.every((q, i) => Math.abs(q - (c[i] as number)) < tolerance));
     commands++;
   });
   return { last: () => last, wasHold: () => hold, commands: () => commands };
@@ -78,7 +78,7 @@ function files(dir: string, steps: number, robotExtra = '', configExtra = ''): {
 }
 
 describe('roborl train --robot', () => {
-  it('refuses, before anything is written: a robot running another task, more than one actor, the Redis transport, a streaming learner, a robot that cannot be reached, a serial robot (for now)', async () => {
+  it('refuses, before anything is written: a robot running another task, more than one actor, the Redis transport, a streaming learner, a robot that cannot be reached (ROS or serial)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-train-robot-refuse-'));
     const robot = join(dir, 'arm.yaml');
     // Nothing listens on port 1: connecting fails (quickly, by the timeout).
@@ -95,10 +95,10 @@ describe('roborl train --robot', () => {
       [config('redis', `${sac}distributed: { transport: redis }\n`), /--robot runs the robot's actor and the learner in this process .* roborl actor <config> --robot/],
       [config('stream', 'env: { id: PandaReach-v0 }\nalgo: { kind: stream-ac }\ntrain: { steps: 100 }\n'), /--robot trains SAC \/ RLPD/],
       [config('unreachable', sac), /ws:\/\/127\.0\.0\.1:1/],
-      [config('serial', sac), /--robot trains on ROS robots for now: a dynamixel robot's serial port cannot be read from the actor's thread/],
+      [config('serial', sac), /\/nonexistent\/ttyUSB9/],
     ];
     const serial = join(dir, 'servos.yaml');
-    writeFileSync(serial, 'kind: dynamixel\ntask: PandaReach-v0\nport: /dev/null\n');
+    writeFileSync(serial, 'kind: dynamixel\ntask: PandaReach-v0\nport: /nonexistent/ttyUSB9\n');
     const runs = cases.map(([path], i) => ({ run: join(dir, `run${i}`), p: start(['train', path, '--robot', path.endsWith('serial.yaml') ? serial : robot, '--run-dir', join(dir, `run${i}`), '--quiet']) }));
     for (const [i, { run, p }] of runs.entries()) {
       expect(await p.exit).not.toBe(0);
@@ -152,6 +152,29 @@ describe('roborl train --robot', () => {
     expect(streams.map(([actor, epoch]) => `${actor}#${epoch}`).sort()).toEqual(['actor0#1', 'actor0#2']);
     expect(arm.wasHold()).toBe(true);
   }, 300_000);
+
+  it('a Dynamixel arm over a real pty pair: the actor thread opens the serial port and steps the arm; the run checkpoints every step and ends with the arm on its hold', async () => {
+    const { host, robot: robotSide, dir } = await ptyPair();
+    const { robot } = await servedArm('dynamixel', robotSide);
+    // A Dynamixel position is a tick (2π/4096 rad): the hold is the measured position to within one.
+    const arm = watch(robot, (2 * Math.PI) / 4096);
+    const { config } = files(dir, 150);
+    const servos = join(dir, 'servos.yaml');
+    writeFileSync(servos, `kind: dynamixel\ntask: PandaReach-v0\nport: ${host}\nbaudRate: 1000000\nids: [1, 2, 3, 4, 5, 6, 7]\ntimeoutMs: 50\nretries: 2\nstaleAfterMs: 500\ntimeLimit: 40\n`);
+    const run = join(dir, 'run');
+    const p = start(['train', config, '--robot', servos, '--run-dir', run, '--quiet']);
+    expect(await p.exit, p.out()).toBe(0);
+    const ckpt = loadLatestCheckpoint(join(run, 'checkpoints'));
+    expect(ckpt?.step).toBeGreaterThanOrEqual(150);
+    expect((ckpt?.header['replay'] as { count: number }).count).toBe(ckpt?.step);
+    // The bus carried the run: well over one command a step, and the last one held the arm.
+    expect(arm.commands()).toBeGreaterThanOrEqual(150);
+    expect(arm.wasHold()).toBe(true);
+    const pacing = metrics(run).filter((r) => r.type === 'info' && r['robot'] !== undefined).at(-1)?.['robot'] as { steps: number; controlPeriodMs: number } | undefined;
+    expect(pacing?.controlPeriodMs).toBe(40);
+    expect(pacing?.steps).toBeGreaterThan(50);
+    expect(p.out()).toMatch(/robot: \d+ steps, step period p50 [\d.]+ ms/);
+  }, 240_000);
 
   it('a stale link during training: the arm gets its hold, the run stops with a checkpoint and says why; --resume goes on once the link is back', async () => {
     const { server, robot } = await servedRos('realtime');

@@ -276,10 +276,8 @@ function robotRunConfig(config: ExperimentConfig, robotPath: string): Experiment
   const d = config.distributed ?? DistributedSectionSchema.parse({});
   if (d.transport !== 'threads') throw new UsageError(`--robot runs the robot's actor and the learner in this process (distributed.transport: threads); for a learner elsewhere, run roborl learner <config> there and roborl actor <config> --robot ${robotPath} at the arm`);
   if (d.actors !== 1) throw new UsageError(`--robot drives one arm with one actor; the config asks for distributed.actors: ${d.actors} (set it to 1 or drop it)`);
-  const robot = robotConfigFor(config, robotPath);
-  // @serialport/bindings-cpp polls a port on the main thread's event loop (poller.cpp: uv_default_loop), so a
-  // serial link opened on the actor's worker thread never sees a byte arrive (a Dynamixel bus "does not answer").
-  if (robot.kind !== 'ros') throw new UsageError(`--robot trains on ROS robots for now: a ${robot.kind} robot's serial port cannot be read from the actor's thread (serialport polls on the main thread); train it with roborl learner <config> and roborl actor <config> --robot ${robotPath}`);
+  // Serial robots too: their port is opened on the actor's thread with a poller of its own (robots/serial/thread-binding.ts).
+  robotConfigFor(config, robotPath);
   return { ...config, distributed: d };
 }
 

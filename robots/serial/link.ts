@@ -1,4 +1,5 @@
 import { SerialPort } from 'serialport';
+import { threadSerialBinding } from './thread-binding.js';
 
 export interface SerialLinkOptions {
   readonly path: string;
@@ -47,7 +48,9 @@ export class SerialLink {
   }
 
   private openOnce(): Promise<void> {
-    const port = new SerialPort({ path: this.options.path, baudRate: this.options.baudRate ?? 1_000_000, autoOpen: false });
+    // On a worker thread (train --robot's actor) the native poller would watch the main thread's loop: see thread-binding.ts.
+    const options = { path: this.options.path, baudRate: this.options.baudRate ?? 1_000_000, autoOpen: false, binding: threadSerialBinding() };
+    const port = new SerialPort(options as ConstructorParameters<typeof SerialPort>[0]);
     return new Promise<void>((resolve, reject) => {
       port.open((err) => {
         if (err) return reject(new Error(`serial port ${this.options.path}: ${err.message}`));
