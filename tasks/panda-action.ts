@@ -166,7 +166,11 @@ export class PandaActions implements PandaActionMap {
       const d = PANDA_TCP_STEP * clamp(action[i] as number, -1, 1);
       if (!box) return d;
       const p = pose.p[i] as number;
-      return clamp(p + d, (box.min[i] as number) + PANDA_TCP_BOX_MARGIN, (box.max[i] as number) - PANDA_TCP_BOX_MARGIN) - p;
+      // Only outward motion is removed: a TCP already outside (or in the margin) is never pulled
+      // in by the clip, so the zero action (the hold) stays a hold.
+      const lo = Math.min((box.min[i] as number) + PANDA_TCP_BOX_MARGIN, p);
+      const hi = Math.max((box.max[i] as number) - PANDA_TCP_BOX_MARGIN, p);
+      return clamp(p + d, lo, hi) - p;
     }) as Vec3;
     const ready = readyRotation(this.robot);
     const yaw = this.option.yaw ? yawOf(pose.q, ready) + PANDA_YAW_STEP * clamp(action[3] as number, -1, 1) : 0;

@@ -53,4 +53,21 @@ describe('PandaPush-v0', () => {
       await env.close();
     }
   }, 60_000);
+
+  it('the clip never pulls inward: below the workspace floor the hold (zero action) commands the arm where it is', async () => {
+    const push = unwrap(await make('PandaPush-v0', { options: { action: { frame: 'tcp' } } })) as PandaPush;
+    // The TCP (at 10.9 cm) 4 cm below a box's floor: e.g. a robot started low, or the arm coasted there.
+    const box = { min: [-0.9, -0.9, 0.15], max: [0.9, 0.9, 1.2] } as const;
+    const q = Float64Array.from([0, 0.25, 0, -2.4, 0, 2.65, Math.PI / 4]);
+    const { pandaActions } = await import('./panda-action.js');
+    const actions = pandaActions({ frame: 'tcp' });
+    const hold = actions.toTargets(actions.hold(0), q, box);
+    for (let i = 0; i < 7; i++) expect(Math.abs((hold[i] as number) - (q[i] as number))).toBeLessThan(1e-5);
+    // Pressing further down moves nothing down; sideways still moves.
+    const down = actions.toTargets(Float32Array.of(0, 0, -1), q, box);
+    for (let i = 0; i < 7; i++) expect(Math.abs((down[i] as number) - (q[i] as number))).toBeLessThan(1e-5);
+    const side = actions.toTargets(Float32Array.of(0, 1, 0), q, box);
+    expect(Math.max(...side.map((t, i) => Math.abs(t - (q[i] as number))))).toBeGreaterThan(0.01);
+    await push.close?.();
+  });
 });
