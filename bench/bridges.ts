@@ -226,7 +226,12 @@ async function trainingPacingAll(): Promise<TrainingPacing[]> {
   writeFileSync(config, `name: training-pacing\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac, hidden: [256, 256], batchSize: 256, utd: ${TRAINING_UTD}, learningStarts: 100 }\ntrain: { steps: ${TRAINING_STEPS}, evalEvery: 0, evalEpisodes: 1, checkpointEvery: ${TRAINING_STEPS}, logEvery: 50 }\n`);
   const out: TrainingPacing[] = [];
   // Serial links: the actor's thread opens the port with its own poller (robots/serial/thread-binding.ts).
-  const links = (process.env['BRIDGES_PACING_LINKS'] ?? 'ros,dynamixel,framed').split(',') as ('ros' | 'dynamixel' | 'framed')[];
+  const known = ['ros', 'dynamixel', 'framed'] as const;
+  const links = (process.env['BRIDGES_PACING_LINKS'] ?? known.join(',')).split(',').map((l) => {
+    const link = known.find((k) => k === l.trim());
+    if (!link) throw new Error(`BRIDGES_PACING_LINKS: unknown link "${l}" (known: ${known.join(', ')})`);
+    return link;
+  });
   for (const link of links) {
     const pty = link === 'ros' ? null : await ptyPair();
     const served = link === 'ros' ? roborl(['serve', 'ros', '--env', 'PandaReach-v0', '--port', '0']) : roborl(['serve', 'serial', '--env', 'PandaReach-v0', '--protocol', link, '--port', (pty as { robot: string }).robot]);
