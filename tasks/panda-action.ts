@@ -162,14 +162,20 @@ export class PandaActions implements PandaActionMap {
 
   private ikStep(action: ArrayLike<number>, q: ArrayLike<number>, box?: WorkspaceBox): Float64Array {
     const pose = pandaTcpPose(this.robot, q);
+    // The hold (no translation or yaw asked; the gripper aside) keeps the TCP where it is, even
+    // outside the box. Any other action from a TCP in the margin or outside moves it back in by
+    // up to the margin: with its target on the TCP's own height, the IK step's first-order error
+    // (≤ ~1.6 mm) took it further out, and Tier 0 cut the whole step — sideways motion included —
+    // step after step (a push policy stood at 1.6 cm for ~50 steps).
+    let moving = false;
+    for (let i = 0; i < this.armSize; i++) if ((action[i] as number) !== 0) moving = true;
+    const back = moving ? PANDA_TCP_BOX_MARGIN : 0;
     const dp: Vec3 = [0, 1, 2].map((i) => {
       const d = PANDA_TCP_STEP * clamp(action[i] as number, -1, 1);
       if (!box) return d;
       const p = pose.p[i] as number;
-      // Only outward motion is removed: a TCP already outside (or in the margin) is never pulled
-      // in by the clip, so the zero action (the hold) stays a hold.
-      const lo = Math.min((box.min[i] as number) + PANDA_TCP_BOX_MARGIN, p);
-      const hi = Math.max((box.max[i] as number) - PANDA_TCP_BOX_MARGIN, p);
+      const lo = Math.min((box.min[i] as number) + PANDA_TCP_BOX_MARGIN, p + back);
+      const hi = Math.max((box.max[i] as number) - PANDA_TCP_BOX_MARGIN, p - back);
       return clamp(p + d, lo, hi) - p;
     }) as Vec3;
     const ready = readyRotation(this.robot);

@@ -54,20 +54,28 @@ describe('PandaPush-v0', () => {
     }
   }, 60_000);
 
-  it('the clip never pulls inward: below the workspace floor the hold (zero action) commands the arm where it is', async () => {
+  it('the clip keeps the hold a hold below the workspace floor, and moves any other action back in by at most the margin', async () => {
     const push = unwrap(await make('PandaPush-v0', { options: { action: { frame: 'tcp' } } })) as PandaPush;
     // The TCP (at 10.9 cm) 4 cm below a box's floor: e.g. a robot started low, or the arm coasted there.
     const box = { min: [-0.9, -0.9, 0.15], max: [0.9, 0.9, 1.2] } as const;
     const q = Float64Array.from([0, 0.25, 0, -2.4, 0, 2.65, Math.PI / 4]);
     const { pandaActions } = await import('./panda-action.js');
+    const { pandaTcpPose } = await import('./panda.js');
+    const { loadDescription } = await import('../sim/descriptions.js');
+    const robot = loadDescription('panda');
+    const z = (joints: ArrayLike<number>): number => pandaTcpPose(robot, joints).p[2] as number;
     const actions = pandaActions({ frame: 'tcp' });
     const hold = actions.toTargets(actions.hold(0), q, box);
     for (let i = 0; i < 7; i++) expect(Math.abs((hold[i] as number) - (q[i] as number))).toBeLessThan(1e-5);
-    // Pressing further down moves nothing down; sideways still moves.
+    // Pressing further down: the target rises (by about the margin, the IK step being first order), never sinks.
     const down = actions.toTargets(Float32Array.of(0, 0, -1), q, box);
-    for (let i = 0; i < 7; i++) expect(Math.abs((down[i] as number) - (q[i] as number))).toBeLessThan(1e-5);
+    expect(z(down) - z(q)).toBeGreaterThan(0.5 * PANDA_TCP_BOX_MARGIN);
+    expect(z(down) - z(q)).toBeLessThan(2 * PANDA_TCP_BOX_MARGIN);
+    // Sideways still moves, and lifts back toward the box by no more than the margin.
     const side = actions.toTargets(Float32Array.of(0, 1, 0), q, box);
     expect(Math.max(...side.map((t, i) => Math.abs(t - (q[i] as number))))).toBeGreaterThan(0.01);
+    expect(z(side) - z(q)).toBeLessThan(2 * PANDA_TCP_BOX_MARGIN);
+    expect(z(side) - z(q)).toBeGreaterThan(0);
     await push.close?.();
   });
 });
