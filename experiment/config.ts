@@ -22,7 +22,7 @@ export const TrainScheduleSchema = z
     logEvery: z.number().int().positive().default(1000),
     /** Learner updates between parameter snapshots sent to the actor. Default 1. */
     publishEvery: z.number().int().positive().default(1),
-    /** BLAS threads of the learner (`backend: blas`). Default: the machine's cores, minus one when actors run on threads. */
+    /** BLAS threads of the learner (`backend: blas`). Default 1: a second BLIS thread spins while another process holds the cores (policies/backend.ts). */
     threads: z.number().int().min(1).max(256).optional(),
   })
   .strict();

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node build registers no gradient functions; the @tensorflow/tfjs bundle registers
 // them into tfjs's global registry (shared with tfjs-core) when loaded.
@@ -57,11 +56,15 @@ let active: BackendInfo | null = null;
 let kernels: Kernels | null = null;
 
 /**
- * The default number of BLAS threads for training: the machine's cores, minus one when actors
- * run on worker threads beside the learner (they need a core of their own).
+ * The default number of BLAS threads for training: one. A second thread buys ~1.17× on a quiet
+ * machine (SAC update 43.9 → 37.6 ms, docs/benchmarks.md), but BLIS's threads wait for each
+ * other by spinning, so when another process holds the cores every product waits for a thread
+ * that is not running: a 150-step PandaReach run with 16×16 networks took 2.3 s alone and over
+ * 100 s beside `stress-ng --cpu 2` on two threads, 6.3 s on one. `train.threads` asks for more
+ * on a machine the run has to itself (leave a core to actors on worker threads).
  */
-export function defaultTrainThreads(actorsOnThreads: boolean): number {
-  return Math.max(1, availableParallelism() - (actorsOnThreads ? 1 : 0));
+export function defaultTrainThreads(_actorsOnThreads: boolean): number {
+  return 1;
 }
 
 /**
