@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import type { Env } from '../control/env.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
-import { BACKEND_NAMES, defaultTrainThreads, describeBackend, selectBackend } from '../policies/backend.js';
+import { BACKEND_NAMES, DEFAULT_TRAIN_THREADS, describeBackend, selectBackend } from '../policies/backend.js';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { ReplayBuffer } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
@@ -160,8 +160,7 @@ export function withBackendFlag(config: ExperimentConfig, flag: string | undefin
 }
 
 export async function useBackend(config: ExperimentConfig, log: (s: string) => void): Promise<void> {
-  const actorsOnThreads = config.distributed !== undefined && config.distributed.transport === 'threads';
-  log(describeBackend(await selectBackend(config.backend, { threads: config.train.threads ?? defaultTrainThreads(actorsOnThreads) })));
+  log(describeBackend(await selectBackend(config.backend, { threads: config.train.threads ?? DEFAULT_TRAIN_THREADS })));
 }
 
 /**

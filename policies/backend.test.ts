@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../experiment/config.js';
 import { useBackend } from '../experiment/setup.js';
 import { tinySacConfig } from '../cli/test-configs.js';
-import { activeBackend, defaultTrainThreads, selectBackend } from './backend.js';
+import { activeBackend, DEFAULT_TRAIN_THREADS, selectBackend } from './backend.js';
 
 afterAll(async () => {
   await selectBackend('wasm');
@@ -24,8 +24,7 @@ describe('compute backend of a run', () => {
     const config = validateConfig({ ...raw, backend: 'blas' }, 'test');
     await useBackend(config, () => {});
     expect(activeBackend()?.blas?.threads).toBe(1);
-    expect(defaultTrainThreads(true)).toBe(1);
-    expect(defaultTrainThreads(false)).toBe(1);
+    expect(DEFAULT_TRAIN_THREADS).toBe(1);
     expect(() => validateConfig({ ...raw, train: { ...(raw['train'] as object), threads: 0 } }, 'test')).toThrow(/threads/);
     expect(() => validateConfig({ ...raw, backend: 'blast' }, 'test')).toThrow(/backend/);
   });

@@ -34,7 +34,7 @@ export interface BackendInfo {
 
 /** Options of {@link selectBackend}. */
 export interface BackendOptions {
-  /** BLAS threads (`blas`). Default: {@link defaultTrainThreads}(false). */
+  /** BLAS threads (`blas`). Default {@link DEFAULT_TRAIN_THREADS}. */
   readonly threads?: number;
   /** A BLAS library path instead of libopenblas.so.0 (a custom build). */
   readonly blasFile?: string;
@@ -56,16 +56,14 @@ let active: BackendInfo | null = null;
 let kernels: Kernels | null = null;
 
 /**
- * The default number of BLAS threads for training: one. A second thread buys ~1.17× on a quiet
+ * The number of BLAS threads training uses unless `train.threads` says otherwise: one. A second thread buys ~1.17× on a quiet
  * machine (SAC update 43.9 → 37.6 ms, docs/benchmarks.md), but BLIS's threads wait for each
  * other by spinning, so when another process holds the cores every product waits for a thread
  * that is not running: a 150-step PandaReach run with 16×16 networks took 2.3 s alone and over
  * 100 s beside `stress-ng --cpu 2` on two threads, 6.3 s on one. `train.threads` asks for more
  * on a machine the run has to itself (leave a core to actors on worker threads).
  */
-export function defaultTrainThreads(_actorsOnThreads: boolean): number {
-  return 1;
-}
+export const DEFAULT_TRAIN_THREADS = 1;
 
 /**
  * Selects the compute backend. `auto` tries tfjs-node-gpu → blas → tfjs-node → wasm → cpu and
@@ -110,7 +108,7 @@ function matches(info: BackendInfo, choice: BackendName): boolean {
 
 async function load(name: Exclude<BackendName, 'auto'>, options: BackendOptions): Promise<BackendInfo> {
   if (name === 'blas') {
-    const blas = await loadBlasKernels({ threads: options.threads ?? defaultTrainThreads(false), ...(options.blasFile ? { file: options.blasFile } : {}) });
+    const blas = await loadBlasKernels({ threads: options.threads ?? DEFAULT_TRAIN_THREADS, ...(options.blasFile ? { file: options.blasFile } : {}) });
     // tfjs stays available beside the BLAS for what is not one of our networks.
     const tfjs = active && active.name !== 'blas' ? active : await loadTfjs('wasm').catch(() => loadTfjs('cpu'));
     kernels = blas;
