@@ -1,21 +1,29 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Env, ResetOptions, ResetResult, StepResult } from './env.js';
+import type { SceneMesh } from './scene-mesh.js';
 import { Wrapper } from './wrappers/wrapper.js';
 
+export { MAX_MESH_FACES, MAX_MESH_VERTICES, meshExtents, meshProblem, type SceneMesh } from './scene-mesh.js';
+
 /**
- * What a 3D viewer needs to draw an env: primitive shapes (the robot's URDF collision shapes,
- * objects, fixtures) and markers (targets, keep-out zones), each with a pose per frame. Shapes
- * are in metres, z up; capsules and cylinders lie along their local y axis (Rapier's and
- * three.js's convention).
+ * What a 3D viewer needs to draw an env: shapes (the robot's URDF collision shapes, an MJCF
+ * model's geoms and meshes, objects, fixtures) and markers (targets, keep-out zones), each with
+ * a pose per frame. Shapes are in metres, z up; capsules and cylinders lie along their local y
+ * axis (Rapier's and three.js's convention).
  */
 export interface SceneShape {
   /** Unique within the scene, e.g. `panda_link3#0`, `table`, `goal`. */
   readonly name: string;
-  /** box: half extents [x, y, z]; sphere: [radius]; capsule, cylinder: [radius, half height]. */
-  readonly kind: 'box' | 'sphere' | 'capsule' | 'cylinder';
+  /**
+   * box: half extents [x, y, z]; sphere: [radius]; capsule, cylinder: [radius, half height];
+   * mesh: the half extents of a box about the shape's origin that holds every vertex.
+   */
+  readonly kind: 'box' | 'sphere' | 'capsule' | 'cylinder' | 'mesh';
   readonly size: readonly number[];
   readonly role: 'robot' | 'object' | 'fixture' | 'target' | 'keep-out';
+  /** A mesh's triangles (kind `mesh` only), in the shape's frame. */
+  readonly mesh?: SceneMesh;
 }
 
 /** One moment of a scene: the shapes and, per shape, x y z qx qy qz qw. */

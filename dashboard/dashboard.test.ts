@@ -13,6 +13,7 @@ import { announceTeleop } from '../experiment/teleop.js';
 import { Intervention } from '../hil/intervention.js';
 import { make } from '../tasks/registry.js';
 import { waitFor } from '../test/wait-for.js';
+import { writeArm } from '../test/mjcf-arm.js';
 import { webTeleopEnv } from '../test/web-teleop-env.js';
 import type { Dashboard, DashboardOptions } from './server.js';
 import { JsonlTail } from './tail.js';
@@ -197,6 +198,33 @@ describe('the dashboard in real headless Chromium', () => {
     await page.screenshot({ path: join(root, 'scene.png') });
     expect(errors).toEqual([]);
   }, 180_000); // 82 s measured at load average 20 on 2 cores (SwiftShader draws the Panda)
+
+  it('the 3D view draws an MJCF model\'s meshes (MuJoCo engine): its links are their triangles, in the robot\'s colour', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'roborl-dash-'));
+    const run = makeRun(root, 'arm', 0, [-40]);
+    const env = new SceneRecorder(await make('UrdfReach-v0', { options: { engine: 'mujoco', mjcf: writeArm(join(root, 'arm-model')), tip: 'tool' } }));
+    closers.push(() => env.close());
+    env.recordNext(join(run, 'scenes', 'eval-000000100.scene.jsonl'), 1);
+    await env.reset({ seed: 1 });
+    for (let t = 0; t < 3; t++) await env.step(Float32Array.of(0.5, -0.5));
+    const d = await open(root);
+    const page = await (await browser()).newPage({ viewport: { width: 1200, height: 800 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(d.url);
+    await page.click('button[data-tab=scene]');
+    await expect.poll(() => page.locator('#scene-canvas').getAttribute('data-frames'), { timeout: 30_000 }).toBe('4');
+    await expect.poll(() => page.locator('#scene-canvas').getAttribute('data-shapes')).toBe('4'); // base, the two mesh links, the cube
+    await page.waitForTimeout(300);
+    const { pixels, width } = await decodePng(page, await page.locator('#scene-canvas').screenshot());
+    for (const link of ['upper#0', 'fore#0']) {
+      const at = (await page.evaluate((n) => (window as unknown as { roborlScene: { project(n: string): { x: number; y: number } | null } }).roborlScene.project(n), link)) as { x: number; y: number };
+      const i = 4 * (Math.round(at.y) * width + Math.round(at.x));
+      const [r, g, bl] = [pixels[i] as number, pixels[i + 1] as number, pixels[i + 2] as number];
+      expect({ link, orange: r > 120 && r > g + 30 && g > bl + 20 }).toEqual({ link, orange: true });
+    }
+    expect(errors).toEqual([]);
+  }, 180_000);
 
   it('the teleop panel relays a person’s command to the env of a run started with --teleop web, and shows its arm live beside the controls', async () => {
     const root = mkdtempSync(join(tmpdir(), 'roborl-dash-'));

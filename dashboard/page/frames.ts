@@ -1,15 +1,18 @@
+import { meshProblem } from '../../control/scene-mesh.js';
 import { field } from '../protocol.js';
 
 /** Frames kept of a recording being followed live; past this, the oldest are dropped. */
 export const MAX_FRAMES = 20_000;
 
-const KINDS = ['box', 'sphere', 'capsule', 'cylinder'] as const;
+const KINDS = ['box', 'sphere', 'capsule', 'cylinder', 'mesh'] as const;
 
 export interface Shape {
   readonly name: string;
   readonly kind: (typeof KINDS)[number];
   readonly size: readonly number[];
   readonly role: string;
+  /** A mesh's triangles (kind `mesh`): vertices x y z …, faces i j k …, checked by {@link meshProblem}. */
+  readonly mesh?: { readonly vertices: readonly number[]; readonly faces: readonly number[] };
 }
 
 export interface Frame {
@@ -31,13 +34,18 @@ function parseShape(v: unknown): Shape | null {
   const kind = KINDS.find((k) => k === field(v, 'kind'));
   const size = field(v, 'size');
   const role = field(v, 'role');
-  if (typeof name !== 'string' || !kind || !numbers(size) || size.length < (kind === 'box' ? 3 : kind === 'sphere' ? 1 : 2) || !size.every((s) => s > 0 && s < 100) || typeof role !== 'string') return null;
-  return { name, kind, size, role };
+  if (typeof name !== 'string' || !kind || !numbers(size) || size.length < (kind === 'box' || kind === 'mesh' ? 3 : kind === 'sphere' ? 1 : 2) || !size.every((s) => s > 0 && s < 100) || typeof role !== 'string') return null;
+  if (kind !== 'mesh') return { name, kind, size, role };
+  const mesh = field(v, 'mesh');
+  if (meshProblem(mesh) !== null) return null;
+  const { vertices, faces } = mesh as { vertices: number[]; faces: number[] };
+  return { name, kind, size, role, mesh: { vertices, faces } };
 }
 
 /**
  * The frames of the recording the page shows (`*.scene.jsonl` lines: a `scene` line with the
- * shapes, then `frame` lines), each line checked: shapes of a known kind with positive sizes,
+ * shapes, then `frame` lines), each line checked: shapes of a known kind with positive sizes
+ * (meshes with finite vertices and faces that index them),
  * poses of 7 finite numbers per shape. Bounded: at most {@link MAX_FRAMES}, the oldest dropped.
  */
 export class SceneFrames {

@@ -73,9 +73,9 @@ export class SceneRenderer {
     }
     this.meshes = f.shapes.map((s) => {
       const [a = 0.01, b = 0.01, c = 0.01] = s.size;
-      const geometry = s.kind === 'box' ? new THREE.BoxGeometry(2 * a, 2 * b, 2 * c) : s.kind === 'sphere' ? new THREE.SphereGeometry(a, 24, 16) : s.kind === 'capsule' ? new THREE.CapsuleGeometry(a, 2 * b, 6, 16) : new THREE.CylinderGeometry(a, a, 2 * b, 24);
+      const geometry = s.kind === 'mesh' && s.mesh ? meshGeometry(s.mesh) : s.kind === 'box' || s.kind === 'mesh' ? new THREE.BoxGeometry(2 * a, 2 * b, 2 * c) : s.kind === 'sphere' ? new THREE.SphereGeometry(a, 24, 16) : s.kind === 'capsule' ? new THREE.CapsuleGeometry(a, 2 * b, 6, 16) : new THREE.CylinderGeometry(a, a, 2 * b, 24);
       const look = ROLE_COLORS[s.role] ?? FIXTURE;
-      const material = new THREE.MeshStandardMaterial({ color: look.color, transparent: look.opacity < 1, opacity: look.opacity, roughness: 0.6, metalness: 0.1, depthWrite: look.opacity === 1 });
+      const material = new THREE.MeshStandardMaterial({ color: look.color, transparent: look.opacity < 1, opacity: look.opacity, roughness: 0.6, metalness: 0.1, depthWrite: look.opacity === 1, side: s.kind === 'mesh' ? THREE.DoubleSide : THREE.FrontSide });
       const mesh = new THREE.Mesh(geometry, material);
       mesh.name = s.name;
       this.scene.add(mesh);
@@ -109,4 +109,15 @@ export class SceneRenderer {
       this.camera.updateProjectionMatrix();
     }
   }
+}
+
+/** A scene mesh's triangles as three.js geometry: flat-shaded faces (each face its own normal), as the simulated cameras shade them. */
+function meshGeometry(mesh: NonNullable<Shape['mesh']>): THREE.BufferGeometry {
+  const g = new THREE.BufferGeometry();
+  g.setAttribute('position', new THREE.Float32BufferAttribute(mesh.vertices, 3));
+  g.setIndex(Array.from(mesh.faces));
+  const flat = g.toNonIndexed();
+  g.dispose();
+  flat.computeVertexNormals();
+  return flat;
 }

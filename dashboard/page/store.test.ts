@@ -36,6 +36,19 @@ describe('the page’s curves, frames and run identities (pure parts)', () => {
     expect(dropped + f.frames.length).toBe(1 + 2 * MAX_FRAMES);
   });
 
+  it('a mesh shape needs its triangles: finite vertices and faces that index them; anything else is a bad line, not a crash', () => {
+    const tri = { vertices: [0, 0, 0, 0.1, 0, 0, 0, 0.1, 0], faces: [0, 1, 2] };
+    const mesh = (m: unknown) => ({ type: 'scene', hz: 25, shapes: [{ name: 'link#0', kind: 'mesh', size: [0.1, 0.1, 1e-6], role: 'robot', mesh: m }] });
+    const frame = { type: 'frame', episode: 0, t: 0, poses: [0, 0, 0, 0, 0, 0, 1] };
+    const f = new SceneFrames();
+    expect(f.add([mesh(tri), frame]).bad).toBe(0);
+    expect(f.frames[0]?.shapes[0]?.mesh?.faces).toEqual([0, 1, 2]);
+    for (const bad of [undefined, '<svg onload=alert(1)>', { ...tri, faces: [0, 1, 3] }, { ...tri, faces: [0, 1, 1.5] }, { ...tri, faces: [0, 1, -1] }, { ...tri, vertices: [0, 0, 0, 0.1, 0, 0, 0, 0.1, 'x'] }, { ...tri, vertices: [0, 0, 0, 1, 1] }, { vertices: [], faces: [] }]) {
+      const g = new SceneFrames();
+      expect(g.add([mesh(bad), frame]).bad, JSON.stringify(bad)).toBe(2); // the scene line, then its frame
+    }
+  });
+
   it('a run keeps its colour when other runs come and go; labels are name and seed, told apart by folder when they clash', () => {
     const row = (id: string, name: string, seed: number | null) => ({ id, name, env: 'e', algo: 'sac', seed, state: 'finished', step: 0, steps: null, lastEval: null, bestEval: null, scenes: [], teleop: false, problems: [], updated: 0 });
     const ids = new RunIdentity();

@@ -145,6 +145,75 @@ describe('simulated camera: geometry', () => {
   });
 });
 
+/** A box of half extents h as a triangle mesh: 8 corners, 12 triangles (outward, counter-clockwise). */
+function boxMesh(h: [number, number, number]): SceneShape['mesh'] {
+  const vertices = [0, 1, 2, 3, 4, 5, 6, 7].flatMap((i) => [i & 1 ? h[0] : -h[0], i & 2 ? h[1] : -h[1], i & 4 ? h[2] : -h[2]]);
+  const faces = [0, 2, 1, 1, 2, 3, 4, 5, 6, 5, 7, 6, 0, 1, 4, 1, 5, 4, 2, 6, 3, 3, 6, 7, 0, 4, 2, 2, 4, 6, 1, 3, 5, 3, 7, 5];
+  return { vertices, faces };
+}
+
+describe('simulated camera: meshes', () => {
+  const h: [number, number, number] = [0.2, 0.15, 0.1];
+  const asMesh = (name: string): SceneShape => ({ name, kind: 'mesh', size: h, role: 'object', mesh: boxMesh(h) });
+  const differing = (a: CameraFrame, b: CameraFrame): number => {
+    let n = 0;
+    for (let k = 0; k < a.width * a.height; k++) if (Math.abs((a.rgb[3 * k] ?? 0) - (b.rgb[3 * k] ?? 0)) > 2) n++;
+    return n;
+  };
+
+  it('a box as 12 triangles looks like the box primitive: the same pixels, shades and depth (edges aside)', () => {
+    const cam = alongX({ depth: true });
+    // Turned about two axes, so three faces show, each in its own shade.
+    const q = [0.2, 0.3, 0.1];
+    const w = Math.sqrt(1 - q[0]! ** 2 - q[1]! ** 2 - q[2]! ** 2);
+    const poses = [0.9, 0.1, -0.05, ...q, w];
+    const prim = render(cam, { shapes: [shape('b', 'box', h)], poses });
+    const mesh = render(cam, { shapes: [asMesh('b')], poses });
+    expect(blob(prim).n).toBeGreaterThan(300);
+    expect(Math.abs(blob(mesh).n - blob(prim).n)).toBeLessThanOrEqual(0.01 * blob(prim).n);
+    expect(differing(mesh, prim)).toBeLessThanOrEqual(0.01 * blob(prim).n);
+    // Depth, where both hit: the same plane, so within float error.
+    let compared = 0;
+    for (let k = 0; k < 64 * 64; k++) {
+      const a = prim.depth![k]!;
+      const b = mesh.depth![k]!;
+      if (a < 100 && b < 100) {
+        expect(Math.abs(a - b)).toBeLessThan(1e-6);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(300);
+    // Three visible faces: three distinct shades of the object colour.
+    const shades = new Set<number>();
+    for (let k = 0; k < 64 * 64; k++) if (mesh.depth![k]! < 100) shades.add(mesh.rgb[3 * k]!);
+    expect(shades.size).toBe(3);
+  });
+
+  it('z-buffers against primitives and clips triangles at the near plane (a camera inside the mesh sees its far side)', () => {
+    const cam = alongX({ depth: true, near: 0.05 });
+    // A sphere in front of the mesh hides part of it, whatever the order.
+    const scene = { shapes: [asMesh('m'), shape('s', 'sphere', [0.08], 'robot')], poses: [1.5, 0, 0, 0, 0, 0, 1, 1.2, 0, 0, 0, 0, 0, 1] };
+    const a = render(cam, scene);
+    const b = render(cam, { shapes: [...scene.shapes].reverse(), poses: [...scene.poses.slice(7), ...scene.poses.slice(0, 7)] });
+    expect(Buffer.from(a.rgb).equals(Buffer.from(b.rgb))).toBe(true);
+    expect(px(a, 32, 32)).toEqual(px(render(cam, { shapes: [shape('s', 'sphere', [0.08], 'robot')], poses: scene.poses.slice(7) }), 32, 32));
+    // The camera at the mesh box's centre: every pixel sees a wall 0.2 m ahead (or its side walls).
+    const inside = render(cam, { shapes: [asMesh('m')], poses: [0, 0, 0, 0, 0, 0, 1] });
+    expect(inside.depth![32 * 64 + 32]).toBeCloseTo(0.2, 6);
+    expect(blob(inside).n).toBe(64 * 64);
+    // A wall crossing the near plane: the part beyond it is drawn (the box reaches 0.15 m ahead).
+    const crossing = render(cam, { shapes: [asMesh('m')], poses: [0.05, 0, 0, 0, 0, 0, 1] });
+    expect(crossing.depth![32 * 64 + 32]).toBeCloseTo(0.25, 6);
+  });
+
+  it('skips a face that names a missing vertex, and a mesh with a NaN pose, instead of failing', () => {
+    const cam = alongX();
+    const bad: SceneShape = { name: 'm', kind: 'mesh', size: h, role: 'object', mesh: { vertices: boxMesh(h)!.vertices, faces: [0, 2, 99, ...boxMesh(h)!.faces] } };
+    expect(blob(render(cam, { shapes: [bad], poses: [1.2, 0, 0, 0, 0, 0, 1] })).n).toBe(blob(render(cam, { shapes: [asMesh('m')], poses: [1.2, 0, 0, 0, 0, 0, 1] })).n);
+    expect(blob(render(cam, { shapes: [asMesh('m')], poses: [NaN, 0, 0, 0, 0, 0, 1] })).n).toBe(0);
+  });
+});
+
 describe('simulated camera: randomisation', () => {
   const scene: SceneState = {
     shapes: [shape('table', 'box', [1, 1, 0.02], 'fixture'), shape('cube', 'box', [0.1, 0.1, 0.1], 'object'), shape('arm', 'capsule', [0.05, 0.2], 'robot')],

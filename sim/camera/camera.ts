@@ -76,6 +76,8 @@ export class Camera {
   private translucent = new Int32Array(8);
   private translucentDist = new Float64Array(8);
   private readonly attachedName: string;
+  /** A mesh's vertices in camera coordinates (grown to the largest mesh drawn). */
+  private meshVerts = new Float64Array(0);
 
   constructor(readonly config: CameraConfig) {
     this.name = config.name;
@@ -332,8 +334,12 @@ export class Camera {
     return k;
   }
 
-  /** Every pixel in the shape's projected bounding box: hit, depth test, shade. */
+  /** Every pixel in the shape's projected bounding box: hit, depth test, shade. Meshes are rasterised. */
   private drawShape(shape: SceneShape, poses: readonly number[], o: number): void {
+    if (shape.kind === 'mesh') {
+      this.drawMesh(shape, poses, o);
+      return;
+    }
     const c = this.cam;
     const kind = shape.kind;
     const s0 = shape.size[0] ?? 0;
@@ -445,6 +451,180 @@ export class Camera {
       }
     }
   }
+
+  /**
+   * A triangle mesh, rasterised: its vertices into camera coordinates, each triangle clipped to
+   * the near plane, then every pixel centre inside it depth-tested at its perspective-correct
+   * depth and flat-shaded by the face's normal (turned towards the camera, so open meshes show
+   * both sides). The same depth (along the optical axis) and shading as the primitives' ray hits.
+   */
+  private drawMesh(shape: SceneShape, poses: readonly number[], o: number): void {
+    const mesh = shape.mesh;
+    if (!mesh || !this.boundsOnScreen(shape, poses, o)) return;
+    const c = this.cam;
+    const wx = (poses[o] ?? 0) - (c[POS] ?? 0);
+    const wy = (poses[o + 1] ?? 0) - (c[POS + 1] ?? 0);
+    const wz = (poses[o + 2] ?? 0) - (c[POS + 2] ?? 0);
+    const rX = c[RIGHT] ?? 0, rY = c[RIGHT + 1] ?? 0, rZ = c[RIGHT + 2] ?? 0;
+    const uX = c[UP] ?? 0, uY = c[UP + 1] ?? 0, uZ = c[UP + 2] ?? 0;
+    const fX = c[FWD] ?? 0, fY = c[FWD + 1] ?? 0, fZ = c[FWD + 2] ?? 0;
+    const m = quatMatrix(poses, o + 3);
+    const m00 = m[0] ?? 1, m01 = m[1] ?? 0, m02 = m[2] ?? 0, m10 = m[3] ?? 0, m11 = m[4] ?? 1, m12 = m[5] ?? 0, m20 = m[6] ?? 0, m21 = m[7] ?? 0, m22 = m[8] ?? 1;
+    // Camera coordinates of the shape's axes and origin: v_cam = A·v + t.
+    const a00 = rX * m00 + rY * m10 + rZ * m20, a01 = rX * m01 + rY * m11 + rZ * m21, a02 = rX * m02 + rY * m12 + rZ * m22;
+    const a10 = uX * m00 + uY * m10 + uZ * m20, a11 = uX * m01 + uY * m11 + uZ * m21, a12 = uX * m02 + uY * m12 + uZ * m22;
+    const a20 = fX * m00 + fY * m10 + fZ * m20, a21 = fX * m01 + fY * m11 + fZ * m21, a22 = fX * m02 + fY * m12 + fZ * m22;
+    const tx = wx * rX + wy * rY + wz * rZ;
+    const ty = wx * uX + wy * uY + wz * uZ;
+    const tz = wx * fX + wy * fY + wz * fZ;
+    const verts = mesh.vertices;
+    const nv = Math.floor(verts.length / 3);
+    if (this.meshVerts.length < 3 * nv) this.meshVerts = new Float64Array(3 * nv);
+    const cv = this.meshVerts;
+    for (let v = 0; v < nv; v++) {
+      const x = verts[3 * v] ?? 0, y = verts[3 * v + 1] ?? 0, z = verts[3 * v + 2] ?? 0;
+      cv[3 * v] = a00 * x + a01 * y + a02 * z + tx;
+      cv[3 * v + 1] = a10 * x + a11 * y + a12 * z + ty;
+      cv[3 * v + 2] = a20 * x + a21 * y + a22 * z + tz;
+    }
+    const lX = c[LIGHT] ?? 0, lY = c[LIGHT + 1] ?? 0, lZ = c[LIGHT + 2] ?? 0;
+    const look = this.lookOf(shape);
+    const lc = meshLight;
+    lc[0] = lX * rX + lY * rY + lZ * rZ;
+    lc[1] = lX * uX + lY * uY + lZ * uZ;
+    lc[2] = lX * fX + lY * fY + lZ * fZ;
+    const near = this.config.near;
+    const faces = mesh.faces;
+    const poly = meshPoly;
+    for (let k = 0; k + 2 < faces.length; k += 3) {
+      const ia = faces[k] ?? 0, ib = faces[k + 1] ?? 0, ic = faces[k + 2] ?? 0;
+      if (ia >= nv || ib >= nv || ic >= nv) continue;
+      const za = cv[3 * ia + 2] ?? 0, zb = cv[3 * ib + 2] ?? 0, zc = cv[3 * ic + 2] ?? 0;
+      if (za < near && zb < near && zc < near) continue;
+      // Face normal (camera coordinates), turned towards the camera; Lambert against the light.
+      const ex = (cv[3 * ib] ?? 0) - (cv[3 * ia] ?? 0), ey = (cv[3 * ib + 1] ?? 0) - (cv[3 * ia + 1] ?? 0), ez = zb - za;
+      const gx = (cv[3 * ic] ?? 0) - (cv[3 * ia] ?? 0), gy = (cv[3 * ic + 1] ?? 0) - (cv[3 * ia + 1] ?? 0), gz = zc - za;
+      let nx = ey * gz - ez * gy, ny = ez * gx - ex * gz, nz = ex * gy - ey * gx;
+      const nn = Math.sqrt(nx * nx + ny * ny + nz * nz);
+      if (!(nn > 0)) continue; // degenerate
+      if (nx * (cv[3 * ia] ?? 0) + ny * (cv[3 * ia + 1] ?? 0) + nz * za > 0) ((nx = -nx), (ny = -ny), (nz = -nz));
+      const lambert = (nx * (lc[0] ?? 0) + ny * (lc[1] ?? 0) + nz * (lc[2] ?? 0)) / nn;
+      look[3] = (this.light[4] ?? 0) + (this.light[3] ?? 0) * (lambert > 0 ? lambert : 0);
+      // Clip to z ≥ near (Sutherland–Hodgman against one plane): at most four corners.
+      let n = 0;
+      for (let e = 0; e < 3; e++) {
+        const p = e === 0 ? ia : e === 1 ? ib : ic;
+        const q = e === 0 ? ib : e === 1 ? ic : ia;
+        const zp = cv[3 * p + 2] ?? 0, zq = cv[3 * q + 2] ?? 0;
+        if (zp >= near) {
+          poly[3 * n] = cv[3 * p] ?? 0;
+          poly[3 * n + 1] = cv[3 * p + 1] ?? 0;
+          poly[3 * n + 2] = zp;
+          n++;
+        }
+        if (zp >= near !== zq >= near) {
+          const t = (near - zp) / (zq - zp);
+          poly[3 * n] = (cv[3 * p] ?? 0) + t * ((cv[3 * q] ?? 0) - (cv[3 * p] ?? 0));
+          poly[3 * n + 1] = (cv[3 * p + 1] ?? 0) + t * ((cv[3 * q + 1] ?? 0) - (cv[3 * p + 1] ?? 0));
+          poly[3 * n + 2] = near;
+          n++;
+        }
+      }
+      for (let t = 1; t + 1 < n; t++) this.fillTriangle(0, t, t + 1, look);
+    }
+  }
+
+  /**
+   * Fills triangle (a, b, c) of {@link meshPoly} (camera coordinates, z ≥ near): each pixel centre
+   * inside it (edges included) that is nearer than the z-buffer, at depth 1/z interpolated in the
+   * image (perspective-correct), in colour look[0..2] × shade look[3] with the role's opacity.
+   */
+  private fillTriangle(a: number, b: number, c: number, look: Float64Array): void {
+    const P = meshPoly;
+    const W = this.width;
+    const H = this.height;
+    const f = this.focal;
+    const za = P[3 * a + 2] ?? 1, zb = P[3 * b + 2] ?? 1, zc = P[3 * c + 2] ?? 1;
+    const xa = W / 2 + (f * (P[3 * a] ?? 0)) / za - 0.5, ya = H / 2 - (f * (P[3 * a + 1] ?? 0)) / za - 0.5;
+    const xb = W / 2 + (f * (P[3 * b] ?? 0)) / zb - 0.5, yb = H / 2 - (f * (P[3 * b + 1] ?? 0)) / zb - 0.5;
+    const xc = W / 2 + (f * (P[3 * c] ?? 0)) / zc - 0.5, yc = H / 2 - (f * (P[3 * c + 1] ?? 0)) / zc - 0.5;
+    const area = (xb - xa) * (yc - ya) - (yb - ya) * (xc - xa);
+    if (!(Math.abs(area) > 1e-12)) return;
+    const i0 = Math.max(0, Math.ceil(Math.min(xa, xb, xc)));
+    const i1 = Math.min(W - 1, Math.floor(Math.max(xa, xb, xc)));
+    const j0 = Math.max(0, Math.ceil(Math.min(ya, yb, yc)));
+    const j1 = Math.min(H - 1, Math.floor(Math.max(ya, yb, yc)));
+    if (i0 > i1 || j0 > j1) return;
+    const inv = 1 / area;
+    const qa = 1 / za, qb = 1 / zb, qc = 1 / zc;
+    const alpha = look[4] ?? 1;
+    const shade = look[3] ?? 0;
+    const r = (look[0] ?? 0) * shade, g = (look[1] ?? 0) * shade, bl = (look[2] ?? 0) * shade;
+    const zbuf = this.zbuf;
+    const color = this.color;
+    for (let j = j0; j <= j1; j++) {
+      for (let i = i0; i <= i1; i++) {
+        // Barycentric weights of the pixel centre (i, j), each ≥ 0 inside whichever way round.
+        const wa = ((xb - i) * (yc - j) - (yb - j) * (xc - i)) * inv;
+        const wb = ((xc - i) * (ya - j) - (yc - j) * (xa - i)) * inv;
+        const wc = 1 - wa - wb;
+        if (wa < 0 || wb < 0 || wc < 0) continue;
+        const t = 1 / (wa * qa + wb * qb + wc * qc);
+        const p = j * W + i;
+        if (t >= (zbuf[p] ?? 0)) continue;
+        if (alpha >= 1) {
+          zbuf[p] = t;
+          color[3 * p] = r;
+          color[3 * p + 1] = g;
+          color[3 * p + 2] = bl;
+        } else {
+          color[3 * p] = (color[3 * p] ?? 0) * (1 - alpha) + r * alpha;
+          color[3 * p + 1] = (color[3 * p + 1] ?? 0) * (1 - alpha) + g * alpha;
+          color[3 * p + 2] = (color[3 * p + 2] ?? 0) * (1 - alpha) + bl * alpha;
+        }
+      }
+    }
+  }
+
+  /** A shape's colour (role, colour jitter) into look[0..2] and its opacity into look[4] (scratch). */
+  private lookOf(shape: SceneShape): Float64Array {
+    const role = ROLE_LOOKS[shape.role];
+    const look = meshLook;
+    look[0] = role.rgb[0];
+    look[1] = role.rgb[1];
+    look[2] = role.rgb[2];
+    look[4] = role.alpha;
+    if (this.colorJitter > 0) {
+      const k = this.jitterOf(shape.name);
+      for (let a = 0; a < 3; a++) look[a] = (look[a] ?? 0) * (k[a] ?? 1);
+    }
+    return look;
+  }
+
+  /** Whether any of the box of half extents `size` about the shape's pose is on screen (see {@link boxOnScreen}). */
+  private boundsOnScreen(shape: SceneShape, poses: readonly number[], o: number): boolean {
+    const c = this.cam;
+    const wx = (poses[o] ?? 0) - (c[POS] ?? 0);
+    const wy = (poses[o + 1] ?? 0) - (c[POS + 1] ?? 0);
+    const wz = (poses[o + 2] ?? 0) - (c[POS + 2] ?? 0);
+    if (!Number.isFinite(wx + wy + wz)) return false;
+    const m = quatMatrix(poses, o + 3);
+    if (!Number.isFinite((m[0] ?? 0) + (m[4] ?? 0) + (m[8] ?? 0))) return false;
+    const ex = shape.size[0] ?? 0, ey = shape.size[1] ?? 0, ez = shape.size[2] ?? 0;
+    const b = obb;
+    for (let r = 0; r < 3; r++) {
+      const ax = c[r === 0 ? RIGHT : r === 1 ? UP : FWD] ?? 0;
+      const ay = c[(r === 0 ? RIGHT : r === 1 ? UP : FWD) + 1] ?? 0;
+      const az = c[(r === 0 ? RIGHT : r === 1 ? UP : FWD) + 2] ?? 0;
+      b[r] = wx * ax + wy * ay + wz * az;
+      b[3 + r] = ex * (ax * (m[0] ?? 0) + ay * (m[3] ?? 0) + az * (m[6] ?? 0));
+      b[6 + r] = ey * (ax * (m[1] ?? 0) + ay * (m[4] ?? 0) + az * (m[7] ?? 0));
+      b[9 + r] = ez * (ax * (m[2] ?? 0) + ay * (m[5] ?? 0) + az * (m[8] ?? 0));
+    }
+    b[12] = this.config.near;
+    b[13] = this.config.far;
+    return boxOnScreen(this.rect);
+  }
 }
 
 /**
@@ -516,6 +696,12 @@ function boxOnScreen(rect: Float64Array): boolean {
   return true;
 }
 const corners = new Float64Array(24);
+/** A mesh triangle clipped to the near plane: up to four corners, camera coordinates. */
+const meshPoly = new Float64Array(12);
+/** The light direction in camera coordinates, for a mesh's faces. */
+const meshLight = new Float64Array(3);
+/** A mesh's colour r g b, the face's shade, the opacity. */
+const meshLook = new Float64Array(5);
 /** In to {@link boxOnScreen}: cx cy cz, ax ay az, bx by bz, ex ey ez, near, far. */
 const obb = new Float64Array(14);
 

@@ -6,63 +6,17 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkEnv } from '../../control/check-env.js';
+import { findSceneSource, meshProblem } from '../../control/scene.js';
+import { Camera } from '../camera/camera.js';
+import { transformPoint, type Quat, type Vec3 } from '../math3d.js';
+import { parseCamera } from '../camera/config.js';
 import { Rng } from '../../control/rng.js';
 import { PhysicsError } from '../physics.js';
 import { make } from '../../tasks/registry.js';
+import { stlBox, writeArm } from '../../test/mjcf-arm.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'roborl-mjcf-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A binary STL box of half extents h: 12 triangles. */
-function stlBox(h: [number, number, number]): Buffer {
-  const v = (i: number): number[] => [i & 1 ? h[0] : -h[0], i & 2 ? h[1] : -h[1], i & 4 ? h[2] : -h[2]];
-  const faces = [[0, 2, 1], [1, 2, 3], [4, 5, 6], [5, 7, 6], [0, 1, 4], [1, 5, 4], [2, 6, 3], [3, 6, 7], [0, 4, 2], [2, 4, 6], [1, 3, 5], [3, 7, 5]];
-  const buf = Buffer.alloc(84 + 50 * faces.length);
-  buf.writeUInt32LE(faces.length, 80);
-  faces.forEach((f, i) => f.forEach((k, j) => v(k).forEach((c, a) => buf.writeFloatLE(c, 84 + 50 * i + 12 + 12 * j + 4 * a))));
-  return buf;
-}
-
-/**
- * A MuJoCo Menagerie-style arm: the main file includes a defaults file, meshes come from
- * `assets/` (compiler meshdir), position actuators drive the joints, a free cube stands beside it.
- */
-function writeArm(folder: string, { dropMesh = false, badKeyword = false } = {}): string {
-  mkdirSync(join(folder, 'assets'), { recursive: true });
-  writeFileSync(join(folder, 'assets', 'upper.stl'), stlBox([0.03, 0.03, 0.15]));
-  if (!dropMesh) writeFileSync(join(folder, 'assets', 'fore.stl'), stlBox([0.025, 0.025, 0.12]));
-  writeFileSync(
-    join(folder, 'defaults.xml'),
-    `<mujoco><default><joint damping="0.5"/><position kp="80" kv="8"/><geom ${badKeyword ? 'type="capsul"' : 'type="mesh"'} contype="1" conaffinity="1"/></default></mujoco>`,
-  );
-  const path = join(folder, 'arm.xml');
-  writeFileSync(
-    path,
-    `<mujoco model="tiny_arm">
-  <compiler angle="radian" meshdir="assets"/>
-  <option timestep="0.002" integrator="implicitfast"/>
-  <include file="defaults.xml"/>
-  <asset><mesh name="upper" file="upper.stl"/><mesh name="fore" file="fore.stl"/></asset>
-  <worldbody>
-    <body name="base" pos="0 0 0.05">
-      <geom type="cylinder" size="0.05 0.05"/>
-      <body name="upper" pos="0 0 0.05">
-        <joint name="shoulder" type="hinge" axis="0 1 0" range="-1.5 1.5"/>
-        <geom mesh="upper" pos="0 0 0.15" mass="1"/>
-        <body name="fore" pos="0 0 0.3">
-          <joint name="elbow" type="hinge" axis="0 1 0" range="-2 2"/>
-          <geom mesh="fore" pos="0 0 0.12" mass="0.5"/>
-          <body name="tool" pos="0 0 0.25"/>
-        </body>
-      </body>
-    </body>
-    <body name="cube" pos="0.4 0 0.03"><freejoint/><geom type="box" size="0.03 0.03 0.03" mass="0.1"/></body>
-  </worldbody>
-  <actuator><position joint="shoulder"/><position joint="elbow"/></actuator>
-</mujoco>`,
-  );
-  return path;
-}
 
 describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
   it('a Menagerie-style arm with an include and STL meshes loads through the in-memory file system and passes checkEnv', async () => {
@@ -78,6 +32,67 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
     for (let t = 0; t < 5; t++) last = (await env.step(Float32Array.of(1, 1))).obs;
     expect(last[0]! - obs[0]!).toBeGreaterThan(0.05);
     expect(last[1]! - obs[1]!).toBeGreaterThan(0.05);
+    await env.close();
+  });
+
+  it('its meshes are in the scene (triangles, named after their bodies, not the bindings\' "emsc") and a camera sees the arm move', async () => {
+    const env = await make('UrdfReach-v0', { options: { engine: 'mujoco', mjcf: writeArm(join(dir, 'drawn')), tip: 'tool' } });
+    await env.reset({ seed: 0 });
+    const source = findSceneSource(env)!;
+    const before = source.scene();
+    const names = before.shapes.map((x) => x.name);
+    expect(names).toEqual(expect.arrayContaining(['base#0', 'upper#0', 'fore#0', 'cube#0']));
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).not.toContain('emsc');
+    for (const [name, half] of [
+      ['upper#0', [0.03, 0.03, 0.15]],
+      ['fore#0', [0.025, 0.025, 0.12]],
+    ] as const) {
+      const mesh = before.shapes.find((x) => x.name === name)!;
+      expect(mesh.kind).toBe('mesh');
+      expect(meshProblem(mesh.mesh)).toBeNull();
+      expect(mesh.mesh!.faces.length).toBe(36); // the STL's 12 triangles
+      // MuJoCo turns a mesh to its principal axes: the extents, in some order, are the STL box's.
+      const sorted = [...mesh.size].sort((a, b) => a - b);
+      [...half].sort((a, b) => a - b).forEach((h, k) => expect(sorted[k]).toBeCloseTo(h, 5));
+    }
+    // The vertices are in the geom's frame: placed by its pose, the upper link's box hangs from the
+    // shoulder (0, 0, 0.1) whatever the start angle — its near corners 0.03·√2 from it, its far ones √(2·0.03² + 0.3²).
+    const k = names.indexOf('upper#0');
+    const p = before.poses.slice(7 * k, 7 * k + 7);
+    const v = before.shapes[k]!.mesh!.vertices;
+    const dist: number[] = [];
+    for (let i = 0; i < v.length; i += 3) {
+      const w = transformPoint({ p: p.slice(0, 3) as Vec3, q: p.slice(3) as Quat }, [v[i]!, v[i + 1]!, v[i + 2]!]);
+      dist.push(Math.hypot(w[0], w[1], w[2] - 0.1));
+    }
+    expect(Math.min(...dist)).toBeCloseTo(0.03 * Math.SQRT2, 4);
+    expect(Math.max(...dist)).toBeCloseTo(Math.sqrt(2 * 0.03 ** 2 + 0.3 ** 2), 4);
+    // A side camera: the meshes draw (most of the arm's pixels), and follow the joints.
+    const cam = new Camera(parseCamera({ name: 'side', width: 64, height: 64, fovDeg: 60, pose: { kind: 'fixed', position: [0, -0.8, 0.35], lookAt: [0, 0, 0.35] } }));
+    const drawn = (scene: typeof before): number => {
+      const out = cam.createFrame();
+      cam.render(scene, out);
+      let n = 0;
+      for (let k = 0; k < 64 * 64; k++) if (out.rgb[3 * k] !== 243 || out.rgb[3 * k + 1] !== 245) n++;
+      return n;
+    };
+    const withoutMeshes = (scene: typeof before): typeof before => {
+      const keep = scene.shapes.map((x) => x.kind !== 'mesh');
+      return { shapes: scene.shapes.filter((_, i) => keep[i]), poses: scene.poses.filter((_, i) => keep[Math.floor(i / 7)]) };
+    };
+    expect(drawn(before) - drawn(withoutMeshes(before))).toBeGreaterThan(80);
+    const image = (scene: typeof before): Uint8Array => {
+      const out = cam.createFrame();
+      cam.render(scene, out);
+      return out.rgb.slice();
+    };
+    const first = image(before);
+    for (let t = 0; t < 10; t++) await env.step(Float32Array.of(1, -1));
+    const moved = image(source.scene());
+    let changed = 0;
+    for (let k = 0; k < first.length; k += 3) if (first[k] !== moved[k]) changed++;
+    expect(changed).toBeGreaterThan(40);
     await env.close();
   });
 

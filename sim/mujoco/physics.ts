@@ -1,5 +1,5 @@
 import type { MjData, MjModel } from '@mujoco/mujoco';
-import type { SceneShape, SceneState } from '../../control/scene.js';
+import { meshExtents, type SceneMesh, type SceneShape, type SceneState } from '../../control/scene.js';
 import { fingerGains, servoGains } from '../articulation.js';
 import { mat3ToQuat, quatMul, type Mat3, type Pose, type Quat, type Vec3 } from '../math3d.js';
 import { PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
@@ -9,8 +9,9 @@ import { compileMjcf } from './mjcf-file.js';
 import { MIDPHASE_GEOM, urdfToMjcf } from './mjcf.js';
 import { mujoco, type Mujoco } from './module.js';
 
-/** MuJoCo's geom types (mjtGeom) that the viewer draws. */
+/** MuJoCo's geom types (mjtGeom) that the viewer draws as primitives; meshes (mjGEOM_MESH) beside them. */
 const GEOM_KIND: Partial<Record<number, SceneShape['kind']>> = { 2: 'sphere', 3: 'capsule', 5: 'cylinder', 6: 'box' };
+const MJ_GEOM_MESH = 7;
 /** The viewer's capsules and cylinders lie along local y, MuJoCo's along z: +90° about x. */
 const Z_TO_Y: Quat = [Math.SQRT1_2, 0, 0, Math.SQRT1_2];
 
@@ -194,19 +195,53 @@ export class MujocoPhysics implements Physics {
     });
   }
 
-  /** Robot geoms are named `link#i` (as the Rapier colliders are); objects by their names. */
+  /**
+   * Robot geoms are named `link#i` (as the Rapier colliders are); objects by their names; a
+   * nameless geom (common in MJCF files) after its body, `body#k` with k its index among the
+   * body's drawn geoms. Drawn as MuJoCo's viewer does by default: groups 0–2, not fully
+   * transparent (Menagerie models put their collision meshes in group 3 beside the visual ones).
+   * Mesh geoms carry their triangles, in the geom's frame as MuJoCo compiled them.
+   */
   private describeScene(model: PhysicsModel): void {
-    const types = this.m.geom_type as Int32Array;
-    const sizes = this.m.geom_size as Float64Array;
+    const m = this.m;
+    const types = m.geom_type as Int32Array;
+    const sizes = m.geom_size as Float64Array;
+    const group = m.geom_group as Int32Array;
+    const rgba = m.geom_rgba as Float32Array;
+    const bodyOf = m.geom_bodyid as Int32Array;
+    const dataId = m.geom_dataid as Int32Array;
     const objects = new Map((model.objects ?? []).map((o) => [o.name, o]));
-    for (let g = 0; g < this.m.ngeom; g++) {
-      const kind = GEOM_KIND[types[g] as number];
-      const name = this.mj.mj_id2name(this.m, this.mj.mjtObj.mjOBJ_GEOM.value, g);
-      if (!kind || !name || name === MIDPHASE_GEOM) continue;
-      const s = [sizes[3 * g] as number, sizes[3 * g + 1] as number, sizes[3 * g + 2] as number];
-      const dims = kind === 'box' ? s : kind === 'sphere' ? [s[0] as number] : [s[0] as number, s[1] as number];
+    const taken = new Set<string>();
+    const perBody = new Map<number, number>();
+    const meshes = new Map<number, SceneShape['mesh']>();
+    for (let g = 0; g < m.ngeom; g++) {
+      const kind = types[g] === MJ_GEOM_MESH ? 'mesh' : GEOM_KIND[types[g] as number];
+      if (!kind || (group[g] as number) > 2 || (rgba[4 * g + 3] as number) === 0) continue;
+      const given = nameAt(m, m.name_geomadr as Int32Array, g);
+      if (given === MIDPHASE_GEOM) continue;
+      const body = bodyOf[g] as number;
+      let name = given;
+      if (!name) {
+        const owner = nameAt(m, m.name_bodyadr as Int32Array, body) || (body === 0 ? 'world' : `body${body}`);
+        for (let k = perBody.get(body) ?? 0; ; k++) {
+          name = `${owner}#${k}`;
+          perBody.set(body, k + 1);
+          if (!taken.has(name)) break;
+        }
+      }
+      taken.add(name);
       const object = objects.get(name);
       const role: SceneShape['role'] = object ? (object.mass === undefined ? 'fixture' : 'object') : 'robot';
+      if (kind === 'mesh') {
+        const id = dataId[g] as number;
+        if (!meshes.has(id)) meshes.set(id, meshOf(m, id));
+        const mesh = meshes.get(id);
+        if (!mesh) continue;
+        this.sceneShapes.push({ geom: g, shape: { name, kind, size: meshExtents(mesh.vertices), role, mesh }, axial: false });
+        continue;
+      }
+      const s = [sizes[3 * g] as number, sizes[3 * g + 1] as number, sizes[3 * g + 2] as number];
+      const dims = kind === 'box' ? s : kind === 'sphere' ? [s[0] as number] : [s[0] as number, s[1] as number];
       this.sceneShapes.push({ geom: g, shape: { name, kind, size: dims.map((v) => Math.round(v * 1e6) / 1e6), role }, axial: kind === 'capsule' || kind === 'cylinder' });
     }
   }
@@ -447,8 +482,9 @@ function actuatorOfJoint(m: MjModel, jointIds: readonly number[], names: readonl
  * force limit), everything else fixed (welded or passive). Bodies are in tree order already.
  */
 function robotOfModel(mj: Mujoco, m: MjModel, path: string, modelName: string): UrdfRobot {
-  const name = (type: number, i: number, fallback: string): string => mj.mj_id2name(m, type, i) || fallback;
   const { mjOBJ_BODY, mjOBJ_JOINT } = mj.mjtObj;
+  const adr = (type: number): Int32Array => (type === mjOBJ_BODY.value ? m.name_bodyadr : m.name_jntadr) as Int32Array;
+  const name = (type: number, i: number, fallback: string): string => nameAt(m, adr(type), i) || fallback;
   const parent = m.body_parentid as Int32Array;
   const pos = m.body_pos as Float64Array;
   const quat = m.body_quat as Float64Array;
@@ -506,4 +542,31 @@ function robotOfModel(mj: Mujoco, m: MjModel, path: string, modelName: string): 
     if (jntType[j] === 0 && inRobot(b)) throw new Error(`MJCF file ${path}: the robot's body "${name(mjOBJ_BODY.value, b, `body${b}`)}" has a free joint (a floating base); its base must be fixed to the world`); // mjJNT_FREE = 0
   }
   return { name: modelName, links, joints, root, warnings: [] };
+}
+
+/**
+ * The name of a model object from its entry in a name-address array (`name_geomadr`,
+ * `name_bodyadr`, …), '' when it has none. (The bindings' `mj_id2name` returns the string at
+ * address 0 of the heap, "emsc", for a nameless object, not null.)
+ */
+export function nameAt(m: MjModel, adr: Int32Array, i: number): string {
+  const names = m.names as Int8Array;
+  const start = adr[i] as number;
+  let end = start;
+  while (end < names.length && names[end] !== 0) end++;
+  return Buffer.from(names.buffer, names.byteOffset + start, end - start).toString('utf8');
+}
+
+/** Mesh `id`'s triangles from the compiled model (vertices in the mesh's own frame, as its geoms place it). */
+function meshOf(m: MjModel, id: number): SceneMesh | undefined {
+  if (id < 0 || id >= m.nmesh) return undefined;
+  const va = (m.mesh_vertadr as Int32Array)[id] as number;
+  const vn = (m.mesh_vertnum as Int32Array)[id] as number;
+  const fa = (m.mesh_faceadr as Int32Array)[id] as number;
+  const fn = (m.mesh_facenum as Int32Array)[id] as number;
+  if (!(vn > 0 && fn > 0)) return undefined;
+  const vert = (m.mesh_vert as Float32Array).subarray(3 * va, 3 * (va + vn));
+  // Faces index the mesh's own vertices (MuJoCo stores them relative to its vertadr).
+  const face = (m.mesh_face as Int32Array).subarray(3 * fa, 3 * (fa + fn));
+  return { vertices: Array.from(vert, (v) => Math.round(v * 1e6) / 1e6), faces: Array.from(face) };
 }
