@@ -9,9 +9,11 @@ export interface SceneMesh {
 /** Most vertices and faces a scene mesh may have (a MuJoCo Menagerie link has a few thousand). */
 export const MAX_MESH_VERTICES = 200_000;
 export const MAX_MESH_FACES = 400_000;
+/** Largest vertex coordinate, m (a room or a terrain fits; 1e200 would overflow the rasteriser's sums). */
+export const MAX_MESH_COORDINATE = 1e4;
 
 /**
- * Why `mesh` is not a usable scene mesh (vertices in threes, finite; faces in threes of integer
+ * Why `mesh` is not a usable scene mesh (vertices in threes, finite and within ±10 km; faces in threes of integer
  * indices of its vertices; within the caps), or null when it is. For meshes read from files or the
  * network: a bad index would read past the vertices.
  */
@@ -23,7 +25,7 @@ export function meshProblem(mesh: unknown): string | null {
   const n = vertices.length / 3;
   if (n > MAX_MESH_VERTICES) return `${n} vertices, more than the ${MAX_MESH_VERTICES} a scene mesh may have`;
   if (faces.length / 3 > MAX_MESH_FACES) return `${faces.length / 3} faces, more than the ${MAX_MESH_FACES} a scene mesh may have`;
-  for (const v of vertices) if (typeof v !== 'number' || !Number.isFinite(v)) return `vertices: ${String(v).slice(0, 40)} is not a finite number`;
+  for (const v of vertices) if (typeof v !== 'number' || !(Math.abs(v) <= MAX_MESH_COORDINATE)) return `vertices: ${String(v).slice(0, 40)} is not a number of metres within ±${MAX_MESH_COORDINATE}`;
   for (const f of faces) if (!Number.isInteger(f) || (f as number) < 0 || (f as number) >= n) return `faces: ${String(f).slice(0, 40)} is not a vertex index (0…${n - 1})`;
   return null;
 }

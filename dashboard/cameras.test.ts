@@ -1,10 +1,13 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SceneRecorder } from '../control/scene.js';
+import { SceneRecorder, type SceneShape, type SceneState } from '../control/scene.js';
+import { Camera } from '../sim/camera/camera.js';
+import { parseCamera } from '../sim/camera/config.js';
 import { make } from '../tasks/registry.js';
+import { writeArm } from '../test/mjcf-arm.js';
 import { CHROMIUM, launchChromium, makeRun, openDashboard, type Closers } from './test-fixtures.js';
 
 const closers: Closers = [];
@@ -90,6 +93,40 @@ describe("the dashboard's camera frames (issue 23)", () => {
     expect((await fetch(`${address(d.url, '/api/cameras?run=pix-0').replace(/token=.*/, 'token=nope')}`)).status).toBe(401);
     expect(d.stats.badRequests).toBe(9);
     expect((await d.listRuns()).length).toBe(2); // still serving
+  }, 120_000);
+
+  it('an MJCF model\'s meshes (MuJoCo engine) are in its camera frames: the PNG is the camera\'s render of the recorded scene, meshes and all', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'roborl-dash-cam-'));
+    const dir = makeRun(root, 'arm', 0, [-40]);
+    const model = writeArm(join(root, 'arm-model'));
+    const side = { name: 'side', width: 64, height: 64, fovDeg: 60, pose: { kind: 'fixed' as const, position: [0, -0.8, 0.35] as [number, number, number], lookAt: [0, 0, 0.35] as [number, number, number] } };
+    writeFileSync(join(dir, 'config.yaml'), `name: arm\nenv:\n  id: UrdfReach-v0\n  options:\n    engine: mujoco\n    mjcf: ${model}\n    tip: tool\n    cameras:\n      - ${JSON.stringify(side)}\nseed: 0\nalgo: { kind: sac }\ntrain: { steps: 300 }\n`);
+    const env = new SceneRecorder(await make('UrdfReach-v0', { options: { engine: 'mujoco', mjcf: model, tip: 'tool' } }));
+    closers.push(() => env.close());
+    env.recordNext(join(dir, 'scenes', FILE), 1);
+    await env.reset({ seed: 1 });
+    for (let t = 0; t < 3; t++) await env.step(Float32Array.of(0.5, -0.5));
+    const d = await openDashboard(closers, root);
+    const res = await fetch(address(d.url, `/api/camera?run=arm-0&file=${FILE}&episode=0&t=2&camera=side`));
+    expect(res.status, await res.clone().text()).toBe(200);
+    const served = await pixels(Buffer.from(await res.arrayBuffer()));
+    // The same camera over the recorded frame, here: with its meshes, and without them.
+    const lines = readFileSync(join(dir, 'scenes', FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; t?: number; shapes?: SceneShape[]; poses?: number[] });
+    const shapes = lines[0]!.shapes!;
+    const poses = lines.find((l) => l.type === 'frame' && l.t === 2)!.poses!;
+    const camera = new Camera(parseCamera(side));
+    const draw = (scene: SceneState): Uint8Array => {
+      const out = camera.createFrame();
+      camera.render(scene, out);
+      return out.rgb;
+    };
+    const withMeshes = draw({ shapes, poses });
+    const keep = shapes.map((x) => x.kind !== 'mesh');
+    const without = draw({ shapes: shapes.filter((_, i) => keep[i]), poses: poses.filter((_, i) => keep[Math.floor(i / 7)]) });
+    expect(Buffer.from(served.data).equals(Buffer.from(withMeshes))).toBe(true);
+    let meshPixels = 0;
+    for (let k = 0; k < withMeshes.length; k += 3) if (withMeshes[k] !== without[k]) meshPixels++;
+    expect(meshPixels).toBeGreaterThan(80);
   }, 120_000);
 
   it('the scene tab shows each camera beside the 3D view in Chromium: frames that are not blank and change with the scene', async () => {

@@ -174,7 +174,7 @@ function sceneOf(f: Frame): SceneState | string {
   for (const s of f.shapes) {
     const role = ROLES.find((r) => r === s.role);
     if (!role) return `shape ${s.name} has an unknown role "${s.role}"`;
-    shapes.push({ name: s.name, kind: s.kind, size: s.size, role });
+    shapes.push({ name: s.name, kind: s.kind, size: s.size, role, ...(s.mesh ? { mesh: s.mesh } : {}) });
   }
   return { shapes, poses: f.poses };
 }

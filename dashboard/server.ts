@@ -12,6 +12,9 @@ import { field, parseClientMessage, type RunRow, type ServerMessage } from './pr
 import { RunIndex, SCENE_FILE } from './run-index.js';
 import { JsonlTail, readSmallFile, type TailOptions } from './tail.js';
 
+/** Longest scene line read (a `scene` line carries its meshes: ~60 bytes a vertex, so ~270k vertices). */
+export const MAX_SCENE_LINE_BYTES = 16 * 2 ** 20;
+
 export type { RunRow } from './protocol.js';
 
 export interface DashboardOptions {
@@ -247,7 +250,7 @@ export class Dashboard {
           this.sendTo(client, { op: 'problem', run: msg.run, message: `no recording ${msg.file} in run ${msg.run}` });
           return;
         }
-        client.scene = { run: msg.run, file: msg.file, tail: new JsonlTail(join(dir, 'scenes', msg.file), this.o.tail) };
+        client.scene = { run: msg.run, file: msg.file, tail: new JsonlTail(join(dir, 'scenes', msg.file), { maxLineBytes: MAX_SCENE_LINE_BYTES, ...this.o.tail }) };
         break;
       }
       case 'unscene':
@@ -357,7 +360,7 @@ export class Dashboard {
     if (!target) return fail(`run ${id} has no teleop page (start it with --teleop web)`);
     if (page.readyState !== WebSocket.OPEN) return;
     this.stats.relays++;
-    const up = new WebSocket(target, { maxPayload: 4 * 2 ** 20 });
+    const up = new WebSocket(target, { maxPayload: MAX_SCENE_LINE_BYTES }); // a scene message carries its meshes
     upstream = up;
     up.on('open', () => {
       for (const m of queued.splice(0)) up.send(m);

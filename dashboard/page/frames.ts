@@ -1,4 +1,4 @@
-import { meshProblem } from '../../control/scene-mesh.js';
+import { meshExtents, meshProblem } from '../../control/scene-mesh.js';
 import { field } from '../protocol.js';
 
 /** Frames kept of a recording being followed live; past this, the oldest are dropped. */
@@ -34,12 +34,16 @@ function parseShape(v: unknown): Shape | null {
   const kind = KINDS.find((k) => k === field(v, 'kind'));
   const size = field(v, 'size');
   const role = field(v, 'role');
-  if (typeof name !== 'string' || !kind || !numbers(size) || size.length < (kind === 'box' || kind === 'mesh' ? 3 : kind === 'sphere' ? 1 : 2) || !size.every((s) => s > 0 && s < 100) || typeof role !== 'string') return null;
-  if (kind !== 'mesh') return { name, kind, size, role };
-  const mesh = field(v, 'mesh');
-  if (meshProblem(mesh) !== null) return null;
-  const { vertices, faces } = mesh as { vertices: number[]; faces: number[] };
-  return { name, kind, size, role, mesh: { vertices, faces } };
+  if (typeof name !== 'string' || !kind || typeof role !== 'string') return null;
+  if (kind === 'mesh') {
+    // The bounds come from the vertices, not the line: a size that understated them would cull the mesh.
+    const mesh = field(v, 'mesh');
+    if (meshProblem(mesh) !== null) return null;
+    const { vertices, faces } = mesh as { vertices: number[]; faces: number[] };
+    return { name, kind, size: meshExtents(vertices), role, mesh: { vertices, faces } };
+  }
+  if (!numbers(size) || size.length < (kind === 'box' ? 3 : kind === 'sphere' ? 1 : 2) || !size.every((s) => s > 0 && s < 100)) return null;
+  return { name, kind, size, role };
 }
 
 /**

@@ -58,11 +58,13 @@ export class SceneRenderer {
     this.meshesFor = null;
   }
 
-  /** Where a shape's centre is on the canvas (CSS px), or null when there is no such shape. */
+  /** Where a shape's centre (its bounding box's: a mesh's origin may be its body's, at one end) is on the canvas (CSS px), or null when there is no such shape. */
   project(name: string): { x: number; y: number } | null {
     const m = this.meshes.find((x) => x.name === name);
     if (!m) return null;
-    const v = m.getWorldPosition(new THREE.Vector3()).project(this.camera);
+    m.updateWorldMatrix(true, false);
+    if (!m.geometry.boundingBox) m.geometry.computeBoundingBox();
+    const v = m.localToWorld(m.geometry.boundingBox!.getCenter(new THREE.Vector3())).project(this.camera);
     return { x: ((v.x + 1) / 2) * this.canvas.clientWidth, y: ((1 - v.y) / 2) * this.canvas.clientHeight };
   }
 

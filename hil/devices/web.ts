@@ -157,7 +157,7 @@ export class WebTeleop implements TeleopDevice {
   /** This episode so far: the return, whether it succeeded, steps run. */
   private current = { ret: 0, success: false, steps: 0 };
   private lastOutcome: Extract<ServerMessage, { op: 'outcome' }> | null = null;
-  private shapes: { key: string; msg: Extract<ServerMessage, { op: 'scene' }> } | null = null;
+  private shapes: { key: string; shapes: readonly SceneShape[]; msg: Extract<ServerMessage, { op: 'scene' }> } | null = null;
   private proposalMismatchLogged = false;
   /** Per camera: when its last frame went out, and whether one is being encoded. */
   private readonly cameraSends = new Map<string, { at: number; busy: boolean }>();
@@ -402,10 +402,16 @@ export class WebTeleop implements TeleopDevice {
       this.sceneErrorLogged = true;
       return null;
     }
-    const key = JSON.stringify(s.shapes);
-    if (this.shapes?.key !== key) {
-      this.shapes = { key, msg: { op: 'scene', episode: this.episode, shapes: s.shapes } };
-      this.send(ws, this.shapes.msg);
+    // The same shape objects as last time (MuJoCo's, with their meshes) are the same shapes: no
+    // need to serialise every mesh at the state rate to find that out.
+    const last = this.shapes;
+    const same = last !== null && last.shapes.length === s.shapes.length && last.shapes.every((x, i) => x === s.shapes[i]);
+    if (!same) {
+      const key = JSON.stringify(s.shapes);
+      if (last?.key !== key) {
+        this.shapes = { key, shapes: s.shapes, msg: { op: 'scene', episode: this.episode, shapes: s.shapes } };
+        this.send(ws, this.shapes.msg);
+      } else this.shapes = { ...last, shapes: s.shapes };
     }
     return roundPoses(s.poses);
   }

@@ -206,6 +206,26 @@ describe('simulated camera: meshes', () => {
     expect(crossing.depth![32 * 64 + 32]).toBeCloseTo(0.25, 6);
   });
 
+  it('a see-through mesh (a marker) tints what is behind it once, as the see-through primitive does', () => {
+    const cam = alongX();
+    const poses = [0.9, 0.05, 0, 0, 0, 0, 1];
+    const prim = render(cam, { shapes: [{ ...shape('g', 'box', h), role: 'target' }], poses });
+    const mesh = render(cam, { shapes: [{ ...asMesh('g'), role: 'target' }], poses });
+    expect(blob(prim).n).toBeGreaterThan(200);
+    expect(differing(mesh, prim)).toBeLessThanOrEqual(0.01 * blob(prim).n);
+  });
+
+  it('vertices so far out that a triangle\'s area overflows draw nothing, and leave depth alone', () => {
+    const cam = alongX({ depth: true });
+    const huge: SceneShape = { name: 'far', kind: 'mesh', size: [1e200, 1e200, 1e200], role: 'fixture', mesh: { vertices: [1, -1e200, -1e200, 1, 1e200, -1e200, 1, 0, 1e200], faces: [0, 1, 2] } };
+    const ball = shape('s', 'sphere', [0.1]);
+    for (const shapes of [[ball, huge], [huge, ball]]) {
+      const f = render(cam, { shapes, poses: shapes.map((x) => (x === ball ? [0.5, 0, 0] : [0, 0, 0])).flatMap((p) => [...p, 0, 0, 0, 1]) });
+      expect(f.depth!.every((d) => Number.isFinite(d))).toBe(true);
+      expect(f.depth![32 * 64 + 32]).toBeCloseTo(0.4, 3); // the sphere, in front
+    }
+  });
+
   it('skips a face that names a missing vertex, and a mesh with a NaN pose, instead of failing', () => {
     const cam = alongX();
     const bad: SceneShape = { name: 'm', kind: 'mesh', size: h, role: 'object', mesh: { vertices: boxMesh(h)!.vertices, faces: [0, 2, 99, ...boxMesh(h)!.faces] } };

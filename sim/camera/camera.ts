@@ -45,9 +45,8 @@ const LIGHT = 12; // unit vector towards the light (world)
  * column `W/2 + f·x/z - 0.5`, row `H/2 - f·y/z - 0.5` (both from 0), with f = (H/2)/tan(fov/2).
  *
  * The image depends only on the shapes and poses, not their order or the engine that produced
- * them (Rapier and MuJoCo list the same Panda in different orders). Meshes are not drawn: the
- * scene carries none (Rapier's and MuJoCo's `scene()` list only primitives; mesh colliders are
- * left out of the scene, as on the dashboard).
+ * them (Rapier and MuJoCo list the same Panda in different orders). Mesh shapes (an MJCF
+ * model's meshes on MuJoCo) are rasterised instead, with the same depth and shading.
  *
  * Per frame no arrays or objects are allocated once the scratch has grown to the scene's
  * shape count (and, with colour jitter, once per shape name per randomisation sample); V8 still
@@ -78,6 +77,9 @@ export class Camera {
   private readonly attachedName: string;
   /** A mesh's vertices in camera coordinates (grown to the largest mesh drawn). */
   private meshVerts = new Float64Array(0);
+  /** A see-through mesh's nearest face per pixel: depth (Infinity: none) and colour; allocated on first use. */
+  private layerDepth = new Float64Array(0);
+  private layerColor = new Float32Array(0);
 
   constructor(readonly config: CameraConfig) {
     this.name = config.name;
@@ -456,7 +458,9 @@ export class Camera {
    * A triangle mesh, rasterised: its vertices into camera coordinates, each triangle clipped to
    * the near plane, then every pixel centre inside it depth-tested at its perspective-correct
    * depth and flat-shaded by the face's normal (turned towards the camera, so open meshes show
-   * both sides). The same depth (along the optical axis) and shading as the primitives' ray hits.
+   * both sides). The same depth (along the optical axis) and, seen from outside, the same shading
+   * as the primitives' ray hits; from inside, a primitive is shaded by its outward normal and a
+   * mesh face by the normal turned towards the camera.
    */
   private drawMesh(shape: SceneShape, poses: readonly number[], o: number): void {
     const mesh = shape.mesh;
@@ -496,6 +500,15 @@ export class Camera {
     const near = this.config.near;
     const faces = mesh.faces;
     const poly = meshPoly;
+    // See-through (a marker): each pixel takes only the mesh's nearest face, blended once after.
+    const translucent = (look[4] ?? 1) < 1;
+    if (translucent) {
+      if (this.layerDepth.length !== this.width * this.height) {
+        this.layerDepth = new Float64Array(this.width * this.height);
+        this.layerColor = new Float32Array(3 * this.width * this.height);
+      }
+      this.layerDepth.fill(Infinity);
+    }
     for (let k = 0; k + 2 < faces.length; k += 3) {
       const ia = faces[k] ?? 0, ib = faces[k + 1] ?? 0, ic = faces[k + 2] ?? 0;
       if (ia >= nv || ib >= nv || ic >= nv) continue;
@@ -532,6 +545,18 @@ export class Camera {
       }
       for (let t = 1; t + 1 < n; t++) this.fillTriangle(0, t, t + 1, look);
     }
+    if (translucent) this.blendLayer(look[4] ?? 1);
+  }
+
+  /** A see-through mesh's nearest faces (in {@link layerDepth}/{@link layerColor}) blended over the image once per pixel. */
+  private blendLayer(alpha: number): void {
+    const depth = this.layerDepth;
+    const layer = this.layerColor;
+    const color = this.color;
+    for (let p = 0; p < depth.length; p++) {
+      if (depth[p] === Infinity) continue;
+      for (let a = 0; a < 3; a++) color[3 * p + a] = (color[3 * p + a] ?? 0) * (1 - alpha) + (layer[3 * p + a] ?? 0) * alpha;
+    }
   }
 
   /**
@@ -556,32 +581,32 @@ export class Camera {
     const j1 = Math.min(H - 1, Math.floor(Math.max(ya, yb, yc)));
     if (i0 > i1 || j0 > j1) return;
     const inv = 1 / area;
+    if (!Number.isFinite(inv)) return; // (vertices so far apart that the area overflowed)
     const qa = 1 / za, qb = 1 / zb, qc = 1 / zc;
-    const alpha = look[4] ?? 1;
+    const translucent = (look[4] ?? 1) < 1;
     const shade = look[3] ?? 0;
     const r = (look[0] ?? 0) * shade, g = (look[1] ?? 0) * shade, bl = (look[2] ?? 0) * shade;
     const zbuf = this.zbuf;
-    const color = this.color;
+    const color = translucent ? this.layerColor : this.color;
+    const layer = this.layerDepth;
     for (let j = j0; j <= j1; j++) {
       for (let i = i0; i <= i1; i++) {
-        // Barycentric weights of the pixel centre (i, j), each ≥ 0 inside whichever way round.
+        // Barycentric weights of the pixel centre (i, j), each ≥ 0 inside whichever way round
+        // (written so that a NaN weight fails too).
         const wa = ((xb - i) * (yc - j) - (yb - j) * (xc - i)) * inv;
         const wb = ((xc - i) * (ya - j) - (yc - j) * (xa - i)) * inv;
         const wc = 1 - wa - wb;
-        if (wa < 0 || wb < 0 || wc < 0) continue;
+        if (!(wa >= 0 && wb >= 0 && wc >= 0)) continue;
         const t = 1 / (wa * qa + wb * qb + wc * qc);
         const p = j * W + i;
-        if (t >= (zbuf[p] ?? 0)) continue;
-        if (alpha >= 1) {
-          zbuf[p] = t;
-          color[3 * p] = r;
-          color[3 * p + 1] = g;
-          color[3 * p + 2] = bl;
-        } else {
-          color[3 * p] = (color[3 * p] ?? 0) * (1 - alpha) + r * alpha;
-          color[3 * p + 1] = (color[3 * p + 1] ?? 0) * (1 - alpha) + g * alpha;
-          color[3 * p + 2] = (color[3 * p + 2] ?? 0) * (1 - alpha) + bl * alpha;
-        }
+        if (!(t < (zbuf[p] ?? 0))) continue;
+        if (translucent) {
+          if (!(t < (layer[p] ?? 0))) continue;
+          layer[p] = t;
+        } else zbuf[p] = t;
+        color[3 * p] = r;
+        color[3 * p + 1] = g;
+        color[3 * p + 2] = bl;
       }
     }
   }

@@ -36,8 +36,10 @@ export const FixedCameraPoseSchema = z
 
 /**
  * A camera carried by a robot link (a wrist camera). `position`, `lookAt` and `up` are in the
- * frame of the link's first collision shape as the scene reports it (`<link>#0`, or a shape named
- * exactly `<link>`): its centre and axes. Capsules and cylinders lie along that frame's y axis.
+ * frame of the link's first scene shape (`<link>#0`, or a shape named exactly `<link>`): for a
+ * URDF robot (either engine) its first collision shape's centre and axes (capsules and cylinders
+ * lie along that frame's y axis); for an MJCF file on MuJoCo, its first drawn geom's frame, or the
+ * body's own frame when that geom is a mesh.
  */
 export const AttachedCameraPoseSchema = z
   .object({

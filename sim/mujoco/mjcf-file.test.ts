@@ -52,9 +52,9 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
       expect(mesh.kind).toBe('mesh');
       expect(meshProblem(mesh.mesh)).toBeNull();
       expect(mesh.mesh!.faces.length).toBe(36); // the STL's 12 triangles
-      // MuJoCo turns a mesh to its principal axes: the extents, in some order, are the STL box's.
-      const sorted = [...mesh.size].sort((a, b) => a - b);
-      [...half].sort((a, b) => a - b).forEach((h, k) => expect(sorted[k]).toBeCloseTo(h, 5));
+      // In the body's frame (MuJoCo's own mesh frame is the mesh's principal axes): the geom's box
+      // stands on the body's origin (pos 0 0 h), so it reaches 2h up.
+      [half[0], half[1], 2 * half[2]].forEach((h, a) => expect(mesh.size[a]).toBeCloseTo(h, 5));
     }
     // The vertices are in the geom's frame: placed by its pose, the upper link's box hangs from the
     // shoulder (0, 0, 0.1) whatever the start angle — its near corners 0.03·√2 from it, its far ones √(2·0.03² + 0.3²).
@@ -93,6 +93,54 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
     let changed = 0;
     for (let k = 0; k < first.length; k += 3) if (first[k] !== moved[k]) changed++;
     expect(changed).toBeGreaterThan(40);
+    await env.close();
+  });
+
+  it('nameless bodies (a prop, a robot link) load; drawn geoms get unique names; hidden ones (group 3, clear by colour or material) are left out; a mesh rides its body', async () => {
+    const folder = join(dir, 'names');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'tet.stl'), stlBox([0.02, 0.01, 0.04]));
+    const path = join(folder, 'names.xml');
+    writeFileSync(
+      path,
+      `<mujoco model="names"><option timestep="0.002"/>
+  <asset><mesh name="tet" file="tet.stl"/><material name="clear" rgba="1 1 1 0"/></asset>
+  <worldbody>
+    <body pos="1 1 0"><geom type="sphere" size="0.05"/></body>
+    <body name="base" pos="0 0 0.5">
+      <geom name="base#0" type="box" size=".05 .05 .05"/>
+      <geom type="box" size=".04 .04 .04" pos="0 0 -0.1"/>
+      <geom type="box" size=".03 .03 .03" group="3"/>
+      <geom type="box" size=".03 .03 .03" rgba="1 0 0 0"/>
+      <geom type="box" size=".03 .03 .03" material="clear"/>
+      <body pos="0 0 .1">
+        <joint name="j1" type="hinge" axis="0 1 0" range="-1 1"/>
+        <geom type="mesh" mesh="tet" pos="0.05 0 0.1" euler="0 0.3 0"/>
+        <body name="tool" pos="0 0 .2"/>
+      </body>
+    </body>
+  </worldbody>
+  <actuator><position joint="j1" kp="50"/></actuator></mujoco>`,
+    );
+    // The prop body beside the arm and the arm's moving body have no names (a nameless body was
+    // looked up as "body1" and the model refused).
+    const env = await make('UrdfReach-v0', { options: { engine: 'mujoco', mjcf: path, tip: 'tool' } });
+    await env.reset({ seed: 2 });
+    const scene = findSceneSource(env)!.scene();
+    const names = scene.shapes.map((x) => x.name);
+    expect(new Set(names).size).toBe(names.length);
+    // base#0 is the named box; the nameless one beside it takes base#1; the three hidden boxes are absent.
+    expect(names.filter((n) => n.startsWith('base#')).sort()).toEqual(['base#0', 'base#1']);
+    expect(scene.shapes.find((x) => x.name === 'base#1')!.size).toEqual([0.04, 0.04, 0.04]);
+    expect(names).toContain('body1#0');
+    // The mesh's shape is posed as its (nameless) body: its vertices sit where the geom puts them.
+    const k = scene.shapes.findIndex((x) => x.kind === 'mesh');
+    expect(k).toBeGreaterThanOrEqual(0);
+    const v = scene.shapes[k]!.mesh!.vertices;
+    const centre = [0, 1, 2].map((a) => v.filter((_, i) => i % 3 === a).reduce((x, y) => x + y, 0) / (v.length / 3));
+    expect(centre[0]).toBeCloseTo(0.05, 5); // the geom's pos in the body
+    expect(centre[1]).toBeCloseTo(0, 5);
+    expect(centre[2]).toBeCloseTo(0.1, 5);
     await env.close();
   });
 

@@ -1,7 +1,7 @@
 import type { MjData, MjModel } from '@mujoco/mujoco';
 import { meshExtents, type SceneMesh, type SceneShape, type SceneState } from '../../control/scene.js';
 import { fingerGains, servoGains } from '../articulation.js';
-import { mat3ToQuat, quatMul, type Mat3, type Pose, type Quat, type Vec3 } from '../math3d.js';
+import { mat3ToQuat, quatMul, transformPoint, type Mat3, type Pose, type Quat, type Vec3 } from '../math3d.js';
 import { PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
 import { fingerPosition, gripperJoints, movableJoints } from '../urdf/kinematics.js';
 import type { UrdfJoint, UrdfRobot } from '../urdf/types.js';
@@ -72,7 +72,8 @@ export class MujocoPhysics implements Physics {
   private readonly objects = new Map<string, { body: number; geom: number; qposAdr: number; dofAdr: number; free: boolean }>();
   /** Each link's collision geoms. */
   private readonly linkGeoms = new Map<string, number[]>();
-  private readonly sceneShapes: { geom: number; shape: SceneShape; axial: boolean }[] = [];
+  /** Drawn geoms; `body` ≥ 0 where the shape rides its body's frame (meshes), −1 where the geom's. */
+  private readonly sceneShapes: { geom: number; body: number; shape: SceneShape; axial: boolean }[] = [];
   /** Each geom's bounding box in its own frame (center, half sizes: MuJoCo's geom_aabb), for `touching`'s bound test. */
   private readonly geomBox: Float64Array;
   /** Scratch of `boxesApart`: two boxes on one axis (centre, half extent each). */
@@ -117,8 +118,13 @@ export class MujocoPhysics implements Physics {
       const { mjOBJ_BODY, mjOBJ_JOINT, mjOBJ_GEOM } = this.mj.mjtObj;
       const id = (type: number, name: string, what: string): number => {
         const i = this.mj.mj_name2id(this.m, type, name);
-        if (i < 0) throw new RangeError(`mujoco: the model has no ${what} "${name}"`);
-        return i;
+        if (i >= 0) return i;
+        // A file's nameless body or joint goes by `body<id>` / `joint<id>` in its description (robotOfModel).
+        const generated = /^(body|joint)(\d+)$/.exec(name);
+        const adr = (type === mjOBJ_BODY.value ? this.m.name_bodyadr : type === mjOBJ_JOINT.value ? this.m.name_jntadr : null) as Int32Array | null;
+        const k = generated && adr && generated[1] === (type === mjOBJ_BODY.value ? 'body' : 'joint') ? Number(generated[2]) : -1;
+        if (adr && k >= 0 && k < adr.length && nameAt(this.m, adr, k) === '') return k;
+        throw new RangeError(`mujoco: the model has no ${what} "${name}"`);
       };
       const jntQpos = this.m.jnt_qposadr as Int32Array;
       const jntDof = this.m.jnt_dofadr as Int32Array;
@@ -197,10 +203,12 @@ export class MujocoPhysics implements Physics {
 
   /**
    * Robot geoms are named `link#i` (as the Rapier colliders are); objects by their names; a
-   * nameless geom (common in MJCF files) after its body, `body#k` with k its index among the
-   * body's drawn geoms. Drawn as MuJoCo's viewer does by default: groups 0–2, not fully
-   * transparent (Menagerie models put their collision meshes in group 3 beside the visual ones).
-   * Mesh geoms carry their triangles, in the geom's frame as MuJoCo compiled them.
+   * nameless geom (common in MJCF files) after its body, `body#k` with k the first index no other
+   * geom's name holds. Drawn as MuJoCo's viewer does by default: groups 0–2, not fully
+   * transparent by their own or their material's colour (Menagerie models put their collision
+   * meshes in group 3 beside the visual ones). A mesh geom's shape carries its triangles in its
+   * body's frame and rides the body (MuJoCo's mesh frame is the mesh's inertial frame, which
+   * moves with the mesh's shape: a wrist camera attached to `hand#0` would ride that).
    */
   private describeScene(model: PhysicsModel): void {
     const m = this.m;
@@ -208,19 +216,23 @@ export class MujocoPhysics implements Physics {
     const sizes = m.geom_size as Float64Array;
     const group = m.geom_group as Int32Array;
     const rgba = m.geom_rgba as Float32Array;
+    const matId = m.geom_matid as Int32Array;
+    const matRgba = m.mat_rgba as Float32Array;
     const bodyOf = m.geom_bodyid as Int32Array;
     const dataId = m.geom_dataid as Int32Array;
+    const geomPos = m.geom_pos as Float64Array;
+    const geomQuat = m.geom_quat as Float64Array;
     const objects = new Map((model.objects ?? []).map((o) => [o.name, o]));
-    const taken = new Set<string>();
+    const given = Array.from({ length: m.ngeom }, (_, g) => nameAt(m, m.name_geomadr as Int32Array, g));
+    const taken = new Set(given.filter((n) => n !== ''));
     const perBody = new Map<number, number>();
-    const meshes = new Map<number, SceneShape['mesh']>();
     for (let g = 0; g < m.ngeom; g++) {
       const kind = types[g] === MJ_GEOM_MESH ? 'mesh' : GEOM_KIND[types[g] as number];
-      if (!kind || (group[g] as number) > 2 || (rgba[4 * g + 3] as number) === 0) continue;
-      const given = nameAt(m, m.name_geomadr as Int32Array, g);
-      if (given === MIDPHASE_GEOM) continue;
+      const mat = matId[g] as number;
+      const alpha = mat >= 0 ? (matRgba[4 * mat + 3] as number) * (rgba[4 * g + 3] as number) : (rgba[4 * g + 3] as number);
+      if (!kind || (group[g] as number) > 2 || alpha === 0 || given[g] === MIDPHASE_GEOM) continue;
       const body = bodyOf[g] as number;
-      let name = given;
+      let name = given[g] as string;
       if (!name) {
         const owner = nameAt(m, m.name_bodyadr as Int32Array, body) || (body === 0 ? 'world' : `body${body}`);
         for (let k = perBody.get(body) ?? 0; ; k++) {
@@ -228,21 +240,21 @@ export class MujocoPhysics implements Physics {
           perBody.set(body, k + 1);
           if (!taken.has(name)) break;
         }
+        taken.add(name);
       }
-      taken.add(name);
       const object = objects.get(name);
       const role: SceneShape['role'] = object ? (object.mass === undefined ? 'fixture' : 'object') : 'robot';
       if (kind === 'mesh') {
-        const id = dataId[g] as number;
-        if (!meshes.has(id)) meshes.set(id, meshOf(m, id));
-        const mesh = meshes.get(id);
+        const p: Vec3 = [geomPos[3 * g] as number, geomPos[3 * g + 1] as number, geomPos[3 * g + 2] as number];
+        const q: Quat = [geomQuat[4 * g + 1] as number, geomQuat[4 * g + 2] as number, geomQuat[4 * g + 3] as number, geomQuat[4 * g] as number];
+        const mesh = meshOf(m, dataId[g] as number, { p, q });
         if (!mesh) continue;
-        this.sceneShapes.push({ geom: g, shape: { name, kind, size: meshExtents(mesh.vertices), role, mesh }, axial: false });
+        this.sceneShapes.push({ geom: g, body, shape: { name, kind, size: meshExtents(mesh.vertices), role, mesh }, axial: false });
         continue;
       }
       const s = [sizes[3 * g] as number, sizes[3 * g + 1] as number, sizes[3 * g + 2] as number];
       const dims = kind === 'box' ? s : kind === 'sphere' ? [s[0] as number] : [s[0] as number, s[1] as number];
-      this.sceneShapes.push({ geom: g, shape: { name, kind, size: dims.map((v) => Math.round(v * 1e6) / 1e6), role }, axial: kind === 'capsule' || kind === 'cylinder' });
+      this.sceneShapes.push({ geom: g, body: -1, shape: { name, kind, size: dims.map((v) => Math.round(v * 1e6) / 1e6), role }, axial: kind === 'capsule' || kind === 'cylinder' });
     }
   }
 
@@ -429,7 +441,12 @@ export class MujocoPhysics implements Physics {
     const xpos = this.d.geom_xpos as Float64Array;
     const xmat = this.d.geom_xmat as Float64Array;
     const poses: number[] = [];
-    for (const { geom: g, axial } of this.sceneShapes) {
+    for (const { geom: g, body, axial } of this.sceneShapes) {
+      if (body >= 0) {
+        const { p, q } = this.bodyPose(body);
+        poses.push(...p, ...q);
+        continue;
+      }
       const m = Array.from(xmat.subarray(9 * g, 9 * g + 9)) as Mat3; // row-major, as ours
       const q = axial ? quatMul(mat3ToQuat(m), Z_TO_Y) : mat3ToQuat(m);
       poses.push(xpos[3 * g] as number, xpos[3 * g + 1] as number, xpos[3 * g + 2] as number, ...q);
@@ -557,8 +574,8 @@ export function nameAt(m: MjModel, adr: Int32Array, i: number): string {
   return Buffer.from(names.buffer, names.byteOffset + start, end - start).toString('utf8');
 }
 
-/** Mesh `id`'s triangles from the compiled model (vertices in the mesh's own frame, as its geoms place it). */
-function meshOf(m: MjModel, id: number): SceneMesh | undefined {
+/** Mesh `id`'s triangles from the compiled model, its vertices placed by `frame` (the geom's pose in its body). */
+function meshOf(m: MjModel, id: number, frame: Pose): SceneMesh | undefined {
   if (id < 0 || id >= m.nmesh) return undefined;
   const va = (m.mesh_vertadr as Int32Array)[id] as number;
   const vn = (m.mesh_vertnum as Int32Array)[id] as number;
@@ -568,5 +585,10 @@ function meshOf(m: MjModel, id: number): SceneMesh | undefined {
   const vert = (m.mesh_vert as Float32Array).subarray(3 * va, 3 * (va + vn));
   // Faces index the mesh's own vertices (MuJoCo stores them relative to its vertadr).
   const face = (m.mesh_face as Int32Array).subarray(3 * fa, 3 * (fa + fn));
-  return { vertices: Array.from(vert, (v) => Math.round(v * 1e6) / 1e6), faces: Array.from(face) };
+  const vertices: number[] = [];
+  for (let i = 0; i < vert.length; i += 3) {
+    const v = transformPoint(frame, [vert[i] as number, vert[i + 1] as number, vert[i + 2] as number]);
+    vertices.push(Math.round(v[0] * 1e6) / 1e6, Math.round(v[1] * 1e6) / 1e6, Math.round(v[2] * 1e6) / 1e6);
+  }
+  return { vertices, faces: Array.from(face) };
 }
