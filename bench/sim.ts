@@ -8,7 +8,7 @@ import { loadMujoco } from '../sim/mujoco/module.js';
 import { envEntry, listEnvs, make } from '../tasks/registry.js';
 import { PANDA_READY } from '../tasks/panda.js';
 import { VectorEnv } from '../sim/vector-env.js';
-import { findSceneSource, type SceneState } from '../control/scene.js';
+import { findSceneSource, type SceneShape, type SceneState } from '../control/scene.js';
 import { Camera } from '../sim/camera/camera.js';
 import { parseCamera } from '../sim/camera/config.js';
 import { PANDA_FRONT_CAMERA, PANDA_WRIST_CAMERA } from '../sim/camera/presets.js';
@@ -283,6 +283,7 @@ export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResul
   if (!engines || engines.includes('mujoco')) tasks.push(await rawMujocoPanda());
   const cameras: CameraBenchResult[] = [];
   for (const id of ['PandaReach-v0', 'PandaPush-v0'].filter((t) => !only || only.includes(t) || only.includes('cameras'))) cameras.push(...(await cameraRows(id)));
+  if (!only || only.includes('cameras') || only.includes('meshes')) cameras.push(...(await meshCameraRows()));
   if (!json) {
     const rows = tasks.map((t) => [t.task, t.engine, t.stepsPerSec.toFixed(0), t.vecStepsPerSec.toFixed(0), t.controlStepUs.toFixed(2), t.physicsUs?.toFixed(2) ?? '-', t.overheadPct === null ? '-' : `${t.overheadPct.toFixed(1)}%`, t.controlStepCpuUs?.toFixed(1) ?? '-', t.rawUs?.toFixed(2) ?? '-', t.rawCpuUs?.toFixed(1) ?? '-', t.overRawPct == null ? '-' : `${t.overRawPct.toFixed(1)}%`, t.resetUs.toFixed(1)]);
     const header = ['task', 'engine', 'steps/s', 'vec8 steps/s', 'control µs', 'physics µs', 'overhead (CPU)', 'control CPU µs', 'raw µs', 'raw CPU µs', 'over raw (CPU)', 'reset µs'];
@@ -344,27 +345,61 @@ async function cameraRows(id: string): Promise<CameraBenchResult[]> {
     { ...PANDA_FRONT_CAMERA, depth: true },
   ];
   const rows: CameraBenchResult[] = [];
-  for (const config of variants) {
-    const camera = new Camera(parseCamera(config));
-    const frame = camera.createFrame();
-    for (let k = 0; k < 8; k++) for (const s of scenes) camera.render(s, frame); // warm up (JIT)
-    const times: number[] = [];
-    let cpuUs = 0;
-    const deadline = performance.now() + (SECONDS * 1000) / 2;
-    while (performance.now() < deadline) {
-      const cpu0 = process.cpuUsage();
-      for (const s of scenes) {
-        const t0 = process.hrtime.bigint();
-        camera.render(s, frame);
-        times.push(Number(process.hrtime.bigint() - t0) / 1000);
-      }
-      const cpu = process.cpuUsage(cpu0);
-      cpuUs += cpu.user + cpu.system;
-      await new Promise((r) => setImmediate(r));
+  for (const config of variants) rows.push(await timeCamera(id, new Camera(parseCamera(config)), scenes, sceneUs));
+  return rows;
+}
+
+/** Mean, p95 and CPU µs per frame of `camera` over `scenes`, for about SECONDS / 2. */
+async function timeCamera(task: string, camera: Camera, scenes: readonly SceneState[], sceneUs: number): Promise<CameraBenchResult> {
+  const frame = camera.createFrame();
+  for (let k = 0; k < 8; k++) for (const s of scenes) camera.render(s, frame); // warm up (JIT)
+  const times: number[] = [];
+  let cpuUs = 0;
+  const deadline = performance.now() + (SECONDS * 1000) / 2;
+  while (performance.now() < deadline) {
+    const cpu0 = process.cpuUsage();
+    for (const s of scenes) {
+      const t0 = process.hrtime.bigint();
+      camera.render(s, frame);
+      times.push(Number(process.hrtime.bigint() - t0) / 1000);
     }
-    times.sort((a, b) => a - b);
-    const mean = times.reduce((a, b) => a + b, 0) / times.length;
-    rows.push({ task: id, camera: camera.name, width: camera.width, height: camera.height, depth: camera.config.depth, renderUs: mean, renderP95Us: times[Math.floor(0.95 * (times.length - 1))] ?? mean, renderCpuUs: cpuUs / times.length, sceneUs });
+    const cpu = process.cpuUsage(cpu0);
+    cpuUs += cpu.user + cpu.system;
+    await new Promise((r) => setImmediate(r));
+  }
+  times.sort((a, b) => a - b);
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  return { task, camera: camera.name, width: camera.width, height: camera.height, depth: camera.config.depth, renderUs: mean, renderP95Us: times[Math.floor(0.95 * (times.length - 1))] ?? mean, renderCpuUs: cpuUs / times.length, sceneUs };
+}
+
+/**
+ * Meshes (an MJCF model's, on MuJoCo): a UV sphere of radius 10 cm with 2n² triangles, 40 cm in
+ * front of a 64×64 camera (45°), turning; beside it the primitive sphere of the same size.
+ * Task `mesh-sphere-<triangles>` / `primitive-sphere`.
+ */
+async function meshCameraRows(): Promise<CameraBenchResult[]> {
+  process.stderr.write('bench sim: mesh cameras…\n');
+  const camera = (): Camera => new Camera(parseCamera({ name: 'front', fovDeg: 45, pose: { kind: 'fixed', position: [0, 0, 0], lookAt: [1, 0, 0] } }));
+  const poses = (k: number): number[] => [0.4, 0, 0, 0, 0, Math.sin(k / 20), Math.cos(k / 20)];
+  const rows = [await timeCamera('primitive-sphere', camera(), Array.from({ length: 16 }, (_, k) => ({ shapes: [{ name: 's', kind: 'sphere' as const, size: [0.1], role: 'robot' as const }], poses: poses(k) })), 0)];
+  for (const n of [16, 64, 160]) {
+    const vertices: number[] = [];
+    const faces: number[] = [];
+    for (let i = 0; i <= n; i++) {
+      for (let j = 0; j <= n; j++) {
+        const th = (Math.PI * i) / n;
+        const ph = (2 * Math.PI * j) / n;
+        vertices.push(0.1 * Math.sin(th) * Math.cos(ph), 0.1 * Math.sin(th) * Math.sin(ph), 0.1 * Math.cos(th));
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const a = i * (n + 1) + j;
+        faces.push(a, a + n + 1, a + 1, a + 1, a + n + 1, a + n + 2);
+      }
+    }
+    const shape: SceneShape = { name: 's', kind: 'mesh', size: [0.1, 0.1, 0.1], role: 'robot', mesh: { vertices, faces } };
+    rows.push(await timeCamera(`mesh-sphere-${2 * n * n}`, camera(), Array.from({ length: 16 }, (_, k) => ({ shapes: [shape], poses: poses(k) })), 0));
   }
   return rows;
 }
