@@ -37,6 +37,8 @@ export interface PixelRow {
   readonly pixelUpdateMs: number;
   /** CPU time of the process per update (mean ms). */
   readonly pixelUpdateCpuMs: number;
+  /** A frozen encoder (`encoder.frozen`: a pretrained one, `encoder.init`): no conv backward, no encoder Adam or Polyak. */
+  readonly frozen: boolean;
 }
 
 export interface LearnerBenchmark {
@@ -90,9 +92,9 @@ function sacUpdateMs(kernels: Kernels, reps: number): { wall: number; cpu: numbe
 
 const PIXEL_CAMERA = [{ name: 'front', height: 64, width: 64, channels: 3 }];
 
-function pixelUpdateMs(kernels: Kernels, batchSize: number, reps: number): { wall: number; cpu: number } {
+function pixelUpdateMs(kernels: Kernels, batchSize: number, reps: number, frozen: boolean): { wall: number; cpu: number } {
   const rng = new Rng(0);
-  const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', encoder: { kind: 'conv' } })), OBS, ACT, rng, [], 0, kernels, PIXEL_CAMERA);
+  const learner = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ kind: 'sac', encoder: { kind: 'conv', frozen } })), OBS, ACT, rng, [], 0, kernels, PIXEL_CAMERA);
   const batch = randomBatch(rng, { capacity: 1, obsDim: OBS, actDim: ACT, costDim: 0, cameras: PIXEL_CAMERA }, batchSize, 0.99);
   return timeUpdates(learner, [batch], reps, 1);
 }
@@ -101,9 +103,11 @@ async function pixelRows(name: string, threads: number, kernels: Kernels, reps: 
   process.stderr.write(`bench learner: pixels on ${name}, ${threads} thread(s)…\n`);
   const out: PixelRow[] = [];
   for (const batch of [128, 256]) {
-    const ms = pixelUpdateMs(kernels, batch, reps);
-    out.push({ name, threads, batch, pixelUpdateMs: ms.wall, pixelUpdateCpuMs: ms.cpu });
-    await new Promise((r) => setImmediate(r));
+    for (const frozen of [false, true]) {
+      const ms = pixelUpdateMs(kernels, batch, reps, frozen);
+      out.push({ name, threads, batch, pixelUpdateMs: ms.wall, pixelUpdateCpuMs: ms.cpu, frozen });
+      await new Promise((r) => setImmediate(r));
+    }
   }
   return out;
 }
@@ -227,7 +231,7 @@ export async function learnerBenchmark(json: boolean): Promise<LearnerBenchmark>
   const result: LearnerBenchmark = { rows, pixelRows: pixels, actorInference: actor, ...(vsPytorch1 ? { vsPytorch1 } : {}), loadAverage: loadavg() };
   if (!json) {
     for (const r of rows) process.stdout.write(`${r.name.padEnd(14)} ${String(r.threads).padStart(2)} thread(s): SAC update ${r.sacUpdateMs.toFixed(2)} ms (CPU ${r.sacUpdateCpuMs.toFixed(2)} ms) · batch-1 action p50 ${r.inferP50Us.toFixed(1)} µs p99 ${r.inferP99Us.toFixed(1)} µs${vsPytorch1?.[`${r.name}/${r.threads}`] !== undefined ? ` · ${(vsPytorch1[`${r.name}/${r.threads}`] as number).toFixed(2)}× PyTorch 1-thread` : ''}\n`);
-    for (const r of pixels) process.stdout.write(`${r.name.padEnd(14)} ${String(r.threads).padStart(2)} thread(s): pixel SAC update, batch ${r.batch}: ${r.pixelUpdateMs.toFixed(1)} ms (CPU ${r.pixelUpdateCpuMs.toFixed(1)} ms)\n`);
+    for (const r of pixels) process.stdout.write(`${r.name.padEnd(14)} ${String(r.threads).padStart(2)} thread(s): pixel SAC update, batch ${r.batch}${r.frozen ? ', frozen encoder' : ''}: ${r.pixelUpdateMs.toFixed(1)} ms (CPU ${r.pixelUpdateCpuMs.toFixed(1)} ms)\n`);
     process.stdout.write(`actor (typed-array MlpJs, batch 1): p50 ${actor.p50Us.toFixed(1)} µs p99 ${actor.p99Us.toFixed(1)} µs\n`);
   }
   return result;

@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { asFloat32 } from '../policies/binary-file.js';
+import { readCheckpoint } from '../policies/checkpoint.js';
 import { FrameReplay } from '../policies/frame-replay.js';
 
 const run = promisify(execFile);
@@ -66,6 +68,32 @@ describe('roborl train with cameras (issue 23)', () => {
     expect(rows.map((r) => r.step)).toEqual([10, 20, 30, 40, 50, 60]);
     expect(rows.at(-1)?.updates).toBe(50); // one update per step after the 10 warm-up steps, across the resume
     expect(rows.at(-1)?.updateMs).toBeGreaterThan(0);
+
+    // Another run from this one's encoders, frozen: its checkpoints hold them unchanged.
+    const encoderVars = (path: string): Map<string, number[]> => {
+      const ck = readCheckpoint(path);
+      const vars = (ck.header['learner'] as { variables: { name: string }[] }).variables;
+      const out = new Map<string, number[]>();
+      vars.forEach((v, i) => {
+        if (/encoder_front\//.test(v.name)) out.set(v.name.slice(v.name.indexOf('/') + 1), Array.from(asFloat32(ck.sections[i]!)));
+      });
+      return out;
+    };
+    const frozenCfg = join(dir, 'frozen.yaml');
+    writeFileSync(frozenCfg, config(demos).replace('pad: 2 }', 'pad: 2, init: run, frozen: true }'));
+    const missing = join(dir, 'missing.yaml');
+    writeFileSync(missing, config(demos).replace('pad: 2 }', 'pad: 2, init: nowhere, frozen: true }'));
+    const refused = await run(process.execPath, [bin, 'train', missing, '--run-dir', join(dir, 'never'), '--quiet'], { timeout: 120_000 }).catch((e: { stderr: string; code: number }) => e);
+    expect('stderr' in refused ? refused.stderr : '').toMatch(/encoder\.init: .*nowhere does not exist/);
+    expect(existsSync(join(dir, 'never'))).toBe(false);
+    const second = await run(process.execPath, [bin, 'train', frozenCfg, '--run-dir', join(dir, 'run2'), '--quiet'], { timeout: 300_000 });
+    expect(second.stderr).toMatch(/encoders from .*ckpt-0000000060\.bin \(step 60\), frozen/);
+    const source = encoderVars(join(runDir, 'checkpoints', 'ckpt-0000000060.bin'));
+    const after = encoderVars(join(dir, 'run2', 'checkpoints', 'ckpt-0000000040.bin'));
+    expect(source.size).toBe(2 * 8); // online and target: 2 convolutions (w, b each), head (w, b), LayerNorm (g, b)
+    expect([...after.keys()].sort()).toEqual([...source.keys()].sort());
+    // Online and target encoders of the new run are both the source's online encoder, unchanged by 30 updates.
+    for (const [name, values] of after) expect({ name, same: values.every((v, i) => v === source.get(name.replace(/^target_/, ''))![i]) }).toEqual({ name, same: true });
   }, 600_000);
 
   it('refuses a camera config without an image encoder, naming the field', async () => {

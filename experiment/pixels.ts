@@ -13,7 +13,7 @@ import { SacLearner } from '../policies/sac/sac.js';
 import { Rng } from '../control/rng.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import type { TrainerProgress } from '../policies/run-loop.js';
-import { cameraShapes, PixelTrainer } from '../policies/sac/pixel-trainer.js';
+import { cameraShapes, loadEncoderInit, PixelTrainer } from '../policies/sac/pixel-trainer.js';
 import { CameraObservation } from '../sim/camera/observation.js';
 import { proprioIndices, splitCameraOptions } from '../tasks/cameras.js';
 import { envEntry } from '../tasks/registry.js';
@@ -154,6 +154,14 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
     if (demos) log(`${demos.size} demo transitions (with frames) from ${algo.demos?.path}`);
     trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
     const t = trainer;
+    // Another run's encoders (before anything is written here; a resumed run has its own in its checkpoint).
+    if (algo.encoder.init && !(run.resume && run.resume.from !== null)) {
+      try {
+        log(loadEncoderInit(t.learner, algo.encoder.init));
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+    }
     if (recorder.available) t.beforeEvaluation = (step) => recorder.recordNext(join(runDir, 'scenes', `eval-${String(step).padStart(9, '0')}.scene.jsonl`));
     log(`replay: ${t.bytesPerTransition.toFixed(0)} bytes per transition (frames stored once)`);
     if (run.resume) {

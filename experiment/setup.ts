@@ -110,6 +110,8 @@ export function absolutizePaths(config: ExperimentConfig, configPath: string): E
   }
   const classifier = out.env.rewardClassifier;
   if (classifier && !isAbsolute(classifier)) out = { ...out, env: { ...out.env, rewardClassifier: resolve(base, classifier) } };
+  const init = out.algo.kind === 'sac' ? out.algo.encoder?.init : undefined;
+  if (out.algo.kind === 'sac' && out.algo.encoder && init && !isAbsolute(init)) out = { ...out, algo: { ...out.algo, encoder: { ...out.algo.encoder, init: resolve(base, init) } } };
   const demos = out.algo.kind === 'sac' ? out.algo.demos : undefined;
   if (out.algo.kind !== 'sac' || !demos || isAbsolute(demos.path)) return out;
   return { ...out, algo: { ...out.algo, demos: { ...demos, path: resolve(base, demos.path) } } };

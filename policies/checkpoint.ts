@@ -21,6 +21,12 @@ export function saveCheckpoint(dir: string, step: number, header: Record<string,
   return path;
 }
 
+/** One checkpoint file, verified (a CorruptFileError names what is wrong). */
+export function readCheckpoint(path: string): BinaryFile & { path: string; step: number } {
+  const file = readBinaryFile(path, MAGIC);
+  return { ...file, path, step: file.header['step'] as number };
+}
+
 /** Checkpoint files in `dir`, oldest first. */
 export function listCheckpoints(dir: string): string[] {
   return listDirectory(dir)

@@ -53,6 +53,16 @@ export const EncoderConfigSchema = z
     features: z.number().int().positive().default(50),
     /** DrQ random-shift padding in pixels, applied to obs and next obs independently; 0 turns augmentation off. Default 4. */
     pad: z.number().int().nonnegative().default(4),
+    /**
+     * Start from another run's encoders: its run folder (newest checkpoint) or a checkpoint file,
+     * each camera's encoder matched by camera name and checked by shape (the same cameras, sizes
+     * and encoder settings). Relative to the config file. No npm package ships pretrained conv
+     * weights that install offline (tfjs-models' MobileNet downloads its weights at run time), so
+     * the weights come from roborl runs: an encoder trained on one task, reused on another.
+     */
+    init: z.string().min(1).optional(),
+    /** Keep the encoders fixed (no gradient, no Polyak): with `init`, a pretrained feature extractor; updates skip the conv backward. Default false. */
+    frozen: z.boolean().default(false),
   })
   .strict();
 

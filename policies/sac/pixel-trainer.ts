@@ -1,7 +1,9 @@
 import type { Env } from '../../control/env.js';
 import { Rng, type RngState } from '../../control/rng.js';
 import { cameraList, sample, type DictObservation, type DictSpace } from '../../control/spaces.js';
-import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadLatestCheckpoint, readCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import { evaluatePolicy, EVALUATION_SEED, trainingEpisodeSeed, type EvalResult } from '../evaluate.js';
 import { FrameReplay, type FrameReplaySpec } from '../frame-replay.js';
 import type { MetricsLog } from '../metrics-log.js';
@@ -27,6 +29,23 @@ export interface PixelTrainerOptions {
   readonly demos?: FrameReplay;
   readonly onStep?: (p: TrainerProgress) => void;
   readonly log?: (line: string) => void;
+}
+
+/**
+ * Loads `learner`'s encoders from another camera run (`encoder.init`): its run folder (the newest
+ * checkpoint that verifies) or one checkpoint file. Returns a line for the log; throws naming the
+ * path when it is missing, not a camera run's checkpoint, or its encoders do not fit.
+ */
+export function loadEncoderInit(learner: SacLearner, path: string): string {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) throw new Error(`encoder.init: ${path} does not exist (a camera run's folder or one of its checkpoints)`);
+  const ckpt = st.isDirectory() ? loadLatestCheckpoint(join(path, 'checkpoints')) : readCheckpoint(path);
+  if (!ckpt) throw new Error(`encoder.init: ${path} has no checkpoints (a camera run's folder or one of its checkpoint files)`);
+  const h = ckpt.header;
+  const nLearner = h['learnerSections'];
+  if (h['frames'] !== true || typeof nLearner !== 'number' || typeof h['learner'] !== 'object' || h['learner'] === null) throw new Error(`encoder.init: ${ckpt.path} is not a camera run's checkpoint`);
+  learner.loadEncoders(h['learner'] as Record<string, unknown>, ckpt.sections.slice(0, nLearner), `encoder.init: ${ckpt.path}`);
+  return `encoders from ${ckpt.path} (step ${ckpt.step})${learner.encodersFrozen ? ', frozen' : ''}`;
 }
 
 /** The cameras of a dict space as the replay and the learner describe them. */

@@ -127,6 +127,50 @@ class DotTask {
   }
 }
 
+describe('pretrained and frozen encoders (encoder.init, encoder.frozen)', () => {
+  const sections = (l: SacLearner): Uint8Array[] => l.exportState().sections.map((f) => new Uint8Array(f.buffer, f.byteOffset, f.byteLength));
+
+  it('loads another learner\'s encoders by camera (online and target), and keeps them fixed when frozen while the critics learn', () => {
+    const trainedCfg = resolveSacConfig(SacConfigSchema.parse(encoderConfig('sac')));
+    const rng = new Rng(5);
+    const batches = [pixelBatch(rng, 5, 2, 16), pixelBatch(rng, 5, 2, 16)];
+    const source = new SacLearner(trainedCfg, 5, 2, new Rng(1), [], 0, new JsKernels(), CAMERAS);
+    for (let k = 0; k < 3; k++) source.update(batches);
+    const frozenCfg = resolveSacConfig(SacConfigSchema.parse({ ...encoderConfig('sac'), encoder: { kind: 'conv', filters: 4, strides: [2, 1], features: 6, pad: 2, frozen: true } }));
+    const learner = new SacLearner(frozenCfg, 5, 2, new Rng(2), [], 0, new JsKernels(), CAMERAS);
+    learner.loadEncoders(source.exportState().header, sections(source), 'source');
+    CAMERAS.forEach((_, c) => {
+      const want = encoderParamList(source.pixels!.online[c]!);
+      encoderParamList(learner.pixels!.online[c]!).forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(want[i]!)));
+      encoderParamList(learner.pixels!.target[c]!).forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(want[i]!)));
+    });
+    const before = learner.exportState();
+    for (let k = 0; k < 3; k++) learner.update(batches);
+    const after = learner.exportState();
+    const names = (after.header['variables'] as { name: string }[]).map((v) => v.name);
+    let criticMoved = 0;
+    names.forEach((n, i) => {
+      const same = Array.from(after.sections[i]!).every((v, j) => v === before.sections[i]![j]);
+      if (/encoder_/.test(n)) expect({ n, same }).toEqual({ n, same: true });
+      else if (/critic/.test(n) && !same) criticMoved++;
+    });
+    expect(criticMoved).toBeGreaterThan(0);
+    expect(learner.encodersFrozen).toBe(true);
+  });
+
+  it('refuses encoders of other cameras or another encoder size, naming what differs, and changes nothing', () => {
+    const cfg = resolveSacConfig(SacConfigSchema.parse(encoderConfig('sac')));
+    const learner = new SacLearner(cfg, 5, 2, new Rng(2), [], 0, new JsKernels(), CAMERAS);
+    const mine = encoderParamList(learner.pixels!.online[0]!).map((p) => Float32Array.from(p));
+    const onlyFront = new SacLearner(cfg, 5, 2, new Rng(3), [], 0, new JsKernels(), [CAMERAS[0]!]);
+    expect(() => learner.loadEncoders(onlyFront.exportState().header, sections(onlyFront), 'ckpt.bin')).toThrow(/ckpt\.bin: no encoder for camera "wrist" \(its run's cameras: front\)/);
+    const wider = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ ...encoderConfig('sac'), encoder: { kind: 'conv', filters: 8, strides: [2, 1], features: 6, pad: 2 } })), 5, 2, new Rng(3), [], 0, new JsKernels(), CAMERAS);
+    expect(() => learner.loadEncoders(wider.exportState().header, sections(wider), 'ckpt.bin')).toThrow(/encoder_front\/conv0\/w holds \d+ values, this encoder needs \d+/);
+    encoderParamList(learner.pixels!.online[0]!).forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(mine[i]!)));
+    expect(() => learner.loadEncoders({}, [], 'x.bin')).toThrow(/x\.bin: not a learner's checkpoint/);
+  });
+});
+
 describe('learning from pixels', () => {
   it('SAC with the conv encoder learns where the dot is: better than any policy blind to the image', async () => {
     const S = DotTask.SIZE;

@@ -124,6 +124,8 @@ export class SacLearner {
   private readonly criticSpec: MlpSpec;
   /** Image encoders (config.encoder with cameras), trained by the critic loss; null for state observations. */
   readonly pixels: PixelEncoders | null;
+  /** Whether the encoders are fixed (`encoder.frozen`): the critic loss does not reach them. */
+  readonly encodersFrozen: boolean;
   /** Width of the networks' observation input: encoder features (if any) + the state vector. */
   readonly netObsDim: number;
 
@@ -161,8 +163,11 @@ export class SacLearner {
     this.pixels = config.encoder ? createPixelEncoders(config.encoder, cameras, rng) : null;
     this.logAlpha[0] = Math.log(config.initAlpha);
     this.targetEntropy = config.targetEntropy === 'auto' ? (config.preset === 'rlpd' ? -actDim / 2 : -actDim) : config.targetEntropy;
-    this.criticParams = [...this.critics.flatMap(paramList), ...(this.pixels?.online.flatMap(encoderParamList) ?? [])];
-    this.targetParams = [...this.targets.flatMap(paramList), ...(this.pixels?.target.flatMap(encoderParamList) ?? [])];
+    // Frozen encoders (config.encoder.frozen) are neither stepped nor averaged: their targets stay equal to them.
+    this.encodersFrozen = config.encoder?.frozen === true;
+    const trained = this.encodersFrozen ? null : this.pixels;
+    this.criticParams = [...this.critics.flatMap(paramList), ...(trained?.online.flatMap(encoderParamList) ?? [])];
+    this.targetParams = [...this.targets.flatMap(paramList), ...(trained?.target.flatMap(encoderParamList) ?? [])];
     this.actorOpt = new Adam(paramList(this.actor), { lr: config.actorLr });
     this.criticOpt = new Adam(this.criticParams, { lr: config.criticLr });
     this.alphaOpt = new Adam([this.logAlpha], { lr: config.alphaLr });
@@ -252,18 +257,19 @@ export class SacLearner {
     concatRows(w.input, inp.obs, this.netObsDim, batch.action, this.actDim, w.B);
     let loss = 0;
     let q0 = 0;
-    if (w.pixels) w.dIn.fill(0);
+    const learnEncoders = w.pixels !== null && !this.encodersFrozen;
+    if (learnEncoders) w.dIn.fill(0);
     this.critics.forEach((critic, i) => {
       const pass = w.critics[i] as MlpPass;
       const q = pass.forward(critic, w.input);
       const l = regressionGrad(q, y, w.dq, w.B);
       loss += l;
       if (i === 0) q0 = mean(q, w.B);
-      pass.backward(w.dq, { params: true, input: w.pixels !== null });
-      if (w.pixels) addInto(w.dIn, pass.dInput, w.B * width);
+      pass.backward(w.dq, { params: true, input: learnEncoders });
+      if (learnEncoders) addInto(w.dIn, pass.dInput, w.B * width);
     });
     // The encoders learn from the critic loss only (SERL/DrQ): their gradient flows back from every critic's input.
-    if (w.pixels) return { grads: [...w.criticGrads, ...w.pixels.backward(w.dIn, width)], loss, q0 };
+    if (learnEncoders && w.pixels) return { grads: [...w.criticGrads, ...w.pixels.backward(w.dIn, width)], loss, q0 };
     return { grads: w.criticGrads, loss, q0 };
   }
 
@@ -535,6 +541,41 @@ export class SacLearner {
       },
       sections: [...params.map((p) => Float32Array.from(p.data)), ...opts.flatMap((o) => [...o.m, ...o.v].map((a) => Float32Array.from(a)))],
     };
+  }
+
+  /**
+   * Sets every camera's encoder, online and target, from another learner's exported state
+   * (`header.variables` and its sections: a camera run's checkpoint), matched by camera name (the
+   * variables' names less their learner prefix) and checked by shape before anything is assigned.
+   * `source` names the file in errors.
+   */
+  loadEncoders(header: Record<string, unknown>, sections: readonly Uint8Array[], source: string): void {
+    const p = this.pixels;
+    if (!p) throw new Error(`${source}: this learner has no image encoder to load`);
+    const declared = header['variables'];
+    if (!Array.isArray(declared)) throw new Error(`${source}: not a learner's checkpoint (no variables)`);
+    const local = (name: string): string => name.slice(name.indexOf('/') + 1);
+    const index = new Map<string, number>();
+    declared.forEach((d: unknown, i) => {
+      const name = typeof d === 'object' && d !== null && 'name' in d ? d.name : null;
+      if (typeof name === 'string') index.set(local(name), i);
+    });
+    const have = [...index.keys()].filter((k) => /^encoder_[^/]+\/head\/b$/.test(k)).map((k) => k.slice(8, -7));
+    const wanted = pixelParams(p, this.prefix);
+    const online = wanted.filter((v) => local(v.name).startsWith('encoder_'));
+    const data = online.map((v) => {
+      const i = index.get(local(v.name));
+      const camera = local(v.name).split('/')[0]?.slice(8);
+      if (i === undefined || i >= sections.length) throw new Error(`${source}: no encoder for camera "${camera}" (its run's cameras: ${have.join(', ') || 'none'})`);
+      const d = asFloat32(sections[i] as Uint8Array);
+      if (d.length !== v.data.length) throw new Error(`${source}: ${local(v.name)} holds ${d.length} values, this encoder needs ${v.data.length} (shape [${v.shape}]): a different camera size or encoder setting`);
+      return d;
+    });
+    online.forEach((v, k) => v.data.set(data[k] as Float32Array));
+    p.online.forEach((o, c) => {
+      const from = encoderParamList(o);
+      encoderParamList(p.target[c] as ConvEncoderParams).forEach((t, k) => t.set(from[k] as Float32Array));
+    });
   }
 
   /** Restores a state from {@link exportState}; shapes are checked before anything is assigned. */
