@@ -13,7 +13,7 @@ import { SacLearner } from '../policies/sac/sac.js';
 import { Rng } from '../control/rng.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import type { TrainerProgress } from '../policies/run-loop.js';
-import { cameraShapes, loadEncoderInit, PixelTrainer } from '../policies/sac/pixel-trainer.js';
+import { cameraShapes, PixelTrainer } from '../policies/sac/pixel-trainer.js';
 import { CameraObservation } from '../sim/camera/observation.js';
 import { proprioIndices, splitCameraOptions } from '../tasks/cameras.js';
 import { envEntry } from '../tasks/registry.js';
@@ -157,7 +157,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
     // Another run's encoders (before anything is written here; a resumed run has its own in its checkpoint).
     if (algo.encoder.init && !(run.resume && run.resume.from !== null)) {
       try {
-        log(loadEncoderInit(t.learner, algo.encoder.init));
+        log(t.loadEncoders(algo.encoder.init));
       } catch (err) {
         throw new UsageError((err as Error).message);
       }

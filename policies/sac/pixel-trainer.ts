@@ -103,6 +103,13 @@ export class PixelTrainer extends RunLoop {
     return this.replay.size > 0 ? this.replay.bytesPerTransition() : FrameReplay.byteSize(this.replay.spec) / this.replay.spec.capacity;
   }
 
+  /** Another camera run's encoders (`encoder.init`, see {@link loadEncoderInit}), the acting policy's too. Returns a line for the log. */
+  loadEncoders(path: string): string {
+    const line = loadEncoderInit(this.learner, path);
+    this.actor.update(this.learner.snapshot());
+    return line;
+  }
+
   /** Loads the newest checkpoint, if any. Returns its step or null. */
   resume(): number | null {
     const ckpt = loadLatestCheckpoint(this.o.checkpointDir, (m) => this.o.log?.(m));
