@@ -161,7 +161,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
-    }
+    } else if (algo.encoder.frozen && !algo.encoder.init && !run.resume) log('encoder.frozen without encoder.init: the encoders stay at their random initialisation (random conv features)');
     if (recorder.available) t.beforeEvaluation = (step) => recorder.recordNext(join(runDir, 'scenes', `eval-${String(step).padStart(9, '0')}.scene.jsonl`));
     log(`replay: ${t.bytesPerTransition.toFixed(0)} bytes per transition (frames stored once)`);
     if (run.resume) {
@@ -169,6 +169,10 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
       if (stale.length) log(`removed ${stale.length} temp file(s) a killed run left behind: ${stale.join(', ')}`);
       if (run.resume.stepsChanged) writeFileAtomic(join(runDir, 'config.yaml'), resolvedConfigYaml(config));
       if (run.resume.from !== null) t.resume();
+      else {
+        const dropped = new MetricsLog(join(runDir, 'metrics.jsonl')).truncateAfter(-1);
+        log(`no checkpoint in ${runDir} yet: starting from step 0${dropped ? ` (${dropped} metric lines of the lost attempt dropped)` : ''}`);
+      }
     } else writeRunDir(runDir, config);
     run.robot?.onRunDir();
     writeRunStatus(runDir, { state: 'running', pid: process.pid, step: t.step, steps: config.train.steps });

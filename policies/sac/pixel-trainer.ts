@@ -39,7 +39,14 @@ export interface PixelTrainerOptions {
 export function loadEncoderInit(learner: SacLearner, path: string): string {
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) throw new Error(`encoder.init: ${path} does not exist (a camera run's folder or one of its checkpoints)`);
-  const ckpt = st.isDirectory() ? loadLatestCheckpoint(join(path, 'checkpoints')) : readCheckpoint(path);
+  if (!st.isDirectory() && !st.isFile()) throw new Error(`encoder.init: ${path} is neither a folder nor a file`);
+  let ckpt: ReturnType<typeof readCheckpoint> | null;
+  try {
+    // A run folder, its checkpoints folder, or one checkpoint file.
+    ckpt = st.isDirectory() ? (loadLatestCheckpoint(join(path, 'checkpoints')) ?? loadLatestCheckpoint(path)) : readCheckpoint(path);
+  } catch (err) {
+    throw new Error(`encoder.init: ${path}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
   if (!ckpt) throw new Error(`encoder.init: ${path} has no checkpoints (a camera run's folder or one of its checkpoint files)`);
   const h = ckpt.header;
   const nLearner = h['learnerSections'];

@@ -165,9 +165,26 @@ describe('pretrained and frozen encoders (encoder.init, encoder.frozen)', () => 
     const onlyFront = new SacLearner(cfg, 5, 2, new Rng(3), [], 0, new JsKernels(), [CAMERAS[0]!]);
     expect(() => learner.loadEncoders(onlyFront.exportState().header, sections(onlyFront), 'ckpt.bin')).toThrow(/ckpt\.bin: no encoder for camera "wrist" \(its run's cameras: front\)/);
     const wider = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ ...encoderConfig('sac'), encoder: { kind: 'conv', filters: 8, strides: [2, 1], features: 6, pad: 2 } })), 5, 2, new Rng(3), [], 0, new JsKernels(), CAMERAS);
-    expect(() => learner.loadEncoders(wider.exportState().header, sections(wider), 'ckpt.bin')).toThrow(/encoder_front\/conv0\/w holds \d+ values, this encoder needs \d+/);
+    expect(() => learner.loadEncoders(wider.exportState().header, sections(wider), 'ckpt.bin')).toThrow(/ckpt\.bin: its encoder has filters 8, this config 4/);
+    // An older checkpoint (no encoder settings in its header): the declared shapes still catch it.
+    const { encoder: _settings, ...old } = wider.exportState().header;
+    expect(() => learner.loadEncoders(old, sections(wider), 'old.bin')).toThrow(/old\.bin: encoder_front\/conv0\/w has shape \[\d+,8\] there, this encoder needs \[\d+,4\]/);
+    // What the shapes cannot tell: other strides (same shapes here), a transposed image.
+    const strided = new SacLearner(resolveSacConfig(SacConfigSchema.parse({ ...encoderConfig('sac'), encoder: { kind: 'conv', filters: 4, strides: [1, 2], features: 6, pad: 2 } })), 5, 2, new Rng(3), [], 0, new JsKernels(), CAMERAS);
+    expect(() => learner.loadEncoders(strided.exportState().header, sections(strided), 'ckpt.bin')).toThrow(/its encoder has strides \[1,2\], this config \[2,1\]/);
+    const turned = new SacLearner(cfg, 5, 2, new Rng(3), [], 0, new JsKernels(), [{ ...CAMERAS[0]!, height: 10, width: 12 }, CAMERAS[1]!]);
+    expect(() => learner.loadEncoders(turned.exportState().header, sections(turned), 'ckpt.bin')).toThrow(/camera "front" was 12×10×3 there, 10×12×3 here/);
     encoderParamList(learner.pixels!.online[0]!).forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(mine[i]!)));
     expect(() => learner.loadEncoders({}, [], 'x.bin')).toThrow(/x\.bin: not a learner's checkpoint/);
+  });
+
+  it('a checkpoint resumed with encoder.frozen switched is refused naming the field', () => {
+    const frozen = resolveSacConfig(SacConfigSchema.parse({ ...encoderConfig('sac'), encoder: { kind: 'conv', filters: 4, strides: [2, 1], features: 6, pad: 2, frozen: true } }));
+    const trained = resolveSacConfig(SacConfigSchema.parse(encoderConfig('sac')));
+    const a = new SacLearner(frozen, 5, 2, new Rng(2), [], 0, new JsKernels(), CAMERAS);
+    const b = new SacLearner(trained, 5, 2, new Rng(2), [], 0, new JsKernels(), CAMERAS);
+    expect(() => b.importState(a.exportState().header, sections(a))).toThrow(/encoders were frozen \(algo\.encoder\.frozen: true\); this config says frozen: false/);
+    expect(() => a.importState(b.exportState().header, sections(b))).toThrow(/encoders were trained \(algo\.encoder\.frozen: false\); this config says frozen: true/);
   });
 });
 

@@ -538,6 +538,8 @@ export class SacLearner {
         rng: this.rng.getState(),
         variables: params.map(({ name, shape }) => ({ name, shape })),
         adamSteps: opts.map((o) => o.step),
+        // What an `encoder.init` elsewhere checks its cameras and settings against.
+        ...(this.pixels ? { encoder: { cameras: this.pixels.cameras, filters: this.config.encoder?.filters, strides: this.config.encoder?.strides, features: this.config.encoder?.features, frozen: this.encodersFrozen } } : {}),
       },
       sections: [...params.map((p) => Float32Array.from(p.data)), ...opts.flatMap((o) => [...o.m, ...o.v].map((a) => Float32Array.from(a)))],
     };
@@ -561,14 +563,37 @@ export class SacLearner {
       if (typeof name === 'string') index.set(local(name), i);
     });
     const have = [...index.keys()].filter((k) => /^encoder_[^/]+\/head\/b$/.test(k)).map((k) => k.slice(8, -7));
+    // The settings the shapes cannot tell apart (a transposed image, other strides), where the
+    // checkpoint records them (learners since encoder.init; older ones are checked by shape only).
+    const theirs = header['encoder'] as { cameras?: unknown; filters?: unknown; strides?: unknown; features?: unknown } | undefined;
+    if (theirs) {
+      const cams = Array.isArray(theirs.cameras) ? (theirs.cameras as { name?: unknown; height?: unknown; width?: unknown; channels?: unknown }[]) : [];
+      for (const c of p.cameras) {
+        const t = cams.find((x) => x.name === c.name);
+        if (!t) throw new Error(`${source}: no encoder for camera "${c.name}" (its run's cameras: ${cams.map((x) => String(x.name)).join(', ') || 'none'})`);
+        if (t.height !== c.height || t.width !== c.width || t.channels !== c.channels) throw new Error(`${source}: camera "${c.name}" was ${String(t.width)}×${String(t.height)}×${String(t.channels)} there, ${c.width}×${c.height}×${c.channels} here`);
+      }
+      const mine = this.config.encoder;
+      for (const key of ['filters', 'strides', 'features'] as const) {
+        if (JSON.stringify(theirs[key]) !== JSON.stringify(mine?.[key])) throw new Error(`${source}: its encoder has ${key} ${JSON.stringify(theirs[key])}, this config ${JSON.stringify(mine?.[key])}`);
+      }
+    }
     const wanted = pixelParams(p, this.prefix);
     const online = wanted.filter((v) => local(v.name).startsWith('encoder_'));
+    for (const c of p.cameras) {
+      const layers = (prefix: string, names: Iterable<string>): number => [...names].filter((k) => k.startsWith(`${prefix}${c.name}/conv`) && k.endsWith('/w')).length;
+      const theirLayers = layers('encoder_', index.keys());
+      const myLayers = layers('encoder_', online.map((v) => local(v.name)));
+      if (theirLayers && theirLayers !== myLayers) throw new Error(`${source}: camera "${c.name}"'s encoder has ${theirLayers} convolutions there, ${myLayers} here (encoder.strides)`);
+    }
     const data = online.map((v) => {
       const i = index.get(local(v.name));
       const camera = local(v.name).split('/')[0]?.slice(8);
       if (i === undefined || i >= sections.length) throw new Error(`${source}: no encoder for camera "${camera}" (its run's cameras: ${have.join(', ') || 'none'})`);
       const d = asFloat32(sections[i] as Uint8Array);
-      if (d.length !== v.data.length) throw new Error(`${source}: ${local(v.name)} holds ${d.length} values, this encoder needs ${v.data.length} (shape [${v.shape}]): a different camera size or encoder setting`);
+      const decl = declared[i] as { shape?: unknown };
+      const shape = Array.isArray(decl.shape) ? decl.shape.join('x') : '?';
+      if (d.length !== v.data.length || shape !== v.shape.join('x')) throw new Error(`${source}: ${local(v.name)} has shape [${shape.split('x')}] there, this encoder needs [${v.shape}]: a different camera size or encoder setting`);
       return d;
     });
     online.forEach((v, k) => v.data.set(data[k] as Float32Array));
@@ -585,6 +610,10 @@ export class SacLearner {
     const declared = header['variables'];
     const steps = header['adamSteps'];
     const expectedSections = params.length + opts.reduce((a, o) => a + 2 * o.params.length, 0);
+    const was = (header['encoder'] as { frozen?: unknown } | undefined)?.frozen;
+    if (this.pixels && typeof was === 'boolean' && was !== this.encodersFrozen) {
+      throw new Error(`the checkpoint's encoders were ${was ? 'frozen' : 'trained'} (algo.encoder.frozen: ${was}); this config says frozen: ${this.encodersFrozen}: resume with the run's own setting`);
+    }
     if (!Array.isArray(declared) || !Array.isArray(steps) || declared.length !== params.length || steps.length !== opts.length || sections.length !== expectedSections) {
       throw new Error(`checkpoint holds ${Array.isArray(declared) ? declared.length : 0} variables and ${sections.length} sections; this learner needs ${params.length} and ${expectedSections}: a different network config`);
     }
