@@ -511,7 +511,7 @@ export class Camera {
     }
     for (let k = 0; k + 2 < faces.length; k += 3) {
       const ia = faces[k] ?? 0, ib = faces[k + 1] ?? 0, ic = faces[k + 2] ?? 0;
-      if (ia >= nv || ib >= nv || ic >= nv) continue;
+      if (ia >= nv || ib >= nv || ic >= nv || ia < 0 || ib < 0 || ic < 0) continue;
       const za = cv[3 * ia + 2] ?? 0, zb = cv[3 * ib + 2] ?? 0, zc = cv[3 * ic + 2] ?? 0;
       if (za < near && zb < near && zc < near) continue;
       // Face normal (camera coordinates), turned towards the camera; Lambert against the light.
