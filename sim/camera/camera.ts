@@ -361,31 +361,16 @@ export class Camera {
     if (!Number.isFinite(m00 + m11 + m22)) return;
     // The pixels to test: the projection of the shape's oriented bounding box, clipped to the
     // near plane (a wrist camera sits inside the bounding sphere of the hand it rides on).
-    const ex = s0;
-    const ey = kind === 'box' ? s1 : kind === 'sphere' ? s0 : kind === 'capsule' ? s1 + s0 : s1;
-    const ez = kind === 'box' ? s2 : s0;
+    const e = extents;
+    e[0] = s0;
+    e[1] = kind === 'box' ? s1 : kind === 'sphere' ? s0 : kind === 'capsule' ? s1 + s0 : s1;
+    e[2] = kind === 'box' ? s2 : s0;
+    if (!this.boundsOnScreen(poses, o)) return;
     const near = this.config.near;
     const W = this.width;
     const H = this.height;
     const f = this.focal;
     const rect = this.rect;
-    // (Numbers go through a typed array: V8 boxes the floating-point arguments of a call.)
-    const b = obb;
-    b[0] = wx * rX + wy * rY + wz * rZ;
-    b[1] = wx * uX + wy * uY + wz * uZ;
-    b[2] = wx * fX + wy * fY + wz * fZ;
-    b[3] = ex * (rX * m00 + rY * m10 + rZ * m20);
-    b[4] = ex * (uX * m00 + uY * m10 + uZ * m20);
-    b[5] = ex * (fX * m00 + fY * m10 + fZ * m20);
-    b[6] = ey * (rX * m01 + rY * m11 + rZ * m21);
-    b[7] = ey * (uX * m01 + uY * m11 + uZ * m21);
-    b[8] = ey * (fX * m01 + fY * m11 + fZ * m21);
-    b[9] = ez * (rX * m02 + rY * m12 + rZ * m22);
-    b[10] = ez * (uX * m02 + uY * m12 + uZ * m22);
-    b[11] = ez * (fX * m02 + fY * m12 + fZ * m22);
-    b[12] = near;
-    b[13] = this.config.far;
-    if (!boxOnScreen(rect)) return;
     const i0 = Math.max(0, Math.floor(W / 2 + f * (rect[0] ?? 0) - 0.5));
     const i1 = Math.min(W - 1, Math.ceil(W / 2 + f * (rect[1] ?? 0) - 0.5));
     const j0 = Math.max(0, Math.floor(H / 2 - f * (rect[3] ?? 0) - 0.5));
@@ -464,7 +449,11 @@ export class Camera {
    */
   private drawMesh(shape: SceneShape, poses: readonly number[], o: number): void {
     const mesh = shape.mesh;
-    if (!mesh || !this.boundsOnScreen(shape, poses, o)) return;
+    if (!mesh) return;
+    extents[0] = shape.size[0] ?? 0;
+    extents[1] = shape.size[1] ?? 0;
+    extents[2] = shape.size[2] ?? 0;
+    if (!this.boundsOnScreen(poses, o)) return;
     const c = this.cam;
     const wx = (poses[o] ?? 0) - (c[POS] ?? 0);
     const wy = (poses[o + 1] ?? 0) - (c[POS + 1] ?? 0);
@@ -626,8 +615,12 @@ export class Camera {
     return look;
   }
 
-  /** Whether any of the box of half extents `size` about the shape's pose is on screen (see {@link boxOnScreen}). */
-  private boundsOnScreen(shape: SceneShape, poses: readonly number[], o: number): boolean {
+  /**
+   * Whether any of the box of half extents {@link extents} about the shape's pose (at `o` in
+   * `poses`) is on screen, its image-plane bounds then in `rect` (see {@link boxOnScreen}). False
+   * for a pose that is not finite. Primitives and meshes both pass their pixels through here.
+   */
+  private boundsOnScreen(poses: readonly number[], o: number): boolean {
     const c = this.cam;
     const wx = (poses[o] ?? 0) - (c[POS] ?? 0);
     const wy = (poses[o + 1] ?? 0) - (c[POS + 1] ?? 0);
@@ -635,12 +628,11 @@ export class Camera {
     if (!Number.isFinite(wx + wy + wz)) return false;
     const m = quatMatrix(poses, o + 3);
     if (!Number.isFinite((m[0] ?? 0) + (m[4] ?? 0) + (m[8] ?? 0))) return false;
-    const ex = shape.size[0] ?? 0, ey = shape.size[1] ?? 0, ez = shape.size[2] ?? 0;
+    const ex = extents[0] ?? 0, ey = extents[1] ?? 0, ez = extents[2] ?? 0;
     const b = obb;
     for (let r = 0; r < 3; r++) {
-      const ax = c[r === 0 ? RIGHT : r === 1 ? UP : FWD] ?? 0;
-      const ay = c[(r === 0 ? RIGHT : r === 1 ? UP : FWD) + 1] ?? 0;
-      const az = c[(r === 0 ? RIGHT : r === 1 ? UP : FWD) + 2] ?? 0;
+      const axis = r === 0 ? RIGHT : r === 1 ? UP : FWD;
+      const ax = c[axis] ?? 0, ay = c[axis + 1] ?? 0, az = c[axis + 2] ?? 0;
       b[r] = wx * ax + wy * ay + wz * az;
       b[3 + r] = ex * (ax * (m[0] ?? 0) + ay * (m[3] ?? 0) + az * (m[6] ?? 0));
       b[6 + r] = ey * (ax * (m[1] ?? 0) + ay * (m[4] ?? 0) + az * (m[7] ?? 0));
@@ -721,6 +713,8 @@ function boxOnScreen(rect: Float64Array): boolean {
   return true;
 }
 const corners = new Float64Array(24);
+/** Half extents (shape frame) of the box {@link Camera.boundsOnScreen} projects. */
+const extents = new Float64Array(3);
 /** A mesh triangle clipped to the near plane: up to four corners, camera coordinates. */
 const meshPoly = new Float64Array(12);
 /** The light direction in camera coordinates, for a mesh's faces. */
