@@ -98,7 +98,7 @@ describe('roborl train', () => {
     const cfg = join(dir, 'rlpd.yaml');
     writeFileSync(cfg, tinyConfig(100).replace('learningStarts: 100 }', 'learningStarts: 100, preset: rlpd, critics: 2, demos: { path: missing.demos } }'));
     const missing = await run(process.execPath, [bin, 'train', cfg, '--run-dir', join(dir, 'r1')]).catch((e: { stderr: string; code: number }) => e);
-    expect((missing as { stderr: string }).stderr).toMatch(/demo file .*missing\.demos not found: record it with `npx roborl record-demos --env Pendulum-v1/);
+    expect((missing as { stderr: string }).stderr).toMatch(/demo file .*missing\.demos not found: record it with `npx roborl record-demos --config .*rlpd\.yaml --episodes 20 --out .*missing\.demos`/);
     const evalNoCkpt = await run(process.execPath, [bin, 'eval', join(dir, 'nowhere')]).catch((e: { stderr: string; code: number }) => e);
     expect((evalNoCkpt as { stderr: string }).stderr).toMatch(/is not a roborl run folder \(no config\.yaml\)/);
   }, 60_000);

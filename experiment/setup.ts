@@ -146,9 +146,14 @@ export function loadRunConfig(runDir: string): ExperimentConfig {
   return loadConfig(path);
 }
 
-/** Loads a demo file (an absolute path, see {@link absolutizePaths}). */
-export function loadDemos(path: string, envId: string, expected: { obsDim: number; actDim: number; costDim: number }): ReplayBuffer {
-  if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: record it with \`npx roborl record-demos --env ${envId} --policy scripted --episodes 20 --out ${path}\``);
+/**
+ * Loads a demo file (an absolute path, see {@link absolutizePaths}). A missing one is explained
+ * with the command that records it through `configPath` (the training config): demos must be
+ * recorded with its env options (e.g. the tool-frame action) and safety limits, which `--env`
+ * alone would not apply.
+ */
+export function loadDemos(path: string, configPath: string, expected: { obsDim: number; actDim: number; costDim: number }): ReplayBuffer {
+  if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: record it with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``);
   return ReplayBuffer.load(path, expected);
 }
 
