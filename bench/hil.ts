@@ -205,7 +205,7 @@ async function labelledEpisodes(env: Env, expert: (obs: Float32Array) => Float32
     let reached = false;
     for (;;) {
       // Once there, a person holds the success state: the arm still (push: the cube stays put) or, on reach, on the target.
-      const a = reached ? (ENV === 'PandaPush-v0' ? new Float32Array(expert(obs).length) : expert(obs)) : Float32Array.from(expert(obs), (v) => Math.max(-1, Math.min(1, v + noise * rng.normal())));
+      const a = reached ? (ENV.startsWith('PandaPush-') ? new Float32Array(expert(obs).length) : expert(obs)) : Float32Array.from(expert(obs), (v) => Math.max(-1, Math.min(1, v + noise * rng.normal())));
       const r = await env.step(a);
       reached ||= r.info.success === true;
       frames.push(r.obs);

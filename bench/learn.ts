@@ -116,7 +116,7 @@ export async function learnBenchmark(json: boolean): Promise<unknown> {
 }
 
 /**
- * Manipulation (issue 22): PandaPickCube-v0 and PandaPush-v0 in the tool frame (their configs),
+ * Manipulation (issue 22): PandaPickCube-v0 and PandaPush-v1 in the tool frame (their configs),
  * RLPD with 20 scripted demos (recorded in the config's frame) and SAC without, LEARN_SEEDS
  * seeds each (LEARN_METHODS=rlpd,sac; LEARN_TASKS=pick,push). One row per run: the first
  * evaluation at ≥ 80% success (`stepsTo80`, null if never), the last evaluation's success, and

@@ -1,5 +1,5 @@
 /**
- * PandaPush-v0 run, episode by episode: `npx tsx bench/push-episodes.ts <run dir> [episodes]`.
+ * PandaPush-v0 or -v1 run, episode by episode: `npx tsx bench/push-episodes.ts <run dir> [episodes]`.
  * Replays the run's newest checkpoint deterministically on the evaluation seeds (those of
  * `roborl eval` and the training evaluations) and prints, per episode, whether it succeeded, its
  * length, the cube's start / final / closest distance to the goal, how far the cube moved and
@@ -16,7 +16,7 @@ if (!dir) throw new Error('usage: npx tsx bench/push-episodes.ts <run dir> [epis
 const episodes = Number(process.argv[3] ?? 20);
 if (!Number.isInteger(episodes) || episodes < 1) throw new RangeError(`Expected episodes to be a positive integer, got ${process.argv[3]}`);
 const { config, policy, step } = await loadRunPolicy(dir);
-if (config.env.id !== 'PandaPush-v0') throw new Error(`${dir} trains ${config.env.id}, not PandaPush-v0`);
+if (!/^PandaPush-v[01]$/.test(config.env.id)) throw new Error(`${dir} trains ${config.env.id}, not PandaPush-v0 or -v1`);
 const env = await makeLearnerEnv(config, undefined, { evaluation: true });
 const cm = (m: number): string => (100 * m).toFixed(1);
 let successes = 0;
@@ -24,9 +24,9 @@ process.stdout.write(`${dir}: checkpoint at step ${step}\n`);
 for (let i = 0; i < episodes; i++) {
   policy.reset();
   let { obs } = await env.reset({ seed: seedAt(EVALUATION_SEED, i) });
-  // Observation layout (tasks/panda-push.ts): cube xyz at 17, goal − cube xy at 28.
+  // Observation layout (tasks/panda-push.ts): cube xyz at 17, goal xy at 23, in metres in both versions.
   const start = [obs[17] as number, obs[18] as number];
-  const goal0 = Math.hypot(obs[28] as number, obs[29] as number);
+  const goal0 = Math.hypot((obs[23] as number) - (start[0] as number), (obs[24] as number) - (start[1] as number));
   let closest = Infinity;
   let nearest = Infinity;
   let workspaceHits = 0;

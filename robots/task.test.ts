@@ -53,6 +53,7 @@ describe('robot task definitions agree with the simulated task', () => {
   it('is the simulated task itself: every Panda task without a free object runs on a robot; one that reads an object is refused naming it', async () => {
     expect(robotTaskIds()).toEqual(expect.arrayContaining(['PandaReach-v0', 'PandaKeepOut-v0']));
     expect(robotTaskIds()).not.toContain('PandaPush-v0');
+    expect(robotTaskIds()).not.toContain('PandaPush-v1');
     expect(() => robotTask('PandaPush-v0')).toThrow(/PandaPush-v0 cannot run on a robot: the task needs the pose of `cube`, which a robot does not measure/);
     expect(() => robotTask('Pendulum-v1')).toThrow(/Pendulum-v1 has no physics to measure/);
     expect(() => robotTask('CartPoleContinuous-v0')).toThrow(/CartPoleContinuous-v0 cannot run on a robot: its actions do not command joint positions/);

@@ -35,6 +35,7 @@ describe.each([
   ['Reacher2D-v0', 5, 0.8],
   ['PandaReach-v0', 10, 0.7],
   ['PandaPush-v0', 10, 0.5],
+  ['PandaPush-v1', 10, 0.5],
   ['PandaPickCube-v0', 10, 0.8],
 ] as const)('scripted expert for %s', (id, episodes, minSuccess) => {
   it(`succeeds in at least ${minSuccess * 100}% of ${episodes} seeded episodes and beats random actions`, async () => {
@@ -53,6 +54,7 @@ describe('scripted experts through the env stack training uses (Tier 0 limits on
   it.each([
     ['PandaReach-v0', 10, 0.7],
     ['PandaPush-v0', 10, 0.5],
+    ['PandaPush-v1', 10, 0.5],
   ] as const)('%s: the expert still succeeds', async (id, episodes, minSuccess) => {
     const env = await makeLearnerEnv(validateConfig({ name: 'x', env: { id }, algo: { kind: 'sac' }, train: { steps: 1 } }, 'test'));
     const expert = await rollouts(env, scriptedInLearnerUnits(id, env), episodes);

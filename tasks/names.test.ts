@@ -29,7 +29,7 @@ function shapeAt(e: Env, name: string): number[] {
 }
 
 describe('tasks name their observation and action fields', () => {
-  it.each(['PandaReach-v0', 'PandaPush-v0', 'PandaKeepOut-v0', 'Pendulum-v1', 'RapierPendulum-v0', 'CartPoleContinuous-v0', 'Reacher2D-v0'])('%s: one name per entry, and checkEnv agrees', async (id) => {
+  it.each(['PandaReach-v0', 'PandaPush-v0', 'PandaPush-v1', 'PandaKeepOut-v0', 'Pendulum-v1', 'RapierPendulum-v0', 'CartPoleContinuous-v0', 'Reacher2D-v0'])('%s: one name per entry, and checkEnv agrees', async (id) => {
     const e = await env(id);
     const { obs } = await e.reset({ seed: 3 });
     expect(e.spec.observationNames?.length).toBe(obs.length);

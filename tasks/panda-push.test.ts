@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Physics } from '../sim/physics.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
-import { make } from './registry.js';
+import { envEntry, make } from './registry.js';
 import { SafetyLimits } from '../control/safety/safety-limits.js';
 import type { PandaPush } from './panda-push.js';
 import { PANDA_TCP_BOX_MARGIN } from './panda-action.js';
@@ -78,4 +78,37 @@ describe('PandaPush-v0', () => {
     expect(z(side) - z(q)).toBeGreaterThan(0);
     await push.close?.();
   });
+
+  it('PandaPush-v1 is v0 with cube − TCP and goal − cube in decimetres: same states, same rewards, those five entries × 10', async () => {
+    const v0 = await make('PandaPush-v0', { options: { action: { frame: 'tcp' } } });
+    const v1 = await make('PandaPush-v1', { options: { action: { frame: 'tcp' } } });
+    expect(v1.spec.id).toBe('PandaPush-v1');
+    const names0 = v0.spec.observationNames as readonly string[];
+    const names1 = v1.spec.observationNames as readonly string[];
+    expect(names1.slice(0, 25)).toEqual(names0.slice(0, 25));
+    expect(names1.slice(25)).toEqual(['cube−tcp x (dm)', 'cube−tcp y (dm)', 'cube−tcp z (dm)', 'goal−cube x (dm)', 'goal−cube y (dm)']);
+    let a = (await v0.reset({ seed: 5 })).obs;
+    let b = (await v1.reset({ seed: 5 })).obs;
+    const expert = envEntry('PandaPush-v1').scripted!(unwrap(v1));
+    let moved = 0;
+    for (let t = 0; t < 60; t++) {
+      for (let i = 0; i < 25; i++) expect(b[i]).toBe(a[i]);
+      for (let i = 25; i < 30; i++) expect(b[i] as number).toBeCloseTo(10 * (a[i] as number), 5);
+      // Goal − cube in v1 is 10 × (goal − cube) from the metres entries both versions share.
+      expect(b[28] as number).toBeCloseTo(10 * ((b[23] as number) - (b[17] as number)), 5);
+      const action = expert(b);
+      const r0 = await v0.step(action);
+      const r1 = await v1.step(action);
+      expect(r1.reward).toBe(r0.reward);
+      expect(r1.terminated).toBe(r0.terminated);
+      moved = Math.max(moved, Math.abs((r1.obs[17] as number) - (b[17] as number)));
+      a = r0.obs;
+      b = r1.obs;
+      if (r0.terminated) break;
+    }
+    // The expert, reading v1's observation, pushed the cube.
+    expect(moved).toBeGreaterThan(0.001);
+    await v0.close();
+    await v1.close();
+  }, 60_000);
 });

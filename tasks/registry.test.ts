@@ -5,7 +5,7 @@ import { listEnvs, make } from './registry.js';
 
 describe('registry', () => {
   it('lists the built-in task suite', () => {
-    expect(listEnvs()).toEqual(['CartPoleContinuous-v0', 'CartPoleDiscrete-v0', 'PandaKeepOut-v0', 'PandaPickCube-v0', 'PandaPush-v0', 'PandaReach-v0', 'Pendulum-v1', 'RapierPendulum-v0', 'Reacher2D-v0', 'SafePendulum-v0', 'UrdfReach-v0']);
+    expect(listEnvs()).toEqual(['CartPoleContinuous-v0', 'CartPoleDiscrete-v0', 'PandaKeepOut-v0', 'PandaPickCube-v0', 'PandaPush-v0', 'PandaPush-v1', 'PandaReach-v0', 'Pendulum-v1', 'RapierPendulum-v0', 'Reacher2D-v0', 'SafePendulum-v0', 'UrdfReach-v0']);
   });
   it('suggests close matches for an unknown id', async () => {
     await expect(make('PandaRech-v0')).rejects.toThrow(/Unknown env id "PandaRech-v0"\. Did you mean "PandaReach-v0"/);

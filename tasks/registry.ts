@@ -251,6 +251,16 @@ register({
   tcpOfAction: pandaTcpOfAction,
 });
 register({
+  id: PandaPush.ID_V1,
+  summary: 'PandaPush-v0 observing cube − TCP and goal − cube in decimetres (what configs/panda-push-rlpd.yaml learns)',
+  optionKeys: ['successHold', 'engine', 'action'],
+  engines: ENGINES,
+  create: (o) => new PandaPush({ engine: engine(o), successHold: num(o, 'successHold'), action: o['action'] }, 1),
+  scripted: (env) => pandaPushExpert(pandaActionsOf(env)),
+  tcpTeleop: pandaTcpTeleop,
+  tcpOfAction: pandaTcpOfAction,
+});
+register({
   id: PandaPickCube.ID,
   summary: "Franka Panda grasps a 5 cm cube and lifts it 10 cm (SERL's franka_sim PandaPickCube; gripper, dense or sparse reward)",
   optionKeys: ['action', 'reward', 'cubeMass', 'successHold', 'terminateOnSuccess', 'engine'],
