@@ -26,11 +26,15 @@ export function holdStill(env: Env): Policy {
   return () => zero;
 }
 
-/** A demo table holding `transitions` (actions as the learner sees them), sized for the env. */
+/**
+ * A demo table holding `transitions` (actions as the learner sees them), sized for the env and
+ * labelled with its id and observation names (checked when a config loads it: `loadDemos`).
+ */
 export function demoTable(env: Env, transitions: readonly Transition[]): ReplayBuffer {
   const space = env.spec.actionSpace;
   const table = new ReplayBuffer({ capacity: Math.max(1, transitions.length), obsDim: env.spec.observationSpace.low.length, actDim: space.kind === 'box' ? space.low.length : 1, costDim: env.spec.constraints.length });
   transitions.forEach((t) => table.add(t));
+  table.source = { env: env.spec.id, ...(env.spec.observationNames ? { observationNames: [...env.spec.observationNames] } : {}) };
   return table;
 }
 

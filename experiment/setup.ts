@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { writeFileAtomic } from '../policies/binary-file.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import type { Env } from '../control/env.js';
+import type { Env, EnvSpec } from '../control/env.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { BACKEND_NAMES, DEFAULT_TRAIN_THREADS, describeBackend, selectBackend } from '../policies/backend.js';
@@ -152,9 +152,23 @@ export function loadRunConfig(runDir: string): ExperimentConfig {
  * recorded with its env options (e.g. the tool-frame action) and safety limits, which `--env`
  * alone would not apply.
  */
-export function loadDemos(path: string, configPath: string, expected: { obsDim: number; actDim: number; costDim: number }): ReplayBuffer {
-  if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: record it with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``);
-  return ReplayBuffer.load(path, expected);
+export function loadDemos(path: string, configPath: string, expected: { obsDim: number; actDim: number; costDim: number }, env?: EnvSpec): ReplayBuffer {
+  const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
+  if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: ${record.replace('them', 'it')}`);
+  const table = ReplayBuffer.load(path, expected);
+  // Same shape is not same meaning: a table labelled with another task, or other observation
+  // entries, would be mixed into every batch. Tables written before the label are taken as they are.
+  const source = table.source;
+  if (env && source) {
+    if (source.env !== env.id) throw new UsageError(`${path} holds demos of ${JSON.stringify(source.env)}, but this config trains ${env.id}: ${record}`);
+    const names = env.observationNames;
+    const i = names && source.observationNames ? names.findIndex((n, k) => n !== source.observationNames?.[k]) : -1;
+    if (names && source.observationNames && (i >= 0 || names.length !== source.observationNames.length)) {
+      const k = i >= 0 ? i : Math.min(names.length, source.observationNames.length);
+      throw new UsageError(`${path}: observation entry ${k} is ${JSON.stringify(source.observationNames[k] ?? '(none)')} in the demos and ${JSON.stringify(names[k] ?? '(none)')} in ${env.id}: ${record}`);
+    }
+  }
+  return table;
 }
 
 const BACKENDS = BACKEND_NAMES;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../control/rng.js';
-import { CorruptFileError } from './binary-file.js';
+import { CorruptFileError, encodeBinary } from './binary-file.js';
 import { allocBatch, ReplayBuffer, type ReplaySpec } from './replay.js';
 
 const spec: ReplaySpec = { capacity: 5, obsDim: 1, actDim: 1, costDim: 1 };
@@ -119,5 +119,25 @@ describe('ReplayBuffer', () => {
 
   it('knows its byte size up front', () => {
     expect(ReplayBuffer.byteSize({ capacity: 1000, obsDim: 17, actDim: 6, costDim: 2 })).toBe(1000 * (4 * (34 + 6 + 1 + 2) + 1));
+  });
+
+  it('keeps where a table came from (env id, observation names) through save and load, and checks it as data', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-replay-src-'));
+    const table = new ReplayBuffer({ capacity: 4, obsDim: 2, actDim: 1, costDim: 0 });
+    table.add({ obs: Float32Array.of(1, 2), action: Float32Array.of(0.5), reward: 1, costs: new Float32Array(0), nextObs: Float32Array.of(3, 4), terminated: false, truncated: false });
+    const unlabelled = join(dir, 'old.demos');
+    table.save(unlabelled);
+    expect(ReplayBuffer.load(unlabelled).source).toBeUndefined();
+    table.source = { env: 'PandaPush-v1', observationNames: ['a <b>', 'c'] };
+    const labelled = join(dir, 'new.demos');
+    table.save(labelled);
+    expect(ReplayBuffer.load(labelled).source).toEqual({ env: 'PandaPush-v1', observationNames: ['a <b>', 'c'] });
+    // A header whose source is not a string id with string names is a corrupt file, not a crash later.
+    for (const bad of [{ env: 5 }, { env: 'x', observationNames: 'ab' }, { env: 'x', observationNames: [1] }, ['x'], 'PandaPush-v1']) {
+      const { header, sections } = table.state();
+      const path = join(dir, 'bad.demos');
+      writeFileSync(path, encodeBinary('RRLREPL1', { ...header, source: bad }, sections));
+      expect(() => ReplayBuffer.load(path)).toThrow(/header's `source` is not an env id/);
+    }
   });
 });

@@ -71,6 +71,13 @@ export class ReplayBuffer implements TransitionSink {
   private readonly flags: Uint8Array;
   private ptr = 0;
   private count = 0;
+  /**
+   * Where the transitions came from, for demo files: the env id and observation names they were
+   * recorded with, so a table recorded on another task version of the same shape (PandaPush-v0's
+   * metres against v1's decimetres) is refused instead of mixed in. Saved in the header; absent
+   * in tables written before it existed.
+   */
+  source: ReplaySource | undefined;
 
   constructor(spec: ReplaySpec) {
     for (const k of ['capacity', 'obsDim', 'actDim'] as const) {
@@ -214,7 +221,7 @@ export class ReplayBuffer implements TransitionSink {
 
   /** Header and arrays (views, not copies) — what {@link decode} restores; used to embed the table in checkpoints. */
   state(): { header: Record<string, unknown>; sections: ArrayBufferView[] } {
-    return { header: { spec: this.spec, ptr: this.ptr, count: this.count }, sections: [this.obs, this.action, this.reward, this.costs, this.nextObs, this.flags] };
+    return { header: { spec: this.spec, ptr: this.ptr, count: this.count, ...(this.source ? { source: this.source } : {}) }, sections: [this.obs, this.action, this.reward, this.costs, this.nextObs, this.flags] };
   }
 
   /** Loads a table saved by {@link save}; a corrupt or mismatched file throws before anything is built. */
@@ -245,8 +252,24 @@ export class ReplayBuffer implements TransitionSink {
     buf.flags.set(sections[5] as Uint8Array);
     buf.ptr = ptr;
     buf.count = count;
+    buf.source = header['source'] === undefined ? undefined : checkSource(header['source'], what);
     return buf;
   }
+}
+
+/** A table's provenance ({@link ReplayBuffer.source}). */
+export interface ReplaySource {
+  readonly env: string;
+  readonly observationNames?: readonly string[];
+}
+
+/** A header's `source`, checked as data: a string id and, if present, a list of strings. */
+function checkSource(raw: unknown, what: string): ReplaySource {
+  const o = raw as { env?: unknown; observationNames?: unknown } | null;
+  const names = o?.observationNames;
+  const ok = typeof o === 'object' && o !== null && !Array.isArray(o) && typeof o.env === 'string' && o.env.length <= 200 && (names === undefined || (Array.isArray(names) && names.length <= 1_000_000 && names.every((n) => typeof n === 'string' && n.length <= 200)));
+  if (!ok) throw new CorruptFileError(`${what}: the header's \`source\` is not an env id with observation names`);
+  return { env: o.env as string, ...(names === undefined ? {} : { observationNames: [...(names as string[])] }) };
 }
 
 function checkVector(name: string, v: Float32Array, n: number): void {
