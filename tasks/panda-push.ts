@@ -33,8 +33,9 @@ export const PANDA_PUSH_WORKSPACE = { min: [-0.9, -0.9, 0.02], max: [0.9, 0.9, 1
  *   cube − TCP (3), goal − cube xy (2); all in metres in `PandaPush-v0`. **`PandaPush-v1`** gives
  *   the last two in decimetres ({@link PUSH_RELATIVE_SCALE}), nothing else changed: they span
  *   ±0.3 m while a push is won or lost by a centimetre (success radius 5 cm), and beside joint
- *   angles of ±2.5 rad a first layer barely resolves 0.01. Same settings, 20 demos, 30k steps:
- *   v0 70 / 45 / 60% on seeds 0 / 1 / 2, v1 see docs/benchmarks.md ("PandaPush-v1").
+ *   angles of ±2.5 rad a first layer barely resolves 0.01. configs/panda-push-rlpd.yaml,
+ *   seeds 0 / 1 / 2: 80% first at — / 20k / 22.5k steps on v1 (peak 70% on seed 0), never by 30k
+ *   on v0 (docs/benchmarks.md, "PandaPush-v1").
  * - Action: as PandaReach-v0 (joint-target deltas, ≤ 0.08 rad per step).
  * - Reward: −‖cube − goal‖_xy − 0.2·‖TCP − cube‖ (m). The second, smaller term shapes the
  *   approach (panda-gym's dense push reward has only the first and needs ~1M steps).
@@ -75,9 +76,10 @@ export class PandaPush extends PandaTask {
    */
   constructor(options: { successHold?: number; engine?: EngineName | PhysicsFactory; action?: unknown } = {}, version: 0 | 1 = 0) {
     const hold = checkSuccessHold(options.successHold);
+    // Before the engine is built: nothing to free on a bad version.
+    if (version !== 0 && version !== 1) throw new RangeError(`PandaPush: version must be 0 or 1, got ${String(version)}`);
     super(checkEngine(options.engine), [CUBE], pandaActions(options.action));
     this.successHold = hold;
-    if (version !== 0 && version !== 1) throw new RangeError(`PandaPush: version must be 0 or 1, got ${String(version)}`);
     this.relativeScale = version === 1 ? PUSH_RELATIVE_SCALE : 1;
     this.spec = {
       id: this.relativeScale === 1 ? PandaPush.ID : PandaPush.ID_V1,
