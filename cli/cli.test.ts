@@ -28,7 +28,8 @@ describe('roborl CLI', () => {
     expect(rows.find((r) => r.id === 'PandaReach-v0')).toMatchObject({ observationSize: 23, actionSize: 7, controlHz: 25, constraints: ['joint_velocity', 'table_contact'] });
     expect(rows.find((r) => r.id === 'Pendulum-v1')).toMatchObject({ observationSize: 3, actionSize: 1, controlHz: 20, constraints: ['joint_velocity'] });
     expect(rows.find((r) => r.id === 'PandaPickCube-v0')).toMatchObject({ observationSize: 32, actionSize: 8, controlHz: 25, constraints: ['joint_velocity', 'table_contact'] });
-    expect(rows).toHaveLength(11);
+    expect(rows.find((r) => r.id === 'PandaPush-v1')).toMatchObject({ observationSize: 30, actionSize: 7, controlHz: 25, constraints: ['joint_velocity', 'table_contact'] });
+    expect(rows).toHaveLength(12);
   });
 
   it('run prints episode statistics; scripted beats random on Pendulum-v1', async () => {
