@@ -14,23 +14,22 @@ describe('demo files carry the task they were recorded on', () => {
     const { obs } = await v0.reset({ seed: 1 });
     const step = await v0.step(new Float32Array(3));
     const transitions = [{ obs, action: new Float32Array(3), reward: step.reward, costs: Float32Array.from(step.costs ?? []), nextObs: step.obs, terminated: false, truncated: false }];
-    const dims = { obsDim: 30, actDim: 3, costDim: 2 };
     const v0File = join(dir, 'push-v0.demos');
     saveDemos(demoTable(v0, transitions), v0File);
-    expect(() => loadDemos(v0File, 'configs/panda-push-rlpd.yaml', dims, v1.spec)).toThrow(/push-v0\.demos holds demos of "PandaPush-v0", but this config trains PandaPush-v1: record them with `npx roborl record-demos --config configs\/panda-push-rlpd\.yaml --episodes 20 --out .*push-v0\.demos`/);
-    expect(loadDemos(v0File, 'c.yaml', dims, v0.spec).size).toBe(1);
+    expect(() => loadDemos(v0File, 'configs/panda-push-rlpd.yaml', v1.spec)).toThrow(/push-v0\.demos holds demos of "PandaPush-v0", but this config trains PandaPush-v1: record them with `npx roborl record-demos --config configs\/panda-push-rlpd\.yaml --episodes 20 --out .*push-v0\.demos`/);
+    expect(loadDemos(v0File, 'c.yaml', v0.spec).size).toBe(1);
     // Same id, other observation entries (e.g. a file relabelled by hand): the first differing entry is named.
     const relabelled = demoTable(v0, transitions);
     relabelled.source = { env: 'PandaPush-v1', observationNames: v0.spec.observationNames as string[] };
     const v1Named = join(dir, 'relabelled.demos');
     saveDemos(relabelled, v1Named);
-    expect(() => loadDemos(v1Named, 'c.yaml', dims, v1.spec)).toThrow(/observation entry 25 is "cube−tcp x" in the demos and "cube−tcp x \(dm\)" in PandaPush-v1/);
+    expect(() => loadDemos(v1Named, 'c.yaml', v1.spec)).toThrow(/observation entry 25 is "cube−tcp x" in the demos and "cube−tcp x \(dm\)" in PandaPush-v1/);
     // Files written before the label existed load as before (nothing to compare).
     const old = demoTable(v0, transitions);
     old.source = undefined;
     const oldFile = join(dir, 'old.demos');
     saveDemos(old, oldFile);
-    expect(loadDemos(oldFile, 'c.yaml', dims, v1.spec).size).toBe(1);
+    expect(loadDemos(oldFile, 'c.yaml', v1.spec).size).toBe(1);
     await v0.close();
     await v1.close();
   }, 60_000);

@@ -5,7 +5,7 @@ import type { Policy } from '../control/policy.js';
 import { seedAt } from '../control/rng.js';
 import type { Transition } from '../control/transition.js';
 import { driveEpisode } from '../hil/drive.js';
-import { ReplayBuffer } from '../policies/replay.js';
+import { ReplayBuffer, replayDims } from '../policies/replay.js';
 import { envEntry } from '../tasks/registry.js';
 import { loadConfig, validateConfig, type ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
@@ -31,8 +31,7 @@ export function holdStill(env: Env): Policy {
  * labelled with its id and observation names (checked when a config loads it: `loadDemos`).
  */
 export function demoTable(env: Env, transitions: readonly Transition[]): ReplayBuffer {
-  const space = env.spec.actionSpace;
-  const table = new ReplayBuffer({ capacity: Math.max(1, transitions.length), obsDim: env.spec.observationSpace.low.length, actDim: space.kind === 'box' ? space.low.length : 1, costDim: env.spec.constraints.length });
+  const table = new ReplayBuffer({ capacity: Math.max(1, transitions.length), ...replayDims(env.spec) });
   transitions.forEach((t) => table.add(t));
   table.source = { env: env.spec.id, ...(env.spec.observationNames ? { observationNames: [...env.spec.observationNames] } : {}) };
   return table;

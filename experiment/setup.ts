@@ -7,7 +7,7 @@ import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { BACKEND_NAMES, DEFAULT_TRAIN_THREADS, describeBackend, selectBackend } from '../policies/backend.js';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
-import { ReplayBuffer } from '../policies/replay.js';
+import { ReplayBuffer, replayDims } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 import { resolveSacConfig, type SacConfig } from '../policies/sac/config.js';
 import { SacLearner } from '../policies/sac/sac.js';
@@ -152,22 +152,21 @@ export function loadRunConfig(runDir: string): ExperimentConfig {
  * recorded with its env options (e.g. the tool-frame action) and safety limits, which `--env`
  * alone would not apply.
  */
-export function loadDemos(path: string, configPath: string, expected: { obsDim: number; actDim: number; costDim: number }, env?: EnvSpec): ReplayBuffer {
+export function loadDemos(path: string, configPath: string, env: EnvSpec): ReplayBuffer {
   const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
   if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: ${record.replace('them', 'it')}`);
-  const table = ReplayBuffer.load(path, expected);
+  const table = ReplayBuffer.load(path, replayDims(env));
   // Same shape is not same meaning: a table labelled with another task, or other observation
   // entries, would be mixed into every batch. Tables written before the label are taken as they are.
   const source = table.source;
-  if (env && source) {
-    if (source.env !== env.id) throw new UsageError(`${path} holds demos of ${JSON.stringify(source.env)}, but this config trains ${env.id}: ${record}`);
-    const names = env.observationNames;
-    const i = names && source.observationNames ? names.findIndex((n, k) => n !== source.observationNames?.[k]) : -1;
-    if (names && source.observationNames && (i >= 0 || names.length !== source.observationNames.length)) {
-      const k = i >= 0 ? i : Math.min(names.length, source.observationNames.length);
-      throw new UsageError(`${path}: observation entry ${k} is ${JSON.stringify(source.observationNames[k] ?? '(none)')} in the demos and ${JSON.stringify(names[k] ?? '(none)')} in ${env.id}: ${record}`);
-    }
-  }
+  if (!source) return table;
+  if (source.env !== env.id) throw new UsageError(`${path} holds demos of ${JSON.stringify(source.env)}, but this config trains ${env.id}: ${record}`);
+  const ours = env.observationNames;
+  const theirs = source.observationNames;
+  if (!ours || !theirs) return table;
+  let k = 0;
+  while (k < Math.max(ours.length, theirs.length) && ours[k] === theirs[k]) k++;
+  if (k < Math.max(ours.length, theirs.length)) throw new UsageError(`${path}: observation entry ${k} is ${JSON.stringify(theirs[k] ?? '(none)')} in the demos and ${JSON.stringify(ours[k] ?? '(none)')} in ${env.id}: ${record}`);
   return table;
 }
 

@@ -1,5 +1,6 @@
 import type { Rng } from '../control/rng.js';
 import type { Transition, TransitionSink } from '../control/transition.js';
+import type { EnvSpec } from '../control/env.js';
 import { asFloat32, CorruptFileError, encodeBinary, readBinaryFile, writeFileAtomic } from './binary-file.js';
 
 export interface ReplaySpec {
@@ -255,6 +256,12 @@ export class ReplayBuffer implements TransitionSink {
     buf.source = header['source'] === undefined ? undefined : checkSource(header['source'], what);
     return buf;
   }
+}
+
+/** The replay dims of an env's transitions: its vector observation, action (1 for a discrete one) and costs. */
+export function replayDims(spec: EnvSpec): Omit<ReplaySpec, 'capacity'> {
+  const space = spec.actionSpace;
+  return { obsDim: spec.observationSpace.low.length, actDim: space.kind === 'box' ? space.low.length : 1, costDim: spec.constraints.length };
 }
 
 /** A table's provenance ({@link ReplayBuffer.source}). */

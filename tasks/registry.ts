@@ -240,26 +240,22 @@ register({
   engines: ENGINES,
   create: (o) => new UrdfReach({ engine: engine(o), urdf: str(o, 'urdf'), mjcf: str(o, 'mjcf'), tip: str(o, 'tip'), maxDelta: num(o, 'maxDelta'), successRadius: num(o, 'successRadius'), controlHz: num(o, 'controlHz') }),
 });
-register({
-  id: PandaPush.ID,
-  summary: 'Franka Panda pushes a cube to a goal on a table, through contacts',
-  optionKeys: ['successHold', 'engine', 'action'],
-  engines: ENGINES,
-  create: (o) => new PandaPush({ engine: engine(o), successHold: num(o, 'successHold'), action: o['action'] }),
-  scripted: (env) => pandaPushExpert(pandaActionsOf(env)),
-  tcpTeleop: pandaTcpTeleop,
-  tcpOfAction: pandaTcpOfAction,
-});
-register({
-  id: PandaPush.ID_V1,
-  summary: 'PandaPush-v0 observing cube − TCP and goal − cube in decimetres (what configs/panda-push-rlpd.yaml learns)',
-  optionKeys: ['successHold', 'engine', 'action'],
-  engines: ENGINES,
-  create: (o) => new PandaPush({ engine: engine(o), successHold: num(o, 'successHold'), action: o['action'] }, 1),
-  scripted: (env) => pandaPushExpert(pandaActionsOf(env)),
-  tcpTeleop: pandaTcpTeleop,
-  tcpOfAction: pandaTcpOfAction,
-});
+// The push task's two versions differ only in the units of two observed vectors (tasks/panda-push.ts).
+for (const [version, id, summary] of [
+  [0, PandaPush.ID, 'Franka Panda pushes a cube to a goal on a table, through contacts'],
+  [1, PandaPush.ID_V1, 'PandaPush-v0 observing cube − TCP and goal − cube in decimetres (what configs/panda-push-rlpd.yaml learns)'],
+] as const) {
+  register({
+    id,
+    summary,
+    optionKeys: ['successHold', 'engine', 'action'],
+    engines: ENGINES,
+    create: (o) => new PandaPush({ engine: engine(o), successHold: num(o, 'successHold'), action: o['action'] }, version),
+    scripted: (env) => pandaPushExpert(pandaActionsOf(env)),
+    tcpTeleop: pandaTcpTeleop,
+    tcpOfAction: pandaTcpOfAction,
+  });
+}
 register({
   id: PandaPickCube.ID,
   summary: "Franka Panda grasps a 5 cm cube and lifts it 10 cm (SERL's franka_sim PandaPickCube; gripper, dense or sparse reward)",

@@ -124,7 +124,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   if (config.distributed && config.hil && config.hil.device !== 'simulated' && !robotPath) throw new UsageError('distributed: a person at a device drives one env; run without distributed: to teleoperate');
   if (config.algo.kind === 'sac' && config.distributed) {
     const algo = resolvedAlgo(config);
-    const demos = algo.demos ? loadDemos(algo.demos.path, recordWith, { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length }, env.spec) : undefined;
+    const demos = algo.demos ? loadDemos(algo.demos.path, recordWith, env.spec) : undefined;
     const parts = { config, env: evalEnv, evalEnv, checkpointDir: common.checkpointDir, metrics, demos, log, onStep: common.onStep, resuming: resumeDir !== undefined, robot: robotPath ? { path: robotPath, runDir } : undefined };
     // The person sits on the actor's thread; only the learner writes checkpoints (not yet theirs).
     if (config.hil && resumeDir !== undefined) log(`note: on the actor/learner split the person's spent budget and intervention counts start afresh on a resume (one-process runs keep them)`);
@@ -141,8 +141,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
     }
   } else if (config.algo.kind === 'sac') {
     const algo = resolvedAlgo(config);
-    const dims = { obsDim: env.spec.observationSpace.low.length, actDim: env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1, costDim: env.spec.constraints.length };
-    const demos = algo.demos ? loadDemos(algo.demos.path, recordWith, dims, env.spec) : undefined;
+    const demos = algo.demos ? loadDemos(algo.demos.path, recordWith, env.spec) : undefined;
     if (demos) log(`${demos.size} demo transitions from ${algo.demos?.path}`);
     const interventions = config.hil ? { toDemos: config.hil.buffers === 'both', upsample: config.hil.upsample } : undefined;
     trainer = new OffPolicyTrainer({ ...common, config: algo, demos, interventions });
