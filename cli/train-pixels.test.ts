@@ -53,6 +53,19 @@ describe('roborl train with cameras (issue 23)', () => {
     const table = FrameReplay.load(demos);
     expect(table.spec.obsDim).toBe(17); // q, q̇, TCP: no goal
     expect(table.spec.cameras).toEqual([{ name: 'front', height: 16, width: 16, channels: 3 }]);
+    // Labelled with the task and the state entries the learner sees (no goal), checked on load.
+    expect(table.source?.env).toBe('PandaReach-v0');
+    expect(table.source?.observationNames).toHaveLength(17);
+    expect(table.source?.observationNames?.some((n) => /goal/.test(n))).toBe(false);
+    const relabelled = FrameReplay.load(demos);
+    relabelled.source = { env: 'PandaReach-v0', observationNames: ['goal x', ...(table.source?.observationNames ?? []).slice(1)] };
+    const wrong = join(dir, 'wrong.demos');
+    relabelled.save(wrong);
+    const wrongCfg = join(dir, 'wrong.yaml');
+    writeFileSync(wrongCfg, config(wrong));
+    const refusedDemos = await run(process.execPath, [bin, 'train', wrongCfg, '--run-dir', join(dir, 'not-run'), '--quiet'], { timeout: 120_000 }).catch((e: { stderr: string }) => e);
+    expect('stderr' in refusedDemos ? refusedDemos.stderr : '').toMatch(/wrong\.demos: observation entry 0 is "goal x" in the demos and "[^"]+" in PandaReach-v0: record them with `npx roborl record-demos --config .*wrong\.yaml/);
+    expect(existsSync(join(dir, 'not-run'))).toBe(false);
 
     const runDir = join(dir, 'run');
     const first = await run(process.execPath, [bin, 'train', cfg, '--run-dir', runDir, '--quiet'], { timeout: 300_000 });

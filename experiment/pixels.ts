@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Env } from '../control/env.js';
+import type { Env, EnvSpec } from '../control/env.js';
 import { seedAt } from '../control/rng.js';
 import { findSceneSource, SceneRecorder } from '../control/scene.js';
 import type { DictObservation } from '../control/spaces.js';
@@ -20,7 +20,7 @@ import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { loadRunConfig, makeLearnerEnv, resolvedAlgo, resolvedConfigYaml, writeRunDir } from './setup.js';
+import { checkDemoSource, loadRunConfig, makeLearnerEnv, resolvedAlgo, resolvedConfigYaml, writeRunDir } from './setup.js';
 import { writeRunStatus } from './run-status.js';
 
 /** Whether a config's env observes camera frames (`env.options.cameras`). */
@@ -99,6 +99,9 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
     const actDim = env.spec.actionSpace.kind === 'box' ? env.spec.actionSpace.low.length : 1;
     const table = new FrameReplay({ capacity: Math.max(2, kept.length + Math.max(1, keepFailures ? attempts : successes)), obsDim, actDim, costDim: env.spec.constraints.length, cameras: cameraShapes(space) });
     kept.forEach((t) => table.add(t));
+    // Labelled with the task and the state entries the learner observes (checked when a config loads it).
+    const names = full.spec.observationNames;
+    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}) };
     return { table, successes, attempts };
   } finally {
     await env.close();
@@ -109,6 +112,8 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
 export interface PixelRun {
   readonly config: ExperimentConfig;
   readonly runDir: string;
+  /** The config file the run was started from (its demos are recorded with it: a missing or mismatched demo file's hint names it). */
+  readonly configPath: string;
   /** Set when continuing a run (its checkpoint step, or null when it has none yet). */
   readonly resume: { readonly from: number | null; readonly stepsChanged: boolean } | null;
   readonly log: (line: string) => void;
@@ -150,7 +155,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
   }
   let trainer: PixelTrainer | null = null;
   try {
-    const demos = algo.demos ? loadPixelDemos(algo.demos.path) : undefined;
+    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec) : undefined;
     if (demos) log(`${demos.size} demo transitions (with frames) from ${algo.demos?.path}`);
     trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
     const t = trainer;
@@ -202,13 +207,20 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
   }
 }
 
-/** A demo file with frames, checked against the config's observation (state size and cameras). */
-function loadPixelDemos(path: string): FrameReplay {
+/**
+ * A demo file with frames, checked against the config's env: its label (task and state entries,
+ * {@link checkDemoSource}) here, its state size and cameras by the trainer.
+ */
+function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>): FrameReplay {
+  const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
+  let table: FrameReplay;
   try {
-    return FrameReplay.load(path);
+    table = FrameReplay.load(path);
   } catch (err) {
-    throw new UsageError(`demo file ${path}: ${(err as Error).message} (record it with \`roborl record-demos --config <this config> --episodes 20 --out ${path}\`)`);
+    throw new UsageError(`demo file ${path}: ${(err as Error).message} (${record})`);
   }
+  checkDemoSource(path, table.source, env, record);
+  return table;
 }
 
 /**

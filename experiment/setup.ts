@@ -7,7 +7,7 @@ import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { BACKEND_NAMES, DEFAULT_TRAIN_THREADS, describeBackend, selectBackend } from '../policies/backend.js';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
-import { ReplayBuffer, replayDims } from '../policies/replay.js';
+import { ReplayBuffer, replayDims, type ReplaySource } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 import { resolveSacConfig, type SacConfig } from '../policies/sac/config.js';
 import { SacLearner } from '../policies/sac/sac.js';
@@ -156,18 +156,25 @@ export function loadDemos(path: string, configPath: string, env: EnvSpec): Repla
   const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
   if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: ${record.replace('them', 'it')}`);
   const table = ReplayBuffer.load(path, replayDims(env));
-  // Same shape is not same meaning: a table labelled with another task, or other observation
-  // entries, would be mixed into every batch. Tables written before the label are taken as they are.
-  const source = table.source;
-  if (!source) return table;
+  checkDemoSource(path, table.source, env, record);
+  return table;
+}
+
+/**
+ * Same shape is not same meaning: a demo table labelled with another task, or with other
+ * observation entries (PandaPush-v0's metres against v1's decimetres; a camera config's state
+ * entries), would be mixed into every batch. Tables written before the label pass as they are.
+ * `record` says how to record the right ones.
+ */
+export function checkDemoSource(path: string, source: ReplaySource | undefined, env: Pick<EnvSpec, 'id' | 'observationNames'>, record: string): void {
+  if (!source) return;
   if (source.env !== env.id) throw new UsageError(`${path} holds demos of ${JSON.stringify(source.env)}, but this config trains ${env.id}: ${record}`);
   const ours = env.observationNames;
   const theirs = source.observationNames;
-  if (!ours || !theirs) return table;
+  if (!ours || !theirs) return;
   let k = 0;
   while (k < Math.max(ours.length, theirs.length) && ours[k] === theirs[k]) k++;
   if (k < Math.max(ours.length, theirs.length)) throw new UsageError(`${path}: observation entry ${k} is ${JSON.stringify(theirs[k] ?? '(none)')} in the demos and ${JSON.stringify(ours[k] ?? '(none)')} in ${env.id}: ${record}`);
-  return table;
 }
 
 const BACKENDS = BACKEND_NAMES;

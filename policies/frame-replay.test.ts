@@ -138,4 +138,19 @@ describe('frame replay (image observations)', () => {
     expect(() => FrameReplay.load(join(dir, 'plain.bin'))).toThrow(/not a RRLFRAM1 file/);
     expect(ReplayBuffer.load(join(dir, 'plain.bin')).size).toBe(0);
   });
+
+  it('a demo table keeps its label (task, state entry names) through save and load; a malformed label is refused as corrupt', () => {
+    const r = new FrameReplay(SPEC);
+    fill(r, 1, 3);
+    expect(FrameReplay.decode(r.exportState().header, r.exportState().sections.map((v) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)), 'x').source).toBeUndefined();
+    r.source = { env: 'PandaReach-v0', observationNames: ['q1', 'q2'] };
+    const path = join(dir, 'labelled.bin');
+    r.save(path);
+    expect(FrameReplay.load(path, SPEC).source).toEqual({ env: 'PandaReach-v0', observationNames: ['q1', 'q2'] });
+    const file = decodeBinary('RRLFRAM1', readFileSync(path), 'x');
+    for (const bad of [{ env: 7 }, { env: 'PandaReach-v0', observationNames: 'q1' }, { env: 'PandaReach-v0', observationNames: [1] }, '<script>alert(1)</script>', null]) {
+      writeFileSync(join(dir, 'bad-label.bin'), encodeBinary('RRLFRAM1', { ...file.header, source: bad }, file.sections));
+      expect(() => FrameReplay.load(join(dir, 'bad-label.bin'))).toThrow(/bad-label\.bin: the header's `source` is not an env id with observation names/);
+    }
+  });
 });

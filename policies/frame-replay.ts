@@ -2,7 +2,7 @@ import type { Rng } from '../control/rng.js';
 import type { DictObservation } from '../control/spaces.js';
 import type { Transition, TransitionSink } from '../control/transition.js';
 import { asFloat32, CorruptFileError, encodeBinary, readBinaryFile, writeFileAtomic } from './binary-file.js';
-import type { Batch, CameraShape, ReplaySpec } from './replay.js';
+import { checkSource, type Batch, type CameraShape, type ReplaySource, type ReplaySpec } from './replay.js';
 
 const MAGIC = 'RRLFRAM1';
 /** Slot flags. */
@@ -43,6 +43,8 @@ export class FrameReplay implements TransitionSink<DictObservation> {
   private ptr = 0;
   private count = 0;
   private transitions = 0;
+  /** Where a demo file's transitions came from (env id, state entry names), as {@link ReplayBuffer.source}: saved in the header, absent in older files. */
+  source: ReplaySource | undefined;
 
   constructor(spec: FrameReplaySpec) {
     for (const k of ['capacity', 'obsDim', 'actDim'] as const) {
@@ -247,7 +249,7 @@ export class FrameReplay implements TransitionSink<DictObservation> {
 
   /** Header and arrays (views) — what {@link decode} restores; used to embed the table in checkpoints. */
   exportState(): { header: Record<string, unknown>; sections: ArrayBufferView[] } {
-    return { header: { spec: this.spec, ptr: this.ptr, count: this.count, transitions: this.transitions }, sections: [this.state, this.action, this.reward, this.costs, this.flags, ...this.frames] };
+    return { header: { spec: this.spec, ptr: this.ptr, count: this.count, transitions: this.transitions, ...(this.source ? { source: this.source } : {}) }, sections: [this.state, this.action, this.reward, this.costs, this.flags, ...this.frames] };
   }
 
   /** Loads a table saved by {@link save}; a corrupt or mismatched file throws before anything is built. */
@@ -267,6 +269,7 @@ export class FrameReplay implements TransitionSink<DictObservation> {
     const count = header['count'];
     const transitions = header['transitions'];
     if (typeof ptr !== 'number' || typeof count !== 'number' || typeof transitions !== 'number') throw new CorruptFileError(`${what}: not a frame replay header (ptr, count, transitions)`);
+    const source = header['source'] === undefined ? undefined : checkSource(header['source'], what);
     if (expected) {
       const got = describe(spec);
       const want = describe({ ...expected, capacity: spec.capacity });
@@ -297,6 +300,7 @@ export class FrameReplay implements TransitionSink<DictObservation> {
     buf.costs.set(asFloat32(sections[3] as Uint8Array));
     buf.flags.set(flags);
     buf.frames.forEach((f, k) => f.set(sections[5 + k] as Uint8Array));
+    buf.source = source;
     buf.ptr = ptr;
     buf.count = count;
     buf.transitions = transitions;

@@ -271,7 +271,7 @@ export interface ReplaySource {
 }
 
 /** A header's `source`, checked as data: a string id and, if present, a list of strings. */
-function checkSource(raw: unknown, what: string): ReplaySource {
+export function checkSource(raw: unknown, what: string): ReplaySource {
   const o = raw as { env?: unknown; observationNames?: unknown } | null;
   const names = o?.observationNames;
   const ok = typeof o === 'object' && o !== null && !Array.isArray(o) && typeof o.env === 'string' && o.env.length <= 200 && (names === undefined || (Array.isArray(names) && names.length <= 1_000_000 && names.every((n) => typeof n === 'string' && n.length <= 200)));

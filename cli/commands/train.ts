@@ -78,6 +78,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
     const r = await trainPixels({
       config,
       runDir,
+      configPath: recordWith,
       ...(robotPath ? { robot: { makeEnv: async () => (await makeRobotPixelEnv(pixelConfig, robotPath, log)).env, onRunDir: () => writeFileSync(join(runDir, ROBOT_FILE), `${JSON.stringify({ path: robotPath })}\n`) } } : {}),
       resume: resumeDir ? { from: resumeFrom, stepsChanged: steps !== null } : null,
       resumeCommand: resumeHint(runDir),
