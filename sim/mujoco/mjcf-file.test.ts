@@ -144,6 +144,85 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
     await env.close();
   });
 
+  it('a floor plane, an ellipsoid and a height field are in the scene as triangles (Menagerie scenes stand on a plane), and a camera sees the floor', async () => {
+    const folder = join(dir, 'ground');
+    mkdirSync(folder, { recursive: true });
+    const path = join(folder, 'ground.xml');
+    writeFileSync(
+      path,
+      `<mujoco model="ground"><option timestep="0.002"/>
+  <asset><hfield name="terrain" nrow="3" ncol="4" size="0.5 0.4 0.2 0.05" elevation="0 0.5 1 0.5  0 0 0 0  1 1 1 1"/></asset>
+  <worldbody>
+    <geom name="floor" type="plane" size="0 0 0.05"/>
+    <geom name="mat" type="plane" size="0.3 0.2 0.05" pos="0 0 0.01" euler="0 0 90"/>
+    <geom name="terrain" type="hfield" hfield="terrain" pos="2 0 0"/>
+    <body name="base" pos="0 0 0.5">
+      <geom name="egg" type="ellipsoid" size="0.05 0.03 0.08" pos="0 0 0.2" euler="0 90 0"/>
+      <body pos="0 0 .1">
+        <joint name="j1" type="hinge" axis="0 1 0" range="-1 1"/>
+        <geom type="box" size=".02 .02 .1" pos="0 0 .1"/>
+        <body name="tool" pos="0 0 .2"/>
+      </body>
+    </body>
+  </worldbody>
+  <actuator><position joint="j1" kp="50"/></actuator></mujoco>`,
+    );
+    const env = await make('UrdfReach-v0', { options: { engine: 'mujoco', mjcf: path, tip: 'tool' } });
+    await env.reset({ seed: 2 });
+    const scene = findSceneSource(env)!.scene();
+    const world = (name: string): number[][] => {
+      const k = scene.shapes.findIndex((x) => x.name === name);
+      expect(k, name).toBeGreaterThanOrEqual(0);
+      const shape = scene.shapes[k]!;
+      expect(shape.kind).toBe('mesh');
+      expect(meshProblem(shape.mesh)).toBeNull();
+      const p = scene.poses.slice(7 * k, 7 * k + 7);
+      const v = shape.mesh!.vertices;
+      const out: number[][] = [];
+      for (let i = 0; i < v.length; i += 3) out.push(transformPoint({ p: p.slice(0, 3) as Vec3, q: p.slice(3) as Quat }, [v[i]!, v[i + 1]!, v[i + 2]!]));
+      return out;
+    };
+    const extent = (pts: number[][], a: number): [number, number] => [Math.min(...pts.map((w) => w[a]!)), Math.max(...pts.map((w) => w[a]!))];
+    // The infinite floor: a square far past any camera here, at z = 0.
+    const floor = world('floor');
+    expect(extent(floor, 0)).toEqual([-50, 50]);
+    expect(extent(floor, 2)[0]).toBeCloseTo(0, 9);
+    expect(extent(floor, 2)[1]).toBeCloseTo(0, 9);
+    // A finite plane turned 90° about z: its 0.3 × 0.2 half extents swap axes.
+    const mat = world('mat');
+    [extent(mat, 0), extent(mat, 1)].forEach(([lo, hi], a) => {
+      expect(lo).toBeCloseTo(-[0.2, 0.3][a]!, 6);
+      expect(hi).toBeCloseTo([0.2, 0.3][a]!, 6);
+    });
+    // The ellipsoid turned 90° about y: its z radius (0.08) lies along x, centred 0.2 above the base.
+    const egg = world('egg');
+    expect(extent(egg, 0)[1]).toBeCloseTo(0.08, 5);
+    expect(extent(egg, 1)[1]).toBeCloseTo(0.03, 2);
+    expect(extent(egg, 2)[1]).toBeCloseTo(0.7 + 0.05, 5);
+    // The height field: 3 rows × 4 columns over ±0.5 × ±0.4, heights elevation × 0.2. The file's
+    // first row is the +y edge (MuJoCo reads it like an image, top row first), its last the −y edge.
+    const terrain = world('terrain');
+    expect(terrain).toHaveLength(12);
+    expect(scene.shapes.find((x) => x.name === 'terrain')!.mesh!.faces).toHaveLength(3 * 2 * 2 * 3);
+    expect(extent(terrain, 0)).toEqual([1.5, 2.5]);
+    expect(terrain.slice(8).map((w) => [Math.round(w[1]! * 1e6) / 1e6, Math.round(w[2]! * 1e6) / 1e6])).toEqual([[0.4, 0], [0.4, 0.1], [0.4, 0.2], [0.4, 0.1]]);
+    expect(terrain.slice(0, 4).every((w) => Math.abs(w[1]! + 0.4) < 1e-6 && Math.abs(w[2]! - 0.2) < 1e-6)).toBe(true);
+    // A camera looking down past the arm: the floor fills the lower half of the image, where
+    // only the background was drawn before.
+    const cam = new Camera(parseCamera({ name: 'side', width: 32, height: 32, fovDeg: 60, pose: { kind: 'fixed', position: [0, -1.5, 0.6], lookAt: [0, 0, 0.2] } }));
+    const out = cam.createFrame();
+    const lowerRowsBackground = (shapes: typeof scene): number => {
+      cam.render(shapes, out);
+      let n = 0;
+      for (let k = 32 * 24; k < 32 * 32; k++) if (out.rgb[3 * k] === 243 && out.rgb[3 * k + 1] === 245) n++;
+      return n;
+    };
+    const k = scene.shapes.findIndex((x) => x.name === 'floor');
+    expect(lowerRowsBackground({ shapes: scene.shapes.filter((_, i) => i !== k), poses: scene.poses.filter((_, i) => Math.floor(i / 7) !== k) })).toBe(32 * 8);
+    expect(lowerRowsBackground(scene)).toBe(0);
+    await env.close();
+  });
+
   it('a missing mesh fails naming the file and the element that wants it', async () => {
     const path = writeArm(join(dir, 'nomesh'), { dropMesh: true });
     await expect(make('UrdfReach-v0', { options: { engine: 'mujoco', mjcf: path, tip: 'tool' } })).rejects.toThrow(/<mesh file="fore.stl"> names .*assets\/fore.stl, which does not exist/);

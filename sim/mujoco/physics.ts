@@ -12,6 +12,14 @@ import { mujoco, type Mujoco } from './module.js';
 /** MuJoCo's geom types (mjtGeom) that the viewer draws as primitives; meshes (mjGEOM_MESH) beside them. */
 const GEOM_KIND: Partial<Record<number, SceneShape['kind']>> = { 2: 'sphere', 3: 'capsule', 5: 'cylinder', 6: 'box' };
 const MJ_GEOM_MESH = 7;
+/** Geom types the scene carries as triangles made here: mjGEOM_PLANE, mjGEOM_HFIELD, mjGEOM_ELLIPSOID. */
+const MJ_GEOM_PLANE = 0;
+const MJ_GEOM_HFIELD = 1;
+const MJ_GEOM_ELLIPSOID = 4;
+/** Half extent drawn for an infinite plane (size 0), m: MuJoCo's floors, to the horizon of any camera here. */
+const INFINITE_PLANE = 50;
+/** Most faces a height field's drawn surface gets (a larger grid is drawn at every k-th sample). */
+const MAX_HFIELD_FACES = 20_000;
 /** The viewer's capsules and cylinders lie along local y, MuJoCo's along z: +90° about x. */
 const Z_TO_Y: Quat = [Math.SQRT1_2, 0, 0, Math.SQRT1_2];
 
@@ -208,7 +216,10 @@ export class MujocoPhysics implements Physics {
    * transparent by their own or their material's colour (Menagerie models put their collision
    * meshes in group 3 beside the visual ones). A mesh geom's shape carries its triangles in its
    * body's frame and rides the body (MuJoCo's mesh frame is the mesh's inertial frame, which
-   * moves with the mesh's shape: a wrist camera attached to `hand#0` would ride that).
+   * moves with the mesh's shape: a wrist camera attached to `hand#0` would ride that). Planes
+   * (a Menagerie scene's floor; an infinite one drawn 50 m out), ellipsoids and height fields
+   * have no primitive in the scene: they go as triangles made here ({@link planeMesh},
+   * {@link ellipsoidMesh}, {@link gridMesh}), so the dashboard and the cameras draw them too.
    */
   private describeScene(model: PhysicsModel): void {
     const m = this.m;
@@ -227,7 +238,9 @@ export class MujocoPhysics implements Physics {
     const taken = new Set(given.filter((n) => n !== ''));
     const perBody = new Map<number, number>();
     for (let g = 0; g < m.ngeom; g++) {
-      const kind = types[g] === MJ_GEOM_MESH ? 'mesh' : GEOM_KIND[types[g] as number];
+      const type = types[g] as number;
+      const made = type === MJ_GEOM_PLANE || type === MJ_GEOM_HFIELD || type === MJ_GEOM_ELLIPSOID;
+      const kind = type === MJ_GEOM_MESH || made ? 'mesh' : GEOM_KIND[type];
       const mat = matId[g] as number;
       const alpha = mat >= 0 ? (matRgba[4 * mat + 3] as number) * (rgba[4 * g + 3] as number) : (rgba[4 * g + 3] as number);
       if (!kind || (group[g] as number) > 2 || alpha === 0 || given[g] === MIDPHASE_GEOM) continue;
@@ -247,7 +260,12 @@ export class MujocoPhysics implements Physics {
       if (kind === 'mesh') {
         const p: Vec3 = [geomPos[3 * g] as number, geomPos[3 * g + 1] as number, geomPos[3 * g + 2] as number];
         const q: Quat = [geomQuat[4 * g + 1] as number, geomQuat[4 * g + 2] as number, geomQuat[4 * g + 3] as number, geomQuat[4 * g] as number];
-        const mesh = meshOf(m, dataId[g] as number, { p, q });
+        const local: SceneMesh | undefined =
+          type === MJ_GEOM_PLANE ? planeMesh(sizes[3 * g] as number, sizes[3 * g + 1] as number)
+          : type === MJ_GEOM_ELLIPSOID ? ellipsoidMesh([sizes[3 * g] as number, sizes[3 * g + 1] as number, sizes[3 * g + 2] as number])
+          : type === MJ_GEOM_HFIELD ? hfieldMesh(m, dataId[g] as number)
+          : undefined;
+        const mesh = made ? (local ? placed(local, { p, q }) : undefined) : meshOf(m, dataId[g] as number, { p, q });
         if (!mesh) continue;
         this.sceneShapes.push({ geom: g, body, shape: { name, kind, size: meshExtents(mesh.vertices), role, mesh }, axial: false });
         continue;
@@ -575,6 +593,92 @@ export function nameAt(m: MjModel, adr: Int32Array, i: number): string {
 }
 
 /** Mesh `id`'s triangles from the compiled model, its vertices placed by `frame` (the geom's pose in its body). */
+/** `mesh` with its vertices moved by `frame` (a geom's pose in its body), to the micrometre. */
+function placed(mesh: SceneMesh, frame: Pose): SceneMesh {
+  const vertices: number[] = [];
+  const v = mesh.vertices;
+  for (let i = 0; i < v.length; i += 3) {
+    const w = transformPoint(frame, [v[i] as number, v[i + 1] as number, v[i + 2] as number]);
+    vertices.push(Math.round(w[0] * 1e6) / 1e6, Math.round(w[1] * 1e6) / 1e6, Math.round(w[2] * 1e6) / 1e6);
+  }
+  return { vertices, faces: mesh.faces };
+}
+
+/**
+ * A plane geom's drawn rectangle: half extents `sx` × `sy` in its z = 0 plane, facing +z (the
+ * side it collides on); 0 (MuJoCo's infinite plane) is drawn {@link INFINITE_PLANE} m out.
+ */
+export function planeMesh(sx: number, sy: number): SceneMesh {
+  const x = sx > 0 ? sx : INFINITE_PLANE;
+  const y = sy > 0 ? sy : INFINITE_PLANE;
+  return { vertices: [-x, -y, 0, x, -y, 0, x, y, 0, -x, y, 0], faces: [0, 1, 2, 0, 2, 3] };
+}
+
+/** An ellipsoid geom as a UV sphere of 16 × 10 quads scaled by its radii (outward faces counter-clockwise). */
+export function ellipsoidMesh(radii: readonly [number, number, number]): SceneMesh {
+  const [a, b, c] = radii;
+  const around = 16;
+  const rings = 10;
+  const vertices: number[] = [0, 0, c]; // north pole
+  for (let r = 1; r < rings; r++) {
+    const theta = (Math.PI * r) / rings;
+    for (let k = 0; k < around; k++) {
+      const phi = (2 * Math.PI * k) / around;
+      vertices.push(a * Math.sin(theta) * Math.cos(phi), b * Math.sin(theta) * Math.sin(phi), c * Math.cos(theta));
+    }
+  }
+  vertices.push(0, 0, -c); // south pole
+  const south = vertices.length / 3 - 1;
+  const at = (r: number, k: number): number => 1 + (r - 1) * around + (k % around);
+  const faces: number[] = [];
+  for (let k = 0; k < around; k++) faces.push(0, at(1, k), at(1, k + 1));
+  for (let r = 1; r < rings - 1; r++) {
+    for (let k = 0; k < around; k++) faces.push(at(r, k), at(r + 1, k), at(r + 1, k + 1), at(r, k), at(r + 1, k + 1), at(r, k + 1));
+  }
+  for (let k = 0; k < around; k++) faces.push(south, at(rings - 1, k + 1), at(rings - 1, k));
+  return { vertices, faces };
+}
+
+/**
+ * A height field geom's top surface: its grid (x along columns, y along rows, over ±radius),
+ * each sample's height its normalised elevation × `size[2]`, faces up. A grid over
+ * {@link MAX_HFIELD_FACES} faces is drawn at every k-th row and column (the last ones kept).
+ */
+function hfieldMesh(m: MjModel, id: number): SceneMesh | undefined {
+  if (id < 0 || id >= m.nhfield) return undefined;
+  const nrow = (m.hfield_nrow as Int32Array)[id] as number;
+  const ncol = (m.hfield_ncol as Int32Array)[id] as number;
+  if (!(nrow >= 2 && ncol >= 2)) return undefined;
+  const size = (m.hfield_size as Float64Array).subarray(4 * id, 4 * id + 4);
+  const data = (m.hfield_data as Float32Array).subarray((m.hfield_adr as Int32Array)[id] as number);
+  return gridMesh(nrow, ncol, [size[0] as number, size[1] as number, size[2] as number], (r, c) => data[r * ncol + c] as number);
+}
+
+/** The surface of an `nrow` × `ncol` height grid over ±rx × ±ry, heights `height(r, c)` × `rz` (see {@link hfieldMesh}). */
+export function gridMesh(nrow: number, ncol: number, [rx, ry, rz]: readonly [number, number, number], height: (r: number, c: number) => number): SceneMesh {
+  let step = 1;
+  while (2 * Math.ceil((nrow - 1) / step) * Math.ceil((ncol - 1) / step) > MAX_HFIELD_FACES) step++;
+  const pick = (n: number): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < n - 1; i += step) out.push(i);
+    out.push(n - 1);
+    return out;
+  };
+  const rows = pick(nrow);
+  const cols = pick(ncol);
+  const vertices: number[] = [];
+  for (const r of rows) for (const c of cols) vertices.push(-rx + (2 * rx * c) / (ncol - 1), -ry + (2 * ry * r) / (nrow - 1), height(r, c) * rz);
+  const faces: number[] = [];
+  const w = cols.length;
+  for (let i = 0; i + 1 < rows.length; i++) {
+    for (let j = 0; j + 1 < w; j++) {
+      const v = i * w + j;
+      faces.push(v, v + 1, v + w + 1, v, v + w + 1, v + w);
+    }
+  }
+  return { vertices, faces };
+}
+
 function meshOf(m: MjModel, id: number, frame: Pose): SceneMesh | undefined {
   if (id < 0 || id >= m.nmesh) return undefined;
   const va = (m.mesh_vertadr as Int32Array)[id] as number;
