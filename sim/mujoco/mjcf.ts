@@ -30,6 +30,11 @@ export interface MjcfOptions {
    * has fingers): one actuator per finger, force-limited by its effort as Rapier's finger motor.
    */
   readonly fingers?: { readonly kp: ArrayLike<number>; readonly kv: ArrayLike<number> };
+  /**
+   * Fingers welded to the hand at q = 0 (closed), no joints or actuators, as the Rapier
+   * articulation's `weldFingers`: for tasks that never command the gripper.
+   */
+  readonly weldFingers?: boolean;
 }
 
 /**
@@ -54,7 +59,8 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   for (const j of robot.joints) childrenOf.set(j.parent, [...(childrenOf.get(j.parent) ?? []), j]);
   const links = new Map(robot.links.map((l) => [l.name, l]));
   const movable = movableJoints(robot);
-  const fingers = gripperJoints(robot);
+  const welded = new Set(options.weldFingers ? gripperJoints(robot) : []);
+  const fingers = options.weldFingers ? [] : gripperJoints(robot);
   if (fingers.length && !options.fingers) throw new RangeError(`URDF ${robot.name}: the gripper's fingers need servo gains (MjcfOptions.fingers)`);
   const friction = options.friction ?? 0.8;
 
@@ -66,7 +72,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     const pad = '  '.repeat(depth);
     const frame = joint ? poseAttrs(joint.origin) : '';
     const lines = [`${pad}<body name="${xmlName(linkName)}"${frame}>`];
-    if (joint && joint.type !== 'fixed') lines.push(`${pad}  ${jointElement(joint, options.actuation.mode === 'torque', fingers.includes(joint) ? null : options.timestep)}`);
+    if (joint && joint.type !== 'fixed' && !welded.has(joint)) lines.push(`${pad}  ${jointElement(joint, options.actuation.mode === 'torque', fingers.includes(joint) ? null : options.timestep)}`);
     if (link.inertial) lines.push(`${pad}  ${inertialElement(link.inertial)}`);
     link.collisions.forEach((c, i) => {
       const g = geomElement(`${linkName}#${i}`, c, friction);

@@ -101,7 +101,7 @@ export class MujocoPhysics implements Physics {
     this.mj = mujoco();
     this.robot = model.robot;
     this.joints = movableJoints(model.robot);
-    this.fingers = gripperJoints(model.robot);
+    this.fingers = model.actuation.weldFingers ? [] : gripperJoints(model.robot);
     this.dof = this.joints.length;
     this.dt = model.timing.dt;
     this.substeps = model.timing.substeps;
@@ -197,9 +197,10 @@ export class MujocoPhysics implements Physics {
   static mjcf(model: PhysicsModel): string {
     const a = model.actuation;
     const gains = servoGains(movableJoints(model.robot), a);
-    const fingers = fingerGains(gripperJoints(model.robot));
+    const fingers = fingerGains(a.weldFingers ? [] : gripperJoints(model.robot));
     return urdfToMjcf(model.robot, {
       fingers: { kp: fingers.stiffness, kv: fingers.damping },
+      weldFingers: a.weldFingers ?? false,
       timestep: model.timing.dt / checkSplit(model.timing.mujocoSplit),
       gravity: model.timing.gravity,
       actuation: a.mode === 'position' ? { mode: 'position', kp: gains.stiffness, kv: gains.damping } : a.mode === 'velocity' ? { mode: 'velocity', kv: gains.velocityGain } : { mode: 'torque' },
