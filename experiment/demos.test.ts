@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FrameReplay } from '../policies/frame-replay.js';
 import { make } from '../tasks/registry.js';
 import { demoTable, saveDemos } from './demos.js';
 import { loadDemos } from './setup.js';
@@ -30,6 +31,11 @@ describe('demo files carry the task they were recorded on', () => {
     const oldFile = join(dir, 'old.demos');
     saveDemos(old, oldFile);
     expect(loadDemos(oldFile, 'c.yaml', v1.spec).size).toBe(1);
+    // A camera demo file (frames) given to a state config: said so, with the command that records the right one.
+    const frames = new FrameReplay({ capacity: 2, obsDim: 1, actDim: 1, costDim: 0, cameras: [{ name: 'front', height: 2, width: 2, channels: 3 }] });
+    const framesFile = join(dir, 'frames.demos');
+    frames.save(framesFile);
+    expect(() => loadDemos(framesFile, 'c.yaml', v1.spec)).toThrow(/frames\.demos holds demos with camera frames \(recorded with a camera config\); this config observes PandaPush-v1's state vector: record them with `npx roborl record-demos --config c\.yaml/);
     await v0.close();
     await v1.close();
   }, 60_000);

@@ -7,6 +7,7 @@ import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { BACKEND_NAMES, DEFAULT_TRAIN_THREADS, describeBackend, selectBackend } from '../policies/backend.js';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
+import { isFrameReplayFile } from '../policies/frame-replay.js';
 import { ReplayBuffer, replayDims, type ReplaySource } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 import { resolveSacConfig, type SacConfig } from '../policies/sac/config.js';
@@ -155,6 +156,7 @@ export function loadRunConfig(runDir: string): ExperimentConfig {
 export function loadDemos(path: string, configPath: string, env: EnvSpec): ReplayBuffer {
   const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
   if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: ${record.replace('them', 'it')}`);
+  if (isFrameReplayFile(path)) throw new UsageError(`${path} holds demos with camera frames (recorded with a camera config); this config observes ${env.id}'s state vector: ${record}`);
   const table = ReplayBuffer.load(path, replayDims(env));
   checkDemoSource(path, table.source, env, record);
   return table;

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { Rng } from '../control/rng.js';
 import type { DictObservation } from '../control/spaces.js';
 import type { Transition, TransitionSink } from '../control/transition.js';
@@ -5,6 +6,20 @@ import { asFloat32, CorruptFileError, encodeBinary, readBinaryFile, writeFileAto
 import { checkSource, type Batch, type CameraShape, type ReplaySource, type ReplaySpec } from './replay.js';
 
 const MAGIC = 'RRLFRAM1';
+
+/** Whether the file at `path` starts as a frame replay table does (a demo file with camera frames); false if it cannot be read. */
+export function isFrameReplayFile(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(MAGIC.length);
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.toString('latin1') === MAGIC;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
 /** Slot flags. */
 const TERMINATED = 1;
 const ENDED = 2;

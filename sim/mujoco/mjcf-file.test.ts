@@ -156,6 +156,8 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
     <geom name="floor" type="plane" size="0 0 0.05"/>
     <geom name="mat" type="plane" size="0.3 0.2 0.05" pos="0 0 0.01" euler="0 0 90"/>
     <geom name="terrain" type="hfield" hfield="terrain" pos="2 0 0"/>
+    <geom name="vast" type="plane" size="20000 20000 1" pos="0 0 -1"/>
+    <geom name="faraway" type="plane" size="0 0 1" pos="9980 0 0"/>
     <body name="base" pos="0 0 0.5">
       <geom name="egg" type="ellipsoid" size="0.05 0.03 0.08" pos="0 0 0.2" euler="0 90 0"/>
       <body pos="0 0 .1">
@@ -183,6 +185,14 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
       return out;
     };
     const extent = (pts: number[][], a: number): [number, number] => [Math.min(...pts.map((w) => w[a]!)), Math.max(...pts.map((w) => w[a]!))];
+    // The world body's geoms are fixtures (drawn grey, not in the robot's colour); the ellipsoid rides the robot's base.
+    expect(['floor', 'mat', 'terrain', 'vast'].map((n) => scene.shapes.find((x) => x.name === n)?.role)).toEqual(['fixture', 'fixture', 'fixture', 'fixture']);
+    expect(scene.shapes.find((x) => x.name === 'egg')?.role).toBe('robot');
+    // A plane larger than the infinite one's drawing is drawn as far; one whose drawing would reach
+    // past what a viewer accepts (10 km) is left out, not the scene with it.
+    expect(extent(world('vast'), 0)).toEqual([-50, 50]);
+    expect(scene.shapes.map((x) => x.name)).not.toContain('faraway');
+    for (const shape of scene.shapes) if (shape.mesh) expect(meshProblem(shape.mesh), shape.name).toBeNull();
     // The infinite floor: a square far past any camera here, at z = 0.
     const floor = world('floor');
     expect(extent(floor, 0)).toEqual([-50, 50]);
@@ -217,8 +227,8 @@ describe('MJCF files on the MuJoCo engine (env.options.mjcf)', () => {
       for (let k = 32 * 24; k < 32 * 32; k++) if (out.rgb[3 * k] === 243 && out.rgb[3 * k + 1] === 245) n++;
       return n;
     };
-    const k = scene.shapes.findIndex((x) => x.name === 'floor');
-    expect(lowerRowsBackground({ shapes: scene.shapes.filter((_, i) => i !== k), poses: scene.poses.filter((_, i) => Math.floor(i / 7) !== k) })).toBe(32 * 8);
+    const planes = scene.shapes.map((x) => x.name === 'floor' || x.name === 'vast');
+    expect(lowerRowsBackground({ shapes: scene.shapes.filter((_, i) => !planes[i]), poses: scene.poses.filter((_, i) => !planes[Math.floor(i / 7)]) })).toBe(32 * 8);
     expect(lowerRowsBackground(scene)).toBe(0);
     await env.close();
   });

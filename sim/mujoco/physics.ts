@@ -1,5 +1,5 @@
 import type { MjData, MjModel } from '@mujoco/mujoco';
-import { meshExtents, type SceneMesh, type SceneShape, type SceneState } from '../../control/scene.js';
+import { meshExtents, meshProblem, type SceneMesh, type SceneShape, type SceneState } from '../../control/scene.js';
 import { fingerGains, servoGains } from '../articulation.js';
 import { mat3ToQuat, quatMul, transformPoint, type Mat3, type Pose, type Quat, type Vec3 } from '../math3d.js';
 import { PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
@@ -257,7 +257,8 @@ export class MujocoPhysics implements Physics {
         taken.add(name);
       }
       const object = objects.get(name);
-      const role: SceneShape['role'] = object ? (object.mass === undefined ? 'fixture' : 'object') : 'robot';
+      // A geom of the world body itself (an MJCF file's floor, terrain, walls) is a fixture, not the robot.
+      const role: SceneShape['role'] = object ? (object.mass === undefined ? 'fixture' : 'object') : body === 0 ? 'fixture' : 'robot';
       if (kind === 'mesh') {
         const p: Vec3 = [geomPos[3 * g] as number, geomPos[3 * g + 1] as number, geomPos[3 * g + 2] as number];
         const q: Quat = [geomQuat[4 * g + 1] as number, geomQuat[4 * g + 2] as number, geomQuat[4 * g + 3] as number, geomQuat[4 * g] as number];
@@ -267,7 +268,8 @@ export class MujocoPhysics implements Physics {
           : type === MJ_GEOM_HFIELD ? hfieldMesh(m, dataId[g] as number)
           : undefined;
         const mesh = made ? (local ? placed(local, { p, q }) : undefined) : meshOf(m, dataId[g] as number, { p, q });
-        if (!mesh) continue;
+        // One shape a viewer cannot take (a plane or mesh posed kilometres out) is left out, not the whole scene with it.
+        if (!mesh || meshProblem(mesh) !== null) continue;
         this.sceneShapes.push({ geom: g, body, shape: { name, kind, size: meshExtents(mesh.vertices), role, mesh }, axial: false });
         continue;
       }
@@ -593,7 +595,6 @@ export function nameAt(m: MjModel, adr: Int32Array, i: number): string {
   return Buffer.from(names.buffer, names.byteOffset + start, end - start).toString('utf8');
 }
 
-/** Mesh `id`'s triangles from the compiled model, its vertices placed by `frame` (the geom's pose in its body). */
 /** `mesh` with its vertices moved by `frame` (a geom's pose in its body), to the micrometre. */
 function placed(mesh: SceneMesh, frame: Pose): SceneMesh {
   const vertices: number[] = [];
@@ -607,11 +608,12 @@ function placed(mesh: SceneMesh, frame: Pose): SceneMesh {
 
 /**
  * A plane geom's drawn rectangle: half extents `sx` × `sy` in its z = 0 plane, facing +z (the
- * side it collides on); 0 (MuJoCo's infinite plane) is drawn {@link INFINITE_PLANE} m out.
+ * side it collides on); 0 (MuJoCo's infinite plane) and anything larger is drawn
+ * {@link INFINITE_PLANE} m out.
  */
 export function planeMesh(sx: number, sy: number): SceneMesh {
-  const x = sx > 0 ? sx : INFINITE_PLANE;
-  const y = sy > 0 ? sy : INFINITE_PLANE;
+  const x = sx > 0 ? Math.min(sx, INFINITE_PLANE) : INFINITE_PLANE;
+  const y = sy > 0 ? Math.min(sy, INFINITE_PLANE) : INFINITE_PLANE;
   return { vertices: [-x, -y, 0, x, -y, 0, x, y, 0, -x, y, 0], faces: [0, 1, 2, 0, 2, 3] };
 }
 
@@ -680,6 +682,7 @@ export function gridMesh(nrow: number, ncol: number, [rx, ry, rz]: readonly [num
   return { vertices, faces };
 }
 
+/** Mesh `id`'s triangles from the compiled model, its vertices placed by `frame` (the geom's pose in its body). */
 function meshOf(m: MjModel, id: number, frame: Pose): SceneMesh | undefined {
   if (id < 0 || id >= m.nmesh) return undefined;
   const va = (m.mesh_vertadr as Int32Array)[id] as number;
