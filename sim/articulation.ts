@@ -484,7 +484,7 @@ function perJoint(v: number | readonly number[] | undefined, dflt: number[], nam
   return out;
 }
 
-function combineInertials(parts: { inertial: UrdfRobot['links'][number]['inertial']; offset: Pose }[]): { mass: number; com: Vec3; principal: Vec3; frame: Quat } {
+export function combineInertials(parts: { inertial: UrdfRobot['links'][number]['inertial']; offset: Pose }[]): { mass: number; com: Vec3; principal: Vec3; frame: Quat } {
   let mass = 0;
   let com: Vec3 = [0, 0, 0];
   const items: { m: number; c: Vec3; I: Mat3 }[] = [];

@@ -54,6 +54,12 @@ export interface SceneObject {
   /** Mass of a free object, kg; absent: a fixture. */
   readonly mass?: number;
   readonly friction?: number;
+  /**
+   * A fixture's robot links that cannot reach it within their joint limits (the Panda's shoulder
+   * links and the table): MuJoCo does not test those pairs for contact (`<exclude>`). Only what
+   * a test keeps true belongs here (tasks/panda.test.ts sweeps the joint ranges for the table).
+   */
+  readonly clearOf?: readonly string[];
 }
 
 /**

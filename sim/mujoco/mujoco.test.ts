@@ -9,7 +9,7 @@ import { loadRapier } from '../rapier.js';
 import { envEntry, make } from '../../tasks/registry.js';
 import { PANDA_READY, PANDA_TABLE_OBJECT, PANDA_TCP } from '../../tasks/panda.js';
 import { forwardKinematics, movableJoints } from '../urdf/kinematics.js';
-import { MIDPHASE_GEOM, urdfToMjcf } from './mjcf.js';
+import { linkPlacements, urdfToMjcf } from './mjcf.js';
 import { loadMujoco, mujoco } from './module.js';
 import { MujocoPhysics } from './physics.js';
 
@@ -35,10 +35,16 @@ describe('MuJoCo model from the URDF', () => {
     const physics = new MujocoPhysics(panda());
     const m = (physics as unknown as { m: { body_mass: Float64Array; jnt_range: Float64Array; actuator_gainprm: Float64Array; actuator_biasprm: Float64Array; nbody: number } }).m;
     const mj = mujoco();
-    for (const link of robot.links) {
-      const b = mj.mj_name2id(m as never, mj.mjtObj.mjOBJ_BODY.value, link.name);
-      expect(m.body_mass[b]).toBeCloseTo(link.inertial?.mass ?? 0, 9);
+    // A link on a fixed joint rides its parent's body (linkPlacements): a body weighs its links.
+    const placements = linkPlacements(robot, false);
+    const bodies = new Set([...placements.values()].map((p) => p.body));
+    expect([...bodies].sort()).toEqual(['panda_leftfinger', 'panda_link0', 'panda_link1', 'panda_link2', 'panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_rightfinger']);
+    for (const body of bodies) {
+      const b = mj.mj_name2id(m as never, mj.mjtObj.mjOBJ_BODY.value, body);
+      const mass = robot.links.filter((l) => placements.get(l.name)?.body === body).reduce((sum, l) => sum + (l.inertial?.mass ?? 0), 0);
+      expect(m.body_mass[b]).toBeCloseTo(mass, 9);
     }
+    expect(mj.mj_name2id(m as never, mj.mjtObj.mjOBJ_BODY.value, 'panda_hand')).toBe(-1);
     const joints = movableJoints(robot);
     const gains = servoGains(joints, { mode: 'position', gravityCompensation: true });
     joints.forEach((j, k) => {
@@ -200,7 +206,7 @@ describe('MuJoCo physics', () => {
 
 describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () => {
   /** The physics' compiled model and data (tests read MuJoCo's own arrays). */
-  const native = (physics: MujocoPhysics) => physics as unknown as { m: { ngeom: number; nbody: number; opt: { gravity: Float64Array }; body_geomnum: Int32Array; body_gravcomp: Float64Array; geom_contype: Int32Array; geom_conaffinity: Int32Array; geom_bodyid: Int32Array }; d: { ncon: number } };
+  const native = (physics: MujocoPhysics) => physics as unknown as { m: { ngeom: number; nbody: number; opt: { gravity: Float64Array }; body_geomnum: Int32Array; body_gravcomp: Float64Array; geom_contype: Int32Array; geom_conaffinity: Int32Array; geom_bodyid: Int32Array; body_parentid: Int32Array; body_jntnum: Int32Array; nexclude: number }; d: { ncon: number } };
 
   it('touching() asks MuJoCo for a geom distance only for pairs whose bounding boxes come within reach, and agrees with asking for every pair', () => {
     const physics = new MujocoPhysics(panda());
@@ -237,26 +243,31 @@ describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () 
     physics.close();
   });
 
-  it('the scene fixtures are tested against the arm in MuJoCo\'s midphase: the world body has a second geom, colliding with nothing and not drawn', () => {
-    // MuJoCo pairs the world body with every body before its broadphase; with one geom each side
-    // only a bounding-sphere test (the 2 m table's is 1.4 m) stands before the narrow phase, so
-    // every arm geom met the table's box collider every physics step (~35% of mj_step, measured).
+  it('a scene fixture is a static body of its own, and the pairs its clearOf names are not tested: the same contacts as the table as a world geom tested against every link', () => {
+    // As a world geom the table met every arm body each step (narrow phase or midphase); as a
+    // body of its own MuJoCo's broadphase sets it apart from the links above it.
     const physics = new MujocoPhysics(panda());
     const { m } = native(physics);
-    expect(m.body_geomnum[0]).toBeGreaterThanOrEqual(2);
-    const extra = mujoco().mj_name2id(m as never, mujoco().mjtObj.mjOBJ_GEOM.value, MIDPHASE_GEOM);
-    expect(m.geom_bodyid[extra]).toBe(0);
-    expect(m.geom_contype[extra]).toBe(0);
-    expect(m.geom_conaffinity[extra]).toBe(0);
-    expect(physics.scene().shapes.map((s) => s.name).sort()).toEqual([...loadDescription('panda').links.flatMap((l) => l.collisions.map((_, i) => `${l.name}#${i}`)), 'table'].sort());
-    // The same contacts as without it, with the arm pressed into the table.
-    const plain = new MujocoPhysics(panda(), MujocoPhysics.mjcf(panda()).replace(/<geom name="world#midphase"[^>]*\/>/, ''));
-    expect(native(plain).m.body_geomnum[0]).toBe(1);
     const mj = mujoco();
+    const table = mj.mj_name2id(m as never, mj.mjtObj.mjOBJ_GEOM.value, 'table');
+    const tableBody = m.geom_bodyid[table] as number;
+    expect(tableBody).toBeGreaterThan(0);
+    expect(m.body_parentid[tableBody]).toBe(0);
+    expect(m.body_jntnum[tableBody]).toBe(0);
+    expect(m.body_geomnum[0]).toBe(0);
+    expect(m.nexclude).toBe(PANDA_TABLE_OBJECT.clearOf?.length);
+    expect(physics.scene().shapes.map((s) => s.name).sort()).toEqual([...loadDescription('panda').links.flatMap((l) => l.collisions.map((_, i) => `${l.name}#${i}`)), 'table'].sort());
+    // The old model: the table a geom of the world body, no exclusions.
+    const xml = MujocoPhysics.mjcf(panda());
+    const asWorldGeom = xml.replace(/<body name="table"([^>]*)>(<geom [^>]*\/>)<\/body>/, (_, pose: string, geom: string) => geom.replace('/>', `${pose}/>`)).replace(/ {2}<contact>[\s\S]*<\/contact>\n/, '');
+    expect(asWorldGeom).not.toBe(xml);
+    const plain = new MujocoPhysics(panda(), asWorldGeom);
+    expect(native(plain).m.body_geomnum[0]).toBe(1);
+    expect(native(plain).m.nexclude).toBe(0);
     const rng = new Rng(8);
     const joints = movableJoints(loadDescription('panda'));
     let contacts = 0;
-    for (let trial = 0; trial < 100; trial++) {
+    for (let trial = 0; trial < 200; trial++) {
       const q = joints.map((j) => rng.uniform(j.limit?.lower ?? -1, j.limit?.upper ?? 1));
       const found = [physics, plain].map((p) => {
         p.setJointState(q);
@@ -270,6 +281,37 @@ describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () 
     expect(contacts).toBeGreaterThan(20);
     physics.close();
     plain.close();
+  });
+
+  it('links on fixed joints (and welded fingers) riding their parent\'s body move as a body each: the same mass matrix, bias forces and link poses', () => {
+    const model = { ...panda(), actuation: { ...panda().actuation, weldFingers: true } };
+    const fused = new MujocoPhysics(model);
+    const unfused = new MujocoPhysics(model, MujocoPhysics.mjcf(model, { fuse: false }));
+    const mj = mujoco();
+    expect(native(unfused).m.nbody - native(fused).m.nbody).toBe(5); // link 8, hand, TCP frame, two fingers
+    const rng = new Rng(12);
+    const joints = movableJoints(loadDescription('panda'));
+    for (let trial = 0; trial < 5; trial++) {
+      const q = joints.map((j) => rng.uniform(j.limit?.lower ?? -1, j.limit?.upper ?? 1));
+      const qd = joints.map(() => rng.uniform(-1, 1));
+      const [a, b] = [fused, unfused].map((p) => {
+        p.setJointState(q, qd);
+        const { model: m, data: d } = p.compiled;
+        mj.mj_forward(m, d);
+        const M = new Float64Array(m.nv * m.nv);
+        mj.mj_fullM(m, d, M);
+        return { M, bias: Float64Array.from(d.qfrc_bias as Float64Array), tcp: p.linkPose(PANDA_TCP), hand: p.linkPose('panda_hand') };
+      });
+      a!.M.forEach((v, i) => expect(v).toBeCloseTo(b!.M[i]!, 9));
+      a!.bias.forEach((v, i) => expect(v).toBeCloseTo(b!.bias[i]!, 9));
+      for (const k of ['tcp', 'hand'] as const) a![k].p.forEach((v, i) => expect(v).toBeCloseTo(b![k].p[i]!, 12));
+    }
+    fused.close();
+    unfused.close();
+  });
+
+  it('a fixture whose clearOf names no link of the robot is refused naming it', () => {
+    expect(() => new MujocoPhysics({ ...panda(), objects: [{ ...PANDA_TABLE_OBJECT, clearOf: ['panda_link9'] }] })).toThrow(/fixture table: clearOf names "panda_link9", not a link of panda/);
   });
 
   it('a gravity-compensated arm is weightless as Rapier\'s (no per-body compensation force), while a free cube still falls at g', () => {

@@ -1,12 +1,12 @@
 import type { MjData, MjModel } from '@mujoco/mujoco';
 import { meshExtents, meshProblem, type SceneMesh, type SceneShape, type SceneState } from '../../control/scene.js';
 import { fingerGains, servoGains } from '../articulation.js';
-import { mat3ToQuat, quatMul, transformPoint, type Mat3, type Pose, type Quat, type Vec3 } from '../math3d.js';
+import { compose, mat3ToQuat, quatMul, transformPoint, type Mat3, type Pose, type Quat, type Vec3 } from '../math3d.js';
 import { PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
 import { fingerPosition, gripperJoints, movableJoints } from '../urdf/kinematics.js';
 import type { UrdfJoint, UrdfRobot } from '../urdf/types.js';
 import { compileMjcf } from './mjcf-file.js';
-import { MIDPHASE_GEOM, urdfToMjcf } from './mjcf.js';
+import { linkPlacements, urdfToMjcf, type MjcfOptions } from './mjcf.js';
 import { mujoco, type Mujoco } from './module.js';
 
 /** MuJoCo's geom types (mjtGeom) that the viewer draws as primitives; meshes (mjGEOM_MESH) beside them. */
@@ -77,6 +77,8 @@ export class MujocoPhysics implements Physics {
   /** The fingers' commanded opening (the leading finger's position), m. */
   private opening = 0;
   private readonly linkBody = new Map<string, number>();
+  /** A link riding another link's body: its pose in that body (absent: the body's own frame). */
+  private readonly linkOffset = new Map<string, Pose>();
   private readonly objects = new Map<string, { body: number; geom: number; qposAdr: number; dofAdr: number; free: boolean }>();
   /** Each link's collision geoms. */
   private readonly linkGeoms = new Map<string, number[]>();
@@ -143,9 +145,21 @@ export class MujocoPhysics implements Physics {
       const fingerIds = this.fingers.map((j) => id(mjOBJ_JOINT.value, j.name, 'joint'));
       this.fingerQpos = Int32Array.from(fingerIds, (j) => jntQpos[j] as number);
       this.fingerCtrl = actuatorOfJoint(this.m, fingerIds, this.fingers.map((j) => j.name));
-      for (const link of model.robot.links) this.linkBody.set(link.name, id(mjOBJ_BODY.value, link.name, 'body'));
+      // A model written from the URDF has no body for a link on a fixed joint (or a welded finger):
+      // it rides its parent's body (linkPlacements), and its geoms keep its name (`link#i`). A
+      // file's model has a body per link.
+      const placements = linkPlacements(model.robot, a.weldFingers ?? false);
+      const fused = typeof source !== 'object' && model.robot.links.some((l) => placements.get(l.name)?.body !== l.name);
       const geomBody = Int32Array.from(this.m.geom_bodyid as Int32Array);
-      for (const [link, body] of this.linkBody) this.linkGeoms.set(link, [...geomBody.keys()].filter((g) => geomBody[g] === body));
+      for (const link of model.robot.links) {
+        const at = fused ? placements.get(link.name) : undefined;
+        this.linkBody.set(link.name, id(mjOBJ_BODY.value, at?.body ?? link.name, 'body'));
+        if (at && at.body !== link.name) this.linkOffset.set(link.name, at.offset);
+        this.linkGeoms.set(
+          link.name,
+          fused ? link.collisions.map((_, i) => this.mj.mj_name2id(this.m, mjOBJ_GEOM.value, `${link.name}#${i}`)).filter((g) => g >= 0) : [...geomBody.keys()].filter((g) => geomBody[g] === this.linkBody.get(link.name)),
+        );
+      }
       for (const o of model.objects ?? []) {
         const geom = id(mjOBJ_GEOM.value, o.name, 'geom');
         const free = o.mass !== undefined;
@@ -194,7 +208,7 @@ export class MujocoPhysics implements Physics {
    * gravity compensation (a weightless world: free objects' weight is applied by the physics,
    * see `gravityCompensation` in mjcf.ts), objects.
    */
-  static mjcf(model: PhysicsModel): string {
+  static mjcf(model: PhysicsModel, overrides: Pick<MjcfOptions, 'fuse'> = {}): string {
     const a = model.actuation;
     const gains = servoGains(movableJoints(model.robot), a);
     const fingers = fingerGains(a.weldFingers ? [] : gripperJoints(model.robot));
@@ -207,6 +221,7 @@ export class MujocoPhysics implements Physics {
       gravityCompensation: a.gravityCompensation,
       objects: model.objects,
       friction: a.friction,
+      ...overrides,
     });
   }
 
@@ -244,7 +259,7 @@ export class MujocoPhysics implements Physics {
       const kind = type === MJ_GEOM_MESH || made ? 'mesh' : GEOM_KIND[type];
       const mat = matId[g] as number;
       const alpha = mat >= 0 ? (matRgba[4 * mat + 3] as number) * (rgba[4 * g + 3] as number) : (rgba[4 * g + 3] as number);
-      if (!kind || (group[g] as number) > 2 || alpha === 0 || given[g] === MIDPHASE_GEOM) continue;
+      if (!kind || (group[g] as number) > 2 || alpha === 0) continue;
       const body = bodyOf[g] as number;
       let name = given[g] as string;
       if (!name) {
@@ -388,7 +403,8 @@ export class MujocoPhysics implements Physics {
   linkPose(link: string): Pose {
     const b = this.linkBody.get(link);
     if (b === undefined) throw new RangeError(`mujoco: ${this.robot.name} has no link "${link}"`);
-    return this.bodyPose(b);
+    const offset = this.linkOffset.get(link);
+    return offset ? compose(this.bodyPose(b), offset) : this.bodyPose(b);
   }
 
   objectPose(name: string): Pose {
