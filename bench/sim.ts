@@ -262,7 +262,56 @@ async function rawMujocoPanda(): Promise<SimTaskResult> {
  * `BENCH_ENGINES=mujoco` narrow it), then the raw MuJoCo Panda, in one run, then the simulated
  * cameras on the Panda scenes (`BENCH_TASKS=cameras BENCH_ENGINES=none`: the cameras alone).
  */
-export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResult[]; cameras: CameraBenchResult[] }> {
+/** A task's control step on Rapier against MuJoCo, interleaved (issue 21's "MuJoCo ≥ 5× Rapier", as a ratio that load hits alike). */
+export interface EngineRatio {
+  readonly task: string;
+  /** Process CPU µs per control step (episode resets included, one per 50 steps or at success), over `steps` steps each. */
+  readonly rapierCpuUs: number;
+  readonly mujocoCpuUs: number;
+  /** rapierCpuUs / mujocoCpuUs: how many times MuJoCo's control-step rate is Rapier's. */
+  readonly ratio: number;
+  readonly steps: number;
+}
+
+/**
+ * Both engines' envs stepped in alternating chunks of 50 random actions (the order flips each
+ * round), CPU time per chunk: on a shared machine the separate rows above swing ±20% between
+ * runs; a ratio measured this way does not (`BENCH_ROUNDS`, default 40).
+ */
+async function engineRatio(id: string): Promise<EngineRatio> {
+  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 40);
+  const envs = [unwrap(await make(id, { options: { engine: 'rapier' } })), unwrap(await make(id, { options: { engine: 'mujoco' } }))];
+  const sync = envs.map((e) => {
+    if (!isSyncEnv(e)) throw new Error(`${id} has no synchronous fast path`);
+    return e;
+  });
+  const actions = actionPool(envs[0] as Env, 512);
+  const t = [0, 0];
+  const k = [0, 0];
+  const cpu = [0, 0];
+  sync.forEach((e) => e.resetSync({ seed: 0 }));
+  for (let round = 0; round <= rounds; round++) {
+    for (const i of round % 2 ? [1, 0] : [0, 1]) {
+      const e = sync[i] as (typeof sync)[number];
+      const c0 = process.cpuUsage();
+      for (let s = 0; s < 50; s++) {
+        const r = e.stepSync(actions[(k[i] as number) & 511] as Float32Array);
+        k[i] = (k[i] as number) + 1;
+        t[i] = (t[i] as number) + 1;
+        if (r.terminated || (t[i] as number) >= 50) {
+          e.resetSync({ seed: k[i] as number });
+          t[i] = 0;
+        }
+      }
+      const c = process.cpuUsage(c0);
+      if (round > 0) cpu[i] = (cpu[i] as number) + (c.user + c.system) / (50 * rounds); // round 0 warms up
+    }
+  }
+  await Promise.all(envs.map((e) => e.close()));
+  return { task: id, rapierCpuUs: cpu[0] as number, mujocoCpuUs: cpu[1] as number, ratio: (cpu[0] as number) / (cpu[1] as number), steps: 50 * rounds };
+}
+
+export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResult[]; engineRatios: EngineRatio[]; cameras: CameraBenchResult[] }> {
   const only = process.env['BENCH_TASKS']?.split(',');
   const engines = process.env['BENCH_ENGINES']?.split(',');
   const tasks: SimTaskResult[] = [];
@@ -281,6 +330,13 @@ export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResul
     }
   }
   if (!engines || engines.includes('mujoco')) tasks.push(await rawMujocoPanda());
+  const engineRatios: EngineRatio[] = [];
+  if (!engines || (engines.includes('rapier') && engines.includes('mujoco'))) {
+    for (const id of listEnvs().filter((t) => (!only || only.includes(t)) && envEntry(t).engines.includes('rapier') && envEntry(t).engines.includes('mujoco'))) {
+      process.stderr.write(`bench sim: ${id} (rapier against mujoco, interleaved)…\n`);
+      engineRatios.push(await engineRatio(id));
+    }
+  }
   const cameras: CameraBenchResult[] = [];
   for (const id of ['PandaReach-v0', 'PandaPush-v0'].filter((t) => !only || only.includes(t) || only.includes('cameras'))) cameras.push(...(await cameraRows(id)));
   if (!only || only.includes('cameras') || only.includes('meshes')) cameras.push(...(await meshCameraRows()));
@@ -289,9 +345,10 @@ export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResul
     const header = ['task', 'engine', 'steps/s', 'vec8 steps/s', 'control µs', 'physics µs', 'overhead (CPU)', 'control CPU µs', 'raw µs', 'raw CPU µs', 'over raw (CPU)', 'reset µs'];
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] as string).length)));
     for (const r of [header, ...rows]) process.stdout.write(`${r.map((cell, c) => cell.padStart(widths[c] as number)).join('  ')}\n`);
+    for (const r of engineRatios) process.stdout.write(`${r.task}: Rapier ${r.rapierCpuUs.toFixed(0)} µs, MuJoCo ${r.mujocoCpuUs.toFixed(0)} µs CPU per control step, interleaved: MuJoCo ${r.ratio.toFixed(2)}× Rapier's rate\n`);
     for (const c of cameras) process.stdout.write(`camera ${c.camera} ${c.width}×${c.height}${c.depth ? ' +depth' : ''} on ${c.task}: ${c.renderUs.toFixed(0)} µs per frame (p95 ${c.renderP95Us.toFixed(0)}, CPU ${c.renderCpuUs.toFixed(0)}), scene() ${c.sceneUs.toFixed(0)} µs\n`);
   }
-  return { tasks, cameras };
+  return { tasks, engineRatios, cameras };
 }
 
 /** One simulated camera's render time on a task's scene (issue 23). */
