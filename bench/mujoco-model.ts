@@ -41,14 +41,14 @@ function modelOf(task: string): PhysicsModel {
 function variants(model: PhysicsModel): [string, string][] {
   const shipped = MujocoPhysics.mjcf(model);
   const flags = /<flag [^>]*\/>/;
-  const table = /<body name="table"([^>]*)>(<geom [^>]*\/>)<\/body>/;
+  const table = /<body name="table#fixture"([^>]*)>(<geom [^>]*\/>)<\/body>/;
   if (!flags.test(shipped) || !table.test(shipped)) throw new Error('the model no longer has the shape this bench undoes');
   return [
     ['shipped', shipped],
     ['undo: fixed links ride their parent body (a body per link)', MujocoPhysics.mjcf(model, { fuse: false })],
     ['undo: islands and midphase off', shipped.replace(flags, '<flag/>')],
     ['undo: clearOf exclusions', shipped.replace(/ {2}<contact>[\s\S]*<\/contact>\n/, '')],
-    ['undo: the table a static body (a world geom + an inert midphase geom, as before)', shipped.replace(table, (_, pose: string, geom: string) => `${geom.replace('/>', `${pose}/>`)}<geom name="world#midphase" type="sphere" size="0.001"${pose} contype="0" conaffinity="0" rgba="0 0 0 0"/>`).replaceAll('<exclude body1="table"', '<exclude body1="world"')],
+    ['undo: the table a static body (a world geom + an inert midphase geom, as before)', shipped.replace(table, (_, pose: string, geom: string) => `${geom.replace('/>', `${pose}/>`)}<geom name="world#midphase" type="sphere" size="0.001"${pose} contype="0" conaffinity="0" rgba="0 0 0 0"/>`).replaceAll('<exclude body1="table#fixture"', '<exclude body1="world"')],
     ['undo: fingers welded', MujocoPhysics.mjcf({ ...model, actuation: { ...model.actuation, weldFingers: false } })],
   ];
 }

@@ -257,11 +257,6 @@ async function rawMujocoPanda(): Promise<SimTaskResult> {
   }
 }
 
-/**
- * Every task on each of its engines (`BENCH_TASKS=PandaReach-v0,PandaPush-v0` and
- * `BENCH_ENGINES=mujoco` narrow it), then the raw MuJoCo Panda, in one run, then the simulated
- * cameras on the Panda scenes (`BENCH_TASKS=cameras BENCH_ENGINES=none`: the cameras alone).
- */
 /** A task's control step on Rapier against MuJoCo, interleaved (issue 21's "MuJoCo ≥ 5× Rapier", as a ratio that load hits alike). */
 export interface EngineRatio {
   readonly task: string;
@@ -280,6 +275,7 @@ export interface EngineRatio {
  */
 async function engineRatio(id: string): Promise<EngineRatio> {
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 40);
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`BENCH_ROUNDS must be a positive integer, got ${process.env['BENCH_ROUNDS']}`);
   const envs = [unwrap(await make(id, { options: { engine: 'rapier' } })), unwrap(await make(id, { options: { engine: 'mujoco' } }))];
   const sync = envs.map((e) => {
     if (!isSyncEnv(e)) throw new Error(`${id} has no synchronous fast path`);
@@ -311,6 +307,12 @@ async function engineRatio(id: string): Promise<EngineRatio> {
   return { task: id, rapierCpuUs: cpu[0] as number, mujocoCpuUs: cpu[1] as number, ratio: (cpu[0] as number) / (cpu[1] as number), steps: 50 * rounds };
 }
 
+/**
+ * Every task on each of its engines (`BENCH_TASKS=PandaReach-v0,PandaPush-v0` and
+ * `BENCH_ENGINES=mujoco` narrow it), then the raw MuJoCo Panda, the two engines
+ * against each other interleaved, in one run, then the simulated
+ * cameras on the Panda scenes (`BENCH_TASKS=cameras BENCH_ENGINES=none`: the cameras alone).
+ */
 export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResult[]; engineRatios: EngineRatio[]; cameras: CameraBenchResult[] }> {
   const only = process.env['BENCH_TASKS']?.split(',');
   const engines = process.env['BENCH_ENGINES']?.split(',');

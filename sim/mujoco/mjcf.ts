@@ -75,7 +75,11 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     if (inertials.length === 1 && inertials[0]?.link.name === linkName) lines.push(`${pad}  ${inertialElement(inertials[0].link.inertial as Inertial)}`);
     else if (inertials.length) {
       const c = combineInertials(inertials.map((m) => ({ inertial: m.link.inertial, offset: m.offset })));
-      lines.push(`${pad}  <inertial${poseAttrs({ p: c.com, q: c.frame }, true)} mass="${num(c.mass)}" diaginertia="${c.principal.map(num).join(' ')}"/>`);
+      // A flat plate's moments meet A + B = C exactly; the eigen solver's rounding can leave C a
+      // hair over, which MuJoCo refuses: clamp each to the sum of the other two.
+      const [a, b, cc] = c.principal;
+      const principal = [Math.min(a, b + cc), Math.min(b, a + cc), Math.min(cc, a + b)];
+      lines.push(`${pad}  <inertial${poseAttrs({ p: c.com, q: c.frame }, true)} mass="${num(c.mass)}" diaginertia="${principal.map(num).join(' ')}"/>`);
     }
     for (const m of members) {
       m.link.collisions.forEach((c, i) => {
@@ -122,11 +126,19 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   });
   const g = options.gravityCompensation ? [0, 0, 0] : (options.gravity ?? [0, 0, -9.81]);
   const scene = (options.objects ?? []).map(objectElement);
-  // Pairs a fixture's `clearOf` says cannot touch (a fixture is a body of its own, so it can be named).
-  const excluded = (options.objects ?? []).flatMap((o) => (o.mass === undefined ? (o.clearOf ?? []).map((link) => {
-    if (!links.has(link)) throw new RangeError(`fixture ${o.name}: clearOf names ${JSON.stringify(link)}, not a link of ${robot.name}`);
-    return `    <exclude body1="${xmlName(o.name)}" body2="${xmlName(link)}"/>`;
-  }) : []));
+  // Pairs a fixture's `clearOf` says cannot touch. MuJoCo excludes body pairs, so a named link
+  // must be a body of its own carrying no other link's shapes (a fused hand would go with link 7).
+  const placements = linkPlacements(robot, options.weldFingers ?? false, options.fuse);
+  const excluded = (options.objects ?? []).flatMap((o) => {
+    if (o.clearOf?.length && o.mass !== undefined) throw new RangeError(`object ${o.name}: clearOf is for fixtures (objects without mass); a free object moves`);
+    return (o.clearOf ?? []).map((link) => {
+      const at = placements.get(link);
+      if (!at) throw new RangeError(`fixture ${o.name}: clearOf names ${JSON.stringify(link)}, not a link of ${robot.name}`);
+      const riders = [...placements].filter(([other, p]) => p.body === link && other !== link && (links.get(other)?.collisions.length ?? 0) > 0).map(([other]) => other);
+      if (at.body !== link || riders.length) throw new RangeError(`fixture ${o.name}: clearOf names ${link}, which ${at.body !== link ? `rides ${at.body}'s body` : `carries ${riders.join(', ')} on its body`} in MuJoCo's model: contacts are excluded per body, so name links with a body of their own`);
+      return `    <exclude body1="${fixtureBody(o.name)}" body2="${xmlName(link)}"/>`;
+    });
+  });
   return [
     `<mujoco model="${xmlName(robot.name)}">`,
     // Radians, as URDF; inertias exactly as given (no bounding-box or mesh inference).
@@ -215,11 +227,16 @@ function objectElement(o: SceneObject): string {
   // (its bounding sphere, 1.4 m for a 2 m table, holds the whole arm), in the midphase's box tree
   // with a second, inert world geom (what this replaced): PandaReach's raw control step 1.17×
   // faster than that, the same contacts (docs/benchmarks.md).
-  if (o.mass === undefined) return `<body name="${xmlName(o.name)}"${pose}>${geom}/></body>`;
+  if (o.mass === undefined) return `<body name="${fixtureBody(o.name)}"${pose}>${geom}/></body>`;
   const m = o.mass;
   const [a, b, c] = size as [number, number, number];
   const inertia = o.kind === 'box' ? [(m / 3) * (b * b + c * c), (m / 3) * (a * a + c * c), (m / 3) * (a * a + b * b)] : [0.4 * m * a * a, 0.4 * m * a * a, 0.4 * m * a * a];
   return `<body name="${xmlName(o.name)}"${pose}><freejoint name="${xmlName(o.name)}"/><inertial pos="0 0 0" mass="${num(m)}" diaginertia="${inertia.map(num).join(' ')}"/>${geom}/></body>`;
+}
+
+/** A fixture's body (its geom has the fixture's name): apart from the links' names, which a fixture may share. */
+function fixtureBody(name: string): string {
+  return `${xmlName(name)}#fixture`;
 }
 
 /** ` pos=… quat=…` (MJCF quaternions are w x y z; ours x y z w), omitting the identity. */
@@ -272,12 +289,12 @@ function bodyMembers(linkName: string, links: ReadonlyMap<string, UrdfLink>, chi
  * hand, flange, TCP frame and welded fingers are one body with link 7 (PandaReach's raw control
  * step 1.33× faster than with a body each).
  */
-export function linkPlacements(robot: UrdfRobot, weldFingers: boolean): Map<string, { body: string; offset: Pose }> {
+export function linkPlacements(robot: UrdfRobot, weldFingers: boolean, fuse = true): Map<string, { body: string; offset: Pose }> {
   const childrenOf = new Map<string, UrdfJoint[]>();
   for (const j of robot.joints) childrenOf.set(j.parent, [...(childrenOf.get(j.parent) ?? []), j]);
   const links = new Map(robot.links.map((l) => [l.name, l]));
   const welded = new Set(weldFingers ? gripperJoints(robot) : []);
-  const ownBody = (j: UrdfJoint): boolean => j.type !== 'fixed' && !welded.has(j);
+  const ownBody = (j: UrdfJoint): boolean => !fuse || (j.type !== 'fixed' && !welded.has(j));
   const out = new Map<string, { body: string; offset: Pose }>();
   const heads = [robot.root, ...robot.joints.filter(ownBody).map((j) => j.child)];
   for (const head of heads) for (const m of bodyMembers(head, links, childrenOf, ownBody)) out.set(m.link.name, { body: head, offset: m.offset });

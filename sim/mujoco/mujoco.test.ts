@@ -9,6 +9,7 @@ import { loadRapier } from '../rapier.js';
 import { envEntry, make } from '../../tasks/registry.js';
 import { PANDA_READY, PANDA_TABLE_OBJECT, PANDA_TCP } from '../../tasks/panda.js';
 import { forwardKinematics, movableJoints } from '../urdf/kinematics.js';
+import { parseUrdf } from '../urdf/parse.js';
 import { linkPlacements, urdfToMjcf } from './mjcf.js';
 import { loadMujoco, mujoco } from './module.js';
 import { MujocoPhysics } from './physics.js';
@@ -259,7 +260,7 @@ describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () 
     expect(physics.scene().shapes.map((s) => s.name).sort()).toEqual([...loadDescription('panda').links.flatMap((l) => l.collisions.map((_, i) => `${l.name}#${i}`)), 'table'].sort());
     // The old model: the table a geom of the world body, no exclusions.
     const xml = MujocoPhysics.mjcf(panda());
-    const asWorldGeom = xml.replace(/<body name="table"([^>]*)>(<geom [^>]*\/>)<\/body>/, (_, pose: string, geom: string) => geom.replace('/>', `${pose}/>`)).replace(/ {2}<contact>[\s\S]*<\/contact>\n/, '');
+    const asWorldGeom = xml.replace(/<body name="table#fixture"([^>]*)>(<geom [^>]*\/>)<\/body>/, (_, pose: string, geom: string) => geom.replace('/>', `${pose}/>`)).replace(/ {2}<contact>[\s\S]*<\/contact>\n/, '');
     expect(asWorldGeom).not.toBe(xml);
     const plain = new MujocoPhysics(panda(), asWorldGeom);
     expect(native(plain).m.body_geomnum[0]).toBe(1);
@@ -298,10 +299,14 @@ describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () 
         p.setJointState(q, qd);
         const { model: m, data: d } = p.compiled;
         mj.mj_forward(m, d);
-        const M = new Float64Array(m.nv * m.nv);
-        mj.mj_fullM(m, d, M);
+        // The bindings copy a plain array in and nothing back: MuJoCo writes into a buffer of its own.
+        const buffer = new mj.DoubleBuffer(m.nv * m.nv);
+        mj.mj_fullM(m, d, buffer);
+        const M = Float64Array.from(buffer.GetView() as Float64Array);
+        buffer.delete();
         return { M, bias: Float64Array.from(d.qfrc_bias as Float64Array), tcp: p.linkPose(PANDA_TCP), hand: p.linkPose('panda_hand') };
       });
+      expect(a!.M.reduce((sum, v) => sum + Math.abs(v), 0)).toBeGreaterThan(0.1); // a mass matrix, not zeros
       a!.M.forEach((v, i) => expect(v).toBeCloseTo(b!.M[i]!, 9));
       a!.bias.forEach((v, i) => expect(v).toBeCloseTo(b!.bias[i]!, 9));
       for (const k of ['tcp', 'hand'] as const) a![k].p.forEach((v, i) => expect(v).toBeCloseTo(b![k].p[i]!, 12));
@@ -310,8 +315,42 @@ describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () 
     unfused.close();
   });
 
-  it('a fixture whose clearOf names no link of the robot is refused naming it', () => {
-    expect(() => new MujocoPhysics({ ...panda(), objects: [{ ...PANDA_TABLE_OBJECT, clearOf: ['panda_link9'] }] })).toThrow(/fixture table: clearOf names "panda_link9", not a link of panda/);
+  it('clearOf names links with a body of their own and no other link\'s shapes on it, of a fixture; anything else is refused naming it', () => {
+    const refused = (clearOf: string[], extra: Partial<ReturnType<typeof panda>> = {}, weld = true): string => {
+      try {
+        new MujocoPhysics({ ...panda(), actuation: { ...panda().actuation, weldFingers: weld }, objects: [{ ...PANDA_TABLE_OBJECT, clearOf }], ...extra }).close();
+        return 'accepted';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    expect(refused(['panda_link9'])).toMatch(/fixture table: clearOf names "panda_link9", not a link of panda/);
+    // The hand rides link 7's body: MuJoCo could only exclude link 7 with it.
+    expect(refused(['panda_hand'])).toMatch(/clearOf names panda_hand, which rides panda_link7's body/);
+    // Excluding link 7's body would drop the hand's and the welded fingers' contacts too.
+    expect(refused(['panda_link7'])).toMatch(/clearOf names panda_link7, which carries panda_hand, panda_leftfinger, panda_rightfinger on its body/);
+    expect(refused(['panda_leftfinger'], {}, false)).toBe('accepted'); // a servoed finger is a body of its own
+    expect(refused([], { objects: [{ name: 'cube', kind: 'box', size: [0.02, 0.02, 0.02], position: [0.5, 0, 0.02], mass: 0.1, clearOf: ['panda_link1'] }] })).toMatch(/object cube: clearOf is for fixtures/);
+  });
+
+  it('a fixture may share a link\'s name (its body is named apart); a flat plate\'s inertia riding a moving link compiles', () => {
+    const physics = new MujocoPhysics({ ...panda(), objects: [{ ...PANDA_TABLE_OBJECT, name: 'panda_link3', clearOf: [] }] });
+    physics.restore();
+    physics.setJointState(PANDA_READY);
+    expect(physics.objectPose('panda_link3').p[2]).toBeCloseTo(PANDA_TABLE_OBJECT.position[2], 9);
+    expect(physics.linkPose('panda_link3').p[2]).toBeGreaterThan(0.3);
+    physics.close();
+    // A lamina (ixx + iyy = izz exactly) on a fixed joint at 15 orientations: the combined
+    // moments' rounding once left C a hair over A + B, which MuJoCo refuses.
+    for (const yaw of [0, 0.1, 0.3, 0.7, 1.1]) {
+      for (const pitch of [0, 0.2, 0.5]) {
+        const robot = parseUrdf(`<robot name="lamina"><link name="base"/><link name="arm"/>
+  <link name="plate"><inertial><origin xyz="0.1 0 0"/><mass value="0.3"/><inertia ixx="0.0001" iyy="0.0004" izz="0.0005" ixy="0" ixz="0" iyz="0"/></inertial></link>
+  <joint name="j" type="revolute"><parent link="base"/><child link="arm"/><axis xyz="0 0 1"/><limit lower="-1" upper="1" effort="10" velocity="1"/></joint>
+  <joint name="f" type="fixed"><parent link="arm"/><child link="plate"/><origin rpy="0 ${pitch} ${yaw}"/></joint></robot>`);
+        expect(() => new MujocoPhysics({ robot, actuation: { mode: 'position' }, timing: { dt: 0.004, substeps: 10 } }).close(), `pitch ${pitch} yaw ${yaw}`).not.toThrow();
+      }
+    }
   });
 
   it('a gravity-compensated arm is weightless as Rapier\'s (no per-body compensation force), while a free cube still falls at g', () => {
