@@ -72,7 +72,10 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     // The links riding this body (fixed-joint children, welded fingers) at their poses in it.
     const members = bodyMembers(linkName, links, childrenOf, ownBody);
     const inertials = members.filter((m) => m.link.inertial);
-    if (inertials.length === 1 && inertials[0]?.link.name === linkName) lines.push(`${pad}  ${inertialElement(inertials[0].link.inertial as Inertial)}`);
+    // One inertial of the body's own link, unrotated: as written. Rotated (MJCF takes a full tensor
+    // without a quat only) or several: combined, in its principal frame.
+    const own = inertials.length === 1 && inertials[0]?.link.name === linkName ? (inertials[0].link.inertial as Inertial) : null;
+    if (own && own.origin.q.slice(0, 3).every((v) => v === 0)) lines.push(`${pad}  ${inertialElement(own)}`);
     else if (inertials.length) {
       const c = combineInertials(inertials.map((m) => ({ inertial: m.link.inertial, offset: m.offset })));
       // A flat plate's moments meet A + B = C exactly; the eigen solver's rounding can leave C a

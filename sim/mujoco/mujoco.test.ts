@@ -351,6 +351,13 @@ describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () 
         expect(() => new MujocoPhysics({ robot, actuation: { mode: 'position' }, timing: { dt: 0.004, substeps: 10 } }).close(), `pitch ${pitch} yaw ${yaw}`).not.toThrow();
       }
     }
+    // An inertial turned by rpy on a moving link (MJCF refuses a quat beside a full tensor): its principal frame.
+    const turned = parseUrdf(`<robot name="turned"><link name="base"/>
+  <link name="arm"><inertial><origin xyz="0.1 0 0" rpy="0.3 0.2 0.1"/><mass value="0.3"/><inertia ixx="0.0002" iyy="0.0004" izz="0.0005" ixy="0.00001" ixz="0" iyz="0"/></inertial></link>
+  <joint name="j" type="revolute"><parent link="base"/><child link="arm"/><axis xyz="0 0 1"/><limit lower="-1" upper="1" effort="10" velocity="1"/></joint></robot>`);
+    const p = new MujocoPhysics({ robot: turned, actuation: { mode: 'position' }, timing: { dt: 0.004, substeps: 10 } });
+    expect(native(p).m.nbody).toBe(3);
+    p.close();
   });
 
   it('a gravity-compensated arm is weightless as Rapier\'s (no per-body compensation force), while a free cube still falls at g', () => {
