@@ -67,7 +67,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     // MuJoCo's wasm build overflows its stack on deep chains (a 200-link chain hung its compiler).
     if (depth > 100) throw new RangeError(`URDF ${robot.name}: the chain to link ${linkName} is too deep for MuJoCo's WebAssembly build (about 100 links at most)`);
     const pad = '  '.repeat(depth);
-    const lines = [`${pad}<body name="${xmlName(linkName)}"${frame ? poseAttrs(frame) : ''}>`];
+    const lines = [`${pad}<body name="${linkBodyName(linkName)}"${frame ? poseAttrs(frame) : ''}>`];
     if (joint && moves(joint)) lines.push(`${pad}  ${jointElement(joint, options.actuation.mode === 'torque', fingers.includes(joint) ? null : options.timestep)}`);
     // The links riding this body (fixed-joint children, welded fingers) at their poses in it.
     const members = bodyMembers(linkName, links, childrenOf, ownBody);
@@ -139,7 +139,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
       if (!at) throw new RangeError(`fixture ${o.name}: clearOf names ${JSON.stringify(link)}, not a link of ${robot.name}`);
       const riders = [...placements].filter(([other, p]) => p.body === link && other !== link && (links.get(other)?.collisions.length ?? 0) > 0).map(([other]) => other);
       if (at.body !== link || riders.length) throw new RangeError(`fixture ${o.name}: clearOf names ${link}, which ${at.body !== link ? `rides ${at.body}'s body` : `carries ${riders.join(', ')} on its body`} in MuJoCo's model: contacts are excluded per body, so name links with a body of their own`);
-      return `    <exclude body1="${fixtureBody(o.name)}" body2="${xmlName(link)}"/>`;
+      return `    <exclude body1="${fixtureBody(o.name)}" body2="${linkBodyName(link)}"/>`;
     });
   });
   return [
@@ -235,6 +235,14 @@ function objectElement(o: SceneObject): string {
   const [a, b, c] = size as [number, number, number];
   const inertia = o.kind === 'box' ? [(m / 3) * (b * b + c * c), (m / 3) * (a * a + c * c), (m / 3) * (a * a + b * b)] : [0.4 * m * a * a, 0.4 * m * a * a, 0.4 * m * a * a];
   return `<body name="${xmlName(o.name)}"${pose}><freejoint name="${xmlName(o.name)}"/><inertial pos="0 0 0" mass="${num(m)}" diaginertia="${inertia.map(num).join(' ')}"/>${geom}/></body>`;
+}
+
+/**
+ * The MuJoCo body of a link with a body of its own: its name, but for a link named `world` (ROS
+ * URDFs often root the robot at one), which would be MuJoCo's world body.
+ */
+export function linkBodyName(link: string): string {
+  return link === 'world' ? 'world#link' : xmlName(link);
 }
 
 /** A fixture's body (its geom has the fixture's name): apart from the links' names, which a fixture may share. */

@@ -333,6 +333,24 @@ describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () 
     expect(refused([], { objects: [{ name: 'cube', kind: 'box', size: [0.02, 0.02, 0.02], position: [0.5, 0, 0.02], mass: 0.1, clearOf: ['panda_link1'] }] })).toMatch(/object cube: clearOf is for fixtures/);
   });
 
+  it('a URDF rooted at a link named world (as ROS URDFs often are) loads; its links sit where forward kinematics puts them', () => {
+    const robot = parseUrdf(`<robot name="rooted"><link name="world"/><link name="base"><inertial><mass value="1"/><inertia ixx="0.01" iyy="0.01" izz="0.01" ixy="0" ixz="0" iyz="0"/></inertial></link>
+  <link name="arm"><inertial><origin xyz="0.1 0 0"/><mass value="0.3"/><inertia ixx="0.0002" iyy="0.0004" izz="0.0005" ixy="0" ixz="0" iyz="0"/></inertial><collision><geometry><box size="0.2 0.02 0.02"/></geometry></collision></link>
+  <link name="tool"/>
+  <joint name="fix" type="fixed"><parent link="world"/><child link="base"/><origin xyz="0 0 0.5"/></joint>
+  <joint name="j" type="revolute"><parent link="base"/><child link="arm"/><origin xyz="0 0 0.1"/><axis xyz="0 1 0"/><limit lower="-1" upper="1" effort="10" velocity="1"/></joint>
+  <joint name="t" type="fixed"><parent link="arm"/><child link="tool"/><origin xyz="0.2 0 0"/></joint></robot>`);
+    const physics = new MujocoPhysics({ robot, actuation: { mode: 'position' }, timing: { dt: 0.004, substeps: 10 } });
+    physics.restore();
+    physics.setJointState([0.4]);
+    const fk = forwardKinematics(robot, [0.4]);
+    for (const link of ['world', 'base', 'arm', 'tool']) {
+      const want = fk.get(link)!.p;
+      physics.linkPose(link).p.forEach((v, i) => expect(v, link).toBeCloseTo(want[i]!, 9));
+    }
+    physics.close();
+  });
+
   it('a fixture may share a link\'s name (its body is named apart); a flat plate\'s inertia riding a moving link compiles', () => {
     const physics = new MujocoPhysics({ ...panda(), objects: [{ ...PANDA_TABLE_OBJECT, name: 'panda_link3', clearOf: [] }] });
     physics.restore();

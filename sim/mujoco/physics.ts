@@ -6,7 +6,7 @@ import { PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
 import { fingerPosition, gripperJoints, movableJoints } from '../urdf/kinematics.js';
 import type { UrdfJoint, UrdfRobot } from '../urdf/types.js';
 import { compileMjcf } from './mjcf-file.js';
-import { linkPlacements, urdfToMjcf, type MjcfOptions } from './mjcf.js';
+import { linkBodyName, linkPlacements, urdfToMjcf, type MjcfOptions } from './mjcf.js';
 import { mujoco, type Mujoco } from './module.js';
 
 /** MuJoCo's geom types (mjtGeom) that the viewer draws as primitives; meshes (mjGEOM_MESH) beside them. */
@@ -153,7 +153,7 @@ export class MujocoPhysics implements Physics {
       const geomBody = Int32Array.from(this.m.geom_bodyid as Int32Array);
       for (const link of model.robot.links) {
         const at = fused ? placements.get(link.name) : undefined;
-        this.linkBody.set(link.name, id(mjOBJ_BODY.value, at?.body ?? link.name, 'body'));
+        this.linkBody.set(link.name, id(mjOBJ_BODY.value, source === undefined || typeof source === 'string' ? linkBodyName(at?.body ?? link.name) : link.name, 'body'));
         if (at && at.body !== link.name) this.linkOffset.set(link.name, at.offset);
         this.linkGeoms.set(
           link.name,
