@@ -41,10 +41,13 @@ export interface MjcfOptions {
 }
 
 /**
- * Writes MJCF for a parsed URDF robot: one body per link at its joint frame (the URDF child frame
- * at q = 0), the same inertials (full tensors in their frames), collision geoms, hinge and slide
- * joints with their ranges and viscous damping, and a `position` actuator per movable joint with
- * the Rapier articulation's gains and effort limit — so both engines simulate the same arm.
+ * Writes MJCF for a parsed URDF robot: a body per moving link at its joint frame (the URDF child
+ * frame at q = 0) — links on fixed joints and welded fingers ride their parent's body
+ * ({@link linkPlacements}), with the inertias combined — the same inertials (full tensors in
+ * their frames where a body has one), collision geoms, hinge and slide joints with their ranges
+ * and viscous damping, and a `position` actuator per movable joint with the Rapier
+ * articulation's gains and effort limit — so both engines simulate the same arm. Scene objects:
+ * a free body each, a fixture a static body with its `clearOf` pairs excluded.
  *
  * Why MJCF rather than MuJoCo's own URDF reader: MuJoCo's reader has no capsules and no
  * actuators, and would re-derive inertias; one description read by one parser keeps the two
@@ -147,8 +150,8 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     // Radians, as URDF; inertias exactly as given (no bounding-box or mesh inference).
     `  <compiler angle="radian" inertiafromgeom="false" autolimits="true" boundmass="0" boundinertia="0"/>`,
     // Islands and the midphase are for many bodies and geoms: a robot of one chain, a body a link
-    // with a collision shape or two, solves as one island and needs no box tree inside a pair.
-    // Without them PandaReach's raw control step is 1.16× faster (each 1.07–1.08×), push unchanged.
+    // with a collision shape or two, solves as one island and needs no box tree inside a pair
+    // (what each of these model choices costs: bench/mujoco-model.ts, docs/benchmarks.md).
     `  <option timestep="${num(options.timestep)}" gravity="${g.map(num).join(' ')}" integrator="implicitfast"><flag island="disable" midphase="disable"/></option>`,
     `  <worldbody>`,
     ...scene.map((s) => `    ${s}`),
@@ -228,8 +231,8 @@ function objectElement(o: SceneObject): string {
   // bounds it by its box and sets it apart from the arm's bodies above it. As a world geom the
   // table met every arm body each step — in the narrow phase when it was the world's one geom
   // (its bounding sphere, 1.4 m for a 2 m table, holds the whole arm), in the midphase's box tree
-  // with a second, inert world geom (what this replaced): PandaReach's raw control step 1.17×
-  // faster than that, the same contacts (docs/benchmarks.md).
+  // with a second, inert world geom (what this replaced). The same contacts, a cheaper step
+  // (bench/mujoco-model.ts).
   if (o.mass === undefined) return `<body name="${fixtureBody(o.name)}"${pose}>${geom}/></body>`;
   const m = o.mass;
   const [a, b, c] = size as [number, number, number];
@@ -297,8 +300,7 @@ function bodyMembers(linkName: string, links: ReadonlyMap<string, UrdfLink>, chi
  * the root) is a body of its own; a link on a fixed joint — or a finger welded by `weldFingers` —
  * rides its parent's body at its pose there, as MuJoCo's `fusestatic` would put it but keeping the
  * links' names for their geoms (`link#i`). Fewer bodies, the same rigid-body dynamics: the Panda's
- * hand, flange, TCP frame and welded fingers are one body with link 7 (PandaReach's raw control
- * step 1.33× faster than with a body each).
+ * hand, flange, TCP frame and welded fingers are one body with link 7 (bench/mujoco-model.ts).
  */
 export function linkPlacements(robot: UrdfRobot, weldFingers: boolean, fuse = true): Map<string, { body: string; offset: Pose }> {
   const childrenOf = new Map<string, UrdfJoint[]>();
