@@ -148,12 +148,13 @@ export class MujocoPhysics implements Physics {
       // A model written from the URDF has no body for a link on a fixed joint (or a welded finger):
       // it rides its parent's body (linkPlacements), and its geoms keep its name (`link#i`). A
       // file's model has a body per link.
+      const written = typeof source !== 'object'; // urdfToMjcf's MJCF (a file's model comes compiled)
       const placements = linkPlacements(model.robot, a.weldFingers ?? false);
-      const fused = typeof source !== 'object' && model.robot.links.some((l) => placements.get(l.name)?.body !== l.name);
+      const fused = written && model.robot.links.some((l) => placements.get(l.name)?.body !== l.name);
       const geomBody = Int32Array.from(this.m.geom_bodyid as Int32Array);
       for (const link of model.robot.links) {
         const at = fused ? placements.get(link.name) : undefined;
-        this.linkBody.set(link.name, id(mjOBJ_BODY.value, source === undefined || typeof source === 'string' ? linkBodyName(at?.body ?? link.name) : link.name, 'body'));
+        this.linkBody.set(link.name, id(mjOBJ_BODY.value, written ? linkBodyName(at?.body ?? link.name) : link.name, 'body'));
         if (at && at.body !== link.name) this.linkOffset.set(link.name, at.offset);
         this.linkGeoms.set(
           link.name,
