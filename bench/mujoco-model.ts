@@ -13,6 +13,7 @@
  */
 import type { MjData, MjModel } from '@mujoco/mujoco';
 import { Rng } from '../control/rng.js';
+import { interleaved } from './interleave.js';
 import { loadMujoco } from '../sim/mujoco/module.js';
 import { MujocoPhysics } from '../sim/mujoco/physics.js';
 import type { Physics, PhysicsModel } from '../sim/physics.js';
@@ -61,27 +62,28 @@ for (const task of TASKS) {
     return { name, m, d: new mj.MjData(m) as MjData };
   });
   const rng = new Rng(3);
-  const cpu = new Array<number>(sims.length).fill(0);
-  for (let round = 0; round <= ROUNDS; round++) {
-    const order = sims.map((_, i) => (round % 2 ? sims.length - 1 - i : i));
-    for (const i of order) {
+  const cpu = interleaved(
+    sims.length,
+    50,
+    ROUNDS,
+    (i) => {
       const { m, d } = sims[i] as (typeof sims)[number];
-      // Each chunk from the tasks' ready pose (qpos 0 has joint 4 outside its range).
-      mj.mj_resetData(m, d);
-      (d.qpos as Float64Array).set(PANDA_READY);
-      (d.ctrl as Float64Array).set(PANDA_READY);
-      mj.mj_forward(m, d);
-      const c0 = process.cpuUsage();
       for (let t = 0; t < 50; t++) {
         const ctrl = d.ctrl as Float64Array;
         const qpos = d.qpos as Float64Array;
         for (let k = 0; k < 7; k++) ctrl[k] = (qpos[k] as number) + 0.08 * rng.uniform(-1, 1);
         for (let k = 0; k < model.timing.substeps; k++) mj.mj_step(m, d);
       }
-      const c = process.cpuUsage(c0);
-      if (round > 0) cpu[i] = (cpu[i] as number) + (c.user + c.system) / 50 / ROUNDS; // round 0 warms up
-    }
-  }
+    },
+    (i) => {
+      // Each chunk from the tasks' ready pose (qpos 0 has joint 4 outside its range), untimed.
+      const { m, d } = sims[i] as (typeof sims)[number];
+      mj.mj_resetData(m, d);
+      (d.qpos as Float64Array).set(PANDA_READY);
+      (d.ctrl as Float64Array).set(PANDA_READY);
+      mj.mj_forward(m, d);
+    },
+  );
   sims.forEach((s, i) => console.log(JSON.stringify({ task, variant: s.name, rawCpuUs: +(cpu[i] as number).toFixed(1), shippedSpeedup: +((cpu[i] as number) / (cpu[0] as number)).toFixed(2) })));
   for (const s of sims) {
     s.d.delete();

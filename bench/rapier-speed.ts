@@ -9,6 +9,7 @@
  * ROUNDS (default 30) sets the chunks per variant. Prints JSON lines.
  */
 import { Rng } from '../control/rng.js';
+import { interleaved } from './interleave.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { isSyncEnv, type Env, type SyncEnv } from '../control/env.js';
 import { RapierPhysics } from '../sim/rapier-physics.js';
@@ -33,21 +34,6 @@ const VARIANTS: { name: string; weldFingers: boolean; timing: Partial<PhysicsOpt
   { name: 'not taken: 2 x 8', weldFingers: true, timing: { mergeSteps: 10, solverIterations: 2, pgsIterations: 8 } },
 ];
 
-/** Runs `chunk(i)` for each of `n` variants, interleaved (the order flips each round); CPU µs per call of `chunk`, divided by `per`. */
-function interleaved(n: number, per: number, chunk: (i: number) => void): number[] {
-  const cpu = new Array<number>(n).fill(0);
-  for (let round = 0; round <= ROUNDS; round++) {
-    const order = Array.from({ length: n }, (_, i) => (round % 2 ? n - 1 - i : i));
-    for (const i of order) {
-      const c0 = process.cpuUsage();
-      chunk(i);
-      const c = process.cpuUsage(c0);
-      if (round > 0) cpu[i] = (cpu[i] as number) + (c.user + c.system) / per / ROUNDS; // round 0 warms up
-    }
-  }
-  return cpu;
-}
-
 function physicsRows(task: (typeof TASKS)[number]): void {
   let model: PhysicsModel | null = null;
   const grab = (m: PhysicsModel): Physics => {
@@ -61,7 +47,7 @@ function physicsRows(task: (typeof TASKS)[number]): void {
   const rng = new Rng(1);
   const q = new Float64Array(7);
   const qd = new Float64Array(7);
-  const us = interleaved(physics.length, 50, (i) => {
+  const us = interleaved(physics.length, 50, ROUNDS, (i) => {
     const p = physics[i] as RapierPhysics;
     p.restore();
     p.setJointState(PANDA_READY);
@@ -91,7 +77,7 @@ async function againstCheckout(task: (typeof TASKS)[number], oldRoot: string): P
   const t = [0, 0];
   let k = 0;
   for (const e of sync) e.resetSync({ seed: 0 });
-  const us = interleaved(2, 50, (i) => {
+  const us = interleaved(2, 50, ROUNDS, (i) => {
     const e = sync[i as 0 | 1];
     for (let s = 0; s < 50; s++) {
       const r = e.stepSync(actions[k++ & 511] as Float32Array);

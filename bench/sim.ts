@@ -1,5 +1,6 @@
 import { isSyncEnv, type Env } from '../control/env.js';
 import { Rng } from '../control/rng.js';
+import { interleaved } from './interleave.js';
 import { sample } from '../control/spaces.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { PhysicsTask } from '../sim/physics-task.js';
@@ -284,25 +285,19 @@ async function engineRatio(id: string): Promise<EngineRatio> {
   const actions = actionPool(envs[0] as Env, 512);
   const t = [0, 0];
   const k = [0, 0];
-  const cpu = [0, 0];
   sync.forEach((e) => e.resetSync({ seed: 0 }));
-  for (let round = 0; round <= rounds; round++) {
-    for (const i of round % 2 ? [1, 0] : [0, 1]) {
-      const e = sync[i] as (typeof sync)[number];
-      const c0 = process.cpuUsage();
-      for (let s = 0; s < 50; s++) {
-        const r = e.stepSync(actions[(k[i] as number) & 511] as Float32Array);
-        k[i] = (k[i] as number) + 1;
-        t[i] = (t[i] as number) + 1;
-        if (r.terminated || (t[i] as number) >= 50) {
-          e.resetSync({ seed: k[i] as number });
-          t[i] = 0;
-        }
+  const cpu = interleaved(2, 50, rounds, (i) => {
+    const e = sync[i] as (typeof sync)[number];
+    for (let s = 0; s < 50; s++) {
+      const r = e.stepSync(actions[(k[i] as number) & 511] as Float32Array);
+      k[i] = (k[i] as number) + 1;
+      t[i] = (t[i] as number) + 1;
+      if (r.terminated || (t[i] as number) >= 50) {
+        e.resetSync({ seed: k[i] as number });
+        t[i] = 0;
       }
-      const c = process.cpuUsage(c0);
-      if (round > 0) cpu[i] = (cpu[i] as number) + (c.user + c.system) / (50 * rounds); // round 0 warms up
     }
-  }
+  });
   await Promise.all(envs.map((e) => e.close()));
   return { task: id, rapierCpuUs: cpu[0] as number, mujocoCpuUs: cpu[1] as number, ratio: (cpu[0] as number) / (cpu[1] as number), steps: 50 * rounds };
 }

@@ -54,17 +54,12 @@ export interface MjcfOptions {
  * engines' models identical by construction.
  */
 export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
-  const childrenOf = new Map<string, UrdfJoint[]>();
-  for (const j of robot.joints) childrenOf.set(j.parent, [...(childrenOf.get(j.parent) ?? []), j]);
-  const links = new Map(robot.links.map((l) => [l.name, l]));
+  const { links, childrenOf, moves, ownBody } = bodyLayout(robot, options.weldFingers ?? false, options.fuse ?? true);
   const movable = movableJoints(robot);
-  const welded = new Set(options.weldFingers ? gripperJoints(robot) : []);
   const fingers = options.weldFingers ? [] : gripperJoints(robot);
   if (fingers.length && !options.fingers) throw new RangeError(`URDF ${robot.name}: the gripper's fingers need servo gains (MjcfOptions.fingers)`);
   const friction = options.friction ?? 0.8;
 
-  const moves = (j: UrdfJoint): boolean => j.type !== 'fixed' && !welded.has(j);
-  const ownBody = (j: UrdfJoint): boolean => options.fuse === false || moves(j);
   const body = (linkName: string, joint: UrdfJoint | null, frame: Pose | null, depth: number): string => {
     if (!links.has(linkName)) throw new RangeError(`URDF ${robot.name}: joint ${joint?.name} names a missing link ${linkName}`);
     // MuJoCo's wasm build overflows its stack on deep chains (a 200-link chain hung its compiler).
@@ -134,7 +129,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   const scene = (options.objects ?? []).map(objectElement);
   // Pairs a fixture's `clearOf` says cannot touch. MuJoCo excludes body pairs, so a named link
   // must be a body of its own carrying no other link's shapes (a fused hand would go with link 7).
-  const placements = linkPlacements(robot, options.weldFingers ?? false, options.fuse);
+  const placements = linkPlacements(robot, options.weldFingers ?? false, options.fuse ?? true);
   const excluded = (options.objects ?? []).flatMap((o) => {
     if (o.clearOf?.length && o.mass !== undefined) throw new RangeError(`object ${o.name}: clearOf is for fixtures (objects without mass); a free object moves`);
     return (o.clearOf ?? []).map((link) => {
@@ -273,6 +268,19 @@ function xmlName(name: string): string {
   return name;
 }
 
+/**
+ * The robot's tree as {@link urdfToMjcf} lays it out: `moves` — a joint MuJoCo gets (not fixed,
+ * not a welded finger); `ownBody` — a joint whose child gets a body (one that moves, or every
+ * joint with `fuse` off).
+ */
+function bodyLayout(robot: UrdfRobot, weldFingers: boolean, fuse: boolean): { links: Map<string, UrdfLink>; childrenOf: Map<string, UrdfJoint[]>; moves: (j: UrdfJoint) => boolean; ownBody: (j: UrdfJoint) => boolean } {
+  const childrenOf = new Map<string, UrdfJoint[]>();
+  for (const j of robot.joints) childrenOf.set(j.parent, [...(childrenOf.get(j.parent) ?? []), j]);
+  const welded = new Set(weldFingers ? gripperJoints(robot) : []);
+  const moves = (j: UrdfJoint): boolean => j.type !== 'fixed' && !welded.has(j);
+  return { links: new Map(robot.links.map((l) => [l.name, l])), childrenOf, moves, ownBody: (j) => !fuse || moves(j) };
+}
+
 /** A link riding a body of the MJCF {@link urdfToMjcf} writes, at its pose in that body. */
 interface BodyMember {
   readonly link: UrdfLink;
@@ -303,11 +311,7 @@ function bodyMembers(linkName: string, links: ReadonlyMap<string, UrdfLink>, chi
  * hand, flange, TCP frame and welded fingers are one body with link 7 (bench/mujoco-model.ts).
  */
 export function linkPlacements(robot: UrdfRobot, weldFingers: boolean, fuse = true): Map<string, { body: string; offset: Pose }> {
-  const childrenOf = new Map<string, UrdfJoint[]>();
-  for (const j of robot.joints) childrenOf.set(j.parent, [...(childrenOf.get(j.parent) ?? []), j]);
-  const links = new Map(robot.links.map((l) => [l.name, l]));
-  const welded = new Set(weldFingers ? gripperJoints(robot) : []);
-  const ownBody = (j: UrdfJoint): boolean => !fuse || (j.type !== 'fixed' && !welded.has(j));
+  const { links, childrenOf, ownBody } = bodyLayout(robot, weldFingers, fuse);
   const out = new Map<string, { body: string; offset: Pose }>();
   const heads = [robot.root, ...robot.joints.filter(ownBody).map((j) => j.child)];
   for (const head of heads) for (const m of bodyMembers(head, links, childrenOf, ownBody)) out.set(m.link.name, { body: head, offset: m.offset });

@@ -613,7 +613,7 @@ export function nameAt(m: MjModel, adr: Int32Array, i: number): string {
 }
 
 /** `mesh` with its vertices moved by `frame` (a geom's pose in its body), to the micrometre. */
-function placed(mesh: SceneMesh, frame: Pose): SceneMesh {
+function placed(mesh: { readonly vertices: ArrayLike<number>; readonly faces: readonly number[] }, frame: Pose): SceneMesh {
   const vertices: number[] = [];
   const v = mesh.vertices;
   for (let i = 0; i < v.length; i += 3) {
@@ -710,10 +710,5 @@ function meshOf(m: MjModel, id: number, frame: Pose): SceneMesh | undefined {
   const vert = (m.mesh_vert as Float32Array).subarray(3 * va, 3 * (va + vn));
   // Faces index the mesh's own vertices (MuJoCo stores them relative to its vertadr).
   const face = (m.mesh_face as Int32Array).subarray(3 * fa, 3 * (fa + fn));
-  const vertices: number[] = [];
-  for (let i = 0; i < vert.length; i += 3) {
-    const v = transformPoint(frame, [vert[i] as number, vert[i + 1] as number, vert[i + 2] as number]);
-    vertices.push(Math.round(v[0] * 1e6) / 1e6, Math.round(v[1] * 1e6) / 1e6, Math.round(v[2] * 1e6) / 1e6);
-  }
-  return { vertices, faces: Array.from(face) };
+  return placed({ vertices: vert, faces: Array.from(face) }, frame);
 }
