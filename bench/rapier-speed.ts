@@ -5,9 +5,11 @@
  *
  *   npx tsx bench/rapier-speed.ts                 # physics only, one row per change
  *   npx tsx bench/rapier-speed.ts /tmp/old872     # + the tasks against that checkout's (git archive 872df7e)
+ *   npx tsx bench/rapier-speed.ts /tmp/r021       # + against this tree on Rapier 0.21's plain build (docs/benchmarks.md)
  *
  * ROUNDS (default 30) sets the chunks per variant. Prints JSON lines.
  */
+import { existsSync } from 'node:fs';
 import { Rng } from '../control/rng.js';
 import { interleaved } from './interleave.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
@@ -61,10 +63,11 @@ function physicsRows(task: (typeof TASKS)[number]): void {
   for (const p of physics) p.close();
 }
 
-/** Control steps of the task here and in the checkout at `oldRoot` (its registry at sim/registry.ts, as at 872df7e). */
+/** Control steps of the task here and in the checkout at `oldRoot` (its registry at tasks/registry.ts, or sim/registry.ts as at 872df7e). */
 async function againstCheckout(task: (typeof TASKS)[number], oldRoot: string): Promise<void> {
+  const registry = existsSync(`${oldRoot}/tasks/registry.ts`) ? `${oldRoot}/tasks/registry.ts` : `${oldRoot}/sim/registry.ts`;
   const old: { make(id: string): Promise<Env>; unwrap(env: Env): Env } = {
-    make: ((await import(`${oldRoot}/sim/registry.ts`)) as { make(id: string): Promise<Env> }).make,
+    make: ((await import(registry)) as { make(id: string): Promise<Env> }).make,
     unwrap: ((await import(`${oldRoot}/control/wrappers/wrapper.ts`)) as { unwrap(env: Env): Env }).unwrap,
   };
   const envs = [old.unwrap(await old.make(task)), unwrap(await make(task, { options: { engine: 'rapier' } }))];

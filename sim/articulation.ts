@@ -1,4 +1,4 @@
-import type { ImpulseJoint, RigidBody, World } from '@dimforge/rapier3d-compat';
+import type { ImpulseJoint, RigidBody, World } from '@dimforge/rapier3d-simd-compat';
 import {
   add, compose, cross, dot, IDENTITY_POSE, quatConj, quatMul, quatToMat3, rotate, rotateSymmetric, scale, sub,
   symmetricEigen, transformPoint, wrapAngle, type Mat3, type Pose, type Quat, type Vec3,

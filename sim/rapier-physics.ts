@@ -1,4 +1,4 @@
-import type { Collider, World } from '@dimforge/rapier3d-compat';
+import type { Collider, World } from '@dimforge/rapier3d-simd-compat';
 import type { SceneShape, SceneState } from '../control/scene.js';
 import { Articulation, vec3 } from './articulation.js';
 import type { Pose, Quat, Vec3 } from './math3d.js';

@@ -1,4 +1,4 @@
-import RAPIER from '@dimforge/rapier3d-compat';
+import RAPIER from '@dimforge/rapier3d-simd-compat';
 
 let loading: Promise<typeof RAPIER> | null = null;
 let loaded = false;
