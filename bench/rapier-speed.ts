@@ -7,7 +7,14 @@
  *   npx tsx bench/rapier-speed.ts /tmp/old872     # + the tasks against that checkout's (git archive 872df7e)
  *   npx tsx bench/rapier-speed.ts /tmp/r021       # + against this tree on Rapier 0.21's plain build (docs/benchmarks.md)
  *
- * ROUNDS (default 30) sets the chunks per variant. Prints JSON lines.
+ * ROUNDS (default 30) sets the chunks per variant; WARMUP (default 3000) the control steps each
+ * env of a checkout comparison runs untimed first; CHECKOUT_TASKS (default PandaReach-v0,PandaPush-v0)
+ * the tasks compared with the checkout. Prints JSON lines.
+ *
+ * The checkout comparison runs first and warms both trees alike: V8 compiles each Rapier module
+ * (one per tree) fast first and optimises a function once it has run enough, so a tree whose
+ * module had already stepped (this one, through the physics rows) read ~1.2× faster than an
+ * identical copy of itself (measured 2026-12-05; with the warm-up, 0.96–1.04×).
  */
 import { existsSync } from 'node:fs';
 import { Rng } from '../control/rng.js';
@@ -23,6 +30,7 @@ import { PandaReach } from '../tasks/panda-reach.js';
 import { make } from '../tasks/registry.js';
 
 const ROUNDS = Number(process.env['ROUNDS'] ?? 30);
+const WARMUP = Number(process.env['WARMUP'] ?? 3000);
 const TASKS = ['PandaReach-v0', 'PandaPush-v0'] as const;
 
 /** The physics changes, cumulative, then settings tried and not taken. */
@@ -64,7 +72,7 @@ function physicsRows(task: (typeof TASKS)[number]): void {
 }
 
 /** Control steps of the task here and in the checkout at `oldRoot` (its registry at tasks/registry.ts, or sim/registry.ts as at 872df7e). */
-async function againstCheckout(task: (typeof TASKS)[number], oldRoot: string): Promise<void> {
+async function againstCheckout(task: string, oldRoot: string): Promise<void> {
   const registry = existsSync(`${oldRoot}/tasks/registry.ts`) ? `${oldRoot}/tasks/registry.ts` : `${oldRoot}/sim/registry.ts`;
   const old: { make(id: string): Promise<Env>; unwrap(env: Env): Env } = {
     make: ((await import(registry)) as { make(id: string): Promise<Env> }).make,
@@ -76,26 +84,33 @@ async function againstCheckout(task: (typeof TASKS)[number], oldRoot: string): P
     return e;
   }) as [SyncEnv, SyncEnv];
   const rng = new Rng(7);
-  const actions = Array.from({ length: 512 }, () => Float32Array.from({ length: 7 }, () => rng.uniform(-1, 1)));
+  const space = sync[1].spec.actionSpace;
+  if (space.kind !== 'box') throw new Error(`${task}: a continuous action space expected`);
+  const dim = space.shape[0] as number;
+  const actions = Array.from({ length: 512 }, () => Float32Array.from({ length: dim }, () => rng.uniform(-1, 1)));
   const t = [0, 0];
-  let k = 0;
+  const k = [0, 0];
   for (const e of sync) e.resetSync({ seed: 0 });
-  const us = interleaved(2, 50, ROUNDS, (i) => {
+  // Both envs see the same actions and resets, in 50-step chunks.
+  const run = (i: number): void => {
     const e = sync[i as 0 | 1];
     for (let s = 0; s < 50; s++) {
-      const r = e.stepSync(actions[k++ & 511] as Float32Array);
+      const r = e.stepSync(actions[(k[i] as number) & 511] as Float32Array);
+      k[i] = (k[i] as number) + 1;
       t[i] = (t[i] as number) + 1;
       if (r.terminated || (t[i] as number) >= 50) {
-        e.resetSync({ seed: k });
+        e.resetSync({ seed: k[i] as number });
         t[i] = 0;
       }
     }
-  });
+  };
+  for (let w = 0; w < WARMUP; w += 50) for (const i of [0, 1]) run(i);
+  const us = interleaved(2, 50, ROUNDS, run);
   console.log(JSON.stringify({ task, oldCpuUsPerStep: Math.round(us[0] as number), newCpuUsPerStep: Math.round(us[1] as number), ratio: +((us[0] as number) / (us[1] as number)).toFixed(2), steps: 50 * ROUNDS }));
   await Promise.all(envs.map((e) => e.close()));
 }
 
 await loadRapier();
-for (const task of TASKS) physicsRows(task);
 const oldRoot = process.argv[2];
-if (oldRoot) for (const task of TASKS) await againstCheckout(task, oldRoot);
+if (oldRoot) for (const task of (process.env['CHECKOUT_TASKS'] ?? TASKS.join(',')).split(',')) await againstCheckout(task, oldRoot);
+for (const task of TASKS) physicsRows(task);

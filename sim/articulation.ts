@@ -215,7 +215,7 @@ export class Articulation {
       const anchor1 = sub(jointHome.p, home.get(bodyRootLink[parentBody] as string)!.p);
       const anchor2: Vec3 = [0, 0, 0];
       joint.setContactsEnabled(false);
-      // Physical joint stops. Set on the joint: rapier 0.21 ignores JointData.limits/limitsEnabled
+      // Physical joint stops. Set on the joint: rapier 0.20–0.21 ignore JointData.limits/limitsEnabled
       // (measured: a pushed joint sailed past ±0.5 rad to 1.54 rad).
       const wide = j.type !== 'prismatic' && j.limit !== null && (j.limit.lower <= -Math.PI || j.limit.upper >= Math.PI) && (Number.isFinite(j.limit.lower) || Number.isFinite(j.limit.upper));
       const finger = fingerSet.has(j);

@@ -13,7 +13,7 @@ import type { UrdfJoint, UrdfRobot } from './urdf/types.js';
  * `restore()` rebuilds the world. Why rebuild: a reset must not carry solver warm-start or
  * contact state from one episode into the next (same seed ⇒ bit-identical episodes, however
  * many came before). Restoring a `takeSnapshot()` does that too, but leaks ~2.7 KB of wasm memory
- * per restore in rapier 0.21 (measured: +290 MB over 100k restores); rebuilding is ~2× slower
+ * per restore in rapier 0.21 (measured: +290 MB over 100k restores; 0.20's SIMD build too, +18 MB over 10k); rebuilding is ~2× slower
  * (~0.1 ms for the Panda scene) and flat in memory. Same insertion order ⇒ same handles.
  *
  * Lifetime: the world lives in wasm memory; `close()` frees it.
