@@ -11,10 +11,10 @@
  * env of a checkout comparison runs untimed first; CHECKOUT_TASKS (default PandaReach-v0,PandaPush-v0)
  * the tasks compared with the checkout. Prints JSON lines.
  *
- * The checkout comparison runs first and warms both trees alike: V8 compiles each Rapier module
- * (one per tree) fast first and optimises a function once it has run enough, so a tree whose
- * module had already stepped (this one, through the physics rows) read ~1.2× faster than an
- * identical copy of itself (measured 2026-12-05; with the warm-up, 0.96–1.04×).
+ * The checkout comparison runs first and warms both trees alike: when the physics rows ran first
+ * (stepping this tree's Rapier module only; each tree loads its own), this tree read ~1.2× faster
+ * than an identical copy of itself — most likely V8's tiering, which compiles wasm fast first and
+ * optimises a function once it has run enough (measured 2026-12-05; with the warm-up, 0.96–1.04×).
  */
 import { existsSync } from 'node:fs';
 import { Rng } from '../control/rng.js';
