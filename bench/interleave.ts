@@ -1,3 +1,5 @@
+import type { SyncEnv } from '../control/env.js';
+
 /**
  * Variants timed so a loaded, shared machine hits each alike: `chunk(i)` for each of `n` variants,
  * interleaved (the order flips each round; round 0 warms up and is not counted), process CPU time
@@ -18,4 +20,28 @@ export function interleaved(n: number, per: number, rounds: number, chunk: (i: n
     }
   }
   return cpu;
+}
+
+/**
+ * The chunk of {@link interleaved} for sync envs timed side by side: `chunk(i)` steps env i `per`
+ * times through `actions` (each env with its own cursor, so every env sees the same actions),
+ * resetting it — seed: its step count — on termination or every `episode` steps. Each env is reset
+ * with seed 0 here, before the first chunk.
+ */
+export function envChunks(envs: readonly SyncEnv[], actions: readonly Float32Array[], per = 50, episode = 50): (i: number) => void {
+  const t = envs.map(() => 0);
+  const k = envs.map(() => 0);
+  for (const e of envs) e.resetSync({ seed: 0 });
+  return (i) => {
+    const e = envs[i] as SyncEnv;
+    for (let s = 0; s < per; s++) {
+      const r = e.stepSync(actions[(k[i] as number) % actions.length] as Float32Array);
+      k[i] = (k[i] as number) + 1;
+      t[i] = (t[i] as number) + 1;
+      if (r.terminated || (t[i] as number) >= episode) {
+        e.resetSync({ seed: k[i] as number });
+        t[i] = 0;
+      }
+    }
+  };
 }

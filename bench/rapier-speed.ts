@@ -18,7 +18,7 @@
  */
 import { existsSync } from 'node:fs';
 import { Rng } from '../control/rng.js';
-import { interleaved } from './interleave.js';
+import { envChunks, interleaved } from './interleave.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { isSyncEnv, type Env, type SyncEnv } from '../control/env.js';
 import { RapierPhysics } from '../sim/rapier-physics.js';
@@ -88,22 +88,8 @@ async function againstCheckout(task: string, oldRoot: string): Promise<void> {
   if (space.kind !== 'box') throw new Error(`${task}: a continuous action space expected`);
   const dim = space.shape[0] as number;
   const actions = Array.from({ length: 512 }, () => Float32Array.from({ length: dim }, () => rng.uniform(-1, 1)));
-  const t = [0, 0];
-  const k = [0, 0];
-  for (const e of sync) e.resetSync({ seed: 0 });
   // Both envs see the same actions and resets, in 50-step chunks.
-  const run = (i: number): void => {
-    const e = sync[i as 0 | 1];
-    for (let s = 0; s < 50; s++) {
-      const r = e.stepSync(actions[(k[i] as number) & 511] as Float32Array);
-      k[i] = (k[i] as number) + 1;
-      t[i] = (t[i] as number) + 1;
-      if (r.terminated || (t[i] as number) >= 50) {
-        e.resetSync({ seed: k[i] as number });
-        t[i] = 0;
-      }
-    }
-  };
+  const run = envChunks(sync, actions);
   for (let w = 0; w < WARMUP; w += 50) for (const i of [0, 1]) run(i);
   const us = interleaved(2, 50, ROUNDS, run);
   console.log(JSON.stringify({ task, oldCpuUsPerStep: Math.round(us[0] as number), newCpuUsPerStep: Math.round(us[1] as number), ratio: +((us[0] as number) / (us[1] as number)).toFixed(2), steps: 50 * ROUNDS }));

@@ -1,6 +1,6 @@
 import { isSyncEnv, type Env } from '../control/env.js';
 import { Rng } from '../control/rng.js';
-import { interleaved } from './interleave.js';
+import { envChunks, interleaved } from './interleave.js';
 import { sample } from '../control/spaces.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
 import { PhysicsTask } from '../sim/physics-task.js';
@@ -282,22 +282,7 @@ async function engineRatio(id: string): Promise<EngineRatio> {
     if (!isSyncEnv(e)) throw new Error(`${id} has no synchronous fast path`);
     return e;
   });
-  const actions = actionPool(envs[0] as Env, 512);
-  const t = [0, 0];
-  const k = [0, 0];
-  sync.forEach((e) => e.resetSync({ seed: 0 }));
-  const cpu = interleaved(2, 50, rounds, (i) => {
-    const e = sync[i] as (typeof sync)[number];
-    for (let s = 0; s < 50; s++) {
-      const r = e.stepSync(actions[(k[i] as number) & 511] as Float32Array);
-      k[i] = (k[i] as number) + 1;
-      t[i] = (t[i] as number) + 1;
-      if (r.terminated || (t[i] as number) >= 50) {
-        e.resetSync({ seed: k[i] as number });
-        t[i] = 0;
-      }
-    }
-  });
+  const cpu = interleaved(2, 50, rounds, envChunks(sync, actionPool(envs[0] as Env, 512)));
   await Promise.all(envs.map((e) => e.close()));
   return { task: id, rapierCpuUs: cpu[0] as number, mujocoCpuUs: cpu[1] as number, ratio: (cpu[0] as number) / (cpu[1] as number), steps: 50 * rounds };
 }
