@@ -118,6 +118,8 @@ export const HilSectionSchema = z
         dropMargin: z.number().positive().optional(),
         recover: z.number().min(0).optional(),
         holdSteps: z.number().int().min(1).optional(),
+        handBack: z.enum(['recovered', 'success']).optional(),
+        finishSteps: z.number().int().min(1).optional(),
         budget: z.number().gt(0).max(1).optional(),
         runSteps: z.number().int().min(1).optional(),
       })

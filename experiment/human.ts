@@ -38,7 +38,7 @@ export async function withHuman(env: Env, config: Pick<ExperimentConfig, 'env' |
  * ({@link CartesianTeleop}).
  */
 export async function teleopDevice(envId: string, env: Env, hil: HilSection, seed: number): Promise<TeleopDevice> {
-  if (hil.device === 'simulated') return new SimulatedHuman({ expert: checkedExpert(envId, env), ...hil.simulated, seed: seed + 31 });
+  if (hil.device === 'simulated') return new SimulatedHuman({ expert: checkedExpert(envId, env), episodeSteps: env.spec.maxEpisodeSteps ?? undefined, ...hil.simulated, seed: seed + 31 });
   if (env.spec.actionSpace.kind !== 'box') throw new UsageError(`${hil.device} teleop drives continuous (Box) actions; ${envId} has discrete ones`);
   const actionDims = env.spec.actionSpace.low.length;
   const actionNames = env.spec.actionNames?.length === actionDims ? env.spec.actionNames : undefined;

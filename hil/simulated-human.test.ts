@@ -9,6 +9,7 @@ import { SimulatedHuman, type SimulatedHumanOptions } from './devices/simulated-
 import { Intervention } from './intervention.js';
 import { make } from '../tasks/registry.js';
 import { restoreWrapperStates } from '../control/wrappers/wrapper.js';
+import { teleopDevice } from '../experiment/human.js';
 
 /**
  * The simulated person of the HIL benchmark (issue 22 item 5): takes over when the policy is
@@ -115,6 +116,56 @@ describe('the simulated person (trigger: failure)', () => {
     expect(back - takeover).toBeLessThan(60);
     const d = (i: number): number => steps[i]!.info.metrics!['tcpToCube']!;
     expect(d(back - 1)).toBeLessThan(d(takeover - 1) - 0.01);
+  }, 60_000);
+
+  it('handBack: success finishes the pick it takes over (the recovered rule shows no lift); finishSteps: starts only what the budget and the episode clock allow', async () => {
+    const zero8 = () => () => new Float32Array(8);
+    const finisher = { reactionSteps: 0, patience: 8, handBack: 'success', holdSteps: 95, finishSteps: 80, episodeSteps: 100, budget: 1, runSteps: 1000 } as const;
+    const finished = await drive('PandaPickCube-v0', zero8, finisher, 3);
+    const quitter = await drive('PandaPickCube-v0', zero8, { reactionSteps: 0, patience: 8, holdSteps: 95, budget: 1, runSteps: 1000 }, 3);
+    const successes = (steps: readonly StepResult[]): number => steps.filter((r) => r.info.success).length;
+    // The person who hands back at the first progress never shows the lift; the finisher does, in most episodes.
+    expect(successes(quitter.steps)).toBe(0);
+    expect(quitter.human.stats.handBacks.recovered).toBeGreaterThan(0);
+    expect(successes(finished.steps)).toBeGreaterThan(0);
+    expect(finished.human.stats.handBacks.recovered).toBeGreaterThanOrEqual(2);
+    expect(finished.human.stats.handBacks.limit).toBe(0);
+    // One takeover an episode, held until the lift succeeds (or the episode ends): no hand-back at the first progress.
+    expect(finished.human.stats.takeovers.stuck).toBe(3);
+    const e = engaged(finished.steps);
+    for (let i = 1; i < e.length; i++) {
+      if (e[i - 1] && !e[i] && !finished.steps[i - 1]!.truncated) expect(finished.steps.slice(0, i).some((r, k) => k >= i - 3 && r.info.success), `hand-back at ${i}`).toBe(true);
+    }
+    // Every takeover started with at least finishSteps of the episode left.
+    let t = 0;
+    finished.steps.forEach((r, i) => {
+      if (e[i] && (i === 0 || !e[i - 1])) expect(100 - t).toBeGreaterThanOrEqual(80);
+      t = r.terminated || r.truncated ? 0 : t + 1;
+    });
+    // A person who needs more steps than any episode has left after the patience never starts.
+    const late = await drive('PandaPickCube-v0', zero8, { ...finisher, finishSteps: 95 }, 1);
+    expect(late.human.stats.humanSteps).toBe(0);
+    expect(late.human.stats.refusedForTime).toBeGreaterThan(0);
+    // …nor one whose budget cannot cover it.
+    const poor = await drive('PandaPickCube-v0', zero8, { ...finisher, budget: 0.05 }, 1);
+    expect(poor.human.stats.humanSteps).toBe(0);
+    expect(poor.human.stats.refusedByBudget).toBeGreaterThan(0);
+    expect(() => new SimulatedHuman({ expert: () => Float32Array.of(0), trigger: 'disagreement', handBack: 'success' })).toThrow(/handBack: success needs trigger: failure/);
+    expect(() => new SimulatedHuman({ expert: () => Float32Array.of(0), finishSteps: 0 })).toThrow(/finishSteps/);
+  }, 120_000);
+
+  it('a config\'s simulated person knows the episode clock from the env (hil.simulated finishSteps longer than an episode: never starts)', async () => {
+    const config = validateConfig({ name: 'clock', env: { id: 'PandaPickCube-v0' }, algo: { kind: 'sac' }, train: { steps: 1 }, hil: { device: 'simulated', simulated: { reactionSteps: 0, patience: 8, handBack: 'success', finishSteps: 101, budget: 1 } } }, 'test');
+    const inner = await makeLearnerEnv(config);
+    expect(inner.spec.maxEpisodeSteps).toBe(100);
+    const person = await teleopDevice('PandaPickCube-v0', inner, config.hil!, 0) as SimulatedHuman;
+    const env = new Intervention(inner, person);
+    await env.reset({ seed: 0 });
+    for (let i = 0; i < 40; i++) await env.step(new Float32Array(8));
+    expect(person.stats.humanSteps).toBe(0);
+    expect(person.stats.refusedByBudget + person.stats.refusedForTime).toBeGreaterThan(0);
+    await env.close();
+    expect(() => validateConfig({ name: 'bad', env: { id: 'PandaPickCube-v0' }, algo: { kind: 'sac' }, train: { steps: 1 }, hil: { device: 'simulated', simulated: { handBack: 'later' } } }, 'test')).toThrow(/handBack/);
   }, 60_000);
 
   it('spends exactly its run budget across episodes, never more at any step (runSteps known, or a running share)', async () => {

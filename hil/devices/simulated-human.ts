@@ -47,6 +47,24 @@ export interface SimulatedHumanOptions {
    * (progress resumed) — or after `holdSteps`. Default 0.02.
    */
   readonly recover?: number;
+  /**
+   * `failure`: when the person lets go. `recovered` (default): once the situation is recovered
+   * (`recover`). `success`: only once the task succeeds — a person who finishes what they start,
+   * as HIL-SERL's operators guide the arm through to the end of the task — or at the hold limit,
+   * the budget's end or the episode's. A correction that hands back at the first progress shows
+   * the learner no success on a task whose reward comes at its end (pick: the lift); measured on
+   * PandaPickCube-v0, 1 of ~130 corrected episodes succeeded.
+   */
+  readonly handBack?: 'recovered' | 'success';
+  /**
+   * `handBack: success`: the steps the person expects to need to finish the task from where they
+   * take over. They take over only when both their budget left and the episode's steps left
+   * (`episodeSteps`) cover it: a correction cut off before the end shows no success, and a person
+   * does not start what they cannot finish. Default `holdSteps`.
+   */
+  readonly finishSteps?: number;
+  /** The episode's time limit in steps (the env's `spec.maxEpisodeSteps`), for `finishSteps`. */
+  readonly episodeSteps?: number;
   /** `disagreement`: the mean absolute difference that counts as disagreeing. Default 0.5. */
   readonly disagreement?: number;
   /** Most steps of one intervention (`failure`: the hold limit, default 40; `disagreement`: its fixed length, default 15). */
@@ -95,10 +113,12 @@ export class SimulatedHuman implements TeleopDevice {
     takeovers: { stuck: 0, drift: 0, drop: 0, disagreement: 0 } satisfies Record<TakeoverReason, number>,
     handBacks: { recovered: 0, limit: 0, budget: 0, episode: 0 } satisfies Record<HandBackReason, number>,
     refusedByBudget: 0,
+    /** Takeovers not started because too few of the episode's steps were left to finish (`handBack: success`). */
+    refusedForTime: 0,
   };
   private readonly rng: Rng;
   private readonly history: View[] = [];
-  private readonly o: Required<Omit<SimulatedHumanOptions, 'runSteps' | 'seed' | 'expert'>>;
+  private readonly o: Required<Omit<SimulatedHumanOptions, 'runSteps' | 'seed' | 'expert' | 'episodeSteps'>>;
   // Episode state: the policy's best reward, steps since it improved, the lift's peak.
   private best = -Infinity;
   /** The closest each watched distance has come this episode. */
@@ -129,7 +149,12 @@ export class SimulatedHuman implements TeleopDevice {
       disagreement: options.disagreement ?? 0.5,
       holdSteps: options.holdSteps ?? (failure ? 40 : 15),
       budget: options.budget ?? 0.2,
+      handBack: options.handBack ?? 'recovered',
+      finishSteps: options.finishSteps ?? options.holdSteps ?? (failure ? 40 : 15),
     };
+    if (this.o.handBack === 'success' && !failure) throw new RangeError("simulated person: handBack: success needs trigger: failure (the disagreement rule holds for a fixed holdSteps)");
+    if (!(Number.isInteger(this.o.finishSteps) && this.o.finishSteps >= 1)) throw new RangeError(`simulated person: finishSteps must be a positive integer, got ${this.o.finishSteps}`);
+    if (options.episodeSteps !== undefined && !(Number.isInteger(options.episodeSteps) && options.episodeSteps >= 1)) throw new RangeError(`simulated person: episodeSteps must be a positive integer, got ${options.episodeSteps}`);
     if (!(this.o.budget > 0 && this.o.budget <= 1)) throw new RangeError(`simulated person: budget is a share of the run's steps in (0, 1], got ${this.o.budget}`);
     if (options.runSteps !== undefined) {
       if (!Number.isInteger(options.runSteps) || options.runSteps < 1) throw new RangeError(`simulated person: runSteps must be a positive integer, got ${options.runSteps}`);
@@ -168,14 +193,19 @@ export class SimulatedHuman implements TeleopDevice {
     if (this.controlLeft === 0) {
       const reason = o.trigger === 'failure' ? this.failing(seen) : this.disagreeing(context.proposed, wanted);
       if (reason) {
-        if (this.budgetLeft() > 0) {
+        // A person who means to finish starts only what their budget and the episode's clock allow.
+        const need = o.handBack === 'success' ? o.finishSteps : 1;
+        const timeLeft = this.options.episodeSteps === undefined ? Infinity : this.options.episodeSteps - context.t;
+        if (this.budgetLeft() < need) this.stats.refusedByBudget++;
+        else if (timeLeft < need) this.stats.refusedForTime++;
+        else {
           this.stats.takeovers[reason]++;
           this.controlLeft = o.holdSteps;
           this.bestAtTakeover = this.best;
           this.closestAtTakeover = new Map(this.closest);
           this.peakLiftAtTakeover = this.peakLift;
           this.streak = 0;
-        } else this.stats.refusedByBudget++;
+        }
       }
     }
     if (this.controlLeft === 0) return IDLE;
@@ -191,8 +221,8 @@ export class SimulatedHuman implements TeleopDevice {
    * budget is the run's, not the process's). The noise generator restarts from the seed.
    */
   saveState(): Record<string, unknown> {
-    const { steps, humanSteps, takeovers, handBacks, refusedByBudget } = this.stats;
-    return { steps, humanSteps, takeovers: { ...takeovers }, handBacks: { ...handBacks }, refusedByBudget };
+    const { steps, humanSteps, takeovers, handBacks, refusedByBudget, refusedForTime } = this.stats;
+    return { steps, humanSteps, takeovers: { ...takeovers }, handBacks: { ...handBacks }, refusedByBudget, refusedForTime };
   }
 
   /** Takes back {@link saveState}'s counts (read from disk: every one checked). */
@@ -208,7 +238,9 @@ export class SimulatedHuman implements TeleopDevice {
     const takeovers = group(s['takeovers'], this.stats.takeovers, 'takeovers');
     const handBacks = group(s['handBacks'], this.stats.handBacks, 'handBacks');
     const refused = count(s['refusedByBudget'], 'refusedByBudget');
-    Object.assign(this.stats, { steps, humanSteps, refusedByBudget: refused });
+    // Checkpoints written before `handBack: success` existed carry no refusedForTime.
+    const refusedForTime = s['refusedForTime'] === undefined ? 0 : count(s['refusedForTime'], 'refusedForTime');
+    Object.assign(this.stats, { steps, humanSteps, refusedByBudget: refused, refusedForTime });
     Object.assign(this.stats.takeovers, takeovers);
     Object.assign(this.stats.handBacks, handBacks);
   }
@@ -259,7 +291,7 @@ export class SimulatedHuman implements TeleopDevice {
   /** Why the person lets go now, if they do. */
   private handBackReason(seen: View): HandBackReason | null {
     if (this.budgetLeft() === 0) return 'budget';
-    if (this.o.trigger === 'failure' && (seen.success || this.recovered(seen))) return 'recovered';
+    if (this.o.trigger === 'failure' && (seen.success || (this.o.handBack === 'recovered' && this.recovered(seen)))) return 'recovered';
     return null;
   }
 
