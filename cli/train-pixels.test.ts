@@ -8,6 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { asFloat32 } from '../policies/binary-file.js';
 import { readCheckpoint } from '../policies/checkpoint.js';
 import { FrameReplay } from '../policies/frame-replay.js';
+import { parse as parseYaml } from 'yaml';
+import { loadPixelDemos } from '../experiment/pixels.js';
+import { RENDERER_VERSION } from '../sim/camera/camera.js';
+import { splitCameraOptions } from '../tasks/cameras.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
@@ -57,6 +61,24 @@ describe('roborl train with cameras (issue 23)', () => {
     expect(table.source?.env).toBe('PandaReach-v0');
     expect(table.source?.observationNames).toHaveLength(17);
     expect(table.source?.observationNames?.some((n) => /goal/.test(n))).toBe(false);
+    // …and with the renderer and the cameras that drew the frames: another camera pose or renderer is refused by name.
+    expect(table.source?.frames?.renderer).toBe(RENDERER_VERSION);
+    expect(table.source?.frames?.cameras).toMatchObject([{ name: 'front', width: 16, height: 16, pose: { kind: 'fixed', position: [1.35, -0.6, 0.85] } }]);
+    const camerasOf = (yaml: string) => splitCameraOptions('PandaReach-v0', (parseYaml(yaml) as { env: { options: Record<string, unknown> } }).env.options).cameras;
+    const spec = { id: 'PandaReach-v0', observationNames: table.source?.observationNames };
+    expect(loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos))).size).toBe(30);
+    expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('position: [1.35, -0.6, 0.85]', 'position: [1.35, -0.5, 0.85]')))).toThrow(/demos\.demos: camera 0 \("front"\) differs from the one the demos were drawn with at pose\.position\.1: -0\.6 in the demos, -0\.5 in this config: record them with `npx roborl record-demos --config c\.yaml/);
+    expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('height: 16', 'height: 16\n        fovDeg: 30')))).toThrow(/at fovDeg: \d+ in the demos, 30 in this config/);
+    expect(() => loadPixelDemos(demos, 'c.yaml', spec, [])).toThrow(/from 1 camera\(s\) \("front"\), this config has 0/);
+    const redrawn = FrameReplay.load(demos);
+    redrawn.source = { ...redrawn.source!, frames: { ...redrawn.source!.frames!, renderer: RENDERER_VERSION + 1 } };
+    const redrawnPath = join(dir, 'redrawn.demos');
+    redrawn.save(redrawnPath);
+    expect(() => loadPixelDemos(redrawnPath, 'c.yaml', spec, camerasOf(config(demos)))).toThrow(new RegExp(`drawn by renderer version ${RENDERER_VERSION + 1}, and this roborl draws version ${RENDERER_VERSION}`));
+    // A label that is not data of that shape is a corrupt file, not a crash.
+    redrawn.source = { ...redrawn.source!, frames: { renderer: '<b>1</b>', cameras: [] } as never };
+    redrawn.save(redrawnPath);
+    expect(() => FrameReplay.load(redrawnPath)).toThrow(/source\.frames.* is not a renderer version with a list of cameras/);
     const relabelled = FrameReplay.load(demos);
     relabelled.source = { env: 'PandaReach-v0', observationNames: ['goal x', ...(table.source?.observationNames ?? []).slice(1)] };
     const wrong = join(dir, 'wrong.demos');

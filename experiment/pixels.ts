@@ -8,12 +8,14 @@ import { removeStaleTempFiles, writeFileAtomic } from '../policies/binary-file.j
 import { selectBackend } from '../policies/backend.js';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { FrameReplay } from '../policies/frame-replay.js';
+import type { FrameSource } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 import { SacLearner } from '../policies/sac/sac.js';
 import { Rng } from '../control/rng.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import type { TrainerProgress } from '../policies/run-loop.js';
 import { cameraShapes, PixelTrainer } from '../policies/sac/pixel-trainer.js';
+import { RENDERER_VERSION } from '../sim/camera/camera.js';
 import { CameraObservation } from '../sim/camera/observation.js';
 import { proprioIndices, splitCameraOptions } from '../tasks/cameras.js';
 import { envEntry } from '../tasks/registry.js';
@@ -101,7 +103,8 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
     kept.forEach((t) => table.add(t));
     // Labelled with the task and the state entries the learner observes (checked when a config loads it).
     const names = full.spec.observationNames;
-    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}) };
+    // …and the renderer and cameras that drew the frames (checked against the config's cameras too).
+    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}), frames: { renderer: RENDERER_VERSION, cameras: cameraLabel(cameras) } };
     return { table, successes, attempts };
   } finally {
     await env.close();
@@ -155,7 +158,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
   }
   let trainer: PixelTrainer | null = null;
   try {
-    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec) : undefined;
+    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec, cameras) : undefined;
     if (demos) log(`${demos.size} demo transitions (with frames) from ${algo.demos?.path}`);
     trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
     const t = trainer;
@@ -211,7 +214,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
  * A demo file with frames, checked against the config's env: its label (task and state entries,
  * {@link checkDemoSource}) here, its state size and cameras by the trainer.
  */
-function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>): FrameReplay {
+export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>, cameras: CameraConfigs): FrameReplay {
   const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
   let table: FrameReplay;
   try {
@@ -220,7 +223,51 @@ function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id
     throw new UsageError(`demo file ${path}: ${(err as Error).message} (${record})`);
   }
   checkDemoSource(path, table.source, env, record);
+  checkFrameSource(path, table.source?.frames, cameras, record);
   return table;
+}
+
+type CameraConfigs = ReturnType<typeof splitCameraOptions>['cameras'];
+
+/** The cameras as a demo file's label holds them: their resolved configs as JSON data. */
+function cameraLabel(cameras: CameraConfigs): unknown[] {
+  return JSON.parse(JSON.stringify(cameras)) as unknown[];
+}
+
+/**
+ * Frames drawn by another renderer version, or by cameras placed, aimed or randomised otherwise
+ * than the config's, would train the encoder on images the policy never sees: refused by name.
+ * Files recorded before the label pass as they are.
+ */
+function checkFrameSource(path: string, frames: FrameSource | undefined, cameras: CameraConfigs, record: string): void {
+  if (!frames) return;
+  if (frames.renderer !== RENDERER_VERSION) throw new UsageError(`${path}: its frames were drawn by renderer version ${frames.renderer}, and this roborl draws version ${RENDERER_VERSION} (the image of a scene changed): ${record}`);
+  const ours = cameraLabel(cameras);
+  const name = (c: unknown, i: number): string => JSON.stringify((c as { name?: unknown } | null)?.name ?? `#${i}`);
+  if (frames.cameras.length !== ours.length) throw new UsageError(`${path}: its frames come from ${frames.cameras.length} camera(s) (${frames.cameras.map(name).join(', ')}), this config has ${ours.length} (${ours.map(name).join(', ')}): ${record}`);
+  ours.forEach((c, i) => {
+    const theirs = frames.cameras[i];
+    const field = firstDifference(theirs, c);
+    if (field !== null) throw new UsageError(`${path}: camera ${i} (${name(c, i)}) differs from the one the demos were drawn with at ${field || 'the camera'}: ${JSON.stringify(valueAt(theirs, field))} in the demos, ${JSON.stringify(valueAt(c, field))} in this config: ${record}`);
+  });
+}
+
+/** The first path (`a.b.0`) where two JSON values differ, `''` for the values themselves, or null when equal. */
+function firstDifference(a: unknown, b: unknown, at = ''): string | null {
+  if (a === b) return null;
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+  if (!isObj(a) || !isObj(b) || Array.isArray(a) !== Array.isArray(b)) return at;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const d = firstDifference(Object.hasOwn(a, k) ? a[k] : undefined, Object.hasOwn(b, k) ? b[k] : undefined, at ? `${at}.${k}` : k);
+    if (d !== null) return d;
+  }
+  return null;
+}
+
+function valueAt(v: unknown, path: string): unknown {
+  let cur = v;
+  for (const k of path ? path.split('.') : []) cur = typeof cur === 'object' && cur !== null && Object.hasOwn(cur, k) ? (cur as Record<string, unknown>)[k] : undefined;
+  return cur;
 }
 
 /**

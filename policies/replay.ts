@@ -268,15 +268,30 @@ export function replayDims(spec: EnvSpec): Omit<ReplaySpec, 'capacity'> {
 export interface ReplaySource {
   readonly env: string;
   readonly observationNames?: readonly string[];
+  /**
+   * Tables with camera frames: the version of the renderer that drew them and the cameras (their
+   * resolved configs, JSON data) they were drawn with — frames from another camera pose or
+   * another drawing of the scene look like the same task to every check but this one.
+   */
+  readonly frames?: FrameSource;
 }
 
-/** A header's `source`, checked as data: a string id and, if present, a list of strings. */
+/** What drew a table's camera frames (see {@link ReplaySource.frames}). */
+export interface FrameSource {
+  readonly renderer: number;
+  readonly cameras: readonly unknown[];
+}
+
+/** A header's `source`, checked as data: a string id and, if present, a list of strings and a frame label. */
 export function checkSource(raw: unknown, what: string): ReplaySource {
-  const o = raw as { env?: unknown; observationNames?: unknown } | null;
+  const o = raw as { env?: unknown; observationNames?: unknown; frames?: unknown } | null;
   const names = o?.observationNames;
   const ok = typeof o === 'object' && o !== null && !Array.isArray(o) && typeof o.env === 'string' && o.env.length <= 200 && (names === undefined || (Array.isArray(names) && names.length <= 1_000_000 && names.every((n) => typeof n === 'string' && n.length <= 200)));
   if (!ok) throw new CorruptFileError(`${what}: the header's \`source\` is not an env id with observation names`);
-  return { env: o.env as string, ...(names === undefined ? {} : { observationNames: [...(names as string[])] }) };
+  const f = o.frames as { renderer?: unknown; cameras?: unknown } | undefined;
+  const framesOk = f === undefined || (typeof f === 'object' && f !== null && !Array.isArray(f) && Number.isSafeInteger(f.renderer) && (f.renderer as number) >= 1 && Array.isArray(f.cameras) && f.cameras.length <= 64);
+  if (!framesOk) throw new CorruptFileError(`${what}: the header's \`source.frames\` is not a renderer version with a list of cameras`);
+  return { env: o.env as string, ...(names === undefined ? {} : { observationNames: [...(names as string[])] }), ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: structuredClone(f.cameras as unknown[]) } }) };
 }
 
 function checkVector(name: string, v: Float32Array, n: number): void {

@@ -645,6 +645,14 @@ export class Camera {
 }
 
 /**
+ * The renderer's version, written into camera demo files (`source.frames.renderer`): bump it
+ * whenever the image of a scene changes — the rasteriser, shading, colours, or what a scene
+ * draws — so demos drawn before are refused by name instead of mixed with frames that look
+ * otherwise. 1: as of 7b3e2c0 (MJCF floors drawn); files recorded before carry no version.
+ */
+export const RENDERER_VERSION = 1;
+
+/**
  * Renders `scene` through `camera` into `out` (allocated by `camera.createFrame()`): RGB always,
  * depth when the camera has `depth: true`. Throws a RangeError naming the camera when an
  * attached camera's link is missing from the scene or `out` is the wrong size.
