@@ -70,6 +70,9 @@ describe('roborl train with cameras (issue 23)', () => {
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('position: [1.35, -0.6, 0.85]', 'position: [1.35, -0.5, 0.85]')))).toThrow(/demos\.demos: camera 0 \("front"\) differs from the one the demos were drawn with at pose\.position\.1: -0\.6 in the demos, -0\.5 in this config: record them with `npx roborl record-demos --config c\.yaml/);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('height: 16', 'height: 16\n        fovDeg: 30')))).toThrow(/at fovDeg: \d+ in the demos, 30 in this config/);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, [])).toThrow(/from 1 camera\(s\) \("front"\), this config has 0/);
+    // Settings that draw the same image compare equal: a randomisation that draws nothing, defaults written out.
+    expect(loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('height: 16', 'height: 16\n        fovDeg: 45\n        randomize: {}'))).size).toBe(30);
+    expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('height: 16', 'height: 16\n        randomize: { colorJitter: 0.1 }')))).toThrow(/at randomize: absent in the demos, \{"positionM":0,.*"colorJitter":0\.1\} in this config/);
     const redrawn = FrameReplay.load(demos);
     redrawn.source = { ...redrawn.source!, frames: { ...redrawn.source!.frames!, renderer: RENDERER_VERSION + 1 } };
     const redrawnPath = join(dir, 'redrawn.demos');
@@ -79,6 +82,16 @@ describe('roborl train with cameras (issue 23)', () => {
     redrawn.source = { ...redrawn.source!, frames: { renderer: '<b>1</b>', cameras: [] } as never };
     redrawn.save(redrawnPath);
     expect(() => FrameReplay.load(redrawnPath)).toThrow(/source\.frames.* is not a renderer version with a list of cameras/);
+    // …nor is a camera nested a thousand levels deep recursed into.
+    let deep: unknown = 0;
+    for (let k = 0; k < 1000; k++) deep = [deep];
+    redrawn.source = { ...redrawn.source!, frames: { renderer: RENDERER_VERSION, cameras: [deep] } };
+    redrawn.save(redrawnPath);
+    expect(() => FrameReplay.load(redrawnPath)).toThrow(/source\.frames.* is not a renderer version with a list of cameras/);
+    // A label of the right shape holding no camera config is named as such.
+    redrawn.source = { ...redrawn.source!, frames: { renderer: RENDERER_VERSION, cameras: [{ name: '<script>', fovDeg: 'wide' }] } };
+    redrawn.save(redrawnPath);
+    expect(() => loadPixelDemos(redrawnPath, 'c.yaml', spec, camerasOf(config(demos)))).toThrow(/redrawn\.demos: the cameras its frames were drawn with are not camera configs this roborl reads \(Invalid camera config:/);
     const relabelled = FrameReplay.load(demos);
     relabelled.source = { env: 'PandaReach-v0', observationNames: ['goal x', ...(table.source?.observationNames ?? []).slice(1)] };
     const wrong = join(dir, 'wrong.demos');

@@ -6,6 +6,7 @@ import { resolveSacConfig, SacConfigSchema } from '../policies/sac/config.js';
 import { StreamAcConfigSchema, StreamQConfigSchema, StreamTdConfigSchema } from '../policies/stream/config.js';
 import { CameraConfigError } from '../sim/camera/config.js';
 import { splitCameraOptions } from '../tasks/cameras.js';
+import { simulatedPersonProblem } from '../hil/devices/simulated-human.js';
 
 /** Training schedule and logging. Every field documented with its default. */
 export const TrainScheduleSchema = z
@@ -124,6 +125,10 @@ export const HilSectionSchema = z
         runSteps: z.number().int().min(1).optional(),
       })
       .strict()
+      .superRefine((h, ctx) => {
+        const problem = simulatedPersonProblem(h);
+        if (problem) ctx.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
+      })
       .default({}),
   })
   .strict();

@@ -16,6 +16,8 @@ import { MetricsLog } from '../policies/metrics-log.js';
 import type { TrainerProgress } from '../policies/run-loop.js';
 import { cameraShapes, PixelTrainer } from '../policies/sac/pixel-trainer.js';
 import { RENDERER_VERSION } from '../sim/camera/camera.js';
+import { parseCameras } from '../sim/camera/config.js';
+import { truncateEcho } from '../control/log.js';
 import { CameraObservation } from '../sim/camera/observation.js';
 import { proprioIndices, splitCameraOptions } from '../tasks/cameras.js';
 import { envEntry } from '../tasks/registry.js';
@@ -229,30 +231,46 @@ export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSp
 
 type CameraConfigs = ReturnType<typeof splitCameraOptions>['cameras'];
 
-/** The cameras as a demo file's label holds them: their resolved configs as JSON data. */
+/**
+ * The cameras as a demo file's label holds them, and as they are compared: their configs with
+ * every default filled in (a field added to the schema later compares as its default, not as a
+ * difference) and a randomisation that draws nothing (every amplitude 0, intensity 1) dropped
+ * (`randomize: {}` draws what no `randomize` draws), as JSON data.
+ */
 function cameraLabel(cameras: CameraConfigs): unknown[] {
-  return JSON.parse(JSON.stringify(cameras)) as unknown[];
+  return cameras.map((c) => {
+    const { randomize, ...rest } = c;
+    const still = !randomize || (randomize.positionM === 0 && randomize.rotationDeg === 0 && randomize.lightDirectionDeg === 0 && randomize.colorJitter === 0 && randomize.lightIntensity[0] === 1 && randomize.lightIntensity[1] === 1);
+    return JSON.parse(JSON.stringify(still ? rest : c)) as unknown;
+  });
 }
 
 /**
  * Frames drawn by another renderer version, or by cameras placed, aimed or randomised otherwise
  * than the config's, would train the encoder on images the policy never sees: refused by name.
- * Files recorded before the label pass as they are.
+ * The file's cameras are read through today's camera schema (defaults filled in) before the
+ * comparison. Files recorded before the label pass as they are.
  */
 function checkFrameSource(path: string, frames: FrameSource | undefined, cameras: CameraConfigs, record: string): void {
   if (!frames) return;
+  const show = (v: unknown): string => (v === undefined ? 'absent' : truncateEcho(JSON.stringify(v)));
   if (frames.renderer !== RENDERER_VERSION) throw new UsageError(`${path}: its frames were drawn by renderer version ${frames.renderer}, and this roborl draws version ${RENDERER_VERSION} (the image of a scene changed): ${record}`);
+  let theirs: unknown[];
+  try {
+    theirs = cameraLabel(parseCameras(frames.cameras, 'source.frames.cameras'));
+  } catch (err) {
+    throw new UsageError(`${path}: the cameras its frames were drawn with are not camera configs this roborl reads (${truncateEcho((err as Error).message)}): ${record}`);
+  }
   const ours = cameraLabel(cameras);
-  const name = (c: unknown, i: number): string => JSON.stringify((c as { name?: unknown } | null)?.name ?? `#${i}`);
-  if (frames.cameras.length !== ours.length) throw new UsageError(`${path}: its frames come from ${frames.cameras.length} camera(s) (${frames.cameras.map(name).join(', ')}), this config has ${ours.length} (${ours.map(name).join(', ')}): ${record}`);
+  const name = (c: unknown, i: number): string => truncateEcho(JSON.stringify((c as { name?: unknown } | null)?.name ?? `#${i}`), 60);
+  if (theirs.length !== ours.length) throw new UsageError(`${path}: its frames come from ${theirs.length} camera(s) (${theirs.map(name).join(', ')}), this config has ${ours.length} (${ours.map(name).join(', ')}): ${record}`);
   ours.forEach((c, i) => {
-    const theirs = frames.cameras[i];
-    const field = firstDifference(theirs, c);
-    if (field !== null) throw new UsageError(`${path}: camera ${i} (${name(c, i)}) differs from the one the demos were drawn with at ${field || 'the camera'}: ${JSON.stringify(valueAt(theirs, field))} in the demos, ${JSON.stringify(valueAt(c, field))} in this config: ${record}`);
+    const field = firstDifference(theirs[i], c);
+    if (field !== null) throw new UsageError(`${path}: camera ${i} (${name(c, i)}) differs from the one the demos were drawn with at ${field || 'the camera'}: ${show(valueAt(theirs[i], field))} in the demos, ${show(valueAt(c, field))} in this config: ${record}`);
   });
 }
 
-/** The first path (`a.b.0`) where two JSON values differ, `''` for the values themselves, or null when equal. */
+/** The first path (`a.b.0`) where two JSON values differ, `''` for the values themselves, or null when equal. Both are schema-checked camera configs (a few levels deep). */
 function firstDifference(a: unknown, b: unknown, at = ''): string | null {
   if (a === b) return null;
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;

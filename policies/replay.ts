@@ -289,9 +289,18 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
   const ok = typeof o === 'object' && o !== null && !Array.isArray(o) && typeof o.env === 'string' && o.env.length <= 200 && (names === undefined || (Array.isArray(names) && names.length <= 1_000_000 && names.every((n) => typeof n === 'string' && n.length <= 200)));
   if (!ok) throw new CorruptFileError(`${what}: the header's \`source\` is not an env id with observation names`);
   const f = o.frames as { renderer?: unknown; cameras?: unknown } | undefined;
-  const framesOk = f === undefined || (typeof f === 'object' && f !== null && !Array.isArray(f) && Number.isSafeInteger(f.renderer) && (f.renderer as number) >= 1 && Array.isArray(f.cameras) && f.cameras.length <= 64);
+  // A camera config is a few levels deep (camera → pose → position): deeper is not one, and would only recurse.
+  const framesOk = f === undefined || (typeof f === 'object' && f !== null && !Array.isArray(f) && Number.isSafeInteger(f.renderer) && (f.renderer as number) >= 1 && Array.isArray(f.cameras) && f.cameras.length <= 64 && f.cameras.every((c) => shallowJson(c, 4)));
   if (!framesOk) throw new CorruptFileError(`${what}: the header's \`source.frames\` is not a renderer version with a list of cameras`);
-  return { env: o.env as string, ...(names === undefined ? {} : { observationNames: [...(names as string[])] }), ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: structuredClone(f.cameras as unknown[]) } }) };
+  return { env: o.env as string, ...(names === undefined ? {} : { observationNames: [...(names as string[])] }), ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: JSON.parse(JSON.stringify(f.cameras)) as unknown[] } }) };
+}
+
+/** JSON data (as JSON.parse gives) nested at most `depth` levels below `v`, with at most 10,000 entries in each object or array. */
+function shallowJson(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (depth === 0) return false;
+  const values = Array.isArray(v) ? v : Object.values(v);
+  return values.length <= 10_000 && values.every((x) => shallowJson(x, depth - 1));
 }
 
 function checkVector(name: string, v: Float32Array, n: number): void {

@@ -81,6 +81,21 @@ export interface SimulatedHumanOptions {
   readonly seed?: number;
 }
 
+/**
+ * What is wrong with a combination of the person's settings, or null: shared by the config
+ * schema (hil.simulated) and the constructor, so a config is refused before anything runs.
+ */
+export function simulatedPersonProblem(o: Pick<SimulatedHumanOptions, 'trigger' | 'handBack' | 'finishSteps' | 'holdSteps'>): { field: 'handBack' | 'finishSteps'; message: string } | null {
+  const failure = (o.trigger ?? 'failure') === 'failure';
+  if (o.handBack === 'success' && !failure) return { field: 'handBack', message: 'handBack: success needs trigger: failure (the disagreement rule holds for a fixed holdSteps)' };
+  if (o.finishSteps === undefined) return null;
+  if (o.handBack !== 'success') return { field: 'finishSteps', message: 'finishSteps is read with handBack: success only (a person who hands back at the first progress does not plan to finish)' };
+  if (!(Number.isInteger(o.finishSteps) && o.finishSteps >= 1)) return { field: 'finishSteps', message: `finishSteps must be a positive integer, got ${o.finishSteps}` };
+  const hold = o.holdSteps ?? 40;
+  if (o.finishSteps > hold) return { field: 'finishSteps', message: `finishSteps (${o.finishSteps}) is more than holdSteps (${hold}${o.holdSteps === undefined ? ', the default' : ''}): the person would let go at the hold limit before finishing; raise holdSteps` };
+  return null;
+}
+
 /** Task metrics a person watches shrink as the task progresses (m). */
 const DISTANCES = ['distance', 'tcpToCube', 'cubeToGoal'] as const;
 /** Of those, the ones whose growth means the arm is heading away (pushing, the hand goes round the cube). */
@@ -113,7 +128,7 @@ export class SimulatedHuman implements TeleopDevice {
     takeovers: { stuck: 0, drift: 0, drop: 0, disagreement: 0 } satisfies Record<TakeoverReason, number>,
     handBacks: { recovered: 0, limit: 0, budget: 0, episode: 0 } satisfies Record<HandBackReason, number>,
     refusedByBudget: 0,
-    /** Takeovers not started because too few of the episode's steps were left to finish (`handBack: success`). */
+    /** Polls at which the person would have taken over but too few of the episode's steps were left to finish (`handBack: success`); like `refusedByBudget`, counted per poll, not per takeover. */
     refusedForTime: 0,
   };
   private readonly rng: Rng;
@@ -152,8 +167,8 @@ export class SimulatedHuman implements TeleopDevice {
       handBack: options.handBack ?? 'recovered',
       finishSteps: options.finishSteps ?? options.holdSteps ?? (failure ? 40 : 15),
     };
-    if (this.o.handBack === 'success' && !failure) throw new RangeError("simulated person: handBack: success needs trigger: failure (the disagreement rule holds for a fixed holdSteps)");
-    if (!(Number.isInteger(this.o.finishSteps) && this.o.finishSteps >= 1)) throw new RangeError(`simulated person: finishSteps must be a positive integer, got ${this.o.finishSteps}`);
+    const problem = simulatedPersonProblem(options);
+    if (problem) throw new RangeError(`simulated person: ${problem.message}`);
     if (options.episodeSteps !== undefined && !(Number.isInteger(options.episodeSteps) && options.episodeSteps >= 1)) throw new RangeError(`simulated person: episodeSteps must be a positive integer, got ${options.episodeSteps}`);
     if (!(this.o.budget > 0 && this.o.budget <= 1)) throw new RangeError(`simulated person: budget is a share of the run's steps in (0, 1], got ${this.o.budget}`);
     if (options.runSteps !== undefined) {
