@@ -100,6 +100,8 @@ export interface HilRun {
   readonly interventionRates: number[] | null;
   /** The simulated person's counts: budget, takeovers by reason, hand-backs by reason. */
   readonly person: SimulatedHuman['stats'] | null;
+  /** Training episodes the person acted in, and how many of those ended in success (the task's success at the last step): what the corrections showed the learner. */
+  readonly corrected: { readonly episodes: number; readonly successes: number } | null;
   readonly curve: { step: number; success: number }[];
   readonly seconds: number;
 }
@@ -169,6 +171,7 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
   const curve = records.filter((r) => r.type === 'eval').map((r) => ({ step: r.step, success: r['successRate'] as number }));
   const episodes = records.filter((r) => r.type === 'episode');
   const rates = episodes.map((r) => (r['human'] as { rate: number } | undefined)?.rate ?? 0);
+  const byPerson = (r: Record<string, unknown>): boolean => ((r['human'] as { steps: number } | undefined)?.steps ?? 0) > 0;
   const tenth = Math.max(1, Math.floor(rates.length / 10));
   const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   return {
@@ -184,6 +187,7 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
     stepsRun: trainer.step,
     interventionRates: config.hil ? Array.from({ length: 10 }, (_, k) => rates.slice(Math.floor((k * rates.length) / 10), Math.floor(((k + 1) * rates.length) / 10))).filter((xs) => xs.length > 0).map(meanOf) : null,
     person,
+    corrected: config.hil ? { episodes: episodes.filter(byPerson).length, successes: episodes.filter((r) => byPerson(r) && r['success'] === true).length } : null,
     curve,
     seconds: (performance.now() - t0) / 1000,
   };
@@ -282,7 +286,7 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
       for (let job = queue.shift(); job; job = queue.shift()) {
         const r = await spawnWorker(job);
         runs.push(r);
-        process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps${r.humanShare === null ? '' : ` (${(100 * r.humanShare).toFixed(1)}% of the run)`} rate ${r.interventionRates?.map((x) => x.toFixed(2)).join(' ') ?? '–'} in ${r.seconds.toFixed(0)} s\n`);
+        process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps${r.humanShare === null ? '' : ` (${(100 * r.humanShare).toFixed(1)}% of the run)`} rate ${r.interventionRates?.map((x) => x.toFixed(2)).join(' ') ?? '–'}${r.corrected ? `; ${r.corrected.successes} of ${r.corrected.episodes} corrected episodes succeeded` : ''} in ${r.seconds.toFixed(0)} s\n`);
       }
     }),
   );
