@@ -23,7 +23,7 @@
  * configs/panda-pick-rlpd.yaml on PandaPickCube-v0, the settings that learn pick; `none`, and
  * on other tasks, the small settings below on wasm; HIL_STEPS / HIL_EVAL_EVERY default to its own),
  * HIL_THREADS (BLAS threads per run with a config, default 1: two runs share two cores),
- * HIL_UNTIL80=1 (stop each run at its first evaluation ≥ 80%). Each run with a person
+ * HIL_UNTIL80=1 (stop each run at its first evaluation ≥ 80%), HIL_TIME_LIMIT (episode steps). Each run with a person
  * reports its intervention rate per tenth of its episodes, its budget and what triggered it.
  */
 import { spawn } from 'node:child_process';
@@ -56,6 +56,14 @@ const DEMO_START: DemoStart | undefined = Number(process.env['HIL_DEMO_SHARE'] ?
 const HUMAN = JSON.parse(process.env['HIL_HUMAN'] ?? '{}') as Record<string, unknown>;
 /** HIL_UNTIL80=1: each run stops at its first evaluation at ≥ 80% success. */
 const UNTIL80 = process.env['HIL_UNTIL80'] === '1';
+/**
+ * HIL_TIME_LIMIT: the episode's length in steps for both methods (env.timeLimit; default the
+ * task's, 100 on pick). A person finishing a pick from where a failing policy left the arm needs
+ * 45–85 steps (the scripted expert, slowed by the reaction delay), so on 100-step episodes most
+ * corrections end unfinished.
+ */
+const TIME_LIMIT = process.env['HIL_TIME_LIMIT'] === undefined ? undefined : Number(process.env['HIL_TIME_LIMIT']);
+if (TIME_LIMIT !== undefined && !(Number.isInteger(TIME_LIMIT) && TIME_LIMIT > 0)) throw new Error(`HIL_TIME_LIMIT: expected a positive integer (steps), got ${process.env['HIL_TIME_LIMIT']}`);
 /**
  * The config the runs take their task options, time limit, safety, algorithm and evaluation from:
  * HIL_CONFIG (`none`: the small settings), by default the pick config on PandaPickCube-v0. Read
@@ -122,7 +130,7 @@ export function hilConfig(method: Method, seed: number, steps: number, evalEvery
     {
       name: `hil-${method.replace(/\+/g, '-')}`,
       // The base's task options and time limit (not its learned reward: the classifier method brings its own).
-      env: { id: ENV, ...baseEnv, ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
+      env: { id: ENV, ...baseEnv, ...(TIME_LIMIT ? { timeLimit: TIME_LIMIT } : {}), ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
       seed,
       algo: { ...(from ? baseAlgo : small), kind: 'sac', preset: rlpd ? 'rlpd' : 'sac', ...(rlpd ? { demos: { path: demos, ratio: 0.5 } } : {}) },
       ...(from ? { safety: from.safety } : {}),
