@@ -16,7 +16,7 @@
  *   episodes it never saw).
  *
  * Evaluation is always deterministic, without a person, on the task's own success. Options by
- * environment: HIL_ENV, HIL_STEPS (default 10000), HIL_SEEDS (3), HIL_METHODS (comma list),
+ * environment: HIL_ENV, HIL_STEPS (default 10000), HIL_SEEDS (3; from HIL_FIRST_SEED, 0), HIL_METHODS (comma list),
  * HIL_EVAL_EVERY (1000), HIL_PARALLEL (2), HIL_DEMOS (5), HIL_DEMO_SHARE (0.25; 1 = the
  * training distribution), HIL_HUMAN (the person's settings as JSON), HIL_CONFIG (a train config
  * whose env options, time limit, safety, algorithm and evaluation the runs take — default
@@ -286,7 +286,9 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
   const classifier = methods.some((m) => m.endsWith('classifier')) ? await trainClassifier(classifierPath) : null;
   if (process.env['HIL_CLASSIFIER_ONLY']) return { env: ENV, classifier };
   if (classifier) process.stderr.write(`bench hil: classifier precision ${classifier.precision.toFixed(3)} recall ${classifier.recall.toFixed(3)} on ${classifier.testEpisodes} unseen episodes\n`);
-  const jobs: WorkerJob[] = methods.flatMap((method) => Array.from({ length: seeds }, (_, seed) => ({ method, seed, steps, evalEvery, demos, classifier: classifierPath })));
+  const firstSeed = Number(process.env['HIL_FIRST_SEED'] ?? 0);
+  if (!(Number.isInteger(firstSeed) && firstSeed >= 0)) throw new Error(`HIL_FIRST_SEED: expected a non-negative integer, got ${process.env['HIL_FIRST_SEED']}`);
+  const jobs: WorkerJob[] = methods.flatMap((method) => Array.from({ length: seeds }, (_, k) => ({ method, seed: firstSeed + k, steps, evalEvery, demos, classifier: classifierPath })));
   const runs: HilRun[] = [];
   const queue = [...jobs];
   await Promise.all(
