@@ -16,7 +16,7 @@ import { MetricsLog } from '../policies/metrics-log.js';
 import type { TrainerProgress } from '../policies/run-loop.js';
 import { cameraShapes, PixelTrainer } from '../policies/sac/pixel-trainer.js';
 import { RENDERER_VERSION } from '../sim/camera/camera.js';
-import { parseCameras } from '../sim/camera/config.js';
+import { parseCameras, type CameraConfig } from '../sim/camera/config.js';
 import { truncateEcho } from '../control/log.js';
 import { CameraObservation } from '../sim/camera/observation.js';
 import { proprioIndices, splitCameraOptions } from '../tasks/cameras.js';
@@ -33,13 +33,13 @@ export function hasCameras(config: ExperimentConfig): boolean {
 }
 
 /** The config without its cameras (the vector env the cameras look at), and the cameras. */
-function withoutCameras(config: ExperimentConfig, state: 'keep' | 'full'): { inner: ExperimentConfig; cameras: ReturnType<typeof splitCameraOptions>['cameras'] } {
+function withoutCameras(config: ExperimentConfig, state: 'keep' | 'full'): { inner: ExperimentConfig; cameras: readonly CameraConfig[] } {
   const { cameras: _c, ...options } = config.env.options;
   if (state === 'full') delete options['state'];
   return { inner: { ...config, env: { ...config.env, options } }, cameras: splitCameraOptions(config.env.id, config.env.options).cameras };
 }
 
-function observe(env: Env, cameras: ReturnType<typeof splitCameraOptions>['cameras']): CameraObservation {
+function observe(env: Env, cameras: readonly CameraConfig[]): CameraObservation {
   const source = findSceneSource(env);
   if (!source) throw new UsageError(`env.options.cameras: ${env.spec.id} has no scene to render`);
   return new CameraObservation(env, source, cameras);
@@ -216,7 +216,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
  * A demo file with frames, checked against the config's env: its label (task and state entries,
  * {@link checkDemoSource}) here, its state size and cameras by the trainer.
  */
-export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>, cameras: CameraConfigs): FrameReplay {
+export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>, cameras: readonly CameraConfig[]): FrameReplay {
   const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
   let table: FrameReplay;
   try {
@@ -229,15 +229,13 @@ export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSp
   return table;
 }
 
-type CameraConfigs = ReturnType<typeof splitCameraOptions>['cameras'];
-
 /**
  * The cameras as a demo file's label holds them, and as they are compared: their configs with
  * every default filled in (a field added to the schema later compares as its default, not as a
  * difference) and a randomisation that draws nothing (every amplitude 0, intensity 1) dropped
  * (`randomize: {}` draws what no `randomize` draws), as JSON data.
  */
-function cameraLabel(cameras: CameraConfigs): unknown[] {
+function cameraLabel(cameras: readonly CameraConfig[]): unknown[] {
   return cameras.map((c) => {
     const { randomize, ...rest } = c;
     const still = !randomize || (randomize.positionM === 0 && randomize.rotationDeg === 0 && randomize.lightDirectionDeg === 0 && randomize.colorJitter === 0 && randomize.lightIntensity[0] === 1 && randomize.lightIntensity[1] === 1);
@@ -251,7 +249,7 @@ function cameraLabel(cameras: CameraConfigs): unknown[] {
  * The file's cameras are read through today's camera schema (defaults filled in) before the
  * comparison. Files recorded before the label pass as they are.
  */
-function checkFrameSource(path: string, frames: FrameSource | undefined, cameras: CameraConfigs, record: string): void {
+function checkFrameSource(path: string, frames: FrameSource | undefined, cameras: readonly CameraConfig[], record: string): void {
   if (!frames) return;
   const show = (v: unknown): string => (v === undefined ? 'absent' : truncateEcho(JSON.stringify(v)));
   if (frames.renderer !== RENDERER_VERSION) throw new UsageError(`${path}: its frames were drawn by renderer version ${frames.renderer}, and this roborl draws version ${RENDERER_VERSION} (the image of a scene changed): ${record}`);

@@ -81,6 +81,9 @@ export interface SimulatedHumanOptions {
   readonly seed?: number;
 }
 
+/** The `failure` rule's default hold limit (steps of one intervention). */
+const FAILURE_HOLD_STEPS = 40;
+
 /**
  * What is wrong with a combination of the person's settings, or null: shared by the config
  * schema (hil.simulated) and the constructor, so a config is refused before anything runs.
@@ -91,7 +94,7 @@ export function simulatedPersonProblem(o: Pick<SimulatedHumanOptions, 'trigger' 
   if (o.finishSteps === undefined) return null;
   if (o.handBack !== 'success') return { field: 'finishSteps', message: 'finishSteps is read with handBack: success only (a person who hands back at the first progress does not plan to finish)' };
   if (!(Number.isInteger(o.finishSteps) && o.finishSteps >= 1)) return { field: 'finishSteps', message: `finishSteps must be a positive integer, got ${o.finishSteps}` };
-  const hold = o.holdSteps ?? 40;
+  const hold = o.holdSteps ?? FAILURE_HOLD_STEPS;
   if (o.finishSteps > hold) return { field: 'finishSteps', message: `finishSteps (${o.finishSteps}) is more than holdSteps (${hold}${o.holdSteps === undefined ? ', the default' : ''}): the person would let go at the hold limit before finishing; raise holdSteps` };
   return null;
 }
@@ -151,6 +154,7 @@ export class SimulatedHuman implements TeleopDevice {
 
   constructor(private readonly options: SimulatedHumanOptions) {
     const failure = (options.trigger ?? 'failure') === 'failure';
+    const holdSteps = options.holdSteps ?? (failure ? FAILURE_HOLD_STEPS : 15);
     this.o = {
       reactionSteps: options.reactionSteps ?? 3,
       noise: options.noise ?? 0.05,
@@ -162,10 +166,10 @@ export class SimulatedHuman implements TeleopDevice {
       dropMargin: options.dropMargin ?? 0.01,
       recover: options.recover ?? 0.02,
       disagreement: options.disagreement ?? 0.5,
-      holdSteps: options.holdSteps ?? (failure ? 40 : 15),
+      holdSteps,
       budget: options.budget ?? 0.2,
       handBack: options.handBack ?? 'recovered',
-      finishSteps: options.finishSteps ?? options.holdSteps ?? (failure ? 40 : 15),
+      finishSteps: options.finishSteps ?? holdSteps,
     };
     const problem = simulatedPersonProblem(options);
     if (problem) throw new RangeError(`simulated person: ${problem.message}`);
