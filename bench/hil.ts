@@ -106,6 +106,13 @@ export interface HilRun {
   readonly stepsRun: number;
   /** The intervention rate (share of an episode's steps) per tenth of the run's episodes. */
   readonly interventionRates: number[] | null;
+  /**
+   * Per tenth of the run's training episodes: how many, the share that ended in success (the
+   * person's included), the share the person acted in, and the person's steps to the tenth's end
+   * (what is left of a budget that is the run's). A rate held flat by the budget shows here: the
+   * policy failing less while the person still spends.
+   */
+  readonly tenths: { episodes: number; success: number; corrected: number; humanStepsSoFar: number }[];
   /** The simulated person's counts: budget, takeovers by reason, hand-backs by reason. */
   readonly person: SimulatedHuman['stats'] | null;
   /** Training episodes the person acted in, and how many of those ended in success (the task's success at the last step): what the corrections showed the learner. */
@@ -179,9 +186,15 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
   const curve = records.filter((r) => r.type === 'eval').map((r) => ({ step: r.step, success: r['successRate'] as number }));
   const episodes = records.filter((r) => r.type === 'episode');
   const rates = episodes.map((r) => (r['human'] as { rate: number } | undefined)?.rate ?? 0);
-  const byPerson = (r: Record<string, unknown>): boolean => ((r['human'] as { steps: number } | undefined)?.steps ?? 0) > 0;
   const tenth = Math.max(1, Math.floor(rates.length / 10));
   const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const tenthsOf = <T>(xs: T[]): T[][] => Array.from({ length: 10 }, (_, k) => xs.slice(Math.floor((k * xs.length) / 10), Math.floor(((k + 1) * xs.length) / 10))).filter((part) => part.length > 0);
+  const humanStepsOf = (r: Record<string, unknown>): number => (r['human'] as { steps: number } | undefined)?.steps ?? 0;
+  let humanSoFar = 0;
+  const tenths = tenthsOf(episodes).map((part) => {
+    humanSoFar += part.reduce((sum, r) => sum + humanStepsOf(r), 0);
+    return { episodes: part.length, success: part.filter((r) => r['success'] === true).length / part.length, corrected: part.filter((r) => humanStepsOf(r) > 0).length / part.length, humanStepsSoFar: humanSoFar };
+  });
   return {
     method: job.method,
     seed: job.seed,
@@ -193,9 +206,10 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
     // Of the steps run (a run stopped at 80% ran fewer than job.steps).
     humanShare: config.hil ? trainer.humanTransitions / Math.max(1, trainer.step) : null,
     stepsRun: trainer.step,
-    interventionRates: config.hil ? Array.from({ length: 10 }, (_, k) => rates.slice(Math.floor((k * rates.length) / 10), Math.floor(((k + 1) * rates.length) / 10))).filter((xs) => xs.length > 0).map(meanOf) : null,
+    interventionRates: config.hil ? tenthsOf(rates).map(meanOf) : null,
+    tenths,
     person,
-    corrected: config.hil ? { episodes: episodes.filter(byPerson).length, successes: episodes.filter((r) => byPerson(r) && r['success'] === true).length } : null,
+    corrected: config.hil ? { episodes: episodes.filter((r) => humanStepsOf(r) > 0).length, successes: episodes.filter((r) => humanStepsOf(r) > 0 && r['success'] === true).length } : null,
     curve,
     seconds: (performance.now() - t0) / 1000,
   };
@@ -296,7 +310,7 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
       for (let job = queue.shift(); job; job = queue.shift()) {
         const r = await spawnWorker(job);
         runs.push(r);
-        process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps${r.humanShare === null ? '' : ` (${(100 * r.humanShare).toFixed(1)}% of the run)`} rate ${r.interventionRates?.map((x) => x.toFixed(2)).join(' ') ?? '–'}${r.corrected ? `; ${r.corrected.successes} of ${r.corrected.episodes} corrected episodes succeeded` : ''} in ${r.seconds.toFixed(0)} s\n`);
+        process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps${r.humanShare === null ? '' : ` (${(100 * r.humanShare).toFixed(1)}% of the run)`} rate ${r.interventionRates?.map((x) => x.toFixed(2)).join(' ') ?? '–'}; training success ${r.tenths.map((t) => t.success.toFixed(2)).join(' ')}${r.corrected ? `; ${r.corrected.successes} of ${r.corrected.episodes} corrected episodes succeeded` : ''} in ${r.seconds.toFixed(0)} s\n`);
       }
     }),
   );
