@@ -107,12 +107,13 @@ export interface HilRun {
   /** The intervention rate (share of an episode's steps) per tenth of the run's episodes. */
   readonly interventionRates: number[] | null;
   /**
-   * Per tenth of the run's training episodes: how many, the share that ended in success (the
-   * person's included), the share the person acted in, and the person's steps to the tenth's end
-   * (what is left of a budget that is the run's). A rate held flat by the budget shows here: the
-   * policy failing less while the person still spends.
+   * Per tenth of the run's finished training episodes (one part per episode when there are fewer
+   * than ten): how many, the share that ended in success (the person's included), and with a
+   * person the share they acted in and their steps spent to the part's end (an episode cut off by
+   * the run's end is not counted). A rate held flat by the budget shows here: the policy failing
+   * less while the person still spends.
    */
-  readonly tenths: { episodes: number; success: number; corrected: number; humanStepsSoFar: number }[];
+  readonly tenths: { episodes: number; success: number; corrected: number | null; humanStepsSoFar: number | null }[];
   /** The simulated person's counts: budget, takeovers by reason, hand-backs by reason. */
   readonly person: SimulatedHuman['stats'] | null;
   /** Training episodes the person acted in, and how many of those ended in success (the task's success at the last step): what the corrections showed the learner. */
@@ -193,7 +194,8 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
   let humanSoFar = 0;
   const tenths = tenthsOf(episodes).map((part) => {
     humanSoFar += part.reduce((sum, r) => sum + humanStepsOf(r), 0);
-    return { episodes: part.length, success: part.filter((r) => r['success'] === true).length / part.length, corrected: part.filter((r) => humanStepsOf(r) > 0).length / part.length, humanStepsSoFar: humanSoFar };
+    const corrected = config.hil ? part.filter((r) => humanStepsOf(r) > 0).length / part.length : null;
+    return { episodes: part.length, success: part.filter((r) => r['success'] === true).length / part.length, corrected, humanStepsSoFar: config.hil ? humanSoFar : null };
   });
   return {
     method: job.method,
@@ -310,7 +312,7 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
       for (let job = queue.shift(); job; job = queue.shift()) {
         const r = await spawnWorker(job);
         runs.push(r);
-        process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps${r.humanShare === null ? '' : ` (${(100 * r.humanShare).toFixed(1)}% of the run)`} rate ${r.interventionRates?.map((x) => x.toFixed(2)).join(' ') ?? '–'}; training success ${r.tenths.map((t) => t.success.toFixed(2)).join(' ')}${r.corrected ? `; ${r.corrected.successes} of ${r.corrected.episodes} corrected episodes succeeded` : ''} in ${r.seconds.toFixed(0)} s\n`);
+        process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps${r.humanShare === null ? '' : ` (${(100 * r.humanShare).toFixed(1)}% of the run)`} rate ${r.interventionRates?.map((x) => x.toFixed(2)).join(' ') ?? '–'}; training success ${r.tenths.map((t) => t.success.toFixed(2)).join(' ') || '–'}${r.corrected ? `; ${r.corrected.successes} of ${r.corrected.episodes} corrected episodes succeeded` : ''} in ${r.seconds.toFixed(0)} s\n`);
       }
     }),
   );
