@@ -23,7 +23,8 @@
  * configs/panda-pick-rlpd.yaml on PandaPickCube-v0, the settings that learn pick; `none`, and
  * on other tasks, the small settings below on wasm; HIL_STEPS / HIL_EVAL_EVERY default to its own),
  * HIL_THREADS (BLAS threads per run with a config, default 1: two runs share two cores),
- * HIL_UNTIL80=1 (stop each run at its first evaluation ≥ 80%), HIL_TIME_LIMIT (episode steps). Each run with a person
+ * HIL_UNTIL80=1 (stop each run at its first evaluation ≥ 80%), HIL_TIME_LIMIT (episode steps),
+ * HIL_BUDGET (`run` or `running`, below). Each run with a person
  * reports its intervention rate per tenth of its episodes, its budget and what triggered it.
  */
 import { spawn } from 'node:child_process';
@@ -56,6 +57,14 @@ const DEMO_START: DemoStart | undefined = Number(process.env['HIL_DEMO_SHARE'] ?
 const HUMAN = JSON.parse(process.env['HIL_HUMAN'] ?? '{}') as Record<string, unknown>;
 /** HIL_UNTIL80=1: each run stops at its first evaluation at ≥ 80% success. */
 const UNTIL80 = process.env['HIL_UNTIL80'] === '1';
+/**
+ * HIL_BUDGET: the person's 20% as a share of the whole run (`run`: spend it whenever they choose)
+ * or of the steps so far (`running`: at most 20% at every moment). Default `run`, but `running`
+ * with HIL_UNTIL80 (a run stopped at 80% has no known length).
+ */
+const BUDGET = process.env['HIL_BUDGET'] ?? (UNTIL80 ? 'running' : 'run');
+if (BUDGET !== 'run' && BUDGET !== 'running') throw new Error(`HIL_BUDGET: expected run or running, got ${BUDGET}`);
+if (BUDGET === 'run' && UNTIL80) throw new Error('HIL_BUDGET=run with HIL_UNTIL80=1: a run stopped at 80% has no known length to take 20% of');
 /**
  * HIL_TIME_LIMIT: the episode's length in steps for both methods (env.timeLimit; default the
  * task's, 100 on pick). A person finishing a pick from where a failing policy left the arm needs
@@ -142,8 +151,8 @@ export function hilConfig(method: Method, seed: number, steps: number, evalEvery
       seed,
       algo: { ...(from ? baseAlgo : small), kind: 'sac', preset: rlpd ? 'rlpd' : 'sac', ...(rlpd ? { demos: { path: demos, ratio: 0.5 } } : {}) },
       ...(from ? { safety: from.safety } : {}),
-      // A run stopped at 80% (HIL_UNTIL80) has no known length: the budget is then a running share, ≤ 20% of the steps so far at every moment.
-      ...(human ? { hil: { device: 'simulated', buffers: 'both', simulated: { ...(UNTIL80 ? {} : { runSteps: steps }), ...HUMAN } } } : {}),
+      // HIL_BUDGET: a share of the run's steps, or a running share (≤ 20% of the steps so far at every moment).
+      ...(human ? { hil: { device: 'simulated', buffers: 'both', simulated: { ...(BUDGET === 'running' ? {} : { runSteps: steps }), ...HUMAN } } } : {}),
       train: { steps, evalEvery, evalEpisodes: from?.train.evalEpisodes ?? 10, checkpointEvery: steps, logEvery: 1000 },
     },
     `bench hil ${method}`,
