@@ -34,7 +34,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoConfig, recordDemonstrations, type DemoStart } from '../experiment/demos.js';
 import { loadConfig, validateConfig, type ExperimentConfig } from '../experiment/config.js';
-import { absolutizePaths, makeLearnerEnv, resolvedAlgo, scriptedInLearnerUnits } from '../experiment/setup.js';
+import { absolutizePaths, makeLearnerEnv, resolvedAlgo, scriptedInLearnerUnits, writeRunDir } from '../experiment/setup.js';
 import type { Env } from '../control/env.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';
 import { SimulatedHuman } from '../hil/devices/simulated-human.js';
@@ -129,6 +129,8 @@ export interface HilRun {
   readonly corrected: { readonly episodes: number; readonly successes: number } | null;
   readonly curve: { step: number; success: number }[];
   readonly seconds: number;
+  /** The run's folder (a temporary one): its config, metrics and final checkpoint. */
+  readonly runDir: string;
 }
 
 /**
@@ -163,7 +165,9 @@ export function hilConfig(method: Method, seed: number, steps: number, evalEvery
 async function runWorker(job: WorkerJob): Promise<HilRun> {
   await workerBackend();
   const config = hilConfig(job.method, job.seed, job.steps, job.evalEvery, job.demos, job.classifier);
+  // A roborl run folder (config.yaml, metrics, the final checkpoint): `roborl eval` and bench/hil-takeovers.ts read it.
   const dir = mkdtempSync(join(tmpdir(), `roborl-hil-${job.method.replace(/\+/g, '-')}-`));
+  writeRunDir(dir, config);
   const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
   const t0 = performance.now();
   const env = await makeLearnerEnv(config, undefined, { human: true });
@@ -223,6 +227,7 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
     corrected: config.hil ? { episodes: episodes.filter((r) => humanStepsOf(r) > 0).length, successes: episodes.filter((r) => humanStepsOf(r) > 0 && r['success'] === true).length } : null,
     curve,
     seconds: (performance.now() - t0) / 1000,
+    runDir: dir,
   };
 }
 

@@ -1,0 +1,87 @@
+/**
+ * Were a simulated person's takeovers needed? `npx tsx bench/hil-takeovers.ts <run dir> [episodes]`
+ * on a run with `hil.device: simulated` (a `bench hil` run folder, printed as `runDir`, or a
+ * `roborl train` run): its newest checkpoint's policy, sampled as in training, plays each episode
+ * twice from the same seed and the same policy noise — alone (would it have succeeded?) and with
+ * the run's person watching, their budget unlimited (when and why do they first take over, and
+ * does the episode then succeed?). HIL_PATIENCE overrides the person's patience. Prints one line per
+ * episode and a JSON summary: takeovers in episodes the policy would have won or lost, and how many
+ * of the lost ones the person turned into successes (docs/benchmarks.md, "Were the takeovers needed?").
+ */
+import type { Env } from '../control/env.js';
+import { Rng } from '../control/rng.js';
+import { findWrapper } from '../control/wrappers/wrapper.js';
+import { validateConfig, type ExperimentConfig } from '../experiment/config.js';
+import { loadRunConfig, makeLearnerEnv, resolvedAlgo } from '../experiment/setup.js';
+import { SimulatedHuman, type TakeoverReason } from '../hil/devices/simulated-human.js';
+import { Intervention } from '../hil/intervention.js';
+import { selectBackend } from '../policies/backend.js';
+import { loadLatestCheckpoint } from '../policies/checkpoint.js';
+import { GaussianActor } from '../policies/sac/actor.js';
+import { SacLearner } from '../policies/sac/sac.js';
+
+const dir = process.argv[2];
+if (!dir) throw new Error('usage: npx tsx bench/hil-takeovers.ts <run dir> [episodes]');
+const episodes = Number(process.argv[3] ?? 40);
+if (!Number.isInteger(episodes) || episodes < 1) throw new RangeError(`Expected episodes to be a positive integer, got ${process.argv[3]}`);
+const config = loadRunConfig(dir);
+if (config.hil?.device !== 'simulated') throw new Error(`${dir}: not a run with a simulated person (hil.device: ${config.hil?.device ?? 'none'})`);
+if (config.algo.kind !== 'sac') throw new Error(`${dir}: a SAC / RLPD run is needed, not ${config.algo.kind}`);
+const patience = process.env['HIL_PATIENCE'] === undefined ? undefined : Number(process.env['HIL_PATIENCE']);
+const ckpt = loadLatestCheckpoint(`${dir}/checkpoints`);
+if (!ckpt) throw new Error(`${dir} has no checkpoint yet`);
+await selectBackend('blas', { threads: 1 }).catch(() => selectBackend('auto'));
+
+// The person as in the run, but never held by their budget (a running share of 100%).
+const { runSteps: _runSteps, ...simulated } = config.hil.simulated ?? {};
+const watching: ExperimentConfig = validateConfig({ ...config, hil: { ...config.hil, simulated: { ...simulated, budget: 1, ...(patience === undefined ? {} : { patience }) } } }, `${dir} with the person watching`);
+const { hil: _hil, ...withoutPerson } = config;
+const alone = await makeLearnerEnv(validateConfig(withoutPerson, `${dir} without the person`));
+const withPerson = await makeLearnerEnv(watching, undefined, { human: true });
+const space = alone.spec.actionSpace;
+if (space.kind !== 'box') throw new Error('SAC runs need a Box action space');
+const learner = new SacLearner(resolvedAlgo(config), alone.spec.observationSpace.low.length, space.low.length, new Rng(0), [], alone.spec.constraints.length);
+learner.importState(ckpt.header['learner'] as Record<string, unknown>, ckpt.sections.slice(0, ckpt.header['learnerSections'] as number));
+
+interface Played { success: boolean; takeover: { t: number; reason: TakeoverReason } | null; humanSteps: number }
+
+/** One episode from `seed`, the policy's noise drawn from `seed` too: the two plays agree until the person acts. */
+async function play(env: Env, seed: number): Promise<Played> {
+  const actor = new GaussianActor(learner.snapshot(), new Rng(seed));
+  const person = findWrapper(env, Intervention)?.device;
+  const before = person instanceof SimulatedHuman ? { ...person.stats.takeovers } : null;
+  let { obs } = await env.reset({ seed });
+  let takeover: Played['takeover'] = null;
+  let humanSteps = 0;
+  for (let t = 0; ; t++) {
+    const r = await env.step(actor.act(obs, false));
+    obs = r.obs;
+    if (r.info.intervention?.engaged) {
+      humanSteps++;
+      if (!takeover && person instanceof SimulatedHuman && before) {
+        const reason = (Object.keys(before) as TakeoverReason[]).find((k) => person.stats.takeovers[k] > before[k]);
+        takeover = { t, reason: reason ?? 'stuck' };
+      }
+    }
+    if (r.terminated || r.truncated) return { success: r.info.success === true, takeover, humanSteps };
+  }
+}
+
+const counts = { wouldWin: 0, takeoversOnWins: 0, takeoversOnLosses: 0, lossesSaved: 0, lossesUntouched: 0 };
+process.stdout.write(`${dir}: checkpoint at step ${ckpt.step}, ${episodes} episodes sampled as in training\n`);
+for (let i = 0; i < episodes; i++) {
+  const seed = 5000 + i;
+  const a = await play(alone, seed);
+  const b = await play(withPerson, seed);
+  if (a.success) counts.wouldWin++;
+  if (b.takeover && a.success) counts.takeoversOnWins++;
+  if (b.takeover && !a.success) {
+    counts.takeoversOnLosses++;
+    if (b.success) counts.lossesSaved++;
+  }
+  if (!b.takeover && !a.success) counts.lossesUntouched++;
+  process.stdout.write(`seed ${seed}: alone ${a.success ? 'success' : 'failure'}; person ${b.takeover ? `${b.takeover.reason} at ${b.takeover.t}, ${b.humanSteps} steps, ${b.success ? 'success' : 'failure'}` : '—'}\n`);
+}
+process.stdout.write(`${JSON.stringify({ run: dir, step: ckpt.step, episodes, patience: watching.hil?.simulated?.patience ?? null, ...counts })}\n`);
+learner.dispose();
+await Promise.all([alone.close(), withPerson.close()]);
