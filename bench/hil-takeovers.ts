@@ -4,9 +4,10 @@
  * `roborl train` run): its newest checkpoint's policy, sampled as in training, plays each episode
  * twice from the same seed and the same policy noise — alone (would it have succeeded?) and with
  * the run's person watching, their budget unlimited (when and why do they first take over, and
- * does the episode then succeed?). HIL_PATIENCE overrides the person's patience. Prints one line per
- * episode and a JSON summary: takeovers in episodes the policy would have won or lost, and how many
- * of the lost ones the person turned into successes (docs/benchmarks.md, "Were the takeovers needed?").
+ * does the episode then succeed?). Success is the task's own, as in evaluation. HIL_PATIENCE
+ * overrides the person's patience. Prints one line per episode and a JSON summary: takeovers in
+ * episodes the policy would have won (and how many of those then failed) or lost (and how many of
+ * those the person turned into successes) (docs/benchmarks.md, "Were the takeovers needed?").
  */
 import type { Env } from '../control/env.js';
 import { Rng } from '../control/rng.js';
@@ -32,15 +33,20 @@ const ckpt = loadLatestCheckpoint(`${dir}/checkpoints`);
 if (!ckpt) throw new Error(`${dir} has no checkpoint yet`);
 await selectBackend('blas', { threads: 1 }).catch(() => selectBackend('auto'));
 
-// The person as in the run, but never held by their budget (a running share of 100%).
-const { runSteps: _runSteps, ...simulated } = config.hil.simulated ?? {};
-const watching: ExperimentConfig = validateConfig({ ...config, hil: { ...config.hil, simulated: { ...simulated, budget: 1, ...(patience === undefined ? {} : { patience }) } } }, `${dir} with the person watching`);
 const { hil: _hil, ...withoutPerson } = config;
-const alone = await makeLearnerEnv(validateConfig(withoutPerson, `${dir} without the person`));
-const withPerson = await makeLearnerEnv(watching, undefined, { human: true });
+// Success is the task's own (a learned reward's verdict is not the measure: `evaluation`).
+const alone = await makeLearnerEnv(validateConfig(withoutPerson, `${dir} without the person`), undefined, { evaluation: true });
+// The person as in the run, never held by their budget: all of every step this script can play.
+const { runSteps: _runSteps, ...simulated } = config.hil.simulated ?? {};
+const allSteps = episodes * (alone.spec.maxEpisodeSteps ?? 10_000);
+const watching: ExperimentConfig = validateConfig({ ...config, hil: { ...config.hil, simulated: { ...simulated, budget: 1, runSteps: allSteps, ...(patience === undefined ? {} : { patience }) } } }, `${dir} with the person watching`);
+const withPerson = await makeLearnerEnv(watching, undefined, { human: true, evaluation: true });
 const space = alone.spec.actionSpace;
 if (space.kind !== 'box') throw new Error('SAC runs need a Box action space');
-const learner = new SacLearner(resolvedAlgo(config), alone.spec.observationSpace.low.length, space.low.length, new Rng(0), [], alone.spec.constraints.length);
+const algo = resolvedAlgo(config);
+// A SAC-Lagrangian checkpoint also holds its cost critics: build the same learner to read it (as roborl eval does).
+const costColumns = Object.keys(algo.safe?.constraints ?? {}).map((name) => alone.spec.constraints.indexOf(name));
+const learner = new SacLearner(algo, alone.spec.observationSpace.low.length, space.low.length, new Rng(0), costColumns, alone.spec.constraints.length);
 learner.importState(ckpt.header['learner'] as Record<string, unknown>, ckpt.sections.slice(0, ckpt.header['learnerSections'] as number));
 
 interface Played { success: boolean; takeover: { t: number; reason: TakeoverReason } | null; humanSteps: number }
@@ -60,27 +66,31 @@ async function play(env: Env, seed: number): Promise<Played> {
       humanSteps++;
       if (!takeover && person instanceof SimulatedHuman && before) {
         const reason = (Object.keys(before) as TakeoverReason[]).find((k) => person.stats.takeovers[k] > before[k]);
-        takeover = { t, reason: reason ?? 'stuck' };
+        if (!reason) throw new Error(`seed ${seed}, step ${t}: the person has control but counted no takeover`);
+        takeover = { t, reason };
       }
     }
     if (r.terminated || r.truncated) return { success: r.info.success === true, takeover, humanSteps };
   }
 }
 
-const counts = { wouldWin: 0, takeoversOnWins: 0, takeoversOnLosses: 0, lossesSaved: 0, lossesUntouched: 0 };
+const counts = { wouldWin: 0, takeoversOnWins: 0, winsLost: 0, takeoversOnLosses: 0, lossesSaved: 0, lossesUntouched: 0 };
 process.stdout.write(`${dir}: checkpoint at step ${ckpt.step}, ${episodes} episodes sampled as in training\n`);
 for (let i = 0; i < episodes; i++) {
   const seed = 5000 + i;
   const a = await play(alone, seed);
   const b = await play(withPerson, seed);
   if (a.success) counts.wouldWin++;
-  if (b.takeover && a.success) counts.takeoversOnWins++;
+  if (b.takeover && a.success) {
+    counts.takeoversOnWins++;
+    if (!b.success) counts.winsLost++;
+  }
   if (b.takeover && !a.success) {
     counts.takeoversOnLosses++;
     if (b.success) counts.lossesSaved++;
   }
   if (!b.takeover && !a.success) counts.lossesUntouched++;
-  process.stdout.write(`seed ${seed}: alone ${a.success ? 'success' : 'failure'}; person ${b.takeover ? `${b.takeover.reason} at ${b.takeover.t}, ${b.humanSteps} steps, ${b.success ? 'success' : 'failure'}` : '—'}\n`);
+  process.stdout.write(`seed ${seed}: alone ${a.success ? 'success' : 'failure'}; person ${b.takeover ? `${b.takeover.reason} at step ${b.takeover.t}, in control ${b.humanSteps} steps of the episode, ${b.success ? 'success' : 'failure'}` : '—'}\n`);
 }
 process.stdout.write(`${JSON.stringify({ run: dir, step: ckpt.step, episodes, patience: watching.hil?.simulated?.patience ?? null, ...counts })}\n`);
 learner.dispose();

@@ -53,26 +53,44 @@ const ENV = process.env['HIL_ENV'] ?? (listEnvs().includes('PandaPickCube-v0') ?
 /** Demos: how many, and from which central share of the task's start states (training draws from all). */
 const DEMOS = Number(process.env['HIL_DEMOS'] ?? 5);
 const DEMO_START: DemoStart | undefined = Number(process.env['HIL_DEMO_SHARE'] ?? 0.25) < 1 ? { share: Number(process.env['HIL_DEMO_SHARE'] ?? 0.25) } : undefined;
-/** The simulated person's settings (HIL_HUMAN as JSON; see hil/devices/simulated-human.ts). */
-const HUMAN = JSON.parse(process.env['HIL_HUMAN'] ?? '{}') as Record<string, unknown>;
 /** HIL_UNTIL80=1: each run stops at its first evaluation at ≥ 80% success. */
 const UNTIL80 = process.env['HIL_UNTIL80'] === '1';
-/**
- * HIL_BUDGET: the person's 20% as a share of the whole run (`run`: spend it whenever they choose)
- * or of the steps so far (`running`: at most 20% at every moment). Default `run`, but `running`
- * with HIL_UNTIL80 (a run stopped at 80% has no known length).
- */
-const BUDGET = process.env['HIL_BUDGET'] ?? (UNTIL80 ? 'running' : 'run');
-if (BUDGET !== 'run' && BUDGET !== 'running') throw new Error(`HIL_BUDGET: expected run or running, got ${BUDGET}`);
-if (BUDGET === 'run' && UNTIL80) throw new Error('HIL_BUDGET=run with HIL_UNTIL80=1: a run stopped at 80% has no known length to take 20% of');
-/**
- * HIL_TIME_LIMIT: the episode's length in steps for both methods (env.timeLimit; default the
- * task's, 100 on pick). A person finishing a pick from where a failing policy left the arm needs
- * 45–85 steps (the scripted expert, slowed by the reaction delay), so on 100-step episodes most
- * corrections end unfinished.
- */
-const TIME_LIMIT = process.env['HIL_TIME_LIMIT'] === undefined ? undefined : Number(process.env['HIL_TIME_LIMIT']);
-if (TIME_LIMIT !== undefined && !(Number.isInteger(TIME_LIMIT) && TIME_LIMIT > 0)) throw new Error(`HIL_TIME_LIMIT: expected a positive integer (steps), got ${process.env['HIL_TIME_LIMIT']}`);
+
+interface PersonSettings {
+  /** The simulated person's settings (HIL_HUMAN as JSON; see hil/devices/simulated-human.ts). */
+  readonly human: Record<string, unknown>;
+  /**
+   * HIL_BUDGET: the person's 20% as a share of the whole run (`run`: spend it whenever they choose)
+   * or of the steps so far (`running`: at most 20% at every moment). Default `run`, but `running`
+   * with HIL_UNTIL80 (a run stopped at 80% has no known length).
+   */
+  readonly budget: 'run' | 'running';
+  /**
+   * HIL_TIME_LIMIT: the episode's length in steps for both methods (env.timeLimit; default the
+   * task's, 100 on pick). A person finishing a pick from where a failing policy left the arm needs
+   * 45–85 steps (the scripted expert, slowed by the reaction delay), so on 100-step episodes most
+   * corrections end unfinished.
+   */
+  readonly timeLimit: number | undefined;
+}
+
+/** The HIL_* settings, checked when the bench runs, not when bench/run.ts imports every bench. */
+function personSettings(): PersonSettings {
+  let human: unknown;
+  try {
+    human = JSON.parse(process.env['HIL_HUMAN'] ?? '{}');
+  } catch (e) {
+    throw new Error(`HIL_HUMAN: not JSON (${(e as Error).message})`);
+  }
+  if (typeof human !== 'object' || human === null || Array.isArray(human)) throw new Error('HIL_HUMAN: expected a JSON object of the simulated person\'s settings');
+  if ('runSteps' in human) throw new Error('HIL_HUMAN: runSteps is the bench\'s to set (HIL_BUDGET=run takes HIL_STEPS)');
+  const budget = process.env['HIL_BUDGET'] ?? (UNTIL80 ? 'running' : 'run');
+  if (budget !== 'run' && budget !== 'running') throw new Error(`HIL_BUDGET: expected run or running, got ${budget}`);
+  if (budget === 'run' && UNTIL80) throw new Error('HIL_BUDGET=run with HIL_UNTIL80=1: a run stopped at 80% has no known length to take 20% of');
+  const timeLimit = process.env['HIL_TIME_LIMIT'] === undefined ? undefined : Number(process.env['HIL_TIME_LIMIT']);
+  if (timeLimit !== undefined && !(Number.isInteger(timeLimit) && timeLimit > 0)) throw new Error(`HIL_TIME_LIMIT: expected a positive integer (steps), got ${process.env['HIL_TIME_LIMIT']}`);
+  return { human: human as Record<string, unknown>, budget, timeLimit };
+}
 /**
  * The config the runs take their task options, time limit, safety, algorithm and evaluation from:
  * HIL_CONFIG (`none`: the small settings), by default the pick config on PandaPickCube-v0. Read
@@ -141,6 +159,7 @@ export interface HilRun {
 export function hilConfig(method: Method, seed: number, steps: number, evalEvery: number, demos: string, classifier: string): ExperimentConfig {
   const rlpd = method !== 'sac';
   const human = method.includes('human');
+  const person = personSettings();
   const small = { hidden: [64, 64], critics: rlpd ? 4 : 2, criticSubset: 2, criticActorRatio: 2, batchSize: 128, gamma: 0.97, learningStarts: 500 };
   const from = baseConfig()?.config;
   const { demos: _baseDemos, preset: _basePreset, ...baseAlgo } = (from?.algo ?? {}) as Record<string, unknown>;
@@ -149,12 +168,12 @@ export function hilConfig(method: Method, seed: number, steps: number, evalEvery
     {
       name: `hil-${method.replace(/\+/g, '-')}`,
       // The base's task options and time limit (not its learned reward: the classifier method brings its own).
-      env: { id: ENV, ...baseEnv, ...(TIME_LIMIT ? { timeLimit: TIME_LIMIT } : {}), ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
+      env: { id: ENV, ...baseEnv, ...(person.timeLimit ? { timeLimit: person.timeLimit } : {}), ...(method.endsWith('classifier') ? { rewardClassifier: classifier } : {}) },
       seed,
       algo: { ...(from ? baseAlgo : small), kind: 'sac', preset: rlpd ? 'rlpd' : 'sac', ...(rlpd ? { demos: { path: demos, ratio: 0.5 } } : {}) },
       ...(from ? { safety: from.safety } : {}),
       // HIL_BUDGET: a share of the run's steps, or a running share (≤ 20% of the steps so far at every moment).
-      ...(human ? { hil: { device: 'simulated', buffers: 'both', simulated: { ...(BUDGET === 'running' ? {} : { runSteps: steps }), ...HUMAN } } } : {}),
+      ...(human ? { hil: { device: 'simulated', buffers: 'both', simulated: { ...(person.budget === 'running' ? {} : { runSteps: steps }), ...person.human } } } : {}),
       train: { steps, evalEvery, evalEpisodes: from?.train.evalEpisodes ?? 10, checkpointEvery: steps, logEvery: 1000 },
     },
     `bench hil ${method}`,
@@ -299,6 +318,7 @@ function spawnWorker(job: WorkerJob): Promise<HilRun> {
 }
 
 export async function hilBenchmark(json: boolean): Promise<unknown> {
+  personSettings(); // refuse bad HIL_* settings before demos are recorded
   await selectBackend('wasm');
   const steps = Number(process.env['HIL_STEPS'] ?? baseConfig()?.config.train.steps ?? 10000);
   const seeds = Number(process.env['HIL_SEEDS'] ?? 3);
