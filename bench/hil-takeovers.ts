@@ -13,13 +13,12 @@ import type { Env } from '../control/env.js';
 import { Rng } from '../control/rng.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';
 import { validateConfig, type ExperimentConfig } from '../experiment/config.js';
-import { loadRunConfig, makeLearnerEnv, resolvedAlgo } from '../experiment/setup.js';
+import { loadRunConfig, makeLearnerEnv, sacLearnerFromCheckpoint } from '../experiment/setup.js';
 import { SimulatedHuman, type TakeoverReason } from '../hil/devices/simulated-human.js';
 import { Intervention } from '../hil/intervention.js';
 import { selectBackend } from '../policies/backend.js';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { GaussianActor } from '../policies/sac/actor.js';
-import { SacLearner } from '../policies/sac/sac.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: npx tsx bench/hil-takeovers.ts <run dir> [episodes]');
@@ -41,13 +40,7 @@ const { runSteps: _runSteps, ...simulated } = config.hil.simulated ?? {};
 const allSteps = episodes * (alone.spec.maxEpisodeSteps ?? 10_000);
 const watching: ExperimentConfig = validateConfig({ ...config, hil: { ...config.hil, simulated: { ...simulated, budget: 1, runSteps: allSteps, ...(patience === undefined ? {} : { patience }) } } }, `${dir} with the person watching`);
 const withPerson = await makeLearnerEnv(watching, undefined, { human: true, evaluation: true });
-const space = alone.spec.actionSpace;
-if (space.kind !== 'box') throw new Error('SAC runs need a Box action space');
-const algo = resolvedAlgo(config);
-// A SAC-Lagrangian checkpoint also holds its cost critics: build the same learner to read it (as roborl eval does).
-const costColumns = Object.keys(algo.safe?.constraints ?? {}).map((name) => alone.spec.constraints.indexOf(name));
-const learner = new SacLearner(algo, alone.spec.observationSpace.low.length, space.low.length, new Rng(0), costColumns, alone.spec.constraints.length);
-learner.importState(ckpt.header['learner'] as Record<string, unknown>, ckpt.sections.slice(0, ckpt.header['learnerSections'] as number));
+const learner = sacLearnerFromCheckpoint(config, alone, ckpt);
 
 interface Played { success: boolean; takeover: { t: number; reason: TakeoverReason } | null; humanSteps: number }
 

@@ -204,6 +204,18 @@ export function fixedPolicyFor(config: ExperimentConfig, env: Env): Policy | und
 }
 
 /** The deterministic policy of a run's newest checkpoint (mean action / greedy, frozen normalisation). */
+/** A SAC / RLPD run's learner as its checkpoint holds it, for the run's env (state observations). */
+export function sacLearnerFromCheckpoint(config: ExperimentConfig, env: Env, ckpt: NonNullable<ReturnType<typeof loadLatestCheckpoint>>): SacLearner {
+  const space = env.spec.actionSpace;
+  if (space.kind !== 'box') throw new UsageError('SAC runs need a Box action space');
+  const algo = resolvedAlgo(config);
+  // A SAC-Lagrangian checkpoint also holds its cost critics: build the same learner to read it.
+  const costColumns = Object.keys(algo.safe?.constraints ?? {}).map((n) => env.spec.constraints.indexOf(n));
+  const learner = new SacLearner(algo, env.spec.observationSpace.low.length, space.low.length, new Rng(0), costColumns, env.spec.constraints.length);
+  learner.importState(ckpt.header['learner'] as Record<string, unknown>, ckpt.sections.slice(0, ckpt.header['learnerSections'] as number));
+  return learner;
+}
+
 export async function loadRunPolicy(runDir: string): Promise<{ config: ExperimentConfig; policy: EpisodicPolicy; step: number }> {
   const config = loadRunConfig(runDir);
   await selectBackend(config.backend);
@@ -217,13 +229,7 @@ export async function loadRunPolicy(runDir: string): Promise<{ config: Experimen
       trainer.resume({ truncateMetrics: false });
       return { config, policy: trainer.policy(), step: ckpt.step };
     }
-    const space = env.spec.actionSpace;
-    if (space.kind !== 'box') throw new UsageError('SAC runs need a Box action space');
-    const algo = resolvedAlgo(config);
-    // A SAC-Lagrangian checkpoint also holds its cost critics: build the same learner to read it.
-    const costColumns = Object.keys(algo.safe?.constraints ?? {}).map((n) => env.spec.constraints.indexOf(n));
-    const learner = new SacLearner(algo, env.spec.observationSpace.low.length, space.low.length, new Rng(0), costColumns, env.spec.constraints.length);
-    learner.importState(ckpt.header['learner'] as Record<string, unknown>, ckpt.sections.slice(0, ckpt.header['learnerSections'] as number));
+    const learner = sacLearnerFromCheckpoint(config, env, ckpt);
     const actor = new GaussianActor(learner.snapshot(), new Rng(0));
     learner.dispose();
     return { config, policy: episodic((o) => actor.act(o, true)), step: ckpt.step };
