@@ -223,6 +223,7 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
   const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   const tenthsOf = <T>(xs: T[]): T[][] => Array.from({ length: 10 }, (_, k) => xs.slice(Math.floor((k * xs.length) / 10), Math.floor(((k + 1) * xs.length) / 10))).filter((part) => part.length > 0);
   const humanStepsOf = (r: Record<string, unknown>): number => (r['human'] as { steps: number } | undefined)?.steps ?? 0;
+  const correctedEpisodes = episodes.filter((r) => humanStepsOf(r) > 0);
   let humanSoFar = 0;
   const tenths = tenthsOf(episodes).map((part) => {
     humanSoFar += part.reduce((sum, r) => sum + humanStepsOf(r), 0);
@@ -243,7 +244,7 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
     interventionRates: config.hil ? tenthsOf(rates).map(meanOf) : null,
     tenths,
     person,
-    corrected: config.hil ? { episodes: episodes.filter((r) => humanStepsOf(r) > 0).length, successes: episodes.filter((r) => humanStepsOf(r) > 0 && r['success'] === true).length } : null,
+    corrected: config.hil ? { episodes: correctedEpisodes.length, successes: correctedEpisodes.filter((r) => r['success'] === true).length } : null,
     curve,
     seconds: (performance.now() - t0) / 1000,
     runDir: dir,

@@ -203,7 +203,6 @@ export function fixedPolicyFor(config: ExperimentConfig, env: Env): Policy | und
   return scriptedInLearnerUnits(config.env.id, env);
 }
 
-/** The deterministic policy of a run's newest checkpoint (mean action / greedy, frozen normalisation). */
 /** A SAC / RLPD run's learner as its checkpoint holds it, for the run's env (state observations). */
 export function sacLearnerFromCheckpoint(config: ExperimentConfig, env: Env, ckpt: NonNullable<ReturnType<typeof loadLatestCheckpoint>>): SacLearner {
   const space = env.spec.actionSpace;
@@ -216,6 +215,7 @@ export function sacLearnerFromCheckpoint(config: ExperimentConfig, env: Env, ckp
   return learner;
 }
 
+/** The deterministic policy of a run's newest checkpoint (mean action / greedy, frozen normalisation). */
 export async function loadRunPolicy(runDir: string): Promise<{ config: ExperimentConfig; policy: EpisodicPolicy; step: number }> {
   const config = loadRunConfig(runDir);
   await selectBackend(config.backend);
