@@ -328,7 +328,7 @@ export async function simBenchmark(json: boolean): Promise<{ tasks: SimTaskResul
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] as string).length)));
     for (const r of [header, ...rows]) process.stdout.write(`${r.map((cell, c) => cell.padStart(widths[c] as number)).join('  ')}\n`);
     for (const r of engineRatios) process.stdout.write(`${r.task}: Rapier ${r.rapierCpuUs.toFixed(0)} µs, MuJoCo ${r.mujocoCpuUs.toFixed(0)} µs CPU per control step, interleaved: MuJoCo ${r.ratio.toFixed(2)}× Rapier's rate\n`);
-    for (const c of cameras) process.stdout.write(`camera ${c.camera} ${c.width}×${c.height}${c.depth ? ' +depth' : ''} on ${c.task}: ${c.renderUs.toFixed(0)} µs per frame (p95 ${c.renderP95Us.toFixed(0)}, CPU ${c.renderCpuUs.toFixed(0)}), scene() ${c.sceneUs.toFixed(0)} µs\n`);
+    for (const c of cameras) process.stdout.write(`camera ${c.camera} ${c.width}×${c.height}${c.depth ? ' +depth' : ''}${c.shadows ? ' +shadows' : ''} on ${c.task}: ${c.renderUs.toFixed(0)} µs per frame (p95 ${c.renderP95Us.toFixed(0)}, CPU ${c.renderCpuUs.toFixed(0)}), scene() ${c.sceneUs.toFixed(0)} µs\n`);
   }
   return { tasks, engineRatios, cameras };
 }
@@ -352,10 +352,12 @@ export interface CameraBenchResult {
   /** Median µs of the env's `scene()` (the shapes and poses the frame is drawn from). */
   readonly sceneUs: number;
   readonly depth: boolean;
+  /** Shadows drawn (`shadows: true`: a ray towards the light from every lit solid pixel). */
+  readonly shadows: boolean;
 }
 
 /**
- * Front and wrist cameras at 64×64 and the front one at 128×128 (and with depth), over 64
+ * Front and wrist cameras at 64×64, the front one at 128×128, with depth and with shadows, over 64
  * scenes of a random-action rollout on Rapier (the frame is the same on MuJoCo: it is drawn from
  * the scene, not the engine).
  */
@@ -382,6 +384,7 @@ async function cameraRows(id: string): Promise<CameraBenchResult[]> {
     { ...PANDA_WRIST_CAMERA },
     { ...PANDA_FRONT_CAMERA, width: 128, height: 128 },
     { ...PANDA_FRONT_CAMERA, depth: true },
+    { ...PANDA_FRONT_CAMERA, shadows: true },
   ];
   const rows: CameraBenchResult[] = [];
   for (const config of variants) rows.push(await timeCamera(id, new Camera(parseCamera(config)), scenes, sceneUs));
@@ -408,7 +411,7 @@ async function timeCamera(task: string, camera: Camera, scenes: readonly SceneSt
   }
   times.sort((a, b) => a - b);
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
-  return { task, camera: camera.name, width: camera.width, height: camera.height, depth: camera.config.depth, renderUs: mean, renderP95Us: times[Math.floor(0.95 * (times.length - 1))] ?? mean, renderCpuUs: cpuUs / times.length, sceneUs };
+  return { task, camera: camera.name, width: camera.width, height: camera.height, depth: camera.config.depth, shadows: camera.config.shadows, renderUs: mean, renderP95Us: times[Math.floor(0.95 * (times.length - 1))] ?? mean, renderCpuUs: cpuUs / times.length, sceneUs };
 }
 
 /**

@@ -234,6 +234,70 @@ describe('simulated camera: meshes', () => {
   });
 });
 
+describe('simulated camera: shadows', () => {
+  // Looking down at a floor (top at z = 0) from above and behind; the light straight overhead.
+  const cam = (shadows: boolean): Camera =>
+    new Camera(parseCamera({ name: 'c', width: 64, height: 64, fovDeg: 60, pose: { kind: 'fixed', position: [-1, 0, 1.5], lookAt: [0.2, 0, 0] }, light: { direction: [0, 0, 1], intensity: 0.65, ambient: 0.45 }, shadows }));
+  const floor = shape('floor', 'box', [2, 2, 0.05], 'fixture');
+  const at = (x: number, y: number, z: number): number[] => [x, y, z, 0, 0, 0, 1];
+  /** The pixel a world point lands on. */
+  const pixelOf = (c: Camera, scene: SceneState, p: [number, number, number]): [number, number] => {
+    const q = c.project(scene, p)!;
+    return [Math.round(q.col), Math.round(q.row)];
+  };
+  const floorLit = Math.round(ROLE_LOOKS.fixture.rgb[0] * (0.45 + 0.65) * 255);
+  const floorDark = Math.round(ROLE_LOOKS.fixture.rgb[0] * 0.45 * 255);
+
+  it('a floating ball darkens the floor under it to the ambient term, nowhere else, and is not shadowed itself', () => {
+    const scene = { shapes: [floor, shape('ball', 'sphere', [0.1])], poses: [...at(0, 0, -0.05), ...at(0.3, 0.3, 0.4)] };
+    const on = render(cam(true), scene);
+    const off = render(cam(false), scene);
+    const [c0, r0] = pixelOf(cam(true), scene, [0.3, 0.3, 0]);
+    expect(px(off, c0, r0)[0]).toBe(floorLit);
+    expect(Math.abs(px(on, c0, r0)[0] - floorDark)).toBeLessThanOrEqual(1);
+    // Beyond the ball's radius, and far away: lit as without shadows.
+    for (const p of [[0.45, 0.3, 0], [0.3, 0.15 - 0.02, 0], [-0.3, -0.3, 0]] as [number, number, number][]) {
+      const [c, r] = pixelOf(cam(true), scene, p);
+      expect(px(on, c, r)).toEqual(px(off, c, r));
+    }
+    // The shadow is a disc of the ball's radius: ~π r² of floor, not more.
+    let darker = 0;
+    for (let k = 0; k < 64 * 64; k++) if (on.rgb[3 * k]! < off.rgb[3 * k]!) darker++;
+    expect(darker).toBeGreaterThan(3);
+    const [cb, rb] = pixelOf(cam(true), scene, [0.3, 0.3, 0.4]);
+    expect(px(on, cb, rb)).toEqual(px(off, cb, rb)); // the ball itself
+    // Only the shadow differs.
+    let changed = 0;
+    for (let k = 0; k < 3 * 64 * 64; k++) if (on.rgb[k] !== off.rgb[k]) changed++;
+    expect(changed).toBe(3 * darker);
+  });
+
+  it('a see-through marker lets 1 − its opacity through; a mesh casts as its primitive does; a shape below casts nothing', () => {
+    const marker = { shapes: [floor, shape('goal', 'sphere', [0.1], 'target')], poses: [...at(0, 0, -0.05), ...at(0.3, 0.3, 0.4)] };
+    const [c0, r0] = pixelOf(cam(true), marker, [0.3, 0.3, 0]);
+    const a = ROLE_LOOKS.target.alpha;
+    expect(Math.abs(px(render(cam(true), marker), c0, r0)[0] - ROLE_LOOKS.fixture.rgb[0] * (0.45 + (1 - a) * 0.65) * 255)).toBeLessThanOrEqual(1);
+    const h: [number, number, number] = [0.1, 0.1, 0.05];
+    const prim = render(cam(true), { shapes: [floor, shape('b', 'box', h)], poses: [...at(0, 0, -0.05), ...at(0.3, 0.3, 0.4)] });
+    const mesh = render(cam(true), { shapes: [floor, { name: 'b', kind: 'mesh', size: h, role: 'object', mesh: boxMesh(h) }], poses: [...at(0, 0, -0.05), ...at(0.3, 0.3, 0.4)] });
+    expect(Math.abs(px(mesh, c0, r0)[0] - floorDark)).toBeLessThanOrEqual(1);
+    let differ = 0;
+    for (let k = 0; k < 64 * 64; k++) if (Math.abs(prim.rgb[3 * k]! - mesh.rgb[3 * k]!) > 2) differ++;
+    expect(differ).toBeLessThanOrEqual(3); // edge pixels at most
+    const below = { shapes: [floor, shape('ball', 'sphere', [0.1])], poses: [...at(0, 0, -0.05), ...at(0.3, 0.3, -0.4)] };
+    expect(px(render(cam(true), below), c0, r0)[0]).toBe(floorLit);
+  });
+
+  it('the same bytes whatever the order of the shapes; off by default', () => {
+    const shapes = [floor, shape('ball', 'sphere', [0.1]), shape('arm', 'capsule', [0.04, 0.2], 'robot'), shape('goal', 'sphere', [0.05], 'target')];
+    const poses = [...at(0, 0, -0.05), ...at(0.3, 0.3, 0.4), 0.1, -0.2, 0.5, 0.3, 0, 0, 0.954, ...at(0.2, 0, 0.3)];
+    const a = render(cam(true), { shapes, poses });
+    const b = render(cam(true), { shapes: [...shapes].reverse(), poses: [3, 2, 1, 0].flatMap((k) => poses.slice(7 * k, 7 * k + 7)) });
+    expect(Buffer.from(a.rgb).equals(Buffer.from(b.rgb))).toBe(true);
+    expect(parseCamera({ name: 'c', pose: { kind: 'fixed', position: [1, 0, 0], lookAt: [0, 0, 0] } }).shadows).toBe(false);
+  });
+});
+
 describe('simulated camera: randomisation', () => {
   const scene: SceneState = {
     shapes: [shape('table', 'box', [1, 1, 0.02], 'fixture'), shape('cube', 'box', [0.1, 0.1, 0.1], 'object'), shape('arm', 'capsule', [0.05, 0.2], 'robot')],

@@ -1,6 +1,7 @@
 import type { SceneShape, SceneState } from '../../control/scene.js';
 import type { Rng } from '../../control/rng.js';
 import type { CameraConfig } from './config.js';
+import type { SceneMesh } from '../../control/scene-mesh.js';
 import { hit, hitBox, hitCapsule, hitCylinder, hitSphere, ray } from './hit.js';
 
 /**
@@ -37,6 +38,12 @@ const UP = 6; // image y axis, up (world)
 const FWD = 9; // optical axis (world)
 const LIGHT = 12; // unit vector towards the light (world)
 
+// Layout of a shadow caster in `casters`: centre (world), bounding radius, rotation (row-major),
+// opacity, shape index.
+const CASTER = 15;
+/** Where a shadow ray starts beyond the lit point (m), past the rounding of the depth buffer. */
+const SHADOW_NEAR = 1e-4;
+
 /**
  * A simulated pinhole camera over a {@link SceneState}: for every pixel in each shape's
  * projected bounding box, the exact ray–primitive hit, z-buffered, Lambert-shaded (one
@@ -47,6 +54,12 @@ const LIGHT = 12; // unit vector towards the light (world)
  * The image depends only on the shapes and poses, not their order or the engine that produced
  * them (Rapier and MuJoCo list the same Panda in different orders). Mesh shapes (an MJCF
  * model's meshes on MuJoCo) are rasterised instead, with the same depth and shading.
+ *
+ * With `shadows: true`, each solid pixel lit by the light is tested for a shape between it and
+ * the light (the exact hit again, in the blocking shape's frame; bounding spheres first) and keeps
+ * only its ambient term where one is (a see-through marker lets 1 − its opacity through). A shape
+ * never shadows itself: exact for the primitives, which are convex; a mesh's own folds stay lit.
+ * See-through markers are drawn over the shadows and receive none.
  *
  * Per frame no arrays or objects are allocated once the scratch has grown to the scene's
  * shape count (and, with colour jitter, once per shape name per randomisation sample); V8 still
@@ -80,6 +93,13 @@ export class Camera {
   /** A see-through mesh's nearest face per pixel: depth (Infinity: none) and colour; allocated on first use. */
   private layerDepth = new Float64Array(0);
   private layerColor = new Float32Array(0);
+  /** With shadows: the solid shape seen at each pixel (−1: none) and its directional light term. */
+  private readonly owner: Int32Array;
+  private readonly lit: Float32Array;
+  /** The shape being drawn (its index in the scene), for {@link owner}. */
+  private drawing = -1;
+  /** This frame's shadow casters, {@link CASTER} numbers each (grown to the scene's shape count). */
+  private casters = new Float64Array(0);
 
   constructor(readonly config: CameraConfig) {
     this.name = config.name;
@@ -89,6 +109,8 @@ export class Camera {
     this.zbuf = new Float64Array(this.width * this.height);
     this.color = new Float32Array(this.width * this.height * 3);
     this.bytes = new Uint8ClampedArray(this.width * this.height * 3);
+    this.owner = new Int32Array(config.shadows ? this.width * this.height : 0);
+    this.lit = new Float32Array(config.shadows ? this.width * this.height : 0);
     this.attachedName = config.pose.kind === 'attached' ? `${config.pose.link}#0` : '';
     this.resetRandomization();
   }
@@ -150,7 +172,8 @@ export class Camera {
       this.color[3 * k + 1] = bgG;
       this.color[3 * k + 2] = bgB;
     }
-    // Solid shapes in any order (z-buffered), then the see-through markers farthest first.
+    // Solid shapes in any order (z-buffered), their shadows, then the see-through markers farthest first.
+    this.owner.fill(-1);
     let nTranslucent = 0;
     for (let s = 0; s < shapes.length; s++) {
       const shape = shapes[s];
@@ -159,8 +182,10 @@ export class Camera {
         nTranslucent = this.pushTranslucent(nTranslucent, s, poses);
         continue;
       }
+      this.drawing = s;
       this.drawShape(shape, poses, 7 * s);
     }
+    if (this.config.shadows) this.shadow(shapes, poses);
     this.sortTranslucent(nTranslucent, shapes);
     for (let k = 0; k < nTranslucent; k++) {
       const s = this.translucent[k] ?? 0;
@@ -402,6 +427,8 @@ export class Camera {
     }
     const zbuf = this.zbuf;
     const color = this.color;
+    const owner = this.owner;
+    const lit = this.lit;
     ray[0] = ox;
     ray[1] = oy;
     ray[2] = oz;
@@ -427,6 +454,10 @@ export class Camera {
         const shade = ambient + intensity * (lambert > 0 ? lambert : 0);
         if (alpha >= 1) {
           zbuf[p] = t;
+          if (owner.length > 0) {
+            owner[p] = this.drawing;
+            lit[p] = shade - ambient;
+          }
           color[3 * p] = baseR * shade;
           color[3 * p + 1] = baseG * shade;
           color[3 * p + 2] = baseB * shade;
@@ -578,6 +609,9 @@ export class Camera {
     const zbuf = this.zbuf;
     const color = translucent ? this.layerColor : this.color;
     const layer = this.layerDepth;
+    const owner = this.owner;
+    const lit = this.lit;
+    const ambient = this.light[4] ?? 0;
     for (let j = j0; j <= j1; j++) {
       for (let i = i0; i <= i1; i++) {
         // Barycentric weights of the pixel centre (i, j), each ≥ 0 inside whichever way round
@@ -592,10 +626,93 @@ export class Camera {
         if (translucent) {
           if (!(t < (layer[p] ?? 0))) continue;
           layer[p] = t;
-        } else zbuf[p] = t;
+        } else {
+          zbuf[p] = t;
+          if (owner.length > 0) {
+            owner[p] = this.drawing;
+            lit[p] = shade - ambient;
+          }
+        }
         color[3 * p] = r;
         color[3 * p + 1] = g;
         color[3 * p + 2] = bl;
+      }
+    }
+  }
+
+  /**
+   * The shadow pass (`shadows: true`), after the solid shapes: for every pixel a solid shape lit
+   * by the light, the ray from its surface point towards the light against every other shape —
+   * bounding sphere, then the exact hit in that shape's frame — and the pixel's directional term
+   * scaled by the light that gets through.
+   */
+  private shadow(shapes: readonly SceneShape[], poses: readonly number[]): void {
+    if (this.casters.length < CASTER * shapes.length) this.casters = new Float64Array(CASTER * shapes.length);
+    const cs = this.casters;
+    let n = 0;
+    for (let s = 0; s < shapes.length; s++) {
+      const shape = shapes[s];
+      if (!shape) continue;
+      const radius = boundingRadius(shape);
+      const o = 7 * s;
+      const x = poses[o] ?? 0, y = poses[o + 1] ?? 0, z = poses[o + 2] ?? 0;
+      if (!(radius > 0) || !Number.isFinite(x + y + z + radius)) continue;
+      const m = quatMatrix(poses, o + 3);
+      if (!Number.isFinite((m[0] ?? 0) + (m[4] ?? 0) + (m[8] ?? 0))) continue;
+      const b = CASTER * n++;
+      cs[b] = x;
+      cs[b + 1] = y;
+      cs[b + 2] = z;
+      cs[b + 3] = radius;
+      for (let k = 0; k < 9; k++) cs[b + 4 + k] = m[k] ?? 0;
+      cs[b + 13] = ROLE_LOOKS[shape.role].alpha;
+      cs[b + 14] = s;
+    }
+    const c = this.cam;
+    const cx = c[POS] ?? 0, cy = c[POS + 1] ?? 0, cz = c[POS + 2] ?? 0;
+    const rX = c[RIGHT] ?? 0, rY = c[RIGHT + 1] ?? 0, rZ = c[RIGHT + 2] ?? 0;
+    const uX = c[UP] ?? 0, uY = c[UP + 1] ?? 0, uZ = c[UP + 2] ?? 0;
+    const fX = c[FWD] ?? 0, fY = c[FWD + 1] ?? 0, fZ = c[FWD + 2] ?? 0;
+    const lX = c[LIGHT] ?? 0, lY = c[LIGHT + 1] ?? 0, lZ = c[LIGHT + 2] ?? 0;
+    const ambient = this.light[4] ?? 0;
+    const W = this.width;
+    const H = this.height;
+    const inv = 1 / this.focal;
+    const owner = this.owner;
+    const lit = this.lit;
+    const zbuf = this.zbuf;
+    const color = this.color;
+    for (let j = 0; j < H; j++) {
+      const yv = (H / 2 - 0.5 - j) * inv;
+      for (let i = 0; i < W; i++) {
+        const p = j * W + i;
+        const self = owner[p] ?? -1;
+        const direct = lit[p] ?? 0;
+        if (self < 0 || !(direct > 0)) continue;
+        // The lit point: along the pixel's ray to the depth the z-buffer holds.
+        const t = zbuf[p] ?? 0;
+        const xv = (i + 0.5 - W / 2) * inv;
+        const px = cx + t * (fX + xv * rX + yv * uX);
+        const py = cy + t * (fY + xv * rY + yv * uY);
+        const pz = cz + t * (fZ + xv * rZ + yv * uZ);
+        let through = 1;
+        for (let k = 0; k < n; k++) {
+          const b = CASTER * k;
+          if (cs[b + 14] === self) continue;
+          const vx = (cs[b] ?? 0) - px, vy = (cs[b + 1] ?? 0) - py, vz = (cs[b + 2] ?? 0) - pz;
+          const r = cs[b + 3] ?? 0;
+          const along = vx * lX + vy * lY + vz * lZ;
+          if (along < -r || vx * vx + vy * vy + vz * vz - along * along > r * r) continue;
+          const shape = shapes[cs[b + 14] ?? 0];
+          if (!shape || !blocks(shape, cs, b, px, py, pz, lX, lY, lZ)) continue;
+          through *= 1 - (cs[b + 13] ?? 1);
+          if (through <= 0) break;
+        }
+        if (through >= 1) continue;
+        const k = (ambient + through * direct) / (ambient + direct);
+        color[3 * p] = (color[3 * p] ?? 0) * k;
+        color[3 * p + 1] = (color[3 * p + 1] ?? 0) * k;
+        color[3 * p + 2] = (color[3 * p + 2] ?? 0) * k;
       }
     }
   }
@@ -778,4 +895,84 @@ function mix32(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Radius of a sphere about the shape's origin that holds it (0: a degenerate shape, drawn as nothing). */
+function boundingRadius(shape: SceneShape): number {
+  const a = shape.size[0] ?? 0, b = shape.size[1] ?? 0, c = shape.size[2] ?? 0;
+  switch (shape.kind) {
+    case 'sphere':
+      return a > 0 ? a : 0;
+    case 'capsule':
+      return a > 0 && b >= 0 ? a + b : 0;
+    case 'cylinder':
+      return a > 0 && b >= 0 ? Math.sqrt(a * a + b * b) : 0;
+    case 'box':
+      return a > 0 && b >= 0 && c > 0 ? Math.sqrt(a * a + b * b + c * c) : 0;
+    case 'mesh':
+      return a >= 0 && b >= 0 && c >= 0 ? Math.sqrt(a * a + b * b + c * c) : 0;
+  }
+}
+
+/**
+ * Whether the ray from world point p towards the light (unit l) meets the caster at `b` in `cs`
+ * (see CASTER) beyond {@link SHADOW_NEAR}: the ray into the shape's frame, then the camera's own
+ * primitive tests, or every triangle of a mesh.
+ */
+function blocks(shape: SceneShape, cs: Float64Array, b: number, px: number, py: number, pz: number, lx: number, ly: number, lz: number): boolean {
+  const wx = px - (cs[b] ?? 0), wy = py - (cs[b + 1] ?? 0), wz = pz - (cs[b + 2] ?? 0);
+  const m00 = cs[b + 4] ?? 1, m01 = cs[b + 5] ?? 0, m02 = cs[b + 6] ?? 0;
+  const m10 = cs[b + 7] ?? 0, m11 = cs[b + 8] ?? 1, m12 = cs[b + 9] ?? 0;
+  const m20 = cs[b + 10] ?? 0, m21 = cs[b + 11] ?? 0, m22 = cs[b + 12] ?? 1;
+  ray[0] = m00 * wx + m10 * wy + m20 * wz;
+  ray[1] = m01 * wx + m11 * wy + m21 * wz;
+  ray[2] = m02 * wx + m12 * wy + m22 * wz;
+  ray[3] = m00 * lx + m10 * ly + m20 * lz;
+  ray[4] = m01 * lx + m11 * ly + m21 * lz;
+  ray[5] = m02 * lx + m12 * ly + m22 * lz;
+  ray[6] = shape.size[0] ?? 0;
+  ray[7] = shape.size[1] ?? 0;
+  ray[8] = shape.size[2] ?? 0;
+  ray[9] = SHADOW_NEAR;
+  switch (shape.kind) {
+    case 'box':
+      return hitBox();
+    case 'sphere':
+      return hitSphere();
+    case 'capsule':
+      return hitCapsule();
+    case 'cylinder':
+      return hitCylinder();
+    case 'mesh':
+      return shape.mesh !== undefined && rayMeetsMesh(shape.mesh);
+  }
+}
+
+/** Whether the ray in {@link ray} (origin, direction, near at [9]) crosses any triangle of `mesh` at t ≥ near (Möller–Trumbore). */
+function rayMeetsMesh(mesh: SceneMesh): boolean {
+  const ox = ray[0] ?? 0, oy = ray[1] ?? 0, oz = ray[2] ?? 0;
+  const dx = ray[3] ?? 0, dy = ray[4] ?? 0, dz = ray[5] ?? 0;
+  const near = ray[9] ?? 0;
+  const v = mesh.vertices;
+  const f = mesh.faces;
+  const nv = Math.floor(v.length / 3);
+  for (let k = 0; k + 2 < f.length; k += 3) {
+    const ia = f[k] ?? 0, ib = f[k + 1] ?? 0, ic = f[k + 2] ?? 0;
+    if (ia >= nv || ib >= nv || ic >= nv || ia < 0 || ib < 0 || ic < 0) continue;
+    const ax = v[3 * ia] ?? 0, ay = v[3 * ia + 1] ?? 0, az = v[3 * ia + 2] ?? 0;
+    const e1x = (v[3 * ib] ?? 0) - ax, e1y = (v[3 * ib + 1] ?? 0) - ay, e1z = (v[3 * ib + 2] ?? 0) - az;
+    const e2x = (v[3 * ic] ?? 0) - ax, e2y = (v[3 * ic + 1] ?? 0) - ay, e2z = (v[3 * ic + 2] ?? 0) - az;
+    const qx = dy * e2z - dz * e2y, qy = dz * e2x - dx * e2z, qz = dx * e2y - dy * e2x;
+    const det = e1x * qx + e1y * qy + e1z * qz;
+    if (!(Math.abs(det) > 1e-15)) continue;
+    const idet = 1 / det;
+    const sx = ox - ax, sy = oy - ay, sz = oz - az;
+    const u = (sx * qx + sy * qy + sz * qz) * idet;
+    if (!(u >= 0 && u <= 1)) continue;
+    const rx = sy * e1z - sz * e1y, ry = sz * e1x - sx * e1z, rz = sx * e1y - sy * e1x;
+    const w = (dx * rx + dy * ry + dz * rz) * idet;
+    if (!(w >= 0 && u + w <= 1)) continue;
+    if ((e2x * rx + e2y * ry + e2z * rz) * idet >= near) return true;
+  }
+  return false;
 }

@@ -110,6 +110,13 @@ export const CameraConfigSchema = z
     /** Background colour (RGB 0–255) where nothing is hit. Default [243, 245, 249], the dashboard's. */
     background: z.tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255), z.number().int().min(0).max(255)]).default([243, 245, 249]),
     randomize: CameraRandomizeSchema.optional(),
+    /**
+     * Shadows of the one light: every solid pixel whose path to the light another shape blocks
+     * keeps only its ambient term (a see-through marker blocks its opacity's share), so a
+     * floating object's shadow on the table shows where it is along the view ray. Default false
+     * (the images recorded before this option, and the measurements taken on them, stay valid).
+     */
+    shadows: z.boolean().default(false),
   })
   .strict()
   .refine((c) => c.near < c.far, { message: 'near must be less than far', path: ['near'] })
