@@ -10,7 +10,7 @@ const COMMANDS: Record<CommandName, { booleans: readonly string[]; run: (args: A
   envs: { booleans: ['json'], run: async (a) => (await import('./commands/envs.js')).envsCommand(a) },
   run: { booleans: ['json'], run: async (a) => (await import('./commands/run.js')).runCommand(a) },
   train: { booleans: ['quiet'], run: async (a) => (await import('./commands/train.js')).trainCommand(a) },
-  eval: { booleans: ['json'], run: async (a) => (await import('./commands/eval.js')).evalCommand(a) },
+  eval: { booleans: ['json', 'best'], run: async (a) => (await import('./commands/eval.js')).evalCommand(a) },
   serve: { booleans: [], run: async (a) => (await import('./commands/serve.js')).serveCommand(a) },
   'record-demos': { booleans: ['keep-failures'], run: async (a) => (await import('./commands/record-demos.js')).recordDemosCommand(a) },
   teleop: { booleans: [], run: async (a) => (await import('./commands/teleop.js')).teleopCommand(a) },

@@ -70,6 +70,7 @@ describe('roborl train with cameras (issue 23)', () => {
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('position: [1.35, -0.6, 0.85]', 'position: [1.35, -0.5, 0.85]')))).toThrow(/demos\.demos: camera 0 \("front"\) differs from the one the demos were drawn with at pose\.position\.1: -0\.6 in the demos, -0\.5 in this config: record them with `npx roborl record-demos --config c\.yaml/);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('height: 16', 'height: 16\n        fovDeg: 30')))).toThrow(/at fovDeg: \d+ in the demos, 30 in this config/);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, [])).toThrow(/from 1 camera\(s\) \("front"\), this config has 0/);
+    expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('height: 16', 'height: 16\n        shadows: true')))).toThrow(/at shadows: false in the demos, true in this config/);
     // Settings that draw the same image compare equal: a randomisation that draws nothing, defaults written out.
     expect(loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('height: 16', 'height: 16\n        fovDeg: 45\n        randomize: {}'))).size).toBe(30);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('height: 16', 'height: 16\n        randomize: { colorJitter: 0.1 }')))).toThrow(/at randomize: absent in the demos, \{"positionM":0,.*"colorJitter":0\.1\} in this config/);
@@ -116,6 +117,12 @@ describe('roborl train with cameras (issue 23)', () => {
     expect(rows.map((r) => r.step)).toEqual([10, 20, 30, 40, 50, 60]);
     expect(rows.at(-1)?.updates).toBe(50); // one update per step after the 10 warm-up steps, across the resume
     expect(rows.at(-1)?.updateMs).toBeGreaterThan(0);
+    // The final evaluations (at 40 and 60) kept the better policy; eval --best runs it.
+    const kept = readdirSync(join(runDir, 'best'));
+    expect(kept).toHaveLength(1);
+    const best = JSON.parse((await run(process.execPath, [bin, 'eval', runDir, '--best', '--episodes', '1', '--json'], { timeout: 120_000 })).stdout) as { checkpointStep: number; best: { step: number } };
+    expect(kept[0]).toBe(`ckpt-${String(best.checkpointStep).padStart(10, '0')}.bin`);
+    expect(best.best.step).toBe(best.checkpointStep);
 
     // Another run from this one's encoders, frozen: its checkpoints hold them unchanged.
     const encoderVars = (path: string): Map<string, number[]> => {

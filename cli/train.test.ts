@@ -93,6 +93,29 @@ describe('roborl train', () => {
     expect((again as { stderr: string }).stderr).toMatch(/already exists and is not empty: continue it with `roborl train --resume/);
   }, 180_000);
 
+  it('keeps the best evaluation\'s policy: eval --best runs it and reproduces its recorded return', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-best-'));
+    const cfg = join(dir, 'tiny.yaml');
+    writeFileSync(cfg, tinyConfig(800).replace('evalEvery: 0', 'evalEvery: 200'));
+    const runDir = join(dir, 'run');
+    await run(process.execPath, [bin, 'train', cfg, '--run-dir', runDir, '--quiet'], { timeout: 120_000 });
+    const evals = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number; returnMean: number; successRate: number }).filter((r) => r.type === 'eval');
+    expect(evals.map((e) => e.step)).toEqual([200, 400, 600, 800]);
+    const best = evals.reduce((b, e) => (e.successRate > b.successRate || (e.successRate === b.successRate && e.returnMean > b.returnMean) ? e : b));
+    expect(readdirSync(join(runDir, 'best'))).toEqual([`ckpt-${String(best.step).padStart(10, '0')}.bin`]);
+    const evaluated = JSON.parse((await run(process.execPath, [bin, 'eval', runDir, '--best', '--episodes', '2', '--json'], { timeout: 60_000 })).stdout) as { checkpointStep: number; returnMean: number; best: { step: number; returnMean: number } };
+    expect(evaluated.checkpointStep).toBe(best.step);
+    expect(evaluated.best).toMatchObject({ step: best.step, episodes: 2 });
+    expect(evaluated.returnMean).toBeCloseTo(best.returnMean, 4); // the same policy, the same evaluation episodes
+    // A streaming run keeps none: refused by name.
+    const stream = join(dir, 'stream.yaml');
+    writeFileSync(stream, tinyConfig(200).replace('algo: { kind: sac, hidden: [16, 16], batchSize: 32, learningStarts: 100 }', 'algo: { kind: stream-ac, hidden: [16, 16] }'));
+    await run(process.execPath, [bin, 'train', stream, '--run-dir', join(dir, 'srun'), '--quiet'], { timeout: 60_000 });
+    const refused = await run(process.execPath, [bin, 'eval', join(dir, 'srun'), '--best']).catch((e: { stderr: string; code: number }) => e);
+    expect((refused as { code: number }).code).toBe(2);
+    expect((refused as { stderr: string }).stderr).toMatch(/--best: a streaming run keeps no best policy/);
+  }, 180_000);
+
   it('explains a missing demo file and a folder that is not a run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-bad-'));
     const cfg = join(dir, 'rlpd.yaml');

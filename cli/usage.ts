@@ -38,9 +38,11 @@ export const USAGE = {
   A config with a distributed: section (SAC / RLPD) runs distributed.actors actor threads and one
   learner, the update-to-data ratio held by a rate limiter (roborl learner / actor: across machines).
   Ctrl-C / SIGTERM checkpoint and exit 130 / 143; a kill loses at most train.checkpointEvery steps.`,
-  eval: `usage: roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml | --engine rapier|mujoco] [--record FILE]
+  eval: `usage: roborl eval <run-dir> [--best] [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml | --engine rapier|mujoco] [--record FILE]
   Deterministic evaluation of a run's newest checkpoint, on the simulator or unchanged on a
   robot (configs/robots/): mean ± std return, success, episode costs.
+  --best             the policy of the run's best evaluation so far (SAC / RLPD runs keep it in
+                     <run-dir>/best/: highest success, then return; constrained runs: limits met)
   --episodes N       (default 10)
   --seed S           seed of episode 0, an integer in [0, 2^32) (default: the common evaluation seed, 4000000000)
   --json             print the summary as JSON on stdout

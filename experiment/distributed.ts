@@ -19,6 +19,8 @@ export interface LearnerParts {
   readonly env: Env;
   readonly evalEnv: Env;
   readonly checkpointDir: string;
+  /** Where the best evaluation's policy is kept (`<run>/best`). */
+  readonly bestDir?: string;
   readonly metrics: MetricsLog;
   readonly demos?: ReplayBuffer;
   readonly log?: (line: string) => void;

@@ -6,14 +6,13 @@ import type { DictObservation } from '../control/spaces.js';
 import type { Transition } from '../control/transition.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../policies/binary-file.js';
 import { selectBackend } from '../policies/backend.js';
-import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { FrameReplay } from '../policies/frame-replay.js';
 import type { FrameSource } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 import { SacLearner } from '../policies/sac/sac.js';
 import { Rng } from '../control/rng.js';
 import { MetricsLog } from '../policies/metrics-log.js';
-import type { TrainerProgress } from '../policies/run-loop.js';
+import type { BestEvaluation, TrainerProgress } from '../policies/run-loop.js';
 import { cameraShapes, PixelTrainer } from '../policies/sac/pixel-trainer.js';
 import { RENDERER_VERSION } from '../sim/camera/camera.js';
 import { parseCameras, type CameraConfig } from '../sim/camera/config.js';
@@ -24,7 +23,7 @@ import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { checkDemoSource, loadRunConfig, makeLearnerEnv, resolvedAlgo, resolvedConfigYaml, writeRunDir } from './setup.js';
+import { BEST_DIR, checkDemoSource, loadRunConfig, makeLearnerEnv, policyCheckpoint, resolvedAlgo, resolvedConfigYaml, writeRunDir } from './setup.js';
 import { writeRunStatus } from './run-status.js';
 
 /** Whether a config's env observes camera frames (`env.options.cameras`). */
@@ -162,7 +161,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
   try {
     const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec, cameras) : undefined;
     if (demos) log(`${demos.size} demo transitions (with frames) from ${algo.demos?.path}`);
-    trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
+    trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), bestDir: join(runDir, BEST_DIR), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
     const t = trainer;
     // Another run's encoders (before anything is written here; a resumed run has its own in its checkpoint).
     if (algo.encoder.init && !(run.resume && run.resume.from !== null)) {
@@ -290,11 +289,10 @@ function valueAt(v: unknown, path: string): unknown {
  * The deterministic policy (mean action) of a camera run's newest checkpoint, acting on
  * `{state, <camera>…}` — what `roborl eval` runs on the simulator or, with `--robot`, on the arm.
  */
-export async function loadPixelRunPolicy(runDir: string): Promise<{ config: ExperimentConfig; policy: { reset(): void; act(obs: DictObservation): Float32Array }; step: number }> {
+export async function loadPixelRunPolicy(runDir: string, { best = false }: { best?: boolean } = {}): Promise<{ config: ExperimentConfig; policy: { reset(): void; act(obs: DictObservation): Float32Array }; step: number; kept: BestEvaluation | null }> {
   const config = loadRunConfig(runDir);
   await selectBackend(config.backend);
-  const ckpt = loadLatestCheckpoint(join(runDir, 'checkpoints'));
-  if (!ckpt) throw new UsageError(`${runDir} has no checkpoint yet`);
+  const { ckpt, kept } = policyCheckpoint(runDir, config, best);
   const h = ckpt.header;
   const nLearner = h['learnerSections'];
   if (typeof nLearner !== 'number' || h['frames'] !== true) throw new UsageError(`${ckpt.path}: not a camera run's checkpoint (no frame replay), though ${runDir}/config.yaml has cameras`);
@@ -307,7 +305,7 @@ export async function loadPixelRunPolicy(runDir: string): Promise<{ config: Expe
   try {
     learner.importState(h['learner'] as Record<string, unknown>, ckpt.sections.slice(0, nLearner));
     const actor = new GaussianActor(learner.snapshot(), new Rng(0));
-    return { config, policy: { reset: () => {}, act: (o) => actor.act(o, true) }, step: ckpt.step };
+    return { config, policy: { reset: () => {}, act: (o) => actor.act(o, true) }, step: ckpt.step, kept };
   } finally {
     learner.dispose();
   }

@@ -14,6 +14,7 @@ import { resolveSacConfig, type SacConfig } from '../policies/sac/config.js';
 import { SacLearner } from '../policies/sac/sac.js';
 import { episodic, type EpisodicPolicy } from '../policies/evaluate.js';
 import { MetricsLog } from '../policies/metrics-log.js';
+import { bestEvaluationOf, type BestEvaluation } from '../policies/run-loop.js';
 import { StreamTrainer } from '../policies/stream/trainer.js';
 import { resolveStreamConfig } from '../policies/stream/config.js';
 import { Rng } from '../control/rng.js';
@@ -215,24 +216,39 @@ export function sacLearnerFromCheckpoint(config: ExperimentConfig, env: Env, ckp
   return learner;
 }
 
-/** The deterministic policy of a run's newest checkpoint (mean action / greedy, frozen normalisation). */
-export async function loadRunPolicy(runDir: string): Promise<{ config: ExperimentConfig; policy: EpisodicPolicy; step: number }> {
+/** A run folder's subfolder with the policy of its best evaluation (SAC / RLPD runs; `roborl eval --best`). */
+export const BEST_DIR = 'best';
+
+/**
+ * The checkpoint a policy is read from: the newest, or with `best` the best evaluation's policy
+ * ({@link BEST_DIR}, with the evaluation it was kept for). Throws a UsageError naming what is missing.
+ */
+export function policyCheckpoint(runDir: string, config: ExperimentConfig, best: boolean): { ckpt: NonNullable<ReturnType<typeof loadLatestCheckpoint>>; kept: BestEvaluation | null } {
+  if (best && config.algo.kind !== 'sac') throw new UsageError(`${runDir}: --best: a streaming run keeps no best policy (only SAC / RLPD runs do)`);
+  const ckpt = loadLatestCheckpoint(join(runDir, best ? BEST_DIR : 'checkpoints'));
+  if (!ckpt) throw new UsageError(best ? `${runDir} has no best policy yet (${BEST_DIR}/ is written at the first evaluation)` : `${runDir} has no checkpoint yet`);
+  const kept = best ? bestEvaluationOf(ckpt.header) : null;
+  if (best && !kept) throw new UsageError(`${ckpt.path}: not a best-policy file (no evaluation recorded in it)`);
+  return { ckpt, kept };
+}
+
+/** The deterministic policy of a run's newest checkpoint, or with `best` its best evaluation's (mean action / greedy, frozen normalisation). */
+export async function loadRunPolicy(runDir: string, { best = false }: { best?: boolean } = {}): Promise<{ config: ExperimentConfig; policy: EpisodicPolicy; step: number; kept: BestEvaluation | null }> {
   const config = loadRunConfig(runDir);
   await selectBackend(config.backend);
   const checkpointDir = join(runDir, 'checkpoints');
-  const ckpt = loadLatestCheckpoint(checkpointDir);
-  if (!ckpt) throw new UsageError(`${runDir} has no checkpoint yet`);
+  const { ckpt, kept } = policyCheckpoint(runDir, config, best);
   const env = await makeLearnerEnv(config, undefined, { evaluation: true });
   try {
     if (config.algo.kind !== 'sac') {
       const trainer = new StreamTrainer({ env, evalEnv: env, config: config.algo, schedule: config.train, seed: config.seed, checkpointDir, metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), fixedPolicy: fixedPolicyFor(config, env) });
       trainer.resume({ truncateMetrics: false });
-      return { config, policy: trainer.policy(), step: ckpt.step };
+      return { config, policy: trainer.policy(), step: ckpt.step, kept };
     }
     const learner = sacLearnerFromCheckpoint(config, env, ckpt);
     const actor = new GaussianActor(learner.snapshot(), new Rng(0));
     learner.dispose();
-    return { config, policy: episodic((o) => actor.act(o, true)), step: ckpt.step };
+    return { config, policy: episodic((o) => actor.act(o, true)), step: ckpt.step, kept };
   } finally {
     await env.close();
   }

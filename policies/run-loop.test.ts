@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,9 @@ import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { Wrapper } from '../control/wrappers/wrapper.js';
 import { make } from '../tasks/registry.js';
 import { MetricsLog } from './metrics-log.js';
-import { Throughput } from './run-loop.js';
+import { loadLatestCheckpoint } from './checkpoint.js';
+import type { EvalResult } from './evaluate.js';
+import { bestEvaluationOf, RunLoop, Throughput } from './run-loop.js';
 import { StreamAcConfigSchema } from './stream/config.js';
 import { StreamTrainer } from './stream/trainer.js';
 
@@ -97,5 +99,92 @@ describe('Throughput', () => {
     expect(second.updateMs).toBe(0);
     expect(second.updatesPerSec).toBe(0);
     expect(second.envStepsPerSec).toBeGreaterThan(0);
+  });
+});
+
+/** A trainer whose evaluations are scripted, to watch what it keeps as its best policy. */
+class ScriptedEvaluations extends RunLoop {
+  private k = 0;
+  constructor(
+    dir: string,
+    private readonly results: readonly { success: number; ret: number; cost?: number }[],
+    private readonly limit = Infinity,
+    readonly lines: string[] = [],
+  ) {
+    super({ steps: 0, evalEvery: 1, evalEpisodes: 2, checkpointEvery: 1, logEvery: 1, publishEvery: 1 }, new MetricsLog(join(dir, 'metrics.jsonl')), (l) => void lines.push(l));
+    this.bestDir = join(dir, 'best');
+  }
+  async evaluate(): Promise<EvalResult> {
+    const r = this.results[this.k++] ?? { success: 0, ret: 0 };
+    return { returnMean: r.ret, returnStd: 0, successRate: r.success, lengthMean: 1, returns: [r.ret, r.ret], costMeans: { c: r.cost ?? 0 }, costs: { c: [r.cost ?? 0, r.cost ?? 0] }, firstSeed: 0, lost: [] };
+  }
+  checkpoint(): string {
+    return '';
+  }
+  /** The policy is the step it was evaluated at, so the file says which evaluation it kept. */
+  protected override policyState(): { header: Record<string, unknown>; sections: ArrayBufferView[] } {
+    return { header: { policyOf: this.envSteps }, sections: [Float32Array.of(this.envSteps)] };
+  }
+  protected override eligibleForBest(e: EvalResult): boolean {
+    return (e.costMeans['c'] ?? 0) <= this.limit;
+  }
+  async evaluateAt(step: number): Promise<void> {
+    this.envSteps = step;
+    await this.evaluateAndLog();
+  }
+}
+
+describe('RunLoop: the best evaluation\'s policy', () => {
+  const kept = (dir: string): { step: number; evaluation: unknown; section: number } => {
+    const f = loadLatestCheckpoint(join(dir, 'best'));
+    if (!f) throw new Error('no best file');
+    return { step: f.step, evaluation: bestEvaluationOf(f.header), section: new Float32Array(f.sections[0]!.buffer, f.sections[0]!.byteOffset, 1)[0]! };
+  };
+
+  it('keeps the highest success, then the highest return; one file; a resumed run goes on from the kept one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-best-'));
+    const first = new ScriptedEvaluations(dir, [
+      { success: 0.2, ret: -5 },
+      { success: 0.6, ret: -9 },
+      { success: 0.6, ret: -9 }, // a tie: the earlier one stays
+      { success: 0.5, ret: 10 }, // a better return does not beat a better success rate
+      { success: 0.6, ret: -3 }, // the same rate with a better return does
+      { success: 0.3, ret: -1 },
+    ]);
+    for (const step of [100, 200, 300, 400, 500, 600]) {
+      await first.evaluateAt(step);
+      expect(readdirSync(join(dir, 'best')).filter((f) => f.endsWith('.bin'))).toHaveLength(1);
+    }
+    expect(kept(dir)).toEqual({ step: 500, evaluation: { step: 500, successRate: 0.6, returnMean: -3, episodes: 2 }, section: 500 });
+    expect(first.lines.filter((l) => l.startsWith('best so far'))).toHaveLength(3);
+    // A resumed run (a new trainer over the same folder) does not replace it with a worse one…
+    const resumed = new ScriptedEvaluations(dir, [{ success: 0.55, ret: 100 }, { success: 0.9, ret: -20 }]);
+    await resumed.evaluateAt(700);
+    expect(kept(dir).step).toBe(500);
+    // …and does with a better one.
+    await resumed.evaluateAt(800);
+    expect(kept(dir)).toMatchObject({ step: 800, section: 800 });
+  });
+
+  it('a constrained run keeps only evaluations within the limits; a best file that does not read is replaced, not fatal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-best-'));
+    const run = new ScriptedEvaluations(dir, [{ success: 0.5, ret: 0, cost: 0.2 }, { success: 1, ret: 5, cost: 3 }, { success: 0.4, ret: 0, cost: 0 }], 0.5);
+    await run.evaluateAt(100);
+    await run.evaluateAt(200); // perfect, but over the cost limit
+    expect(kept(dir).step).toBe(100);
+    writeFileSync(join(dir, 'best', 'ckpt-0000000100.bin'), 'not a checkpoint');
+    const after = new ScriptedEvaluations(dir, [{ success: 0.1, ret: 0 }]);
+    await after.evaluateAt(300);
+    expect(after.lines.some((l) => /best.*corrupt.*replaced by the next evaluation/s.test(l))).toBe(true);
+    expect(kept(dir)).toMatchObject({ step: 300, section: 300 });
+    // No evaluation episodes (a stop before any): nothing kept.
+    const empty = mkdtempSync(join(tmpdir(), 'roborl-best-'));
+    const none = new (class extends ScriptedEvaluations {
+      override async evaluate(): Promise<EvalResult> {
+        return { ...(await super.evaluate()), returns: [] };
+      }
+    })(empty, [{ success: 1, ret: 1 }]);
+    await none.evaluateAt(100);
+    expect(existsSync(join(empty, 'best'))).toBe(false);
   });
 });

@@ -2,6 +2,7 @@ import { yielder } from '../control/clock.js';
 import type { Env, EpisodeSummary, StepInfo } from '../control/env.js';
 import type { Observation } from '../control/spaces.js';
 import { restoreWrapperStates, wrapperStates } from '../control/wrappers/wrapper.js';
+import { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { EvalResult } from './evaluate.js';
 import { describeEval, episodeRecord, evalRecord, type MetricsLog } from './metrics-log.js';
 
@@ -22,6 +23,24 @@ export interface TrainerSchedule {
   readonly checkpointEvery: number;
   readonly logEvery: number;
   readonly publishEvery: number;
+}
+
+/** The evaluation a best-policy file was kept for (its header's `evaluation`). */
+export interface BestEvaluation {
+  readonly step: number;
+  readonly successRate: number;
+  readonly returnMean: number;
+  readonly episodes: number;
+}
+
+/** A best-policy file's `evaluation`, checked (read from disk); null when it is not one. */
+export function bestEvaluationOf(header: Record<string, unknown>): BestEvaluation | null {
+  const e = header['evaluation'];
+  if (typeof e !== 'object' || e === null) return null;
+  const { step, successRate, returnMean, episodes } = e as Record<string, unknown>;
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (!finite(step) || !finite(successRate) || !finite(returnMean) || !finite(episodes) || successRate < 0 || successRate > 1 || episodes < 1) return null;
+  return { step, successRate, returnMean, episodes };
 }
 
 /** What a trainer reports after every env step (progress display). */
@@ -101,6 +120,14 @@ export abstract class RunLoop {
   beforeEvaluation: ((step: number) => void) | null = null;
   /** Lets the event loop in (signals, sockets) at least every 20 ms: a simulator's steps resolve at once. */
   private readonly pause = yielder(20);
+  /**
+   * Where the policy of the best evaluation so far is kept, as a checkpoint of the learner alone
+   * (no replay): `roborl eval <run> --best`. Null: none kept. Trainers with a {@link policyState} set it.
+   */
+  protected bestDir: string | null = null;
+  /** The best evaluation so far (read from {@link bestDir} at the first evaluation, so a resumed run goes on from it). */
+  private best: BestEvaluation | null = null;
+  private bestRead = false;
 
   constructor(
     protected readonly schedule: TrainerSchedule,
@@ -189,7 +216,46 @@ export abstract class RunLoop {
     this.lastEvaluation = e;
     const more = Object.entries(extras).map(([k, v]) => `, ${k} ${v.toFixed(3)}`).join('');
     this.log?.(`${describeEval(this.envSteps, e)}${more}`);
+    this.keepBest(e);
     return e;
+  }
+
+  /** The learner's state alone (header and sections, as a checkpoint holds it), for {@link bestDir}; null where none is kept. */
+  protected policyState(): { header: Record<string, unknown>; sections: ArrayBufferView[] } | null {
+    return null;
+  }
+
+  /** Whether an evaluation may become the best (constrained runs: every cost limit met). */
+  protected eligibleForBest(_e: EvalResult): boolean {
+    return true;
+  }
+
+  /**
+   * Keeps this evaluation's policy in {@link bestDir} when it beats the best so far: a higher
+   * success rate, or the same rate and a higher mean return (RLPD's curves swing past their peak;
+   * the last checkpoint is not the best policy). A best file that does not read is replaced, with
+   * a warning, not fatal.
+   */
+  private keepBest(e: EvalResult): void {
+    if (this.bestDir === null || e.returns.length === 0 || !this.eligibleForBest(e)) return;
+    if (!this.bestRead) {
+      this.bestRead = true;
+      try {
+        const file = loadLatestCheckpoint(this.bestDir);
+        this.best = file ? bestEvaluationOf(file.header) : null;
+        if (file && !this.best) this.log?.(`${file.path} records no evaluation: it will be replaced by the next one`);
+      } catch (err) {
+        this.log?.(`${this.bestDir}: ${(err as Error).message.split('\n')[0]}; it will be replaced by the next evaluation`);
+      }
+    }
+    const b = this.best;
+    if (b && (e.successRate < b.successRate || (e.successRate === b.successRate && !(e.returnMean > b.returnMean)))) return;
+    const state = this.policyState();
+    if (!state) return;
+    const evaluation: BestEvaluation = { step: this.envSteps, successRate: e.successRate, returnMean: e.returnMean, episodes: e.returns.length };
+    const path = saveCheckpoint(this.bestDir, this.envSteps, { ...state.header, evaluation }, state.sections, 1);
+    this.best = evaluation;
+    this.log?.(`best so far (success ${(100 * e.successRate).toFixed(0)}%, return ${e.returnMean.toFixed(2)}): ${path}`);
   }
 
   /**

@@ -13,6 +13,7 @@ import { hasCameras, loadPixelRunPolicy, makePixelLearnerEnv } from '../../exper
 import { makeRobotPixelEnv } from '../../experiment/robot-learner-env.js';
 import type { DictObservation } from '../../control/spaces.js';
 import { envEntry } from '../../tasks/registry.js';
+import type { BestEvaluation } from '../../policies/run-loop.js';
 
 /**
  * `roborl eval <run-dir> [--episodes N] [--seed S] [--json] [--robot ROBOT.yaml]`: deterministic
@@ -20,15 +21,15 @@ import { envEntry } from '../../tasks/registry.js';
  * (ROS or serial) running the same task.
  */
 export async function evalCommand(args: Args): Promise<void> {
-  allowFlags(args, 'eval', ['episodes', 'seed', 'json', 'robot', 'record', 'engine']);
+  allowFlags(args, 'eval', ['episodes', 'seed', 'json', 'robot', 'record', 'engine', 'best']);
   const runDir = args.positionals[0];
   if (!runDir) throw new UsageError(USAGE.eval);
   const episodes = intFlag(args, 'episodes', 10);
   const seed = seedFlag(args, EVALUATION_SEED);
   // A camera run's policy acts on {state, <camera>…}: on the arm, the robot's cameras of the same names.
   if (hasCameras(loadRunConfig(runDir))) return evalPixels(args, runDir, episodes, seed);
-  const run = await loadRunPolicy(runDir);
-  const { policy, step } = run;
+  const run = await loadRunPolicy(runDir, { best: bestFlag(args) });
+  const { policy, step, kept } = run;
   const robotPath = stringFlag(args, 'robot');
   const engine = stringFlag(args, 'engine');
   const config = engine === undefined ? run.config : onEngine(run.config, engine);
@@ -68,6 +69,7 @@ export async function evalCommand(args: Args): Promise<void> {
     env: config.env.id,
     on: where,
     checkpointStep: step,
+    ...(kept ? { best: kept } : {}),
     episodes,
     firstSeed: seed,
     returnMean: r.returnMean,
@@ -82,7 +84,7 @@ export async function evalCommand(args: Args): Promise<void> {
     return;
   }
   process.stdout.write(
-    `${config.env.id} on ${where} · checkpoint @${step} · ${episodes} episodes (deterministic)\n  return   ${r.returnMean.toFixed(2)} ± ${r.returnStd.toFixed(2)}\n  success  ${(100 * r.successRate).toFixed(0)}%\n  length   ${r.lengthMean.toFixed(1)}\n${Object.keys(r.costMeans).length ? `  cost/ep  ${Object.entries(r.costMeans).map(([n, c]) => `${n} ${c.toFixed(2)}`).join(', ')}\n` : ''}${robot ? `  link     ${r.lost.length} episode(s) lost and rerun · ${robot.stats.reconnects} reconnects · ${robot.stats.statesDropped} states dropped\n` : ''}`,
+    `${config.env.id} on ${where} · ${checkpointLabel(step, kept)} · ${episodes} episodes (deterministic)\n  return   ${r.returnMean.toFixed(2)} ± ${r.returnStd.toFixed(2)}\n  success  ${(100 * r.successRate).toFixed(0)}%\n  length   ${r.lengthMean.toFixed(1)}\n${Object.keys(r.costMeans).length ? `  cost/ep  ${Object.entries(r.costMeans).map(([n, c]) => `${n} ${c.toFixed(2)}`).join(', ')}\n` : ''}${robot ? `  link     ${r.lost.length} episode(s) lost and rerun · ${robot.stats.reconnects} reconnects · ${robot.stats.statesDropped} states dropped\n` : ''}`,
   );
 }
 
@@ -124,6 +126,16 @@ async function evaluateUntilSignal<O extends Observation>(env: Env<O>, policy: {
   }
 }
 
+/** `--best` takes no value: the run's best evaluation's policy instead of its newest checkpoint. */
+function bestFlag(args: Args): boolean {
+  if (args.flags.has('best') && args.flags.get('best') !== true) throw new UsageError('--best takes no value');
+  return args.flags.has('best');
+}
+
+function checkpointLabel(step: number, kept: BestEvaluation | null): string {
+  return kept ? `best policy @${step} (kept for ${(100 * kept.successRate).toFixed(0)}% success, return ${kept.returnMean.toFixed(2)} over ${kept.episodes} episodes)` : `checkpoint @${step}`;
+}
+
 /** The evaluation was stopped by a signal. */
 class Interrupted extends Error {
   constructor(readonly signal: NodeJS.Signals) {
@@ -138,7 +150,7 @@ class Interrupted extends Error {
  */
 async function evalPixels(args: Args, runDir: string, episodes: number, seed: number): Promise<void> {
   for (const flag of ['record', 'engine']) if (args.flags.has(flag)) throw new UsageError(`--${flag} is not wired for camera runs yet`);
-  const { config, policy, step } = await loadPixelRunPolicy(runDir);
+  const { config, policy, step, kept } = await loadPixelRunPolicy(runDir, { best: bestFlag(args) });
   const robotPath = stringFlag(args, 'robot');
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   let env: Env<DictObservation>;
@@ -150,10 +162,10 @@ async function evalPixels(args: Args, runDir: string, episodes: number, seed: nu
   } else env = await makePixelLearnerEnv(config, undefined, { evaluation: true });
   const r = await evaluateUntilSignal(env, policy, episodes, seed, robot !== null, log);
   if (!r) return;
-  const summary = { run: runDir, env: config.env.id, on: robot ? 'ros' : 'sim', cameras: Object.keys(env.spec.observationSpace.cameras), checkpointStep: step, episodes, firstSeed: seed, returnMean: r.returnMean, returnStd: r.returnStd, successRate: r.successRate, lengthMean: r.lengthMean, costMeans: r.costMeans, ...(robot ? { lostEpisodes: r.lost.length, link: { ...robot.stats } } : {}) };
+  const summary = { run: runDir, env: config.env.id, on: robot ? 'ros' : 'sim', cameras: Object.keys(env.spec.observationSpace.cameras), checkpointStep: step, ...(kept ? { best: kept } : {}), episodes, firstSeed: seed, returnMean: r.returnMean, returnStd: r.returnStd, successRate: r.successRate, lengthMean: r.lengthMean, costMeans: r.costMeans, ...(robot ? { lostEpisodes: r.lost.length, link: { ...robot.stats } } : {}) };
   if (args.flags.has('json')) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
   }
-  process.stdout.write(`${config.env.id} on ${summary.on} with cameras ${summary.cameras.join(', ')} · checkpoint @${step} · ${episodes} episodes (deterministic)\n  return   ${r.returnMean.toFixed(2)} ± ${r.returnStd.toFixed(2)}\n  success  ${(100 * r.successRate).toFixed(0)}%\n  length   ${r.lengthMean.toFixed(1)}\n${robot ? `  link     ${r.lost.length} episode(s) lost and rerun · ${robot.stats.reconnects} reconnects\n` : ''}`);
+  process.stdout.write(`${config.env.id} on ${summary.on} with cameras ${summary.cameras.join(', ')} · ${checkpointLabel(step, kept)} · ${episodes} episodes (deterministic)\n  return   ${r.returnMean.toFixed(2)} ± ${r.returnStd.toFixed(2)}\n  success  ${(100 * r.successRate).toFixed(0)}%\n  length   ${r.lengthMean.toFixed(1)}\n${robot ? `  link     ${r.lost.length} episode(s) lost and rerun · ${robot.stats.reconnects} reconnects\n` : ''}`);
 }

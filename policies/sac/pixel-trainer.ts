@@ -24,6 +24,8 @@ export interface PixelTrainerOptions {
   readonly schedule: TrainerSchedule;
   readonly seed: number;
   readonly checkpointDir: string;
+  /** Where the best evaluation's policy is kept (`<run>/best`; `roborl eval --best`). Default: not kept. */
+  readonly bestDir?: string;
   readonly metrics: MetricsLog;
   /** Demonstrations with frames (`roborl record-demos` on a camera config), `config.demos.ratio` of every batch. */
   readonly demos?: FrameReplay;
@@ -80,6 +82,7 @@ export class PixelTrainer extends RunLoop {
 
   constructor(private readonly o: PixelTrainerOptions) {
     super(o.schedule, o.metrics, o.log);
+    this.bestDir = o.bestDir ?? null;
     this.checkpointEnv = o.env; // its person's spent budget and counts go in each checkpoint
     const space = o.env.spec.actionSpace;
     if (space.kind !== 'box') throw new TypeError(`SAC needs a continuous (Box) action space; ${o.env.spec.id} has ${space.kind} actions`);
@@ -140,6 +143,11 @@ export class PixelTrainer extends RunLoop {
     const dropped = this.o.metrics.truncateAfter(ckpt.step);
     this.o.log?.(`resumed from ${ckpt.path} at step ${ckpt.step} (${dropped} newer metric lines dropped; they will be recomputed)`);
     return ckpt.step;
+  }
+
+  protected override policyState(): { header: Record<string, unknown>; sections: ArrayBufferView[] } {
+    const learner = this.learner.exportState();
+    return { header: { learner: learner.header, learnerSections: learner.sections.length, frames: true }, sections: learner.sections };
   }
 
   override checkpoint(): string {

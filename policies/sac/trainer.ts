@@ -22,6 +22,8 @@ export interface TrainerOptions {
   readonly schedule: TrainerSchedule;
   readonly seed: number;
   readonly checkpointDir: string;
+  /** Where the best evaluation's policy is kept (`<run>/best`; `roborl eval --best`). Default: not kept. */
+  readonly bestDir?: string;
   readonly metrics: MetricsLog;
   /** Demonstrations mixed into every batch (`config.demos.ratio` of it). */
   readonly demos?: ReplayBuffer;
@@ -68,6 +70,7 @@ export class OffPolicyTrainer extends RunLoop {
   constructor(protected readonly o: TrainerOptions) {
     super(o.schedule, o.metrics, o.log);
     this.checkpointEnv = o.env; // its person's spent budget and counts go in each checkpoint
+    this.bestDir = o.bestDir ?? null;
     const space = o.env.spec.actionSpace;
     if (space.kind !== 'box') throw new TypeError(`SAC needs a continuous (Box) action space; ${o.env.spec.id} has ${space.kind} actions`);
     const obsDim = o.env.spec.observationSpace.low.length;
@@ -157,6 +160,16 @@ export class OffPolicyTrainer extends RunLoop {
       },
       [...learner.sections, ...replayFile.sections, ...(demoFile?.sections ?? [])],
     );
+  }
+
+  protected override policyState(): { header: Record<string, unknown>; sections: ArrayBufferView[] } {
+    const learner = this.learner.exportState();
+    return { header: { learner: learner.header, learnerSections: learner.sections.length }, sections: learner.sections };
+  }
+
+  /** A constrained run's best policy meets every cost limit in its evaluation. */
+  protected override eligibleForBest(e: EvalResult): boolean {
+    return this.multipliers.every((m) => (e.costMeans[m.name] ?? 0) <= m.limit);
   }
 
   /** More checkpoint header fields (subclasses: the distributed learner's sequence numbers). */
