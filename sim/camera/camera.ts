@@ -1,8 +1,8 @@
 import type { SceneShape, SceneState } from '../../control/scene.js';
 import type { Rng } from '../../control/rng.js';
 import type { CameraConfig } from './config.js';
-import type { SceneMesh } from '../../control/scene-mesh.js';
 import { hit, hitBox, hitCapsule, hitCylinder, hitSphere, ray } from './hit.js';
+import { MeshShadowGrid } from './shadow-grid.js';
 
 /**
  * A rendered frame, preallocated once per camera and overwritten by each render.
@@ -100,6 +100,11 @@ export class Camera {
   private drawing = -1;
   /** This frame's shadow casters, {@link CASTER} numbers each (grown to the scene's shape count). */
   private casters = new Float64Array(0);
+  /** A mesh caster's triangles binned along the light (built the first time a ray needs it in a frame; reused storage). */
+  private readonly grids: MeshShadowGrid[] = [];
+  /** The frame each caster's grid was built for. */
+  private gridFrame = new Int32Array(0);
+  private frameNo = 0;
 
   constructor(readonly config: CameraConfig) {
     this.name = config.name;
@@ -648,6 +653,8 @@ export class Camera {
    */
   private shadow(shapes: readonly SceneShape[], poses: readonly number[]): void {
     if (this.casters.length < CASTER * shapes.length) this.casters = new Float64Array(CASTER * shapes.length);
+    if (this.gridFrame.length < shapes.length) this.gridFrame = new Int32Array(shapes.length);
+    this.frameNo = (this.frameNo + 1) | 0 || 1; // (0 is "never built")
     const cs = this.casters;
     let n = 0;
     for (let s = 0; s < shapes.length; s++) {
@@ -704,7 +711,7 @@ export class Camera {
           const along = vx * lX + vy * lY + vz * lZ;
           if (along < -r || vx * vx + vy * vy + vz * vz - along * along > r * r) continue;
           const shape = shapes[cs[b + 14] ?? 0];
-          if (!shape || !blocks(shape, cs, b, px, py, pz, lX, lY, lZ)) continue;
+          if (!shape || !this.blocks(shape, k, px, py, pz, lX, lY, lZ)) continue;
           through *= 1 - (cs[b + 13] ?? 1);
           if (through <= 0) break;
         }
@@ -715,6 +722,47 @@ export class Camera {
         color[3 * p + 2] = (color[3 * p + 2] ?? 0) * k;
       }
     }
+  }
+
+  /**
+   * Whether the ray from world point p towards the light (unit l) meets caster k (see CASTER)
+   * beyond {@link SHADOW_NEAR}: the ray into the shape's frame, then the camera's own primitive
+   * tests, or the mesh's triangles binned along the light ({@link MeshShadowGrid}).
+   */
+  private blocks(shape: SceneShape, k: number, px: number, py: number, pz: number, lx: number, ly: number, lz: number): boolean {
+    const cs = this.casters;
+    const b = CASTER * k;
+    const wx = px - (cs[b] ?? 0), wy = py - (cs[b + 1] ?? 0), wz = pz - (cs[b + 2] ?? 0);
+    const m00 = cs[b + 4] ?? 1, m01 = cs[b + 5] ?? 0, m02 = cs[b + 6] ?? 0;
+    const m10 = cs[b + 7] ?? 0, m11 = cs[b + 8] ?? 1, m12 = cs[b + 9] ?? 0;
+    const m20 = cs[b + 10] ?? 0, m21 = cs[b + 11] ?? 0, m22 = cs[b + 12] ?? 1;
+    const ox = m00 * wx + m10 * wy + m20 * wz;
+    const oy = m01 * wx + m11 * wy + m21 * wz;
+    const oz = m02 * wx + m12 * wy + m22 * wz;
+    const dx = m00 * lx + m10 * ly + m20 * lz;
+    const dy = m01 * lx + m11 * ly + m21 * lz;
+    const dz = m02 * lx + m12 * ly + m22 * lz;
+    if (shape.kind === 'mesh') {
+      if (!shape.mesh) return false;
+      let grid = this.grids[k];
+      if (!grid) grid = this.grids[k] = new MeshShadowGrid();
+      if (this.gridFrame[k] !== this.frameNo) {
+        grid.build(shape.mesh, dx, dy, dz, cs[b + 3] ?? 0);
+        this.gridFrame[k] = this.frameNo;
+      }
+      return grid.meets(ox, oy, oz, SHADOW_NEAR);
+    }
+    ray[0] = ox;
+    ray[1] = oy;
+    ray[2] = oz;
+    ray[3] = dx;
+    ray[4] = dy;
+    ray[5] = dz;
+    ray[6] = shape.size[0] ?? 0;
+    ray[7] = shape.size[1] ?? 0;
+    ray[8] = shape.size[2] ?? 0;
+    ray[9] = SHADOW_NEAR;
+    return shape.kind === 'box' ? hitBox() : shape.kind === 'sphere' ? hitSphere() : shape.kind === 'capsule' ? hitCapsule() : hitCylinder();
   }
 
   /** A shape's colour (role, colour jitter) into look[0..2] and its opacity into look[4] (scratch). */
@@ -914,65 +962,3 @@ function boundingRadius(shape: SceneShape): number {
   }
 }
 
-/**
- * Whether the ray from world point p towards the light (unit l) meets the caster at `b` in `cs`
- * (see CASTER) beyond {@link SHADOW_NEAR}: the ray into the shape's frame, then the camera's own
- * primitive tests, or every triangle of a mesh.
- */
-function blocks(shape: SceneShape, cs: Float64Array, b: number, px: number, py: number, pz: number, lx: number, ly: number, lz: number): boolean {
-  const wx = px - (cs[b] ?? 0), wy = py - (cs[b + 1] ?? 0), wz = pz - (cs[b + 2] ?? 0);
-  const m00 = cs[b + 4] ?? 1, m01 = cs[b + 5] ?? 0, m02 = cs[b + 6] ?? 0;
-  const m10 = cs[b + 7] ?? 0, m11 = cs[b + 8] ?? 1, m12 = cs[b + 9] ?? 0;
-  const m20 = cs[b + 10] ?? 0, m21 = cs[b + 11] ?? 0, m22 = cs[b + 12] ?? 1;
-  ray[0] = m00 * wx + m10 * wy + m20 * wz;
-  ray[1] = m01 * wx + m11 * wy + m21 * wz;
-  ray[2] = m02 * wx + m12 * wy + m22 * wz;
-  ray[3] = m00 * lx + m10 * ly + m20 * lz;
-  ray[4] = m01 * lx + m11 * ly + m21 * lz;
-  ray[5] = m02 * lx + m12 * ly + m22 * lz;
-  ray[6] = shape.size[0] ?? 0;
-  ray[7] = shape.size[1] ?? 0;
-  ray[8] = shape.size[2] ?? 0;
-  ray[9] = SHADOW_NEAR;
-  switch (shape.kind) {
-    case 'box':
-      return hitBox();
-    case 'sphere':
-      return hitSphere();
-    case 'capsule':
-      return hitCapsule();
-    case 'cylinder':
-      return hitCylinder();
-    case 'mesh':
-      return shape.mesh !== undefined && rayMeetsMesh(shape.mesh);
-  }
-}
-
-/** Whether the ray in {@link ray} (origin, direction, near at [9]) crosses any triangle of `mesh` at t ≥ near (Möller–Trumbore). */
-function rayMeetsMesh(mesh: SceneMesh): boolean {
-  const ox = ray[0] ?? 0, oy = ray[1] ?? 0, oz = ray[2] ?? 0;
-  const dx = ray[3] ?? 0, dy = ray[4] ?? 0, dz = ray[5] ?? 0;
-  const near = ray[9] ?? 0;
-  const v = mesh.vertices;
-  const f = mesh.faces;
-  const nv = Math.floor(v.length / 3);
-  for (let k = 0; k + 2 < f.length; k += 3) {
-    const ia = f[k] ?? 0, ib = f[k + 1] ?? 0, ic = f[k + 2] ?? 0;
-    if (ia >= nv || ib >= nv || ic >= nv || ia < 0 || ib < 0 || ic < 0) continue;
-    const ax = v[3 * ia] ?? 0, ay = v[3 * ia + 1] ?? 0, az = v[3 * ia + 2] ?? 0;
-    const e1x = (v[3 * ib] ?? 0) - ax, e1y = (v[3 * ib + 1] ?? 0) - ay, e1z = (v[3 * ib + 2] ?? 0) - az;
-    const e2x = (v[3 * ic] ?? 0) - ax, e2y = (v[3 * ic + 1] ?? 0) - ay, e2z = (v[3 * ic + 2] ?? 0) - az;
-    const qx = dy * e2z - dz * e2y, qy = dz * e2x - dx * e2z, qz = dx * e2y - dy * e2x;
-    const det = e1x * qx + e1y * qy + e1z * qz;
-    if (!(Math.abs(det) > 1e-15)) continue;
-    const idet = 1 / det;
-    const sx = ox - ax, sy = oy - ay, sz = oz - az;
-    const u = (sx * qx + sy * qy + sz * qz) * idet;
-    if (!(u >= 0 && u <= 1)) continue;
-    const rx = sy * e1z - sz * e1y, ry = sz * e1x - sx * e1z, rz = sx * e1y - sy * e1x;
-    const w = (dx * rx + dy * ry + dz * rz) * idet;
-    if (!(w >= 0 && u + w <= 1)) continue;
-    if ((e2x * rx + e2y * ry + e2z * rz) * idet >= near) return true;
-  }
-  return false;
-}
