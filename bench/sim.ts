@@ -442,6 +442,14 @@ async function meshCameraRows(): Promise<CameraBenchResult[]> {
     }
     const shape: SceneShape = { name: 's', kind: 'mesh', size: [0.1, 0.1, 0.1], role: 'robot', mesh: { vertices, faces } };
     rows.push(await timeCamera(`mesh-sphere-${2 * n * n}`, camera(), Array.from({ length: 16 }, (_, k) => ({ shapes: [shape], poses: poses(k) })), 0));
+    if (n === 16) continue;
+    // Over a floor, without and with shadows (the mesh casts one onto the floor).
+    const floor: SceneShape = { name: 'floor', kind: 'box', size: [1, 1, 0.02], role: 'fixture' };
+    const onFloor = Array.from({ length: 16 }, (_, k) => ({ shapes: [floor, shape], poses: [0.4, 0, -0.17, 0, 0, 0, 1, ...poses(k)] }));
+    for (const shadows of [false, true]) {
+      const cam = new Camera(parseCamera({ name: 'front', fovDeg: 45, pose: { kind: 'fixed', position: [0, 0, 0], lookAt: [1, 0, -0.2] }, shadows }));
+      rows.push(await timeCamera(`mesh-sphere-${2 * n * n}-over-floor`, cam, onFloor, 0));
+    }
   }
   return rows;
 }
