@@ -107,6 +107,12 @@ describe('roborl train', () => {
     expect(evaluated.checkpointStep).toBe(best.step);
     expect(evaluated.best).toMatchObject({ step: best.step, episodes: 2 });
     expect(evaluated.returnMean).toBeCloseTo(best.returnMean, 4); // the same policy, the same evaluation episodes
+    // A best file that does not verify: named, exit 2, the newest checkpoint offered instead.
+    const bestFile = join(runDir, 'best', `ckpt-${String(best.step).padStart(10, '0')}.bin`);
+    writeFileSync(bestFile, readFileSync(bestFile).subarray(0, 300));
+    const corrupt = await run(process.execPath, [bin, 'eval', runDir, '--best']).catch((e: { stderr: string; code: number }) => e);
+    expect((corrupt as { code: number }).code).toBe(2);
+    expect((corrupt as { stderr: string }).stderr).toMatch(/the best-policy file in .*best does not verify \(ckpt-\d+\.bin\): the run's next evaluation replaces it; `roborl eval .*run` runs its newest checkpoint/);
     // A streaming run keeps none: refused by name.
     const stream = join(dir, 'stream.yaml');
     writeFileSync(stream, tinyConfig(200).replace('algo: { kind: sac, hidden: [16, 16], batchSize: 32, learningStarts: 100 }', 'algo: { kind: stream-ac, hidden: [16, 16] }'));

@@ -23,7 +23,7 @@ import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { BEST_DIR, checkDemoSource, loadRunConfig, makeLearnerEnv, policyCheckpoint, resolvedAlgo, resolvedConfigYaml, writeRunDir } from './setup.js';
+import { BEST_DIR, checkDemoSource, importLearnerFrom, loadRunConfig, makeLearnerEnv, policyCheckpoint, resolvedAlgo, resolvedConfigYaml, writeRunDir } from './setup.js';
 import { writeRunStatus } from './run-status.js';
 
 /** Whether a config's env observes camera frames (`env.options.cameras`). */
@@ -174,7 +174,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
     if (recorder.available) t.beforeEvaluation = (step) => recorder.recordNext(join(runDir, 'scenes', `eval-${String(step).padStart(9, '0')}.scene.jsonl`));
     log(`replay: ${t.bytesPerTransition.toFixed(0)} bytes per transition (frames stored once)`);
     if (run.resume) {
-      const stale = [...removeStaleTempFiles(runDir), ...removeStaleTempFiles(join(runDir, 'checkpoints'))];
+      const stale = [...removeStaleTempFiles(runDir), ...removeStaleTempFiles(join(runDir, 'checkpoints')), ...removeStaleTempFiles(join(runDir, BEST_DIR))];
       if (stale.length) log(`removed ${stale.length} temp file(s) a killed run left behind: ${stale.join(', ')}`);
       if (run.resume.stepsChanged) writeFileAtomic(join(runDir, 'config.yaml'), resolvedConfigYaml(config));
       if (run.resume.from !== null) t.resume();
@@ -303,7 +303,7 @@ export async function loadPixelRunPolicy(runDir: string, { best = false }: { bes
   if (space.kind !== 'box') throw new UsageError('SAC runs need a Box action space');
   const learner = new SacLearner(resolvedAlgo(config), spec.observationSpace.state.low.length, space.low.length, new Rng(0), [], 0, undefined, cameraShapes(spec.observationSpace));
   try {
-    learner.importState(h['learner'] as Record<string, unknown>, ckpt.sections.slice(0, nLearner));
+    importLearnerFrom(ckpt, () => learner.importState(h['learner'] as Record<string, unknown>, ckpt.sections.slice(0, nLearner)));
     const actor = new GaussianActor(learner.snapshot(), new Rng(0));
     return { config, policy: { reset: () => {}, act: (o) => actor.act(o, true) }, step: ckpt.step, kept };
   } finally {

@@ -6,7 +6,7 @@ import type { Env, EnvSpec } from '../control/env.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { BACKEND_NAMES, DEFAULT_TRAIN_THREADS, describeBackend, selectBackend } from '../policies/backend.js';
-import { loadLatestCheckpoint } from '../policies/checkpoint.js';
+import { CorruptCheckpointsError, listCheckpoints, loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { isFrameReplayFile } from '../policies/frame-replay.js';
 import { ReplayBuffer, replayDims, type ReplaySource } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
@@ -14,6 +14,7 @@ import { resolveSacConfig, type SacConfig } from '../policies/sac/config.js';
 import { SacLearner } from '../policies/sac/sac.js';
 import { episodic, type EpisodicPolicy } from '../policies/evaluate.js';
 import { MetricsLog } from '../policies/metrics-log.js';
+import { truncateEcho } from '../control/log.js';
 import { bestEvaluationOf, type BestEvaluation } from '../policies/run-loop.js';
 import { StreamTrainer } from '../policies/stream/trainer.js';
 import { resolveStreamConfig } from '../policies/stream/config.js';
@@ -224,13 +225,37 @@ export const BEST_DIR = 'best';
  * ({@link BEST_DIR}, with the evaluation it was kept for). Throws a UsageError naming what is missing.
  */
 export function policyCheckpoint(runDir: string, config: ExperimentConfig, best: boolean): { ckpt: NonNullable<ReturnType<typeof loadLatestCheckpoint>>; kept: BestEvaluation | null } {
-  if (best && config.algo.kind !== 'sac') throw new UsageError(`${runDir}: --best: a streaming run keeps no best policy (only SAC / RLPD runs do)`);
-  const ckpt = loadLatestCheckpoint(join(runDir, best ? BEST_DIR : 'checkpoints'));
-  if (!ckpt) throw new UsageError(best ? `${runDir} has no best policy yet (${BEST_DIR}/ is written at the first evaluation)` : `${runDir} has no checkpoint yet`);
-  const kept = best ? bestEvaluationOf(ckpt.header) : null;
-  if (best && !kept) throw new UsageError(`${ckpt.path}: not a best-policy file (no evaluation recorded in it)`);
+  if (!best) {
+    const ckpt = loadLatestCheckpoint(join(runDir, 'checkpoints'));
+    if (!ckpt) throw new UsageError(`${runDir} has no checkpoint yet`);
+    return { ckpt, kept: null };
+  }
+  if (config.algo.kind !== 'sac') throw new UsageError(`${runDir}: --best: a streaming run keeps no best policy (only SAC / RLPD runs do)`);
+  const dir = join(runDir, BEST_DIR);
+  let ckpt: ReturnType<typeof loadLatestCheckpoint>;
+  try {
+    ckpt = loadLatestCheckpoint(dir);
+  } catch (err) {
+    if (!(err instanceof CorruptCheckpointsError)) throw err;
+    throw new UsageError(`the best-policy file in ${dir} does not verify (${listCheckpoints(dir).join(', ')}): the run's next evaluation replaces it; \`roborl eval ${runDir}\` runs its newest checkpoint`);
+  }
+  if (!ckpt) throw new UsageError(`${runDir} has no best policy yet (${BEST_DIR}/ is written at the first evaluation)`);
+  const kept = bestEvaluationOf(ckpt.header);
+  if (!kept) throw new UsageError(`${ckpt.path}: not a best-policy file (no evaluation recorded in it)`);
   return { ckpt, kept };
 }
+
+/** A checkpoint's learner state into `load`; a file whose networks do not fit the run's config is named, not a stack trace. */
+export function importLearnerFrom<T>(ckpt: { path: string; header: Record<string, unknown> }, load: () => T): T {
+  const h = ckpt.header['learner'];
+  if (typeof h !== 'object' || h === null || typeof ckpt.header['learnerSections'] !== 'number') throw new UsageError(`${ckpt.path}: holds no SAC learner (not a SAC / RLPD run's checkpoint)`);
+  try {
+    return load();
+  } catch (err) {
+    throw new UsageError(`${ckpt.path}: its networks do not fit this run's config (${truncateEcho((err as Error).message.split('\n')[0] ?? '')})`);
+  }
+}
+
 
 /** The deterministic policy of a run's newest checkpoint, or with `best` its best evaluation's (mean action / greedy, frozen normalisation). */
 export async function loadRunPolicy(runDir: string, { best = false }: { best?: boolean } = {}): Promise<{ config: ExperimentConfig; policy: EpisodicPolicy; step: number; kept: BestEvaluation | null }> {
@@ -245,7 +270,7 @@ export async function loadRunPolicy(runDir: string, { best = false }: { best?: b
       trainer.resume({ truncateMetrics: false });
       return { config, policy: trainer.policy(), step: ckpt.step, kept };
     }
-    const learner = sacLearnerFromCheckpoint(config, env, ckpt);
+    const learner = importLearnerFrom(ckpt, () => sacLearnerFromCheckpoint(config, env, ckpt));
     const actor = new GaussianActor(learner.snapshot(), new Rng(0));
     learner.dispose();
     return { config, policy: episodic((o) => actor.act(o, true)), step: ckpt.step, kept };

@@ -24,7 +24,14 @@ export function saveCheckpoint(dir: string, step: number, header: Record<string,
 /** One checkpoint file, verified (a CorruptFileError names what is wrong). */
 export function readCheckpoint(path: string): BinaryFile & { path: string; step: number } {
   const file = readBinaryFile(path, MAGIC);
-  return { ...file, path, step: file.header['step'] as number };
+  return { ...file, path, step: stepOf(file, path) };
+}
+
+/** A checkpoint's step: a non-negative integer, or the file is corrupt (a crafted header's step is never printed or used). */
+function stepOf(file: BinaryFile, path: string): number {
+  const step = file.header['step'];
+  if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) throw new CorruptFileError(`${path}: its header's step is not a non-negative integer`);
+  return step;
 }
 
 /** Checkpoint files in `dir`, oldest first. */
@@ -52,8 +59,9 @@ export function loadLatestCheckpoint(dir: string, warn: (msg: string) => void = 
     const path = join(dir, name);
     try {
       const file = readBinaryFile(path, MAGIC);
+      const step = stepOf(file, path);
       for (const p of problems) warn(`skipping ${p}`);
-      return { ...file, path, step: file.header['step'] as number };
+      return { ...file, path, step };
     } catch (err) {
       if (!(err instanceof CorruptFileError)) throw err;
       problems.push(`${path}: ${err.message}`);

@@ -166,6 +166,35 @@ describe('RunLoop: the best evaluation\'s policy', () => {
     expect(kept(dir)).toMatchObject({ step: 800, section: 800 });
   });
 
+  it('a better policy from an earlier step than the kept one (a resume that evaluates otherwise) replaces it; a foreign network too; an unwritable folder only warns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-best-'));
+    await new ScriptedEvaluations(dir, [{ success: 0, ret: -10 }]).evaluateAt(500);
+    const resumed = new ScriptedEvaluations(dir, [{ success: 0, ret: -1 }, { success: 0, ret: -5 }]);
+    await resumed.evaluateAt(400);
+    expect(readdirSync(join(dir, 'best'))).toEqual(['ckpt-0000000400.bin']);
+    expect(kept(dir)).toMatchObject({ step: 400, evaluation: { returnMean: -1 } });
+    await resumed.evaluateAt(600);
+    expect(kept(dir).step).toBe(400);
+    // A file of another network (sections of other sizes) with a perfect record does not block the run's own.
+    class Wider extends ScriptedEvaluations {
+      protected override policyState(): { header: Record<string, unknown>; sections: ArrayBufferView[] } {
+        return { header: {}, sections: [new Float32Array(8)] };
+      }
+    }
+    const other = mkdtempSync(join(tmpdir(), 'roborl-best-'));
+    await new Wider(other, [{ success: 1, ret: 100 }]).evaluateAt(900);
+    const mine = new ScriptedEvaluations(other, [{ success: 0, ret: -50 }]);
+    await mine.evaluateAt(100);
+    expect(mine.lines.some((l) => /holds another network than this run's; the next evaluation replaces it/.test(l))).toBe(true);
+    expect(kept(other)).toMatchObject({ step: 100, section: 100 });
+    // best/ that cannot be written (a file in its place): a warning, the run goes on.
+    const blocked = mkdtempSync(join(tmpdir(), 'roborl-best-'));
+    writeFileSync(join(blocked, 'best'), 'in the way');
+    const run = new ScriptedEvaluations(blocked, [{ success: 1, ret: 1 }]);
+    await run.evaluateAt(100);
+    expect(run.lines.some((l) => /^warning: could not keep the best policy in /.test(l))).toBe(true);
+  });
+
   it('a constrained run keeps only evaluations within the limits; a best file that does not read is replaced, not fatal', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-best-'));
     const run = new ScriptedEvaluations(dir, [{ success: 0.5, ret: 0, cost: 0.2 }, { success: 1, ret: 5, cost: 3 }, { success: 0.4, ret: 0, cost: 0 }], 0.5);
@@ -175,7 +204,7 @@ describe('RunLoop: the best evaluation\'s policy', () => {
     writeFileSync(join(dir, 'best', 'ckpt-0000000100.bin'), 'not a checkpoint');
     const after = new ScriptedEvaluations(dir, [{ success: 0.1, ret: 0 }]);
     await after.evaluateAt(300);
-    expect(after.lines.some((l) => /best.*corrupt.*replaced by the next evaluation/s.test(l))).toBe(true);
+    expect(after.lines.some((l) => /the best-policy file in .* does not verify; the next evaluation replaces it/.test(l))).toBe(true);
     expect(kept(dir)).toMatchObject({ step: 300, section: 300 });
     // No evaluation episodes (a stop before any): nothing kept.
     const empty = mkdtempSync(join(tmpdir(), 'roborl-best-'));

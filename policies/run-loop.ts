@@ -2,7 +2,10 @@ import { yielder } from '../control/clock.js';
 import type { Env, EpisodeSummary, StepInfo } from '../control/env.js';
 import type { Observation } from '../control/spaces.js';
 import { restoreWrapperStates, wrapperStates } from '../control/wrappers/wrapper.js';
-import { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { listDirectory } from './binary-file.js';
+import { CorruptCheckpointsError, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { EvalResult } from './evaluate.js';
 import { describeEval, episodeRecord, evalRecord, type MetricsLog } from './metrics-log.js';
 
@@ -38,8 +41,11 @@ export function bestEvaluationOf(header: Record<string, unknown>): BestEvaluatio
   const e = header['evaluation'];
   if (typeof e !== 'object' || e === null) return null;
   const { step, successRate, returnMean, episodes } = e as Record<string, unknown>;
+  const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-  if (!finite(step) || !finite(successRate) || !finite(returnMean) || !finite(episodes) || successRate < 0 || successRate > 1 || episodes < 1) return null;
+  if (!count(step) || !count(episodes) || episodes < 1 || !finite(successRate) || !finite(returnMean) || successRate < 0 || successRate > 1) return null;
+  // The file's own step (its name and header) is the step it was kept at.
+  if (header['step'] !== step) return null;
   return { step, successRate, returnMean, episodes };
 }
 
@@ -237,25 +243,50 @@ export abstract class RunLoop {
    * a warning, not fatal.
    */
   private keepBest(e: EvalResult): void {
-    if (this.bestDir === null || e.returns.length === 0 || !this.eligibleForBest(e)) return;
+    const dir = this.bestDir;
+    if (dir === null || e.returns.length === 0 || !this.eligibleForBest(e)) return;
+    const state = this.policyState();
+    if (!state) return;
     if (!this.bestRead) {
       this.bestRead = true;
-      try {
-        const file = loadLatestCheckpoint(this.bestDir);
-        this.best = file ? bestEvaluationOf(file.header) : null;
-        if (file && !this.best) this.log?.(`${file.path} records no evaluation: it will be replaced by the next one`);
-      } catch (err) {
-        this.log?.(`${this.bestDir}: ${(err as Error).message.split('\n')[0]}; it will be replaced by the next evaluation`);
-      }
+      this.best = this.readBest(dir, state.sections);
     }
     const b = this.best;
     if (b && (e.successRate < b.successRate || (e.successRate === b.successRate && !(e.returnMean > b.returnMean)))) return;
-    const state = this.policyState();
-    if (!state) return;
     const evaluation: BestEvaluation = { step: this.envSteps, successRate: e.successRate, returnMean: e.returnMean, episodes: e.returns.length };
-    const path = saveCheckpoint(this.bestDir, this.envSteps, { ...state.header, evaluation }, state.sections, 1);
-    this.best = evaluation;
-    this.log?.(`best so far (success ${(100 * e.successRate).toFixed(0)}%, return ${e.returnMean.toFixed(2)}): ${path}`);
+    try {
+      // Written first (atomically), then every other file in the folder goes — a kept policy
+      // from a later step than this one included (a resumed run that evaluates differently).
+      const path = saveCheckpoint(dir, this.envSteps, { ...state.header, evaluation }, state.sections, Number.MAX_SAFE_INTEGER);
+      for (const name of listDirectory(dir)) if (name !== basename(path)) rmSync(join(dir, name), { force: true, recursive: true });
+      this.best = evaluation;
+      this.log?.(`best so far (success ${(100 * e.successRate).toFixed(0)}%, return ${e.returnMean.toFixed(2)}): ${path}`);
+    } catch (err) {
+      // The run goes on (its checkpoints are what a resume needs); the best policy is a convenience.
+      this.log?.(`warning: could not keep the best policy in ${dir}: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * The kept best evaluation in `dir`, or null (with a warning) when the folder holds none that
+   * verifies, records no evaluation, or holds another network than this run's (its sections'
+   * sizes differ): the next evaluation then replaces it.
+   */
+  private readBest(dir: string, sections: readonly ArrayBufferView[]): BestEvaluation | null {
+    let file: ReturnType<typeof loadLatestCheckpoint>;
+    try {
+      file = loadLatestCheckpoint(dir);
+    } catch (err) {
+      if (!(err instanceof CorruptCheckpointsError)) throw err;
+      this.log?.(`warning: the best-policy file in ${dir} does not verify; the next evaluation replaces it`);
+      return null;
+    }
+    if (!file) return null;
+    const kept = bestEvaluationOf(file.header);
+    const fits = file.sections.length === sections.length && file.sections.every((s, i) => s.byteLength === sections[i]?.byteLength);
+    if (kept && fits) return kept;
+    this.log?.(`warning: ${file.path} ${kept ? "holds another network than this run's" : 'records no evaluation'}; the next evaluation replaces it`);
+    return null;
   }
 
   /**

@@ -152,7 +152,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   }
 
   if (resumeDir) {
-    const stale = [...removeStaleTempFiles(resumeDir), ...removeStaleTempFiles(join(resumeDir, 'checkpoints'))];
+    const stale = [...removeStaleTempFiles(resumeDir), ...removeStaleTempFiles(join(resumeDir, 'checkpoints')), ...removeStaleTempFiles(join(resumeDir, BEST_DIR))];
     if (stale.length) log(`removed ${stale.length} temp file(s) a killed run left behind: ${stale.join(', ')}`);
     if (steps !== null) writeFileAtomic(join(resumeDir, 'config.yaml'), resolvedConfigYaml(config));
     if (resumeFrom === null) {

@@ -288,6 +288,18 @@ describe('simulated camera: shadows', () => {
     expect(px(render(cam(true), below), c0, r0)[0]).toBe(floorLit);
   });
 
+  it('what is not drawn casts nothing (an overflowing pose, a face naming no vertex); a mesh casts from its vertices, whatever its size says', () => {
+    const base = render(cam(true), { shapes: [floor], poses: at(0, 0, -0.05) });
+    const same = (extra: SceneShape, pose: number[]): boolean => Buffer.from(render(cam(true), { shapes: [floor, extra], poses: [...at(0, 0, -0.05), ...pose] }).rgb).equals(Buffer.from(base.rgb));
+    expect(same(shape('far', 'sphere', [0.1]), at(1e200, 0, 0))).toBe(true);
+    expect(same(shape('huge', 'sphere', [1e200]), at(0.3, 0.3, 0.4))).toBe(true);
+    const tri = { vertices: [0.1, 0, 0, -0.1, 0.1, 0, -0.1, -0.1, 0], faces: [0, 1, 2] };
+    for (const faces of [[0, 1, 2.5], [0.5, 1, 2], [NaN, 1, 2], [0, 1, 3]]) expect(same({ name: 'm', kind: 'mesh', size: [0.1, 0.1, 0.1], role: 'object', mesh: { ...tri, faces } }, at(0.3, 0.3, 0.4))).toBe(true);
+    const scene = { shapes: [floor, { name: 'm', kind: 'mesh' as const, size: [0, 0, 0], role: 'object' as const, mesh: tri }], poses: [...at(0, 0, -0.05), ...at(0.3, 0.3, 0.4)] };
+    const [c0, r0] = pixelOf(cam(true), scene, [0.3, 0.3, 0]);
+    expect(Math.abs(px(render(cam(true), scene), c0, r0)[0] - floorDark)).toBeLessThanOrEqual(1);
+  });
+
   it('the same bytes whatever the order of the shapes; off by default', () => {
     const shapes = [floor, shape('ball', 'sphere', [0.1]), shape('arm', 'capsule', [0.04, 0.2], 'robot'), shape('goal', 'sphere', [0.05], 'target')];
     const poses = [...at(0, 0, -0.05), ...at(0.3, 0.3, 0.4), 0.1, -0.2, 0.5, 0.3, 0, 0, 0.954, ...at(0.2, 0, 0.3)];

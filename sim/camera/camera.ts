@@ -663,7 +663,8 @@ export class Camera {
       const radius = boundingRadius(shape);
       const o = 7 * s;
       const x = poses[o] ?? 0, y = poses[o + 1] ?? 0, z = poses[o + 2] ?? 0;
-      if (!(radius > 0) || !Number.isFinite(x + y + z + radius)) continue;
+      // (Squares too: a pose or size so large that they overflow is drawn as nothing, and casts nothing.)
+      if (!(radius > 0) || !Number.isFinite(x * x + y * y + z * z + radius * radius)) continue;
       const m = quatMatrix(poses, o + 3);
       if (!Number.isFinite((m[0] ?? 0) + (m[4] ?? 0) + (m[8] ?? 0))) continue;
       const b = CASTER * n++;
@@ -702,6 +703,10 @@ export class Camera {
         const px = cx + t * (fX + xv * rX + yv * uX);
         const py = cy + t * (fY + xv * rY + yv * uY);
         const pz = cz + t * (fZ + xv * rZ + yv * uZ);
+        const sp = shadowPoint;
+        sp[0] = px;
+        sp[1] = py;
+        sp[2] = pz;
         let through = 1;
         for (let k = 0; k < n; k++) {
           const b = CASTER * k;
@@ -709,9 +714,9 @@ export class Camera {
           const vx = (cs[b] ?? 0) - px, vy = (cs[b + 1] ?? 0) - py, vz = (cs[b + 2] ?? 0) - pz;
           const r = cs[b + 3] ?? 0;
           const along = vx * lX + vy * lY + vz * lZ;
-          if (along < -r || vx * vx + vy * vy + vz * vz - along * along > r * r) continue;
+          if (!(along >= -r && vx * vx + vy * vy + vz * vz - along * along <= r * r)) continue; // (NaN: no)
           const shape = shapes[cs[b + 14] ?? 0];
-          if (!shape || !this.blocks(shape, k, px, py, pz, lX, lY, lZ)) continue;
+          if (!shape || !this.blocks(shape, k)) continue;
           through *= 1 - (cs[b + 13] ?? 1);
           if (through <= 0) break;
         }
@@ -725,13 +730,18 @@ export class Camera {
   }
 
   /**
-   * Whether the ray from world point p towards the light (unit l) meets caster k (see CASTER)
-   * beyond {@link SHADOW_NEAR}: the ray into the shape's frame, then the camera's own primitive
-   * tests, or the mesh's triangles binned along the light ({@link MeshShadowGrid}).
+   * Whether the ray from world point {@link shadowPoint} towards the light meets caster k (see
+   * CASTER) beyond {@link SHADOW_NEAR}: the ray into the shape's frame, then the camera's own
+   * primitive tests, or the mesh's triangles binned along the light ({@link MeshShadowGrid}).
+   * (The point comes in through scratch: V8 boxes the floating-point arguments of a call it does
+   * not inline, garbage on every call of the per-pixel loop.)
    */
-  private blocks(shape: SceneShape, k: number, px: number, py: number, pz: number, lx: number, ly: number, lz: number): boolean {
+  private blocks(shape: SceneShape, k: number): boolean {
     const cs = this.casters;
+    const c = this.cam;
     const b = CASTER * k;
+    const px = shadowPoint[0] ?? 0, py = shadowPoint[1] ?? 0, pz = shadowPoint[2] ?? 0;
+    const lx = c[LIGHT] ?? 0, ly = c[LIGHT + 1] ?? 0, lz = c[LIGHT + 2] ?? 0;
     const wx = px - (cs[b] ?? 0), wy = py - (cs[b + 1] ?? 0), wz = pz - (cs[b + 2] ?? 0);
     const m00 = cs[b + 4] ?? 1, m01 = cs[b + 5] ?? 0, m02 = cs[b + 6] ?? 0;
     const m10 = cs[b + 7] ?? 0, m11 = cs[b + 8] ?? 1, m12 = cs[b + 9] ?? 0;
@@ -750,7 +760,10 @@ export class Camera {
         grid.build(shape.mesh, dx, dy, dz, cs[b + 3] ?? 0);
         this.gridFrame[k] = this.frameNo;
       }
-      return grid.meets(ox, oy, oz, SHADOW_NEAR);
+      shadowPoint[0] = ox;
+      shadowPoint[1] = oy;
+      shadowPoint[2] = oz;
+      return grid.meets(shadowPoint, SHADOW_NEAR);
     }
     ray[0] = ox;
     ray[1] = oy;
@@ -945,7 +958,30 @@ function mix32(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** Radius of a sphere about the shape's origin that holds it (0: a degenerate shape, drawn as nothing). */
+/** In to {@link Camera.blocks}: the lit point (world); in to a mesh grid: the ray's origin (mesh frame). */
+const shadowPoint = new Float64Array(3);
+
+/** A mesh's farthest vertex from its origin, by mesh (computed once: scenes keep their mesh objects). */
+const meshRadii = new WeakMap<object, number>();
+function meshRadius(mesh: NonNullable<SceneShape['mesh']>): number {
+  let r = meshRadii.get(mesh);
+  if (r !== undefined) return r;
+  let r2 = 0;
+  const v = mesh.vertices;
+  for (let i = 0; i + 2 < v.length; i += 3) {
+    const x = v[i] ?? 0, y = v[i + 1] ?? 0, z = v[i + 2] ?? 0;
+    const d = x * x + y * y + z * z;
+    if (d > r2) r2 = d; // (NaN never is)
+  }
+  r = Math.sqrt(r2);
+  meshRadii.set(mesh, r);
+  return r;
+}
+
+/**
+ * Radius of a sphere about the shape's origin that holds it (0: a degenerate shape, drawn as
+ * nothing). A mesh's from its vertices, not its `size` (which bounds them in a valid scene).
+ */
 function boundingRadius(shape: SceneShape): number {
   const a = shape.size[0] ?? 0, b = shape.size[1] ?? 0, c = shape.size[2] ?? 0;
   switch (shape.kind) {
@@ -958,7 +994,7 @@ function boundingRadius(shape: SceneShape): number {
     case 'box':
       return a > 0 && b >= 0 && c > 0 ? Math.sqrt(a * a + b * b + c * c) : 0;
     case 'mesh':
-      return a >= 0 && b >= 0 && c >= 0 ? Math.sqrt(a * a + b * b + c * c) : 0;
+      return shape.mesh ? meshRadius(shape.mesh) : 0;
   }
 }
 

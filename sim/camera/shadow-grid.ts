@@ -81,7 +81,8 @@ export class MeshShadowGrid {
       }
       for (let k = 0; k + 2 < f.length; k += 3) {
         const ia = f[k] ?? 0, ib = f[k + 1] ?? 0, ic = f[k + 2] ?? 0;
-        if (ia >= nv || ib >= nv || ic >= nv || ia < 0 || ib < 0 || ic < 0) continue;
+        // (A fraction or NaN names no vertex either: such a face is not drawn, so casts nothing.)
+        if (ia >= nv || ib >= nv || ic >= nv || ia < 0 || ib < 0 || ic < 0 || (ia | 0) !== ia || (ib | 0) !== ib || (ic | 0) !== ic) continue;
         let u0 = Infinity, u1 = -Infinity, v0 = Infinity, v1 = -Infinity;
         for (let e = 0; e < 3; e++) {
           const i = e === 0 ? ia : e === 1 ? ib : ic;
@@ -112,15 +113,22 @@ export class MeshShadowGrid {
     return c < 0 ? 0 : c >= this.cells ? this.cells - 1 : c;
   }
 
-  /** Whether the ray from (ox, oy, oz) (mesh frame) along the built direction crosses a triangle at t ≥ near. */
-  meets(ox: number, oy: number, oz: number, near: number): boolean {
+  /**
+   * Whether the ray from `origin[0..3]` (mesh frame) along the built direction crosses a triangle
+   * at t ≥ near. (The origin comes in an array: V8 boxes the floating-point arguments of calls it
+   * does not inline.)
+   */
+  meets(origin: Float64Array, near: number): boolean {
     const mesh = this.mesh;
     if (!mesh) return false;
+    const ox = origin[0] ?? 0, oy = origin[1] ?? 0, oz = origin[2] ?? 0;
     const pu = ox * this.ux + oy * this.uy + oz * this.uz;
     const pv = ox * this.vx + oy * this.vy + oz * this.vz;
     const lim = this.lo + this.cells / (this.scale || 1);
     if (!(pu >= this.lo && pu <= lim && pv >= this.lo && pv <= lim)) return false; // outside every triangle's projection
-    const c = this.cell(pv) * this.cells + this.cell(pu);
+    const g = this.cells;
+    const cu = Math.floor((pu - this.lo) * this.scale), cv = Math.floor((pv - this.lo) * this.scale);
+    const c = (cv < 0 ? 0 : cv >= g ? g - 1 : cv) * g + (cu < 0 ? 0 : cu >= g ? g - 1 : cu);
     const v = mesh.vertices;
     const f = mesh.faces;
     const dx = this.dx, dy = this.dy, dz = this.dz;
