@@ -50,6 +50,7 @@ function variants(model: PhysicsModel): [string, string][] {
     ['undo: islands and midphase off', shipped.replace(flags, '<flag/>')],
     ['undo: clearOf exclusions', shipped.replace(/ {2}<contact>[\s\S]*<\/contact>\n/, '')],
     ['undo: the table a static body (a world geom + an inert midphase geom, as before)', shipped.replace(table, (_, pose: string, geom: string) => `${geom.replace('/>', `${pose}/>`)}<geom name="world#midphase" type="sphere" size="0.001"${pose} contype="0" conaffinity="0" rgba="0 0 0 0"/>`).replaceAll('<exclude body1="table#fixture"', '<exclude body1="world"')],
+    ['undo: servo kv as joint damping under Euler (actuator kv under implicitfast)', MujocoPhysics.mjcf(model, { servoDampingOnJoints: false })],
     ['undo: fingers welded', MujocoPhysics.mjcf({ ...model, actuation: { ...model.actuation, weldFingers: false } })],
   ];
 }

@@ -38,6 +38,8 @@ export interface MjcfOptions {
   readonly weldFingers?: boolean;
   /** `false`: a body for every link, also those on fixed joints (default: they ride their parent's body, {@link linkPlacements}). For comparisons. */
   readonly fuse?: boolean;
+  /** `false`: the position servos' kv in the actuators under implicitfast, also without finger servos (default: as joint damping under Euler, see urdfToMjcf). For comparisons. */
+  readonly servoDampingOnJoints?: boolean;
 }
 
 /**
@@ -59,6 +61,14 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   const fingers = options.weldFingers ? [] : gripperJoints(robot);
   if (fingers.length && !options.fingers) throw new RangeError(`URDF ${robot.name}: the gripper's fingers need servo gains (MjcfOptions.fingers)`);
   const friction = options.friction ?? 0.8;
+  const act = options.actuation;
+  // Position servos and no finger servos: the arm's only velocity-dependent forces are the servos'
+  // kv, written as joint damping, which MuJoCo's Euler integrator treats implicitly (h·kv on the
+  // mass matrix's diagonal) — the dynamics implicitfast gives the actuators' kv, without its
+  // velocity-derivative pass (16% of mj_step in a profile of the Panda). The servo's force is
+  // unclamped (see the actuators below), so moving kv from actuator to joint changes nothing.
+  // Grippers keep implicitfast: a finger servo's kv must stay in its clamped force.
+  const servoDamping = act.mode === 'position' && fingers.length === 0 && options.servoDampingOnJoints !== false ? act.kv : null;
 
   const body = (linkName: string, joint: UrdfJoint | null, frame: Pose | null, depth: number): string => {
     if (!links.has(linkName)) throw new RangeError(`URDF ${robot.name}: joint ${joint?.name} names a missing link ${linkName}`);
@@ -66,7 +76,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     if (depth > 100) throw new RangeError(`URDF ${robot.name}: the chain to link ${linkName} is too deep for MuJoCo's WebAssembly build (about 100 links at most)`);
     const pad = '  '.repeat(depth);
     const lines = [`${pad}<body name="${linkBodyName(linkName)}"${frame ? poseAttrs(frame) : ''}>`];
-    if (joint && moves(joint)) lines.push(`${pad}  ${jointElement(joint, options.actuation.mode === 'torque', fingers.includes(joint) ? null : options.timestep)}`);
+    if (joint && moves(joint)) lines.push(`${pad}  ${jointElement(joint, options.actuation.mode === 'torque', fingers.includes(joint) ? null : options.timestep, servoDamping ? (servoDamping[movable.indexOf(joint)] ?? 0) : 0)}`);
     // The links riding this body (fixed-joint children, welded fingers) at their poses in it.
     const members = bodyMembers(linkName, links, childrenOf, ownBody);
     const inertials = members.filter((m) => m.link.inertial);
@@ -95,7 +105,6 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     return lines.join('\n');
   };
 
-  const act = options.actuation;
   const actuators = movable.map((j, k) => {
     const name = xmlName(j.name);
     // No force limit on the servos. A clamped servo leaves the implicit integrator (MuJoCo ≥ 3.10
@@ -111,7 +120,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
       case 'torque':
         return `    <motor name="${name}" joint="${name}" gear="1"/>`;
       case 'position':
-        return `    <position name="${name}" joint="${name}" kp="${num(act.kp[k] as number)}" kv="${num(act.kv[k] as number)}"/>`;
+        return `    <position name="${name}" joint="${name}" kp="${num(act.kp[k] as number)}"${servoDamping ? '' : ` kv="${num(act.kv[k] as number)}"`}/>`;
       case 'velocity':
         return `    <velocity name="${name}" joint="${name}" kv="${num(act.kv[k] as number)}"/>`;
     }
@@ -147,7 +156,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     // Islands and the midphase are for many bodies and geoms: a robot of one chain, a body a link
     // with a collision shape or two, solves as one island and needs no box tree inside a pair
     // (what each of these model choices costs: bench/mujoco-model.ts, docs/benchmarks.md).
-    `  <option timestep="${num(options.timestep)}" gravity="${g.map(num).join(' ')}" integrator="implicitfast"><flag island="disable" midphase="disable"/></option>`,
+    `  <option timestep="${num(options.timestep)}" gravity="${g.map(num).join(' ')}" integrator="${servoDamping ? 'Euler' : 'implicitfast'}"><flag island="disable" midphase="disable"/></option>`,
     `  <worldbody>`,
     ...scene.map((s) => `    ${s}`),
     body(robot.root, null, null, 2),
@@ -182,16 +191,18 @@ export const LIMIT_MARGIN_RAD = 0.03;
  * stiffer stop: `solreflimit` at 2 steps (the shortest time constant MuJoCo keeps stable; its
  * default 0.02 s let the joints sink 1.5–2× as far) and, on a revolute joint,
  * {@link LIMIT_MARGIN_RAD}. A gripper's fingers (null) keep MuJoCo's defaults, on which their
- * grasps were tuned.
+ * grasps were tuned. `servoDamping`: the position servo's kv, as joint damping (Euler's implicit
+ * damping, see urdfToMjcf), or 0.
  */
-function jointElement(j: UrdfJoint, withDamping: boolean, limitTimestep: number | null): string {
+function jointElement(j: UrdfJoint, withDamping: boolean, limitTimestep: number | null, servoDamping: number): string {
   const type = j.type === 'prismatic' ? 'slide' : 'hinge';
   const limited = j.type !== 'continuous' && j.limit !== null;
   const range = limited && j.limit ? ` range="${num(j.limit.lower)} ${num(j.limit.upper)}"` : '';
   // A range narrower than four margins (no such joint on the Panda) keeps half its travel free.
   const margin = j.limit ? Math.min(LIMIT_MARGIN_RAD, (j.limit.upper - j.limit.lower) / 4) : 0;
   const stop = limited && limitTimestep !== null ? ` solreflimit="${num(2 * limitTimestep)} 1"${type === 'hinge' ? ` margin="${num(margin)}"` : ''}` : '';
-  const damping = withDamping && j.damping > 0 ? ` damping="${num(j.damping)}"` : '';
+  const d = (withDamping ? j.damping : 0) + servoDamping;
+  const damping = d > 0 ? ` damping="${num(d)}"` : '';
   return `<joint name="${xmlName(j.name)}" type="${type}" axis="${j.axis.map(num).join(' ')}"${range}${stop}${damping}/>`;
 }
 

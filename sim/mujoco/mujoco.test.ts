@@ -71,6 +71,46 @@ describe('MuJoCo model from the URDF', () => {
     physics.close();
   });
 
+  it('without finger servos the servos\' kv is joint damping under Euler: the same motion as actuator kv under implicitfast, to rounding', () => {
+    const model = { ...panda(), actuation: { ...panda().actuation, weldFingers: true } };
+    const joints = movableJoints(loadDescription('panda'));
+    const gains = servoGains(joints, { mode: 'position', gravityCompensation: true });
+    const mj = mujoco();
+    const fast = MujocoPhysics.mjcf(model);
+    const slow = MujocoPhysics.mjcf(model, { servoDampingOnJoints: false });
+    expect(fast).toMatch(/integrator="Euler"/);
+    expect(slow).toMatch(/integrator="implicitfast"/);
+    expect(MujocoPhysics.mjcf(panda())).toMatch(/integrator="implicitfast"/); // finger servos: their kv stays in their clamped force
+    const sims = [fast, slow].map((xml) => {
+      const m = mj.MjModel.from_xml_string(xml);
+      return { m, d: new mj.MjData(m) };
+    });
+    const m0 = sims[0]!.m as unknown as { dof_damping: Float64Array; actuator_biasprm: Float64Array };
+    joints.forEach((_, k) => {
+      expect(m0.dof_damping[k]).toBeCloseTo(gains.damping[k] as number, 9);
+      expect(m0.actuator_biasprm[10 * k + 2]).toBe(0);
+    });
+    const rng = new Rng(11);
+    let worst = 0;
+    for (const s of sims) {
+      (s.d.qpos as Float64Array).set(PANDA_READY);
+      mj.mj_forward(s.m, s.d);
+    }
+    for (let t = 0; t < 300; t++) {
+      const target = PANDA_READY.map((q) => q + rng.uniform(-0.6, 0.6));
+      for (const s of sims) {
+        (s.d.ctrl as Float64Array).set(target);
+        for (let k = 0; k < 10; k++) mj.mj_step(s.m, s.d);
+      }
+      for (let k = 0; k < 7; k++) worst = Math.max(worst, Math.abs((sims[0]!.d.qpos as Float64Array)[k]! - (sims[1]!.d.qpos as Float64Array)[k]!));
+    }
+    expect(worst).toBeLessThan(1e-9);
+    for (const s of sims) {
+      s.d.delete();
+      s.m.delete();
+    }
+  });
+
   it('a model MuJoCo cannot compile fails with its own message naming the element', () => {
     const xml = urdfToMjcf(loadDescription('pendulum'), { timestep: 0.005, actuation: { mode: 'torque' } }).replace('type="hinge"', 'type="hinj"');
     expect(() => new MujocoPhysics({ robot: loadDescription('pendulum'), actuation: { mode: 'torque' }, timing: { dt: 0.005, substeps: 10 } }, xml)).toThrow(/invalid keyword: 'hinj'[\s\S]*Element 'joint'/);

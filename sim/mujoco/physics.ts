@@ -209,7 +209,7 @@ export class MujocoPhysics implements Physics {
    * gravity compensation (a weightless world: free objects' weight is applied by the physics,
    * see `gravityCompensation` in mjcf.ts), objects.
    */
-  static mjcf(model: PhysicsModel, overrides: Pick<MjcfOptions, 'fuse'> = {}): string {
+  static mjcf(model: PhysicsModel, overrides: Pick<MjcfOptions, 'fuse' | 'servoDampingOnJoints'> = {}): string {
     const a = model.actuation;
     const gains = servoGains(movableJoints(model.robot), a);
     const fingers = fingerGains(a.weldFingers ? [] : gripperJoints(model.robot));
