@@ -1,6 +1,6 @@
 /**
  * Were a simulated person's takeovers needed? `npx tsx bench/hil-takeovers.ts <run dir> [episodes]`
- * on a run with `hil.device: simulated` (a `bench hil` run folder, printed as `runDir`, or a
+ * on a run with `hil.device: simulated` (a `bench hil` run folder — kept under HIL_RUNS, printed as `runDir` — or a
  * `roborl train` run): its newest checkpoint's policy, sampled as in training, plays each episode
  * twice from the same seed and the same policy noise — alone (would it have succeeded?) and with
  * the run's person watching, their budget unlimited (when and why do they first take over, and

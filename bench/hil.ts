@@ -24,11 +24,13 @@
  * on other tasks, the small settings below on wasm; HIL_STEPS / HIL_EVAL_EVERY default to its own),
  * HIL_THREADS (BLAS threads per run with a config, default 1: two runs share two cores),
  * HIL_UNTIL80=1 (stop each run at its first evaluation ≥ 80%), HIL_TIME_LIMIT (episode steps),
- * HIL_BUDGET (`run` or `running`, below). Each run with a person
+ * HIL_BUDGET (`run` or `running`, below), HIL_RUNS (a folder to keep each run's folder in, as
+ * `<method>-seed<N>`, for `roborl eval` and bench/hil-takeovers.ts; without it the runs' temporary
+ * folders, ~20 MB each, are removed at the end). Each run with a person
  * reports its intervention rate per tenth of its episodes, its budget and what triggered it.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,6 +119,8 @@ interface WorkerJob {
   readonly evalEvery: number;
   readonly demos: string;
   readonly classifier: string;
+  /** HIL_RUNS: where the run's folder is kept; null: a temporary folder. */
+  readonly runsDir: string | null;
 }
 
 export interface HilRun {
@@ -147,8 +151,8 @@ export interface HilRun {
   readonly corrected: { readonly episodes: number; readonly successes: number } | null;
   readonly curve: { step: number; success: number }[];
   readonly seconds: number;
-  /** The run's folder (a temporary one): its config, metrics and final checkpoint. */
-  readonly runDir: string;
+  /** The run's folder (config, metrics, final checkpoint) under HIL_RUNS; null without HIL_RUNS (its temporary folder was removed). */
+  readonly runDir: string | null;
 }
 
 /**
@@ -185,7 +189,7 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
   await workerBackend();
   const config = hilConfig(job.method, job.seed, job.steps, job.evalEvery, job.demos, job.classifier);
   // A roborl run folder (config.yaml, metrics, the final checkpoint): `roborl eval` and bench/hil-takeovers.ts read it.
-  const dir = mkdtempSync(join(tmpdir(), `roborl-hil-${job.method.replace(/\+/g, '-')}-`));
+  const dir = job.runsDir ? join(job.runsDir, `${job.method.replace(/\+/g, '-')}-seed${job.seed}`) : mkdtempSync(join(tmpdir(), `roborl-hil-${job.method.replace(/\+/g, '-')}-`));
   writeRunDir(dir, config);
   const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
   const t0 = performance.now();
@@ -328,6 +332,15 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
   const methods = (process.env['HIL_METHODS']?.split(',') ?? METHODS) as Method[];
   const bad = methods.find((m) => !(METHODS as readonly string[]).includes(m));
   if (bad) throw new Error(`HIL_METHODS: unknown method ${bad} (known: ${METHODS.join(', ')})`);
+  const firstSeed = Number(process.env['HIL_FIRST_SEED'] ?? 0);
+  if (!(Number.isInteger(firstSeed) && firstSeed >= 0)) throw new Error(`HIL_FIRST_SEED: expected a non-negative integer, got ${process.env['HIL_FIRST_SEED']}`);
+  const runsDir = process.env['HIL_RUNS'] ? resolve(process.env['HIL_RUNS']) : null;
+  if (runsDir) {
+    // Refused before any run: a run folder from an earlier bench would be mixed with this one's.
+    mkdirSync(runsDir, { recursive: true });
+    const taken = methods.flatMap((m) => Array.from({ length: seeds }, (_, k) => join(runsDir, `${m.replace(/\+/g, '-')}-seed${firstSeed + k}`))).filter((d) => existsSync(d) && readdirSync(d).length > 0);
+    if (taken.length) throw new Error(`HIL_RUNS: ${taken.join(', ')} already hold runs; move them or pick another HIL_RUNS`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-hil-'));
   const demos = join(dir, `${ENV}-${DEMOS}.demos`);
   const { table } = await recordDemonstrations(demoConfig(ENV, baseConfig()?.path), DEMOS, 5_000_000, false, undefined, DEMO_START);
@@ -337,9 +350,7 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
   const classifier = methods.some((m) => m.endsWith('classifier')) ? await trainClassifier(classifierPath) : null;
   if (process.env['HIL_CLASSIFIER_ONLY']) return { env: ENV, classifier };
   if (classifier) process.stderr.write(`bench hil: classifier precision ${classifier.precision.toFixed(3)} recall ${classifier.recall.toFixed(3)} on ${classifier.testEpisodes} unseen episodes\n`);
-  const firstSeed = Number(process.env['HIL_FIRST_SEED'] ?? 0);
-  if (!(Number.isInteger(firstSeed) && firstSeed >= 0)) throw new Error(`HIL_FIRST_SEED: expected a non-negative integer, got ${process.env['HIL_FIRST_SEED']}`);
-  const jobs: WorkerJob[] = methods.flatMap((method) => Array.from({ length: seeds }, (_, k) => ({ method, seed: firstSeed + k, steps, evalEvery, demos, classifier: classifierPath })));
+  const jobs: WorkerJob[] = methods.flatMap((method) => Array.from({ length: seeds }, (_, k) => ({ method, seed: firstSeed + k, steps, evalEvery, demos, classifier: classifierPath, runsDir })));
   const runs: HilRun[] = [];
   const queue = [...jobs];
   await Promise.all(
@@ -352,6 +363,11 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
     }),
   );
   runs.sort((a, b) => methods.indexOf(a.method) - methods.indexOf(b.method) || a.seed - b.seed);
+  rmSync(dir, { recursive: true, force: true });
+  if (!runsDir) {
+    for (const r of runs) if (r.runDir) rmSync(r.runDir, { recursive: true, force: true });
+    runs.forEach((r, i) => (runs[i] = { ...r, runDir: null }));
+  }
   if (!json) for (const r of runs) process.stdout.write(`${r.method.padEnd(24)} seed ${r.seed}  stepsTo80 ${String(r.stepsTo80 ?? '—').padStart(6)}  final ${(100 * r.finalSuccess).toFixed(0)}%\n`);
   return { env: ENV, config: baseConfig()?.path ?? null, steps, seeds, evalEvery, demos: { count: DEMOS, startShare: DEMO_START?.share ?? 1 }, runs, classifier };
 }
