@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FrameReplay } from '../policies/frame-replay.js';
 import { make } from '../tasks/registry.js';
-import { demoTable, saveDemos } from './demos.js';
-import { loadDemos } from './setup.js';
+import { ReplayBuffer } from '../policies/replay.js';
+import { validateConfig } from './config.js';
+import { demoTable, recordDemonstrations, saveDemos } from './demos.js';
+import { loadDemos, taskOptionsOf } from './setup.js';
 
 describe('demo files carry the task they were recorded on', () => {
   it('a PandaPush-v0 demo file (metres) is refused by a PandaPush-v1 config (decimetres) although the shapes match; its own task and unlabelled files load', async () => {
@@ -38,5 +40,29 @@ describe('demo files carry the task they were recorded on', () => {
     expect(() => loadDemos(framesFile, 'c.yaml', v1.spec)).toThrow(/frames\.demos holds demos with camera frames \(recorded with a camera config\); this config observes PandaPush-v1's state vector: record them with `npx roborl record-demos --config c\.yaml/);
     await v0.close();
     await v1.close();
+  }, 60_000);
+
+  it('and the env options they were recorded under: dense-reward demos are refused by a sparse-reward config, naming the option; the observation\'s and the engine are not compared', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-demos-'));
+    const config = (options: Record<string, unknown>) => validateConfig({ name: 'x', env: { id: 'PandaPickCube-v0', options }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
+    const dense = config({ action: { frame: 'tcp' } });
+    const { table } = await recordDemonstrations(dense, 1, 7, true);
+    expect(table.source?.taskOptions).toEqual({ action: { frame: 'tcp' } });
+    const file = join(dir, 'pick.demos');
+    saveDemos(table, file);
+    const env = await make('PandaPickCube-v0', { options: { action: { frame: 'tcp' } } });
+    expect(loadDemos(file, 'c.yaml', env.spec, taskOptionsOf(dense)).size).toBe(table.size);
+    expect(loadDemos(file, 'c.yaml', env.spec, taskOptionsOf(config({ action: { frame: 'tcp' }, engine: 'mujoco', state: 'full' }))).size).toBe(table.size);
+    expect(() => loadDemos(file, 'sparse.yaml', env.spec, taskOptionsOf(config({ action: { frame: 'tcp' }, reward: 'sparse' })))).toThrow(/pick\.demos: recorded with other env options than this config's \(rewards, episode ends or actions may differ\) — at reward: absent in the demos, "sparse" in this config: record them with `npx roborl record-demos --config sparse\.yaml/);
+    expect(() => loadDemos(file, 'c.yaml', env.spec, taskOptionsOf(config({ action: { frame: 'joint' } })))).toThrow(/at action\.frame: "tcp" in the demos, "joint" in this config/);
+    // A label that is not options (markup, or nested beyond any option) is a corrupt file.
+    for (const bad of ['<b>x</b>', [1, 2], { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } }]) {
+      const t = ReplayBuffer.load(file);
+      t.source = { ...t.source!, taskOptions: bad as never };
+      const badFile = join(dir, 'bad.demos');
+      t.save(badFile);
+      expect(() => ReplayBuffer.load(badFile)).toThrow(/source\.taskOptions` is not an object of env options/);
+    }
+    await env.close();
   }, 60_000);
 });

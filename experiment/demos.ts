@@ -10,7 +10,7 @@ import { envEntry } from '../tasks/registry.js';
 import { loadConfig, validateConfig, type ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { makeLearnerEnv } from './setup.js';
+import { makeLearnerEnv, taskOptionsOf } from './setup.js';
 
 /**
  * Demonstrations for RLPD configs (`algo.demos.path`): the scripted expert's, recorded through
@@ -28,12 +28,13 @@ export function holdStill(env: Env): Policy {
 
 /**
  * A demo table holding `transitions` (actions as the learner sees them), sized for the env and
- * labelled with its id and observation names (checked when a config loads it: `loadDemos`).
+ * labelled with its id, observation names and the recording config's env options (checked when a
+ * config loads it: `loadDemos`).
  */
-export function demoTable(env: Env, transitions: readonly Transition[]): ReplayBuffer {
+export function demoTable(env: Env, transitions: readonly Transition[], taskOptions?: Record<string, unknown>): ReplayBuffer {
   const table = new ReplayBuffer({ capacity: Math.max(1, transitions.length), ...replayDims(env.spec) });
   transitions.forEach((t) => table.add(t));
-  table.source = { env: env.spec.id, ...(env.spec.observationNames ? { observationNames: [...env.spec.observationNames] } : {}) };
+  table.source = { env: env.spec.id, ...(env.spec.observationNames ? { observationNames: [...env.spec.observationNames] } : {}), ...(taskOptions ? { taskOptions } : {}) };
   return table;
 }
 
@@ -71,7 +72,7 @@ export async function recordDemonstrations(config: ExperimentConfig, episodes: n
     onEpisode?.(successes, attempts);
   }
   await env.close();
-  return { table: demoTable(env, kept), successes, attempts };
+  return { table: demoTable(env, kept, taskOptionsOf(config)), successes, attempts };
 }
 
 /**

@@ -23,7 +23,7 @@ import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { BEST_DIR, checkDemoSource, importLearnerFrom, loadRunConfig, makeLearnerEnv, policyCheckpoint, resolvedAlgo, resolvedConfigYaml, writeRunDir } from './setup.js';
+import { BEST_DIR, checkDemoSource, firstDifference, importLearnerFrom, loadRunConfig, makeLearnerEnv, policyCheckpoint, resolvedAlgo, resolvedConfigYaml, taskOptionsOf, valueAt, writeRunDir } from './setup.js';
 import { writeRunStatus } from './run-status.js';
 
 /** Whether a config's env observes camera frames (`env.options.cameras`). */
@@ -105,7 +105,7 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
     // Labelled with the task and the state entries the learner observes (checked when a config loads it).
     const names = full.spec.observationNames;
     // …and the renderer and cameras that drew the frames (checked against the config's cameras too).
-    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}), frames: { renderer: RENDERER_VERSION, cameras: cameraLabel(cameras) } };
+    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}), frames: { renderer: RENDERER_VERSION, cameras: cameraLabel(cameras) }, taskOptions: taskOptionsOf(config) };
     return { table, successes, attempts };
   } finally {
     await env.close();
@@ -159,7 +159,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
   }
   let trainer: PixelTrainer | null = null;
   try {
-    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec, cameras) : undefined;
+    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec, cameras, taskOptionsOf(config)) : undefined;
     if (demos) log(`${demos.size} demo transitions (with frames) from ${algo.demos?.path}`);
     trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), bestDir: join(runDir, BEST_DIR), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
     const t = trainer;
@@ -215,7 +215,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
  * A demo file with frames, checked against the config's env: its label (task and state entries,
  * {@link checkDemoSource}) here, its state size and cameras by the trainer.
  */
-export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>, cameras: readonly CameraConfig[]): FrameReplay {
+export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>, cameras: readonly CameraConfig[], taskOptions?: Record<string, unknown>): FrameReplay {
   const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
   let table: FrameReplay;
   try {
@@ -223,7 +223,7 @@ export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSp
   } catch (err) {
     throw new UsageError(`demo file ${path}: ${(err as Error).message} (${record})`);
   }
-  checkDemoSource(path, table.source, env, record);
+  checkDemoSource(path, table.source, env, record, taskOptions);
   checkFrameSource(path, table.source?.frames, cameras, record);
   return table;
 }
@@ -265,24 +265,6 @@ function checkFrameSource(path: string, frames: FrameSource | undefined, cameras
     const field = firstDifference(theirs[i], c);
     if (field !== null) throw new UsageError(`${path}: camera ${i} (${name(c, i)}) differs from the one the demos were drawn with at ${field || 'the camera'}: ${show(valueAt(theirs[i], field))} in the demos, ${show(valueAt(c, field))} in this config: ${record}`);
   });
-}
-
-/** The first path (`a.b.0`) where two JSON values differ, `''` for the values themselves, or null when equal. Both are schema-checked camera configs (a few levels deep). */
-function firstDifference(a: unknown, b: unknown, at = ''): string | null {
-  if (a === b) return null;
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-  if (!isObj(a) || !isObj(b) || Array.isArray(a) !== Array.isArray(b)) return at;
-  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    const d = firstDifference(Object.hasOwn(a, k) ? a[k] : undefined, Object.hasOwn(b, k) ? b[k] : undefined, at ? `${at}.${k}` : k);
-    if (d !== null) return d;
-  }
-  return null;
-}
-
-function valueAt(v: unknown, path: string): unknown {
-  let cur = v;
-  for (const k of path ? path.split('.') : []) cur = typeof cur === 'object' && cur !== null && Object.hasOwn(cur, k) ? (cur as Record<string, unknown>)[k] : undefined;
-  return cur;
 }
 
 /**

@@ -155,13 +155,41 @@ export function loadRunConfig(runDir: string): ExperimentConfig {
  * recorded with its env options (e.g. the tool-frame action) and safety limits, which `--env`
  * alone would not apply.
  */
-export function loadDemos(path: string, configPath: string, env: EnvSpec): ReplayBuffer {
+export function loadDemos(path: string, configPath: string, env: EnvSpec, taskOptions?: Record<string, unknown>): ReplayBuffer {
   const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
   if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: ${record.replace('them', 'it')}`);
   if (isFrameReplayFile(path)) throw new UsageError(`${path} holds demos with camera frames (recorded with a camera config); this config observes ${env.id}'s state vector: ${record}`);
   const table = ReplayBuffer.load(path, replayDims(env));
-  checkDemoSource(path, table.source, env, record);
+  checkDemoSource(path, table.source, env, record, taskOptions);
   return table;
+}
+
+/**
+ * The env options a demo file is labelled with and checked against ({@link ReplaySource.taskOptions}):
+ * the config's `env.options` but for the observation's (`cameras`, `state`) and the `engine`, as JSON data.
+ */
+export function taskOptionsOf(config: ExperimentConfig): Record<string, unknown> {
+  const { cameras: _c, state: _s, engine: _e, ...task } = config.env.options;
+  return JSON.parse(JSON.stringify(task)) as Record<string, unknown>;
+}
+
+/** The first path (`a.b.0`) where two JSON values differ, `''` for the values themselves, or null when equal. Both are checked labels a few levels deep (camera configs, task options). */
+export function firstDifference(a: unknown, b: unknown, at = ''): string | null {
+  if (a === b) return null;
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+  if (!isObj(a) || !isObj(b) || Array.isArray(a) !== Array.isArray(b)) return at;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const d = firstDifference(Object.hasOwn(a, k) ? a[k] : undefined, Object.hasOwn(b, k) ? b[k] : undefined, at ? `${at}.${k}` : k);
+    if (d !== null) return d;
+  }
+  return null;
+}
+
+/** The value at a {@link firstDifference} path (undefined where it is absent). */
+export function valueAt(v: unknown, path: string): unknown {
+  let cur = v;
+  for (const k of path ? path.split('.') : []) cur = typeof cur === 'object' && cur !== null && Object.hasOwn(cur, k) ? (cur as Record<string, unknown>)[k] : undefined;
+  return cur;
 }
 
 /**
@@ -170,9 +198,14 @@ export function loadDemos(path: string, configPath: string, env: EnvSpec): Repla
  * entries), would be mixed into every batch. Tables written before the label pass as they are.
  * `record` says how to record the right ones.
  */
-export function checkDemoSource(path: string, source: ReplaySource | undefined, env: Pick<EnvSpec, 'id' | 'observationNames'>, record: string): void {
+export function checkDemoSource(path: string, source: ReplaySource | undefined, env: Pick<EnvSpec, 'id' | 'observationNames'>, record: string, taskOptions?: Record<string, unknown>): void {
   if (!source) return;
   if (source.env !== env.id) throw new UsageError(`${path} holds demos of ${JSON.stringify(source.env)}, but this config trains ${env.id}: ${record}`);
+  if (source.taskOptions && taskOptions) {
+    const field = firstDifference(source.taskOptions, taskOptions);
+    const show = (v: unknown): string => (v === undefined ? 'absent' : truncateEcho(JSON.stringify(v)));
+    if (field !== null) throw new UsageError(`${path}: recorded with other env options than this config's (rewards, episode ends or actions may differ) — at ${field || 'options'}: ${show(valueAt(source.taskOptions, field))} in the demos, ${show(valueAt(taskOptions, field))} in this config: ${record}`);
+  }
   const ours = env.observationNames;
   const theirs = source.observationNames;
   if (!ours || !theirs) return;

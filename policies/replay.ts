@@ -274,6 +274,13 @@ export interface ReplaySource {
    * another drawing of the scene look like the same task to every check but this one.
    */
   readonly frames?: FrameSource;
+  /**
+   * The env options the transitions were recorded under, as the recording config wrote them —
+   * all but what the observation takes (`cameras`, `state`) and the `engine`: a reward mode, a
+   * success hold or an action frame changes rewards, ends and actions while the shapes stay the
+   * same. Absent in older files.
+   */
+  readonly taskOptions?: Readonly<Record<string, unknown>>;
 }
 
 /** What drew a table's camera frames (see {@link ReplaySource.frames}). */
@@ -284,7 +291,7 @@ export interface FrameSource {
 
 /** A header's `source`, checked as data: a string id and, if present, a list of strings and a frame label. */
 export function checkSource(raw: unknown, what: string): ReplaySource {
-  const o = raw as { env?: unknown; observationNames?: unknown; frames?: unknown } | null;
+  const o = raw as { env?: unknown; observationNames?: unknown; frames?: unknown; taskOptions?: unknown } | null;
   const names = o?.observationNames;
   const ok = typeof o === 'object' && o !== null && !Array.isArray(o) && typeof o.env === 'string' && o.env.length <= 200 && (names === undefined || (Array.isArray(names) && names.length <= 1_000_000 && names.every((n) => typeof n === 'string' && n.length <= 200)));
   if (!ok) throw new CorruptFileError(`${what}: the header's \`source\` is not an env id with observation names`);
@@ -292,7 +299,15 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
   // A camera config is a few levels deep (camera → pose → position): deeper is not one, and would only recurse.
   const framesOk = f === undefined || (typeof f === 'object' && f !== null && !Array.isArray(f) && Number.isSafeInteger(f.renderer) && (f.renderer as number) >= 1 && Array.isArray(f.cameras) && f.cameras.length <= 64 && f.cameras.every((c) => shallowJson(c, 4)));
   if (!framesOk) throw new CorruptFileError(`${what}: the header's \`source.frames\` is not a renderer version with a list of cameras`);
-  return { env: o.env as string, ...(names === undefined ? {} : { observationNames: [...(names as string[])] }), ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: JSON.parse(JSON.stringify(f.cameras)) as unknown[] } }) };
+  const t = o.taskOptions;
+  // Options are a few levels deep (action → frame): deeper is not an env option.
+  if (t !== undefined && (typeof t !== 'object' || t === null || Array.isArray(t) || !shallowJson(t, 6))) throw new CorruptFileError(`${what}: the header's \`source.taskOptions\` is not an object of env options`);
+  return {
+    env: o.env as string,
+    ...(names === undefined ? {} : { observationNames: [...(names as string[])] }),
+    ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: JSON.parse(JSON.stringify(f.cameras)) as unknown[] } }),
+    ...(t === undefined ? {} : { taskOptions: JSON.parse(JSON.stringify(t)) as Record<string, unknown> }),
+  };
 }
 
 /** JSON data (as JSON.parse gives) nested at most `depth` levels below `v`, with at most 10,000 entries in each object or array. */
