@@ -68,8 +68,9 @@ describe('roborl train with cameras (issue 23)', () => {
     const spec = { id: 'PandaReach-v0', observationNames: table.source?.observationNames };
     expect(loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos))).size).toBe(30);
     // …and with the env options it was recorded under (here none but the observation's): other options are refused by name.
-    expect(table.source?.taskOptions).toEqual({});
-    expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos)), { successHold: 3 })).toThrow(/recorded with other env options than this config's .* at successHold: absent in the demos, 3 in this config/);
+    expect(table.source?.recordedWith).toMatchObject({ options: {}, rewardClassifier: null });
+    const recordedWith = table.source!.recordedWith!;
+    expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos)), { ...recordedWith, options: { successHold: 3 } })).toThrow(/recorded under another config than this one .* at options\.successHold: absent in the demos, 3 in this config/);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('position: [1.35, -0.6, 0.85]', 'position: [1.35, -0.5, 0.85]')))).toThrow(/demos\.demos: camera 0 \("front"\) differs from the one the demos were drawn with at pose\.position\.1: -0\.6 in the demos, -0\.5 in this config: record them with `npx roborl record-demos --config c\.yaml/);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('height: 16', 'height: 16\n        fovDeg: 30')))).toThrow(/at fovDeg: \d+ in the demos, 30 in this config/);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, [])).toThrow(/from 1 camera\(s\) \("front"\), this config has 0/);

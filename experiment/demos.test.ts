@@ -7,7 +7,7 @@ import { make } from '../tasks/registry.js';
 import { ReplayBuffer } from '../policies/replay.js';
 import { validateConfig } from './config.js';
 import { demoTable, recordDemonstrations, saveDemos } from './demos.js';
-import { loadDemos, taskOptionsOf } from './setup.js';
+import { loadDemos, recordedWithOf } from './setup.js';
 
 describe('demo files carry the task they were recorded on', () => {
   it('a PandaPush-v0 demo file (metres) is refused by a PandaPush-v1 config (decimetres) although the shapes match; its own task and unlabelled files load', async () => {
@@ -42,26 +42,41 @@ describe('demo files carry the task they were recorded on', () => {
     await v1.close();
   }, 60_000);
 
-  it('and the env options they were recorded under: dense-reward demos are refused by a sparse-reward config, naming the option; the observation\'s and the engine are not compared', async () => {
+  it('and the config they were recorded under: dense-reward demos are refused by a sparse-reward config, naming the option; the observation\'s options and the engine are not compared', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-demos-'));
-    const config = (options: Record<string, unknown>) => validateConfig({ name: 'x', env: { id: 'PandaPickCube-v0', options }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
+    const config = (options: Record<string, unknown>, extra: Record<string, unknown> = {}) => validateConfig({ name: 'x', env: { id: 'PandaPickCube-v0', options, ...extra }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
     const dense = config({ action: { frame: 'tcp' } });
     const { table } = await recordDemonstrations(dense, 1, 7, true);
-    expect(table.source?.taskOptions).toEqual({ action: { frame: 'tcp' } });
+    expect(table.source?.recordedWith).toMatchObject({ options: { action: { frame: 'tcp' } }, rewardClassifier: null, safety: { shield: false } });
     const file = join(dir, 'pick.demos');
     saveDemos(table, file);
     const env = await make('PandaPickCube-v0', { options: { action: { frame: 'tcp' } } });
-    expect(loadDemos(file, 'c.yaml', env.spec, taskOptionsOf(dense)).size).toBe(table.size);
-    expect(loadDemos(file, 'c.yaml', env.spec, taskOptionsOf(config({ action: { frame: 'tcp' }, engine: 'mujoco', state: 'full' }))).size).toBe(table.size);
-    expect(() => loadDemos(file, 'sparse.yaml', env.spec, taskOptionsOf(config({ action: { frame: 'tcp' }, reward: 'sparse' })))).toThrow(/pick\.demos: recorded with other env options than this config's \(rewards, episode ends or actions may differ\) — at reward: absent in the demos, "sparse" in this config: record them with `npx roborl record-demos --config sparse\.yaml/);
-    expect(() => loadDemos(file, 'c.yaml', env.spec, taskOptionsOf(config({ action: { frame: 'joint' } })))).toThrow(/at action\.frame: "tcp" in the demos, "joint" in this config/);
-    // A label that is not options (markup, or nested beyond any option) is a corrupt file.
-    for (const bad of ['<b>x</b>', [1, 2], { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } }]) {
+    expect(loadDemos(file, 'c.yaml', env.spec, recordedWithOf(dense)).size).toBe(table.size);
+    expect(loadDemos(file, 'c.yaml', env.spec, recordedWithOf(config({ action: { frame: 'tcp' }, engine: 'mujoco', state: 'full' }))).size).toBe(table.size);
+    expect(() => loadDemos(file, 'sparse.yaml', env.spec, recordedWithOf(config({ action: { frame: 'tcp' }, reward: 'sparse' })))).toThrow(/pick\.demos: recorded under another config than this one \(rewards, episode ends or actions may differ; options compare as the configs write them\) — at options\.reward: absent in the demos, "sparse" in this config: record them with `npx roborl record-demos --config sparse\.yaml/);
+    expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(config({ action: { frame: 'joint' } })))).toThrow(/at options\.action\.frame: "tcp" in the demos, "joint" in this config/);
+    expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(config({ action: { frame: 'tcp' } }, { rewardClassifier: '/x/success.classifier' })))).toThrow(/at rewardClassifier: null in the demos, "\/x\/success\.classifier" in this config/);
+    // Keys from a file are shown bounded and escaped: no terminal control, no megabyte of markup.
+    const crafted = ReplayBuffer.load(file);
+    crafted.source = { ...crafted.source!, recordedWith: { ...crafted.source!.recordedWith!, options: { [`\u001b[2J<script>${'x'.repeat(100_000)}`]: 1, 'action.frame': 'tcp' } } };
+    const craftedFile = join(dir, 'crafted.demos');
+    crafted.save(craftedFile);
+    let message = '';
+    try {
+      loadDemos(craftedFile, 'c.yaml', env.spec, recordedWithOf(dense));
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/at options\."\\u001b\[2J<script>x+… \(\d+ more characters\): 1 in the demos, absent in this config/);
+    expect(message.length).toBeLessThan(1000);
+    expect(message).not.toContain('\u001b');
+    // A label that is not a config's (markup, nested beyond any option) is a corrupt file, named with the command that records a good one.
+    for (const bad of ['<b>x</b>', [1, 2], { options: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } }, rewardClassifier: null, safety: {} }, { options: {}, rewardClassifier: 7, safety: {} }]) {
       const t = ReplayBuffer.load(file);
-      t.source = { ...t.source!, taskOptions: bad as never };
+      t.source = { ...t.source!, recordedWith: bad as never };
       const badFile = join(dir, 'bad.demos');
       t.save(badFile);
-      expect(() => ReplayBuffer.load(badFile)).toThrow(/source\.taskOptions` is not an object of env options/);
+      expect(() => loadDemos(badFile, 'c.yaml', env.spec, recordedWithOf(dense))).toThrow(/demo file .*bad\.demos: .*source\.recordedWith` is not the env options, reward classifier and safety section of a config \(record them with `npx roborl record-demos --config c\.yaml/);
     }
     await env.close();
   }, 60_000);

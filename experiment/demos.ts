@@ -5,12 +5,12 @@ import type { Policy } from '../control/policy.js';
 import { seedAt } from '../control/rng.js';
 import type { Transition } from '../control/transition.js';
 import { driveEpisode } from '../hil/drive.js';
-import { ReplayBuffer, replayDims } from '../policies/replay.js';
+import { ReplayBuffer, replayDims, type RecordedWith } from '../policies/replay.js';
 import { envEntry } from '../tasks/registry.js';
 import { loadConfig, validateConfig, type ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { makeLearnerEnv, taskOptionsOf } from './setup.js';
+import { absolutizePaths, makeLearnerEnv, recordedWithOf } from './setup.js';
 
 /**
  * Demonstrations for RLPD configs (`algo.demos.path`): the scripted expert's, recorded through
@@ -28,13 +28,13 @@ export function holdStill(env: Env): Policy {
 
 /**
  * A demo table holding `transitions` (actions as the learner sees them), sized for the env and
- * labelled with its id, observation names and the recording config's env options (checked when a
- * config loads it: `loadDemos`).
+ * labelled with its id, observation names and what the recording config says of its transitions
+ * (`recordedWithOf`; checked when a config loads it: `loadDemos`).
  */
-export function demoTable(env: Env, transitions: readonly Transition[], taskOptions?: Record<string, unknown>): ReplayBuffer {
+export function demoTable(env: Env, transitions: readonly Transition[], recordedWith?: RecordedWith): ReplayBuffer {
   const table = new ReplayBuffer({ capacity: Math.max(1, transitions.length), ...replayDims(env.spec) });
   transitions.forEach((t) => table.add(t));
-  table.source = { env: env.spec.id, ...(env.spec.observationNames ? { observationNames: [...env.spec.observationNames] } : {}), ...(taskOptions ? { taskOptions } : {}) };
+  table.source = { env: env.spec.id, ...(env.spec.observationNames ? { observationNames: [...env.spec.observationNames] } : {}), ...(recordedWith ? { recordedWith } : {}) };
   return table;
 }
 
@@ -72,7 +72,7 @@ export async function recordDemonstrations(config: ExperimentConfig, episodes: n
     onEpisode?.(successes, attempts);
   }
   await env.close();
-  return { table: demoTable(env, kept, taskOptionsOf(config)), successes, attempts };
+  return { table: demoTable(env, kept, recordedWithOf(config)), successes, attempts };
 }
 
 /**
@@ -123,7 +123,8 @@ export async function centralStartSeeds(env: Env, seed: number, count: number, s
 /** The config demos are recorded with: a training config's env and safety sections, or the defaults for `envId`. */
 export function demoConfig(envId: string | undefined, configPath: string | undefined): ExperimentConfig {
   if (configPath) {
-    const config = loadConfig(configPath);
+    // Paths in it (a URDF, a classifier) are relative to the config file, as `train` reads them.
+    const config = absolutizePaths(loadConfig(configPath), configPath);
     if (envId && envId !== config.env.id) throw new UsageError(`--env ${envId} disagrees with ${configPath}, which trains ${config.env.id}`);
     return config;
   }

@@ -7,7 +7,7 @@ import type { Transition } from '../control/transition.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../policies/binary-file.js';
 import { selectBackend } from '../policies/backend.js';
 import { FrameReplay } from '../policies/frame-replay.js';
-import type { FrameSource } from '../policies/replay.js';
+import type { FrameSource, RecordedWith } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 import { SacLearner } from '../policies/sac/sac.js';
 import { Rng } from '../control/rng.js';
@@ -23,7 +23,7 @@ import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { BEST_DIR, checkDemoSource, firstDifference, importLearnerFrom, loadRunConfig, makeLearnerEnv, policyCheckpoint, resolvedAlgo, resolvedConfigYaml, taskOptionsOf, valueAt, writeRunDir } from './setup.js';
+import { BEST_DIR, checkDemoSource, firstDifference, importLearnerFrom, loadRunConfig, makeLearnerEnv, policyCheckpoint, recordedWithOf, resolvedAlgo, resolvedConfigYaml, showPath, showValue, valueAt, writeRunDir } from './setup.js';
 import { writeRunStatus } from './run-status.js';
 
 /** Whether a config's env observes camera frames (`env.options.cameras`). */
@@ -105,7 +105,7 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
     // Labelled with the task and the state entries the learner observes (checked when a config loads it).
     const names = full.spec.observationNames;
     // …and the renderer and cameras that drew the frames (checked against the config's cameras too).
-    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}), frames: { renderer: RENDERER_VERSION, cameras: cameraLabel(cameras) }, taskOptions: taskOptionsOf(config) };
+    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}), frames: { renderer: RENDERER_VERSION, cameras: cameraLabel(cameras) }, recordedWith: recordedWithOf(config) };
     return { table, successes, attempts };
   } finally {
     await env.close();
@@ -159,7 +159,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
   }
   let trainer: PixelTrainer | null = null;
   try {
-    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec, cameras, taskOptionsOf(config)) : undefined;
+    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec, cameras, recordedWithOf(config)) : undefined;
     if (demos) log(`${demos.size} demo transitions (with frames) from ${algo.demos?.path}`);
     trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), bestDir: join(runDir, BEST_DIR), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
     const t = trainer;
@@ -215,7 +215,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
  * A demo file with frames, checked against the config's env: its label (task and state entries,
  * {@link checkDemoSource}) here, its state size and cameras by the trainer.
  */
-export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>, cameras: readonly CameraConfig[], taskOptions?: Record<string, unknown>): FrameReplay {
+export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>, cameras: readonly CameraConfig[], recordedWith?: RecordedWith): FrameReplay {
   const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
   let table: FrameReplay;
   try {
@@ -223,7 +223,7 @@ export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSp
   } catch (err) {
     throw new UsageError(`demo file ${path}: ${(err as Error).message} (${record})`);
   }
-  checkDemoSource(path, table.source, env, record, taskOptions);
+  checkDemoSource(path, table.source, env, record, recordedWith);
   checkFrameSource(path, table.source?.frames, cameras, record);
   return table;
 }
@@ -250,7 +250,6 @@ function cameraLabel(cameras: readonly CameraConfig[]): unknown[] {
  */
 function checkFrameSource(path: string, frames: FrameSource | undefined, cameras: readonly CameraConfig[], record: string): void {
   if (!frames) return;
-  const show = (v: unknown): string => (v === undefined ? 'absent' : truncateEcho(JSON.stringify(v)));
   if (frames.renderer !== RENDERER_VERSION) throw new UsageError(`${path}: its frames were drawn by renderer version ${frames.renderer}, and this roborl draws version ${RENDERER_VERSION} (the image of a scene changed): ${record}`);
   let theirs: unknown[];
   try {
@@ -263,7 +262,7 @@ function checkFrameSource(path: string, frames: FrameSource | undefined, cameras
   if (theirs.length !== ours.length) throw new UsageError(`${path}: its frames come from ${theirs.length} camera(s) (${theirs.map(name).join(', ')}), this config has ${ours.length} (${ours.map(name).join(', ')}): ${record}`);
   ours.forEach((c, i) => {
     const field = firstDifference(theirs[i], c);
-    if (field !== null) throw new UsageError(`${path}: camera ${i} (${name(c, i)}) differs from the one the demos were drawn with at ${field || 'the camera'}: ${show(valueAt(theirs[i], field))} in the demos, ${show(valueAt(c, field))} in this config: ${record}`);
+    if (field !== null) throw new UsageError(`${path}: camera ${i} (${name(c, i)}) differs from the one the demos were drawn with at ${showPath(field, 'the camera')}: ${showValue(valueAt(theirs[i], field))} in the demos, ${showValue(valueAt(c, field))} in this config: ${record}`);
   });
 }
 

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { writeFileAtomic } from '../policies/binary-file.js';
+import { CorruptFileError, writeFileAtomic } from '../policies/binary-file.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Env, EnvSpec } from '../control/env.js';
@@ -8,7 +8,7 @@ import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { BACKEND_NAMES, DEFAULT_TRAIN_THREADS, describeBackend, selectBackend } from '../policies/backend.js';
 import { CorruptCheckpointsError, listCheckpoints, loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { isFrameReplayFile } from '../policies/frame-replay.js';
-import { ReplayBuffer, replayDims, type ReplaySource } from '../policies/replay.js';
+import { ReplayBuffer, replayDims, type RecordedWith, type ReplaySource } from '../policies/replay.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 import { resolveSacConfig, type SacConfig } from '../policies/sac/config.js';
 import { SacLearner } from '../policies/sac/sac.js';
@@ -155,41 +155,60 @@ export function loadRunConfig(runDir: string): ExperimentConfig {
  * recorded with its env options (e.g. the tool-frame action) and safety limits, which `--env`
  * alone would not apply.
  */
-export function loadDemos(path: string, configPath: string, env: EnvSpec, taskOptions?: Record<string, unknown>): ReplayBuffer {
+export function loadDemos(path: string, configPath: string, env: EnvSpec, recordedWith?: RecordedWith): ReplayBuffer {
   const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
   if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: ${record.replace('them', 'it')}`);
   if (isFrameReplayFile(path)) throw new UsageError(`${path} holds demos with camera frames (recorded with a camera config); this config observes ${env.id}'s state vector: ${record}`);
-  const table = ReplayBuffer.load(path, replayDims(env));
-  checkDemoSource(path, table.source, env, record, taskOptions);
+  let table: ReplayBuffer;
+  try {
+    table = ReplayBuffer.load(path, replayDims(env));
+  } catch (err) {
+    if (!(err instanceof CorruptFileError)) throw err;
+    throw new UsageError(`demo file ${path}: ${err.message} (${record})`);
+  }
+  checkDemoSource(path, table.source, env, record, recordedWith);
   return table;
 }
 
 /**
- * The env options a demo file is labelled with and checked against ({@link ReplaySource.taskOptions}):
- * the config's `env.options` but for the observation's (`cameras`, `state`) and the `engine`, as JSON data.
+ * What a demo file is labelled with and checked against ({@link ReplaySource.recordedWith}): the
+ * config's `env.options` but the observation's (`cameras`, `state`) and the `engine`, its reward
+ * classifier (rewards) and its safety section (the executed actions, the costs), as JSON data.
+ * Paths as `absolutizePaths` leaves them.
  */
-export function taskOptionsOf(config: ExperimentConfig): Record<string, unknown> {
-  const { cameras: _c, state: _s, engine: _e, ...task } = config.env.options;
-  return JSON.parse(JSON.stringify(task)) as Record<string, unknown>;
+export function recordedWithOf(config: ExperimentConfig): RecordedWith {
+  const { cameras: _c, state: _s, engine: _e, ...options } = config.env.options;
+  return JSON.parse(JSON.stringify({ options, rewardClassifier: config.env.rewardClassifier ?? null, safety: config.safety })) as RecordedWith;
 }
 
-/** The first path (`a.b.0`) where two JSON values differ, `''` for the values themselves, or null when equal. Both are checked labels a few levels deep (camera configs, task options). */
-export function firstDifference(a: unknown, b: unknown, at = ''): string | null {
+/** The first path (its keys, outermost first) where two JSON values differ, `[]` for the values themselves, or null when equal. Both are checked labels a few levels deep (camera configs, task options). */
+export function firstDifference(a: unknown, b: unknown, at: readonly string[] = []): string[] | null {
   if (a === b) return null;
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-  if (!isObj(a) || !isObj(b) || Array.isArray(a) !== Array.isArray(b)) return at;
+  if (!isObj(a) || !isObj(b) || Array.isArray(a) !== Array.isArray(b)) return [...at];
   for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    const d = firstDifference(Object.hasOwn(a, k) ? a[k] : undefined, Object.hasOwn(b, k) ? b[k] : undefined, at ? `${at}.${k}` : k);
+    const d = firstDifference(Object.hasOwn(a, k) ? a[k] : undefined, Object.hasOwn(b, k) ? b[k] : undefined, [...at, k]);
     if (d !== null) return d;
   }
   return null;
 }
 
 /** The value at a {@link firstDifference} path (undefined where it is absent). */
-export function valueAt(v: unknown, path: string): unknown {
+export function valueAt(v: unknown, path: readonly string[]): unknown {
   let cur = v;
-  for (const k of path ? path.split('.') : []) cur = typeof cur === 'object' && cur !== null && Object.hasOwn(cur, k) ? (cur as Record<string, unknown>)[k] : undefined;
+  for (const k of path) cur = typeof cur === 'object' && cur !== null && Object.hasOwn(cur, k) ? (cur as Record<string, unknown>)[k] : undefined;
   return cur;
+}
+
+/** A {@link firstDifference} path for a message: plain keys joined by dots, any other key as a JSON string; bounded (keys come from files). */
+export function showPath(path: readonly string[], whole = 'the whole'): string {
+  if (path.length === 0) return whole;
+  return truncateEcho(path.map((k) => (/^[A-Za-z0-9_-]{1,64}$/.test(k) ? k : JSON.stringify(k))).join('.'), 120);
+}
+
+/** A label's value for a message: JSON, bounded; `absent` where there is none. */
+export function showValue(v: unknown): string {
+  return v === undefined ? 'absent' : truncateEcho(JSON.stringify(v));
 }
 
 /**
@@ -198,13 +217,12 @@ export function valueAt(v: unknown, path: string): unknown {
  * entries), would be mixed into every batch. Tables written before the label pass as they are.
  * `record` says how to record the right ones.
  */
-export function checkDemoSource(path: string, source: ReplaySource | undefined, env: Pick<EnvSpec, 'id' | 'observationNames'>, record: string, taskOptions?: Record<string, unknown>): void {
+export function checkDemoSource(path: string, source: ReplaySource | undefined, env: Pick<EnvSpec, 'id' | 'observationNames'>, record: string, recordedWith?: RecordedWith): void {
   if (!source) return;
   if (source.env !== env.id) throw new UsageError(`${path} holds demos of ${JSON.stringify(source.env)}, but this config trains ${env.id}: ${record}`);
-  if (source.taskOptions && taskOptions) {
-    const field = firstDifference(source.taskOptions, taskOptions);
-    const show = (v: unknown): string => (v === undefined ? 'absent' : truncateEcho(JSON.stringify(v)));
-    if (field !== null) throw new UsageError(`${path}: recorded with other env options than this config's (rewards, episode ends or actions may differ) — at ${field || 'options'}: ${show(valueAt(source.taskOptions, field))} in the demos, ${show(valueAt(taskOptions, field))} in this config: ${record}`);
+  if (source.recordedWith && recordedWith) {
+    const field = firstDifference(source.recordedWith, recordedWith);
+    if (field !== null) throw new UsageError(`${path}: recorded under another config than this one (rewards, episode ends or actions may differ; options compare as the configs write them) — at ${showPath(field, 'the label')}: ${showValue(valueAt(source.recordedWith, field))} in the demos, ${showValue(valueAt(recordedWith, field))} in this config: ${record}`);
   }
   const ours = env.observationNames;
   const theirs = source.observationNames;

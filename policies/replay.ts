@@ -275,12 +275,21 @@ export interface ReplaySource {
    */
   readonly frames?: FrameSource;
   /**
-   * The env options the transitions were recorded under, as the recording config wrote them —
-   * all but what the observation takes (`cameras`, `state`) and the `engine`: a reward mode, a
-   * success hold or an action frame changes rewards, ends and actions while the shapes stay the
-   * same. Absent in older files.
+   * What the transitions were recorded under ({@link RecordedWith}): a reward mode, a success hold,
+   * an action frame, a reward classifier or other safety limits change rewards, ends, actions or
+   * costs while the shapes stay the same. Absent in older files.
    */
-  readonly taskOptions?: Readonly<Record<string, unknown>>;
+  readonly recordedWith?: RecordedWith;
+}
+
+/** The recording config's say in a demo file's transitions (experiment/setup.ts `recordedWithOf`). */
+export interface RecordedWith {
+  /** `env.options` as the config wrote them, but the observation's (`cameras`, `state`) and the `engine`. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** `env.rewardClassifier` (a path), or null. */
+  readonly rewardClassifier: string | null;
+  /** The config's `safety` section (defaults filled in). */
+  readonly safety: unknown;
 }
 
 /** What drew a table's camera frames (see {@link ReplaySource.frames}). */
@@ -291,7 +300,7 @@ export interface FrameSource {
 
 /** A header's `source`, checked as data: a string id and, if present, a list of strings and a frame label. */
 export function checkSource(raw: unknown, what: string): ReplaySource {
-  const o = raw as { env?: unknown; observationNames?: unknown; frames?: unknown; taskOptions?: unknown } | null;
+  const o = raw as { env?: unknown; observationNames?: unknown; frames?: unknown; recordedWith?: unknown } | null;
   const names = o?.observationNames;
   const ok = typeof o === 'object' && o !== null && !Array.isArray(o) && typeof o.env === 'string' && o.env.length <= 200 && (names === undefined || (Array.isArray(names) && names.length <= 1_000_000 && names.every((n) => typeof n === 'string' && n.length <= 200)));
   if (!ok) throw new CorruptFileError(`${what}: the header's \`source\` is not an env id with observation names`);
@@ -299,14 +308,16 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
   // A camera config is a few levels deep (camera → pose → position): deeper is not one, and would only recurse.
   const framesOk = f === undefined || (typeof f === 'object' && f !== null && !Array.isArray(f) && Number.isSafeInteger(f.renderer) && (f.renderer as number) >= 1 && Array.isArray(f.cameras) && f.cameras.length <= 64 && f.cameras.every((c) => shallowJson(c, 4)));
   if (!framesOk) throw new CorruptFileError(`${what}: the header's \`source.frames\` is not a renderer version with a list of cameras`);
-  const t = o.taskOptions;
-  // Options are a few levels deep (action → frame): deeper is not an env option.
-  if (t !== undefined && (typeof t !== 'object' || t === null || Array.isArray(t) || !shallowJson(t, 6))) throw new CorruptFileError(`${what}: the header's \`source.taskOptions\` is not an object of env options`);
+  const t = o.recordedWith as { options?: unknown; rewardClassifier?: unknown; safety?: unknown } | undefined;
+  const isRecord = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
+  // Options and the safety section are a few levels deep (action → frame, limits → workspace → box): deeper is neither.
+  const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)) && shallowJson(t.safety, 8));
+  if (!recordedOk) throw new CorruptFileError(`${what}: the header's \`source.recordedWith\` is not the env options, reward classifier and safety section of a config`);
   return {
     env: o.env as string,
     ...(names === undefined ? {} : { observationNames: [...(names as string[])] }),
     ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: JSON.parse(JSON.stringify(f.cameras)) as unknown[] } }),
-    ...(t === undefined ? {} : { taskOptions: JSON.parse(JSON.stringify(t)) as Record<string, unknown> }),
+    ...(t === undefined ? {} : { recordedWith: JSON.parse(JSON.stringify({ options: t.options, rewardClassifier: t.rewardClassifier, safety: t.safety ?? null })) as RecordedWith }),
   };
 }
 

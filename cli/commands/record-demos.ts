@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { makeTeleopEnv } from '../../experiment/teleop.js';
 import { stopSignals } from '../stop-signals.js';
 import { USAGE } from '../usage.js';
-import { taskOptionsOf } from '../../experiment/setup.js';
+import { recordedWithOf } from '../../experiment/setup.js';
 
 /**
  * `roborl record-demos --env <id> | --config <train.yaml> [--device scripted|keyboard|hid|web] …`
@@ -77,7 +77,7 @@ async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig[
       if (keep) {
         kept.push(...ep.transitions);
         keptEpisodes++;
-        saveDemos(demoTable(env, kept, taskOptionsOf(config)), o.out);
+        saveDemos(demoTable(env, kept, recordedWithOf(config)), o.out);
       }
       log(`episode ${attempts}: ${ep.transitions.length} steps, you drove ${ep.humanSteps}, ended by ${ep.endedBy}${ep.success ? ' (success)' : ''} — ${keep ? 'kept' : 'discarded'} (${keptEpisodes}/${o.episodes})`);
     }
