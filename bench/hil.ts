@@ -25,12 +25,13 @@
  * HIL_THREADS (BLAS threads per run with a config, default 1: two runs share two cores),
  * HIL_UNTIL80=1 (stop each run at its first evaluation ≥ 80%), HIL_TIME_LIMIT (episode steps),
  * HIL_BUDGET (`run` or `running`, below), HIL_RUNS (a folder to keep each run's folder in, as
- * `<method>-seed<N>`, for `roborl eval` and bench/hil-takeovers.ts; without it the runs' temporary
- * folders, ~20 MB each, are removed at the end). Each run with a person
+ * `<method>-seed<N>`, with the demos and classifier they name, for `roborl eval`, `train --resume`
+ * and bench/hil-takeovers.ts; relative to where the bench was started; without it the temporary
+ * folders, ~20 MB a run, are removed however the bench ends). Each run with a person
  * reports its intervention rate per tenth of its episodes, its budget and what triggered it.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,8 +120,8 @@ interface WorkerJob {
   readonly evalEvery: number;
   readonly demos: string;
   readonly classifier: string;
-  /** HIL_RUNS: where the run's folder is kept; null: a temporary folder. */
-  readonly runsDir: string | null;
+  /** The run's folder (under HIL_RUNS, or a temporary one the bench removes). */
+  readonly runDir: string;
 }
 
 export interface HilRun {
@@ -189,7 +190,7 @@ async function runWorker(job: WorkerJob): Promise<HilRun> {
   await workerBackend();
   const config = hilConfig(job.method, job.seed, job.steps, job.evalEvery, job.demos, job.classifier);
   // A roborl run folder (config.yaml, metrics, the final checkpoint): `roborl eval` and bench/hil-takeovers.ts read it.
-  const dir = job.runsDir ? join(job.runsDir, `${job.method.replace(/\+/g, '-')}-seed${job.seed}`) : mkdtempSync(join(tmpdir(), `roborl-hil-${job.method.replace(/\+/g, '-')}-`));
+  const dir = job.runDir;
   writeRunDir(dir, config);
   const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));
   const t0 = performance.now();
@@ -313,18 +314,41 @@ async function workerBackend(): Promise<void> {
   process.stderr.write(`bench hil worker: ${describeBackend(info)}\n`);
 }
 
-function spawnWorker(job: WorkerJob): Promise<HilRun> {
+/** Runs one job in a worker process; `children` holds it while it runs (to be stopped if another fails). */
+function spawnWorker(job: WorkerJob, children: Set<ChildProcess>): Promise<HilRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], { env: { ...process.env, HIL_WORKER: JSON.stringify(job) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    children.add(child);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').at(-1) as string) as HilRun) : reject(new Error(`bench hil worker ${job.method} seed ${job.seed} exited ${code}`))));
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      if (code === 0) resolve(JSON.parse(out.trim().split('\n').at(-1) as string) as HilRun);
+      else reject(new Error(`bench hil worker ${job.method} seed ${job.seed} ${signal ? `was killed (${signal})` : `exited ${code}`}`));
+    });
   });
+}
+
+/**
+ * HIL_RUNS, resolved against the folder the bench was started from (npm runs it in the package
+ * root; INIT_CWD is the user's); refused when it or one of this bench's run folders is taken.
+ */
+function runsFolder(methods: readonly Method[], seeds: number, firstSeed: number): string | null {
+  const named = process.env['HIL_RUNS'];
+  if (!named) return null;
+  const dir = resolve(process.env['INIT_CWD'] ?? process.cwd(), named);
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`HIL_RUNS: ${dir} is not a folder`);
+  const taken = methods.flatMap((m) => Array.from({ length: seeds }, (_, k) => join(dir, runName(m, firstSeed + k)))).filter((d) => existsSync(d) && (!statSync(d).isDirectory() || readdirSync(d).length > 0));
+  if (taken.length) throw new Error(`HIL_RUNS: ${taken.join(', ')} already hold runs (or files); move them or pick another HIL_RUNS`);
+  return dir;
+}
+
+function runName(method: Method, seed: number): string {
+  return `${method.replace(/\+/g, '-')}-seed${seed}`;
 }
 
 export async function hilBenchmark(json: boolean): Promise<unknown> {
   personSettings(); // refuse bad HIL_* settings before demos are recorded
-  await selectBackend('wasm');
   const steps = Number(process.env['HIL_STEPS'] ?? baseConfig()?.config.train.steps ?? 10000);
   const seeds = Number(process.env['HIL_SEEDS'] ?? 3);
   const evalEvery = Number(process.env['HIL_EVAL_EVERY'] ?? baseConfig()?.config.train.evalEvery ?? 1000);
@@ -334,42 +358,60 @@ export async function hilBenchmark(json: boolean): Promise<unknown> {
   if (bad) throw new Error(`HIL_METHODS: unknown method ${bad} (known: ${METHODS.join(', ')})`);
   const firstSeed = Number(process.env['HIL_FIRST_SEED'] ?? 0);
   if (!(Number.isInteger(firstSeed) && firstSeed >= 0)) throw new Error(`HIL_FIRST_SEED: expected a non-negative integer, got ${process.env['HIL_FIRST_SEED']}`);
-  const runsDir = process.env['HIL_RUNS'] ? resolve(process.env['HIL_RUNS']) : null;
-  if (runsDir) {
-    // Refused before any run: a run folder from an earlier bench would be mixed with this one's.
-    mkdirSync(runsDir, { recursive: true });
-    const taken = methods.flatMap((m) => Array.from({ length: seeds }, (_, k) => join(runsDir, `${m.replace(/\+/g, '-')}-seed${firstSeed + k}`))).filter((d) => existsSync(d) && readdirSync(d).length > 0);
-    if (taken.length) throw new Error(`HIL_RUNS: ${taken.join(', ')} already hold runs; move them or pick another HIL_RUNS`);
+  const runsDir = runsFolder(methods, seeds, firstSeed);
+  await selectBackend('wasm');
+  // The demos and the classifier: beside kept runs (their configs name them; recorded the same
+  // way every time, so a name holds the same file), else in a temporary folder removed at the end
+  // — as are the runs' temporary folders, whatever ends the bench.
+  if (runsDir) mkdirSync(runsDir, { recursive: true });
+  const shared = runsDir ?? mkdtempSync(join(tmpdir(), 'roborl-bench-hil-'));
+  const temporary: string[] = runsDir ? [] : [shared];
+  const children = new Set<ChildProcess>();
+  try {
+    const demos = join(shared, `${ENV}-${DEMOS}-demos${DEMO_START ? `-central${DEMO_START.share}` : ''}.demos`);
+    const { table } = await recordDemonstrations(demoConfig(ENV, baseConfig()?.path), DEMOS, 5_000_000, false, undefined, DEMO_START);
+    table.save(demos);
+    process.stderr.write(`bench hil: ${ENV}, ${DEMOS} scripted demos from ${DEMO_START ? `the central ${Math.round(100 * DEMO_START.share)}% of` : 'all'} the task's start states (${table.size} transitions); training draws from all of them\n`);
+    const classifierPath = join(shared, `${ENV}-success.classifier`);
+    const classifier = methods.some((m) => m.endsWith('classifier')) ? await trainClassifier(classifierPath) : null;
+    if (process.env['HIL_CLASSIFIER_ONLY']) return { env: ENV, classifier };
+    if (classifier) process.stderr.write(`bench hil: classifier precision ${classifier.precision.toFixed(3)} recall ${classifier.recall.toFixed(3)} on ${classifier.testEpisodes} unseen episodes\n`);
+    const jobs: WorkerJob[] = methods.flatMap((method) =>
+      Array.from({ length: seeds }, (_, k) => {
+        const runDir = runsDir ? join(runsDir, runName(method, firstSeed + k)) : mkdtempSync(join(tmpdir(), `roborl-hil-${runName(method, firstSeed + k)}-`));
+        if (!runsDir) temporary.push(runDir);
+        return { method, seed: firstSeed + k, steps, evalEvery, demos, classifier: classifierPath, runDir };
+      }),
+    );
+    const runs: HilRun[] = [];
+    const queue = [...jobs];
+    let failed = false;
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        for (let job = queue.shift(); job && !failed; job = queue.shift()) {
+          let r: HilRun;
+          try {
+            r = await spawnWorker(job, children);
+          } catch (err) {
+            // One run failed: stop the others (their results would be a partial bench) and say so.
+            failed = true;
+            for (const c of children) c.kill('SIGTERM');
+            throw err;
+          }
+          runs.push(r);
+          process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps${r.humanShare === null ? '' : ` (${(100 * r.humanShare).toFixed(1)}% of the run)`} rate ${r.interventionRates?.map((x) => x.toFixed(2)).join(' ') ?? '–'}; training success ${r.tenths.map((t) => t.success.toFixed(2)).join(' ') || '–'}${r.corrected ? `; ${r.corrected.successes} of ${r.corrected.episodes} corrected episodes succeeded` : ''} in ${r.seconds.toFixed(0)} s\n`);
+        }
+      }),
+    );
+    runs.sort((a, b) => methods.indexOf(a.method) - methods.indexOf(b.method) || a.seed - b.seed);
+    const reported = runsDir ? runs : runs.map((r) => ({ ...r, runDir: null }));
+    if (!json) for (const r of reported) process.stdout.write(`${r.method.padEnd(24)} seed ${r.seed}  stepsTo80 ${String(r.stepsTo80 ?? '—').padStart(6)}  final ${(100 * r.finalSuccess).toFixed(0)}%\n`);
+    return { env: ENV, config: baseConfig()?.path ?? null, steps, seeds, evalEvery, demos: { count: DEMOS, startShare: DEMO_START?.share ?? 1 }, runs: reported, classifier };
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all([...children].map((c) => new Promise((r) => c.once('exit', r))));
+    for (const d of temporary) rmSync(d, { recursive: true, force: true });
   }
-  const dir = mkdtempSync(join(tmpdir(), 'roborl-bench-hil-'));
-  const demos = join(dir, `${ENV}-${DEMOS}.demos`);
-  const { table } = await recordDemonstrations(demoConfig(ENV, baseConfig()?.path), DEMOS, 5_000_000, false, undefined, DEMO_START);
-  table.save(demos);
-  process.stderr.write(`bench hil: ${ENV}, ${DEMOS} scripted demos from ${DEMO_START ? `the central ${Math.round(100 * DEMO_START.share)}% of` : 'all'} the task's start states (${table.size} transitions); training draws from all of them\n`);
-  const classifierPath = join(dir, 'push-success.classifier');
-  const classifier = methods.some((m) => m.endsWith('classifier')) ? await trainClassifier(classifierPath) : null;
-  if (process.env['HIL_CLASSIFIER_ONLY']) return { env: ENV, classifier };
-  if (classifier) process.stderr.write(`bench hil: classifier precision ${classifier.precision.toFixed(3)} recall ${classifier.recall.toFixed(3)} on ${classifier.testEpisodes} unseen episodes\n`);
-  const jobs: WorkerJob[] = methods.flatMap((method) => Array.from({ length: seeds }, (_, k) => ({ method, seed: firstSeed + k, steps, evalEvery, demos, classifier: classifierPath, runsDir })));
-  const runs: HilRun[] = [];
-  const queue = [...jobs];
-  await Promise.all(
-    Array.from({ length: parallel }, async () => {
-      for (let job = queue.shift(); job; job = queue.shift()) {
-        const r = await spawnWorker(job);
-        runs.push(r);
-        process.stderr.write(`bench hil: ${r.method} seed ${r.seed}: stepsTo80 ${r.stepsTo80 ?? '—'} final ${(100 * r.finalSuccess).toFixed(0)}% human ${r.humanSteps} steps${r.humanShare === null ? '' : ` (${(100 * r.humanShare).toFixed(1)}% of the run)`} rate ${r.interventionRates?.map((x) => x.toFixed(2)).join(' ') ?? '–'}; training success ${r.tenths.map((t) => t.success.toFixed(2)).join(' ') || '–'}${r.corrected ? `; ${r.corrected.successes} of ${r.corrected.episodes} corrected episodes succeeded` : ''} in ${r.seconds.toFixed(0)} s\n`);
-      }
-    }),
-  );
-  runs.sort((a, b) => methods.indexOf(a.method) - methods.indexOf(b.method) || a.seed - b.seed);
-  rmSync(dir, { recursive: true, force: true });
-  if (!runsDir) {
-    for (const r of runs) if (r.runDir) rmSync(r.runDir, { recursive: true, force: true });
-    runs.forEach((r, i) => (runs[i] = { ...r, runDir: null }));
-  }
-  if (!json) for (const r of runs) process.stdout.write(`${r.method.padEnd(24)} seed ${r.seed}  stepsTo80 ${String(r.stepsTo80 ?? '—').padStart(6)}  final ${(100 * r.finalSuccess).toFixed(0)}%\n`);
-  return { env: ENV, config: baseConfig()?.path ?? null, steps, seeds, evalEvery, demos: { count: DEMOS, startShare: DEMO_START?.share ?? 1 }, runs, classifier };
 }
 
 if (process.env['HIL_WORKER'] && process.argv[1] === fileURLToPath(import.meta.url)) {

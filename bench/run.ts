@@ -38,6 +38,14 @@ if (!name || !(name in BENCHMARKS) || unknown.length) {
   process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHMARKS).join('|')}> [--json]${unknown.length ? `\nunknown arguments: ${unknown.join(' ')}` : ''}\n`);
   process.exit(2);
 }
-const result = await (BENCHMARKS[name] as (json: boolean) => Promise<unknown>)(json);
+let result: unknown;
+try {
+  result = await (BENCHMARKS[name] as (json: boolean) => Promise<unknown>)(json);
+} catch (err) {
+  // Said here, not left to an unhandled rejection: tfjs's wasm backend, once loaded, rethrows
+  // those from inside its own (minified, ~40 KB a line) source, burying the message.
+  process.stderr.write(`bench ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}
 const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, node: process.version, date: new Date().toISOString() };
 if (json) process.stdout.write(`${JSON.stringify({ benchmark: name, machine, ...(result as object) })}\n`);
