@@ -1,7 +1,7 @@
 import type { SceneShape, SceneState } from '../../control/scene.js';
 import type { Rng } from '../../control/rng.js';
 import type { CameraConfig } from './config.js';
-import { hit, hitBox, hitCapsule, hitCylinder, hitSphere, ray } from './hit.js';
+import { hit, hitTestOf, ray } from './hit.js';
 import { MeshShadowGrid } from './shadow-grid.js';
 
 /**
@@ -441,7 +441,7 @@ export class Camera {
     ray[7] = s1;
     ray[8] = s2;
     ray[9] = near;
-    const test = kind === 'box' ? hitBox : kind === 'sphere' ? hitSphere : kind === 'capsule' ? hitCapsule : hitCylinder;
+    const test = hitTestOf(kind);
     for (let j = j0; j <= j1; j++) {
       const yv = H / 2 - 0.5 - j; // f·(image y) of this row's pixel centres
       const bx = afx + yv * aux + (0.5 - W / 2) * arx;
@@ -775,7 +775,7 @@ export class Camera {
     ray[7] = shape.size[1] ?? 0;
     ray[8] = shape.size[2] ?? 0;
     ray[9] = SHADOW_NEAR;
-    return shape.kind === 'box' ? hitBox() : shape.kind === 'sphere' ? hitSphere() : shape.kind === 'capsule' ? hitCapsule() : hitCylinder();
+    return hitTestOf(shape.kind)();
   }
 
   /** A shape's colour (role, colour jitter) into look[0..2] and its opacity into look[4] (scratch). */

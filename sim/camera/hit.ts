@@ -174,3 +174,8 @@ export function hitCapsule(): boolean {
   hit[3] = nz;
   return true;
 }
+
+/** The test for a primitive's kind (a mesh has none: it is rasterised, or cast through its triangles). */
+export function hitTestOf(kind: 'box' | 'sphere' | 'capsule' | 'cylinder'): () => boolean {
+  return kind === 'box' ? hitBox : kind === 'sphere' ? hitSphere : kind === 'capsule' ? hitCapsule : hitCylinder;
+}
