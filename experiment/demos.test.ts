@@ -47,7 +47,7 @@ describe('demo files carry the task they were recorded on', () => {
     const config = (options: Record<string, unknown>, extra: Record<string, unknown> = {}) => validateConfig({ name: 'x', env: { id: 'PandaPickCube-v0', options, ...extra }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
     const dense = config({ action: { frame: 'tcp' } });
     const { table } = await recordDemonstrations(dense, 1, 7, true);
-    expect(table.source?.recordedWith).toMatchObject({ options: { action: { frame: 'tcp' } }, rewardClassifier: null, safety: { shield: false } });
+    expect(table.source?.recordedWith).toEqual({ options: { action: { frame: 'tcp' } }, rewardClassifier: null });
     const file = join(dir, 'pick.demos');
     saveDemos(table, file);
     const env = await make('PandaPickCube-v0', { options: { action: { frame: 'tcp' } } });
@@ -71,12 +71,12 @@ describe('demo files carry the task they were recorded on', () => {
     expect(message.length).toBeLessThan(1000);
     expect(message).not.toContain('\u001b');
     // A label that is not a config's (markup, nested beyond any option) is a corrupt file, named with the command that records a good one.
-    for (const bad of ['<b>x</b>', [1, 2], { options: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } }, rewardClassifier: null, safety: {} }, { options: {}, rewardClassifier: 7, safety: {} }]) {
+    for (const bad of ['<b>x</b>', [1, 2], { options: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } }, rewardClassifier: null }, { options: {}, rewardClassifier: 7 }]) {
       const t = ReplayBuffer.load(file);
       t.source = { ...t.source!, recordedWith: bad as never };
       const badFile = join(dir, 'bad.demos');
       t.save(badFile);
-      expect(() => loadDemos(badFile, 'c.yaml', env.spec, recordedWithOf(dense))).toThrow(/demo file .*bad\.demos: .*source\.recordedWith` is not the env options, reward classifier and safety section of a config \(record them with `npx roborl record-demos --config c\.yaml/);
+      expect(() => loadDemos(badFile, 'c.yaml', env.spec, recordedWithOf(dense))).toThrow(/demo file .*bad\.demos: .*source\.recordedWith` is not the env options and reward classifier of a config \(record them with `npx roborl record-demos --config c\.yaml/);
     }
     await env.close();
   }, 60_000);

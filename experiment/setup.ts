@@ -172,13 +172,13 @@ export function loadDemos(path: string, configPath: string, env: EnvSpec, record
 
 /**
  * What a demo file is labelled with and checked against ({@link ReplaySource.recordedWith}): the
- * config's `env.options` but the observation's (`cameras`, `state`) and the `engine`, its reward
- * classifier (rewards) and its safety section (the executed actions, the costs), as JSON data.
- * Paths as `absolutizePaths` leaves them.
+ * config's `env.options` but the observation's (`cameras`, `state`) and the `engine`, and its reward
+ * classifier, as JSON data; paths as `absolutizePaths` leaves them. The safety section is not
+ * compared: the keep-out configs share demos of the safe scripted expert recorded without a shield.
  */
 export function recordedWithOf(config: ExperimentConfig): RecordedWith {
   const { cameras: _c, state: _s, engine: _e, ...options } = config.env.options;
-  return JSON.parse(JSON.stringify({ options, rewardClassifier: config.env.rewardClassifier ?? null, safety: config.safety })) as RecordedWith;
+  return JSON.parse(JSON.stringify({ options, rewardClassifier: config.env.rewardClassifier ?? null })) as RecordedWith;
 }
 
 /** The first path (its keys, outermost first) where two JSON values differ, `[]` for the values themselves, or null when equal. Both are checked labels a few levels deep (camera configs, task options). */

@@ -276,8 +276,8 @@ export interface ReplaySource {
   readonly frames?: FrameSource;
   /**
    * What the transitions were recorded under ({@link RecordedWith}): a reward mode, a success hold,
-   * an action frame, a reward classifier or other safety limits change rewards, ends, actions or
-   * costs while the shapes stay the same. Absent in older files.
+   * an action frame or a reward classifier changes rewards, ends or actions while the shapes stay
+   * the same. Absent in older files.
    */
   readonly recordedWith?: RecordedWith;
 }
@@ -288,8 +288,6 @@ export interface RecordedWith {
   readonly options: Readonly<Record<string, unknown>>;
   /** `env.rewardClassifier` (a path), or null. */
   readonly rewardClassifier: string | null;
-  /** The config's `safety` section (defaults filled in). */
-  readonly safety: unknown;
 }
 
 /** What drew a table's camera frames (see {@link ReplaySource.frames}). */
@@ -308,16 +306,16 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
   // A camera config is a few levels deep (camera → pose → position): deeper is not one, and would only recurse.
   const framesOk = f === undefined || (typeof f === 'object' && f !== null && !Array.isArray(f) && Number.isSafeInteger(f.renderer) && (f.renderer as number) >= 1 && Array.isArray(f.cameras) && f.cameras.length <= 64 && f.cameras.every((c) => shallowJson(c, 4)));
   if (!framesOk) throw new CorruptFileError(`${what}: the header's \`source.frames\` is not a renderer version with a list of cameras`);
-  const t = o.recordedWith as { options?: unknown; rewardClassifier?: unknown; safety?: unknown } | undefined;
+  const t = o.recordedWith as { options?: unknown; rewardClassifier?: unknown } | undefined;
   const isRecord = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
-  // Options and the safety section are a few levels deep (action → frame, limits → workspace → box): deeper is neither.
-  const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)) && shallowJson(t.safety, 8));
-  if (!recordedOk) throw new CorruptFileError(`${what}: the header's \`source.recordedWith\` is not the env options, reward classifier and safety section of a config`);
+  // Options are a few levels deep (action → frame): deeper is not an env option.
+  const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)));
+  if (!recordedOk) throw new CorruptFileError(`${what}: the header's \`source.recordedWith\` is not the env options and reward classifier of a config`);
   return {
     env: o.env as string,
     ...(names === undefined ? {} : { observationNames: [...(names as string[])] }),
     ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: JSON.parse(JSON.stringify(f.cameras)) as unknown[] } }),
-    ...(t === undefined ? {} : { recordedWith: JSON.parse(JSON.stringify({ options: t.options, rewardClassifier: t.rewardClassifier, safety: t.safety ?? null })) as RecordedWith }),
+    ...(t === undefined ? {} : { recordedWith: JSON.parse(JSON.stringify({ options: t.options, rewardClassifier: t.rewardClassifier })) as RecordedWith }),
   };
 }
 

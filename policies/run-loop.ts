@@ -245,14 +245,17 @@ export abstract class RunLoop {
   private keepBest(e: EvalResult): void {
     const dir = this.bestDir;
     if (dir === null || e.returns.length === 0 || !this.eligibleForBest(e)) return;
-    const state = this.policyState();
-    if (!state) return;
     if (!this.bestRead) {
+      const state = this.policyState(); // (its sections' sizes tell a file of another network)
+      if (!state) return;
       this.bestRead = true;
       this.best = this.readBest(dir, state.sections);
     }
     const b = this.best;
     if (b && (e.successRate < b.successRate || (e.successRate === b.successRate && !(e.returnMean > b.returnMean)))) return;
+    // Exported only for a new best: a camera learner's networks are megabytes.
+    const state = this.policyState();
+    if (!state) return;
     const evaluation: BestEvaluation = { step: this.envSteps, successRate: e.successRate, returnMean: e.returnMean, episodes: e.returns.length };
     try {
       // Written first (atomically), then every other file in the folder goes — a kept policy
