@@ -39,8 +39,8 @@ const FWD = 9; // optical axis (world)
 const LIGHT = 12; // unit vector towards the light (world)
 
 // Layout of a shadow caster in `casters`: centre (world), bounding radius, rotation (row-major),
-// opacity, shape index.
-const CASTER = 15;
+// opacity, shape index, the direction to the light in the shape's frame.
+const CASTER = 18;
 /** Where a shadow ray starts beyond the lit point (m), past the rounding of the depth buffer. */
 const SHADOW_NEAR = 1e-4;
 
@@ -675,6 +675,11 @@ export class Camera {
       for (let k = 0; k < 9; k++) cs[b + 4 + k] = m[k] ?? 0;
       cs[b + 13] = ROLE_LOOKS[shape.role].alpha;
       cs[b + 14] = s;
+      // Rᵀ·light, once a frame: every shadow ray runs this way.
+      const lx = this.cam[LIGHT] ?? 0, ly = this.cam[LIGHT + 1] ?? 0, lz = this.cam[LIGHT + 2] ?? 0;
+      cs[b + 15] = (m[0] ?? 0) * lx + (m[3] ?? 0) * ly + (m[6] ?? 0) * lz;
+      cs[b + 16] = (m[1] ?? 0) * lx + (m[4] ?? 0) * ly + (m[7] ?? 0) * lz;
+      cs[b + 17] = (m[2] ?? 0) * lx + (m[5] ?? 0) * ly + (m[8] ?? 0) * lz;
     }
     const c = this.cam;
     const cx = c[POS] ?? 0, cy = c[POS + 1] ?? 0, cz = c[POS + 2] ?? 0;
@@ -738,20 +743,15 @@ export class Camera {
    */
   private blocks(shape: SceneShape, k: number): boolean {
     const cs = this.casters;
-    const c = this.cam;
     const b = CASTER * k;
-    const px = shadowPoint[0] ?? 0, py = shadowPoint[1] ?? 0, pz = shadowPoint[2] ?? 0;
-    const lx = c[LIGHT] ?? 0, ly = c[LIGHT + 1] ?? 0, lz = c[LIGHT + 2] ?? 0;
-    const wx = px - (cs[b] ?? 0), wy = py - (cs[b + 1] ?? 0), wz = pz - (cs[b + 2] ?? 0);
+    const wx = (shadowPoint[0] ?? 0) - (cs[b] ?? 0), wy = (shadowPoint[1] ?? 0) - (cs[b + 1] ?? 0), wz = (shadowPoint[2] ?? 0) - (cs[b + 2] ?? 0);
     const m00 = cs[b + 4] ?? 1, m01 = cs[b + 5] ?? 0, m02 = cs[b + 6] ?? 0;
     const m10 = cs[b + 7] ?? 0, m11 = cs[b + 8] ?? 1, m12 = cs[b + 9] ?? 0;
     const m20 = cs[b + 10] ?? 0, m21 = cs[b + 11] ?? 0, m22 = cs[b + 12] ?? 1;
     const ox = m00 * wx + m10 * wy + m20 * wz;
     const oy = m01 * wx + m11 * wy + m21 * wz;
     const oz = m02 * wx + m12 * wy + m22 * wz;
-    const dx = m00 * lx + m10 * ly + m20 * lz;
-    const dy = m01 * lx + m11 * ly + m21 * lz;
-    const dz = m02 * lx + m12 * ly + m22 * lz;
+    const dx = cs[b + 15] ?? 0, dy = cs[b + 16] ?? 0, dz = cs[b + 17] ?? 0;
     if (shape.kind === 'mesh') {
       if (!shape.mesh) return false;
       let grid = this.grids[k];
