@@ -145,28 +145,27 @@ export class PixelTrainer extends RunLoop {
     return ckpt.step;
   }
 
+  /** The learner's part of a checkpoint (its header fields and sections first; `frames` marks a camera run's), alone in a best-policy file. */
   protected override policyState(): { header: Record<string, unknown>; sections: ArrayBufferView[] } {
     const learner = this.learner.exportState();
     return { header: { learner: learner.header, learnerSections: learner.sections.length, frames: true }, sections: learner.sections };
   }
 
   override checkpoint(): string {
-    const learner = this.learner.exportState();
+    const policy = this.policyState();
     const replay = this.replay.exportState();
     return saveCheckpoint(
       this.o.checkpointDir,
       this.envSteps,
       {
-        learner: learner.header,
-        learnerSections: learner.sections.length,
+        ...policy.header,
         replay: replay.header,
         replaySections: replay.sections.length,
-        frames: true,
         actorRng: this.actorRng.getState(),
         sampleRng: this.sampleRng.getState(),
         ...this.counters(),
       },
-      [...learner.sections, ...replay.sections],
+      [...policy.sections, ...replay.sections],
     );
   }
 

@@ -140,15 +140,14 @@ export class OffPolicyTrainer extends RunLoop {
   }
 
   override checkpoint(): string {
-    const learner = this.learner.exportState();
+    const policy = this.policyState();
     const replayFile = this.replay.state();
     const demoFile = this.o.interventions?.toDemos && this.demoTable ? this.demoTable.state() : null;
     return saveCheckpoint(
       this.o.checkpointDir,
       this.envSteps,
       {
-        learner: learner.header,
-        learnerSections: learner.sections.length,
+        ...policy.header,
         replay: replayFile.header,
         replaySections: replayFile.sections.length,
         ...(demoFile ? { demoTable: demoFile.header, humanTransitions: this.humanTransitions } : {}),
@@ -158,10 +157,11 @@ export class OffPolicyTrainer extends RunLoop {
         multipliers: this.multipliers.map((m, i) => ({ name: m.name, state: m.state(), window: this.costWindows[i] })),
         ...this.checkpointExtras(),
       },
-      [...learner.sections, ...replayFile.sections, ...(demoFile?.sections ?? [])],
+      [...policy.sections, ...replayFile.sections, ...(demoFile?.sections ?? [])],
     );
   }
 
+  /** The learner's part of a checkpoint (its header fields and sections first), alone in a best-policy file. */
   protected override policyState(): { header: Record<string, unknown>; sections: ArrayBufferView[] } {
     const learner = this.learner.exportState();
     return { header: { learner: learner.header, learnerSections: learner.sections.length }, sections: learner.sections };
