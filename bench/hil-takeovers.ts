@@ -13,11 +13,10 @@ import type { Env } from '../control/env.js';
 import { Rng } from '../control/rng.js';
 import { findWrapper } from '../control/wrappers/wrapper.js';
 import { validateConfig, type ExperimentConfig } from '../experiment/config.js';
-import { loadRunConfig, makeLearnerEnv, sacLearnerFromCheckpoint } from '../experiment/setup.js';
+import { loadRunConfig, makeLearnerEnv, policyCheckpoint, sacLearnerFromCheckpoint } from '../experiment/setup.js';
 import { SimulatedHuman, type TakeoverReason } from '../hil/devices/simulated-human.js';
 import { Intervention } from '../hil/intervention.js';
 import { selectBackend } from '../policies/backend.js';
-import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { GaussianActor } from '../policies/sac/actor.js';
 
 const dir = process.argv[2];
@@ -28,8 +27,7 @@ const config = loadRunConfig(dir);
 if (config.hil?.device !== 'simulated') throw new Error(`${dir}: not a run with a simulated person (hil.device: ${config.hil?.device ?? 'none'})`);
 if (config.algo.kind !== 'sac') throw new Error(`${dir}: a SAC / RLPD run is needed, not ${config.algo.kind}`);
 const patience = process.env['HIL_PATIENCE'] === undefined ? undefined : Number(process.env['HIL_PATIENCE']);
-const ckpt = loadLatestCheckpoint(`${dir}/checkpoints`);
-if (!ckpt) throw new Error(`${dir} has no checkpoint yet`);
+const { ckpt } = policyCheckpoint(dir, config, false);
 await selectBackend('blas', { threads: 1 }).catch(() => selectBackend('auto'));
 
 const { hil: _hil, ...withoutPerson } = config;
