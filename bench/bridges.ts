@@ -225,7 +225,7 @@ async function trainingPacingAll(): Promise<TrainingPacing[]> {
   const config = join(dir, 'reach.yaml');
   writeFileSync(config, `name: training-pacing\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac, hidden: [256, 256], batchSize: 256, utd: ${TRAINING_UTD}, learningStarts: 100 }\ntrain: { steps: ${TRAINING_STEPS}, evalEvery: 0, evalEpisodes: 1, checkpointEvery: ${TRAINING_STEPS}, logEvery: 50 }\n`);
   const out: TrainingPacing[] = [];
-  // Serial links: the actor's thread opens the port with its own poller (robots/serial/thread-binding.ts).
+  // Serial links: the actor's thread opens the port with its own poller (robots/serial/binding.ts).
   const known = ['ros', 'dynamixel', 'framed'] as const;
   const links = (process.env['BRIDGES_PACING_LINKS'] ?? known.join(',')).split(',').map((l) => {
     const link = known.find((k) => k === l.trim());

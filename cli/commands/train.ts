@@ -279,7 +279,7 @@ function robotRunConfig(config: ExperimentConfig, robotPath: string): Experiment
   const d = config.distributed ?? DistributedSectionSchema.parse({});
   if (d.transport !== 'threads') throw new UsageError(`--robot runs the robot's actor and the learner in this process (distributed.transport: threads); for a learner elsewhere, run roborl learner <config> there and roborl actor <config> --robot ${robotPath} at the arm`);
   if (d.actors !== 1) throw new UsageError(`--robot drives one arm with one actor; the config asks for distributed.actors: ${d.actors} (set it to 1 or drop it)`);
-  // Serial robots too: their port is opened on the actor's thread with a poller of its own (robots/serial/thread-binding.ts).
+  // Serial robots too: their port is opened on the actor's thread with a poller of its own (robots/serial/binding.ts).
   robotConfigFor(config, robotPath);
   return { ...config, distributed: d };
 }

@@ -1,5 +1,5 @@
 import { SerialPort } from 'serialport';
-import { threadSerialBinding } from './thread-binding.js';
+import { serialBinding } from './binding.js';
 
 export interface SerialLinkOptions {
   readonly path: string;
@@ -48,8 +48,8 @@ export class SerialLink {
   }
 
   private openOnce(): Promise<void> {
-    // On a worker thread (train --robot's actor) the native poller would watch the main thread's loop: see thread-binding.ts.
-    const options = { path: this.options.path, baudRate: this.options.baudRate ?? 1_000_000, autoOpen: false, binding: threadSerialBinding() };
+    // Reads that see the device hang up, and (on train --robot's actor thread) a poller of the thread's own: binding.ts.
+    const options = { path: this.options.path, baudRate: this.options.baudRate ?? 1_000_000, autoOpen: false, binding: serialBinding() };
     const port = new SerialPort(options as ConstructorParameters<typeof SerialPort>[0]);
     return new Promise<void>((resolve, reject) => {
       port.open((err) => {

@@ -17,7 +17,7 @@ export const THREAD_POLL_MS = 1;
  * watches the fd with `uv_poll` on `uv_default_loop()` — the main thread's loop — so a port opened
  * on a worker never hears that a byte arrived (its reads wait forever). This one answers
  * "writable" after {@link THREAD_POLL_MS} on the calling thread's own timers, and the binding's
- * write simply tries again (EAGAIN sends it back here). Reads wait in {@link readOnThread}.
+ * write simply tries again (EAGAIN sends it back here). Reads wait in {@link readUntilHangup}, looking again every {@link THREAD_POLL_MS}.
  */
 class TimerFdPoller {
   private pending = 0;
@@ -52,17 +52,34 @@ class TimerFdPoller {
 }
 
 type PortClass = typeof LinuxPortBinding | typeof DarwinPortBinding;
+type OpenPort = { fd: number | null; readonly isOpen: boolean; poller?: Poller };
 
 /**
- * The serial binding for this thread: the platform's own (bindings-cpp) on the main thread; on a
- * worker thread (`roborl train --robot`'s actor) the same port code with {@link TimerFdPoller}
- * instead of the native poller and {@link readOnThread} for reads. The port is opened — and its termios set — by the same native
- * call either way. Linux and macOS; elsewhere the platform's binding.
+ * The serial binding for this thread, Linux and macOS (elsewhere the platform's binding as it is).
+ * Ports are opened — and their termios set — by @serialport/bindings-cpp's own native call, and
+ * read by {@link readUntilHangup}, which takes a read of 0 bytes for what it is: the device hung
+ * up. bindings-cpp's read retries 0 bytes at once, for ever — measured: a pty whose other side
+ * closed kept one core ~95% busy and the link never heard (only a write, failing with EIO, told
+ * it; a peer that only answers never writes, so the serial emulator stayed down). On the main
+ * thread the native poller wakes a waiting read. On a worker thread (`roborl train --robot`'s
+ * actor) the native poller would watch the main thread's loop, so the port gets
+ * {@link TimerFdPoller} instead, and a waiting read looks again every {@link THREAD_POLL_MS}.
  */
-export function threadSerialBinding(): BindingInterface {
+export function serialBinding(): BindingInterface {
   const platform = autoDetect() as unknown as BindingInterface;
   const PortClass: PortClass | null = process.platform === 'linux' ? LinuxPortBinding : process.platform === 'darwin' ? DarwinPortBinding : null;
-  if (isMainThread || !PortClass) return platform;
+  if (!PortClass) return platform;
+  if (isMainThread) {
+    return {
+      ...platform,
+      async open(options: OpenOptions) {
+        const port = (await platform.open(options)) as unknown as InstanceType<PortClass> & OpenPort;
+        const readable = (): Promise<void> => new Promise((resolve, reject) => port.poller!.once('readable', (err: Error | null) => (err ? reject(err) : resolve())));
+        Object.assign(port, { read: (buffer: Buffer, offset: number, length: number) => readUntilHangup(port, buffer, offset, length, readable) });
+        return port;
+      },
+    } as BindingInterface;
+  }
   return {
     ...platform,
     async open(options: OpenOptions) {
@@ -72,8 +89,20 @@ export function threadSerialBinding(): BindingInterface {
       const openOptions = { ...defaults, ...options };
       const fd = (await asyncOpen(openOptions.path, openOptions)) as number;
       // The port class's constructor would start the native poller; build it without that.
-      const port = Object.create(PortClass.prototype) as InstanceType<PortClass> & Record<string, unknown>;
-      Object.assign(port, { fd, openOptions, poller: new Poller(fd, TimerFdPoller as never), writeOperation: null, read: (buffer: Buffer, offset: number, length: number) => readOnThread(port, buffer, offset, length) });
+      const port = Object.create(PortClass.prototype) as InstanceType<PortClass> & Record<string, unknown> & OpenPort;
+      // Idle, the wait grows to 4 ms (a read of EAGAIN every millisecond cost ~10% of a core).
+      let empty = 0;
+      const later = (): Promise<void> => new Promise((r) => setTimeout(r, empty++ < 20 ? THREAD_POLL_MS : 4 * THREAD_POLL_MS));
+      Object.assign(port, {
+        fd,
+        openOptions,
+        poller: new Poller(fd, TimerFdPoller as never),
+        writeOperation: null,
+        read: (buffer: Buffer, offset: number, length: number) => {
+          empty = 0;
+          return readUntilHangup(port, buffer, offset, length, later);
+        },
+      });
       return port;
     },
   } as BindingInterface;
@@ -82,18 +111,16 @@ export function threadSerialBinding(): BindingInterface {
 const readAsync = promisify(read);
 
 /**
- * A port's read on a worker thread: bindings-cpp's own (unix-read.js) with two changes. While no
- * byte is there (EAGAIN) it looks again every {@link THREAD_POLL_MS}. And a read of 0 bytes is
- * the device hanging up — a tty in non-blocking mode with VMIN 1 answers "nothing yet" with
- * EAGAIN, and a pty whose other side closed (or an unplugged adapter) answers 0 for ever; the
- * native poller sees that hang-up as a poll event, bindings-cpp's read would retry 0 forever.
- * Thrown as a disconnect, the stream closes and the link reopens (link.ts).
+ * A port's read: bindings-cpp's own (unix-read.js) with one change, a read of 0 bytes is the
+ * device hanging up — a tty in non-blocking mode with VMIN 1 answers "nothing yet" with EAGAIN,
+ * and a pty whose other side closed (or an unplugged adapter, a hung-up tty) answers 0 for ever.
+ * Thrown as a disconnect, the stream closes and the link reopens (link.ts). While no byte is there
+ * (EAGAIN) it waits for `readable`.
  */
-async function readOnThread(port: { fd: number | null; readonly isOpen: boolean }, buffer: Buffer, offset: number, length: number): Promise<{ bytesRead: number; buffer: Buffer }> {
+async function readUntilHangup(port: OpenPort, buffer: Buffer, offset: number, length: number, readable: () => Promise<void>): Promise<{ bytesRead: number; buffer: Buffer }> {
   if (!Buffer.isBuffer(buffer)) throw new TypeError('"buffer" is not a Buffer');
   if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || buffer.length < offset + length) throw new RangeError(`read: offset ${offset} and length ${length} do not fit a buffer of ${buffer.length}`);
-  // Idle, the wait grows to 4 ms (a read of EAGAIN every millisecond cost ~10% of a core).
-  for (let empty = 0; ; empty++) {
+  for (;;) {
     if (!port.isOpen || port.fd === null) throw new BindingsError('Port is not open', { canceled: true });
     try {
       const { bytesRead } = await readAsync(port.fd, buffer, offset, length, null);
@@ -102,7 +129,8 @@ async function readOnThread(port: { fd: number | null; readonly isOpen: boolean 
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK' && code !== 'EINTR') throw err;
-      await new Promise((r) => setTimeout(r, empty < 20 ? THREAD_POLL_MS : 4 * THREAD_POLL_MS));
+      if (!port.isOpen) throw new BindingsError('Port is not open', { canceled: true });
+      await readable();
     }
   }
 }

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { cleanup, ptyPair } from '../../test/robot-fixtures.js';
+import { cleanup, ptyPair, until } from '../../test/robot-fixtures.js';
 import { SerialLink } from './link.js';
 
 /**
@@ -29,7 +29,7 @@ const { parentPort } = require('node:worker_threads');
   });
 }
 
-describe('a serial link on a worker thread (thread-binding.ts)', () => {
+describe('a serial link on a worker thread (binding.ts)', () => {
   it('reads and writes over a real pty pair: 50 round trips, each answered', async () => {
     const { host, robot } = await ptyPair();
     const peer = await SerialLink.open({ path: robot });
@@ -68,4 +68,25 @@ describe('a serial link on a worker thread (thread-binding.ts)', () => {
     expect(lines).toContain('up');
     expect(lines.at(-1)).toBe('reopens 1');
   }, 60_000);
+});
+
+describe('a serial link on the main thread (binding.ts)', () => {
+  it('a peer that hangs up while this side only listens: reported down at once, reopened when the device is back', async () => {
+    // The serial emulator's case: it answers and never writes first. bindings-cpp's own read took
+    // the hung-up pty's 0-byte reads as "try again" — a core spinning, the link never told (a CI
+    // run's emulator stayed down for good, and the env after it).
+    const { robot, socat, dir } = await ptyPair();
+    const link = await SerialLink.open({ path: robot, reopenMinMs: 50 });
+    cleanup.push(() => link.close());
+    const events: string[] = [];
+    link.onDown = (why) => events.push(`down: ${why}`);
+    link.onUp = () => events.push('up');
+    socat.kill();
+    expect(await until(() => events.length > 0, 5000)).toBe(true);
+    expect(events[0]).toMatch(/^down: serial port .*robot closed$/);
+    expect(link.isOpen).toBe(false);
+    await ptyPair(dir);
+    expect(await until(() => link.reopens === 1 && link.isOpen, 10_000)).toBe(true);
+    expect(events).toEqual([events[0], 'up']);
+  }, 30_000);
 });
