@@ -74,7 +74,9 @@ export function serialBinding(): BindingInterface {
       ...platform,
       async open(options: OpenOptions) {
         const port = (await platform.open(options)) as unknown as InstanceType<PortClass> & OpenPort;
-        const readable = (): Promise<void> => new Promise((resolve, reject) => port.poller!.once('readable', (err: Error | null) => (err ? reject(err) : resolve())));
+        // The poller reports a hang-up under a waiting read as an error (libuv: POLLERR, "bad file descriptor").
+        const hungUp = (err: Error): Error => ((err as { canceled?: boolean }).canceled ? err : Object.assign(new Error(`the serial device hung up (${err.message})`), { disconnect: true }));
+        const readable = (): Promise<void> => new Promise((resolve, reject) => port.poller!.once('readable', (err: Error | null) => (err ? reject(hungUp(err)) : resolve())));
         Object.assign(port, { read: (buffer: Buffer, offset: number, length: number) => readUntilHangup(port, buffer, offset, length, readable) });
         return port;
       },
@@ -120,6 +122,7 @@ const readAsync = promisify(read);
 async function readUntilHangup(port: OpenPort, buffer: Buffer, offset: number, length: number, readable: () => Promise<void>): Promise<{ bytesRead: number; buffer: Buffer }> {
   if (!Buffer.isBuffer(buffer)) throw new TypeError('"buffer" is not a Buffer');
   if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || buffer.length < offset + length) throw new RangeError(`read: offset ${offset} and length ${length} do not fit a buffer of ${buffer.length}`);
+  if (length === 0) return { bytesRead: 0, buffer };
   for (;;) {
     if (!port.isOpen || port.fd === null) throw new BindingsError('Port is not open', { canceled: true });
     try {

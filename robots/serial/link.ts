@@ -20,6 +20,7 @@ export class SerialLink {
   private port: SerialPort | null = null;
   private closing = false;
   private timer: NodeJS.Timeout | null = null;
+  private opening: Promise<void> | null = null;
   private backoff: number;
   onData: (chunk: Buffer) => void = () => {};
   onUp: () => void = () => {};
@@ -54,12 +55,20 @@ export class SerialLink {
     return new Promise<void>((resolve, reject) => {
       port.open((err) => {
         if (err) return reject(new Error(`serial port ${this.options.path}: ${err.message}`));
+        if (this.closing) {
+          // close() came while this (re)open was under way: the port is not wanted any more.
+          port.close(() => resolve());
+          return;
+        }
         this.port = port;
         this.backoff = this.options.reopenMinMs ?? 100;
         port.on('data', (d: Buffer) => this.onData(d));
         port.on('error', (e: Error) => this.options.log?.(`serial ${this.options.path}: ${e.message}`));
         port.on('close', () => {
-          if (this.port === port) this.port = null;
+          // One loss, one report: a write failing on a hung-up port closes it twice (the stream's
+          // destroy, then the binding's close).
+          if (this.port !== port) return;
+          this.port = null;
           if (this.closing) return;
           this.onDown(`serial port ${this.options.path} closed`);
           this.scheduleReopen();
@@ -77,12 +86,17 @@ export class SerialLink {
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.closing) return;
-      this.openOnce().then(
+      this.opening = this.openOnce().then(
         () => {
+          this.opening = null;
+          if (this.closing) return;
           this.reopens++;
           this.options.log?.(`serial ${this.options.path}: reopened`);
         },
-        () => this.scheduleReopen(),
+        () => {
+          this.opening = null;
+          this.scheduleReopen();
+        },
       );
     }, delay);
     this.timer.unref?.();
@@ -91,6 +105,8 @@ export class SerialLink {
   async close(): Promise<void> {
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
+    // A reopen under way closes what it opened (openOnce sees `closing`).
+    await this.opening;
     const port = this.port;
     this.port = null;
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
