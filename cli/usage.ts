@@ -103,7 +103,7 @@ export const USAGE = {
   --robot FILE   a robot config (configs/robots/): drive the real robot
   --episodes N   stop after N episodes (default: until Ctrl-C)`,
   classifier: `usage: roborl classifier train --demos A.demos[,B.demos…] --out FILE [--success-frames K] [--negatives R]
-                                [--held-out F] [--min-precision P] [--epochs N] [--seed S]
+                                [--held-out F] [--min-precision P] [--epochs N] [--seed S] [--camera NAME]
   Train a success classifier (a learned reward, as HIL-SERL's) from demo tables: the last K
   frames (default 1) of every episode that ended in success — kept demos, success-button
   presses — are positives; R× as many other frames (default 3, half of them the frames just
@@ -111,7 +111,8 @@ export const USAGE = {
   0.2), drawn at random by --seed, is held out: the threshold is picked on half of them for
   precision ≥ P (default 0.95) — a false success teaches a wrong goal — and precision and
   recall are reported on the other half, which took no part in training or picking. Use the file as env.rewardClassifier in a config: reward 1 and the episode ends
-  when it says success.`,
+  when it says success. Demos recorded with cameras train a classifier that looks at one camera
+  (--camera, default their first) through a conv encoder; camera runs take it as their reward.`,
   learner: `usage:
   roborl learner <config.yaml> [--redis redis://HOST:6379] [--run-dir DIR] [--steps N] [--backend …] [--quiet]
   roborl learner --resume <run-dir> [--redis URL] [--steps N]

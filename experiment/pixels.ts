@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import type { Env, EnvSpec } from '../control/env.js';
 import { seedAt } from '../control/rng.js';
 import { findSceneSource, SceneRecorder } from '../control/scene.js';
+import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import type { DictObservation } from '../control/spaces.js';
 import type { Transition } from '../control/transition.js';
+import { ClassifierReward } from '../hil/reward-classifier.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../policies/binary-file.js';
 import { selectBackend } from '../policies/backend.js';
 import { FrameReplay } from '../policies/frame-replay.js';
@@ -23,7 +25,7 @@ import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { BEST_DIR, checkDemoSource, firstDifference, importLearnerFrom, loadRunConfig, makeLearnerEnv, policyCheckpoint, recordedWithOf, resolvedAlgo, resolvedConfigYaml, showPath, showValue, valueAt, writeRunDir } from './setup.js';
+import { BEST_DIR, checkDemoSource, firstDifference, importLearnerFrom, loadClassifier, loadRunConfig, makeLearnerEnv, policyCheckpoint, recordedWithOf, resolvedAlgo, resolvedConfigYaml, showPath, showValue, valueAt, writeRunDir } from './setup.js';
 import { writeRunStatus } from './run-status.js';
 
 /** Whether a config's env observes camera frames (`env.options.cameras`). */
@@ -47,14 +49,24 @@ function observe(env: Env, cameras: readonly CameraConfig[]): CameraObservation 
 /**
  * The env a pixel learner sees: the learner env of the config without its cameras (task
  * options, `state`, safety layers, actions in [−1, 1], episode statistics), observed through the
- * cameras (`{state, <camera>…}`). A person in the loop and learned rewards are not wired for
- * camera runs yet: refused by name.
+ * cameras (`{state, <camera>…}`). A learned reward (`env.rewardClassifier`, one trained on camera
+ * demos: `roborl classifier train`) looks at the frames, so it sits outside the cameras, with the
+ * episode statistics over it; an evaluation keeps the task's own success (the honest measure), as
+ * state runs do. A person in the loop is not wired for camera runs yet: refused by name.
  */
-export async function makePixelLearnerEnv(config: ExperimentConfig, log?: (line: string) => void, { evaluation = false }: { evaluation?: boolean } = {}): Promise<CameraObservation> {
+export async function makePixelLearnerEnv(config: ExperimentConfig, log?: (line: string) => void, { evaluation = false }: { evaluation?: boolean } = {}): Promise<Env<DictObservation>> {
   if (config.hil) throw new UsageError('hil: a person in the loop is not wired for camera observations yet (drop hil:, or env.options.cameras)');
-  if (config.env.rewardClassifier && !evaluation) throw new UsageError('env.rewardClassifier: camera runs take the task reward for now (drop rewardClassifier, or env.options.cameras)');
   const { inner, cameras } = withoutCameras(config, 'keep');
-  return observe(await makeLearnerEnv(inner, log, { evaluation }), cameras);
+  const { rewardClassifier, ...envSection } = inner.env;
+  const classifier = rewardClassifier && !evaluation ? loadClassifier(rewardClassifier) : null;
+  const observed = observe(await makeLearnerEnv({ ...inner, env: envSection }, log, { evaluation }), cameras);
+  if (!classifier) return observed;
+  try {
+    return new EpisodeStatistics(new ClassifierReward(observed, classifier));
+  } catch (err) {
+    await observed.close();
+    throw new UsageError(`env.rewardClassifier ${rewardClassifier}: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -68,11 +80,25 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
   if (!envEntry(id).scripted) throw new UsageError(`${id} has no scripted expert`);
   const { state } = splitCameraOptions(id, config.env.options);
   const { inner, cameras } = withoutCameras(config, 'full');
-  const full = await makeLearnerEnv(inner);
-  const env = observe(full, cameras);
+  // A learned reward looks at the frames: it goes outside the cameras, shown what the learner sees.
+  const { rewardClassifier, ...envSection } = inner.env;
+  const classifier = rewardClassifier ? loadClassifier(rewardClassifier) : null;
+  const full = await makeLearnerEnv({ ...inner, env: envSection });
+  const observed = observe(full, cameras);
+  const pick = state === 'proprio' ? proprioIndices(full) : null;
+  const stateOf = (o: DictObservation): DictObservation => (pick ? { ...o, state: Float32Array.from(pick, (i) => o.state[i] as number) } : o);
+  let env: Env<DictObservation> = observed;
   try {
-    const pick = state === 'proprio' ? proprioIndices(full) : null;
-    const stateOf = (o: DictObservation): DictObservation => (pick ? { ...o, state: Float32Array.from(pick, (i) => o.state[i] as number) } : o);
+    if (classifier) {
+      const dim = pick ? pick.length : observed.spec.observationSpace.state.low.length;
+      if (classifier.obsDim !== dim) throw new Error(`it takes states of length ${classifier.obsDim}; the learner of this config observes ${dim}`);
+      env = new ClassifierReward(observed, classifier, stateOf);
+    }
+  } catch (err) {
+    await observed.close();
+    throw new UsageError(`env.rewardClassifier ${rewardClassifier}: ${(err as Error).message}`);
+  }
+  try {
     const expert = scriptedInLearnerUnits(id, full);
     const kept: Transition<DictObservation>[] = [];
     let attempts = 0;

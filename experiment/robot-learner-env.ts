@@ -5,7 +5,7 @@ import { SafetyShield } from '../control/safety/shield.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
-import { ClassifierReward, RewardClassifier } from '../hil/reward-classifier.js';
+import { checkClassifierFits, ClassifierReward } from '../hil/reward-classifier.js';
 import { RobotCameraObservation } from '../robots/camera-observation.js';
 import { connectRobot, loadRobotConfig, type RobotConfig } from '../robots/config.js';
 import type { RobotEnv } from '../robots/robot-env.js';
@@ -16,7 +16,7 @@ import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { withHuman } from './human.js';
 import { makePixelLearnerEnv } from './pixels.js';
-import { makeLearnerEnv } from './setup.js';
+import { loadClassifier, makeLearnerEnv } from './setup.js';
 
 /**
  * A robot config for training `config` on it: refused (before anything connects) when the robot
@@ -58,19 +58,32 @@ export async function makeRobotPixelEnv(config: ExperimentConfig, robotPath: str
   const robotConfig = robotConfigFor(config, robotPath);
   const observed = splitCameraOptions(config.env.id, config.env.options, 'env.options.');
   checkRobotCameras(observed, robotConfig, robotPath);
-  if (config.env.rewardClassifier) throw new UsageError('env.rewardClassifier: camera runs on a robot take the task reward for now (drop rewardClassifier)');
+  // A learned reward looks at the frames: outside the cameras (below), not in the state stack.
+  const { rewardClassifier, ...envSection } = config.env;
+  const classifier = rewardClassifier ? loadClassifier(rewardClassifier) : null;
   const sim = await makePixelLearnerEnv(config, undefined, { evaluation: true });
   const pixelSpec = sim.spec;
   await sim.close();
+  try {
+    if (classifier) checkClassifierFits(classifier, pixelSpec);
+  } catch (err) {
+    throw new UsageError(`env.rewardClassifier ${rewardClassifier}: ${(err as Error).message}`);
+  }
   const stateSpec: EnvSpec = { ...pixelSpec, observationSpace: pixelSpec.observationSpace.state };
-  const { env, robot } = await robotStack(config, robotConfig, robotPath, observed, stateSpec, log, false);
+  const { env, robot } = await robotStack({ ...config, env: envSection }, robotConfig, robotPath, observed, stateSpec, log, false);
   try {
     // The policy observes the config's cameras only, in the config's order (the simulator's env
     // and the checkpoint's networks do): a robot camera more would change the observation (review finding 3).
     const names = observed.cameras.map((c) => c.name);
     const ignored = robot.cameras.filter((c) => !names.includes(c.name)).map((c) => c.name);
     if (ignored.length) log(`robot camera${ignored.length > 1 ? 's' : ''} ${ignored.join(', ')} ${ignored.length > 1 ? 'are' : 'is'} not observed by the config (env.options.cameras: ${names.join(', ')}): ignored by the policy, still watched for staleness`);
-    return { env: new RobotCameraObservation(env, robot, names), robot };
+    const cameraEnv = new RobotCameraObservation(env, robot, names);
+    if (!classifier) return { env: cameraEnv, robot };
+    try {
+      return { env: new EpisodeStatistics(new ClassifierReward(cameraEnv, classifier)), robot };
+    } catch (err) {
+      throw new UsageError(`env.rewardClassifier ${rewardClassifier}: ${(err as Error).message}`);
+    }
   } catch (err) {
     await env.close();
     throw err;
@@ -112,7 +125,7 @@ async function robotStack(config: ExperimentConfig, robotConfig: RobotConfig, ro
     if (env.spec.actionSpace.kind === 'box') env = new RescaleAction(env);
     // `state: proprio` as on the simulator: q, q̇, TCP (and the gripper), not where the goal is.
     if (observed.state === 'proprio') env = new SelectState(env, proprioIndices(env));
-    if (config.env.rewardClassifier) env = new ClassifierReward(env, RewardClassifier.load(config.env.rewardClassifier));
+    if (config.env.rewardClassifier) env = new ClassifierReward(env, loadClassifier(config.env.rewardClassifier));
     if (human && config.hil) env = await withHuman(env, config, { ...config.hil, onDisconnect: 'hold' }, log);
     env = new EpisodeStatistics(env);
     if (sizes(env.spec) !== sizes(learnerSpec)) throw new UsageError(`the robot (${robotPath}) gives ${sizes(env.spec)}; the learner of this config takes ${sizes(learnerSpec)}`);

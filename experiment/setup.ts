@@ -74,7 +74,7 @@ export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: stri
   return new EpisodeStatistics(env);
 }
 
-function loadClassifier(path: string): RewardClassifier {
+export function loadClassifier(path: string): RewardClassifier {
   if (!existsSync(path)) throw new UsageError(`reward classifier ${path} not found: train one with \`roborl classifier train --demos <file.demos> --out ${path}\``);
   return RewardClassifier.load(path);
 }

@@ -1,6 +1,6 @@
 import type { Env, ResetOptions, ResetResult, StepResult } from '../control/env.js';
 import { Rng } from '../control/rng.js';
-import { stateOf, stateSpace, type Observation } from '../control/spaces.js';
+import { stateOf, stateSpace, type Observation, type ObservationSpace } from '../control/spaces.js';
 import { BaseWrapper } from '../control/wrappers/wrapper.js';
 import { randomShift } from '../policies/encoder/augment.js';
 import { ConvEncoderPass, createConvEncoder, encoderParamList, type ConvEncoderParams, type ConvEncoderSpec } from '../policies/encoder/conv-encoder.js';
@@ -9,7 +9,6 @@ import { activeKernels } from '../policies/backend.js';
 import type { Kernels } from '../policies/kernels/kernels.js';
 import { Adam } from '../policies/nn/adam.js';
 import { createMlpParams, MlpPass, paramList, type MlpParams } from '../policies/nn/net.js';
-import type { ReplayBuffer } from '../policies/replay.js';
 
 /**
  * Frames scored per encoder pass. One pass over a whole held-out set kept every frame's patches at
@@ -46,16 +45,27 @@ export interface LabelledEpisode<O extends Observation = Float32Array> {
  * `--keep-failures` mix in failures that may also terminate (a cube off the table): label
  * those yourself.
  */
-export function episodesFromDemos(tables: readonly ReplayBuffer[]): LabelledEpisode[] {
-  const out: LabelledEpisode[] = [];
+export function episodesFromDemos<O extends Observation = Float32Array>(tables: readonly DemoTable<O>[]): LabelledEpisode<O>[] {
+  const out: LabelledEpisode<O>[] = [];
   for (const table of tables) {
     for (const ep of table.episodes()) {
-      const last = ep[ep.length - 1] as { nextObs: Float32Array; terminated: boolean };
-      const frames = [...ep.map((t) => Float32Array.from(t.obs)), Float32Array.from(last.nextObs)];
+      const last = ep[ep.length - 1] as { nextObs: O; terminated: boolean };
+      // Copies: a table's observations are views into it.
+      const frames = [...ep.map((t) => copyObservation(t.obs)), copyObservation(last.nextObs)];
       out.push({ frames, labels: frames.map((_, i) => (i === frames.length - 1 && last.terminated ? 1 : 0)) });
     }
   }
   return out;
+}
+
+/** A demo table grouped into episodes: a state table (ReplayBuffer) or one with camera frames (FrameReplay). */
+export interface DemoTable<O extends Observation = Float32Array> {
+  episodes(): Iterable<{ obs: O; nextObs: O; terminated: boolean }[]>;
+}
+
+function copyObservation<O extends Observation>(obs: O): O {
+  if (obs instanceof Float32Array) return Float32Array.from(obs) as O;
+  return Object.fromEntries(Object.entries(obs).map(([k, v]) => [k, v.slice()])) as O;
 }
 
 export interface FrameSamplingOptions {
@@ -115,7 +125,7 @@ export function sampleFrames<O extends Observation = Float32Array>(episodes: rea
  * threshold is picked on one, and precision / recall reported on the other, which took no part
  * in training or in picking.
  */
-export function splitEpisodes<T extends LabelledEpisode>(episodes: readonly T[], heldOut: number, seed: number): { train: T[]; threshold: T[]; test: T[] } {
+export function splitEpisodes<T extends LabelledEpisode<Observation>>(episodes: readonly T[], heldOut: number, seed: number): { train: T[]; threshold: T[]; test: T[] } {
   if (!(heldOut > 0 && heldOut < 1)) throw new RangeError(`Expected \`heldOut\` to be in (0, 1), got ${heldOut}`);
   const successes = episodes.filter((e) => e.labels.includes(1));
   if (successes.length < 3) throw new Error(`reward classifier: a split needs at least 3 episodes with a success (training, threshold, test), got ${successes.length}: record more successful episodes`);
@@ -274,6 +284,12 @@ export class RewardClassifier {
      */
     public meta: ClassifierMeta,
   ) {}
+
+  /** The camera it looks at and the frame size it takes (null: the state alone). */
+  get camera(): { readonly name: string; readonly height: number; readonly width: number; readonly channels: number } | null {
+    const image = this.image;
+    return image ? { name: image.camera, height: image.spec.height, width: image.spec.width, channels: image.spec.channels } : null;
+  }
 
   /**
    * Trains on `train` frames and picks the threshold on `heldOut` frames (all frames of episodes
@@ -471,18 +487,39 @@ export class RewardClassifier {
  * `envReward` / `envSuccess` where it has them, for evaluation only. A simulated task that ends
  * an episode on its own success where the classifier sees none ends it truncated (bootstrapped).
  */
+/**
+ * Throws, saying what differs, unless `classifier` can score `spec`'s observations: its state
+ * length (unless `state: false`, where it is shown a view of them) and the camera it looks at,
+ * at its frame size.
+ */
+export function checkClassifierFits(classifier: RewardClassifier, spec: { readonly id: string; readonly observationSpace: ObservationSpace }, { state = true }: { state?: boolean } = {}): void {
+  const dim = stateSpace(spec.observationSpace).low.length;
+  if (state && dim !== classifier.obsDim) throw new Error(`reward classifier takes observations of length ${classifier.obsDim}; ${spec.id} gives ${dim}`);
+  const camera = classifier.camera;
+  if (!camera) return;
+  const space = spec.observationSpace;
+  const seen = space.kind === 'dict' ? space.cameras[camera.name] : undefined;
+  if (!seen) throw new Error(`reward classifier looks at camera "${camera.name}"; ${spec.id} observes ${space.kind === 'dict' ? `cameras ${Object.keys(space.cameras).join(', ')}` : 'no camera'}`);
+  if (seen.height !== camera.height || seen.width !== camera.width || seen.channels !== camera.channels) throw new Error(`reward classifier looks at "${camera.name}" frames of ${camera.height}×${camera.width}×${camera.channels}; ${spec.id} gives ${seen.height}×${seen.width}×${seen.channels}`);
+}
+
 export class ClassifierReward<O extends Observation = Float32Array> extends BaseWrapper<O> {
   readonly stats = { steps: 0, successes: 0 };
   /** The reward of a success (the intervention wrapper stores it when a person presses success). */
   readonly successReward = 1;
 
+  /**
+   * `view`: what the classifier is shown of each observation, where the env observes more than
+   * the learner will (record-demos with `state: proprio`: the expert sees the goal, the table
+   * stores proprioception) — the frames and the learner's state.
+   */
   constructor(
     env: Env<O>,
     readonly classifier: RewardClassifier,
+    private readonly view?: (obs: O) => O,
   ) {
     super(env);
-    const dim = stateSpace(env.spec.observationSpace).low.length;
-    if (dim !== classifier.obsDim) throw new Error(`reward classifier takes observations of length ${classifier.obsDim}; ${env.spec.id} gives ${dim}`);
+    checkClassifierFits(classifier, env.spec, { state: !view });
   }
 
   override async reset(options?: ResetOptions): Promise<ResetResult<O>> {
@@ -491,7 +528,7 @@ export class ClassifierReward<O extends Observation = Float32Array> extends Base
 
   override async step(action: Float32Array): Promise<StepResult<O>> {
     const r = await this.env.step(action);
-    const success = this.classifier.success(r.obs);
+    const success = this.classifier.success(this.view ? this.view(r.obs) : r.obs);
     this.stats.steps++;
     if (success) this.stats.successes++;
     const metrics = { ...r.info.metrics, envReward: r.reward, ...(r.info.success === undefined ? {} : { envSuccess: r.info.success ? 1 : 0 }) };

@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { allFrames, episodesFromDemos, RewardClassifier, sampleFrames, splitEpisodes, type LabelledEpisode } from '../../hil/reward-classifier.js';
+import type { Observation } from '../../control/spaces.js';
+import { allFrames, episodesFromDemos, RewardClassifier, sampleFrames, splitEpisodes, type DemoTable, type EncoderSpec, type LabelledEpisode } from '../../hil/reward-classifier.js';
 import { selectBackend } from '../../policies/backend.js';
+import { FrameReplay, isFrameReplayFile } from '../../policies/frame-replay.js';
 import { ReplayBuffer } from '../../policies/replay.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
@@ -13,11 +15,14 @@ import { USAGE } from '../usage.js';
  * person's success-button episodes: the last K frames of each episode that ended in success are
  * the positives. Episodes are split at random (by `--seed`): the threshold is picked for
  * precision on half the held-out episodes, and precision / recall are reported on the other half.
+ * Demo tables with camera frames (record-demos on a config with `env.options.cameras`) train a
+ * classifier that looks at one camera (`--camera`, default the tables' first) through a conv
+ * encoder, as SERL's success classifiers do; a camera run then uses it as env.rewardClassifier.
  */
 export async function classifierCommand(args: Args): Promise<void> {
   const [sub] = args.positionals;
   if (sub !== 'train') throw new UsageError(USAGE.classifier);
-  allowFlags(args, 'classifier train', ['demos', 'out', 'success-frames', 'negatives', 'held-out', 'min-precision', 'epochs', 'seed']);
+  allowFlags(args, 'classifier train', ['demos', 'out', 'success-frames', 'negatives', 'held-out', 'min-precision', 'epochs', 'seed', 'camera']);
   const paths = (stringFlag(args, 'demos') ?? '').split(',').filter(Boolean);
   const out = stringFlag(args, 'out');
   if (!paths.length || !out) throw new UsageError(USAGE.classifier);
@@ -27,9 +32,10 @@ export async function classifierCommand(args: Args): Promise<void> {
   const heldOut = fractionFlag(args, 'held-out', 0.2);
   const minPrecision = fractionFlag(args, 'min-precision', 0.95);
   const seed = seedFlag(args, 0);
+  const { tables, encoder } = demoTables(paths, stringFlag(args, 'camera'));
   await selectBackend('auto');
-  const episodes = withSuccessFrames(episodesFromDemos(paths.map((p) => ReplayBuffer.load(p))), successFrames);
-  let split: ReturnType<typeof splitEpisodes<LabelledEpisode>>;
+  const episodes = withSuccessFrames(episodesFromDemos<Observation>(tables), successFrames);
+  let split: ReturnType<typeof splitEpisodes<LabelledEpisode<Observation>>>;
   try {
     split = splitEpisodes(episodes, heldOut, seed);
   } catch (err) {
@@ -42,7 +48,7 @@ export async function classifierCommand(args: Args): Promise<void> {
   }
   const { train, threshold, test } = split;
   if (!test.some((e) => e.labels.includes(0))) throw new UsageError(`the ${test.length} test episode(s) have no non-success frame to measure precision on: record more episodes or raise --held-out`);
-  const clf = RewardClassifier.train(sampleFrames(train, { negativesPerPositive: negatives, seed }), allFrames(threshold), { seed, minPrecision, epochs: intFlag(args, 'epochs', 200) });
+  const clf = RewardClassifier.train(sampleFrames(train, { negativesPerPositive: negatives, seed }), allFrames(threshold), { seed, minPrecision, epochs: intFlag(args, 'epochs', encoder.kind === 'conv' ? 60 : 200), encoder });
   const pick = clf.meta.thresholdPick as { precision: number; recall: number; frames: number };
   const h = clf.test(allFrames(test), test.length);
   mkdirSync(dirname(out), { recursive: true });
@@ -53,8 +59,30 @@ export async function classifierCommand(args: Args): Promise<void> {
   clf.dispose();
 }
 
+/**
+ * The demo files, read as what they are — state tables, or tables with camera frames (not
+ * mixed) — and the encoder that fits them: the state, or a conv encoder on one camera (16
+ * filters, as the pixel configs' encoders; the state is left out: a success is what the camera
+ * sees).
+ */
+function demoTables(paths: readonly string[], camera: string | undefined): { tables: DemoTable<Observation>[]; encoder: EncoderSpec } {
+  const withFrames = paths.filter((p) => isFrameReplayFile(p));
+  if (withFrames.length === 0) {
+    if (camera !== undefined) throw new UsageError(`--camera ${camera}: ${paths.join(', ')} hold no camera frames (record the demos with env.options.cameras)`);
+    return { tables: paths.map((p) => ReplayBuffer.load(p)), encoder: { kind: 'state' } };
+  }
+  if (withFrames.length < paths.length) throw new UsageError(`--demos mixes tables with camera frames (${withFrames.join(', ')}) and without (${paths.filter((p) => !withFrames.includes(p)).join(', ')}): a classifier looks at one kind`);
+  const tables = paths.map((p) => FrameReplay.load(p));
+  const names = (t: FrameReplay): string[] => t.spec.cameras.map((c) => c.name);
+  const name = camera ?? (names(tables[0] as FrameReplay)[0] as string);
+  for (const [i, t] of tables.entries()) if (!names(t).includes(name)) throw new UsageError(`--camera ${name}: ${paths[i]} has camera${names(t).length > 1 ? 's' : ''} ${names(t).join(', ')}`);
+  const shapes = new Set(tables.map((t) => JSON.stringify(t.spec.cameras.find((c) => c.name === name))));
+  if (shapes.size > 1) throw new UsageError(`--camera ${name}: the demo files' "${name}" frames differ in size (${[...shapes].join(' vs ')})`);
+  return { tables, encoder: { kind: 'conv', camera: name, filters: 16 } };
+}
+
 /** Marks the last `k` frames of each successful episode as successes (a person holding the success state). */
-function withSuccessFrames(episodes: LabelledEpisode[], k: number): LabelledEpisode[] {
+function withSuccessFrames<O extends Observation>(episodes: LabelledEpisode<O>[], k: number): LabelledEpisode<O>[] {
   return episodes.map((e) => (e.labels.at(-1) === 1 ? { frames: e.frames, labels: e.frames.map((_, i) => (i >= e.frames.length - k ? 1 : 0)) } : e));
 }
 

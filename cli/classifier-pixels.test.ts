@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RewardClassifier } from '../hil/reward-classifier.js';
+import { FrameReplay } from '../policies/frame-replay.js';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'roborl-clf-pixels-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** PandaReach-v0 seen by a 32×32 front camera (the classifier's encoder needs ≥ 32 px) and proprioception (the goal only in the image). */
+const config = (demos: string, classifier?: string): string => `name: pixels-learned
+backend: cpu
+env:
+  id: PandaReach-v0
+  options:
+    state: proprio
+    cameras:
+      - name: front
+        width: 32
+        height: 32
+        pose: { kind: fixed, position: [1.35, -0.6, 0.85], lookAt: [0.3, 0, 0.3] }
+${classifier ? `  rewardClassifier: ${classifier}\n` : ''}algo:
+  kind: sac
+  preset: rlpd
+  hidden: [16, 16]
+  critics: 2
+  batchSize: 8
+  learningStarts: 10
+  encoder: { kind: conv, filters: 4, strides: [2, 1], features: 6, pad: 2 }
+  demos: { path: ${demos}, ratio: 0.5 }
+train:
+  steps: 40
+  evalEvery: 0
+  evalEpisodes: 1
+  checkpointEvery: 40
+  logEvery: 10
+`;
+
+const cli = (args: string[]) => run(process.execPath, [bin, ...args], { timeout: 180_000 });
+const failure = (args: string[]) => cli(args).then(
+  () => 'exited 0',
+  (e: { stderr: string }) => e.stderr,
+);
+
+describe('a success classifier that looks at camera frames (issue 23, SERL)', () => {
+  it('trains from camera demos, is the reward of a camera run (demos recorded with it, training) and refuses what does not fit', async () => {
+    const demos = join(dir, 'reach.demos');
+    const plain = join(dir, 'plain.yaml');
+    writeFileSync(plain, config(demos));
+    await cli(['record-demos', '--config', plain, '--episodes', '12', '--out', demos]);
+    const clfPath = join(dir, 'reach.classifier');
+    const trained = await cli(['classifier', 'train', '--demos', demos, '--out', clfPath, '--held-out', '0.5', '--epochs', '30', '--min-precision', '0.5']);
+    expect(trained.stdout).toMatch(/trained on \d+ episodes, threshold [\d.]+ picked on \d+ episodes .*; on \d+ unseen episodes \(\d+ frames\): precision [\d.]+, recall [\d.]+/);
+    const clf = RewardClassifier.load(clfPath);
+    expect(clf.camera).toEqual({ name: 'front', height: 32, width: 32, channels: 3 });
+    expect(clf.obsDim).toBe(17);
+    // What does not fit is said by name.
+    expect(await failure(['classifier', 'train', '--demos', demos, '--out', join(dir, 'x.classifier'), '--camera', 'wrist'])).toMatch(/--camera wrist: .*reach\.demos has camera front/);
+    const stateDemos = join(dir, 'state.demos');
+    await cli(['record-demos', '--env', 'PandaReach-v0', '--episodes', '3', '--out', stateDemos]);
+    expect(await failure(['classifier', 'train', '--demos', `${demos},${stateDemos}`, '--out', join(dir, 'x.classifier')])).toMatch(/mixes tables with camera frames .* and without/);
+    expect(await failure(['classifier', 'train', '--demos', stateDemos, '--out', join(dir, 'x.classifier'), '--camera', 'front'])).toMatch(/hold no camera frames/);
+
+    // The config that learns from it: its demos are recorded with the learned reward (1 on the
+    // classifier's success, else 0), labelled with it, and training takes them.
+    const learnedDemos = join(dir, 'learned.demos');
+    const learned = join(dir, 'learned.yaml');
+    writeFileSync(learned, config(learnedDemos, clfPath).replace('  id: PandaReach-v0\n', '  id: PandaReach-v0\n  timeLimit: 20\n'));
+    await cli(['record-demos', '--config', learned, '--episodes', '3', '--keep-failures', '--out', learnedDemos]);
+    const table = FrameReplay.load(learnedDemos);
+    expect(table.source?.recordedWith).toMatchObject({ rewardClassifier: clfPath });
+    expect([...table.episodes()]).toHaveLength(3);
+    // The stored rewards are the classifier's (the task's own are −distance, never 0 or 1).
+    const stored = (table as unknown as { reward: Float32Array }).reward.subarray(0, table.size);
+    expect(stored.length).toBeGreaterThan(0);
+    for (const r of stored) expect([0, 1]).toContain(r);
+    const runDir = join(dir, 'run');
+    await cli(['train', learned, '--run-dir', runDir]);
+    const episodes = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; return?: number; length?: number }).filter((m) => m.type === 'episode');
+    expect(episodes.length).toBeGreaterThan(0);
+    // The learned reward is 0 or 1 a step and ends the episode on its success: a return of 0 or 1,
+    // where the task's own (−distance a step) would be negative.
+    for (const e of episodes) expect([0, 1]).toContain(e.return);
+    expect(existsSync(join(runDir, 'checkpoints'))).toBe(true);
+
+    // A classifier for another camera or another state is refused before anything runs, by name.
+    const otherCamera = join(dir, 'other-camera.yaml');
+    writeFileSync(otherCamera, config(learnedDemos, clfPath).replace('- name: front', '- name: side'));
+    expect(await failure(['train', otherCamera, '--run-dir', join(dir, 'run2')])).toMatch(/env\.rewardClassifier .*reach\.classifier: reward classifier looks at camera "front"; PandaReach-v0 observes cameras side/);
+    expect(existsSync(join(dir, 'run2', 'metrics.jsonl'))).toBe(false);
+  }, 300_000);
+});
