@@ -12,6 +12,7 @@
 import { seedAt } from '../control/rng.js';
 import { loadPixelRunPolicy, makePixelLearnerEnv } from '../experiment/pixels.js';
 import { loadClassifier } from '../experiment/setup.js';
+import { checkClassifierFits } from '../hil/reward-classifier.js';
 import { selectBackend } from '../policies/backend.js';
 import { EVALUATION_SEED } from '../policies/evaluate.js';
 import { Rng } from '../control/rng.js';
@@ -26,6 +27,12 @@ const { config, policy, step } = await loadPixelRunPolicy(dir);
 await selectBackend(config.backend);
 const classifier = loadClassifier(classifierPath);
 const env = await makePixelLearnerEnv(config, undefined, { evaluation: true });
+try {
+  checkClassifierFits(classifier, env.spec);
+} catch (err) {
+  await env.close();
+  throw new Error(`${classifierPath}: ${(err as Error).message}`);
+}
 const space = env.spec.actionSpace;
 if (space.kind !== 'box') throw new Error('a Box action space is needed');
 const rng = new Rng(11);

@@ -5,7 +5,7 @@ import { findSceneSource, SceneRecorder } from '../control/scene.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import type { DictObservation } from '../control/spaces.js';
 import type { Transition } from '../control/transition.js';
-import { ClassifierReward } from '../hil/reward-classifier.js';
+import { ClassifierReward, type RewardClassifier } from '../hil/reward-classifier.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../policies/binary-file.js';
 import { selectBackend } from '../policies/backend.js';
 import { FrameReplay } from '../policies/frame-replay.js';
@@ -58,7 +58,7 @@ export async function makePixelLearnerEnv(config: ExperimentConfig, log?: (line:
   if (config.hil) throw new UsageError('hil: a person in the loop is not wired for camera observations yet (drop hil:, or env.options.cameras)');
   const { inner, cameras } = withoutCameras(config, 'keep');
   const { rewardClassifier, ...envSection } = inner.env;
-  const classifier = rewardClassifier && !evaluation ? loadClassifier(rewardClassifier) : null;
+  const classifier = rewardClassifier && !evaluation ? loadCameraClassifier(rewardClassifier, cameras) : null;
   const observed = observe(await makeLearnerEnv({ ...inner, env: envSection }, log, { evaluation }), cameras);
   if (!classifier) return observed;
   try {
@@ -67,6 +67,19 @@ export async function makePixelLearnerEnv(config: ExperimentConfig, log?: (line:
     await observed.close();
     throw new UsageError(`env.rewardClassifier ${rewardClassifier}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * A config's learned reward for a camera run: loaded, and, when it looks at a camera it was
+ * trained on, that camera compared with the config's of the same name (renderer, pose, optics),
+ * as camera demos are — a classifier trained on another view scores images it never saw.
+ */
+function loadCameraClassifier(path: string, cameras: readonly CameraConfig[]): RewardClassifier {
+  const classifier = loadClassifier(path);
+  const camera = classifier.camera;
+  const ours = camera ? cameras.find((c) => c.name === camera.name) : undefined;
+  if (camera && ours && classifier.meta.frames) checkFrameSource(path, classifier.meta.frames, [ours], `train it again from demos recorded with this config's cameras (\`npx roborl classifier train --demos <those demos> --out ${path}\`)`);
+  return classifier;
 }
 
 /**
@@ -82,7 +95,7 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
   const { inner, cameras } = withoutCameras(config, 'full');
   // A learned reward looks at the frames: it goes outside the cameras, shown what the learner sees.
   const { rewardClassifier, ...envSection } = inner.env;
-  const classifier = rewardClassifier ? loadClassifier(rewardClassifier) : null;
+  const classifier = rewardClassifier ? loadCameraClassifier(rewardClassifier, cameras) : null;
   const full = await makeLearnerEnv({ ...inner, env: envSection });
   const observed = observe(full, cameras);
   const pick = state === 'proprio' ? proprioIndices(full) : null;
@@ -91,7 +104,7 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
   try {
     if (classifier) {
       const dim = pick ? pick.length : observed.spec.observationSpace.state.low.length;
-      if (classifier.obsDim !== dim) throw new Error(`it takes states of length ${classifier.obsDim}; the learner of this config observes ${dim}`);
+      if (classifier.readsState && classifier.obsDim !== dim) throw new Error(`it takes states of length ${classifier.obsDim}; the learner of this config observes ${dim}`);
       env = new ClassifierReward(observed, classifier, stateOf);
     }
   } catch (err) {
@@ -111,7 +124,9 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
       for (;;) {
         const action = expert(obs.state);
         const r = await env.step(action);
-        success = r.info.success === true; // at the last step, as evaluation counts it
+        // At the last step, as evaluation counts it. With a learned reward, a success is one the
+        // classifier and the task agree on: a classifier's false success would teach a wrong goal.
+        success = r.info.success === true && (!classifier || r.info.metrics?.['envSuccess'] === 1);
         ep.push({ obs: stateOf(obs), action: r.info.safety?.executed ?? action, reward: r.reward, costs: r.costs, nextObs: stateOf(r.obs), terminated: r.terminated, truncated: r.truncated });
         obs = r.obs;
         if (r.terminated || r.truncated) break;

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { CorruptFileError, writeFileAtomic } from '../policies/binary-file.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -68,7 +69,16 @@ export async function makeLearnerEnv(config: ExperimentConfig, log?: (line: stri
   // `state: proprio`: the policy sees q, q̇, TCP (and the gripper), not where the goal or the object is.
   if (observed.state === 'proprio') env = new SelectState(env, proprioIndices(env));
   // A learned reward replaces the task's; a simulator's evaluation keeps the task's own success (the honest measure).
-  if (config.env.rewardClassifier && !(evaluation && env.spec.kind === 'sim')) env = new ClassifierReward(env, loadClassifier(config.env.rewardClassifier));
+  if (config.env.rewardClassifier && !(evaluation && env.spec.kind === 'sim')) {
+    const classifier = loadClassifier(config.env.rewardClassifier);
+    try {
+      env = new ClassifierReward(env, classifier);
+    } catch (err) {
+      await env.close();
+      const hint = classifier.camera ? ` (it looks at camera "${classifier.camera.name}": a camera config, with env.options.cameras, takes it)` : '';
+      throw new UsageError(`env.rewardClassifier ${config.env.rewardClassifier}: ${(err as Error).message}${hint}`);
+    }
+  }
   // The person acts outside the safety layers and the rescaling: their commands pass through both.
   if (human && config.hil) env = await withHuman(env, config, config.hil, log);
   return new EpisodeStatistics(env);
@@ -178,7 +188,10 @@ export function loadDemos(path: string, configPath: string, env: EnvSpec, record
  */
 export function recordedWithOf(config: ExperimentConfig): RecordedWith {
   const { cameras: _c, state: _s, engine: _e, ...options } = config.env.options;
-  return JSON.parse(JSON.stringify({ options, rewardClassifier: config.env.rewardClassifier ?? null })) as RecordedWith;
+  // The classifier's content too: one trained again at the same path gives other rewards.
+  const path = config.env.rewardClassifier;
+  const digest = path && existsSync(path) ? { rewardClassifierSha256: createHash('sha256').update(readFileSync(path)).digest('hex') } : {};
+  return JSON.parse(JSON.stringify({ options, rewardClassifier: path ?? null, ...digest })) as RecordedWith;
 }
 
 /** The first path (its keys, outermost first) where two JSON values differ, `[]` for the values themselves, or null when equal. Both are checked labels a few levels deep (camera configs, task options). */

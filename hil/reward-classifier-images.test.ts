@@ -7,6 +7,7 @@ import type { DictObservation } from '../control/spaces.js';
 import { loadBlasKernels } from '../policies/kernels/blas.js';
 import { JsKernels, type Kernels } from '../policies/kernels/kernels.js';
 import { simdElementwise } from '../policies/nn/simd.js';
+import { CorruptFileError, encodeBinary, readBinaryFile, writeFileAtomic } from '../policies/binary-file.js';
 import { allFrames, precisionRecall, RewardClassifier, SCORE_CHUNK, type LabelledEpisode } from './reward-classifier.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'clf-images-'));
@@ -54,6 +55,15 @@ describe('reward classifier on camera frames (issue 23)', () => {
     const back = RewardClassifier.load(path);
     expect(Array.from(back.probabilities(test.obs.slice(0, 20)))).toEqual(Array.from(clf.probabilities(test.obs.slice(0, 20))));
     expect(() => clf.probability({ state: Float32Array.of(0, 0), wrist: new Uint8Array(10) })).toThrow(/need a "wrist" frame of 12×12×1 bytes/);
+    // A header that asks for an encoder far larger than the weights the file holds is corrupt,
+    // said so before anything is allocated (a crafted 90 KB file once asked for ~4 GB).
+    const file = readBinaryFile(path, 'RRLCLF01');
+    const { sectionBytes: _sizes, ...header } = file.header;
+    const image = header['image'] as { spec: Record<string, unknown> };
+    const crafted = join(dir, 'crafted.bin');
+    writeFileAtomic(crafted, encodeBinary('RRLCLF01', { ...header, image: { ...image, spec: { ...image.spec, height: 1024, width: 1024, strides: [1], features: 64 } } }, file.sections));
+    expect(() => RewardClassifier.load(crafted)).toThrow(CorruptFileError);
+    expect(() => RewardClassifier.load(crafted)).toThrow(/crafted\.bin: its image encoder \(1024×1024×1, 6 filters\) needs \d+ weights, the file holds \d+/);
   }, 60_000);
 
   it('scores a large set in chunks: the same probabilities, and memory bounded by a chunk, not the set (review)', async () => {

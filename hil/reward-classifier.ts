@@ -3,11 +3,12 @@ import { Rng } from '../control/rng.js';
 import { stateOf, stateSpace, type Observation, type ObservationSpace } from '../control/spaces.js';
 import { BaseWrapper } from '../control/wrappers/wrapper.js';
 import { randomShift } from '../policies/encoder/augment.js';
-import { ConvEncoderPass, createConvEncoder, encoderParamList, type ConvEncoderParams, type ConvEncoderSpec } from '../policies/encoder/conv-encoder.js';
+import { ConvEncoderPass, createConvEncoder, encoderParamList, encoderParamShapes, type ConvEncoderParams, type ConvEncoderSpec } from '../policies/encoder/conv-encoder.js';
 import { asFloat32, encodeBinary, readBinaryFile, writeFileAtomic, CorruptFileError } from '../policies/binary-file.js';
 import { activeKernels } from '../policies/backend.js';
 import type { Kernels } from '../policies/kernels/kernels.js';
 import { Adam } from '../policies/nn/adam.js';
+import { checkSource, type FrameSource } from '../policies/replay.js';
 import { createMlpParams, MlpPass, paramList, type MlpParams } from '../policies/nn/net.js';
 
 /**
@@ -235,6 +236,7 @@ export interface ClassifierTrainOptions {
   /** Precision the threshold must reach on the held-out frames. Default 0.95. */
   readonly minPrecision?: number;
   readonly envId?: string;
+  readonly frames?: FrameSource;
   /** Where the head's matrix products run. Default: the ones `selectBackend` chose (BLAS or tfjs). */
   readonly kernels?: Kernels;
 }
@@ -243,6 +245,8 @@ const MAGIC = 'RRLCLF01';
 /** What a classifier file records besides its weights. */
 export interface ClassifierMeta {
   readonly envId?: string;
+  /** A camera classifier's camera as its demos' label held it (renderer version, the camera's config): checked against a camera config's. */
+  readonly frames?: FrameSource;
   readonly thresholdPick?: { readonly precision: number; readonly recall: number; readonly frames: number };
   readonly test?: ClassifierTestResult;
 }
@@ -285,6 +289,11 @@ export class RewardClassifier {
     public meta: ClassifierMeta,
   ) {}
 
+  /** Whether it reads the state at all (a camera classifier by default looks at the frame alone). */
+  get readsState(): boolean {
+    return this.mean.length > 0;
+  }
+
   /** The camera it looks at and the frame size it takes (null: the state alone). */
   get camera(): { readonly name: string; readonly height: number; readonly width: number; readonly channels: number } | null {
     const image = this.image;
@@ -313,12 +322,13 @@ export class RewardClassifier {
     const rng = new Rng(options.seed ?? 0);
     const image = encoder.kind === 'conv' ? createImageEncoder(encoder, first as Observation, rng) : null;
     const head = createMlpParams({ input: (image?.spec.features ?? 0) + dim, hidden: options.hidden ?? [64, 64], output: 1, layerNorm: false, activation: 'relu' }, rng);
-    const clf = new RewardClassifier(head, options.kernels ?? activeKernels(), encoder, image, mean, std, obsDim, 0.5, { envId: options.envId });
+    const source = { ...(options.envId === undefined ? {} : { envId: options.envId }), ...(options.frames === undefined ? {} : { frames: options.frames }) };
+    const clf = new RewardClassifier(head, options.kernels ?? activeKernels(), encoder, image, mean, std, obsDim, 0.5, source);
     clf.fit(train, options, rng);
     const scores = clf.probabilities(heldOut.obs);
     const picked = pickThreshold(scores, heldOut.labels, options.minPrecision ?? 0.95);
     clf.threshold = picked.threshold;
-    clf.meta = { envId: options.envId, thresholdPick: { precision: picked.precision, recall: picked.recall, frames: heldOut.obs.length } };
+    clf.meta = { ...source, thresholdPick: { precision: picked.precision, recall: picked.recall, frames: heldOut.obs.length } };
     return clf;
   }
 
@@ -389,7 +399,7 @@ export class RewardClassifier {
     const indices = this.encoder.kind === 'conv' ? (this.encoder.indices ?? []) : this.encoder.indices;
     obs.forEach((ob, r) => {
       const o = stateOf(ob);
-      if (o.length !== this.obsDim) throw new RangeError(`reward classifier: expected observations of length ${this.obsDim}, got ${o.length}`);
+      if (dim > 0 && o.length !== this.obsDim) throw new RangeError(`reward classifier: expected observations of length ${this.obsDim}, got ${o.length}`);
       for (let i = 0; i < dim; i++) {
         const v = indices ? (o[indices[i] as number] as number) : (o[i] as number);
         data[r * dim + i] = (v - (this.mean[i] as number)) / (this.std[i] as number);
@@ -463,8 +473,10 @@ export class RewardClassifier {
     const threshold = h['threshold'];
     const encoder = readEncoderSpec(h['encoder']);
     if (typeof obsDim !== 'number' || !Array.isArray(hidden) || typeof threshold !== 'number' || !encoder) throw new CorruptFileError(`${path}: not a reward classifier header`);
-    const image = encoder.kind === 'conv' ? readImage(h['image'], path) : null;
-    const [mean, std, ...weights] = file.sections.map(asFloat32);
+    const sections = file.sections.map(asFloat32);
+    const weightValues = sections.slice(2).reduce((n, w) => n + w.length, 0);
+    const image = encoder.kind === 'conv' ? readImage(h['image'], path, weightValues) : null;
+    const [mean, std, ...weights] = sections;
     if (!mean || !std) throw new CorruptFileError(`${path}: missing normalisation`);
     if (!hidden.every((n): n is number => Number.isInteger(n) && n > 0)) throw new CorruptFileError(`${path}: hidden layer sizes [${hidden}] are not positive integers`);
     const head = createMlpParams({ input: (image?.spec.features ?? 0) + mean.length, hidden, output: 1, layerNorm: false, activation: 'relu' }, new Rng(0));
@@ -493,12 +505,14 @@ export class RewardClassifier {
  * at its frame size.
  */
 export function checkClassifierFits(classifier: RewardClassifier, spec: { readonly id: string; readonly observationSpace: ObservationSpace }, { state = true }: { state?: boolean } = {}): void {
+  const trainedFor = classifier.meta.envId;
+  if (trainedFor !== undefined && trainedFor !== spec.id) throw new Error(`reward classifier was trained on ${trainedFor} episodes; this is ${spec.id}`);
   const dim = stateSpace(spec.observationSpace).low.length;
-  if (state && dim !== classifier.obsDim) throw new Error(`reward classifier takes observations of length ${classifier.obsDim}; ${spec.id} gives ${dim}`);
+  if (state && classifier.readsState && dim !== classifier.obsDim) throw new Error(`reward classifier takes observations of length ${classifier.obsDim}; ${spec.id} gives ${dim}`);
   const camera = classifier.camera;
   if (!camera) return;
   const space = spec.observationSpace;
-  const seen = space.kind === 'dict' ? space.cameras[camera.name] : undefined;
+  const seen = space.kind === 'dict' && Object.hasOwn(space.cameras, camera.name) ? space.cameras[camera.name] : undefined;
   if (!seen) throw new Error(`reward classifier looks at camera "${camera.name}"; ${spec.id} observes ${space.kind === 'dict' ? `cameras ${Object.keys(space.cameras).join(', ')}` : 'no camera'}`);
   if (seen.height !== camera.height || seen.width !== camera.width || seen.channels !== camera.channels) throw new Error(`reward classifier looks at "${camera.name}" frames of ${camera.height}×${camera.width}×${camera.channels}; ${spec.id} gives ${seen.height}×${seen.width}×${seen.channels}`);
 }
@@ -579,8 +593,12 @@ function readEncoderSpec(v: unknown): EncoderSpec | null {
   return null;
 }
 
-/** A conv classifier's encoder shape from its header (weights are read after). */
-function readImage(v: unknown, path: string): ImageEncoder {
+/**
+ * A conv classifier's encoder shape from its header (weights are read after). `weightValues`: the
+ * file's weight values in all; a header that asks for more is corrupt, and is said so before
+ * anything is allocated (a crafted 90 KB file asked for a 4 GB encoder).
+ */
+function readImage(v: unknown, path: string, weightValues: number): ImageEncoder {
   const bad = (): never => {
     throw new CorruptFileError(`${path}: the image encoder's header is malformed`);
   };
@@ -599,6 +617,8 @@ function readImage(v: unknown, path: string): ImageEncoder {
   if (!Array.isArray(strides) || !strides.every((x) => Number.isInteger(x) && x >= 1)) return bad();
   const conv: ConvEncoderSpec = { height: int('height'), width: int('width'), channels: int('channels'), filters: int('filters'), strides: strides.map(Number), features: int('features') };
   try {
+    const needed = encoderParamShapes(conv, 'encoder').reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    if (needed > weightValues) throw new Error(`its image encoder (${conv.height}×${conv.width}×${conv.channels}, ${conv.filters} filters) needs ${needed} weights, the file holds ${weightValues}`);
     return { camera, spec: conv, params: createConvEncoder(conv, new Rng(0)), pad };
   } catch (err) {
     throw new CorruptFileError(`${path}: ${(err as Error).message}`);
@@ -623,8 +643,15 @@ function readMeta(value: unknown): ClassifierMeta {
   const p = numbers(m['thresholdPick'] ?? m['heldOut'], ['precision', 'recall', 'frames']);
   const t = numbers(m['test'], ['precision', 'recall', 'truePositives', 'falsePositives', 'positives', 'frames', 'episodes']);
   const get = (x: Map<string, number>, k: string): number => x.get(k) ?? Number.NaN;
+  let frames: FrameSource | undefined;
+  try {
+    frames = m['frames'] === undefined ? undefined : checkSource({ env: 'classifier', frames: m['frames'] }, 'classifier').frames;
+  } catch {
+    frames = undefined;
+  }
   return {
     ...(typeof m['envId'] === 'string' ? { envId: m['envId'] } : {}),
+    ...(frames ? { frames } : {}),
     ...(p ? { thresholdPick: { precision: get(p, 'precision'), recall: get(p, 'recall'), frames: get(p, 'frames') } } : {}),
     ...(t
       ? { test: { precision: get(t, 'precision'), recall: get(t, 'recall'), truePositives: get(t, 'truePositives'), falsePositives: get(t, 'falsePositives'), positives: get(t, 'positives'), frames: get(t, 'frames'), episodes: get(t, 'episodes') } }

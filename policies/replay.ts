@@ -288,6 +288,8 @@ export interface RecordedWith {
   readonly options: Readonly<Record<string, unknown>>;
   /** `env.rewardClassifier` (a path), or null. */
   readonly rewardClassifier: string | null;
+  /** The classifier file's SHA-256 (hex) when it was there: a classifier trained again at the same path is another reward. */
+  readonly rewardClassifierSha256?: string;
 }
 
 /** What drew a table's camera frames (see {@link ReplaySource.frames}). */
@@ -306,16 +308,16 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
   // A camera config is a few levels deep (camera → pose → position): deeper is not one, and would only recurse.
   const framesOk = f === undefined || (typeof f === 'object' && f !== null && !Array.isArray(f) && Number.isSafeInteger(f.renderer) && (f.renderer as number) >= 1 && Array.isArray(f.cameras) && f.cameras.length <= 64 && f.cameras.every((c) => shallowJson(c, 4)));
   if (!framesOk) throw new CorruptFileError(`${what}: the header's \`source.frames\` is not a renderer version with a list of cameras`);
-  const t = o.recordedWith as { options?: unknown; rewardClassifier?: unknown } | undefined;
+  const t = o.recordedWith as { options?: unknown; rewardClassifier?: unknown; rewardClassifierSha256?: unknown } | undefined;
   const isRecord = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
   // Options are a few levels deep (action → frame): deeper is not an env option.
-  const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)));
+  const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)) && (t.rewardClassifierSha256 === undefined || (typeof t.rewardClassifierSha256 === 'string' && /^[0-9a-f]{64}$/.test(t.rewardClassifierSha256))));
   if (!recordedOk) throw new CorruptFileError(`${what}: the header's \`source.recordedWith\` is not the env options and reward classifier of a config`);
   return {
     env: o.env as string,
     ...(names === undefined ? {} : { observationNames: [...(names as string[])] }),
     ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: JSON.parse(JSON.stringify(f.cameras)) as unknown[] } }),
-    ...(t === undefined ? {} : { recordedWith: JSON.parse(JSON.stringify({ options: t.options, rewardClassifier: t.rewardClassifier })) as RecordedWith }),
+    ...(t === undefined ? {} : { recordedWith: JSON.parse(JSON.stringify({ options: t.options, rewardClassifier: t.rewardClassifier, ...(t.rewardClassifierSha256 === undefined ? {} : { rewardClassifierSha256: t.rewardClassifierSha256 }) })) as RecordedWith }),
   };
 }
 

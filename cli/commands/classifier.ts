@@ -4,7 +4,7 @@ import type { Observation } from '../../control/spaces.js';
 import { allFrames, episodesFromDemos, RewardClassifier, sampleFrames, splitEpisodes, type DemoTable, type EncoderSpec, type LabelledEpisode } from '../../hil/reward-classifier.js';
 import { selectBackend } from '../../policies/backend.js';
 import { FrameReplay, isFrameReplayFile } from '../../policies/frame-replay.js';
-import { ReplayBuffer } from '../../policies/replay.js';
+import { ReplayBuffer, type FrameSource, type ReplaySource } from '../../policies/replay.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { USAGE } from '../usage.js';
 
@@ -32,7 +32,12 @@ export async function classifierCommand(args: Args): Promise<void> {
   const heldOut = fractionFlag(args, 'held-out', 0.2);
   const minPrecision = fractionFlag(args, 'min-precision', 0.95);
   const seed = seedFlag(args, 0);
-  const { tables, encoder } = demoTables(paths, stringFlag(args, 'camera'));
+  const twice = paths.find((p, i) => paths.indexOf(p) !== i);
+  if (twice) throw new UsageError(`--demos names ${twice} twice (its episodes would be in training and in the test)`);
+  const { tables, encoder, frames } = demoTables(paths, stringFlag(args, 'camera'));
+  const envs = [...new Set(tables.map((t) => t.source?.env ?? null))];
+  if (envs.filter((e) => e !== null).length > 1) throw new UsageError(`--demos holds episodes of ${envs.filter((e) => e !== null).join(' and ')}: a classifier is trained for one task`);
+  const envId = envs.length === 1 && envs[0] !== null ? envs[0] : undefined;
   await selectBackend('auto');
   const episodes = withSuccessFrames(episodesFromDemos<Observation>(tables), successFrames);
   let split: ReturnType<typeof splitEpisodes<LabelledEpisode<Observation>>>;
@@ -48,7 +53,7 @@ export async function classifierCommand(args: Args): Promise<void> {
   }
   const { train, threshold, test } = split;
   if (!test.some((e) => e.labels.includes(0))) throw new UsageError(`the ${test.length} test episode(s) have no non-success frame to measure precision on: record more episodes or raise --held-out`);
-  const clf = RewardClassifier.train(sampleFrames(train, { negativesPerPositive: negatives, seed }), allFrames(threshold), { seed, minPrecision, epochs: intFlag(args, 'epochs', encoder.kind === 'conv' ? 60 : 200), encoder });
+  const clf = RewardClassifier.train(sampleFrames(train, { negativesPerPositive: negatives, seed }), allFrames(threshold), { seed, minPrecision, epochs: intFlag(args, 'epochs', encoder.kind === 'conv' ? 60 : 200), encoder, ...(envId ? { envId } : {}), ...(frames ? { frames } : {}) });
   const pick = clf.meta.thresholdPick as { precision: number; recall: number; frames: number };
   const h = clf.test(allFrames(test), test.length);
   mkdirSync(dirname(out), { recursive: true });
@@ -65,7 +70,7 @@ export async function classifierCommand(args: Args): Promise<void> {
  * filters, as the pixel configs' encoders; the state is left out: a success is what the camera
  * sees).
  */
-function demoTables(paths: readonly string[], camera: string | undefined): { tables: DemoTable<Observation>[]; encoder: EncoderSpec } {
+function demoTables(paths: readonly string[], camera: string | undefined): { tables: (DemoTable<Observation> & { source?: ReplaySource })[]; encoder: EncoderSpec; frames?: FrameSource } {
   const withFrames = paths.filter((p) => isFrameReplayFile(p));
   if (withFrames.length === 0) {
     if (camera !== undefined) throw new UsageError(`--camera ${camera}: ${paths.join(', ')} hold no camera frames (record the demos with env.options.cameras)`);
@@ -78,7 +83,12 @@ function demoTables(paths: readonly string[], camera: string | undefined): { tab
   for (const [i, t] of tables.entries()) if (!names(t).includes(name)) throw new UsageError(`--camera ${name}: ${paths[i]} has camera${names(t).length > 1 ? 's' : ''} ${names(t).join(', ')}`);
   const shapes = new Set(tables.map((t) => JSON.stringify(t.spec.cameras.find((c) => c.name === name))));
   if (shapes.size > 1) throw new UsageError(`--camera ${name}: the demo files' "${name}" frames differ in size (${[...shapes].join(' vs ')})`);
-  return { tables, encoder: { kind: 'conv', camera: name, filters: 16 } };
+  // The camera as the demos' labels hold it (renderer, pose, optics): the classifier keeps it, and a
+  // camera config whose camera differs is refused. Files that disagree on it are not one camera.
+  const labels = tables.map((t) => (t.source?.frames ? { renderer: t.source.frames.renderer, cameras: t.source.frames.cameras.filter((c) => (c as { name?: unknown } | null)?.name === name) } : null));
+  if (new Set(labels.map((l) => JSON.stringify(l))).size > 1) throw new UsageError(`--camera ${name}: the demo files were drawn by different "${name}" cameras (or renderers): ${paths.join(', ')}`);
+  const frames = labels[0]?.cameras.length === 1 ? labels[0] : undefined;
+  return { tables, encoder: { kind: 'conv', camera: name, filters: 16 }, ...(frames ? { frames } : {}) };
 }
 
 /** Marks the last `k` frames of each successful episode as successes (a person holding the success state). */
