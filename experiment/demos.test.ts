@@ -7,7 +7,7 @@ import { make } from '../tasks/registry.js';
 import { ReplayBuffer } from '../policies/replay.js';
 import { validateConfig } from './config.js';
 import { demoTable, recordDemonstrations, saveDemos } from './demos.js';
-import { loadDemos, recordedWithOf } from './setup.js';
+import { checkDemoSource, loadDemos, recordedWithOf } from './setup.js';
 
 describe('demo files carry the task they were recorded on', () => {
   it('a PandaPush-v0 demo file (metres) is refused by a PandaPush-v1 config (decimetres) although the shapes match; its own task and unlabelled files load', async () => {
@@ -56,6 +56,14 @@ describe('demo files carry the task they were recorded on', () => {
     expect(() => loadDemos(file, 'sparse.yaml', env.spec, recordedWithOf(config({ action: { frame: 'tcp' }, reward: 'sparse' })))).toThrow(/pick\.demos: recorded under another config than this one \(rewards, episode ends or actions may differ; options compare as the configs write them\) — at options\.reward: absent in the demos, "sparse" in this config: record them with `npx roborl record-demos --config sparse\.yaml/);
     expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(config({ action: { frame: 'joint' } })))).toThrow(/at options\.action\.frame: "tcp" in the demos, "joint" in this config/);
     expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(config({ action: { frame: 'tcp' } }, { rewardClassifier: '/x/success.classifier' })))).toThrow(/at rewardClassifier: null in the demos, "\/x\/success\.classifier" in this config/);
+    // The classifier's content: a label with its digest is refused for a classifier file that
+    // changed since; a label from before digests were recorded passes on it.
+    const spec = { id: 'PandaPickCube-v0' };
+    const label = { options: {}, rewardClassifier: '/x/a.classifier' };
+    const sha = (c: string): string => c.repeat(64);
+    expect(() => checkDemoSource('d.demos', { env: 'PandaPickCube-v0', recordedWith: { ...label, rewardClassifierSha256: sha('a') } }, spec, 'record', { ...label, rewardClassifierSha256: sha('b') })).toThrow(/the classifier file changed since.* at rewardClassifierSha256: "a{64}" in the demos, "b{64}" in this config/);
+    expect(() => checkDemoSource('d.demos', { env: 'PandaPickCube-v0', recordedWith: label }, spec, 'record', { ...label, rewardClassifierSha256: sha('b') })).not.toThrow();
+    expect(() => checkDemoSource('d.demos', { env: 'PandaPickCube-v0', recordedWith: { ...label, rewardClassifierSha256: sha('a') } }, spec, 'record', { ...label, rewardClassifierSha256: sha('a') })).not.toThrow();
     // Keys from a file are shown bounded and escaped: no terminal control, no megabyte of markup.
     const crafted = ReplayBuffer.load(file);
     crafted.source = { ...crafted.source!, recordedWith: { ...crafted.source!.recordedWith!, options: { [`\u001b[2J<script>${'x'.repeat(100_000)}`]: 1, 'action.frame': 'tcp' } } };

@@ -190,7 +190,12 @@ export function recordedWithOf(config: ExperimentConfig): RecordedWith {
   const { cameras: _c, state: _s, engine: _e, ...options } = config.env.options;
   // The classifier's content too: one trained again at the same path gives other rewards.
   const path = config.env.rewardClassifier;
-  const digest = path && existsSync(path) ? { rewardClassifierSha256: createHash('sha256').update(readFileSync(path)).digest('hex') } : {};
+  let digest = {};
+  try {
+    if (path && existsSync(path)) digest = { rewardClassifierSha256: createHash('sha256').update(readFileSync(path)).digest('hex') };
+  } catch {
+    // Not a readable file: no digest here; loading the classifier says what is wrong.
+  }
   return JSON.parse(JSON.stringify({ options, rewardClassifier: path ?? null, ...digest })) as RecordedWith;
 }
 
@@ -234,8 +239,11 @@ export function checkDemoSource(path: string, source: ReplaySource | undefined, 
   if (!source) return;
   if (source.env !== env.id) throw new UsageError(`${path} holds demos of ${JSON.stringify(source.env)}, but this config trains ${env.id}: ${record}`);
   if (source.recordedWith && recordedWith) {
-    const field = firstDifference(source.recordedWith, recordedWith);
-    if (field !== null) throw new UsageError(`${path}: recorded under another config than this one (rewards, episode ends or actions may differ; options compare as the configs write them) — at ${showPath(field, 'the label')}: ${showValue(valueAt(source.recordedWith, field))} in the demos, ${showValue(valueAt(recordedWith, field))} in this config: ${record}`);
+    // Labels from before the classifier's digest was recorded pass unchecked on it, as files from before a label do.
+    const { rewardClassifierSha256: digest, ...withoutDigest } = recordedWith;
+    const ours = source.recordedWith.rewardClassifierSha256 === undefined ? withoutDigest : { ...withoutDigest, ...(digest === undefined ? {} : { rewardClassifierSha256: digest }) };
+    const field = firstDifference(source.recordedWith, ours);
+    if (field !== null) throw new UsageError(`${path}: recorded under another config than this one (rewards, episode ends or actions may differ; options compare as the configs write them${field[0] === 'rewardClassifierSha256' ? '; here the classifier file changed since, e.g. trained again' : ''}) — at ${showPath(field, 'the label')}: ${showValue(valueAt(source.recordedWith, field))} in the demos, ${showValue(valueAt(ours, field))} in this config: ${record}`);
   }
   const ours = env.observationNames;
   const theirs = source.observationNames;

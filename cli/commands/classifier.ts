@@ -35,9 +35,10 @@ export async function classifierCommand(args: Args): Promise<void> {
   const twice = paths.find((p, i) => paths.indexOf(p) !== i);
   if (twice) throw new UsageError(`--demos names ${twice} twice (its episodes would be in training and in the test)`);
   const { tables, encoder, frames } = demoTables(paths, stringFlag(args, 'camera'));
-  const envs = [...new Set(tables.map((t) => t.source?.env ?? null))];
-  if (envs.filter((e) => e !== null).length > 1) throw new UsageError(`--demos holds episodes of ${envs.filter((e) => e !== null).join(' and ')}: a classifier is trained for one task`);
-  const envId = envs.length === 1 && envs[0] !== null ? envs[0] : undefined;
+  // The task the demos' labels name (files from before the label name none).
+  const envs = [...new Set(tables.flatMap((t) => (t.source ? [t.source.env] : [])))];
+  if (envs.length > 1) throw new UsageError(`--demos holds episodes of ${envs.join(' and ')}: a classifier is trained for one task`);
+  const envId = envs[0];
   await selectBackend('auto');
   const episodes = withSuccessFrames(episodesFromDemos<Observation>(tables), successFrames);
   let split: ReturnType<typeof splitEpisodes<LabelledEpisode<Observation>>>;
