@@ -2,24 +2,43 @@ import { describe, expect, it } from 'vitest';
 import { checkEnv } from '../control/check-env.js';
 import { EnvStateError, InvalidActionError } from '../control/env.js';
 import { Rng } from '../control/rng.js';
-import { contains, sample } from '../control/spaces.js';
+import { contains, frameSize, sample, type ObservationSpace } from '../control/spaces.js';
 import type { SimulatedRobot } from '../robots/emulator/sim-robot.js';
 import type { RobotEnv } from '../robots/robot-env.js';
 import { RosRobotEnv } from '../robots/ros/ros-env.js';
 import { DynamixelRobotEnv, FramedRobotEnv } from '../robots/serial/serial-env.js';
 import { robotTask } from '../robots/task.js';
-import { envEntry, listEnvs, make } from '../tasks/registry.js';
+import type { Env } from '../control/env.js';
+import type { Observation } from '../control/spaces.js';
+import { makeObserved } from '../tasks/cameras.js';
+import { envEntry, listEnvs, type MakeOptions } from '../tasks/registry.js';
 import { cleanup, ptyPair, servedArm, servedRos, until } from './robot-fixtures.js';
 
 /**
  * The contract suite: every registered env — on every physics engine it runs on, and every env
  * registered later, simulated or a robot emulator — must pass it unchanged.
  */
-/** Every registered env, a physical task once on each of its engines. */
+/**
+ * Every registered env, a physical task once on each of its engines; and every Panda task (a scene
+ * to render) once more as a camera observation ({state: proprioception, front: a 32×32 frame},
+ * issue 23), on its first engine (the frame is the same on each: tasks/cameras.test.ts).
+ */
 const variants: [string, string, Record<string, unknown>][] = listEnvs().flatMap((id) => {
   const engines = envEntry(id).engines;
-  return engines.length ? engines.map((engine): [string, string, Record<string, unknown>] => [`${id} on ${engine}`, id, { engine }]) : [[id, id, {}]];
+  const plain: [string, string, Record<string, unknown>][] = engines.length ? engines.map((engine): [string, string, Record<string, unknown>] => [`${id} on ${engine}`, id, { engine }]) : [[id, id, {}]];
+  const camera = { cameras: [{ name: 'front', width: 32, height: 32, pose: { kind: 'fixed', position: [1.35, -0.6, 0.85], lookAt: [0.3, 0, 0.3] } }], state: 'proprio' };
+  return id.startsWith('Panda') ? [...plain, [`${id} seen by a camera`, id, engines.length ? { engine: engines[0], ...camera } : camera]] : plain;
 });
+
+/** Any observation as numbers, for equality: the state, then each camera's frame by name. */
+const flat = (obs: Observation): number[] => (obs instanceof Float32Array ? Array.from(obs) : [...Array.from(obs.state), ...Object.keys(obs).filter((k) => k !== 'state').sort().flatMap((k) => Array.from(obs[k] as Uint8Array))]);
+const make = (id: string, options: MakeOptions): Promise<Env<Observation>> => makeObserved(id, options);
+/** Inside the space: the state within its bounds, each frame bytes of its camera's size. */
+const inSpace = (space: ObservationSpace, obs: Observation): boolean => {
+  if (space.kind !== 'dict') return obs instanceof Float32Array && contains(space, obs, 1e-5);
+  if (obs instanceof Float32Array || !contains(space.state, obs.state, 1e-5)) return false;
+  return Object.entries(space.cameras).every(([name, c]) => obs[name] instanceof Uint8Array && obs[name].length === frameSize(c)) && Object.keys(obs).length === Object.keys(space.cameras).length + 1;
+};
 
 describe.each(variants)('env contract: %s', (_name, id, options) => {
   it('passes checkEnv (spaces, determinism, bad actions, reset after an episode end)', async () => {
@@ -34,11 +53,11 @@ describe.each(variants)('env contract: %s', (_name, id, options) => {
     const rng = new Rng(11);
     const ra = await a.reset({ seed: 3 });
     const rb = await b.reset({ seed: 3 });
-    expect(Array.from(ra.obs)).toEqual(Array.from(rb.obs));
+    expect(flat(ra.obs)).toEqual(flat(rb.obs));
     for (let t = 0; t < 25; t++) {
       const action = sample(a.spec.actionSpace, rng);
       const [sa, sb] = [await a.step(action), await b.step(action)];
-      expect(Array.from(sa.obs)).toEqual(Array.from(sb.obs));
+      expect(flat(sa.obs)).toEqual(flat(sb.obs));
       expect(sa.reward).toBe(sb.reward);
       expect(Array.from(sa.costs)).toEqual(Array.from(sb.costs));
       if (sa.terminated || sa.truncated) break;
@@ -50,7 +69,7 @@ describe.each(variants)('env contract: %s', (_name, id, options) => {
     const env = await make(id, { options });
     const o1 = (await env.reset({ seed: 1 })).obs;
     const o2 = (await env.reset({ seed: 2 })).obs;
-    expect(Array.from(o1)).not.toEqual(Array.from(o2));
+    expect(flat(o1)).not.toEqual(flat(o2));
     await env.close();
   });
 
@@ -72,7 +91,7 @@ describe.each(variants)('env contract: %s', (_name, id, options) => {
     let { obs } = await env.reset({ seed: 5 });
     let steps = 0;
     for (;;) {
-      expect(contains(env.spec.observationSpace, obs, 1e-5)).toBe(true);
+      expect(inSpace(env.spec.observationSpace, obs)).toBe(true);
       const r = await env.step(sample(env.spec.actionSpace, rng));
       steps++;
       obs = r.obs;
