@@ -93,6 +93,16 @@ describe('a success classifier that looks at camera frames (issue 23, SERL)', ()
     // where the task's own (−distance a step) would be negative.
     for (const e of episodes) expect([0, 1]).toContain(e.return);
     expect(existsSync(join(runDir, 'checkpoints'))).toBe(true);
+    // The run's policy records episodes too (failures kept: a classifier's negatives), on what the
+    // learner observes; a config the run does not observe is refused by name.
+    const policyDemos = join(dir, 'policy.demos');
+    const recorded = await cli(['record-demos', '--config', plain, '--policy', runDir, '--episodes', '2', '--keep-failures', '--out', policyDemos]);
+    expect(recorded.stdout).toMatch(/from 2 episodes \(\d\/2 successful\)/);
+    expect([...FrameReplay.load(policyDemos).episodes()]).toHaveLength(2);
+    const sideCfg = join(dir, 'side.yaml');
+    writeFileSync(sideCfg, config(demos).replace('- name: front', '- name: side'));
+    expect(await failure(['record-demos', '--config', sideCfg, '--policy', runDir, '--episodes', '1', '--out', join(dir, 'x.demos')])).toMatch(/--policy .*run: the run's cameras differ from this config's at 0\.name/);
+    expect(await failure(['record-demos', '--env', 'PandaReach-v0', '--policy', runDir, '--episodes', '1', '--out', join(dir, 'x.demos')])).toMatch(/a run's policy records with a camera config only/);
     // Trained again at the same path, it is another reward: the demos recorded with the old one are refused.
     await cli(['classifier', 'train', '--demos', demos, '--out', clfPath, '--held-out', '0.5', '--epochs', '30', '--min-precision', '0.5', '--seed', '9']);
     expect(await failure(['train', learned, '--run-dir', join(dir, 'run-stale')])).toMatch(/learned\.demos: recorded under another config than this one .* at rewardClassifierSha256: "[0-9a-f]{64}" in the demos, "[0-9a-f]{64}" in this config: record them/);

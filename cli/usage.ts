@@ -81,6 +81,9 @@ export const USAGE = {
   cost expressions, Tier 0 limits, shield): the stored actions are the executed ones, in the
   learner's [−1, 1] units.
   --policy scripted  the task's expert (the same as --device scripted)
+  --policy RUN       a camera run's policy (its newest checkpoint, deterministic) acts instead, on
+                     what the config's learner observes (the run must observe the same); with
+                     --keep-failures its episodes are the negatives a success classifier needs
   --device D         scripted: the task's expert (default); keyboard, hid or web: a person drives
                      (take over to move; the arm holds still otherwise); their success button
                      ends a kept episode, failure / end-episode discard it

@@ -86,11 +86,13 @@ function loadCameraClassifier(path: string, cameras: readonly CameraConfig[]): R
  * The scripted expert's demos with camera frames: the expert acts on the task's full state (it
  * needs the goal), the table stores what the learner will observe — the config's `state`
  * (proprioception with `state: proprio`) and the frames. Successful episodes only (or all, with
- * `keepFailures`).
+ * `keepFailures`). With `policy` (a camera run's, {@link loadRecordingPolicy}) it acts instead,
+ * on what the learner observes: its episodes, failures kept, are the negatives a success
+ * classifier needs (HIL-SERL's come from the policy's own runs).
  */
-export async function recordPixelDemonstrations(config: ExperimentConfig, episodes: number, seed: number, keepFailures: boolean, onEpisode?: (successes: number, attempts: number) => void): Promise<{ table: FrameReplay; successes: number; attempts: number }> {
+export async function recordPixelDemonstrations(config: ExperimentConfig, episodes: number, seed: number, keepFailures: boolean, onEpisode?: (successes: number, attempts: number) => void, policy?: { reset(): void; act(obs: DictObservation): Float32Array }): Promise<{ table: FrameReplay; successes: number; attempts: number }> {
   const id = config.env.id;
-  if (!envEntry(id).scripted) throw new UsageError(`${id} has no scripted expert`);
+  if (!policy && !envEntry(id).scripted) throw new UsageError(`${id} has no scripted expert`);
   const { state } = splitCameraOptions(id, config.env.options);
   const { inner, cameras } = withoutCameras(config, 'full');
   // A learned reward looks at the frames: it goes outside the cameras, shown what the learner sees.
@@ -112,7 +114,7 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
     throw new UsageError(`env.rewardClassifier ${rewardClassifier}: ${(err as Error).message}`);
   }
   try {
-    const expert = scriptedInLearnerUnits(id, full);
+    const expert = policy ? null : scriptedInLearnerUnits(id, full);
     const kept: Transition<DictObservation>[] = [];
     let attempts = 0;
     let successes = 0;
@@ -120,9 +122,10 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
       if (!keepFailures && attempts >= episodes * 5) throw new Error(`the expert succeeded in only ${successes} of ${attempts} episodes; use --keep-failures to keep them all`);
       const ep: Transition<DictObservation>[] = [];
       let { obs } = await env.reset({ seed: seedAt(seed, attempts) });
+      policy?.reset();
       let success = false;
       for (;;) {
-        const action = expert(obs.state);
+        const action = expert ? expert(obs.state) : (policy as { act(obs: DictObservation): Float32Array }).act(stateOf(obs));
         const r = await env.step(action);
         // At the last step, as evaluation counts it. With a learned reward, a success is one the
         // classifier and the task agree on: a classifier's false success would teach a wrong goal.
@@ -151,6 +154,22 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
   } finally {
     await env.close();
   }
+}
+
+/**
+ * A camera run's policy (its newest checkpoint, deterministic) to record with `config`: the run
+ * must observe what the config does — the same task, `state` and cameras (as camera demos are
+ * compared) — or it is refused by name.
+ */
+export async function loadRecordingPolicy(runDir: string, config: ExperimentConfig): Promise<{ reset(): void; act(obs: DictObservation): Float32Array }> {
+  const run = await loadPixelRunPolicy(runDir);
+  const theirs = splitCameraOptions(run.config.env.id, run.config.env.options);
+  const ours = splitCameraOptions(config.env.id, config.env.options);
+  if (run.config.env.id !== config.env.id) throw new UsageError(`--policy ${runDir}: the run trained ${run.config.env.id}; this config is ${config.env.id}`);
+  if (theirs.state !== ours.state) throw new UsageError(`--policy ${runDir}: the run observed state: ${theirs.state}; this config state: ${ours.state}`);
+  const field = firstDifference(cameraLabel(theirs.cameras), cameraLabel(ours.cameras));
+  if (field !== null) throw new UsageError(`--policy ${runDir}: the run's cameras differ from this config's at ${showPath(field, 'the cameras')}`);
+  return run.policy;
 }
 
 /** What {@link trainPixels} needs from the train command. */

@@ -5,9 +5,9 @@ import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from
 import { HilSectionSchema, TELEOP_DEVICES, type ExperimentConfig } from '../../experiment/config.js';
 import { demoConfig, demoTable, holdStill, recordDemonstrations, saveDemos } from '../../experiment/demos.js';
 import { Progress } from '../progress.js';
-import { hasCameras, recordPixelDemonstrations } from '../../experiment/pixels.js';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { hasCameras, loadRecordingPolicy, recordPixelDemonstrations } from '../../experiment/pixels.js';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { makeTeleopEnv } from '../../experiment/teleop.js';
 import { stopSignals } from '../stop-signals.js';
 import { USAGE } from '../usage.js';
@@ -30,7 +30,10 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   const config = demoConfig(envFlag, configFlag);
   const id = config.env.id;
   const policyName = stringFlag(args, 'policy');
-  if (policyName !== undefined && policyName !== 'scripted') throw new UsageError(`Expected --policy to be scripted, got \`${policyName}\` (a person records with --device keyboard|hid|web)`);
+  // A camera run's folder: its policy records episodes (with --keep-failures, a success classifier's negatives).
+  const runPolicy = policyName !== undefined && policyName !== 'scripted' && existsSync(join(policyName, 'config.yaml')) ? policyName : undefined;
+  if (policyName !== undefined && policyName !== 'scripted' && !runPolicy) throw new UsageError(`Expected --policy to be scripted or a camera run's folder, got \`${policyName}\` (a person records with --device keyboard|hid|web)`);
+  if (runPolicy && !hasCameras(config)) throw new UsageError(`--policy ${runPolicy}: a run's policy records with a camera config only (env.options.cameras)`);
   const device = stringFlag(args, 'device') ?? 'scripted';
   const episodes = intFlag(args, 'episodes', 20);
   const seed = seedFlag(args, 5_000_000);
@@ -42,7 +45,8 @@ export async function recordDemosCommand(args: Args): Promise<void> {
     const progress = new Progress(episodes, `record ${id}`);
     if (hasCameras(config)) {
       // The config's cameras: the frames go in the table with the state the learner observes.
-      const rec = await recordPixelDemonstrations(config, episodes, seed, keepFailures, (s, a) => progress.update(keepFailures ? a : s, `${s}/${a} successful`, true));
+      const policy = runPolicy ? await loadRecordingPolicy(runPolicy, config) : undefined;
+      const rec = await recordPixelDemonstrations(config, episodes, seed, keepFailures, (s, a) => progress.update(keepFailures ? a : s, `${s}/${a} successful`, true), policy);
       progress.done();
       mkdirSync(dirname(out), { recursive: true });
       rec.table.save(out);
