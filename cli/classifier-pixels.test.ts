@@ -103,6 +103,10 @@ describe('a success classifier that looks at camera frames (issue 23, SERL)', ()
     writeFileSync(sideCfg, config(demos).replace('- name: front', '- name: side'));
     expect(await failure(['record-demos', '--config', sideCfg, '--policy', runDir, '--episodes', '1', '--out', join(dir, 'x.demos')])).toMatch(/--policy .*run: the run's cameras differ from this config's at 0\.name/);
     expect(await failure(['record-demos', '--env', 'PandaReach-v0', '--policy', runDir, '--episodes', '1', '--out', join(dir, 'x.demos')])).toMatch(/a run's policy records with a camera config only/);
+    const tcpCfg = join(dir, 'tcp.yaml');
+    writeFileSync(tcpCfg, config(demos).replace('    state: proprio\n', '    state: proprio\n    action: { frame: tcp }\n'));
+    expect(await failure(['record-demos', '--config', tcpCfg, '--policy', runDir, '--episodes', '1', '--out', join(dir, 'x.demos')])).toMatch(/--policy .*run: the run acts with env\.options\.action null, this config with \{"frame":"tcp"\}/);
+    expect(await failure(['record-demos', '--config', plain, '--policy', runDir, '--device', 'keyboard', '--out', join(dir, 'x.demos')])).toMatch(/--policy and --device: one of them acts/);
     // Trained again at the same path, it is another reward: the demos recorded with the old one are refused.
     await cli(['classifier', 'train', '--demos', demos, '--out', clfPath, '--held-out', '0.5', '--epochs', '30', '--min-precision', '0.5', '--seed', '9']);
     expect(await failure(['train', learned, '--run-dir', join(dir, 'run-stale')])).toMatch(/learned\.demos: recorded under another config than this one .* at rewardClassifierSha256: "[0-9a-f]{64}" in the demos, "[0-9a-f]{64}" in this config: record them/);

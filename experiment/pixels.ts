@@ -119,7 +119,7 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
     let attempts = 0;
     let successes = 0;
     while (keepFailures ? attempts < episodes : successes < episodes) {
-      if (!keepFailures && attempts >= episodes * 5) throw new Error(`the expert succeeded in only ${successes} of ${attempts} episodes; use --keep-failures to keep them all`);
+      if (!keepFailures && attempts >= episodes * 5) throw new Error(`the ${policy ? 'policy' : 'expert'} succeeded in only ${successes} of ${attempts} episodes; use --keep-failures to keep them all`);
       const ep: Transition<DictObservation>[] = [];
       let { obs } = await env.reset({ seed: seedAt(seed, attempts) });
       policy?.reset();
@@ -162,7 +162,11 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
  * compared) — or it is refused by name.
  */
 export async function loadRecordingPolicy(runDir: string, config: ExperimentConfig): Promise<{ reset(): void; act(obs: DictObservation): Float32Array }> {
+  if (!hasCameras(loadRunConfig(runDir))) throw new UsageError(`--policy ${runDir}: a state run (its config has no env.options.cameras); a camera run's policy records with a camera config`);
+  const actionOf = (c: ExperimentConfig): unknown => c.env.options['action'] ?? null;
   const run = await loadPixelRunPolicy(runDir);
+  const action = firstDifference(actionOf(run.config), actionOf(config));
+  if (action !== null) throw new UsageError(`--policy ${runDir}: the run acts with env.options.action ${showValue(actionOf(run.config))}, this config with ${showValue(actionOf(config))}`);
   const theirs = splitCameraOptions(run.config.env.id, run.config.env.options);
   const ours = splitCameraOptions(config.env.id, config.env.options);
   if (run.config.env.id !== config.env.id) throw new UsageError(`--policy ${runDir}: the run trained ${run.config.env.id}; this config is ${config.env.id}`);

@@ -33,6 +33,7 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   // A camera run's folder: its policy records episodes (with --keep-failures, a success classifier's negatives).
   const runPolicy = policyName !== undefined && policyName !== 'scripted' && existsSync(join(policyName, 'config.yaml')) ? policyName : undefined;
   if (policyName !== undefined && policyName !== 'scripted' && !runPolicy) throw new UsageError(`Expected --policy to be scripted or a camera run's folder, got \`${policyName}\` (a person records with --device keyboard|hid|web)`);
+  if (runPolicy && args.flags.has('device')) throw new UsageError('--policy and --device: one of them acts (a person drives with --device)');
   if (runPolicy && !hasCameras(config)) throw new UsageError(`--policy ${runPolicy}: a run's policy records with a camera config only (env.options.cameras)`);
   const device = stringFlag(args, 'device') ?? 'scripted';
   const episodes = intFlag(args, 'episodes', 20);
