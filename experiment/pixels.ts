@@ -33,11 +33,15 @@ export function hasCameras(config: ExperimentConfig): boolean {
   return splitCameraOptions(config.env.id, config.env.options).cameras.length > 0;
 }
 
-/** The config without its cameras (the vector env the cameras look at), and the cameras. */
-function withoutCameras(config: ExperimentConfig, state: 'keep' | 'full'): { inner: ExperimentConfig; cameras: readonly CameraConfig[] } {
+/**
+ * The config without its cameras (the vector env the cameras look at), the cameras, and its learned
+ * reward, taken out too: a classifier that looks at the frames goes outside the cameras.
+ */
+function withoutCameras(config: ExperimentConfig, state: 'keep' | 'full'): { inner: ExperimentConfig; cameras: readonly CameraConfig[]; rewardClassifier: string | undefined } {
   const { cameras: _c, ...options } = config.env.options;
   if (state === 'full') delete options['state'];
-  return { inner: { ...config, env: { ...config.env, options } }, cameras: splitCameraOptions(config.env.id, config.env.options).cameras };
+  const { rewardClassifier, ...env } = config.env;
+  return { inner: { ...config, env: { ...env, options } }, cameras: splitCameraOptions(config.env.id, config.env.options).cameras, rewardClassifier };
 }
 
 function observe(env: Env, cameras: readonly CameraConfig[]): CameraObservation {
@@ -56,10 +60,9 @@ function observe(env: Env, cameras: readonly CameraConfig[]): CameraObservation 
  */
 export async function makePixelLearnerEnv(config: ExperimentConfig, log?: (line: string) => void, { evaluation = false }: { evaluation?: boolean } = {}): Promise<Env<DictObservation>> {
   if (config.hil) throw new UsageError('hil: a person in the loop is not wired for camera observations yet (drop hil:, or env.options.cameras)');
-  const { inner, cameras } = withoutCameras(config, 'keep');
-  const { rewardClassifier, ...envSection } = inner.env;
+  const { inner, cameras, rewardClassifier } = withoutCameras(config, 'keep');
   const classifier = rewardClassifier && !evaluation ? loadCameraClassifier(rewardClassifier, cameras) : null;
-  const observed = observe(await makeLearnerEnv({ ...inner, env: envSection }, log, { evaluation }), cameras);
+  const observed = observe(await makeLearnerEnv(inner, log, { evaluation }), cameras);
   if (!classifier) return observed;
   try {
     return new EpisodeStatistics(new ClassifierReward(observed, classifier));
@@ -94,21 +97,16 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
   const id = config.env.id;
   if (!policy && !envEntry(id).scripted) throw new UsageError(`${id} has no scripted expert`);
   const { state } = splitCameraOptions(id, config.env.options);
-  const { inner, cameras } = withoutCameras(config, 'full');
-  // A learned reward looks at the frames: it goes outside the cameras, shown what the learner sees.
-  const { rewardClassifier, ...envSection } = inner.env;
+  const { inner, cameras, rewardClassifier } = withoutCameras(config, 'full');
+  // A learned reward goes outside the cameras, shown what the learner sees.
   const classifier = rewardClassifier ? loadCameraClassifier(rewardClassifier, cameras) : null;
-  const full = await makeLearnerEnv({ ...inner, env: envSection });
+  const full = await makeLearnerEnv(inner);
   const observed = observe(full, cameras);
   const pick = state === 'proprio' ? proprioIndices(full) : null;
   const stateOf = (o: DictObservation): DictObservation => (pick ? { ...o, state: Float32Array.from(pick, (i) => o.state[i] as number) } : o);
   let env: Env<DictObservation> = observed;
   try {
-    if (classifier) {
-      const dim = pick ? pick.length : observed.spec.observationSpace.state.low.length;
-      if (classifier.readsState && classifier.obsDim !== dim) throw new Error(`it takes states of length ${classifier.obsDim}; the learner of this config observes ${dim}`);
-      env = new ClassifierReward(observed, classifier, stateOf);
-    }
+    if (classifier) env = new ClassifierReward(observed, classifier, { of: stateOf, stateLength: pick ? pick.length : observed.spec.observationSpace.state.low.length });
   } catch (err) {
     await observed.close();
     throw new UsageError(`env.rewardClassifier ${rewardClassifier}: ${(err as Error).message}`);

@@ -493,22 +493,15 @@ export class RewardClassifier {
 }
 
 /**
- * Replaces the env's reward and success with the classifier's, for robots where no reward can
- * be computed (HIL-SERL): reward 1 and the episode ends (terminated) when the classifier says
- * success, 0 otherwise. The env's own reward and success stay in `info.metrics` as
- * `envReward` / `envSuccess` where it has them, for evaluation only. A simulated task that ends
- * an episode on its own success where the classifier sees none ends it truncated (bootstrapped).
+ * Throws, saying what differs, unless `classifier` can score `spec`'s observations: its task, its
+ * state length where it reads the state (`stateLength`: the length it is shown, where that is not
+ * the spec's) and the camera it looks at, at its frame size.
  */
-/**
- * Throws, saying what differs, unless `classifier` can score `spec`'s observations: its state
- * length (unless `state: false`, where it is shown a view of them) and the camera it looks at,
- * at its frame size.
- */
-export function checkClassifierFits(classifier: RewardClassifier, spec: { readonly id: string; readonly observationSpace: ObservationSpace }, { state = true }: { state?: boolean } = {}): void {
+export function checkClassifierFits(classifier: RewardClassifier, spec: { readonly id: string; readonly observationSpace: ObservationSpace }, { stateLength }: { stateLength?: number } = {}): void {
   const trainedFor = classifier.meta.envId;
   if (trainedFor !== undefined && trainedFor !== spec.id) throw new Error(`reward classifier was trained on ${trainedFor} episodes; this is ${spec.id}`);
-  const dim = stateSpace(spec.observationSpace).low.length;
-  if (state && classifier.readsState && dim !== classifier.obsDim) throw new Error(`reward classifier takes observations of length ${classifier.obsDim}; ${spec.id} gives ${dim}`);
+  const dim = stateLength ?? stateSpace(spec.observationSpace).low.length;
+  if (classifier.readsState && dim !== classifier.obsDim) throw new Error(`reward classifier takes observations of length ${classifier.obsDim}; ${spec.id} gives ${dim}`);
   const camera = classifier.camera;
   if (!camera) return;
   const space = spec.observationSpace;
@@ -517,23 +510,30 @@ export function checkClassifierFits(classifier: RewardClassifier, spec: { readon
   if (seen.height !== camera.height || seen.width !== camera.width || seen.channels !== camera.channels) throw new Error(`reward classifier looks at "${camera.name}" frames of ${camera.height}×${camera.width}×${camera.channels}; ${spec.id} gives ${seen.height}×${seen.width}×${seen.channels}`);
 }
 
+/**
+ * Replaces the env's reward and success with the classifier's, for robots where no reward can
+ * be computed (HIL-SERL): reward 1 and the episode ends (terminated) when the classifier says
+ * success, 0 otherwise. The env's own reward and success stay in `info.metrics` as
+ * `envReward` / `envSuccess` where it has them, for evaluation only. A simulated task that ends
+ * an episode on its own success where the classifier sees none ends it truncated (bootstrapped).
+ */
 export class ClassifierReward<O extends Observation = Float32Array> extends BaseWrapper<O> {
   readonly stats = { steps: 0, successes: 0 };
   /** The reward of a success (the intervention wrapper stores it when a person presses success). */
   readonly successReward = 1;
 
   /**
-   * `view`: what the classifier is shown of each observation, where the env observes more than
-   * the learner will (record-demos with `state: proprio`: the expert sees the goal, the table
-   * stores proprioception) — the frames and the learner's state.
+   * `view`: what the classifier is shown of each observation (`of`, with a state of `stateLength`),
+   * where the env observes more than the learner will (record-demos with `state: proprio`: the
+   * expert sees the goal, the table stores proprioception) — the frames and the learner's state.
    */
   constructor(
     env: Env<O>,
     readonly classifier: RewardClassifier,
-    private readonly view?: (obs: O) => O,
+    private readonly view?: { readonly of: (obs: O) => O; readonly stateLength: number },
   ) {
     super(env);
-    checkClassifierFits(classifier, env.spec, { state: !view });
+    checkClassifierFits(classifier, env.spec, view ? { stateLength: view.stateLength } : {});
   }
 
   override async reset(options?: ResetOptions): Promise<ResetResult<O>> {
@@ -542,7 +542,7 @@ export class ClassifierReward<O extends Observation = Float32Array> extends Base
 
   override async step(action: Float32Array): Promise<StepResult<O>> {
     const r = await this.env.step(action);
-    const success = this.classifier.success(this.view ? this.view(r.obs) : r.obs);
+    const success = this.classifier.success(this.view ? this.view.of(r.obs) : r.obs);
     this.stats.steps++;
     if (success) this.stats.successes++;
     const metrics = { ...r.info.metrics, envReward: r.reward, ...(r.info.success === undefined ? {} : { envSuccess: r.info.success ? 1 : 0 }) };
