@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RewardClassifier } from '../hil/reward-classifier.js';
 import { FrameReplay } from '../policies/frame-replay.js';
+import { tinyPixelConfig } from './test-configs.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
@@ -14,33 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'roborl-clf-pixels-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** PandaReach-v0 seen by a 32×32 front camera (the classifier's encoder needs ≥ 32 px) and proprioception (the goal only in the image). */
-const config = (demos: string, classifier?: string): string => `name: pixels-learned
-backend: cpu
-env:
-  id: PandaReach-v0
-  options:
-    state: proprio
-    cameras:
-      - name: front
-        width: 32
-        height: 32
-        pose: { kind: fixed, position: [1.35, -0.6, 0.85], lookAt: [0.3, 0, 0.3] }
-${classifier ? `  rewardClassifier: ${classifier}\n` : ''}algo:
-  kind: sac
-  preset: rlpd
-  hidden: [16, 16]
-  critics: 2
-  batchSize: 8
-  learningStarts: 10
-  encoder: { kind: conv, filters: 4, strides: [2, 1], features: 6, pad: 2 }
-  demos: { path: ${demos}, ratio: 0.5 }
-train:
-  steps: 40
-  evalEvery: 0
-  evalEpisodes: 1
-  checkpointEvery: 40
-  logEvery: 10
-`;
+const config = (demos: string, rewardClassifier?: string): string => tinyPixelConfig({ name: 'pixels-learned', demos, size: 32, checkpointEvery: 40, ...(rewardClassifier ? { rewardClassifier } : {}) });
 
 const cli = (args: string[]) => run(process.execPath, [bin, ...args], { timeout: 180_000 });
 const failure = (args: string[]) => cli(args).then(

@@ -12,39 +12,13 @@ import { parse as parseYaml } from 'yaml';
 import { loadPixelDemos } from '../experiment/pixels.js';
 import { RENDERER_VERSION } from '../sim/camera/camera.js';
 import { splitCameraOptions } from '../tasks/cameras.js';
+import { tinyPixelConfig } from './test-configs.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('./bin.mjs', import.meta.url));
 
 /** PandaReach-v0 seen by a 16×16 front camera and proprioception, RLPD with a tiny conv encoder. */
-const config = (demos: string): string => `name: pixels
-backend: cpu
-env:
-  id: PandaReach-v0
-  timeLimit: 15
-  options:
-    state: proprio
-    cameras:
-      - name: front
-        width: 16
-        height: 16
-        pose: { kind: fixed, position: [1.35, -0.6, 0.85], lookAt: [0.3, 0, 0.3] }
-algo:
-  kind: sac
-  preset: rlpd
-  hidden: [16, 16]
-  critics: 2
-  batchSize: 8
-  learningStarts: 10
-  encoder: { kind: conv, filters: 4, strides: [2, 1], features: 6, pad: 2 }
-  demos: { path: ${demos}, ratio: 0.5 }
-train:
-  steps: 40
-  evalEvery: 0
-  evalEpisodes: 1
-  checkpointEvery: 20
-  logEvery: 10
-`;
+const config = (demos: string): string => tinyPixelConfig({ name: 'pixels', demos, size: 16, timeLimit: 15, checkpointEvery: 20 });
 
 describe('roborl train with cameras (issue 23)', () => {
   it('records demos with frames, trains RLPD with the conv encoder from a 16×16 camera + proprioception, checkpoints and resumes', async () => {
