@@ -155,10 +155,12 @@ describe('roborl train --robot', () => {
 
   it('a Dynamixel arm over a real pty pair: the actor thread opens the serial port and steps the arm; the run checkpoints every step and ends with the arm on its hold', async () => {
     const { host, robot: robotSide, dir } = await ptyPair();
-    const { robot } = await servedArm('dynamixel', robotSide);
-    // A Dynamixel position is a tick (2π/4096 rad) and the bus reads the live arm between the 60 Hz
-    // states watched here (~5 ticks apart): the hold is within 10 ticks of one; a policy step
-    // (up to 0.08 rad ≈ 52 ticks a joint) is not, on all seven joints.
+    // States published at the physics rate (250 Hz): the bus reads the live arm, which changes only
+    // at a physics step, so its hold is one of the states watched here. At 60 Hz the read fell
+    // between them, more than 10 ticks off when the arm moved fast (a CI run with both cores busy).
+    const { robot } = await servedArm('dynamixel', robotSide, 250);
+    // A Dynamixel position is a tick (2π/4096 rad): the hold is within 10 ticks of a watched
+    // state; a policy step (up to 0.08 rad ≈ 52 ticks a joint) is not, on all seven joints.
     const arm = watch(robot, (10 * 2 * Math.PI) / 4096);
     const { config } = files(dir, 150);
     const servos = join(dir, 'servos.yaml');
