@@ -60,6 +60,13 @@ export interface SceneObject {
    * a test keeps true belongs here (tasks/panda.test.ts sweeps the joint ranges for the table).
    */
   readonly clearOf?: readonly string[];
+  /**
+   * A box fixture that lies under everything the robot reaches below its top face (the Panda's
+   * table): MuJoCo tests the robot's geoms against that face as a plane, which costs a height
+   * test where the box cost a narrow phase each step (sim/mujoco/mjcf.ts). Only what a test keeps
+   * true belongs here (tasks/panda.test.ts sweeps the Panda's reach for the table).
+   */
+  readonly robotFloor?: boolean;
 }
 
 /**

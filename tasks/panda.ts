@@ -18,15 +18,21 @@ export const PANDA_FINGER_OPEN = 0.04;
 export const PANDA_MAX_DELTA = 0.08;
 export const PANDA_TCP = 'panda_tcp';
 const TABLE_HALF = 0.025;
-/** The table the Panda tasks stand on: a 2 m × 2 m top at z = 0, its centre 0.3 m in front of the base. */
-export const PANDA_TABLE = { half: [1, 1, TABLE_HALF], center: [0.3, 0, -TABLE_HALF] } as const;
+/**
+ * The table the Panda tasks stand on: a 2.3 m × 2 m top at z = 0, from 1 m behind the base to
+ * 1.3 m in front of it. Behind the base it reaches past the arm (0.7 m until 2026-12-06, when the
+ * wrist could dip below the top's height beyond its back edge): everything the arm reaches below
+ * the top lies over the table, so MuJoCo may meet the arm with the top face as a plane
+ * (`robotFloor`; tasks/panda.test.ts sweeps the reach).
+ */
+export const PANDA_TABLE = { half: [1.15, 1, TABLE_HALF], center: [0.15, 0, -TABLE_HALF] } as const;
 /**
  * The table as a scene object of the physics. The shoulder links (1–3) cannot reach it within
  * the joint limits — over a grid of joints 1–3 across their ranges the lowest point of their
  * collision shapes stays 9.3 cm above the top (tasks/panda.test.ts) — so MuJoCo does not test
- * those pairs.
+ * those pairs; and it lies under all of the arm's reach below the top (`robotFloor`).
  */
-export const PANDA_TABLE_OBJECT: SceneObject = { name: 'table', kind: 'box', size: PANDA_TABLE.half, position: [...PANDA_TABLE.center], friction: 0.5, clearOf: ['panda_link1', 'panda_link2', 'panda_link3'] };
+export const PANDA_TABLE_OBJECT: SceneObject = { name: 'table', kind: 'box', size: PANDA_TABLE.half, position: [...PANDA_TABLE.center], friction: 0.5, clearOf: ['panda_link1', 'panda_link2', 'panda_link3'], robotFloor: true };
 /** The arm's links that may not touch the table (all but the base bolted onto it). */
 const PANDA_ARM_LINKS: readonly string[] = ['panda_link1', 'panda_link2', 'panda_link3', 'panda_link4', 'panda_link5', 'panda_link6', 'panda_link7', 'panda_link8', 'panda_hand', 'panda_tcp', 'panda_leftfinger', 'panda_rightfinger'];
 /** The gripper's finger links (pads), in the physics' `fingers` order. */

@@ -40,6 +40,12 @@ export interface MjcfOptions {
   readonly fuse?: boolean;
   /** `false`: the position servos' kv in the actuators under implicitfast, also without finger servos (default: as joint damping under Euler, see urdfToMjcf). For comparisons. */
   readonly servoDampingOnJoints?: boolean;
+  /**
+   * `false`: contacts found by MuJoCo's broadphase (contype/conaffinity bits, `clearOf` as
+   * `<exclude>`), each `robotFloor` fixture's box met by the robot as a box (default: every pair
+   * that can touch listed as a `<pair>`, see urdfToMjcf). For comparisons.
+   */
+  readonly contactPairs?: boolean;
 }
 
 /**
@@ -51,6 +57,19 @@ export interface MjcfOptions {
  * articulation's gains and effort limit — so both engines simulate the same arm. Scene objects:
  * a free body each, a fixture a static body with its `clearOf` pairs excluded.
  *
+ * Contacts: every pair of geoms that can touch is listed (`<pair>`: each moving robot geom with
+ * each scene object but a fixture's `clearOf` links, the robot's static geoms with free objects,
+ * objects with each other, friction as MuJoCo mixes a dynamic contact's: the larger), and no geom
+ * takes part in MuJoCo's broadphase (contype 0). Why: the broadphase was ~30% of `mj_step` on the
+ * Panda (each step a covariance of the bodies' boxes, its eigenvectors and a sweep, for pairs
+ * known in advance). A listed pair passes only MuJoCo's bounding-sphere test before the narrow
+ * phase, and a 2 m table's sphere holds the whole arm, so a fixture marked `robotFloor` meets the
+ * robot's geoms as a plane at its top face (a plane tests a geom by its height alone); the box
+ * itself still carries the objects and is what the scene draws and `touching` measures. The same
+ * contacts wherever the box lies under the robot, which `robotFloor` promises for everywhere the
+ * robot reaches below the top (tasks/panda.test.ts sweeps the Panda's reach). Measured:
+ * bench/mujoco-model.ts; the same motion: sim/mujoco/mujoco.test.ts.
+ *
  * Why MJCF rather than MuJoCo's own URDF reader: MuJoCo's reader has no capsules and no
  * actuators, and would re-derive inertias; one description read by one parser keeps the two
  * engines' models identical by construction.
@@ -61,6 +80,10 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   const fingers = options.weldFingers ? [] : gripperJoints(robot);
   if (fingers.length && !options.fingers) throw new RangeError(`URDF ${robot.name}: the gripper's fingers need servo gains (MjcfOptions.fingers)`);
   const friction = options.friction ?? 0.8;
+  const pairs = options.contactPairs !== false;
+  /** Every robot geom written, for the contact pairs: its link and whether its body is welded to the world. */
+  const robotGeoms: { name: string; link: string; fixed: boolean }[] = [];
+  const fixedLinks = weldedToWorld(robot, links, childrenOf, moves);
   const act = options.actuation;
   // Position servos and no finger servos: the arm's only velocity-dependent forces are the servos'
   // kv, written as joint damping, which MuJoCo's Euler integrator treats implicitly (h·kv on the
@@ -94,8 +117,11 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     }
     for (const m of members) {
       m.link.collisions.forEach((c, i) => {
-        const g = geomElement(`${m.link.name}#${i}`, { ...c, origin: compose(m.offset, c.origin) }, friction);
-        if (g) lines.push(`${pad}  ${g}`);
+        const g = geomElement(`${m.link.name}#${i}`, { ...c, origin: compose(m.offset, c.origin) }, friction, pairs);
+        if (g) {
+          lines.push(`${pad}  ${g}`);
+          robotGeoms.push({ name: xmlName(`${m.link.name}#${i}`), link: m.link.name, fixed: fixedLinks.has(m.link.name) });
+        }
       });
     }
     for (const m of members) {
@@ -135,7 +161,13 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     actuators.push(`    <position name="${name}" joint="${name}" kp="${num(options.fingers?.kp[k] as number)}" kv="${num(options.fingers?.kv[k] as number)}"${force}/>`);
   });
   const g = options.gravityCompensation ? [0, 0, 0] : (options.gravity ?? [0, 0, -9.81]);
-  const scene = (options.objects ?? []).map(objectElement);
+  const objects = options.objects ?? [];
+  for (const o of objects) {
+    if (o.robotFloor && (o.kind !== 'box' || o.mass !== undefined || (o.rotation && (o.rotation[0] !== 0 || o.rotation[1] !== 0 || o.rotation[2] !== 0)))) {
+      throw new RangeError(`object ${o.name}: robotFloor is for an unrotated box fixture (its top face becomes the robot's floor)`);
+    }
+  }
+  const scene = objects.map((o) => objectElement(o, pairs));
   // Pairs a fixture's `clearOf` says cannot touch. MuJoCo excludes body pairs, so a named link
   // must be a body of its own carrying no other link's shapes (a fused hand would go with link 7).
   const placements = linkPlacements(robot, options.weldFingers ?? false, options.fuse ?? true);
@@ -161,7 +193,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
     ...scene.map((s) => `    ${s}`),
     body(robot.root, null, null, 2),
     `  </worldbody>`,
-    ...(excluded.length ? ['  <contact>', ...excluded, '  </contact>'] : []),
+    ...(pairs ? contactPairs(robotGeoms, objects, friction) : excluded.length ? ['  <contact>', ...excluded, '  </contact>'] : []),
     `  <actuator>`,
     ...actuators,
     `  </actuator>`,
@@ -213,7 +245,7 @@ function inertialElement(i: Inertial): string {
 }
 
 /** URDF collision → MJCF geom; cylinders and capsules are along local z in both. Meshes: none. */
-function geomElement(name: string, c: Collision, friction: number): string | null {
+function geomElement(name: string, c: Collision, friction: number, pairs: boolean): string | null {
   const g = c.geometry;
   const size =
     g.type === 'box' ? ['box', g.size.map((s) => s / 2)]
@@ -225,13 +257,65 @@ function geomElement(name: string, c: Collision, friction: number): string | nul
   const [type, dims] = size as [string, number[]];
   // contype 2 / conaffinity 1: robot geoms touch the scene (contype 1) but not each other — no
   // self-collision, as the Rapier articulation's collision groups.
-  return `<geom name="${xmlName(name)}" type="${type}" size="${dims.map(num).join(' ')}"${poseAttrs(c.origin)} contype="2" conaffinity="1" friction="${num(friction)} 0.005 0.0001"/>`;
+  return `<geom name="${xmlName(name)}" type="${type}" size="${dims.map(num).join(' ')}"${poseAttrs(c.origin)} ${pairs ? CONTACT_PAIRS_ONLY : 'contype="2" conaffinity="1"'} friction="${num(friction)} 0.005 0.0001"/>`;
 }
 
-/** A fixture (a geom of the world body) or a free body with the inertia of its solid shape. */
-function objectElement(o: SceneObject): string {
+/** A geom that meets others only in the listed `<pair>`s: out of MuJoCo's broadphase. */
+const CONTACT_PAIRS_ONLY = 'contype="0" conaffinity="0"';
+
+/** The scene objects' friction when unset (as Rapier's colliders). */
+const OBJECT_FRICTION = 0.5;
+
+/** The plane geom standing for a `robotFloor` fixture's top face. */
+function floorGeom(o: SceneObject): string {
+  return `${xmlName(o.name)}#floor`;
+}
+
+/**
+ * The `<contact>` section of {@link urdfToMjcf}'s listed pairs. Friction as MuJoCo mixes a dynamic
+ * contact's (the larger of the two geoms', sliding twice, then torsional and rolling twice);
+ * condim, solref, solimp, margin and gap are the geoms' defaults. Objects first in each pair, as
+ * MuJoCo's broadphase ordered them (the same contacts in the same order: the same motion).
+ */
+function contactPairs(robotGeoms: readonly { name: string; link: string; fixed: boolean }[], objects: readonly SceneObject[], robotFriction: number): string[] {
+  const pair = (a: string, b: string, f: number): string => `    <pair geom1="${a}" geom2="${b}" friction="${num(f)} ${num(f)} 0.005 0.0001 0.0001"/>`;
+  const lines: string[] = [];
+  for (const g of robotGeoms) {
+    for (const o of objects) {
+      const fixture = o.mass === undefined;
+      if (fixture && (g.fixed || o.clearOf?.includes(g.link))) continue;
+      lines.push(pair(fixture && o.robotFloor ? floorGeom(o) : xmlName(o.name), g.name, Math.max(robotFriction, o.friction ?? OBJECT_FRICTION)));
+    }
+  }
+  objects.forEach((a, i) => {
+    for (const b of objects.slice(i + 1)) {
+      if (a.mass === undefined && b.mass === undefined) continue;
+      lines.push(pair(xmlName(a.name), xmlName(b.name), Math.max(a.friction ?? OBJECT_FRICTION, b.friction ?? OBJECT_FRICTION)));
+    }
+  });
+  return lines.length ? ['  <contact>', ...lines, '  </contact>'] : [];
+}
+
+/** Links whose bodies are welded to the world in {@link urdfToMjcf}'s model: the root and what joins it without a joint MuJoCo gets. */
+function weldedToWorld(robot: UrdfRobot, links: ReadonlyMap<string, UrdfLink>, childrenOf: ReadonlyMap<string, readonly UrdfJoint[]>, moves: (j: UrdfJoint) => boolean): Set<string> {
+  const out = new Set<string>();
+  const visit = (name: string): void => {
+    if (!links.has(name) || out.has(name)) return;
+    out.add(name);
+    for (const j of childrenOf.get(name) ?? []) if (!moves(j)) visit(j.child);
+  };
+  visit(robot.root);
+  return out;
+}
+
+/**
+ * A fixture (a static body of its own) or a free body with the inertia of its solid shape. With
+ * `pairs`, out of the broadphase (see {@link contactPairs}); a `robotFloor` fixture adds its top
+ * face as a plane of the world body, for the robot's contacts only (hidden: group 3, clear).
+ */
+function objectElement(o: SceneObject, pairs: boolean): string {
   const size = o.kind === 'box' ? o.size.slice(0, 3) : o.size.slice(0, 1);
-  const geom = `<geom name="${xmlName(o.name)}" type="${o.kind}" size="${size.map(num).join(' ')}" contype="1" conaffinity="3" friction="${num(o.friction ?? 0.5)} 0.005 0.0001"`;
+  const geom = `<geom name="${xmlName(o.name)}" type="${o.kind}" size="${size.map(num).join(' ')}" ${pairs ? CONTACT_PAIRS_ONLY : 'contype="1" conaffinity="3"'} friction="${num(o.friction ?? OBJECT_FRICTION)} 0.005 0.0001"`;
   const pose = poseAttrs({ p: o.position, q: o.rotation ?? [0, 0, 0, 1] });
   // A fixture is a static body of its own, not a geom of the world body: MuJoCo's broadphase
   // bounds it by its box and sets it apart from the arm's bodies above it. As a world geom the
@@ -239,7 +323,12 @@ function objectElement(o: SceneObject): string {
   // (its bounding sphere, 1.4 m for a 2 m table, holds the whole arm), in the midphase's box tree
   // with a second, inert world geom (what this replaced). The same contacts, a cheaper step
   // (bench/mujoco-model.ts).
-  if (o.mass === undefined) return `<body name="${fixtureBody(o.name)}"${pose}>${geom}/></body>`;
+  if (o.mass === undefined) {
+    const body = `<body name="${fixtureBody(o.name)}"${pose}>${geom}/></body>`;
+    if (!(pairs && o.robotFloor)) return body;
+    const top: Pose = { p: [o.position[0], o.position[1], o.position[2] + (o.size[2] as number)], q: [0, 0, 0, 1] };
+    return `<geom name="${floorGeom(o)}" type="plane" size="0 0 1"${poseAttrs(top, true)} group="3" rgba="0 0 0 0" ${CONTACT_PAIRS_ONLY}/>${body}`;
+  }
   const m = o.mass;
   const [a, b, c] = size as [number, number, number];
   const inertia = o.kind === 'box' ? [(m / 3) * (b * b + c * c), (m / 3) * (a * a + c * c), (m / 3) * (a * a + b * b)] : [0.4 * m * a * a, 0.4 * m * a * a, 0.4 * m * a * a];

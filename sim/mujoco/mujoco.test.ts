@@ -3,11 +3,15 @@ import { Rng } from '../../control/rng.js';
 import { unwrap } from '../../control/wrappers/wrapper.js';
 import { servoGains } from '../articulation.js';
 import { loadDescription } from '../descriptions.js';
-import { ENGINES, PhysicsError, type Physics } from '../physics.js';
+import { ENGINES, PhysicsError, type Physics, type PhysicsModel } from '../physics.js';
 import { createPhysics } from '../physics-task.js';
 import { loadRapier } from '../rapier.js';
 import { envEntry, make } from '../../tasks/registry.js';
 import { PANDA_READY, PANDA_TABLE_OBJECT, PANDA_TCP } from '../../tasks/panda.js';
+import type { PandaActionMap } from '../../tasks/panda.js';
+import { PandaPickCube, pandaPickExpert } from '../../tasks/panda-pick.js';
+import { PandaPush, pandaPushExpert } from '../../tasks/panda-push.js';
+import type { SyncEnv } from '../../control/env.js';
 import { forwardKinematics, movableJoints } from '../urdf/kinematics.js';
 import { parseUrdf } from '../urdf/parse.js';
 import { linkPlacements, urdfToMjcf } from './mjcf.js';
@@ -247,7 +251,7 @@ describe('MuJoCo physics', () => {
 
 describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () => {
   /** The physics' compiled model and data (tests read MuJoCo's own arrays). */
-  const native = (physics: MujocoPhysics) => physics as unknown as { m: { ngeom: number; nbody: number; opt: { gravity: Float64Array }; body_geomnum: Int32Array; body_gravcomp: Float64Array; geom_contype: Int32Array; geom_conaffinity: Int32Array; geom_bodyid: Int32Array; body_parentid: Int32Array; body_jntnum: Int32Array; nexclude: number }; d: { ncon: number } };
+  const native = (physics: MujocoPhysics) => physics as unknown as { m: { npair: number; ngeom: number; nbody: number; opt: { gravity: Float64Array }; body_geomnum: Int32Array; body_gravcomp: Float64Array; geom_contype: Int32Array; geom_conaffinity: Int32Array; geom_bodyid: Int32Array; body_parentid: Int32Array; body_jntnum: Int32Array; nexclude: number }; d: { ncon: number } };
 
   it('touching() asks MuJoCo for a geom distance only for pairs whose bounding boxes come within reach, and agrees with asking for every pair', () => {
     const physics = new MujocoPhysics(panda());
@@ -284,44 +288,67 @@ describe('MuJoCo step cost (issue 21: the env within 15% of the raw model)', () 
     physics.close();
   });
 
-  it('a scene fixture is a static body of its own, and the pairs its clearOf names are not tested: the same contacts as the table as a world geom tested against every link', () => {
-    // As a world geom the table met every arm body each step (narrow phase or midphase); as a
-    // body of its own MuJoCo's broadphase sets it apart from the links above it.
-    const physics = new MujocoPhysics(panda());
+  it('contacts are listed pairs out of the broadphase, the table top a plane to the arm that the scene does not draw', () => {
+    const physics = new MujocoPhysics({ ...panda(), objects: [PANDA_TABLE_OBJECT, { name: 'cube', kind: 'box', size: [0.025, 0.025, 0.025], position: [0.5, 0, 0.025], mass: 0.1 }] });
     const { m } = native(physics);
     const mj = mujoco();
+    // No geom takes part in the broadphase; the pairs: each moving link but the clearOf ones with
+    // the floor, every link with the cube (the base too: it is static, the cube is not), cube–table.
+    expect(Array.from(m.geom_contype).every((v) => v === 0) && Array.from(m.geom_conaffinity).every((v) => v === 0)).toBe(true);
+    const robot = loadDescription('panda');
+    const geoms = robot.links.flatMap((l) => l.collisions.map(() => l.name));
+    const moving = geoms.filter((l) => l !== robot.root);
+    expect(native(physics).m.npair).toBe(moving.filter((l) => !PANDA_TABLE_OBJECT.clearOf?.includes(l)).length + geoms.length + 1);
+    expect(m.nexclude).toBe(0);
     const table = mj.mj_name2id(m as never, mj.mjtObj.mjOBJ_GEOM.value, 'table');
-    const tableBody = m.geom_bodyid[table] as number;
-    expect(tableBody).toBeGreaterThan(0);
-    expect(m.body_parentid[tableBody]).toBe(0);
-    expect(m.body_jntnum[tableBody]).toBe(0);
-    expect(m.body_geomnum[0]).toBe(0);
-    expect(m.nexclude).toBe(PANDA_TABLE_OBJECT.clearOf?.length);
-    expect(physics.scene().shapes.map((s) => s.name).sort()).toEqual([...loadDescription('panda').links.flatMap((l) => l.collisions.map((_, i) => `${l.name}#${i}`)), 'table'].sort());
-    // The old model: the table a geom of the world body, no exclusions.
-    const xml = MujocoPhysics.mjcf(panda());
-    const asWorldGeom = xml.replace(/<body name="table#fixture"([^>]*)>(<geom [^>]*\/>)<\/body>/, (_, pose: string, geom: string) => geom.replace('/>', `${pose}/>`)).replace(/ {2}<contact>[\s\S]*<\/contact>\n/, '');
-    expect(asWorldGeom).not.toBe(xml);
-    const plain = new MujocoPhysics(panda(), asWorldGeom);
-    expect(native(plain).m.body_geomnum[0]).toBe(1);
-    expect(native(plain).m.nexclude).toBe(0);
-    const rng = new Rng(8);
-    const joints = movableJoints(loadDescription('panda'));
-    let contacts = 0;
-    for (let trial = 0; trial < 200; trial++) {
-      const q = joints.map((j) => rng.uniform(j.limit?.lower ?? -1, j.limit?.upper ?? 1));
-      const found = [physics, plain].map((p) => {
-        p.setJointState(q);
-        const { model, data } = p.compiled;
-        mj.mj_collision(model, data);
-        return data.ncon;
-      });
-      expect(found[0]).toBe(found[1]);
-      contacts += found[0] as number;
-    }
-    expect(contacts).toBeGreaterThan(20);
+    expect(m.body_parentid[m.geom_bodyid[table] as number]).toBe(0);
+    // The plane is for contacts only: the scene draws the box.
+    expect(physics.scene().shapes.map((s) => s.name).sort()).toEqual([...geoms.map((l, i) => `${l}#${i - geoms.indexOf(l)}`), 'cube', 'table'].sort());
     physics.close();
-    plain.close();
+  });
+
+  it('the listed pairs give the broadphase model\'s motion to rounding: pushing the cube, picking it up, and the hand pressed into the table', async () => {
+    const broadphase = (m: PhysicsModel): Physics => new MujocoPhysics(m, MujocoPhysics.mjcf(m, { contactPairs: false }));
+    const runs: { env: SyncEnv; other: SyncEnv; act: (obs: Float32Array, t: number) => Float32Array; steps: number }[] = [];
+    const push = (engine: 'mujoco' | typeof broadphase) => new PandaPush({ engine }) as unknown as SyncEnv;
+    const pick = (engine: 'mujoco' | typeof broadphase) => new PandaPickCube({ engine, action: { frame: 'tcp' } }) as unknown as SyncEnv;
+    const pushExpert = pandaPushExpert();
+    const pickEnv = pick('mujoco');
+    const pickExpert = pandaPickExpert((pickEnv as unknown as { actions: PandaActionMap }).actions);
+    const rng = new Rng(9);
+    // Joint 2 and 4 driven down with noise: the hand and fingers press on the table.
+    const pressDown = () => Float32Array.from({ length: 7 }, (_, k) => (k === 1 || k === 3 ? 0.6 : 0) + rng.uniform(-0.5, 0.5));
+    runs.push({ env: push('mujoco'), other: push(broadphase), act: (o) => pushExpert(o), steps: 120 });
+    runs.push({ env: pickEnv, other: pick(broadphase), act: (o) => pickExpert(o), steps: 120 });
+    runs.push({ env: push('mujoco'), other: push(broadphase), act: () => pressDown(), steps: 100 });
+    for (const [k, { env, other, act, steps }] of runs.entries()) {
+      let obs = env.resetSync({ seed: k }).obs;
+      other.resetSync({ seed: k });
+      let contacts = 0;
+      let maxGap = 0;
+      for (let t = 0; t < steps; t++) {
+        const a = act(obs, t);
+        const r = env.stepSync(a);
+        const o = other.stepSync(a);
+        // Bit for bit but for rounding where the cube rests on the table while the hand presses beside it (1e-18).
+        maxGap = Math.max(maxGap, ...Array.from(r.obs, (v, i) => Math.abs(v - (o.obs[i] as number))));
+        contacts += (env as unknown as { physics: MujocoPhysics }).physics.compiled.data.ncon;
+        obs = r.obs;
+        if (r.terminated) break;
+      }
+      expect(maxGap).toBeLessThan(1e-12);
+      expect(contacts).toBeGreaterThan(50);
+      await env.close();
+      await other.close();
+    }
+  });
+
+  it('robotFloor is refused on anything but an unrotated box fixture', () => {
+    const robot = loadDescription('panda');
+    const base = { timestep: 0.004, actuation: { mode: 'torque' } as const, weldFingers: true };
+    expect(() => urdfToMjcf(robot, { ...base, objects: [{ name: 'ball', kind: 'sphere', size: [0.5], position: [0, 0, -0.5], robotFloor: true }] })).toThrow(/ball: robotFloor is for an unrotated box fixture/);
+    expect(() => urdfToMjcf(robot, { ...base, objects: [{ ...PANDA_TABLE_OBJECT, rotation: [0, 0, 0.38268343, 0.92387953] }] })).toThrow(/table: robotFloor/);
+    expect(() => urdfToMjcf(robot, { ...base, objects: [{ ...PANDA_TABLE_OBJECT, mass: 1, clearOf: [] }] })).toThrow(/table: robotFloor/);
   });
 
   it('links on fixed joints (and welded fingers) riding their parent\'s body move as a body each: the same mass matrix, bias forces and link poses', () => {

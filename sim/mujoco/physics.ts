@@ -169,8 +169,10 @@ export class MujocoPhysics implements Physics {
       }
       this.describeScene(model);
       this.geomBox = Float64Array.from(this.m.geom_aabb as Float64Array);
-      // The MJCF written from the URDF with the arm compensated has no gravity: objects get their weight here.
-      if (source === undefined && a.gravityCompensation) {
+      // The MJCF written from the URDF with the arm compensated has no gravity: objects get their
+      // weight here (also when that MJCF, or a variant of it, comes back as `source`).
+      const weightless = Array.from(this.m.opt.gravity as Float64Array).every((v) => v === 0);
+      if (typeof source !== 'object' && a.gravityCompensation && weightless) {
         const g = model.timing.gravity ?? [0, 0, -9.81];
         const mass = this.m.body_mass as Float64Array;
         for (const o of this.objects.values()) if (o.free) this.weights.push({ body: o.body, force: [0, 1, 2].map((i) => (mass[o.body] as number) * (g[i] as number)) as Vec3 });
@@ -209,7 +211,7 @@ export class MujocoPhysics implements Physics {
    * gravity compensation (a weightless world: free objects' weight is applied by the physics,
    * see `gravityCompensation` in mjcf.ts), objects.
    */
-  static mjcf(model: PhysicsModel, overrides: Pick<MjcfOptions, 'fuse' | 'servoDampingOnJoints'> = {}): string {
+  static mjcf(model: PhysicsModel, overrides: Pick<MjcfOptions, 'fuse' | 'servoDampingOnJoints' | 'contactPairs'> = {}): string {
     const a = model.actuation;
     const gains = servoGains(movableJoints(model.robot), a);
     const fingers = fingerGains(a.weldFingers ? [] : gripperJoints(model.robot));
