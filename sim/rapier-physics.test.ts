@@ -4,6 +4,8 @@ import { MujocoPhysics } from './mujoco/physics.js';
 import type { Physics, PhysicsModel } from './physics.js';
 import { loadRapier } from './rapier.js';
 import { RapierPhysics } from './rapier-physics.js';
+import type { World } from '@dimforge/rapier3d-simd-compat';
+import { Rng } from '../control/rng.js';
 import { PANDA_READY } from '../tasks/panda.js';
 import { PandaPickCube } from '../tasks/panda-pick.js';
 import { PandaReach } from '../tasks/panda-reach.js';
@@ -112,5 +114,90 @@ describe('Rapier physics of the Panda tasks (issue 21: Rapier faster)', () => {
   it.each([0, -1, 1.5, NaN])('mergeSteps %s is refused, naming the option', (mergeSteps) => {
     const model = reachModel();
     expect(() => new RapierPhysics({ ...model, timing: { ...model.timing, mergeSteps } })).toThrow(/mergeSteps/);
+  });
+
+  it('touching() settles a link whose bounding sphere is clear of the object without a shape distance, and agrees with asking for every collider (the table and a free cube)', () => {
+    const p = new RapierPhysics(modelOf((engine) => new PandaPickCube({ engine })));
+    const internals = p as unknown as { world: World; arm: { linkColliders: Map<string, number[]> }; objects: Map<string, { collider: number }> };
+    const arm = [...internals.arm.linkColliders.keys()].filter((l) => l !== 'panda_link0');
+    const exhaustive = (object: string): boolean => {
+      internals.world.propagateModifiedBodyPositionsToColliders();
+      const other = internals.world.getCollider(internals.objects.get(object)?.collider as number);
+      return arm.some((l) => (internals.arm.linkColliders.get(l) ?? []).some((h) => {
+        const c = internals.world.getCollider(h).contactCollider(other, 1e-3);
+        return c !== null && c.distance <= 1e-3;
+      }));
+    };
+    // Counted: the arm at its ready pose is clear of both, and asks Rapier nothing.
+    let calls = 0;
+    const proto = Object.getPrototypeOf(internals.world.getCollider(internals.objects.get('table')?.collider as number)) as { contactCollider: (...a: unknown[]) => unknown };
+    const original = proto.contactCollider;
+    proto.contactCollider = function (this: unknown, ...a: unknown[]) {
+      calls++;
+      return original.apply(this, a);
+    };
+    try {
+      p.setJointState(PANDA_READY);
+      expect(p.touching(arm, 'table')).toBe(false);
+      expect(p.touching(arm, 'cube')).toBe(false);
+      expect(calls).toBe(0);
+    } finally {
+      proto.contactCollider = original;
+    }
+    const rng = new Rng(5);
+    const counts = { table: 0, cube: 0 };
+    for (let trial = 0; trial < 400; trial++) {
+      p.setJointState(p.joints.map((j) => rng.uniform(j.limit?.lower ?? -1, j.limit?.upper ?? 1)));
+      // The cube somewhere the arm sweeps through (on and above the table).
+      p.placeObject('cube', [rng.uniform(-0.2, 0.7), rng.uniform(-0.5, 0.5), rng.uniform(0.025, 0.6)]);
+      for (const object of ['table', 'cube'] as const) {
+        const expected = exhaustive(object);
+        expect(p.touching(arm, object)).toBe(expected);
+        if (expected) counts[object]++;
+      }
+    }
+    expect(counts.table).toBeGreaterThan(20);
+    expect(counts.cube).toBeGreaterThan(5);
+    p.close();
+  });
+
+  it("a joint's stops go on its Rapier joint only near them (each is a solver row every iteration), with the same motion as stops on from the start", () => {
+    const model = reachModel();
+    const lazy = new RapierPhysics(model);
+    const eager = new RapierPhysics({ ...model, actuation: { ...model.actuation, stopsFromStart: true } });
+    const pending = (p: RapierPhysics): number => (p as unknown as { arm: { pendingStops: number[] } }).arm.pendingStops.length;
+    const rng = new Rng(4);
+    const q = [new Float64Array(7), new Float64Array(7)];
+    const qd = [new Float64Array(7), new Float64Array(7)];
+    const limits = lazy.joints.map((j) => j.limit as NonNullable<typeof j.limit>);
+    let skipped = 0;
+    let worst = 0;
+    for (let trial = 0; trial < 60; trial++) {
+      // Starts near a stop or mid-range, moving up to 3 rad/s; targets at a stop or near the start.
+      const q0 = limits.map((l) => (rng.uniform(0, 1) < 0.3 ? (rng.uniform(0, 1) < 0.5 ? l.lower + rng.uniform(0.01, 0.4) : l.upper - rng.uniform(0.01, 0.4)) : rng.uniform(l.lower + 0.05, l.upper - 0.05)));
+      const qd0 = limits.map(() => rng.uniform(-3, 3));
+      for (const p of [lazy, eager]) {
+        p.restore();
+        p.setJointState(q0, qd0);
+      }
+      skipped += pending(lazy);
+      for (let t = 0; t < 25; t++) {
+        const target = limits.map((l, k) => {
+          const u = rng.uniform(0, 1);
+          return u < 0.15 ? l.lower : u < 0.3 ? l.upper : Math.min(l.upper, Math.max(l.lower, (q0[k] as number) + rng.uniform(-0.4, 0.4)));
+        });
+        [lazy, eager].forEach((p, i) => {
+          p.command(target);
+          p.step();
+          p.readJointState(q[i] as Float64Array, qd[i] as Float64Array);
+        });
+        for (let k = 0; k < 7; k++) worst = Math.max(worst, Math.abs((q[0]?.[k] as number) - (q[1]?.[k] as number)), Math.abs((qd[0]?.[k] as number) - (qd[1]?.[k] as number)));
+      }
+    }
+    expect(skipped).toBeGreaterThan(100); // most joints of most starts had no stops on
+    expect(pending(eager)).toBe(0);
+    expect(worst).toBe(0);
+    lazy.close();
+    eager.close();
   });
 });

@@ -1,7 +1,7 @@
 import type { Collider, World } from '@dimforge/rapier3d-simd-compat';
 import type { SceneShape, SceneState } from '../control/scene.js';
-import { Articulation, vec3 } from './articulation.js';
-import type { Pose, Quat, Vec3 } from './math3d.js';
+import { Articulation, quat4, vec3 } from './articulation.js';
+import { rotate, type Pose, type Quat, type Vec3 } from './math3d.js';
 import { PhysicsError, type Physics, type PhysicsModel } from './physics.js';
 import { rapier } from './rapier.js';
 import type { UrdfJoint, UrdfRobot } from './urdf/types.js';
@@ -36,6 +36,10 @@ export class RapierPhysics implements Physics {
   private arm: Articulation;
   /** Collider and body handles of each scene object. */
   private objects = new Map<string, { collider: number; body: number | null }>();
+  /** Bounding radius of each collider asked about by {@link touching} (this world's). */
+  private radii = new Map<number, number>();
+  /** World bounding box of each fixture asked about by {@link touching} (this world's). */
+  private boxes = new Map<number, { c: Vec3; h: Vec3 }>();
   private closed = false;
 
   constructor(private readonly model: PhysicsModel) {
@@ -62,6 +66,8 @@ export class RapierPhysics implements Physics {
     if (timing.pgsIterations !== undefined) world.integrationParameters.numInternalPgsIterations = timing.pgsIterations;
     const arm = new Articulation(world, this.model.robot, this.model.actuation);
     this.objects = new Map();
+    this.radii = new Map();
+    this.boxes = new Map();
     for (const o of this.model.objects ?? []) {
       const shape = o.kind === 'box' ? R.ColliderDesc.cuboid(o.size[0] as number, o.size[1] as number, o.size[2] as number) : R.ColliderDesc.ball(o.size[0] as number);
       const rotation = rapierQuat(o.rotation ?? [0, 0, 0, 1]);
@@ -172,14 +178,55 @@ export class RapierPhysics implements Physics {
     this.live();
     // Colliders follow teleported bodies only at the next step (a reset's pose would be missed).
     this.world.propagateModifiedBodyPositionsToColliders();
-    const other = this.world.getCollider(this.object(object).collider);
+    const o = this.object(object);
+    const other = this.world.getCollider(o.collider);
+    // A link collider whose bounding sphere stays over 1 mm from the object's bounds cannot touch
+    // it: settled without Rapier's shape distance (the arm above the table, most steps).
+    const box = o.body === null ? this.fixtureBox(o.collider) : null;
+    const at = box ? null : vec3(other.translation());
+    const reach = box ? 0 : this.boundingRadius(other);
     for (const link of links) {
       for (const h of this.arm.linkColliders.get(link) ?? []) {
-        const contact = this.world.getCollider(h).contactCollider(other, 1e-3);
-        if (contact && contact.distance <= 1e-3) return true;
+        const c = this.world.getCollider(h);
+        const t = c.translation();
+        const r = this.boundingRadius(c) + TOUCH_DISTANCE;
+        if (box ? sphereOutsideBox(t, r, box) : Math.hypot(t.x - (at as Vec3)[0], t.y - (at as Vec3)[1], t.z - (at as Vec3)[2]) > r + reach) continue;
+        const contact = c.contactCollider(other, TOUCH_DISTANCE);
+        if (contact && contact.distance <= TOUCH_DISTANCE) return true;
       }
     }
     return false;
+  }
+
+  /** A collider's bounding radius about its centre, m (cached for the world's life). */
+  private boundingRadius(c: Collider): number {
+    const known = this.radii.get(c.handle);
+    if (known !== undefined) return known;
+    const size = colliderSize(c, rapier().ShapeType);
+    // Shapes the scene does not draw (meshes): no bound, always asked.
+    const r = !size ? Infinity : size.kind === 'box' ? Math.hypot(...size.size) : size.kind === 'sphere' ? (size.size[0] as number) : size.kind === 'capsule' ? (size.size[0] as number) + (size.size[1] as number) : Math.hypot(size.size[0] as number, size.size[1] as number);
+    this.radii.set(c.handle, r);
+    return r;
+  }
+
+  /** A fixture's world bounding box (centre, half extents), m: fixtures do not move. */
+  private fixtureBox(handle: number): { c: Vec3; h: Vec3 } {
+    let box = this.boxes.get(handle);
+    if (!box) {
+      const c = this.world.getCollider(handle);
+      const r = this.boundingRadius(c);
+      const size = colliderSize(c, rapier().ShapeType);
+      const t = vec3(c.translation());
+      if (size?.kind === 'box') {
+        // The rotated box's extent on each world axis: Σ |R_ij| h_j.
+        const q = quat4(c.rotation());
+        const axes = [rotate(q, [1, 0, 0]), rotate(q, [0, 1, 0]), rotate(q, [0, 0, 1])];
+        const h = [0, 1, 2].map((i) => axes.reduce((sum, a, j) => sum + Math.abs(a[i] as number) * (size.size[j] as number), 0)) as Vec3;
+        box = { c: t, h };
+      } else box = { c: t, h: [r, r, r] };
+      this.boxes.set(handle, box);
+    }
+    return box;
   }
 
   /**
@@ -226,6 +273,14 @@ export class RapierPhysics implements Physics {
     if (!o) throw new RangeError(`rapier: no scene object "${name}" (have: ${[...this.objects.keys()].join(', ') || 'none'})`);
     return o;
   }
+}
+
+/** `touching`'s reach, m: a link within this of an object touches it. */
+const TOUCH_DISTANCE = 1e-3;
+
+/** Whether a sphere (centre `t`, radius `r`) lies wholly outside an axis-aligned box. */
+function sphereOutsideBox(t: { x: number; y: number; z: number }, r: number, box: { c: Vec3; h: Vec3 }): boolean {
+  return Math.abs(t.x - box.c[0]) > box.h[0] + r || Math.abs(t.y - box.c[1]) > box.h[1] + r || Math.abs(t.z - box.c[2]) > box.h[2] + r;
 }
 
 function rapierQuat(q: Quat): { x: number; y: number; z: number; w: number } {
