@@ -53,24 +53,7 @@ export interface ArticulationOptions {
    * Default: false.
    */
   readonly weldFingers?: boolean;
-  /**
-   * Rapier, position mode: put every arm joint's stops on its Rapier joint at creation (default:
-   * only once the joint or its target comes within reach of them, see {@link STOP_BAND}). The
-   * same motion either way (tested); for comparisons.
-   */
-  readonly stopsFromStart?: boolean;
 }
-
-/**
- * How near a stop (rad) a position-mode joint or its target comes before the stop goes on its
- * Rapier joint; the joint's speed adds twice what it covers in a world step. Why not from the
- * start: a joint's stop is a row of Rapier's solver in every iteration, active or not, ~9% of the
- * Panda's step (measured), and most joints spend an episode far from their stops. On in time, a
- * stop whose row would have pushed nothing has changed nothing: the motion is the same, bit for
- * bit (sim/rapier-physics.test.ts, starts 1 cm from a stop at 3 rad/s). Once on, it stays on until
- * the world is rebuilt (every reset).
- */
-const STOP_BAND = 0.15;
 
 /** A link's place on a Rapier body: links joined by fixed joints share one body. */
 interface LinkPlacement {
@@ -125,14 +108,6 @@ export class Articulation {
   /** The fingers' commanded opening (the leading finger's position), m. */
   private opening = 0;
   private readonly lastQ: Float64Array;
-  /** Joint rates at the last reading ({@link readState} or {@link setState}); valid while {@link stateFresh}. */
-  private readonly lastQd: Float64Array;
-  /** Whether lastQ/lastQd describe the bodies now (no world step since they were read). */
-  private stateFresh = false;
-  /** Position targets last commanded (position mode). */
-  private readonly targets: Float64Array;
-  /** Arm joints whose stops are not yet on their Rapier joint ({@link beforeStep} puts them on near a stop). */
-  private pendingStops: number[] = [];
   /**
    * Revolute joints whose finite limits reach past ±π (±2π is common on UR arms): Rapier's joint
    * limits act on the angle wrapped to (−π, π], so they cannot hold them (measured: q reached
@@ -159,8 +134,6 @@ export class Articulation {
     this.mode = options.mode;
     this.base = options.base ?? IDENTITY_POSE;
     this.lastQ = new Float64Array(this.dof);
-    this.lastQd = new Float64Array(this.dof);
-    this.targets = new Float64Array(this.dof);
     ({ stiffness: this.stiffness, damping: this.dampingGain, velocityGain: this.velocityGain } = servoGains(this.joints, options));
     const home = forwardKinematics(robot, new Float64Array(this.dof), this.base);
     for (const [name, pose] of home) this.homeRotation.set(name, pose.q);
@@ -247,10 +220,7 @@ export class Articulation {
       const wide = j.type !== 'prismatic' && j.limit !== null && (j.limit.lower <= -Math.PI || j.limit.upper >= Math.PI) && (Number.isFinite(j.limit.lower) || Number.isFinite(j.limit.upper));
       const finger = fingerSet.has(j);
       if (wide && !finger) this.softwareStops.push(this.bindings.length);
-      else if (j.limit && Number.isFinite(j.limit.lower)) {
-        if (!finger && this.mode === 'position' && !options.stopsFromStart) this.pendingStops.push(this.bindings.length);
-        else (joint as unknown as { setLimits(lo: number, hi: number): void }).setLimits(j.limit.lower, j.limit.upper);
-      }
+      else if (j.limit && Number.isFinite(j.limit.lower)) (joint as unknown as { setLimits(lo: number, hi: number): void }).setLimits(j.limit.lower, j.limit.upper);
       const binding: JointBinding = { joint: j, parentBody, childBody, axis, anchor1, anchor2, handle: joint.handle };
       if (finger) {
         this.fingerBindings.push(binding);
@@ -367,8 +337,6 @@ export class Articulation {
         const s = this.prismaticState(b);
         q[k] = s.q;
         qd[k] = s.qd;
-        this.lastQ[k] = s.q;
-        this.lastQd[k] = s.qd;
       } else {
         const rp = rotation(b.parentBody);
         const axisWorld = rotate(rp, b.axis);
@@ -379,10 +347,8 @@ export class Articulation {
         q[k] = value;
         this.lastQ[k] = value;
         qd[k] = dot(sub(spin(b.childBody), spin(b.parentBody)), axisWorld);
-        this.lastQd[k] = qd[k] as number;
       }
     }
-    this.stateFresh = true;
   }
 
   /**
@@ -391,8 +357,6 @@ export class Articulation {
    * back (Baumgarte, 20% of the overshoot per step). Nothing to do for most robots.
    */
   beforeStep(): void {
-    if (this.pendingStops.length) this.stopsNearby();
-    this.stateFresh = false;
     if (!this.softwareStops.length) return;
     const dt = this.world.timestep;
     for (const k of this.softwareStops) {
@@ -414,25 +378,6 @@ export class Articulation {
       else if (q < limit.lower) target = Math.max(w, (0.2 * (limit.lower - q)) / dt);
       if (target !== w) child.setAngvel(vec(add(wc, scale(axisWorld, target - w))), true);
     }
-  }
-
-  private readonly scratchQ = new Float64Array(64);
-  private readonly scratchQd = new Float64Array(64);
-
-  /** Puts a pending joint's stops on its Rapier joint once the joint or its target comes near them. */
-  private stopsNearby(): void {
-    if (!this.stateFresh) this.readState(this.scratchQ, this.scratchQd);
-    const span = this.world.timestep;
-    this.pendingStops = this.pendingStops.filter((k) => {
-      const b = this.bindings[k] as JointBinding;
-      const { lower, upper } = b.joint.limit as NonNullable<UrdfJoint['limit']>;
-      const q = this.lastQ[k] as number;
-      const t = this.targets[k] as number;
-      const reach = STOP_BAND + 2 * Math.abs(this.lastQd[k] as number) * span;
-      if (q - reach > lower && q + reach < upper && t - STOP_BAND > lower && t + STOP_BAND < upper) return true;
-      (this.world.getImpulseJoint(b.handle) as unknown as { setLimits(lo: number, hi: number): void }).setLimits(lower, upper);
-      return false;
-    });
   }
 
   /**
@@ -459,10 +404,7 @@ export class Articulation {
         }
       } else {
         const joint = this.world.getImpulseJoint(b.handle) as unknown as { configureMotorPosition(t: number, k: number, d: number): void; configureMotorVelocity(t: number, f: number): void };
-        if (this.mode === 'position') {
-          joint.configureMotorPosition(v, this.stiffness[k] as number, this.dampingGain[k] as number);
-          this.targets[k] = v;
-        }
+        if (this.mode === 'position') joint.configureMotorPosition(v, this.stiffness[k] as number, this.dampingGain[k] as number);
         else joint.configureMotorVelocity(v, this.velocityGain[k] as number);
       }
     }
@@ -495,12 +437,8 @@ export class Articulation {
       const rate = qd && k >= 0 ? (qd[k] as number) : 0;
       const vAtX = add(parentVel.v, cross(parentVel.w, sub(x, parentVel.x)));
       bodyVel[b.childBody] = b.joint.type === 'prismatic' ? { v: add(vAtX, scale(axisWorld, rate)), w: parentVel.w, x } : { v: vAtX, w: add(parentVel.w, scale(axisWorld, rate)), x };
-      if (k >= 0) {
-        this.lastQ[k] = q[k] as number;
-        this.lastQd[k] = rate;
-      }
+      if (k >= 0) this.lastQ[k] = q[k] as number;
     }
-    this.stateFresh = true;
     this.bodyHandles.forEach((h, b) => {
       const body = this.world.getRigidBody(h);
       if (!body.isDynamic()) return;

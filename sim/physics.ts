@@ -137,6 +137,18 @@ export interface Physics {
 }
 
 /** The simulation diverged (NaN state, solver instability): the episode's data is garbage from here. */
+/**
+ * Refuses scene objects no engine can build as asked, the same on every engine (a config that
+ * fails only on MuJoCo would surface at `eval --engine mujoco`, long after training).
+ */
+export function checkSceneObjects(objects: readonly SceneObject[]): void {
+  for (const o of objects) {
+    if (o.robotFloor && (o.kind !== 'box' || o.mass !== undefined || (o.rotation && (o.rotation[0] !== 0 || o.rotation[1] !== 0 || o.rotation[2] !== 0)))) {
+      throw new RangeError(`object ${o.name}: robotFloor is for an unrotated box fixture (its top face becomes the robot's floor)`);
+    }
+  }
+}
+
 export class PhysicsError extends Error {
   override readonly name = 'PhysicsError';
 }

@@ -161,43 +161,28 @@ describe('Rapier physics of the Panda tasks (issue 21: Rapier faster)', () => {
     p.close();
   });
 
-  it("a joint's stops go on its Rapier joint only near them (each is a solver row every iteration), with the same motion as stops on from the start", () => {
+  // Why every stop is on from the start: put on only near them (tried 2026-12-06 for ~9% of the
+  // step), joint 5's went on a world step late and it went 0.49 rad past, beyond ±π, where
+  // Rapier's stop (on the wrapped angle) then held it on the wrong side.
+  it("a 2.6 rad target step on joint 3 swings joint 5, at rest 0.19 rad inside its stop, toward it: the stop holds it, and it settles on its target", () => {
     const model = reachModel();
-    const lazy = new RapierPhysics(model);
-    const eager = new RapierPhysics({ ...model, actuation: { ...model.actuation, stopsFromStart: true } });
-    const pending = (p: RapierPhysics): number => (p as unknown as { arm: { pendingStops: number[] } }).arm.pendingStops.length;
-    const rng = new Rng(4);
-    const q = [new Float64Array(7), new Float64Array(7)];
-    const qd = [new Float64Array(7), new Float64Array(7)];
-    const limits = lazy.joints.map((j) => j.limit as NonNullable<typeof j.limit>);
-    let skipped = 0;
-    let worst = 0;
-    for (let trial = 0; trial < 60; trial++) {
-      // Starts near a stop or mid-range, moving up to 3 rad/s; targets at a stop or near the start.
-      const q0 = limits.map((l) => (rng.uniform(0, 1) < 0.3 ? (rng.uniform(0, 1) < 0.5 ? l.lower + rng.uniform(0.01, 0.4) : l.upper - rng.uniform(0.01, 0.4)) : rng.uniform(l.lower + 0.05, l.upper - 0.05)));
-      const qd0 = limits.map(() => rng.uniform(-3, 3));
-      for (const p of [lazy, eager]) {
-        p.restore();
-        p.setJointState(q0, qd0);
-      }
-      skipped += pending(lazy);
-      for (let t = 0; t < 25; t++) {
-        const target = limits.map((l, k) => {
-          const u = rng.uniform(0, 1);
-          return u < 0.15 ? l.lower : u < 0.3 ? l.upper : Math.min(l.upper, Math.max(l.lower, (q0[k] as number) + rng.uniform(-0.4, 0.4)));
-        });
-        [lazy, eager].forEach((p, i) => {
-          p.command(target);
-          p.step();
-          p.readJointState(q[i] as Float64Array, qd[i] as Float64Array);
-        });
-        for (let k = 0; k < 7; k++) worst = Math.max(worst, Math.abs((q[0]?.[k] as number) - (q[1]?.[k] as number)), Math.abs((qd[0]?.[k] as number) - (qd[1]?.[k] as number)));
-      }
+    const p = new RapierPhysics(model);
+    const q0 = [2.575, -1.497, -2.717, -0.28, -2.706, 3.472, 2.525];
+    const target = [...q0];
+    target[2] = -0.138;
+    p.setJointState(q0);
+    const q = new Float64Array(7);
+    const qd = new Float64Array(7);
+    let lowest = Infinity;
+    for (let t = 0; t < 50; t++) {
+      p.command(target);
+      p.step();
+      p.readJointState(q, qd);
+      lowest = Math.min(lowest, q[4] as number);
     }
-    expect(skipped).toBeGreaterThan(100); // most joints of most starts had no stops on
-    expect(pending(eager)).toBe(0);
-    expect(worst).toBe(0);
-    lazy.close();
-    eager.close();
+    const lower = p.joints[4]?.limit?.lower as number;
+    expect(lowest).toBeGreaterThan(lower - 0.005);
+    expect(q[4]).toBeCloseTo(target[4] as number, 2);
+    p.close();
   });
 });

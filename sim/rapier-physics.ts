@@ -2,7 +2,7 @@ import type { Collider, World } from '@dimforge/rapier3d-simd-compat';
 import type { SceneShape, SceneState } from '../control/scene.js';
 import { Articulation, quat4, vec3 } from './articulation.js';
 import { rotate, type Pose, type Quat, type Vec3 } from './math3d.js';
-import { PhysicsError, type Physics, type PhysicsModel } from './physics.js';
+import { checkSceneObjects, PhysicsError, type Physics, type PhysicsModel } from './physics.js';
 import { rapier } from './rapier.js';
 import type { UrdfJoint, UrdfRobot } from './urdf/types.js';
 
@@ -48,6 +48,7 @@ export class RapierPhysics implements Physics {
     this.substeps = model.timing.substeps;
     this.merge = model.timing.mergeSteps ?? 1;
     if (!(Number.isInteger(this.merge) && this.merge >= 1)) throw new RangeError(`rapier: expected \`mergeSteps\` to be a positive integer, got \`${model.timing.mergeSteps}\``);
+    checkSceneObjects(model.objects ?? []);
     ({ world: this.world, arm: this.arm } = this.build());
     this.joints = this.arm.joints;
     this.fingers = this.arm.fingers;

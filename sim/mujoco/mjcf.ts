@@ -1,6 +1,6 @@
 import { compose, IDENTITY_POSE, type Pose } from '../math3d.js';
 import { combineInertials } from '../articulation.js';
-import type { SceneObject } from '../physics.js';
+import { checkSceneObjects, type SceneObject } from '../physics.js';
 import { gripperJoints, movableJoints } from '../urdf/kinematics.js';
 import type { Collision, Inertial, UrdfJoint, UrdfLink, UrdfRobot } from '../urdf/types.js';
 
@@ -162,11 +162,7 @@ export function urdfToMjcf(robot: UrdfRobot, options: MjcfOptions): string {
   });
   const g = options.gravityCompensation ? [0, 0, 0] : (options.gravity ?? [0, 0, -9.81]);
   const objects = options.objects ?? [];
-  for (const o of objects) {
-    if (o.robotFloor && (o.kind !== 'box' || o.mass !== undefined || (o.rotation && (o.rotation[0] !== 0 || o.rotation[1] !== 0 || o.rotation[2] !== 0)))) {
-      throw new RangeError(`object ${o.name}: robotFloor is for an unrotated box fixture (its top face becomes the robot's floor)`);
-    }
-  }
+  checkSceneObjects(objects);
   const scene = objects.map((o) => objectElement(o, pairs));
   // Pairs a fixture's `clearOf` says cannot touch. MuJoCo excludes body pairs, so a named link
   // must be a body of its own carrying no other link's shapes (a fused hand would go with link 7).
