@@ -1,6 +1,6 @@
 import type { ImpulseJoint, RigidBody, World } from '@dimforge/rapier3d-simd-compat';
 import {
-  add, compose, cross, dot, IDENTITY_POSE, quatConj, quatMul, quatToMat3, rotate, rotateSymmetric, scale, sub,
+  add, compose, cross, dot, IDENTITY_POSE, quatConj, quatFromAxisAngle, quatMul, quatToMat3, rotate, rotateSymmetric, scale, sub,
   symmetricEigen, transformPoint, wrapAngle, type Mat3, type Pose, type Quat, type Vec3,
 } from './math3d.js';
 import { rapier } from './rapier.js';
@@ -54,6 +54,9 @@ export interface ArticulationOptions {
    */
   readonly weldFingers?: boolean;
 }
+
+/** How far under a full turn a range past ±π must be to be counted from its middle (rad). */
+const CENTRED_RANGE_SLACK = 0.2;
 
 /** A link's place on a Rapier body: links joined by fixed joints share one body. */
 interface LinkPlacement {
@@ -109,11 +112,14 @@ export class Articulation {
   private opening = 0;
   private readonly lastQ: Float64Array;
   /**
-   * Revolute joints whose finite limits reach past ±π (±2π is common on UR arms): Rapier's joint
-   * limits act on the angle wrapped to (−π, π], so they cannot hold them (measured: q reached
-   * 465 rad). These are stopped in {@link beforeStep} instead.
+   * Revolute joints whose finite limits reach past ±π by a turn or more (±2π is common on UR
+   * arms): Rapier's joint limits act on the angle wrapped to (−π, π], so they cannot hold them
+   * (measured: q reached 465 rad). These are stopped in {@link beforeStep} instead. (A range past
+   * ±π but under a turn is counted from its middle, {@link angleOffset}, and Rapier's stops hold it.)
    */
   private readonly softwareStops: number[] = [];
+  /** Per arm joint: q at Rapier's joint angle 0 (the middle of a range past ±π, else 0); position targets go to Rapier less it. */
+  private readonly angleOffset: number[] = [];
   private readonly base: Pose;
   private readonly homeRotation = new Map<string, Quat>();
   /** For each body, the link whose frame is the body frame. */
@@ -219,8 +225,19 @@ export class Articulation {
       // (measured: a pushed joint sailed past ±0.5 rad to 1.54 rad).
       const wide = j.type !== 'prismatic' && j.limit !== null && (j.limit.lower <= -Math.PI || j.limit.upper >= Math.PI) && (Number.isFinite(j.limit.lower) || Number.isFinite(j.limit.upper));
       const finger = fingerSet.has(j);
-      if (wide && !finger) this.softwareStops.push(this.bindings.length);
-      else if (j.limit && Number.isFinite(j.limit.lower)) (joint as unknown as { setLimits(lo: number, hi: number): void }).setLimits(j.limit.lower, j.limit.upper);
+      // A range past ±π but under a turn (the Panda's joint 6: −0.02…3.75 rad): Rapier's angle
+      // counted from the range's middle, so its stops hold it — software stops act once per world
+      // step, and a 40 ms step let joint 6 run 0.4 rad past its bound.
+      const centred = wide && !finger && j.limit !== null && Number.isFinite(j.limit.lower) && Number.isFinite(j.limit.upper) && j.limit.upper - j.limit.lower < 2 * Math.PI - CENTRED_RANGE_SLACK;
+      const offset = centred && j.limit ? (j.limit.lower + j.limit.upper) / 2 : 0;
+      if (centred) {
+        const unit = joint as unknown as { frameX2(): { x: number; y: number; z: number; w: number }; setFrameX2(q: { x: number; y: number; z: number; w: number }): void };
+        // The child's joint frame turned back by the offset about the joint axis (its x).
+        unit.setFrameX2(quat(quatMul(quat4(unit.frameX2()), quatFromAxisAngle([1, 0, 0], -offset))));
+      }
+      if (wide && !finger && !centred) this.softwareStops.push(this.bindings.length);
+      else if (j.limit && Number.isFinite(j.limit.lower)) (joint as unknown as { setLimits(lo: number, hi: number): void }).setLimits(j.limit.lower - offset, j.limit.upper - offset);
+      if (!finger) this.angleOffset.push(offset);
       const binding: JointBinding = { joint: j, parentBody, childBody, axis, anchor1, anchor2, handle: joint.handle };
       if (finger) {
         this.fingerBindings.push(binding);
@@ -303,7 +320,7 @@ export class Articulation {
     }
     unit.configureMotorModel(R.MotorModel.ForceBased);
     if (j.limit) unit.setMotorMaxForce(j.limit.effort);
-    if (this.mode === 'position') unit.configureMotorPosition(0, this.stiffness[k] as number, this.dampingGain[k] as number);
+    if (this.mode === 'position') unit.configureMotorPosition(-(this.angleOffset[k] as number), this.stiffness[k] as number, this.dampingGain[k] as number);
     else unit.configureMotorVelocity(0, this.velocityGain[k] as number);
   }
 
@@ -404,7 +421,7 @@ export class Articulation {
         }
       } else {
         const joint = this.world.getImpulseJoint(b.handle) as unknown as { configureMotorPosition(t: number, k: number, d: number): void; configureMotorVelocity(t: number, f: number): void };
-        if (this.mode === 'position') joint.configureMotorPosition(v, this.stiffness[k] as number, this.dampingGain[k] as number);
+        if (this.mode === 'position') joint.configureMotorPosition(v - (this.angleOffset[k] as number), this.stiffness[k] as number, this.dampingGain[k] as number);
         else joint.configureMotorVelocity(v, this.velocityGain[k] as number);
       }
     }

@@ -6,8 +6,10 @@ import { loadRapier } from './rapier.js';
 import { RapierPhysics } from './rapier-physics.js';
 import type { World } from '@dimforge/rapier3d-simd-compat';
 import { Rng } from '../control/rng.js';
+import type { UrdfJoint } from './urdf/types.js';
 import { PANDA_READY } from '../tasks/panda.js';
 import { PandaPickCube } from '../tasks/panda-pick.js';
+import { PandaPush } from '../tasks/panda-push.js';
 import { PandaReach } from '../tasks/panda-reach.js';
 
 beforeAll(async () => {
@@ -184,5 +186,32 @@ describe('Rapier physics of the Panda tasks (issue 21: Rapier faster)', () => {
     expect(lowest).toBeGreaterThan(lower - 0.005);
     expect(q[4]).toBeCloseTo(target[4] as number, 2);
     p.close();
+  });
+
+  it("joint 6's range (−0.02 … 3.75 rad) reaches past π: Rapier's angle counts from its middle, so Rapier's stops hold it under the push task's bang-bang joint actions (software stops, once per 40 ms world step, let it run 0.4 rad past)", async () => {
+    const env = new PandaPush();
+    const p = (env as unknown as { physics: RapierPhysics }).physics;
+    const limits = p.joints.map((j) => j.limit as NonNullable<UrdfJoint['limit']>);
+    const q = new Float64Array(7);
+    const qd = new Float64Array(7);
+    const rng = new Rng(7);
+    let over = 0;
+    let nearest = Infinity;
+    for (let ep = 0; ep < 30; ep++) {
+      env.resetSync({ seed: ep });
+      let a = new Float32Array(7);
+      for (let t = 0; t < 100; t++) {
+        // Every joint's delta at ±1, held 10 control periods; no Tier 0.
+        if (t % 10 === 0) a = Float32Array.from({ length: 7 }, () => (rng.uniform(0, 1) < 0.5 ? -1 : 1));
+        const r = env.stepSync(a);
+        p.readJointState(q, qd);
+        limits.forEach((l, k) => (over = Math.max(over, l.lower - (q[k] as number), (q[k] as number) - l.upper)));
+        nearest = Math.min(nearest, (q[5] as number) - (limits[5]?.lower as number), (limits[5]?.upper as number) - (q[5] as number));
+        if (r.terminated) break;
+      }
+    }
+    expect(nearest).toBeLessThan(0.01); // joint 6 was driven into a stop
+    expect(over).toBeLessThan(0.005);
+    await env.close();
   });
 });
