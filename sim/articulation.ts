@@ -55,6 +55,9 @@ export interface ArticulationOptions {
   readonly weldFingers?: boolean;
 }
 
+/** How far a revolute position target is handed to Rapier from its joint at most, rad ({@link Articulation.sendTarget}). */
+const SHORT_WAY = Math.PI - 0.3;
+
 /** How far under a full turn a range past ±π must be to be counted from its middle (rad). */
 const CENTRED_RANGE_SLACK = 0.2;
 
@@ -84,8 +87,9 @@ const DEFAULT_GROUPS = (0x0001 << 16) | 0xfffe;
  * Rapier's JS bindings expose no joint-coordinate getters for impulse joints, so joint
  * positions and velocities are computed from the two bodies' states: every body frame is
  * aligned with the world when q = 0, which makes the joint axis the same vector in both body
- * frames, Rapier's internal joint angle equal to the URDF q, and q the twist of the relative
- * rotation about that axis.
+ * frames, and q the twist of the relative rotation about that axis. Rapier's internal joint angle
+ * is the URDF q wrapped to (−π, π], less the range's middle on a joint whose range is past ±π but
+ * under a turn (`angleOffset`).
  */
 export class Articulation {
   readonly robot: UrdfRobot;
@@ -120,6 +124,10 @@ export class Articulation {
   private readonly softwareStops: number[] = [];
   /** Per arm joint: q at Rapier's joint angle 0 (the middle of a range past ±π, else 0); position targets go to Rapier less it. */
   private readonly angleOffset: number[] = [];
+  /** Position mode: each joint's commanded target, within its limits. */
+  private readonly desired: Float64Array;
+  /** Position mode: the target last handed to Rapier's motor (the desired one, or a step toward it, {@link sendTarget}). */
+  private readonly sent: Float64Array;
   private readonly base: Pose;
   private readonly homeRotation = new Map<string, Quat>();
   /** For each body, the link whose frame is the body frame. */
@@ -140,6 +148,8 @@ export class Articulation {
     this.mode = options.mode;
     this.base = options.base ?? IDENTITY_POSE;
     this.lastQ = new Float64Array(this.dof);
+    this.desired = new Float64Array(this.dof);
+    this.sent = new Float64Array(this.dof);
     ({ stiffness: this.stiffness, damping: this.dampingGain, velocityGain: this.velocityGain } = servoGains(this.joints, options));
     const home = forwardKinematics(robot, new Float64Array(this.dof), this.base);
     for (const [name, pose] of home) this.homeRotation.set(name, pose.q);
@@ -374,6 +384,8 @@ export class Articulation {
    * back (Baumgarte, 20% of the overshoot per step). Nothing to do for most robots.
    */
   beforeStep(): void {
+    // Targets handed over a step at a time (sendTarget): the next step toward each.
+    if (this.mode === 'position') for (let k = 0; k < this.dof; k++) if (this.sent[k] !== this.desired[k]) this.sendTarget(k);
     if (!this.softwareStops.length) return;
     const dt = this.world.timestep;
     for (const k of this.softwareStops) {
@@ -395,6 +407,38 @@ export class Articulation {
       else if (q < limit.lower) target = Math.max(w, (0.2 * (limit.lower - q)) / dt);
       if (target !== w) child.setAngvel(vec(add(wc, scale(axisWorld, target - w))), true);
     }
+  }
+
+  /**
+   * Hands joint k's desired position target to Rapier's motor. Rapier's motor takes the short way
+   * round its wrapped angle, so a revolute target more than π from the joint drove it the wrong
+   * way, onto its far stop (the Panda's joint 6 from −0.02 toward 3.2 stayed on its lower stop; a
+   * ±2.9 rad joint from −2.85 toward 1.7 likewise): such a target goes over {@link SHORT_WAY} at a
+   * time, re-aimed before each world step until it is in reach.
+   */
+  private sendTarget(k: number): void {
+    const b = this.bindings[k] as JointBinding;
+    let t = this.desired[k] as number;
+    // lastQ is the last reading: a margin for a joint that moved since.
+    if (b.joint.type !== 'prismatic' && Math.abs(t - (this.lastQ[k] as number)) > SHORT_WAY - 0.5) {
+      const q = this.revoluteAngle(k);
+      t = Math.min(q + SHORT_WAY, Math.max(q - SHORT_WAY, t));
+    }
+    this.sent[k] = t;
+    const joint = this.world.getImpulseJoint(b.handle) as unknown as { configureMotorPosition(t: number, k: number, d: number): void };
+    joint.configureMotorPosition(t - (this.angleOffset[k] as number), this.stiffness[k] as number, this.dampingGain[k] as number);
+  }
+
+  /** Arm joint k's angle now (a revolute joint), unwrapped against the last reading. */
+  private revoluteAngle(k: number): number {
+    const b = this.bindings[k] as JointBinding;
+    const rp = quat4(this.world.getRigidBody(this.bodyHandles[b.parentBody] as number).rotation());
+    const rel = quatMul(quatConj(rp), quat4(this.world.getRigidBody(this.bodyHandles[b.childBody] as number).rotation()));
+    const twist = 2 * Math.atan2(rel[0] * b.axis[0] + rel[1] * b.axis[1] + rel[2] * b.axis[2], rel[3]);
+    const prev = this.lastQ[k] as number;
+    const value = prev + wrapAngle(twist - prev);
+    this.lastQ[k] = value;
+    return value;
   }
 
   /**
@@ -421,8 +465,12 @@ export class Articulation {
         }
       } else {
         const joint = this.world.getImpulseJoint(b.handle) as unknown as { configureMotorPosition(t: number, k: number, d: number): void; configureMotorVelocity(t: number, f: number): void };
-        if (this.mode === 'position') joint.configureMotorPosition(v - (this.angleOffset[k] as number), this.stiffness[k] as number, this.dampingGain[k] as number);
-        else joint.configureMotorVelocity(v, this.velocityGain[k] as number);
+        if (this.mode === 'position') {
+          // A target past a stop is the stop (on a centred joint it would wrap into the range's far end).
+          const lim = b.joint.limit;
+          this.desired[k] = lim && Number.isFinite(lim.lower) && Number.isFinite(lim.upper) ? Math.min(lim.upper, Math.max(lim.lower, v)) : v;
+          this.sendTarget(k);
+        } else joint.configureMotorVelocity(v, this.velocityGain[k] as number);
       }
     }
   }

@@ -214,4 +214,30 @@ describe('Rapier physics of the Panda tasks (issue 21: Rapier faster)', () => {
     expect(over).toBeLessThan(0.005);
     await env.close();
   });
+
+  it("a position target more than π from its joint is reached the long way, as MuJoCo does (Rapier's motor took the short way round onto the far stop), and a target past a stop is the stop", () => {
+    const p = new RapierPhysics(reachModel());
+    const q = new Float64Array(7);
+    const qd = new Float64Array(7);
+    const run = (start: readonly number[], target: readonly number[], periods = 75): Float64Array => {
+      p.restore();
+      p.setJointState(start);
+      for (let t = 0; t < periods; t++) {
+        p.command(target);
+        p.step();
+      }
+      p.readJointState(q, qd);
+      return q;
+    };
+    const at = (k: number, v: number): number[] => PANDA_READY.map((x, i) => (i === k ? v : x));
+    // Joint 6 (range −0.02 … 3.75, counted from its middle) from its lower stop to 3.2: 3.22 rad away.
+    expect(run(at(5, -0.0175), at(5, 3.2))[5]).toBeCloseTo(3.2, 2);
+    // Joint 1 (±2.90) from −2.85 to 1.7: 4.55 rad away.
+    expect(run(at(0, -2.85), at(0, 1.7))[0]).toBeCloseTo(1.7, 2);
+    // Joint 6 told 5.5, past its upper stop (Rapier's angle for it wraps to the range's far end): held at the stop.
+    const held = run(PANDA_READY, at(5, 5.5))[5] as number;
+    expect(held).toBeGreaterThan(3.7525 - 0.01);
+    expect(held).toBeLessThan(3.7525 + 0.005);
+    p.close();
+  });
 });
