@@ -366,14 +366,8 @@ export class Articulation {
         qd[k] = s.qd;
       } else {
         const rp = rotation(b.parentBody);
-        const axisWorld = rotate(rp, b.axis);
-        const rel = quatMul(quatConj(rp), rotation(b.childBody));
-        const twist = 2 * Math.atan2(rel[0] * b.axis[0] + rel[1] * b.axis[1] + rel[2] * b.axis[2], rel[3]);
-        const prev = this.lastQ[k] as number;
-        const value = prev + wrapAngle(twist - prev);
-        q[k] = value;
-        this.lastQ[k] = value;
-        qd[k] = dot(sub(spin(b.childBody), spin(b.parentBody)), axisWorld);
+        q[k] = this.unwrappedAngle(k, rp, rotation(b.childBody));
+        qd[k] = dot(sub(spin(b.childBody), spin(b.parentBody)), rotate(rp, b.axis));
       }
     }
   }
@@ -394,11 +388,7 @@ export class Articulation {
       const parent = this.world.getRigidBody(this.bodyHandles[b.parentBody] as number);
       const child = this.world.getRigidBody(this.bodyHandles[b.childBody] as number);
       const rp = quat4(parent.rotation());
-      const rel = quatMul(quatConj(rp), quat4(child.rotation()));
-      const twist = 2 * Math.atan2(rel[0] * b.axis[0] + rel[1] * b.axis[1] + rel[2] * b.axis[2], rel[3]);
-      const prev = this.lastQ[k] as number;
-      const q = prev + wrapAngle(twist - prev);
-      this.lastQ[k] = q;
+      const q = this.unwrappedAngle(k, rp, quat4(child.rotation()));
       const axisWorld = rotate(rp, b.axis);
       const wc = vec3(child.angvel());
       const w = dot(sub(wc, vec3(parent.angvel())), axisWorld);
@@ -432,9 +422,18 @@ export class Articulation {
   /** Arm joint k's angle now (a revolute joint), unwrapped against the last reading. */
   private revoluteAngle(k: number): number {
     const b = this.bindings[k] as JointBinding;
-    const rp = quat4(this.world.getRigidBody(this.bodyHandles[b.parentBody] as number).rotation());
-    const rel = quatMul(quatConj(rp), quat4(this.world.getRigidBody(this.bodyHandles[b.childBody] as number).rotation()));
-    const twist = 2 * Math.atan2(rel[0] * b.axis[0] + rel[1] * b.axis[1] + rel[2] * b.axis[2], rel[3]);
+    const rotationOf = (body: number): Quat => quat4(this.world.getRigidBody(this.bodyHandles[body] as number).rotation());
+    return this.unwrappedAngle(k, rotationOf(b.parentBody), rotationOf(b.childBody));
+  }
+
+  /**
+   * Revolute arm joint k's angle from its bodies' rotations: the twist of the relative rotation
+   * about the axis, unwrapped against the last reading (which it becomes).
+   */
+  private unwrappedAngle(k: number, parent: Quat, child: Quat): number {
+    const axis = (this.bindings[k] as JointBinding).axis;
+    const rel = quatMul(quatConj(parent), child);
+    const twist = 2 * Math.atan2(rel[0] * axis[0] + rel[1] * axis[1] + rel[2] * axis[2], rel[3]);
     const prev = this.lastQ[k] as number;
     const value = prev + wrapAngle(twist - prev);
     this.lastQ[k] = value;
