@@ -66,9 +66,10 @@ export interface MjcfOptions {
  * phase, and a 2 m table's sphere holds the whole arm, so a fixture marked `robotFloor` meets the
  * robot's geoms as a plane at its top face (a plane tests a geom by its height alone); the box
  * itself still carries the objects and is what the scene draws and `touching` measures. The same
- * contacts wherever the box lies under the robot, which `robotFloor` promises for everywhere the
- * robot reaches below the top (tasks/panda.test.ts sweeps the Panda's reach). Measured:
- * bench/mujoco-model.ts; the same motion: sim/mujoco/mujoco.test.ts.
+ * contacts wherever the box lies under the robot — which `robotFloor` promises for everywhere the
+ * robot reaches below the top (tasks/panda.test.ts sweeps the Panda's reach) — and a geom presses
+ * less than ~15 mm in; deeper, the plane's corner contacts and the box's box–box ones part.
+ * Measured: bench/mujoco-model.ts; the same motion: sim/mujoco/mujoco.test.ts.
  *
  * Why MJCF rather than MuJoCo's own URDF reader: MuJoCo's reader has no capsules and no
  * actuators, and would re-derive inertias; one description read by one parser keeps the two
@@ -271,7 +272,7 @@ function floorGeom(o: SceneObject): string {
  * The `<contact>` section of {@link urdfToMjcf}'s listed pairs. Friction as MuJoCo mixes a dynamic
  * contact's (the larger of the two geoms', sliding twice, then torsional and rolling twice);
  * condim, solref, solimp, margin and gap are the geoms' defaults. Objects first in each pair, as
- * MuJoCo's broadphase ordered them (the same contacts in the same order: the same motion).
+ * MuJoCo's broadphase ordered them (the same contacts in the same order: the same motion, to rounding).
  */
 function contactPairs(robotGeoms: readonly { name: string; link: string; fixed: boolean }[], objects: readonly SceneObject[], robotFriction: number): string[] {
   const pair = (a: string, b: string, f: number): string => `    <pair geom1="${a}" geom2="${b}" friction="${num(f)} ${num(f)} 0.005 0.0001 0.0001"/>`;
