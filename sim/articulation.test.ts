@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../control/rng.js';
 import { Articulation } from './articulation.js';
+import { RapierPhysics } from './rapier-physics.js';
 import { loadDescription } from './descriptions.js';
 import { parseUrdf } from './urdf/parse.js';
 import { loadMujoco } from './mujoco/module.js';
@@ -162,5 +163,20 @@ describe('Rapier dynamics against analytic references', () => {
       expect(extreme).toBeLessThan(6.2832 + 0.2); // and stayed there (before: 465 rad)
       world.free();
     }
+  });
+
+  it('refuses merged world steps for such a joint (its software stops act once per world step; a joint ran 0.9 rad past over 20 ms steps), naming it', () => {
+    const urdf = parseUrdf(`<robot name="ur-like">
+      <link name="base"/>
+      <link name="arm"><inertial><origin xyz="0.2 0 0"/><mass value="1"/><inertia ixx="0.001" ixy="0" ixz="0" iyy="0.01" iyz="0" izz="0.01"/></inertial>
+        <collision><origin xyz="0.2 0 0"/><geometry><box size="0.4 0.05 0.05"/></geometry></collision></link>
+      <joint name="shoulder" type="revolute"><parent link="base"/><child link="arm"/><axis xyz="0 0 1"/>
+        <limit lower="-6.2832" upper="6.2832" effort="5" velocity="3"/></joint>
+    </robot>`);
+    const model = { robot: urdf, actuation: { mode: 'position' } as const, timing: { dt: 0.004, substeps: 10 } };
+    expect(() => new RapierPhysics({ ...model, timing: { ...model.timing, mergeSteps: 10 } })).toThrow(/mergeSteps` 10 with joints whose range is a turn or more \(shoulder\)/);
+    const single = new RapierPhysics(model);
+    expect(single.joints.map((j) => j.name)).toEqual(['shoulder']);
+    single.close();
   });
 });

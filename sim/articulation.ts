@@ -419,6 +419,11 @@ export class Articulation {
     joint.configureMotorPosition(t - (this.angleOffset[k] as number), this.stiffness[k] as number, this.dampingGain[k] as number);
   }
 
+  /** Joints held by software stops ({@link beforeStep}): ranges of a turn or more, which Rapier's stops cannot hold. */
+  get softwareStopJoints(): string[] {
+    return this.softwareStops.map((k) => (this.bindings[k] as JointBinding).joint.name);
+  }
+
   /** Arm joint k's angle now (a revolute joint), unwrapped against the last reading. */
   private revoluteAngle(k: number): number {
     const b = this.bindings[k] as JointBinding;

@@ -50,6 +50,13 @@ export class RapierPhysics implements Physics {
     if (!(Number.isInteger(this.merge) && this.merge >= 1)) throw new RangeError(`rapier: expected \`mergeSteps\` to be a positive integer, got \`${model.timing.mergeSteps}\``);
     checkSceneObjects(model.objects ?? []);
     ({ world: this.world, arm: this.arm } = this.build());
+    // Software stops act once per world step: over a merged one (40 ms on the Panda) a joint ran
+    // 0.9 rad past its bound. Refused rather than simulated wrong.
+    const soft = this.arm.softwareStopJoints;
+    if (this.merge > 1 && soft.length) {
+      this.world.free();
+      throw new RangeError(`rapier: \`mergeSteps\` ${this.merge} with joints whose range is a turn or more (${soft.join(', ')}): Rapier cannot stop those, and the software stops act once per world step; use mergeSteps 1`);
+    }
     this.joints = this.arm.joints;
     this.fingers = this.arm.fingers;
     this.dof = this.arm.dof;
