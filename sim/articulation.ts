@@ -57,6 +57,10 @@ export interface ArticulationOptions {
 
 /** How far a revolute position target is handed to Rapier from its joint at most, rad ({@link Articulation.sendTarget}). */
 const SHORT_WAY = Math.PI - 0.3;
+/** A re-aimed joint is settled within this of its target (rad) … */
+const SETTLE_RAD = 0.5;
+/** … and this slow (rad/s): it cannot then swing π past its target, where Rapier's wrapped motor would aim at the next turn. */
+const SETTLE_RATE = 1;
 
 /** How far under a full turn a range past ±π must be to be counted from its middle (rad). */
 const CENTRED_RANGE_SLACK = 0.2;
@@ -126,8 +130,8 @@ export class Articulation {
   private readonly angleOffset: number[] = [];
   /** Position mode: each joint's commanded target, within its limits. */
   private readonly desired: Float64Array;
-  /** Position mode: the target last handed to Rapier's motor (the desired one, or a step toward it, {@link sendTarget}). */
-  private readonly sent: Float64Array;
+  /** Position mode: 1 for a joint whose far target is re-aimed before each world step ({@link aim}). */
+  private readonly aiming: Uint8Array;
   private readonly base: Pose;
   private readonly homeRotation = new Map<string, Quat>();
   /** For each body, the link whose frame is the body frame. */
@@ -149,7 +153,7 @@ export class Articulation {
     this.base = options.base ?? IDENTITY_POSE;
     this.lastQ = new Float64Array(this.dof);
     this.desired = new Float64Array(this.dof);
-    this.sent = new Float64Array(this.dof);
+    this.aiming = new Uint8Array(this.dof);
     ({ stiffness: this.stiffness, damping: this.dampingGain, velocityGain: this.velocityGain } = servoGains(this.joints, options));
     const home = forwardKinematics(robot, new Float64Array(this.dof), this.base);
     for (const [name, pose] of home) this.homeRotation.set(name, pose.q);
@@ -378,8 +382,8 @@ export class Articulation {
    * back (Baumgarte, 20% of the overshoot per step). Nothing to do for most robots.
    */
   beforeStep(): void {
-    // Targets handed over a step at a time (sendTarget): the next step toward each.
-    if (this.mode === 'position') for (let k = 0; k < this.dof; k++) if (this.sent[k] !== this.desired[k]) this.sendTarget(k);
+    // Far targets re-aimed from where their joints are now (sendTarget).
+    if (this.mode === 'position') for (let k = 0; k < this.dof; k++) if (this.aiming[k]) this.aim(k);
     if (!this.softwareStops.length) return;
     const dt = this.world.timestep;
     for (const k of this.softwareStops) {
@@ -403,20 +407,42 @@ export class Articulation {
    * Hands joint k's desired position target to Rapier's motor. Rapier's motor takes the short way
    * round its wrapped angle, so a revolute target more than π from the joint drove it the wrong
    * way, onto its far stop (the Panda's joint 6 from −0.02 toward 3.2 stayed on its lower stop; a
-   * ±2.9 rad joint from −2.85 toward 1.7 likewise): such a target goes over {@link SHORT_WAY} at a
-   * time, re-aimed before each world step until it is in reach.
+   * ±2.9 rad joint from −2.85 toward 1.7 likewise), and a continuous joint overshooting a target a
+   * turn away by more than π was sent on to the next turn, and the next (a review: 215 rad in 4 s).
+   * Such a target is re-aimed before every world step ({@link aim}) until the joint has settled
+   * within {@link SETTLE_RAD} of it.
    */
   private sendTarget(k: number): void {
     const b = this.bindings[k] as JointBinding;
-    let t = this.desired[k] as number;
-    // lastQ is the last reading: a margin for a joint that moved since.
-    if (b.joint.type !== 'prismatic' && Math.abs(t - (this.lastQ[k] as number)) > SHORT_WAY - 0.5) {
-      const q = this.revoluteAngle(k);
-      t = Math.min(q + SHORT_WAY, Math.max(q - SHORT_WAY, t));
-    }
-    this.sent[k] = t;
+    // lastQ is the last reading: the margin covers a joint that moved since. A joint still
+    // settling on a far target stays aimed (it may be swinging fast).
+    if (b.joint.type !== 'prismatic' && (this.aiming[k] || Math.abs((this.desired[k] as number) - (this.lastQ[k] as number)) > SHORT_WAY - 0.5)) this.aim(k);
+    else this.motorTarget(k, this.desired[k] as number);
+  }
+
+  /** Joint k's motor toward its desired target from where the joint is now: at most {@link SHORT_WAY} away; re-aimed each world step until settled. */
+  private aim(k: number): void {
+    const q = this.revoluteAngle(k);
+    const b = this.bindings[k] as JointBinding;
+    const spin = (i: number): Vec3 => vec3(this.world.getRigidBody(this.bodyHandles[i] as number).angvel());
+    const rate = dot(sub(spin(b.childBody), spin(b.parentBody)), rotate(quat4(this.world.getRigidBody(this.bodyHandles[b.parentBody] as number).rotation()), b.axis));
+    const error = (this.desired[k] as number) - q;
+    this.aiming[k] = Math.abs(error) > SETTLE_RAD || Math.abs(rate) > SETTLE_RATE ? 1 : 0;
+    // Relative to Rapier's own (wrapped) angle, so its motor sees exactly this error, whichever
+    // turn the joint is on (a continuous joint's q leaves (−π, π]; Rapier's angle does not).
+    const rapierAngle = wrapAngle(q - (this.angleOffset[k] as number));
+    this.rapierMotorTarget(k, rapierAngle + Math.min(SHORT_WAY, Math.max(-SHORT_WAY, error)));
+  }
+
+  /** Joint k's motor toward q-space target `t` (Rapier's angle is q less the joint's offset). */
+  private motorTarget(k: number, t: number): void {
+    this.rapierMotorTarget(k, t - (this.angleOffset[k] as number));
+  }
+
+  private rapierMotorTarget(k: number, t: number): void {
+    const b = this.bindings[k] as JointBinding;
     const joint = this.world.getImpulseJoint(b.handle) as unknown as { configureMotorPosition(t: number, k: number, d: number): void };
-    joint.configureMotorPosition(t - (this.angleOffset[k] as number), this.stiffness[k] as number, this.dampingGain[k] as number);
+    joint.configureMotorPosition(t, this.stiffness[k] as number, this.dampingGain[k] as number);
   }
 
   /** Joints held by software stops ({@link beforeStep}): ranges of a turn or more, which Rapier's stops cannot hold. */

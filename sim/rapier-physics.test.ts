@@ -3,6 +3,9 @@ import { loadMujoco } from './mujoco/module.js';
 import { MujocoPhysics } from './mujoco/physics.js';
 import type { Physics, PhysicsModel } from './physics.js';
 import { loadRapier } from './rapier.js';
+import { createPhysics } from './physics-task.js';
+import { ENGINES } from './physics.js';
+import { parseUrdf } from './urdf/parse.js';
 import { RapierPhysics } from './rapier-physics.js';
 import type { World } from '@dimforge/rapier3d-simd-compat';
 import { Rng } from '../control/rng.js';
@@ -239,5 +242,29 @@ describe('Rapier physics of the Panda tasks (issue 21: Rapier faster)', () => {
     expect(held).toBeGreaterThan(3.7525 - 0.01);
     expect(held).toBeLessThan(3.7525 + 0.005);
     p.close();
+  });
+
+  it('a continuous joint told a full turn away settles there, as on MuJoCo (it overshot past π, was sent on to the next turn, and spun to 215 rad), and a NaN target is refused by name', () => {
+    const robot = parseUrdf(`<robot name="t"><link name="base"/>
+      <link name="arm"><inertial><origin xyz="0.2 0 0"/><mass value="1"/><inertia ixx="0.001" ixy="0" ixz="0" iyy="0.01" iyz="0" izz="0.01"/></inertial></link>
+      <joint name="j" type="continuous"><parent link="base"/><child link="arm"/><axis xyz="0 0 1"/><limit effort="5" velocity="3"/></joint></robot>`);
+    const q = new Float64Array(1);
+    const qd = new Float64Array(1);
+    for (const engine of ENGINES) {
+      for (const read of [false, true]) {
+        const p = createPhysics({ robot, actuation: { mode: 'position' }, timing: { dt: 0.004, substeps: 10 } }, engine);
+        p.setJointState([0]);
+        for (let t = 0; t < 100; t++) {
+          p.command([2 * Math.PI]);
+          p.step();
+          if (read) p.readJointState(q, qd);
+        }
+        p.readJointState(q, qd);
+        expect(q[0]).toBeCloseTo(2 * Math.PI, 2);
+        expect(Math.abs(qd[0] as number)).toBeLessThan(0.05);
+        expect(() => p.command([Number.NaN])).toThrow(/command\[0\] = NaN for joint "j" is not finite/);
+        p.close();
+      }
+    }
   });
 });

@@ -110,6 +110,12 @@ export class RapierPhysics implements Physics {
 
   command(values: ArrayLike<number>): void {
     this.live();
+    // As MuJoCo's: a NaN target would freeze its joint for good (Rapier's motor takes it silently).
+    if (values.length !== this.dof) throw new RangeError(`rapier: ${values.length} commands for ${this.dof} joints`);
+    for (let k = 0; k < this.dof; k++) {
+      const v = values[k] as number;
+      if (!Number.isFinite(v)) throw new RangeError(`rapier: command[${k}] = ${v} for joint "${this.joints[k]?.name}" is not finite`);
+    }
     this.arm.command(values);
   }
 
