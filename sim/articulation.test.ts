@@ -11,6 +11,17 @@ import { CartPole } from '../tasks/cartpole.js';
 import { PANDA_READY } from '../tasks/panda.js';
 import { RapierPendulum } from '../tasks/rapier-pendulum.js';
 
+/** One arm link on a revolute joint of ±2π, as on UR arms: a range Rapier's stops cannot hold. */
+function urLike() {
+  return parseUrdf(`<robot name="ur-like">
+    <link name="base"/>
+    <link name="arm"><inertial><origin xyz="0.2 0 0"/><mass value="1"/><inertia ixx="0.001" ixy="0" ixz="0" iyy="0.01" iyz="0" izz="0.01"/></inertial>
+      <collision><origin xyz="0.2 0 0"/><geometry><box size="0.4 0.05 0.05"/></geometry></collision></link>
+    <joint name="shoulder" type="revolute"><parent link="base"/><child link="arm"/><axis xyz="0 0 1"/>
+      <limit lower="-6.2832" upper="6.2832" effort="5" velocity="3"/></joint>
+  </robot>`);
+}
+
 let R: Rapier;
 beforeAll(async () => {
   R = await loadRapier();
@@ -138,13 +149,7 @@ describe('Rapier dynamics against analytic references', () => {
   });
 
   it('enforces revolute limits past ±π too (±2π, as on UR arms), which Rapier cannot hold on its own', () => {
-    const urdf = parseUrdf(`<robot name="ur-like">
-      <link name="base"/>
-      <link name="arm"><inertial><origin xyz="0.2 0 0"/><mass value="1"/><inertia ixx="0.001" ixy="0" ixz="0" iyy="0.01" iyz="0" izz="0.01"/></inertial>
-        <collision><origin xyz="0.2 0 0"/><geometry><box size="0.4 0.05 0.05"/></geometry></collision></link>
-      <joint name="shoulder" type="revolute"><parent link="base"/><child link="arm"/><axis xyz="0 0 1"/>
-        <limit lower="-6.2832" upper="6.2832" effort="5" velocity="3"/></joint>
-    </robot>`);
+    const urdf = urLike();
     for (const sign of [1, -1]) {
       const world = new R.World({ x: 0, y: 0, z: -9.81 });
       world.timestep = 0.004;
@@ -166,13 +171,7 @@ describe('Rapier dynamics against analytic references', () => {
   });
 
   it('refuses merged world steps for such a joint (its software stops act once per world step; a joint ran 0.9 rad past over 20 ms steps), naming it', () => {
-    const urdf = parseUrdf(`<robot name="ur-like">
-      <link name="base"/>
-      <link name="arm"><inertial><origin xyz="0.2 0 0"/><mass value="1"/><inertia ixx="0.001" ixy="0" ixz="0" iyy="0.01" iyz="0" izz="0.01"/></inertial>
-        <collision><origin xyz="0.2 0 0"/><geometry><box size="0.4 0.05 0.05"/></geometry></collision></link>
-      <joint name="shoulder" type="revolute"><parent link="base"/><child link="arm"/><axis xyz="0 0 1"/>
-        <limit lower="-6.2832" upper="6.2832" effort="5" velocity="3"/></joint>
-    </robot>`);
+    const urdf = urLike();
     const model = { robot: urdf, actuation: { mode: 'position' } as const, timing: { dt: 0.004, substeps: 10 } };
     expect(() => new RapierPhysics({ ...model, timing: { ...model.timing, mergeSteps: 10 } })).toThrow(/mergeSteps` 10 with joints whose range is a turn or more \(shoulder\)/);
     const single = new RapierPhysics(model);
