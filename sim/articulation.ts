@@ -414,10 +414,13 @@ export class Articulation {
    */
   private sendTarget(k: number): void {
     const b = this.bindings[k] as JointBinding;
+    const desired = this.desired[k] as number;
     // lastQ is the last reading: the margin covers a joint that moved since. A joint still
-    // settling on a far target stays aimed (it may be swinging fast).
-    if (b.joint.type !== 'prismatic' && (this.aiming[k] || Math.abs((this.desired[k] as number) - (this.lastQ[k] as number)) > SHORT_WAY - 0.5)) this.aim(k);
-    else this.motorTarget(k, this.desired[k] as number);
+    // settling on a far target stays aimed (it may be swinging fast), and a target off Rapier's
+    // first turn (a continuous joint's) is aimed from Rapier's own angle too.
+    const far = Math.abs(desired - (this.lastQ[k] as number)) > SHORT_WAY - 0.5 || !(Math.abs(desired - (this.angleOffset[k] as number)) < Math.PI);
+    if (b.joint.type !== 'prismatic' && (this.aiming[k] || far)) this.aim(k);
+    else this.motorTarget(k, desired);
   }
 
   /** Joint k's motor toward its desired target from where the joint is now: at most {@link SHORT_WAY} away; re-aimed each world step until settled. */
