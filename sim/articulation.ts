@@ -377,9 +377,10 @@ export class Articulation {
   }
 
   /**
-   * Call before every `world.step()`: holds the joints whose limits Rapier cannot (past ±π) at
-   * their bounds — a joint past a bound gets its outward relative velocity removed and is pulled
-   * back (Baumgarte, 20% of the overshoot per step). Nothing to do for most robots.
+   * Call before every `world.step()`: re-aims far position targets ({@link sendTarget}), and
+   * holds the joints whose limits Rapier cannot (a turn or more) at their bounds — a joint past a
+   * bound gets its outward relative velocity removed and is pulled back (Baumgarte, 20% of the
+   * overshoot per step). Nothing to do for most robots most steps.
    */
   beforeStep(): void {
     // Far targets re-aimed from where their joints are now (sendTarget).
