@@ -371,7 +371,7 @@ export class Articulation {
       } else {
         const rp = rotation(b.parentBody);
         q[k] = this.unwrappedAngle(k, rp, rotation(b.childBody));
-        qd[k] = dot(sub(spin(b.childBody), spin(b.parentBody)), rotate(rp, b.axis));
+        qd[k] = relativeRate(b, rp, spin);
       }
     }
   }
@@ -426,10 +426,11 @@ export class Articulation {
 
   /** Joint k's motor toward its desired target from where the joint is now: at most {@link SHORT_WAY} away; re-aimed each world step until settled. */
   private aim(k: number): void {
-    const q = this.revoluteAngle(k);
     const b = this.bindings[k] as JointBinding;
-    const spin = (i: number): Vec3 => vec3(this.world.getRigidBody(this.bodyHandles[i] as number).angvel());
-    const rate = dot(sub(spin(b.childBody), spin(b.parentBody)), rotate(quat4(this.world.getRigidBody(this.bodyHandles[b.parentBody] as number).rotation()), b.axis));
+    const body = (i: number): RigidBody => this.world.getRigidBody(this.bodyHandles[i] as number);
+    const rp = quat4(body(b.parentBody).rotation());
+    const q = this.unwrappedAngle(k, rp, quat4(body(b.childBody).rotation()));
+    const rate = relativeRate(b, rp, (i) => vec3(body(i).angvel()));
     const error = (this.desired[k] as number) - q;
     this.aiming[k] = Math.abs(error) > SETTLE_RAD || Math.abs(rate) > SETTLE_RATE ? 1 : 0;
     // Relative to Rapier's own (wrapped) angle, so its motor sees exactly this error, whichever
@@ -452,13 +453,6 @@ export class Articulation {
   /** Joints held by software stops ({@link beforeStep}): ranges of a turn or more, which Rapier's stops cannot hold. */
   get softwareStopJoints(): string[] {
     return this.softwareStops.map((k) => (this.bindings[k] as JointBinding).joint.name);
-  }
-
-  /** Arm joint k's angle now (a revolute joint), unwrapped against the last reading. */
-  private revoluteAngle(k: number): number {
-    const b = this.bindings[k] as JointBinding;
-    const rotationOf = (body: number): Quat => quat4(this.world.getRigidBody(this.bodyHandles[body] as number).rotation());
-    return this.unwrappedAngle(k, rotationOf(b.parentBody), rotationOf(b.childBody));
   }
 
   /**
@@ -637,6 +631,11 @@ export function bodyPose(body: RigidBody): Pose {
 function pointVelocity(body: RigidBody, x: Vec3): Vec3 {
   const com = vec3(body.worldCom());
   return add(vec3(body.linvel()), cross(vec3(body.angvel()), sub(x, com)));
+}
+
+/** A revolute joint's rate: its child's spin less its parent's (`spin(body)`), about the axis (parent rotation `rp`). */
+function relativeRate(b: JointBinding, rp: Quat, spin: (body: number) => Vec3): number {
+  return dot(sub(spin(b.childBody), spin(b.parentBody)), rotate(rp, b.axis));
 }
 
 export function vec3(v: { x: number; y: number; z: number }): Vec3 {
