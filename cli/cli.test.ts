@@ -66,7 +66,7 @@ describe('roborl CLI', () => {
       train: ['--run-dir', '--resume', '--steps', '--backend', '--teleop', '--quiet'],
       eval: ['--episodes', '--seed', '--json', '--robot', '--record'],
       serve: ['--host', '--port', '--mode', '--sensor-hz', '--command-type', '--flavor', '--protocol', '--baud'],
-      'record-demos': ['--env', '--policy', '--episodes', '--out', '--seed', '--keep-failures'],
+      'record-demos': ['--env', '--policy', '--episodes', '--out', '--seed', '--keep-failures', '--starts'],
       dashboard: ['--port', '--host'],
       plot: ['--metric', '--out', '--title'],
       compare: ['--metric', '--at', '--n', '--K', '--alpha', '--json'],

@@ -76,7 +76,7 @@ export const USAGE = {
   --gripper-id N  serial (dynamixel): the fingers as servo N after the arm's, Goal Position 2048
                   closed – 3072 open (robot YAML: gripper: { id: N })`,
   'record-demos': `usage: roborl record-demos --env <id> | --config <train.yaml> [--device scripted|keyboard|hid|web] [--frame joint|tcp] [--robot ROBOT.yaml]
-                           [--episodes N] [--out FILE] [--seed S] [--keep-failures]
+                           [--episodes N] [--out FILE] [--seed S] [--keep-failures] [--starts all|spread|central:S]
   Record demonstrations for RLPD configs, through the env stack training uses (env options,
   cost expressions, Tier 0 limits, shield): the stored actions are the executed ones, in the
   learner's [−1, 1] units.
@@ -94,7 +94,11 @@ export const USAGE = {
   --out FILE         (default demos/<env>-<N>.demos); rewritten after each kept episode, so
                      Ctrl-C loses nothing kept
   --seed S           seed of the first attempt, an integer in [0, 2^32) (default 5000000)
-  --keep-failures    keep unsuccessful episodes too`,
+  --keep-failures    keep unsuccessful episodes too
+  --starts P         the expert's start states: all (default: consecutive seeds from --seed),
+                     spread (picked from 10× as many so that a few demos cover the task's starts
+                     evenly: its object and goal positions, by kernel herding) or central:S (the
+                     share S nearest the middle: starts a person's corrections must cover)`,
   teleop: `usage: roborl teleop --env <id> | --config <train.yaml> --device keyboard|hid|web [--frame joint|tcp] [--robot ROBOT.yaml] [--episodes N] [--seed S]
   Drive the simulator or a robot by hand, with no learning, through the same Tier 0 limits and
   shield as training (a person's command never bypasses them). The arm holds still whenever

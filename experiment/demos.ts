@@ -59,7 +59,7 @@ export async function recordDemonstrations(config: ExperimentConfig, episodes: n
   if (env.spec.actionSpace.kind !== 'box') throw new UsageError('demos are recorded for continuous-action envs');
   // The expert sees the task's observations and acts in the task's units; the learner env takes [−1, 1].
   const expert = scriptedInLearnerUnits(id, env);
-  const seeds = start ? await centralStartSeeds(env, seed, keepFailures ? episodes : episodes * 5, start) : null;
+  const seeds = start ? await (start.pick === 'spread' ? spreadStartSeeds : centralStartSeeds)(env, seed, keepFailures ? episodes : episodes * 5, start) : null;
   const kept: Transition[] = [];
   let attempts = 0;
   let successes = 0;
@@ -76,11 +76,18 @@ export async function recordDemonstrations(config: ExperimentConfig, episodes: n
 }
 
 /**
- * Demos from a narrower start distribution than training's: the corrections of a person in the
- * loop then cover starts the demos do not (the HIL benchmark's setup).
+ * Which of the task's start states demos come from. `central` (the default): a narrower start
+ * distribution than training's, so the corrections of a person in the loop cover starts the demos
+ * do not (the HIL benchmark's setup). `spread`: starts spread over the whole distribution, so a
+ * few demos cover its corners and directions rather than the clusters consecutive seeds give.
  */
 export interface DemoStart {
-  /** The share of the task's start states demos come from: those nearest the middle of the distribution, 0 < share ≤ 1. */
+  /** `central` (default): the starts nearest the middle; `spread`: farthest-point picks ({@link spreadStartSeeds}). */
+  readonly pick?: 'central' | 'spread';
+  /**
+   * The share of candidate starts kept, 0 < share ≤ 1: `central` keeps those nearest the middle
+   * of the distribution; `spread` picks from count / share candidates.
+   */
   readonly share: number;
   /**
    * Observation entries, by name, that place a start. Default: the task's object and goal
@@ -96,7 +103,63 @@ export interface DemoStart {
  * keeps the nearest `count`, in seed order. Deterministic for a seed.
  */
 export async function centralStartSeeds(env: Env, seed: number, count: number, start: DemoStart): Promise<number[]> {
+  const { candidates, points } = await candidateStarts(env, seed, count, start);
+  const distance = (p: readonly number[]): number => Math.hypot(...p);
+  const order = candidates.map((s, i) => ({ i, s, dist: distance(points[i] as number[]) })).sort((a, b) => a.dist - b.dist || a.i - b.i);
+  return order
+    .slice(0, count)
+    .sort((a, b) => a.i - b.i)
+    .map((x) => x.s);
+}
+
+/**
+ * `count` reset seeds whose start states spread over the task's as evenly as its distribution
+ * allows: resets count / share candidate seeds, places each start by `fields` (as
+ * {@link centralStartSeeds}: in units of each entry's spread) and picks by kernel herding
+ * (Chen, Welling & Smola 2010; a Gaussian kernel of width 1 there) — each time the candidate
+ * where the candidates are dense and the picks so far are thin. Random seeds leave gaps and
+ * clusters (20 pushes may miss a direction); farthest-point picks would take the distribution's
+ * corners first. Returned in the order picked, so the first N of them spread as well as N picks
+ * can (a recorder replaces a start its expert fails from with the next one). Deterministic for a
+ * seed.
+ */
+export async function spreadStartSeeds(env: Env, seed: number, count: number, start: DemoStart): Promise<number[]> {
+  const { candidates, points } = await candidateStarts(env, seed, count, start);
+  const n = candidates.length;
+  const kernel = (a: readonly number[], b: readonly number[]): number => {
+    let d2 = 0;
+    for (let k = 0; k < a.length; k++) d2 += (a[k]! - b[k]!) ** 2;
+    return Math.exp(-d2 / 2);
+  };
+  // Density of the candidates at each candidate, and the picks' kernel sum there.
+  const density = points.map((p) => points.reduce((acc, q) => acc + kernel(p, q), 0) / n);
+  const covered = new Float64Array(n);
+  const taken = new Uint8Array(n);
+  const picked: number[] = [];
+  while (picked.length < Math.min(count, n)) {
+    let best = -1;
+    let bestScore = -Infinity;
+    for (let i = 0; i < n; i++) {
+      if (taken[i]) continue;
+      const score = density[i]! - covered[i]! / (picked.length + 1);
+      if (score > bestScore) [best, bestScore] = [i, score];
+    }
+    taken[best] = 1;
+    picked.push(candidates[best]!);
+    for (let i = 0; i < n; i++) covered[i] = covered[i]! + kernel(points[i]!, points[best]!);
+  }
+  return picked;
+}
+
+/**
+ * The candidate seeds of a {@link DemoStart} (count / share of them, from `seed`) and each start's
+ * place: its `fields` (default: the task's object and goal positions, `cube x`…, `goal x`…;
+ * every entry where the task names none), each minus the candidates' mean over their standard
+ * deviation; entries that never vary are left out.
+ */
+async function candidateStarts(env: Env, seed: number, count: number, start: DemoStart): Promise<{ candidates: number[]; points: number[][] }> {
   if (!(start.share > 0 && start.share <= 1)) throw new UsageError(`demo start: share must be in (0, 1], got ${start.share}`);
+  if (start.pick !== undefined && start.pick !== 'central' && start.pick !== 'spread') throw new UsageError(`demo start: pick must be central or spread, got ${String(start.pick)}`);
   const names = env.spec.observationNames ?? [];
   const wanted = start.fields ?? names.filter((n) => /^(cube|goal) [xyz]$/.test(n));
   const missing = wanted.filter((f) => !names.includes(f));
@@ -111,13 +174,8 @@ export async function centralStartSeeds(env: Env, seed: number, count: number, s
     const std = Math.sqrt(starts.reduce((a, o) => a + ((o[d] as number) - mean) ** 2, 0) / n);
     return { d, mean, std };
   });
-  const spread = stats.filter((x) => x.std > 1e-9);
-  const distance = (o: Float32Array): number => Math.hypot(...spread.map(({ d, mean, std }) => ((o[d] as number) - mean) / std));
-  const order = candidates.map((s, i) => ({ i, s, dist: distance(starts[i] as Float32Array) })).sort((a, b) => a.dist - b.dist || a.i - b.i);
-  return order
-    .slice(0, count)
-    .sort((a, b) => a.i - b.i)
-    .map((x) => x.s);
+  const varying = stats.filter((x) => x.std > 1e-9);
+  return { candidates, points: starts.map((o) => varying.map(({ d, mean, std }) => ((o[d] as number) - mean) / std)) };
 }
 
 /** The config demos are recorded with: a training config's env and safety sections, or the defaults for `envId`. */

@@ -3,7 +3,7 @@ import { seedAt } from '../../control/rng.js';
 import { driveEpisode } from '../../hil/drive.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { HilSectionSchema, TELEOP_DEVICES, type ExperimentConfig } from '../../experiment/config.js';
-import { demoConfig, demoTable, holdStill, recordDemonstrations, saveDemos } from '../../experiment/demos.js';
+import { demoConfig, demoTable, holdStill, recordDemonstrations, saveDemos, type DemoStart } from '../../experiment/demos.js';
 import { Progress } from '../progress.js';
 import { hasCameras, loadRecordingPolicy, recordPixelDemonstrations } from '../../experiment/pixels.js';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -23,7 +23,7 @@ import { recordedWithOf } from '../../experiment/setup.js';
  * recorded.
  */
 export async function recordDemosCommand(args: Args): Promise<void> {
-  allowFlags(args, 'record-demos', ['env', 'config', 'policy', 'device', 'frame', 'robot', 'episodes', 'out', 'seed', 'keep-failures']);
+  allowFlags(args, 'record-demos', ['env', 'config', 'policy', 'device', 'frame', 'robot', 'episodes', 'out', 'seed', 'keep-failures', 'starts']);
   const envFlag = stringFlag(args, 'env');
   const configFlag = stringFlag(args, 'config');
   if (!envFlag && !configFlag) throw new UsageError(USAGE['record-demos']);
@@ -41,6 +41,8 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   const out = stringFlag(args, 'out') ?? `demos/${id}-${episodes}.demos`;
   const keepFailures = args.flags.has('keep-failures');
   const robot = stringFlag(args, 'robot');
+  const starts = startsFlag(args);
+  if (starts && (device !== 'scripted' || runPolicy || hasCameras(config))) throw new UsageError('--starts chooses the scripted expert\'s starts on a state config (not with --device, --policy or cameras)');
   if (device === 'scripted') {
     if (robot) throw new UsageError('--robot records a person driving the robot: add --device keyboard|hid|web');
     const progress = new Progress(episodes, `record ${id}`);
@@ -54,7 +56,7 @@ export async function recordDemosCommand(args: Args): Promise<void> {
       process.stdout.write(`wrote ${rec.table.size} transitions with frames from ${keepFailures ? rec.attempts : rec.successes} episodes (${rec.successes}/${rec.attempts} successful) to ${out}\n`);
       return;
     }
-    const { table, successes, attempts } = await recordDemonstrations(config, episodes, seed, keepFailures, (s, a) => progress.update(keepFailures ? a : s, `${s}/${a} successful`, true));
+    const { table, successes, attempts } = await recordDemonstrations(config, episodes, seed, keepFailures, (s, a) => progress.update(keepFailures ? a : s, `${s}/${a} successful`, true), starts);
     progress.done();
     saveDemos(table, out);
     process.stdout.write(`wrote ${table.size} transitions from ${keepFailures ? attempts : successes} episodes (${successes}/${attempts} successful) to ${out}\n`);
@@ -95,6 +97,20 @@ async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig[
     await env.close(); // a robot gets its hold command
   }
   if (!stop.signal.aborted) process.stdout.write(`wrote ${kept.length} transitions from ${keptEpisodes} episodes (${attempts} attempts) to ${o.out}\n`);
+}
+
+/** How many candidate starts `--starts spread` picks from, per start wanted. */
+const SPREAD_POOL = 10;
+
+/** `--starts all|spread|central:SHARE`, checked: which of the task's start states the expert records from (all: consecutive seeds). */
+function startsFlag(args: Args): DemoStart | undefined {
+  const v = stringFlag(args, 'starts');
+  if (v === undefined || v === 'all') return undefined;
+  if (v === 'spread') return { pick: 'spread', share: 1 / SPREAD_POOL };
+  const central = /^central:(.+)$/.exec(v);
+  const share = central ? Number(central[1]) : NaN;
+  if (central && share > 0 && share <= 1) return { pick: 'central', share };
+  throw new UsageError(`Expected --starts to be all, spread or central:SHARE with 0 < SHARE ≤ 1, got \`${v}\``);
 }
 
 /** `--frame joint|tcp`, checked. */
