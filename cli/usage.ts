@@ -96,9 +96,10 @@ export const USAGE = {
   --seed S           seed of the first attempt, an integer in [0, 2^32) (default 5000000)
   --keep-failures    keep unsuccessful episodes too
   --starts P         the expert's start states: all (default: consecutive seeds from --seed),
-                     spread (picked from 10× as many so that a few demos cover the task's starts
-                     evenly: its object and goal positions, by kernel herding) or central:S (the
-                     share S nearest the middle: starts a person's corrections must cover)`,
+                     spread (picked from 50 candidate starts an episode, so that a few demos
+                     cover the task's object, goal or target positions evenly: kernel herding;
+                     a start the expert fails from is replaced by the next pick) or central:S
+                     (the share S nearest the middle: starts a person's corrections must cover)`,
   teleop: `usage: roborl teleop --env <id> | --config <train.yaml> --device keyboard|hid|web [--frame joint|tcp] [--robot ROBOT.yaml] [--episodes N] [--seed S]
   Drive the simulator or a robot by hand, with no learning, through the same Tier 0 limits and
   shield as training (a person's command never bypasses them). The arm holds still whenever

@@ -94,7 +94,7 @@ describe('demo files carry the task they were recorded on', () => {
 });
 
 describe('demo starts spread over the task\'s (`record-demos --starts spread`)', () => {
-  it('20 spread push starts cover the start distribution closer than 20 consecutive seeds and leave a narrower push direction without a demo; deterministic; the expert records from them in order', async () => {
+  it('20 spread push starts cover the start distribution closer than 20 consecutive seeds (three bases); from the share\'s candidates; deterministic; record-demos records from them in order', async () => {
     const env = await make('PandaPush-v1', { options: { action: { frame: 'tcp' } } });
     const names = env.spec.observationNames!;
     const fields = ['cube x', 'cube y', 'goal x', 'goal y'].map((n) => names.indexOf(n));
@@ -106,51 +106,49 @@ describe('demo starts spread over the task\'s (`record-demos --starts spread`)',
     const scale = [0.2, 0.3, 0.25, 0.4];
     const held: number[][] = [];
     for (let i = 0; i < 300; i++) held.push(await place(seedAt(777, i)));
-    const coverage = async (seeds: readonly number[]): Promise<{ mean: number; directionGap: number }> => {
+    /** Mean distance from held-out starts to the nearest of `seeds`' starts, in the box's sides. */
+    const coverage = async (seeds: readonly number[]): Promise<number> => {
       const picks: number[][] = [];
       for (const s of seeds) picks.push(await place(s));
       const nearest = held.map((h) => Math.min(...picks.map((p) => Math.hypot(...p.map((x, k) => (x - h[k]!) / scale[k]!)))));
-      const angles = picks.map((p) => Math.atan2(p[3]! - p[1]!, p[2]! - p[0]!)).sort((a, b) => a - b);
-      let gap = 2 * Math.PI - (angles.at(-1)! - angles[0]!);
-      for (let i = 1; i < angles.length; i++) gap = Math.max(gap, angles[i]! - angles[i - 1]!);
-      return { mean: nearest.reduce((a, b) => a + b, 0) / nearest.length, directionGap: gap };
+      return nearest.reduce((a, b) => a + b, 0) / nearest.length;
     };
+    const consecutive = (base: number, n: number): number[] => Array.from({ length: n }, (_, i) => seedAt(base, i));
     // As `record-demos --episodes 20 --starts spread` asks: 5 × 20 seeds (failed starts are replaced
     // by the next), picked from 10 × as many candidates; its 20 episodes come from the first 20.
+    // Measured at 5,000,000 (the shipped push demos): 0.28 against 0.32.
+    for (const base of [5_000_000, 6_000_000, 7_000_000]) {
+      const order = await spreadStartSeeds(env, base, 100, { pick: 'spread', share: 0.1 });
+      expect(new Set(order).size).toBe(100);
+      expect(order.every((s) => consecutive(base, 1000).includes(s))).toBe(true);
+      expect(await coverage(order.slice(0, 20))).toBeLessThan(0.95 * (await coverage(consecutive(base, 20))));
+    }
+    // Not the corners first (farthest-point picks would): the first pick lies in the middle of the box.
     const order = await spreadStartSeeds(env, 5_000_000, 100, { pick: 'spread', share: 0.1 });
-    expect(new Set(order).size).toBe(100);
-    const spread = order.slice(0, 20);
-    const consecutive = Array.from({ length: 20 }, (_, i) => seedAt(5_000_000, i));
-    const [a, b] = [await coverage(spread), await coverage(consecutive)];
-    // Measured: mean distance to the nearest pick 0.28 against 0.32 (in the box's sides), the widest
-    // push direction without a demo 51° against 73°.
-    expect(a.mean).toBeLessThan(0.95 * b.mean);
-    expect(a.directionGap).toBeLessThan(b.directionGap);
-    // Not the corners first (farthest-point picks would): the first picks lie in the box, not at its edges.
-    const first = await place(spread[0]!);
+    const first = await place(order[0]!);
     expect(Math.abs(first[0]! - 0.5)).toBeLessThan(0.06);
     expect(await spreadStartSeeds(env, 5_000_000, 100, { pick: 'spread', share: 0.1 })).toEqual(order);
-    // The central picks are another set (nearest the middle).
-    expect(await centralStartSeeds(env, 5_000_000, 100, { share: 0.1 })).not.toEqual([...order].sort((x, y) => x - y));
+    // The share sets the candidates: all of them with share 1 (the consecutive seeds, herded into an order).
+    expect([...(await spreadStartSeeds(env, 5_000_000, 20, { pick: 'spread', share: 1 }))].sort((a, b) => a - b)).toEqual(consecutive(5_000_000, 20).sort((a, b) => a - b));
     await expect(spreadStartSeeds(env, 1, 5, { pick: 'spread', share: 1.5 })).rejects.toThrow(/share must be in \(0, 1\]/);
     await expect(spreadStartSeeds(env, 1, 5, { pick: 'spread', share: 0.5, fields: ['cube w'] })).rejects.toThrow(/no observation entries named cube w/);
-    // The recorder takes them in the order picked: for 1 episode it asks for 5 seeds (from 50
-    // candidates) and its episode starts where the first of them does.
-    const config = validateConfig({ name: 'd', env: { id: 'PandaPush-v1', options: { action: { frame: 'tcp' } } }, algo: { kind: 'sac' }, train: { steps: 1 } }, 'test');
-    const rec = await recordDemonstrations(config, 1, 5_000_000, false, undefined, { pick: 'spread', share: 0.1 });
-    expect(rec.successes).toBe(1);
+    await expect(centralStartSeeds(env, 1, 5, { share: 1e-9 })).rejects.toThrow(/5 starts from a share of 1e-9 means 5000000000 candidate resets, more than 20000/);
+    // Through the command: 1 episode asks for 5 seeds (from 50 candidates) and starts where the first does.
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-spread-'));
+    const out = join(dir, 'push.demos');
+    await recordDemosCommand(parseArgs(['--env', 'PandaPush-v1', '--episodes', '1', '--starts', 'spread', '--out', out, '--seed', '5000000']));
+    const table = ReplayBuffer.load(out);
     const expected = await place((await spreadStartSeeds(env, 5_000_000, 5, { pick: 'spread', share: 0.1 }))[0]!);
-    const row = allocBatch(rec.table.spec, 1);
-    rec.table.writeRow(row, 0, 0, 0.99, 1);
+    const row = allocBatch(table.spec, 1);
+    table.writeRow(row, 0, 0, 0.99, 1);
     expect(fields.map((d) => row.obs[d]!)).toEqual(expected.map((x) => expect.closeTo(x, 6)));
     await env.close();
   }, 120_000);
 
-  it('`--starts` is checked: all, spread or central:SHARE; not with a person at a device', async () => {
+  it('`--starts` is checked: all, spread or central:SHARE (a decimal); not with a person at a device', async () => {
     const run = (...argv: string[]) => recordDemosCommand(parseArgs(argv));
     await expect(run('--env', 'PandaPush-v1', '--starts', 'corners')).rejects.toThrow(/Expected --starts to be all, spread or central:SHARE .*got `corners`/);
-    await expect(run('--env', 'PandaPush-v1', '--starts', 'central:0')).rejects.toThrow(/got `central:0`/);
-    await expect(run('--env', 'PandaPush-v1', '--starts', 'central:1.5')).rejects.toThrow(/got `central:1\.5`/);
+    for (const bad of ['central:0', 'central:1.5', 'central:0x1', 'central:', 'central:abc']) await expect(run('--env', 'PandaPush-v1', '--starts', bad)).rejects.toThrow(/Expected --starts/);
     await expect(run('--env', 'PandaPush-v1', '--starts', 'spread', '--device', 'keyboard')).rejects.toThrow(/--starts chooses the scripted expert's starts/);
   });
 });

@@ -49,8 +49,9 @@ export function saveDemos(table: ReplayBuffer, out: string): void {
  * config's env options, expression costs, Tier 0 limits, shield, actions rescaled to [−1, 1])
  * and returns its transitions as a replay table holding the actions that were executed — as
  * training stores them — rather than the expert's unfiltered ones. Keeps `episodes` successful
- * episodes (or all `episodes` attempts with `keepFailures`); with `start`, from the central
- * share of the task's start states only ({@link DemoStart}).
+ * episodes (or all `episodes` attempts with `keepFailures`); with `start`, from the starts it
+ * chooses ({@link DemoStart}: the central share of the task's start states, or starts spread
+ * evenly over them).
  */
 export async function recordDemonstrations(config: ExperimentConfig, episodes: number, seed: number, keepFailures: boolean, onEpisode?: (successes: number, attempts: number) => void, start?: DemoStart): Promise<{ table: ReplayBuffer; successes: number; attempts: number }> {
   const id = config.env.id;
@@ -59,7 +60,9 @@ export async function recordDemonstrations(config: ExperimentConfig, episodes: n
   if (env.spec.actionSpace.kind !== 'box') throw new UsageError('demos are recorded for continuous-action envs');
   // The expert sees the task's observations and acts in the task's units; the learner env takes [−1, 1].
   const expert = scriptedInLearnerUnits(id, env);
-  const seeds = start ? await (start.pick === 'spread' ? spreadStartSeeds : centralStartSeeds)(env, seed, keepFailures ? episodes : episodes * 5, start) : null;
+  // Spread starts are picked in order, so the same ones with or without failures kept (a failed
+  // start is replaced by the next pick); central ones in seed order, as before.
+  const seeds = !start ? null : start.pick === 'spread' ? await spreadStartSeeds(env, seed, episodes * 5, start) : await centralStartSeeds(env, seed, keepFailures ? episodes : episodes * 5, start);
   const kept: Transition[] = [];
   let attempts = 0;
   let successes = 0;
@@ -82,7 +85,7 @@ export async function recordDemonstrations(config: ExperimentConfig, episodes: n
  * few demos cover its corners and directions rather than the clusters consecutive seeds give.
  */
 export interface DemoStart {
-  /** `central` (default): the starts nearest the middle; `spread`: farthest-point picks ({@link spreadStartSeeds}). */
+  /** `central` (default): the starts nearest the middle ({@link centralStartSeeds}); `spread`: starts spread evenly over the task's ({@link spreadStartSeeds}). */
   readonly pick?: 'central' | 'spread';
   /**
    * The share of candidate starts kept, 0 < share ≤ 1: `central` keeps those nearest the middle
@@ -90,8 +93,9 @@ export interface DemoStart {
    */
   readonly share: number;
   /**
-   * Observation entries, by name, that place a start. Default: the task's object and goal
-   * positions (`cube x`…, `goal x`…); every entry where the task names none of those.
+   * Observation entries, by name, that place a start. Default: the task's object, goal and
+   * target positions (`cube x`…, `goal x`…, `target x`…); every entry where the task names none
+   * of those.
    */
   readonly fields?: readonly string[];
 }
@@ -117,14 +121,16 @@ export async function centralStartSeeds(env: Env, seed: number, count: number, s
  * allows: resets count / share candidate seeds, places each start by `fields` (as
  * {@link centralStartSeeds}: in units of each entry's spread) and picks by kernel herding
  * (Chen, Welling & Smola 2010; a Gaussian kernel of width 1 there) — each time the candidate
- * where the candidates are dense and the picks so far are thin. Random seeds leave gaps and
+ * where the candidates are dense and the picks so far are thin (from at most
+ * {@link MAX_CANDIDATE_STARTS} candidates). Random seeds leave gaps and
  * clusters (20 pushes may miss a direction); farthest-point picks would take the distribution's
  * corners first. Returned in the order picked, so the first N of them spread as well as N picks
  * can (a recorder replaces a start its expert fails from with the next one). Deterministic for a
  * seed.
  */
 export async function spreadStartSeeds(env: Env, seed: number, count: number, start: DemoStart): Promise<number[]> {
-  const { candidates, points } = await candidateStarts(env, seed, count, start);
+  // Herding costs the square of the candidates: at most MAX_CANDIDATE_STARTS of them (a larger share).
+  const { candidates, points } = await candidateStarts(env, seed, count, { ...start, share: Math.max(start.share, Math.min(1, count / MAX_CANDIDATE_STARTS)) });
   const n = candidates.length;
   const kernel = (a: readonly number[], b: readonly number[]): number => {
     let d2 = 0;
@@ -151,6 +157,9 @@ export async function spreadStartSeeds(env: Env, seed: number, count: number, st
   return picked;
 }
 
+/** At most this many candidate starts are reset to choose demo starts from (~10 s of herding at the most). */
+export const MAX_CANDIDATE_STARTS = 20_000;
+
 /**
  * The candidate seeds of a {@link DemoStart} (count / share of them, from `seed`) and each start's
  * place: its `fields` (default: the task's object and goal positions, `cube x`…, `goal x`…;
@@ -161,10 +170,12 @@ async function candidateStarts(env: Env, seed: number, count: number, start: Dem
   if (!(start.share > 0 && start.share <= 1)) throw new UsageError(`demo start: share must be in (0, 1], got ${start.share}`);
   if (start.pick !== undefined && start.pick !== 'central' && start.pick !== 'spread') throw new UsageError(`demo start: pick must be central or spread, got ${String(start.pick)}`);
   const names = env.spec.observationNames ?? [];
-  const wanted = start.fields ?? names.filter((n) => /^(cube|goal) [xyz]$/.test(n));
+  const wanted = start.fields ?? names.filter((n) => /^(cube|goal|target) [xyz]$/.test(n));
   const missing = wanted.filter((f) => !names.includes(f));
   if (missing.length > 0) throw new UsageError(`demo start: ${env.spec.id} has no observation entries named ${missing.join(', ')}`);
-  const candidates = Array.from({ length: Math.ceil(count / start.share) }, (_, i) => seedAt(seed, i));
+  const pool = Math.ceil(count / start.share);
+  if (pool > MAX_CANDIDATE_STARTS) throw new UsageError(`demo start: ${count} starts from a share of ${start.share} means ${pool} candidate resets, more than ${MAX_CANDIDATE_STARTS}: ask for a larger share or fewer episodes`);
+  const candidates = Array.from({ length: pool }, (_, i) => seedAt(seed, i));
   const starts: Float32Array[] = [];
   for (const s of candidates) starts.push((await env.reset({ seed: s })).obs);
   const dims = wanted.length > 0 ? wanted.map((f) => names.indexOf(f)) : Array.from(starts[0] ?? [], (_, i) => i);

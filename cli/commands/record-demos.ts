@@ -99,7 +99,7 @@ async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig[
   if (!stop.signal.aborted) process.stdout.write(`wrote ${kept.length} transitions from ${keptEpisodes} episodes (${attempts} attempts) to ${o.out}\n`);
 }
 
-/** How many candidate starts `--starts spread` picks from, per start wanted. */
+/** How many candidate starts `--starts spread` picks from per start the recorder may use (5 an episode). */
 const SPREAD_POOL = 10;
 
 /** `--starts all|spread|central:SHARE`, checked: which of the task's start states the expert records from (all: consecutive seeds). */
@@ -107,7 +107,7 @@ function startsFlag(args: Args): DemoStart | undefined {
   const v = stringFlag(args, 'starts');
   if (v === undefined || v === 'all') return undefined;
   if (v === 'spread') return { pick: 'spread', share: 1 / SPREAD_POOL };
-  const central = /^central:(.+)$/.exec(v);
+  const central = /^central:(\d*\.?\d+(?:e-?\d+)?)$/.exec(v);
   const share = central ? Number(central[1]) : NaN;
   if (central && share > 0 && share <= 1) return { pick: 'central', share };
   throw new UsageError(`Expected --starts to be all, spread or central:SHARE with 0 < SHARE ≤ 1, got \`${v}\``);
