@@ -117,29 +117,32 @@ export async function learnBenchmark(json: boolean): Promise<unknown> {
 
 /**
  * Manipulation (issue 22): PandaPickCube-v0 and PandaPush-v1 in the tool frame (their configs),
- * RLPD with the configs' number of scripted demos (pick 20, push 40; LEARN_DEMOS for another;
- * recorded in the config's frame) and SAC without, LEARN_SEEDS
+ * RLPD with the scripted demos the configs' algo.demos records (pick 20; push 20 from spread
+ * starts; LEARN_DEMOS for another count, LEARN_DEMO_STARTS=all|spread; recorded in the config's
+ * frame) and SAC without, LEARN_SEEDS
  * seeds each (LEARN_METHODS=rlpd,sac; LEARN_TASKS=pick,push). One row per run: the first
  * evaluation at ≥ 80% success (`stepsTo80`, null if never), the last evaluation's success, and
  * the run's wall-clock.
  */
 async function manipulation(json: boolean): Promise<unknown[]> {
   const configs: Record<string, string> = { pick: 'configs/panda-pick-rlpd.yaml', push: 'configs/panda-push-rlpd.yaml' };
-  // As many scripted demos as each config's header records (push: 40 since 2026-12-05).
-  const demoCounts: Record<string, number> = { pick: 20, push: 40 };
   const tasks = (process.env['LEARN_TASKS'] ?? 'pick,push').split(',');
   const methods = (process.env['LEARN_METHODS'] ?? 'rlpd,sac').split(',');
   const rows: { task: string; method: string; seed: number; stepsTo80: number | null; finalSuccess: number; wallClockS: number }[] = [];
   for (const task of tasks) {
     const path = configs[task];
     if (!path) throw new Error(`LEARN_TASKS: unknown task ${task} (pick, push)`);
-    const demos = Number(process.env['LEARN_DEMOS'] ?? demoCounts[task]);
-    const { table } = await recordDemonstrations(demoConfig(undefined, path), demos, 5_000_000, false);
+    // As the config's algo.demos records them (push: 20 from spread starts since 2026-12-06).
+    const config = demoConfig(undefined, path);
+    const recipe = config.algo.kind === 'sac' ? config.algo.demos : undefined;
+    const demos = Number(process.env['LEARN_DEMOS'] ?? recipe?.episodes ?? 20);
+    const starts = (process.env['LEARN_DEMO_STARTS'] ?? recipe?.starts ?? 'all') === 'spread' ? ({ pick: 'spread', share: 0.1 } as const) : undefined;
+    const { table } = await recordDemonstrations(config, demos, 5_000_000, false, undefined, starts);
     for (const method of methods) {
       if (method !== 'rlpd' && method !== 'sac') throw new Error(`LEARN_METHODS: unknown method ${method} (rlpd, sac)`);
       const curves = await trainSeeds(path, SEEDS, method === 'rlpd' ? table : undefined, undefined, method === 'sac');
       for (const c of curves) {
-        const row = { task: loadConfig(path).env.id, method: method === 'rlpd' ? `rlpd+${demos}demos` : 'sac', seed: c.seed, stepsTo80: c.evals.find((e) => e.successRate >= 0.8)?.step ?? null, finalSuccess: c.evals.at(-1)?.successRate ?? 0, wallClockS: c.seconds };
+        const row = { task: loadConfig(path).env.id, method: method === 'rlpd' ? `rlpd+${demos}demos${starts ? '(spread)' : ''}` : 'sac', seed: c.seed, stepsTo80: c.evals.find((e) => e.successRate >= 0.8)?.step ?? null, finalSuccess: c.evals.at(-1)?.successRate ?? 0, wallClockS: c.seconds };
         rows.push(row);
         if (!json) process.stdout.write(`${row.task} ${row.method} seed ${row.seed}: 80% at ${row.stepsTo80 ?? '—'} steps, final ${(100 * row.finalSuccess).toFixed(0)}%, ${row.wallClockS.toFixed(0)} s\n`);
       }

@@ -89,7 +89,8 @@ export const USAGE = {
                      ends a kept episode, failure / end-episode discard it
   --frame F          joint (one axis per action) or tcp (three axes move the gripper; Panda tasks)
   --robot FILE       a person records on a robot (configs/robots/) instead of the simulator
-  --config FILE      a training config whose env and safety sections to record with (default: --env's defaults)
+  --config FILE      a training config whose env and safety sections to record with (default: --env's
+                     defaults); its algo.demos gives the defaults of --episodes, --starts and --out
   --episodes N       successful episodes to keep (default 20)
   --out FILE         (default demos/<env>-<N>.demos); rewritten after each kept episode, so
                      Ctrl-C loses nothing kept

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import { FrameReplay } from '../policies/frame-replay.js';
 import { make } from '../tasks/registry.js';
 import { allocBatch, ReplayBuffer } from '../policies/replay.js';
 import { validateConfig } from './config.js';
-import { centralStartSeeds, demoTable, recordDemonstrations, saveDemos, spreadStartSeeds } from './demos.js';
+import { centralStartSeeds, demoConfig, demoTable, recordDemonstrations, saveDemos, spreadStartSeeds } from './demos.js';
 import { seedAt } from '../control/rng.js';
 import { recordDemosCommand } from '../cli/commands/record-demos.js';
 import { parseArgs } from '../cli/args.js';
@@ -143,6 +143,32 @@ describe('demo starts spread over the task\'s (`record-demos --starts spread`)',
     table.writeRow(row, 0, 0, 0.99, 1);
     expect(fields.map((d) => row.obs[d]!)).toEqual(expected.map((x) => expect.closeTo(x, 6)));
     await env.close();
+  }, 120_000);
+
+  it('a config\'s algo.demos says how its file is recorded: record-demos --config takes its episodes, starts and path; a missing file names that command', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-recipe-'));
+    const configPath = join(dir, 'push.yaml');
+    writeFileSync(configPath, ['name: push', 'env: { id: PandaPush-v1, options: { action: { frame: tcp } } }', 'algo: { kind: sac, demos: { path: demos/push-1.demos, episodes: 1, starts: spread } }', 'train: { steps: 1 }', ''].join('\n'));
+    const config = demoConfig(undefined, configPath);
+    const path = join(dir, 'demos', 'push-1.demos');
+    const recipe = config.algo.kind === 'sac' ? config.algo.demos : undefined;
+    expect(recipe).toMatchObject({ path, episodes: 1, starts: 'spread' });
+    const env = await make('PandaPush-v1', { options: { action: { frame: 'tcp' } } });
+    expect(() => loadDemos(path, configPath, env.spec, undefined, recipe)).toThrow(`demo file ${path} not found: record it with \`npx roborl record-demos --config ${configPath} --episodes 1 --starts spread --out ${path}\``);
+    await recordDemosCommand(parseArgs(['--config', configPath]));
+    const table = ReplayBuffer.load(path);
+    // One episode (the 100-step limit or fewer), from the first spread start.
+    expect(table.size).toBeGreaterThan(5);
+    expect(table.size).toBeLessThanOrEqual(100);
+    const names = env.spec.observationNames!;
+    const fields = ['cube x', 'cube y', 'goal x', 'goal y'].map((n) => names.indexOf(n));
+    const { obs } = await env.reset({ seed: (await spreadStartSeeds(env, 5_000_000, 5, { pick: 'spread', share: 0.1 }))[0]! });
+    const row = allocBatch(table.spec, 1);
+    table.writeRow(row, 0, 0, 0.99, 1);
+    expect(fields.map((d) => row.obs[d]!)).toEqual(fields.map((d) => expect.closeTo(obs[d]!, 6)));
+    await env.close();
+    // The flags still win; a starts the schema does not know is refused naming the path.
+    expect(() => validateConfig({ name: 'x', env: { id: 'PandaPush-v1' }, algo: { kind: 'sac', demos: { path: 'd.demos', starts: 'corners' } }, train: { steps: 1 } }, 'x.yaml')).toThrow(/algo\.demos\.starts/);
   }, 120_000);
 
   it('`--starts` is checked: all, spread or central:SHARE (a decimal); not with a person at a device', async () => {

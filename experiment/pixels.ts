@@ -25,7 +25,7 @@ import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { BEST_DIR, checkDemoSource, firstDifference, importLearnerFrom, loadClassifier, loadRunConfig, makeLearnerEnv, policyCheckpoint, recordedWithOf, resolvedAlgo, resolvedConfigYaml, showPath, showValue, valueAt, writeRunDir } from './setup.js';
+import { BEST_DIR, checkDemoSource, firstDifference, importLearnerFrom, loadClassifier, loadRunConfig, makeLearnerEnv, policyCheckpoint, recordDemosCommandLine, recordedWithOf, resolvedAlgo, type DemoRecipe, resolvedConfigYaml, showPath, showValue, valueAt, writeRunDir } from './setup.js';
 import { writeRunStatus } from './run-status.js';
 
 /** Whether a config's env observes camera frames (`env.options.cameras`). */
@@ -221,7 +221,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
   }
   let trainer: PixelTrainer | null = null;
   try {
-    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec, cameras, recordedWithOf(config)) : undefined;
+    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec, cameras, recordedWithOf(config), algo.demos) : undefined;
     if (demos) log(`${demos.size} demo transitions (with frames) from ${algo.demos?.path}`);
     trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), bestDir: join(runDir, BEST_DIR), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
     const t = trainer;
@@ -277,8 +277,8 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
  * A demo file with frames, checked against the config's env: its label (task and state entries,
  * {@link checkDemoSource}) here, its state size and cameras by the trainer.
  */
-export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>, cameras: readonly CameraConfig[], recordedWith?: RecordedWith): FrameReplay {
-  const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
+export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSpec, 'id' | 'observationNames'>, cameras: readonly CameraConfig[], recordedWith?: RecordedWith, recipe?: DemoRecipe): FrameReplay {
+  const record = `record them with \`${recordDemosCommandLine(configPath, path, recipe)}\``;
   let table: FrameReplay;
   try {
     table = FrameReplay.load(path);

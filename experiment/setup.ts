@@ -159,14 +159,26 @@ export function loadRunConfig(runDir: string): ExperimentConfig {
   return loadConfig(path);
 }
 
+/** How a config's demos are recorded: its `algo.demos` episodes and starts. */
+export interface DemoRecipe {
+  readonly episodes?: number;
+  readonly starts?: 'all' | 'spread';
+}
+
+/** The command that records a config's demo file at `path` as its `algo.demos` says (the hint of every demo error). */
+export function recordDemosCommandLine(configPath: string, path: string, recipe?: DemoRecipe): string {
+  const starts = recipe?.starts && recipe.starts !== 'all' ? ` --starts ${recipe.starts}` : '';
+  return `npx roborl record-demos --config ${configPath} --episodes ${recipe?.episodes ?? 20}${starts} --out ${path}`;
+}
+
 /**
  * Loads a demo file (an absolute path, see {@link absolutizePaths}). A missing one is explained
  * with the command that records it through `configPath` (the training config): demos must be
  * recorded with its env options (e.g. the tool-frame action) and safety limits, which `--env`
  * alone would not apply.
  */
-export function loadDemos(path: string, configPath: string, env: EnvSpec, recordedWith?: RecordedWith): ReplayBuffer {
-  const record = `record them with \`npx roborl record-demos --config ${configPath} --episodes 20 --out ${path}\``;
+export function loadDemos(path: string, configPath: string, env: EnvSpec, recordedWith?: RecordedWith, recipe?: DemoRecipe): ReplayBuffer {
+  const record = `record them with \`${recordDemosCommandLine(configPath, path, recipe)}\``;
   if (!existsSync(path)) throw new UsageError(`demo file ${path} not found: ${record.replace('them', 'it')}`);
   if (isFrameReplayFile(path)) throw new UsageError(`${path} holds demos with camera frames (recorded with a camera config); this config observes ${env.id}'s state vector: ${record}`);
   let table: ReplayBuffer;

@@ -35,7 +35,8 @@ export const PANDA_PUSH_WORKSPACE = { min: [-0.9, -0.9, 0.02], max: [0.9, 0.9, 1
  *   ±0.3 m while a push is won or lost by a centimetre (success radius 5 cm), and beside joint
  *   angles of ±2.5 rad a first layer barely resolves 0.01. configs/panda-push-rlpd.yaml,
  *   seeds 0 / 1 / 2: 80% first at — / 20k / 22.5k steps on v1 (peak 70% on seed 0), never by 30k
- *   on v0 (docs/benchmarks.md, "PandaPush-v1").
+ *   on v0; with its 20 demos from spread starts and 3-step returns 25k / 27.5k / 20k
+ *   (docs/benchmarks.md, "PandaPush-v1" and after).
  * - Action: as PandaReach-v0 (joint-target deltas, ≤ 0.08 rad per step).
  * - Reward: −‖cube − goal‖_xy − 0.2·‖TCP − cube‖ (m). The second, smaller term shapes the
  *   approach (panda-gym's dense push reward has only the first and needs ~1M steps).

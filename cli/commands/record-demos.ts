@@ -36,12 +36,14 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   if (runPolicy && args.flags.has('device')) throw new UsageError('--policy and --device: one of them acts (a person drives with --device)');
   if (runPolicy && !hasCameras(config)) throw new UsageError(`--policy ${runPolicy}: a run's policy records with a camera config only (env.options.cameras)`);
   const device = stringFlag(args, 'device') ?? 'scripted';
-  const episodes = intFlag(args, 'episodes', 20);
+  // A config's demos section says how its file is recorded (and where it is): the defaults here.
+  const recipe = config.algo.kind === 'sac' && configFlag ? config.algo.demos : undefined;
+  const episodes = intFlag(args, 'episodes', recipe?.episodes ?? 20);
   const seed = seedFlag(args, 5_000_000);
-  const out = stringFlag(args, 'out') ?? `demos/${id}-${episodes}.demos`;
+  const out = stringFlag(args, 'out') ?? recipe?.path ?? `demos/${id}-${episodes}.demos`;
   const keepFailures = args.flags.has('keep-failures');
   const robot = stringFlag(args, 'robot');
-  const starts = startsFlag(args);
+  const starts = startsFlag(args, device === 'scripted' && !runPolicy && !hasCameras(config) ? recipe?.starts : undefined);
   if (starts && (device !== 'scripted' || runPolicy || hasCameras(config))) throw new UsageError('--starts chooses the scripted expert\'s starts on a state config (not with --device, --policy or cameras)');
   if (device === 'scripted') {
     if (robot) throw new UsageError('--robot records a person driving the robot: add --device keyboard|hid|web');
@@ -103,8 +105,8 @@ async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig[
 const SPREAD_POOL = 10;
 
 /** `--starts all|spread|central:SHARE`, checked: which of the task's start states the expert records from (all: consecutive seeds). */
-function startsFlag(args: Args): DemoStart | undefined {
-  const v = stringFlag(args, 'starts');
+function startsFlag(args: Args, dflt?: string): DemoStart | undefined {
+  const v = stringFlag(args, 'starts') ?? dflt;
   if (v === undefined || v === 'all') return undefined;
   if (v === 'spread') return { pick: 'spread', share: 1 / SPREAD_POOL };
   const central = /^central:(\d*\.?\d+(?:e-?\d+)?)$/.exec(v);

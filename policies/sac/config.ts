@@ -120,8 +120,20 @@ export const SacConfigSchema = z
     bufferSize: z.number().int().positive().default(1_000_000),
     /** Env steps of uniform random actions before the policy acts and updates start. Default 1000. */
     learningStarts: z.number().int().nonnegative().default(1000),
-    /** Demonstrations: a demo file and the fraction of each batch drawn from it (RLPD: 0.5). */
-    demos: z.object({ path: z.string().min(1), ratio: z.number().gt(0).lt(1).default(0.5) }).strict().optional(),
+    /**
+     * Demonstrations: a demo file and the fraction of each batch drawn from it (RLPD: 0.5); and how
+     * `roborl record-demos --config` records that file (its defaults for --episodes, default 20,
+     * and --starts, default all; --out defaults to `path`).
+     */
+    demos: z
+      .object({
+        path: z.string().min(1),
+        ratio: z.number().gt(0).lt(1).default(0.5),
+        episodes: z.number().int().positive().optional(),
+        starts: z.enum(['all', 'spread']).optional(),
+      })
+      .strict()
+      .optional(),
     /**
      * Constrained learning (SAC-Lagrangian): a cost critic and a Lagrange multiplier for each
      * named constraint of the env, each with its own limit on the episode cost.
@@ -147,7 +159,7 @@ export type SacConfigInput = z.input<typeof SacConfigSchema>;
 
 /** The fully resolved SAC configuration (preset applied). */
 export interface SacConfig extends Required<Omit<z.output<typeof SacConfigSchema>, 'demos' | 'safe' | 'encoder'>> {
-  readonly demos?: { readonly path: string; readonly ratio: number };
+  readonly demos?: { readonly path: string; readonly ratio: number; readonly episodes?: number; readonly starts?: 'all' | 'spread' };
   readonly encoder?: EncoderConfig;
   readonly safe?: SafeConfig;
   readonly hidden: number[];
