@@ -136,7 +136,9 @@ async function manipulation(json: boolean): Promise<unknown[]> {
     const config = demoConfig(undefined, path);
     const recipe = config.algo.kind === 'sac' ? config.algo.demos : undefined;
     const demos = Number(process.env['LEARN_DEMOS'] ?? recipe?.episodes ?? 20);
-    const starts = (process.env['LEARN_DEMO_STARTS'] ?? recipe?.starts ?? 'all') === 'spread' ? ({ pick: 'spread', share: 0.1 } as const) : undefined;
+    const startsName = process.env['LEARN_DEMO_STARTS'] ?? recipe?.starts ?? 'all';
+    if (startsName !== 'all' && startsName !== 'spread') throw new Error(`LEARN_DEMO_STARTS: all or spread, got ${startsName}`);
+    const starts = startsName === 'spread' ? ({ pick: 'spread', share: 0.1 } as const) : undefined;
     const { table } = await recordDemonstrations(config, demos, 5_000_000, false, undefined, starts);
     for (const method of methods) {
       if (method !== 'rlpd' && method !== 'sac') throw new Error(`LEARN_METHODS: unknown method ${method} (rlpd, sac)`);

@@ -90,7 +90,8 @@ export const USAGE = {
   --frame F          joint (one axis per action) or tcp (three axes move the gripper; Panda tasks)
   --robot FILE       a person records on a robot (configs/robots/) instead of the simulator
   --config FILE      a training config whose env and safety sections to record with (default: --env's
-                     defaults); its algo.demos gives the defaults of --episodes, --starts and --out
+                     defaults); its algo.demos gives the defaults of --episodes and --starts, and
+                     of --out when the recording is the one it describes (a file of its own else)
   --episodes N       successful episodes to keep (default 20)
   --out FILE         (default demos/<env>-<N>.demos); rewritten after each kept episode, so
                      Ctrl-C loses nothing kept

@@ -199,7 +199,14 @@ export const ExperimentConfigSchema = z
     train: TrainScheduleSchema,
   })
   .strict()
-  .superRefine(distributedWindowFits);
+  .superRefine(distributedWindowFits)
+  .superRefine(demoStartsOnState);
+
+/** `algo.demos.starts: spread` steers the scripted expert of a state config; camera configs record from consecutive starts. */
+function demoStartsOnState(c: { env: { options: Record<string, unknown> }; algo: { kind: string; demos?: { starts?: string } } }, ctx: z.RefinementCtx): void {
+  if (c.algo.kind !== 'sac' || c.algo.demos?.starts !== 'spread' || c.env.options['cameras'] === undefined) return;
+  ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['algo', 'demos', 'starts'], message: 'spread starts are for state configs: a camera config (env.options.cameras) records its demos from consecutive starts' });
+}
 
 /**
  * An actor sends `sendEvery` transitions at once and waits until the rate limiter's window has

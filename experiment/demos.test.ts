@@ -1,4 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +14,9 @@ import { seedAt } from '../control/rng.js';
 import { recordDemosCommand } from '../cli/commands/record-demos.js';
 import { parseArgs } from '../cli/args.js';
 import { checkDemoSource, loadDemos, recordedWithOf } from './setup.js';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
 
 describe('demo files carry the task they were recorded on', () => {
   it('a PandaPush-v0 demo file (metres) is refused by a PandaPush-v1 config (decimetres) although the shapes match; its own task and unlabelled files load', async () => {
@@ -167,8 +173,28 @@ describe('demo starts spread over the task\'s (`record-demos --starts spread`)',
     table.writeRow(row, 0, 0, 0.99, 1);
     expect(fields.map((d) => row.obs[d]!)).toEqual(fields.map((d) => expect.closeTo(obs[d]!, 6)));
     await env.close();
-    // The flags still win; a starts the schema does not know is refused naming the path.
+    // The file is labelled with its recording and matches the config.
+    expect(table.source?.expert).toEqual({ episodes: 1, starts: 'spread' });
+    expect(loadDemos(path, configPath, env.spec, undefined, recipe).size).toBe(table.size);
+    // Another recording from the same config goes to a file of its own, not over the config's.
+    const before = readFileSync(path);
+    const other = await run(process.execPath, [bin, 'record-demos', '--config', configPath, '--episodes', '2'], { cwd: dir, timeout: 120_000 });
+    expect(other.stdout).toMatch(/to demos\/PandaPush-v1-2-spread\.demos/);
+    expect(readFileSync(path).equals(before)).toBe(true);
+    // Trained on under a config that says 1 episode: refused, naming both and the command.
+    expect(() => loadDemos(join(dir, 'demos', 'PandaPush-v1-2-spread.demos'), configPath, env.spec, undefined, recipe)).toThrow(/PandaPush-v1-2-spread\.demos: the scripted expert's 2 episode\(s\) from spread starts, where this config's algo\.demos says 1 from spread starts: record them with `npx roborl record-demos --config .*push\.yaml --episodes 1 --starts spread --out .*PandaPush-v1-2-spread\.demos` \(or change algo\.demos\)/);
+    // A config that states no recipe takes any count (as before the label).
+    expect(loadDemos(join(dir, 'demos', 'PandaPush-v1-2-spread.demos'), configPath, env.spec, undefined, { ...recipe, episodes: undefined, starts: undefined }).size).toBeGreaterThan(table.size);
+    await env.close();
+    // A label that is not a count and a starts name is a corrupt file.
+    const bad = ReplayBuffer.load(path);
+    bad.source = { ...bad.source!, expert: { episodes: 'many' as unknown as number, starts: 'spread' } };
+    const badFile = join(dir, 'bad.demos');
+    bad.save(badFile);
+    expect(() => ReplayBuffer.load(badFile)).toThrow(/source\.expert` is not a count of episodes/);
+    // Refused at load: starts the schema does not know; spread starts on a camera config.
     expect(() => validateConfig({ name: 'x', env: { id: 'PandaPush-v1' }, algo: { kind: 'sac', demos: { path: 'd.demos', starts: 'corners' } }, train: { steps: 1 } }, 'x.yaml')).toThrow(/algo\.demos\.starts/);
+    expect(() => validateConfig({ name: 'x', env: { id: 'PandaReach-v0', options: { cameras: [{ name: 'front', width: 32, height: 32 }] } }, algo: { kind: 'sac', demos: { path: 'd.demos', starts: 'spread' } }, train: { steps: 1 } }, 'x.yaml')).toThrow(/algo\.demos\.starts: spread starts are for state configs/);
   }, 120_000);
 
   it('`--starts` is checked: all, spread or central:SHARE (a decimal); not with a person at a device', async () => {

@@ -5,7 +5,7 @@ import type { Policy } from '../control/policy.js';
 import { seedAt } from '../control/rng.js';
 import type { Transition } from '../control/transition.js';
 import { driveEpisode } from '../hil/drive.js';
-import { ReplayBuffer, replayDims, type RecordedWith } from '../policies/replay.js';
+import { ReplayBuffer, replayDims, type ExpertRecording, type RecordedWith } from '../policies/replay.js';
 import { envEntry } from '../tasks/registry.js';
 import { loadConfig, validateConfig, type ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
@@ -31,10 +31,10 @@ export function holdStill(env: Env): Policy {
  * labelled with its id, observation names and what the recording config says of its transitions
  * (`recordedWithOf`; checked when a config loads it: `loadDemos`).
  */
-export function demoTable(env: Env, transitions: readonly Transition[], recordedWith?: RecordedWith): ReplayBuffer {
+export function demoTable(env: Env, transitions: readonly Transition[], recordedWith?: RecordedWith, expert?: ExpertRecording): ReplayBuffer {
   const table = new ReplayBuffer({ capacity: Math.max(1, transitions.length), ...replayDims(env.spec) });
   transitions.forEach((t) => table.add(t));
-  table.source = { env: env.spec.id, ...(env.spec.observationNames ? { observationNames: [...env.spec.observationNames] } : {}), ...(recordedWith ? { recordedWith } : {}) };
+  table.source = { env: env.spec.id, ...(env.spec.observationNames ? { observationNames: [...env.spec.observationNames] } : {}), ...(recordedWith ? { recordedWith } : {}), ...(expert ? { expert } : {}) };
   return table;
 }
 
@@ -75,7 +75,12 @@ export async function recordDemonstrations(config: ExperimentConfig, episodes: n
     onEpisode?.(successes, attempts);
   }
   await env.close();
-  return { table: demoTable(env, kept, recordedWithOf(config)), successes, attempts };
+  return { table: demoTable(env, kept, recordedWithOf(config), { episodes: keepFailures ? attempts : successes, starts: demoStartsName(start) }), successes, attempts };
+}
+
+/** How `record-demos --starts` and a config's `algo.demos.starts` name a {@link DemoStart}: all (none), spread, central:S. */
+export function demoStartsName(start: DemoStart | undefined): string {
+  return !start ? 'all' : start.pick === 'spread' ? 'spread' : `central:${start.share}`;
 }
 
 /**

@@ -25,7 +25,7 @@ import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { BEST_DIR, checkDemoSource, firstDifference, importLearnerFrom, loadClassifier, loadRunConfig, makeLearnerEnv, policyCheckpoint, recordDemosCommandLine, recordedWithOf, resolvedAlgo, type DemoRecipe, resolvedConfigYaml, showPath, showValue, valueAt, writeRunDir } from './setup.js';
+import { BEST_DIR, checkDemoRecipe, checkDemoSource, firstDifference, importLearnerFrom, loadClassifier, loadRunConfig, makeLearnerEnv, policyCheckpoint, recordDemosCommandLine, recordedWithOf, resolvedAlgo, type DemoRecipe, resolvedConfigYaml, showPath, showValue, valueAt, writeRunDir } from './setup.js';
 import { writeRunStatus } from './run-status.js';
 
 /** Whether a config's env observes camera frames (`env.options.cameras`). */
@@ -286,6 +286,7 @@ export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSp
     throw new UsageError(`demo file ${path}: ${(err as Error).message} (${record})`);
   }
   checkDemoSource(path, table.source, env, record, recordedWith);
+  checkDemoRecipe(path, table.source, record, recipe);
   checkFrameSource(path, table.source?.frames, cameras, record);
   return table;
 }

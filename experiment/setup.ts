@@ -189,7 +189,23 @@ export function loadDemos(path: string, configPath: string, env: EnvSpec, record
     throw new UsageError(`demo file ${path}: ${err.message} (${record})`);
   }
   checkDemoSource(path, table.source, env, record, recordedWith);
+  checkDemoRecipe(path, table.source, record, recipe);
   return table;
+}
+
+/**
+ * A scripted recording against the config's `algo.demos.episodes` / `starts`, where the config
+ * states them (a file recorded with other flags, e.g. 3 quick episodes over the config's 20, is
+ * refused rather than trained on). Files without the label (older ones, a person's) pass.
+ */
+export function checkDemoRecipe(path: string, source: ReplaySource | undefined, record: string, recipe?: DemoRecipe): void {
+  const expert = source?.expert;
+  if (!expert || !recipe) return;
+  const episodes = recipe.episodes;
+  const starts = recipe.starts;
+  if ((episodes !== undefined && expert.episodes !== episodes) || (starts !== undefined && expert.starts !== starts)) {
+    throw new UsageError(`${path}: the scripted expert's ${expert.episodes} episode(s) from ${expert.starts} starts, where this config's algo.demos says ${episodes ?? expert.episodes} from ${starts ?? expert.starts} starts: ${record} (or change algo.demos)`);
+  }
 }
 
 /**

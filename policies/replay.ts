@@ -280,6 +280,18 @@ export interface ReplaySource {
    * the same. Absent in older files.
    */
   readonly recordedWith?: RecordedWith;
+  /**
+   * A scripted expert's recording: the episodes kept and the starts they came from (`all`,
+   * `spread` or `central:S`; `roborl record-demos --starts`), checked against a config's
+   * `algo.demos.episodes` / `starts` where it states them. Absent in older files and in a person's.
+   */
+  readonly expert?: ExpertRecording;
+}
+
+/** See {@link ReplaySource.expert}. */
+export interface ExpertRecording {
+  readonly episodes: number;
+  readonly starts: string;
 }
 
 /** The recording config's say in a demo file's transitions (experiment/setup.ts `recordedWithOf`). */
@@ -300,7 +312,7 @@ export interface FrameSource {
 
 /** A header's `source`, checked as data: a string id and, if present, a list of strings and a frame label. */
 export function checkSource(raw: unknown, what: string): ReplaySource {
-  const o = raw as { env?: unknown; observationNames?: unknown; frames?: unknown; recordedWith?: unknown } | null;
+  const o = raw as { env?: unknown; observationNames?: unknown; frames?: unknown; recordedWith?: unknown; expert?: unknown } | null;
   const names = o?.observationNames;
   const ok = typeof o === 'object' && o !== null && !Array.isArray(o) && typeof o.env === 'string' && o.env.length <= 200 && (names === undefined || (Array.isArray(names) && names.length <= 1_000_000 && names.every((n) => typeof n === 'string' && n.length <= 200)));
   if (!ok) throw new CorruptFileError(`${what}: the header's \`source\` is not an env id with observation names`);
@@ -313,11 +325,15 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
   // Options are a few levels deep (action → frame): deeper is not an env option.
   const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)) && (t.rewardClassifierSha256 === undefined || (typeof t.rewardClassifierSha256 === 'string' && /^[0-9a-f]{64}$/.test(t.rewardClassifierSha256))));
   if (!recordedOk) throw new CorruptFileError(`${what}: the header's \`source.recordedWith\` is not the env options and reward classifier of a config`);
+  const e = o.expert as { episodes?: unknown; starts?: unknown } | undefined;
+  const expertOk = e === undefined || (isRecord(e) && Number.isSafeInteger(e.episodes) && (e.episodes as number) >= 1 && typeof e.starts === 'string' && e.starts.length <= 64);
+  if (!expertOk) throw new CorruptFileError(`${what}: the header's \`source.expert\` is not a count of episodes and the starts they came from`);
   return {
     env: o.env as string,
     ...(names === undefined ? {} : { observationNames: [...(names as string[])] }),
     ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: JSON.parse(JSON.stringify(f.cameras)) as unknown[] } }),
     ...(t === undefined ? {} : { recordedWith: JSON.parse(JSON.stringify({ options: t.options, rewardClassifier: t.rewardClassifier, ...(t.rewardClassifierSha256 === undefined ? {} : { rewardClassifierSha256: t.rewardClassifierSha256 }) })) as RecordedWith }),
+    ...(e === undefined ? {} : { expert: { episodes: e.episodes as number, starts: e.starts as string } }),
   };
 }
 

@@ -3,7 +3,7 @@ import { seedAt } from '../../control/rng.js';
 import { driveEpisode } from '../../hil/drive.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { HilSectionSchema, TELEOP_DEVICES, type ExperimentConfig } from '../../experiment/config.js';
-import { demoConfig, demoTable, holdStill, recordDemonstrations, saveDemos, type DemoStart } from '../../experiment/demos.js';
+import { demoConfig, demoStartsName, demoTable, holdStill, recordDemonstrations, saveDemos, type DemoStart } from '../../experiment/demos.js';
 import { Progress } from '../progress.js';
 import { hasCameras, loadRecordingPolicy, recordPixelDemonstrations } from '../../experiment/pixels.js';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -40,10 +40,14 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   const recipe = config.algo.kind === 'sac' && configFlag ? config.algo.demos : undefined;
   const episodes = intFlag(args, 'episodes', recipe?.episodes ?? 20);
   const seed = seedFlag(args, 5_000_000);
-  const out = stringFlag(args, 'out') ?? recipe?.path ?? `demos/${id}-${episodes}.demos`;
   const keepFailures = args.flags.has('keep-failures');
   const robot = stringFlag(args, 'robot');
-  const starts = startsFlag(args, device === 'scripted' && !runPolicy && !hasCameras(config) ? recipe?.starts : undefined);
+  const scriptedState = device === 'scripted' && !runPolicy && !hasCameras(config);
+  const starts = startsFlag(args, scriptedState ? recipe?.starts : undefined);
+  // The config's file only for the recording it describes: another count, other starts, failures
+  // kept or a person's demos go to a file of their own rather than over it.
+  const asConfigSays = recipe !== undefined && device === 'scripted' && !runPolicy && !keepFailures && episodes === (recipe.episodes ?? 20) && demoStartsName(starts) === (scriptedState ? recipe.starts ?? 'all' : 'all');
+  const out = stringFlag(args, 'out') ?? (asConfigSays ? recipe.path : `demos/${id}-${episodes}${starts ? `-${demoStartsName(starts).replace(':', '')}` : ''}.demos`);
   if (starts && (device !== 'scripted' || runPolicy || hasCameras(config))) throw new UsageError('--starts chooses the scripted expert\'s starts on a state config (not with --device, --policy or cameras)');
   if (device === 'scripted') {
     if (robot) throw new UsageError('--robot records a person driving the robot: add --device keyboard|hid|web');
