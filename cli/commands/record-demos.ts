@@ -44,6 +44,7 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   const robot = stringFlag(args, 'robot');
   const scriptedState = device === 'scripted' && !runPolicy && !hasCameras(config);
   const starts = startsFlag(args, scriptedState ? recipe?.starts : undefined);
+  if (!scriptedState && recipe?.starts === 'spread') process.stderr.write(`note: ${configFlag}'s algo.demos.starts: spread picks the scripted expert's starts; ${device === 'scripted' ? 'a run\'s policy' : 'a person'} records from consecutive starts\n`);
   // The config's file only for the recording it describes: another count, other starts, failures
   // kept or a person's demos go to a file of their own rather than over it.
   const asConfigSays = recipe !== undefined && device === 'scripted' && !runPolicy && !keepFailures && episodes === (recipe.episodes ?? 20) && demoStartsName(starts) === (scriptedState ? recipe.starts ?? 'all' : 'all');
