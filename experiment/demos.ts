@@ -167,8 +167,8 @@ export const MAX_CANDIDATE_STARTS = 20_000;
 
 /**
  * The candidate seeds of a {@link DemoStart} (count / share of them, from `seed`) and each start's
- * place: its `fields` (default: the task's object and goal positions, `cube x`…, `goal x`…;
- * every entry where the task names none), each minus the candidates' mean over their standard
+ * place: its `fields` (default: the task's object, goal and target positions, `cube x`…,
+ * `goal x`…, `target x`…; every entry where the task names none), each minus the candidates' mean over their standard
  * deviation; entries that never vary are left out.
  */
 async function candidateStarts(env: Env, seed: number, count: number, start: DemoStart): Promise<{ candidates: number[]; points: number[][] }> {
