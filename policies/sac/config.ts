@@ -123,7 +123,9 @@ export const SacConfigSchema = z
     /**
      * Demonstrations: a demo file and the fraction of each batch drawn from it (RLPD: 0.5); and how
      * `roborl record-demos --config` records that file (its defaults for --episodes, default 20,
-     * and --starts, default all; --out defaults to `path`).
+     * and --starts, default all; --out defaults to `path` for that recording). A demo file
+     * labelled with another recording is refused where these are given (experiment/setup.ts
+     * `checkDemoRecipe`).
      */
     demos: z
       .object({
