@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { demoConfig, recordDemonstrations } from '../experiment/demos.js';
+import { demoConfig, demoStartNamed, recordDemonstrations } from '../experiment/demos.js';
 import { loadConfig, type ExperimentConfig } from '../experiment/config.js';
-import { loadRunPolicy, makeLearnerEnv, resolvedAlgo, writeRunDir } from '../experiment/setup.js';
+import { DEFAULT_DEMO_EPISODES, loadRunPolicy, makeLearnerEnv, resolvedAlgo, writeRunDir } from '../experiment/setup.js';
 import { EVALUATION_SEED, evaluatePolicy } from '../policies/evaluate.js';
 import type { EngineName } from '../sim/physics.js';
 import { writeRunStatus } from '../experiment/run-status.js';
@@ -135,10 +135,10 @@ async function manipulation(json: boolean): Promise<unknown[]> {
     // As the config's algo.demos records them (push: 20 from spread starts since 2026-12-06).
     const config = demoConfig(undefined, path);
     const recipe = config.algo.kind === 'sac' ? config.algo.demos : undefined;
-    const demos = Number(process.env['LEARN_DEMOS'] ?? recipe?.episodes ?? 20);
+    const demos = Number(process.env['LEARN_DEMOS'] ?? recipe?.episodes ?? DEFAULT_DEMO_EPISODES);
     const startsName = process.env['LEARN_DEMO_STARTS'] ?? recipe?.starts ?? 'all';
     if (startsName !== 'all' && startsName !== 'spread') throw new Error(`LEARN_DEMO_STARTS: all or spread, got ${startsName}`);
-    const starts = startsName === 'spread' ? ({ pick: 'spread', share: 0.1 } as const) : undefined;
+    const starts = demoStartNamed(startsName);
     const { table } = await recordDemonstrations(config, demos, 5_000_000, false, undefined, starts);
     for (const method of methods) {
       if (method !== 'rlpd' && method !== 'sac') throw new Error(`LEARN_METHODS: unknown method ${method} (rlpd, sac)`);

@@ -172,7 +172,6 @@ describe('demo starts spread over the task\'s (`record-demos --starts spread`)',
     const row = allocBatch(table.spec, 1);
     table.writeRow(row, 0, 0, 0.99, 1);
     expect(fields.map((d) => row.obs[d]!)).toEqual(fields.map((d) => expect.closeTo(obs[d]!, 6)));
-    await env.close();
     // The file is labelled with its recording and matches the config.
     expect(table.source?.expert).toEqual({ episodes: 1, starts: 'spread' });
     expect(loadDemos(path, configPath, env.spec, undefined, recipe).size).toBe(table.size);

@@ -83,6 +83,19 @@ export function demoStartsName(start: DemoStart | undefined): string {
   return !start ? 'all' : start.pick === 'spread' ? 'spread' : `central:${start.share}`;
 }
 
+/** How many candidate starts `spread` picks from per start the recorder may use (5 an episode). */
+const SPREAD_POOL = 10;
+
+/** The {@link DemoStart} a name gives ({@link demoStartsName}'s inverse): all (undefined), spread or central:SHARE with 0 < SHARE ≤ 1, a decimal. */
+export function demoStartNamed(name: string): DemoStart | undefined {
+  if (name === 'all') return undefined;
+  if (name === 'spread') return { pick: 'spread', share: 1 / SPREAD_POOL };
+  const central = /^central:(\d*\.?\d+(?:e-?\d+)?)$/.exec(name);
+  const share = central ? Number(central[1]) : NaN;
+  if (central && share > 0 && share <= 1) return { pick: 'central', share };
+  throw new UsageError(`Expected --starts to be all, spread or central:SHARE with 0 < SHARE ≤ 1, got \`${name}\``);
+}
+
 /**
  * Which of the task's start states demos come from. `central` (the default): a narrower start
  * distribution than training's, so the corrections of a person in the loop cover starts the demos

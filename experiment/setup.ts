@@ -159,6 +159,9 @@ export function loadRunConfig(runDir: string): ExperimentConfig {
   return loadConfig(path);
 }
 
+/** Demo episodes a config's file holds where its `algo.demos.episodes` does not say. */
+export const DEFAULT_DEMO_EPISODES = 20;
+
 /** How a config's demos are recorded: its `algo.demos` episodes and starts. */
 export interface DemoRecipe {
   readonly episodes?: number;
@@ -168,7 +171,7 @@ export interface DemoRecipe {
 /** The command that records a config's demo file at `path` as its `algo.demos` says (the hint of every demo error). */
 export function recordDemosCommandLine(configPath: string, path: string, recipe?: DemoRecipe): string {
   const starts = recipe?.starts && recipe.starts !== 'all' ? ` --starts ${recipe.starts}` : '';
-  return `npx roborl record-demos --config ${configPath} --episodes ${recipe?.episodes ?? 20}${starts} --out ${path}`;
+  return `npx roborl record-demos --config ${configPath} --episodes ${recipe?.episodes ?? DEFAULT_DEMO_EPISODES}${starts} --out ${path}`;
 }
 
 /**

@@ -3,7 +3,7 @@ import { seedAt } from '../../control/rng.js';
 import { driveEpisode } from '../../hil/drive.js';
 import { allowFlags, intFlag, seedFlag, stringFlag, UsageError, type Args } from '../args.js';
 import { HilSectionSchema, TELEOP_DEVICES, type ExperimentConfig } from '../../experiment/config.js';
-import { demoConfig, demoStartsName, demoTable, holdStill, recordDemonstrations, saveDemos, type DemoStart } from '../../experiment/demos.js';
+import { demoConfig, demoStartNamed, demoStartsName, demoTable, holdStill, recordDemonstrations, saveDemos, type DemoStart } from '../../experiment/demos.js';
 import { Progress } from '../progress.js';
 import { hasCameras, loadRecordingPolicy, recordPixelDemonstrations } from '../../experiment/pixels.js';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { makeTeleopEnv } from '../../experiment/teleop.js';
 import { stopSignals } from '../stop-signals.js';
 import { USAGE } from '../usage.js';
-import { recordedWithOf } from '../../experiment/setup.js';
+import { DEFAULT_DEMO_EPISODES, recordedWithOf } from '../../experiment/setup.js';
 
 /**
  * `roborl record-demos --env <id> | --config <train.yaml> [--device scripted|keyboard|hid|web] …`
@@ -38,7 +38,7 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   const device = stringFlag(args, 'device') ?? 'scripted';
   // A config's demos section says how its file is recorded (and where it is): the defaults here.
   const recipe = config.algo.kind === 'sac' && configFlag ? config.algo.demos : undefined;
-  const episodes = intFlag(args, 'episodes', recipe?.episodes ?? 20);
+  const episodes = intFlag(args, 'episodes', recipe?.episodes ?? DEFAULT_DEMO_EPISODES);
   const seed = seedFlag(args, 5_000_000);
   const keepFailures = args.flags.has('keep-failures');
   const robot = stringFlag(args, 'robot');
@@ -47,9 +47,10 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   if (!scriptedState && recipe?.starts === 'spread') process.stderr.write(`note: ${configFlag}'s algo.demos.starts: spread picks the scripted expert's starts; ${device === 'scripted' ? 'a run\'s policy' : 'a person'} records from consecutive starts\n`);
   // The config's file only for the recording it describes: another count, other starts, failures
   // kept or a person's demos go to a file of their own rather than over it.
-  const asConfigSays = recipe !== undefined && device === 'scripted' && !runPolicy && !keepFailures && episodes === (recipe.episodes ?? 20) && demoStartsName(starts) === (scriptedState ? recipe.starts ?? 'all' : 'all');
+  // (A camera config cannot say spread: the schema refuses it.)
+  const asConfigSays = recipe !== undefined && device === 'scripted' && !runPolicy && !keepFailures && episodes === (recipe.episodes ?? DEFAULT_DEMO_EPISODES) && demoStartsName(starts) === (recipe.starts ?? 'all');
   const out = stringFlag(args, 'out') ?? (asConfigSays ? recipe.path : `demos/${id}-${episodes}${starts ? `-${demoStartsName(starts).replace(':', '')}` : ''}.demos`);
-  if (starts && (device !== 'scripted' || runPolicy || hasCameras(config))) throw new UsageError('--starts chooses the scripted expert\'s starts on a state config (not with --device, --policy or cameras)');
+  if (starts && !scriptedState) throw new UsageError('--starts chooses the scripted expert\'s starts on a state config (not with --device, --policy or cameras)');
   if (device === 'scripted') {
     if (robot) throw new UsageError('--robot records a person driving the robot: add --device keyboard|hid|web');
     const progress = new Progress(episodes, `record ${id}`);
@@ -106,18 +107,10 @@ async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig[
   if (!stop.signal.aborted) process.stdout.write(`wrote ${kept.length} transitions from ${keptEpisodes} episodes (${attempts} attempts) to ${o.out}\n`);
 }
 
-/** How many candidate starts `--starts spread` picks from per start the recorder may use (5 an episode). */
-const SPREAD_POOL = 10;
-
-/** `--starts all|spread|central:SHARE`, checked: which of the task's start states the expert records from (all: consecutive seeds). */
+/** `--starts all|spread|central:SHARE` (or `dflt`), checked: which of the task's start states the expert records from (all: consecutive seeds). */
 function startsFlag(args: Args, dflt?: string): DemoStart | undefined {
   const v = stringFlag(args, 'starts') ?? dflt;
-  if (v === undefined || v === 'all') return undefined;
-  if (v === 'spread') return { pick: 'spread', share: 1 / SPREAD_POOL };
-  const central = /^central:(\d*\.?\d+(?:e-?\d+)?)$/.exec(v);
-  const share = central ? Number(central[1]) : NaN;
-  if (central && share > 0 && share <= 1) return { pick: 'central', share };
-  throw new UsageError(`Expected --starts to be all, spread or central:SHARE with 0 < SHARE ≤ 1, got \`${v}\``);
+  return v === undefined ? undefined : demoStartNamed(v);
 }
 
 /** `--frame joint|tcp`, checked. */
