@@ -1,16 +1,18 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { parse as parseYaml, stringify } from 'yaml';
 import { validateConfig } from '../experiment/config.js';
 import { makeLearnerEnv } from '../experiment/setup.js';
 import { selectBackend } from '../policies/backend.js';
+import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { MetricsLog } from '../policies/metrics-log.js';
-import { ReplayBuffer } from '../policies/replay.js';
+import { allocBatch, ReplayBuffer } from '../policies/replay.js';
 import { pandaTcpTeleop } from '../tasks/panda.js';
 import { CartesianTeleop } from './cartesian.js';
 import { IDLE, type TeleopDevice, type TeleopReading } from './device.js';
@@ -114,6 +116,58 @@ describe('a person through the CLI (web teleop page)', () => {
     const human = episodes.map((e) => (e['human'] as { steps: number }).steps);
     expect(human.reduce((a, b) => a + b, 0)).toBeGreaterThan(30);
   }, 120_000);
+});
+
+describe("the README's pick with a person: record-demos --config configs/panda-pick-hil.yaml, then train it with --teleop web", () => {
+  it('the demos the config names are recorded; the person on the page drives the env\'s own tool-frame action (Δz down, gripper closed), and those 4-entry actions reach the learner\'s demo table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-pick-hil-'));
+    // The shipped config as the README runs it, made short and small: a few steps, tiny networks,
+    // its demos written where this test can find them.
+    const shipped = parseYaml(readFileSync(fileURLToPath(new URL('../configs/panda-pick-hil.yaml', import.meta.url)), 'utf8')) as Record<string, Record<string, unknown>>;
+    const cfg = join(dir, 'pick-hil.yaml');
+    writeFileSync(cfg, stringify({
+      ...shipped,
+      algo: { ...shipped['algo'], hidden: [16, 16], batchSize: 16, learningStarts: 20, demos: { ...(shipped['algo']!['demos'] as object), path: join(dir, 'pick.demos') } },
+      train: { steps: 110, evalEvery: 0, evalEpisodes: 1, checkpointEvery: 110, logEvery: 50 },
+    }));
+    await run(process.execPath, [BIN, 'record-demos', '--config', cfg], { timeout: 120_000 });
+    expect(ReplayBuffer.load(join(dir, 'pick.demos')).size).toBeGreaterThan(1000); // 20 scripted picks of up to 200 steps
+    // Trained on 50-step episodes, so two of them pass in 4 s at the env's 25 Hz.
+    writeFileSync(cfg, stringify({ ...parseYaml(readFileSync(cfg, 'utf8')), env: { ...shipped['env'], timeLimit: 50 } }));
+
+    const p = await withPage(['train', cfg, '--teleop', 'web', '--run-dir', join(dir, 'run'), '--quiet']);
+    const hello = await new Promise<Record<string, unknown>>((resolve) => p.ws.once('message', (d) => resolve(JSON.parse(d.toString()) as Record<string, unknown>)));
+    expect(hello).toMatchObject({ env: 'PandaPickCube-v0', dims: 4, frame: 'tcp' });
+    const drive = setInterval(() => p.ws.readyState === WebSocket.OPEN && p.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0, 0, -0.5, -1] })), 40);
+    try {
+      expect(await p.exit).toBe(0);
+    } finally {
+      clearInterval(drive);
+    }
+    const episodes = new MetricsLog(join(dir, 'run', 'metrics.jsonl')).read().filter((r) => r.type === 'episode');
+    const human = episodes.reduce((s, e) => s + (e['human'] as { steps: number }).steps, 0);
+    expect(human).toBeGreaterThan(30);
+    // The person's transitions are in the checkpoint's demo table beside the 20 demos: 4 entries
+    // (Δx, Δy, Δz, gripper), the hand sent down and closed as the page asked.
+    const ckpt = loadLatestCheckpoint(join(dir, 'run', 'checkpoints'));
+    const h = ckpt!.header as { learnerSections: number; replaySections: number; demoTable: Record<string, unknown> };
+    const table = ReplayBuffer.decode(h.demoTable, ckpt!.sections.slice(h.learnerSections + h.replaySections), ckpt!.path);
+    expect(table.spec.actDim).toBe(4);
+    const demos = ReplayBuffer.load(join(dir, 'pick.demos')).size;
+    expect(table.size).toBeGreaterThanOrEqual(demos + human);
+    // Stored is what ran: the command itself, then — once Tier 0's joint speed limits slow the
+    // descent — the filtered step read back in the tool frame: still down, still closed, barely sideways.
+    const batch = allocBatch(table.spec, 1);
+    let exact = 0;
+    for (let i = demos; i < table.size; i++) {
+      table.writeRow(batch, 0, i, 0.99, 1);
+      expect(batch.action[3]).toBe(-1);
+      expect(batch.action[2]).toBeLessThan(-0.3);
+      expect(Math.hypot(batch.action[0] as number, batch.action[1] as number)).toBeLessThan(0.15);
+      if (batch.action[2] === -0.5 && batch.action[0] === 0 && batch.action[1] === 0) exact++;
+    }
+    expect(exact).toBeGreaterThanOrEqual(4);
+  }, 180_000);
 });
 
 /** A device whose person holds one command. */

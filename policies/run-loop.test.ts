@@ -86,6 +86,9 @@ describe('RunLoop: a stop request (Ctrl-C)', () => {
 describe('Throughput', () => {
   it('gives each log window its own rates and mean update time, then starts the next window', async () => {
     const t = new Throughput(10, 100);
+    // Before the first window closes there is no rate (the progress line shows –, not a false 0).
+    expect(t.updatesPerSec).toBeNaN();
+    expect(t.envStepsPerSec).toBeNaN();
     t.learned(4);
     t.learned(8);
     await new Promise((r) => setTimeout(r, 20));

@@ -55,6 +55,7 @@ export interface TrainerProgress {
   readonly episodes: number;
   readonly updates: number;
   readonly lastReturn: number | null;
+  /** Rates over the last log window; NaN until the first window has closed (shown as –). */
   readonly updatesPerSec: number;
   readonly envStepsPerSec: number;
   /** Last finished episode's cost per constraint (when the env has constraints). */
@@ -76,8 +77,9 @@ const NO_EVALUATION: EvalResult = { returnMean: Number.NaN, returnStd: Number.Na
  * {@link learned}). Each trainer's loop owns one.
  */
 export class Throughput {
-  updatesPerSec = 0;
-  envStepsPerSec = 0;
+  /** NaN until {@link sample} first closes a window: no rate measured yet is not a rate of 0. */
+  updatesPerSec = Number.NaN;
+  envStepsPerSec = Number.NaN;
   private updateMs = 0;
   private at: { updates: number; steps: number; time: number };
 

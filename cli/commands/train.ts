@@ -83,7 +83,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
       resume: resumeDir ? { from: resumeFrom, stepsChanged: steps !== null } : null,
       resumeCommand: resumeHint(runDir),
       log,
-      onStep: (p) => progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)} · ${p.updatesPerSec.toFixed(1)} upd/s · ${p.envStepsPerSec.toFixed(1)} steps/s · ${elapsed(started)}`),
+      onStep: (p) => progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)} · ${perSec(p.updatesPerSec, 1)} upd/s · ${perSec(p.envStepsPerSec, 1)} steps/s · ${elapsed(started)}`),
     });
     progress.done();
     if (r.signal) {
@@ -115,7 +115,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
       const link = p.link ? ` · ratio ${p.link.samplesPerInsert.toFixed(2)}× · stale ${p.link.stale}` : '';
       const pacing = threaded?.pacing?.summary();
       const robot = pacing?.steps ? ` · robot step p99 ${pacing.stepPeriodP99Ms.toFixed(0)}/${pacing.controlPeriodMs.toFixed(0)} ms` : '';
-      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs}${human}${link}${robot} · ${p.updatesPerSec.toFixed(0)} upd/s · ${p.envStepsPerSec.toFixed(0)} steps/s · ${elapsed(started)}`);
+      progress.update(p.step, `ep ${p.episodes} return ${p.lastReturn === null ? '–' : p.lastReturn.toFixed(1)}${costs}${human}${link}${robot} · ${perSec(p.updatesPerSec, 0)} upd/s · ${perSec(p.envStepsPerSec, 0)} steps/s · ${elapsed(started)}`);
     },
   };
   let trainer: OffPolicyTrainer | StreamTrainer;
@@ -234,6 +234,11 @@ function checkpointAfterFailure(trainer: OffPolicyTrainer | StreamTrainer, err: 
     const listed = listCheckpoints(join(runDir, 'checkpoints'));
     return new Error(`${e.message}\n(step ${trainer.step}; the checkpoint after the failure could not be written either: ${(ckptErr as Error).message}; newest existing: ${listed.at(-1) ?? 'none'})`, { cause: e });
   }
+}
+
+/** A rate for the progress line: – until the trainer has measured one (its first log window). */
+function perSec(v: number, digits: number): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : '–';
 }
 
 function elapsed(since: number): string {

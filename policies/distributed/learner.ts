@@ -143,7 +143,7 @@ export class DistributedLearner extends OffPolicyTrainer {
     await this.transport.allowInserts(this.allowance());
     let timeAtLog = performance.now();
     let [stepsAtLog, updatesAtLog] = [this.envSteps, this.learner.updates];
-    let [updatesPerSec, envStepsPerSec] = [0, 0];
+    let [updatesPerSec, envStepsPerSec] = [Number.NaN, Number.NaN]; // none measured before the first log window
     while (this.running()) {
       // Each side's check once per iteration, so the stall counts are iterations held back.
       const warm = this.envSteps >= this.o.config.learningStarts;

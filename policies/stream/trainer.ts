@@ -57,7 +57,7 @@ export class StreamTrainer extends RunLoop {
     // precedes the next reset (whose observation updates the normaliser) and resumes exactly.
     let needsReset = true;
     let [stepsAtLog, timeAtLog] = [this.envSteps, performance.now()];
-    let envStepsPerSec = 0;
+    let envStepsPerSec = Number.NaN; // none measured before the first log window
     while (this.running()) {
       if (needsReset) {
         t = 0;
