@@ -1,10 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { parse as parseYaml, stringify } from 'yaml';
 import { validateConfig } from '../experiment/config.js';
@@ -31,8 +31,12 @@ beforeAll(async () => {
   await selectBackend('wasm');
 });
 
-/** Starts a roborl command; resolves once it prints the teleop page's address, with a socket to it. */
-async function withPage(args: string[]): Promise<{ child: ChildProcess; ws: WebSocket; stdout: () => string; stderr: () => string; exit: Promise<number | null> }> {
+/**
+ * Starts a roborl command; resolves once it prints the teleop page's address, with a socket to it
+ * and every message the page sent on it (`messages`, from the first: the page sends `hello` as the
+ * handshake completes, before a listener added after `open` could hear it).
+ */
+async function withPage(args: string[]): Promise<{ child: ChildProcess; ws: WebSocket; messages: Record<string, unknown>[]; stdout: () => string; stderr: () => string; exit: Promise<number | null> }> {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
@@ -48,8 +52,17 @@ async function withPage(args: string[]): Promise<{ child: ChildProcess; ws: WebS
     void exit.then((code) => reject(new Error(`roborl exited ${code} before serving the page:\n${err}`)));
   });
   const ws = new WebSocket(`ws://${url.host}/ws?token=${url.searchParams.get('token')}`);
+  const messages: Record<string, unknown>[] = [];
+  ws.on('message', (d) => messages.push(JSON.parse(d.toString()) as Record<string, unknown>));
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  return { child, ws, stdout: () => out, stderr: () => err, exit };
+  return { child, ws, messages, stdout: () => out, stderr: () => err, exit };
+}
+
+/** The page's `hello` among its messages (the first it sends). */
+function hello(messages: readonly Record<string, unknown>[]): { observationNames: string[] } {
+  const h = messages.find((m) => m['op'] === 'hello') as { observationNames?: string[] } | undefined;
+  if (!h?.observationNames) throw new Error('no hello with observation names from the page');
+  return { observationNames: h.observationNames };
 }
 
 const until = (what: string, check: () => boolean, ms = 60_000): Promise<void> => waitFor(what, check, ms, 20);
@@ -121,6 +134,7 @@ describe('a person through the CLI (web teleop page)', () => {
 describe("the README's pick with a person: record-demos --config configs/panda-pick-hil.yaml, then train it with --teleop web", () => {
   it('the demos the config names are recorded; the person on the page drives the env\'s own tool-frame action (Δz down, gripper closed), and those 4-entry actions reach the learner\'s demo table', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'roborl-pick-hil-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     // The shipped config as the README runs it, made short and small: a few steps, tiny networks,
     // its demos written where this test can find them.
     const shipped = parseYaml(readFileSync(fileURLToPath(new URL('../configs/panda-pick-hil.yaml', import.meta.url)), 'utf8')) as Record<string, Record<string, unknown>>;
@@ -136,8 +150,8 @@ describe("the README's pick with a person: record-demos --config configs/panda-p
     writeFileSync(cfg, stringify({ ...parseYaml(readFileSync(cfg, 'utf8')), env: { ...shipped['env'], timeLimit: 50 } }));
 
     const p = await withPage(['train', cfg, '--teleop', 'web', '--run-dir', join(dir, 'run'), '--quiet']);
-    const hello = await new Promise<Record<string, unknown>>((resolve) => p.ws.once('message', (d) => resolve(JSON.parse(d.toString()) as Record<string, unknown>)));
-    expect(hello).toMatchObject({ env: 'PandaPickCube-v0', dims: 4, frame: 'tcp' });
+    await until('hello', () => p.messages.length > 0);
+    expect(p.messages[0]).toMatchObject({ op: 'hello', env: 'PandaPickCube-v0', dims: 4, frame: 'tcp' });
     const drive = setInterval(() => p.ws.readyState === WebSocket.OPEN && p.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0, 0, -0.5, -1] })), 40);
     try {
       expect(await p.exit).toBe(0);
@@ -158,15 +172,24 @@ describe("the README's pick with a person: record-demos --config configs/panda-p
     // Stored is what ran: the command itself, then — once Tier 0's joint speed limits slow the
     // descent — the filtered step read back in the tool frame: still down, still closed, barely sideways.
     const batch = allocBatch(table.spec, 1);
+    const names = hello(p.messages).observationNames;
+    const [tcpZ, width] = [names.indexOf('tcp z'), names.indexOf('gripper width')];
+    expect(Math.min(tcpZ, width)).toBeGreaterThanOrEqual(0);
     let exact = 0;
+    let [down, closed] = [0, 0];
     for (let i = demos; i < table.size; i++) {
       table.writeRow(batch, 0, i, 0.99, 1);
       expect(batch.action[3]).toBe(-1);
       expect(batch.action[2]).toBeLessThan(-0.3);
       expect(Math.hypot(batch.action[0] as number, batch.action[1] as number)).toBeLessThan(0.15);
       if (batch.action[2] === -0.5 && batch.action[0] === 0 && batch.action[1] === 0) exact++;
+      // What the commands did to the arm: the TCP went down, the fingers shut.
+      if ((batch.nextObs[tcpZ] as number) < (batch.obs[tcpZ] as number) - 1e-3) down++;
+      if ((batch.nextObs[width] as number) < 0.01) closed++;
     }
     expect(exact).toBeGreaterThanOrEqual(4);
+    expect(down).toBeGreaterThan(0.8 * (table.size - demos));
+    expect(closed).toBeGreaterThan(0.5 * (table.size - demos));
   }, 180_000);
 });
 
