@@ -169,8 +169,9 @@ describe("the README's pick with a person: record-demos --config configs/panda-p
     expect(table.spec.actDim).toBe(4);
     const demos = ReplayBuffer.load(join(dir, 'pick.demos')).size;
     expect(table.size).toBeGreaterThanOrEqual(demos + human);
-    // Stored is what ran: the command itself, then — once Tier 0's joint speed limits slow the
-    // descent — the filtered step read back in the tool frame: still down, still closed, barely sideways.
+    // Stored is what ran: the command itself, then — once Tier 0's soft limit slows the elbow
+    // (joint 4, nearing its bound) on its own — the filtered step read back in the tool frame:
+    // still down, still closed, a little forward.
     const batch = allocBatch(table.spec, 1);
     const names = hello(p.messages).observationNames;
     const [tcpZ, width] = [names.indexOf('tcp z'), names.indexOf('gripper width')];
