@@ -44,6 +44,11 @@ describe('roborl train with cameras (issue 23)', () => {
     // …and with the env options it was recorded under (here none but the observation's): other options are refused by name.
     expect(table.source?.recordedWith).toMatchObject({ options: {}, rewardClassifier: null });
     const recordedWith = table.source!.recordedWith!;
+    // …and with the scripted expert's count (its 2 attempts, failures kept) from consecutive
+    // starts: a config whose algo.demos asks for another count is refused, naming the command.
+    expect(table.source?.expert).toEqual({ episodes: 2, starts: 'all' });
+    expect(loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos)), recordedWith, { episodes: 2 }).size).toBe(30);
+    expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos)), recordedWith, { episodes: 20 })).toThrow(/the scripted expert's 2 episode\(s\) from all starts, where this config's algo\.demos says 20 from all starts: record them with `npx roborl record-demos --config c\.yaml/);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos)), { ...recordedWith, options: { successHold: 3 } })).toThrow(/recorded under another config than this one .* at options\.successHold: absent in the demos, 3 in this config/);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('position: [1.35, -0.6, 0.85]', 'position: [1.35, -0.5, 0.85]')))).toThrow(/demos\.demos: camera 0 \("front"\) differs from the one the demos were drawn with at pose\.position\.1: -0\.6 in the demos, -0\.5 in this config: record them with `npx roborl record-demos --config c\.yaml/);
     expect(() => loadPixelDemos(demos, 'c.yaml', spec, camerasOf(config(demos).replace('height: 16', 'height: 16\n        fovDeg: 30')))).toThrow(/at fovDeg: \d+ in the demos, 30 in this config/);

@@ -147,7 +147,10 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
     // Labelled with the task and the state entries the learner observes (checked when a config loads it).
     const names = full.spec.observationNames;
     // …and the renderer and cameras that drew the frames (checked against the config's cameras too).
-    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}), frames: { renderer: RENDERER_VERSION, cameras: cameraLabel(cameras) }, recordedWith: recordedWithOf(config) };
+    // …and, for the scripted expert's, how many episodes (from consecutive starts: a camera config
+    // cannot ask for spread ones), checked against the config's algo.demos as state demos are.
+    const expertLabel = policy ? {} : { expert: { episodes: keepFailures ? attempts : successes, starts: 'all' } };
+    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}), frames: { renderer: RENDERER_VERSION, cameras: cameraLabel(cameras) }, recordedWith: recordedWithOf(config), ...expertLabel };
     return { table, successes, attempts };
   } finally {
     await env.close();
