@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { demoConfig, demoStartNamed, recordDemonstrations } from '../experiment/demos.js';
 import { loadConfig, type ExperimentConfig } from '../experiment/config.js';
-import { DEFAULT_DEMO_EPISODES, loadRunPolicy, makeLearnerEnv, resolvedAlgo, writeRunDir } from '../experiment/setup.js';
+import { demoRecipeOrDefaults, loadRunPolicy, makeLearnerEnv, resolvedAlgo, writeRunDir } from '../experiment/setup.js';
 import { EVALUATION_SEED, evaluatePolicy } from '../policies/evaluate.js';
 import type { EngineName } from '../sim/physics.js';
 import { writeRunStatus } from '../experiment/run-status.js';
@@ -134,9 +134,9 @@ async function manipulation(json: boolean): Promise<unknown[]> {
     if (!path) throw new Error(`LEARN_TASKS: unknown task ${task} (pick, push)`);
     // As the config's algo.demos records them (push: 20 from spread starts since 2026-12-06).
     const config = demoConfig(undefined, path);
-    const recipe = config.algo.kind === 'sac' ? config.algo.demos : undefined;
-    const demos = Number(process.env['LEARN_DEMOS'] ?? recipe?.episodes ?? DEFAULT_DEMO_EPISODES);
-    const startsName = process.env['LEARN_DEMO_STARTS'] ?? recipe?.starts ?? 'all';
+    const wanted = demoRecipeOrDefaults(config.algo.kind === 'sac' ? config.algo.demos : undefined);
+    const demos = Number(process.env['LEARN_DEMOS'] ?? wanted.episodes);
+    const startsName = process.env['LEARN_DEMO_STARTS'] ?? wanted.starts;
     if (startsName !== 'all' && startsName !== 'spread') throw new Error(`LEARN_DEMO_STARTS: all or spread, got ${startsName}`);
     const starts = demoStartNamed(startsName);
     const { table } = await recordDemonstrations(config, demos, 5_000_000, false, undefined, starts);

@@ -160,18 +160,20 @@ export function loadRunConfig(runDir: string): ExperimentConfig {
 }
 
 /** Demo episodes a config's file holds where its `algo.demos.episodes` does not say. */
-export const DEFAULT_DEMO_EPISODES = 20;
+const DEFAULT_DEMO_EPISODES = 20;
 
-/** How a config's demos are recorded: its `algo.demos` episodes and starts. */
-export interface DemoRecipe {
-  readonly episodes?: number;
-  readonly starts?: 'all' | 'spread';
+/** How a config's demos are recorded: its `algo.demos` episodes and starts, where it states them. */
+export type DemoRecipe = Pick<NonNullable<SacConfig['demos']>, 'episodes' | 'starts'>;
+
+/** A recipe with its defaults filled in: what `record-demos --config` records where the config is silent. */
+export function demoRecipeOrDefaults(recipe?: DemoRecipe): Required<DemoRecipe> {
+  return { episodes: recipe?.episodes ?? DEFAULT_DEMO_EPISODES, starts: recipe?.starts ?? 'all' };
 }
 
 /** The command that records a config's demo file at `path` as its `algo.demos` says (the hint of every demo error). */
 export function recordDemosCommandLine(configPath: string, path: string, recipe?: DemoRecipe): string {
-  const starts = recipe?.starts && recipe.starts !== 'all' ? ` --starts ${recipe.starts}` : '';
-  return `npx roborl record-demos --config ${configPath} --episodes ${recipe?.episodes ?? DEFAULT_DEMO_EPISODES}${starts} --out ${path}`;
+  const { episodes, starts } = demoRecipeOrDefaults(recipe);
+  return `npx roborl record-demos --config ${configPath} --episodes ${episodes}${starts === 'all' ? '' : ` --starts ${starts}`} --out ${path}`;
 }
 
 /**

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { makeTeleopEnv } from '../../experiment/teleop.js';
 import { stopSignals } from '../stop-signals.js';
 import { USAGE } from '../usage.js';
-import { DEFAULT_DEMO_EPISODES, recordedWithOf } from '../../experiment/setup.js';
+import { demoRecipeOrDefaults, recordedWithOf } from '../../experiment/setup.js';
 
 /**
  * `roborl record-demos --env <id> | --config <train.yaml> [--device scripted|keyboard|hid|web] …`
@@ -38,17 +38,18 @@ export async function recordDemosCommand(args: Args): Promise<void> {
   const device = stringFlag(args, 'device') ?? 'scripted';
   // A config's demos section says how its file is recorded (and where it is): the defaults here.
   const recipe = config.algo.kind === 'sac' && configFlag ? config.algo.demos : undefined;
-  const episodes = intFlag(args, 'episodes', recipe?.episodes ?? DEFAULT_DEMO_EPISODES);
+  const wanted = demoRecipeOrDefaults(recipe);
+  const episodes = intFlag(args, 'episodes', wanted.episodes);
   const seed = seedFlag(args, 5_000_000);
   const keepFailures = args.flags.has('keep-failures');
   const robot = stringFlag(args, 'robot');
   const scriptedState = device === 'scripted' && !runPolicy && !hasCameras(config);
-  const starts = startsFlag(args, scriptedState ? recipe?.starts : undefined);
+  const starts = startsFlag(args, scriptedState ? wanted.starts : undefined);
   if (!scriptedState && recipe?.starts === 'spread') process.stderr.write(`note: ${configFlag}'s algo.demos.starts: spread picks the scripted expert's starts; ${device === 'scripted' ? 'a run\'s policy' : 'a person'} records from consecutive starts\n`);
   // The config's file only for the recording it describes: another count, other starts, failures
   // kept or a person's demos go to a file of their own rather than over it.
   // (A camera config cannot say spread: the schema refuses it.)
-  const asConfigSays = recipe !== undefined && device === 'scripted' && !runPolicy && !keepFailures && episodes === (recipe.episodes ?? DEFAULT_DEMO_EPISODES) && demoStartsName(starts) === (recipe.starts ?? 'all');
+  const asConfigSays = recipe !== undefined && device === 'scripted' && !runPolicy && !keepFailures && episodes === wanted.episodes && demoStartsName(starts) === wanted.starts;
   const out = stringFlag(args, 'out') ?? (asConfigSays ? recipe.path : `demos/${id}-${episodes}${starts ? `-${demoStartsName(starts).replace(':', '')}` : ''}.demos`);
   if (starts && !scriptedState) throw new UsageError('--starts chooses the scripted expert\'s starts on a state config (not with --device, --policy or cameras)');
   if (device === 'scripted') {
