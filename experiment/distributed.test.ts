@@ -90,8 +90,13 @@ describe('actors on worker threads, one learner', () => {
     // Samples per insert held within 10% of the single-process ratio (16 rows per step).
     expect(Math.abs(l.limiter.ratio() / 16 - 1)).toBeLessThan(0.1);
     expect(l.learner.updates).toBeGreaterThan(500);
-    // The actors acted with recent parameters (published every update).
-    expect(l.link.newestActing).toBeGreaterThan(0.7 * l.learner.updates);
+    // The actors acted with recent parameters (published every update, at most every 20 ms; an
+    // actor takes them in when it yields, every 20 ms): none older than the staleness bound, and
+    // the last ones within 500 updates of the learner's (1,024 here; with both cores loaded by the
+    // rest of the suite the gap was 313 once — CI, stop 41 — so a bound of 0.7 × updates failed).
+    expect(l.link.stale).toBe(0);
+    expect(l.link.newestActing).toBeGreaterThan(0);
+    expect(l.learner.updates - l.link.newestActing).toBeLessThan(500);
     l.dispose();
     await env.close();
   }, 240_000);
