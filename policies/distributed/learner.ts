@@ -5,6 +5,7 @@ import type { EvalResult } from '../evaluate.js';
 import { OffPolicyTrainer, type TrainerOptions } from '../sac/trainer.js';
 import type { TransitionBatch } from './packing.js';
 import { RateLimiter } from './rate-limiter.js';
+import { Throughput } from '../run-loop.js';
 import { encodeSnapshot } from './snapshot-codec.js';
 import type { Delivery, LearnerTransport } from './transport.js';
 
@@ -141,9 +142,8 @@ export class DistributedLearner extends OffPolicyTrainer {
     await this.transport.begin({ inserted: this.limiter.state().inserts, fresh: !(this.d.resuming ?? this.envSteps > 0), epochs: this.knownEpochs() });
     await publish(true);
     await this.transport.allowInserts(this.allowance());
-    let timeAtLog = performance.now();
-    let [stepsAtLog, updatesAtLog] = [this.envSteps, this.learner.updates];
-    let [updatesPerSec, envStepsPerSec] = [Number.NaN, Number.NaN]; // none measured before the first log window
+    const throughput = new Throughput(this.learner.updates, this.envSteps);
+    let stepsAtLog = this.envSteps;
     while (this.running()) {
       // Each side's check once per iteration, so the stall counts are iterations held back.
       const warm = this.envSteps >= this.o.config.learningStarts;
@@ -165,14 +165,12 @@ export class DistributedLearner extends OffPolicyTrainer {
       }
       await this.transport.allowInserts(this.allowance());
       if (this.envSteps - stepsAtLog >= schedule.logEvery) {
-        const now = performance.now();
-        const seconds = (now - timeAtLog) / 1000;
         this.link.samplesPerInsert = this.limiter.ratio();
-        [updatesPerSec, envStepsPerSec] = [(this.learner.updates - updatesAtLog) / seconds, (this.envSteps - stepsAtLog) / seconds];
+        const { updatesPerSec, envStepsPerSec } = throughput.sample(this.learner.updates, this.envSteps);
         this.o.metrics.write({ type: 'train', step: this.envSteps, updates: this.learner.updates, updatesPerSec, envStepsPerSec, ...(this.lastMetrics ?? {}), link: { ...this.link }, linkLostSteps: this.linkLostSteps });
-        [timeAtLog, stepsAtLog, updatesAtLog] = [now, this.envSteps, this.learner.updates];
+        stepsAtLog = this.envSteps;
       }
-      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec, envStepsPerSec, lastCosts: this.lastCosts, humanRate: this.lastHumanRate, link: { samplesPerInsert: this.limiter.ratio() / this.limiter.options.samplesPerInsert, stale: this.link.stale } });
+      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.learner.updates, lastReturn: this.lastReturn, updatesPerSec: throughput.updatesPerSec, envStepsPerSec: throughput.envStepsPerSec, lastCosts: this.lastCosts, humanRate: this.lastHumanRate, link: { samplesPerInsert: this.limiter.ratio() / this.limiter.options.samplesPerInsert, stale: this.link.stale } });
       await pause();
     }
     // Catch up to the ratio on what arrived, so a run ends with the updates a single process makes at its step count.

@@ -2,7 +2,7 @@ import { percentile } from '../../control/running-stats.js';
 import type { Env } from '../../control/env.js';
 import { loadLatestCheckpoint, saveCheckpoint } from '../checkpoint.js';
 import type { MetricsLog } from '../metrics-log.js';
-import { isLinkLoss, RunLoop, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
+import { isLinkLoss, RunLoop, Throughput, type TrainerProgress, type TrainerSchedule } from '../run-loop.js';
 import type { StreamConfig } from './config.js';
 import { StreamAgent, type StreamAgentState } from './agent.js';
 import { linearEpsilon } from './stream-q.js';
@@ -56,8 +56,8 @@ export class StreamTrainer extends RunLoop {
     // Episodes start lazily at the top of a step, so a checkpoint taken after an episode end
     // precedes the next reset (whose observation updates the normaliser) and resumes exactly.
     let needsReset = true;
-    let [stepsAtLog, timeAtLog] = [this.envSteps, performance.now()];
-    let envStepsPerSec = Number.NaN; // none measured before the first log window
+    // One update per env step: the stream learners have no replay.
+    const throughput = new Throughput(this.envSteps, this.envSteps);
     while (this.running()) {
       if (needsReset) {
         t = 0;
@@ -89,14 +89,12 @@ export class StreamTrainer extends RunLoop {
         needsReset = true;
       }
       if (this.envSteps % schedule.logEvery === 0) {
-        const now = performance.now();
-        envStepsPerSec = ((this.envSteps - stepsAtLog) * 1000) / (now - timeAtLog);
-        [stepsAtLog, timeAtLog] = [this.envSteps, now];
+        const { envStepsPerSec } = throughput.sample(this.envSteps, this.envSteps);
         this.o.metrics.write({ type: 'train', step: this.envSteps, envStepsPerSec, updateUsP50: percentile(this.updateUs, 0.5), updateUsP99: percentile(this.updateUs, 0.99), epsilon: this.epsilon(), linkLostSteps: this.linkLostSteps });
         this.updateUs = [];
       }
       await this.afterStep();
-      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.envSteps, lastReturn: this.lastReturn, updatesPerSec: envStepsPerSec, envStepsPerSec });
+      this.o.onStep?.({ step: this.envSteps, episodes: this.episodes, updates: this.envSteps, lastReturn: this.lastReturn, updatesPerSec: throughput.updatesPerSec, envStepsPerSec: throughput.envStepsPerSec });
     }
     return this.finish();
   }
