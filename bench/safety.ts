@@ -19,6 +19,8 @@ const STEPS = Number(process.env['SAFETY_FUZZ_STEPS'] ?? 100_000);
 const FUZZ_ENGINE = process.env['SAFETY_FUZZ_ENGINE'] ?? 'rapier';
 /** Seeds per method of the keep-out learning runs (0 skips them); SAFETY_ONLY=lagrangian,shield picks methods. */
 const SEEDS = Number(process.env['SAFETY_SEEDS'] ?? 3);
+/** The first of those seeds (SAFETY_FIRST_SEED=2 SAFETY_SEEDS=1: seed 2 alone, e.g. one process per seed). */
+const FIRST_SEED = Number(process.env['SAFETY_FIRST_SEED'] ?? 0);
 const ONLY = process.env['SAFETY_ONLY'];
 /** A joint counts as violating its limit when the simulator reports it this far past a bound (rad). */
 const TOLERANCE = 0.005;
@@ -81,18 +83,19 @@ interface SafeRun {
 const METHODS: Record<string, string> = { unconstrained: 'configs/panda-keep-out-sac.yaml', lagrangian: 'configs/panda-keep-out-lagrangian.yaml', shield: 'configs/panda-keep-out-shield.yaml' };
 
 /**
- * The three methods on PandaKeepOut-v0, each seed with the same 20 scripted demos: final
- * evaluation (20 episodes) return, success, mean keep_out cost per episode; and the keep_out
- * steps summed over every training episode.
+ * The three methods on PandaKeepOut-v0, each seed with 20 scripted demos recorded through the
+ * method's config (the same starts; the shield's through its shield, as `roborl record-demos
+ * --config` records them): final evaluation (20 episodes) return, success, mean keep_out cost per
+ * episode; and the keep_out steps summed over every training episode.
  */
 async function learningRuns(seeds: number): Promise<SafeRun[]> {
   await selectBackend('auto');
-  const { table } = await recordDemonstrations(demoConfig('PandaKeepOut-v0', undefined), 20, 5_000_000, false);
   const runs: SafeRun[] = [];
   for (const [method, path] of Object.entries(METHODS)) {
     if (ONLY && !ONLY.split(',').includes(method)) continue;
     const base = loadConfig(path);
-    for (let seed = 0; seed < seeds; seed++) {
+    const { table } = await recordDemonstrations(demoConfig(undefined, path), 20, 5_000_000, false);
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + seeds; seed++) {
       const config: ExperimentConfig = { ...base, seed };
       const dir = mkdtempSync(join(tmpdir(), `roborl-safety-${method}-`));
       const metrics = new MetricsLog(join(dir, 'metrics.jsonl'));

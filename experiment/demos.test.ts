@@ -56,7 +56,7 @@ describe('demo files carry the task they were recorded on', () => {
     const config = (options: Record<string, unknown>, extra: Record<string, unknown> = {}) => validateConfig({ name: 'x', env: { id: 'PandaPickCube-v0', options, ...extra }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
     const dense = config({ action: { frame: 'tcp' } });
     const { table } = await recordDemonstrations(dense, 1, 7, true);
-    expect(table.source?.recordedWith).toEqual({ options: { action: { frame: 'tcp' } }, rewardClassifier: null });
+    expect(table.source?.recordedWith).toEqual({ options: { action: { frame: 'tcp' } }, rewardClassifier: null, safety: { limits: { workspace: 'task' }, shield: false } });
     const file = join(dir, 'pick.demos');
     saveDemos(table, file);
     const env = await make('PandaPickCube-v0', { options: { action: { frame: 'tcp' } } });
@@ -65,6 +65,18 @@ describe('demo files carry the task they were recorded on', () => {
     expect(() => loadDemos(file, 'sparse.yaml', env.spec, recordedWithOf(config({ action: { frame: 'tcp' }, reward: 'sparse' })))).toThrow(/pick\.demos: recorded under another config than this one \(rewards, episode ends or actions may differ; options compare as the configs write them\) — at options\.reward: absent in the demos, "sparse" in this config: record them with `npx roborl record-demos --config sparse\.yaml/);
     expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(config({ action: { frame: 'joint' } })))).toThrow(/at options\.action\.frame: "tcp" in the demos, "joint" in this config/);
     expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(config({ action: { frame: 'tcp' } }, { rewardClassifier: '/x/success.classifier' })))).toThrow(/at rewardClassifier: null in the demos, "\/x\/success\.classifier" in this config/);
+    // The safety section filters the actions the file holds: other Tier 0 limits or a shield are another recording.
+    const safe = (safety: Record<string, unknown>) => validateConfig({ name: 'x', env: { id: 'PandaPickCube-v0', options: { action: { frame: 'tcp' } } }, algo: { kind: 'sac' }, safety, train: { steps: 10 } }, 'test');
+    expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(safe({ shield: true })))).toThrow(/at safety\.shield: false in the demos, true in this config/);
+    expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(safe({ limits: { margin: 0.1 } })))).toThrow(/at safety\.limits\.margin: absent in the demos, 0\.1 in this config/);
+    expect(loadDemos(file, 'c.yaml', env.spec, recordedWithOf(safe({ constraints: [{ name: 'low', cost: 'tcp_z < 0.1' }] }))).size).toBe(table.size);
+    // A label from before the safety section was recorded passes on it.
+    const older = ReplayBuffer.load(file);
+    const { safety: _dropped, ...olderLabel } = older.source!.recordedWith!;
+    older.source = { ...older.source!, recordedWith: olderLabel };
+    const olderFile = join(dir, 'older.demos');
+    older.save(olderFile);
+    expect(loadDemos(olderFile, 'c.yaml', env.spec, recordedWithOf(safe({ shield: true }))).size).toBe(table.size);
     // The classifier's content: a label with its digest is refused for a classifier file that
     // changed since; a label from before digests were recorded passes on it.
     const spec = { id: 'PandaPickCube-v0' };
@@ -88,12 +100,12 @@ describe('demo files carry the task they were recorded on', () => {
     expect(message.length).toBeLessThan(1000);
     expect(message).not.toContain('\u001b');
     // A label that is not a config's (markup, nested beyond any option) is a corrupt file, named with the command that records a good one.
-    for (const bad of ['<b>x</b>', [1, 2], { options: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } }, rewardClassifier: null }, { options: {}, rewardClassifier: 7 }]) {
+    for (const bad of ['<b>x</b>', [1, 2], { options: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } }, rewardClassifier: null }, { options: {}, rewardClassifier: 7 }, { options: {}, rewardClassifier: null, safety: { limits: false, shield: 'yes' } }, { options: {}, rewardClassifier: null, safety: '<b>' }]) {
       const t = ReplayBuffer.load(file);
       t.source = { ...t.source!, recordedWith: bad as never };
       const badFile = join(dir, 'bad.demos');
       t.save(badFile);
-      expect(() => loadDemos(badFile, 'c.yaml', env.spec, recordedWithOf(dense))).toThrow(/demo file .*bad\.demos: .*source\.recordedWith` is not the env options and reward classifier of a config \(record them with `npx roborl record-demos --config c\.yaml/);
+      expect(() => loadDemos(badFile, 'c.yaml', env.spec, recordedWithOf(dense))).toThrow(/demo file .*bad\.demos: .*source\.recordedWith` is not the env options, reward classifier and safety section of a config \(record them with `npx roborl record-demos --config c\.yaml/);
     }
     await env.close();
   }, 60_000);

@@ -216,8 +216,9 @@ export function checkDemoRecipe(path: string, source: ReplaySource | undefined, 
 /**
  * What a demo file is labelled with and checked against ({@link ReplaySource.recordedWith}): the
  * config's `env.options` but the observation's (`cameras`, `state`) and the `engine`, and its reward
- * classifier, as JSON data; paths as `absolutizePaths` leaves them. The safety section is not
- * compared: the keep-out configs share demos of the safe scripted expert recorded without a shield.
+ * classifier, as JSON data; paths as `absolutizePaths` leaves them; and the safety section's Tier 0
+ * limits and shield, which filter the recorded actions (a shield config records its own demos).
+ * Named constraints are not: they add cost columns, which the table's shape already checks.
  */
 export function recordedWithOf(config: ExperimentConfig): RecordedWith {
   const { cameras: _c, state: _s, engine: _e, ...options } = config.env.options;
@@ -229,7 +230,8 @@ export function recordedWithOf(config: ExperimentConfig): RecordedWith {
   } catch {
     // Not a readable file: no digest here; loading the classifier says what is wrong.
   }
-  return JSON.parse(JSON.stringify({ options, rewardClassifier: path ?? null, ...digest })) as RecordedWith;
+  const safety = { limits: config.safety.limits, shield: config.safety.shield };
+  return JSON.parse(JSON.stringify({ options, rewardClassifier: path ?? null, ...digest, safety })) as RecordedWith;
 }
 
 /** The first path (its keys, outermost first) where two JSON values differ, `[]` for the values themselves, or null when equal. Both are checked labels a few levels deep (camera configs, task options). */
@@ -272,9 +274,10 @@ export function checkDemoSource(path: string, source: ReplaySource | undefined, 
   if (!source) return;
   if (source.env !== env.id) throw new UsageError(`${path} holds demos of ${JSON.stringify(source.env)}, but this config trains ${env.id}: ${record}`);
   if (source.recordedWith && recordedWith) {
-    // Labels from before the classifier's digest was recorded pass unchecked on it, as files from before a label do.
-    const { rewardClassifierSha256: digest, ...withoutDigest } = recordedWith;
-    const ours = source.recordedWith.rewardClassifierSha256 === undefined ? withoutDigest : { ...withoutDigest, ...(digest === undefined ? {} : { rewardClassifierSha256: digest }) };
+    // Labels from before the classifier's digest or the safety section was recorded pass unchecked
+    // on it, as files from before a label do.
+    const { rewardClassifierSha256: digest, safety, ...older } = recordedWith;
+    const ours = { ...older, ...(source.recordedWith.rewardClassifierSha256 === undefined || digest === undefined ? {} : { rewardClassifierSha256: digest }), ...(source.recordedWith.safety === undefined ? {} : { safety }) };
     const field = firstDifference(source.recordedWith, ours);
     if (field !== null) throw new UsageError(`${path}: recorded under another config than this one (rewards, episode ends or actions may differ; options compare as the configs write them${field[0] === 'rewardClassifierSha256' ? '; here the classifier file changed since, e.g. trained again' : ''}) — at ${showPath(field, 'the label')}: ${showValue(valueAt(source.recordedWith, field))} in the demos, ${showValue(valueAt(ours, field))} in this config: ${record}`);
   }

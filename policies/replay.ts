@@ -302,6 +302,11 @@ export interface RecordedWith {
   readonly rewardClassifier: string | null;
   /** The classifier file's SHA-256 (hex) when it was there: a classifier trained again at the same path is another reward. */
   readonly rewardClassifierSha256?: string;
+  /**
+   * The config's Tier 0 limits and shield, which filter the actions the table holds (a shielded
+   * recording differs from an unshielded one). Absent in labels written before it was recorded.
+   */
+  readonly safety?: { readonly limits: unknown; readonly shield: boolean };
 }
 
 /** What drew a table's camera frames (see {@link ReplaySource.frames}). */
@@ -320,11 +325,11 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
   // A camera config is a few levels deep (camera → pose → position): deeper is not one, and would only recurse.
   const framesOk = f === undefined || (typeof f === 'object' && f !== null && !Array.isArray(f) && Number.isSafeInteger(f.renderer) && (f.renderer as number) >= 1 && Array.isArray(f.cameras) && f.cameras.length <= 64 && f.cameras.every((c) => shallowJson(c, 4)));
   if (!framesOk) throw new CorruptFileError(`${what}: the header's \`source.frames\` is not a renderer version with a list of cameras`);
-  const t = o.recordedWith as { options?: unknown; rewardClassifier?: unknown; rewardClassifierSha256?: unknown } | undefined;
+  const t = o.recordedWith as { options?: unknown; rewardClassifier?: unknown; rewardClassifierSha256?: unknown; safety?: unknown } | undefined;
   const isRecord = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
   // Options are a few levels deep (action → frame): deeper is not an env option.
-  const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)) && (t.rewardClassifierSha256 === undefined || (typeof t.rewardClassifierSha256 === 'string' && /^[0-9a-f]{64}$/.test(t.rewardClassifierSha256))));
-  if (!recordedOk) throw new CorruptFileError(`${what}: the header's \`source.recordedWith\` is not the env options and reward classifier of a config`);
+  const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)) && (t.rewardClassifierSha256 === undefined || (typeof t.rewardClassifierSha256 === 'string' && /^[0-9a-f]{64}$/.test(t.rewardClassifierSha256))) && (t.safety === undefined || (isRecord(t.safety) && shallowJson(t.safety, 3) && typeof (t.safety as { shield?: unknown }).shield === 'boolean')));
+  if (!recordedOk) throw new CorruptFileError(`${what}: the header's \`source.recordedWith\` is not the env options, reward classifier and safety section of a config`);
   const e = o.expert as { episodes?: unknown; starts?: unknown } | undefined;
   const expertOk = e === undefined || (isRecord(e) && Number.isSafeInteger(e.episodes) && (e.episodes as number) >= 1 && typeof e.starts === 'string' && e.starts.length <= 64);
   if (!expertOk) throw new CorruptFileError(`${what}: the header's \`source.expert\` is not a count of episodes and the starts they came from`);
@@ -332,7 +337,7 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
     env: o.env as string,
     ...(names === undefined ? {} : { observationNames: [...(names as string[])] }),
     ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: JSON.parse(JSON.stringify(f.cameras)) as unknown[] } }),
-    ...(t === undefined ? {} : { recordedWith: JSON.parse(JSON.stringify({ options: t.options, rewardClassifier: t.rewardClassifier, ...(t.rewardClassifierSha256 === undefined ? {} : { rewardClassifierSha256: t.rewardClassifierSha256 }) })) as RecordedWith }),
+    ...(t === undefined ? {} : { recordedWith: JSON.parse(JSON.stringify({ options: t.options, rewardClassifier: t.rewardClassifier, ...(t.rewardClassifierSha256 === undefined ? {} : { rewardClassifierSha256: t.rewardClassifierSha256 }), ...(t.safety === undefined ? {} : { safety: t.safety }) })) as RecordedWith }),
     ...(e === undefined ? {} : { expert: { episodes: e.episodes as number, starts: e.starts as string } }),
   };
 }
