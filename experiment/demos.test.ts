@@ -13,7 +13,26 @@ import { centralStartSeeds, demoConfig, demoTable, recordDemonstrations, saveDem
 import { seedAt } from '../control/rng.js';
 import { recordDemosCommand } from '../cli/commands/record-demos.js';
 import { parseArgs } from '../cli/args.js';
-import { checkDemoSource, loadDemos, recordedWithOf } from './setup.js';
+import { checkDemoSource, loadDemos, makeLearnerEnv, recordedWithOf } from './setup.js';
+import type { ExperimentConfig } from './config.js';
+import type { EnvSpec } from '../control/env.js';
+
+/** The learner env's spec for `config`. */
+async function specOf(config: ExperimentConfig): Promise<EnvSpec> {
+  const env = await makeLearnerEnv(config);
+  await env.close();
+  return env.spec;
+}
+
+/** The label training with `config` compares a demo file with: its learner env's. */
+async function labelOf(config: ExperimentConfig): Promise<ReturnType<typeof recordedWithOf>> {
+  const env = await makeLearnerEnv(config);
+  try {
+    return recordedWithOf(config, env);
+  } finally {
+    await env.close();
+  }
+}
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
@@ -56,27 +75,39 @@ describe('demo files carry the task they were recorded on', () => {
     const config = (options: Record<string, unknown>, extra: Record<string, unknown> = {}) => validateConfig({ name: 'x', env: { id: 'PandaPickCube-v0', options, ...extra }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
     const dense = config({ action: { frame: 'tcp' } });
     const { table } = await recordDemonstrations(dense, 1, 7, true);
-    expect(table.source?.recordedWith).toEqual({ options: { action: { frame: 'tcp' } }, rewardClassifier: null, safety: { limits: { workspace: 'task' }, shield: false } });
+    const tier0 = { margin: 0.05, softZone: 0.8, brakingDecel: 2, maxActionRate: null, workspace: 'task' };
+    expect(table.source?.recordedWith).toEqual({ options: { action: { frame: 'tcp' } }, rewardClassifier: null, safety: { limits: tier0, shield: false, constraints: [] } });
     const file = join(dir, 'pick.demos');
     saveDemos(table, file);
     const env = await make('PandaPickCube-v0', { options: { action: { frame: 'tcp' } } });
-    expect(loadDemos(file, 'c.yaml', env.spec, recordedWithOf(dense)).size).toBe(table.size);
-    expect(loadDemos(file, 'c.yaml', env.spec, recordedWithOf(config({ action: { frame: 'tcp' }, engine: 'mujoco', state: 'full' }))).size).toBe(table.size);
-    expect(() => loadDemos(file, 'sparse.yaml', env.spec, recordedWithOf(config({ action: { frame: 'tcp' }, reward: 'sparse' })))).toThrow(/pick\.demos: recorded under another config than this one \(rewards, episode ends or actions may differ; options compare as the configs write them\) — at options\.reward: absent in the demos, "sparse" in this config: record them with `npx roborl record-demos --config sparse\.yaml/);
-    expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(config({ action: { frame: 'joint' } })))).toThrow(/at options\.action\.frame: "tcp" in the demos, "joint" in this config/);
-    expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(config({ action: { frame: 'tcp' } }, { rewardClassifier: '/x/success.classifier' })))).toThrow(/at rewardClassifier: null in the demos, "\/x\/success\.classifier" in this config/);
-    // The safety section filters the actions the file holds: other Tier 0 limits or a shield are another recording.
+    const denseLabel = await labelOf(dense);
+    expect(loadDemos(file, 'c.yaml', env.spec, denseLabel).size).toBe(table.size);
+    expect(loadDemos(file, 'c.yaml', env.spec, await labelOf(config({ action: { frame: 'tcp' }, engine: 'mujoco', state: 'full' }))).size).toBe(table.size);
+    const sparse = await labelOf(config({ action: { frame: 'tcp' }, reward: 'sparse' }));
+    expect(() => loadDemos(file, 'sparse.yaml', env.spec, sparse)).toThrow(/pick\.demos: recorded under another config than this one \(rewards, episode ends or actions may differ; options compare as the configs write them\) — at options\.reward: absent in the demos, "sparse" in this config: record them with `npx roborl record-demos --config sparse\.yaml/);
+    const joint = await labelOf(config({ action: { frame: 'joint' } }));
+    expect(() => loadDemos(file, 'c.yaml', env.spec, joint)).toThrow(/at options\.action\.frame: "tcp" in the demos, "joint" in this config/);
+    expect(() => loadDemos(file, 'c.yaml', env.spec, { ...denseLabel, rewardClassifier: '/x/success.classifier' })).toThrow(/at rewardClassifier: null in the demos, "\/x\/success\.classifier" in this config/);
+    // The safety layers filter the actions the file holds and name its cost columns: other Tier 0
+    // limits, a shield or other constraint expressions are another recording. Defaults written out
+    // and the watchdog (wall-clock) are not.
     const safe = (safety: Record<string, unknown>) => validateConfig({ name: 'x', env: { id: 'PandaPickCube-v0', options: { action: { frame: 'tcp' } } }, algo: { kind: 'sac' }, safety, train: { steps: 10 } }, 'test');
-    expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(safe({ shield: true })))).toThrow(/at safety\.shield: false in the demos, true in this config/);
-    expect(() => loadDemos(file, 'c.yaml', env.spec, recordedWithOf(safe({ limits: { margin: 0.1 } })))).toThrow(/at safety\.limits\.margin: absent in the demos, 0\.1 in this config/);
-    expect(loadDemos(file, 'c.yaml', env.spec, recordedWithOf(safe({ constraints: [{ name: 'low', cost: 'tcp_z < 0.1' }] }))).size).toBe(table.size);
+    const margin = await labelOf(safe({ limits: { margin: 0.1 } }));
+    expect(() => loadDemos(file, 'c.yaml', env.spec, margin)).toThrow(/at safety\.limits\.margin: 0\.05 in the demos, 0\.1 in this config/);
+    const off = await labelOf(safe({ limits: false }));
+    expect(() => loadDemos(file, 'c.yaml', env.spec, off)).toThrow(/at safety\.limits: \{"margin":0\.05,.*\} in the demos, false in this config/);
+    expect(loadDemos(file, 'c.yaml', env.spec, await labelOf(safe({ limits: { margin: 0.05, softZone: 0.8, brakingDecel: 2, workspace: 'task', watchdogMs: 100 } }))).size).toBe(table.size);
+    const shielded = { ...denseLabel, safety: { ...denseLabel.safety!, shield: true } };
+    expect(() => loadDemos(file, 'c.yaml', env.spec, shielded)).toThrow(/at safety\.shield: false in the demos, true in this config/);
+    const constrained = { ...denseLabel, safety: { ...denseLabel.safety!, constraints: [{ name: 'low', cost: 'tcp[3] < 0.1' }] } };
+    expect(() => loadDemos(file, 'c.yaml', env.spec, constrained)).toThrow(/at safety\.constraints\.0: absent in the demos, \{"name":"low","cost":"tcp\[3\] < 0\.1"\} in this config/);
     // A label from before the safety section was recorded passes on it.
     const older = ReplayBuffer.load(file);
     const { safety: _dropped, ...olderLabel } = older.source!.recordedWith!;
     older.source = { ...older.source!, recordedWith: olderLabel };
     const olderFile = join(dir, 'older.demos');
     older.save(olderFile);
-    expect(loadDemos(olderFile, 'c.yaml', env.spec, recordedWithOf(safe({ shield: true }))).size).toBe(table.size);
+    expect(loadDemos(olderFile, 'c.yaml', env.spec, shielded).size).toBe(table.size);
     // The classifier's content: a label with its digest is refused for a classifier file that
     // changed since; a label from before digests were recorded passes on it.
     const spec = { id: 'PandaPickCube-v0' };
@@ -92,7 +123,7 @@ describe('demo files carry the task they were recorded on', () => {
     crafted.save(craftedFile);
     let message = '';
     try {
-      loadDemos(craftedFile, 'c.yaml', env.spec, recordedWithOf(dense));
+      loadDemos(craftedFile, 'c.yaml', env.spec, denseLabel);
     } catch (err) {
       message = (err as Error).message;
     }
@@ -100,14 +131,36 @@ describe('demo files carry the task they were recorded on', () => {
     expect(message.length).toBeLessThan(1000);
     expect(message).not.toContain('\u001b');
     // A label that is not a config's (markup, nested beyond any option) is a corrupt file, named with the command that records a good one.
-    for (const bad of ['<b>x</b>', [1, 2], { options: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } }, rewardClassifier: null }, { options: {}, rewardClassifier: 7 }, { options: {}, rewardClassifier: null, safety: { limits: false, shield: 'yes' } }, { options: {}, rewardClassifier: null, safety: '<b>' }]) {
+    for (const bad of ['<b>x</b>', [1, 2], { options: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } }, rewardClassifier: null }, { options: {}, rewardClassifier: 7 }, { options: {}, rewardClassifier: null, safety: { limits: false, shield: 'yes', constraints: [] } }, { options: {}, rewardClassifier: null, safety: '<b>' }, { options: {}, rewardClassifier: null, safety: { limits: false, shield: false, constraints: [{ name: 7, cost: '<b>' }] } }, { options: {}, rewardClassifier: null, safety: { limits: [1], shield: false, constraints: [] } }]) {
       const t = ReplayBuffer.load(file);
       t.source = { ...t.source!, recordedWith: bad as never };
       const badFile = join(dir, 'bad.demos');
       t.save(badFile);
-      expect(() => loadDemos(badFile, 'c.yaml', env.spec, recordedWithOf(dense))).toThrow(/demo file .*bad\.demos: .*source\.recordedWith` is not the env options, reward classifier and safety section of a config \(record them with `npx roborl record-demos --config c\.yaml/);
+      expect(() => loadDemos(badFile, 'c.yaml', env.spec, denseLabel)).toThrow(/demo file .*bad\.demos: .*source\.recordedWith` is not the env options, reward classifier and safety section of a config \(record them with `npx roborl record-demos --config c\.yaml/);
     }
     await env.close();
+  }, 60_000);
+
+  it('the keep-out shield config records through its shield, and the unshielded configs refuse those demos by name; Tier 0 settings are compared only where Tier 0 runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-demos-'));
+    const configs = fileURLToPath(new URL('../configs/', import.meta.url));
+    const shieldConfig = demoConfig(undefined, join(configs, 'panda-keep-out-shield.yaml'));
+    const sacConfig = demoConfig(undefined, join(configs, 'panda-keep-out-sac.yaml'));
+    const { table } = await recordDemonstrations(shieldConfig, 1, 5, false);
+    expect(table.source?.recordedWith?.safety).toMatchObject({ shield: true });
+    const file = join(dir, 'shielded.demos');
+    saveDemos(table, file);
+    const spec = await specOf(sacConfig);
+    expect(loadDemos(file, 'shield.yaml', spec, await labelOf(shieldConfig)).size).toBe(table.size);
+    const sacLabel = await labelOf(sacConfig);
+    expect(() => loadDemos(file, 'configs/panda-keep-out-sac.yaml', spec, sacLabel)).toThrow(/at safety\.shield: true in the demos, false in this config: record them with `npx roborl record-demos --config configs\/panda-keep-out-sac\.yaml/);
+    // Pendulum commands torques: no Tier 0 runs on it, so `limits: false` records the same demos.
+    const pendulum = (safety: Record<string, unknown>) => validateConfig({ name: 'p', env: { id: 'Pendulum-v1' }, algo: { kind: 'sac' }, safety, train: { steps: 10 } }, 'test');
+    const pend = await recordDemonstrations(pendulum({}), 1, 3, true);
+    expect(pend.table.source?.recordedWith?.safety?.limits).toBe(false);
+    const pendFile = join(dir, 'pendulum.demos');
+    saveDemos(pend.table, pendFile);
+    expect(loadDemos(pendFile, 'p.yaml', await specOf(pendulum({})), await labelOf(pendulum({ limits: false }))).size).toBe(pend.table.size);
   }, 60_000);
 });
 

@@ -75,7 +75,7 @@ export async function recordDemonstrations(config: ExperimentConfig, episodes: n
     onEpisode?.(successes, attempts);
   }
   await env.close();
-  return { table: demoTable(env, kept, recordedWithOf(config), { episodes: keepFailures ? attempts : successes, starts: demoStartsName(start) }), successes, attempts };
+  return { table: demoTable(env, kept, recordedWithOf(config, env), { episodes: keepFailures ? attempts : successes, starts: demoStartsName(start) }), successes, attempts };
 }
 
 /** How `record-demos --starts` and a config's `algo.demos.starts` name a {@link DemoStart}: all (none), spread, central:S. */

@@ -25,7 +25,7 @@ import { envEntry } from '../tasks/registry.js';
 import type { ExperimentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
-import { BEST_DIR, checkDemoRecipe, checkDemoSource, firstDifference, importLearnerFrom, loadClassifier, loadRunConfig, makeLearnerEnv, policyCheckpoint, recordDemosCommandLine, recordedWithOf, resolvedAlgo, type DemoRecipe, resolvedConfigYaml, showPath, showValue, valueAt, writeRunDir } from './setup.js';
+import { BEST_DIR, checkDemoRecipe, checkDemoSource, firstDifference, importLearnerFrom, loadClassifier, loadRunConfig, makeLearnerEnv, policyCheckpoint, recordDemosCommandLine, recordedWithOf, resolvedAlgo, type DemoRecipe, resolvedConfigYaml, showPath, showValue, valueAt, withoutPath, writeRunDir } from './setup.js';
 import { writeRunStatus } from './run-status.js';
 
 /** Whether a config's env observes camera frames (`env.options.cameras`). */
@@ -150,7 +150,7 @@ export async function recordPixelDemonstrations(config: ExperimentConfig, episod
     // …and, for the scripted expert's, how many episodes (from consecutive starts: a camera config
     // cannot ask for spread ones), checked against the config's algo.demos as state demos are.
     const expertLabel = policy ? {} : { expert: { episodes: keepFailures ? attempts : successes, starts: 'all' } };
-    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}), frames: { renderer: RENDERER_VERSION, cameras: cameraLabel(cameras) }, recordedWith: recordedWithOf(config), ...expertLabel };
+    table.source = { env: id, ...(names ? { observationNames: pick ? pick.map((i) => names[i] as string) : [...names] } : {}), frames: { renderer: RENDERER_VERSION, cameras: cameraLabel(cameras) }, recordedWith: recordedWithOf(config, env), ...expertLabel };
     return { table, successes, attempts };
   } finally {
     await env.close();
@@ -224,7 +224,7 @@ export async function trainPixels(run: PixelRun): Promise<{ line: string; signal
   }
   let trainer: PixelTrainer | null = null;
   try {
-    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec, cameras, recordedWithOf(config), algo.demos) : undefined;
+    const demos = algo.demos ? loadPixelDemos(algo.demos.path, run.configPath, env.spec, cameras, recordedWithOf(config, env), algo.demos) : undefined;
     if (demos) log(`${demos.size} demo transitions (with frames) from ${algo.demos?.path}`);
     trainer = new PixelTrainer({ env, evalEnv, config: algo, schedule: config.train, seed: config.seed, checkpointDir: join(runDir, 'checkpoints'), bestDir: join(runDir, BEST_DIR), metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), demos, log, onStep: run.onStep });
     const t = trainer;
@@ -286,7 +286,7 @@ export function loadPixelDemos(path: string, configPath: string, env: Pick<EnvSp
   try {
     table = FrameReplay.load(path);
   } catch (err) {
-    throw new UsageError(`demo file ${path}: ${(err as Error).message} (${record})`);
+    throw new UsageError(`demo file ${path}: ${withoutPath((err as Error).message, path)} (${record})`);
   }
   checkDemoSource(path, table.source, env, record, recordedWith);
   checkDemoRecipe(path, table.source, record, recipe);

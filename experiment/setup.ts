@@ -4,6 +4,7 @@ import { CorruptFileError, writeFileAtomic } from '../policies/binary-file.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Env, EnvSpec } from '../control/env.js';
+import type { Observation } from '../control/spaces.js';
 import { RescaleAction } from '../control/wrappers/action-transforms.js';
 import { EpisodeStatistics } from '../control/wrappers/episode-statistics.js';
 import { BACKEND_NAMES, DEFAULT_TRAIN_THREADS, describeBackend, selectBackend } from '../policies/backend.js';
@@ -24,11 +25,12 @@ import { envEntry, listEnvs, make } from '../tasks/registry.js';
 import { proprioIndices, splitCameraOptions } from '../tasks/cameras.js';
 import { SelectState } from '../sim/camera/observation.js';
 import { ExpressionConstraints, type HasStateVariables } from '../control/safety/expressions.js';
-import { SafetyLimits, type JointPositionControl } from '../control/safety/safety-limits.js';
+import { DEFAULT_MARGIN, DEFAULT_SOFT_ZONE, SafetyLimits, type JointPositionControl } from '../control/safety/safety-limits.js';
+import { DEFAULT_BRAKING_DECEL } from '../control/safety/joint-filter.js';
 import { SafetyShield } from '../control/safety/shield.js';
 import type { WorkspaceBox } from '../control/safety/workspace.js';
 import { randomPolicy, type Policy } from '../control/policy.js';
-import { unwrap } from '../control/wrappers/wrapper.js';
+import { findWrapper, unwrap } from '../control/wrappers/wrapper.js';
 import { withHuman } from './human.js';
 import { scriptedInLearnerUnits } from './learner-units.js';
 import { ClassifierReward, RewardClassifier } from '../hil/reward-classifier.js';
@@ -191,7 +193,7 @@ export function loadDemos(path: string, configPath: string, env: EnvSpec, record
     table = ReplayBuffer.load(path, replayDims(env));
   } catch (err) {
     if (!(err instanceof CorruptFileError)) throw err;
-    throw new UsageError(`demo file ${path}: ${err.message} (${record})`);
+    throw new UsageError(`demo file ${path}: ${withoutPath(err.message, path)} (${record})`);
   }
   checkDemoSource(path, table.source, env, record, recordedWith);
   checkDemoRecipe(path, table.source, record, recipe);
@@ -216,11 +218,15 @@ export function checkDemoRecipe(path: string, source: ReplaySource | undefined, 
 /**
  * What a demo file is labelled with and checked against ({@link ReplaySource.recordedWith}): the
  * config's `env.options` but the observation's (`cameras`, `state`) and the `engine`, and its reward
- * classifier, as JSON data; paths as `absolutizePaths` leaves them; and the safety section's Tier 0
- * limits and shield, which filter the recorded actions (a shield config records its own demos).
- * Named constraints are not: they add cost columns, which the table's shape already checks.
+ * classifier, as JSON data; paths as `absolutizePaths` leaves them; and the safety layers `env`
+ * (the recording's or the training's learner env) applies, which filter the actions the table
+ * holds and define its cost columns: Tier 0's limits with their defaults filled in (`false` where
+ * the stack has none: limits off, or a task that does not command joint positions; the watchdog
+ * is left out, it acts on wall-clock gaps), whether the shield is in the stack, and the named
+ * constraints' expressions. On a robot, Tier 0 is the robot YAML's on both sides; the label
+ * compares the configs'.
  */
-export function recordedWithOf(config: ExperimentConfig): RecordedWith {
+export function recordedWithOf(config: ExperimentConfig, env: Env<Observation>): RecordedWith {
   const { cameras: _c, state: _s, engine: _e, ...options } = config.env.options;
   // The classifier's content too: one trained again at the same path gives other rewards.
   const path = config.env.rewardClassifier;
@@ -230,7 +236,10 @@ export function recordedWithOf(config: ExperimentConfig): RecordedWith {
   } catch {
     // Not a readable file: no digest here; loading the classifier says what is wrong.
   }
-  const safety = { limits: config.safety.limits, shield: config.safety.shield };
+  const l = config.safety.limits;
+  const tier0 = l !== false && findWrapper(env as Env, SafetyLimits) !== undefined;
+  const limits = tier0 ? { margin: l.margin ?? DEFAULT_MARGIN, softZone: l.softZone ?? DEFAULT_SOFT_ZONE, brakingDecel: l.brakingDecel ?? DEFAULT_BRAKING_DECEL, maxActionRate: l.maxActionRate ?? null, workspace: l.workspace } : false;
+  const safety = { limits, shield: findWrapper(env as Env, SafetyShield) !== undefined, constraints: config.safety.constraints.map(({ name, cost }) => ({ name, cost })) };
   return JSON.parse(JSON.stringify({ options, rewardClassifier: path ?? null, ...digest, safety })) as RecordedWith;
 }
 
@@ -262,6 +271,11 @@ export function showPath(path: readonly string[], whole = 'the whole'): string {
 /** A label's value for a message: JSON, bounded; `absent` where there is none. */
 export function showValue(v: unknown): string {
   return v === undefined ? 'absent' : truncateEcho(JSON.stringify(v));
+}
+
+/** A file error's message without the path it starts with, for a message that names the path already. */
+export function withoutPath(message: string, path: string): string {
+  return message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
 }
 
 /**

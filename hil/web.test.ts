@@ -334,6 +334,14 @@ describe('web teleop on a robot', () => {
     const state = c.messages.find((m) => m['op'] === 'state') as { poses: number[]; obs: number[] };
     expect(state.poses).toHaveLength(7 * (shapes?.length ?? 0));
   }, 60_000);
+
+  it('a person records on the robot through the stack train --robot learns with: cost expressions the robot cannot compute are refused before the arm moves, not recorded as cost-less rows', async () => {
+    const { server } = await servedRos('realtime');
+    const robotYaml = join(mkdtempSync(join(tmpdir(), 'roborl-web-robot-')), 'arm.yaml');
+    writeFileSync(robotYaml, `kind: ros\ntask: PandaReach-v0\nurl: ${server.url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\nresetService: /reset\n`);
+    const config = validateConfig({ name: 'web-robot', env: { id: 'PandaReach-v0' }, algo: { kind: 'sac' }, safety: { constraints: [{ name: 'low_tcp', cost: 'tcp[3] < 0.15' }] }, train: { steps: 10 }, hil: { device: 'web', web: { port: 0 } } }, 'test');
+    await expect(makeTeleopEnv(config, config.hil!, robotYaml, () => {})).rejects.toThrow(/safety\.constraints: the ros robot \(.*arm\.yaml\) exposes no state variables for cost expressions \(low_tcp\)/);
+  }, 60_000);
 });
 
 describe('web teleop in the learner env: a person’s command passes through the safety tiers', () => {

@@ -303,10 +303,12 @@ export interface RecordedWith {
   /** The classifier file's SHA-256 (hex) when it was there: a classifier trained again at the same path is another reward. */
   readonly rewardClassifierSha256?: string;
   /**
-   * The config's Tier 0 limits and shield, which filter the actions the table holds (a shielded
-   * recording differs from an unshielded one). Absent in labels written before it was recorded.
+   * The safety layers of the recording's stack (experiment/setup.ts `recordedWithOf`): Tier 0's
+   * limits (`false` where none ran) and the shield, which filter the actions the table holds, and
+   * the named constraints' expressions behind its cost columns. Absent in labels written before
+   * it was recorded.
    */
-  readonly safety?: { readonly limits: unknown; readonly shield: boolean };
+  readonly safety?: { readonly limits: unknown; readonly shield: boolean; readonly constraints: readonly { readonly name: string; readonly cost: string }[] };
 }
 
 /** What drew a table's camera frames (see {@link ReplaySource.frames}). */
@@ -328,7 +330,7 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
   const t = o.recordedWith as { options?: unknown; rewardClassifier?: unknown; rewardClassifierSha256?: unknown; safety?: unknown } | undefined;
   const isRecord = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
   // Options are a few levels deep (action → frame): deeper is not an env option.
-  const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)) && (t.rewardClassifierSha256 === undefined || (typeof t.rewardClassifierSha256 === 'string' && /^[0-9a-f]{64}$/.test(t.rewardClassifierSha256))) && (t.safety === undefined || (isRecord(t.safety) && shallowJson(t.safety, 3) && typeof (t.safety as { shield?: unknown }).shield === 'boolean')));
+  const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)) && (t.rewardClassifierSha256 === undefined || (typeof t.rewardClassifierSha256 === 'string' && /^[0-9a-f]{64}$/.test(t.rewardClassifierSha256))) && (t.safety === undefined || safetyLabelOk(t.safety)));
   if (!recordedOk) throw new CorruptFileError(`${what}: the header's \`source.recordedWith\` is not the env options, reward classifier and safety section of a config`);
   const e = o.expert as { episodes?: unknown; starts?: unknown } | undefined;
   const expertOk = e === undefined || (isRecord(e) && Number.isSafeInteger(e.episodes) && (e.episodes as number) >= 1 && typeof e.starts === 'string' && e.starts.length <= 64);
@@ -337,9 +339,25 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
     env: o.env as string,
     ...(names === undefined ? {} : { observationNames: [...(names as string[])] }),
     ...(f === undefined ? {} : { frames: { renderer: f.renderer as number, cameras: JSON.parse(JSON.stringify(f.cameras)) as unknown[] } }),
-    ...(t === undefined ? {} : { recordedWith: JSON.parse(JSON.stringify({ options: t.options, rewardClassifier: t.rewardClassifier, ...(t.rewardClassifierSha256 === undefined ? {} : { rewardClassifierSha256: t.rewardClassifierSha256 }), ...(t.safety === undefined ? {} : { safety: t.safety }) })) as RecordedWith }),
+    ...(t === undefined ? {} : { recordedWith: JSON.parse(JSON.stringify({ options: t.options, rewardClassifier: t.rewardClassifier, ...(t.rewardClassifierSha256 === undefined ? {} : { rewardClassifierSha256: t.rewardClassifierSha256 }), ...(t.safety === undefined ? {} : { safety: safetyLabel(t.safety) }) })) as RecordedWith }),
     ...(e === undefined ? {} : { expert: { episodes: e.episodes as number, starts: e.starts as string } }),
   };
+}
+
+/** A label's `safety` as data: limits (an object of a few levels, or false), a boolean shield, constraints as names and expressions. */
+function safetyLabelOk(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as { limits?: unknown; shield?: unknown; constraints?: unknown };
+  const limitsOk = o.limits === false || (typeof o.limits === 'object' && o.limits !== null && !Array.isArray(o.limits) && shallowJson(o.limits, 2));
+  const text = (x: unknown): boolean => typeof x === 'string' && x.length <= 4096;
+  const constraintsOk = Array.isArray(o.constraints) && o.constraints.length <= 1000 && o.constraints.every((c: unknown) => typeof c === 'object' && c !== null && text((c as { name?: unknown }).name) && text((c as { cost?: unknown }).cost));
+  return limitsOk && typeof o.shield === 'boolean' && constraintsOk;
+}
+
+/** The fields of a checked `safety` label this version compares (others are dropped, as unknown label fields are). */
+function safetyLabel(v: unknown): RecordedWith['safety'] {
+  const o = v as { limits: unknown; shield: boolean; constraints: { name: string; cost: string }[] };
+  return { limits: o.limits, shield: o.shield, constraints: o.constraints.map(({ name, cost }) => ({ name, cost })) };
 }
 
 /** JSON data (as JSON.parse gives) nested at most `depth` levels below `v`, with at most 10,000 entries in each object or array. */

@@ -93,7 +93,7 @@ async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig[
       if (keep) {
         kept.push(...ep.transitions);
         keptEpisodes++;
-        saveDemos(demoTable(env, kept, recordedWithOf(config)), o.out);
+        saveDemos(demoTable(env, kept, recordedWithOf(config, env)), o.out);
       }
       log(`episode ${attempts}: ${ep.transitions.length} steps, you drove ${ep.humanSteps}, ended by ${ep.endedBy}${ep.success ? ' (success)' : ''} — ${keep ? 'kept' : 'discarded'} (${keptEpisodes}/${o.episodes})`);
     }

@@ -126,7 +126,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
   if (config.distributed && config.hil && config.hil.device !== 'simulated' && !robotPath) throw new UsageError('distributed: a person at a device drives one env; run without distributed: to teleoperate');
   if (config.algo.kind === 'sac' && config.distributed) {
     const algo = resolvedAlgo(config);
-    const demos = algo.demos ? loadDemos(algo.demos.path, recordWith, env.spec, recordedWithOf(config), algo.demos) : undefined;
+    const demos = algo.demos ? loadDemos(algo.demos.path, recordWith, env.spec, recordedWithOf(config, env), algo.demos) : undefined;
     const parts = { config, env: evalEnv, evalEnv, checkpointDir: common.checkpointDir, bestDir: common.bestDir, metrics, demos, log, onStep: common.onStep, resuming: resumeDir !== undefined, robot: robotPath ? { path: robotPath, runDir } : undefined };
     // The person sits on the actor's thread; only the learner writes checkpoints (not yet theirs).
     if (config.hil && resumeDir !== undefined) log(`note: on the actor/learner split the person's spent budget and intervention counts start afresh on a resume (one-process runs keep them)`);
@@ -143,7 +143,7 @@ export async function trainCommand(args: Args, role: 'train' | 'learner' = 'trai
     }
   } else if (config.algo.kind === 'sac') {
     const algo = resolvedAlgo(config);
-    const demos = algo.demos ? loadDemos(algo.demos.path, recordWith, env.spec, recordedWithOf(config), algo.demos) : undefined;
+    const demos = algo.demos ? loadDemos(algo.demos.path, recordWith, env.spec, recordedWithOf(config, env), algo.demos) : undefined;
     if (demos) log(`${demos.size} demo transitions from ${algo.demos?.path}`);
     const interventions = config.hil ? { toDemos: config.hil.buffers === 'both', upsample: config.hil.upsample } : undefined;
     trainer = new OffPolicyTrainer({ ...common, config: algo, demos, interventions });

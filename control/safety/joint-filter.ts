@@ -23,6 +23,9 @@ export interface JointFilterOptions {
   readonly brakingDecel?: number;
 }
 
+/** {@link JointFilterOptions.brakingDecel}'s default, rad/s². */
+export const DEFAULT_BRAKING_DECEL = 2;
+
 /** What the filter changed, for counting limit hits. */
 export interface JointFilterReport {
   /** Joints whose position target was clamped by a position bound. */
@@ -47,7 +50,7 @@ export interface JointFilterReport {
 export function filterJointTargets(target: ArrayLike<number>, q: ArrayLike<number>, limits: JointLimits, options: JointFilterOptions, out = new Float64Array(target.length), report?: JointFilterReport, qd?: ArrayLike<number>): Float64Array {
   const margin = options.margin ?? 0.02;
   const zone = options.softZone ?? 0.2;
-  const decel = options.brakingDecel ?? 2;
+  const decel = options.brakingDecel ?? DEFAULT_BRAKING_DECEL;
   for (let i = 0; i < target.length; i++) {
     const t = target[i] as number;
     if (!Number.isFinite(t)) throw new RangeError(`joint ${i}: target is ${t}`);
