@@ -7,6 +7,7 @@ import { makeLearnerEnv, resolvedAlgo } from '../experiment/setup.js';
 import { selectBackend } from '../policies/backend.js';
 import { MetricsLog } from '../policies/metrics-log.js';
 import { OffPolicyTrainer } from '../policies/sac/trainer.js';
+import type { ReplayBuffer } from '../policies/replay.js';
 import { Rng } from '../control/rng.js';
 import { SafetyLimits } from '../control/safety/safety-limits.js';
 import { unwrap } from '../control/wrappers/wrapper.js';
@@ -21,6 +22,8 @@ const FUZZ_ENGINE = process.env['SAFETY_FUZZ_ENGINE'] ?? 'rapier';
 const SEEDS = Number(process.env['SAFETY_SEEDS'] ?? 3);
 /** The first of those seeds (SAFETY_FIRST_SEED=2 SAFETY_SEEDS=1: seed 2 alone, e.g. one process per seed). */
 const FIRST_SEED = Number(process.env['SAFETY_FIRST_SEED'] ?? 0);
+if (!Number.isSafeInteger(FIRST_SEED) || FIRST_SEED < 0) throw new Error(`SAFETY_FIRST_SEED must be a whole number ≥ 0, got ${process.env['SAFETY_FIRST_SEED']}`);
+if (!Number.isSafeInteger(SEEDS) || SEEDS < 0) throw new Error(`SAFETY_SEEDS must be a whole number ≥ 0, got ${process.env['SAFETY_SEEDS']}`);
 const ONLY = process.env['SAFETY_ONLY'];
 /** A joint counts as violating its limit when the simulator reports it this far past a bound (rad). */
 const TOLERANCE = 0.005;
@@ -91,10 +94,15 @@ const METHODS: Record<string, string> = { unconstrained: 'configs/panda-keep-out
 async function learningRuns(seeds: number): Promise<SafeRun[]> {
   await selectBackend('auto');
   const runs: SafeRun[] = [];
+  // Configs whose demos carry the same label share one recording (the unconstrained and Lagrangian ones).
+  const recorded = new Map<string, ReplayBuffer>();
   for (const [method, path] of Object.entries(METHODS)) {
     if (ONLY && !ONLY.split(',').includes(method)) continue;
     const base = loadConfig(path);
-    const { table } = await recordDemonstrations(demoConfig(undefined, path), 20, 5_000_000, false);
+    const demos = demoConfig(undefined, path);
+    const key = JSON.stringify({ options: demos.env.options, safety: demos.safety });
+    const table = recorded.get(key) ?? (await recordDemonstrations(demos, 20, 5_000_000, false)).table;
+    recorded.set(key, table);
     for (let seed = FIRST_SEED; seed < FIRST_SEED + seeds; seed++) {
       const config: ExperimentConfig = { ...base, seed };
       const dir = mkdtempSync(join(tmpdir(), `roborl-safety-${method}-`));
