@@ -243,6 +243,16 @@ export function recordedWithOf(config: ExperimentConfig, env: Env<Observation>):
   return JSON.parse(JSON.stringify({ options, rewardClassifier: path ?? null, ...digest, safety })) as RecordedWith;
 }
 
+/** {@link recordedWithOf} for the config's simulator learner stack: what a robot recording is labelled with (its Tier 0 is the robot YAML's). */
+export async function simulatorLabel(config: ExperimentConfig): Promise<RecordedWith> {
+  const env = await makeLearnerEnv({ ...config, hil: undefined });
+  try {
+    return recordedWithOf(config, env);
+  } finally {
+    await env.close();
+  }
+}
+
 /** The first path (its keys, outermost first) where two JSON values differ, `[]` for the values themselves, or null when equal. Both are checked labels a few levels deep (camera configs, task options). */
 export function firstDifference(a: unknown, b: unknown, at: readonly string[] = []): string[] | null {
   if (a === b) return null;

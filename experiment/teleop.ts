@@ -8,6 +8,7 @@ import { WebTeleop } from '../hil/devices/web.js';
 import { Intervention } from '../hil/intervention.js';
 import type { RobotEnv } from '../robots/robot-env.js';
 import type { ExperimentConfig } from './config.js';
+import { hasCameras } from './pixels.js';
 import { makeRobotLearnerEnv } from './robot-learner-env.js';
 import { makeLearnerEnv } from './setup.js';
 
@@ -21,8 +22,22 @@ type HilSection = NonNullable<ExperimentConfig['hil']>;
  * have executed and stored. A robot whose device is lost holds and ends the episode.
  */
 export async function makeTeleopEnv(config: ExperimentConfig, hil: HilSection, robotPath: string | undefined, log: (line: string) => void): Promise<{ env: Env; robot: RobotEnv | null }> {
-  if (!robotPath) return { env: await makeLearnerEnv({ ...config, hil }, log, { human: true }), robot: null };
-  return makeRobotLearnerEnv({ ...config, hil }, robotPath, log, { human: true });
+  const driven = { ...stateStack(config), hil };
+  if (!robotPath) return { env: await makeLearnerEnv(driven, log, { human: true }), robot: null };
+  return makeRobotLearnerEnv(driven, robotPath, log, { human: true });
+}
+
+/**
+ * What a person drives for a camera config: its state stack (the config without its cameras and
+ * the learned reward that looks at their frames). The page shows the scene, or on a robot the
+ * robot YAML's cameras. Recording a person's demos with frames is not wired (`record-demos`
+ * refuses camera configs with a device).
+ */
+function stateStack(config: ExperimentConfig): ExperimentConfig {
+  if (!hasCameras(config)) return config;
+  const { cameras: _c, ...options } = config.env.options;
+  const { rewardClassifier: _r, ...env } = config.env;
+  return { ...config, env: { ...env, options } };
 }
 
 /**

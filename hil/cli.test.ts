@@ -8,7 +8,8 @@ import { afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vite
 import WebSocket from 'ws';
 import { parse as parseYaml, stringify } from 'yaml';
 import { validateConfig } from '../experiment/config.js';
-import { makeLearnerEnv } from '../experiment/setup.js';
+import { loadDemos, makeLearnerEnv, simulatorLabel } from '../experiment/setup.js';
+import { servedRos } from '../test/robot-fixtures.js';
 import { selectBackend } from '../policies/backend.js';
 import { loadLatestCheckpoint } from '../policies/checkpoint.js';
 import { MetricsLog } from '../policies/metrics-log.js';
@@ -98,6 +99,44 @@ describe('a person through the CLI (web teleop page)', () => {
     const z = episodes[0]!.map((t) => t.obs[16] as number);
     expect((z.at(-1) as number) - (z[0] as number)).toBeLessThan(-0.03);
   }, 120_000);
+
+  it('record-demos --device web --robot: the person drives the arm over rosbridge; the file is labelled as the simulator\'s stack for the config (the robot YAML\'s own limits: false do not make it another config), and the config loads it', async () => {
+    const { server } = await servedRos('realtime');
+    const dir = mkdtempSync(join(tmpdir(), 'roborl-rec-robot-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'arm.yaml'), `kind: ros\ntask: PandaReach-v0\nurl: ${server.url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\nresetService: /reset\nlimits: false\n`);
+    writeFileSync(join(dir, 'reach.yaml'), 'name: reach\nenv: { id: PandaReach-v0 }\nalgo: { kind: sac }\ntrain: { steps: 10 }\n');
+    const out = join(dir, 'person.demos');
+    const p = await withPage(['record-demos', '--config', join(dir, 'reach.yaml'), '--device', 'web', '--robot', join(dir, 'arm.yaml'), '--episodes', '1', '--out', out]);
+    let driven = 0;
+    p.ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { op: string; humanSteps?: number };
+      if (m.op === 'state' && typeof m.humanSteps === 'number') driven = m.humanSteps;
+    });
+    const drive = setInterval(() => p.ws.send(JSON.stringify({ op: 'command', engaged: true, action: [0.3, 0, 0, 0, 0, 0, 0] })), 40);
+    try {
+      await until('5 driven steps', () => driven >= 5);
+      p.ws.send(JSON.stringify({ op: 'button', button: 'success' }));
+      expect(await p.exit).toBe(0);
+    } finally {
+      clearInterval(drive);
+    }
+    const table = ReplayBuffer.load(out);
+    expect(table.size).toBeGreaterThanOrEqual(5);
+    expect(table.source?.recordedWith?.safety).toEqual({ limits: { margin: 0.05, softZone: 0.8, brakingDecel: 2, maxActionRate: null, workspace: 'task' }, shield: false, constraints: [] });
+    const config = validateConfig({ name: 'reach', env: { id: 'PandaReach-v0' }, algo: { kind: 'sac' }, train: { steps: 10 } }, 'test');
+    const env = await makeLearnerEnv(config);
+    await env.close();
+    expect(loadDemos(out, 'reach.yaml', env.spec, await simulatorLabel(config)).size).toBe(table.size);
+  }, 120_000);
+
+  it('record-demos --device with a camera config says a person\'s demos carry no frames, before any page or robot', async () => {
+    const config = fileURLToPath(new URL('../configs/panda-reach-pixels-rlpd.yaml', import.meta.url));
+    const err = await run(process.execPath, [BIN, 'record-demos', '--config', config, '--device', 'web', '--out', join(tmpdir(), 'never.demos')]).then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(err?.code).toBe(2);
+    expect(err?.stderr).toMatch(/a person's demos are recorded without camera frames: PandaReach-v0 with env\.options\.cameras records its demos with the scripted expert or a camera run's policy/);
+    expect(err?.stderr).not.toMatch(/teleop page/);
+  }, 60_000);
 
   it('teleop --device web drives with no learning and ends on the person\'s buttons; malformed messages are refused and the loop goes on', async () => {
     const p = await withPage(['teleop', '--env', 'PandaReach-v0', '--device', 'web', '--episodes', '2']);

@@ -25,7 +25,7 @@ afterEach(async () => {
  * rosbridge on 127.0.0.1 publishing its front camera (JPEG 64×64, resized to 48×48 by the robot
  * YAML), the page as `train --robot … --teleop web` builds it.
  */
-async function robotWithCameraPage(): Promise<{ device: WebTeleop; env: Awaited<ReturnType<typeof makeTeleopEnv>>['env'] }> {
+async function robotWithCameraPage(options: Record<string, unknown> = {}): Promise<{ device: WebTeleop; env: Awaited<ReturnType<typeof makeTeleopEnv>>['env'] }> {
   const robot = await SimulatedRobot.create('PandaReach-v0', { mode: 'realtime', sensorHz: 100 });
   void robot.run();
   const server = await RosbridgeServer.start(robot, { port: 0, cameras: [new SimCamera(robot, { width: 64, height: 64, hz: 20 })] });
@@ -35,7 +35,7 @@ async function robotWithCameraPage(): Promise<{ device: WebTeleop; env: Awaited<
   });
   const yaml = join(mkdtempSync(join(tmpdir(), 'roborl-web-cam-')), 'arm.yaml');
   writeFileSync(yaml, `kind: ros\ntask: PandaReach-v0\nurl: ${server.url}\ncommand: { topic: /joint_group_position_controller/command, type: std_msgs/Float64MultiArray }\nresetService: /reset\nstaleAfterMs: 2000\ncameras:\n  - { name: front, topic: /camera/image_raw/compressed, type: compressed, width: 48, height: 48, maxAgeMs: 5000 }\n`);
-  const config = validateConfig({ name: 'web-cam', env: { id: 'PandaReach-v0' }, algo: { kind: 'sac' }, train: { steps: 10 }, hil: { device: 'web', web: { port: 0 } } }, 'test');
+  const config = validateConfig({ name: 'web-cam', env: { id: 'PandaReach-v0', options }, algo: { kind: 'sac' }, train: { steps: 10 }, hil: { device: 'web', web: { port: 0 } } }, 'test');
   if (!config.hil) throw new Error('no hil section');
   const stderr = process.stderr.write.bind(process.stderr);
   process.stderr.write = (() => true) as typeof process.stderr.write; // the page's address, not for the test output
@@ -80,6 +80,21 @@ describe('the teleop page shows the robot\'s cameras (issue 23)', () => {
     expect([info.width, info.height]).toEqual([48, 48]);
     expect(new Set(data).size).toBeGreaterThan(10); // a picture, not a blank frame
   }, 120_000);
+
+  it('a camera config\'s person drives its state stack on the robot (proprio state, 7 joint deltas); the page still shows the robot\'s cameras', async () => {
+    const { device, env } = await robotWithCameraPage({ state: 'proprio', cameras: ['front'] });
+    expect(env.spec.observationSpace.kind).toBe('box');
+    expect(env.spec.observationNames?.slice(0, 2)).toEqual(['q1', 'q2']);
+    expect(env.spec.observationNames).not.toContain('goal x');
+    const u = new URL(device.url);
+    const ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`);
+    const messages: Record<string, unknown>[] = [];
+    ws.on('message', (d) => messages.push(JSON.parse(d.toString()) as Record<string, unknown>));
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    closers.push(async () => void ws.terminate());
+    await waitFor('hello', () => messages.length > 0, 10_000, 10);
+    expect(messages[0]).toMatchObject({ op: 'hello', cameras: [{ name: 'front', width: 48, height: 48 }] });
+  }, 60_000);
 
   it('in Chromium the camera is drawn beside the scene, not blank, and changes as the arm moves', async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`this test needs Debian's chromium at ${CHROMIUM}`);

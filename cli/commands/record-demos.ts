@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { makeTeleopEnv } from '../../experiment/teleop.js';
 import { stopSignals } from '../stop-signals.js';
 import { USAGE } from '../usage.js';
-import { demoRecipeOrDefaults, recordedWithOf } from '../../experiment/setup.js';
+import { demoRecipeOrDefaults, recordedWithOf, simulatorLabel } from '../../experiment/setup.js';
 
 /**
  * `roborl record-demos --env <id> | --config <train.yaml> [--device scripted|keyboard|hid|web] …`
@@ -79,7 +79,10 @@ export async function recordDemosCommand(args: Args): Promise<void> {
 /** A person drives (the policy holds still); kept episodes are saved as they come; Ctrl-C saves and stops. */
 async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig['hil'] & object, robotPath: string | undefined, o: { episodes: number; seed: number; out: string; keepFailures: boolean }): Promise<void> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  if (hasCameras(config)) throw new UsageError(`a person's demos are recorded without camera frames: ${config.env.id} with env.options.cameras records its demos with the scripted expert or a camera run's policy (--policy <run>)`);
   const { env } = await makeTeleopEnv(config, hil, robotPath, log);
+  // Labelled as the simulator's learner stack for the config, on a robot too (train --robot compares that one).
+  const label = robotPath ? await simulatorLabel(config) : recordedWithOf(config, env);
   const stop = stopSignals();
   const kept: Transition[] = [];
   let attempts = 0;
@@ -93,7 +96,7 @@ async function recordFromPerson(config: ExperimentConfig, hil: ExperimentConfig[
       if (keep) {
         kept.push(...ep.transitions);
         keptEpisodes++;
-        saveDemos(demoTable(env, kept, recordedWithOf(config, env)), o.out);
+        saveDemos(demoTable(env, kept, label), o.out);
       }
       log(`episode ${attempts}: ${ep.transitions.length} steps, you drove ${ep.humanSteps}, ended by ${ep.endedBy}${ep.success ? ' (success)' : ''} — ${keep ? 'kept' : 'discarded'} (${keptEpisodes}/${o.episodes})`);
     }
