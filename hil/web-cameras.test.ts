@@ -61,16 +61,22 @@ function keepStepping(env: Awaited<ReturnType<typeof makeTeleopEnv>>['env'], dir
   });
 }
 
+/** A client of the page: every message it sends, once its hello has come. */
+async function pageMessages(device: WebTeleop): Promise<Record<string, unknown>[]> {
+  const u = new URL(device.url);
+  const ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`);
+  const messages: Record<string, unknown>[] = [];
+  ws.on('message', (d) => messages.push(JSON.parse(d.toString()) as Record<string, unknown>));
+  await new Promise((r, j) => ws.once('open', r).once('error', j));
+  closers.push(async () => void ws.terminate());
+  await waitFor('hello', () => messages.length > 0, 10_000, 10);
+  return messages;
+}
+
 describe('the teleop page shows the robot\'s cameras (issue 23)', () => {
   it('hello names the robot\'s cameras; their newest frames follow as PNGs of the configured size', async () => {
     const { device, env } = await robotWithCameraPage();
-    const u = new URL(device.url);
-    const ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`);
-    const messages: Record<string, unknown>[] = [];
-    ws.on('message', (d) => messages.push(JSON.parse(d.toString()) as Record<string, unknown>));
-    await new Promise((r, j) => ws.once('open', r).once('error', j));
-    closers.push(async () => void ws.terminate());
-    await waitFor('hello', () => messages.length > 0, 10_000, 10);
+    const messages = await pageMessages(device);
     expect(messages[0]).toMatchObject({ op: 'hello', cameras: [{ name: 'front', width: 48, height: 48 }] });
     keepStepping(env, { sign: 0.5 });
     await waitFor('camera frames', () => messages.filter((m) => m['op'] === 'camera').length >= 2, 60_000, 20);
@@ -86,13 +92,7 @@ describe('the teleop page shows the robot\'s cameras (issue 23)', () => {
     expect(env.spec.observationSpace.kind).toBe('box');
     expect(env.spec.observationNames?.slice(0, 2)).toEqual(['q1', 'q2']);
     expect(env.spec.observationNames).not.toContain('goal x');
-    const u = new URL(device.url);
-    const ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`);
-    const messages: Record<string, unknown>[] = [];
-    ws.on('message', (d) => messages.push(JSON.parse(d.toString()) as Record<string, unknown>));
-    await new Promise((r, j) => ws.once('open', r).once('error', j));
-    closers.push(async () => void ws.terminate());
-    await waitFor('hello', () => messages.length > 0, 10_000, 10);
+    const messages = await pageMessages(device);
     expect(messages[0]).toMatchObject({ op: 'hello', cameras: [{ name: 'front', width: 48, height: 48 }] });
   }, 60_000);
 
