@@ -37,7 +37,7 @@ export function hasCameras(config: ExperimentConfig): boolean {
  * The config without its cameras (the vector env the cameras look at), the cameras, and its learned
  * reward, taken out too: a classifier that looks at the frames goes outside the cameras.
  */
-function withoutCameras(config: ExperimentConfig, state: 'keep' | 'full'): { inner: ExperimentConfig; cameras: readonly CameraConfig[]; rewardClassifier: string | undefined } {
+export function withoutCameras(config: ExperimentConfig, state: 'keep' | 'full'): { inner: ExperimentConfig; cameras: readonly CameraConfig[]; rewardClassifier: string | undefined } {
   const { cameras: _c, ...options } = config.env.options;
   if (state === 'full') delete options['state'];
   const { rewardClassifier, ...env } = config.env;

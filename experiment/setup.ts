@@ -25,8 +25,7 @@ import { envEntry, listEnvs, make } from '../tasks/registry.js';
 import { proprioIndices, splitCameraOptions } from '../tasks/cameras.js';
 import { SelectState } from '../sim/camera/observation.js';
 import { ExpressionConstraints, type HasStateVariables } from '../control/safety/expressions.js';
-import { DEFAULT_MARGIN, DEFAULT_SOFT_ZONE, SafetyLimits, type JointPositionControl } from '../control/safety/safety-limits.js';
-import { DEFAULT_BRAKING_DECEL } from '../control/safety/joint-filter.js';
+import { SafetyLimits, tier0FilterSettings, type JointPositionControl } from '../control/safety/safety-limits.js';
 import { SafetyShield } from '../control/safety/shield.js';
 import type { WorkspaceBox } from '../control/safety/workspace.js';
 import { randomPolicy, type Policy } from '../control/policy.js';
@@ -238,7 +237,7 @@ export function recordedWithOf(config: ExperimentConfig, env: Env<Observation>):
   }
   const l = config.safety.limits;
   const tier0 = l !== false && findWrapper(env as Env, SafetyLimits) !== undefined;
-  const limits = tier0 ? { margin: l.margin ?? DEFAULT_MARGIN, softZone: l.softZone ?? DEFAULT_SOFT_ZONE, brakingDecel: l.brakingDecel ?? DEFAULT_BRAKING_DECEL, maxActionRate: l.maxActionRate ?? null, workspace: l.workspace } : false;
+  const limits = tier0 ? { ...tier0FilterSettings(l), maxActionRate: l.maxActionRate ?? null, workspace: l.workspace } : false;
   const safety = { limits, shield: findWrapper(env as Env, SafetyShield) !== undefined, constraints: config.safety.constraints.map(({ name, cost }) => ({ name, cost })) };
   return JSON.parse(JSON.stringify({ options, rewardClassifier: path ?? null, ...digest, safety })) as RecordedWith;
 }

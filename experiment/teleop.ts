@@ -8,7 +8,7 @@ import { WebTeleop } from '../hil/devices/web.js';
 import { Intervention } from '../hil/intervention.js';
 import type { RobotEnv } from '../robots/robot-env.js';
 import type { ExperimentConfig } from './config.js';
-import { hasCameras } from './pixels.js';
+import { hasCameras, withoutCameras } from './pixels.js';
 import { makeRobotLearnerEnv } from './robot-learner-env.js';
 import { makeLearnerEnv } from './setup.js';
 
@@ -34,10 +34,7 @@ export async function makeTeleopEnv(config: ExperimentConfig, hil: HilSection, r
  * refuses camera configs with a device).
  */
 function stateStack(config: ExperimentConfig): ExperimentConfig {
-  if (!hasCameras(config)) return config;
-  const { cameras: _c, ...options } = config.env.options;
-  const { rewardClassifier: _r, ...env } = config.env;
-  return { ...config, env: { ...env, options } };
+  return hasCameras(config) ? withoutCameras(config, 'keep').inner : config;
 }
 
 /**

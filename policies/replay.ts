@@ -328,7 +328,6 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
   const framesOk = f === undefined || (typeof f === 'object' && f !== null && !Array.isArray(f) && Number.isSafeInteger(f.renderer) && (f.renderer as number) >= 1 && Array.isArray(f.cameras) && f.cameras.length <= 64 && f.cameras.every((c) => shallowJson(c, 4)));
   if (!framesOk) throw new CorruptFileError(`${what}: the header's \`source.frames\` is not a renderer version with a list of cameras`);
   const t = o.recordedWith as { options?: unknown; rewardClassifier?: unknown; rewardClassifierSha256?: unknown; safety?: unknown } | undefined;
-  const isRecord = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
   // Options are a few levels deep (action → frame): deeper is not an env option.
   const recordedOk = t === undefined || (isRecord(t) && isRecord(t.options) && shallowJson(t.options, 6) && (t.rewardClassifier === null || (typeof t.rewardClassifier === 'string' && t.rewardClassifier.length <= 4096)) && (t.rewardClassifierSha256 === undefined || (typeof t.rewardClassifierSha256 === 'string' && /^[0-9a-f]{64}$/.test(t.rewardClassifierSha256))) && (t.safety === undefined || safetyLabelOk(t.safety)));
   if (!recordedOk) throw new CorruptFileError(`${what}: the header's \`source.recordedWith\` is not the env options, reward classifier and safety section of a config`);
@@ -344,11 +343,16 @@ export function checkSource(raw: unknown, what: string): ReplaySource {
   };
 }
 
+/** A JSON object (not null, not an array). */
+function isRecord(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** A label's `safety` as data: limits (an object of a few levels, or false), a boolean shield, constraints as names and expressions. */
 function safetyLabelOk(v: unknown): boolean {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  if (!isRecord(v)) return false;
   const o = v as { limits?: unknown; shield?: unknown; constraints?: unknown };
-  const limitsOk = o.limits === false || (typeof o.limits === 'object' && o.limits !== null && !Array.isArray(o.limits) && shallowJson(o.limits, 2));
+  const limitsOk = o.limits === false || (isRecord(o.limits) && shallowJson(o.limits, 2));
   const text = (x: unknown): boolean => typeof x === 'string' && x.length <= 4096;
   const constraintsOk = Array.isArray(o.constraints) && o.constraints.length <= 1000 && o.constraints.every((c: unknown) => typeof c === 'object' && c !== null && text((c as { name?: unknown }).name) && text((c as { cost?: unknown }).cost));
   return limitsOk && typeof o.shield === 'boolean' && constraintsOk;

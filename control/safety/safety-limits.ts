@@ -1,6 +1,6 @@
 import { EnvStateError, validateAction, type Env, type ResetOptions, type ResetResult, type SafetyInfo, type StepResult } from '../env.js';
 import { Wrapper } from '../wrappers/wrapper.js';
-import { filterJointTargets, limitRate, type JointFilterReport, type JointLimits } from './joint-filter.js';
+import { DEFAULT_BRAKING_DECEL, filterJointTargets, limitRate, type JointFilterReport, type JointLimits } from './joint-filter.js';
 import { limitStepToWorkspace, type WorkspaceBox } from './workspace.js';
 
 /**
@@ -39,6 +39,11 @@ export interface JointPositionControl {
  */
 export const DEFAULT_MARGIN = 0.05;
 export const DEFAULT_SOFT_ZONE = 0.8;
+
+/** Tier 0's joint-filter settings with their defaults filled in: what {@link SafetyLimits} filters with (and a demo label records). */
+export function tier0FilterSettings(o: Pick<SafetyLimitsOptions, 'margin' | 'softZone' | 'brakingDecel'>): { margin: number; softZone: number; brakingDecel: number } {
+  return { margin: o.margin ?? DEFAULT_MARGIN, softZone: o.softZone ?? DEFAULT_SOFT_ZONE, brakingDecel: o.brakingDecel ?? DEFAULT_BRAKING_DECEL };
+}
 
 export interface SafetyLimitsOptions {
   /** Keep-away margin inside the position bounds. Default {@link DEFAULT_MARGIN}. */
@@ -110,7 +115,7 @@ export class SafetyLimits extends Wrapper {
       if (this.options.maxActionRate !== undefined && this.previous) hits['rate'] = limitRate(executed, this.previous, this.options.maxActionRate);
       const q = this.control.jointPositions();
       const report: JointFilterReport = { positionHits: 0, velocityHits: 0 };
-      const filterOptions = { dt: 1 / this.spec.controlHz, margin: this.options.margin ?? DEFAULT_MARGIN, softZone: this.options.softZone ?? DEFAULT_SOFT_ZONE, brakingDecel: this.options.brakingDecel };
+      const filterOptions = { dt: 1 / this.spec.controlHz, ...tier0FilterSettings(this.options) };
       let targets = filterJointTargets(this.control.actionToTargets(executed, q), q, this.control.jointLimits, filterOptions, undefined, report, this.control.jointVelocities?.());
       hits['position'] = report.positionHits;
       hits['velocity'] = report.velocityHits;
